@@ -1,0 +1,95 @@
+/*
+ * tickd - the support-mailbox daemon.  Parses the command line and hands
+ * over to loop_run() (src/loop.c); --check-config reports every problem
+ * in the config as "file:line: message".
+ */
+#include "cfg.h"
+#include "log.h"
+#include "loop.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: tickd [-c FILE] [--once] [--check-config] [-v]\n"
+	      "  -c, --config FILE   config file (default /etc/tickd/tickd.conf"
+	      " or $TICKD_CONF)\n"
+	      "  --once              process waiting mail and outbox, then "
+	      "exit\n"
+	      "  --check-config      report every config problem and exit\n"
+	      "  -v, --verbose       log debug messages\n",
+	      f);
+}
+
+static int
+check_config(const char *path)
+{
+	GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *c = NULL;
+	int rc;
+
+	if (cfg_load(path, true, &c, errors) < 0) {
+		for (guint i = 0; i < errors->len; i++)
+			printf("%s\n", (char *)errors->pdata[i]);
+		rc = EX_CONFIG;
+	} else {
+		printf("%s: ok: mailbox %s on %s as %s, smtp %s from %s, "
+		       "%u people\n",
+		       path, c->imap.mailbox, c->imap.url, c->imap.user,
+		       c->smtp.url, c->smtp.from, c->people->len);
+		rc = EX_OK;
+	}
+	cfg_free(&c);
+	g_ptr_array_unref(errors);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct loop_opts o = {.config_path = cfg_default_path()};
+	bool check = false;
+	int opt;
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"once", no_argument, NULL, 'o'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+
+	while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1)
+		switch (opt) {
+		case 'c':
+			o.config_path = optarg;
+			break;
+		case 'o':
+			o.once = true;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'v':
+			o.log_level = LOGP_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	log_init(LOGP_INFO);
+	if (check)
+		return check_config(o.config_path);
+	return loop_run(&o);
+}

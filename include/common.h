@@ -1,0 +1,37 @@
+/*
+ * common.h - attributes, small macros and the error-code contract shared by
+ * every module.  No logic lives here.
+ *
+ * Return contract used throughout tickd (systemd style):
+ *   0 (or a positive count)  success
+ *   -EAGAIN, -ETIMEDOUT, -ECONNREFUSED, -ENOTCONN, -EIO
+ *                            transient: retry later (err_is_transient)
+ *   -EINVAL, -EBADMSG, -EPROTO, -EFBIG, -ENOENT
+ *                            permanent: record, do not retry
+ * Output parameters end in _r and are written only on success.
+ * Memory: GLib's allocators (g_malloc, g_strdup ...) abort on OOM, and
+ * systemd restarts us; no caller checks for NULL from them.
+ */
+#ifndef TICKD_COMMON_H
+#define TICKD_COMMON_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#define NORETURN	  __attribute__((noreturn))
+#define WARN_UNUSED	  __attribute__((warn_unused_result))
+#define ARRAY_SIZE(a)	  (sizeof(a) / sizeof((a)[0]))
+
+/* err_is_transient - true when a negative errno means "try again later". */
+static inline bool
+err_is_transient(int r)
+{
+	return r == -EAGAIN || r == -ETIMEDOUT || r == -ECONNREFUSED ||
+	       r == -ENOTCONN || r == -EIO || r == -ECONNRESET ||
+	       r == -EHOSTUNREACH || r == -ENETUNREACH || r == -EPIPE;
+}
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * compose.h - the mails tickd writes on its own (acknowledgements now;
+ * notices and digests later): subject, text and the RFC 3834 headers that
+ * every automatic mail carries.  Returns wire bytes built by mime.c.
+ */
+#ifndef TICKD_COMPOSE_H
+#define TICKD_COMPOSE_H
+
+#include "cfg.h"
+#include "common.h"
+
+#include <glib.h>
+
+/* The header tickd puts on everything it sends, to recognise its echo. */
+#define COMPOSE_LOOP_HEADER "X-Tickd-Loop"
+
+struct compose_ack {
+	gint64 ticket;
+	const char *to_addr, *to_name;
+	const char *subject;	  /* the customer's subject, decoded */
+	const char *in_reply_to;  /* customer's Message-ID or NULL */
+	const char *references;	  /* customer's References + id, or NULL */
+	const char *message_id;	  /* ours, signed, without <> */
+	gint64 now;
+};
+
+/* compose_ack - the acknowledgement for a new ticket.  Unref the GBytes. */
+GBytes *compose_ack(const struct cfg *cfg, const struct compose_ack *a);
+
+/* compose_tag - "[Tag #N]" for cfg's subject tag.  g_free. */
+char *compose_tag(const struct cfg *cfg, gint64 ticket);
+
+/* compose_bounce_address - the VERP envelope sender for automatic mail
+ * about ticket (so a bounce comes back to us, tagged), or "" when
+ * smtp.from has no usable local part.  g_free. */
+char *compose_bounce_address(const struct cfg *cfg, gint64 ticket);
+
+#endif

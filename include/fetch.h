@@ -1,0 +1,37 @@
+/*
+ * fetch.h - one poll of one IMAP mailbox: read the cursor, STATUS, UID
+ * SEARCH above the cursor, fetch each new mail and hand it to ingest.c
+ * (which commits the mail together with the cursor), then, only after the
+ * commit, flag or move it on the server.  A UIDVALIDITY change resets the
+ * cursor and re-scans; the dedupe keys make that import nothing twice.
+ */
+#ifndef TICKD_FETCH_H
+#define TICKD_FETCH_H
+
+#include "cfg.h"
+#include "imap.h"
+#include "store.h"
+
+#include <signal.h>
+
+struct fetch_mailbox {
+	const char *key;    /* cursor key "queue:folder" */
+	const char *folder; /* IMAP mailbox name */
+	bool sent;	    /* agents' Sent folder */
+};
+
+struct fetch_stats {
+	int fetched, new_tickets, follow_ups, duplicates, other;
+};
+
+/*
+ * fetch_mailbox - poll mb once.  0 when done (also when nothing was new),
+ * -E on the first IMAP or store failure (already logged and recorded in
+ * mailbox_state for tickctl status; retry later with backoff).  Stops
+ * between mails when *stop becomes non-zero.
+ */
+int fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
+		  const struct fetch_mailbox *mb, struct fetch_stats *stats,
+		  volatile sig_atomic_t *stop);
+
+#endif

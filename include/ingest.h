@@ -1,0 +1,52 @@
+/*
+ * ingest.h - one raw mail in, one committed database change out.  The
+ * single path for IMAP, the Sent folder and `tickctl import`: parse
+ * (mime), classify, thread (with the hijack check), store the raw bytes,
+ * the message, the ticket change, the acknowledgement in the outbox and
+ * the IMAP cursor, all in ONE transaction.  A mail that cannot be parsed
+ * is still stored, as a ticket flagged for review.
+ */
+#ifndef TICKD_INGEST_H
+#define TICKD_INGEST_H
+
+#include "cfg.h"
+#include "common.h"
+#include "store.h"
+
+struct ingest_source {
+	const char *label;    /* "support:INBOX", "tickctl import" */
+	const char *mailbox;  /* cursor key, or NULL (no cursor) */
+	gint64 uidvalidity;
+	gint64 uid;
+	bool sent_folder;     /* the shared mailbox's Sent: agents' replies */
+};
+
+enum ingest_kind {
+	INGEST_NEW_TICKET,
+	INGEST_FOLLOW_UP,
+	INGEST_DUPLICATE,
+	INGEST_UNATTACHED, /* machine mail kept without a ticket */
+	INGEST_DROPPED,	   /* our own echo: kept raw, logged once */
+};
+
+struct ingest_outcome {
+	enum ingest_kind kind;
+	gint64 ticket;	  /* 0 when none */
+	gint64 message;	  /* 0 for duplicates */
+	bool acknowledged;
+};
+
+/*
+ * ingest_mail - everything above, committed.  Retries the transaction
+ * once on a dedupe race with another instance.  0 and *out, or -E from
+ * store (transient: nothing was committed, fetch the mail again later).
+ * now is the time to record (unix seconds; injected for tests).
+ */
+int ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
+		size_t len, const struct ingest_source *src, gint64 now,
+		struct ingest_outcome *out);
+
+/* ingest_kind_name - "new", "follow-up", ...; static. */
+const char *ingest_kind_name(enum ingest_kind k);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * outbox.h - drains the outbox table through smtp.c.  Mails are leased
+ * with FOR UPDATE SKIP LOCKED, so several tickd instances never send the
+ * same row, and a dead instance's lease simply expires.  A mail is marked
+ * sent right after the server's 250; a crash between the two can send it
+ * once more (same Message-ID), never lose it.
+ */
+#ifndef TICKD_OUTBOX_H
+#define TICKD_OUTBOX_H
+
+#include "cfg.h"
+#include "smtp.h"
+#include "store.h"
+
+struct outbox_stats {
+	int sent, retried, failed;
+};
+
+/*
+ * outbox_drain - send every due mail (up to max, 0 = no limit).  Stops
+ * early on a transport failure (the server is down: no point hammering
+ * it).  0 or -E from the store.
+ */
+int outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
+		 int max, struct outbox_stats *stats);
+
+/* outbox_backoff - seconds to wait before attempt n+1 (capped, jittered). */
+int outbox_backoff(int attempts);
+
+#endif

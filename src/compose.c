@@ -1,0 +1,79 @@
+/*
+ * compose.c - automatic mails.  See compose.h.
+ */
+#include "compose.h"
+
+#include "mime.h"
+#include "thread.h"
+
+#include <string.h>
+
+char *
+compose_tag(const struct cfg *cfg, gint64 ticket)
+{
+	return g_strdup_printf("[%s #%" G_GINT64_FORMAT "]",
+			       cfg->tickets.subject_tag, ticket);
+}
+
+char *
+compose_bounce_address(const struct cfg *cfg, gint64 ticket)
+{
+	const char *at = strchr(cfg->smtp.from, '@');
+
+	if (at == NULL || at == cfg->smtp.from)
+		return g_strdup("");
+	/* VERP rather than <>: a bounce of an acknowledgement must reach us
+	 * so that the address can be marked undeliverable (RFC 3834 5.1
+	 * allows it; a null sender would make the MTA discard the bounce). */
+	return g_strdup_printf("%.*s+bounce-%" G_GINT64_FORMAT "%s",
+			       (int)(at - cfg->smtp.from), cfg->smtp.from,
+			       ticket, at);
+}
+
+GBytes *
+compose_ack(const struct cfg *cfg, const struct compose_ack *a)
+{
+	g_autofree char *tag = compose_tag(cfg, a->ticket);
+	g_autofree char *stripped = thread_strip_subject(
+		a->subject, cfg->tickets.subject_tag);
+	g_autofree char *subject = NULL;
+	g_autofree char *text = NULL;
+	const char *extra[] = {"Auto-Submitted",
+			       "auto-replied",
+			       "Precedence",
+			       "bulk",
+			       "X-Auto-Response-Suppress",
+			       "All",
+			       COMPOSE_LOOP_HEADER,
+			       cfg->tickets.domain,
+			       NULL};
+	struct mime_out o = {0};
+
+	subject = g_strdup_printf("%s Re: %s", tag,
+				  *stripped ? stripped : "(no subject)");
+	text = g_strdup_printf(
+		"Hello%s%s,\n\n"
+		"thank you for writing to us. We have received your message "
+		"and\nopened ticket #%" G_GINT64_FORMAT " for it. An agent will "
+		"answer you soon.\n\n"
+		"To add anything, simply reply to this mail and keep %s in "
+		"the\nsubject line.\n\n"
+		"Your message: %s\n\n"
+		"-- \n%s\n"
+		"This is an automatic reply.\n",
+		a->to_name && *a->to_name ? " " : "",
+		a->to_name && *a->to_name ? a->to_name : "", a->ticket, tag,
+		*stripped ? stripped : "(no subject)", cfg->smtp.from_name);
+	o.from_name = cfg->smtp.from_name;
+	o.from_addr = cfg->smtp.from;
+	o.to_name = a->to_name;
+	o.to_addr = a->to_addr;
+	o.subject = subject;
+	o.text = text;
+	o.message_id = a->message_id;
+	o.in_reply_to = a->in_reply_to;
+	o.references = a->references;
+	o.extra = extra;
+	o.date = a->now;
+	return mime_build(&o);
+}

@@ -1,0 +1,223 @@
+/*
+ * fetch.c - poll one mailbox.  See fetch.h.
+ */
+#include "fetch.h"
+
+#include "ingest.h"
+#include "log.h"
+
+#include <string.h>
+
+struct fetch_ctx {
+	const struct cfg *cfg;
+	struct store *st;
+	const struct fetch_mailbox *mb;
+	struct fetch_stats *stats;
+	volatile sig_atomic_t *stop;
+	gint64 uidvalidity;
+	GArray *done; /* uint32_t UIDs committed in this batch */
+	int err;
+};
+
+/* fetch_oversized - a placeholder mail for one the server may not even
+ * hand us (over the IMAP size cap): the ticket says so, the mail stays
+ * on the server, nothing is silently skipped. */
+static GBytes *
+fetch_oversized(const struct fetch_mailbox *mb, uint32_t uid, size_t size)
+{
+	g_autofree char *s = g_strdup_printf(
+		"From: tickd <tickd@localhost>\r\n"
+		"Subject: [tickd] mail too large to fetch (%zu bytes)\r\n"
+		"X-Tickd-Oversize: %zu\r\n\r\n"
+		"The mail with UID %u in '%s' is %zu bytes, more than tickd "
+		"fetches.\r\nIt is still on the IMAP server; please look at it "
+		"there.\r\n",
+		size, size, uid, mb->folder, size);
+	return g_bytes_new(s, strlen(s));
+}
+
+static int
+fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
+{
+	struct fetch_ctx *x = ud;
+	struct ingest_source src = {
+		.label = x->mb->key,
+		.mailbox = x->mb->key,
+		.uidvalidity = x->uidvalidity,
+		.uid = uid,
+		.sent_folder = x->mb->sent,
+	};
+	struct ingest_outcome out;
+	g_autoptr(GBytes) placeholder = NULL;
+	int r;
+
+	if (*x->stop)
+		return -ECANCELED;
+	if (data == NULL) {
+		log_warning("fetch: uid %u '%s': %zu bytes is over the limit, "
+			    "recorded for review",
+			    uid, x->mb->folder, size);
+		placeholder = fetch_oversized(x->mb, uid, size);
+		data = g_bytes_get_data(placeholder, &size);
+	}
+	r = ingest_mail(x->cfg, x->st, data, size, &src,
+			g_get_real_time() / G_USEC_PER_SEC, &out);
+	if (r < 0)
+		return r;
+	g_array_append_val(x->done, uid);
+	x->stats->fetched++;
+	switch (out.kind) {
+	case INGEST_NEW_TICKET:
+		x->stats->new_tickets++;
+		break;
+	case INGEST_FOLLOW_UP:
+		x->stats->follow_ups++;
+		break;
+	case INGEST_DUPLICATE:
+		x->stats->duplicates++;
+		break;
+	default:
+		x->stats->other++;
+	}
+	return 0;
+}
+
+/* fetch_mark - the after-COMMIT side effect for uids, then remember it. */
+static int
+fetch_mark(struct fetch_ctx *x, struct imap *im, const uint32_t *uids,
+	   size_t n, gint64 upto)
+{
+	const char *move_to = NULL;
+	int r;
+
+	if (n > 0 && x->cfg->imap.after != CFG_AFTER_NONE) {
+		if (x->cfg->imap.after == CFG_AFTER_MOVE)
+			move_to = x->cfg->imap.move_to;
+		r = imap_mark(im, x->mb->folder, (uint32_t)x->uidvalidity, uids, n,
+			      move_to);
+		if (r < 0)
+			return r;
+	}
+	return store_cursor_marked(x->st, x->mb->key, upto);
+}
+
+/* fetch_repair_marks - a crash between COMMIT and the mark left UIDs in
+ * (marked_uid, last_uid]: mark them now (marking is idempotent). */
+static int
+fetch_repair_marks(struct fetch_ctx *x, struct imap *im,
+		   const struct store_cursor *c)
+{
+	g_autoptr(GArray) uids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	int r;
+
+	if (c->marked_uid >= c->last_uid)
+		return 0;
+	r = imap_search(im, x->mb->folder, (uint32_t)c->uidvalidity,
+			(uint32_t)c->marked_uid, uids);
+	if (r < 0)
+		return r;
+	while (uids->len > 0 &&
+	       g_array_index(uids, uint32_t, uids->len - 1) > c->last_uid)
+		g_array_set_size(uids, uids->len - 1);
+	return fetch_mark(x, im, (uint32_t *)(void *)uids->data, uids->len,
+			  c->last_uid);
+}
+
+int
+fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
+	      const struct fetch_mailbox *mb, struct fetch_stats *stats,
+	      volatile sig_atomic_t *stop)
+{
+	struct fetch_ctx x = {.cfg = cfg, .st = st, .mb = mb, .stats = stats,
+			      .stop = stop};
+	struct store_cursor c = {0};
+	struct imap_status status;
+	g_autoptr(GArray) uids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	int r;
+
+	x.done = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	r = store_cursor_get(st, mb->key, &c);
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	if ((r = imap_status(im, mb->folder, &status)) < 0)
+		goto imap_fail;
+	if (r == 0 && c.uidvalidity != status.uidvalidity) {
+		if (c.uidvalidity != 0)
+			log_err("fetch: '%s': UIDVALIDITY changed from %" G_GINT64_FORMAT
+				" to %u, re-scanning (duplicates are skipped)",
+				mb->folder, c.uidvalidity, status.uidvalidity);
+		if ((r = store_cursor_reset(st, mb->key,
+					    status.uidvalidity)) < 0)
+			goto out;
+		c.uidvalidity = status.uidvalidity;
+		c.last_uid = c.marked_uid = 0;
+	}
+	x.uidvalidity = c.uidvalidity;
+	if ((r = fetch_repair_marks(&x, im, &c)) < 0)
+		goto imap_fail;
+	if (status.uidnext != 0 && status.uidnext <= c.last_uid + 1)
+		goto done;
+	r = imap_search(im, mb->folder, (uint32_t)c.uidvalidity,
+			(uint32_t)c.last_uid, uids);
+	if (r == -ESTALE) /* changed between STATUS and SEARCH: next poll */
+		goto imap_fail;
+	if (r < 0)
+		goto imap_fail;
+
+	for (guint i = 0; i < uids->len && !*stop;) {
+		guint n = MIN(uids->len - i, (guint)cfg->imap.batch);
+		const uint32_t *batch = &g_array_index(uids, uint32_t, i);
+
+		g_array_set_size(x.done, 0);
+		r = imap_fetch_range(im, mb->folder, (uint32_t)c.uidvalidity,
+				     batch, n, fetch_ingest_cb, &x);
+		if (r == -ENOSYS) {
+			/* no fast path: one round trip per mail */
+			g_autoptr(GByteArray) buf = g_byte_array_new();
+			r = 0;
+			for (guint k = 0; k < n && r == 0 && !*stop; k++) {
+				g_byte_array_set_size(buf, 0);
+				r = imap_fetch(im, mb->folder,
+					       (uint32_t)c.uidvalidity,
+					       batch[k], buf);
+				if (r == -ENOENT) { /* expunged meanwhile */
+					r = 0;
+					continue;
+				}
+				if (r == -EFBIG)
+					r = fetch_ingest_cb(batch[k], NULL, 0,
+							    &x);
+				else if (r == 0)
+					r = fetch_ingest_cb(batch[k], buf->data,
+							    buf->len, &x);
+			}
+		}
+		/* what was committed is marked even if the batch broke off */
+		if (x.done->len > 0) {
+			int mr = fetch_mark(
+				&x, im, (uint32_t *)(void *)x.done->data,
+				x.done->len,
+				g_array_index(x.done, uint32_t,
+					      x.done->len - 1));
+			if (r == 0 && mr < 0)
+				r = mr;
+		}
+		if (r == -ECANCELED)
+			r = 0;
+		if (r < 0) {
+			if (err_is_transient(r) && r != -ENOTCONN)
+				goto imap_fail;
+			goto out;
+		}
+		i += n;
+	}
+done:
+	r = store_cursor_result(st, mb->key, NULL);
+	goto out;
+imap_fail:
+	log_warning("fetch: '%s': %s", mb->folder, imap_error(im));
+	(void)store_cursor_result(st, mb->key, imap_error(im));
+out:
+	g_array_unref(x.done);
+	return r;
+}

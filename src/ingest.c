@@ -1,0 +1,654 @@
+/*
+ * ingest.c - raw mail -> committed ticket change.  See ingest.h.
+ *
+ * Order inside the transaction: dedupe first (a mail seen before changes
+ * nothing but the cursor), then find the ticket, then write.  Everything a
+ * crash could tear apart (message, ticket, outbox, cursor) commits at once;
+ * IMAP side effects happen in the caller, after COMMIT.
+ */
+#include "ingest.h"
+
+#include "classify.h"
+#include "compose.h"
+#include "log.h"
+#include "mime.h"
+#include "thread.h"
+
+#include <string.h>
+
+/* How far into an oversized mail we look for its header block. */
+#define INGEST_HEADER_SCAN (256 * 1024)
+
+struct ingest_ctx {
+	const struct cfg *cfg;
+	struct store *st;
+	const struct ingest_source *src;
+	const void *raw;
+	size_t len;
+	gint64 now;
+	struct mime_msg *m;
+	struct classify_result cr;
+	char *dedupe_key;
+	const struct mime_addr *from; /* borrowed from m, may be NULL */
+	bool is_agent;
+	bool oversized;
+};
+
+const char *
+ingest_kind_name(enum ingest_kind k)
+{
+	switch (k) {
+	case INGEST_NEW_TICKET:
+		return "new ticket";
+	case INGEST_FOLLOW_UP:
+		return "follow-up";
+	case INGEST_DUPLICATE:
+		return "duplicate";
+	case INGEST_UNATTACHED:
+		return "kept without ticket";
+	case INGEST_DROPPED:
+		return "dropped";
+	}
+	return "?";
+}
+
+/* ingest_is_own - an address of the support mailbox itself (with any
+ * +detail), which is never a requester or participant. */
+static bool
+ingest_is_own(const struct cfg *cfg, const char *addr)
+{
+	const char *own[] = {cfg->smtp.from, cfg->imap.user};
+
+	for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+		const char *o = own[i], *oat, *aat, *plus;
+		size_t local;
+
+		if (o == NULL || addr == NULL || (oat = strchr(o, '@')) == NULL)
+			continue;
+		if ((aat = strchr(addr, '@')) == NULL)
+			continue;
+		if (g_ascii_strcasecmp(oat, aat) != 0)
+			continue;
+		plus = memchr(addr, '+', (size_t)(aat - addr));
+		local = (size_t)((plus ? plus : aat) - addr);
+		if (local == (size_t)(oat - o) &&
+		    g_ascii_strncasecmp(addr, o, local) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* ingest_join_addrs - "a@x, b@y" of a list of struct mime_addr. */
+static char *
+ingest_join_addrs(GPtrArray *list)
+{
+	GString *s = g_string_new(NULL);
+
+	for (guint i = 0; list && i < list->len; i++) {
+		const struct mime_addr *a = list->pdata[i];
+		if (s->len)
+			g_string_append(s, ", ");
+		g_string_append(s, a->addr);
+	}
+	return g_string_free(s, s->len == 0);
+}
+
+/* ingest_never_answer - belt and braces beside classify: RFC 3834 says
+ * never auto-answer a null Return-Path or the postmaster's robots. */
+static bool
+ingest_never_answer(const struct ingest_ctx *x, const char *rcpt)
+{
+	const char *rp = mime_header(x->m, "Return-Path");
+	static const char *const robots[] = {
+		"mailer-daemon@", "postmaster@", "noreply@", "no-reply@",
+		"donotreply@", "do-not-reply@", "bounce@", "bounces@",
+	};
+
+	if (rp != NULL) {
+		g_autofree char *t = g_strstrip(g_strdup(rp));
+		if (strcmp(t, "<>") == 0 || *t == '\0')
+			return true;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(robots); i++)
+		if (g_ascii_strncasecmp(rcpt, robots[i], strlen(robots[i])) ==
+		    0)
+			return true;
+	return false;
+}
+
+/* ingest_refs - In-Reply-To, References and (for reports) the original
+ * Message-ID: every id that can tie this mail to a ticket.  Borrowed. */
+static GPtrArray *
+ingest_refs(const struct ingest_ctx *x)
+{
+	GPtrArray *ids = g_ptr_array_new();
+
+	for (guint i = 0; i < x->m->in_reply_to->len; i++)
+		g_ptr_array_add(ids, x->m->in_reply_to->pdata[i]);
+	/* newest reference last in the header: look at it first */
+	for (guint i = x->m->references->len; i > 0; i--)
+		g_ptr_array_add(ids, x->m->references->pdata[i - 1]);
+	if (x->cr.original_message_id)
+		g_ptr_array_add(ids, x->cr.original_message_id);
+	else if (x->m->original_message_id)
+		g_ptr_array_add(ids, x->m->original_message_id);
+	return ids;
+}
+
+/* ingest_authorized - may the sender write into ticket t on the strength
+ * of the subject tag alone?  Requester, participants, agents, and with
+ * tickets.trust_same_domain the participants' domains. 1/0/-E. */
+static int
+ingest_authorized(struct ingest_ctx *x, gint64 t)
+{
+	const char *at;
+	int r;
+
+	if (x->is_agent)
+		return 1;
+	if (x->from == NULL)
+		return 0;
+	r = store_is_participant(x->st, t, x->from->addr);
+	if (r != 0)
+		return r;
+	if (x->cfg->tickets.trust_same_domain &&
+	    (at = strchr(x->from->addr, '@')) != NULL)
+		return store_participant_domain(x->st, t, at + 1);
+	return 0;
+}
+
+/*
+ * ingest_find_ticket - the ticket this mail belongs to, or 0.  *linked_r
+ * is set when the subject names a ticket the sender may not write into
+ * (the new ticket gets linked to it instead: no hijacking).
+ */
+static gint64
+ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
+{
+	g_autoptr(GPtrArray) refs = ingest_refs(x);
+	gint64 t, n;
+	int r;
+
+	for (guint i = 0; i < refs->len; i++) {
+		t = thread_msgid_ticket(x->cfg->tickets.secret,
+					x->cfg->tickets.secret_len,
+					refs->pdata[i]);
+		if (t > 0) {
+			struct store_ticket tk;
+			if ((r = store_ticket_get(x->st, t, &tk)) == 0) {
+				store_ticket_clear(&tk);
+				*how_r = "signed reference";
+				return t;
+			}
+			if (r != -ENOENT)
+				return r;
+		}
+	}
+	t = store_ticket_by_msgids(x->st, refs);
+	if (t != 0) {
+		*how_r = "reference";
+		return t;
+	}
+	n = thread_subject_ticket(x->m->subject, x->cfg->tickets.subject_tag);
+	if (n > 0) {
+		struct store_ticket tk;
+		r = store_ticket_get(x->st, n, &tk);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0)
+			return r;
+		store_ticket_clear(&tk);
+		r = ingest_authorized(x, n);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			*how_r = "subject tag";
+			return n;
+		}
+		*linked_r = n;
+	}
+	return 0;
+}
+
+static const char *
+ingest_role(const struct ingest_ctx *x)
+{
+	if (classify_is_machine(x->cr.cls))
+		return "other";
+	return x->is_agent ? "agent" : "customer";
+}
+
+/* ingest_store_message - the message row and its attachments. */
+static int
+ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
+{
+	g_autofree char *to = ingest_join_addrs(x->m->to);
+	g_autofree char *cc = ingest_join_addrs(x->m->cc);
+	struct store_message sm = {
+		.ticket_id = ticket,
+		.dedupe_key = x->dedupe_key,
+		.message_id = x->m->message_id,
+		.direction = "in",
+		.role = ingest_role(x),
+		.cls = classify_name(x->cr.cls),
+		.class_reason = x->cr.reason[0] ? x->cr.reason : NULL,
+		.source = x->src->label,
+		.from_addr = x->from ? x->from->addr : NULL,
+		.from_name = x->from ? x->from->name : NULL,
+		.to_addrs = to,
+		.cc_addrs = cc,
+		.subject = x->m->subject,
+		.body_text = x->m->text,
+		.body_new = x->m->text_new,
+		.body_html = x->m->html,
+		.defects = x->m->defects,
+		.sent_date = x->m->date,
+		.received = x->now,
+		.unparsed = x->m->unparsed,
+		.raw = x->raw,
+		.raw_len = x->len,
+	};
+	int r = store_message_add(x->st, &sm, id_r);
+
+	if (r < 0)
+		return r;
+	for (guint i = 0; i < x->m->attachments->len; i++) {
+		const struct mime_attachment *a = x->m->attachments->pdata[i];
+		r = store_attachment_add(x->st, *id_r, a->filename,
+					 a->content_type, a->content_id,
+					 a->is_inline, a->data, a->size, true);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ingest_add_participants - requester/sender and everyone on To/Cc who is
+ * not the support mailbox itself. */
+static int
+ingest_add_participants(struct ingest_ctx *x, gint64 t, bool new_ticket)
+{
+	GPtrArray *lists[] = {x->m->to, x->m->cc};
+	int r;
+
+	if (x->from && !ingest_is_own(x->cfg, x->from->addr)) {
+		r = store_participant_add(
+			x->st, t, x->from->addr, x->from->name,
+			x->is_agent ? "agent"
+				    : (new_ticket ? "requester" : "cc"));
+		if (r < 0)
+			return r;
+	}
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++)
+		for (guint i = 0; lists[l] && i < lists[l]->len; i++) {
+			const struct mime_addr *a = lists[l]->pdata[i];
+			if (ingest_is_own(x->cfg, a->addr))
+				continue;
+			r = store_participant_add(
+				x->st, t, a->addr, a->name,
+				cfg_person(x->cfg, a->addr) ? "agent" : "cc");
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+/* ingest_ack - queue the acknowledgement for new ticket t, unless a loop
+ * rule or a send limit says no (then the audit trail says why). */
+static int
+ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
+{
+	const struct cfg *cfg = x->cfg;
+	const struct mime_addr *to = x->from;
+	g_autofree char *msgid = NULL, *refs = NULL, *env = NULL;
+	const char *why = NULL;
+	g_autoptr(GBytes) wire = NULL;
+	gint64 mid = 0, n;
+	int r;
+
+	if (x->m->reply_to && x->m->reply_to->len > 0)
+		to = x->m->reply_to->pdata[0];
+	if (!cfg->tickets.acknowledge || to == NULL || x->is_agent ||
+	    x->m->unparsed || classify_is_machine(x->cr.cls))
+		return 0;
+	if (ingest_is_own(cfg, to->addr) || ingest_never_answer(x, to->addr))
+		why = "sender is a robot or null Return-Path";
+	else if ((r = store_suppressed(x->st, to->addr)) != 0) {
+		if (r < 0)
+			return r;
+		why = "address is suppressed after a bounce or complaint";
+	} else if ((n = store_auto_count(x->st, to->addr, 0, 86400)) >=
+		   cfg->limits.per_recipient_day) {
+		if (n < 0)
+			return (int)n;
+		why = "limits.per_recipient_day reached";
+	}
+	if (why != NULL) {
+		log_notice("ingest: acknowledgement for ticket %" G_GINT64_FORMAT
+			   " suppressed: %s",
+			   t, why);
+		return store_event_add(x->st, t, "tickd", "ack-suppressed", why,
+				       0);
+	}
+
+	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
+				  t, "ack", cfg->tickets.domain);
+	if (x->m->message_id) {
+		GString *s = g_string_new(NULL);
+		for (guint i = 0; i < x->m->references->len && i < 20; i++)
+			g_string_append_printf(s, "%s ",
+					       (char *)x->m->references->pdata[i]);
+		g_string_append(s, x->m->message_id);
+		refs = g_string_free(s, FALSE);
+	}
+	struct compose_ack a = {
+		.ticket = t,
+		.to_addr = to->addr,
+		.to_name = to->name,
+		.subject = x->m->subject,
+		.in_reply_to = x->m->message_id,
+		.references = refs,
+		.message_id = msgid,
+		.now = x->now,
+	};
+	wire = compose_ack(cfg, &a);
+	g_autofree char *key = g_strconcat("mid:", msgid, NULL);
+	g_autofree char *tag = compose_tag(cfg, t);
+	g_autofree char *subj = g_strdup_printf("%s acknowledgement", tag);
+	gsize wlen;
+	const void *wdata = g_bytes_get_data(wire, &wlen);
+	struct store_message sm = {
+		.ticket_id = t,
+		.dedupe_key = key,
+		.message_id = msgid,
+		.direction = "out",
+		.role = "system",
+		.cls = "auto-reply",
+		.source = "tickd",
+		.from_addr = cfg->smtp.from,
+		.from_name = cfg->smtp.from_name,
+		.to_addrs = to->addr,
+		.subject = subj,
+		.body_text = "",
+		.received = x->now,
+		.raw = wdata,
+		.raw_len = wlen,
+	};
+	if ((r = store_message_add(x->st, &sm, &mid)) < 0)
+		return r;
+	env = compose_bounce_address(cfg, t);
+	r = store_outbox_add(x->st, t, mid, "ack", env, to->addr, wdata, wlen);
+	if (r == 0)
+		*acked_r = true;
+	return r;
+}
+
+/* ingest_followup_status - what a follow-up does to the ticket's status.
+ * Returns the ticket to use: t, or 0 when a new linked ticket is due
+ * (closed longer than tickets.reopen_days ago). */
+static gint64
+ingest_followup(struct ingest_ctx *x, gint64 t, gint64 *linked_r)
+{
+	struct store_ticket tk;
+	int r;
+	bool customer = !x->is_agent && !classify_is_machine(x->cr.cls);
+
+	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
+		return r;
+	if (classify_is_machine(x->cr.cls)) {
+		/* never reopens, never resets a clock */
+		store_ticket_clear(&tk);
+		return t;
+	}
+	if (customer && (strcmp(tk.status, "closed") == 0 ||
+			 strcmp(tk.status, "resolved") == 0)) {
+		gint64 since = tk.closed_at ? tk.closed_at : tk.resolved_at;
+		if (x->now - since > (gint64)x->cfg->tickets.reopen_days * 86400) {
+			*linked_r = t;
+			store_ticket_clear(&tk);
+			return 0;
+		}
+		r = store_ticket_set_status(x->st, t, "open", x->now);
+		if (r == 0)
+			r = store_event_add(x->st, t,
+					    x->from ? x->from->addr : "?",
+					    "reopened", tk.status, 0);
+	} else if (customer && strcmp(tk.status, "pending") == 0) {
+		r = store_ticket_set_status(x->st, t, "open", x->now);
+		if (r == 0)
+			r = store_event_add(x->st, t,
+					    x->from ? x->from->addr : "?",
+					    "status", "pending -> open", 0);
+	} else if (x->is_agent && strcmp(tk.status, "new") == 0) {
+		r = store_ticket_set_status(x->st, t, "open", x->now);
+	}
+	store_ticket_clear(&tk);
+	if (r < 0)
+		return r;
+	r = store_ticket_touch(x->st, t, customer, x->now);
+	return r < 0 ? r : t;
+}
+
+/* ingest_requester - who a new ticket is for: the sender, or for an
+ * agent's first mail to a customer, the first outside recipient. */
+static const struct mime_addr *
+ingest_requester(const struct ingest_ctx *x)
+{
+	GPtrArray *lists[] = {x->m->to, x->m->cc};
+
+	if (!x->is_agent)
+		return x->from;
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++)
+		for (guint i = 0; lists[l] && i < lists[l]->len; i++) {
+			const struct mime_addr *a = lists[l]->pdata[i];
+			if (!ingest_is_own(x->cfg, a->addr) &&
+			    cfg_person(x->cfg, a->addr) == NULL)
+				return a;
+		}
+	return x->from;
+}
+
+static int
+ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	gint64 t = 0, linked = 0, msg = 0, dup_ticket = 0;
+	const char *how = NULL;
+	bool new_ticket = false;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = store_begin(x->st)) < 0)
+		return r;
+	r = store_dedupe(x->st, x->dedupe_key, &dup_ticket);
+	if (r < 0)
+		goto fail;
+	if (r > 0) {
+		out->kind = INGEST_DUPLICATE;
+		out->ticket = dup_ticket;
+		goto cursor;
+	}
+
+	if (x->cr.cls == CLASSIFY_OWN) {
+		out->kind = INGEST_DROPPED;
+		if ((r = ingest_store_message(x, 0, &msg)) < 0)
+			goto fail;
+		out->message = msg;
+		goto cursor;
+	}
+
+	t = ingest_find_ticket(x, &linked, &how);
+	if (t < 0) {
+		r = (int)t;
+		goto fail;
+	}
+	if (t > 0) {
+		t = ingest_followup(x, t, &linked);
+		if (t < 0) {
+			r = (int)t;
+			goto fail;
+		}
+	}
+	if (t == 0 && classify_is_machine(x->cr.cls) &&
+	    x->cr.cls != CLASSIFY_LIST && x->cr.cls != CLASSIFY_SPAM) {
+		/* An auto-reply or bounce that threads nowhere is kept, but
+		 * never becomes a ticket (RT makes every DSN a ticket). */
+		out->kind = INGEST_UNATTACHED;
+		if ((r = ingest_store_message(x, 0, &msg)) < 0)
+			goto fail;
+		out->message = msg;
+		goto cursor;
+	}
+	if (t == 0) {
+		const struct mime_addr *req = ingest_requester(x);
+		g_autofree char *reason = NULL;
+		struct store_new_ticket nt = {
+			.queue = cfg->tickets.queue,
+			.subject = *x->m->subject ? x->m->subject
+						  : "(no subject)",
+			.requester = req ? req->addr : "unknown",
+			.requester_name = req ? req->name : NULL,
+			.language = x->m->language,
+			.linked_ticket = linked,
+			.at = x->now,
+		};
+		if (x->m->unparsed || req == NULL || x->oversized) {
+			nt.needs_review = true;
+			reason = g_strdup(
+				x->oversized ? "mail over tickets.max_mail_size"
+				: x->m->unparsed ? "mail could not be parsed"
+						 : "mail has no sender address");
+			nt.review_reason = reason;
+		}
+		if ((r = store_ticket_create(x->st, &nt, &t)) < 0)
+			goto fail;
+		new_ticket = true;
+		r = store_event_add(x->st, t, req ? req->addr : "unknown",
+				    "created", x->src->label, 0);
+		if (r == 0 && linked)
+			r = store_event_add(x->st, t, "tickd", "linked",
+					    "subject named a ticket the sender "
+					    "may not write into",
+					    0);
+		if (r < 0)
+			goto fail;
+	}
+	if ((r = ingest_store_message(x, t, &msg)) < 0)
+		goto fail;
+	if (!classify_is_machine(x->cr.cls))
+		if ((r = ingest_add_participants(x, t, new_ticket)) < 0)
+			goto fail;
+	if (x->cr.cls == CLASSIFY_BOUNCE && x->cr.bounce_recipient) {
+		g_autofree char *d = g_strdup_printf(
+			"%s %s", x->cr.bounce_recipient,
+			x->cr.bounce_status ? x->cr.bounce_status : "");
+		r = store_suppress(x->st, x->cr.bounce_recipient, "bounce",
+				   cfg->limits.suppress_days);
+		if (r == 0)
+			r = store_event_add(x->st, t, "tickd", "bounce", d, msg);
+		if (r < 0)
+			goto fail;
+	}
+	if (new_ticket && (r = ingest_ack(x, t, &out->acknowledged)) < 0)
+		goto fail;
+	out->kind = new_ticket ? INGEST_NEW_TICKET : INGEST_FOLLOW_UP;
+	out->ticket = t;
+	out->message = msg;
+	(void)how;
+
+cursor:
+	if (x->src->mailbox != NULL &&
+	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
+				  x->src->uid)) < 0)
+		goto fail;
+	if ((r = store_commit(x->st)) < 0)
+		goto fail;
+	return 0;
+fail:
+	store_rollback(x->st);
+	return r;
+}
+
+/* ingest_parse - parse, or for an oversized mail only its header block. */
+static void
+ingest_parse(struct ingest_ctx *x)
+{
+	size_t n = x->len;
+
+	if ((gint64)x->len > x->cfg->tickets.max_mail_size) {
+		const char *p = x->raw;
+		size_t scan = MIN(x->len, (size_t)INGEST_HEADER_SCAN);
+		x->oversized = true;
+		n = scan;
+		for (size_t i = 0; i + 1 < scan; i++)
+			if (p[i] == '\n' &&
+			    (p[i + 1] == '\n' ||
+			     (p[i + 1] == '\r' && i + 2 < scan &&
+			      p[i + 2] == '\n'))) {
+				n = i + 1;
+				break;
+			}
+	}
+	x->m = mime_parse(x->raw, n, NULL);
+	if (x->oversized) {
+		g_free(x->m->text);
+		x->m->text = g_strdup_printf(
+			"[tickd: this mail is %zu bytes, over the limit of %" G_GINT64_FORMAT
+			" (tickets.max_mail_size); its body and attachments "
+			"were not parsed. The raw mail is kept.]",
+			x->len, x->cfg->tickets.max_mail_size);
+		g_free(x->m->text_new);
+		x->m->text_new = g_strdup(x->m->text);
+		g_ptr_array_add(x->m->defects, g_strdup("oversized"));
+	}
+}
+
+int
+ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
+	    size_t len, const struct ingest_source *src, gint64 now,
+	    struct ingest_outcome *out)
+{
+	struct ingest_ctx x = {
+		.cfg = cfg, .st = st, .src = src, .raw = raw, .len = len, .now = now};
+	const char *own[] = {cfg->smtp.from, NULL};
+	struct classify_opts co = {
+		.own_domain = cfg->tickets.domain,
+		.loop_header = COMPOSE_LOOP_HEADER,
+		.loop_value = cfg->tickets.domain,
+		.own_addresses = own,
+	};
+	char q[96];
+	int r;
+
+	ingest_parse(&x);
+	classify_msg(x.m, &co, &x.cr);
+	x.from = mime_first_from(x.m);
+	x.is_agent = src->sent_folder ||
+		     (x.from && cfg_person(cfg, x.from->addr) != NULL);
+	if (x.m->message_id && *x.m->message_id)
+		x.dedupe_key = g_strconcat("mid:", x.m->message_id, NULL);
+	else {
+		g_autofree char *h = g_compute_checksum_for_data(
+			G_CHECKSUM_SHA256, raw, len);
+		x.dedupe_key = g_strconcat("sha256:", h, NULL);
+	}
+
+	r = ingest_tx(&x, out);
+	if (r == -EEXIST) /* another instance stored it first: now a dup */
+		r = ingest_tx(&x, out);
+	if (r == 0)
+		log_info("ingest: %s uid %" G_GINT64_FORMAT " '%s': %s %" G_GINT64_FORMAT
+			 " (%s)%s",
+			 src->label, src->uid,
+			 log_quote(x.m->message_id, q, sizeof(q)),
+			 ingest_kind_name(out->kind), out->ticket,
+			 classify_name(x.cr.cls),
+			 out->acknowledged ? ", acknowledged" : "");
+	if (r == 0 && out->kind == INGEST_DROPPED)
+		log_notice("ingest: dropped our own mail '%s' (%s)", q,
+			   x.cr.reason);
+	classify_result_clear(&x.cr);
+	mime_msg_free(&x.m);
+	g_free(x.dedupe_key);
+	return r;
+}

@@ -1,0 +1,469 @@
+/*
+ * loop.c - the daemon's tick.  See loop.h.
+ *
+ * Every remote party can be down; none of that ends the process.  Each
+ * has its own "next try" time with capped exponential backoff and jitter;
+ * the loop sleeps in poll() until the earliest of them, the IDLE doorbell
+ * or a signal (through a self-pipe, so no signal is missed).
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include "loop.h"
+
+#include "cfg.h"
+#include "fetch.h"
+#include "imap.h"
+#include "log.h"
+#include "mime.h"
+#include "notify.h"
+#include "outbox.h"
+#include "smtp.h"
+#include "store.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#define LOOP_MAX_BACKOFF 300	 /* seconds */
+#define LOOP_REIDLE	 (25 * 60) /* RFC 2177: re-IDLE before 29 min */
+
+static volatile sig_atomic_t loop_stop, loop_reload;
+static int loop_pipe[2] = {-1, -1};
+
+static void
+loop_signal(int sig)
+{
+	int e = errno;
+	char c = (char)sig;
+
+	if (sig == SIGHUP)
+		loop_reload = 1;
+	else
+		loop_stop = 1;
+	(void)!write(loop_pipe[1], &c, 1);
+	errno = e;
+}
+
+struct loop_box {
+	struct fetch_mailbox mb;
+	char *key;
+	gint64 next_try; /* monotonic seconds */
+	int failures;
+	unsigned locked_gen; /* store generation the advisory lock is from */
+	bool locked;
+};
+
+struct loop {
+	struct cfg *cfg;
+	struct store *st;
+	struct imap *imap;
+	struct smtp *smtp;
+	struct loop_box boxes[2];
+	int nboxes;
+	gint64 db_next_try, smtp_next_try;
+	int db_failures, smtp_failures;
+	bool idle_on;
+	gint64 idle_since;
+	gint64 last_fetch_ok;
+	bool once;
+};
+
+static gint64
+loop_now(void)
+{
+	return g_get_monotonic_time() / G_USEC_PER_SEC;
+}
+
+/* loop_backoff - 2, 4, 8 ... LOOP_MAX_BACKOFF seconds, +-25% jitter so
+ * that several instances do not knock in step. */
+static gint64
+loop_backoff(int failures)
+{
+	gint64 d = (gint64)2 << MIN(failures, 10);
+
+	if (d > LOOP_MAX_BACKOFF)
+		d = LOOP_MAX_BACKOFF;
+	return d * 3 / 4 + g_random_int_range(0, (gint32)(d / 2) + 1);
+}
+
+static void
+loop_clients_free(struct loop *l)
+{
+	if (l->imap)
+		imap_idle_stop(l->imap);
+	imap_free(&l->imap);
+	smtp_free(&l->smtp);
+	for (int i = 0; i < l->nboxes; i++)
+		g_free(l->boxes[i].key);
+	l->nboxes = 0;
+	l->idle_on = false;
+}
+
+/* loop_clients_new - IMAP/SMTP clients and mailboxes from l->cfg. */
+static void
+loop_clients_new(struct loop *l)
+{
+	const struct cfg *c = l->cfg;
+	struct imap_params ip = {
+		.url = c->imap.url,
+		.user = c->imap.user,
+		.password = c->imap.password,
+		.starttls = c->imap.starttls,
+		.timeout = c->imap.timeout,
+		/* tickets.max_mail_size decides what is parsed; the fetch cap
+		 * only protects memory from a hostile server. */
+		.max_message = (size_t)MAX(c->tickets.max_mail_size * 2,
+					   64 * 1024 * 1024),
+	};
+	struct smtp_params sp = {
+		.url = c->smtp.url,
+		.user = c->smtp.user,
+		.password = c->smtp.password,
+		.starttls = c->smtp.starttls,
+		.timeout = c->smtp.timeout,
+	};
+	const char *folders[] = {c->imap.mailbox, c->imap.sent_mailbox};
+
+	l->imap = imap_new(&ip);
+	l->smtp = smtp_new(&sp);
+	l->nboxes = 0;
+	for (int i = 0; i < 2; i++) {
+		struct loop_box *b = &l->boxes[l->nboxes];
+		if (folders[i] == NULL || *folders[i] == '\0')
+			continue;
+		memset(b, 0, sizeof(*b));
+		b->key = g_strdup_printf("%s:%s", c->tickets.queue, folders[i]);
+		b->mb.key = b->key;
+		b->mb.folder = folders[i];
+		b->mb.sent = i == 1;
+		l->nboxes++;
+	}
+}
+
+/* loop_db - make sure the database is there; false while it is not. */
+static bool
+loop_db(struct loop *l)
+{
+	gint64 now = loop_now();
+
+	if (store_connected(l->st))
+		return true;
+	if (now < l->db_next_try)
+		return false;
+	if (store_reconnect(l->st) == 0) {
+		if (l->db_failures > 0)
+			log_notice("loop: database is back after %d failures",
+				   l->db_failures);
+		l->db_failures = 0;
+		return true;
+	}
+	l->db_failures++;
+	l->db_next_try = now + loop_backoff(l->db_failures);
+	log_warning("loop: database: %s, retry in %" G_GINT64_FORMAT "s",
+		    store_error(l->st), l->db_next_try - now);
+	(void)notify_send("STATUS=database unreachable, retrying");
+	return false;
+}
+
+static void
+loop_fetch(struct loop *l, bool force)
+{
+	gint64 now = loop_now();
+
+	for (int i = 0; i < l->nboxes && !loop_stop; i++) {
+		struct loop_box *b = &l->boxes[i];
+		struct fetch_stats fs = {0};
+		int r;
+
+		if (!force && now < b->next_try)
+			continue;
+		if (!loop_db(l))
+			return;
+		/* One fetcher per mailbox across all instances; the lock dies
+		 * with the session, so take it again after a reconnect. */
+		if (!b->locked || b->locked_gen != store_generation(l->st)) {
+			r = store_try_lock(l->st, b->key);
+			b->locked = r > 0;
+			b->locked_gen = store_generation(l->st);
+			if (r == 0 && !l->once)
+				log_debug("loop: '%s' is fetched by another "
+					  "instance",
+					  b->key);
+		}
+		if (!b->locked) {
+			b->next_try = now + l->cfg->imap.poll_interval;
+			continue;
+		}
+		r = fetch_mailbox(l->cfg, l->st, l->imap, &b->mb, &fs,
+				  &loop_stop);
+		if (r < 0) {
+			b->failures++;
+			b->next_try = now + loop_backoff(b->failures);
+			continue;
+		}
+		if (b->failures > 0)
+			log_notice("loop: '%s' works again", b->key);
+		b->failures = 0;
+		b->next_try = now + l->cfg->imap.poll_interval;
+		l->last_fetch_ok = g_get_real_time() / G_USEC_PER_SEC;
+		if (fs.fetched > 0)
+			log_info("loop: '%s': %d mails, %d new tickets, %d "
+				 "follow-ups, %d duplicates",
+				 b->key, fs.fetched, fs.new_tickets,
+				 fs.follow_ups, fs.duplicates);
+	}
+}
+
+static void
+loop_outbox(struct loop *l)
+{
+	struct outbox_stats os = {0};
+	gint64 now = loop_now();
+	int r;
+
+	if (now < l->smtp_next_try || !loop_db(l))
+		return;
+	r = outbox_drain(l->cfg, l->st, l->smtp, 0, &os);
+	if (r < 0)
+		return;
+	if (os.retried > 0 && os.sent == 0) {
+		l->smtp_failures++;
+		l->smtp_next_try = now + loop_backoff(l->smtp_failures);
+	} else {
+		l->smtp_failures = 0;
+	}
+}
+
+/* loop_idle - keep the IDLE doorbell on INBOX ringing-ready. */
+static void
+loop_idle(struct loop *l)
+{
+	gint64 now = loop_now();
+	int r;
+
+	if (!l->cfg->imap.idle || l->once || l->nboxes == 0)
+		return;
+	if (l->idle_on && now - l->idle_since < LOOP_REIDLE)
+		return;
+	if (l->idle_on)
+		imap_idle_stop(l->imap);
+	l->idle_on = false;
+	if (now < l->boxes[0].next_try - l->cfg->imap.poll_interval)
+		return; /* the server is failing: wait for the backoff */
+	r = imap_idle_start(l->imap, l->boxes[0].mb.folder);
+	if (r == 0) {
+		l->idle_on = true;
+		l->idle_since = now;
+	} else if (r == -ENOSYS) {
+		log_notice("loop: server has no IDLE; polling every %ds",
+			   l->cfg->imap.poll_interval);
+		l->cfg->imap.idle = false;
+	}
+}
+
+static void
+loop_status(struct loop *l)
+{
+	gint64 due = store_connected(l->st) ? store_outbox_next_due(l->st) : -1;
+	char when[32] = "never";
+
+	if (l->last_fetch_ok) {
+		g_autoptr(GDateTime) t =
+			g_date_time_new_from_unix_local(l->last_fetch_ok);
+		g_autofree char *s = g_date_time_format(t, "%H:%M:%S");
+		g_strlcpy(when, s, sizeof(when));
+	}
+	(void)notify_sendf("STATUS=%d mailbox(es), last fetch %s, outbox %s%s",
+			   l->nboxes, when,
+			   due < 0 ? "empty" : (due == 0 ? "due" : "waiting"),
+			   l->idle_on ? ", IDLE" : "");
+}
+
+/* loop_reload_cfg - SIGHUP: load a fresh config; keep the old one unless
+ * the new one is entirely good. */
+static void
+loop_reload_cfg(struct loop *l)
+{
+	g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *fresh = NULL;
+
+	(void)notify_send("RELOADING=1");
+	if (cfg_load(l->cfg->path, true, &fresh, errors) < 0) {
+		for (guint i = 0; i < errors->len; i++)
+			log_err("loop: reload: %s", (char *)errors->pdata[i]);
+		log_err("loop: reload '%s' failed, keeping the running "
+			"configuration",
+			l->cfg->path);
+		(void)notify_send("READY=1");
+		return;
+	}
+	loop_clients_free(l);
+	if (strcmp(fresh->db_conninfo, l->cfg->db_conninfo) != 0) {
+		store_free(&l->st);
+		if (store_open(fresh->db_conninfo, &l->st) < 0) {
+			/* keep a handle that reconnects later */
+			(void)store_open("", &l->st);
+		}
+	}
+	cfg_free(&l->cfg);
+	l->cfg = fresh;
+	log_init(l->cfg->log_level);
+	loop_clients_new(l);
+	log_notice("loop: reloaded '%s' (poll every %ds)", l->cfg->path,
+		   l->cfg->imap.poll_interval);
+	(void)notify_send("READY=1");
+}
+
+static int
+loop_wait(struct loop *l, gint64 deadline)
+{
+	struct pollfd fds[2] = {{.fd = loop_pipe[0], .events = POLLIN}};
+	int nfds = 1, r;
+	gint64 ms = (deadline - loop_now()) * 1000;
+
+	if (l->idle_on && imap_idle_fd(l->imap) >= 0) {
+		fds[1].fd = imap_idle_fd(l->imap);
+		fds[1].events = POLLIN;
+		nfds = 2;
+		/* TLS may hold decoded bytes already: check before sleeping */
+		if ((r = imap_idle_check(l->imap)) != 0)
+			return r;
+	}
+	if (ms < 0)
+		ms = 0;
+	r = poll(fds, (nfds_t)nfds, (int)MIN(ms, 3600 * 1000));
+	if (r > 0 && (fds[0].revents & POLLIN)) {
+		char buf[16];
+		(void)!read(loop_pipe[0], buf, sizeof(buf));
+	}
+	if (r > 0 && nfds == 2 && fds[1].revents)
+		return imap_idle_check(l->imap);
+	return 0;
+}
+
+static int
+loop_setup_signals(void)
+{
+	struct sigaction sa = {.sa_handler = loop_signal};
+
+	if (pipe2(loop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int
+loop_run(const struct loop_opts *o)
+{
+	g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+	struct loop l = {.once = o->once};
+	uint64_t wd = notify_watchdog_usec();
+	gint64 last_wd = 0;
+	int rc = EX_OK, tries = 0;
+
+	if (cfg_load(o->config_path, true, &l.cfg, errors) < 0) {
+		for (guint i = 0; i < errors->len; i++)
+			log_err("%s", (char *)errors->pdata[i]);
+		return EX_CONFIG;
+	}
+	log_init(o->log_level ? o->log_level : l.cfg->log_level);
+	if (loop_setup_signals() < 0)
+		return EX_OSERR;
+	mime_init();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	/* READY=1 means: config, database and schema are fine.  Until then
+	 * keep trying (PostgreSQL may start after us), but say so. */
+	while (store_open(l.cfg->db_conninfo, &l.st) < 0) {
+		if (loop_stop || (o->once && ++tries >= 5)) {
+			rc = EX_TEMPFAIL;
+			goto out;
+		}
+		(void)notify_send("STATUS=waiting for the database");
+		sleep((unsigned)MIN(2 << MIN(tries, 5), 30));
+		tries = MIN(tries + 1, 10);
+	}
+	if (store_schema_check(l.st) < 0) {
+		rc = EX_CONFIG;
+		goto out;
+	}
+	/* Our name on a lease means our previous run died holding it (two
+	 * live instances must have different names): send those mails now
+	 * rather than after the lease expires.  At most one may go twice. */
+	if ((tries = store_outbox_release(l.st, l.cfg->instance)) > 0)
+		log_notice("loop: took back %d outbox lease(s) of a previous "
+			   "run",
+			   tries);
+	loop_clients_new(&l);
+	log_notice("loop: started, %d mailbox(es), poll every %ds%s",
+		   l.nboxes, l.cfg->imap.poll_interval,
+		   o->once ? ", once" : "");
+	(void)notify_send("READY=1");
+
+	if (o->once) {
+		loop_fetch(&l, true);
+		loop_outbox(&l);
+		for (int i = 0; i < l.nboxes; i++)
+			if (l.boxes[i].failures > 0)
+				rc = EX_TEMPFAIL;
+		if (l.smtp_failures > 0)
+			rc = EX_TEMPFAIL;
+		goto out;
+	}
+
+	while (!loop_stop) {
+		gint64 now = loop_now(), deadline = now + 3600, due;
+		bool rang = false;
+
+		if (loop_reload) {
+			loop_reload = 0;
+			loop_reload_cfg(&l);
+		}
+		loop_fetch(&l, false);
+		loop_outbox(&l);
+		loop_idle(&l);
+		if (wd && (uint64_t)(g_get_monotonic_time() - last_wd) >= wd) {
+			(void)notify_send("WATCHDOG=1");
+			last_wd = g_get_monotonic_time();
+		}
+		loop_status(&l);
+
+		for (int i = 0; i < l.nboxes; i++)
+			deadline = MIN(deadline, l.boxes[i].next_try);
+		if (store_connected(l.st) &&
+		    (due = store_outbox_next_due(l.st)) >= 0)
+			deadline = MIN(deadline,
+				       MAX(now + due, l.smtp_next_try));
+		if (!store_connected(l.st))
+			deadline = MIN(deadline, l.db_next_try);
+		if (wd)
+			deadline = MIN(deadline,
+				       now + (gint64)(wd / G_USEC_PER_SEC));
+		if (deadline > loop_now()) {
+			int r = loop_wait(&l, deadline);
+			if (r > 0)
+				rang = true;
+			else if (r < 0) {
+				imap_idle_stop(l.imap);
+				l.idle_on = false;
+			}
+		}
+		if (rang && l.nboxes > 0)
+			l.boxes[0].next_try = 0;
+	}
+	(void)notify_send("STOPPING=1");
+	log_notice("loop: stopping");
+out:
+	loop_clients_free(&l);
+	store_free(&l.st);
+	cfg_free(&l.cfg);
+	curl_global_cleanup();
+	return rc;
+}

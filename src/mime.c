@@ -1,0 +1,2229 @@
+/*
+ * mime.c - raw mail bytes to struct mime_msg with GMime, and outgoing
+ * mails back to bytes.  The only file that sees a GObject.
+ *
+ * Body selection follows the JMAP algorithm (RFC 8621 section 4.1.4):
+ * walking the MIME tree yields the text body parts, the HTML body parts
+ * and the attachments, which is also what Stalwart's mail-parser reports,
+ * so its corpus can check us.  ->text is the text body parts joined (HTML
+ * ones converted), ->html the HTML body parts joined.
+ *
+ * Every string that leaves this file went through mime_str() or
+ * mime_decode(), which guarantee valid UTF-8 without NUL bytes.
+ */
+#include "mime.h"
+
+#include "html.h"
+#include "quote.h"
+
+#include <gmime/gmime.h>
+#include <iconv.h>
+#include <libxml/parser.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define MIME_DEF_DEPTH	     20
+#define MIME_DEF_PARTS	     500
+#define MIME_DEF_HEADERS     500
+#define MIME_DEF_TEXT	     (4u << 20)
+#define MIME_MAX_DEFECTS     64
+#define MIME_ORIG_HEADERS    (16u << 10)
+#define MIME_FILENAME_MAX    200
+#define MIME_DEFECT_ITEM_MAX 60
+
+static const char *const mime_default_fallback[] = {"utf-8", "windows-1252",
+						    NULL};
+
+/* State of one mime_parse call. */
+struct mime_ctx {
+	struct mime_limits lim; /* zero fields replaced by defaults */
+	struct mime_msg *m;
+	GMimeParserOptions *opts;
+	size_t leaves;
+	size_t defects_dropped;
+	bool depth_hit, parts_hit;
+	GPtrArray *text_parts; /* GMimeObject*, borrowed from the tree */
+	GPtrArray *html_parts;
+	GPtrArray *att_parts;
+	GPtrArray *uu_atts;	  /* struct mime_attachment*, owned */
+	GPtrArray *reparsed;	  /* GMimeObject*, owned: see mime_reparse */
+	GArray *nobound;	  /* gint64 offsets: multiparts w/o boundary */
+	const char *raw;	  /* what GMime parsed, for those offsets */
+	size_t raw_len;
+	GString *salvaged;	  /* text of multiparts that had no parts */
+	GMimeObject *report_part; /* delivery-status, feedback-report ... */
+	GMimeObject *orig_report; /* rfc822 (headers) inside the report */
+	GMimeObject *orig_any;	  /* ... or anywhere near the top */
+};
+
+/*
+ * Small helpers: strings
+ */
+
+/* mime_str - copy of len bytes as valid UTF-8 without NUL (g_free). */
+static char *
+mime_str(const char *s, size_t len)
+{
+	const char *nul;
+
+	if (s == NULL)
+		return g_strdup("");
+	nul = memchr(s, '\0', len);
+	if (nul == NULL && g_utf8_validate_len(s, len, NULL))
+		return g_strndup(s, len);
+	if (nul != NULL) {
+		GString *g = g_string_sized_new(len);
+		char *out;
+
+		for (size_t i = 0; i < len; i++)
+			if (s[i] != '\0')
+				g_string_append_c(g, s[i]);
+		out = g_utf8_make_valid(g->str, g->len);
+		g_string_free(g, TRUE);
+		return out;
+	}
+	return g_utf8_make_valid(s, len);
+}
+
+/* mime_line - mime_str of a header value, on one line. */
+static char *
+mime_line(const char *s)
+{
+	char *out;
+
+	if (s == NULL)
+		return NULL;
+	out = mime_str(s, strlen(s));
+	for (char *p = out; *p != '\0'; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	return g_strstrip(out);
+}
+
+/* mime_lower - ASCII lower-case copy, or NULL. */
+static char *
+mime_lower(const char *s)
+{
+	char *out = mime_line(s);
+
+	if (out != NULL)
+		for (char *p = out; *p != '\0'; p++)
+			*p = g_ascii_tolower(*p);
+	return out;
+}
+
+/* mime_utf8_cut - largest length <= max that ends on a character. */
+static size_t
+mime_utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+/* mime_newlines - CRLF and lone CR to LF, in place; returns new length. */
+static size_t
+mime_newlines(char *s, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\r') {
+			s[o++] = '\n';
+			if (i + 1 < len && s[i + 1] == '\n')
+				i++;
+			continue;
+		}
+		s[o++] = s[i];
+	}
+	s[o] = '\0';
+	return o;
+}
+
+/*
+ * Defects
+ */
+
+static void mime_defect(struct mime_ctx *c, const char *fmt, ...)
+	PRINTF_LIKE(2, 3);
+
+/* mime_defect - record what is wrong, once, at most MIME_MAX_DEFECTS. */
+static void
+mime_defect(struct mime_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *d, *s;
+
+	va_start(ap, fmt);
+	d = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	s = mime_line(d);
+	g_free(d);
+	for (guint i = 0; i < c->m->defects->len; i++) {
+		if (strcmp(g_ptr_array_index(c->m->defects, i), s) == 0) {
+			g_free(s);
+			return;
+		}
+	}
+	if (c->m->defects->len >= MIME_MAX_DEFECTS) {
+		c->defects_dropped++;
+		g_free(s);
+		return;
+	}
+	g_ptr_array_add(c->m->defects, s);
+}
+
+/* mime_item - an untrusted string shortened and made printable. */
+static char *
+mime_item(const char *item)
+{
+	char *s = mime_line(item != NULL ? item : "");
+	size_t n = mime_utf8_cut(s, strlen(s), MIME_DEFECT_ITEM_MAX);
+
+	s[n] = '\0';
+	for (char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return s;
+}
+
+static const char *
+mime_warning_name(GMimeParserWarning w)
+{
+	switch (w) {
+	case GMIME_WARN_DUPLICATED_HEADER:
+		return "duplicated header";
+	case GMIME_WARN_DUPLICATED_PARAMETER:
+		return "duplicated parameter";
+	case GMIME_WARN_UNENCODED_8BIT_HEADER:
+		return "unencoded 8-bit header";
+	case GMIME_WARN_INVALID_CONTENT_TYPE:
+		return "invalid content type";
+	case GMIME_WARN_INVALID_RFC2047_HEADER_VALUE:
+		return "invalid RFC 2047 header value";
+	case GMIME_WARN_MALFORMED_MULTIPART:
+		return "malformed multipart";
+	case GMIME_WARN_TRUNCATED_MESSAGE:
+		return "truncated message";
+	case GMIME_WARN_MALFORMED_MESSAGE:
+		return "malformed message";
+	case GMIME_CRIT_INVALID_HEADER_NAME:
+		return "invalid header name";
+	case GMIME_CRIT_CONFLICTING_HEADER:
+		return "conflicting header";
+	case GMIME_CRIT_CONFLICTING_PARAMETER:
+		return "conflicting parameter";
+	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
+		return "multipart without boundary";
+	case GMIME_WARN_INVALID_PARAMETER:
+		return "invalid parameter";
+	case GMIME_WARN_INVALID_ADDRESS_LIST:
+		return "invalid address list";
+	case GMIME_CRIT_NESTING_OVERFLOW:
+		return "nesting overflow";
+	case GMIME_WARN_PART_WITHOUT_CONTENT:
+		return "part without content";
+	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+		return "part without headers or content";
+	}
+	return "unknown warning";
+}
+
+static void
+mime_on_warning(gint64 offset, GMimeParserWarning w, const gchar *item,
+		gpointer data)
+{
+	struct mime_ctx *c = data;
+	char *it = mime_item(item);
+
+	if (w == GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY && c->nobound->len < 16)
+		g_array_append_val(c->nobound, offset);
+	if (it[0] != '\0')
+		mime_defect(c, "gmime: %s '%s'", mime_warning_name(w), it);
+	else
+		mime_defect(c, "gmime: %s", mime_warning_name(w));
+	g_free(it);
+}
+
+/*
+ * Charsets
+ */
+
+struct mime_alias {
+	const char *name;  /* as found in mail, lower-case */
+	const char *iconv; /* what glibc iconv calls it; NULL = unknown */
+};
+
+/*
+ * Misspellings and labels iconv does not know, and the supersets mail
+ * clients really mean (WHATWG encoding standard): Latin-1 is sent as
+ * windows-1252, GB2312 as GBK/GB18030, EUC-KR as CP949, Shift_JIS as CP932.
+ */
+static const struct mime_alias mime_aliases[] = {
+	{"uft-8", "UTF-8"},
+	{"utf8", "UTF-8"},
+	{"utf-8", "UTF-8"},
+	{"x-utf-8", "UTF-8"},
+	{"unicode-1-1-utf-8", "UTF-8"},
+	{"us-ascii", "UTF-8"},
+	{"ascii", "UTF-8"},
+	{"ansi_x3.4-1968", "UTF-8"},
+	{"iso646-us", "UTF-8"},
+	{"iso-8859-1", "WINDOWS-1252"},
+	{"iso8859-1", "WINDOWS-1252"},
+	{"iso_8859-1", "WINDOWS-1252"},
+	{"latin1", "WINDOWS-1252"},
+	{"latin-1", "WINDOWS-1252"},
+	{"l1", "WINDOWS-1252"},
+	{"cp819", "WINDOWS-1252"},
+	{"windows-1252", "WINDOWS-1252"},
+	{"cp1252", "WINDOWS-1252"},
+	{"cp-1252", "WINDOWS-1252"},
+	{"win-1252", "WINDOWS-1252"},
+	{"x-cp1252", "WINDOWS-1252"},
+	{"iso-gb2312", "GB18030"},
+	{"gb2312", "GB18030"},
+	{"gb_2312-80", "GB18030"},
+	{"csgb2312", "GB18030"},
+	{"x-gbk", "GB18030"},
+	{"gbk", "GB18030"},
+	{"cp936", "GB18030"},
+	{"euc-cn", "GB18030"},
+	{"x-euc-cn", "GB18030"},
+	{"gb18030", "GB18030"},
+	{"ks_c_5601-1987", "CP949"},
+	{"ks_c_5601-1989", "CP949"},
+	{"ks_c_5601", "CP949"},
+	{"ksc5601", "CP949"},
+	{"ksc_5601", "CP949"},
+	{"euc-kr", "CP949"},
+	{"x-euc-kr", "CP949"},
+	{"windows-949", "CP949"},
+	{"cp949", "CP949"},
+	{"unicode-1-1-utf-7", "UTF-7"},
+	{"x-unicode-1-1-utf-7", "UTF-7"},
+	{"utf-7", "UTF-7"},
+	{"shift_jis", "CP932"},
+	{"shift-jis", "CP932"},
+	{"sjis", "CP932"},
+	{"x-sjis", "CP932"},
+	{"ms_kanji", "CP932"},
+	{"windows-31j", "CP932"},
+	{"cp932", "CP932"},
+	{"iso-2022-jp", "ISO-2022-JP-2"},
+	{"csiso2022jp", "ISO-2022-JP-2"},
+	{"euc-jp", "EUC-JP-MS"},
+	{"x-euc-jp", "EUC-JP-MS"},
+	{"big5", "BIG5-HKSCS"},
+	{"x-big5", "BIG5-HKSCS"},
+	{"cn-big5", "BIG5-HKSCS"},
+	{"iso-8859-8-i", "ISO-8859-8"},
+	{"iso-8859-6-i", "ISO-8859-6"},
+	{"x-mac-roman", "MACINTOSH"},
+	{"macintosh", "MACINTOSH"},
+	{"x-unknown", NULL},
+	{"unknown", NULL},
+	{"unknown-8bit", NULL},
+	{"x-unknown-8bit", NULL},
+	{"x-user-defined", NULL},
+	{"default", NULL},
+	{"charset", NULL},
+	{"8bit", NULL},
+	{"none", NULL},
+};
+
+/*
+ * mime_iconv_name - what to hand iconv for a charset label.  Returns the
+ * label itself when it is not in our table; NULL for labels that say
+ * nothing ("x-unknown").  *is_utf8_r is set for UTF-8 and its subsets.
+ */
+static const char *
+mime_iconv_name(const char *label, bool *is_utf8_r)
+{
+	*is_utf8_r = false;
+	for (size_t i = 0; i < ARRAY_SIZE(mime_aliases); i++) {
+		if (g_ascii_strcasecmp(label, mime_aliases[i].name) != 0)
+			continue;
+		*is_utf8_r = mime_aliases[i].iconv != NULL &&
+			     strcmp(mime_aliases[i].iconv, "UTF-8") == 0;
+		return mime_aliases[i].iconv;
+	}
+	return label;
+}
+
+/*
+ * Converters stay open between mails: glibc's iconv_close unloads the
+ * gconv module (dlclose) when its last user goes, and loading it again for
+ * every mail cost more than parsing the mail.  While one descriptor per
+ * charset stays open here, GMime's own header decoding also finds its
+ * modules loaded.  Like GMime itself, this is for one thread.
+ */
+#define MIME_ICONV_SLOTS 16
+
+static struct mime_iconv_slot {
+	char name[48];
+	iconv_t cd;
+	bool busy;
+} mime_iconv_slots[MIME_ICONV_SLOTS];
+
+/* mime_iconv_open - an iconv to UTF-8 from name; mime_iconv_close it. */
+static iconv_t
+mime_iconv_open(const char *name)
+{
+	struct mime_iconv_slot *free_slot = NULL;
+	iconv_t cd;
+
+	for (size_t i = 0; i < MIME_ICONV_SLOTS; i++) {
+		struct mime_iconv_slot *s = &mime_iconv_slots[i];
+
+		if (s->name[0] == '\0') {
+			if (free_slot == NULL)
+				free_slot = s;
+			continue;
+		}
+		if (!s->busy && g_ascii_strcasecmp(s->name, name) == 0) {
+			s->busy = true;
+			(void)iconv(s->cd, NULL, NULL, NULL, NULL);
+			return s->cd;
+		}
+	}
+	cd = iconv_open("UTF-8", name);
+	if (cd == (iconv_t)-1) {
+		const char *alt = g_mime_charset_iconv_name(name);
+
+		if (alt != NULL && g_ascii_strcasecmp(alt, name) != 0)
+			cd = iconv_open("UTF-8", alt);
+	}
+	if (cd != (iconv_t)-1 && free_slot != NULL &&
+	    strlen(name) < sizeof(free_slot->name)) {
+		g_strlcpy(free_slot->name, name, sizeof(free_slot->name));
+		free_slot->cd = cd;
+		free_slot->busy = true;
+	}
+	return cd;
+}
+
+static void
+mime_iconv_close(iconv_t cd)
+{
+	for (size_t i = 0; i < MIME_ICONV_SLOTS; i++) {
+		if (mime_iconv_slots[i].name[0] != '\0' &&
+		    mime_iconv_slots[i].cd == cd) {
+			mime_iconv_slots[i].busy = false;
+			return;
+		}
+	}
+	(void)iconv_close(cd);
+}
+
+static void
+mime_iconv_flush(void)
+{
+	for (size_t i = 0; i < MIME_ICONV_SLOTS; i++) {
+		if (mime_iconv_slots[i].name[0] != '\0')
+			(void)iconv_close(mime_iconv_slots[i].cd);
+		mime_iconv_slots[i].name[0] = '\0';
+		mime_iconv_slots[i].busy = false;
+	}
+}
+
+/*
+ * mime_iconv - convert with cd; bytes it cannot take become U+FFFD and are
+ * counted in *bad_r.  Returns a GString the caller frees.
+ */
+static GString *
+mime_iconv(iconv_t cd, const char *in, size_t len, size_t *bad_r)
+{
+	GString *out = g_string_sized_new(len + len / 2 + 16);
+	char buf[8192];
+	char *ip = (char *)in;
+	size_t il = len;
+
+	*bad_r = 0;
+	while (il > 0) {
+		char *op = buf;
+		size_t ol = sizeof(buf);
+		size_t r = iconv(cd, &ip, &il, &op, &ol);
+
+		g_string_append_len(out, buf, op - buf);
+		if (r != (size_t)-1)
+			continue;
+		if (errno == E2BIG)
+			continue;
+		/* EILSEQ, or EINVAL for a sequence cut off at the end */
+		g_string_append(out, "\xef\xbf\xbd");
+		(*bad_r)++;
+		ip++;
+		il--;
+		(void)iconv(cd, NULL, NULL, NULL, NULL);
+	}
+	{
+		char *op = buf;
+		size_t ol = sizeof(buf);
+
+		(void)iconv(cd, NULL, NULL, &op, &ol);
+		g_string_append_len(out, buf, op - buf);
+	}
+	return out;
+}
+
+/*
+ * mime_try - convert from label; returns NULL when the label is unknown
+ * or (strict) when any byte did not fit.
+ */
+static GString *
+mime_try(const char *label, const char *in, size_t len, bool strict)
+{
+	bool is_utf8;
+	const char *name = mime_iconv_name(label, &is_utf8);
+	iconv_t cd;
+	GString *g;
+	size_t bad;
+
+	if (name == NULL)
+		return NULL;
+	if (is_utf8) {
+		if (g_utf8_validate_len(in, len, NULL))
+			return g_string_new_len(in, len);
+		if (strict)
+			return NULL;
+		{
+			char *v = g_utf8_make_valid(in, len);
+
+			g = g_string_new(v);
+			g_free(v);
+		}
+		return g;
+	}
+	cd = mime_iconv_open(name);
+	if (cd == (iconv_t)-1)
+		return NULL;
+	g = mime_iconv(cd, in, len, &bad);
+	mime_iconv_close(cd);
+	if (strict && bad > 0) {
+		g_string_free(g, TRUE);
+		return NULL;
+	}
+	return g;
+}
+
+/*
+ * mime_redecode - the declared charset did not fit (bad bytes).  Bytes
+ * that are valid UTF-8 are UTF-8 under a wrong label (sisimai has UTF-8
+ * sent as "ISO-2022-JP"); anything else keeps the lossy g, because a
+ * single-byte fallback would turn a CJK text with one bad byte into
+ * mojibake from start to end.
+ */
+static GString *
+mime_redecode(struct mime_ctx *c, GString *g, const char *in, size_t len,
+	      const char *what, const char *name, size_t bad)
+{
+	if (g_utf8_validate_len(in, len, NULL)) {
+		mime_defect(c, "%s: not %s, read as utf-8", what, name);
+		g_string_free(g, TRUE);
+		return g_string_new_len(in, len);
+	}
+	mime_defect(c, "%s: %zu bytes invalid in %s", what, bad, name);
+	return g;
+}
+
+/*
+ * mime_decode - bytes in charset (may be NULL) as valid UTF-8 text with LF
+ * line ends and no NUL.  what names the part in defects.  g_free.
+ *
+ * A declared, known charset is trusted (bad bytes become U+FFFD); UTF-8
+ * and ASCII labels are only trusted when the bytes agree, because 8-bit
+ * Latin-1 labelled us-ascii is common.  Otherwise the fallback chain runs:
+ * the first charset that converts every byte wins, the last one converts
+ * lossily, and g_utf8_make_valid is the last resort.
+ */
+static char *
+mime_decode(struct mime_ctx *c, const char *charset, const char *in,
+	    size_t len, const char *what)
+{
+	const char *const *fb = c->lim.charset_fallback;
+	GString *g = NULL;
+	char *out;
+	size_t n;
+	bool is_utf8 = false;
+
+	if (len == 0)
+		return g_strdup("");
+	if (charset != NULL && charset[0] != '\0') {
+		const char *name = mime_iconv_name(charset, &is_utf8);
+
+		if (name == NULL) {
+			/* "x-unknown": say nothing, use the chain */
+		} else if (is_utf8) {
+			if (g_utf8_validate_len(in, len, NULL))
+				g = g_string_new_len(in, len);
+			else if (g_ascii_strcasecmp(charset, "us-ascii") != 0)
+				mime_defect(c, "%s: invalid %s", what,
+					    charset);
+		} else {
+			iconv_t cd = mime_iconv_open(name);
+			size_t bad;
+
+			if (cd == (iconv_t)-1) {
+				char *it = mime_item(charset);
+
+				mime_defect(c, "%s: unknown charset '%s'", what,
+					    it);
+				g_free(it);
+			} else {
+				g = mime_iconv(cd, in, len, &bad);
+				mime_iconv_close(cd);
+				if (bad > 0)
+					g = mime_redecode(c, g, in, len, what,
+							  name, bad);
+			}
+		}
+	}
+	for (size_t i = 0; g == NULL && fb[i] != NULL; i++)
+		g = mime_try(fb[i], in, len, true);
+	for (size_t i = 0; g == NULL && fb[i] != NULL; i++) {
+		if (fb[i + 1] != NULL)
+			continue;
+		g = mime_try(fb[i], in, len, false);
+	}
+	if (g == NULL) {
+		g = g_string_new(NULL);
+		out = g_utf8_make_valid(in, len);
+		g_string_append(g, out);
+		g_free(out);
+	}
+	/* UTF-16 and friends may carry NUL as text; PostgreSQL will not. */
+	if (memchr(g->str, '\0', g->len) != NULL) {
+		size_t o = 0;
+
+		for (size_t i = 0; i < g->len; i++)
+			if (g->str[i] != '\0')
+				g->str[o++] = g->str[i];
+		g_string_truncate(g, o);
+	}
+	if (!g_utf8_validate_len(g->str, g->len, NULL)) {
+		out = g_utf8_make_valid(g->str, g->len);
+		g_string_free(g, TRUE);
+		g = g_string_new(out);
+		g_free(out);
+	}
+	n = mime_newlines(g->str, g->len);
+	g_string_truncate(g, n);
+	return g_string_free(g, FALSE);
+}
+
+/*
+ * Parts
+ */
+
+/* mime_type_of - lower-case "type/subtype" of obj (g_free). */
+static char *
+mime_type_of(GMimeObject *obj)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	char *t, *l;
+
+	if (ct == NULL)
+		return g_strdup(GMIME_IS_MULTIPART(obj) ? "multipart/mixed"
+							: "text/plain");
+	t = g_mime_content_type_get_mime_type(ct);
+	l = mime_lower(t);
+	g_free(t);
+	return l;
+}
+
+static bool
+mime_is_type(GMimeObject *obj, const char *type, const char *subtype)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+
+	if (ct == NULL)
+		return g_ascii_strcasecmp(type, "text") == 0 &&
+		       (subtype == NULL ||
+			g_ascii_strcasecmp(subtype, "plain") == 0);
+	return g_mime_content_type_is_type(ct, type,
+					   subtype != NULL ? subtype : "*");
+}
+
+/* mime_fix_encoding - decode CTE spellings GMime does not know. */
+static void
+mime_fix_encoding(GMimePart *p, GMimeDataWrapper *dw)
+{
+	const char *raw;
+	char norm[32];
+	size_t n = 0;
+	GMimeContentEncoding enc = GMIME_CONTENT_ENCODING_DEFAULT;
+
+	if (g_mime_data_wrapper_get_encoding(dw) !=
+	    GMIME_CONTENT_ENCODING_DEFAULT)
+		return;
+	raw = g_mime_object_get_header((GMimeObject *)p,
+				       "Content-Transfer-Encoding");
+	if (raw == NULL)
+		return;
+	for (const char *s = raw; *s != '\0' && n + 1 < sizeof(norm); s++)
+		if (g_ascii_isalnum(*s))
+			norm[n++] = g_ascii_tolower(*s);
+	norm[n] = '\0';
+	if (strcmp(norm, "quotedprintable") == 0 || strcmp(norm, "qp") == 0)
+		enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+	else if (strcmp(norm, "base64") == 0)
+		enc = GMIME_CONTENT_ENCODING_BASE64;
+	else if (strcmp(norm, "xuuencode") == 0 ||
+		 strcmp(norm, "uuencode") == 0 || strcmp(norm, "xuue") == 0)
+		enc = GMIME_CONTENT_ENCODING_UUENCODE;
+	if (enc != GMIME_CONTENT_ENCODING_DEFAULT)
+		g_mime_data_wrapper_set_encoding(dw, enc);
+}
+
+/* mime_part_bytes - decoded content of a leaf (g_byte_array_unref). */
+static GByteArray *
+mime_part_bytes(GMimePart *p)
+{
+	GMimeDataWrapper *dw = g_mime_part_get_content(p);
+	GMimeStream *ms;
+	GByteArray *ba;
+
+	if (dw == NULL)
+		return g_byte_array_new();
+	mime_fix_encoding(p, dw);
+	ms = g_mime_stream_mem_new();
+	(void)g_mime_data_wrapper_write_to_stream(dw, ms);
+	/* take the array: the stream frees its data even if ref'd */
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(ms), FALSE);
+	g_object_unref(ms);
+	return ba;
+}
+
+/* mime_object_bytes - an embedded message written out again. */
+static GByteArray *
+mime_object_bytes(GMimeObject *obj)
+{
+	GMimeStream *ms = g_mime_stream_mem_new();
+	GByteArray *ba;
+
+	(void)g_mime_object_write_to_stream(obj, NULL, ms);
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(ms), FALSE);
+	g_object_unref(ms);
+	return ba;
+}
+
+/*
+ * Uuencoded blocks in text bodies ("begin 644 name" ... "end"), as Lotus
+ * Notes and old Outlook send attachments.
+ */
+
+struct mime_span {
+	const char *p;
+	size_t len;
+};
+
+/* mime_next_line - the line at *pos in [s, s+len); advances *pos. */
+static bool
+mime_next_line(const char *s, size_t len, size_t *pos, struct mime_span *l)
+{
+	const char *e;
+
+	if (*pos >= len)
+		return false;
+	l->p = s + *pos;
+	e = memchr(l->p, '\n', len - *pos);
+	l->len = e != NULL ? (size_t)(e - l->p) : len - *pos;
+	*pos += l->len + (e != NULL ? 1 : 0);
+	while (l->len > 0 &&
+	       (l->p[l->len - 1] == '\r' || l->p[l->len - 1] == ' '))
+		l->len--;
+	return true;
+}
+
+/* mime_uu_begin - "begin NNN name": returns the name span. */
+static bool
+mime_uu_begin(const struct mime_span *l, struct mime_span *name)
+{
+	size_t i = 6, digits = 0;
+
+	if (l->len < 10 || memcmp(l->p, "begin ", 6) != 0)
+		return false;
+	while (i < l->len && l->p[i] >= '0' && l->p[i] <= '7') {
+		i++;
+		digits++;
+	}
+	if (digits < 3 || digits > 4 || i >= l->len || l->p[i] != ' ')
+		return false;
+	name->p = l->p + i + 1;
+	name->len = l->len - i - 1;
+	return name->len > 0;
+}
+
+/* mime_uu_line - decode one body line; false if it is not uuencode. */
+static bool
+mime_uu_line(const struct mime_span *l, GByteArray *out, bool *end_r)
+{
+	size_t n, need;
+	const unsigned char *p = (const unsigned char *)l->p;
+
+	*end_r = false;
+	if (l->len == 0)
+		return false;
+	n = (p[0] - 0x20) & 0x3f;
+	if (n == 0) {
+		*end_r = true; /* the "`" line before "end" */
+		return true;
+	}
+	need = (n + 2) / 3 * 4;
+	if (l->len < need + 1 || l->len > need + 3)
+		return false;
+	for (size_t i = 1; i <= need; i++)
+		if (p[i] < 0x20 || p[i] > 0x60)
+			return false;
+	for (size_t i = 1; n > 0; i += 4) {
+		unsigned char b[3];
+		unsigned v[4];
+
+		for (size_t k = 0; k < 4; k++)
+			v[k] = (p[i + k] - 0x20) & 0x3f;
+		b[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+		b[1] = (unsigned char)(v[1] << 4 | v[2] >> 2);
+		b[2] = (unsigned char)(v[2] << 6 | v[3]);
+		g_byte_array_append(out, b, n < 3 ? n : 3);
+		n = n < 3 ? 0 : n - 3;
+	}
+	return true;
+}
+
+static bool
+mime_span_eq(const struct mime_span *l, const char *s)
+{
+	size_t n = strlen(s);
+
+	return l->len == n && memcmp(l->p, s, n) == 0;
+}
+
+static bool
+mime_span_prefix(const struct mime_span *l, const char *s)
+{
+	size_t n = strlen(s);
+
+	return l->len >= n && memcmp(l->p, s, n) == 0;
+}
+
+static struct mime_attachment *mime_att_new(const char *name,
+					    const char *type);
+
+/*
+ * mime_uu_extract - move uuencoded blocks of body (len bytes) into
+ * c->uu_atts.  Returns the remaining text as a new GString, or NULL when
+ * there were none.
+ */
+static GString *
+mime_uu_extract(struct mime_ctx *c, const char *body, size_t len)
+{
+	GString *rest = NULL;
+	size_t pos = 0, keep_from = 0, hold = 0;
+	struct mime_span l;
+
+	if (len < 10 || g_strstr_len(body, len, "begin ") == NULL)
+		return NULL;
+	while (mime_next_line(body, len, &pos, &l)) {
+		size_t start = (size_t)(l.p - body), after_begin = pos;
+		struct mime_span name, bl;
+		GByteArray *data;
+		bool end = false, ok = true, closed = false;
+		struct mime_attachment *a;
+
+		/* Notes announces the file in two lines; drop those too. */
+		if (mime_span_prefix(&l, "(UUEncoded file named:") ||
+		    mime_span_prefix(&l, "(Its format is:")) {
+			if (hold == 0)
+				hold = start + 1;
+			continue;
+		}
+		if (!mime_uu_begin(&l, &name)) {
+			if (l.len > 0)
+				hold = 0;
+			continue;
+		}
+		data = g_byte_array_new();
+		while (mime_next_line(body, len, &pos, &bl)) {
+			if (mime_span_eq(&bl, "end")) {
+				closed = true;
+				break;
+			}
+			if (end)
+				continue; /* "`" seen, tolerate junk to end */
+			if (!mime_uu_line(&bl, data, &end)) {
+				ok = false;
+				break;
+			}
+		}
+		if (!ok || (!closed && data->len == 0)) {
+			g_byte_array_unref(data);
+			pos = after_begin;
+			hold = 0;
+			continue;
+		}
+		if (!closed)
+			mime_defect(c, "uuencode: block without 'end'");
+		if (rest == NULL)
+			rest = g_string_sized_new(len);
+		g_string_append_len(rest, body + keep_from,
+				    (hold > 0 ? hold - 1 : start) - keep_from);
+		keep_from = pos;
+		hold = 0;
+		{
+			char *nm = mime_str(name.p, name.len);
+
+			a = mime_att_new(nm, NULL);
+			g_free(nm);
+		}
+		a->size = data->len;
+		a->data = g_byte_array_free(data, FALSE);
+		g_ptr_array_add(c->uu_atts, a);
+	}
+	if (rest != NULL)
+		g_string_append_len(rest, body + keep_from, len - keep_from);
+	return rest;
+}
+
+/*
+ * Text of body parts
+ */
+
+/* mime_part_text - decoded text (html: its source) of a leaf part. */
+static char *
+mime_part_text(struct mime_ctx *c, GMimeObject *obj, bool uu)
+{
+	GByteArray *ba = mime_part_bytes((GMimePart *)obj);
+	const char *charset =
+		g_mime_object_get_content_type_parameter(obj, "charset");
+	bool is_html = mime_is_type(obj, "text", "html");
+	char meta[40];
+	GString *rest = NULL;
+	const char *data = (const char *)ba->data;
+	size_t len = ba->len;
+	char *out;
+
+	if (uu && !is_html) {
+		rest = mime_uu_extract(c, data, len);
+		if (rest != NULL) {
+			data = rest->str;
+			len = rest->len;
+		}
+	}
+	if (len > c->lim.max_text) {
+		mime_defect(c, "limit: body part cut to %zu bytes",
+			    c->lim.max_text);
+		len = c->lim.max_text;
+	}
+	if ((charset == NULL || charset[0] == '\0') && is_html &&
+	    html_meta_charset(data, len, meta, sizeof(meta)))
+		charset = meta;
+	out = mime_decode(c, charset, data, len,
+			  is_html ? "html body" : "text body");
+	if (rest != NULL)
+		g_string_free(rest, TRUE);
+	g_byte_array_unref(ba);
+	return out;
+}
+
+/* mime_append - join body parts with a line break between them. */
+static void
+mime_append(GString *s, const char *t)
+{
+	if (t[0] == '\0')
+		return;
+	if (s->len > 0 && s->str[s->len - 1] != '\n')
+		g_string_append_c(s, '\n');
+	g_string_append(s, t);
+}
+
+/* mime_cap - truncate s to max bytes on a character boundary. */
+static void
+mime_cap(struct mime_ctx *c, GString *s, const char *what)
+{
+	size_t n;
+
+	if (s->len <= c->lim.max_text)
+		return;
+	n = mime_utf8_cut(s->str, s->len, c->lim.max_text);
+	g_string_truncate(s, n);
+	mime_defect(c, "limit: %s cut to %zu bytes", what, n);
+}
+
+static void
+mime_bodies(struct mime_ctx *c)
+{
+	GString *text = g_string_new(NULL), *html = NULL;
+	GHashTable *done = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+
+	for (guint i = 0; i < c->html_parts->len; i++) {
+		GMimeObject *obj = g_ptr_array_index(c->html_parts, i);
+		char *h;
+
+		if (!mime_is_type(obj, "text", "html"))
+			continue;
+		h = mime_part_text(c, obj, false);
+		if (html == NULL)
+			html = g_string_new(NULL);
+		mime_append(html, h);
+		g_hash_table_insert(done, obj, h);
+	}
+	for (guint i = 0; i < c->text_parts->len; i++) {
+		GMimeObject *obj = g_ptr_array_index(c->text_parts, i);
+		char *t;
+
+		if (mime_is_type(obj, "text", "html")) {
+			const char *h = g_hash_table_lookup(done, obj);
+			char *own = NULL;
+
+			if (h == NULL)
+				h = own = mime_part_text(c, obj, false);
+			t = html_to_text(h, strlen(h));
+			g_free(own);
+		} else {
+			t = mime_part_text(c, obj, true);
+		}
+		mime_append(text, t);
+		g_free(t);
+	}
+	if (text->len == 0 && c->salvaged != NULL)
+		g_string_append(text, c->salvaged->str);
+	mime_cap(c, text, "text");
+	g_free(c->m->text);
+	c->m->text = g_string_free(text, FALSE);
+	if (html != NULL && html->len > 0) {
+		mime_cap(c, html, "html");
+		c->m->html = g_string_free(html, FALSE);
+	} else if (html != NULL) {
+		g_string_free(html, TRUE);
+	}
+	g_hash_table_destroy(done);
+}
+
+/*
+ * Attachments
+ */
+
+struct mime_ext {
+	const char *type;
+	const char *ext;
+};
+
+static const struct mime_ext mime_exts[] = {
+	{"application/pdf", "pdf"},
+	{"application/zip", "zip"},
+	{"application/x-zip-compressed", "zip"},
+	{"application/gzip", "gz"},
+	{"application/x-gzip", "gz"},
+	{"application/msword", "doc"},
+	{"application/vnd.openxmlformats-officedocument.wordprocessingml."
+	 "document",
+	 "docx"},
+	{"application/vnd.ms-excel", "xls"},
+	{"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	 "xlsx"},
+	{"application/vnd.ms-powerpoint", "ppt"},
+	{"application/vnd.openxmlformats-officedocument.presentationml."
+	 "presentation",
+	 "pptx"},
+	{"application/rtf", "rtf"},
+	{"application/json", "json"},
+	{"application/xml", "xml"},
+	{"application/pgp-signature", "asc"},
+	{"application/pgp-encrypted", "pgp"},
+	{"application/pgp-keys", "asc"},
+	{"application/pkcs7-signature", "p7s"},
+	{"application/x-pkcs7-signature", "p7s"},
+	{"application/pkcs7-mime", "p7m"},
+	{"application/x-pkcs7-mime", "p7m"},
+	{"application/ics", "ics"},
+	{"text/calendar", "ics"},
+	{"text/plain", "txt"},
+	{"text/html", "html"},
+	{"text/csv", "csv"},
+	{"text/xml", "xml"},
+	{"text/rtf", "rtf"},
+	{"text/enriched", "txt"},
+	{"text/rfc822-headers", "txt"},
+	{"text/x-vcard", "vcf"},
+	{"text/vcard", "vcf"},
+	{"image/png", "png"},
+	{"image/jpeg", "jpg"},
+	{"image/jpg", "jpg"},
+	{"image/pjpeg", "jpg"},
+	{"image/gif", "gif"},
+	{"image/bmp", "bmp"},
+	{"image/tiff", "tif"},
+	{"image/webp", "webp"},
+	{"image/svg+xml", "svg"},
+	{"audio/mpeg", "mp3"},
+	{"audio/mp3", "mp3"},
+	{"audio/wav", "wav"},
+	{"audio/basic", "au"},
+	{"video/mp4", "mp4"},
+	{"video/mpeg", "mpg"},
+	{"message/rfc822", "eml"},
+	{"message/global", "eml"},
+	{"message/delivery-status", "txt"},
+	{"message/global-delivery-status", "txt"},
+	{"message/disposition-notification", "txt"},
+	{"message/feedback-report", "txt"},
+	{"application/octet-stream", "bin"},
+};
+
+static const char *
+mime_ext_of(const char *type)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mime_exts); i++)
+		if (strcmp(mime_exts[i].type, type) == 0)
+			return mime_exts[i].ext;
+	return strncmp(type, "text/", 5) == 0 ? "txt" : "bin";
+}
+
+/* mime_type_for_name - a content type guessed from a file name. */
+static const char *
+mime_type_for_name(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (dot != NULL && dot[1] != '\0')
+		for (size_t i = 0; i < ARRAY_SIZE(mime_exts); i++)
+			if (g_ascii_strcasecmp(mime_exts[i].ext, dot + 1) == 0)
+				return mime_exts[i].type;
+	return "application/octet-stream";
+}
+
+/*
+ * mime_clean_name - a file name safe to show and to store: no directory
+ * parts, no control characters, bounded.  NULL when nothing is left.
+ */
+static char *
+mime_clean_name(const char *raw)
+{
+	char *s, *base, *out;
+	const char *dot;
+	size_t len;
+
+	if (raw == NULL)
+		return NULL;
+	s = mime_str(raw, strlen(raw));
+	for (char *p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+		else if (*p == '/' || *p == '\\')
+			*p = '_';
+	}
+	g_strstrip(s);
+	base = s;
+	if (base[0] == '\0' || strcmp(base, ".") == 0 ||
+	    strcmp(base, "..") == 0) {
+		g_free(s);
+		return NULL;
+	}
+	len = strlen(base);
+	if (len <= MIME_FILENAME_MAX)
+		return s;
+	/* keep a short extension when shortening */
+	dot = strrchr(base, '.');
+	if (dot != NULL && strlen(dot) <= 10) {
+		size_t el = strlen(dot);
+		size_t keep = mime_utf8_cut(base, len, MIME_FILENAME_MAX - el);
+
+		out = g_strdup_printf("%.*s%s", (int)keep, base, dot);
+	} else {
+		out = g_strndup(base, mime_utf8_cut(base, len,
+						    MIME_FILENAME_MAX));
+	}
+	g_free(s);
+	return out;
+}
+
+/* mime_att_new - an attachment with name (may be NULL) and type. */
+static struct mime_attachment *
+mime_att_new(const char *name, const char *type)
+{
+	struct mime_attachment *a = g_new0(struct mime_attachment, 1);
+
+	a->filename = mime_clean_name(name);
+	if (type == NULL)
+		type = a->filename != NULL ? mime_type_for_name(a->filename)
+					   : "application/octet-stream";
+	a->content_type = g_strdup(type);
+	return a;
+}
+
+static void
+mime_att_free(gpointer p)
+{
+	struct mime_attachment *a = p;
+
+	if (a == NULL)
+		return;
+	g_free(a->filename);
+	g_free(a->content_type);
+	g_free(a->content_id);
+	g_free(a->data);
+	g_free(a);
+}
+
+/* mime_att_from - an attachment for a leaf or message/rfc822 part. */
+static struct mime_attachment *
+mime_att_from(GMimeObject *obj)
+{
+	char *type = mime_type_of(obj);
+	const char *disp = g_mime_object_get_disposition(obj);
+	const char *cid = g_mime_object_get_content_id(obj);
+	struct mime_attachment *a;
+	GByteArray *ba;
+
+	if (GMIME_IS_MESSAGE_PART(obj)) {
+		GMimeMessage *inner =
+			g_mime_message_part_get_message((GMimeMessagePart *)obj);
+		const char *fn = g_mime_object_get_content_disposition_parameter(
+			obj, "filename");
+		char *name = NULL;
+
+		if (fn == NULL)
+			fn = g_mime_object_get_content_type_parameter(obj,
+								      "name");
+		if (fn == NULL && inner != NULL &&
+		    g_mime_message_get_subject(inner) != NULL) {
+			char *subj = mime_line(g_mime_message_get_subject(inner));
+			size_t n = mime_utf8_cut(subj, strlen(subj), 150);
+
+			if (n > 0)
+				name = g_strdup_printf("%.*s.eml", (int)n, subj);
+			g_free(subj);
+		}
+		a = mime_att_new(name != NULL ? name : fn, type);
+		g_free(name);
+		a->is_message = true;
+		ba = inner != NULL ? mime_object_bytes((GMimeObject *)inner)
+				   : g_byte_array_new();
+	} else {
+		a = mime_att_new(g_mime_part_get_filename((GMimePart *)obj),
+				 type);
+		ba = mime_part_bytes((GMimePart *)obj);
+	}
+	a->is_inline = disp != NULL && g_ascii_strcasecmp(disp, "inline") == 0;
+	a->content_id = cid != NULL && cid[0] != '\0' ? mime_line(cid) : NULL;
+	a->size = ba->len;
+	a->data = g_byte_array_free(ba, FALSE);
+	g_free(type);
+	return a;
+}
+
+/*
+ * mime_names - derive missing names ("image-2.png") and make every name
+ * unique ("a.txt", "a (2).txt"); compared case-insensitively because the
+ * files may end up on a case-insensitive file system.
+ */
+static void
+mime_names(GPtrArray *atts)
+{
+	GHashTable *seen =
+		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	for (guint i = 0; i < atts->len; i++) {
+		struct mime_attachment *a = g_ptr_array_index(atts, i);
+		char *key;
+
+		if (a->filename == NULL) {
+			const char *kind = "attachment";
+
+			if (a->is_message)
+				kind = "message";
+			else if (strncmp(a->content_type, "image/", 6) == 0)
+				kind = "image";
+			a->filename = g_strdup_printf(
+				"%s-%u.%s", kind, i + 1,
+				mime_ext_of(a->content_type));
+		}
+		key = g_utf8_casefold(a->filename, -1);
+		for (unsigned k = 2; g_hash_table_contains(seen, key); k++) {
+			const char *dot = strrchr(a->filename, '.');
+			size_t base = dot != NULL && dot != a->filename
+					      ? (size_t)(dot - a->filename)
+					      : strlen(a->filename);
+			char *cand = g_strdup_printf(
+				"%.*s (%u)%s", (int)base, a->filename, k,
+				a->filename + base);
+
+			g_free(key);
+			key = g_utf8_casefold(cand, -1);
+			if (!g_hash_table_contains(seen, key)) {
+				g_free(a->filename);
+				a->filename = cand;
+				break;
+			}
+			g_free(cand);
+		}
+		g_hash_table_add(seen, key);
+	}
+	g_hash_table_destroy(seen);
+}
+
+static void
+mime_attachments(struct mime_ctx *c)
+{
+	GPtrArray *atts = c->m->attachments;
+
+	for (guint i = 0; i < c->att_parts->len; i++)
+		g_ptr_array_add(atts, mime_att_from(g_ptr_array_index(c->att_parts, i)));
+	for (guint i = 0; i < c->uu_atts->len; i++) {
+		/* ownership moves to m */
+		g_ptr_array_add(atts, g_ptr_array_index(c->uu_atts, i));
+		g_ptr_array_index(c->uu_atts, i) = NULL;
+	}
+	/* An image the HTML shows is inline whatever its disposition says. */
+	for (guint i = 0; c->m->html != NULL && i < atts->len; i++) {
+		struct mime_attachment *a = g_ptr_array_index(atts, i);
+		char *ref;
+
+		if (a->content_id == NULL || a->is_inline)
+			continue;
+		ref = g_strconcat("cid:", a->content_id, NULL);
+		a->is_inline = strstr(c->m->html, ref) != NULL;
+		g_free(ref);
+	}
+	mime_names(atts);
+}
+
+/*
+ * The MIME tree walk (RFC 8621 4.1.4)
+ */
+
+static bool
+mime_is_inline_media(GMimeObject *obj)
+{
+	return mime_is_type(obj, "image", NULL) ||
+	       mime_is_type(obj, "audio", NULL) ||
+	       mime_is_type(obj, "video", NULL);
+}
+
+static bool
+mime_is_report_part(GMimeObject *obj)
+{
+	return mime_is_type(obj, "message", "delivery-status") ||
+	       mime_is_type(obj, "message", "global-delivery-status") ||
+	       mime_is_type(obj, "message", "feedback-report") ||
+	       mime_is_type(obj, "message", "disposition-notification") ||
+	       mime_is_type(obj, "message", "global-disposition-notification");
+}
+
+static bool
+mime_is_orig_part(GMimeObject *obj)
+{
+	return GMIME_IS_MESSAGE_PART(obj) ||
+	       mime_is_type(obj, "text", "rfc822-headers") ||
+	       mime_is_type(obj, "message", "global-headers");
+}
+
+/* mime_note_report - remember the parts classify.c needs. */
+static void
+mime_note_report(struct mime_ctx *c, GMimeObject *obj, size_t depth,
+		 bool in_report)
+{
+	if (c->report_part == NULL && mime_is_report_part(obj))
+		c->report_part = obj;
+	if (!mime_is_orig_part(obj))
+		return;
+	if (in_report && c->orig_report == NULL)
+		c->orig_report = obj;
+	if (depth <= 1 && c->orig_any == NULL)
+		c->orig_any = obj;
+}
+
+static void mime_walk(struct mime_ctx *c, GMimeMultipart *mp,
+		      const char *subtype, bool in_alt, GPtrArray *text,
+		      GPtrArray *html, size_t depth, bool in_report);
+
+/* mime_visit - one child (index i) of a multipart of the given subtype. */
+static void
+mime_visit(struct mime_ctx *c, GMimeObject *part, int i, const char *subtype,
+	   bool in_alt, GPtrArray **text, GPtrArray **html, size_t depth,
+	   bool in_report)
+{
+	const char *disp;
+	bool is_plain, is_html, is_media, is_inline, named;
+
+	if (GMIME_IS_MULTIPART(part)) {
+		GMimeContentType *ct = g_mime_object_get_content_type(part);
+		const char *sub =
+			ct != NULL ? g_mime_content_type_get_media_subtype(ct)
+				   : NULL;
+		char *lsub = mime_lower(sub != NULL ? sub : "mixed");
+		bool is_report = strcmp(lsub, "report") == 0;
+
+		if (depth + 1 > c->lim.max_depth) {
+			if (!c->depth_hit)
+				mime_defect(c, "limit: nesting deeper than %zu",
+					    c->lim.max_depth);
+			c->depth_hit = true;
+			g_free(lsub);
+			return;
+		}
+		if (is_report && c->m->report_type == NULL)
+			c->m->report_type = mime_lower(
+				g_mime_object_get_content_type_parameter(
+					part, "report-type"));
+		mime_walk(c, (GMimeMultipart *)part, lsub,
+			  in_alt || strcmp(lsub, "alternative") == 0, *text,
+			  *html, depth + 1, in_report || is_report);
+		g_free(lsub);
+		return;
+	}
+	if (c->leaves >= c->lim.max_parts) {
+		if (!c->parts_hit)
+			mime_defect(c, "limit: more than %zu parts",
+				    c->lim.max_parts);
+		c->parts_hit = true;
+		return;
+	}
+	c->leaves++;
+	mime_note_report(c, part, depth, in_report);
+	if (!GMIME_IS_PART(part)) {
+		/* message/rfc822 and friends: always an attachment */
+		g_ptr_array_add(c->att_parts, part);
+		return;
+	}
+
+	disp = g_mime_object_get_disposition(part);
+	is_plain = mime_is_type(part, "text", "plain");
+	is_html = mime_is_type(part, "text", "html");
+	is_media = mime_is_inline_media(part);
+	named = g_mime_part_get_filename((GMimePart *)part) != NULL;
+	is_inline = (disp == NULL || g_ascii_strcasecmp(disp, "attachment")) &&
+		    (is_plain || is_html || is_media) &&
+		    (i == 0 ||
+		     (strcmp(subtype, "related") != 0 && (is_media || !named)));
+
+	if (!is_inline || is_media) {
+		/* inline images are listed as attachments too (Stalwart) */
+		g_ptr_array_add(c->att_parts, part);
+		return;
+	}
+	if (strcmp(subtype, "alternative") == 0) {
+		if (is_plain && *text != NULL)
+			g_ptr_array_add(*text, part);
+		else if (is_html && *html != NULL)
+			g_ptr_array_add(*html, part);
+		return;
+	}
+	if (in_alt) {
+		if (is_plain)
+			*html = NULL;
+		if (is_html)
+			*text = NULL;
+	}
+	if (*text != NULL)
+		g_ptr_array_add(*text, part);
+	if (*html != NULL)
+		g_ptr_array_add(*html, part);
+}
+
+/* mime_raw_boundary - boundary= anywhere in a Content-Type value. */
+static char *
+mime_raw_boundary(const char *v)
+{
+	const char *p, *e;
+
+	if (v == NULL)
+		return NULL;
+	for (p = v; *p != '\0'; p++)
+		if (g_ascii_strncasecmp(p, "boundary=", 9) == 0)
+			break;
+	if (*p == '\0')
+		return NULL;
+	p += 9;
+	if (*p == '"') {
+		e = strchr(++p, '"');
+		if (e == NULL)
+			return NULL;
+	} else {
+		for (e = p; *e != '\0' && *e != ';' && !g_ascii_isspace(*e);
+		     e++)
+			;
+	}
+	return e > p && e - p <= 200 ? g_strndup(p, e - p) : NULL;
+}
+
+/*
+ * mime_reparse - a multipart whose boundary GMime missed because the
+ * parameter was not behind a ';' ("multipart/mixed\n\tboundary=x"), parsed
+ * again from its prologue with the boundary it meant.  Returns the new
+ * multipart (kept alive by c) or mp itself when that does not help.
+ */
+static GMimeMultipart *
+mime_reparse(struct mime_ctx *c, GMimeMultipart *mp)
+{
+	GMimeObject *obj = (GMimeObject *)mp;
+	const char *pro = g_mime_multipart_get_prologue(mp);
+	char *b = NULL, *sub = NULL, *head = NULL;
+	GMimeStream *cat = NULL;
+	GMimeParser *p = NULL;
+	GMimeObject *fixed = NULL;
+	GMimeMultipart *out = mp;
+
+	if (pro == NULL || pro[0] == '\0')
+		goto out;
+	/*
+	 * GMime made up a boundary and rewrote the header, so look at the
+	 * raw header where its warning said the Content-Type was.
+	 */
+	for (guint i = 0; b == NULL && i < c->nobound->len; i++) {
+		gint64 off = g_array_index(c->nobound, gint64, i);
+		const char *h, *e, *end = c->raw + c->raw_len;
+		char *field;
+
+		if (off < 0 || (size_t)off >= c->raw_len)
+			continue;
+		h = c->raw + off;
+		for (e = h; e < end && e - h < 2048; e++)
+			if (*e == '\n' && (e + 1 == end ||
+					   (e[1] != ' ' && e[1] != '\t')))
+				break;
+		field = g_strndup(h, e - h);
+		b = mime_raw_boundary(field);
+		g_free(field);
+		if (b != NULL && strstr(pro, b) == NULL) {
+			g_free(b);
+			b = NULL;
+		}
+	}
+	if (b == NULL)
+		goto out;
+	sub = mime_type_of(obj);
+	head = g_strdup_printf("Content-Type: %s; boundary=\"%s\"\n\n", sub,
+			       b);
+	cat = g_mime_stream_cat_new();
+	{
+		GMimeStream *h = g_mime_stream_mem_new_with_buffer(
+			head, strlen(head));
+		GMimeStream *bd =
+			g_mime_stream_mem_new_with_buffer(pro, strlen(pro));
+
+		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), h);
+		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), bd);
+		g_object_unref(h);
+		g_object_unref(bd);
+	}
+	p = g_mime_parser_new_with_stream(cat);
+	fixed = g_mime_parser_construct_part(p, c->opts);
+	if (fixed == NULL || !GMIME_IS_MULTIPART(fixed) ||
+	    g_mime_multipart_get_count((GMimeMultipart *)fixed) == 0)
+		goto out;
+	mime_defect(c, "multipart boundary outside the parameters");
+	g_ptr_array_add(c->reparsed, fixed);
+	out = (GMimeMultipart *)fixed;
+	fixed = NULL;
+out:
+	if (fixed != NULL)
+		g_object_unref(fixed);
+	if (p != NULL)
+		g_object_unref(p);
+	if (cat != NULL)
+		g_object_unref(cat);
+	g_free(head);
+	g_free(sub);
+	g_free(b);
+	return out;
+}
+
+static void
+mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
+	  bool in_alt, GPtrArray *text, GPtrArray *html, size_t depth,
+	  bool in_report)
+{
+	int n = g_mime_multipart_get_count(mp);
+	guint text_len = text != NULL ? text->len : 0;
+	guint html_len = html != NULL ? html->len : 0;
+	bool alt = strcmp(subtype, "alternative") == 0;
+
+	if (n == 0 && (mp = mime_reparse(c, mp)) != NULL)
+		n = g_mime_multipart_get_count(mp);
+	if (n == 0) {
+		/* No boundary or no parts: keep what text there is. */
+		const char *pro = g_mime_multipart_get_prologue(mp);
+
+		if (pro != NULL && pro[0] != '\0') {
+			char *t = mime_decode(c, NULL, pro, strlen(pro),
+					      "multipart prologue");
+
+			if (c->salvaged == NULL)
+				c->salvaged = g_string_new(NULL);
+			mime_append(c->salvaged, t);
+			g_free(t);
+			mime_defect(c, "multipart/%s without parts", subtype);
+		}
+		return;
+	}
+	for (int i = 0; i < n && !c->parts_hit; i++) {
+		GMimeObject *part = g_mime_multipart_get_part(mp, i);
+
+		if (part != NULL)
+			mime_visit(c, part, i, subtype, in_alt, &text, &html,
+				   depth, in_report);
+	}
+	if (!alt || text == NULL || html == NULL)
+		return;
+	/* Only one of the two alternatives exists: it serves for both. */
+	if (text->len == text_len && html->len != html_len)
+		for (guint i = html_len; i < html->len; i++)
+			g_ptr_array_add(text, g_ptr_array_index(html, i));
+	else if (html->len == html_len && text->len != text_len)
+		for (guint i = text_len; i < text->len; i++)
+			g_ptr_array_add(html, g_ptr_array_index(text, i));
+}
+
+/* mime_top - the message body: a multipart or a single part. */
+static void
+mime_top(struct mime_ctx *c, GMimeObject *body)
+{
+	GPtrArray *text = c->text_parts, *html = c->html_parts;
+
+	mime_visit(c, body, 0, "mixed", false, &text, &html, 0, false);
+}
+
+/*
+ * Reports and the mail they are about
+ */
+
+/* mime_header_block_id - Message-ID from a raw header block, or NULL. */
+static char *
+mime_header_block_id(const char *block)
+{
+	const char *p = block;
+
+	while (p != NULL && *p != '\0') {
+		if (g_ascii_strncasecmp(p, "Message-ID:", 11) == 0) {
+			const char *v = p + 11, *e = v;
+			char *raw, *id;
+
+			/* unfold: continuation lines start with blanks */
+			while (*e != '\0' &&
+			       !(*e == '\n' && e[1] != ' ' && e[1] != '\t'))
+				e++;
+			raw = g_strndup(v, e - v);
+			id = g_mime_utils_decode_message_id(raw);
+			g_free(raw);
+			if (id != NULL && id[0] != '\0')
+				return id;
+			g_free(id);
+			return NULL;
+		}
+		if (*p == '\n')
+			break; /* end of the header block */
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+/* mime_cap_headers - at most 16 KiB, ending on a whole line. */
+static void
+mime_cap_headers(char *s)
+{
+	size_t len = strlen(s), n;
+	char *nl;
+
+	if (len <= MIME_ORIG_HEADERS)
+		return;
+	n = mime_utf8_cut(s, len, MIME_ORIG_HEADERS);
+	s[n] = '\0';
+	nl = strrchr(s, '\n');
+	if (nl != NULL)
+		nl[1] = '\0';
+}
+
+static void
+mime_report(struct mime_ctx *c)
+{
+	GMimeObject *orig = c->orig_report != NULL ? c->orig_report
+						   : c->orig_any;
+
+	if (c->report_part != NULL) {
+		GByteArray *ba =
+			GMIME_IS_PART(c->report_part)
+				? mime_part_bytes((GMimePart *)c->report_part)
+				: g_byte_array_new();
+		size_t len = ba->len < c->lim.max_text ? ba->len
+						       : c->lim.max_text;
+
+		c->m->report_body = mime_decode(
+			c,
+			g_mime_object_get_content_type_parameter(
+				c->report_part, "charset"),
+			(const char *)ba->data, len, "report");
+		g_byte_array_unref(ba);
+	}
+	if (orig == NULL)
+		return;
+	if (GMIME_IS_MESSAGE_PART(orig)) {
+		GMimeMessage *inner =
+			g_mime_message_part_get_message((GMimeMessagePart *)orig);
+		const char *id;
+		char *h;
+
+		if (inner == NULL)
+			return;
+		id = g_mime_message_get_message_id(inner);
+		if (id != NULL && id[0] != '\0')
+			c->m->original_message_id = mime_line(id);
+		h = g_mime_object_get_headers((GMimeObject *)inner, NULL);
+		if (h != NULL) {
+			c->m->original_headers = mime_decode(
+				c, NULL, h, strlen(h), "original headers");
+			mime_cap_headers(c->m->original_headers);
+		}
+		g_free(h);
+	} else if (GMIME_IS_PART(orig)) {
+		GByteArray *ba = mime_part_bytes((GMimePart *)orig);
+		size_t len = ba->len < 4 * MIME_ORIG_HEADERS
+				     ? ba->len
+				     : 4 * MIME_ORIG_HEADERS;
+		char *h = mime_decode(c, NULL, (const char *)ba->data, len,
+				      "original headers");
+		char *id = mime_header_block_id(h);
+
+		mime_cap_headers(h);
+		c->m->original_headers = h;
+		if (id != NULL)
+			c->m->original_message_id = mime_line(id);
+		g_free(id);
+		g_byte_array_unref(ba);
+	}
+}
+
+/*
+ * Headers and addresses
+ */
+
+static void
+mime_addr_free(gpointer p)
+{
+	struct mime_addr *a = p;
+
+	if (a == NULL)
+		return;
+	g_free(a->name);
+	g_free(a->addr);
+	g_free(a);
+}
+
+static void
+mime_header_free(gpointer p)
+{
+	struct mime_header *h = p;
+
+	if (h == NULL)
+		return;
+	g_free(h->name);
+	g_free(h->value);
+	g_free(h);
+}
+
+/* mime_addrs - mailboxes of list into out, flattening groups. */
+static void
+mime_addrs(InternetAddressList *list, GPtrArray *out, int depth)
+{
+	int n = list != NULL ? internet_address_list_length(list) : 0;
+
+	for (int i = 0; i < n; i++) {
+		InternetAddress *ia = internet_address_list_get_address(list, i);
+		const char *addr, *name;
+		struct mime_addr *a;
+
+		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+			if (depth < 2)
+				mime_addrs(internet_address_group_get_members(
+						   INTERNET_ADDRESS_GROUP(ia)),
+					   out, depth + 1);
+			continue;
+		}
+		if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
+			continue;
+		addr = internet_address_mailbox_get_addr(
+			INTERNET_ADDRESS_MAILBOX(ia));
+		if (addr == NULL || addr[0] == '\0')
+			continue;
+		name = internet_address_get_name(ia);
+		a = g_new0(struct mime_addr, 1);
+		a->addr = mime_line(addr);
+		{
+			char *low = g_utf8_strdown(a->addr, -1);
+
+			g_free(a->addr);
+			a->addr = low;
+		}
+		a->name = name != NULL && name[0] != '\0' ? mime_line(name)
+							  : NULL;
+		g_ptr_array_add(out, a);
+	}
+}
+
+/* mime_refs - the ids of a References-like header, without <>. */
+static void
+mime_refs(struct mime_ctx *c, GMimeMessage *msg, const char *name,
+	  GPtrArray *out)
+{
+	const char *v = g_mime_object_get_header((GMimeObject *)msg, name);
+	GMimeReferences *r;
+
+	if (v == NULL)
+		return;
+	r = g_mime_references_parse(c->opts, v);
+	if (r == NULL)
+		return;
+	for (int i = 0; i < g_mime_references_length(r); i++) {
+		const char *id = g_mime_references_get_message_id(r, i);
+
+		if (id != NULL && id[0] != '\0')
+			g_ptr_array_add(out, mime_line(id));
+	}
+	g_mime_references_free(r);
+}
+
+static void
+mime_headers(struct mime_ctx *c, GMimeMessage *msg)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list((GMimeObject *)msg);
+	int n = g_mime_header_list_get_count(hl);
+
+	if ((size_t)n > c->lim.max_headers) {
+		mime_defect(c, "limit: %d header fields, kept %zu", n,
+			    c->lim.max_headers);
+		n = (int)c->lim.max_headers;
+	}
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		struct mime_header *mh = g_new0(struct mime_header, 1);
+		const char *v = g_mime_header_get_value(h);
+
+		mh->name = mime_line(g_mime_header_get_name(h));
+		mh->value = mime_line(v != NULL ? v : "");
+		g_ptr_array_add(c->m->headers, mh);
+	}
+}
+
+static void
+mime_envelope(struct mime_ctx *c, GMimeMessage *msg)
+{
+	struct mime_msg *m = c->m;
+	const char *s;
+	GDateTime *dt;
+
+	s = g_mime_message_get_message_id(msg);
+	if (s != NULL && s[0] != '\0')
+		m->message_id = mime_line(s);
+	mime_refs(c, msg, "In-Reply-To", m->in_reply_to);
+	mime_refs(c, msg, "References", m->references);
+	mime_addrs(g_mime_message_get_from(msg), m->from, 0);
+	mime_addrs(g_mime_message_get_reply_to(msg), m->reply_to, 0);
+	mime_addrs(g_mime_message_get_to(msg), m->to, 0);
+	mime_addrs(g_mime_message_get_cc(msg), m->cc, 0);
+	s = g_mime_message_get_subject(msg);
+	if (s != NULL) {
+		g_free(m->subject);
+		m->subject = mime_line(s);
+	}
+	dt = g_mime_message_get_date(msg);
+	if (dt != NULL)
+		m->date = g_date_time_to_unix(dt);
+	s = g_mime_object_get_header((GMimeObject *)msg, "Content-Language");
+	if (s != NULL && s[0] != '\0')
+		m->language = mime_line(s);
+}
+
+/*
+ * Public API
+ */
+
+void
+mime_init(void)
+{
+	g_mime_init();
+	xmlInitParser();
+	/* the fallback every 8-bit header and body may need, loaded once */
+	mime_iconv_close(mime_iconv_open("WINDOWS-1252"));
+}
+
+void
+mime_shutdown(void)
+{
+	mime_iconv_flush();
+	g_mime_shutdown();
+}
+
+static struct mime_msg *
+mime_msg_new(void)
+{
+	struct mime_msg *m = g_new0(struct mime_msg, 1);
+
+	m->in_reply_to = g_ptr_array_new_with_free_func(g_free);
+	m->references = g_ptr_array_new_with_free_func(g_free);
+	m->from = g_ptr_array_new_with_free_func(mime_addr_free);
+	m->reply_to = g_ptr_array_new_with_free_func(mime_addr_free);
+	m->to = g_ptr_array_new_with_free_func(mime_addr_free);
+	m->cc = g_ptr_array_new_with_free_func(mime_addr_free);
+	m->attachments = g_ptr_array_new_with_free_func(mime_att_free);
+	m->headers = g_ptr_array_new_with_free_func(mime_header_free);
+	m->defects = g_ptr_array_new_with_free_func(g_free);
+	m->subject = g_strdup("");
+	m->text = g_strdup("");
+	return m;
+}
+
+void
+mime_msg_free(struct mime_msg **mp)
+{
+	struct mime_msg *m;
+
+	if (mp == NULL || *mp == NULL)
+		return;
+	m = *mp;
+	g_free(m->message_id);
+	g_ptr_array_unref(m->in_reply_to);
+	g_ptr_array_unref(m->references);
+	g_ptr_array_unref(m->from);
+	g_ptr_array_unref(m->reply_to);
+	g_ptr_array_unref(m->to);
+	g_ptr_array_unref(m->cc);
+	g_free(m->subject);
+	g_free(m->text);
+	g_free(m->html);
+	g_free(m->text_new);
+	g_free(m->language);
+	g_ptr_array_unref(m->attachments);
+	g_ptr_array_unref(m->headers);
+	g_ptr_array_unref(m->defects);
+	g_free(m->content_type);
+	g_free(m->report_type);
+	g_free(m->report_body);
+	g_free(m->original_message_id);
+	g_free(m->original_headers);
+	g_free(m);
+	*mp = NULL;
+}
+
+/* mime_construct - GMime's message for len bytes at raw, or NULL. */
+static GMimeMessage *
+mime_construct(struct mime_ctx *c, const char *raw, size_t len)
+{
+	GMimeStream *s = g_mime_stream_mem_new_with_buffer(raw, len);
+
+	c->raw = raw;
+	c->raw_len = len;
+	g_array_set_size(c->nobound, 0);
+	GMimeParser *p = g_mime_parser_new_with_stream(s);
+	GMimeMessage *msg;
+
+	g_object_unref(s);
+	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	msg = g_mime_parser_construct_message(p, c->opts);
+	g_object_unref(p);
+	return msg;
+}
+
+/*
+ * mime_header_start - offset of the first line that looks like a header
+ * field ("Name:"), within the first lines before any empty line; or -1.
+ * Lets a mail with a stray first line (a continuation, a log line) parse.
+ */
+static gssize
+mime_header_start(const char *raw, size_t len)
+{
+	const char *p = raw, *end = raw + len;
+
+	for (int lines = 0; lines < 16 && p < end; lines++) {
+		const char *e = memchr(p, '\n', end - p);
+		const char *q = p;
+
+		if (e == NULL)
+			e = end;
+		if (e == p || (e == p + 1 && *p == '\r'))
+			return -1; /* the header block ended */
+		while (q < e && *q > 0x20 && *q < 0x7f && *q != ':')
+			q++;
+		if (lines > 0 && q > p && q < e && *q == ':')
+			return p - raw;
+		p = e + 1;
+	}
+	return -1;
+}
+
+struct mime_msg *
+mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
+{
+	struct mime_ctx c = {0};
+	struct mime_msg *m = mime_msg_new();
+	GMimeMessage *msg = NULL;
+	GMimeObject *body;
+
+	c.m = m;
+	if (lim != NULL)
+		c.lim = *lim;
+	if (c.lim.max_depth == 0)
+		c.lim.max_depth = MIME_DEF_DEPTH;
+	if (c.lim.max_parts == 0)
+		c.lim.max_parts = MIME_DEF_PARTS;
+	if (c.lim.max_headers == 0)
+		c.lim.max_headers = MIME_DEF_HEADERS;
+	if (c.lim.max_text == 0)
+		c.lim.max_text = MIME_DEF_TEXT;
+	if (c.lim.charset_fallback == NULL || c.lim.charset_fallback[0] == NULL)
+		c.lim.charset_fallback = mime_default_fallback;
+	c.text_parts = g_ptr_array_new();
+	c.html_parts = g_ptr_array_new();
+	c.att_parts = g_ptr_array_new();
+	c.uu_atts = g_ptr_array_new_with_free_func(mime_att_free);
+	c.reparsed = g_ptr_array_new_with_free_func(g_object_unref);
+	c.nobound = g_array_new(FALSE, FALSE, sizeof(gint64));
+	c.opts = g_mime_parser_options_new();
+	g_mime_parser_options_set_fallback_charsets(
+		c.opts, (const char **)c.lim.charset_fallback);
+	g_mime_parser_options_set_warning_callback(c.opts, mime_on_warning,
+						   &c);
+
+	if (raw == NULL || len == 0) {
+		mime_defect(&c, "empty input");
+		m->unparsed = true;
+		goto out;
+	}
+	msg = mime_construct(&c, raw, len);
+	if (msg == NULL) {
+		gssize start = mime_header_start(raw, len);
+
+		if (start > 0) {
+			mime_defect(&c, "skipped %zd bytes before the header",
+				    start);
+			msg = mime_construct(&c, (const char *)raw + start,
+					     len - start);
+		}
+	}
+	if (msg == NULL) {
+		mime_defect(&c, "not a mail: no header block");
+		m->unparsed = true;
+		goto out;
+	}
+	mime_headers(&c, msg);
+	mime_envelope(&c, msg);
+	body = g_mime_message_get_mime_part(msg);
+	if (body == NULL) {
+		m->content_type = g_strdup("text/plain");
+		goto out;
+	}
+	m->content_type = mime_type_of(body);
+	mime_top(&c, body);
+	mime_bodies(&c);
+	mime_attachments(&c);
+	mime_report(&c);
+out:
+	if (c.defects_dropped > 0)
+		g_ptr_array_add(m->defects,
+				g_strdup_printf("%zu more defects not listed",
+						c.defects_dropped));
+	if (m->content_type == NULL)
+		m->content_type = g_strdup("text/plain");
+	m->text_new = quote_split(m->text);
+	if (msg != NULL)
+		g_object_unref(msg);
+	/* The callback must not outlive c: lazy decoding may still warn. */
+	g_mime_parser_options_free(c.opts);
+	g_ptr_array_unref(c.text_parts);
+	g_ptr_array_unref(c.html_parts);
+	g_ptr_array_unref(c.att_parts);
+	g_ptr_array_unref(c.uu_atts);
+	g_ptr_array_unref(c.reparsed);
+	g_array_unref(c.nobound);
+	if (c.salvaged != NULL)
+		g_string_free(c.salvaged, TRUE);
+	return m;
+}
+
+const char *
+mime_header(const struct mime_msg *m, const char *name)
+{
+	if (m == NULL || name == NULL)
+		return NULL;
+	for (guint i = 0; i < m->headers->len; i++) {
+		const struct mime_header *h = g_ptr_array_index(m->headers, i);
+
+		if (g_ascii_strcasecmp(h->name, name) == 0)
+			return h->value;
+	}
+	return NULL;
+}
+
+const struct mime_addr *
+mime_first_from(const struct mime_msg *m)
+{
+	if (m == NULL || m->from->len == 0)
+		return NULL;
+	return g_ptr_array_index(m->from, 0);
+}
+
+char *
+mime_quote_split(const char *text)
+{
+	return quote_split(text);
+}
+
+char *
+mime_html_to_text(const char *html, size_t len)
+{
+	return html_to_text(html, len);
+}
+
+/*
+ * Building mails
+ */
+
+/* mime_safe_value - a header value on one line (no header injection). */
+static char *
+mime_safe_value(const char *v)
+{
+	char *s = mime_str(v, strlen(v));
+
+	for (char *p = s; *p != '\0'; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	return s;
+}
+
+static bool
+mime_safe_name(const char *n)
+{
+	if (n == NULL || n[0] == '\0')
+		return false;
+	for (const char *p = n; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    *p == ':')
+			return false;
+	return true;
+}
+
+/* mime_text_part - a text/subtype part in UTF-8 with a 7-bit encoding. */
+static GMimeObject *
+mime_text_part(const char *subtype, const char *text)
+{
+	GMimeTextPart *t = g_mime_text_part_new_with_subtype(subtype);
+	char *clean = mime_str(text, strlen(text));
+
+	/* set_text would pick iso-8859-1 for umlauts; always say utf-8 */
+	g_mime_text_part_set_charset(t, "utf-8");
+	{
+		GMimeStream *s = g_mime_stream_mem_new_with_buffer(
+			clean, strlen(clean));
+		GMimeDataWrapper *dw = g_mime_data_wrapper_new_with_stream(
+			s, GMIME_CONTENT_ENCODING_DEFAULT);
+
+		g_mime_part_set_content((GMimePart *)t, dw);
+		g_object_unref(dw);
+		g_object_unref(s);
+	}
+	g_mime_part_set_content_encoding(
+		(GMimePart *)t,
+		g_mime_part_get_best_content_encoding(
+			(GMimePart *)t, GMIME_ENCODING_CONSTRAINT_7BIT));
+	g_free(clean);
+	return (GMimeObject *)t;
+}
+
+GBytes *
+mime_build(const struct mime_out *o)
+{
+	GMimeMessage *msg;
+	GMimeObject *body;
+	GMimeFormatOptions *fo;
+	GDateTime *dt;
+	char *wire, *v;
+
+	if (o == NULL || o->text == NULL)
+		return NULL;
+	msg = g_mime_message_new(TRUE);
+	if (o->from_addr != NULL)
+		g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM,
+					   o->from_name, o->from_addr);
+	if (o->to_addr != NULL)
+		g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_TO,
+					   o->to_name, o->to_addr);
+	if (o->subject != NULL) {
+		v = mime_safe_value(o->subject);
+		g_mime_message_set_subject(msg, v, "utf-8");
+		g_free(v);
+	}
+	dt = o->date != 0 ? g_date_time_new_from_unix_utc(o->date)
+			  : g_date_time_new_now_utc();
+	g_mime_message_set_date(msg, dt);
+	g_date_time_unref(dt);
+	if (o->message_id != NULL) {
+		v = mime_safe_value(o->message_id);
+		g_mime_message_set_message_id(msg, v);
+		g_free(v);
+	}
+	if (o->in_reply_to != NULL) {
+		v = mime_safe_value(o->in_reply_to);
+		wire = g_strdup_printf("<%s>", v);
+		g_mime_object_set_header((GMimeObject *)msg, "In-Reply-To",
+					 wire, NULL);
+		g_free(wire);
+		g_free(v);
+	}
+	if (o->references != NULL) {
+		char **ids = g_strsplit_set(o->references, " \t\r\n", -1);
+		GString *r = g_string_new(NULL);
+
+		for (char **id = ids; *id != NULL; id++) {
+			if (**id == '\0')
+				continue;
+			if (r->len > 0)
+				g_string_append_c(r, ' ');
+			g_string_append_printf(r, "<%s>", *id);
+		}
+		if (r->len > 0) {
+			v = mime_safe_value(r->str);
+			g_mime_object_set_header((GMimeObject *)msg,
+						 "References", v, NULL);
+			g_free(v);
+		}
+		g_string_free(r, TRUE);
+		g_strfreev(ids);
+	}
+	for (size_t i = 0; o->extra != NULL && o->extra[i] != NULL &&
+			   o->extra[i + 1] != NULL;
+	     i += 2) {
+		if (!mime_safe_name(o->extra[i]))
+			continue;
+		v = mime_safe_value(o->extra[i + 1]);
+		g_mime_object_set_header((GMimeObject *)msg, o->extra[i], v,
+					 "utf-8");
+		g_free(v);
+	}
+	body = mime_text_part("plain", o->text);
+	if (o->html != NULL) {
+		GMimeMultipart *alt =
+			g_mime_multipart_new_with_subtype("alternative");
+		GMimeObject *h = mime_text_part("html", o->html);
+
+		g_mime_multipart_add(alt, body);
+		g_mime_multipart_add(alt, h);
+		g_object_unref(body);
+		g_object_unref(h);
+		body = (GMimeObject *)alt;
+	}
+	g_mime_message_set_mime_part(msg, body);
+	g_object_unref(body);
+
+	fo = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(fo, GMIME_NEWLINE_FORMAT_DOS);
+	wire = g_mime_object_to_string((GMimeObject *)msg, fo);
+	g_mime_format_options_free(fo);
+	g_object_unref(msg);
+	return g_bytes_new_take(wire, strlen(wire));
+}

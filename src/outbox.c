@@ -1,0 +1,115 @@
+/*
+ * outbox.c - send what the outbox holds.  See outbox.h.
+ */
+#include "outbox.h"
+
+#include "log.h"
+
+#include <string.h>
+
+/* Mails per lease round trip, and how long a lease protects a mail. */
+#define OUTBOX_BATCH	 50
+#define OUTBOX_LEASE_SEC 300
+/* OpenSMTPD ends a session after 100 mails (notes 9); reconnect first. */
+#define OUTBOX_PER_SESSION 90
+
+int
+outbox_backoff(int attempts)
+{
+	/* 30 s, 1 min, 2 min ... capped at 1 h; jitter spreads instances. */
+	int base = 30 << MIN(attempts > 0 ? attempts - 1 : 0, 7);
+
+	if (base > 3600)
+		base = 3600;
+	return base + g_random_int_range(0, base / 4 + 1);
+}
+
+int
+outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
+	     int max, struct outbox_stats *stats)
+{
+	g_autoptr(GPtrArray) batch =
+		g_ptr_array_new_with_free_func(store_outmail_free);
+	int r = 0, in_session = 0, done = 0;
+	bool transport_down = false;
+
+	while (!transport_down && (max == 0 || done < max)) {
+		g_ptr_array_set_size(batch, 0);
+		r = store_outbox_claim(st, cfg->instance, OUTBOX_LEASE_SEC,
+				       OUTBOX_BATCH, batch);
+		if (r < 0 || batch->len == 0)
+			break;
+		for (guint i = 0; i < batch->len; i++) {
+			struct store_outmail *o = batch->pdata[i];
+			gsize len;
+			const void *data = g_bytes_get_data(o->data, &len);
+			int code = 0, sr;
+
+			if (transport_down) {
+				/* give the rest of the lease back at once */
+				r = store_outbox_retry(st, o->id, 0,
+						       "not tried: server down",
+						       0);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			if (in_session >= OUTBOX_PER_SESSION) {
+				smtp_close(smtp);
+				in_session = 0;
+			}
+			sr = smtp_send(smtp, o->env_from, o->rcpt, data, len,
+				       &code);
+			in_session++;
+			done++;
+			if (sr == 0) {
+				r = store_outbox_sent(st, o->id, code);
+				stats->sent++;
+				log_info("outbox: sent %s %" G_GINT64_FORMAT
+					 " to '%s'",
+					 o->kind, o->id, o->rcpt);
+			} else if (sr == -EBADMSG) {
+				r = store_outbox_failed(st, o->id, code,
+							smtp_error(smtp));
+				if (r == 0 && o->ticket_id)
+					r = store_event_add(
+						st, o->ticket_id, "tickd",
+						"send-failed",
+						smtp_error(smtp), 0);
+				stats->failed++;
+				log_warning("outbox: send %s %" G_GINT64_FORMAT
+					    " to '%s': %s, giving up",
+					    o->kind, o->id, o->rcpt,
+					    smtp_error(smtp));
+			} else if (g_get_real_time() / G_USEC_PER_SEC -
+					   o->created >
+				   cfg->smtp.max_attempt_age) {
+				r = store_outbox_failed(st, o->id, code,
+							smtp_error(smtp));
+				stats->failed++;
+				log_warning("outbox: send %s %" G_GINT64_FORMAT
+					    " to '%s': %s, too old, giving up",
+					    o->kind, o->id, o->rcpt,
+					    smtp_error(smtp));
+			} else {
+				int delay = outbox_backoff(o->attempts);
+				r = store_outbox_retry(st, o->id, code,
+						       smtp_error(smtp), delay);
+				stats->retried++;
+				log_warning("outbox: send %s %" G_GINT64_FORMAT
+					    " to '%s': %s, retry in %ds",
+					    o->kind, o->id, o->rcpt,
+					    smtp_error(smtp), delay);
+				/* 4xx for one recipient says nothing about the
+				 * server; no reply at all means it is down. */
+				if (code == 0)
+					transport_down = true;
+				smtp_close(smtp);
+				in_session = 0;
+			}
+			if (r < 0)
+				return r;
+		}
+	}
+	return r;
+}

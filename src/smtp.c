@@ -1,0 +1,145 @@
+/*
+ * smtp.c - SMTP via libcurl.  See smtp.h.
+ */
+#include "smtp.h"
+
+#include "log.h"
+
+#include <curl/curl.h>
+#include <glib.h>
+#include <string.h>
+
+struct smtp {
+	CURL *h;
+	char *url, *user, *password;
+	bool starttls;
+	long timeout;
+	char err[CURL_ERROR_SIZE];
+	char msg[CURL_ERROR_SIZE + 64];
+	/* upload state */
+	const char *data;
+	size_t len, off;
+};
+
+static size_t
+smtp_read_cb(char *buf, size_t size, size_t n, void *ud)
+{
+	struct smtp *s = ud;
+	size_t want = size * n, left = s->len - s->off;
+
+	if (want > left)
+		want = left;
+	memcpy(buf, s->data + s->off, want);
+	s->off += want;
+	return want;
+}
+
+static void
+smtp_setup(struct smtp *s)
+{
+	s->h = curl_easy_init();
+	if (s->h == NULL)
+		log_die("smtp: curl_easy_init failed");
+	curl_easy_setopt(s->h, CURLOPT_URL, s->url);
+	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->err);
+	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(s->h, CURLOPT_READFUNCTION, smtp_read_cb);
+	curl_easy_setopt(s->h, CURLOPT_READDATA, s);
+	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT, 15L);
+	curl_easy_setopt(s->h, CURLOPT_SERVER_RESPONSE_TIMEOUT, s->timeout);
+	/* A whole mail must not take forever even if every reply trickles. */
+	curl_easy_setopt(s->h, CURLOPT_TIMEOUT, s->timeout * 4);
+	curl_easy_setopt(s->h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Never CURLUSESSL_TRY: it silently sends in plain text. */
+	if (s->starttls && g_str_has_prefix(s->url, "smtp://"))
+		curl_easy_setopt(s->h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (s->user != NULL) {
+		curl_easy_setopt(s->h, CURLOPT_USERNAME, s->user);
+		curl_easy_setopt(s->h, CURLOPT_PASSWORD, s->password);
+	}
+}
+
+struct smtp *
+smtp_new(const struct smtp_params *p)
+{
+	struct smtp *s = g_new0(struct smtp, 1);
+
+	s->url = g_strdup(p->url);
+	s->user = g_strdup(p->user);
+	s->password = g_strdup(p->password);
+	s->starttls = p->starttls;
+	s->timeout = p->timeout > 0 ? p->timeout : 60;
+	smtp_setup(s);
+	return s;
+}
+
+void
+smtp_free(struct smtp **sp)
+{
+	struct smtp *s = *sp;
+
+	if (s == NULL)
+		return;
+	if (s->h)
+		curl_easy_cleanup(s->h);
+	g_free(s->url);
+	g_free(s->user);
+	if (s->password)
+		explicit_bzero(s->password, strlen(s->password));
+	g_free(s->password);
+	g_free(s);
+	*sp = NULL;
+}
+
+void
+smtp_close(struct smtp *s)
+{
+	/* A new handle is the only way to make curl drop its connection. */
+	curl_easy_cleanup(s->h);
+	smtp_setup(s);
+}
+
+const char *
+smtp_error(const struct smtp *s)
+{
+	return s->msg;
+}
+
+int
+smtp_send(struct smtp *s, const char *env_from, const char *rcpt,
+	  const void *data, size_t len, int *code_r)
+{
+	struct curl_slist *rcpts = NULL;
+	g_autofree char *from = NULL, *to = NULL;
+	CURLcode rc;
+	long code = 0;
+	int r;
+
+	/* curl sends "MAIL FROM:<>" for an empty string (RFC 5321 null). */
+	from = g_strdup_printf("<%s>", env_from);
+	to = g_strdup_printf("<%s>", rcpt);
+	rcpts = curl_slist_append(rcpts, to);
+	s->data = data;
+	s->len = len;
+	s->off = 0;
+	s->err[0] = '\0';
+	curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, from);
+	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, rcpts);
+	curl_easy_setopt(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+	rc = curl_easy_perform(s->h);
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(rcpts);
+	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
+	*code_r = (int)code;
+	if (rc == CURLE_OK) {
+		s->msg[0] = '\0';
+		return 0;
+	}
+	/* The reply code decides, not the CURLcode (notes 2): 5xx is the
+	 * server's final word, everything else may work next time. */
+	r = code >= 500 && code < 600 ? -EBADMSG : -EAGAIN;
+	g_snprintf(s->msg, sizeof(s->msg), "%s (code %ld)",
+		   s->err[0] ? s->err : curl_easy_strerror(rc), code);
+	return r;
+}

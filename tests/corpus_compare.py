@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Compare tickd's parse of the Stalwart mail-parser corpus with Stalwart's
+own expected results.
+
+usage: tests/corpus_compare.py RESULTS.json [CORPORA_DIR]
+
+RESULTS.json is what `tickctl corpus-report CORPORA_DIR --json RESULTS.json`
+wrote.  For every stalwart-mail-parser/resources/eml/**/NNN.eml the expected
+parse is NNN.json next to it (NNN.crlf.json is for a CRLF-converted copy of
+the file and is ignored).  Stalwart lists its text body, HTML body and
+attachments as indices into parts[]; tickd's ->text is the text body parts
+joined (HTML parts converted to text), so that is what is compared:
+
+  text              the text body, whitespace-insensitive (line breaks and
+                    spacing differ between any two HTML-to-text converters);
+                    for HTML parts the "<url>" link annotations and "- " list
+                    bullets tickd adds are removed before comparing
+  html-presence     tickd has ->html exactly when Stalwart's html_body has
+                    an HTML part
+  attachments count the number of attachments
+  names             every file name Stalwart knows (Content-Disposition
+                    filename or Content-Type name) is among tickd's names
+
+Prints one summary line and every miss with its reason; exits 1 when text
+agreement is below 95% or any attachment count differs.
+"""
+
+import glob
+import html.parser
+import json
+import os
+import re
+import sys
+
+BLOCK = {
+    "p", "div", "br", "li", "tr", "td", "th", "table", "ul", "ol", "h1",
+    "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "hr", "body",
+}
+SKIP = {"script", "style", "head", "title"}
+
+
+class _Text(html.parser.HTMLParser):
+    """Plain text of an HTML document, blocks separated by spaces."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out = []
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in SKIP:
+            self.skip += 1
+        elif tag in BLOCK:
+            self.out.append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in SKIP and self.skip > 0:
+            self.skip -= 1
+        elif tag in BLOCK:
+            self.out.append(" ")
+
+    def handle_data(self, data):
+        if self.skip == 0:
+            self.out.append(data)
+
+
+def html_text(src):
+    p = _Text()
+    try:
+        p.feed(src)
+        p.close()
+    except Exception:  # a converter of last resort, never fatal
+        return re.sub(r"<[^>]*>", " ", src)
+    return "".join(p.out)
+
+
+def squash(s):
+    """Whitespace-free form used for comparison.  NUL goes too: tickd's
+    contract is text without NUL (PostgreSQL refuses it)."""
+    s = s.replace("\u00a0", " ").replace("\x00", "")
+    return re.sub(r"\s+", "", s)
+
+
+def unannotate(s):
+    """Remove what tickd's HTML converter adds: <url> after links, bullets."""
+    s = re.sub(r" ?<(?:https?|mailto|ftp|file|tel|news):[^>\s]*>", "", s)
+    s = re.sub(r"(?m)^- ", "", s)
+    return s
+
+
+def body_kind(part):
+    b = part["body"]
+    if isinstance(b, dict):
+        return next(iter(b))
+    return str(b)
+
+
+def header(part, name):
+    for h in part.get("headers", []):
+        if h["name"] == name:
+            return h["value"]
+    return None
+
+
+def part_name(part):
+    for hn, attr in (("content_disposition", "filename"), ("content_type", "name")):
+        v = header(part, hn)
+        if isinstance(v, dict) and "ContentType" in v:
+            for a in v["ContentType"].get("attributes") or []:
+                if a["name"] == attr and a["value"]:
+                    return a["value"]
+    return None
+
+
+def name_key(n):
+    """Names compared with non-ASCII characters masked (Stalwart shows an
+    undecodable 8-bit name with U+FFFD where tickd decodes windows-1252)
+    and with directory separators as tickd stores them ('/' -> '_')."""
+    n = n.replace("/", "_").replace("\\", "_")
+    return re.sub(r"[^\x20-\x7e]+", "?", n).strip()
+
+
+def expected(path):
+    d = json.load(open(path, encoding="utf-8"))
+    parts = d["parts"]
+    texts, has_html = [], False
+    for i in d["text_body"]:
+        k = body_kind(parts[i])
+        if k == "Text":
+            texts.append(("text", parts[i]["body"]["Text"]))
+        elif k == "Html":
+            texts.append(("html", parts[i]["body"]["Html"]))
+    for i in d["html_body"]:
+        if body_kind(parts[i]) == "Html":
+            has_html = True
+    names = [part_name(parts[i]) for i in d["attachments"]]
+    return {
+        "texts": texts,
+        "html": has_html,
+        "attachments": len(d["attachments"]),
+        "names": [n for n in names if n],
+        "kinds": [body_kind(parts[i]) for i in d["attachments"]],
+    }
+
+
+def text_matches(exp, got):
+    want = "".join(
+        squash(t) if kind == "text" else squash(html_text(t))
+        for kind, t in exp["texts"]
+    )
+    have_html = any(kind == "html" for kind, _ in exp["texts"])
+    have = squash(unannotate(got) if have_html else got)
+    if want == have:
+        return True, ""
+    if "\ufffd" in want:
+        # Stalwart marks bytes it could not decode with U+FFFD; tickd's
+        # charset fallback (windows-1252) decodes them: any character will
+        # do in their place.
+        pat = "".join(".{1,4}?" if ch == "\ufffd" else re.escape(ch)
+                      for ch in re.sub("\ufffd+", "\ufffd", want))
+        if re.fullmatch(pat, have, re.S):
+            return True, ""
+    # Find where they part, for the report.
+    n = 0
+    while n < min(len(want), len(have)) and want[n] == have[n]:
+        n += 1
+    return False, "text differs at char %d: want %r, have %r (len %d vs %d)" % (
+        n, want[n:n + 40], have[n:n + 40], len(want), len(have))
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    results = json.load(open(sys.argv[1], encoding="utf-8"))
+    root = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "corpora")
+    ours = {r["path"]: r for r in results if r.get("index", 0) == 0}
+
+    files = sorted(glob.glob(os.path.join(
+        root, "stalwart-mail-parser", "resources", "eml", "**", "*.eml"), recursive=True))
+    total = text_ok = html_ok = count_ok = names_ok = 0
+    misses = []
+    for eml in files:
+        exp_path = eml[:-4] + ".json"
+        if not os.path.exists(exp_path):
+            continue
+        rel = os.path.relpath(eml, root)
+        total += 1
+        got = ours.get(rel)
+        if got is None:
+            misses.append((rel, "missing", "not in results"))
+            continue
+        exp = expected(exp_path)
+
+        ok, why = text_matches(exp, got["text"])
+        if ok:
+            text_ok += 1
+        else:
+            misses.append((rel, "text", why))
+
+        if exp["html"] == got["html"]:
+            html_ok += 1
+        else:
+            misses.append((rel, "html", "want html=%s, have %s" % (exp["html"], got["html"])))
+
+        if exp["attachments"] == got["attachments"]:
+            count_ok += 1
+        else:
+            misses.append((rel, "attachments", "want %d %s, have %d %s" % (
+                exp["attachments"], exp["kinds"], got["attachments"], got["types"])))
+
+        have_names = {name_key(n) for n in got["names"]}
+        lost = [n for n in exp["names"] if name_key(n) not in have_names]
+        if not lost:
+            names_ok += 1
+        else:
+            misses.append((rel, "names", "want %r among %r" % (lost, got["names"])))
+
+    print("stalwart: text %d/%d, html-presence %d/%d, attachments count %d/%d, names %d/%d"
+          % (text_ok, total, html_ok, total, count_ok, total, names_ok, total))
+    for rel, what, why in misses:
+        print("  miss %-48s %-11s %s" % (rel, what, why))
+    if total == 0:
+        return 1
+    return 0 if text_ok * 100 >= 95 * total and count_ok == total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+/* Unit tests for cfg.c: good config, and broken ones reported as
+ * file:line: message (every problem, not only the first). */
+#include "cfg.h"
+
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/tickd-cfg-XXXXXX";
+
+#define BASE_CONF \
+	"database: { conninfo = \"dbname=x\"; };\n" /* 1 */ \
+	"imap: { url = \"imap://127.0.0.1:1\"; user = \"s\";\n" /* 2 */ \
+	"        starttls = false; };\n" /* 3 */ \
+	"smtp: { url = \"smtp://127.0.0.1:2\"; from = \"s@e.com\"; };\n" \
+	"tickets: { secret_file = \"%s/secret\"; };\n" /* 5 */
+
+static char *
+write_conf(const char *extra)
+{
+	char *path = g_strdup_printf("%s/t.conf", dir);
+	char *text = g_strdup_printf(BASE_CONF, dir);
+	char *all = g_strconcat(text, extra, NULL);
+
+	g_file_set_contents(path, all, -1, NULL);
+	g_free(text);
+	g_free(all);
+	return path;
+}
+
+/* load - errors joined by '\n', "" when the config loaded. */
+static char *
+load(const char *extra)
+{
+	char *path = write_conf(extra);
+	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *c = NULL;
+	char *out;
+
+	g_ptr_array_add(errs, NULL);
+	g_ptr_array_set_size(errs, 0);
+	if (cfg_load(path, true, &c, errs) == 0) {
+		out = g_strdup("");
+		cfg_free(&c);
+	} else {
+		g_ptr_array_add(errs, NULL);
+		out = g_strjoinv("\n", (char **)errs->pdata);
+	}
+	g_ptr_array_unref(errs);
+	g_free(path);
+	return out;
+}
+
+static bool
+has(const char *errs, const char *needle)
+{
+	if (strstr(errs, needle) == NULL) {
+		fprintf(stderr, "  missing '%s' in:\n%s\n", needle, errs);
+		return false;
+	}
+	return true;
+}
+
+static void
+test_good(void)
+{
+	char *path = write_conf("people = ( { address = \"A@E.com\"; "
+				"role = \"manager\"; } );\n");
+	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *c = NULL;
+
+	TEST_INTEQ(cfg_load(path, true, &c, errs), 0);
+	TEST_INTEQ(errs->len, 0);
+	if (c != NULL) {
+		TEST_STREQ(c->imap.mailbox, "INBOX");
+		TEST_INTEQ(c->imap.poll_interval, 60);
+		TEST_STREQ(c->tickets.domain, "e.com");
+		TEST_INTEQ(c->tickets.secret_len, 32);
+		TEST_CHECK(cfg_person(c, "a@e.com") != NULL);
+		TEST_CHECK(cfg_person(c, "a@e.com")->role == CFG_ROLE_MANAGER);
+		TEST_CHECK(cfg_person(c, "b@e.com") == NULL);
+	}
+	cfg_free(&c);
+	g_ptr_array_unref(errs);
+	g_free(path);
+}
+
+static void
+test_broken(void)
+{
+	char *e;
+
+	e = load("imap2: { x = 1; };\n");
+	TEST_CHECK(has(e, "t.conf:6: unknown setting 'imap2'"));
+	g_free(e);
+	e = load("limits: { per_recipient_day = \"ten\"; };\n");
+	TEST_CHECK(has(e, "t.conf:6: limits.per_recipient_day: expected a "
+			  "whole number"));
+	g_free(e);
+	e = load("limits: { per_ticket_hour = 5000000000L; };\n");
+	TEST_CHECK(has(e, "t.conf:6: limits.per_ticket_hour: 5000000000 is "
+			  "out of range"));
+	g_free(e);
+	e = load("tickets2 = 1;\nlimits: { pol = 3; };\n");
+	TEST_CHECK(has(e, "t.conf:6: unknown setting 'tickets2'"));
+	TEST_CHECK(has(e, "t.conf:7: unknown setting 'limits.pol'"));
+	g_free(e);
+	e = load("people = ( { name = \"x\"; } );\n");
+	TEST_CHECK(has(e, "t.conf:6: people: entry 1 needs address"));
+	g_free(e);
+	e = load("imap: { };\n"); /* a second imap group: libconfig error */
+	TEST_CHECK(has(e, "t.conf:6: duplicate setting name"));
+	g_free(e);
+	e = load("x = ;\n");
+	TEST_CHECK(has(e, "t.conf:6: syntax error"));
+	g_free(e);
+}
+
+static void
+test_missing_secret(void)
+{
+	char *p = g_strdup_printf("%s/secret", dir);
+	char *e;
+
+	unlink(p);
+	e = load("");
+	TEST_CHECK(has(e, "t.conf:5: tickets.secret_file: cannot read"));
+	g_free(e);
+	g_file_set_contents(p, "0123456789abcdef0123456789abcdef\n", -1, NULL);
+	g_free(p);
+}
+
+int
+main(void)
+{
+	static const struct test_case cases[] = {
+		{"good", test_good},
+		{"broken", test_broken},
+		{"missing_secret", test_missing_secret},
+	};
+	char *p;
+	int rc;
+
+	if (mkdtemp(dir) == NULL)
+		return 2;
+	p = g_strdup_printf("%s/secret", dir);
+	g_file_set_contents(p, "0123456789abcdef0123456789abcdef\n", -1, NULL);
+	rc = test_run("cfg", cases, ARRAY_SIZE(cases));
+	unlink(p);
+	g_free(p);
+	p = g_strdup_printf("%s/t.conf", dir);
+	unlink(p);
+	g_free(p);
+	rmdir(dir);
+	return rc;
+}

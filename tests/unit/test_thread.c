@@ -1,0 +1,102 @@
+/* Unit tests for thread.c: subject tags and signed Message-IDs. */
+#include "thread.h"
+
+#include "test.h"
+
+#include <string.h>
+
+static const unsigned char key[] = "0123456789abcdef0123456789abcdef";
+
+static void
+test_subject_tag(void)
+{
+	TEST_INTEQ(thread_subject_ticket("[Example #1042] Re: x", "Example"),
+		   1042);
+	TEST_INTEQ(thread_subject_ticket("Re: AW: [example #7] hi", "Example"),
+		   7);
+	TEST_INTEQ(thread_subject_ticket("Fwd: x [ Example # 12 ]", "Example"),
+		   12);
+	TEST_INTEQ(thread_subject_ticket("[Other #5] [Example #6]", "Example"),
+		   6);
+	TEST_INTEQ(thread_subject_ticket("[Example #] x", "Example"), 0);
+	TEST_INTEQ(thread_subject_ticket("[Example #12a]", "Example"), 0);
+	TEST_INTEQ(thread_subject_ticket("[Examples #12]", "Example"), 0);
+	TEST_INTEQ(thread_subject_ticket("no tag", "Example"), 0);
+	TEST_INTEQ(thread_subject_ticket("[Example #99999999999999999999]",
+					 "Example"),
+		   0);
+}
+
+static void
+test_strip(void)
+{
+	char *s = thread_strip_subject("Re: AW: [Example #3] Re[2]: Login",
+				       "Example");
+	TEST_STREQ(s, "Login");
+	g_free(s);
+	s = thread_strip_subject("SV: Fwd:  Hello ", "Example");
+	TEST_STREQ(s, "Hello");
+	g_free(s);
+	s = thread_strip_subject("Reply needed", "Example");
+	TEST_STREQ(s, "Reply needed");
+	g_free(s);
+}
+
+static void
+test_msgid_roundtrip(void)
+{
+	char *id = thread_make_msgid(key, 32, 1042, "ack", "example.com");
+	char *id2 = thread_make_msgid(key, 32, 1042, "ack", "example.com");
+
+	TEST_CHECK(g_str_has_prefix(id, "tickd.1042.ack."));
+	TEST_CHECK(g_str_has_suffix(id, "@example.com"));
+	TEST_CHECK(strcmp(id, id2) != 0); /* unique per mail */
+	TEST_INTEQ(thread_msgid_ticket(key, 32, id), 1042);
+	/* another key: not valid */
+	TEST_INTEQ(thread_msgid_ticket((const unsigned char *)"other-key-other",
+				       15, id),
+		   -EBADMSG);
+	g_free(id);
+	g_free(id2);
+}
+
+static void
+test_msgid_forged(void)
+{
+	char *id = thread_make_msgid(key, 32, 1042, "ack", "example.com");
+	char *forged = g_strdup(id);
+	char *at = strchr(forged, '@');
+
+	/* right shape, wrong ticket number: the MAC no longer fits */
+	forged[6] = '2';
+	TEST_INTEQ(thread_msgid_ticket(key, 32, forged), -EBADMSG);
+	/* one MAC digit changed */
+	g_free(forged);
+	forged = g_strdup(id);
+	at = strchr(forged, '@');
+	at[-1] = at[-1] == '0' ? '1' : '0';
+	TEST_INTEQ(thread_msgid_ticket(key, 32, forged), -EBADMSG);
+	/* truncated MAC */
+	g_free(forged);
+	forged = g_strdup(id);
+	at = strchr(forged, '@');
+	memmove(at - 1, at, strlen(at) + 1);
+	TEST_INTEQ(thread_msgid_ticket(key, 32, forged), -EBADMSG);
+	TEST_INTEQ(thread_msgid_ticket(key, 32, "abc@example.com"), 0);
+	TEST_INTEQ(thread_msgid_ticket(key, 32, "tickd.x@example.com"),
+		   -EBADMSG);
+	g_free(forged);
+	g_free(id);
+}
+
+int
+main(void)
+{
+	static const struct test_case cases[] = {
+		{"subject_tag", test_subject_tag},
+		{"strip", test_strip},
+		{"msgid_roundtrip", test_msgid_roundtrip},
+		{"msgid_forged", test_msgid_forged},
+	};
+	return test_run("thread", cases, ARRAY_SIZE(cases));
+}
