@@ -76,7 +76,9 @@ struct mime_msg {
 	char *original_message_id; /* owned or NULL: Message-ID of the mail a
 				      report or bounce is about, from its
 				      message/rfc822 or text/rfc822-headers
-				      part */
+				      part (outside multipart/report: the
+				      first such part near the top, so a
+				      forwarded mail has one too) */
 	char *original_headers;	  /* owned or NULL: that part's header
 				     block, UTF-8, at most 16 KiB */
 };
@@ -85,8 +87,9 @@ struct mime_msg {
 void mime_init(void);
 
 /*
- * mime_shutdown - release GMime's global state at exit (after the last
- * mime_ call), so leak checkers see a clean heap.  Optional.
+ * mime_shutdown - release GMime's global state and mime.c's cached charset
+ * converters at exit (after the last mime_ call), so leak checkers see a
+ * clean heap.  Optional.
  */
 void mime_shutdown(void);
 

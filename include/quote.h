@@ -15,7 +15,7 @@
  * and trailing whitespace.  When the sender answered below the quote
  * (bottom-posting) the text after the quoted block is returned instead.
  * Returns a new string (g_free), never NULL; the whole text, trimmed, when
- * nothing is quoted.
+ * nothing is quoted or nothing else would be left.
  */
 char *quote_split(const char *text);
 

@@ -145,7 +145,7 @@ corpus_json_atts(FILE *f, const GPtrArray *a)
 /* corpus_json_full - every field of m, for `tickctl parse --json`. */
 static void
 corpus_json_full(FILE *f, const char *path, const struct mime_msg *m,
-		 const struct classify_result *cr)
+                 const struct classify_result *cr)
 {
 	fputc('{', f);
 	corpus_json_key(f, "path", true);
@@ -216,7 +216,7 @@ corpus_json_full(FILE *f, const char *path, const struct mime_msg *m,
 /* corpus_json_brief - what corpus_compare.py needs for one message. */
 static void
 corpus_json_brief(struct corpus_run *r, const char *path, size_t index,
-		  const struct mime_msg *m, const struct classify_result *cr)
+                  const struct mime_msg *m, const struct classify_result *cr)
 {
 	FILE *f = r->json;
 
@@ -243,7 +243,7 @@ corpus_json_brief(struct corpus_run *r, const char *path, size_t index,
 	fputc('[', f);
 	for (guint i = 0; i < m->attachments->len; i++) {
 		const struct mime_attachment *a =
-			g_ptr_array_index(m->attachments, i);
+		    g_ptr_array_index(m->attachments, i);
 
 		if (i > 0)
 			fputc(',', f);
@@ -254,7 +254,7 @@ corpus_json_brief(struct corpus_run *r, const char *path, size_t index,
 	fputc('[', f);
 	for (guint i = 0; i < m->attachments->len; i++) {
 		const struct mime_attachment *a =
-			g_ptr_array_index(m->attachments, i);
+		    g_ptr_array_index(m->attachments, i);
 
 		if (i > 0)
 			fputc(',', f);
@@ -305,13 +305,14 @@ corpus_ok_addrs(const GPtrArray *a)
 static bool
 corpus_valid(const struct mime_msg *m)
 {
-	if (!corpus_ok(m->message_id, true) || !corpus_ok_strv(m->in_reply_to) ||
-	    !corpus_ok_strv(m->references) || !corpus_ok_addrs(m->from) ||
-	    !corpus_ok_addrs(m->reply_to) || !corpus_ok_addrs(m->to) ||
-	    !corpus_ok_addrs(m->cc) || !corpus_ok(m->subject, false) ||
-	    !corpus_ok(m->text, false) || !corpus_ok(m->html, true) ||
-	    !corpus_ok(m->text_new, false) || !corpus_ok(m->language, true) ||
-	    !corpus_ok_strv(m->defects) || !corpus_ok(m->content_type, false) ||
+	if (!corpus_ok(m->message_id, true) ||
+	    !corpus_ok_strv(m->in_reply_to) || !corpus_ok_strv(m->references) ||
+	    !corpus_ok_addrs(m->from) || !corpus_ok_addrs(m->reply_to) ||
+	    !corpus_ok_addrs(m->to) || !corpus_ok_addrs(m->cc) ||
+	    !corpus_ok(m->subject, false) || !corpus_ok(m->text, false) ||
+	    !corpus_ok(m->html, true) || !corpus_ok(m->text_new, false) ||
+	    !corpus_ok(m->language, true) || !corpus_ok_strv(m->defects) ||
+	    !corpus_ok(m->content_type, false) ||
 	    !corpus_ok(m->report_type, true) ||
 	    !corpus_ok(m->report_body, true) ||
 	    !corpus_ok(m->original_message_id, true) ||
@@ -319,7 +320,7 @@ corpus_valid(const struct mime_msg *m)
 		return false;
 	for (guint i = 0; i < m->attachments->len; i++) {
 		const struct mime_attachment *a =
-			g_ptr_array_index(m->attachments, i);
+		    g_ptr_array_index(m->attachments, i);
 
 		if (!corpus_ok(a->filename, false) ||
 		    !corpus_ok(a->content_type, false) ||
@@ -345,8 +346,8 @@ static bool
 corpus_skip_name(const char *name)
 {
 	static const char *const prefixes[] = {
-		"README", "Readme", "readme", "LICENSE", "LICENCE",
-		"COPYING", "MIT-LICENSE", "NOTICE", "SOURCE", "."};
+	    "README",  "Readme",      "readme", "LICENSE", "LICENCE",
+	    "COPYING", "MIT-LICENSE", "NOTICE", "SOURCE",  "."};
 	static const char *const suffixes[] = {".json", ".tsv", ".md"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
@@ -362,7 +363,8 @@ corpus_skip_name(const char *name)
 static bool
 corpus_skip_content(const char *data, size_t len)
 {
-	return len >= 16 && g_ascii_strncasecmp(data, "message offsets:", 16) == 0;
+	return len >= 16 &&
+	       g_ascii_strncasecmp(data, "message offsets:", 16) == 0;
 }
 
 static gint64
@@ -403,7 +405,7 @@ corpus_stats_free(gpointer p)
 /* corpus_one - parse one message and count it. */
 static void
 corpus_one(struct corpus_run *r, struct corpus_stats *s, const char *path,
-	   size_t index, const char *raw, size_t len)
+           size_t index, const char *raw, size_t len)
 {
 	struct classify_opts co = {0};
 	struct classify_result cr = {0};
@@ -425,7 +427,7 @@ corpus_one(struct corpus_run *r, struct corpus_stats *s, const char *path,
 	if (!corpus_valid(m)) {
 		s->invalid++;
 		fprintf(stderr, "corpus: contract broken by '%s' #%zu\n", path,
-			index);
+		        index);
 		r->rc = 1;
 	}
 	classify_msg(m, &co, &cr);
@@ -479,7 +481,7 @@ corpus_is_envelope(const char *p, const char *end)
  */
 static void
 corpus_mbox(struct corpus_run *r, struct corpus_stats *s, const char *path,
-	    const char *data, size_t len)
+            const char *data, size_t len)
 {
 	const char *end = data + len, *p = data;
 	size_t index = 0;
@@ -504,7 +506,7 @@ corpus_mbox(struct corpus_run *r, struct corpus_stats *s, const char *path,
 
 static void
 corpus_file(struct corpus_run *r, const char *full, const char *rel,
-	    const char *corpus_name)
+            const char *corpus_name)
 {
 	struct corpus_stats *s = corpus_stats_for(r, corpus_name);
 	const char *base = strrchr(rel, '/');
@@ -565,7 +567,7 @@ corpus_walk(struct corpus_run *r, const char *dir, const char *rel, int depth)
 		const char *name = g_ptr_array_index(names, i);
 		char *full = g_build_filename(dir, name, NULL);
 		char *sub = rel[0] != '\0' ? g_build_filename(rel, name, NULL)
-					   : g_strdup(name);
+		                           : g_strdup(name);
 
 		if (g_file_test(full, G_FILE_TEST_IS_SYMLINK)) {
 			/* a corpus never needs links; avoid loops */
@@ -581,7 +583,7 @@ corpus_walk(struct corpus_run *r, const char *dir, const char *rel, int depth)
 				*slash = '\0';
 			if (slash != NULL || !corpus_skip_name(name))
 				corpus_file(r, full, sub,
-					    slash != NULL ? top : ".");
+				            slash != NULL ? top : ".");
 			g_free(top);
 		}
 		g_free(full);
@@ -592,15 +594,15 @@ out:
 }
 
 static void
-corpus_print_stats(const struct corpus_stats *s)
+corpus_print_stats(const char *name, const struct corpus_stats *s)
 {
 	printf("%s: files=%zu messages=%zu parsed=%zu defects=%zu "
 	       "unparsed=%zu invalid-utf8=%zu skipped=%zu avg-us=%lld "
 	       "max-ms=%.1f classes:",
-	       s->name, s->files, s->messages, s->parsed, s->defects,
-	       s->unparsed, s->invalid, s->skipped,
+	       name, s->files, s->messages, s->parsed, s->defects, s->unparsed,
+	       s->invalid, s->skipped,
 	       s->messages > 0 ? (long long)(s->cpu_us / (gint64)s->messages)
-			       : 0LL,
+	                       : 0LL,
 	       s->max_us / 1000.0);
 	for (int c = 0; c < CLASSIFY__COUNT; c++)
 		if (s->classes[c] > 0)
@@ -632,7 +634,7 @@ corpus_report(int argc, char **argv)
 		r.json = fopen(json_path, "w");
 		if (r.json == NULL) {
 			fprintf(stderr, "corpus: cannot write '%s'\n",
-				json_path);
+			        json_path);
 			return 1;
 		}
 	}
@@ -640,11 +642,10 @@ corpus_report(int argc, char **argv)
 	r.stats = g_ptr_array_new_with_free_func(corpus_stats_free);
 	corpus_walk(&r, r.root, "", 0);
 
-	total.name = (char *)"total";
 	for (guint i = 0; i < r.stats->len; i++) {
 		const struct corpus_stats *s = g_ptr_array_index(r.stats, i);
 
-		corpus_print_stats(s);
+		corpus_print_stats(s->name, s);
 		total.files += s->files;
 		total.messages += s->messages;
 		total.parsed += s->parsed;
@@ -658,12 +659,12 @@ corpus_report(int argc, char **argv)
 		for (int c = 0; c < CLASSIFY__COUNT; c++)
 			total.classes[c] += s->classes[c];
 	}
-	corpus_print_stats(&total);
+	corpus_print_stats("total", &total);
 	if (r.json != NULL) {
 		fputs(r.json_first ? "[]\n" : "\n]\n", r.json);
 		if (fclose(r.json) != 0) {
 			fprintf(stderr, "corpus: write '%s' failed\n",
-				json_path);
+			        json_path);
 			r.rc = 1;
 		}
 	}
@@ -693,7 +694,7 @@ corpus_print_addrs(const char *label, const GPtrArray *a)
 
 static void
 corpus_print_human(const char *path, const struct mime_msg *m,
-		   const struct classify_result *cr)
+                   const struct classify_result *cr)
 {
 	printf("== %s\n", path);
 	if (m->unparsed)
@@ -718,11 +719,10 @@ corpus_print_human(const char *path, const struct mime_msg *m,
 	printf("attachments: %u\n", m->attachments->len);
 	for (guint i = 0; i < m->attachments->len; i++) {
 		const struct mime_attachment *a =
-			g_ptr_array_index(m->attachments, i);
+		    g_ptr_array_index(m->attachments, i);
 
 		printf("  %s (%s, %zu bytes%s%s)\n", a->filename,
-		       a->content_type, a->size,
-		       a->is_inline ? ", inline" : "",
+		       a->content_type, a->size, a->is_inline ? ", inline" : "",
 		       a->is_message ? ", message" : "");
 	}
 	for (guint i = 0; i < m->defects->len; i++)
@@ -761,7 +761,7 @@ corpus_parse(int argc, char **argv)
 			continue;
 		if (!g_file_get_contents(argv[i], &data, &len, &err)) {
 			fprintf(stderr, "parse: read '%s': %s\n", argv[i],
-				err->message);
+			        err->message);
 			g_error_free(err);
 			rc = 1;
 			continue;
@@ -771,7 +771,7 @@ corpus_parse(int argc, char **argv)
 		classify_msg(m, &co, &cr);
 		if (!corpus_valid(m)) {
 			fprintf(stderr, "parse: contract broken by '%s'\n",
-				argv[i]);
+			        argv[i]);
 			rc = 1;
 		}
 		if (json) {

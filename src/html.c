@@ -35,38 +35,38 @@ struct html_elem {
 
 /* Sorted by name for bsearch. */
 static const struct html_elem html_elems[] = {
-	{"a", HTML_ANCHOR},	    {"address", HTML_PARA},
-	{"applet", HTML_SKIP},	    {"article", HTML_LINE},
-	{"aside", HTML_LINE},	    {"blockquote", HTML_PARA},
-	{"body", HTML_LINE},	    {"br", HTML_BR},
-	{"button", HTML_SKIP},	    {"caption", HTML_LINE},
-	{"center", HTML_LINE},	    {"dd", HTML_LINE},
-	{"details", HTML_LINE},	    {"dir", HTML_PARA},
-	{"div", HTML_LINE},	    {"dl", HTML_PARA},
-	{"dt", HTML_LINE},	    {"embed", HTML_SKIP},
-	{"fieldset", HTML_LINE},    {"figcaption", HTML_LINE},
-	{"figure", HTML_PARA},	    {"footer", HTML_LINE},
-	{"form", HTML_LINE},	    {"frameset", HTML_SKIP},
-	{"h1", HTML_PARA},	    {"h2", HTML_PARA},
-	{"h3", HTML_PARA},	    {"h4", HTML_PARA},
-	{"h5", HTML_PARA},	    {"h6", HTML_PARA},
-	{"head", HTML_SKIP},	    {"header", HTML_LINE},
-	{"hr", HTML_PARA},	    {"iframe", HTML_SKIP},
-	{"li", HTML_LI},	    {"listing", HTML_PRE},
-	{"main", HTML_LINE},	    {"map", HTML_SKIP},
-	{"menu", HTML_PARA},	    {"nav", HTML_LINE},
-	{"object", HTML_SKIP},	    {"ol", HTML_PARA},
-	{"option", HTML_SKIP},	    {"p", HTML_PARA},
-	{"plaintext", HTML_PRE},    {"pre", HTML_PRE},
-	{"script", HTML_SKIP},	    {"section", HTML_LINE},
-	{"select", HTML_SKIP},	    {"style", HTML_SKIP},
-	{"summary", HTML_LINE},	    {"svg", HTML_SKIP},
-	{"table", HTML_LINE},	    {"tbody", HTML_LINE},
-	{"td", HTML_CELL},	    {"template", HTML_SKIP},
-	{"textarea", HTML_SKIP},    {"tfoot", HTML_LINE},
-	{"th", HTML_CELL},	    {"thead", HTML_LINE},
-	{"title", HTML_SKIP},	    {"tr", HTML_LINE},
-	{"ul", HTML_PARA},	    {"xmp", HTML_PRE},
+    {"a", HTML_ANCHOR},      {"address", HTML_PARA},
+    {"applet", HTML_SKIP},   {"article", HTML_LINE},
+    {"aside", HTML_LINE},    {"blockquote", HTML_PARA},
+    {"body", HTML_LINE},     {"br", HTML_BR},
+    {"button", HTML_SKIP},   {"caption", HTML_LINE},
+    {"center", HTML_LINE},   {"dd", HTML_LINE},
+    {"details", HTML_LINE},  {"dir", HTML_PARA},
+    {"div", HTML_LINE},      {"dl", HTML_PARA},
+    {"dt", HTML_LINE},       {"embed", HTML_SKIP},
+    {"fieldset", HTML_LINE}, {"figcaption", HTML_LINE},
+    {"figure", HTML_PARA},   {"footer", HTML_LINE},
+    {"form", HTML_LINE},     {"frameset", HTML_SKIP},
+    {"h1", HTML_PARA},       {"h2", HTML_PARA},
+    {"h3", HTML_PARA},       {"h4", HTML_PARA},
+    {"h5", HTML_PARA},       {"h6", HTML_PARA},
+    {"head", HTML_SKIP},     {"header", HTML_LINE},
+    {"hr", HTML_PARA},       {"iframe", HTML_SKIP},
+    {"li", HTML_LI},         {"listing", HTML_PRE},
+    {"main", HTML_LINE},     {"map", HTML_SKIP},
+    {"menu", HTML_PARA},     {"nav", HTML_LINE},
+    {"object", HTML_SKIP},   {"ol", HTML_PARA},
+    {"option", HTML_SKIP},   {"p", HTML_PARA},
+    {"plaintext", HTML_PRE}, {"pre", HTML_PRE},
+    {"script", HTML_SKIP},   {"section", HTML_LINE},
+    {"select", HTML_SKIP},   {"style", HTML_SKIP},
+    {"summary", HTML_LINE},  {"svg", HTML_SKIP},
+    {"table", HTML_LINE},    {"tbody", HTML_LINE},
+    {"td", HTML_CELL},       {"template", HTML_SKIP},
+    {"textarea", HTML_SKIP}, {"tfoot", HTML_LINE},
+    {"th", HTML_CELL},       {"thead", HTML_LINE},
+    {"title", HTML_SKIP},    {"tr", HTML_LINE},
+    {"ul", HTML_PARA},       {"xmp", HTML_PRE},
 };
 
 /* An open <a> whose text started at offset start of the output. */
@@ -78,10 +78,10 @@ struct html_link {
 
 struct html_out {
 	GString *s;
-	unsigned nl;	/* line breaks owed before the next text */
-	bool space;	/* a space owed before the next text */
-	unsigned pre;	/* inside <pre>: keep whitespace */
-	GArray *links;	/* struct html_link, innermost last */
+	unsigned nl;   /* line breaks owed before the next text */
+	bool space;    /* a space owed before the next text */
+	unsigned pre;  /* inside <pre>: keep whitespace */
+	GArray *links; /* struct html_link, innermost last */
 };
 
 static int
@@ -98,7 +98,7 @@ html_kind_of(const xmlNode *n)
 	if (n->type != XML_ELEMENT_NODE || n->name == NULL)
 		return HTML_INLINE;
 	e = bsearch(n->name, html_elems, ARRAY_SIZE(html_elems),
-		    sizeof(html_elems[0]), html_elem_cmp);
+	            sizeof(html_elems[0]), html_elem_cmp);
 	return e != NULL ? e->kind : HTML_INLINE;
 }
 
@@ -122,7 +122,7 @@ html_flush(struct html_out *o)
 
 		/* Trailing blanks on a line are noise; drop them. */
 		while (o->s->len > 0 && (o->s->str[o->s->len - 1] == ' ' ||
-					 o->s->str[o->s->len - 1] == '\t'))
+		                         o->s->str[o->s->len - 1] == '\t'))
 			g_string_truncate(o->s, o->s->len - 1);
 		for (size_t i = o->s->len; i > 0 && o->s->str[i - 1] == '\n';
 		     i--)
@@ -336,11 +336,11 @@ html_leave(struct html_out *o, const xmlNode *n)
 		if (o->links->len == 0)
 			break;
 		l = &g_array_index(o->links, struct html_link,
-				   o->links->len - 1);
+		                   o->links->len - 1);
 		if (l->node != n)
 			break;
 		if (!html_same_target(o->s->str + l->start,
-				      o->s->len - l->start, l->href)) {
+		                      o->s->len - l->start, l->href)) {
 			html_flush(o);
 			g_string_append_printf(o->s, " <%s>", l->href);
 		}
@@ -403,11 +403,16 @@ html_to_text(const char *html, size_t len)
 	}
 	if (len > INT_MAX)
 		len = INT_MAX;
+	/*
+	 * XML_PARSE_HUGE lifts libxml2's depth limit of 256, past which it
+	 * drops all text; our walk and xmlFreeDoc do not recurse, and the
+	 * caller bounds the size (mime.c: MIME_HTML_MAX).
+	 */
 	doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
-			     HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-				     HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-				     HTML_PARSE_IGNORE_ENC |
-				     HTML_PARSE_COMPACT);
+	                     HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
+	                         HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
+	                         HTML_PARSE_IGNORE_ENC | HTML_PARSE_COMPACT |
+	                         XML_PARSE_HUGE);
 	o.s = g_string_sized_new(len / 2 + 16);
 	o.links = g_array_new(FALSE, FALSE, sizeof(struct html_link));
 	if (doc != NULL)
@@ -462,7 +467,7 @@ html_meta_charset(const char *html, size_t len, char *out, size_t outlen)
 				c++;
 			while (c + cl < q &&
 			       (g_ascii_isalnum(c[cl]) || c[cl] == '-' ||
-				c[cl] == '_' || c[cl] == '.' || c[cl] == ':'))
+			        c[cl] == '_' || c[cl] == '.' || c[cl] == ':'))
 				cl++;
 			if (cl > 0 && cl < outlen) {
 				for (size_t i = 0; i < cl; i++)

@@ -296,6 +296,11 @@ imap_curl_err(struct imap *im, CURLcode rc, const char *errbuf)
 	case CURLE_WEIRD_SERVER_REPLY:
 		r = -EPROTO;
 		break;
+	case CURLE_RECV_ERROR:
+		/* a reply over libcurl's 300 KB line budget (CVE-2023-38039
+		 * fix) is the server's fault, not the network's */
+		r = strstr(detail, "Too large response") ? -EPROTO : -EIO;
+		break;
 	/* TLS could not be had or not be trusted: retrying will not help
 	 * until someone fixes the server or the configuration. */
 	case CURLE_USE_SSL_FAILED:
@@ -830,6 +835,18 @@ raw_wait(struct imap *im, struct imap_raw *c, short events, gint64 deadline)
 			 "too slow (timeout %lds)", c->name, im->timeout);
 }
 
+/* raw_late - the deadline passed.  Checked before every read, not
+ * only in poll(): a server that floods never lets us reach poll(). */
+static int
+raw_late(struct imap *im, struct imap_raw *c, gint64 deadline)
+{
+	if (g_get_monotonic_time() <= deadline)
+		return 0;
+	c->broken = true;
+	return imap_fail(im, -ETIMEDOUT, "%s connection: reply not complete "
+			 "within %ld s", c->name, im->timeout * IMAP_TOTAL_FACTOR);
+}
+
 /* raw_recv - some bytes (n_r > 0) or -E. */
 static int
 raw_recv(struct imap *im, struct imap_raw *c, void *buf, size_t len,
@@ -837,8 +854,12 @@ raw_recv(struct imap *im, struct imap_raw *c, void *buf, size_t len,
 {
 	for (;;) {
 		size_t n = 0;
-		CURLcode rc = curl_easy_recv(c->h, buf, len, &n);
-		int r;
+		CURLcode rc;
+		int r = raw_late(im, c, deadline);
+
+		if (r < 0)
+			return r;
+		rc = curl_easy_recv(c->h, buf, len, &n);
 
 		if (rc == CURLE_OK && n > 0) {
 			*n_r = n;
@@ -953,7 +974,11 @@ raw_read_line(struct imap *im, struct imap_raw *c)
 	if (deadline > c->cmd_deadline)
 		deadline = c->cmd_deadline;
 	for (;;) {
-		int r = raw_take_line(im, c);
+		int r = raw_late(im, c, c->cmd_deadline);
+
+		if (r < 0)
+			return r;
+		r = raw_take_line(im, c);
 
 		if (r != 0)
 			return r < 0 ? r : 0;
@@ -2183,6 +2208,15 @@ imap_fetch(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 	 * byte-exact, capped there in case RFC822.SIZE lied */
 	url_uid = imap_url(im, mailbox, uidvalidity, uid);
 	r = imap_perform(im, url_uid, NULL, out, orig + im->max_message);
+	if (r == -EPROTO) {
+		/* 7.88 fails on an unsolicited "* n FETCH (FLAGS ...)" that
+		 * arrives before the body (a human changed flags meanwhile).
+		 * libcurl has closed that connection; a new one has nothing
+		 * pending, so one retry tells a race from a broken server. */
+		g_byte_array_set_size(out, (guint)orig);
+		r = imap_perform(im, url_uid, NULL, out,
+				 orig + im->max_message);
+	}
 	if (r == -EFBIG)
 		(void)imap_fail(im, -EFBIG, "message over the cap of %zu",
 				im->max_message);

@@ -22,17 +22,18 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define MIME_DEF_DEPTH	     20
-#define MIME_DEF_PARTS	     500
+#define MIME_DEF_DEPTH       20
+#define MIME_DEF_PARTS       500
 #define MIME_DEF_HEADERS     500
-#define MIME_DEF_TEXT	     (4u << 20)
+#define MIME_DEF_TEXT        (4u << 20)
 #define MIME_MAX_DEFECTS     64
 #define MIME_ORIG_HEADERS    (16u << 10)
 #define MIME_FILENAME_MAX    200
 #define MIME_DEFECT_ITEM_MAX 60
+#define MIME_HTML_MAX        (2u << 20)
 
 static const char *const mime_default_fallback[] = {"utf-8", "windows-1252",
-						    NULL};
+                                                    NULL};
 
 /* State of one mime_parse call. */
 struct mime_ctx {
@@ -41,19 +42,19 @@ struct mime_ctx {
 	GMimeParserOptions *opts;
 	size_t leaves;
 	size_t defects_dropped;
-	bool depth_hit, parts_hit;
+	bool depth_hit, parts_hit, reparsing;
 	GPtrArray *text_parts; /* GMimeObject*, borrowed from the tree */
 	GPtrArray *html_parts;
 	GPtrArray *att_parts;
-	GPtrArray *uu_atts;	  /* struct mime_attachment*, owned */
-	GPtrArray *reparsed;	  /* GMimeObject*, owned: see mime_reparse */
-	GArray *nobound;	  /* gint64 offsets: multiparts w/o boundary */
-	const char *raw;	  /* what GMime parsed, for those offsets */
+	GPtrArray *uu_atts;  /* struct mime_attachment*, owned */
+	GPtrArray *reparsed; /* GMimeObject*, owned: see mime_reparse */
+	GArray *nobound;     /* gint64 offsets: multiparts w/o boundary */
+	const char *raw;     /* what GMime parsed, for those offsets */
 	size_t raw_len;
-	GString *salvaged;	  /* text of multiparts that had no parts */
+	GString *salvaged;        /* text of multiparts that had no parts */
 	GMimeObject *report_part; /* delivery-status, feedback-report ... */
 	GMimeObject *orig_report; /* rfc822 (headers) inside the report */
-	GMimeObject *orig_any;	  /* ... or anywhere near the top */
+	GMimeObject *orig_any;    /* ... or anywhere near the top */
 };
 
 /*
@@ -147,7 +148,7 @@ mime_newlines(char *s, size_t len)
  */
 
 static void mime_defect(struct mime_ctx *c, const char *fmt, ...)
-	PRINTF_LIKE(2, 3);
+    PRINTF_LIKE(2, 3);
 
 /* mime_defect - record what is wrong, once, at most MIME_MAX_DEFECTS. */
 static void
@@ -233,12 +234,13 @@ mime_warning_name(GMimeParserWarning w)
 
 static void
 mime_on_warning(gint64 offset, GMimeParserWarning w, const gchar *item,
-		gpointer data)
+                gpointer data)
 {
 	struct mime_ctx *c = data;
 	char *it = mime_item(item);
 
-	if (w == GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY && c->nobound->len < 16)
+	if (w == GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY && !c->reparsing &&
+	    c->nobound->len < 16)
 		g_array_append_val(c->nobound, offset);
 	if (it[0] != '\0')
 		mime_defect(c, "gmime: %s '%s'", mime_warning_name(w), it);
@@ -262,76 +264,76 @@ struct mime_alias {
  * windows-1252, GB2312 as GBK/GB18030, EUC-KR as CP949, Shift_JIS as CP932.
  */
 static const struct mime_alias mime_aliases[] = {
-	{"uft-8", "UTF-8"},
-	{"utf8", "UTF-8"},
-	{"utf-8", "UTF-8"},
-	{"x-utf-8", "UTF-8"},
-	{"unicode-1-1-utf-8", "UTF-8"},
-	{"us-ascii", "UTF-8"},
-	{"ascii", "UTF-8"},
-	{"ansi_x3.4-1968", "UTF-8"},
-	{"iso646-us", "UTF-8"},
-	{"iso-8859-1", "WINDOWS-1252"},
-	{"iso8859-1", "WINDOWS-1252"},
-	{"iso_8859-1", "WINDOWS-1252"},
-	{"latin1", "WINDOWS-1252"},
-	{"latin-1", "WINDOWS-1252"},
-	{"l1", "WINDOWS-1252"},
-	{"cp819", "WINDOWS-1252"},
-	{"windows-1252", "WINDOWS-1252"},
-	{"cp1252", "WINDOWS-1252"},
-	{"cp-1252", "WINDOWS-1252"},
-	{"win-1252", "WINDOWS-1252"},
-	{"x-cp1252", "WINDOWS-1252"},
-	{"iso-gb2312", "GB18030"},
-	{"gb2312", "GB18030"},
-	{"gb_2312-80", "GB18030"},
-	{"csgb2312", "GB18030"},
-	{"x-gbk", "GB18030"},
-	{"gbk", "GB18030"},
-	{"cp936", "GB18030"},
-	{"euc-cn", "GB18030"},
-	{"x-euc-cn", "GB18030"},
-	{"gb18030", "GB18030"},
-	{"ks_c_5601-1987", "CP949"},
-	{"ks_c_5601-1989", "CP949"},
-	{"ks_c_5601", "CP949"},
-	{"ksc5601", "CP949"},
-	{"ksc_5601", "CP949"},
-	{"euc-kr", "CP949"},
-	{"x-euc-kr", "CP949"},
-	{"windows-949", "CP949"},
-	{"cp949", "CP949"},
-	{"unicode-1-1-utf-7", "UTF-7"},
-	{"x-unicode-1-1-utf-7", "UTF-7"},
-	{"utf-7", "UTF-7"},
-	{"shift_jis", "CP932"},
-	{"shift-jis", "CP932"},
-	{"sjis", "CP932"},
-	{"x-sjis", "CP932"},
-	{"ms_kanji", "CP932"},
-	{"windows-31j", "CP932"},
-	{"cp932", "CP932"},
-	{"iso-2022-jp", "ISO-2022-JP-2"},
-	{"csiso2022jp", "ISO-2022-JP-2"},
-	{"euc-jp", "EUC-JP-MS"},
-	{"x-euc-jp", "EUC-JP-MS"},
-	{"big5", "BIG5-HKSCS"},
-	{"x-big5", "BIG5-HKSCS"},
-	{"cn-big5", "BIG5-HKSCS"},
-	{"iso-8859-8-i", "ISO-8859-8"},
-	{"iso-8859-6-i", "ISO-8859-6"},
-	{"x-mac-roman", "MACINTOSH"},
-	{"macintosh", "MACINTOSH"},
-	{"x-unknown", NULL},
-	{"unknown", NULL},
-	{"unknown-8bit", NULL},
-	{"x-unknown-8bit", NULL},
-	{"x-user-defined", NULL},
-	{"default", NULL},
-	{"charset", NULL},
-	{"8bit", NULL},
-	{"none", NULL},
+    {"uft-8", "UTF-8"},
+    {"utf8", "UTF-8"},
+    {"utf-8", "UTF-8"},
+    {"x-utf-8", "UTF-8"},
+    {"unicode-1-1-utf-8", "UTF-8"},
+    {"us-ascii", "UTF-8"},
+    {"ascii", "UTF-8"},
+    {"ansi_x3.4-1968", "UTF-8"},
+    {"iso646-us", "UTF-8"},
+    {"iso-8859-1", "WINDOWS-1252"},
+    {"iso8859-1", "WINDOWS-1252"},
+    {"iso_8859-1", "WINDOWS-1252"},
+    {"latin1", "WINDOWS-1252"},
+    {"latin-1", "WINDOWS-1252"},
+    {"l1", "WINDOWS-1252"},
+    {"cp819", "WINDOWS-1252"},
+    {"windows-1252", "WINDOWS-1252"},
+    {"cp1252", "WINDOWS-1252"},
+    {"cp-1252", "WINDOWS-1252"},
+    {"win-1252", "WINDOWS-1252"},
+    {"x-cp1252", "WINDOWS-1252"},
+    {"iso-gb2312", "GB18030"},
+    {"gb2312", "GB18030"},
+    {"gb_2312-80", "GB18030"},
+    {"csgb2312", "GB18030"},
+    {"x-gbk", "GB18030"},
+    {"gbk", "GB18030"},
+    {"cp936", "GB18030"},
+    {"euc-cn", "GB18030"},
+    {"x-euc-cn", "GB18030"},
+    {"gb18030", "GB18030"},
+    {"ks_c_5601-1987", "CP949"},
+    {"ks_c_5601-1989", "CP949"},
+    {"ks_c_5601", "CP949"},
+    {"ksc5601", "CP949"},
+    {"ksc_5601", "CP949"},
+    {"euc-kr", "CP949"},
+    {"x-euc-kr", "CP949"},
+    {"windows-949", "CP949"},
+    {"cp949", "CP949"},
+    {"unicode-1-1-utf-7", "UTF-7"},
+    {"x-unicode-1-1-utf-7", "UTF-7"},
+    {"utf-7", "UTF-7"},
+    {"shift_jis", "CP932"},
+    {"shift-jis", "CP932"},
+    {"sjis", "CP932"},
+    {"x-sjis", "CP932"},
+    {"ms_kanji", "CP932"},
+    {"windows-31j", "CP932"},
+    {"cp932", "CP932"},
+    {"iso-2022-jp", "ISO-2022-JP-2"},
+    {"csiso2022jp", "ISO-2022-JP-2"},
+    {"euc-jp", "EUC-JP-MS"},
+    {"x-euc-jp", "EUC-JP-MS"},
+    {"big5", "BIG5-HKSCS"},
+    {"x-big5", "BIG5-HKSCS"},
+    {"cn-big5", "BIG5-HKSCS"},
+    {"iso-8859-8-i", "ISO-8859-8"},
+    {"iso-8859-6-i", "ISO-8859-6"},
+    {"x-mac-roman", "MACINTOSH"},
+    {"macintosh", "MACINTOSH"},
+    {"x-unknown", NULL},
+    {"unknown", NULL},
+    {"unknown-8bit", NULL},
+    {"x-unknown-8bit", NULL},
+    {"x-user-defined", NULL},
+    {"default", NULL},
+    {"charset", NULL},
+    {"8bit", NULL},
+    {"none", NULL},
 };
 
 /*
@@ -347,7 +349,7 @@ mime_iconv_name(const char *label, bool *is_utf8_r)
 		if (g_ascii_strcasecmp(label, mime_aliases[i].name) != 0)
 			continue;
 		*is_utf8_r = mime_aliases[i].iconv != NULL &&
-			     strcmp(mime_aliases[i].iconv, "UTF-8") == 0;
+		             strcmp(mime_aliases[i].iconv, "UTF-8") == 0;
 		return mime_aliases[i].iconv;
 	}
 	return label;
@@ -358,7 +360,7 @@ mime_iconv_name(const char *label, bool *is_utf8_r)
  * gconv module (dlclose) when its last user goes, and loading it again for
  * every mail cost more than parsing the mail.  While one descriptor per
  * charset stays open here, GMime's own header decoding also finds its
- * modules loaded.  Like GMime itself, this is for one thread.
+ * modules loaded.  A descriptor is lent to one caller at a time (busy).
  */
 #define MIME_ICONV_SLOTS 16
 
@@ -367,14 +369,16 @@ static struct mime_iconv_slot {
 	iconv_t cd;
 	bool busy;
 } mime_iconv_slots[MIME_ICONV_SLOTS];
+static GMutex mime_iconv_lock;
 
 /* mime_iconv_open - an iconv to UTF-8 from name; mime_iconv_close it. */
 static iconv_t
 mime_iconv_open(const char *name)
 {
 	struct mime_iconv_slot *free_slot = NULL;
-	iconv_t cd;
+	iconv_t cd = (iconv_t)-1;
 
+	g_mutex_lock(&mime_iconv_lock);
 	for (size_t i = 0; i < MIME_ICONV_SLOTS; i++) {
 		struct mime_iconv_slot *s = &mime_iconv_slots[i];
 
@@ -385,8 +389,9 @@ mime_iconv_open(const char *name)
 		}
 		if (!s->busy && g_ascii_strcasecmp(s->name, name) == 0) {
 			s->busy = true;
-			(void)iconv(s->cd, NULL, NULL, NULL, NULL);
-			return s->cd;
+			cd = s->cd;
+			(void)iconv(cd, NULL, NULL, NULL, NULL);
+			goto out;
 		}
 	}
 	cd = iconv_open("UTF-8", name);
@@ -402,31 +407,40 @@ mime_iconv_open(const char *name)
 		free_slot->cd = cd;
 		free_slot->busy = true;
 	}
+out:
+	g_mutex_unlock(&mime_iconv_lock);
 	return cd;
 }
 
 static void
 mime_iconv_close(iconv_t cd)
 {
-	for (size_t i = 0; i < MIME_ICONV_SLOTS; i++) {
+	bool cached = false;
+
+	g_mutex_lock(&mime_iconv_lock);
+	for (size_t i = 0; i < MIME_ICONV_SLOTS && !cached; i++) {
 		if (mime_iconv_slots[i].name[0] != '\0' &&
 		    mime_iconv_slots[i].cd == cd) {
 			mime_iconv_slots[i].busy = false;
-			return;
+			cached = true;
 		}
 	}
-	(void)iconv_close(cd);
+	g_mutex_unlock(&mime_iconv_lock);
+	if (!cached)
+		(void)iconv_close(cd);
 }
 
 static void
 mime_iconv_flush(void)
 {
+	g_mutex_lock(&mime_iconv_lock);
 	for (size_t i = 0; i < MIME_ICONV_SLOTS; i++) {
 		if (mime_iconv_slots[i].name[0] != '\0')
 			(void)iconv_close(mime_iconv_slots[i].cd);
 		mime_iconv_slots[i].name[0] = '\0';
 		mime_iconv_slots[i].busy = false;
 	}
+	g_mutex_unlock(&mime_iconv_lock);
 }
 
 /*
@@ -518,7 +532,7 @@ mime_try(const char *label, const char *in, size_t len, bool strict)
  */
 static GString *
 mime_redecode(struct mime_ctx *c, GString *g, const char *in, size_t len,
-	      const char *what, const char *name, size_t bad)
+              const char *what, const char *name, size_t bad)
 {
 	if (g_utf8_validate_len(in, len, NULL)) {
 		mime_defect(c, "%s: not %s, read as utf-8", what, name);
@@ -527,6 +541,17 @@ mime_redecode(struct mime_ctx *c, GString *g, const char *in, size_t len,
 	}
 	mime_defect(c, "%s: %zu bytes invalid in %s", what, bad, name);
 	return g;
+}
+
+/* mime_is_utf8_text - valid UTF-8 with at least one multi-byte char. */
+static bool
+mime_is_utf8_text(const char *in, size_t len)
+{
+	bool high = false;
+
+	for (size_t i = 0; i < len && !high; i++)
+		high = (unsigned char)in[i] >= 0x80;
+	return high && g_utf8_validate_len(in, len, NULL);
 }
 
 /*
@@ -540,8 +565,8 @@ mime_redecode(struct mime_ctx *c, GString *g, const char *in, size_t len,
  * lossily, and g_utf8_make_valid is the last resort.
  */
 static char *
-mime_decode(struct mime_ctx *c, const char *charset, const char *in,
-	    size_t len, const char *what)
+mime_decode(struct mime_ctx *c, const char *charset, const char *in, size_t len,
+            const char *what)
 {
 	const char *const *fb = c->lim.charset_fallback;
 	GString *g = NULL;
@@ -560,8 +585,14 @@ mime_decode(struct mime_ctx *c, const char *charset, const char *in,
 			if (g_utf8_validate_len(in, len, NULL))
 				g = g_string_new_len(in, len);
 			else if (g_ascii_strcasecmp(charset, "us-ascii") != 0)
-				mime_defect(c, "%s: invalid %s", what,
-					    charset);
+				mime_defect(c, "%s: invalid %s", what, charset);
+		} else if (strcmp(name, "WINDOWS-1252") == 0 &&
+		           mime_is_utf8_text(in, len)) {
+			/* Latin-1 takes any bytes, so it cannot fail; but
+			 * multi-byte UTF-8 is never meant as Latin-1 */
+			mime_defect(c, "%s: not %s, read as utf-8", what,
+			            charset);
+			g = g_string_new_len(in, len);
 		} else {
 			iconv_t cd = mime_iconv_open(name);
 			size_t bad;
@@ -570,14 +601,14 @@ mime_decode(struct mime_ctx *c, const char *charset, const char *in,
 				char *it = mime_item(charset);
 
 				mime_defect(c, "%s: unknown charset '%s'", what,
-					    it);
+				            it);
 				g_free(it);
 			} else {
 				g = mime_iconv(cd, in, len, &bad);
 				mime_iconv_close(cd);
 				if (bad > 0)
 					g = mime_redecode(c, g, in, len, what,
-							  name, bad);
+					                  name, bad);
 			}
 		}
 	}
@@ -627,7 +658,7 @@ mime_type_of(GMimeObject *obj)
 
 	if (ct == NULL)
 		return g_strdup(GMIME_IS_MULTIPART(obj) ? "multipart/mixed"
-							: "text/plain");
+		                                        : "text/plain");
 	t = g_mime_content_type_get_mime_type(ct);
 	l = mime_lower(t);
 	g_free(t);
@@ -642,9 +673,9 @@ mime_is_type(GMimeObject *obj, const char *type, const char *subtype)
 	if (ct == NULL)
 		return g_ascii_strcasecmp(type, "text") == 0 &&
 		       (subtype == NULL ||
-			g_ascii_strcasecmp(subtype, "plain") == 0);
+		        g_ascii_strcasecmp(subtype, "plain") == 0);
 	return g_mime_content_type_is_type(ct, type,
-					   subtype != NULL ? subtype : "*");
+	                                   subtype != NULL ? subtype : "*");
 }
 
 /* mime_fix_encoding - decode CTE spellings GMime does not know. */
@@ -660,7 +691,7 @@ mime_fix_encoding(GMimePart *p, GMimeDataWrapper *dw)
 	    GMIME_CONTENT_ENCODING_DEFAULT)
 		return;
 	raw = g_mime_object_get_header((GMimeObject *)p,
-				       "Content-Transfer-Encoding");
+	                               "Content-Transfer-Encoding");
 	if (raw == NULL)
 		return;
 	for (const char *s = raw; *s != '\0' && n + 1 < sizeof(norm); s++)
@@ -672,7 +703,7 @@ mime_fix_encoding(GMimePart *p, GMimeDataWrapper *dw)
 	else if (strcmp(norm, "base64") == 0)
 		enc = GMIME_CONTENT_ENCODING_BASE64;
 	else if (strcmp(norm, "xuuencode") == 0 ||
-		 strcmp(norm, "uuencode") == 0 || strcmp(norm, "xuue") == 0)
+	         strcmp(norm, "uuencode") == 0 || strcmp(norm, "xuue") == 0)
 		enc = GMIME_CONTENT_ENCODING_UUENCODE;
 	if (enc != GMIME_CONTENT_ENCODING_DEFAULT)
 		g_mime_data_wrapper_set_encoding(dw, enc);
@@ -734,8 +765,8 @@ mime_next_line(const char *s, size_t len, size_t *pos, struct mime_span *l)
 	e = memchr(l->p, '\n', len - *pos);
 	l->len = e != NULL ? (size_t)(e - l->p) : len - *pos;
 	*pos += l->len + (e != NULL ? 1 : 0);
-	while (l->len > 0 &&
-	       (l->p[l->len - 1] == '\r' || l->p[l->len - 1] == ' '))
+	/* keep trailing blanks: in uuencode a space is a zero */
+	if (l->len > 0 && l->p[l->len - 1] == '\r')
 		l->len--;
 	return true;
 }
@@ -756,6 +787,8 @@ mime_uu_begin(const struct mime_span *l, struct mime_span *name)
 		return false;
 	name->p = l->p + i + 1;
 	name->len = l->len - i - 1;
+	while (name->len > 0 && g_ascii_isspace(name->p[name->len - 1]))
+		name->len--;
 	return name->len > 0;
 }
 
@@ -775,9 +808,10 @@ mime_uu_line(const struct mime_span *l, GByteArray *out, bool *end_r)
 		return true;
 	}
 	need = (n + 2) / 3 * 4;
-	if (l->len < need + 1 || l->len > need + 3)
+	/* editors strip trailing blanks, which were zeros: tolerate that */
+	if (l->len < 1 + (n * 4 + 2) / 3 || l->len > need + 3)
 		return false;
-	for (size_t i = 1; i <= need; i++)
+	for (size_t i = 1; i < l->len && i <= need; i++)
 		if (p[i] < 0x20 || p[i] > 0x60)
 			return false;
 	for (size_t i = 1; n > 0; i += 4) {
@@ -785,7 +819,7 @@ mime_uu_line(const struct mime_span *l, GByteArray *out, bool *end_r)
 		unsigned v[4];
 
 		for (size_t k = 0; k < 4; k++)
-			v[k] = (p[i + k] - 0x20) & 0x3f;
+			v[k] = i + k < l->len ? (p[i + k] - 0x20) & 0x3f : 0;
 		b[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
 		b[1] = (unsigned char)(v[1] << 4 | v[2] >> 2);
 		b[2] = (unsigned char)(v[2] << 6 | v[3]);
@@ -795,12 +829,15 @@ mime_uu_line(const struct mime_span *l, GByteArray *out, bool *end_r)
 	return true;
 }
 
+/* mime_span_eq - the line is s, give or take trailing blanks. */
 static bool
 mime_span_eq(const struct mime_span *l, const char *s)
 {
-	size_t n = strlen(s);
+	size_t n = strlen(s), len = l->len;
 
-	return l->len == n && memcmp(l->p, s, n) == 0;
+	while (len > n && g_ascii_isspace(l->p[len - 1]))
+		len--;
+	return len == n && memcmp(l->p, s, n) == 0;
 }
 
 static bool
@@ -811,8 +848,7 @@ mime_span_prefix(const struct mime_span *l, const char *s)
 	return l->len >= n && memcmp(l->p, s, n) == 0;
 }
 
-static struct mime_attachment *mime_att_new(const char *name,
-					    const char *type);
+static struct mime_attachment *mime_att_new(const char *name, const char *type);
 
 /*
  * mime_uu_extract - move uuencoded blocks of body (len bytes) into
@@ -871,7 +907,7 @@ mime_uu_extract(struct mime_ctx *c, const char *body, size_t len)
 		if (rest == NULL)
 			rest = g_string_sized_new(len);
 		g_string_append_len(rest, body + keep_from,
-				    (hold > 0 ? hold - 1 : start) - keep_from);
+		                    (hold > 0 ? hold - 1 : start) - keep_from);
 		keep_from = pos;
 		hold = 0;
 		{
@@ -899,7 +935,7 @@ mime_part_text(struct mime_ctx *c, GMimeObject *obj, bool uu)
 {
 	GByteArray *ba = mime_part_bytes((GMimePart *)obj);
 	const char *charset =
-		g_mime_object_get_content_type_parameter(obj, "charset");
+	    g_mime_object_get_content_type_parameter(obj, "charset");
 	bool is_html = mime_is_type(obj, "text", "html");
 	char meta[40];
 	GString *rest = NULL;
@@ -916,14 +952,14 @@ mime_part_text(struct mime_ctx *c, GMimeObject *obj, bool uu)
 	}
 	if (len > c->lim.max_text) {
 		mime_defect(c, "limit: body part cut to %zu bytes",
-			    c->lim.max_text);
+		            c->lim.max_text);
 		len = c->lim.max_text;
 	}
 	if ((charset == NULL || charset[0] == '\0') && is_html &&
 	    html_meta_charset(data, len, meta, sizeof(meta)))
 		charset = meta;
 	out = mime_decode(c, charset, data, len,
-			  is_html ? "html body" : "text body");
+	                  is_html ? "html body" : "text body");
 	if (rest != NULL)
 		g_string_free(rest, TRUE);
 	g_byte_array_unref(ba);
@@ -980,9 +1016,20 @@ mime_bodies(struct mime_ctx *c)
 			const char *h = g_hash_table_lookup(done, obj);
 			char *own = NULL;
 
+			size_t hl;
+
 			if (h == NULL)
 				h = own = mime_part_text(c, obj, false);
-			t = html_to_text(h, strlen(h));
+			hl = strlen(h);
+			if (hl > MIME_HTML_MAX) {
+				/* libxml2 spends ~150 bytes per element */
+				hl = mime_utf8_cut(h, hl, MIME_HTML_MAX);
+				mime_defect(c,
+				            "limit: html cut to %zu bytes "
+				            "for text",
+				            hl);
+			}
+			t = html_to_text(h, hl);
 			g_free(own);
 		} else {
 			t = mime_part_text(c, obj, true);
@@ -1014,65 +1061,65 @@ struct mime_ext {
 };
 
 static const struct mime_ext mime_exts[] = {
-	{"application/pdf", "pdf"},
-	{"application/zip", "zip"},
-	{"application/x-zip-compressed", "zip"},
-	{"application/gzip", "gz"},
-	{"application/x-gzip", "gz"},
-	{"application/msword", "doc"},
-	{"application/vnd.openxmlformats-officedocument.wordprocessingml."
-	 "document",
-	 "docx"},
-	{"application/vnd.ms-excel", "xls"},
-	{"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-	 "xlsx"},
-	{"application/vnd.ms-powerpoint", "ppt"},
-	{"application/vnd.openxmlformats-officedocument.presentationml."
-	 "presentation",
-	 "pptx"},
-	{"application/rtf", "rtf"},
-	{"application/json", "json"},
-	{"application/xml", "xml"},
-	{"application/pgp-signature", "asc"},
-	{"application/pgp-encrypted", "pgp"},
-	{"application/pgp-keys", "asc"},
-	{"application/pkcs7-signature", "p7s"},
-	{"application/x-pkcs7-signature", "p7s"},
-	{"application/pkcs7-mime", "p7m"},
-	{"application/x-pkcs7-mime", "p7m"},
-	{"application/ics", "ics"},
-	{"text/calendar", "ics"},
-	{"text/plain", "txt"},
-	{"text/html", "html"},
-	{"text/csv", "csv"},
-	{"text/xml", "xml"},
-	{"text/rtf", "rtf"},
-	{"text/enriched", "txt"},
-	{"text/rfc822-headers", "txt"},
-	{"text/x-vcard", "vcf"},
-	{"text/vcard", "vcf"},
-	{"image/png", "png"},
-	{"image/jpeg", "jpg"},
-	{"image/jpg", "jpg"},
-	{"image/pjpeg", "jpg"},
-	{"image/gif", "gif"},
-	{"image/bmp", "bmp"},
-	{"image/tiff", "tif"},
-	{"image/webp", "webp"},
-	{"image/svg+xml", "svg"},
-	{"audio/mpeg", "mp3"},
-	{"audio/mp3", "mp3"},
-	{"audio/wav", "wav"},
-	{"audio/basic", "au"},
-	{"video/mp4", "mp4"},
-	{"video/mpeg", "mpg"},
-	{"message/rfc822", "eml"},
-	{"message/global", "eml"},
-	{"message/delivery-status", "txt"},
-	{"message/global-delivery-status", "txt"},
-	{"message/disposition-notification", "txt"},
-	{"message/feedback-report", "txt"},
-	{"application/octet-stream", "bin"},
+    {"application/pdf", "pdf"},
+    {"application/zip", "zip"},
+    {"application/x-zip-compressed", "zip"},
+    {"application/gzip", "gz"},
+    {"application/x-gzip", "gz"},
+    {"application/msword", "doc"},
+    {"application/vnd.openxmlformats-officedocument.wordprocessingml."
+     "document",
+     "docx"},
+    {"application/vnd.ms-excel", "xls"},
+    {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+     "xlsx"},
+    {"application/vnd.ms-powerpoint", "ppt"},
+    {"application/vnd.openxmlformats-officedocument.presentationml."
+     "presentation",
+     "pptx"},
+    {"application/rtf", "rtf"},
+    {"application/json", "json"},
+    {"application/xml", "xml"},
+    {"application/pgp-signature", "asc"},
+    {"application/pgp-encrypted", "pgp"},
+    {"application/pgp-keys", "asc"},
+    {"application/pkcs7-signature", "p7s"},
+    {"application/x-pkcs7-signature", "p7s"},
+    {"application/pkcs7-mime", "p7m"},
+    {"application/x-pkcs7-mime", "p7m"},
+    {"application/ics", "ics"},
+    {"text/calendar", "ics"},
+    {"text/plain", "txt"},
+    {"text/html", "html"},
+    {"text/csv", "csv"},
+    {"text/xml", "xml"},
+    {"text/rtf", "rtf"},
+    {"text/enriched", "txt"},
+    {"text/rfc822-headers", "txt"},
+    {"text/x-vcard", "vcf"},
+    {"text/vcard", "vcf"},
+    {"image/png", "png"},
+    {"image/jpeg", "jpg"},
+    {"image/jpg", "jpg"},
+    {"image/pjpeg", "jpg"},
+    {"image/gif", "gif"},
+    {"image/bmp", "bmp"},
+    {"image/tiff", "tif"},
+    {"image/webp", "webp"},
+    {"image/svg+xml", "svg"},
+    {"audio/mpeg", "mp3"},
+    {"audio/mp3", "mp3"},
+    {"audio/wav", "wav"},
+    {"audio/basic", "au"},
+    {"video/mp4", "mp4"},
+    {"video/mpeg", "mpg"},
+    {"message/rfc822", "eml"},
+    {"message/global", "eml"},
+    {"message/delivery-status", "txt"},
+    {"message/global-delivery-status", "txt"},
+    {"message/disposition-notification", "txt"},
+    {"message/feedback-report", "txt"},
+    {"application/octet-stream", "bin"},
 };
 
 static const char *
@@ -1135,8 +1182,8 @@ mime_clean_name(const char *raw)
 
 		out = g_strdup_printf("%.*s%s", (int)keep, base, dot);
 	} else {
-		out = g_strndup(base, mime_utf8_cut(base, len,
-						    MIME_FILENAME_MAX));
+		out = g_strndup(base,
+		                mime_utf8_cut(base, len, MIME_FILENAME_MAX));
 	}
 	g_free(s);
 	return out;
@@ -1151,7 +1198,7 @@ mime_att_new(const char *name, const char *type)
 	a->filename = mime_clean_name(name);
 	if (type == NULL)
 		type = a->filename != NULL ? mime_type_for_name(a->filename)
-					   : "application/octet-stream";
+		                           : "application/octet-stream";
 	a->content_type = g_strdup(type);
 	return a;
 }
@@ -1182,31 +1229,34 @@ mime_att_from(GMimeObject *obj)
 
 	if (GMIME_IS_MESSAGE_PART(obj)) {
 		GMimeMessage *inner =
-			g_mime_message_part_get_message((GMimeMessagePart *)obj);
-		const char *fn = g_mime_object_get_content_disposition_parameter(
-			obj, "filename");
+		    g_mime_message_part_get_message((GMimeMessagePart *)obj);
+		const char *fn =
+		    g_mime_object_get_content_disposition_parameter(obj,
+		                                                    "filename");
 		char *name = NULL;
 
 		if (fn == NULL)
 			fn = g_mime_object_get_content_type_parameter(obj,
-								      "name");
+			                                              "name");
 		if (fn == NULL && inner != NULL &&
 		    g_mime_message_get_subject(inner) != NULL) {
-			char *subj = mime_line(g_mime_message_get_subject(inner));
+			char *subj =
+			    mime_line(g_mime_message_get_subject(inner));
 			size_t n = mime_utf8_cut(subj, strlen(subj), 150);
 
 			if (n > 0)
-				name = g_strdup_printf("%.*s.eml", (int)n, subj);
+				name =
+				    g_strdup_printf("%.*s.eml", (int)n, subj);
 			g_free(subj);
 		}
 		a = mime_att_new(name != NULL ? name : fn, type);
 		g_free(name);
 		a->is_message = true;
 		ba = inner != NULL ? mime_object_bytes((GMimeObject *)inner)
-				   : g_byte_array_new();
+		                   : g_byte_array_new();
 	} else {
 		a = mime_att_new(g_mime_part_get_filename((GMimePart *)obj),
-				 type);
+		                 type);
 		ba = mime_part_bytes((GMimePart *)obj);
 	}
 	a->is_inline = disp != NULL && g_ascii_strcasecmp(disp, "inline") == 0;
@@ -1226,7 +1276,7 @@ static void
 mime_names(GPtrArray *atts)
 {
 	GHashTable *seen =
-		g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
 	for (guint i = 0; i < atts->len; i++) {
 		struct mime_attachment *a = g_ptr_array_index(atts, i);
@@ -1239,19 +1289,19 @@ mime_names(GPtrArray *atts)
 				kind = "message";
 			else if (strncmp(a->content_type, "image/", 6) == 0)
 				kind = "image";
-			a->filename = g_strdup_printf(
-				"%s-%u.%s", kind, i + 1,
-				mime_ext_of(a->content_type));
+			a->filename =
+			    g_strdup_printf("%s-%u.%s", kind, i + 1,
+			                    mime_ext_of(a->content_type));
 		}
 		key = g_utf8_casefold(a->filename, -1);
 		for (unsigned k = 2; g_hash_table_contains(seen, key); k++) {
 			const char *dot = strrchr(a->filename, '.');
 			size_t base = dot != NULL && dot != a->filename
-					      ? (size_t)(dot - a->filename)
-					      : strlen(a->filename);
-			char *cand = g_strdup_printf(
-				"%.*s (%u)%s", (int)base, a->filename, k,
-				a->filename + base);
+			                  ? (size_t)(dot - a->filename)
+			                  : strlen(a->filename);
+			char *cand =
+			    g_strdup_printf("%.*s (%u)%s", (int)base,
+			                    a->filename, k, a->filename + base);
 
 			g_free(key);
 			key = g_utf8_casefold(cand, -1);
@@ -1273,7 +1323,8 @@ mime_attachments(struct mime_ctx *c)
 	GPtrArray *atts = c->m->attachments;
 
 	for (guint i = 0; i < c->att_parts->len; i++)
-		g_ptr_array_add(atts, mime_att_from(g_ptr_array_index(c->att_parts, i)));
+		g_ptr_array_add(
+		    atts, mime_att_from(g_ptr_array_index(c->att_parts, i)));
 	for (guint i = 0; i < c->uu_atts->len; i++) {
 		/* ownership moves to m */
 		g_ptr_array_add(atts, g_ptr_array_index(c->uu_atts, i));
@@ -1326,7 +1377,7 @@ mime_is_orig_part(GMimeObject *obj)
 /* mime_note_report - remember the parts classify.c needs. */
 static void
 mime_note_report(struct mime_ctx *c, GMimeObject *obj, size_t depth,
-		 bool in_report)
+                 bool in_report)
 {
 	if (c->report_part == NULL && mime_is_report_part(obj))
 		c->report_part = obj;
@@ -1339,14 +1390,14 @@ mime_note_report(struct mime_ctx *c, GMimeObject *obj, size_t depth,
 }
 
 static void mime_walk(struct mime_ctx *c, GMimeMultipart *mp,
-		      const char *subtype, bool in_alt, GPtrArray *text,
-		      GPtrArray *html, size_t depth, bool in_report);
+                      const char *subtype, bool in_alt, GPtrArray *text,
+                      GPtrArray *html, size_t depth, bool in_report);
 
 /* mime_visit - one child (index i) of a multipart of the given subtype. */
 static void
 mime_visit(struct mime_ctx *c, GMimeObject *part, int i, const char *subtype,
-	   bool in_alt, GPtrArray **text, GPtrArray **html, size_t depth,
-	   bool in_report)
+           bool in_alt, GPtrArray **text, GPtrArray **html, size_t depth,
+           bool in_report)
 {
 	const char *disp;
 	bool is_plain, is_html, is_media, is_inline, named;
@@ -1354,33 +1405,33 @@ mime_visit(struct mime_ctx *c, GMimeObject *part, int i, const char *subtype,
 	if (GMIME_IS_MULTIPART(part)) {
 		GMimeContentType *ct = g_mime_object_get_content_type(part);
 		const char *sub =
-			ct != NULL ? g_mime_content_type_get_media_subtype(ct)
-				   : NULL;
+		    ct != NULL ? g_mime_content_type_get_media_subtype(ct)
+		               : NULL;
 		char *lsub = mime_lower(sub != NULL ? sub : "mixed");
 		bool is_report = strcmp(lsub, "report") == 0;
 
 		if (depth + 1 > c->lim.max_depth) {
 			if (!c->depth_hit)
 				mime_defect(c, "limit: nesting deeper than %zu",
-					    c->lim.max_depth);
+				            c->lim.max_depth);
 			c->depth_hit = true;
 			g_free(lsub);
 			return;
 		}
 		if (is_report && c->m->report_type == NULL)
-			c->m->report_type = mime_lower(
-				g_mime_object_get_content_type_parameter(
-					part, "report-type"));
+			c->m->report_type =
+			    mime_lower(g_mime_object_get_content_type_parameter(
+			        part, "report-type"));
 		mime_walk(c, (GMimeMultipart *)part, lsub,
-			  in_alt || strcmp(lsub, "alternative") == 0, *text,
-			  *html, depth + 1, in_report || is_report);
+		          in_alt || strcmp(lsub, "alternative") == 0, *text,
+		          *html, depth + 1, in_report || is_report);
 		g_free(lsub);
 		return;
 	}
 	if (c->leaves >= c->lim.max_parts) {
 		if (!c->parts_hit)
 			mime_defect(c, "limit: more than %zu parts",
-				    c->lim.max_parts);
+			            c->lim.max_parts);
 		c->parts_hit = true;
 		return;
 	}
@@ -1398,9 +1449,9 @@ mime_visit(struct mime_ctx *c, GMimeObject *part, int i, const char *subtype,
 	is_media = mime_is_inline_media(part);
 	named = g_mime_part_get_filename((GMimePart *)part) != NULL;
 	is_inline = (disp == NULL || g_ascii_strcasecmp(disp, "attachment")) &&
-		    (is_plain || is_html || is_media) &&
-		    (i == 0 ||
-		     (strcmp(subtype, "related") != 0 && (is_media || !named)));
+	            (is_plain || is_html || is_media) &&
+	            (i == 0 ||
+	             (strcmp(subtype, "related") != 0 && (is_media || !named)));
 
 	if (!is_inline || is_media) {
 		/* inline images are listed as attachments too (Stalwart) */
@@ -1484,8 +1535,8 @@ mime_reparse(struct mime_ctx *c, GMimeMultipart *mp)
 			continue;
 		h = c->raw + off;
 		for (e = h; e < end && e - h < 2048; e++)
-			if (*e == '\n' && (e + 1 == end ||
-					   (e[1] != ' ' && e[1] != '\t')))
+			if (*e == '\n' &&
+			    (e + 1 == end || (e[1] != ' ' && e[1] != '\t')))
 				break;
 		field = g_strndup(h, e - h);
 		b = mime_raw_boundary(field);
@@ -1498,14 +1549,13 @@ mime_reparse(struct mime_ctx *c, GMimeMultipart *mp)
 	if (b == NULL)
 		goto out;
 	sub = mime_type_of(obj);
-	head = g_strdup_printf("Content-Type: %s; boundary=\"%s\"\n\n", sub,
-			       b);
+	head = g_strdup_printf("Content-Type: %s; boundary=\"%s\"\n\n", sub, b);
 	cat = g_mime_stream_cat_new();
 	{
-		GMimeStream *h = g_mime_stream_mem_new_with_buffer(
-			head, strlen(head));
+		GMimeStream *h =
+		    g_mime_stream_mem_new_with_buffer(head, strlen(head));
 		GMimeStream *bd =
-			g_mime_stream_mem_new_with_buffer(pro, strlen(pro));
+		    g_mime_stream_mem_new_with_buffer(pro, strlen(pro));
 
 		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), h);
 		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), bd);
@@ -1513,7 +1563,10 @@ mime_reparse(struct mime_ctx *c, GMimeMultipart *mp)
 		g_object_unref(bd);
 	}
 	p = g_mime_parser_new_with_stream(cat);
+	/* offsets seen now are in cat, not in c->raw */
+	c->reparsing = true;
 	fixed = g_mime_parser_construct_part(p, c->opts);
+	c->reparsing = false;
 	if (fixed == NULL || !GMIME_IS_MULTIPART(fixed) ||
 	    g_mime_multipart_get_count((GMimeMultipart *)fixed) == 0)
 		goto out;
@@ -1536,8 +1589,8 @@ out:
 
 static void
 mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
-	  bool in_alt, GPtrArray *text, GPtrArray *html, size_t depth,
-	  bool in_report)
+          bool in_alt, GPtrArray *text, GPtrArray *html, size_t depth,
+          bool in_report)
 {
 	int n = g_mime_multipart_get_count(mp);
 	guint text_len = text != NULL ? text->len : 0;
@@ -1552,7 +1605,7 @@ mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
 
 		if (pro != NULL && pro[0] != '\0') {
 			char *t = mime_decode(c, NULL, pro, strlen(pro),
-					      "multipart prologue");
+			                      "multipart prologue");
 
 			if (c->salvaged == NULL)
 				c->salvaged = g_string_new(NULL);
@@ -1567,7 +1620,7 @@ mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
 
 		if (part != NULL)
 			mime_visit(c, part, i, subtype, in_alt, &text, &html,
-				   depth, in_report);
+			           depth, in_report);
 	}
 	if (!alt || text == NULL || html == NULL)
 		return;
@@ -1644,29 +1697,29 @@ mime_cap_headers(char *s)
 static void
 mime_report(struct mime_ctx *c)
 {
-	GMimeObject *orig = c->orig_report != NULL ? c->orig_report
-						   : c->orig_any;
+	GMimeObject *orig =
+	    c->orig_report != NULL ? c->orig_report : c->orig_any;
 
 	if (c->report_part != NULL) {
 		GByteArray *ba =
-			GMIME_IS_PART(c->report_part)
-				? mime_part_bytes((GMimePart *)c->report_part)
-				: g_byte_array_new();
-		size_t len = ba->len < c->lim.max_text ? ba->len
-						       : c->lim.max_text;
+		    GMIME_IS_PART(c->report_part)
+		        ? mime_part_bytes((GMimePart *)c->report_part)
+		        : g_byte_array_new();
+		size_t len =
+		    ba->len < c->lim.max_text ? ba->len : c->lim.max_text;
 
-		c->m->report_body = mime_decode(
-			c,
-			g_mime_object_get_content_type_parameter(
-				c->report_part, "charset"),
-			(const char *)ba->data, len, "report");
+		c->m->report_body =
+		    mime_decode(c,
+		                g_mime_object_get_content_type_parameter(
+		                    c->report_part, "charset"),
+		                (const char *)ba->data, len, "report");
 		g_byte_array_unref(ba);
 	}
 	if (orig == NULL)
 		return;
 	if (GMIME_IS_MESSAGE_PART(orig)) {
 		GMimeMessage *inner =
-			g_mime_message_part_get_message((GMimeMessagePart *)orig);
+		    g_mime_message_part_get_message((GMimeMessagePart *)orig);
 		const char *id;
 		char *h;
 
@@ -1678,17 +1731,17 @@ mime_report(struct mime_ctx *c)
 		h = g_mime_object_get_headers((GMimeObject *)inner, NULL);
 		if (h != NULL) {
 			c->m->original_headers = mime_decode(
-				c, NULL, h, strlen(h), "original headers");
+			    c, NULL, h, strlen(h), "original headers");
 			mime_cap_headers(c->m->original_headers);
 		}
 		g_free(h);
 	} else if (GMIME_IS_PART(orig)) {
 		GByteArray *ba = mime_part_bytes((GMimePart *)orig);
 		size_t len = ba->len < 4 * MIME_ORIG_HEADERS
-				     ? ba->len
-				     : 4 * MIME_ORIG_HEADERS;
+		                 ? ba->len
+		                 : 4 * MIME_ORIG_HEADERS;
 		char *h = mime_decode(c, NULL, (const char *)ba->data, len,
-				      "original headers");
+		                      "original headers");
 		char *id = mime_header_block_id(h);
 
 		mime_cap_headers(h);
@@ -1735,21 +1788,22 @@ mime_addrs(InternetAddressList *list, GPtrArray *out, int depth)
 	int n = list != NULL ? internet_address_list_length(list) : 0;
 
 	for (int i = 0; i < n; i++) {
-		InternetAddress *ia = internet_address_list_get_address(list, i);
+		InternetAddress *ia =
+		    internet_address_list_get_address(list, i);
 		const char *addr, *name;
 		struct mime_addr *a;
 
 		if (INTERNET_ADDRESS_IS_GROUP(ia)) {
 			if (depth < 2)
 				mime_addrs(internet_address_group_get_members(
-						   INTERNET_ADDRESS_GROUP(ia)),
-					   out, depth + 1);
+				               INTERNET_ADDRESS_GROUP(ia)),
+				           out, depth + 1);
 			continue;
 		}
 		if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
 			continue;
 		addr = internet_address_mailbox_get_addr(
-			INTERNET_ADDRESS_MAILBOX(ia));
+		    INTERNET_ADDRESS_MAILBOX(ia));
 		if (addr == NULL || addr[0] == '\0')
 			continue;
 		name = internet_address_get_name(ia);
@@ -1761,8 +1815,8 @@ mime_addrs(InternetAddressList *list, GPtrArray *out, int depth)
 			g_free(a->addr);
 			a->addr = low;
 		}
-		a->name = name != NULL && name[0] != '\0' ? mime_line(name)
-							  : NULL;
+		a->name =
+		    name != NULL && name[0] != '\0' ? mime_line(name) : NULL;
 		g_ptr_array_add(out, a);
 	}
 }
@@ -1770,7 +1824,7 @@ mime_addrs(InternetAddressList *list, GPtrArray *out, int depth)
 /* mime_refs - the ids of a References-like header, without <>. */
 static void
 mime_refs(struct mime_ctx *c, GMimeMessage *msg, const char *name,
-	  GPtrArray *out)
+          GPtrArray *out)
 {
 	const char *v = g_mime_object_get_header((GMimeObject *)msg, name);
 	GMimeReferences *r;
@@ -1789,26 +1843,71 @@ mime_refs(struct mime_ctx *c, GMimeMessage *msg, const char *name,
 	g_mime_references_free(r);
 }
 
+/* mime_add_header - one raw field (name, folded value) decoded into m. */
 static void
-mime_headers(struct mime_ctx *c, GMimeMessage *msg)
+mime_add_header(struct mime_ctx *c, const char *name, size_t nl, const char *v,
+                size_t vl)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list((GMimeObject *)msg);
-	int n = g_mime_header_list_get_count(hl);
+	struct mime_header *h = g_new0(struct mime_header, 1);
+	char *raw = g_strndup(v, vl), *dec;
 
-	if ((size_t)n > c->lim.max_headers) {
-		mime_defect(c, "limit: %d header fields, kept %zu", n,
-			    c->lim.max_headers);
-		n = (int)c->lim.max_headers;
-	}
-	for (int i = 0; i < n; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-		struct mime_header *mh = g_new0(struct mime_header, 1);
-		const char *v = g_mime_header_get_value(h);
+	h->name = mime_str(name, nl);
+	/* a NUL inside the raw value must not hide the rest of it */
+	for (size_t i = 0; i < vl; i++)
+		if (raw[i] == '\0')
+			raw[i] = ' ';
+	dec = g_mime_utils_header_decode_text(c->opts, raw);
+	h->value = mime_line(dec);
+	g_free(dec);
+	g_free(raw);
+	g_ptr_array_add(c->m->headers, h);
+}
 
-		mh->name = mime_line(g_mime_header_get_name(h));
-		mh->value = mime_line(v != NULL ? v : "");
-		g_ptr_array_add(c->m->headers, mh);
+/*
+ * mime_headers - the top-level header fields in their order, read from
+ * the raw block: GMime files Content-* under the body part, which would
+ * lose them and their order.
+ */
+static void
+mime_headers(struct mime_ctx *c)
+{
+	const char *p = c->raw, *end = c->raw + c->raw_len;
+	const char *name = NULL, *val = NULL;
+	size_t nl = 0, count = 0;
+
+	while (p < end) {
+		const char *e = memchr(p, '\n', end - p);
+		const char *le = e != NULL ? e : end, *colon;
+
+		if (le > p && le[-1] == '\r')
+			le--;
+		if (le == p)
+			break; /* the empty line ends the header */
+		if ((*p == ' ' || *p == '\t') && name != NULL) {
+			p = e != NULL ? e + 1 : end;
+			continue; /* folded: part of the field above */
+		}
+		if (name != NULL && ++count <= c->lim.max_headers)
+			mime_add_header(c, name, nl, val, (size_t)(p - val));
+		name = NULL;
+		colon = memchr(p, ':', le - p);
+		if (colon != NULL && colon > p &&
+		    !(p == c->raw && le - p > 5 &&
+		      memcmp(p, "From ", 5) == 0)) {
+			name = p;
+			nl = colon - p;
+			while (nl > 0 &&
+			       (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
+				nl--;
+			val = colon + 1;
+		}
+		p = e != NULL ? e + 1 : end;
 	}
+	if (name != NULL && ++count <= c->lim.max_headers)
+		mime_add_header(c, name, nl, val, (size_t)(p - val));
+	if (count > c->lim.max_headers)
+		mime_defect(c, "limit: %zu header fields, kept %zu", count,
+		            c->lim.max_headers);
 }
 
 static void
@@ -1948,7 +2047,7 @@ mime_header_start(const char *raw, size_t len)
 			e = end;
 		if (e == p || (e == p + 1 && *p == '\r'))
 			return -1; /* the header block ended */
-		while (q < e && *q > 0x20 && *q < 0x7f && *q != ':')
+		while (q<e && * q> 0x20 && *q < 0x7f && *q != ':')
 			q++;
 		if (lines > 0 && q > p && q < e && *q == ':')
 			return p - raw;
@@ -1986,9 +2085,8 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 	c.nobound = g_array_new(FALSE, FALSE, sizeof(gint64));
 	c.opts = g_mime_parser_options_new();
 	g_mime_parser_options_set_fallback_charsets(
-		c.opts, (const char **)c.lim.charset_fallback);
-	g_mime_parser_options_set_warning_callback(c.opts, mime_on_warning,
-						   &c);
+	    c.opts, (const char **)c.lim.charset_fallback);
+	g_mime_parser_options_set_warning_callback(c.opts, mime_on_warning, &c);
 
 	if (raw == NULL || len == 0) {
 		mime_defect(&c, "empty input");
@@ -2001,9 +2099,9 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 
 		if (start > 0) {
 			mime_defect(&c, "skipped %zd bytes before the header",
-				    start);
+			            start);
 			msg = mime_construct(&c, (const char *)raw + start,
-					     len - start);
+			                     len - start);
 		}
 	}
 	if (msg == NULL) {
@@ -2011,7 +2109,7 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 		m->unparsed = true;
 		goto out;
 	}
-	mime_headers(&c, msg);
+	mime_headers(&c);
 	mime_envelope(&c, msg);
 	body = g_mime_message_get_mime_part(msg);
 	if (body == NULL) {
@@ -2026,8 +2124,8 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 out:
 	if (c.defects_dropped > 0)
 		g_ptr_array_add(m->defects,
-				g_strdup_printf("%zu more defects not listed",
-						c.defects_dropped));
+		                g_strdup_printf("%zu more defects not listed",
+		                                c.defects_dropped));
 	if (m->content_type == NULL)
 		m->content_type = g_strdup("text/plain");
 	m->text_new = quote_split(m->text);
@@ -2113,24 +2211,35 @@ static GMimeObject *
 mime_text_part(const char *subtype, const char *text)
 {
 	GMimeTextPart *t = g_mime_text_part_new_with_subtype(subtype);
-	char *clean = mime_str(text, strlen(text));
+	char *lf = mime_str(text, strlen(text)), *clean;
+	GString *crlf = g_string_sized_new(strlen(lf) + 64);
+
+	/* text is CRLF before any transfer encoding (RFC 2045 2.10) */
+	(void)mime_newlines(lf, strlen(lf));
+	for (const char *p = lf; *p != '\0'; p++) {
+		if (*p == '\n')
+			g_string_append_c(crlf, '\r');
+		g_string_append_c(crlf, *p);
+	}
+	g_free(lf);
+	clean = g_string_free(crlf, FALSE);
 
 	/* set_text would pick iso-8859-1 for umlauts; always say utf-8 */
 	g_mime_text_part_set_charset(t, "utf-8");
 	{
-		GMimeStream *s = g_mime_stream_mem_new_with_buffer(
-			clean, strlen(clean));
+		GMimeStream *s =
+		    g_mime_stream_mem_new_with_buffer(clean, strlen(clean));
 		GMimeDataWrapper *dw = g_mime_data_wrapper_new_with_stream(
-			s, GMIME_CONTENT_ENCODING_DEFAULT);
+		    s, GMIME_CONTENT_ENCODING_DEFAULT);
 
 		g_mime_part_set_content((GMimePart *)t, dw);
 		g_object_unref(dw);
 		g_object_unref(s);
 	}
 	g_mime_part_set_content_encoding(
-		(GMimePart *)t,
-		g_mime_part_get_best_content_encoding(
-			(GMimePart *)t, GMIME_ENCODING_CONSTRAINT_7BIT));
+	    (GMimePart *)t,
+	    g_mime_part_get_best_content_encoding(
+	        (GMimePart *)t, GMIME_ENCODING_CONSTRAINT_7BIT));
 	g_free(clean);
 	return (GMimeObject *)t;
 }
@@ -2149,17 +2258,17 @@ mime_build(const struct mime_out *o)
 	msg = g_mime_message_new(TRUE);
 	if (o->from_addr != NULL)
 		g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_FROM,
-					   o->from_name, o->from_addr);
+		                           o->from_name, o->from_addr);
 	if (o->to_addr != NULL)
 		g_mime_message_add_mailbox(msg, GMIME_ADDRESS_TYPE_TO,
-					   o->to_name, o->to_addr);
+		                           o->to_name, o->to_addr);
 	if (o->subject != NULL) {
 		v = mime_safe_value(o->subject);
 		g_mime_message_set_subject(msg, v, "utf-8");
 		g_free(v);
 	}
 	dt = o->date != 0 ? g_date_time_new_from_unix_utc(o->date)
-			  : g_date_time_new_now_utc();
+	                  : g_date_time_new_now_utc();
 	g_mime_message_set_date(msg, dt);
 	g_date_time_unref(dt);
 	if (o->message_id != NULL) {
@@ -2171,7 +2280,7 @@ mime_build(const struct mime_out *o)
 		v = mime_safe_value(o->in_reply_to);
 		wire = g_strdup_printf("<%s>", v);
 		g_mime_object_set_header((GMimeObject *)msg, "In-Reply-To",
-					 wire, NULL);
+		                         wire, NULL);
 		g_free(wire);
 		g_free(v);
 	}
@@ -2189,26 +2298,26 @@ mime_build(const struct mime_out *o)
 		if (r->len > 0) {
 			v = mime_safe_value(r->str);
 			g_mime_object_set_header((GMimeObject *)msg,
-						 "References", v, NULL);
+			                         "References", v, NULL);
 			g_free(v);
 		}
 		g_string_free(r, TRUE);
 		g_strfreev(ids);
 	}
-	for (size_t i = 0; o->extra != NULL && o->extra[i] != NULL &&
-			   o->extra[i + 1] != NULL;
+	for (size_t i = 0;
+	     o->extra != NULL && o->extra[i] != NULL && o->extra[i + 1] != NULL;
 	     i += 2) {
 		if (!mime_safe_name(o->extra[i]))
 			continue;
 		v = mime_safe_value(o->extra[i + 1]);
 		g_mime_object_set_header((GMimeObject *)msg, o->extra[i], v,
-					 "utf-8");
+		                         "utf-8");
 		g_free(v);
 	}
 	body = mime_text_part("plain", o->text);
 	if (o->html != NULL) {
 		GMimeMultipart *alt =
-			g_mime_multipart_new_with_subtype("alternative");
+		    g_mime_multipart_new_with_subtype("alternative");
 		GMimeObject *h = mime_text_part("html", o->html);
 
 		g_mime_multipart_add(alt, body);

@@ -21,12 +21,10 @@ struct quote_line {
 
 /* Markers that sit on their own line between dashes. */
 static const char *const quote_separators[] = {
-	"original message",	 "ursprüngliche nachricht",
-	"original-nachricht",	 "message d'origine",
-	"mensaje original",	 "messaggio originale",
-	"oorspronkelijk bericht", "originalmeddelande",
-	"alkuperäinen viesti",	 "původní zpráva",
-	"wiadomość oryginalna",
+    "original message",       "ursprüngliche nachricht", "original-nachricht",
+    "message d'origine",      "mensaje original",        "messaggio originale",
+    "oorspronkelijk bericht", "originalmeddelande",      "alkuperäinen viesti",
+    "původní zpráva",         "wiadomość oryginalna",
 };
 
 /* Attribution lines: prefix, a word that must appear, required ending. */
@@ -37,23 +35,23 @@ struct quote_attr {
 };
 
 static const struct quote_attr quote_attrs[] = {
-	{"On ", NULL, "wrote:"},	  {"Le ", NULL, "a écrit :"},
-	{"Le ", NULL, "a écrit:"},	  {"Am ", "schrieb", ":"},
-	{"El ", NULL, "escribió:"},	  {"Il ", NULL, "ha scritto:"},
-	{"Op ", "schreef", ":"},	  {"Den ", "skrev", ":"},
-	{"Em ", NULL, "escreveu:"},
+    {"On ", NULL, "wrote:"},    {"Le ", NULL, "a écrit :"},
+    {"Le ", NULL, "a écrit:"},  {"Am ", "schrieb", ":"},
+    {"El ", NULL, "escribió:"}, {"Il ", NULL, "ha scritto:"},
+    {"Op ", "schreef", ":"},    {"Den ", "skrev", ":"},
+    {"Em ", NULL, "escreveu:"},
 };
 
 /* Outlook header blocks: the From line and the Sent line that follows. */
-static const char *const quote_from_words[] = {"From", "Von", "De", "Van",
-					       "Da", "Från", "Fra", "Od"};
+static const char *const quote_from_words[] = {"From", "Von",  "De",  "Van",
+                                               "Da",   "Från", "Fra", "Od"};
 static const char *const quote_sent_words[] = {
-	"Sent",	   "Date",     "Gesendet", "Datum",  "Envoyé", "Enviado",
-	"Inviato", "Verzonden", "Skickat",  "Sendt", "Wysłano", "Enviada"};
+    "Sent",    "Date",      "Gesendet", "Datum", "Envoyé",  "Enviado",
+    "Inviato", "Verzonden", "Skickat",  "Sendt", "Wysłano", "Enviada"};
 
 static const char *const quote_forward_marks[] = {
-	"forwarded message", "begin forwarded message", "weitergeleitete",
-	"message transféré", "mensaje reenviado", "doorgestuurd bericht"};
+    "forwarded message", "begin forwarded message", "weitergeleitete",
+    "message transféré", "mensaje reenviado",       "doorgestuurd bericht"};
 
 static bool
 quote_is_blank(const struct quote_line *l)
@@ -95,7 +93,7 @@ quote_is_separator(const struct quote_line *l)
 		len--;
 	}
 	while (len > 0 && (s[len - 1] == '-' || s[len - 1] == '_' ||
-			   s[len - 1] == '=' || s[len - 1] == ' '))
+	                   s[len - 1] == '=' || s[len - 1] == ' '))
 		len--;
 	for (size_t i = 0; i < ARRAY_SIZE(quote_separators); i++) {
 		size_t sl = strlen(quote_separators[i]);
@@ -207,11 +205,11 @@ static bool
 quote_outlook(const struct quote_line *lines, size_t n, size_t i)
 {
 	if (!quote_field(&lines[i], quote_from_words,
-			 ARRAY_SIZE(quote_from_words)))
+	                 ARRAY_SIZE(quote_from_words)))
 		return false;
 	for (size_t k = i + 1; k < n && k <= i + 4; k++)
 		if (quote_field(&lines[k], quote_sent_words,
-				ARRAY_SIZE(quote_sent_words)))
+		                ARRAY_SIZE(quote_sent_words)))
 			return !quote_after_forward(lines, i);
 	return false;
 }
@@ -311,8 +309,8 @@ quote_cut(const struct quote_line *lines, size_t n, bool *is_quote_r)
 	if (last == 0 || lines[last - 1].t[0] != '>')
 		return n;
 	q = last - 1;
-	while (q > 0 && (quote_is_blank(&lines[q - 1]) ||
-			 lines[q - 1].t[0] == '>'))
+	while (q > 0 &&
+	       (quote_is_blank(&lines[q - 1]) || lines[q - 1].t[0] == '>'))
 		q--;
 	while (q < last && quote_is_blank(&lines[q]))
 		q++;
@@ -346,17 +344,43 @@ quote_below(const struct quote_line *lines, size_t n, size_t cut)
 		return g_strdup("");
 	/* The part below may end in a signature or another quote. */
 	rest = quote_lines(lines[i].p);
-	end = quote_cut((const struct quote_line *)rest->data, rest->len,
-			&dummy);
+	end =
+	    quote_cut((const struct quote_line *)rest->data, rest->len, &dummy);
 	if (end < rest->len)
-		out = quote_trimmed(lines[i].p,
-				    g_array_index(rest, struct quote_line, end)
-						    .p -
-					    lines[i].p);
+		out = quote_trimmed(
+		    lines[i].p,
+		    g_array_index(rest, struct quote_line, end).p - lines[i].p);
 	else
 		out = quote_trimmed(lines[i].p, strlen(lines[i].p));
 	g_array_free(rest, TRUE);
 	return out;
+}
+
+/*
+ * quote_lead - first line after a quote that opens the text (an answer
+ * written below the quote): an optional attribution, then ">" lines.
+ * Returns 0 when the text does not open with a quote.
+ */
+static size_t
+quote_lead(const struct quote_line *lines, size_t n, size_t cut)
+{
+	size_t i = 0, a;
+
+	while (i < cut && quote_is_blank(&lines[i]))
+		i++;
+	if (i == cut)
+		return 0;
+	a = quote_attribution(lines, n, i);
+	if (a == 0 && lines[i].t[0] != '>' &&
+	    quote_ends_with(lines[i].t, lines[i].tlen, ":") && i + 1 < cut &&
+	    lines[i + 1].t[0] == '>')
+		a = 1; /* "Bob wrote:" in a form we do not know */
+	i += a;
+	if (i >= cut || lines[i].t[0] != '>')
+		return 0;
+	while (i < cut && (quote_is_blank(&lines[i]) || lines[i].t[0] == '>'))
+		i++;
+	return i;
 }
 
 char *
@@ -364,7 +388,8 @@ quote_split(const char *text)
 {
 	GArray *a;
 	const struct quote_line *lines;
-	size_t cut;
+	const char *from, *to;
+	size_t cut, lead;
 	bool is_quote;
 	char *out;
 
@@ -373,16 +398,20 @@ quote_split(const char *text)
 	a = quote_lines(text);
 	lines = (const struct quote_line *)a->data;
 	cut = quote_cut(lines, a->len, &is_quote);
-	if (cut == a->len) {
-		out = quote_trimmed(text, strlen(text));
-		goto out;
-	}
-	out = quote_trimmed(text, lines[cut].p - text);
-	if (out[0] == '\0' && is_quote) {
+	lead = quote_lead(lines, a->len, cut);
+	from = lead < a->len ? lines[lead].p : text + strlen(text);
+	to = cut < a->len ? lines[cut].p : text + strlen(text);
+	out = quote_trimmed(from, to > from ? (size_t)(to - from) : 0);
+	if (out[0] == '\0' && is_quote && cut < a->len) {
 		g_free(out);
 		out = quote_below(lines, a->len, cut);
 	}
-out:
+	if (out[0] == '\0') {
+		/* a forward without a word of its own, a lone signature:
+		 * what was sent is the best guess at what is new */
+		g_free(out);
+		out = quote_trimmed(text, strlen(text));
+	}
 	g_array_free(a, TRUE);
 	return out;
 }

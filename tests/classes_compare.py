@@ -13,10 +13,14 @@ classifier's verdict for each file and reports:
     marked "reviewed" when it is in REVIEWED below (with the verdict on who is
     right), so that only new disagreements fail the run.
 
-The verdicts come from a driver program that reads file paths on stdin and
-prints one TSV line per file: path, class, reason, bounce_recipient,
-bounce_status, original_message_id (classify_name() spellings).  Either run
-one (--driver PROG) or pass its saved output (--results FILE).
+The verdicts come from one of:
+  --tickctl PROG   `PROG parse FILE...` (the real parse path; its "== path"
+                   and "class: NAME (reason)" lines are read), e.g.
+                   tests/classes_compare.py --tickctl build/tickctl
+  --driver PROG    a program that reads file paths on stdin and prints one
+                   TSV line per file: path, class, reason, bounce_recipient,
+                   bounce_status, original_message_id
+  --results FILE   the saved output of such a driver.
 
 Exit status: 0 when the loop-protection rule holds and every disagreement is
 reviewed with the class recorded there; 1 otherwise.  Python 3 stdlib only.
@@ -114,6 +118,24 @@ def run_driver(driver, corpora, paths):
     return parse_results(out.splitlines(), corpora)
 
 
+def run_tickctl(tickctl, corpora, paths):
+    res = {}
+    for i in range(0, len(paths), 200):
+        chunk = [os.path.join(corpora, p) for p in paths[i:i + 200]]
+        out = subprocess.run([tickctl, "parse"] + chunk, capture_output=True,
+                             text=True, errors="replace").stdout
+        cur = None
+        for line in out.splitlines():
+            if line.startswith("== ") and line[3:] in chunk:
+                cur = os.path.relpath(line[3:], corpora)
+            elif line.startswith("class: ") and cur is not None:
+                name, _, reason = line[7:].partition(" (")
+                res[cur] = {"class": name, "reason": reason[:-1],
+                            "rcpt": "", "status": "", "orig": ""}
+                cur = None
+    return res
+
+
 def parse_results(lines, corpora):
     res = {}
     prefix = os.path.join(corpora, "")
@@ -156,6 +178,7 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
         "corpora"))
     g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--tickctl", help="tickctl binary (uses 'parse')")
     g.add_argument("--driver", help="program: paths on stdin, TSV out")
     g.add_argument("--results", help="saved driver output")
     ap.add_argument("--all", action="store_true",
@@ -173,7 +196,9 @@ def main():
     paths = listed + (sorted(set(all_mail_files(corpora)) - set(tsv))
                       if a.all else [])
 
-    if a.driver:
+    if a.tickctl:
+        res = run_tickctl(a.tickctl, corpora, paths)
+    elif a.driver:
         res = run_driver(a.driver, corpora, paths)
     else:
         with open(a.results, encoding="utf-8", errors="replace") as f:

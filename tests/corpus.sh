@@ -1,22 +1,52 @@
 #!/bin/sh
-# corpus.sh BIN - every mail under ../shared/corpora through the real parse
-# and classify path of BIN (an ASan+UBSan build): fails on any crash, any
-# sanitizer report (leaks included) and any output that is not valid UTF-8.
-cd "$(dirname "$0")/.." || exit 1
+# Runs every mail of the shared corpora through the real parse path of an
+# ASan+UBSan build and fails on a crash, a sanitizer or leak report, a GLib
+# critical, or a message whose parse broke the UTF-8 contract.
+#
+# usage: tests/corpus.sh [BIN]      (BIN: an ASan build of tickctl,
+#                                    default build/asan/tickctl)
+#        CORPORA=DIR tests/corpus.sh BIN
+set -u
+
 bin=${1:-build/asan/tickctl}
-dir=${CORPORA:-../shared/corpora}
-[ -d "$dir" ] || { echo "corpus: $dir is missing"; exit 1; }
-out=$(mktemp)
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	"$bin" corpus-report "$dir" >"$out" 2>&1
+cd "$(dirname "$0")/.." || exit 2
+corpora=${CORPORA:-../shared/corpora}
+case $bin in /*) ;; *) bin=$(pwd)/$bin ;; esac
+[ -x "$bin" ] || { echo "corpus: '$bin' is not executable" >&2; exit 2; }
+[ -d "$corpora" ] || { echo "corpus: no corpora at '$corpora'" >&2; exit 2; }
+
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT INT TERM
+
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+	"$bin" corpus-report "$corpora" >"$out" 2>"$err"
 rc=$?
 cat "$out"
+
 fail=0
-[ $rc -eq 0 ] || { echo "corpus: exit $rc"; fail=1; }
-grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$out" && { echo "corpus: sanitizer report"; fail=1; }
-grep -E '^total:' "$out" | grep -q ' invalid-utf8=0 ' || { echo "corpus: invalid UTF-8 or no total line"; fail=1; }
-msgs=$(sed -nE 's/^total: .* messages=([0-9]+) .*/\1/p' "$out")
-rm -f "$out"
-if [ $fail -eq 0 ]; then echo "corpus: ${msgs:-0} passed, 0 failed"; else echo "corpus: 0 passed, 1 failed"; fi
+crashes=0
+# 128+n: killed by a signal; ASan and UBSan exit 1 after their report.
+if [ $rc -ge 128 ] || grep -qE '^(==[0-9]+==)?ERROR: (Address|Undefined)Sanitizer|runtime error:' "$err"; then
+	crashes=1
+fi
+leaks=0
+grep -q 'ERROR: LeakSanitizer' "$err" && leaks=1
+criticals=$(grep -c 'CRITICAL \*\*' "$err")
+total=$(grep '^total:' "$out" | tail -1)
+invalid=$(printf '%s\n' "$total" | sed -n 's/.* invalid-utf8=\([0-9]*\).*/\1/p')
+
+echo "corpus: exit=$rc crashes=$crashes leaks=$leaks criticals=$criticals invalid-utf8=${invalid:-?}"
+if [ $crashes -ne 0 ] || [ $leaks -ne 0 ] || [ "$criticals" -ne 0 ]; then
+	echo "corpus: sanitizer or GLib report:" >&2
+	head -n 80 "$err" >&2
+	fail=1
+fi
+if [ -z "$total" ] || [ "${invalid:-1}" != 0 ]; then
+	echo "corpus: invalid UTF-8 or no total line" >&2
+	grep -v 'CRITICAL' "$err" | head -n 20 >&2
+	fail=1
+fi
+[ $rc -eq 0 ] || fail=1
+[ $fail -eq 0 ] && echo "corpus: ok"
 exit $fail

