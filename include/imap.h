@@ -29,16 +29,16 @@
 #include <glib.h>
 
 struct imap_params {
-	const char *url;      /* "imaps://host:993" or "imap://host:143" */
+	const char *url; /* "imaps://host:993" or "imap://host:143" */
 	const char *user;
-	const char *password; /* may be NULL */
-	bool starttls;	      /* for imap:// : require STARTTLS (default);
-				 false = plaintext (loopback tests only) */
+	const char *password;      /* may be NULL */
+	bool starttls;             /* for imap:// : require STARTTLS (default);
+	                              false = plaintext (loopback tests only) */
 	bool insecure_skip_verify; /* tests only: accept self-signed certs */
-	long connect_timeout; /* seconds, default 15 */
-	long timeout;	      /* seconds per server response, default 60;
-				 one message must arrive within 10x this */
-	size_t max_message;   /* bytes, default 25 MiB */
+	long connect_timeout;      /* seconds, default 15 */
+	long timeout;              /* seconds per server response, default 60;
+	                              one message must arrive within 10x this */
+	size_t max_message;        /* bytes, default 25 MiB */
 };
 
 struct imap;
@@ -76,7 +76,7 @@ int imap_status(struct imap *im, const char *mailbox, struct imap_status *st_r);
  * On failure uids is left as it was.
  */
 int imap_search(struct imap *im, const char *mailbox, uint32_t uidvalidity,
-		uint32_t after_uid, GArray *uids);
+                uint32_t after_uid, GArray *uids);
 
 /*
  * imap_fetch - the raw bytes of one message appended to out, through
@@ -87,7 +87,7 @@ int imap_search(struct imap *im, const char *mailbox, uint32_t uidvalidity,
  * nothing is appended.
  */
 int imap_fetch(struct imap *im, const char *mailbox, uint32_t uidvalidity,
-	       uint32_t uid, GByteArray *out);
+               uint32_t uid, GByteArray *out);
 
 /*
  * imap_fetch_range - few round trips for many messages: calls cb for each
@@ -97,16 +97,17 @@ int imap_fetch(struct imap *im, const char *mailbox, uint32_t uidvalidity,
  * flag changes.  UIDs that no longer exist get no call.  Messages over
  * max_message are reported with data NULL and size = their RFC822.SIZE
  * (or the announced literal size).  A cb return < 0 stops and is
- * returned.  On any error the calls already made stand; retry the rest.
- * -ENOSYS if the fast path is unavailable (after the server answered
- * something our reader could not parse, that call returned -EPROTO); the
- * caller then uses imap_fetch().
+ * returned.  cb may call the other imap_* functions on im (they use the
+ * easy handle), but not imap_fetch_range or imap_free.  On any error the
+ * calls already made stand; retry the rest.  -ENOSYS if the fast path is
+ * unavailable (after the server answered something our reader could not
+ * parse, that call returned -EPROTO); the caller then uses imap_fetch().
  */
 typedef int imap_fetch_cb(uint32_t uid, const void *data, size_t size,
-			  void *ctx);
-int imap_fetch_range(struct imap *im, const char *mailbox,
-		     uint32_t uidvalidity, const uint32_t *uids, size_t n,
-		     imap_fetch_cb *cb, void *ctx);
+                          void *ctx);
+int imap_fetch_range(struct imap *im, const char *mailbox, uint32_t uidvalidity,
+                     const uint32_t *uids, size_t n, imap_fetch_cb *cb,
+                     void *ctx);
 
 /*
  * imap_mark - after the caller's COMMIT: set \Seen on uids (move_to NULL)
@@ -118,14 +119,14 @@ int imap_fetch_range(struct imap *im, const char *mailbox,
  * does not exist.
  */
 int imap_mark(struct imap *im, const char *mailbox, uint32_t uidvalidity,
-	      const uint32_t *uids, size_t n, const char *move_to);
+              const uint32_t *uids, size_t n, const char *move_to);
 
 /*
  * imap_append - APPEND raw to mailbox (tests, Sent copies). 0 or -E.
  * libcurl 7.88 always sets \Seen on the appended message.
  */
 int imap_append(struct imap *im, const char *mailbox, const void *raw,
-		size_t len);
+                size_t len);
 
 /*
  * IDLE doorbell on a separate connect-only connection.  imap_idle_start

@@ -30,8 +30,8 @@
 #include <sys/random.h>
 
 #define IMAP_DEF_CONNECT_TIMEOUT 15L
-#define IMAP_DEF_TIMEOUT	 60L
-#define IMAP_DEF_MAX_MESSAGE	 ((size_t)25 << 20)
+#define IMAP_DEF_TIMEOUT         60L
+#define IMAP_DEF_MAX_MESSAGE     ((size_t)25 << 20)
 /* KNOWN_BUGS 3.1: libcurl clips reply lines longer than its buffer. */
 #define IMAP_CURL_BUFSIZE (256L * 1024)
 /* One message, or one whole command, must finish within 10 x timeout:
@@ -49,11 +49,11 @@
 #define IMAP_CHUNK_MAX 5000
 /* The raw reader: longest response line, and the longest literal we
  * accept anywhere but in BODY[] (nothing we ask for has one). */
-#define IMAP_MAX_LINE	   ((size_t)64 * 1024)
+#define IMAP_MAX_LINE      ((size_t)64 * 1024)
 #define IMAP_MAX_SMALL_LIT ((size_t)64 * 1024)
-#define IMAP_RECV_CHUNK	   ((size_t)64 * 1024)
-#define IMAP_BODY_CHUNK	   ((size_t)256 * 1024)
-#define IMAP_MAX_DEPTH	   16
+#define IMAP_RECV_CHUNK    ((size_t)64 * 1024)
+#define IMAP_BODY_CHUNK    ((size_t)256 * 1024)
+#define IMAP_MAX_DEPTH     16
 /* Waiting for DONE / LOGOUT replies on close. */
 #define IMAP_BYE_MS 2000L
 /* Reconnects in one imap_fetch_range after oversized literals. */
@@ -67,57 +67,57 @@
 /* Positive returns of the raw reader's handlers: stop the response. */
 #define RAW_STOP    1 /* the caller's callback returned < 0 */
 #define RAW_RESTART 2 /* an oversized literal left us mid-response */
-#define RAW_GAP	    3 /* a UID that exists got no body before a later one */
+#define RAW_GAP     3 /* a UID that exists got no body before a later one */
 #define FETCH_BIG   1 /* fetch_parse: BODY[] over the cap, left unread */
 
 /* A connect-only connection on which we speak IMAP ourselves. */
 struct imap_raw {
-	CURL *h;		   /* owned; NULL when closed */
-	curl_socket_t fd;	   /* borrowed from h */
+	CURL *h;                   /* owned; NULL when closed */
+	curl_socket_t fd;          /* borrowed from h */
 	char err[CURL_ERROR_SIZE]; /* h's CURLOPT_ERRORBUFFER */
-	const char *name;	   /* borrowed literal, for logs */
-	GByteArray *in;		   /* owned: received bytes, unread from pos */
+	const char *name;          /* borrowed literal, for logs */
+	GByteArray *in;            /* owned: received bytes, unread from pos */
 	size_t pos;
 	char *line; /* owned: the current line, NUL-terminated */
 	size_t line_len;
 	char tagpfx[24]; /* random per connection */
-	char tag[40];	 /* tag of the command in flight */
+	char tag[40];    /* tag of the command in flight */
 	unsigned int seq;
-	long io_ms;	     /* longest wait for any byte */
+	long io_ms;          /* longest wait for any byte */
 	gint64 cmd_deadline; /* monotonic: the command in flight ends by */
 	gint64 last_used;    /* monotonic: end of the last command */
-	bool broken;	     /* mid-response or failed: never reuse */
-	bool bye;	     /* the server said BYE */
-	bool idling;	     /* IDLE sent and "+" received */
-	bool pending;	     /* a change seen while entering IDLE */
-	char *mailbox;	     /* owned: the EXAMINEd mailbox or NULL */
+	bool broken;         /* mid-response or failed: never reuse */
+	bool bye;            /* the server said BYE */
+	bool idling;         /* IDLE sent and "+" received */
+	bool pending;        /* a change seen while entering IDLE */
+	char *mailbox;       /* owned: the EXAMINEd mailbox or NULL */
 };
 
 struct imap {
-	char *base;	/* owned: "imap://host:port", no trailing slash */
-	char *user;	/* owned */
+	char *base;     /* owned: "imap://host:port", no trailing slash */
+	char *user;     /* owned */
 	char *password; /* owned or NULL, wiped before free */
-	bool starttls;	/* imap:// must upgrade (always true for imaps) */
-	bool insecure;	/* skip certificate checks (tests) */
+	bool starttls;  /* imap:// must upgrade (always true for imaps) */
+	bool insecure;  /* skip certificate checks (tests) */
 	long connect_timeout, timeout; /* seconds */
 	size_t max_message;
 
-	CURL *h;		   /* owned: the reused easy handle */
+	CURL *h;                   /* owned: the reused easy handle */
 	char err[CURL_ERROR_SIZE]; /* h's CURLOPT_ERRORBUFFER */
-	GByteArray *sink;	   /* borrowed for one perform: write target */
-	size_t sink_max;	   /* length sink may reach */
-	bool sink_full;		   /* the write callback refused bytes */
-	const guint8 *up;	   /* borrowed for one APPEND */
+	GByteArray *sink;          /* borrowed for one perform: write target */
+	size_t sink_max;           /* length sink may reach */
+	bool sink_full;            /* the write callback refused bytes */
+	const guint8 *up;          /* borrowed for one APPEND */
 	size_t up_len, up_pos;
 	GByteArray *reply; /* owned: untagged lines of a custom request */
-	char tagged[256];  /* last tagged reply seen by a header callback */
+	char tagged[256];  /* first tagged NO/BAD of the request (error text) */
 
 	char caps[2048];  /* " CAP1 CAP2 ", upper case, last list seen */
 	bool caps_authed; /* caps came after login */
 
 	struct imap_raw fetch; /* the range fast path */
 	struct imap_raw idle;  /* the doorbell */
-	bool range_off;	       /* fast path disabled: its reader failed */
+	bool range_off;        /* fast path disabled: its reader failed */
 	bool warned_uidplus;
 	char msg[512]; /* imap_error() */
 };
@@ -132,7 +132,7 @@ struct cur {
 
 struct fetch_item {
 	uint32_t uid;
-	uint64_t size;	   /* RFC822.SIZE */
+	uint64_t size;     /* RFC822.SIZE */
 	uint64_t body_len; /* announced literal length when body_big */
 	bool has_uid, has_size, has_body, body_nil, body_big, seen;
 };
@@ -143,9 +143,9 @@ enum range_state { RS_ABSENT = 0, RS_FETCH, RS_BIG, RS_DONE };
 struct range {
 	const uint32_t *uids; /* borrowed: the chunk, ascending */
 	size_t n;
-	uint64_t *size; /* owned: RFC822.SIZE per uid, UINT64_MAX unknown */
-	guint8 *state;	/* owned: enum range_state per uid */
-	size_t next;	/* first index not yet reported to cb */
+	uint64_t *size;   /* owned: RFC822.SIZE per uid, UINT64_MAX unknown */
+	guint8 *state;    /* owned: enum range_state per uid */
+	size_t next;      /* first index not yet reported to cb */
 	GByteArray *body; /* owned: the message being read */
 	size_t cap;
 	imap_fetch_cb *cb;
@@ -158,16 +158,16 @@ enum raw_mode { RAW_PLAIN = 0, RAW_SIZES, RAW_BODIES };
 struct raw_ctx {
 	enum raw_mode mode;
 	uint32_t uidvalidity; /* from "* OK [UIDVALIDITY n]" */
-	bool changed;	      /* EXISTS, RECENT or EXPUNGE seen */
-	bool want_cont;	      /* return at a "+" continuation (IDLE) */
+	bool changed;         /* EXISTS, RECENT or EXPUNGE seen */
+	bool want_cont;       /* return at a "+" continuation (IDLE) */
 	bool cont;
 	struct range *rg; /* RAW_SIZES, RAW_BODIES */
 };
 
 static int imap_fail(struct imap *im, int r, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
+    PRINTF_LIKE(3, 4);
 static void imap_log(struct imap *im, int r, const char *object,
-		     const char *fmt, ...) PRINTF_LIKE(4, 5);
+                     const char *fmt, ...) PRINTF_LIKE(4, 5);
 
 /* imap_fail - record the reason for imap_error(); returns r. */
 static int
@@ -194,22 +194,22 @@ imap_log(struct imap *im, int r, const char *object, const char *fmt, ...)
 	va_end(ap);
 	/* A vanished UID is an ordinary race with a human; a too-big mail is
 	 * handled by the caller; everything else means an operation failed. */
-	if (r == -ENOENT && strncmp(action, "fetch", 5) == 0)
+	if (r == -ENOENT && strncmp(action, "fetch uid", 9) == 0)
 		prio = LOGP_INFO;
 	else if (r == -EFBIG)
 		prio = LOGP_WARNING;
 	if (im->msg[0] == '\0')
 		(void)imap_fail(im, r, "%s", g_strerror(-r));
 	log_msg(prio, "imap: %s '%s': %s", action,
-		log_quote(object, q, sizeof(q)), im->msg);
+	        log_quote(object, q, sizeof(q)), im->msg);
 }
 
-/* quote - a log-safe excerpt of network text (static buffer: one use
- * per statement). */
+/* quote - a log-safe excerpt of network text (per-thread buffer: one
+ * use per statement). */
 static const char *
 quote(const char *s)
 {
-	static char buf[96];
+	static _Thread_local char buf[96];
 
 	return log_quote(s, buf, sizeof(buf));
 }
@@ -222,17 +222,17 @@ imap_tagged_err(const char *text)
 		const char *code;
 		int r;
 	} codes[] = {
-		{"[NONEXISTENT]", -ENOENT},
-		{"[TRYCREATE]", -ENOENT},
-		{"[AUTHENTICATIONFAILED]", -EACCES},
-		{"[AUTHORIZATIONFAILED]", -EACCES},
-		{"[NOPERM]", -EACCES},
-		{"[UNAVAILABLE]", -EAGAIN},
-		{"[INUSE]", -EAGAIN},
-		{"[SERVERBUG]", -EAGAIN},
-		{"[LIMIT]", -EAGAIN},
-		{"[OVERQUOTA]", -EAGAIN},
-		{"[EXPUNGEISSUED]", -EAGAIN},
+	    {"[NONEXISTENT]", -ENOENT},
+	    {"[TRYCREATE]", -ENOENT},
+	    {"[AUTHENTICATIONFAILED]", -EACCES},
+	    {"[AUTHORIZATIONFAILED]", -EACCES},
+	    {"[NOPERM]", -EACCES},
+	    {"[UNAVAILABLE]", -EAGAIN},
+	    {"[INUSE]", -EAGAIN},
+	    {"[SERVERBUG]", -EAGAIN},
+	    {"[LIMIT]", -EAGAIN},
+	    {"[OVERQUOTA]", -EAGAIN},
+	    {"[EXPUNGEISSUED]", -EAGAIN},
 	};
 	const char *sp = strchr(text, ' ');
 	const char *verb = sp ? sp + 1 : text;
@@ -288,7 +288,7 @@ imap_curl_err(struct imap *im, CURLcode rc, const char *errbuf)
 	case CURLE_WRITE_ERROR:
 		r = im->sink_full ? -EFBIG : -EIO;
 		break;
-	case CURLE_QUOTE_ERROR:	  /* a tagged NO/BAD to a custom request */
+	case CURLE_QUOTE_ERROR:   /* a tagged NO/BAD to a custom request */
 	case CURLE_UPLOAD_FAILED: /* ... or to APPEND */
 		r = im->tagged[0] ? imap_tagged_err(im->tagged) : -EIO;
 		server = true;
@@ -318,7 +318,7 @@ imap_curl_err(struct imap *im, CURLcode rc, const char *errbuf)
 	}
 	if (server && im->tagged[0])
 		return imap_fail(im, r, "%s (server: '%s')", detail,
-				 quote(im->tagged));
+		                 quote(im->tagged));
 	return imap_fail(im, r, "%s", detail);
 }
 
@@ -380,7 +380,7 @@ imap_header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 		const char *sp = strchr(line, ' ');
 
 		if (sp && (g_ascii_strncasecmp(sp + 1, "NO", 2) == 0 ||
-			   g_ascii_strncasecmp(sp + 1, "BAD", 3) == 0))
+		           g_ascii_strncasecmp(sp + 1, "BAD", 3) == 0))
 			g_strlcpy(im->tagged, line, sizeof(im->tagged));
 	}
 	return n;
@@ -419,8 +419,7 @@ imap_read_cb(char *buf, size_t size, size_t nitems, void *ud)
  * AUTHENTICATE/LOGIN arguments and SASL continuation lines are redacted,
  * bodies (DATA_*) and TLS records are never logged. */
 static int
-imap_debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
-	      void *ud)
+imap_debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
 {
 	const char *name = ud, *dir, *sp;
 	char line[256], q[96];
@@ -450,9 +449,10 @@ imap_debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
 			/* no "tag command": a SASL response line */
 			g_strlcpy(line, "<redacted>", sizeof(line));
 		} else if (g_ascii_strncasecmp(sp + 1, "AUTHENTICATE ", 13) ==
-			   0) {
+		           0) {
 			const char *mech = sp + 14;
-			size_t keep = (size_t)(mech - line) + strcspn(mech, " ");
+			size_t keep =
+			    (size_t)(mech - line) + strcspn(mech, " ");
 
 			line[MIN(keep, sizeof(line) - 16)] = '\0';
 			g_strlcat(line, " <redacted>", sizeof(line));
@@ -482,18 +482,17 @@ imap_setup(struct imap *im, CURL *h, char *errbuf, const char *name)
 	/* ALL, never TRY: TRY silently continues in plaintext when a
 	 * man in the middle strips STARTTLS from the capability list. */
 	bad |= curl_easy_setopt(h, CURLOPT_USE_SSL,
-				im->starttls ? (long)CURLUSESSL_ALL
-					     : (long)CURLUSESSL_NONE);
+	                        im->starttls ? (long)CURLUSESSL_ALL
+	                                     : (long)CURLUSESSL_NONE);
 	if (im->insecure) {
 		bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-				im->connect_timeout);
-	bad |= curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT,
-				im->timeout);
+	bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, im->connect_timeout);
+	bad |=
+	    curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, im->timeout);
 	bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT,
-				im->timeout * IMAP_TOTAL_FACTOR);
+	                        im->timeout * IMAP_TOTAL_FACTOR);
 	/* The response timeout does not cover a FETCH literal, which
 	 * libcurl reads in its transfer phase: this catches a stall. */
 	bad |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -506,8 +505,8 @@ imap_setup(struct imap *im, CURL *h, char *errbuf, const char *name)
 	bad |= curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, imap_header_cb);
 	bad |= curl_easy_setopt(h, CURLOPT_HEADERDATA, im);
 	if (log_get_level() >= LOGP_DEBUG) {
-		bad |= curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION,
-					imap_debug_cb);
+		bad |=
+		    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, imap_debug_cb);
 		bad |= curl_easy_setopt(h, CURLOPT_DEBUGDATA, name);
 		bad |= curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	}
@@ -527,8 +526,8 @@ mbox_ok(struct imap *im, const char *mbox)
 	for (const char *s = mbox; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
 			return imap_fail(im, -EINVAL,
-					 "mailbox name is not printable ASCII "
-					 "(modified UTF-7 expected)");
+			                 "mailbox name is not printable ASCII "
+			                 "(modified UTF-7 expected)");
 	return 0;
 }
 
@@ -551,7 +550,7 @@ mbox_quoted(const char *mbox)
  * is %-encoded whole ('/' too): libcurl decodes it and quotes it. */
 static char *
 imap_url(const struct imap *im, const char *mbox, uint32_t uidvalidity,
-	 uint32_t uid)
+         uint32_t uid)
 {
 	GString *s = g_string_new(im->base);
 
@@ -574,7 +573,7 @@ imap_url(const struct imap *im, const char *mbox, uint32_t uidvalidity,
  * the FETCH literal go to sink, which may grow to sink_max bytes. */
 static int
 imap_perform(struct imap *im, const char *url, const char *custom,
-	     GByteArray *sink, size_t sink_max)
+             GByteArray *sink, size_t sink_max)
 {
 	unsigned int bad = 0;
 	CURLcode rc;
@@ -588,9 +587,9 @@ imap_perform(struct imap *im, const char *url, const char *custom,
 	bad |= curl_easy_setopt(im->h, CURLOPT_URL, url);
 	bad |= curl_easy_setopt(im->h, CURLOPT_CUSTOMREQUEST, custom);
 	bad |= curl_easy_setopt(im->h, CURLOPT_UPLOAD, im->up ? 1L : 0L);
-	bad |= curl_easy_setopt(im->h, CURLOPT_INFILESIZE_LARGE,
-				im->up ? (curl_off_t)im->up_len
-				       : (curl_off_t)-1);
+	bad |=
+	    curl_easy_setopt(im->h, CURLOPT_INFILESIZE_LARGE,
+	                     im->up ? (curl_off_t)im->up_len : (curl_off_t)-1);
 	if (bad)
 		return imap_fail(im, -EINVAL, "libcurl rejected an option");
 	rc = curl_easy_perform(im->h);
@@ -609,7 +608,7 @@ imap_custom(struct imap *im, const char *url, const char *cmd)
 	r = imap_perform(im, url, cmd, im->reply, IMAP_MAX_REPLY);
 	if (r == -EFBIG)
 		return imap_fail(im, -EPROTO, "reply to '%s' over %zu bytes",
-				 cmd, IMAP_MAX_REPLY);
+		                 cmd, IMAP_MAX_REPLY);
 	if (r == 0 && im->reply->len > 0 &&
 	    im->reply->data[im->reply->len - 1] != '\n')
 		g_byte_array_append(im->reply, (const guint8 *)"\n", 1);
@@ -664,7 +663,7 @@ cur_bad(struct imap *im, const struct cur *k, const char *what)
 	if (k->c)
 		k->c->broken = true;
 	return imap_fail(im, -EPROTO, "%s at '%s'", what,
-			 quote(k->s + MIN(k->p, k->len)));
+	                 quote(k->s + MIN(k->p, k->len)));
 }
 
 static int
@@ -701,20 +700,22 @@ cur_u32(struct imap *im, struct cur *k, uint32_t *v_r)
 	return 0;
 }
 
-/* cur_word - letters only ("FETCH", "EXISTS" ...); "" if none. */
+/* cur_word - letters only ("FETCH", "EXISTS" ...); "" if none or if
+ * too long to be one we know. */
 static void
 cur_word(struct cur *k, char *buf, size_t size)
 {
 	size_t n = 0;
+	bool toolong = false;
 
 	while (k->p < k->len && g_ascii_isalpha(k->s[k->p])) {
 		if (n + 1 < size)
 			buf[n++] = k->s[k->p];
 		else
-			n = 0, size = 1; /* too long: no known word */
+			toolong = true;
 		k->p++;
 	}
-	buf[n] = '\0';
+	buf[toolong ? 0 : n] = '\0';
 }
 
 /* cur_name - a FETCH item name, brackets included ("BODY[]<0>"). */
@@ -825,14 +826,17 @@ raw_wait(struct imap *im, struct imap_raw *c, short events, gint64 deadline)
 		if (pr == 0)
 			break;
 		if (errno != EINTR) {
+			int e = errno;
+
 			c->broken = true;
-			return imap_fail(im, -errno, "poll: %s",
-					 g_strerror(errno));
+			return imap_fail(im, -e, "poll: %s", g_strerror(e));
 		}
 	}
 	c->broken = true;
-	return imap_fail(im, -ETIMEDOUT, "%s connection: server silent or "
-			 "too slow (timeout %lds)", c->name, im->timeout);
+	return imap_fail(im, -ETIMEDOUT,
+	                 "%s connection: server silent or "
+	                 "too slow (timeout %lds)",
+	                 c->name, im->timeout);
 }
 
 /* raw_late - the deadline passed.  Checked before every read, not
@@ -843,14 +847,16 @@ raw_late(struct imap *im, struct imap_raw *c, gint64 deadline)
 	if (g_get_monotonic_time() <= deadline)
 		return 0;
 	c->broken = true;
-	return imap_fail(im, -ETIMEDOUT, "%s connection: reply not complete "
-			 "within %ld s", c->name, im->timeout * IMAP_TOTAL_FACTOR);
+	return imap_fail(im, -ETIMEDOUT,
+	                 "%s connection: reply not complete "
+	                 "within %ld s",
+	                 c->name, im->timeout * IMAP_TOTAL_FACTOR);
 }
 
 /* raw_recv - some bytes (n_r > 0) or -E. */
 static int
 raw_recv(struct imap *im, struct imap_raw *c, void *buf, size_t len,
-	 gint64 deadline, size_t *n_r)
+         gint64 deadline, size_t *n_r)
 {
 	for (;;) {
 		size_t n = 0;
@@ -868,13 +874,13 @@ raw_recv(struct imap *im, struct imap_raw *c, void *buf, size_t len,
 		if (rc == CURLE_OK) {
 			c->broken = true;
 			return imap_fail(im, c->bye ? -ENOTCONN : -ECONNRESET,
-					 "server closed the %s connection%s",
-					 c->name, c->bye ? " after BYE" : "");
+			                 "server closed the %s connection%s",
+			                 c->name, c->bye ? " after BYE" : "");
 		}
 		if (rc != CURLE_AGAIN) {
 			c->broken = true;
 			return imap_fail(im, -EIO, "recv: %s",
-					 curl_easy_strerror(rc));
+			                 curl_easy_strerror(rc));
 		}
 		/* Only after CURLE_AGAIN: with TLS, OpenSSL may hold
 		 * decrypted bytes that poll() cannot see. */
@@ -902,7 +908,7 @@ raw_send(struct imap *im, struct imap_raw *c, const char *buf, size_t len)
 		if (rc != CURLE_OK && rc != CURLE_AGAIN) {
 			c->broken = true;
 			return imap_fail(im, -EIO, "send: %s",
-					 curl_easy_strerror(rc));
+			                 curl_easy_strerror(rc));
 		}
 		r = raw_wait(im, c, POLLOUT, deadline);
 		if (r < 0)
@@ -919,8 +925,7 @@ raw_fill(struct imap *im, struct imap_raw *c, gint64 deadline)
 	int r;
 
 	if (c->pos > 0) {
-		memmove(c->in->data, c->in->data + c->pos,
-			c->in->len - c->pos);
+		memmove(c->in->data, c->in->data + c->pos, c->in->len - c->pos);
 		g_byte_array_set_size(c->in, c->in->len - c->pos);
 		c->pos = 0;
 	}
@@ -938,14 +943,17 @@ raw_take_line(struct imap *im, struct imap_raw *c)
 {
 	const guint8 *s = c->in->data + c->pos;
 	size_t avail = c->in->len - c->pos, len;
-	const guint8 *nl = memchr(s, '\n', MIN(avail, IMAP_MAX_LINE + 2));
+	const guint8 *nl;
 
+	if (avail == 0) /* data may be NULL before the first read */
+		return 0;
+	nl = memchr(s, '\n', MIN(avail, IMAP_MAX_LINE + 2));
 	if (!nl) {
 		if (avail >= IMAP_MAX_LINE + 2) {
 			c->broken = true;
 			return imap_fail(im, -EPROTO,
-					 "response line over %zu bytes",
-					 IMAP_MAX_LINE);
+			                 "response line over %zu bytes",
+			                 IMAP_MAX_LINE);
 		}
 		return 0;
 	}
@@ -955,8 +963,9 @@ raw_take_line(struct imap *im, struct imap_raw *c)
 		len--;
 	if (len > IMAP_MAX_LINE || memchr(s, '\0', len)) {
 		c->broken = true;
-		return imap_fail(im, -EPROTO, "response line too long or "
-					      "with a NUL byte");
+		return imap_fail(im, -EPROTO,
+		                 "response line too long or "
+		                 "with a NUL byte");
 	}
 	memcpy(c->line, s, len);
 	c->line[len] = '\0';
@@ -992,11 +1001,10 @@ raw_read_line(struct imap *im, struct imap_raw *c)
  * caller has checked n against its cap; dst grows as bytes arrive. */
 static int
 raw_read_literal(struct imap *im, struct imap_raw *c, uint64_t n,
-		 GByteArray *dst)
+                 GByteArray *dst)
 {
 	gint64 now = g_get_monotonic_time();
-	gint64 deadline =
-		now + (gint64)c->io_ms * 1000 * IMAP_TOTAL_FACTOR;
+	gint64 deadline = now + (gint64)c->io_ms * 1000 * IMAP_TOTAL_FACTOR;
 	size_t take = (size_t)MIN((uint64_t)(c->in->len - c->pos), n);
 
 	if (dst)
@@ -1053,7 +1061,7 @@ raw_cmd(struct imap *im, struct imap_raw *c, const char *cmd)
 	line = g_strdup_printf("%s %s\r\n", c->tag, cmd);
 	log_debug("imap: %s > %s %s", c->name, c->tag, quote(cmd));
 	c->cmd_deadline = g_get_monotonic_time() +
-			  (gint64)c->io_ms * 1000 * IMAP_TOTAL_FACTOR;
+	                  (gint64)c->io_ms * 1000 * IMAP_TOTAL_FACTOR;
 	r = raw_send(im, c, line, strlen(line));
 	g_free(line);
 	return r;
@@ -1202,7 +1210,7 @@ fetch_is_body(const char *name)
  * one, refuse a large one (we did not ask for it). */
 static int
 cur_body(struct imap *im, struct cur *k, struct fetch_item *it,
-	 GByteArray *body, size_t cap)
+         GByteArray *body, size_t cap)
 {
 	uint64_t n;
 	int r;
@@ -1254,7 +1262,7 @@ cur_body(struct imap *im, struct cur *k, struct fetch_item *it,
  */
 static int
 fetch_parse(struct imap *im, struct cur *k, struct fetch_item *it,
-	    GByteArray *body, size_t cap)
+            GByteArray *body, size_t cap)
 {
 	char name[128];
 	int r, ch;
@@ -1262,11 +1270,11 @@ fetch_parse(struct imap *im, struct cur *k, struct fetch_item *it,
 	memset(it, 0, sizeof(*it));
 	if (cur_getc(k) != '(')
 		return cur_bad(im, k, "FETCH without '('");
-	if (cur_peek(k) == ')') {
-		k->p++;
-		goto end;
-	}
-	for (;;) {
+	for (bool first = true;; first = false) {
+		if (first && cur_peek(k) == ')') { /* "()" */
+			k->p++;
+			break;
+		}
 		r = cur_name(im, k, name, sizeof(name));
 		if (r < 0)
 			return r;
@@ -1300,7 +1308,6 @@ fetch_parse(struct imap *im, struct cur *k, struct fetch_item *it,
 		if (ch != ' ')
 			return cur_bad(im, k, "junk between FETCH items");
 	}
-end:
 	if (k->p != k->len)
 		return cur_bad(im, k, "junk after FETCH");
 	return 0;
@@ -1380,12 +1387,12 @@ range_body(struct imap *im, struct range *rg, const struct fetch_item *it)
 		return imap_fail(im, -EPROTO, "FETCH body without UID");
 	if (!range_find(rg, it->uid, &i) || rg->state[i] != RS_FETCH) {
 		log_debug("imap: fetch_range: ignoring unrequested uid %u",
-			  it->uid);
+		          it->uid);
 		return 0;
 	}
 	if (it->body_nil)
 		return imap_fail(im, -EIO, "server sent no body for uid %u",
-				 it->uid);
+		                 it->uid);
 	r = range_flush(rg, i);
 	if (r)
 		return r;
@@ -1411,9 +1418,9 @@ range_big(struct imap *im, struct range *rg, const struct fetch_item *it)
 	if (!it->has_uid || !range_find(rg, it->uid, &i) ||
 	    rg->state[i] != RS_FETCH)
 		return imap_fail(im, -EPROTO,
-				 "literal of %" G_GUINT64_FORMAT
-				 " bytes for no requested UID",
-				 it->body_len);
+		                 "literal of %" G_GUINT64_FORMAT
+		                 " bytes for no requested UID",
+		                 it->body_len);
 	r = range_flush(rg, i);
 	if (r)
 		return r;
@@ -1422,10 +1429,10 @@ range_big(struct imap *im, struct range *rg, const struct fetch_item *it)
 	rg->state[i] = RS_DONE;
 	rg->next = i + 1;
 	log_warning("imap: fetch_range uid %u: literal of %" G_GUINT64_FORMAT
-		    " bytes over the cap of %zu, reconnecting",
-		    it->uid, it->body_len, rg->cap);
+	            " bytes over the cap of %zu, reconnecting",
+	            it->uid, it->body_len, rg->cap);
 	r = rg->cb(it->uid, NULL, (size_t)MIN(size, (uint64_t)SIZE_MAX),
-		   rg->cbctx);
+	           rg->cbctx);
 	if (r < 0) {
 		rg->cb_r = r;
 		return RAW_STOP;
@@ -1567,8 +1574,7 @@ raw_run(struct imap *im, struct imap_raw *c, struct raw_ctx *x)
 				return 0;
 			}
 			r = imap_fail(im, -EPROTO,
-				      "unexpected continuation '%s'",
-				      quote(l));
+			              "unexpected continuation '%s'", quote(l));
 			goto fail;
 		}
 		if (strncmp(l, c->tag, taglen) == 0 && l[taglen] == ' ') {
@@ -1580,10 +1586,10 @@ raw_run(struct imap *im, struct imap_raw *c, struct raw_ctx *x)
 				return 0;
 			/* a NO/BAD leaves the connection usable */
 			return imap_fail(im, imap_tagged_err(l),
-					 "server said '%s'", quote(l));
+			                 "server said '%s'", quote(l));
 		}
 		r = imap_fail(im, -EPROTO, "unexpected reply line '%s'",
-			      quote(l));
+		              quote(l));
 		goto fail;
 	}
 fail:
@@ -1594,7 +1600,7 @@ fail:
 /* raw_simple - one command whose reply we only need to be OK. */
 static int
 raw_simple(struct imap *im, struct imap_raw *c, const char *cmd,
-	   struct raw_ctx *x)
+           struct raw_ctx *x)
 {
 	int r = raw_cmd(im, c, cmd);
 
@@ -1634,7 +1640,7 @@ raw_connect(struct imap *im, struct imap_raw *c)
 	if (r < 0)
 		goto out;
 	if (curl_easy_getinfo(c->h, CURLINFO_ACTIVESOCKET, &c->fd) !=
-		    CURLE_OK ||
+	        CURLE_OK ||
 	    c->fd == CURL_SOCKET_BAD) {
 		r = imap_fail(im, -ENOTCONN, "no socket after connect");
 		goto out;
@@ -1643,8 +1649,7 @@ raw_connect(struct imap *im, struct imap_raw *c)
 		rnd[0] = g_random_int();
 		rnd[1] = g_random_int();
 	}
-	g_snprintf(c->tagpfx, sizeof(c->tagpfx), "t%08x%08x", rnd[0],
-		   rnd[1]);
+	g_snprintf(c->tagpfx, sizeof(c->tagpfx), "t%08x%08x", rnd[0], rnd[1]);
 	c->seq = 0;
 	c->io_ms = im->timeout * 1000;
 	c->last_used = g_get_monotonic_time();
@@ -1672,15 +1677,15 @@ raw_close(struct imap *im, struct imap_raw *c)
 		c->io_ms = MIN(c->io_ms, IMAP_BYE_MS);
 		if (c->idling) {
 			c->idling = false;
-			c->cmd_deadline = g_get_monotonic_time() +
-					  IMAP_BYE_MS * 1000;
+			c->cmd_deadline =
+			    g_get_monotonic_time() + IMAP_BYE_MS * 1000;
 			/* DONE ends the IDLE command, whose tag is c->tag */
 			if (raw_send(im, c, "DONE\r\n", 6) == 0)
 				(void)raw_run(im, c, &x);
 		}
 		if (!c->broken && raw_cmd(im, c, "LOGOUT") == 0) {
-			c->cmd_deadline = g_get_monotonic_time() +
-					  IMAP_BYE_MS * 1000;
+			c->cmd_deadline =
+			    g_get_monotonic_time() + IMAP_BYE_MS * 1000;
 			(void)raw_run(im, c, &x);
 		}
 	}
@@ -1691,7 +1696,7 @@ raw_close(struct imap *im, struct imap_raw *c)
  * humans) and check UIDVALIDITY when uidvalidity != 0. */
 static int
 raw_examine(struct imap *im, struct imap_raw *c, const char *mailbox,
-	    uint32_t uidvalidity, struct raw_ctx *x)
+            uint32_t uidvalidity, struct raw_ctx *x)
 {
 	char *q = mbox_quoted(mailbox);
 	char *cmd = g_strdup_printf("EXAMINE %s", q);
@@ -1708,7 +1713,7 @@ raw_examine(struct imap *im, struct imap_raw *c, const char *mailbox,
 	}
 	if (uidvalidity && x->uidvalidity != uidvalidity) {
 		r = imap_fail(im, -ESTALE, "UIDVALIDITY is %u, expected %u",
-			      x->uidvalidity, uidvalidity);
+		              x->uidvalidity, uidvalidity);
 		goto out;
 	}
 	c->mailbox = g_strdup(mailbox);
@@ -1719,15 +1724,18 @@ out:
 }
 
 /* range_open - a connection with mailbox EXAMINEd under uidvalidity.
- * A reused connection the server closed meanwhile gets one fresh try. */
+ * A reused connection the server closed meanwhile gets one fresh try.
+ * *session_r: we got past the login (errors after it are our reader's
+ * business, errors before it are the network's or TLS's). */
 static int
-range_open(struct imap *im, const char *mailbox, uint32_t uidvalidity)
+range_open(struct imap *im, const char *mailbox, uint32_t uidvalidity,
+           bool *session_r)
 {
 	struct imap_raw *c = &im->fetch;
 	int r = 0;
 
 	if (c->h && (c->broken || g_get_monotonic_time() - c->last_used >
-						  IMAP_RAW_MAXAGE_US))
+	                              IMAP_RAW_MAXAGE_US))
 		raw_close(im, c);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct raw_ctx x = {.mode = RAW_PLAIN};
@@ -1738,6 +1746,7 @@ range_open(struct imap *im, const char *mailbox, uint32_t uidvalidity)
 			if (r < 0)
 				return r;
 		}
+		*session_r = true;
 		r = raw_examine(im, c, mailbox, uidvalidity, &x);
 		if (r >= 0 || fresh || !c->broken)
 			return r;
@@ -1795,8 +1804,8 @@ range_chunk(struct imap *im, struct range *rg, GString *set)
 	while (done < nwant) {
 		done += uidset_build(set, want + done, nwant - done, SIZE_MAX);
 		g_free(cmd);
-		cmd = g_strdup_printf("UID FETCH %s (UID BODY.PEEK[])",
-				      set->str);
+		cmd =
+		    g_strdup_printf("UID FETCH %s (UID BODY.PEEK[])", set->str);
 		r = raw_simple(im, c, cmd, &x);
 		if (r != 0)
 			goto out;
@@ -1878,25 +1887,26 @@ imap_new(const struct imap_params *p)
 	raw_init(&im->fetch, "fetch");
 	raw_init(&im->idle, "idle");
 	im->base = port ? g_strdup_printf("%s://%s:%s", scheme, host, port)
-			: g_strdup_printf("%s://%s", scheme, host);
+	                : g_strdup_printf("%s://%s", scheme, host);
 	im->user = g_strdup(p->user);
 	im->password = g_strdup(p->password);
 	im->starttls = implicit || p->starttls;
 	im->insecure = p->insecure_skip_verify;
 	im->connect_timeout = p->connect_timeout > 0 ? p->connect_timeout
-						     : IMAP_DEF_CONNECT_TIMEOUT;
+	                                             : IMAP_DEF_CONNECT_TIMEOUT;
 	im->timeout = p->timeout > 0 ? p->timeout : IMAP_DEF_TIMEOUT;
 	im->max_message =
-		p->max_message > 0 ? p->max_message : IMAP_DEF_MAX_MESSAGE;
+	    p->max_message > 0 ? p->max_message : IMAP_DEF_MAX_MESSAGE;
+	/* GByteArray lengths are guint */
 	im->max_message = MIN(im->max_message, (size_t)G_MAXUINT / 2);
 	im->reply = g_byte_array_new();
 	if (!im->starttls && !is_loopback(host))
 		log_warning("imap: new '%s': plaintext IMAP, the password "
-			    "crosses the network in clear",
-			    im->base);
+		            "crosses the network in clear",
+		            im->base);
 	if (im->insecure)
 		log_warning("imap: new '%s': certificate checks are off",
-			    im->base);
+		            im->base);
 	im->h = curl_easy_init();
 	if (!im->h || imap_setup(im, im->h, im->err, "main") < 0 ||
 	    curl_easy_setopt(im->h, CURLOPT_WRITEFUNCTION, imap_write_cb) ||
@@ -2009,8 +2019,9 @@ status_do(struct imap *im, const char *mailbox, struct imap_status *st_r)
 		goto out;
 	if (!got_v || !got_n || !got_m || st.uidvalidity == 0 ||
 	    st.uidnext == 0) {
-		r = imap_fail(im, -EPROTO, "STATUS reply without UIDVALIDITY, "
-					   "UIDNEXT and MESSAGES");
+		r = imap_fail(im, -EPROTO,
+		              "STATUS reply without UIDVALIDITY, "
+		              "UIDNEXT and MESSAGES");
 		goto out;
 	}
 	*st_r = st;
@@ -2039,7 +2050,7 @@ imap_status(struct imap *im, const char *mailbox, struct imap_status *st_r)
 /* search_parse - "* SEARCH a b c" lines of one window [lo, hi]. */
 static int
 search_parse(struct imap *im, uint32_t lo, uint32_t hi, size_t max,
-	     GArray *found)
+             GArray *found)
 {
 	size_t pos = 0, len, start = found->len;
 	char *l;
@@ -2066,8 +2077,8 @@ search_parse(struct imap *im, uint32_t lo, uint32_t hi, size_t max,
 				continue;
 			if (found->len - start >= max)
 				return imap_fail(im, -EPROTO,
-						 "more SEARCH results than "
-						 "messages");
+				                 "more SEARCH results than "
+				                 "messages");
 			g_array_append_val(found, u);
 		}
 	}
@@ -2081,7 +2092,7 @@ search_parse(struct imap *im, uint32_t lo, uint32_t hi, size_t max,
 
 int
 imap_search(struct imap *im, const char *mailbox, uint32_t uidvalidity,
-	    uint32_t after_uid, GArray *uids)
+            uint32_t after_uid, GArray *uids)
 {
 	GArray *found = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	struct imap_status st;
@@ -2102,7 +2113,7 @@ imap_search(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		goto out;
 	if (st.uidvalidity != uidvalidity) {
 		r = imap_fail(im, -ESTALE, "UIDVALIDITY is %u, expected %u",
-			      st.uidvalidity, uidvalidity);
+		              st.uidvalidity, uidvalidity);
 		goto out;
 	}
 	last = (uint64_t)st.uidnext - 1;
@@ -2114,13 +2125,13 @@ imap_search(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 	for (lo = (uint64_t)after_uid + 1; lo <= last; lo = hi + 1) {
 		hi = MIN(lo + window - 1, last);
 		g_snprintf(cmd, sizeof(cmd), "UID SEARCH UID %u:%u",
-			   (uint32_t)lo, (uint32_t)hi);
+		           (uint32_t)lo, (uint32_t)hi);
 		r = imap_custom(im, url, cmd);
 		if (r < 0)
 			goto out;
 		r = search_parse(im, (uint32_t)lo, (uint32_t)hi,
-				 MIN((size_t)st.messages, IMAP_SEARCH_WINDOW),
-				 found);
+		                 MIN((size_t)st.messages, IMAP_SEARCH_WINDOW),
+		                 found);
 		if (r < 0)
 			goto out;
 	}
@@ -2137,14 +2148,14 @@ out:
  * reply, so this custom FETCH is safe on 7.88. */
 static int
 fetch_precheck(struct imap *im, const char *url, uint32_t uid,
-	       struct fetch_item *it_r)
+               struct fetch_item *it_r)
 {
 	char cmd[64], *l;
 	size_t pos = 0, len;
 	int r;
 
 	g_snprintf(cmd, sizeof(cmd), "UID FETCH %u (UID RFC822.SIZE FLAGS)",
-		   uid);
+	           uid);
 	r = imap_custom(im, url, cmd);
 	if (r < 0)
 		return r;
@@ -2178,7 +2189,7 @@ fetch_precheck(struct imap *im, const char *url, uint32_t uid,
 
 int
 imap_fetch(struct imap *im, const char *mailbox, uint32_t uidvalidity,
-	   uint32_t uid, GByteArray *out)
+           uint32_t uid, GByteArray *out)
 {
 	char *url = NULL, *url_uid = NULL;
 	size_t orig = out ? out->len : 0;
@@ -2199,9 +2210,8 @@ imap_fetch(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		goto out;
 	if (it.has_size && it.size > im->max_message) {
 		r = imap_fail(im, -EFBIG,
-			      "message of %" G_GUINT64_FORMAT
-			      " bytes, cap %zu",
-			      it.size, im->max_message);
+		              "message of %" G_GUINT64_FORMAT " bytes, cap %zu",
+		              it.size, im->max_message);
 		goto out;
 	}
 	/* libcurl's own FETCH: the literal goes to the write callback
@@ -2215,11 +2225,11 @@ imap_fetch(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		 * pending, so one retry tells a race from a broken server. */
 		g_byte_array_set_size(out, (guint)orig);
 		r = imap_perform(im, url_uid, NULL, out,
-				 orig + im->max_message);
+		                 orig + im->max_message);
 	}
 	if (r == -EFBIG)
 		(void)imap_fail(im, -EFBIG, "message over the cap of %zu",
-				im->max_message);
+		                im->max_message);
 	if (r < 0)
 		goto out;
 	if (!it.seen) {
@@ -2230,12 +2240,12 @@ imap_fetch(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		int r2;
 
 		g_snprintf(cmd, sizeof(cmd),
-			   "UID STORE %u -FLAGS.SILENT (\\Seen)", uid);
+		           "UID STORE %u -FLAGS.SILENT (\\Seen)", uid);
 		r2 = imap_custom(im, url, cmd);
 		if (r2 < 0)
 			log_warning("imap: fetch uid %u '%s': cannot clear "
-				    "\\Seen again: %s",
-				    uid, quote(mailbox), im->msg);
+			            "\\Seen again: %s",
+			            uid, quote(mailbox), im->msg);
 		im->msg[0] = '\0';
 	}
 out:
@@ -2251,20 +2261,21 @@ out:
 
 int
 imap_fetch_range(struct imap *im, const char *mailbox, uint32_t uidvalidity,
-		 const uint32_t *uids, size_t n, imap_fetch_cb *cb, void *ctx)
+                 const uint32_t *uids, size_t n, imap_fetch_cb *cb, void *ctx)
 {
 	struct range rg = {0};
 	GString *set = g_string_new(NULL);
 	uint32_t *sorted = NULL;
 	size_t i = 0, m = 0;
 	int restarts = 0, r = 0;
-	bool gap_retried = false;
+	bool gap_retried = false, session = false;
 
 	im->msg[0] = '\0';
 	if (im->range_off) {
 		/* no log: the caller switches to imap_fetch() */
-		r = imap_fail(im, -ENOSYS, "range fetch disabled after a "
-					   "reader failure");
+		r = imap_fail(im, -ENOSYS,
+		              "range fetch disabled after a "
+		              "reader failure");
 		goto out;
 	}
 	if (!cb || (!uids && n > 0) || uidvalidity == 0) {
@@ -2290,7 +2301,7 @@ imap_fetch_range(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		    strcmp(im->fetch.mailbox, mailbox) != 0 || i == 0) {
 			/* EXAMINE again on every call: a fresh UIDVALIDITY
 			 * check costs one round trip */
-			r = range_open(im, mailbox, uidvalidity);
+			r = range_open(im, mailbox, uidvalidity, &session);
 			if (r < 0)
 				goto out;
 		}
@@ -2301,9 +2312,9 @@ imap_fetch_range(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 			raw_drop(&im->fetch);
 			if (++restarts > IMAP_MAX_RESTARTS) {
 				r = imap_fail(im, -EFBIG,
-					      "server keeps sending literals "
-					      "over the cap of %zu",
-					      im->max_message);
+				              "server keeps sending literals "
+				              "over the cap of %zu",
+				              im->max_message);
 				goto out;
 			}
 			i += rg.next;
@@ -2321,9 +2332,9 @@ imap_fetch_range(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		}
 		if (r == RAW_GAP) {
 			r = imap_fail(im, -EPROTO,
-				      "server skipped uid %u or answered out "
-				      "of UID order",
-				      rg.uids[rg.next]);
+			              "server skipped uid %u or answered out "
+			              "of UID order",
+			              rg.uids[rg.next]);
 			goto out;
 		}
 		if (r != 0)
@@ -2338,12 +2349,13 @@ out:
 	} else if (r < 0 && r != -ENOSYS) {
 		if (im->fetch.broken)
 			raw_drop(&im->fetch);
-		if (r == -EPROTO) {
+		if (r == -EPROTO && session) {
 			/* our reader and this server disagree: the per-UID
-			 * path through libcurl takes over from now on */
+			 * path through libcurl takes over from now on (a TLS
+			 * failure before the login is not that) */
 			im->range_off = true;
 			g_strlcat(im->msg, "; range fetch disabled",
-				  sizeof(im->msg));
+			          sizeof(im->msg));
 		}
 		imap_log(im, r, mailbox ? mailbox : "", "fetch_range");
 	}
@@ -2375,7 +2387,7 @@ caps_fetch(struct imap *im)
 
 int
 imap_mark(struct imap *im, const char *mailbox, uint32_t uidvalidity,
-	  const uint32_t *uids, size_t n, const char *move_to)
+          const uint32_t *uids, size_t n, const char *move_to)
 {
 	GString *set = g_string_new(NULL);
 	uint32_t *sorted = NULL;
@@ -2414,8 +2426,7 @@ imap_mark(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		g_free(cmd);
 		if (!move_to) {
 			cmd = g_strdup_printf(
-				"UID STORE %s +FLAGS.SILENT (\\Seen)",
-				set->str);
+			    "UID STORE %s +FLAGS.SILENT (\\Seen)", set->str);
 			r = imap_custom(im, url, cmd);
 		} else if (imap_has_cap(im, "MOVE")) {
 			cmd = g_strdup_printf("UID MOVE %s %s", set->str, dst);
@@ -2425,8 +2436,7 @@ imap_mark(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 			r = imap_custom(im, url, cmd);
 			g_free(cmd);
 			cmd = g_strdup_printf(
-				"UID STORE %s +FLAGS.SILENT (\\Deleted)",
-				set->str);
+			    "UID STORE %s +FLAGS.SILENT (\\Deleted)", set->str);
 			if (r == 0)
 				r = imap_custom(im, url, cmd);
 			g_free(cmd);
@@ -2438,9 +2448,9 @@ imap_mark(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 			else if (r == 0 && !im->warned_uidplus) {
 				im->warned_uidplus = true;
 				log_warning("imap: mark '%s': server has "
-					    "neither MOVE nor UIDPLUS, copies "
-					    "stay flagged \\Deleted",
-					    quote(mailbox));
+				            "neither MOVE nor UIDPLUS, copies "
+				            "stay flagged \\Deleted",
+				            quote(mailbox));
 			}
 		}
 		if (r < 0)
@@ -2449,8 +2459,8 @@ imap_mark(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 out:
 	if (r < 0)
 		imap_log(im, r, mailbox ? mailbox : "", "mark %s%s",
-			 move_to ? "move to " : "\\Seen",
-			 move_to ? quote(move_to) : "");
+		         move_to ? "move to " : "\\Seen",
+		         move_to ? quote(move_to) : "");
 	g_string_free(set, TRUE);
 	g_free(sorted);
 	g_free(cmd);
@@ -2460,8 +2470,7 @@ out:
 }
 
 int
-imap_append(struct imap *im, const char *mailbox, const void *raw,
-	    size_t len)
+imap_append(struct imap *im, const char *mailbox, const void *raw, size_t len)
 {
 	char *url = NULL;
 	int r;
@@ -2527,8 +2536,8 @@ out:
 	if (r < 0) {
 		if (r == -ENOSYS)
 			log_notice("imap: idle '%s': server lacks IDLE, "
-				   "polling only",
-				   quote(mailbox ? mailbox : ""));
+			           "polling only",
+			           quote(mailbox ? mailbox : ""));
 		else
 			imap_log(im, r, mailbox ? mailbox : "", "idle");
 		raw_close(im, c);
@@ -2539,7 +2548,9 @@ out:
 int
 imap_idle_fd(const struct imap *im)
 {
-	return im->idle.h && im->idle.idling ? (int)im->idle.fd : -1;
+	const struct imap_raw *c = &im->idle;
+
+	return c->h && c->idling && !c->broken ? (int)c->fd : -1;
 }
 
 /* idle_line - 1 for a change, 0 for noise, -E when IDLE is over. */
@@ -2565,8 +2576,8 @@ idle_line(struct imap *im, struct imap_raw *c)
 			if (g_ascii_strcasecmp(word, "BYE") == 0) {
 				c->bye = true;
 				return imap_fail(im, -ENOTCONN,
-						 "server said '%s'",
-						 quote(c->line));
+				                 "server said '%s'",
+				                 quote(c->line));
 			}
 			if (g_ascii_strcasecmp(word, "OK") == 0)
 				return 0; /* "* OK Still here" */
@@ -2580,7 +2591,7 @@ idle_line(struct imap *im, struct imap_raw *c)
 	if (c->line[0] == '+')
 		return 0;
 	return imap_fail(im, -ENOTCONN, "IDLE ended by the server: '%s'",
-			 quote(c->line));
+	                 quote(c->line));
 }
 
 int
@@ -2618,7 +2629,7 @@ imap_idle_check(struct imap *im)
 		}
 		if (c->pos > 0) {
 			memmove(c->in->data, c->in->data + c->pos,
-				c->in->len - c->pos);
+			        c->in->len - c->pos);
 			g_byte_array_set_size(c->in, c->in->len - c->pos);
 			c->pos = 0;
 		}
@@ -2626,18 +2637,18 @@ imap_idle_check(struct imap *im)
 		g_byte_array_set_size(c->in, old + IMAP_RECV_CHUNK);
 		/* read until CURLE_AGAIN: TLS may hold decrypted bytes */
 		rc = curl_easy_recv(c->h, c->in->data + old, IMAP_RECV_CHUNK,
-				    &n);
+		                    &n);
 		g_byte_array_set_size(c->in, old + (rc == CURLE_OK ? n : 0));
 		if (rc == CURLE_AGAIN)
 			break;
 		if (rc != CURLE_OK) {
 			r = imap_fail(im, -EIO, "recv: %s",
-				      curl_easy_strerror(rc));
+			              curl_easy_strerror(rc));
 			goto out;
 		}
 		if (n == 0) {
 			r = imap_fail(im, c->bye ? -ENOTCONN : -ECONNRESET,
-				      "server closed the idle connection");
+			              "server closed the idle connection");
 			goto out;
 		}
 		got += n;
