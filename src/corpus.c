@@ -10,6 +10,8 @@
  */
 #include "corpus.h"
 
+#include "json.h"
+
 #include "classify.h"
 #include "mime.h"
 
@@ -39,40 +41,19 @@ struct corpus_run {
  * JSON output
  */
 
-/* corpus_json_str - s as a JSON string; s is valid UTF-8 (checked). */
+/* corpus_json_str - s as a JSON string (json_escape's rules), or null. */
 static void
 corpus_json_str(FILE *f, const char *s)
 {
+	g_autoptr(GString) g = NULL;
+
 	if (s == NULL) {
 		fputs("null", f);
 		return;
 	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
-	fputc('"', f);
+	g = g_string_sized_new(strlen(s) + 2);
+	json_escape(g, s);
+	fwrite(g->str, 1, g->len, f);
 }
 
 static void
