@@ -119,6 +119,18 @@ int store_ticket_set_field(struct store *st, gint64 id, const char *field,
 			   const char *value);
 int store_participant_add(struct store *st, gint64 ticket, const char *addr,
 			  const char *name, const char *role);
+/* store_participant_set - like store_participant_add, but an existing
+ * row takes this role. 0/-E. */
+int store_participant_set(struct store *st, gint64 ticket, const char *addr,
+			  const char *name, const char *role);
+/*
+ * store_ticket_agent_touch - an agent's mail at `at`: last_agent_at, and
+ * first_response_at unless already set; opened_by_agent (the agent's mail
+ * created the ticket) clears last_customer_at, nobody waits for us.
+ * 1 when this call recorded the first response, 0 when not, -ENOENT, -E.
+ */
+int store_ticket_agent_touch(struct store *st, gint64 id, gint64 at,
+			     bool opened_by_agent);
 
 struct store_message {
 	gint64 ticket_id;
@@ -141,6 +153,9 @@ int store_attachment_add(struct store *st, gint64 message, const char *name,
 			 const void *data, size_t len, bool keep_data);
 int store_event_add(struct store *st, gint64 ticket, const char *actor,
 		    const char *action, const char *detail, gint64 message);
+/* store_event_attach - events of ticket written earlier in the current
+ * transaction without a message now point at message. 0/-E. */
+int store_event_attach(struct store *st, gint64 ticket, gint64 message);
 
 /* ---- outbox ---- */
 int store_outbox_add(struct store *st, gint64 ticket, gint64 message,

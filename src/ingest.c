@@ -9,6 +9,7 @@
 #include "ingest.h"
 
 #include "classify.h"
+#include "command.h"
 #include "compose.h"
 #include "log.h"
 #include "mime.h"
@@ -32,6 +33,7 @@ struct ingest_ctx {
 	const struct mime_addr *from; /* borrowed from m, may be NULL */
 	bool is_agent;
 	bool oversized;
+	struct command_list cmds; /* the "#status ..." block at the top */
 };
 
 const char *
@@ -215,6 +217,8 @@ ingest_role(const struct ingest_ctx *x)
 {
 	if (classify_is_machine(x->cr.cls))
 		return "other";
+	if (x->is_agent && x->cmds.note)
+		return "note";
 	return x->is_agent ? "agent" : "customer";
 }
 
@@ -395,8 +399,9 @@ ingest_followup(struct ingest_ctx *x, gint64 t, gint64 *linked_r)
 
 	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
 		return r;
-	if (classify_is_machine(x->cr.cls)) {
-		/* never reopens, never resets a clock */
+	if (classify_is_machine(x->cr.cls) || x->is_agent) {
+		/* machine mail never reopens, never resets a clock; an
+		 * agent's mail is done by ingest_agent_apply */
 		store_ticket_clear(&tk);
 		return t;
 	}
@@ -419,8 +424,6 @@ ingest_followup(struct ingest_ctx *x, gint64 t, gint64 *linked_r)
 			r = store_event_add(x->st, t,
 					    x->from ? x->from->addr : "?",
 					    "status", "pending -> open", 0);
-	} else if (x->is_agent && strcmp(tk.status, "new") == 0) {
-		r = store_ticket_set_status(x->st, t, "open", x->now);
 	}
 	store_ticket_clear(&tk);
 	if (r < 0)
@@ -446,6 +449,277 @@ ingest_requester(const struct ingest_ctx *x)
 				return a;
 		}
 	return x->from;
+}
+
+/* ---- agents: first response, status, #commands, audit trail ---- */
+
+/* ingest_commands - parse the command block; an agent's is cut from the
+ * text customers would see (the raw mail keeps it). */
+static void
+ingest_commands(struct ingest_ctx *x)
+{
+	struct command_list n;
+
+	command_parse(x->m->text, &x->cmds);
+	if (!x->is_agent || classify_is_machine(x->cr.cls) ||
+	    (x->cmds.cmds->len == 0 && x->cmds.rejected->len == 0))
+		return;
+	command_parse(x->m->text_new, &n);
+	g_free(x->m->text);
+	x->m->text = g_strdup(x->cmds.text);
+	g_free(x->m->text_new);
+	x->m->text_new = g_steal_pointer(&n.text);
+	command_list_clear(&n);
+}
+
+/* ingest_actor - who did it, for the audit trail. */
+static const char *
+ingest_actor(const struct ingest_ctx *x)
+{
+	return x->from ? x->from->addr : "unknown";
+}
+
+/*
+ * ingest_assignee - the agent or manager "#assign arg" names: an address,
+ * "me", a name, or the local part / first name of exactly one person.
+ * NULL with *why_r when nobody or several match.
+ */
+static const struct cfg_person *
+ingest_assignee(const struct ingest_ctx *x, const char *arg, const char **why_r)
+{
+	const GPtrArray *people = x->cfg->people;
+	const struct cfg_person *hit = NULL;
+	g_autofree char *a = g_strdup(arg);
+	size_t len = strlen(a);
+	int n = 0;
+
+	if (len > 2 && a[0] == '<' && a[len - 1] == '>') {
+		a[len - 1] = '\0';
+		memmove(a, a + 1, len - 1);
+	}
+	if (g_ascii_strcasecmp(a, "me") == 0) {
+		if (x->from && (hit = cfg_person(x->cfg, x->from->addr)))
+			return hit;
+		*why_r = "'me' needs a mail from a configured agent address";
+		return NULL;
+	}
+	if (strchr(a, '@') != NULL) {
+		if ((hit = cfg_person(x->cfg, a)) == NULL)
+			*why_r = "no agent or manager has this address";
+		return hit;
+	}
+	for (guint i = 0; i < people->len; i++) {
+		const struct cfg_person *p = people->pdata[i];
+		if (g_ascii_strcasecmp(p->name, a) == 0)
+			return p;
+	}
+	for (guint i = 0; i < people->len; i++) {
+		const struct cfg_person *p = people->pdata[i];
+		const char *at = strchr(p->address, '@');
+		const char *sp = strchr(p->name, ' ');
+		size_t al = strlen(a);
+		if ((at && (size_t)(at - p->address) == al &&
+		     g_ascii_strncasecmp(p->address, a, al) == 0) ||
+		    (sp && (size_t)(sp - p->name) == al &&
+		     g_ascii_strncasecmp(p->name, a, al) == 0)) {
+			if (hit != p)
+				n++;
+			hit = p;
+		}
+	}
+	if (n == 1)
+		return hit;
+	*why_r = n ? "several agents match; use the address"
+	           : "no agent or manager with this address or name";
+	return NULL;
+}
+
+/* ingest_set_status - status cur -> to (cur is updated), one event. */
+static int
+ingest_set_status(struct ingest_ctx *x, gint64 t, gint64 msg, char cur[16],
+                  const char *to)
+{
+	g_autofree char *d = NULL;
+	int r;
+
+	if (strcmp(cur, to) == 0) {
+		d = g_strdup_printf("#status %s: already %s", to, cur);
+		return store_event_add(x->st, t, ingest_actor(x),
+		                       "command-noop", d, msg);
+	}
+	d = g_strdup_printf("%s -> %s", cur, to);
+	if ((r = store_ticket_set_status(x->st, t, to, x->now)) < 0)
+		return r;
+	g_strlcpy(cur, to, 16);
+	return store_event_add(x->st, t, ingest_actor(x), "status", d, msg);
+}
+
+/* ingest_agent_command - carry out one command of an agent's mail. */
+static int
+ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
+                     const struct command *c, char status[16],
+                     char priority[16])
+{
+	const char *who = ingest_actor(x), *why = NULL;
+	const struct cfg_person *p;
+	g_autofree char *d = NULL;
+	int r;
+
+	switch (c->kind) {
+	case COMMAND_STATUS:
+		return ingest_set_status(x, t, msg, status, c->arg);
+	case COMMAND_PRIORITY:
+		if (strcmp(priority, c->arg) == 0) {
+			d = g_strdup_printf("%s: already %s", c->line,
+			                    priority);
+			return store_event_add(x->st, t, who, "command-noop", d,
+			                       msg);
+		}
+		d = g_strdup_printf("%s -> %s", priority, c->arg);
+		r = store_ticket_set_field(x->st, t, "priority", c->arg);
+		if (r < 0)
+			return r;
+		g_strlcpy(priority, c->arg, 16);
+		return store_event_add(x->st, t, who, "priority", d, msg);
+	case COMMAND_ASSIGN:
+		if ((p = ingest_assignee(x, c->arg, &why)) == NULL) {
+			d = g_strdup_printf("%s: %s", c->line, why);
+			return store_event_add(x->st, t, who,
+			                       "command-rejected", d, msg);
+		}
+		r = store_ticket_set_field(x->st, t, "assignee", p->address);
+		if (r < 0)
+			return r;
+		return store_event_add(x->st, t, who, "assigned", p->address,
+		                       msg);
+	case COMMAND_NOTE:
+		return store_event_add(x->st, t, who, "note",
+		                       "internal note: never sent to the "
+		                       "customer",
+		                       msg);
+	}
+	return -EINVAL;
+}
+
+/*
+ * ingest_agent_apply - an agent's mail on ticket t: first response and
+ * last_agent_at, new -> open unless a #status says otherwise, then each
+ * command in the mail's order.  Rejected and unknown commands are only
+ * recorded.  For a ticket the agent's mail opened, the customer it was
+ * written to is the requester (never acknowledged: agents' mail is not).
+ */
+static int
+ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
+{
+	const char *who = ingest_actor(x);
+	const struct mime_addr *req;
+	struct store_ticket tk;
+	char status[16], priority[16];
+	bool status_cmd = false;
+	int r;
+
+	if (new_ticket && (req = ingest_requester(x)) != NULL &&
+	    req != x->from &&
+	    (r = store_participant_set(x->st, t, req->addr, req->name,
+	                               "requester")) < 0)
+		return r;
+	r = store_ticket_agent_touch(x->st, t, x->now, new_ticket);
+	if (r > 0)
+		r = store_event_add(x->st, t, who, "first-response",
+		                    x->src->label, msg);
+	if (r < 0)
+		return r;
+	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
+		return r;
+	g_strlcpy(status, tk.status, sizeof(status));
+	g_strlcpy(priority, tk.priority, sizeof(priority));
+	store_ticket_clear(&tk);
+
+	for (guint i = 0; i < x->cmds.cmds->len; i++)
+		if (((struct command *)x->cmds.cmds->pdata[i])->kind ==
+		    COMMAND_STATUS)
+			status_cmd = true;
+	if (!status_cmd && strcmp(status, "new") == 0 &&
+	    (r = ingest_set_status(x, t, msg, status, "open")) < 0)
+		return r;
+	for (guint i = 0; i < x->cmds.cmds->len; i++) {
+		r = ingest_agent_command(x, t, msg, x->cmds.cmds->pdata[i],
+		                         status, priority);
+		if (r < 0)
+			return r;
+	}
+	for (guint i = 0; i < x->cmds.rejected->len; i++) {
+		const struct command_reject *j = x->cmds.rejected->pdata[i];
+		g_autofree char *d =
+		    g_strdup_printf("%s: %s", j->line, j->reason);
+		r = store_event_add(x->st, t, who,
+		                    j->unknown ? "command-unknown"
+		                               : "command-rejected",
+		                    d, msg);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ingest_commands_ignored - commands in a non-agent's mail are never run,
+ * only recorded.  "#word" lines that name no command are just text. */
+static int
+ingest_commands_ignored(struct ingest_ctx *x, gint64 t, gint64 msg)
+{
+	int r;
+
+	for (guint i = 0; i < x->cmds.cmds->len; i++) {
+		const struct command *c = x->cmds.cmds->pdata[i];
+		g_autofree char *d =
+		    g_strdup_printf("%s: sender is not an agent", c->line);
+		r = store_event_add(x->st, t, ingest_actor(x),
+		                    "command-ignored", d, msg);
+		if (r < 0)
+			return r;
+	}
+	for (guint i = 0; i < x->cmds.rejected->len; i++) {
+		const struct command_reject *j = x->cmds.rejected->pdata[i];
+		g_autofree char *d = NULL;
+		if (j->unknown)
+			continue;
+		d = g_strdup_printf("%s: sender is not an agent", j->line);
+		r = store_event_add(x->st, t, ingest_actor(x),
+		                    "command-ignored", d, msg);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * ingest_people_hook - after the message row of a mail on ticket t: an
+ * agent's reply is applied, anyone else's commands are recorded and
+ * ignored, the ticket a new one was linked to learns of it, and every
+ * event this mail caused points at its message.
+ */
+static int
+ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
+                   gint64 linked)
+{
+	int r = 0;
+
+	if (t <= 0)
+		return 0;
+	if (!classify_is_machine(x->cr.cls))
+		r = x->is_agent ? ingest_agent_apply(x, t, msg, new_ticket)
+		                : ingest_commands_ignored(x, t, msg);
+	if (r == 0 && new_ticket && linked > 0) {
+		g_autofree char *d = g_strdup_printf("ticket %" G_GINT64_FORMAT
+		                                     " was opened with a link "
+		                                     "to this one (from %s)",
+		                                     t, ingest_actor(x));
+		r = store_event_add(x->st, linked, "tickd", "linked-from", d,
+		                    0);
+	}
+	if (r == 0)
+		r = store_event_attach(x->st, t, msg);
+	return r;
 }
 
 static int
@@ -523,7 +797,10 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		if ((r = store_ticket_create(x->st, &nt, &t)) < 0)
 			goto fail;
 		new_ticket = true;
-		r = store_event_add(x->st, t, req ? req->addr : "unknown",
+		r = store_event_add(x->st, t,
+				    x->is_agent && x->from ? x->from->addr
+				    : req		   ? req->addr
+							   : "unknown",
 				    "created", x->src->label, 0);
 		if (r == 0 && linked)
 			r = store_event_add(x->st, t, "tickd", "linked",
@@ -550,6 +827,8 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 			goto fail;
 	}
 	if (new_ticket && (r = ingest_ack(x, t, &out->acknowledged)) < 0)
+		goto fail;
+	if ((r = ingest_people_hook(x, t, msg, new_ticket, linked)) < 0)
 		goto fail;
 	out->kind = new_ticket ? INGEST_NEW_TICKET : INGEST_FOLLOW_UP;
 	out->ticket = t;
@@ -625,6 +904,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	x.from = mime_first_from(x.m);
 	x.is_agent = src->sent_folder ||
 		     (x.from && cfg_person(cfg, x.from->addr) != NULL);
+	ingest_commands(&x);
 	if (x.m->message_id && *x.m->message_id)
 		x.dedupe_key = g_strconcat("mid:", x.m->message_id, NULL);
 	else {
@@ -648,6 +928,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 		log_notice("ingest: dropped our own mail '%s' (%s)", q,
 			   x.cr.reason);
 	classify_result_clear(&x.cr);
+	command_list_clear(&x.cmds);
 	mime_msg_free(&x.m);
 	g_free(x.dedupe_key);
 	return r;

@@ -45,6 +45,9 @@ enum store_stmt {
 	S_OUT_RETRY,
 	S_OUT_FAILED,
 	S_OUT_NEXT,
+	S_AGENT_TOUCH,
+	S_EVENT_ATTACH,
+	S_PART_SET,
 	S__COUNT
 };
 
@@ -160,6 +163,24 @@ static const char *const store_sql[S__COUNT] = {
 		"SELECT GREATEST(0, ceil(extract(epoch FROM min(CASE WHEN state "
 		"= 'queued' THEN next_attempt ELSE lease_until END) - now())))"
 		"::bigint FROM outbox WHERE state IN ('queued', 'sending')",
+	/* The row lock in "old" makes "was this the first response"
+	 * exact even with two instances ingesting agent mail at once. */
+	[S_AGENT_TOUCH] =
+		"WITH old AS (SELECT id, first_response_at FROM ticket WHERE "
+		"id = $1 FOR UPDATE) UPDATE ticket t SET updated = "
+		"to_timestamp($2), last_agent_at = to_timestamp($2), "
+		"first_response_at = COALESCE(t.first_response_at, "
+		"to_timestamp($2)), last_customer_at = CASE WHEN $3::boolean "
+		"THEN NULL ELSE t.last_customer_at END FROM old WHERE t.id = "
+		"old.id RETURNING (old.first_response_at IS NULL)::int",
+	/* events written earlier in this transaction, before the message
+	 * row existed, get the message that caused them */
+	[S_EVENT_ATTACH] =
+		"UPDATE event SET message_id = $2 WHERE ticket_id = $1 AND "
+		"message_id IS NULL AND xmin = pg_current_xact_id()::xid",
+	[S_PART_SET] = "INSERT INTO participant (ticket_id, addr, name, role) "
+		       "VALUES ($1, $2, $3, $4) ON CONFLICT (ticket_id, addr) "
+		       "DO UPDATE SET role = $4",
 };
 
 struct store {
@@ -752,6 +773,37 @@ store_ticket_set_field(struct store *st, gint64 id, const char *field,
 		return store_fail(st, res, "set field");
 	PQclear(res);
 	return 0;
+}
+
+int
+store_ticket_agent_touch(struct store *st, gint64 id, gint64 at,
+			 bool opened_by_agent)
+{
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, id), store_i64(b, at),
+			      opened_by_agent ? "t" : "f"};
+	gint64 v = store_int(st, S_AGENT_TOUCH, 3, vals, -ENOENT);
+
+	return v < 0 ? (int)v : v > 0;
+}
+
+int
+store_event_attach(struct store *st, gint64 ticket, gint64 message)
+{
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, ticket), store_i64(b, message)};
+
+	return store_exec(st, S_EVENT_ATTACH, 2, vals);
+}
+
+int
+store_participant_set(struct store *st, gint64 ticket, const char *addr,
+		      const char *name, const char *role)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket), addr, name, role};
+
+	return store_exec(st, S_PART_SET, 4, vals);
 }
 
 int

@@ -1,0 +1,224 @@
+/*
+ * command.c - agents' mail commands.  See command.h.
+ *
+ * Only the top of the mail is read, so a command quoted further down (the
+ * customer's own "#status closed" in a reply, a signature) never counts,
+ * and the parse stops after COMMAND_MAX_LINES lines whatever the input.
+ */
+#include "command.h"
+
+#include <string.h>
+
+static const char *const command_status[] = {"open", "pending", "resolved",
+                                             "closed"};
+static const char *const command_priority[] = {"low", "normal", "high",
+                                               "urgent"};
+
+const char *
+command_kind_name(enum command_kind k)
+{
+	switch (k) {
+	case COMMAND_STATUS:
+		return "status";
+	case COMMAND_PRIORITY:
+		return "priority";
+	case COMMAND_ASSIGN:
+		return "assign";
+	case COMMAND_NOTE:
+		return "note";
+	}
+	return "?";
+}
+
+static void
+command_free(gpointer p)
+{
+	struct command *c = p;
+
+	g_free(c->arg);
+	g_free(c->line);
+	g_free(c);
+}
+
+static void
+command_reject_free(gpointer p)
+{
+	struct command_reject *j = p;
+
+	g_free(j->line);
+	g_free(j);
+}
+
+void
+command_list_clear(struct command_list *l)
+{
+	if (l->cmds)
+		g_ptr_array_unref(l->cmds);
+	if (l->rejected)
+		g_ptr_array_unref(l->rejected);
+	g_free(l->text);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+command_reject(struct command_list *l, const char *line, size_t len,
+               const char *reason, bool unknown)
+{
+	struct command_reject *j = g_new0(struct command_reject, 1);
+
+	/* clipped: the audit trail needs the gist, not a 1 MB line */
+	j->line = g_strndup(line, MIN(len, (size_t)COMMAND_MAX_LINE));
+	if (!g_utf8_validate(j->line, -1, NULL)) {
+		char *v = g_utf8_make_valid(j->line, -1);
+		g_free(j->line);
+		j->line = v;
+	}
+	j->reason = reason;
+	j->unknown = unknown;
+	g_ptr_array_add(l->rejected, j);
+}
+
+/* command_word - arg matches one of words (case-insensitive), or NULL. */
+static const char *
+command_word(const char *arg, const char *const *words, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g_ascii_strcasecmp(arg, words[i]) == 0)
+			return words[i];
+	return NULL;
+}
+
+/*
+ * command_line - one "#name arg" line (trimmed, len bytes, starts with
+ * '#' and a letter).  Appends to cmds or rejected; *note_text_r gets the
+ * text after "#note" (owned) when there is some.
+ */
+static void
+command_line(struct command_list *l, const char *line, size_t len,
+             char **note_text_r)
+{
+	g_autofree char *s = g_strndup(line, len);
+	char *name = s + 1, *arg = name;
+	const char *w;
+	struct command *c;
+
+	while (g_ascii_isalnum(*arg) || *arg == '-' || *arg == '_')
+		arg++;
+	if (*arg != '\0' && *arg != ':' && !g_ascii_isspace(*arg)) {
+		command_reject(l, line, len,
+		               "not a command: '#' and a word "
+		               "followed by a space or ':'",
+		               true);
+		return;
+	}
+	if (*arg == ':')
+		*arg++ = '\0';
+	else if (*arg != '\0')
+		*arg++ = '\0';
+	arg = g_strstrip(arg);
+	if (*arg == ':') /* "#status : resolved" */
+		arg = g_strstrip(arg + 1);
+
+	c = g_new0(struct command, 1);
+	c->line = g_strndup(line, len);
+	if (g_ascii_strcasecmp(name, "status") == 0) {
+		c->kind = COMMAND_STATUS;
+		w = command_word(arg, command_status,
+		                 ARRAY_SIZE(command_status));
+		if (w == NULL) {
+			command_reject(l, line, len,
+			               "#status takes open, pending, "
+			               "resolved or closed",
+			               false);
+			goto drop;
+		}
+		c->arg = g_strdup(w);
+	} else if (g_ascii_strcasecmp(name, "priority") == 0) {
+		c->kind = COMMAND_PRIORITY;
+		w = command_word(arg, command_priority,
+		                 ARRAY_SIZE(command_priority));
+		if (w == NULL) {
+			command_reject(l, line, len,
+			               "#priority takes low, normal, high or "
+			               "urgent",
+			               false);
+			goto drop;
+		}
+		c->arg = g_strdup(w);
+	} else if (g_ascii_strcasecmp(name, "assign") == 0) {
+		c->kind = COMMAND_ASSIGN;
+		if (*arg == '\0') {
+			command_reject(l, line, len,
+			               "#assign needs an agent's address or "
+			               "name",
+			               false);
+			goto drop;
+		}
+		c->arg = g_strdup(arg);
+	} else if (g_ascii_strcasecmp(name, "note") == 0) {
+		c->kind = COMMAND_NOTE;
+		l->note = true;
+		if (*arg != '\0' && *note_text_r == NULL)
+			*note_text_r = g_strdup(arg);
+	} else {
+		command_reject(l, line, len, "unknown command", true);
+		goto drop;
+	}
+	g_ptr_array_add(l->cmds, c);
+	return;
+drop:
+	command_free(c);
+}
+
+void
+command_parse(const char *text, struct command_list *out)
+{
+	const char *p = text ? text : "", *body;
+	g_autofree char *note_text = NULL;
+	unsigned lines = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->cmds = g_ptr_array_new_with_free_func(command_free);
+	out->rejected = g_ptr_array_new_with_free_func(command_reject_free);
+	body = p;
+
+	for (const char *line = p;;) {
+		const char *nl = strchr(line, '\n');
+		const char *end = nl ? nl : line + strlen(line);
+		const char *a = line, *b = end;
+
+		while (a < b && g_ascii_isspace(*a))
+			a++;
+		while (b > a && g_ascii_isspace(b[-1]))
+			b--;
+		if (a < b &&
+		    (a[0] != '#' || b - a < 2 || !g_ascii_isalpha(a[1]))) {
+			/* the first line of text ends the block; without a
+			 * block the text stays exactly as it was */
+			if (lines > 0)
+				body = line;
+			break;
+		}
+		if (a < b) {
+			if (++lines > COMMAND_MAX_LINES)
+				command_reject(out, a, (size_t)(b - a),
+				               "too many command lines", false);
+			else if (b - a > COMMAND_MAX_LINE)
+				command_reject(out, a, (size_t)(b - a),
+				               "command line too long", false);
+			else
+				command_line(out, a, (size_t)(b - a),
+				             &note_text);
+		}
+		if (nl == NULL) {
+			if (lines > 0)
+				body = end;
+			break;
+		}
+		line = nl + 1;
+	}
+	if (note_text != NULL)
+		out->text = g_strconcat(note_text, "\n", body, NULL);
+	else
+		out->text = g_strdup(body);
+}

@@ -1,0 +1,214 @@
+/* Unit tests for command.c: the command block at the top of an agent's
+ * mail, what is rejected and why, and the text left for the customer. */
+#include "command.h"
+
+#include "test.h"
+
+#include <string.h>
+
+static const struct command *
+cmd(const struct command_list *l, guint i)
+{
+	return i < l->cmds->len ? l->cmds->pdata[i] : NULL;
+}
+
+static const struct command_reject *
+rej(const struct command_list *l, guint i)
+{
+	return i < l->rejected->len ? l->rejected->pdata[i] : NULL;
+}
+
+static void
+test_status_and_assign(void)
+{
+	struct command_list l;
+
+	command_parse("#status resolved\r\n#assign bob\r\n\r\nHello Carla,\r\n"
+	              "fixed.\r\n",
+	              &l);
+	TEST_INTEQ(l.cmds->len, 2);
+	TEST_INTEQ(l.rejected->len, 0);
+	TEST_INTEQ(cmd(&l, 0)->kind, COMMAND_STATUS);
+	TEST_STREQ(cmd(&l, 0)->arg, "resolved");
+	TEST_STREQ(cmd(&l, 0)->line, "#status resolved");
+	TEST_INTEQ(cmd(&l, 1)->kind, COMMAND_ASSIGN);
+	TEST_STREQ(cmd(&l, 1)->arg, "bob");
+	TEST_STREQ(l.text, "Hello Carla,\r\nfixed.\r\n");
+	TEST_CHECK(!l.note);
+	command_list_clear(&l);
+}
+
+static void
+test_case_colon_and_spaces(void)
+{
+	struct command_list l;
+
+	command_parse("\n  #STATUS: Pending  \n#Priority :  URGENT\n"
+	              "#assign   Bob Smith \ntext\n",
+	              &l);
+	TEST_INTEQ(l.cmds->len, 3);
+	TEST_STREQ(cmd(&l, 0)->arg, "pending");
+	TEST_INTEQ(cmd(&l, 1)->kind, COMMAND_PRIORITY);
+	TEST_STREQ(cmd(&l, 1)->arg, "urgent");
+	TEST_STREQ(cmd(&l, 2)->arg, "Bob Smith");
+	TEST_STREQ(l.text, "text\n");
+	command_list_clear(&l);
+}
+
+static void
+test_no_block_keeps_text(void)
+{
+	struct command_list l;
+	const char *t = "\n\nHello,\n#status closed\nbye\n";
+
+	/* a command below the first line of text is text (a quote, a
+	 * customer's own words): never parsed, never cut */
+	command_parse(t, &l);
+	TEST_INTEQ(l.cmds->len, 0);
+	TEST_INTEQ(l.rejected->len, 0);
+	TEST_STREQ(l.text, t);
+	command_list_clear(&l);
+
+	command_parse(NULL, &l);
+	TEST_STREQ(l.text, "");
+	TEST_INTEQ(l.cmds->len, 0);
+	command_list_clear(&l);
+
+	command_parse("   \n \n", &l);
+	TEST_STREQ(l.text, "   \n \n");
+	command_list_clear(&l);
+
+	/* '#' and a digit is a ticket number, "# x" a heading: text */
+	command_parse("#1042 is still broken\n", &l);
+	TEST_INTEQ(l.cmds->len + l.rejected->len, 0);
+	TEST_STREQ(l.text, "#1042 is still broken\n");
+	command_list_clear(&l);
+	command_parse("# Heading\n", &l);
+	TEST_INTEQ(l.cmds->len + l.rejected->len, 0);
+	command_list_clear(&l);
+}
+
+static void
+test_rejections(void)
+{
+	struct command_list l;
+
+	command_parse("#status done\n#priority 5\n#assign\n#close\n"
+	              "#wow!\n#note\nbody",
+	              &l);
+	TEST_INTEQ(l.cmds->len, 1);
+	TEST_INTEQ(cmd(&l, 0)->kind, COMMAND_NOTE);
+	TEST_CHECK(l.note);
+	TEST_INTEQ(l.rejected->len, 5);
+	TEST_STREQ(rej(&l, 0)->line, "#status done");
+	TEST_CHECK(strstr(rej(&l, 0)->reason, "resolved") != NULL);
+	TEST_CHECK(!rej(&l, 0)->unknown);
+	TEST_STREQ(rej(&l, 1)->line, "#priority 5");
+	TEST_CHECK(!rej(&l, 1)->unknown);
+	TEST_STREQ(rej(&l, 2)->line, "#assign");
+	TEST_CHECK(!rej(&l, 2)->unknown);
+	TEST_STREQ(rej(&l, 3)->line, "#close");
+	TEST_STREQ(rej(&l, 3)->reason, "unknown command");
+	TEST_CHECK(rej(&l, 3)->unknown);
+	TEST_STREQ(rej(&l, 4)->line, "#wow!");
+	TEST_CHECK(rej(&l, 4)->unknown);
+	/* every line of the block is cut, rejected ones too */
+	TEST_STREQ(l.text, "body");
+	command_list_clear(&l);
+}
+
+static void
+test_note_with_text(void)
+{
+	struct command_list l;
+
+	command_parse("#note Called her, she will send logs.\n#status pending\n"
+	              "\nmore\n",
+	              &l);
+	TEST_CHECK(l.note);
+	TEST_INTEQ(l.cmds->len, 2);
+	TEST_CHECK(cmd(&l, 0)->arg == NULL);
+	TEST_STREQ(cmd(&l, 1)->arg, "pending");
+	TEST_STREQ(l.text, "Called her, she will send logs.\nmore\n");
+	command_list_clear(&l);
+}
+
+static void
+test_only_commands(void)
+{
+	struct command_list l;
+
+	command_parse("#status closed", &l);
+	TEST_INTEQ(l.cmds->len, 1);
+	TEST_STREQ(l.text, "");
+	command_list_clear(&l);
+	command_parse("#status closed\n\n\n", &l);
+	TEST_STREQ(l.text, "");
+	command_list_clear(&l);
+}
+
+static void
+test_bounds(void)
+{
+	struct command_list l;
+	GString *s = g_string_new(NULL);
+	char *longline;
+
+	for (int i = 0; i < COMMAND_MAX_LINES + 5; i++)
+		g_string_append(s, "#priority high\n");
+	g_string_append(s, "text\n");
+	command_parse(s->str, &l);
+	TEST_INTEQ(l.cmds->len, COMMAND_MAX_LINES);
+	TEST_INTEQ(l.rejected->len, 5);
+	TEST_STREQ(rej(&l, 0)->reason, "too many command lines");
+	TEST_STREQ(l.text, "text\n");
+	command_list_clear(&l);
+
+	g_string_truncate(s, 0);
+	g_string_append(s, "#assign ");
+	for (int i = 0; i < 100000; i++)
+		g_string_append_c(s, 'x');
+	g_string_append(s, "\nhi\n");
+	command_parse(s->str, &l);
+	TEST_INTEQ(l.cmds->len, 0);
+	TEST_INTEQ(l.rejected->len, 1);
+	TEST_STREQ(rej(&l, 0)->reason, "command line too long");
+	TEST_INTEQ(strlen(rej(&l, 0)->line), COMMAND_MAX_LINE);
+	TEST_STREQ(l.text, "hi\n");
+	command_list_clear(&l);
+
+	/* invalid UTF-8 in a rejected line is made valid for the trail */
+	longline = g_strdup("#st\xff\xfe x\nhi");
+	command_parse(longline, &l);
+	TEST_INTEQ(l.rejected->len, 1);
+	TEST_CHECK(g_utf8_validate(rej(&l, 0)->line, -1, NULL));
+	command_list_clear(&l);
+	g_free(longline);
+	g_string_free(s, TRUE);
+}
+
+static void
+test_kind_names(void)
+{
+	TEST_STREQ(command_kind_name(COMMAND_STATUS), "status");
+	TEST_STREQ(command_kind_name(COMMAND_PRIORITY), "priority");
+	TEST_STREQ(command_kind_name(COMMAND_ASSIGN), "assign");
+	TEST_STREQ(command_kind_name(COMMAND_NOTE), "note");
+}
+
+int
+main(void)
+{
+	static const struct test_case cases[] = {
+	    {"status and assign", test_status_and_assign},
+	    {"case, colon, spaces", test_case_colon_and_spaces},
+	    {"no block keeps text", test_no_block_keeps_text},
+	    {"rejections", test_rejections},
+	    {"note with text", test_note_with_text},
+	    {"only commands", test_only_commands},
+	    {"bounds", test_bounds},
+	    {"kind names", test_kind_names},
+	};
+
+	return test_run("command", cases, ARRAY_SIZE(cases));
+}
