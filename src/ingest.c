@@ -472,6 +472,24 @@ ingest_commands(struct ingest_ctx *x)
 	command_list_clear(&n);
 }
 
+/* ingest_to_customer - the mail went to someone outside: not the support
+ * mailbox, not a configured agent or manager.  Only such a mail answers
+ * the customer; an agents-only mail (or a #note) is internal. */
+static bool
+ingest_to_customer(const struct ingest_ctx *x)
+{
+	GPtrArray *lists[] = {x->m->to, x->m->cc};
+
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++)
+		for (guint i = 0; lists[l] && i < lists[l]->len; i++) {
+			const struct mime_addr *a = lists[l]->pdata[i];
+			if (!ingest_is_own(x->cfg, a->addr) &&
+			    cfg_person(x->cfg, a->addr) == NULL)
+				return true;
+		}
+	return false;
+}
+
 /* ingest_actor - who did it, for the audit trail. */
 static const char *
 ingest_actor(const struct ingest_ctx *x)
@@ -602,9 +620,11 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 }
 
 /*
- * ingest_agent_apply - an agent's mail on ticket t: first response and
- * last_agent_at, new -> open unless a #status says otherwise, then each
- * command in the mail's order.  Rejected and unknown commands are only
+ * ingest_agent_apply - an agent's mail on ticket t.  A reply to the
+ * customer (an outside recipient, not a #note) records the first response
+ * and last_agent_at and moves new -> open unless a #status says otherwise;
+ * an internal mail changes only what its commands say.  Then each command
+ * in the mail's order.  Rejected and unknown commands are only
  * recorded.  For a ticket the agent's mail opened, the customer it was
  * written to is the requester (never acknowledged: agents' mail is not).
  */
@@ -615,15 +635,16 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 	const struct mime_addr *req;
 	struct store_ticket tk;
 	char status[16], priority[16];
-	bool status_cmd = false;
-	int r;
+	bool status_cmd = false, reply = !x->cmds.note && ingest_to_customer(x);
+	int r = 0;
 
 	if (new_ticket && (req = ingest_requester(x)) != NULL &&
 	    req != x->from &&
 	    (r = store_participant_set(x->st, t, req->addr, req->name,
 	                               "requester")) < 0)
 		return r;
-	r = store_ticket_agent_touch(x->st, t, x->now, new_ticket);
+	if (reply)
+		r = store_ticket_agent_touch(x->st, t, x->now, new_ticket);
 	if (r > 0)
 		r = store_event_add(x->st, t, who, "first-response",
 		                    x->src->label, msg);
@@ -639,7 +660,7 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 		if (((struct command *)x->cmds.cmds->pdata[i])->kind ==
 		    COMMAND_STATUS)
 			status_cmd = true;
-	if (!status_cmd && strcmp(status, "new") == 0 &&
+	if (reply && !status_cmd && strcmp(status, "new") == 0 &&
 	    (r = ingest_set_status(x, t, msg, status, "open")) < 0)
 		return r;
 	for (guint i = 0; i < x->cmds.cmds->len; i++) {

@@ -1110,7 +1110,8 @@ store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty)
 	return store_json(
 		st,
 		"SELECT json_build_object(" STORE_TICKET_COLS
-		", 'participants', (SELECT COALESCE(json_agg(json_build_object("
+		", 'last_customer_at', t.last_customer_at, 'last_agent_at', "
+		"t.last_agent_at, 'participants', (SELECT COALESCE(json_agg(json_build_object("
 		"'addr', p.addr, 'name', p.name, 'role', p.role) ORDER BY "
 		"p.addr), '[]') FROM participant p WHERE p.ticket_id = t.id), "
 		"'messages', (SELECT COALESCE(json_agg(json_build_object('id', "

@@ -186,6 +186,8 @@ def test_agent_new_mail_from_sent_folder_opens_ticket_for_customer(make_world):
     (t,) = w.tickets()
     t = w.ticket(t["number"])
     assert t["requester"] == cust and t["status"] == "open"
+    # nobody waits for an answer to the agent's own mail
+    assert t["last_customer_at"] is None and t["last_agent_at"] is not None
     assert t["first_response_at"] is not None
     assert inbound(t)[0]["role"] == "agent"
     assert events(t, "created")[0]["actor"] == w.bob
@@ -262,6 +264,26 @@ def test_agent_commands_change_ticket_and_audit_trail(make_world):
     assert t["assignee"] == w.bob
     assert any(e["action"] == "command-rejected" and "nobody@else.example" in e["detail"]
                for e in t["events"])
+
+
+def test_internal_agent_mail_is_not_a_response(make_world):
+    """An agent's mail to the support address only, or a #note, changes
+    what its commands say, but answers nobody: no first response."""
+    w = agents_world(make_world)
+    n, ack = open_ticket(w)
+    w.append(mail(w.boss, w.addr(w.support), "[Example #%d] escalate" % n,
+                  body="#priority urgent\n#assign bob\n\nBob, please look.\n"))
+    w.append(mail(w.bob, w.addr(w.support), "[Example #%d] note" % n,
+                  body="#note looked at it, need logs\n"))
+    w.once()
+    t = w.ticket(n)
+    assert t["priority"] == "urgent" and t["assignee"] == w.bob
+    assert t["status"] == "new" and t["first_response_at"] is None
+    assert [x["role"] for x in inbound(t)] == ["customer", "agent", "note"]
+    assert inbound(t)[2]["text"].startswith("looked at it, need logs")
+    assert t["last_agent_at"] is None and t["last_customer_at"] is not None
+    assert not events(t, "first-response")
+    assert imapbox.count(w.customer) == 1
 
 
 def test_customer_commands_change_nothing(make_world):
