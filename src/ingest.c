@@ -736,7 +736,7 @@ ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
 		                                     "to this one (from %s)",
 		                                     t, ingest_actor(x));
 		r = store_event_add(x->st, linked, "tickd", "linked-from", d,
-		                    0);
+		                    msg);
 	}
 	if (r == 0)
 		r = store_event_attach(x->st, t, msg);
@@ -824,10 +824,13 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 							   : "unknown",
 				    "created", x->src->label, 0);
 		if (r == 0 && linked)
-			r = store_event_add(x->st, t, "tickd", "linked",
-					    "subject named a ticket the sender "
-					    "may not write into",
-					    0);
+			r = store_event_add(
+				x->st, t, "tickd", "linked",
+				how ? "follow-up to a ticket closed more than "
+				      "tickets.reopen_days ago"
+				    : "subject named a ticket the sender "
+				      "may not write into",
+				0);
 		if (r < 0)
 			goto fail;
 	}

@@ -4,6 +4,7 @@ dedupe (issue 6, must-shows 1-6), on the real servers: mail goes in by IMAP
 would receive is read from their real mailboxes."""
 import os
 import re
+import time
 
 import pytest
 
@@ -419,3 +420,42 @@ def test_chatwoot_threading_cases_without_parents_are_new_tickets(make_world, na
     w.append(corpus(name))
     w.once()
     assert len(w.tickets()) == 2
+
+
+# -- reopen and link: in the audit trail too ----------------------------------
+
+@pytest.mark.parametrize("reopen_days", [14, 0])
+def test_follow_up_on_closed_ticket_reopens_or_links(make_world, reopen_days):
+    w = agents_world(make_world, reopen_days=reopen_days)
+    cust = w.addr(w.customer)
+    n, ack = open_ticket(w, msgid="<q1@c.example>")
+    w.append(mail(w.bob, cust, "Re: [Example #%d] Printer on fire" % n,
+                  headers=["In-Reply-To: <q1@c.example>"], msgid="<close@support.example>",
+                  body="#status closed\nDone.\n"), mailbox="Sent")
+    w.once()
+    assert w.ticket(n)["status"] == "closed"
+    if reopen_days == 0:
+        time.sleep(1.2)  # "more than 0 days ago" needs a second to pass
+    w.append(mail(cust, w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
+                  headers=["In-Reply-To: <close@support.example>"], msgid="<again@c.example>",
+                  body="It is on fire again.\n"))
+    w.once()
+    t = w.ticket(n)
+    if reopen_days:
+        assert len(w.tickets()) == 1
+        assert t["status"] == "open" and t["reopen_count"] == 1
+        again = inbound(t)[-1]
+        assert again["message_id"] == "again@c.example"
+        (ev,) = events(t, "reopened")
+        assert ev["actor"] == cust and ev["detail"] == "closed" and ev["message"] == again["id"]
+    else:
+        assert t["status"] == "closed" and len(inbound(t)) == 2
+        (m,) = [x for x in w.tickets() if x["number"] != n]
+        assert m["linked_ticket"] == n
+        tm = w.ticket(m["number"])
+        assert "reopen_days" in events(tm, "linked")[0]["detail"]
+        assert events(tm, "linked")[0]["message"] == inbound(tm)[0]["id"]
+        assert events(t, "linked-from")
+    # every event of a mail points at the message it came from
+    created = events(w.ticket(n), "created")[0]
+    assert created["message"] == inbound(w.ticket(n))[0]["id"]
