@@ -122,7 +122,7 @@ int store_participant_add(struct store *st, gint64 ticket, const char *addr,
 /* store_participant_set - like store_participant_add, but an existing
  * row takes this role. 0/-E. */
 int store_participant_set(struct store *st, gint64 ticket, const char *addr,
-			  const char *name, const char *role);
+                          const char *name, const char *role);
 /*
  * store_ticket_agent_touch - an agent's mail at `at`: last_agent_at, and
  * first_response_at unless already set; opened_by_agent (the agent's mail
@@ -130,7 +130,7 @@ int store_participant_set(struct store *st, gint64 ticket, const char *addr,
  * 1 when this call recorded the first response, 0 when not, -ENOENT, -E.
  */
 int store_ticket_agent_touch(struct store *st, gint64 id, gint64 at,
-			     bool opened_by_agent);
+                             bool opened_by_agent);
 
 struct store_message {
 	gint64 ticket_id;

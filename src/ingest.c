@@ -819,18 +819,18 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 			goto fail;
 		new_ticket = true;
 		r = store_event_add(x->st, t,
-				    x->is_agent && x->from ? x->from->addr
-				    : req		   ? req->addr
-							   : "unknown",
-				    "created", x->src->label, 0);
+		                    x->is_agent && x->from ? x->from->addr
+		                    : req                  ? req->addr
+		                                           : "unknown",
+		                    "created", x->src->label, 0);
 		if (r == 0 && linked)
 			r = store_event_add(
-				x->st, t, "tickd", "linked",
-				how ? "follow-up to a ticket closed more than "
-				      "tickets.reopen_days ago"
-				    : "subject named a ticket the sender "
-				      "may not write into",
-				0);
+			    x->st, t, "tickd", "linked",
+			    how ? "follow-up to a ticket closed more than "
+			          "tickets.reopen_days ago"
+			        : "subject named a ticket the sender "
+			          "may not write into",
+			    0);
 		if (r < 0)
 			goto fail;
 	}

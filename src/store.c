@@ -777,11 +777,11 @@ store_ticket_set_field(struct store *st, gint64 id, const char *field,
 
 int
 store_ticket_agent_touch(struct store *st, gint64 id, gint64 at,
-			 bool opened_by_agent)
+                         bool opened_by_agent)
 {
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, id), store_i64(b, at),
-			      opened_by_agent ? "t" : "f"};
+	                      opened_by_agent ? "t" : "f"};
 	gint64 v = store_int(st, S_AGENT_TOUCH, 3, vals, -ENOENT);
 
 	return v < 0 ? (int)v : v > 0;
@@ -798,7 +798,7 @@ store_event_attach(struct store *st, gint64 ticket, gint64 message)
 
 int
 store_participant_set(struct store *st, gint64 ticket, const char *addr,
-		      const char *name, const char *role)
+                      const char *name, const char *role)
 {
 	char a[24];
 	const char *vals[] = {store_i64(a, ticket), addr, name, role};
