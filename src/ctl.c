@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,11 +182,7 @@ ctl_exit(int r)
 static int
 ctl_print_json(int r, GString *out)
 {
-	if (r == -ENOENT) {
-		fprintf(stderr, "tickctl: not found\n");
-		return EX_NOINPUT;
-	}
-	if (r < 0)
+	if (r < 0) /* -ENOENT: the caller names what was not found */
 		return ctl_exit(r);
 	fputs(out->str, stdout);
 	fputc('\n', stdout);
@@ -369,6 +366,11 @@ ctl_actor(void)
 		u = getenv("USER");
 	if (u == NULL || *u == '\0')
 		u = getenv("LOGNAME");
+	if (u == NULL || *u == '\0') {
+		/* cron, systemd-run: no login variables, but a uid */
+		const struct passwd *pw = getpwuid(getuid());
+		u = pw ? pw->pw_name : NULL;
+	}
 	return u && *u ? g_strdup_printf("tickctl:%s", u) : g_strdup("tickctl");
 }
 

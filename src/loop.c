@@ -383,7 +383,7 @@ loop_run(const struct loop_opts *o)
 
 	if (cfg_load(o->config_path, true, &l.cfg, errors) < 0) {
 		for (guint i = 0; i < errors->len; i++)
-			log_err("%s", (char *)errors->pdata[i]);
+			log_err("loop: config: %s", (char *)errors->pdata[i]);
 		return EX_CONFIG;
 	}
 	log_init(o->log_level ? o->log_level : l.cfg->log_level);

@@ -5,6 +5,7 @@ and the log format.  Real PostgreSQL/Dovecot/OpenSMTPD where a wire is
 crossed; systemd-analyze in its offline modes (no systemd as PID 1 here)."""
 import json
 import os
+import pwd
 import re
 import signal
 import socket
@@ -407,6 +408,15 @@ def test_check_config_missing_file(tmp_path):
     assert "%s:0: cannot read: No such file or directory" % (tmp_path / "nope.conf") in p.stderr
 
 
+def test_daemon_with_bad_config_logs_each_problem_and_exits_78(confdir):
+    path = write_check_conf(confdir, {9: "  poll_interval = 0;", 14: '  from = "nobody";'})
+    p = subprocess.run([TICKD, "-c", path], capture_output=True, text=True, timeout=30)
+    assert p.returncode == EX_CONFIG
+    assert p.stderr.splitlines() == [
+        "<3>loop: config: %s:9: imap.poll_interval: 0 is out of range (1..86400)" % path,
+        "<3>loop: config: %s:14: smtp.from: 'nobody' is not an address" % path]
+
+
 # ---------------------------------------------------------------- SIGHUP
 
 
@@ -474,7 +484,11 @@ PEOPLE = ('{ address = "alice@example.com"; name = "Alice"; role = "agent"; }, '
 
 def ctl(world, *args, env=None, input=None):
     e = dict(os.environ)
-    e.update(env or {})
+    for k, v in (env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
     return subprocess.run([TICKCTL, "-c", world.conf] + list(args), capture_output=True,
                           text=True, env=e, input=input, timeout=60)
 
@@ -508,7 +522,10 @@ def test_tickctl_ticket_changes_are_audited(make_world):
     assert ctl(w, "note", str(b), "called", "the", "customer", env=env).returncode == 0
     assert ctl(w, "assign", str(b), "-", env={"SUDO_USER": "", "USER": "bob"}).returncode == 0
     assert w.ticket(b)["assignee"] is None
-    assert events(w, a) == ["tickctl:admin1|status|closed"]
+    nobody = {"SUDO_USER": None, "USER": None, "LOGNAME": None}
+    assert ctl(w, "note", str(a), "from cron", env=nobody).returncode == 0
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert events(w, a) == ["tickctl:admin1|status|closed", "tickctl:%s|note|from cron" % me]
     assert events(w, b) == ["tickctl:admin1|assign|alice@example.com",
                             "tickctl:admin1|priority|urgent",
                             "tickctl:admin1|note|called the customer",
@@ -521,7 +538,8 @@ def test_tickctl_ticket_changes_are_audited(make_world):
     assert ctl(w, "priority", str(b), "sky-high").returncode == EX_DATAERR
     assert ctl(w, "note", str(b), "   ").returncode == EX_DATAERR
     assert ctl(w, "close", "999999").returncode == EX_NOINPUT
-    assert ctl(w, "ticket", "999999").returncode == EX_NOINPUT
+    p = ctl(w, "ticket", "999999")
+    assert p.returncode == EX_NOINPUT and p.stderr == "tickctl: no ticket 999999\n", p.stderr
     assert ctl(w, "close").returncode == EX_USAGE
     assert ctl(w, "close", "abc").returncode == EX_USAGE
     assert ctl(w, "priority", str(b)).returncode == EX_USAGE
