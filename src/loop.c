@@ -378,7 +378,6 @@ loop_run(const struct loop_opts *o)
 	g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
 	struct loop l = {.once = o->once};
 	uint64_t wd = notify_watchdog_usec();
-	gint64 last_wd = 0;
 	int rc = EX_OK, tries = 0;
 
 	if (cfg_load(o->config_path, true, &l.cfg, errors) < 0) {
@@ -445,10 +444,9 @@ loop_run(const struct loop_opts *o)
 		loop_fetch(&l, false);
 		loop_outbox(&l);
 		loop_idle(&l);
-		if (wd && (uint64_t)(g_get_monotonic_time() - last_wd) >= wd) {
-			(void)notify_send("WATCHDOG=1");
-			last_wd = g_get_monotonic_time();
-		}
+		/* also called per fetched mail (fetch.c), so that a long
+		 * fetch does not look like a hang */
+		notify_watchdog();
 		loop_status(&l);
 
 		for (int i = 0; i < l.nboxes; i++)
@@ -461,7 +459,7 @@ loop_run(const struct loop_opts *o)
 			deadline = MIN(deadline, l.db_next_try);
 		if (wd)
 			deadline = MIN(deadline,
-				       now + (gint64)(wd / G_USEC_PER_SEC));
+				       now + MAX(1, (gint64)(wd / G_USEC_PER_SEC)));
 		if (deadline > loop_now()) {
 			int r = loop_wait(&l, deadline);
 			if (r > 0)

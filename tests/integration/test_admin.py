@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, TICKCTL, TICKD, mail
+from conftest import ROOT, TICKCTL, TICKD, imapbox, mail
 
 EX_OK, EX_USAGE, EX_DATAERR, EX_NOINPUT, EX_UNAVAILABLE, EX_CONFIG = 0, 64, 65, 66, 69, 78
 MAX_EXPOSURE = 1.5
@@ -188,9 +188,10 @@ def ensure_pg(stack):
         stack_sh(stack, "start-one", "pg")
 
 
-def start_tickd(world, notify_path, *extra):
+def start_tickd(world, notify_path, *extra, env_more=None):
     log = open(os.path.join(world.dir, "tickd.log"), "ab")
     env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+    env.update(env_more or {})
     return subprocess.Popen([TICKD, "-c", world.conf] + list(extra), stdout=log, stderr=log, env=env)
 
 
@@ -213,7 +214,8 @@ def test_notify_ready_only_after_database(world, stack):
     p = None
     stack_sh(stack, "stop-one", "pg")
     try:
-        p = start_tickd(world, ns.path)
+        # WatchdogSec=2s: WATCHDOG=1 every second once running
+        p = start_tickd(world, ns.path, env_more={"WATCHDOG_USEC": "2000000"})
         ns.drain(4)
         assert p.poll() is None, "tickd exited while the database was down"
         assert not any("READY=1" in m.split("\n") for m in ns.texts()), ns.texts()
@@ -228,6 +230,10 @@ def test_notify_ready_only_after_database(world, stack):
                                m) for m in ns.texts()):
             assert time.monotonic() < end, ns.texts()
             ns.drain(0.5)
+        ns.drain(3.5)
+        pings = [t for t, m in ns.msgs if m == "WATCHDOG=1" and t > t_ready]
+        assert len(pings) >= 2, ns.texts()
+        assert all(b - a < 2.0 for a, b in zip(pings, pings[1:])), pings
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0
         ns.drain(0.5)
@@ -241,6 +247,41 @@ def test_notify_ready_only_after_database(world, stack):
             p.kill()
             p.wait()
         ensure_pg(stack)
+        ns.close()
+
+
+def test_watchdog_pings_during_a_long_fetch(world):
+    """WATCHDOG=1 comes from the tick and from every fetched mail: a first
+    fetch of many mails that takes several WatchdogSec/2 periods still
+    pings on time (no gap > 1.6 s with WATCHDOG_USEC=2 s)."""
+    n = 1500
+    m = imapbox.connect(world.support)
+    try:
+        for i in range(n):
+            raw = mail(world.addr(world.customer), world.addr(world.support), "bulk %d" % i)
+            m.append("INBOX", None, None, raw.encode())
+    finally:
+        m.logout()
+    ns = NotifySocket(os.path.join(world.dir, "notify.sock"))
+    p = start_tickd(world, ns.path, env_more={"WATCHDOG_USEC": "2000000"})
+    try:
+        t_ready = ns.wait_for("READY=1", 60)
+        end = time.monotonic() + 240
+        while not any(m.startswith("STATUS=1 mailbox") for m in ns.texts()):
+            assert time.monotonic() < end and p.poll() is None, ns.texts()
+            ns.drain(0.5)
+        # the first tick fetched everything; STATUS= closes it
+        t_status = [t for t, m in ns.msgs if m.startswith("STATUS=1 mailbox")][0]
+        assert world.sql("SELECT count(*) FROM message WHERE direction = 'in'") == str(n)
+        pings = [t_ready] + [t for t, m in ns.msgs if m == "WATCHDOG=1" and t_ready <= t <= t_status]
+        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        print("watchdog: first fetch of %d mails took %.1fs, %d pings, largest gap %.2fs"
+              % (n, t_status - t_ready, len(pings) - 1, max(gaps or [0])))
+        assert t_status - t_ready > 2.5, "fetch too fast to show anything; raise n"
+        assert max(gaps) < 1.6, gaps
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=60)
         ns.close()
 
 
