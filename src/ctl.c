@@ -116,20 +116,20 @@ ctl_import_one(struct ctl *c, const char *name, int fd)
 	r = ctl_read_all(fd, 1024u * 1024 * 1024, raw);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: import '%s': %s\n", name,
-		        g_strerror(-r));
+			g_strerror(-r));
 		return EX_IOERR;
 	}
 	r = ingest_mail(c->cfg, c->st, raw->data, raw->len, &src,
-	                g_get_real_time() / G_USEC_PER_SEC, &out);
+			g_get_real_time() / G_USEC_PER_SEC, &out);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: import '%s': %s\n", name,
-		        store_error(c->st));
+			store_error(c->st));
 		return err_is_transient(r) || r == -ENOTCONN ? EX_TEMPFAIL
-		                                             : EX_SOFTWARE;
+							     : EX_SOFTWARE;
 	}
 	if (c->json)
-		printf("{\"file\":\"%s\",\"result\":\"%s\",\"ticket\":"
-		       "%" G_GINT64_FORMAT ",\"acknowledged\":%s}\n",
+		printf("{\"file\":\"%s\",\"result\":\"%s\",\"ticket\":%" G_GINT64_FORMAT
+		       ",\"acknowledged\":%s}\n",
 		       name, ingest_kind_name(out.kind), out.ticket,
 		       out.acknowledged ? "true" : "false");
 	else
@@ -157,7 +157,7 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			fprintf(stderr, "tickctl: import '%s': %s\n", argv[i],
-			        g_strerror(errno));
+				g_strerror(errno));
 			return EX_NOINPUT;
 		}
 		rc = ctl_import_one(c, argv[i], fd);
@@ -623,18 +623,18 @@ ctl_init_secret(struct ctl *c)
 
 	if (rc != EX_OK)
 		return rc;
+	/* a bare name: see ctl_credentials_dir */
 	if (strchr(c->cfg->tickets.secret_file, '/') == NULL)
-		path = spath =
-		    g_build_filename(getenv("CREDENTIALS_DIRECTORY"),
-		                     c->cfg->tickets.secret_file, NULL);
+		path = spath = g_build_filename(
+			getenv("CREDENTIALS_DIRECTORY"),
+			c->cfg->tickets.secret_file, NULL);
 	else
 		path = c->cfg->tickets.secret_file;
 	if (access(path, F_OK) == 0) {
-		fprintf(stderr,
-		        "tickctl: '%s' exists; not overwriting it "
-		        "(that would break every reference in "
-		        "mails already sent)\n",
-		        path);
+		fprintf(stderr, "tickctl: '%s' exists; not overwriting it "
+				"(that would break every reference in "
+				"mails already sent)\n",
+			path);
 		return EX_CANTCREAT;
 	}
 	if (getentropy(key, sizeof(key)) < 0) {
@@ -646,13 +646,13 @@ ctl_init_secret(struct ctl *c)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
 		fprintf(stderr, "tickctl: create '%s': %s\n", path,
-		        g_strerror(errno));
+			g_strerror(errno));
 		return EX_CANTCREAT;
 	}
 	fprintf(f, "%s\n", hex);
 	if (fflush(f) != 0 || fsync(fd) != 0 || fclose(f) != 0) {
 		fprintf(stderr, "tickctl: write '%s': %s\n", path,
-		        g_strerror(errno));
+			g_strerror(errno));
 		return EX_IOERR;
 	}
 	explicit_bzero(key, sizeof(key));
@@ -686,9 +686,9 @@ ctl_main(int argc, char **argv)
 	const char *cmd;
 	int opt, rc, verbose = 0;
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 
 	/* '+': options stop at the command; its own options follow it. */

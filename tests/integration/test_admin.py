@@ -443,6 +443,29 @@ def test_check_config_uses_credentials_directory(confdir, tmp_path):
     assert p.returncode == 0, p.stderr
 
 
+def test_init_secret_bare_name_next_to_config(tmp_path):
+    """secret_file = "secret" (the unit's credential name): an admin's
+    tickctl init-secret writes it next to the config, where the unit's
+    LoadCredential= takes it from; never over an existing one."""
+    d = str(tmp_path)
+    with open(os.path.join(d, "imap-password"), "w") as f:
+        f.write("pw\n")
+    path = write_check_conf(d, {})
+    env = dict(os.environ)
+    env.pop("CREDENTIALS_DIRECTORY", None)
+    assert check_config(path).returncode == 1
+    p = subprocess.run([TICKCTL, "-c", path, "init-secret"], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    st = os.stat(os.path.join(d, "secret"))
+    assert oct(st.st_mode & 0o777) == "0o600" and st.st_size == 65
+    first = open(os.path.join(d, "secret")).read()
+    assert re.match(r"^[0-9a-f]{64}\n$", first)
+    assert first.strip() not in p.stdout + p.stderr
+    assert check_config(path).returncode == 0
+    p = subprocess.run([TICKCTL, "-c", path, "init-secret"], capture_output=True, text=True, env=env)
+    assert p.returncode == 73 and open(os.path.join(d, "secret")).read() == first
+
+
 def test_check_config_missing_file(tmp_path):
     p = check_config(str(tmp_path / "nope.conf"))
     assert p.returncode == 1
