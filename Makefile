@@ -97,4 +97,40 @@ format:
 clean:
 	rm -rf build
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: binaries, the unit (paths
+# rewritten to PREFIX), sysusers.d, tmpfiles.d, the example config as
+# /etc/tickd/tickd.conf (never over an existing one), the migrations and
+# the man pages.  systemd searches $(PREFIX)/lib/systemd/system for
+# PREFIX=/usr/local too.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR     := $(PREFIX)/bin
+UNITDIR    := $(PREFIX)/lib/systemd/system
+SYSUSERSDIR := $(PREFIX)/lib/sysusers.d
+TMPFILESDIR := $(PREFIX)/lib/tmpfiles.d
+DATADIR    := $(PREFIX)/share/tickd
+MANDIR     := $(PREFIX)/share/man
+MANPAGES   := daemon/tickd.8 daemon/tickctl.1 conf/tickd.conf.5
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(SYSCONFDIR)/tickd \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/tickd $(BUILD)/tickctl $(DESTDIR)$(BINDIR)/
+	sed -e 's|/usr/bin/tickd|$(BINDIR)/tickd|g' \
+	    -e 's|/etc/tickd/|$(SYSCONFDIR)/tickd/|g' systemd/tickd.service \
+		> $(DESTDIR)$(UNITDIR)/tickd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tickd.service
+	install -m 0644 systemd/tickd.sysusers $(DESTDIR)$(SYSUSERSDIR)/tickd.conf
+	install -m 0644 systemd/tickd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tickd.conf
+	install -m 0644 $(MIGRATIONS) $(DESTDIR)$(DATADIR)/sql/
+	install -m 0644 conf/tickd.conf.example $(DESTDIR)$(DATADIR)/
+	test -e $(DESTDIR)$(SYSCONFDIR)/tickd/tickd.conf || \
+		install -m 0640 conf/tickd.conf.example \
+			$(DESTDIR)$(SYSCONFDIR)/tickd/tickd.conf
+	install -m 0644 daemon/tickctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 conf/tickd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 daemon/tickd.8 $(DESTDIR)$(MANDIR)/man8/
+
 -include $(OBJ:.o=.d) $(wildcard $(BUILD)/obj/daemon/*.d) $(wildcard $(BUILD)/obj/tests/*.d)

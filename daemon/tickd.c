@@ -1,9 +1,10 @@
 /*
  * tickd - the support-mailbox daemon.  Parses the command line and hands
  * over to loop_run() (src/loop.c); --check-config reports every problem
- * in the config as "file:line: message".
+ * in the config as "file:line: message" and exits 1 (0 when clean).
  */
 #include "cfg.h"
+#include "ctl.h"
 #include "log.h"
 #include "loop.h"
 
@@ -25,6 +26,8 @@ usage(FILE *f)
 	      f);
 }
 
+/* check_config - every problem on stderr as "file:line: message", exit 1;
+ * a clean config gives one summary line on stdout and exit 0. */
 static int
 check_config(const char *path)
 {
@@ -34,13 +37,18 @@ check_config(const char *path)
 
 	if (cfg_load(path, true, &c, errors) < 0) {
 		for (guint i = 0; i < errors->len; i++)
-			printf("%s\n", (char *)errors->pdata[i]);
-		rc = EX_CONFIG;
+			fprintf(stderr, "%s\n", (char *)errors->pdata[i]);
+		fprintf(stderr, "%s: %u problem(s)\n", path, errors->len);
+		rc = 1;
 	} else {
-		printf("%s: ok: mailbox %s on %s as %s, smtp %s from %s, "
-		       "%u people\n",
-		       path, c->imap.mailbox, c->imap.url, c->imap.user,
-		       c->smtp.url, c->smtp.from, c->people->len);
+		printf("%s: ok: %s%s%s on %s as %s, poll %ds, smtp %s from "
+		       "%s, queue %s, %u people\n",
+		       path, c->imap.mailbox,
+		       c->imap.sent_mailbox ? " and " : "",
+		       c->imap.sent_mailbox ? c->imap.sent_mailbox : "",
+		       c->imap.url, c->imap.user, c->imap.poll_interval,
+		       c->smtp.url, c->smtp.from, c->tickets.queue,
+		       c->people->len);
 		rc = EX_OK;
 	}
 	cfg_free(&c);
@@ -89,6 +97,7 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	log_init(LOGP_INFO);
+	ctl_credentials_dir(o.config_path);
 	if (check)
 		return check_config(o.config_path);
 	return loop_run(&o);

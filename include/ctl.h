@@ -10,4 +10,10 @@
 /* ctl_main - run "tickctl ARGS"; returns the exit code. */
 int ctl_main(int argc, char **argv);
 
+/* ctl_credentials_dir - outside systemd, set $CREDENTIALS_DIRECTORY to the
+ * config file's directory so that bare credential names ("imap-password",
+ * as the unit's LoadCredential= names them) resolve there.  Used by
+ * tickctl and tickd. */
+void ctl_credentials_dir(const char *config_path);
+
 #endif

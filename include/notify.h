@@ -17,4 +17,9 @@ int notify_sendf(const char *fmt, ...) PRINTF_LIKE(1, 2);
  * WatchdogSec), or 0 when the watchdog is off or not for this process. */
 uint64_t notify_watchdog_usec(void);
 
+/* notify_watchdog - WATCHDOG=1 if half of WatchdogSec passed since the last
+ * one (no-op without a watchdog).  Call it where work makes progress: the
+ * loop's tick and each fetched mail, so a long fetch is not a hang. */
+void notify_watchdog(void);
+
 #endif

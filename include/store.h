@@ -204,4 +204,49 @@ int store_tickets_json(struct store *st, const char *status, GString *out,
 int store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty);
 int store_status_json(struct store *st, GString *out, bool pretty);
 
+/* ---- tickctl admin views and changes (issue 8) ---- */
+
+/* A result as text cells, for tickctl's tables: column names and rows of
+ * ncols cells each (NULL = SQL NULL).  Owned; store_table_clear frees. */
+struct store_table {
+	GPtrArray *cols; /* char*, owned */
+	GPtrArray *rows; /* GPtrArray* of char* (owned) per row */
+};
+void store_table_init(struct store_table *t);
+void store_table_clear(struct store_table *t);
+
+/* Filters of `tickctl tickets`; NULL = any. */
+struct store_ticket_filter {
+	const char *status, *queue, *priority, *assignee;
+};
+
+/* store_tickets_list - tickets matching f, oldest first; into t (table)
+ * or, when t is NULL, as a JSON array into out. 0 / -E. */
+int store_tickets_list(struct store *st, const struct store_ticket_filter *f,
+		       struct store_table *t, GString *out, bool pretty);
+
+/* Named admin views for `tickctl status` and `tickctl outbox`, each as a
+ * table (t) or a JSON array (t NULL, out). */
+enum store_view {
+	STORE_VIEW_MAILBOXES, /* cursor, last ok fetch, lag, last error */
+	STORE_VIEW_OUTBOX,    /* backlog: count, oldest, failed */
+	STORE_VIEW_SUPPRESSED, /* addresses that get no automatic mail now */
+	STORE_VIEW_OUTBOX_PENDING, /* queued/sending/failed rows */
+	STORE_VIEW_OUTBOX_ALL,	   /* the newest 100 rows, any state */
+};
+int store_view(struct store *st, enum store_view v, struct store_table *t,
+	       GString *out, bool pretty);
+
+/* store_outbox_backlog - queued or sending mails, -E. */
+gint64 store_outbox_backlog(struct store *st);
+
+/* store_outbox_requeue - make a failed (or waiting) outbox row due now.
+ * Its ticket (0 if none) in *ticket_r.  0, -ENOENT, -EALREADY (already
+ * sent), -EPERM (suppressed: the address must get nothing), -E. */
+int store_outbox_requeue(struct store *st, gint64 id, gint64 *ticket_r);
+
+/* store_ticket_assignee - the ticket's assignee into *assignee_r
+ * (g_free, NULL when unassigned).  0, -ENOENT, -E. */
+int store_ticket_assignee(struct store *st, gint64 id, char **assignee_r);
+
 #endif

@@ -275,6 +275,11 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 				  role);
 			continue;
 		}
+		if (cfg_person(c, addr) != NULL) {
+			cfg_error(x, config_setting_get_member(e, "address"),
+				  "people: '%s' is listed twice", addr);
+			continue;
+		}
 		p = g_new0(struct cfg_person, 1);
 		p->address = g_ascii_strdown(addr, -1);
 		p->name = g_strdup(name ? name : addr);

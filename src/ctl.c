@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +33,23 @@ ctl_usage(FILE *f)
 	      "commands:\n"
 	      "  migrate               create or upgrade the database schema\n"
 	      "  import [FILE...]      ingest raw mails (stdin when no FILE)\n"
-	      "  tickets [--json] [--status S]\n"
+	      "  status [--json]       mailboxes, outbox backlog, "
+	      "suppressions\n"
+	      "  tickets [--json] [--status S] [--queue Q] [--priority P]\n"
+	      "          [--assignee ADDR|-] [--breached]\n"
 	      "  ticket N [--json]     one ticket with messages and events\n"
-	      "  status [--json]       mailboxes, outbox, suppressions\n"
+	      "  close N               set the ticket's status to closed\n"
+	      "  assign N ADDR|-       assign to a person of the config (- = "
+	      "nobody)\n"
+	      "  priority N P          low, normal, high or urgent\n"
+	      "  note N TEXT...        add an internal note\n"
+	      "  outbox [--all] [--json] [--retry ID]\n"
 	      "  init-secret           create tickets.secret_file\n"
 	      "  parse FILE [--json]   show how tickd parses a mail\n"
-	      "  corpus-report DIR     parse every mail below DIR\n",
+	      "  corpus-report DIR     parse every mail below DIR\n"
+	      "exit codes (sysexits.h): 0 ok, 64 usage, 65 bad data, 66 no "
+	      "such ticket,\n"
+	      "  69 database unavailable, 75 try again, 78 config error\n",
 	      f);
 }
 
@@ -52,8 +64,10 @@ ctl_open(struct ctl *c, bool secrets, bool db)
 			fprintf(stderr, "%s\n", (char *)errors->pdata[i]);
 		return EX_CONFIG;
 	}
-	if (db && store_open(c->cfg->db_conninfo, &c->st) < 0)
+	if (db && store_open(c->cfg->db_conninfo, &c->st) < 0) {
+		fprintf(stderr, "tickctl: database unavailable\n");
 		return EX_UNAVAILABLE;
+	}
 	return EX_OK;
 }
 
@@ -130,6 +144,10 @@ ctl_import(struct ctl *c, int argc, char **argv)
 {
 	int rc = ctl_open(c, true, true);
 
+	/* An MTA bounces on 69 but retries on 75: a database that is down
+	 * must not lose the mail. */
+	if (rc == EX_UNAVAILABLE)
+		return EX_TEMPFAIL;
 	if (rc != EX_OK)
 		return rc;
 	mime_init();
@@ -148,68 +166,445 @@ ctl_import(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/* ctl_exit - the sysexits code for a store error. */
+static int
+ctl_exit(int r)
+{
+	if (r >= 0)
+		return EX_OK;
+	if (r == -ENOENT)
+		return EX_NOINPUT;
+	if (err_is_transient(r))
+		return r == -ENOTCONN ? EX_UNAVAILABLE : EX_TEMPFAIL;
+	return EX_SOFTWARE;
+}
+
 static int
 ctl_print_json(int r, GString *out)
 {
-	if (r == -ENOENT) {
-		fprintf(stderr, "tickctl: not found\n");
-		return EX_DATAERR;
-	}
-	if (r < 0)
-		return EX_SOFTWARE;
+	if (r < 0) /* -ENOENT: the caller names what was not found */
+		return ctl_exit(r);
 	fputs(out->str, stdout);
 	fputc('\n', stdout);
 	return EX_OK;
 }
 
+/* ctl_table - print t as aligned columns with a header; "-" for NULL. */
+static void
+ctl_table(const struct store_table *t, const char *empty)
+{
+	g_autofree int *w = g_new0(int, t->cols->len);
+
+	if (t->rows->len == 0) {
+		printf("%s\n", empty);
+		return;
+	}
+	for (guint c = 0; c < t->cols->len; c++)
+		w[c] = (int)g_utf8_strlen(t->cols->pdata[c], -1);
+	for (guint r = 0; r < t->rows->len; r++) {
+		GPtrArray *row = t->rows->pdata[r];
+		for (guint c = 0; c < row->len; c++) {
+			const char *v = row->pdata[c] ? row->pdata[c] : "-";
+			w[c] = MAX(w[c], (int)g_utf8_strlen(v, -1));
+		}
+	}
+	for (guint c = 0; c < t->cols->len; c++) {
+		g_autofree char *h = g_ascii_strup(t->cols->pdata[c], -1);
+		printf("%s%-*s", c ? "  " : "", c + 1 < t->cols->len ? w[c] : 0,
+		       h);
+	}
+	putchar('\n');
+	for (guint r = 0; r < t->rows->len; r++) {
+		GPtrArray *row = t->rows->pdata[r];
+		for (guint c = 0; c < row->len; c++) {
+			const char *v = row->pdata[c] ? row->pdata[c] : "-";
+			/* %-*s pads by bytes: add what UTF-8 takes extra. */
+			int pad =
+			    w[c] + (int)strlen(v) - (int)g_utf8_strlen(v, -1);
+			printf("%s%-*s", c ? "  " : "",
+			       c + 1 < row->len ? pad : 0, v);
+		}
+		putchar('\n');
+	}
+}
+
+/* ctl_arg - the value of option argv[*i] ("--status S"); NULL and a
+ * message when it is missing. */
+static const char *
+ctl_arg(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc ||
+	    (argv[*i + 1][0] == '-' && argv[*i + 1][1] != '\0')) {
+		fprintf(stderr, "tickctl: %s needs a value\n", argv[*i]);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static bool
+ctl_one_of(const char *v, const char *const *allowed)
+{
+	for (; *allowed; allowed++)
+		if (strcmp(v, *allowed) == 0)
+			return true;
+	return false;
+}
+
+static const char *const ctl_statuses[] = {"new",      "open",   "pending",
+                                           "resolved", "closed", NULL};
+static const char *const ctl_priorities[] = {"low", "normal", "high", "urgent",
+                                             NULL};
+
 static int
 ctl_tickets(struct ctl *c, int argc, char **argv)
 {
 	g_autoptr(GString) out = g_string_new(NULL);
-	const char *status = NULL;
-	int rc = ctl_open(c, false, true);
+	struct store_ticket_filter f = {0};
+	struct store_table t;
+	int rc, r;
 
-	if (rc != EX_OK)
+	for (int i = 0; i < argc; i++) {
+		const char **dst = NULL;
+		if (strcmp(argv[i], "--json") == 0)
+			continue;
+		if (strcmp(argv[i], "--breached") == 0) {
+			/* SLA deadlines arrive with the SLA branch; until
+			 * then there is nothing to filter on, and listing
+			 * every ticket as "breached" would mislead. */
+			fprintf(stderr, "tickctl: tickets --breached: this "
+			                "build has no SLA tracking\n");
+			return EX_UNAVAILABLE;
+		}
+		if (strcmp(argv[i], "--status") == 0)
+			dst = &f.status;
+		else if (strcmp(argv[i], "--queue") == 0)
+			dst = &f.queue;
+		else if (strcmp(argv[i], "--priority") == 0)
+			dst = &f.priority;
+		else if (strcmp(argv[i], "--assignee") == 0)
+			dst = &f.assignee;
+		else {
+			fprintf(stderr,
+			        "tickctl: tickets: unknown option "
+			        "'%s'\n",
+			        argv[i]);
+			return EX_USAGE;
+		}
+		if ((*dst = ctl_arg(argc, argv, &i)) == NULL)
+			return EX_USAGE;
+	}
+	if (f.status && !ctl_one_of(f.status, ctl_statuses)) {
+		fprintf(stderr,
+		        "tickctl: status '%s' is not new, open, "
+		        "pending, resolved or closed\n",
+		        f.status);
+		return EX_DATAERR;
+	}
+	if (f.priority && !ctl_one_of(f.priority, ctl_priorities)) {
+		fprintf(stderr,
+		        "tickctl: priority '%s' is not low, normal, "
+		        "high or urgent\n",
+		        f.priority);
+		return EX_DATAERR;
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
 		return rc;
-	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--status") == 0 && i + 1 < argc)
-			status = argv[++i];
-	return ctl_print_json(store_tickets_json(c->st, status, out, !c->json),
-			      out);
+	if (c->json)
+		return ctl_print_json(
+		    store_tickets_list(c->st, &f, NULL, out, false), out);
+	store_table_init(&t);
+	r = store_tickets_list(c->st, &f, &t, NULL, false);
+	if (r == 0)
+		ctl_table(&t, "no tickets");
+	store_table_clear(&t);
+	return ctl_exit(r);
+}
+
+/* ctl_id - a ticket or outbox number from s; 0 (and a message) if bad. */
+static gint64
+ctl_id(const char *s)
+{
+	char *end;
+	gint64 id = g_ascii_strtoll(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || id <= 0) {
+		fprintf(stderr, "tickctl: '%s' is not a number\n", s);
+		return 0;
+	}
+	return id;
 }
 
 static int
 ctl_ticket(struct ctl *c, int argc, char **argv)
 {
 	g_autoptr(GString) out = g_string_new(NULL);
-	char *end;
 	gint64 id;
 	int rc;
 
-	if (argc < 1) {
+	if (argc < 1 || (id = ctl_id(argv[0])) == 0) {
 		ctl_usage(stderr);
-		return EX_USAGE;
-	}
-	id = g_ascii_strtoll(argv[0], &end, 10);
-	if (*end != '\0' || id <= 0) {
-		fprintf(stderr, "tickctl: '%s' is not a ticket number\n",
-			argv[0]);
 		return EX_USAGE;
 	}
 	if ((rc = ctl_open(c, false, true)) != EX_OK)
 		return rc;
-	return ctl_print_json(store_ticket_json(c->st, id, out, !c->json), out);
+	/* The text view is the pretty JSON: every field, readable. */
+	rc = ctl_print_json(store_ticket_json(c->st, id, out, !c->json), out);
+	if (rc == EX_NOINPUT)
+		fprintf(stderr, "tickctl: no ticket %" G_GINT64_FORMAT "\n",
+		        id);
+	return rc;
+}
+
+/* ctl_actor - who is changing tickets, for the audit trail: the admin
+ * behind sudo, else the login, as "tickctl:NAME". */
+static char *
+ctl_actor(void)
+{
+	const char *u = getenv("SUDO_USER");
+
+	if (u == NULL || *u == '\0')
+		u = getenv("USER");
+	if (u == NULL || *u == '\0')
+		u = getenv("LOGNAME");
+	if (u == NULL || *u == '\0') {
+		/* cron, systemd-run: no login variables, but a uid */
+		const struct passwd *pw = getpwuid(getuid());
+		u = pw ? pw->pw_name : NULL;
+	}
+	return u && *u ? g_strdup_printf("tickctl:%s", u) : g_strdup("tickctl");
+}
+
+enum ctl_change { CTL_CLOSE, CTL_ASSIGN, CTL_PRIORITY, CTL_NOTE };
+
+/*
+ * ctl_change - close/assign/priority/note N ...: the change and its event
+ * row (actor, action status|assign|priority|note, detail) in one
+ * transaction, like an agent's mail command.
+ */
+static int
+ctl_change(struct ctl *c, enum ctl_change what, int argc, char **argv)
+{
+	static const char *const names[] = {"close", "assign", "priority",
+	                                    "note"};
+	struct store_ticket t = {0};
+	g_autofree char *actor = ctl_actor();
+	g_autofree char *value = NULL, *old_assignee = NULL;
+	const char *action = NULL;
+	gint64 id;
+	int rc, r;
+	bool noop = false;
+
+	if (argc < 1 || (id = ctl_id(argv[0])) == 0 ||
+	    (what == CTL_CLOSE && argc != 1) ||
+	    ((what == CTL_ASSIGN || what == CTL_PRIORITY) && argc != 2) ||
+	    (what == CTL_NOTE && argc < 2)) {
+		fprintf(stderr, "usage: tickctl %s N%s\n", names[what],
+		        what == CTL_ASSIGN     ? " ADDRESS|-"
+		        : what == CTL_PRIORITY ? " low|normal|high|urgent"
+		        : what == CTL_NOTE     ? " TEXT..."
+		                               : "");
+		return EX_USAGE;
+	}
+	if (what == CTL_PRIORITY && !ctl_one_of(argv[1], ctl_priorities)) {
+		fprintf(stderr,
+		        "tickctl: priority '%s' is not low, normal, "
+		        "high or urgent\n",
+		        argv[1]);
+		return EX_DATAERR;
+	}
+	if (what == CTL_NOTE) {
+		value = g_strjoinv(" ", argv + 1);
+		if (!g_utf8_validate(value, -1, NULL) ||
+		    *g_strstrip(value) == '\0') {
+			fprintf(stderr, "tickctl: note: empty or not UTF-8\n");
+			return EX_DATAERR;
+		}
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if (what == CTL_ASSIGN && strcmp(argv[1], "-") != 0) {
+		/* Only people of the config: a typo must not park a ticket
+		 * with nobody. */
+		const struct cfg_person *p = cfg_person(c->cfg, argv[1]);
+		if (p == NULL) {
+			fprintf(stderr,
+			        "tickctl: '%s' is not in people of "
+			        "%s\n",
+			        argv[1], c->cfg->path);
+			return EX_DATAERR;
+		}
+		value = g_strdup(p->address);
+	}
+	if ((r = store_begin(c->st)) < 0)
+		return ctl_exit(r);
+	if ((r = store_ticket_get(c->st, id, &t)) < 0)
+		goto fail;
+	switch (what) {
+	case CTL_CLOSE:
+		action = "status";
+		value = g_strdup("closed");
+		noop = strcmp(t.status, "closed") == 0;
+		if (!noop)
+			r = store_ticket_set_status(c->st, id, "closed",
+			                            g_get_real_time() /
+			                                G_USEC_PER_SEC);
+		break;
+	case CTL_ASSIGN:
+		action = "assign";
+		if ((r = store_ticket_assignee(c->st, id, &old_assignee)) < 0)
+			goto fail;
+		noop = g_strcmp0(old_assignee, value) == 0;
+		if (!noop)
+			r = store_ticket_set_field(c->st, id, "assignee",
+			                           value);
+		break;
+	case CTL_PRIORITY:
+		action = "priority";
+		value = g_strdup(argv[1]);
+		noop = strcmp(t.priority, value) == 0;
+		if (!noop)
+			r = store_ticket_set_field(c->st, id, "priority",
+			                           value);
+		break;
+	case CTL_NOTE:
+		action = "note";
+		break;
+	}
+	if (r < 0)
+		goto fail;
+	if (!noop && (r = store_event_add(c->st, id, actor, action,
+	                                  value ? value : "-", 0)) < 0)
+		goto fail;
+	if ((r = store_commit(c->st)) < 0)
+		goto fail;
+	if (noop)
+		printf("ticket %" G_GINT64_FORMAT ": %s is already %s\n", id,
+		       action, value ? value : "nobody");
+	else
+		printf(
+		    "ticket %" G_GINT64_FORMAT ": %s %s (by %s)\n", id, action,
+		    what == CTL_NOTE ? "added" : (value ? value : "-"), actor);
+	store_ticket_clear(&t);
+	return EX_OK;
+fail:
+	store_rollback(c->st);
+	store_ticket_clear(&t);
+	if (r == -ENOENT)
+		fprintf(stderr, "tickctl: no ticket %" G_GINT64_FORMAT "\n",
+		        id);
+	return ctl_exit(r);
+}
+
+static int
+ctl_outbox(struct ctl *c, int argc, char **argv)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autofree char *actor = ctl_actor();
+	g_autofree char *detail = NULL;
+	struct store_table t;
+	gint64 retry = 0, ticket = 0;
+	bool all = false;
+	int rc, r;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			continue;
+		if (strcmp(argv[i], "--all") == 0)
+			all = true;
+		else if (strcmp(argv[i], "--retry") == 0 && i + 1 < argc) {
+			if ((retry = ctl_id(argv[++i])) == 0)
+				return EX_USAGE;
+		} else {
+			fprintf(stderr,
+			        "usage: tickctl outbox [--all] [--json] "
+			        "[--retry ID]\n");
+			return EX_USAGE;
+		}
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if (retry == 0) {
+		enum store_view v =
+		    all ? STORE_VIEW_OUTBOX_ALL : STORE_VIEW_OUTBOX_PENDING;
+		if (c->json)
+			return ctl_print_json(
+			    store_view(c->st, v, NULL, out, false), out);
+		store_table_init(&t);
+		r = store_view(c->st, v, &t, NULL, false);
+		if (r == 0)
+			ctl_table(&t, all ? "outbox is empty"
+			                  : "nothing waiting or failed");
+		store_table_clear(&t);
+		return ctl_exit(r);
+	}
+	if ((r = store_begin(c->st)) < 0)
+		return ctl_exit(r);
+	r = store_outbox_requeue(c->st, retry, &ticket);
+	if (r == 0 && ticket > 0) {
+		detail = g_strdup_printf("outbox %" G_GINT64_FORMAT, retry);
+		r = store_event_add(c->st, ticket, actor, "retry", detail, 0);
+	}
+	if (r == 0)
+		r = store_commit(c->st);
+	if (r < 0)
+		store_rollback(c->st);
+	switch (r) {
+	case 0:
+		printf("outbox %" G_GINT64_FORMAT ": queued, due now\n", retry);
+		return EX_OK;
+	case -ENOENT:
+		fprintf(stderr,
+		        "tickctl: no outbox mail %" G_GINT64_FORMAT "\n",
+		        retry);
+		return EX_NOINPUT;
+	case -EALREADY:
+		fprintf(stderr,
+		        "tickctl: outbox %" G_GINT64_FORMAT " is sent "
+		        "or being sent\n",
+		        retry);
+		return EX_DATAERR;
+	case -EPERM:
+		fprintf(stderr,
+		        "tickctl: outbox %" G_GINT64_FORMAT " was "
+		        "suppressed (the address bounced); not "
+		        "sending it\n",
+		        retry);
+		return EX_DATAERR;
+	default:
+		return ctl_exit(r);
+	}
 }
 
 static int
 ctl_status(struct ctl *c)
 {
 	g_autoptr(GString) out = g_string_new(NULL);
-	int rc = ctl_open(c, false, true);
+	static const struct {
+		enum store_view v;
+		const char *title, *empty;
+	} parts[] = {
+	    {STORE_VIEW_MAILBOXES, "mailboxes", "no mailbox fetched yet"},
+	    {STORE_VIEW_OUTBOX, "outbox", ""},
+	    {STORE_VIEW_SUPPRESSED, "suppressed addresses", "none"},
+	};
+	int rc = ctl_open(c, false, true), r = 0;
 
 	if (rc != EX_OK)
 		return rc;
-	return ctl_print_json(store_status_json(c->st, out, !c->json), out);
+	if (c->json)
+		return ctl_print_json(store_status_json(c->st, out, false),
+		                      out);
+	for (size_t i = 0; i < ARRAY_SIZE(parts) && r == 0; i++) {
+		struct store_table t;
+		store_table_init(&t);
+		r = store_view(c->st, parts[i].v, &t, NULL, false);
+		if (r == 0) {
+			printf("%s%s:\n", i ? "\n" : "", parts[i].title);
+			ctl_table(&t, parts[i].empty);
+		}
+		store_table_clear(&t);
+	}
+	return ctl_exit(r);
 }
 
 static int
@@ -217,6 +612,7 @@ ctl_init_secret(struct ctl *c)
 {
 	guint8 key[32];
 	char hex[65];
+	g_autofree char *spath = NULL;
 	const char *path;
 	int fd;
 	FILE *f;
@@ -227,7 +623,13 @@ ctl_init_secret(struct ctl *c)
 
 	if (rc != EX_OK)
 		return rc;
-	path = c->cfg->tickets.secret_file;
+	/* a bare name: see ctl_credentials_dir */
+	if (strchr(c->cfg->tickets.secret_file, '/') == NULL)
+		path = spath = g_build_filename(
+			getenv("CREDENTIALS_DIRECTORY"),
+			c->cfg->tickets.secret_file, NULL);
+	else
+		path = c->cfg->tickets.secret_file;
 	if (access(path, F_OK) == 0) {
 		fprintf(stderr, "tickctl: '%s' exists; not overwriting it "
 				"(that would break every reference in "
@@ -257,6 +659,24 @@ ctl_init_secret(struct ctl *c)
 	explicit_bzero(hex, sizeof(hex));
 	printf("init-secret: wrote %s (mode 0600)\n", path);
 	return EX_OK;
+}
+
+/*
+ * ctl_credentials_dir - credential files named without a '/' are looked up
+ * in $CREDENTIALS_DIRECTORY (systemd LoadCredential=).  An admin's shell
+ * has none: there the names mean files next to the config, which is where
+ * the unit's LoadCredential= lines take them from (/etc/tickd).
+ */
+void
+ctl_credentials_dir(const char *config_path)
+{
+	g_autofree char *dir = NULL;
+	const char *cur = getenv("CREDENTIALS_DIRECTORY");
+
+	if (cur != NULL && *cur != '\0')
+		return;
+	dir = g_path_get_dirname(config_path);
+	(void)setenv("CREDENTIALS_DIRECTORY", dir, 1);
 }
 
 int
@@ -292,6 +712,7 @@ ctl_main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	log_init(verbose ? LOGP_DEBUG : LOGP_WARNING);
+	ctl_credentials_dir(c.config_path);
 	cmd = argv[optind];
 	argc -= optind + 1;
 	argv += optind + 1;
@@ -302,6 +723,14 @@ ctl_main(int argc, char **argv)
 	if (strcmp(cmd, "corpus-report") == 0 || strcmp(cmd, "parse") == 0) {
 		mime_init();
 		return corpus_main(argc + 1, argv - 1);
+	}
+	if (strcmp(cmd, "import") != 0) {
+		/* --json is taken; the commands see only their own words */
+		int n = 0;
+		for (int i = 0; i < argc; i++)
+			if (strcmp(argv[i], "--json") != 0)
+				argv[n++] = argv[i];
+		argc = n;
 	}
 	if (strcmp(cmd, "migrate") == 0)
 		rc = ctl_migrate(&c);
@@ -318,6 +747,16 @@ ctl_main(int argc, char **argv)
 		rc = ctl_ticket(&c, argc, argv);
 	else if (strcmp(cmd, "status") == 0)
 		rc = ctl_status(&c);
+	else if (strcmp(cmd, "close") == 0)
+		rc = ctl_change(&c, CTL_CLOSE, argc, argv);
+	else if (strcmp(cmd, "assign") == 0)
+		rc = ctl_change(&c, CTL_ASSIGN, argc, argv);
+	else if (strcmp(cmd, "priority") == 0)
+		rc = ctl_change(&c, CTL_PRIORITY, argc, argv);
+	else if (strcmp(cmd, "note") == 0)
+		rc = ctl_change(&c, CTL_NOTE, argc, argv);
+	else if (strcmp(cmd, "outbox") == 0)
+		rc = ctl_outbox(&c, argc, argv);
 	else if (strcmp(cmd, "init-secret") == 0)
 		rc = ctl_init_secret(&c);
 	else {

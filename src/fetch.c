@@ -5,6 +5,7 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "notify.h"
 
 #include <string.h>
 
@@ -53,6 +54,7 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 
 	if (*x->stop)
 		return -ECANCELED;
+	notify_watchdog(); /* a long fetch is progress, not a hang */
 	if (data == NULL) {
 		log_warning("fetch: uid %u '%s': %zu bytes is over the limit, "
 			    "recorded for review",

@@ -264,11 +264,15 @@ loop_idle(struct loop *l)
 	}
 }
 
+/* loop_status - STATUS= one line: mailboxes, last fetch, outbox backlog;
+ * sent when it changes (systemctl status shows it). */
 static void
 loop_status(struct loop *l)
 {
-	gint64 due = store_connected(l->st) ? store_outbox_next_due(l->st) : -1;
-	char when[32] = "never";
+	static char last[256];
+	char line[256], when[32] = "never", backlog[48] = "unknown";
+	gint64 n = store_connected(l->st) ? store_outbox_backlog(l->st) : -1;
+	int failing = 0;
 
 	if (l->last_fetch_ok) {
 		g_autoptr(GDateTime) t =
@@ -276,10 +280,19 @@ loop_status(struct loop *l)
 		g_autofree char *s = g_date_time_format(t, "%H:%M:%S");
 		g_strlcpy(when, s, sizeof(when));
 	}
-	(void)notify_sendf("STATUS=%d mailbox(es), last fetch %s, outbox %s%s",
-			   l->nboxes, when,
-			   due < 0 ? "empty" : (due == 0 ? "due" : "waiting"),
-			   l->idle_on ? ", IDLE" : "");
+	if (n >= 0)
+		g_snprintf(backlog, sizeof(backlog), "%" G_GINT64_FORMAT, n);
+	for (int i = 0; i < l->nboxes; i++)
+		failing += l->boxes[i].failures > 0;
+	g_snprintf(line, sizeof(line),
+		   "STATUS=%d mailbox(es)%s, last fetch %s, outbox backlog %s%s%s",
+		   l->nboxes, failing ? " (failing)" : "", when, backlog,
+		   store_connected(l->st) ? "" : ", database unreachable",
+		   l->idle_on ? ", IDLE" : "");
+	if (strcmp(line, last) == 0)
+		return;
+	g_strlcpy(last, line, sizeof(last));
+	(void)notify_send(line);
 }
 
 /* loop_reload_cfg - SIGHUP: load a fresh config; keep the old one unless
@@ -365,12 +378,11 @@ loop_run(const struct loop_opts *o)
 	g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
 	struct loop l = {.once = o->once};
 	uint64_t wd = notify_watchdog_usec();
-	gint64 last_wd = 0;
 	int rc = EX_OK, tries = 0;
 
 	if (cfg_load(o->config_path, true, &l.cfg, errors) < 0) {
 		for (guint i = 0; i < errors->len; i++)
-			log_err("%s", (char *)errors->pdata[i]);
+			log_err("loop: config: %s", (char *)errors->pdata[i]);
 		return EX_CONFIG;
 	}
 	log_init(o->log_level ? o->log_level : l.cfg->log_level);
@@ -381,8 +393,11 @@ loop_run(const struct loop_opts *o)
 
 	/* READY=1 means: config, database and schema are fine.  Until then
 	 * keep trying (PostgreSQL may start after us), but say so. */
+	(void)notify_send("STATUS=connecting to the database");
 	while (store_open(l.cfg->db_conninfo, &l.st) < 0) {
 		if (loop_stop || (o->once && ++tries >= 5)) {
+			if (loop_stop)
+				(void)notify_send("STOPPING=1");
 			rc = EX_TEMPFAIL;
 			goto out;
 		}
@@ -429,10 +444,9 @@ loop_run(const struct loop_opts *o)
 		loop_fetch(&l, false);
 		loop_outbox(&l);
 		loop_idle(&l);
-		if (wd && (uint64_t)(g_get_monotonic_time() - last_wd) >= wd) {
-			(void)notify_send("WATCHDOG=1");
-			last_wd = g_get_monotonic_time();
-		}
+		/* also called per fetched mail (fetch.c), so that a long
+		 * fetch does not look like a hang */
+		notify_watchdog();
 		loop_status(&l);
 
 		for (int i = 0; i < l.nboxes; i++)
@@ -445,7 +459,7 @@ loop_run(const struct loop_opts *o)
 			deadline = MIN(deadline, l.db_next_try);
 		if (wd)
 			deadline = MIN(deadline,
-				       now + (gint64)(wd / G_USEC_PER_SEC));
+				       now + MAX(1, (gint64)(wd / G_USEC_PER_SEC)));
 		if (deadline > loop_now()) {
 			int r = loop_wait(&l, deadline);
 			if (r > 0)

@@ -68,3 +68,21 @@ notify_watchdog_usec(void)
 		return 0;
 	return g_ascii_strtoull(us, NULL, 10) / 2;
 }
+
+void
+notify_watchdog(void)
+{
+	static uint64_t every = UINT64_MAX;
+	static gint64 last;
+	gint64 now;
+
+	if (every == UINT64_MAX)
+		every = notify_watchdog_usec();
+	if (every == 0)
+		return;
+	now = g_get_monotonic_time();
+	if (last != 0 && (uint64_t)(now - last) < every)
+		return;
+	last = now;
+	(void)notify_send("WATCHDOG=1");
+}

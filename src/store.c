@@ -1164,6 +1164,218 @@ store_status_json(struct store *st, GString *out, bool pretty)
 		"FROM outbox), 'tickets', (SELECT json_object_agg(status, n) "
 		"FROM (SELECT status, count(*) n FROM ticket GROUP BY status) "
 		"x), 'suppressed_addresses', (SELECT count(*) FROM suppression "
-		"WHERE until > now()))",
+		"WHERE until > now()), 'suppressed', (SELECT COALESCE(json_agg("
+		"json_build_object('addr', addr, 'reason', reason, 'until', "
+		"until) ORDER BY addr), '[]') FROM suppression WHERE until > "
+		"now()))",
 		0, NULL, out, pretty);
+}
+
+/* ---- tickctl admin views and changes (issue 8) ---- */
+
+void
+store_table_init(struct store_table *t)
+{
+	t->cols = g_ptr_array_new_with_free_func(g_free);
+	t->rows = g_ptr_array_new_with_free_func(
+		(GDestroyNotify)g_ptr_array_unref);
+}
+
+void
+store_table_clear(struct store_table *t)
+{
+	if (t->cols)
+		g_ptr_array_unref(t->cols);
+	if (t->rows)
+		g_ptr_array_unref(t->rows);
+	t->cols = t->rows = NULL;
+}
+
+/* store_rows - run one query either into t (text cells) or, with t NULL,
+ * as a JSON array of row objects into out: one SQL text serves both. */
+static int
+store_rows(struct store *st, const char *sql, int n, const char *const *vals,
+	   struct store_table *t, GString *out, bool pretty)
+{
+	g_autofree char *q = NULL;
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	if (t == NULL) {
+		q = g_strdup_printf("SELECT COALESCE(json_agg(row_to_json(x)), "
+				    "'[]') FROM (%s) x",
+				    sql);
+		return store_json(st, q, n, vals, out, pretty);
+	}
+	res = PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	for (int c = 0; c < PQnfields(res); c++)
+		g_ptr_array_add(t->cols, g_strdup(PQfname(res, c)));
+	for (int r = 0; r < PQntuples(res); r++) {
+		GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
+		for (int c = 0; c < PQnfields(res); c++)
+			g_ptr_array_add(row, PQgetisnull(res, r, c)
+						     ? NULL
+						     : g_strdup(PQgetvalue(
+							       res, r, c)));
+		g_ptr_array_add(t->rows, row);
+	}
+	PQclear(res);
+	return 0;
+}
+
+#define STORE_TICKET_WHERE                                                  \
+	" WHERE ($1::text IS NULL OR t.status = $1) AND ($2::text IS NULL OR " \
+	"t.queue = $2) AND ($3::text IS NULL OR t.priority = $3) AND "        \
+	"($4::text IS NULL OR t.assignee = lower($4) OR ($4 = '-' AND "      \
+	"t.assignee IS NULL))"
+
+int
+store_tickets_list(struct store *st, const struct store_ticket_filter *f,
+		   struct store_table *t, GString *out, bool pretty)
+{
+	const char *vals[] = {f->status, f->queue, f->priority, f->assignee};
+
+	/* --json: every column `tickets --json` always had (one object per
+	 * ticket); the table: the columns that fit a terminal. */
+	if (t == NULL)
+		return store_json(st,
+				  "SELECT COALESCE(json_agg(json_build_object("
+				  STORE_TICKET_COLS ") ORDER BY t.id), '[]') "
+				  "FROM ticket t" STORE_TICKET_WHERE,
+				  4, vals, out, pretty);
+	return store_rows(st,
+			  "SELECT t.id AS number, t.status, t.priority, "
+			  "t.queue, COALESCE(t.assignee, '-') AS assignee, "
+			  "t.requester, to_char(t.updated, 'YYYY-MM-DD "
+			  "HH24:MI') AS updated, left(t.subject, 40) AS "
+			  "subject FROM ticket t" STORE_TICKET_WHERE
+			  " ORDER BY t.id",
+			  4, vals, t, out, pretty);
+}
+
+static const char *const store_views[] = {
+	[STORE_VIEW_MAILBOXES] =
+		"SELECT mailbox, uidvalidity, last_uid AS cursor, marked_uid, "
+		"to_char(last_ok, 'YYYY-MM-DD HH24:MI:SS') AS last_ok, "
+		"extract(epoch FROM now() - last_ok)::bigint AS lag_seconds, "
+		"failures, left(last_error, 80) AS last_error, "
+		"to_char(last_error_at, 'YYYY-MM-DD HH24:MI:SS') AS "
+		"last_error_at FROM mailbox_state ORDER BY mailbox",
+	[STORE_VIEW_OUTBOX] =
+		"SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')) "
+		"AS backlog, to_char(min(created) FILTER (WHERE state IN "
+		"('queued', 'sending')), 'YYYY-MM-DD HH24:MI:SS') AS "
+		"oldest_queued, COALESCE(extract(epoch FROM now() - "
+		"min(created) FILTER (WHERE state IN ('queued', 'sending')))"
+		"::bigint, 0) AS oldest_age_seconds, count(*) FILTER (WHERE "
+		"state = 'failed') AS failed, count(*) FILTER (WHERE state = "
+		"'suppressed') AS suppressed, count(*) FILTER (WHERE state = "
+		"'sent') AS sent FROM outbox",
+	[STORE_VIEW_SUPPRESSED] =
+		"SELECT addr, left(reason, 60) AS reason, to_char(until, "
+		"'YYYY-MM-DD HH24:MI') AS until FROM suppression WHERE until > "
+		"now() ORDER BY addr",
+	[STORE_VIEW_OUTBOX_PENDING] =
+		"SELECT id, ticket_id AS ticket, kind, rcpt, state, attempts, "
+		"to_char(next_attempt, 'YYYY-MM-DD HH24:MI:SS') AS "
+		"next_attempt, last_code, left(last_error, 60) AS last_error, "
+		"to_char(created, 'YYYY-MM-DD HH24:MI:SS') AS created FROM "
+		"outbox WHERE state IN ('queued', 'sending', 'failed') ORDER BY "
+		"id",
+	[STORE_VIEW_OUTBOX_ALL] =
+		"SELECT * FROM (SELECT id, ticket_id AS ticket, kind, rcpt, "
+		"state, attempts, to_char(next_attempt, 'YYYY-MM-DD "
+		"HH24:MI:SS') AS next_attempt, last_code, left(last_error, 60) "
+		"AS last_error, to_char(created, 'YYYY-MM-DD HH24:MI:SS') AS "
+		"created FROM outbox ORDER BY id DESC LIMIT 100) o ORDER BY id",
+};
+
+int
+store_view(struct store *st, enum store_view v, struct store_table *t,
+	   GString *out, bool pretty)
+{
+	if ((size_t)v >= ARRAY_SIZE(store_views))
+		return -EINVAL;
+	return store_rows(st, store_views[v], 0, NULL, t, out, pretty);
+}
+
+gint64
+store_outbox_backlog(struct store *st)
+{
+	PGresult *res;
+	gint64 n;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = PQexec(st->conn, "SELECT count(*) FROM outbox WHERE state IN "
+			       "('queued', 'sending')");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "outbox backlog");
+	n = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return n;
+}
+
+int
+store_outbox_requeue(struct store *st, gint64 id, gint64 *ticket_r)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, id)};
+	PGresult *res;
+	const char *state;
+	int r = 0;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	/* A row another instance is sending right now is left alone: its
+	 * lease decides.  Only the state we saw is changed (no race). */
+	res = PQexecParams(st->conn,
+			   "WITH o AS (SELECT id, state, COALESCE(ticket_id, 0) "
+			   "t FROM outbox WHERE id = $1), u AS (UPDATE outbox "
+			   "SET state = 'queued', next_attempt = now(), "
+			   "lease_until = NULL FROM o WHERE outbox.id = o.id "
+			   "AND o.state IN ('failed', 'queued') RETURNING "
+			   "outbox.id) SELECT o.state, o.t, (SELECT count(*) "
+			   "FROM u) FROM o",
+			   1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "outbox requeue");
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	state = PQgetvalue(res, 0, 0);
+	if (strcmp(state, "sent") == 0 || strcmp(state, "sending") == 0)
+		r = -EALREADY;
+	else if (strcmp(state, "suppressed") == 0)
+		r = -EPERM;
+	*ticket_r = g_ascii_strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return r;
+}
+
+int
+store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, id)};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = PQexecParams(st->conn, "SELECT assignee FROM ticket WHERE id = $1",
+			   1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "ticket assignee");
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	*assignee_r = PQgetisnull(res, 0, 0) ? NULL
+					     : g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
 }

@@ -118,6 +118,36 @@ test_broken(void)
 	g_free(e);
 }
 
+/* Issue 8: a person listed twice (addresses compare case-insensitively)
+ * is an error on the second entry's line; every problem is reported in
+ * one pass, in file order. */
+static void
+test_people_and_all_errors(void)
+{
+	char *e;
+
+	e = load("people = (\n"
+		 "  { address = \"a@e.com\"; },\n"
+		 "  { address = \"A@E.com\"; role = \"manager\"; }\n"
+		 ");\n");
+	TEST_CHECK(has(e, "t.conf:8: people: 'A@E.com' is listed twice"));
+	TEST_CHECK(strchr(e, '\n') == NULL); /* only that one */
+	g_free(e);
+	e = load("people = ( { address = \"b@e.com\"; role = \"boss\"; } );\n"
+		 "imap: { after = \"delete\"; };\n");
+	/* a second imap group is a libconfig error: first problem only */
+	TEST_CHECK(has(e, "t.conf:7: duplicate setting name"));
+	g_free(e);
+	e = load("people = ( { address = \"b@e.com\"; role = \"boss\"; } );\n"
+		 "log_level = 9;\nlimits: { suppress_days = true; };\n");
+	TEST_CHECK(has(e, "t.conf:6: people: role 'boss' is not agent or "
+			  "manager"));
+	TEST_CHECK(has(e, "t.conf:7: log_level: 9 is out of range (3..7)"));
+	TEST_CHECK(has(e, "t.conf:8: limits.suppress_days: expected a whole "
+			  "number"));
+	g_free(e);
+}
+
 static void
 test_missing_secret(void)
 {
@@ -139,6 +169,7 @@ main(void)
 		{"good", test_good},
 		{"broken", test_broken},
 		{"missing_secret", test_missing_secret},
+		{"people_and_all_errors", test_people_and_all_errors},
 	};
 	char *p;
 	int rc;
