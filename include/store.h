@@ -208,11 +208,15 @@ struct store_resolved {
 	char *requester, *requester_name, *subject, *queue; /* owned */
 };
 void store_resolved_free(gpointer p);
-/* store_csat_due - up to limit tickets resolved less than max_age_secs
- * ago with no resolution mail for this resolution and no rating yet;
- * appends struct store_resolved* (free func store_resolved_free). */
-int store_csat_due(struct store *st, int max_age_secs, int limit,
-                   GPtrArray *out);
+/* store_csat_due - up to limit tickets of queue resolved less than
+ * max_age_secs ago with no resolution mail for this resolution and no
+ * rating yet; appends struct store_resolved* (free func
+ * store_resolved_free). */
+int store_csat_due(struct store *st, const char *queue, int max_age_secs,
+		   int limit, GPtrArray *out);
+/* store_event_global - an audit event about no ticket (a forged rating). */
+int store_event_global(struct store *st, const char *actor,
+		       const char *action, const char *detail, gint64 message);
 /* store_csat_request - claim the resolution mail of ticket's current
  * resolution: 1 ours to send, 0 already claimed (or not resolved), -E. */
 int store_csat_request(struct store *st, gint64 ticket);

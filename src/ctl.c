@@ -5,6 +5,7 @@
 
 #include "cfg.h"
 #include "corpus.h"
+#include "digest.h"
 #include "ingest.h"
 #include "log.h"
 #include "mime.h"
@@ -283,20 +284,6 @@ ctl_time(const char *s, gint64 *t_r)
 	return 0;
 }
 
-/*
- * ctl_report_params - the report parameters tickctl and the digest share:
- * the 24x7 calendar until per-queue calendars are configured (sla
- * branch), and one catch-all policy from report.*_min.
- */
-static void
-ctl_report_policy(const struct cfg *cfg, struct sla_policy *pol)
-{
-	memset(pol, 0, sizeof(*pol));
-	pol->priority = SLA_ANY_PRIORITY;
-	pol->first_response_min = cfg->report.first_response_min;
-	pol->resolution_min = cfg->report.resolution_min;
-}
-
 static int
 ctl_report(struct ctl *c, int argc, char **argv)
 {
@@ -305,7 +292,6 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	gint64 from = 0, to = now;
 	bool csv = false, have_from = false;
-	struct sla_calendar *cal = NULL;
 	struct sla_policy pol;
 	struct report *r = NULL;
 	int rc;
@@ -352,27 +338,13 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	}
 	if ((rc = ctl_open(c, false, true)) != EX_OK)
 		return rc;
-	cal = report_calendar_24x7();
-	ctl_report_policy(c->cfg, &pol);
-	struct report_params p = {
-	    .from = from,
-	    .to = to,
-	    .default_cal = cal,
-	    .policies = &pol,
-	    .n_policies = 1,
-	    .by_queue = queue == NULL,
-	    .by_agent = agent == NULL,
-	};
-	if (cal == NULL || report_new(&p, &r) < 0) {
-		rc = EX_SOFTWARE;
-		goto out;
-	}
-	if (store_report_load(c->st, r, queue, agent) < 0) {
+	/* the digest's own set-up: the same numbers for the same period */
+	if (digest_report(c->cfg, c->st, from, to, queue, agent, &pol, &r) <
+	    0) {
 		fprintf(stderr, "tickctl: report: %s\n", store_error(c->st));
 		rc = EX_SOFTWARE;
 		goto out;
 	}
-	report_finish(r);
 	if (c->json)
 		report_json(r, out, false);
 	else if (csv)
@@ -385,7 +357,6 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	rc = EX_OK;
 out:
 	report_free(&r);
-	sla_calendar_free(&cal);
 	return rc;
 }
 

@@ -50,6 +50,7 @@ enum store_stmt {
 	S_CSAT_REQUEST,
 	S_CSAT_RATE,
 	S_DIGEST_CLAIM,
+	S_EVENT_GLOBAL,
 	S__COUNT
 };
 
@@ -174,7 +175,8 @@ static const char *const store_sql[S__COUNT] = {
 		"make_interval(secs => $1) AND NOT EXISTS (SELECT 1 FROM "
 		"csat_request c WHERE c.ticket_id = t.id AND c.resolved_at = "
 		"t.resolved_at) AND NOT EXISTS (SELECT 1 FROM csat_rating r "
-		"WHERE r.ticket_id = t.id) ORDER BY t.resolved_at LIMIT $2",
+		"WHERE r.ticket_id = t.id) AND t.queue = $3 ORDER BY "
+		"t.resolved_at LIMIT $2",
 	[S_CSAT_REQUEST] =
 		"INSERT INTO csat_request (ticket_id, resolved_at) SELECT id, "
 		"resolved_at FROM ticket WHERE id = $1 AND status = 'resolved' "
@@ -187,6 +189,8 @@ static const char *const store_sql[S__COUNT] = {
 		"INSERT INTO digest_log (schedule, period_start, period_end) "
 		"VALUES ($1, to_timestamp($2), to_timestamp($3)) ON CONFLICT "
 		"DO NOTHING RETURNING 1",
+	[S_EVENT_GLOBAL] = "INSERT INTO event (actor, action, detail, "
+			   "message_id) VALUES ($1, $2, $3, NULLIF($4, 0))",
 };
 
 struct store {
@@ -1423,12 +1427,14 @@ store_resolved_free(gpointer p)
 }
 
 int
-store_csat_due(struct store *st, int max_age_secs, int limit, GPtrArray *out)
+store_csat_due(struct store *st, const char *queue, int max_age_secs,
+	       int limit, GPtrArray *out)
 {
 	char a[24], b[24];
-	const char *vals[] = {store_i64(a, max_age_secs), store_i64(b, limit)};
+	const char *vals[] = {store_i64(a, max_age_secs), store_i64(b, limit),
+			      queue};
 	int r;
-	PGresult *res = store_run(st, S_CSAT_DUE, 2, vals, NULL, NULL, &r);
+	PGresult *res = store_run(st, S_CSAT_DUE, 3, vals, NULL, NULL, &r);
 
 	if (res == NULL)
 		return r;
@@ -1493,4 +1499,14 @@ store_digest_claim(struct store *st, const char *schedule, gint64 start,
 	const char *vals[] = {schedule, store_i64(a, start), store_i64(b, end)};
 
 	return store_rows(st, S_DIGEST_CLAIM, 3, vals);
+}
+
+int
+store_event_global(struct store *st, const char *actor, const char *action,
+		   const char *detail, gint64 message)
+{
+	char a[24];
+	const char *vals[] = {actor, action, detail, store_i64(a, message)};
+
+	return store_exec(st, S_EVENT_GLOBAL, 4, vals);
 }
