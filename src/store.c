@@ -1190,122 +1190,35 @@ store_status_json(struct store *st, GString *out, bool pretty)
 #define STORE_FILTER                                                           \
 	"($4::text IS NULL OR t.queue = $4) AND ($5::text IS NULL OR "         \
 	"t.assignee = $5)"
-#define STORE_REPORT_COUNTS                                                                                                                                                      \
-	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM '[0-9]{1,6}')"                                                                                                         \
-	"::int, 1), 99), " STORE_PERIOD(                                                                                                                                         \
-	    "e.at") ", t.queue, t.assignee, "                                                                                                                                    \
-	            "count(*) FROM event e JOIN ticket t ON t.id = "                                                                                                             \
-	            "e.ticket_id WHERE "                                                                                                                                         \
-	            "e.action LIKE 'escalat%' AND " STORE_RANGE(                                                                                                                 \
-	                "e.at") " AND " STORE_FILTER " GROUP BY 2, 3, 4, 5 "                                                                                                     \
-	                        "UNION ALL SELECT 1, CASE r.rating WHEN "                                                                                                        \
-	                        "'good' THEN 1 WHEN 'okay' "                                                                                                                     \
-	                        "THEN 2 ELSE 3 END, " STORE_PERIOD(                                                                                                              \
-	                            "r.at") ", t.queue, t.assignee, "                                                                                                            \
-	                                    "count(*) FROM csat_rating r "                                                                                                       \
-	                                    "JOIN ticket t ON t.id = "                                                                                                           \
-	                                    "r.ticket_id "                                                                                                                       \
-	                                    "WHERE " STORE_RANGE(                                                                                                                \
-	                                        "r.at") " AND " STORE_FILTER                                                                                                     \
-	                                                " GROUP BY 2, 3, "                                                                                                       \
-	                                                "4, 5 "                                                                                                                  \
-	                                                "UNION ALL SELECT 2, "                                                                                                   \
-	                                                "0, " STORE_PERIOD(                                                                                                      \
-	                                                    "m.received") ", "                                                                                                   \
-	                                                                  "t."                                                                                                   \
-	                                                                  "qu"                                                                                                   \
-	                                                                  "eu"                                                                                                   \
-	                                                                  "e,"                                                                                                   \
-	                                                                  " "                                                                                                    \
-	                                                                  "t."                                                                                                   \
-	                                                                  "as"                                                                                                   \
-	                                                                  "si"                                                                                                   \
-	                                                                  "gn"                                                                                                   \
-	                                                                  "ee"                                                                                                   \
-	                                                                  ", "                                                                                                   \
-	                                                                  "co"                                                                                                   \
-	                                                                  "un"                                                                                                   \
-	                                                                  "t("                                                                                                   \
-	                                                                  "*)"                                                                                                   \
-	                                                                  " F"                                                                                                   \
-	                                                                  "RO"                                                                                                   \
-	                                                                  "M "                                                                                                   \
-	                                                                  "me"                                                                                                   \
-	                                                                  "ss"                                                                                                   \
-	                                                                  "ag"                                                                                                   \
-	                                                                  "e "                                                                                                   \
-	                                                                  "m "                                                                                                   \
-	                                                                  "LE"                                                                                                   \
-	                                                                  "FT"                                                                                                   \
-	                                                                  " J"                                                                                                   \
-	                                                                  "OI"                                                                                                   \
-	                                                                  "N "                                                                                                   \
-	                                                                  "ti"                                                                                                   \
-	                                                                  "ck"                                                                                                   \
-	                                                                  "et"                                                                                                   \
-	                                                                  " t"                                                                                                   \
-	                                                                  " O"                                                                                                   \
-	                                                                  "N "                                                                                                   \
-	                                                                  "t."                                                                                                   \
-	                                                                  "id"                                                                                                   \
-	                                                                  " ="                                                                                                   \
-	                                                                  " "                                                                                                    \
-	                                                                  "m."                                                                                                   \
-	                                                                  "ti"                                                                                                   \
-	                                                                  "ck"                                                                                                   \
-	                                                                  "et"                                                                                                   \
-	                                                                  "_i"                                                                                                   \
-	                                                                  "d "                                                                                                   \
-	                                                                  "WH"                                                                                                   \
-	                                                                  "ER"                                                                                                   \
-	                                                                  "E "                                                                                                   \
-	                                                                  "m."                                                                                                   \
-	                                                                  "di"                                                                                                   \
-	                                                                  "re"                                                                                                   \
-	                                                                  "ct"                                                                                                   \
-	                                                                  "io"                                                                                                   \
-	                                                                  "n "                                                                                                   \
-	                                                                  "= "                                                                                                   \
-	                                                                  "'i"                                                                                                   \
-	                                                                  "n'"                                                                                                   \
-	                                                                  " A"                                                                                                   \
-	                                                                  "ND"                                                                                                   \
-	                                                                  " m"                                                                                                   \
-	                                                                  ".r"                                                                                                   \
-	                                                                  "ol"                                                                                                   \
-	                                                                  "e "                                                                                                   \
-	                                                                  "= "                                                                                                   \
-	                                                                  "'o"                                                                                                   \
-	                                                                  "th"                                                                                                   \
-	                                                                  "er"                                                                                                   \
-	                                                                  "' "                                                                                                   \
-	                                                                  "AN"                                                                                                   \
-	                                                                  "D "                                                                                                   \
-	                                                                  "m."                                                                                                   \
-	                                                                  "cl"                                                                                                   \
-	                                                                  "as"                                                                                                   \
-	                                                                  "s "                                                                                                   \
-	                                                                  "<>"                                                                                                   \
-	                                                                  " '"                                                                                                   \
-	                                                                  "ra"                                                                                                   \
-	                                                                  "ti"                                                                                                   \
-	                                                                  "ng"                                                                                                   \
-	                                                                  "' "                                                                                                   \
-	                                                                  "AN"                                                                                                   \
-	                                                                  "D"                                                                                                    \
-	                                                                  " " STORE_RANGE(                                                                                       \
-	                                                                      "m.received") " AND "                                                                              \
-	                                                                                    "(($4::text IS NULL AND $5::text IS NULL) OR (t.id IS NOT NULL "                     \
-	                                                                                    "AND " STORE_FILTER                                                                  \
-	                                                                                    ")) GROUP BY 2, 3, 4, 5 "                                                            \
-	                                                                                    "UNION ALL SELECT k.kind, 0, " STORE_PERIOD(                                         \
-	                                                                                        "m.received") ", "                                                               \
-	                                                                                                      "t.queue, t.assignee, CASE k.kind WHEN 3 THEN count(*) ELSE "      \
-	                                                                                                      "count(DISTINCT m.ticket_id) END FROM message m JOIN ticket t ON " \
-	                                                                                                      "t.id = m.ticket_id CROSS JOIN (VALUES (3), (4)) k(kind) WHERE "   \
-	                                                                                                      "m.direction = 'in' AND m.role = 'customer' AND " STORE_RANGE(     \
-	                                                                                                          "m.received") " AND " STORE_FILTER                             \
-	                                                                                                                        " GROUP BY 1, 2, 3, 4, 5"
+/* Customer mails per (period, ticket) first, then per queue/assignee: a
+ * hash aggregate instead of a sort for count(DISTINCT ticket). */
+#define STORE_REPORT_CONTACTS                                               \
+	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "   \
+	"count(*) AS tickets FROM (SELECT m.ticket_id, " STORE_PERIOD(       \
+		"m.received") " AS p, count(*) AS n FROM message m WHERE "   \
+	"m.direction = 'in' AND m.role = 'customer' AND "                   \
+	STORE_RANGE("m.received") " GROUP BY 1, 2) x JOIN ticket t ON "      \
+	"t.id = x.ticket_id WHERE " STORE_FILTER " GROUP BY 1, 2, 3) "
+#define STORE_REPORT_COUNTS                                                 \
+	STORE_REPORT_CONTACTS                                               \
+	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM '[0-9]{1,6}')"     \
+	"::int, 1), 99), " STORE_PERIOD("e.at") ", t.queue, t.assignee, "    \
+	"count(*) FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE "   \
+	"e.action LIKE 'escalat%' AND " STORE_RANGE("e.at") " AND "          \
+	STORE_FILTER " GROUP BY 2, 3, 4, 5 "                                \
+	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "  \
+	"THEN 2 ELSE 3 END, " STORE_PERIOD("r.at") ", t.queue, t.assignee, " \
+	"count(*) FROM csat_rating r JOIN ticket t ON t.id = r.ticket_id "   \
+	"WHERE " STORE_RANGE("r.at") " AND " STORE_FILTER " GROUP BY 2, 3, " \
+	"4, 5 "                                                             \
+	"UNION ALL SELECT 2, 0, " STORE_PERIOD("m.received") ", t.queue, "   \
+	"t.assignee, count(*) FROM message m LEFT JOIN ticket t ON t.id = "  \
+	"m.ticket_id WHERE m.direction = 'in' AND m.role = 'other' AND "    \
+	"m.class <> 'rating' AND " STORE_RANGE("m.received") " AND "         \
+	"(($4::text IS NULL AND $5::text IS NULL) OR (t.id IS NOT NULL "     \
+	"AND " STORE_FILTER ")) GROUP BY 2, 3, 4, 5 "                       \
+	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "          \
+	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm"
 
 #define STORE_REPORT_FETCH 20000
 
