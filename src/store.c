@@ -1294,6 +1294,16 @@ store_report_load(struct store *st, struct report *r, const char *queue,
 	if (own_tx && (rc = store_cmd(st, "BEGIN ISOLATION LEVEL REPEATABLE "
 	                                  "READ READ ONLY")) < 0)
 		return rc;
+	/* the cursor reads every row: plan for all of them, not the first
+	 * 10%; let the per-ticket aggregates hash in memory; the joins to
+	 * ticket of a short period are index lookups of cached pages (the
+	 * default random_page_cost makes them a scan of every ticket); JIT
+	 * compiling costs more than it saves on these queries */
+	if ((rc = store_cmd(st, "SET LOCAL cursor_tuple_fraction = 1")) < 0 ||
+	    (rc = store_cmd(st, "SET LOCAL work_mem = '64MB'")) < 0 ||
+	    (rc = store_cmd(st, "SET LOCAL random_page_cost = 1.1")) < 0 ||
+	    (rc = store_cmd(st, "SET LOCAL jit = off")) < 0)
+		goto out;
 	if ((rc = store_report_fetch_tickets(st, r, tv)) < 0)
 		goto out;
 	res = PQexecParams(st->conn, STORE_REPORT_COUNTS, 5, NULL, cv, NULL,

@@ -6,7 +6,9 @@
 # starts and stops its own.  Creates a scratch database "bench_report",
 # migrates it with tickctl, fills it with generate_series SQL (1M tickets
 # over the last 365 days, 2M customer mails, 50k escalation events, 300k
-# ratings, 20k machine mails), ANALYZEs, then times three reports.
+# ratings, 20k machine mails), ANALYZEs, then times four reports: 7 days,
+# 7 days for one agent, 30 days, and the whole year (all 1M tickets).
+# `uptime` is printed too: the figures depend on what else runs.
 # N=200000 tests/bench_report.sh makes a smaller run.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -85,6 +87,7 @@ echo "generated in $(( $(date +%s) - start ))s:" \
 
 today=$(date -u +%Y-%m-%d)
 week=$(date -u -d '7 days ago' +%Y-%m-%d)
+month=$(date -u -d '30 days ago' +%Y-%m-%d)
 year=$(date -u -d '366 days ago' +%Y-%m-%d)
 tomorrow=$(date -u -d 'tomorrow' +%Y-%m-%d)
 run() {
@@ -96,5 +99,7 @@ run() {
 }
 run --from "$week" --to "$today"
 run --from "$week" --to "$today" --agent agent3@example.com --json
+run --from "$month" --to "$today"
 run --from "$year" --to "$tomorrow" --json
+uptime
 grep -o '"created":[0-9]*,"resolved":[0-9]*,"backlog":[0-9]*' "$DIR/out.txt" | head -1

@@ -5,9 +5,14 @@ equal `tickctl report --json` for the same period."""
 import datetime
 import html.parser
 import json
+import os
 import re
+import shutil
+import struct
+import subprocess
 import urllib.parse
 import uuid
+import zlib
 
 from conftest import imapbox, mail
 
@@ -124,9 +129,35 @@ def _fmt(key, v):
     return "%d" % v
 
 
+def _screenshot(page, out_dir):
+    """Render the HTML part with wkhtmltoimage (Debian package wkhtmltopdf)
+    at a phone's width; returns (png path, width, height, distinct bytes)
+    or None when the tool is not installed."""
+    tool = shutil.which("wkhtmltoimage")
+    if tool is None:
+        return None
+    src = os.path.join(out_dir, "digest.html")
+    png = os.path.join(out_dir, "digest.png")
+    with open(src, "w") as f:
+        f.write(page)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    subprocess.run([tool, "--quiet", "--width", "420", "--disable-javascript", src, png],
+                   check=True, timeout=120, env=env, capture_output=True)
+    data = open(png, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = struct.unpack(">II", data[16:24])
+    idat, pos = b"", 8
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    pixels = zlib.decompress(idat)
+    return png, w, h, len(set(pixels[::7]))
+
+
 class _Checker(html.parser.HTMLParser):
-    """Tag balance and text of an HTML part (no headless browser in
-    Debian 12's minimal set here: chromium/wkhtmltoimage not installed)."""
+    """Tag balance and text of an HTML part."""
     VOID = {"meta", "br", "img", "hr", "link", "input"}
 
     def __init__(self):
@@ -227,6 +258,16 @@ def test_digest_matches_tickctl_report(make_world):
     for key in ("created", "resolved", "first_response_median_s", "sla_met_pct", "csat_pct"):
         assert _fmt(key, cur[key]) in words
     assert 'width="67%" style="background:#2b6cb0' in page  # SLA met bar
+
+    # rendered by a real HTML engine at phone width, when installed
+    shot = _screenshot(page, world.dir)
+    if shot is not None:
+        png, w, h, distinct = shot
+        assert 400 <= w <= 700 and h > 800, (w, h)  # one column, long page
+        assert distinct > 8  # text and bars, not a blank page
+        keep = os.environ.get("TICKD_SCREENSHOT")
+        if keep:
+            shutil.copy(png, keep)
 
     # once per period, whatever restarts: no second digest
     world.once()
