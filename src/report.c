@@ -798,7 +798,7 @@ report_table(const struct report *r, GString *out)
 
 	g_string_append_printf(out,
 	                       "Report %s .. %s (previous from %s)\n"
-	                       "Times are business time h/m/s.\n\n",
+	                       "Times are business time h/m/s (backlog age: wall clock).\n\n",
 	                       from, to, pfrom);
 	for (guint i = 0; i < r->groups->len; i++) {
 		report_heading(r, r->groups->pdata[i], out);
@@ -954,7 +954,7 @@ report_html(const struct report *r, const char *title, GString *out)
 	g_string_append_printf(out,
 	                       "</h1>\n<p style=\"font-size:12px;color:#666\">"
 	                       "%s .. %s, compared with the period before. "
-	                       "Times are business time h/m/s. Dark bar: "
+	                       "Times are business time h/m/s (backlog age: wall clock). Dark bar: "
 	                       "this period; grey bar: previous.</p>\n",
 	                       from, to);
 	for (guint i = 0; i < r->groups->len; i++)
