@@ -796,10 +796,11 @@ report_table(const struct report *r, GString *out)
 	g_autofree char *to = report_iso(r->p.to);
 	g_autofree char *pfrom = report_iso(r->prev_from);
 
-	g_string_append_printf(out,
-	                       "Report %s .. %s (previous from %s)\n"
-	                       "Times are business time h/m/s (backlog age: wall clock).\n\n",
-	                       from, to, pfrom);
+	g_string_append_printf(
+	    out,
+	    "Report %s .. %s (previous from %s)\n"
+	    "Times are business time h/m/s (backlog age: wall clock).\n\n",
+	    from, to, pfrom);
 	for (guint i = 0; i < r->groups->len; i++) {
 		report_heading(r, r->groups->pdata[i], out);
 		report_lines(r->groups->pdata[i], out);
@@ -954,7 +955,8 @@ report_html(const struct report *r, const char *title, GString *out)
 	g_string_append_printf(out,
 	                       "</h1>\n<p style=\"font-size:12px;color:#666\">"
 	                       "%s .. %s, compared with the period before. "
-	                       "Times are business time h/m/s (backlog age: wall clock). Dark bar: "
+	                       "Times are business time h/m/s (backlog age: "
+	                       "wall clock). Dark bar: "
 	                       "this period; grey bar: previous.</p>\n",
 	                       from, to);
 	for (guint i = 0; i < r->groups->len; i++)
