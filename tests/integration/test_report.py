@@ -213,7 +213,15 @@ def test_digest_matches_tickctl_report(make_world):
           (2002, 'k3', 'in', 'customer', '{d} 12:00Z'), (2003, 'k4', 'in', 'customer', '{d} 10:00Z'),
           (NULL, 'k5', 'in', 'other', '{d} 13:00Z');
     """)
-    world.once()
+    # two instances at once: the digest_log row lets one of them send it
+    from conftest import TICKD, ROOT
+    procs = [subprocess.Popen([TICKD, "-c", world.conf, "--once"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()[-2000:]
+    subprocess.run([os.path.join(ROOT, "tests", "stack.sh"), "wait-delivered",
+                    world.stack["STACK_DIR"], "60"], check=True, capture_output=True)
     box = world.inbox(mgr)
     assert len(box) == 1
     dg = box[0]
