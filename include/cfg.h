@@ -62,6 +62,20 @@ struct cfg_limits {
 	int suppress_days;     /* how long a bounced address gets nothing */
 };
 
+/* Manager reports and CSAT (issue 11). */
+struct cfg_report {
+	bool daily, weekly;     /* digest schedules */
+	int hour;               /* local hour the digest goes out, 0..23 */
+	char *timezone;         /* IANA zone of the digest periods */
+	int first_response_min; /* default SLA targets until the SLA */
+	int resolution_min;     /* config lands; 0 = no target */
+};
+
+struct cfg_csat {
+	bool enabled; /* resolution mail with rating links (tickets.queue) */
+	int max_age;  /* seconds: older resolutions get no mail */
+};
+
 enum cfg_role { CFG_ROLE_AGENT = 0, CFG_ROLE_MANAGER };
 
 struct cfg_person {
@@ -80,6 +94,8 @@ struct cfg {
 	struct cfg_smtp smtp;
 	struct cfg_tickets tickets;
 	struct cfg_limits limits;
+	struct cfg_report report;
+	struct cfg_csat csat;
 	GPtrArray *people; /* struct cfg_person*, agents and managers */
 };
 

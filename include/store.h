@@ -248,5 +248,45 @@ int store_outbox_requeue(struct store *st, gint64 id, gint64 *ticket_r);
 /* store_ticket_assignee - the ticket's assignee into *assignee_r
  * (g_free, NULL when unassigned).  0, -ENOENT, -E. */
 int store_ticket_assignee(struct store *st, gint64 id, char **assignee_r);
+/* ---- reports and CSAT (issue 11; tables in sql/005_report.sql) ---- */
+struct report;
+/*
+ * store_report_load - feed r (report.h) with the ticket rows and the
+ * pre-counted rows for r's two periods, optionally only for one queue
+ * and/or one assignee, in one REPEATABLE READ snapshot (inside the
+ * caller's transaction when there is one).  Tickets stream through a
+ * cursor, so memory does not grow with the row count here.
+ * Contract with other branches: escalations are event rows whose action
+ * starts with 'escalat', level = first number in detail (else 1).
+ */
+int store_report_load(struct store *st, struct report *r, const char *queue,
+                      const char *agent);
+
+struct store_resolved {
+	gint64 id, resolved_at;
+	char *requester, *requester_name, *subject, *queue; /* owned */
+};
+void store_resolved_free(gpointer p);
+/* store_csat_due - up to limit tickets of queue resolved less than
+ * max_age_secs ago with no resolution mail for this resolution and no
+ * rating yet; appends struct store_resolved* (free func
+ * store_resolved_free). */
+int store_csat_due(struct store *st, const char *queue, int max_age_secs,
+		   int limit, GPtrArray *out);
+/* store_event_global - an audit event about no ticket (a forged rating). */
+int store_event_global(struct store *st, const char *actor,
+		       const char *action, const char *detail, gint64 message);
+/* store_csat_request - claim the resolution mail of ticket's current
+ * resolution: 1 ours to send, 0 already claimed (or not resolved), -E. */
+int store_csat_request(struct store *st, gint64 ticket);
+/* store_csat_rate - record the ticket's rating: 1 recorded, 0 the ticket
+ * was already rated (nothing changed), -E. */
+int store_csat_rate(struct store *st, gint64 ticket, const char *rating,
+                    const char *comment, const char *from, gint64 message,
+                    gint64 at);
+/* store_digest_claim - claim the digest of (schedule, period): 1 ours to
+ * send, 0 sent already (by us or another instance), -E. */
+int store_digest_claim(struct store *st, const char *schedule, gint64 start,
+                       gint64 end);
 
 #endif

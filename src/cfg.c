@@ -38,6 +38,10 @@ static const char *const cfg_known[] = {
 	"tickets.max_mail_size",
 	"limits", "limits.per_recipient_day", "limits.per_ticket_hour",
 	"limits.global_per_minute", "limits.suppress_days",
+	"report", "report.daily", "report.weekly", "report.hour",
+	"report.timezone", "report.first_response_min",
+	"report.resolution_min",
+	"csat", "csat.enabled", "csat.max_age",
 	"people", "people.*", "people.*.address", "people.*.name",
 	"people.*.team", "people.*.role",
 };
@@ -439,6 +443,27 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->limits.suppress_days =
 		(int)cfg_int(&x, "limits.suppress_days", 30, 0, 3650);
 
+	c->report.daily = cfg_bool(&x, "report.daily", false);
+	c->report.weekly = cfg_bool(&x, "report.weekly", false);
+	c->report.hour = (int)cfg_int(&x, "report.hour", 7, 0, 23);
+	c->report.timezone = cfg_str(&x, "report.timezone", "UTC", false);
+	{
+		GTimeZone *tz = g_time_zone_new_identifier(c->report.timezone);
+		if (tz == NULL || *c->report.timezone == '\0')
+			cfg_error(&x, config_lookup(&lc, "report.timezone"),
+			          "report.timezone: unknown zone '%s'",
+			          c->report.timezone);
+		if (tz != NULL)
+			g_time_zone_unref(tz);
+	}
+	c->report.first_response_min =
+	    (int)cfg_int(&x, "report.first_response_min", 240, 0, 525600);
+	c->report.resolution_min =
+	    (int)cfg_int(&x, "report.resolution_min", 2880, 0, 525600);
+	c->csat.enabled = cfg_bool(&x, "csat.enabled", false);
+	c->csat.max_age =
+	    (int)cfg_int(&x, "csat.max_age", 3 * 86400, 60, 365 * 86400);
+
 	cfg_load_people(&x, c);
 	config_destroy(&lc);
 
@@ -484,6 +509,7 @@ cfg_free(struct cfg **cp)
 	if (c->tickets.secret)
 		explicit_bzero(c->tickets.secret, c->tickets.secret_len);
 	g_free(c->tickets.secret);
+	g_free(c->report.timezone);
 	g_ptr_array_unref(c->people);
 	g_free(c);
 	*cp = NULL;

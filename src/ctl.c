@@ -5,9 +5,11 @@
 
 #include "cfg.h"
 #include "corpus.h"
+#include "digest.h"
 #include "ingest.h"
 #include "log.h"
 #include "mime.h"
+#include "report.h"
 #include "store.h"
 
 #include <fcntl.h>
@@ -47,6 +49,12 @@ ctl_usage(FILE *f)
 	      "  init-secret           create tickets.secret_file\n"
 	      "  parse FILE [--json]   show how tickd parses a mail\n"
 	      "  corpus-report DIR     parse every mail below DIR\n"
+	      "  report [--from T] [--to T] [--queue Q] [--agent A] "
+	      "[--json|--csv]\n"
+	      "                        KPIs of [from, to) and the period "
+	      "before it\n"
+	      "                        (T: YYYY-MM-DD or ISO 8601; default "
+	      "the last 7 days)\n"
 	      "exit codes (sysexits.h): 0 ok, 64 usage, 65 bad data, 66 no "
 	      "such ticket,\n"
 	      "  69 database unavailable, 75 try again, 78 config error\n",
@@ -679,6 +687,99 @@ ctl_credentials_dir(const char *config_path)
 	(void)setenv("CREDENTIALS_DIRECTORY", dir, 1);
 }
 
+/* ctl_time - "YYYY-MM-DD" (00:00 UTC) or ISO 8601 (UTC when no zone). */
+static int
+ctl_time(const char *s, gint64 *t_r)
+{
+	g_autoptr(GTimeZone) utc = g_time_zone_new_utc();
+	g_autoptr(GDateTime) d = NULL;
+	g_autofree char *iso = NULL;
+
+	if (strlen(s) == 10)
+		iso = g_strconcat(s, "T00:00:00", NULL);
+	d = g_date_time_new_from_iso8601(iso ? iso : s, utc);
+	if (d == NULL)
+		return -EINVAL;
+	*t_r = g_date_time_to_unix(d);
+	return 0;
+}
+
+static int
+ctl_report(struct ctl *c, int argc, char **argv)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	const char *queue = NULL, *agent = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+	gint64 from = 0, to = now;
+	bool csv = false, have_from = false;
+	struct sla_policy pol;
+	struct report *r = NULL;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		bool val = i + 1 < argc;
+
+		if (strcmp(a, "--json") == 0)
+			continue;
+		if (strcmp(a, "--csv") == 0)
+			csv = true;
+		else if (strcmp(a, "--from") == 0 && val) {
+			if (ctl_time(argv[++i], &from) < 0)
+				goto bad_time;
+			have_from = true;
+		} else if (strcmp(a, "--to") == 0 && val) {
+			if (ctl_time(argv[++i], &to) < 0)
+				goto bad_time;
+		} else if (strcmp(a, "--queue") == 0 && val)
+			queue = argv[++i];
+		else if (strcmp(a, "--agent") == 0 && val)
+			agent = argv[++i];
+		else {
+			fprintf(stderr,
+			        "tickctl: report: unknown argument "
+			        "'%s'\n",
+			        a);
+			return EX_USAGE;
+		}
+		continue;
+	bad_time:
+		fprintf(stderr,
+		        "tickctl: report: '%s' is not a date "
+		        "(YYYY-MM-DD or ISO 8601)\n",
+		        argv[i]);
+		return EX_USAGE;
+	}
+	if (!have_from)
+		from = to - 7 * 86400;
+	if (to <= from) {
+		fprintf(stderr, "tickctl: report: --to must be after --from\n");
+		return EX_USAGE;
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	/* the digest's own set-up: the same numbers for the same period */
+	if (digest_report(c->cfg, c->st, from, to, queue, agent, &pol, &r) <
+	    0) {
+		fprintf(stderr, "tickctl: report: %s\n", store_error(c->st));
+		rc = EX_SOFTWARE;
+		goto out;
+	}
+	if (c->json)
+		report_json(r, out, false);
+	else if (csv)
+		report_csv(r, out);
+	else
+		report_table(r, out);
+	fputs(out->str, stdout);
+	if (c->json)
+		fputc('\n', stdout);
+	rc = EX_OK;
+out:
+	report_free(&r);
+	return rc;
+}
+
 int
 ctl_main(int argc, char **argv)
 {
@@ -759,6 +860,8 @@ ctl_main(int argc, char **argv)
 		rc = ctl_outbox(&c, argc, argv);
 	else if (strcmp(cmd, "init-secret") == 0)
 		rc = ctl_init_secret(&c);
+	else if (strcmp(cmd, "report") == 0)
+		rc = ctl_report(&c, argc, argv);
 	else {
 		fprintf(stderr, "tickctl: unknown command '%s'\n", cmd);
 		ctl_usage(stderr);

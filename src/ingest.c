@@ -11,6 +11,7 @@
 #include "classify.h"
 #include "command.h"
 #include "compose.h"
+#include "csat.h"
 #include "log.h"
 #include "mime.h"
 #include "thread.h"
@@ -34,6 +35,7 @@ struct ingest_ctx {
 	bool is_agent;
 	bool oversized;
 	struct command_list cmds; /* the "#status ..." block at the top */
+	bool rating; /* a CSAT rating reply (csat.c) */
 };
 
 const char *
@@ -215,7 +217,7 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 static const char *
 ingest_role(const struct ingest_ctx *x)
 {
-	if (classify_is_machine(x->cr.cls))
+	if (classify_is_machine(x->cr.cls) || x->rating)
 		return "other";
 	if (x->is_agent && x->cmds.note)
 		return "note";
@@ -234,7 +236,7 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 		.message_id = x->m->message_id,
 		.direction = "in",
 		.role = ingest_role(x),
-		.cls = classify_name(x->cr.cls),
+		.cls = x->rating ? "rating" : classify_name(x->cr.cls),
 		.class_reason = x->cr.reason[0] ? x->cr.reason : NULL,
 		.source = x->src->label,
 		.from_addr = x->from ? x->from->addr : NULL,
@@ -743,6 +745,34 @@ ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
 	return r;
 }
 
+/* ingest_rating - a CSAT rating reply: stored and recorded (csat.c),
+ * never threaded, so it neither reopens its ticket nor moves a clock. */
+static int
+ingest_rating(struct ingest_ctx *x, gint64 t, int rating,
+	      struct ingest_outcome *out)
+{
+	struct store_ticket tk;
+	gint64 msg = 0;
+	int r;
+
+	x->rating = true;
+	if (t > 0 && (r = store_ticket_get(x->st, t, &tk)) < 0) {
+		if (r != -ENOENT)
+			return r;
+		t = 0; /* validly signed, but the ticket is gone */
+	} else if (t > 0)
+		store_ticket_clear(&tk);
+	if (t < 0)
+		t = 0;
+	if ((r = ingest_store_message(x, t, &msg)) < 0)
+		return r;
+	out->kind = t > 0 ? INGEST_FOLLOW_UP : INGEST_UNATTACHED;
+	out->ticket = t;
+	out->message = msg;
+	return csat_record(x->st, t, rating, x->from ? x->from->addr : NULL,
+			   x->m->text_new, msg, x->now);
+}
+
 static int
 ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 {
@@ -750,7 +780,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 	gint64 t = 0, linked = 0, msg = 0, dup_ticket = 0;
 	const char *how = NULL;
 	bool new_ticket = false;
-	int r;
+	int r, rating = 0;
 
 	memset(out, 0, sizeof(*out));
 	if ((r = store_begin(x->st)) < 0)
@@ -772,6 +802,12 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		goto cursor;
 	}
 
+	if (!classify_is_machine(x->cr.cls) && !x->is_agent &&
+	    (t = csat_match(cfg, x->m->subject, &rating)) != 0) {
+		if ((r = ingest_rating(x, t, rating, out)) < 0)
+			goto fail;
+		goto cursor;
+	}
 	t = ingest_find_ticket(x, &linked, &how);
 	if (t < 0) {
 		r = (int)t;

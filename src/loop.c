@@ -10,6 +10,8 @@
 #include "loop.h"
 
 #include "cfg.h"
+#include "csat.h"
+#include "digest.h"
 #include "fetch.h"
 #include "imap.h"
 #include "log.h"
@@ -237,6 +239,21 @@ loop_outbox(struct loop *l)
 	}
 }
 
+/* loop_reports - resolution mails with rating links for newly resolved
+ * tickets, and the managers' digests when due (issue 11).  Both find
+ * their work in the database, so whoever resolves a ticket needs no hook,
+ * and both are safe with several instances. */
+static void
+loop_reports(struct loop *l)
+{
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (!loop_db(l))
+		return;
+	(void)csat_tick(l->cfg, l->st, now);
+	(void)digest_tick(l->cfg, l->st, now);
+}
+
 /* loop_idle - keep the IDLE doorbell on INBOX ringing-ready. */
 static void
 loop_idle(struct loop *l)
@@ -424,6 +441,7 @@ loop_run(const struct loop_opts *o)
 
 	if (o->once) {
 		loop_fetch(&l, true);
+		loop_reports(&l);
 		loop_outbox(&l);
 		for (int i = 0; i < l.nboxes; i++)
 			if (l.boxes[i].failures > 0)
@@ -442,6 +460,7 @@ loop_run(const struct loop_opts *o)
 			loop_reload_cfg(&l);
 		}
 		loop_fetch(&l, false);
+		loop_reports(&l);
 		loop_outbox(&l);
 		loop_idle(&l);
 		/* also called per fetched mail (fetch.c), so that a long

@@ -10,6 +10,7 @@
 
 #include "json.h"
 #include "log.h"
+#include "report.h"
 
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -48,6 +49,11 @@ enum store_stmt {
 	S_AGENT_TOUCH,
 	S_EVENT_ATTACH,
 	S_PART_SET,
+	S_CSAT_DUE,
+	S_CSAT_REQUEST,
+	S_CSAT_RATE,
+	S_DIGEST_CLAIM,
+	S_EVENT_GLOBAL,
 	S__COUNT
 };
 
@@ -181,6 +187,31 @@ static const char *const store_sql[S__COUNT] = {
 	[S_PART_SET] = "INSERT INTO participant (ticket_id, addr, name, role) "
 		       "VALUES ($1, $2, $3, $4) ON CONFLICT (ticket_id, addr) "
 		       "DO UPDATE SET role = $4",
+	/* report (issue 11): resolved, not too long ago, no resolution mail
+	 * for this resolution yet, not rated */
+	[S_CSAT_DUE] =
+		"SELECT t.id, extract(epoch FROM t.resolved_at)::bigint, "
+		"t.requester, t.requester_name, t.subject, t.queue FROM ticket "
+		"t WHERE t.status = 'resolved' AND t.resolved_at > now() - "
+		"make_interval(secs => $1) AND NOT EXISTS (SELECT 1 FROM "
+		"csat_request c WHERE c.ticket_id = t.id AND c.resolved_at = "
+		"t.resolved_at) AND NOT EXISTS (SELECT 1 FROM csat_rating r "
+		"WHERE r.ticket_id = t.id) AND t.queue = $3 ORDER BY "
+		"t.resolved_at LIMIT $2",
+	[S_CSAT_REQUEST] =
+		"INSERT INTO csat_request (ticket_id, resolved_at) SELECT id, "
+		"resolved_at FROM ticket WHERE id = $1 AND status = 'resolved' "
+		"ON CONFLICT DO NOTHING RETURNING 1",
+	[S_CSAT_RATE] =
+		"INSERT INTO csat_rating (ticket_id, rating, comment, "
+		"from_addr, message_id, at) VALUES ($1, $2, $3, $4, NULLIF($5, "
+		"0), to_timestamp($6)) ON CONFLICT DO NOTHING RETURNING 1",
+	[S_DIGEST_CLAIM] =
+		"INSERT INTO digest_log (schedule, period_start, period_end) "
+		"VALUES ($1, to_timestamp($2), to_timestamp($3)) ON CONFLICT "
+		"DO NOTHING RETURNING 1",
+	[S_EVENT_GLOBAL] = "INSERT INTO event (actor, action, detail, "
+			   "message_id) VALUES ($1, $2, $3, NULLIF($4, 0))",
 };
 
 struct store {
@@ -190,6 +221,13 @@ struct store {
 	unsigned generation;
 	char err[256];
 };
+
+/* atoi_safe - a small decimal column (PostgreSQL wrote it). */
+static int
+atoi_safe(const char *s)
+{
+	return (int)g_ascii_strtoll(s, NULL, 10);
+}
 
 /* store_i64 - decimal text of v in buf (a libpq text parameter). */
 static const char *
@@ -1378,4 +1416,285 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 					     : g_strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return 0;
+}
+
+/* ---- reports and CSAT (issue 11) ---- */
+
+/*
+ * The ticket rows of a report: everything created before `to` that was
+ * not resolved before the previous period began (created or resolved in
+ * either period, or in the backlog at either end).  The OR of the two
+ * partial/expression indexes of 005_report.sql keeps a short period over
+ * a large history an index scan.
+ */
+#define STORE_REPORT_TICKETS                                                   \
+	"SELECT t.id, t.queue, t.assignee, t.subject, t.priority, "            \
+	"extract(epoch FROM t.created)::bigint, COALESCE(extract(epoch "       \
+	"FROM t.first_response_at)::bigint, 0), COALESCE(extract(epoch "       \
+	"FROM t.last_customer_at)::bigint, 0), COALESCE(extract(epoch FROM "   \
+	"t.last_agent_at)::bigint, 0), COALESCE(extract(epoch FROM "           \
+	"COALESCE(t.resolved_at, t.closed_at))::bigint, 0), "                  \
+	"t.reopen_count FROM ticket t WHERE t.created < to_timestamp($2) "     \
+	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
+	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
+	"($3::text IS NULL OR t.queue = $3) AND ($4::text IS NULL OR "         \
+	"t.assignee = $4)"
+
+/*
+ * Pre-counted rows: kind, sub, period (0 current, 1 previous), queue,
+ * assignee, n.  The escalation contract with the sla branch: an event
+ * whose action starts with 'escalat' is one escalation; its level is the
+ * first number in event.detail (1 when there is none).  Machine mail is
+ * inbound mail stored with role 'other' (classify said machine), except
+ * rating replies (class 'rating').
+ */
+#define STORE_PERIOD(col)                                                      \
+	"CASE WHEN " col " >= to_timestamp($2) THEN 0 ELSE 1 END"
+#define STORE_RANGE(col)                                                       \
+	col " >= to_timestamp($1) AND " col " < to_timestamp($3)"
+#define STORE_FILTER                                                           \
+	"($4::text IS NULL OR t.queue = $4) AND ($5::text IS NULL OR "         \
+	"t.assignee = $5)"
+/* Customer mails per (period, ticket) first, then per queue/assignee: a
+ * hash aggregate instead of a sort for count(DISTINCT ticket). */
+#define STORE_REPORT_CONTACTS                                               \
+	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "   \
+	"count(*) AS tickets FROM (SELECT m.ticket_id, " STORE_PERIOD(       \
+		"m.received") " AS p, count(*) AS n FROM message m WHERE "   \
+	"m.direction = 'in' AND m.role = 'customer' AND "                   \
+	STORE_RANGE("m.received") " GROUP BY 1, 2) x JOIN ticket t ON "      \
+	"t.id = x.ticket_id WHERE " STORE_FILTER " GROUP BY 1, 2, 3) "
+#define STORE_REPORT_COUNTS                                                 \
+	STORE_REPORT_CONTACTS                                               \
+	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM '[0-9]{1,6}')"     \
+	"::int, 1), 99), " STORE_PERIOD("e.at") ", t.queue, t.assignee, "    \
+	"count(*) FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE "   \
+	"e.action LIKE 'escalat%' AND " STORE_RANGE("e.at") " AND "          \
+	STORE_FILTER " GROUP BY 2, 3, 4, 5 "                                \
+	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "  \
+	"THEN 2 ELSE 3 END, " STORE_PERIOD("r.at") ", t.queue, t.assignee, " \
+	"count(*) FROM csat_rating r JOIN ticket t ON t.id = r.ticket_id "   \
+	"WHERE " STORE_RANGE("r.at") " AND " STORE_FILTER " GROUP BY 2, 3, " \
+	"4, 5 "                                                             \
+	"UNION ALL SELECT 2, 0, " STORE_PERIOD("m.received") ", t.queue, "   \
+	"t.assignee, count(*) FROM message m LEFT JOIN ticket t ON t.id = "  \
+	"m.ticket_id WHERE m.direction = 'in' AND m.role = 'other' AND "    \
+	"m.class <> 'rating' AND " STORE_RANGE("m.received") " AND "         \
+	"(($4::text IS NULL AND $5::text IS NULL) OR (t.id IS NOT NULL "     \
+	"AND " STORE_FILTER ")) GROUP BY 2, 3, 4, 5 "                       \
+	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "          \
+	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm"
+
+#define STORE_REPORT_FETCH 20000
+
+static int
+store_report_fetch_tickets(struct store *st, struct report *r,
+                           const char *const *vals)
+{
+	PGresult *res;
+	int rc = 0;
+
+	res = PQexecParams(
+	    st->conn,
+	    "DECLARE tickd_report NO SCROLL CURSOR FOR " STORE_REPORT_TICKETS,
+	    4, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return store_fail(st, res, "report");
+	PQclear(res);
+	for (;;) {
+		int n;
+
+		res = PQexec(st->conn, "FETCH " G_STRINGIFY(
+		                           STORE_REPORT_FETCH) " FROM "
+		                                               "tickd_report");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			return store_fail(st, res, "report");
+		n = PQntuples(res);
+		for (int i = 0; i < n && rc == 0; i++) {
+			struct report_row row = {
+			    .id = g_ascii_strtoll(PQgetvalue(res, i, 0), NULL,
+			                          10),
+			    .queue = PQgetvalue(res, i, 1),
+			    .agent = PQgetisnull(res, i, 2)
+			                 ? NULL
+			                 : PQgetvalue(res, i, 2),
+			    .subject = PQgetvalue(res, i, 3),
+			    .priority = report_priority(PQgetvalue(res, i, 4)),
+			    .reopen_count = atoi_safe(PQgetvalue(res, i, 10)),
+			};
+			gint64 *tv[] = {&row.created, &row.first_response,
+			                &row.last_customer, &row.last_agent,
+			                &row.resolved};
+			for (int c = 0; c < 5; c++)
+				*tv[c] = g_ascii_strtoll(
+				    PQgetvalue(res, i, 5 + c), NULL, 10);
+			rc = report_add_ticket(r, &row);
+		}
+		PQclear(res);
+		if (rc < 0)
+			return rc;
+		if (n < STORE_REPORT_FETCH)
+			break;
+	}
+	return store_cmd(st, "CLOSE tickd_report");
+}
+
+int
+store_report_load(struct store *st, struct report *r, const char *queue,
+                  const char *agent)
+{
+	char a[24], b[24], c[24];
+	const char *tv[] = {store_i64(a, r->prev_from), store_i64(b, r->p.to),
+	                    queue, agent};
+	const char *cv[] = {tv[0], store_i64(c, r->p.from), tv[1], queue,
+	                    agent};
+	bool own_tx =
+	    st->conn != NULL && PQtransactionStatus(st->conn) == PQTRANS_IDLE;
+	PGresult *res = NULL;
+	int rc;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	/* one snapshot for both queries; a cursor needs a transaction */
+	if (own_tx && (rc = store_cmd(st, "BEGIN ISOLATION LEVEL REPEATABLE "
+	                                  "READ READ ONLY")) < 0)
+		return rc;
+	/* the cursor reads every row: plan for all of them, not the first
+	 * 10%; let the per-ticket aggregates hash in memory; the joins to
+	 * ticket of a short period are index lookups of cached pages (the
+	 * default random_page_cost makes them a scan of every ticket); JIT
+	 * compiling costs more than it saves on these queries */
+	if ((rc = store_cmd(st, "SET LOCAL cursor_tuple_fraction = 1")) < 0 ||
+	    (rc = store_cmd(st, "SET LOCAL work_mem = '64MB'")) < 0 ||
+	    (rc = store_cmd(st, "SET LOCAL random_page_cost = 1.1")) < 0 ||
+	    (rc = store_cmd(st, "SET LOCAL jit = off")) < 0)
+		goto out;
+	if ((rc = store_report_fetch_tickets(st, r, tv)) < 0)
+		goto out;
+	res = PQexecParams(st->conn, STORE_REPORT_COUNTS, 5, NULL, cv, NULL,
+	                   NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = store_fail(st, res, "report");
+		res = NULL;
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		struct report_count cnt = {
+		    .kind = atoi_safe(PQgetvalue(res, i, 0)),
+		    .sub = atoi_safe(PQgetvalue(res, i, 1)),
+		    .period = atoi_safe(PQgetvalue(res, i, 2)),
+		    .queue =
+		        PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+		    .agent =
+		        PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+		    .n = g_ascii_strtoll(PQgetvalue(res, i, 5), NULL, 10),
+		};
+		rc = report_add_count(r, &cnt);
+	}
+out:
+	PQclear(res);
+	if (own_tx) {
+		if (rc == 0)
+			rc = store_cmd(st, "COMMIT");
+		else
+			store_rollback(st);
+	}
+	return rc;
+}
+
+void
+store_resolved_free(gpointer p)
+{
+	struct store_resolved *t = p;
+
+	g_free(t->requester);
+	g_free(t->requester_name);
+	g_free(t->subject);
+	g_free(t->queue);
+	g_free(t);
+}
+
+int
+store_csat_due(struct store *st, const char *queue, int max_age_secs,
+	       int limit, GPtrArray *out)
+{
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, max_age_secs), store_i64(b, limit),
+			      queue};
+	int r;
+	PGresult *res = store_run(st, S_CSAT_DUE, 3, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_resolved *t = g_new0(struct store_resolved, 1);
+		t->id = g_ascii_strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		t->resolved_at =
+		    g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		t->requester = g_strdup(PQgetvalue(res, i, 2));
+		t->requester_name = PQgetisnull(res, i, 3)
+		                        ? NULL
+		                        : g_strdup(PQgetvalue(res, i, 3));
+		t->subject = g_strdup(PQgetvalue(res, i, 4));
+		t->queue = g_strdup(PQgetvalue(res, i, 5));
+		g_ptr_array_add(out, t);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* store_has_row - run s; 1 when it returned a row, 0 when none, -E. */
+static int
+store_has_row(struct store *st, enum store_stmt s, int n, const char *const *vals)
+{
+	int r;
+	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	r = PQntuples(res) > 0;
+	PQclear(res);
+	return r;
+}
+
+int
+store_csat_request(struct store *st, gint64 ticket)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket)};
+
+	return store_has_row(st, S_CSAT_REQUEST, 1, vals);
+}
+
+int
+store_csat_rate(struct store *st, gint64 ticket, const char *rating,
+                const char *comment, const char *from, gint64 message,
+                gint64 at)
+{
+	char a[24], b[24], c[24];
+	const char *vals[] = {
+	    store_i64(a, ticket),  rating,          comment, from,
+	    store_i64(b, message), store_i64(c, at)};
+
+	return store_has_row(st, S_CSAT_RATE, 6, vals);
+}
+
+int
+store_digest_claim(struct store *st, const char *schedule, gint64 start,
+                   gint64 end)
+{
+	char a[24], b[24];
+	const char *vals[] = {schedule, store_i64(a, start), store_i64(b, end)};
+
+	return store_has_row(st, S_DIGEST_CLAIM, 3, vals);
+}
+
+int
+store_event_global(struct store *st, const char *actor, const char *action,
+		   const char *detail, gint64 message)
+{
+	char a[24];
+	const char *vals[] = {actor, action, detail, store_i64(a, message)};
+
+	return store_exec(st, S_EVENT_GLOBAL, 4, vals);
 }

@@ -1,0 +1,55 @@
+/*
+ * digest.h - the managers' digest mail (issue 11).  On the schedules of
+ * cfg report.* (daily and/or weekly: whole local days, weeks from Monday,
+ * in report.timezone), the digest of the period that just ended goes to
+ * every person with role manager at report.hour, once per period across
+ * all instances and restarts: the digest_log row (sql/005_report.sql) is
+ * claimed in the same transaction that queues the mails.  Also owns the
+ * report set-up that tickctl report shares, so that both give the same
+ * numbers for the same period.
+ */
+#ifndef TICKD_DIGEST_H
+#define TICKD_DIGEST_H
+
+#include "cfg.h"
+#include "common.h"
+#include "report.h"
+#include "sla.h"
+
+#include <glib.h>
+
+struct store;
+
+/*
+ * digest_period - the latest period of schedule ("daily" or "weekly")
+ * whose digest is due at now: [*from_r, *to_r) ends at a local midnight
+ * (a Monday for weekly) and is due at hour local time after its end.
+ * Pure.  0, or -EINVAL (unknown schedule or zone).
+ */
+int digest_period(const char *schedule, const char *tz_id, int hour, gint64 now,
+                  gint64 *from_r, gint64 *to_r);
+
+/*
+ * digest_report - load and finish the report of [from, to) (and the
+ * period before it) with cfg's calendar and targets: today the 24x7
+ * calendar and one catch-all policy from report.first_response_min /
+ * resolution_min; the SLA configuration replaces both when it lands.
+ * queue/agent filter (NULL = all, and split by queue/agent).  pol is the
+ * caller's storage for the policy, which *r_r borrows.  0 or -E.
+ */
+int digest_report(const struct cfg *cfg, struct store *st, gint64 from,
+                  gint64 to, const char *queue, const char *agent,
+                  struct sla_policy *pol, struct report **r_r);
+
+/* digest_compose - one manager's digest mail: multipart/alternative,
+ * text and HTML with the same numbers, RFC 3834 headers.  Unref. */
+GBytes *digest_compose(const struct cfg *cfg, const struct report *r,
+                       const char *schedule, const char *to_addr,
+                       const char *to_name, gint64 now);
+
+/* digest_tick - queue the due digests; the number of mails queued, or
+ * -E.  Nothing when report.daily and report.weekly are off or there is
+ * no manager. */
+int digest_tick(const struct cfg *cfg, struct store *st, gint64 now);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * report.h - pure KPI math for manager reports: per period, overall, per
+ * queue and per agent, this period versus the previous one of the same
+ * length.  No I/O, no libpq, never reads the clock: store.c feeds rows
+ * (one per ticket, plus pre-counted event/message/rating rows) and the
+ * caller renders the result as a terminal table, JSON, CSV or the digest's
+ * text and HTML parts.  Owns struct report and everything inside it.
+ *
+ * Definitions (period [from, to), times in unix seconds):
+ *  - created: tickets with created in the period.
+ *  - resolved: tickets whose resolution (resolved_at, else closed_at) is
+ *    in the period.  A reopened ticket counts when it is resolved again.
+ *  - backlog: tickets created before `to` and not resolved before `to`;
+ *    backlog age is wall-clock age at `to` (how long customers waited).
+ *  - first response time: business seconds created -> first agent reply,
+ *    for tickets whose first reply is in the period.
+ *  - resolution time: business seconds created -> resolution, for tickets
+ *    resolved in the period.  Medians and p90 use the nearest-rank rule:
+ *    the value at rank ceil(p/100 * n) of the sorted sample (so the median
+ *    of an even sample is the lower middle value).
+ *  - SLA met %: of the tickets resolved in the period that have a policy
+ *    (sla_policy_find by queue and priority), those with first response
+ *    AND resolution business time below the policy's targets (0 = no
+ *    target).  Pending pauses are not known from ticket columns: this is
+ *    elapsed business time since creation (stricter than sla.c's clocks).
+ *  - FCR %: resolved tickets with exactly one agent reply (last agent
+ *    reply == first reply), no customer mail after it, never reopened.
+ *  - reopen %: resolved tickets with reopen_count > 0.
+ *  - escalations per level, machine mail, CSAT and customer mails come as
+ *    struct report_count rows counted in SQL (see store.h for the
+ *    contract: events whose action starts with 'escalat', level = first
+ *    number in event.detail, 1 when none).
+ *  - CSAT % = good / (good + okay + bad) of ratings given in the period.
+ *  - contact ratio = customer mails received in the period / distinct
+ *    tickets they belong to.
+ */
+#ifndef TICKD_REPORT_H
+#define TICKD_REPORT_H
+
+#include "common.h"
+#include "sla.h"
+
+#include <glib.h>
+
+#define REPORT_ESC_LEVELS 8 /* levels 1..8; deeper ones count as 8 */
+#define REPORT_TOP        5 /* oldest open tickets, worst breaches */
+
+/* Priorities as ticket.priority text maps them (sla.h: bigger = urgent). */
+int report_priority(const char *s);
+
+/* One ticket.  Strings are borrowed for the duration of the call. */
+struct report_row {
+	gint64 id;
+	const char *queue;
+	const char *agent; /* assignee, NULL = unassigned */
+	const char *subject;
+	int priority;          /* report_priority */
+	gint64 created;        /* unix seconds */
+	gint64 first_response; /* 0 = no agent reply yet */
+	gint64 last_customer;  /* 0 = none */
+	gint64 last_agent;     /* 0 = none */
+	gint64 resolved;       /* resolved_at, else closed_at; 0 = open */
+	int reopen_count;
+};
+
+enum report_count_kind {
+	REPORT_ESCALATION = 0,  /* sub = level 1.. */
+	REPORT_CSAT,            /* sub = enum report_rating */
+	REPORT_MACHINE,         /* machine mail stored and not answered */
+	REPORT_CUSTOMER_MAILS,  /* customer mails received */
+	REPORT_CONTACT_TICKETS, /* distinct tickets of those mails */
+	REPORT_COUNT__KINDS
+};
+
+enum report_rating { REPORT_GOOD = 1, REPORT_OKAY = 2, REPORT_BAD = 3 };
+
+/* A pre-counted row: n things of kind/sub in period (0 = this one,
+ * 1 = previous) for tickets of queue/agent (NULLs are fine). */
+struct report_count {
+	int kind;
+	int sub;
+	int period;
+	const char *queue;
+	const char *agent;
+	gint64 n;
+};
+
+/* The KPIs of one group over one period.  Times in seconds; -1 = no data. */
+struct report_kpi {
+	gint64 created, resolved, backlog;
+	gint64 backlog_age_median, backlog_age_max;
+	gint64 frt_n, frt_median, frt_p90;
+	gint64 res_n, res_median, res_p90;
+	gint64 sla_n, sla_met;
+	gint64 fcr, reopened;
+	gint64 esc[REPORT_ESC_LEVELS]; /* [0] = level 1 */
+	gint64 machine;
+	gint64 csat_good, csat_okay, csat_bad;
+	gint64 customer_mails, contact_tickets;
+};
+
+enum report_group_kind { REPORT_ALL = 0, REPORT_QUEUE, REPORT_AGENT };
+
+struct report_group {
+	int kind;   /* enum report_group_kind */
+	char *name; /* "all", the queue, the agent or "(unassigned)" */
+	struct report_kpi cur, prev;
+	/* private: samples until report_finish */
+	GArray *s_frt[2], *s_res[2], *s_age[2];
+};
+
+/* A ticket for the digest's lists. */
+struct report_item {
+	gint64 id;
+	char *subject, *queue, *agent;
+	gint64 age;    /* oldest open: wall seconds at `to` */
+	gint64 over;   /* worst breaches: business seconds over target */
+	char what[16]; /* "response" or "resolution" */
+};
+
+struct report_params {
+	gint64 from, to; /* the period; the previous is [2*from-to, from) */
+	/* the calendar of a queue (borrowed); NULL or a NULL answer means
+	 * default_cal.  When the sla branch's per-queue calendars land,
+	 * pass them here. */
+	const struct sla_calendar *(*cal_for)(void *ud, const char *queue);
+	void *cal_ud;
+	const struct sla_calendar *default_cal; /* required */
+	const struct sla_policy *policies;      /* borrowed, may be NULL */
+	size_t n_policies;
+	bool by_queue, by_agent; /* also split per queue / per agent */
+};
+
+struct report {
+	struct report_params p;
+	gint64 prev_from;
+	GPtrArray *groups; /* struct report_group*, [0] = overall */
+	struct report_item oldest[REPORT_TOP], worst[REPORT_TOP];
+	size_t n_oldest, n_worst;
+	bool finished;
+	bool wall_time;    /* default_cal is 24x7 without holidays */
+	GHashTable *index; /* private: "q:name" / "a:name" -> group */
+};
+
+/* report_new - an empty report; p is copied (its pointers borrowed).
+ * -EINVAL (and *r_r unset) for to <= from or no default calendar. */
+int report_new(const struct report_params *p, struct report **r_r);
+void report_free(struct report **r);
+
+/* report_add_ticket - account one ticket (any ticket: rows outside both
+ * periods are ignored).  0 or -EINVAL (finished report, bad row). */
+int report_add_ticket(struct report *r, const struct report_row *row);
+/* report_add_count - 0 or -EINVAL (unknown kind or period). */
+int report_add_count(struct report *r, const struct report_count *c);
+/* report_finish - compute medians/p90; call once, before rendering. */
+void report_finish(struct report *r);
+
+/* report_percentile - nearest-rank p-th percentile of sorted v[0..n), -1
+ * when n == 0. */
+gint64 report_percentile(const gint64 *v, size_t n, int p);
+/* report_pct - 100 * num / den rounded to one decimal, -1 when den == 0. */
+double report_pct(gint64 num, gint64 den);
+/* report_calendar_24x7 - the default calendar until the SLA config lands:
+ * every day 00:00-24:00 UTC.  sla_calendar_free it. */
+struct sla_calendar *report_calendar_24x7(void);
+
+/* Renderers (append to out). */
+void report_json(const struct report *r, GString *out, bool pretty);
+void report_csv(const struct report *r, GString *out);
+void report_table(const struct report *r, GString *out);
+/* report_text / report_html - the digest's two parts, same numbers;
+ * title is plain text (escaped here).  The HTML uses only tables and
+ * inline CSS (bars are coloured cells), max-width 600px for phones. */
+void report_text(const struct report *r, const char *title, GString *out);
+void report_html(const struct report *r, const char *title, GString *out);
+
+#endif

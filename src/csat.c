@@ -1,0 +1,348 @@
+/*
+ * csat.c - customer satisfaction by mail.  See csat.h.
+ */
+#include "csat.h"
+
+#include "compose.h"
+#include "log.h"
+#include "mime.h"
+#include "store.h"
+#include "thread.h"
+
+#include <string.h>
+
+#define CSAT_COMMENT_MAX 2000
+#define CSAT_TOKEN_MAX   200 /* longer "tickd." words are not ours */
+#define CSAT_BATCH       50  /* resolution mails per tick */
+
+static const char *const csat_names[] = {NULL, "good", "okay", "bad"};
+
+const char *
+csat_rating_name(int rating)
+{
+	if (rating < CSAT_GOOD || rating > CSAT_BAD)
+		return NULL;
+	return csat_names[rating];
+}
+
+char *
+csat_token(const struct cfg *cfg, gint64 ticket, int rating)
+{
+	g_autofree char *kind = NULL;
+
+	if (csat_rating_name(rating) == NULL || ticket <= 0)
+		return NULL;
+	kind = g_strconcat("rate-", csat_rating_name(rating), NULL);
+	return thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
+	                         ticket, kind, cfg->tickets.domain);
+}
+
+gint64
+csat_match(const struct cfg *cfg, const char *subject, int *rating_r)
+{
+	const char *p, *end, *kind, *dot;
+	g_autofree char *tok = NULL;
+	gint64 t;
+
+	if (subject == NULL)
+		return 0;
+	for (p = strstr(subject, "tickd."); p; p = strstr(p + 1, "tickd.")) {
+		/* a token is one word: up to a space or a closing bracket */
+		end = p + strcspn(p, " \t\r\n()[]<>\"',;");
+		if (end - p > CSAT_TOKEN_MAX)
+			continue;
+		tok = g_strndup(p, (gsize)(end - p));
+		kind = strchr(tok + 6, '.');
+		if (kind == NULL || !g_str_has_prefix(kind + 1, "rate-")) {
+			g_clear_pointer(&tok, g_free);
+			continue; /* another kind of tickd id: not a rating */
+		}
+		t = thread_msgid_ticket(cfg->tickets.secret,
+		                        cfg->tickets.secret_len, tok);
+		if (t <= 0)
+			return -EBADMSG;
+		kind += 6;
+		dot = strchr(kind, '.');
+		for (int r = CSAT_GOOD; dot && r <= CSAT_BAD; r++)
+			if ((size_t)(dot - kind) == strlen(csat_names[r]) &&
+			    strncmp(kind, csat_names[r],
+			            (size_t)(dot - kind)) == 0) {
+				*rating_r = r;
+				return t;
+			}
+		return -EBADMSG; /* signed, but not a rating we hand out */
+	}
+	return 0;
+}
+
+/* csat_link - "mailto:support@x?subject=..." for one rating.  g_free. */
+static char *
+csat_link(const struct cfg *cfg, gint64 ticket, int rating)
+{
+	g_autofree char *tok = csat_token(cfg, ticket, rating);
+	g_autofree char *subj =
+	    g_strdup_printf("Rating %s for ticket %" G_GINT64_FORMAT " (%s)",
+	                    csat_rating_name(rating), ticket, tok);
+	g_autofree char *esubj = g_uri_escape_string(subj, NULL, FALSE);
+	g_autofree char *ebody =
+	    g_uri_escape_string("Any comment (optional):\n\n", NULL, FALSE);
+
+	return g_strdup_printf("mailto:%s?subject=%s&body=%s", cfg->smtp.from,
+	                       esubj, ebody);
+}
+
+GBytes *
+csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
+{
+	g_autofree char *tag = compose_tag(cfg, m->ticket);
+	g_autofree char *stripped =
+	    thread_strip_subject(m->subject, cfg->tickets.subject_tag);
+	g_autofree char *subject = NULL;
+	g_autofree char *esc_subj = NULL;
+	g_autofree char *name = NULL;
+	char *links[CSAT_BAD + 1] = {NULL};
+	static const char *const labels[] = {NULL, "Good", "Okay", "Bad"};
+	static const char *const colours[] = {NULL, "#2f855a", "#b7791f",
+	                                      "#c53030"};
+	const char *extra[] = {"Auto-Submitted",
+	                       "auto-generated",
+	                       "Precedence",
+	                       "bulk",
+	                       "X-Auto-Response-Suppress",
+	                       "All",
+	                       COMPOSE_LOOP_HEADER,
+	                       cfg->tickets.domain,
+	                       NULL};
+	GString *text = g_string_new(NULL);
+	GString *html = g_string_new(NULL);
+	struct mime_out o = {0};
+	GBytes *wire;
+
+	if (!*stripped) {
+		g_free(stripped);
+		stripped = g_strdup("(no subject)");
+	}
+	subject = g_strdup_printf("%s Resolved: %s", tag, stripped);
+	esc_subj = g_markup_escape_text(stripped, -1);
+	name = g_markup_escape_text(m->to_name && *m->to_name ? m->to_name : "",
+	                            -1);
+	for (int r = CSAT_GOOD; r <= CSAT_BAD; r++)
+		links[r] = csat_link(cfg, m->ticket, r);
+
+	g_string_append_printf(
+	    text,
+	    "Hello%s%s,\n\n"
+	    "we have resolved your ticket #%" G_GINT64_FORMAT ": %s\n\n"
+	    "If anything is still open, simply reply to this mail.\n\n"
+	    "How did we do? One click sends us your rating (your mail "
+	    "program\nopens a prepared mail; add a comment if you like):\n\n",
+	    m->to_name && *m->to_name ? " " : "",
+	    m->to_name && *m->to_name ? m->to_name : "", m->ticket, stripped);
+	for (int r = CSAT_GOOD; r <= CSAT_BAD; r++)
+		g_string_append_printf(text, "  %s: <%s>\n\n", labels[r],
+		                       links[r]);
+	g_string_append_printf(text, "-- \n%s\nThis is an automatic mail.\n",
+	                       cfg->smtp.from_name);
+
+	g_string_append_printf(
+	    html,
+	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta "
+	    "name=\"viewport\" content=\"width=device-width, "
+	    "initial-scale=1\"><title>Ticket #%" G_GINT64_FORMAT
+	    " resolved</title></head>\n<body style=\"font-family:Arial,"
+	    "Helvetica,sans-serif;color:#222\">\n<div style=\"max-width:"
+	    "600px;margin:0 auto;padding:8px\">\n<p>Hello%s%s,</p>\n<p>we "
+	    "have resolved your ticket #%" G_GINT64_FORMAT ": %s</p>\n<p>If "
+	    "anything is still open, simply reply to this mail.</p>\n<p>How "
+	    "did we do?</p>\n<table role=\"presentation\" cellpadding=\"8\" "
+	    "cellspacing=\"4\"><tr>",
+	    m->ticket, *name ? " " : "", name, m->ticket, esc_subj);
+	for (int r = CSAT_GOOD; r <= CSAT_BAD; r++) {
+		g_autofree char *href = g_markup_escape_text(links[r], -1);
+		g_string_append_printf(html,
+		                       "<td style=\"background:%s;border-"
+		                       "radius:4px\"><a href=\"%s\" style=\""
+		                       "color:#fff;text-decoration:none;"
+		                       "font-weight:bold\">%s</a></td>",
+		                       colours[r], href, labels[r]);
+	}
+	g_string_append_printf(html,
+	                       "</tr></table>\n<p style=\"font-size:12px;"
+	                       "color:#666\">-- <br>%s<br>This is an "
+	                       "automatic mail.</p>\n</div>\n</body></html>\n",
+	                       cfg->smtp.from_name);
+
+	o.from_name = cfg->smtp.from_name;
+	o.from_addr = cfg->smtp.from;
+	o.to_name = m->to_name;
+	o.to_addr = m->to_addr;
+	o.subject = subject;
+	o.text = text->str;
+	o.html = html->str;
+	o.message_id = m->message_id;
+	o.extra = extra;
+	o.date = m->now;
+	wire = mime_build(&o);
+	for (int r = CSAT_GOOD; r <= CSAT_BAD; r++)
+		g_free(links[r]);
+	g_string_free(text, TRUE);
+	g_string_free(html, TRUE);
+	return wire;
+}
+
+int
+csat_record(struct store *st, gint64 ticket, int rating, const char *from,
+            const char *comment, gint64 msg, gint64 now)
+{
+	g_autofree char *c = NULL;
+	int r;
+
+	if (ticket <= 0 || csat_rating_name(rating) == NULL) {
+		log_notice("csat: forged or unknown rating token from '%s' "
+		           "ignored",
+		           from ? from : "?");
+		return store_event_global(st, from ? from : "?", "csat-forged",
+		                          "rating token invalid; ignored", msg);
+	}
+	if (comment != NULL) {
+		c = g_utf8_make_valid(comment, -1);
+		g_strstrip(c);
+		/* the prefilled prompt is not a comment */
+		if (g_str_has_prefix(c, "Any comment (optional):"))
+			memmove(c, c + 23, strlen(c + 23) + 1);
+		g_strstrip(c);
+		if (strlen(c) > CSAT_COMMENT_MAX) {
+			const char *cut = c + CSAT_COMMENT_MAX;
+			cut = g_utf8_find_prev_char(c, cut + 1);
+			c[cut ? cut - c : 0] = '\0';
+		}
+	}
+	r = store_csat_rate(st, ticket, csat_rating_name(rating),
+	                    c && *c ? c : NULL, from, msg, now);
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		log_info("csat: ticket %" G_GINT64_FORMAT " was rated "
+		         "before; '%s' ignored",
+		         ticket, csat_rating_name(rating));
+		return store_event_add(st, ticket, from ? from : "?",
+		                       "csat-repeated",
+		                       csat_rating_name(rating), msg);
+	}
+	log_info("csat: ticket %" G_GINT64_FORMAT " rated '%s'", ticket,
+	         csat_rating_name(rating));
+	return store_event_add(st, ticket, from ? from : "?", "csat-rated",
+	                       csat_rating_name(rating), msg);
+}
+
+/* csat_send_one - one ticket's resolution mail, in its own transaction. */
+static int
+csat_send_one(const struct cfg *cfg, struct store *st,
+              const struct store_resolved *t, gint64 now, bool *queued_r)
+{
+	g_autofree char *msgid = NULL, *key = NULL, *env = NULL, *tag = NULL,
+	                *subj = NULL;
+	g_autoptr(GBytes) wire = NULL;
+	const char *why = NULL;
+	const void *wdata;
+	gsize wlen;
+	gint64 mid = 0, n;
+	int r;
+
+	if ((r = store_begin(st)) < 0)
+		return r;
+	if ((r = store_csat_request(st, t->id)) <= 0)
+		goto done; /* another instance took it, or it moved on */
+	if ((r = store_suppressed(st, t->requester)) != 0) {
+		if (r < 0)
+			goto fail;
+		why = "address is suppressed after a bounce or complaint";
+	} else if ((n = store_auto_count(st, t->requester, 0, 86400)) >=
+	           cfg->limits.per_recipient_day) {
+		if (n < 0) {
+			r = (int)n;
+			goto fail;
+		}
+		why = "limits.per_recipient_day reached";
+	}
+	if (why != NULL) {
+		r = store_event_add(st, t->id, "tickd",
+		                    "resolution-mail-suppressed", why, 0);
+		goto done;
+	}
+	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
+	                          t->id, "resolved", cfg->tickets.domain);
+	struct csat_mail m = {
+	    .ticket = t->id,
+	    .to_addr = t->requester,
+	    .to_name = t->requester_name,
+	    .subject = t->subject,
+	    .message_id = msgid,
+	    .now = now,
+	};
+	wire = csat_compose_resolution(cfg, &m);
+	wdata = g_bytes_get_data(wire, &wlen);
+	key = g_strconcat("mid:", msgid, NULL);
+	tag = compose_tag(cfg, t->id);
+	subj = g_strdup_printf("%s resolution mail", tag);
+	struct store_message sm = {
+	    .ticket_id = t->id,
+	    .dedupe_key = key,
+	    .message_id = msgid,
+	    .direction = "out",
+	    .role = "system",
+	    .cls = "auto-reply",
+	    .source = "tickd",
+	    .from_addr = cfg->smtp.from,
+	    .from_name = cfg->smtp.from_name,
+	    .to_addrs = t->requester,
+	    .subject = subj,
+	    .body_text = "",
+	    .received = now,
+	    .raw = wdata,
+	    .raw_len = wlen,
+	};
+	if ((r = store_message_add(st, &sm, &mid)) < 0)
+		goto fail;
+	env = compose_bounce_address(cfg, t->id);
+	if ((r = store_outbox_add(st, t->id, mid, "resolution", env,
+	                          t->requester, wdata, wlen)) < 0)
+		goto fail;
+	r = store_event_add(st, t->id, "tickd", "resolution-mail", t->requester,
+	                    mid);
+	if (r == 0)
+		*queued_r = true;
+done:
+	if (r < 0)
+		goto fail;
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return r;
+}
+
+int
+csat_tick(const struct cfg *cfg, struct store *st, gint64 now)
+{
+	g_autoptr(GPtrArray) due =
+	    g_ptr_array_new_with_free_func(store_resolved_free);
+	int r, queued = 0;
+
+	if (!cfg->csat.enabled)
+		return 0;
+	/* one queue today: csat.enabled is tickets.queue's switch */
+	if ((r = store_csat_due(st, cfg->tickets.queue, cfg->csat.max_age,
+	                        CSAT_BATCH, due)) < 0)
+		return r;
+	for (guint i = 0; i < due->len; i++) {
+		const struct store_resolved *t = due->pdata[i];
+		bool q = false;
+
+		if ((r = csat_send_one(cfg, st, t, now, &q)) < 0)
+			return r;
+		queued += q;
+	}
+	if (queued > 0)
+		log_info("csat: queued %d resolution mail(s)", queued);
+	return queued;
+}

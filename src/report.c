@@ -1,0 +1,968 @@
+/*
+ * report.c - KPI math and rendering.  See report.h.
+ */
+#include "report.h"
+
+#include "json.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+report_priority(const char *s)
+{
+	static const char *const names[] = {"low", "normal", "high", "urgent"};
+
+	for (size_t i = 0; s != NULL && i < ARRAY_SIZE(names); i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return 1;
+}
+
+struct sla_calendar *
+report_calendar_24x7(void)
+{
+	struct sla_hours h[SLA_WEEKDAY__COUNT];
+	struct sla_calendar *cal = NULL;
+
+	for (int d = 0; d < SLA_WEEKDAY__COUNT; d++)
+		h[d] = (struct sla_hours){d, 0, 24 * 60};
+	if (sla_calendar_new("24x7", "UTC", h, ARRAY_SIZE(h), NULL, 0, &cal,
+	                     NULL, 0) < 0)
+		return NULL;
+	return cal;
+}
+
+/* report_is_24x7 - every second is business time: wall time will do, and
+ * is O(1) where sla_business_seconds walks the days (old backlogs). */
+static bool
+report_is_24x7(const struct sla_calendar *cal)
+{
+	if (cal->n_holidays > 0)
+		return false;
+	for (int d = 0; d < SLA_WEEKDAY__COUNT; d++)
+		if (cal->n_hours[d] != 1 || cal->hours[d][0].start_min != 0 ||
+		    cal->hours[d][0].end_min != 24 * 60)
+			return false;
+	return true;
+}
+
+static gint64
+report_bsecs(const struct sla_calendar *cal, gint64 a, gint64 b)
+{
+	if (b <= a)
+		return 0;
+	if (report_is_24x7(cal))
+		return b - a;
+	return sla_business_seconds(cal, a, b);
+}
+
+gint64
+report_percentile(const gint64 *v, size_t n, int p)
+{
+	size_t rank;
+
+	if (n == 0)
+		return -1;
+	/* nearest rank: ceil(p * n / 100), at least 1 */
+	rank = ((size_t)p * n + 99) / 100;
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return v[rank - 1];
+}
+
+double
+report_pct(gint64 num, gint64 den)
+{
+	if (den <= 0)
+		return -1;
+	return round(1000.0 * (double)num / (double)den) / 10.0;
+}
+
+static struct report_group *
+report_group_new(int kind, const char *name)
+{
+	struct report_group *g = g_new0(struct report_group, 1);
+
+	g->kind = kind;
+	g->name = g_strdup(name);
+	for (int k = 0; k < 2; k++) {
+		g->s_frt[k] = g_array_new(FALSE, FALSE, sizeof(gint64));
+		g->s_res[k] = g_array_new(FALSE, FALSE, sizeof(gint64));
+		g->s_age[k] = g_array_new(FALSE, FALSE, sizeof(gint64));
+	}
+	return g;
+}
+
+static void
+report_group_free(gpointer p)
+{
+	struct report_group *g = p;
+
+	for (int k = 0; k < 2; k++) {
+		if (g->s_frt[k])
+			g_array_unref(g->s_frt[k]);
+		if (g->s_res[k])
+			g_array_unref(g->s_res[k]);
+		if (g->s_age[k])
+			g_array_unref(g->s_age[k]);
+	}
+	g_free(g->name);
+	g_free(g);
+}
+
+int
+report_new(const struct report_params *p, struct report **r_r)
+{
+	struct report *r;
+
+	if (p == NULL || p->to <= p->from || p->default_cal == NULL)
+		return -EINVAL;
+	r = g_new0(struct report, 1);
+	r->p = *p;
+	r->prev_from = p->from - (p->to - p->from);
+	r->groups = g_ptr_array_new_with_free_func(report_group_free);
+	r->index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_ptr_array_add(r->groups, report_group_new(REPORT_ALL, "all"));
+	r->wall_time = report_is_24x7(p->default_cal);
+	*r_r = r;
+	return 0;
+}
+
+static void
+report_item_clear(struct report_item *it)
+{
+	g_free(it->subject);
+	g_free(it->queue);
+	g_free(it->agent);
+	memset(it, 0, sizeof(*it));
+}
+
+void
+report_free(struct report **rp)
+{
+	struct report *r = *rp;
+
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n_oldest; i++)
+		report_item_clear(&r->oldest[i]);
+	for (size_t i = 0; i < r->n_worst; i++)
+		report_item_clear(&r->worst[i]);
+	g_ptr_array_unref(r->groups);
+	g_hash_table_unref(r->index);
+	g_free(r);
+	*rp = NULL;
+}
+
+/* report_group - the group for (kind, name), created on first use. */
+static struct report_group *
+report_group(struct report *r, int kind, const char *name)
+{
+	g_autofree char *key = NULL;
+	struct report_group *g;
+
+	if (name == NULL)
+		name = kind == REPORT_AGENT ? "(unassigned)" : "(none)";
+	key = g_strdup_printf("%c:%s", kind == REPORT_QUEUE ? 'q' : 'a', name);
+	g = g_hash_table_lookup(r->index, key);
+	if (g == NULL) {
+		g = report_group_new(kind, name);
+		g_ptr_array_add(r->groups, g);
+		g_hash_table_insert(r->index, g_steal_pointer(&key), g);
+	}
+	return g;
+}
+
+/* report_groups_of - the groups a row counts in: overall, its queue and
+ * its agent as the params ask.  Returns how many were written to out. */
+static size_t
+report_groups_of(struct report *r, const char *queue, const char *agent,
+                 struct report_group *out[3])
+{
+	size_t n = 0;
+
+	out[n++] = r->groups->pdata[0];
+	if (r->p.by_queue)
+		out[n++] = report_group(r, REPORT_QUEUE, queue);
+	if (r->p.by_agent)
+		out[n++] = report_group(r, REPORT_AGENT, agent);
+	return n;
+}
+
+/* report_top_insert - keep the REPORT_TOP items with the largest key
+ * (age or over), ties by lower ticket number. */
+static void
+report_top_insert(struct report_item *top, size_t *n, gint64 key, bool by_age,
+                  const struct report_row *row, const char *what)
+{
+	size_t pos = *n;
+	struct report_item it = {0};
+
+	while (pos > 0) {
+		gint64 k = by_age ? top[pos - 1].age : top[pos - 1].over;
+		if (k > key || (k == key && top[pos - 1].id < row->id))
+			break;
+		pos--;
+	}
+	if (pos >= REPORT_TOP)
+		return;
+	if (*n == REPORT_TOP)
+		report_item_clear(&top[REPORT_TOP - 1]);
+	else
+		(*n)++;
+	memmove(&top[pos + 1], &top[pos], (*n - 1 - pos) * sizeof(*top));
+	it.id = row->id;
+	it.subject = g_strdup(row->subject ? row->subject : "");
+	it.queue = g_strdup(row->queue ? row->queue : "");
+	it.agent = g_strdup(row->agent);
+	if (by_age)
+		it.age = key;
+	else
+		it.over = key;
+	g_strlcpy(it.what, what ? what : "", sizeof(it.what));
+	top[pos] = it;
+}
+
+static bool
+report_in(gint64 t, gint64 a, gint64 b)
+{
+	return t != 0 && t >= a && t < b;
+}
+
+int
+report_add_ticket(struct report *r, const struct report_row *row)
+{
+	const struct sla_calendar *cal = NULL;
+	const struct sla_policy *pol = NULL;
+	struct report_group *gs[3];
+	size_t ng;
+
+	if (r->finished || row == NULL || row->created <= 0)
+		return -EINVAL;
+	if (r->p.cal_for != NULL)
+		cal = r->p.cal_for(r->p.cal_ud, row->queue);
+	if (cal == NULL)
+		cal = r->p.default_cal;
+	if (r->p.policies != NULL)
+		pol = sla_policy_find(r->p.policies, r->p.n_policies,
+		                      row->queue, row->priority);
+	ng = report_groups_of(r, row->queue, row->agent, gs);
+
+	for (int k = 0; k < 2; k++) {
+		gint64 pf = k == 0 ? r->p.from : r->prev_from;
+		gint64 pt = k == 0 ? r->p.to : r->p.from;
+		bool created = report_in(row->created, pf, pt);
+		bool responded = report_in(row->first_response, pf, pt);
+		bool resolved = report_in(row->resolved, pf, pt);
+		bool backlog = row->created < pt &&
+		               (row->resolved == 0 || row->resolved >= pt);
+		gint64 frt = -1, res = -1, age = pt - row->created;
+		bool met = false, fcr = false;
+
+		if (responded)
+			frt = report_bsecs(cal, row->created,
+			                   row->first_response);
+		if (resolved) {
+			gint64 fr = row->first_response
+			                ? report_bsecs(cal, row->created,
+			                               row->first_response)
+			                : -1;
+			res = report_bsecs(cal, row->created, row->resolved);
+			met = pol != NULL &&
+			      (pol->first_response_min == 0 ||
+			       (fr >= 0 &&
+			        fr < (gint64)pol->first_response_min * 60)) &&
+			      (pol->resolution_min == 0 ||
+			       res < (gint64)pol->resolution_min * 60);
+			fcr = row->first_response != 0 &&
+			      row->last_agent == row->first_response &&
+			      row->last_customer <= row->first_response &&
+			      row->reopen_count == 0;
+		}
+		for (size_t i = 0; i < ng; i++) {
+			struct report_group *g = gs[i];
+			struct report_kpi *kp = k == 0 ? &g->cur : &g->prev;
+
+			kp->created += created;
+			if (frt >= 0)
+				g_array_append_val(g->s_frt[k], frt);
+			if (resolved) {
+				kp->resolved++;
+				g_array_append_val(g->s_res[k], res);
+				kp->sla_n += pol != NULL;
+				kp->sla_met += met;
+				kp->fcr += fcr;
+				kp->reopened += row->reopen_count > 0;
+			}
+			if (backlog) {
+				kp->backlog++;
+				g_array_append_val(g->s_age[k], age);
+			}
+		}
+		if (k != 0)
+			continue;
+		if (backlog)
+			report_top_insert(r->oldest, &r->n_oldest, age, true,
+			                  row, NULL);
+		if ((backlog || resolved) && pol != NULL) {
+			gint64 end = resolved ? row->resolved : pt;
+			/* the response clock stops at the reply, or at the
+			 * resolution of a ticket closed without one */
+			gint64 fr_end =
+			    row->first_response && row->first_response < end
+			        ? row->first_response
+			        : end;
+			gint64 over_fr = -1, over_res = -1;
+
+			if (pol->first_response_min > 0)
+				over_fr =
+				    report_bsecs(cal, row->created, fr_end) -
+				    (gint64)pol->first_response_min * 60;
+			if (pol->resolution_min > 0)
+				over_res =
+				    report_bsecs(cal, row->created, end) -
+				    (gint64)pol->resolution_min * 60;
+			if (over_res >= 0 && over_res >= over_fr)
+				report_top_insert(r->worst, &r->n_worst,
+				                  over_res, false, row,
+				                  "resolution");
+			else if (over_fr >= 0)
+				report_top_insert(r->worst, &r->n_worst,
+				                  over_fr, false, row,
+				                  "response");
+		}
+	}
+	return 0;
+}
+
+int
+report_add_count(struct report *r, const struct report_count *c)
+{
+	struct report_group *gs[3];
+	size_t ng;
+
+	if (r->finished || c == NULL || c->period < 0 || c->period > 1 ||
+	    c->kind < 0 || c->kind >= REPORT_COUNT__KINDS || c->n < 0)
+		return -EINVAL;
+	if (c->kind == REPORT_CSAT &&
+	    (c->sub < REPORT_GOOD || c->sub > REPORT_BAD))
+		return -EINVAL;
+	ng = report_groups_of(r, c->queue, c->agent, gs);
+	for (size_t i = 0; i < ng; i++) {
+		struct report_kpi *kp =
+		    c->period == 0 ? &gs[i]->cur : &gs[i]->prev;
+		switch (c->kind) {
+		case REPORT_ESCALATION:
+			kp->esc[CLAMP(c->sub, 1, REPORT_ESC_LEVELS) - 1] +=
+			    c->n;
+			break;
+		case REPORT_CSAT:
+			if (c->sub == REPORT_GOOD)
+				kp->csat_good += c->n;
+			else if (c->sub == REPORT_OKAY)
+				kp->csat_okay += c->n;
+			else
+				kp->csat_bad += c->n;
+			break;
+		case REPORT_MACHINE:
+			kp->machine += c->n;
+			break;
+		case REPORT_CUSTOMER_MAILS:
+			kp->customer_mails += c->n;
+			break;
+		case REPORT_CONTACT_TICKETS:
+			kp->contact_tickets += c->n;
+			break;
+		}
+	}
+	return 0;
+}
+
+static gint
+report_cmp_i64(gconstpointer a, gconstpointer b)
+{
+	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+report_stats(GArray *a, gint64 *n_r, gint64 *median_r, gint64 *p90_r)
+{
+	g_array_sort(a, report_cmp_i64);
+	if (n_r)
+		*n_r = a->len;
+	*median_r = report_percentile((gint64 *)(void *)a->data, a->len, 50);
+	*p90_r = report_percentile((gint64 *)(void *)a->data, a->len, 90);
+}
+
+void
+report_finish(struct report *r)
+{
+	if (r->finished)
+		return;
+	for (guint i = 0; i < r->groups->len; i++) {
+		struct report_group *g = r->groups->pdata[i];
+		for (int k = 0; k < 2; k++) {
+			struct report_kpi *kp = k == 0 ? &g->cur : &g->prev;
+			report_stats(g->s_frt[k], &kp->frt_n, &kp->frt_median,
+			             &kp->frt_p90);
+			report_stats(g->s_res[k], &kp->res_n, &kp->res_median,
+			             &kp->res_p90);
+			/* for the backlog: the maximum, not a p90 */
+			report_stats(g->s_age[k], NULL, &kp->backlog_age_median,
+			             &kp->backlog_age_max);
+			kp->backlog_age_max =
+			    g->s_age[k]->len
+			        ? g_array_index(g->s_age[k], gint64,
+			                        g->s_age[k]->len - 1)
+			        : -1;
+			g_array_unref(g->s_frt[k]);
+			g_array_unref(g->s_res[k]);
+			g_array_unref(g->s_age[k]);
+			g->s_frt[k] = g->s_res[k] = g->s_age[k] = NULL;
+		}
+	}
+	r->finished = true;
+}
+
+/* ---- rendering ------------------------------------------------------ */
+
+enum report_fmt { REPORT_F_COUNT, REPORT_F_SECS, REPORT_F_PCT, REPORT_F_RATIO };
+
+/* One line of the KPI table: a value and, for the bars, a scale. */
+struct report_metric {
+	const char *key; /* JSON / CSV name */
+	const char *label;
+	int fmt;
+};
+
+static const struct report_metric report_metrics[] = {
+    {"created", "Tickets created", REPORT_F_COUNT},
+    {"resolved", "Tickets resolved", REPORT_F_COUNT},
+    {"backlog", "Backlog at period end", REPORT_F_COUNT},
+    {"backlog_age_median_s", "Backlog age, median", REPORT_F_SECS},
+    {"backlog_age_max_s", "Backlog age, oldest", REPORT_F_SECS},
+    {"first_response_median_s", "First response, median", REPORT_F_SECS},
+    {"first_response_p90_s", "First response, p90", REPORT_F_SECS},
+    {"resolution_median_s", "Resolution, median", REPORT_F_SECS},
+    {"resolution_p90_s", "Resolution, p90", REPORT_F_SECS},
+    {"sla_met_pct", "SLA met", REPORT_F_PCT},
+    {"fcr_pct", "First-contact resolution", REPORT_F_PCT},
+    {"reopen_pct", "Reopened", REPORT_F_PCT},
+    {"escalations", "Escalations", REPORT_F_COUNT},
+    {"machine_mail", "Machine mail suppressed", REPORT_F_COUNT},
+    {"csat_pct", "CSAT satisfied", REPORT_F_PCT},
+    {"csat_n", "CSAT ratings", REPORT_F_COUNT},
+    {"contact_ratio", "Customer mails per ticket", REPORT_F_RATIO},
+};
+
+static gint64
+report_esc_total(const struct report_kpi *k)
+{
+	gint64 n = 0;
+
+	for (int i = 0; i < REPORT_ESC_LEVELS; i++)
+		n += k->esc[i];
+	return n;
+}
+
+/* report_value - metric i of k as a double; < 0 = no data. */
+static double
+report_value(const struct report_kpi *k, size_t i)
+{
+	const char *key = report_metrics[i].key;
+	gint64 csat_n = k->csat_good + k->csat_okay + k->csat_bad;
+
+	if (strcmp(key, "created") == 0)
+		return (double)k->created;
+	if (strcmp(key, "resolved") == 0)
+		return (double)k->resolved;
+	if (strcmp(key, "backlog") == 0)
+		return (double)k->backlog;
+	if (strcmp(key, "backlog_age_median_s") == 0)
+		return (double)k->backlog_age_median;
+	if (strcmp(key, "backlog_age_max_s") == 0)
+		return (double)k->backlog_age_max;
+	if (strcmp(key, "first_response_median_s") == 0)
+		return (double)k->frt_median;
+	if (strcmp(key, "first_response_p90_s") == 0)
+		return (double)k->frt_p90;
+	if (strcmp(key, "resolution_median_s") == 0)
+		return (double)k->res_median;
+	if (strcmp(key, "resolution_p90_s") == 0)
+		return (double)k->res_p90;
+	if (strcmp(key, "sla_met_pct") == 0)
+		return report_pct(k->sla_met, k->sla_n);
+	if (strcmp(key, "fcr_pct") == 0)
+		return report_pct(k->fcr, k->resolved);
+	if (strcmp(key, "reopen_pct") == 0)
+		return report_pct(k->reopened, k->resolved);
+	if (strcmp(key, "escalations") == 0)
+		return (double)report_esc_total(k);
+	if (strcmp(key, "machine_mail") == 0)
+		return (double)k->machine;
+	if (strcmp(key, "csat_pct") == 0)
+		return report_pct(k->csat_good, csat_n);
+	if (strcmp(key, "csat_n") == 0)
+		return (double)csat_n;
+	if (strcmp(key, "contact_ratio") == 0)
+		return k->contact_tickets > 0
+		           ? round(100.0 * (double)k->customer_mails /
+		                   (double)k->contact_tickets) /
+		                 100.0
+		           : -1;
+	return -1;
+}
+
+/* report_fmt_value - v as the text/table/HTML show it ("-" = no data). */
+static char *
+report_fmt_value(double v, int fmt)
+{
+	gint64 s;
+
+	if (v < 0)
+		return g_strdup("-");
+	switch (fmt) {
+	case REPORT_F_SECS:
+		s = (gint64)v;
+		return g_strdup_printf("%" G_GINT64_FORMAT "h%02dm%02ds",
+		                       s / 3600, (int)(s / 60 % 60),
+		                       (int)(s % 60));
+	case REPORT_F_PCT:
+		return g_strdup_printf("%.1f%%", v);
+	case REPORT_F_RATIO:
+		return g_strdup_printf("%.2f", v);
+	default:
+		return g_strdup_printf("%.0f", v);
+	}
+}
+
+static char *
+report_iso(gint64 t)
+{
+	g_autoptr(GDateTime) d = g_date_time_new_from_unix_utc(t);
+
+	return d ? g_date_time_format(d, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("?");
+}
+
+static void
+report_json_kpi(struct json *j, const struct report_kpi *k)
+{
+	json_obj_open(j);
+	for (size_t i = 0; i < ARRAY_SIZE(report_metrics); i++) {
+		double v = report_value(k, i);
+		json_key(j, report_metrics[i].key);
+		if (v < 0)
+			json_null(j);
+		else if (report_metrics[i].fmt == REPORT_F_PCT ||
+		         report_metrics[i].fmt == REPORT_F_RATIO)
+			json_double(j, v);
+		else
+			json_int(j, (long long)v);
+	}
+	json_key(j, "escalations_by_level");
+	json_arr_open(j);
+	for (int i = 0; i < REPORT_ESC_LEVELS; i++)
+		json_int(j, k->esc[i]);
+	json_arr_close(j);
+	json_key(j, "first_response_n");
+	json_int(j, k->frt_n);
+	json_key(j, "resolution_n");
+	json_int(j, k->res_n);
+	json_key(j, "sla_n");
+	json_int(j, k->sla_n);
+	json_key(j, "sla_met");
+	json_int(j, k->sla_met);
+	json_key(j, "fcr");
+	json_int(j, k->fcr);
+	json_key(j, "reopened");
+	json_int(j, k->reopened);
+	json_key(j, "csat_good");
+	json_int(j, k->csat_good);
+	json_key(j, "csat_okay");
+	json_int(j, k->csat_okay);
+	json_key(j, "csat_bad");
+	json_int(j, k->csat_bad);
+	json_key(j, "customer_mails");
+	json_int(j, k->customer_mails);
+	json_key(j, "contact_tickets");
+	json_int(j, k->contact_tickets);
+	json_obj_close(j);
+}
+
+static const char *
+report_kind_name(int kind)
+{
+	return kind == REPORT_ALL     ? "all"
+	       : kind == REPORT_QUEUE ? "queue"
+	                              : "agent";
+}
+
+static void
+report_json_items(struct json *j, const struct report_item *it, size_t n,
+                  bool worst)
+{
+	json_arr_open(j);
+	for (size_t i = 0; i < n; i++) {
+		json_obj_open(j);
+		json_key(j, "ticket");
+		json_int(j, it[i].id);
+		json_key(j, "subject");
+		json_str(j, it[i].subject);
+		json_key(j, "queue");
+		json_str(j, it[i].queue);
+		json_key(j, "agent");
+		json_str(j, it[i].agent);
+		if (worst) {
+			json_key(j, "target");
+			json_str(j, it[i].what);
+			json_key(j, "over_s");
+			json_int(j, it[i].over);
+		} else {
+			json_key(j, "age_s");
+			json_int(j, it[i].age);
+		}
+		json_obj_close(j);
+	}
+	json_arr_close(j);
+}
+
+void
+report_json(const struct report *r, GString *out, bool pretty)
+{
+	struct json j;
+	g_autofree char *from = report_iso(r->p.from);
+	g_autofree char *to = report_iso(r->p.to);
+	g_autofree char *pfrom = report_iso(r->prev_from);
+
+	json_init(&j, out, pretty);
+	json_obj_open(&j);
+	json_key(&j, "from");
+	json_str(&j, from);
+	json_key(&j, "to");
+	json_str(&j, to);
+	json_key(&j, "previous_from");
+	json_str(&j, pfrom);
+	json_key(&j, "groups");
+	json_arr_open(&j);
+	for (guint i = 0; i < r->groups->len; i++) {
+		const struct report_group *g = r->groups->pdata[i];
+		json_obj_open(&j);
+		json_key(&j, "group");
+		json_str(&j, report_kind_name(g->kind));
+		json_key(&j, "name");
+		json_str(&j, g->name);
+		json_key(&j, "current");
+		report_json_kpi(&j, &g->cur);
+		json_key(&j, "previous");
+		report_json_kpi(&j, &g->prev);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
+	json_key(&j, "oldest_open");
+	report_json_items(&j, r->oldest, r->n_oldest, false);
+	json_key(&j, "worst_breaches");
+	report_json_items(&j, r->worst, r->n_worst, true);
+	json_obj_close(&j);
+}
+
+/* report_csv_field - RFC 4180 quoting when needed. */
+static void
+report_csv_field(GString *out, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		g_string_append(out, s);
+		return;
+	}
+	g_string_append_c(out, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			g_string_append_c(out, '"');
+		g_string_append_c(out, *s);
+	}
+	g_string_append_c(out, '"');
+}
+
+void
+report_csv(const struct report *r, GString *out)
+{
+	g_string_append(out, "group,name,period");
+	for (size_t i = 0; i < ARRAY_SIZE(report_metrics); i++)
+		g_string_append_printf(out, ",%s", report_metrics[i].key);
+	g_string_append(out, "\r\n");
+	for (guint gi = 0; gi < r->groups->len; gi++) {
+		const struct report_group *g = r->groups->pdata[gi];
+		for (int k = 0; k < 2; k++) {
+			const struct report_kpi *kp =
+			    k == 0 ? &g->cur : &g->prev;
+			g_string_append_printf(out, "%s,",
+			                       report_kind_name(g->kind));
+			report_csv_field(out, g->name);
+			g_string_append(out, k == 0 ? ",current" : ",previous");
+			for (size_t i = 0; i < ARRAY_SIZE(report_metrics);
+			     i++) {
+				double v = report_value(kp, i);
+				if (v < 0)
+					g_string_append(out, ",");
+				else if (report_metrics[i].fmt ==
+				             REPORT_F_PCT ||
+				         report_metrics[i].fmt ==
+				             REPORT_F_RATIO)
+					g_string_append_printf(out, ",%g", v);
+				else
+					g_string_append_printf(out, ",%.0f", v);
+			}
+			g_string_append(out, "\r\n");
+		}
+	}
+}
+
+/* report_lines - "label  current  previous" lines of one group. */
+static void
+report_lines(const struct report_group *g, GString *out)
+{
+	g_string_append_printf(out, "%-28s %12s %12s\n", "", "this period",
+	                       "previous");
+	for (size_t i = 0; i < ARRAY_SIZE(report_metrics); i++) {
+		g_autofree char *c = report_fmt_value(report_value(&g->cur, i),
+		                                      report_metrics[i].fmt);
+		g_autofree char *p = report_fmt_value(report_value(&g->prev, i),
+		                                      report_metrics[i].fmt);
+		g_string_append_printf(out, "  %-26s %12s %12s\n",
+		                       report_metrics[i].label, c, p);
+	}
+	for (int l = 0; l < REPORT_ESC_LEVELS; l++) {
+		g_autofree char *label = NULL;
+
+		if (g->cur.esc[l] == 0 && g->prev.esc[l] == 0)
+			continue;
+		label = g_strdup_printf("  escalation level %d", l + 1);
+		g_string_append_printf(out,
+		                       "  %-26s %12" G_GINT64_FORMAT
+		                       " %12" G_GINT64_FORMAT "\n",
+		                       label, g->cur.esc[l], g->prev.esc[l]);
+	}
+}
+
+static void
+report_items_text(const struct report *r, GString *out)
+{
+	g_string_append(out, "\nOldest open tickets\n");
+	if (r->n_oldest == 0)
+		g_string_append(out, "  none\n");
+	for (size_t i = 0; i < r->n_oldest; i++) {
+		g_autofree char *a =
+		    report_fmt_value((double)r->oldest[i].age, REPORT_F_SECS);
+		g_string_append_printf(out, "  #%" G_GINT64_FORMAT " %s %s\n",
+		                       r->oldest[i].id, a,
+		                       r->oldest[i].subject);
+	}
+	g_string_append(out, "\nWorst breaches\n");
+	if (r->n_worst == 0)
+		g_string_append(out, "  none\n");
+	for (size_t i = 0; i < r->n_worst; i++) {
+		g_autofree char *o =
+		    report_fmt_value((double)r->worst[i].over, REPORT_F_SECS);
+		g_string_append_printf(out,
+		                       "  #%" G_GINT64_FORMAT " %s over %s "
+		                       "target: %s\n",
+		                       r->worst[i].id, o, r->worst[i].what,
+		                       r->worst[i].subject);
+	}
+}
+
+static void
+report_heading(const struct report *r, const struct report_group *g,
+               GString *out)
+{
+	if (g->kind == REPORT_ALL)
+		g_string_append(out, "Overall\n");
+	else
+		g_string_append_printf(
+		    out, "\n%s %s\n",
+		    g->kind == REPORT_QUEUE ? "Queue" : "Agent", g->name);
+	(void)r;
+}
+
+void
+report_table(const struct report *r, GString *out)
+{
+	g_autofree char *from = report_iso(r->p.from);
+	g_autofree char *to = report_iso(r->p.to);
+	g_autofree char *pfrom = report_iso(r->prev_from);
+
+	g_string_append_printf(
+	    out,
+	    "Report %s .. %s (previous from %s)\n"
+	    "Times are business time h/m/s (backlog age: wall clock).\n\n",
+	    from, to, pfrom);
+	for (guint i = 0; i < r->groups->len; i++) {
+		report_heading(r, r->groups->pdata[i], out);
+		report_lines(r->groups->pdata[i], out);
+	}
+	report_items_text(r, out);
+}
+
+void
+report_text(const struct report *r, const char *title, GString *out)
+{
+	g_string_append_printf(out, "%s\n\n", title);
+	report_table(r, out);
+	g_string_append(out, "\n-- \nThis is an automatic report from "
+	                     "tickd.\n");
+}
+
+static void
+report_html_escape(GString *out, const char *s)
+{
+	g_autofree char *e = g_markup_escape_text(s ? s : "", -1);
+
+	g_string_append(out, e);
+}
+
+/* report_bar - one bar: a two-cell table, width proportional to v/max. */
+static void
+report_bar(GString *out, double v, double max, const char *colour)
+{
+	int w = v > 0 && max > 0 ? (int)lround(100.0 * v / max) : 0;
+
+	if (w < 1 && v > 0)
+		w = 1;
+	if (w > 100)
+		w = 100;
+	g_string_append(out, "<table role=\"presentation\" width=\"100%\" "
+	                     "cellpadding=\"0\" cellspacing=\"0\" "
+	                     "style=\"border-collapse:collapse\"><tr>");
+	if (w > 0)
+		g_string_append_printf(out,
+		                       "<td width=\"%d%%\" style=\"background:"
+		                       "%s;height:8px;font-size:0;line-height:"
+		                       "0\">&nbsp;</td>",
+		                       w, colour);
+	if (w < 100)
+		g_string_append_printf(out,
+		                       "<td width=\"%d%%\" style=\"height:8px;"
+		                       "font-size:0;line-height:0\">&nbsp;"
+		                       "</td>",
+		                       100 - w);
+	g_string_append(out, "</tr></table>");
+}
+
+static void
+report_html_group(const struct report_group *g, GString *out)
+{
+	g_string_append(out, "<h2 style=\"font-size:16px;margin:16px 0 4px\">");
+	if (g->kind == REPORT_ALL)
+		g_string_append(out, "Overall");
+	else {
+		g_string_append(out,
+		                g->kind == REPORT_QUEUE ? "Queue " : "Agent ");
+		report_html_escape(out, g->name);
+	}
+	g_string_append(out,
+	                "</h2>\n<table width=\"100%\" cellpadding=\"3\" "
+	                "cellspacing=\"0\" style=\"border-collapse:collapse;"
+	                "font-size:13px\">\n<tr><th align=\"left\">KPI</th>"
+	                "<th align=\"right\">This period</th><th "
+	                "align=\"right\">Previous</th><th width=\"35%\"></th>"
+	                "</tr>\n");
+	for (size_t i = 0; i < ARRAY_SIZE(report_metrics); i++) {
+		double c = report_value(&g->cur, i);
+		double p = report_value(&g->prev, i);
+		double max =
+		    report_metrics[i].fmt == REPORT_F_PCT ? 100 : MAX(c, p);
+		g_autofree char *cs =
+		    report_fmt_value(c, report_metrics[i].fmt);
+		g_autofree char *ps =
+		    report_fmt_value(p, report_metrics[i].fmt);
+
+		g_string_append(out, "<tr style=\"border-top:1px solid "
+		                     "#ddd\"><td>");
+		report_html_escape(out, report_metrics[i].label);
+		g_string_append_printf(out,
+		                       "</td><td align=\"right\"><b>%s</b>"
+		                       "</td><td align=\"right\" style=\""
+		                       "color:#666\">%s</td><td>",
+		                       cs, ps);
+		report_bar(out, c, max, "#2b6cb0");
+		report_bar(out, p, max, "#a0aec0");
+		g_string_append(out, "</td></tr>\n");
+	}
+	g_string_append(out, "</table>\n");
+}
+
+static void
+report_html_items(const struct report *r, GString *out)
+{
+	g_string_append(out, "<h2 style=\"font-size:16px;margin:16px 0 4px\">"
+	                     "Oldest open tickets</h2>\n<table width=\"100%\" "
+	                     "cellpadding=\"3\" cellspacing=\"0\" style=\""
+	                     "font-size:13px\">\n");
+	if (r->n_oldest == 0)
+		g_string_append(out, "<tr><td>none</td></tr>\n");
+	for (size_t i = 0; i < r->n_oldest; i++) {
+		g_autofree char *a =
+		    report_fmt_value((double)r->oldest[i].age, REPORT_F_SECS);
+		g_string_append_printf(out,
+		                       "<tr><td>#%" G_GINT64_FORMAT
+		                       "</td><td align=\"right\">%s</td><td>",
+		                       r->oldest[i].id, a);
+		report_html_escape(out, r->oldest[i].subject);
+		g_string_append(out, "</td></tr>\n");
+	}
+	g_string_append(out, "</table>\n<h2 style=\"font-size:16px;margin:"
+	                     "16px 0 4px\">Worst breaches</h2>\n<table "
+	                     "width=\"100%\" cellpadding=\"3\" "
+	                     "cellspacing=\"0\" style=\"font-size:13px\">\n");
+	if (r->n_worst == 0)
+		g_string_append(out, "<tr><td>none</td></tr>\n");
+	for (size_t i = 0; i < r->n_worst; i++) {
+		g_autofree char *o =
+		    report_fmt_value((double)r->worst[i].over, REPORT_F_SECS);
+		g_string_append_printf(out,
+		                       "<tr><td>#%" G_GINT64_FORMAT
+		                       "</td><td align=\"right\">%s over %s"
+		                       "</td><td>",
+		                       r->worst[i].id, o, r->worst[i].what);
+		report_html_escape(out, r->worst[i].subject);
+		g_string_append(out, "</td></tr>\n");
+	}
+	g_string_append(out, "</table>\n");
+}
+
+void
+report_html(const struct report *r, const char *title, GString *out)
+{
+	g_autofree char *from = report_iso(r->p.from);
+	g_autofree char *to = report_iso(r->p.to);
+
+	g_string_append(out, "<!DOCTYPE html>\n<html><head><meta "
+	                     "charset=\"utf-8\"><meta name=\"viewport\" "
+	                     "content=\"width=device-width, initial-scale=1\">"
+	                     "<title>");
+	report_html_escape(out, title);
+	g_string_append(out, "</title></head>\n<body style=\"margin:0;"
+	                     "padding:8px;font-family:Arial,Helvetica,"
+	                     "sans-serif;color:#222\">\n<div style=\""
+	                     "max-width:600px;margin:0 auto\">\n<h1 style=\""
+	                     "font-size:20px\">");
+	report_html_escape(out, title);
+	g_string_append_printf(out,
+	                       "</h1>\n<p style=\"font-size:12px;color:#666\">"
+	                       "%s .. %s, compared with the period before. "
+	                       "Times are business time h/m/s (backlog age: "
+	                       "wall clock). Dark bar: "
+	                       "this period; grey bar: previous.</p>\n",
+	                       from, to);
+	for (guint i = 0; i < r->groups->len; i++)
+		report_html_group(r->groups->pdata[i], out);
+	report_html_items(r, out);
+	g_string_append(out, "<p style=\"font-size:11px;color:#999\">This is "
+	                     "an automatic report from tickd.</p>\n</div>\n"
+	                     "</body></html>\n");
+}

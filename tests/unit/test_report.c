@@ -1,0 +1,414 @@
+/*
+ * test_report.c - KPI math on a generated history whose KPIs are computed
+ * by hand below, in a Mon-Fri 09:00-17:00 UTC calendar with a holiday on
+ * Wednesday 2026-03-04 (business-time edge cases: weekend, holiday,
+ * Friday-evening tickets, a ticket older than the report, DST).
+ *
+ * Period: Mon 2026-03-02 .. Mon 2026-03-09 (previous: from 2026-02-23).
+ * Policy: first response 240 min, resolution 2880 min (business).
+ */
+#include "report.h"
+#include "test.h"
+
+#include <math.h>
+
+static gint64
+at(int mon, int day, int h, int m)
+{
+	g_autoptr(GDateTime) d = g_date_time_new_utc(2026, mon, day, h, m, 0);
+
+	return g_date_time_to_unix(d);
+}
+
+static struct sla_calendar *
+office(void)
+{
+	struct sla_hours h[5];
+	const char *hol[] = {"2026-03-04"};
+	struct sla_calendar *cal = NULL;
+
+	for (int d = 0; d < 5; d++)
+		h[d] = (struct sla_hours){d, 9 * 60, 17 * 60};
+	if (sla_calendar_new("office", "UTC", h, 5, hol, 1, &cal, NULL, 0) < 0)
+		return NULL;
+	return cal;
+}
+
+/* The history.  Hand-computed business seconds in the comments. */
+static void
+history(struct report *r)
+{
+	struct report_row rows[] = {
+	    /* 1: Fri 16:00 -> reply Mon 10:00: 1h Fri + 1h Mon = 7200;
+	     * resolved Mon 11:00: 10800.  FCR.  In the backlog at the
+	     * previous period's end (age 2d8h = 201600 wall). */
+	    {.id = 1,
+	     .queue = "support",
+	     .agent = "alice",
+	     .subject = "Fri evening",
+	     .priority = 1,
+	     .created = at(2, 27, 16, 0),
+	     .first_response = at(3, 2, 10, 0),
+	     .last_customer = at(2, 27, 16, 0),
+	     .last_agent = at(3, 2, 10, 0),
+	     .resolved = at(3, 2, 11, 0)},
+	    /* 2: Tue 16:30 -> Thu 09:30 across the Wednesday holiday:
+	     * 30m + 30m = 3600; resolved Thu 12:00: 30m + 3h = 12600;
+	     * customer wrote again after the reply: not FCR. */
+	    {.id = 2,
+	     .queue = "support",
+	     .agent = "bob",
+	     .subject = "Holiday",
+	     .priority = 1,
+	     .created = at(3, 3, 16, 30),
+	     .first_response = at(3, 5, 9, 30),
+	     .last_customer = at(3, 5, 10, 0),
+	     .last_agent = at(3, 5, 9, 30),
+	     .resolved = at(3, 5, 12, 0)},
+	    /* 3: Saturday, open, unanswered: 0 business seconds, no
+	     * breach; backlog age at Mar 9 00:00: 1d14h = 136800. */
+	    {.id = 3,
+	     .queue = "support",
+	     .agent = NULL,
+	     .subject = "Weekend",
+	     .priority = 1,
+	     .created = at(3, 7, 10, 0),
+	     .last_customer = at(3, 7, 10, 0)},
+	    /* 4: Mon 09:00, reply 09:05 = 300; resolved Fri 17:00 = 4
+	     * business days (Wed is a holiday) = 115200; reopened. */
+	    {.id = 4,
+	     .queue = "support",
+	     .agent = "alice",
+	     .subject = "Reopened",
+	     .priority = 2,
+	     .created = at(3, 2, 9, 0),
+	     .first_response = at(3, 2, 9, 5),
+	     .last_customer = at(3, 4, 8, 0),
+	     .last_agent = at(3, 6, 16, 0),
+	     .resolved = at(3, 6, 17, 0),
+	     .reopen_count = 1},
+	    /* 5: previous period only: 600 and 7200, FCR. */
+	    {.id = 5,
+	     .queue = "support",
+	     .agent = "alice",
+	     .subject = "Last week",
+	     .priority = 1,
+	     .created = at(2, 23, 10, 0),
+	     .first_response = at(2, 23, 10, 10),
+	     .last_customer = at(2, 23, 10, 0),
+	     .last_agent = at(2, 23, 10, 10),
+	     .resolved = at(2, 23, 12, 0)},
+	    /* 6: Mon Jan 5 09:00, never answered: in both backlogs.
+	     * Business time to Mar 9: 44 days (45 weekdays - holiday)
+	     * * 8h = 1267200, over the response target by 1252800. */
+	    {.id = 6,
+	     .queue = "support",
+	     .agent = "bob",
+	     .subject = "Forgotten",
+	     .priority = 1,
+	     .created = at(1, 5, 9, 0),
+	     .last_customer = at(1, 5, 9, 0)},
+	    /* 7: closed without a reply (closed_at only): resolution
+	     * 3600, SLA not met (no first response). */
+	    {.id = 7,
+	     .queue = "billing",
+	     .agent = "alice",
+	     .subject = "Spam-ish",
+	     .priority = 0,
+	     .created = at(3, 5, 9, 0),
+	     .last_customer = at(3, 5, 9, 0),
+	     .resolved = at(3, 5, 10, 0)},
+	    /* 8: far outside both periods: ignored. */
+	    {.id = 8,
+	     .queue = "support",
+	     .agent = "bob",
+	     .subject = "Ancient",
+	     .priority = 1,
+	     .created = at(1, 5, 9, 0),
+	     .first_response = at(1, 5, 9, 1),
+	     .last_agent = at(1, 5, 9, 1),
+	     .resolved = at(1, 6, 9, 0)},
+	};
+	struct report_count counts[] = {
+	    {REPORT_ESCALATION, 2, 0, "support", "bob", 3},
+	    {REPORT_ESCALATION, 1, 1, "support", "bob", 1},
+	    {REPORT_CSAT, REPORT_GOOD, 0, "support", "alice", 2},
+	    {REPORT_CSAT, REPORT_BAD, 0, "support", "bob", 1},
+	    {REPORT_CSAT, REPORT_OKAY, 1, "support", "alice", 1},
+	    {REPORT_MACHINE, 0, 0, NULL, NULL, 5},
+	    {REPORT_CUSTOMER_MAILS, 0, 0, "support", "alice", 6},
+	    {REPORT_CONTACT_TICKETS, 0, 0, "support", "alice", 4},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		TEST_INTEQ(report_add_ticket(r, &rows[i]), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(counts); i++)
+		TEST_INTEQ(report_add_count(r, &counts[i]), 0);
+}
+
+static struct sla_policy policy = {
+    .queue = NULL,
+    .priority = SLA_ANY_PRIORITY,
+    .first_response_min = 240,
+    .resolution_min = 2880,
+};
+
+static struct report *
+build(struct sla_calendar *cal, bool split)
+{
+	struct report_params p = {
+	    .from = at(3, 2, 0, 0),
+	    .to = at(3, 9, 0, 0),
+	    .default_cal = cal,
+	    .policies = &policy,
+	    .n_policies = 1,
+	    .by_queue = split,
+	    .by_agent = split,
+	};
+	struct report *r = NULL;
+
+	TEST_INTEQ(report_new(&p, &r), 0);
+	history(r);
+	report_finish(r);
+	return r;
+}
+
+static const struct report_group *
+group(const struct report *r, int kind, const char *name)
+{
+	for (guint i = 0; i < r->groups->len; i++) {
+		const struct report_group *g = r->groups->pdata[i];
+		if (g->kind == kind && strcmp(g->name, name) == 0)
+			return g;
+	}
+	return NULL;
+}
+
+static void
+test_percentile(void)
+{
+	gint64 v[] = {300, 3600, 7200};
+	gint64 ten[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+
+	TEST_INTEQ(report_percentile(v, 0, 50), -1);
+	TEST_INTEQ(report_percentile(v, 1, 90), 300);
+	TEST_INTEQ(report_percentile(v, 3, 50), 3600);
+	TEST_INTEQ(report_percentile(v, 3, 90), 7200);
+	TEST_INTEQ(report_percentile(v, 2, 50), 300); /* lower middle */
+	TEST_INTEQ(report_percentile(ten, 10, 90), 9);
+	TEST_INTEQ(report_percentile(ten, 10, 91), 10);
+	TEST_CHECK(report_pct(1, 3) == 33.3);
+	TEST_CHECK(report_pct(2, 3) == 66.7);
+	TEST_CHECK(report_pct(0, 0) < 0);
+}
+
+static void
+test_overall(void)
+{
+	struct sla_calendar *cal = office();
+	struct report *r = build(cal, false);
+	const struct report_kpi *c =
+	    &((struct report_group *)r->groups->pdata[0])->cur;
+	const struct report_kpi *p =
+	    &((struct report_group *)r->groups->pdata[0])->prev;
+
+	TEST_INTEQ(r->groups->len, 1);
+	TEST_INTEQ(c->created, 4);
+	TEST_INTEQ(c->resolved, 4);
+	TEST_INTEQ(c->backlog, 2);
+	TEST_INTEQ(c->backlog_age_median, 136800);
+	TEST_INTEQ(c->backlog_age_max, 63 * 86400 - 9 * 3600);
+	TEST_INTEQ(c->frt_n, 3);
+	TEST_INTEQ(c->frt_median, 3600);
+	TEST_INTEQ(c->frt_p90, 7200);
+	TEST_INTEQ(c->res_n, 4);
+	TEST_INTEQ(c->res_median, 10800);
+	TEST_INTEQ(c->res_p90, 115200);
+	TEST_INTEQ(c->sla_n, 4);
+	TEST_INTEQ(c->sla_met, 3);
+	TEST_INTEQ(c->fcr, 1);
+	TEST_INTEQ(c->reopened, 1);
+	TEST_INTEQ(c->esc[1], 3);
+	TEST_INTEQ(c->esc[0], 0);
+	TEST_INTEQ(c->machine, 5);
+	TEST_INTEQ(c->csat_good, 2);
+	TEST_INTEQ(c->csat_bad, 1);
+	TEST_INTEQ(c->customer_mails, 6);
+	TEST_INTEQ(c->contact_tickets, 4);
+
+	TEST_INTEQ(p->created, 2);
+	TEST_INTEQ(p->resolved, 1);
+	TEST_INTEQ(p->backlog, 2);
+	TEST_INTEQ(p->backlog_age_median, 201600);
+	TEST_INTEQ(p->backlog_age_max, 56 * 86400 - 9 * 3600);
+	TEST_INTEQ(p->frt_median, 600);
+	TEST_INTEQ(p->frt_p90, 600);
+	TEST_INTEQ(p->res_median, 7200);
+	TEST_INTEQ(p->sla_met, 1);
+	TEST_INTEQ(p->fcr, 1);
+	TEST_INTEQ(p->reopened, 0);
+	TEST_INTEQ(p->esc[0], 1);
+	TEST_INTEQ(p->csat_okay, 1);
+
+	/* lists: oldest open first; one breach (#6, response) */
+	TEST_INTEQ(r->n_oldest, 2);
+	TEST_INTEQ(r->oldest[0].id, 6);
+	TEST_INTEQ(r->oldest[1].id, 3);
+	TEST_INTEQ(r->n_worst, 1);
+	TEST_INTEQ(r->worst[0].id, 6);
+	TEST_INTEQ(r->worst[0].over, 1267200 - 14400);
+	TEST_STREQ(r->worst[0].what, "response");
+	report_free(&r);
+	TEST_CHECK(r == NULL);
+	sla_calendar_free(&cal);
+}
+
+static void
+test_groups(void)
+{
+	struct sla_calendar *cal = office();
+	struct report *r = build(cal, true);
+	const struct report_group *alice = group(r, REPORT_AGENT, "alice");
+	const struct report_group *bob = group(r, REPORT_AGENT, "bob");
+	const struct report_group *none =
+	    group(r, REPORT_AGENT, "(unassigned)");
+	const struct report_group *billing = group(r, REPORT_QUEUE, "billing");
+	const struct report_group *support = group(r, REPORT_QUEUE, "support");
+
+	TEST_CHECK(alice && bob && none && billing && support);
+	if (!(alice && bob && none && billing && support))
+		goto out;
+	/* alice: #4 and #7 created; #1, #4, #7 resolved */
+	TEST_INTEQ(alice->cur.created, 2);
+	TEST_INTEQ(alice->cur.resolved, 3);
+	TEST_INTEQ(alice->cur.res_median, 10800); /* 3600 10800 115200 */
+	TEST_INTEQ(alice->cur.csat_good, 2);
+	TEST_INTEQ(alice->prev.resolved, 1);
+	TEST_INTEQ(bob->cur.resolved, 1);
+	TEST_INTEQ(bob->cur.backlog, 1);
+	TEST_INTEQ(bob->cur.esc[1], 3);
+	TEST_INTEQ(none->cur.backlog, 1);
+	TEST_INTEQ(billing->cur.resolved, 1);
+	TEST_INTEQ(billing->cur.sla_met, 0);
+	TEST_INTEQ(support->cur.resolved, 3);
+	TEST_INTEQ(support->cur.sla_met, 3);
+	/* machine mail without a ticket counts overall and in "(none)" */
+	TEST_CHECK(group(r, REPORT_QUEUE, "(none)") != NULL);
+out:
+	report_free(&r);
+	sla_calendar_free(&cal);
+}
+
+/* 24x7 calendars: business time is wall time, also across a DST change
+ * (the 23-hour day of 2026-03-29 in Berlin), and the O(1) shortcut agrees
+ * with sla_business_seconds. */
+static void
+test_24x7_dst(void)
+{
+	struct sla_hours h[7];
+	struct sla_calendar *berlin = NULL, *utc = report_calendar_24x7();
+	struct report *r = NULL;
+	gint64 c = at(3, 28, 12, 0), res = at(3, 29, 12, 0);
+	struct report_row row = {.id = 1,
+	                         .queue = "q",
+	                         .subject = "dst",
+	                         .created = c,
+	                         .first_response = c + 60,
+	                         .last_agent = c + 60,
+	                         .last_customer = c,
+	                         .resolved = res};
+
+	for (int d = 0; d < 7; d++)
+		h[d] = (struct sla_hours){d, 0, 24 * 60};
+	TEST_INTEQ(sla_calendar_new("b", "Europe/Berlin", h, 7, NULL, 0,
+	                            &berlin, NULL, 0),
+	           0);
+	TEST_CHECK(utc != NULL);
+	TEST_INTEQ(sla_business_seconds(berlin, c, res), 86400);
+	struct report_params p = {.from = at(3, 23, 0, 0),
+	                          .to = at(3, 30, 0, 0),
+	                          .default_cal = berlin};
+	TEST_INTEQ(report_new(&p, &r), 0);
+	TEST_INTEQ(report_add_ticket(r, &row), 0);
+	report_finish(r);
+	TEST_INTEQ(((struct report_group *)r->groups->pdata[0])->cur.res_median,
+	           86400);
+	TEST_INTEQ(((struct report_group *)r->groups->pdata[0])->cur.sla_n, 0);
+	/* a finished report takes no more rows */
+	TEST_INTEQ(report_add_ticket(r, &row), -EINVAL);
+	report_free(&r);
+	sla_calendar_free(&berlin);
+	sla_calendar_free(&utc);
+}
+
+static void
+test_bad_input(void)
+{
+	struct sla_calendar *cal = report_calendar_24x7();
+	struct report_params p = {.from = 10, .to = 10, .default_cal = cal};
+	struct report *r = NULL;
+	struct report_count bad = {REPORT_CSAT, 7, 0, NULL, NULL, 1};
+
+	TEST_INTEQ(report_new(&p, &r), -EINVAL);
+	TEST_CHECK(r == NULL);
+	p.to = 20;
+	p.default_cal = NULL;
+	TEST_INTEQ(report_new(&p, &r), -EINVAL);
+	p.default_cal = cal;
+	TEST_INTEQ(report_new(&p, &r), 0);
+	TEST_INTEQ(report_add_count(r, &bad), -EINVAL);
+	bad.kind = 99;
+	TEST_INTEQ(report_add_count(r, &bad), -EINVAL);
+	report_free(&r);
+	sla_calendar_free(&cal);
+}
+
+static void
+test_render(void)
+{
+	struct sla_calendar *cal = office();
+	struct report *r = build(cal, true);
+	g_autoptr(GString) j = g_string_new(NULL);
+	g_autoptr(GString) csv = g_string_new(NULL);
+	g_autoptr(GString) txt = g_string_new(NULL);
+	g_autoptr(GString) html = g_string_new(NULL);
+
+	report_json(r, j, false);
+	TEST_CHECK(strstr(j->str, "\"from\":\"2026-03-02T00:00:00Z\"") != NULL);
+	TEST_CHECK(strstr(j->str, "\"created\":4,\"resolved\":4,\"backlog\":2,"
+	                          "\"backlog_age_median_s\":136800,") != NULL);
+	TEST_CHECK(strstr(j->str, "\"sla_met_pct\":75") != NULL);
+	TEST_CHECK(strstr(j->str, "\"csat_pct\":66.7") != NULL);
+	TEST_CHECK(strstr(j->str, "\"contact_ratio\":1.5") != NULL);
+	TEST_CHECK(
+	    strstr(j->str, "\"escalations_by_level\":[0,3,0,0,0,0,0,0]") !=
+	    NULL);
+	report_csv(r, csv);
+	TEST_CHECK(g_str_has_prefix(csv->str, "group,name,period,created,"));
+	TEST_CHECK(strstr(csv->str, "\r\nall,all,current,4,4,2,136800,") !=
+	           NULL);
+	report_text(r, "Weekly <digest>", txt);
+	TEST_CHECK(strstr(txt->str, "  First response, median         "
+	                            "1h00m00s     0h10m00s\n") != NULL);
+	TEST_CHECK(strstr(txt->str, "  SLA met                   "
+	                            "        75.0%       100.0%\n") != NULL);
+	TEST_CHECK(strstr(txt->str, "  #6 348h00m00s over response target: "
+	                            "Forgotten") != NULL);
+	report_html(r, "Weekly <digest>", html);
+	TEST_CHECK(strstr(html->str, "Weekly &lt;digest&gt;") != NULL);
+	TEST_CHECK(strstr(html->str, "<td width=\"75%\" style=\"background:"
+	                             "#2b6cb0") != NULL);
+	TEST_CHECK(strstr(html->str, "<img") == NULL);
+	report_free(&r);
+	sla_calendar_free(&cal);
+}
+
+int
+main(void)
+{
+	static const struct test_case cases[] = {
+	    {"percentile", test_percentile}, {"overall", test_overall},
+	    {"groups", test_groups},         {"24x7_dst", test_24x7_dst},
+	    {"bad_input", test_bad_input},   {"render", test_render},
+	};
+	return test_run("report", cases, ARRAY_SIZE(cases));
+}
