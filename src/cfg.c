@@ -35,9 +35,10 @@ static const char *const cfg_known[] = {
 	"tickets", "tickets.subject_tag", "tickets.queue", "tickets.domain",
 	"tickets.secret_file", "tickets.acknowledge",
 	"tickets.trust_same_domain", "tickets.reopen_days",
-	"tickets.max_mail_size",
+	"tickets.max_mail_size", "tickets.list_mail", "tickets.spam_mail",
 	"limits", "limits.per_recipient_day", "limits.per_ticket_hour",
 	"limits.global_per_minute", "limits.suppress_days",
+	"limits.breaker_cooldown",
 	"people", "people.*", "people.*.address", "people.*.name",
 	"people.*.team", "people.*.role",
 };
@@ -137,6 +138,21 @@ cfg_bool(struct cfg_ctx *x, const char *path, bool def)
 		return def;
 	}
 	return config_setting_get_bool(s);
+}
+
+/* cfg_drop - "ticket" (default) or "drop" for a class of machine mail. */
+static bool
+cfg_drop(struct cfg_ctx *x, const char *path)
+{
+	g_autofree char *v = cfg_str(x, path, "ticket", false);
+
+	if (strcmp(v, "drop") == 0)
+		return true;
+	if (strcmp(v, "ticket") != 0)
+		cfg_error(x, config_lookup(x->lc, path),
+			  "%s: expected \"ticket\" or \"drop\", not '%s'",
+			  path, v);
+	return false;
 }
 
 int
@@ -417,6 +433,8 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->tickets.max_mail_size = cfg_int(&x, "tickets.max_mail_size",
 					   25 * 1024 * 1024, 1024,
 					   (gint64)1 << 31);
+	c->tickets.list_drop = cfg_drop(&x, "tickets.list_mail");
+	c->tickets.spam_drop = cfg_drop(&x, "tickets.spam_mail");
 	cfg_secret(&x, "tickets.secret_file", c->tickets.secret_file,
 		   (char **)&c->tickets.secret, &c->tickets.secret_len);
 	if (need_secrets && c->tickets.secret != NULL &&
@@ -433,6 +451,8 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 		(int)cfg_int(&x, "limits.global_per_minute", 100, 0, 1000000);
 	c->limits.suppress_days =
 		(int)cfg_int(&x, "limits.suppress_days", 30, 0, 3650);
+	c->limits.breaker_cooldown = (int)cfg_int(
+		&x, "limits.breaker_cooldown", 900, 0, 7 * 86400);
 
 	cfg_load_people(&x, c);
 	config_destroy(&lc);

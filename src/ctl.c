@@ -6,6 +6,7 @@
 #include "cfg.h"
 #include "corpus.h"
 #include "ingest.h"
+#include "limit.h"
 #include "log.h"
 #include "mime.h"
 #include "store.h"
@@ -34,7 +35,8 @@ ctl_usage(FILE *f)
 	      "  import [FILE...]      ingest raw mails (stdin when no FILE)\n"
 	      "  tickets [--json] [--status S]\n"
 	      "  ticket N [--json]     one ticket with messages and events\n"
-	      "  status [--json]       mailboxes, outbox, suppressions\n"
+	      "  status [--json]       mailboxes, outbox, suppressions, breaker\n"
+	      "  breaker reset         close the circuit breaker (held mail goes out)\n"
 	      "  init-secret           create tickets.secret_file\n"
 	      "  parse FILE [--json]   show how tickd parses a mail\n"
 	      "  corpus-report DIR     parse every mail below DIR\n",
@@ -212,6 +214,32 @@ ctl_status(struct ctl *c)
 	return ctl_print_json(store_status_json(c->st, out, !c->json), out);
 }
 
+/* ctl_breaker - `tickctl breaker reset`: an admin closes the circuit
+ * breaker for automatic mail; the mail it held is due at once. */
+static int
+ctl_breaker(struct ctl *c, int argc, char **argv)
+{
+	g_autofree char *actor = NULL;
+	int rc, r;
+
+	if (argc < 1 || strcmp(argv[0], "reset") != 0) {
+		fprintf(stderr, "usage: tickctl breaker reset\n");
+		return EX_USAGE;
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	actor = g_strdup_printf("tickctl:%s", g_get_user_name());
+	r = limit_breaker_reset(c->st, actor);
+	if (r < 0) {
+		fprintf(stderr, "tickctl: breaker reset: %s\n",
+			store_error(c->st));
+		return EX_TEMPFAIL;
+	}
+	printf("breaker: %s\n", r > 0 ? "was open, now closed; held mail is due"
+				       : "was not open");
+	return EX_OK;
+}
+
 static int
 ctl_init_secret(struct ctl *c)
 {
@@ -318,6 +346,8 @@ ctl_main(int argc, char **argv)
 		rc = ctl_ticket(&c, argc, argv);
 	else if (strcmp(cmd, "status") == 0)
 		rc = ctl_status(&c);
+	else if (strcmp(cmd, "breaker") == 0)
+		rc = ctl_breaker(&c, argc, argv);
 	else if (strcmp(cmd, "init-secret") == 0)
 		rc = ctl_init_secret(&c);
 	else {
