@@ -117,9 +117,9 @@ ctl_import_one(struct ctl *c, const char *name, int fd)
 	}
 	if (c->json)
 		printf("{\"file\":\"%s\",\"result\":\"%s\",\"ticket\":%" G_GINT64_FORMAT
-		       ",\"acknowledged\":%s}\n",
+		       ",\"acknowledged\":%s,\"class\":\"%s\"}\n",
 		       name, ingest_kind_name(out.kind), out.ticket,
-		       out.acknowledged ? "true" : "false");
+		       out.acknowledged ? "true" : "false", out.cls);
 	else
 		printf("%s: %s %" G_GINT64_FORMAT "%s\n", name,
 		       ingest_kind_name(out.kind), out.ticket,

@@ -686,6 +686,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	r = ingest_tx(&x, out);
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
+	out->cls = classify_name(x.cr.cls);
 	if (r == 0)
 		log_info("ingest: %s uid %" G_GINT64_FORMAT " '%s': %s %" G_GINT64_FORMAT
 			 " (%s)%s",
