@@ -20,8 +20,9 @@
 
 /* The breaker's name in the breaker table. */
 #define LIMIT_BREAKER "auto"
-/* How long a held mail waits before the outbox looks at the breaker again
- * (the daemon would otherwise spin on a due-but-held mail). */
+/* At most how long a held mail waits before the outbox looks at the
+ * breaker again (the daemon would otherwise spin on a due-but-held mail);
+ * less when the cool-down ends sooner. */
 #define LIMIT_HOLD_SECS 60
 
 enum limit_verdict {
@@ -61,15 +62,17 @@ int limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
  * limit_check_send - before sending leased outbox mail o: counts SENT mail,
  * so limits hold whoever queued the mail.  On LIMIT_SUPPRESS the row is
  * marked 'suppressed' and an event added; on LIMIT_HOLD the lease is given
- * back for LIMIT_HOLD_SECS with last_error "held: ...".  LIMIT_* or -E.
+ * back until the cool-down ends (at most LIMIT_HOLD_SECS), with last_error
+ * "held: ...".  LIMIT_* or -E.
  */
 int limit_check_send(const struct cfg *cfg, struct store *st,
                      const struct store_outmail *o, const char **why_r);
 
 /*
  * limit_outbox_gate - before claiming outbox mail: 1 when the breaker is
- * open (every due queued mail is then pushed LIMIT_HOLD_SECS ahead, marked
- * held), 0 when mail may go, -E.
+ * open (queued mail due before the cool-down ends, at most LIMIT_HOLD_SECS
+ * from now, is put aside until then and marked held), 0 when mail may go,
+ * -E.
  */
 int limit_outbox_gate(const struct cfg *cfg, struct store *st);
 

@@ -44,6 +44,20 @@ limit_decide(const struct cfg_limits *l, const struct limit_counts *c,
 	return LIMIT_SEND;
 }
 
+/* limit_hold_secs - how long to put held mail aside: until the breaker's
+ * cool-down ends, but at most LIMIT_HOLD_SECS (an admin may reset it, or
+ * another instance may trip it again, at any time). */
+static int
+limit_hold_secs(const struct store_breaker *b)
+{
+	gint64 left;
+
+	if (b->until == 0)
+		return LIMIT_HOLD_SECS;
+	left = b->until - g_get_real_time() / G_USEC_PER_SEC;
+	return (int)CLAMP(left, 1, LIMIT_HOLD_SECS);
+}
+
 /* limit_trip - open the breaker (once per storm: the caller saw it closed). */
 static int
 limit_trip(const struct cfg *cfg, struct store *st, gint64 ticket, gint64 count,
@@ -136,7 +150,10 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 			                    "send-suppressed", d, 0);
 		}
 	} else if (v == LIMIT_HOLD) {
-		r = store_outbox_retry(st, o->id, 0, *why_r, LIMIT_HOLD_SECS);
+		if (trip && (r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
+			return r;
+		r = store_outbox_retry(st, o->id, 0, *why_r,
+		                       limit_hold_secs(&b));
 	}
 	return r < 0 ? r : (int)v;
 }
@@ -153,7 +170,7 @@ limit_outbox_gate(const struct cfg *cfg, struct store *st)
 		return r;
 	if (!b.open)
 		return 0;
-	n = store_outbox_hold(st, LIMIT_HOLD_SECS,
+	n = store_outbox_hold(st, limit_hold_secs(&b),
 	                      "held: circuit breaker open");
 	return n < 0 ? (int)n : 1;
 }
