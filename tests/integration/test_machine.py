@@ -334,6 +334,13 @@ def test_list_and_spam_ticket_or_drop_by_config(make_world, header, cls, key):
             assert got == "f|%s" % cls and world.tickets() == []
 
 
+def test_list_mail_setting_is_checked(world):
+    world.write_conf(tickets_extra='list_mail = "maybe";')
+    p = world.ctl("status", check=False)
+    assert p.returncode != 0
+    assert 'tickets.list_mail: expected "ticket" or "drop", not \'maybe\'' in p.stderr.decode()
+
+
 def test_own_echo_is_dropped_and_logged_once(world):
     use(world.support, world.customer)
     world.append(mail(world.addr(world.customer), world.addr(world.support), "Echo source"))
