@@ -36,7 +36,7 @@ ctl_usage(FILE *f)
 	      "  tickets [--json] [--status S]\n"
 	      "  ticket N [--json]     one ticket with messages and events\n"
 	      "  status [--json]       mailboxes, outbox, suppressions, breaker\n"
-	      "  breaker reset         close the circuit breaker (held mail goes out)\n"
+	      "  breaker reset         close the circuit breaker, send held mail\n"
 	      "  init-secret           create tickets.secret_file\n"
 	      "  parse FILE [--json]   show how tickd parses a mail\n"
 	      "  corpus-report DIR     parse every mail below DIR\n",

@@ -77,6 +77,7 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 					return r;
 				stats->held += r == LIMIT_HOLD;
 				stats->suppressed += r == LIMIT_SUPPRESS;
+				r = 0;
 				continue;
 			}
 			if (in_session >= OUTBOX_PER_SESSION) {
