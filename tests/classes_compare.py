@@ -11,7 +11,12 @@ classifier's verdict for each file and reports:
   * the sisimai figures: maildir/err should be bounces, maildir/not should not;
   * every disagreement between our class and the class classes.tsv implies,
     marked "reviewed" when it is in REVIEWED below (with the verdict on who is
-    right), so that only new disagreements fail the run.
+    right), so that only new disagreements fail the run;
+  * a closing table of every disagreement, with classes.tsv or with
+    sisimai's err/not folders: path | they say | we say | who is right.
+tests/corpus.sh (make corpus, make check) runs it; the real ingest path over
+the same files (no acknowledgement for machine mail) is
+tests/integration/test_machine.py::test_corpus_machine_mail_gets_no_acknowledgement.
 
 The verdicts come from one of:
   --tickctl PROG   `PROG parse FILE...` (the real parse path; its "== path"
@@ -282,6 +287,20 @@ def main():
                 table.append((p, "classes.tsv: %s" % name, r["class"],
                               rev[1]))
     print("  %d disagreement(s)" % n)
+
+    # Same verdict, other name: classes.tsv's labels are not our class
+    # names (dsn-delayed = delay, Precedence: bulk/junk "auto-generated" =
+    # list: RFC 3834 treats bulk as list mail).  Not disagreements; shown
+    # so that the mapping is visible.
+    names = collections.Counter()
+    for p in listed:
+        if p in res:
+            name, accept = expected(c for c, _ in tsv[p])
+            if res[p]["class"] in accept and res[p]["class"] != name:
+                names[(name, res[p]["class"])] += 1
+    print("\nsame verdict, other name (classes.tsv -> ours): " +
+          ", ".join("%s -> %s %d" % (k[0], k[1], v)
+                    for k, v in sorted(names.items())))
 
     # 4. the verdict table: every disagreement, with classes.tsv or with
     # sisimai's folders, and who is right (see REVIEWED)
