@@ -229,6 +229,7 @@ def test_breaker_holds_all_automatic_mail_until_admin_reset(make_world):
     custs = _four_new_tickets(world)
     world.once()
     st = status(world)
+    print("status breaker:", json.dumps(st["breaker"]))
     assert st["breaker"]["open"] is True
     assert st["breaker"]["until"] is None  # admin reset only
     assert st["breaker"]["trips"] == 1
