@@ -53,6 +53,8 @@ struct cfg_tickets {
 	bool trust_same_domain; /* requester's domain may write too */
 	int reopen_days;
 	gint64 max_mail_size; /* bytes; larger mails are noted, kept raw */
+	bool list_drop;	      /* list mail: kept without a ticket */
+	bool spam_drop;	      /* spam-flagged mail: likewise */
 };
 
 struct cfg_limits {
@@ -60,6 +62,7 @@ struct cfg_limits {
 	int per_ticket_hour;   /* automatic mails per ticket per hour */
 	int global_per_minute; /* circuit breaker for all automatic mail */
 	int suppress_days;     /* how long a bounced address gets nothing */
+	int breaker_cooldown;  /* seconds the breaker stays open; 0: reset */
 };
 
 /* Manager reports and CSAT (issue 11). */

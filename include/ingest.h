@@ -34,6 +34,7 @@ struct ingest_outcome {
 	gint64 ticket;	  /* 0 when none */
 	gint64 message;	  /* 0 for duplicates */
 	bool acknowledged;
+	const char *cls;  /* classify_name() of the mail; static */
 };
 
 /*

@@ -14,6 +14,7 @@
 
 struct outbox_stats {
 	int sent, retried, failed;
+	int held, suppressed; /* by a send limit or the breaker (limit.h) */
 };
 
 /*

@@ -198,6 +198,39 @@ int store_outbox_failed(struct store *st, gint64 id, int code,
  * (0 = now), or -1 when the outbox is empty. */
 gint64 store_outbox_next_due(struct store *st);
 
+/* ---- send limits and the circuit breaker (sql/002_limits.sql) ---- */
+/* store_auto_count_global - automatic mails queued in the last seconds,
+ * suppressed ones excluded; -E. */
+gint64 store_auto_count_global(struct store *st, int seconds);
+/* store_sent_count - mails sent in the last seconds, for ticket (0: any)
+ * and rcpt (NULL: any); -E. */
+gint64 store_sent_count(struct store *st, gint64 ticket, const char *rcpt,
+                        int seconds);
+/* store_outbox_suppress - a leased mail will never be sent (a limit). */
+int store_outbox_suppress(struct store *st, gint64 id, const char *why);
+/* store_outbox_hold - push every queued mail at least secs into the future
+ * with last_error why (which starts with "held:"); rows or -E. */
+gint64 store_outbox_hold(struct store *st, int secs, const char *why);
+/* store_outbox_unhold - held mails are due now; rows or -E. */
+gint64 store_outbox_unhold(struct store *st);
+
+struct store_breaker {
+	bool open;    /* open now (cool-down not yet over) */
+	gint64 until; /* unix seconds, 0 = until an admin resets it */
+	char reason[160];
+};
+/* store_breaker_get - the breaker's state; never tripped = closed.  0/-E. */
+int store_breaker_get(struct store *st, const char *name,
+                      struct store_breaker *b_r);
+/* store_breaker_trip - open it for cooldown seconds (0: until reset). */
+int store_breaker_trip(struct store *st, const char *name, int cooldown,
+                       const char *reason);
+/* store_breaker_reset - close it; 1 when it was open, 0 when not, -E. */
+int store_breaker_reset(struct store *st, const char *name, const char *actor);
+/* store_out_rcpt_by_msgid - the recipient of the mail tickd sent with this
+ * Message-ID, or NULL (not ours, or an error).  g_free. */
+char *store_out_rcpt_by_msgid(struct store *st, const char *message_id);
+
 /* ---- tickctl views (JSON written into out) ---- */
 int store_tickets_json(struct store *st, const char *status, GString *out,
 		       bool pretty);

@@ -35,13 +35,14 @@ static const char *const cfg_known[] = {
 	"tickets", "tickets.subject_tag", "tickets.queue", "tickets.domain",
 	"tickets.secret_file", "tickets.acknowledge",
 	"tickets.trust_same_domain", "tickets.reopen_days",
-	"tickets.max_mail_size",
+	"tickets.max_mail_size", "tickets.list_mail", "tickets.spam_mail",
 	"limits", "limits.per_recipient_day", "limits.per_ticket_hour",
 	"limits.global_per_minute", "limits.suppress_days",
 	"report", "report.daily", "report.weekly", "report.hour",
 	"report.timezone", "report.first_response_min",
 	"report.resolution_min",
 	"csat", "csat.enabled", "csat.max_age",
+	"limits.breaker_cooldown",
 	"people", "people.*", "people.*.address", "people.*.name",
 	"people.*.team", "people.*.role",
 };
@@ -141,6 +142,21 @@ cfg_bool(struct cfg_ctx *x, const char *path, bool def)
 		return def;
 	}
 	return config_setting_get_bool(s);
+}
+
+/* cfg_drop - "ticket" (default) or "drop" for a class of machine mail. */
+static bool
+cfg_drop(struct cfg_ctx *x, const char *path)
+{
+	g_autofree char *v = cfg_str(x, path, "ticket", false);
+
+	if (strcmp(v, "drop") == 0)
+		return true;
+	if (strcmp(v, "ticket") != 0)
+		cfg_error(x, config_lookup(x->lc, path),
+			  "%s: expected \"ticket\" or \"drop\", not '%s'",
+			  path, v);
+	return false;
 }
 
 int
@@ -426,6 +442,8 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->tickets.max_mail_size = cfg_int(&x, "tickets.max_mail_size",
 					   25 * 1024 * 1024, 1024,
 					   (gint64)1 << 31);
+	c->tickets.list_drop = cfg_drop(&x, "tickets.list_mail");
+	c->tickets.spam_drop = cfg_drop(&x, "tickets.spam_mail");
 	cfg_secret(&x, "tickets.secret_file", c->tickets.secret_file,
 		   (char **)&c->tickets.secret, &c->tickets.secret_len);
 	if (need_secrets && c->tickets.secret != NULL &&
@@ -442,6 +460,8 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 		(int)cfg_int(&x, "limits.global_per_minute", 100, 0, 1000000);
 	c->limits.suppress_days =
 		(int)cfg_int(&x, "limits.suppress_days", 30, 0, 3650);
+	c->limits.breaker_cooldown = (int)cfg_int(
+		&x, "limits.breaker_cooldown", 900, 0, 7 * 86400);
 
 	c->report.daily = cfg_bool(&x, "report.daily", false);
 	c->report.weekly = cfg_bool(&x, "report.weekly", false);

@@ -7,6 +7,7 @@
 #include "corpus.h"
 #include "digest.h"
 #include "ingest.h"
+#include "limit.h"
 #include "log.h"
 #include "mime.h"
 #include "report.h"
@@ -46,6 +47,8 @@ ctl_usage(FILE *f)
 	      "  priority N P          low, normal, high or urgent\n"
 	      "  note N TEXT...        add an internal note\n"
 	      "  outbox [--all] [--json] [--retry ID]\n"
+	      "  status [--json]       mailboxes, outbox, suppressions, breaker\n"
+	      "  breaker reset         close the circuit breaker, send held mail\n"
 	      "  init-secret           create tickets.secret_file\n"
 	      "  parse FILE [--json]   show how tickd parses a mail\n"
 	      "  corpus-report DIR     parse every mail below DIR\n"
@@ -137,9 +140,9 @@ ctl_import_one(struct ctl *c, const char *name, int fd)
 	}
 	if (c->json)
 		printf("{\"file\":\"%s\",\"result\":\"%s\",\"ticket\":%" G_GINT64_FORMAT
-		       ",\"acknowledged\":%s}\n",
+		       ",\"acknowledged\":%s,\"class\":\"%s\"}\n",
 		       name, ingest_kind_name(out.kind), out.ticket,
-		       out.acknowledged ? "true" : "false");
+		       out.acknowledged ? "true" : "false", out.cls);
 	else
 		printf("%s: %s %" G_GINT64_FORMAT "%s\n", name,
 		       ingest_kind_name(out.kind), out.ticket,
@@ -615,6 +618,32 @@ ctl_status(struct ctl *c)
 	return ctl_exit(r);
 }
 
+/* ctl_breaker - `tickctl breaker reset`: an admin closes the circuit
+ * breaker for automatic mail; the mail it held is due at once. */
+static int
+ctl_breaker(struct ctl *c, int argc, char **argv)
+{
+	g_autofree char *actor = NULL;
+	int rc, r;
+
+	if (argc < 1 || strcmp(argv[0], "reset") != 0) {
+		fprintf(stderr, "usage: tickctl breaker reset\n");
+		return EX_USAGE;
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	actor = g_strdup_printf("tickctl:%s", g_get_user_name());
+	r = limit_breaker_reset(c->st, actor);
+	if (r < 0) {
+		fprintf(stderr, "tickctl: breaker reset: %s\n",
+			store_error(c->st));
+		return EX_TEMPFAIL;
+	}
+	printf("breaker: %s\n", r > 0 ? "was open, now closed; held mail is due"
+				       : "was not open");
+	return EX_OK;
+}
+
 static int
 ctl_init_secret(struct ctl *c)
 {
@@ -858,6 +887,8 @@ ctl_main(int argc, char **argv)
 		rc = ctl_change(&c, CTL_NOTE, argc, argv);
 	else if (strcmp(cmd, "outbox") == 0)
 		rc = ctl_outbox(&c, argc, argv);
+	else if (strcmp(cmd, "breaker") == 0)
+		rc = ctl_breaker(&c, argc, argv);
 	else if (strcmp(cmd, "init-secret") == 0)
 		rc = ctl_init_secret(&c);
 	else if (strcmp(cmd, "report") == 0)

@@ -12,6 +12,7 @@
 #include "command.h"
 #include "compose.h"
 #include "csat.h"
+#include "limit.h"
 #include "log.h"
 #include "mime.h"
 #include "thread.h"
@@ -307,9 +308,9 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	const struct cfg *cfg = x->cfg;
 	const struct mime_addr *to = x->from;
 	g_autofree char *msgid = NULL, *refs = NULL, *env = NULL;
-	const char *why = NULL;
+	const char *why = NULL, *held = NULL;
 	g_autoptr(GBytes) wire = NULL;
-	gint64 mid = 0, n;
+	gint64 mid = 0;
 	int r;
 
 	if (x->m->reply_to && x->m->reply_to->len > 0)
@@ -323,11 +324,14 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		if (r < 0)
 			return r;
 		why = "address is suppressed after a bounce or complaint";
-	} else if ((n = store_auto_count(x->st, to->addr, 0, 86400)) >=
-		   cfg->limits.per_recipient_day) {
-		if (n < 0)
-			return (int)n;
-		why = "limits.per_recipient_day reached";
+	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr, &why)) !=
+		   LIMIT_SEND) {
+		if (r < 0)
+			return r;
+		if (r == LIMIT_HOLD) { /* queued all the same, sent later */
+			held = why;
+			why = NULL;
+		}
 	}
 	if (why != NULL) {
 		log_notice("ingest: acknowledgement for ticket %" G_GINT64_FORMAT
@@ -384,6 +388,8 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		return r;
 	env = compose_bounce_address(cfg, t);
 	r = store_outbox_add(x->st, t, mid, "ack", env, to->addr, wdata, wlen);
+	if (r == 0 && held != NULL)
+		r = store_event_add(x->st, t, "tickd", "ack-held", held, mid);
 	if (r == 0)
 		*acked_r = true;
 	return r;
@@ -773,6 +779,47 @@ ingest_rating(struct ingest_ctx *x, gint64 t, int rating,
 			   x->m->text_new, msg, x->now);
 }
 
+/* ingest_machine_ticket - may machine mail that threads nowhere open a
+ * ticket?  Only list and spam-flagged mail, and only with
+ * tickets.list_mail / tickets.spam_mail = "ticket" (the default). */
+static bool
+ingest_machine_ticket(const struct ingest_ctx *x)
+{
+	if (x->cr.cls == CLASSIFY_LIST)
+		return !x->cfg->tickets.list_drop;
+	if (x->cr.cls == CLASSIFY_SPAM)
+		return !x->cfg->tickets.spam_drop;
+	return false;
+}
+
+/*
+ * ingest_complaint - an ARF complaint about a mail of ticket t: the person
+ * who complained (the recipient of the mail tickd sent with the quoted
+ * Message-ID) gets no more automatic mail.  Only a complaint that quotes a
+ * mail tickd sent suppresses anyone, so a forged report cannot silence an
+ * arbitrary address.
+ */
+static int
+ingest_complaint(struct ingest_ctx *x, gint64 t, gint64 msg)
+{
+	const char *orig = x->cr.original_message_id;
+	g_autofree char *rcpt = NULL, *d = NULL;
+	int r;
+
+	if (orig != NULL)
+		rcpt = store_out_rcpt_by_msgid(x->st, orig);
+	if (rcpt == NULL)
+		return store_event_add(x->st, t, "tickd", "complaint",
+				       "quotes no mail tickd sent; nobody "
+				       "suppressed",
+				       msg);
+	if ((r = store_suppress(x->st, rcpt, "complaint",
+				x->cfg->limits.suppress_days)) < 0)
+		return r;
+	d = g_strdup_printf("%s suppressed (%s)", rcpt, x->cr.reason);
+	return store_event_add(x->st, t, "tickd", "complaint", d, msg);
+}
+
 static int
 ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 {
@@ -821,7 +868,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		}
 	}
 	if (t == 0 && classify_is_machine(x->cr.cls) &&
-	    x->cr.cls != CLASSIFY_LIST && x->cr.cls != CLASSIFY_SPAM) {
+	    !ingest_machine_ticket(x)) {
 		/* An auto-reply or bounce that threads nowhere is kept, but
 		 * never becomes a ticket (RT makes every DSN a ticket). */
 		out->kind = INGEST_UNATTACHED;
@@ -886,6 +933,9 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		if (r < 0)
 			goto fail;
 	}
+	if (x->cr.cls == CLASSIFY_COMPLAINT &&
+	    (r = ingest_complaint(x, t, msg)) < 0)
+		goto fail;
 	if (new_ticket && (r = ingest_ack(x, t, &out->acknowledged)) < 0)
 		goto fail;
 	if ((r = ingest_people_hook(x, t, msg, new_ticket, linked)) < 0)
@@ -976,6 +1026,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	r = ingest_tx(&x, out);
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
+	out->cls = classify_name(x.cr.cls);
 	if (r == 0)
 		log_info("ingest: %s uid %" G_GINT64_FORMAT " '%s': %s %" G_GINT64_FORMAT
 			 " (%s)%s",

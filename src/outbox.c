@@ -3,6 +3,7 @@
  */
 #include "outbox.h"
 
+#include "limit.h"
 #include "log.h"
 
 #include <string.h>
@@ -24,6 +25,21 @@ outbox_backoff(int attempts)
 	return base + g_random_int_range(0, base / 4 + 1);
 }
 
+/* outbox_limits - the send-side limits (limit.c records the verdict). */
+static int
+outbox_limits(const struct cfg *cfg, struct store *st,
+	      const struct store_outmail *o)
+{
+	const char *why = NULL;
+	int r = limit_check_send(cfg, st, o, &why);
+
+	if (r > 0)
+		log_notice("outbox: %s %" G_GINT64_FORMAT " to '%s' %s: %s",
+			   o->kind, o->id, o->rcpt,
+			   r == LIMIT_HOLD ? "held" : "suppressed", why);
+	return r;
+}
+
 int
 outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 	     int max, struct outbox_stats *stats)
@@ -35,6 +51,8 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 
 	while (!transport_down && (max == 0 || done < max)) {
 		g_ptr_array_set_size(batch, 0);
+		if ((r = limit_outbox_gate(cfg, st)) != 0)
+			return r < 0 ? r : 0; /* breaker open: mail held */
 		r = store_outbox_claim(st, cfg->instance, OUTBOX_LEASE_SEC,
 				       OUTBOX_BATCH, batch);
 		if (r < 0 || batch->len == 0)
@@ -52,6 +70,14 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 						       0);
 				if (r < 0)
 					return r;
+				continue;
+			}
+			if ((r = outbox_limits(cfg, st, o)) != LIMIT_SEND) {
+				if (r < 0)
+					return r;
+				stats->held += r == LIMIT_HOLD;
+				stats->suppressed += r == LIMIT_SUPPRESS;
+				r = 0;
 				continue;
 			}
 			if (in_session >= OUTBOX_PER_SESSION) {

@@ -54,6 +54,15 @@ enum store_stmt {
 	S_CSAT_RATE,
 	S_DIGEST_CLAIM,
 	S_EVENT_GLOBAL,
+	S_AUTO_GLOBAL,
+	S_SENT_COUNT,
+	S_OUT_SUPPRESS,
+	S_OUT_HOLD,
+	S_OUT_UNHOLD,
+	S_BREAKER_GET,
+	S_BREAKER_TRIP,
+	S_BREAKER_RESET,
+	S_OUT_RCPT_BY_MSGID,
 	S__COUNT
 };
 
@@ -212,6 +221,37 @@ static const char *const store_sql[S__COUNT] = {
 		"DO NOTHING RETURNING 1",
 	[S_EVENT_GLOBAL] = "INSERT INTO event (actor, action, detail, "
 			   "message_id) VALUES ($1, $2, $3, NULLIF($4, 0))",
+	/* ---- send limits and the circuit breaker (002_limits) ---- */
+	[S_AUTO_GLOBAL] = "SELECT count(*) FROM outbox WHERE created > now() - "
+			  "make_interval(secs => $1) AND state <> 'suppressed'",
+	[S_SENT_COUNT] = "SELECT count(*) FROM outbox WHERE state = 'sent' AND "
+			 "sent_at > now() - make_interval(secs => $3::int) AND "
+			 "($1::bigint = 0 OR ticket_id = $1::bigint) AND "
+			 "($2::text = '' OR rcpt = $2::text)",
+	[S_OUT_SUPPRESS] = "UPDATE outbox SET state = 'suppressed', "
+			   "last_error = $2, lease_until = NULL WHERE id = $1",
+	[S_OUT_HOLD] = "UPDATE outbox SET next_attempt = now() + "
+		       "make_interval(secs => $1::int), last_error = $2 WHERE "
+		       "state = 'queued' AND next_attempt < now() + "
+		       "make_interval(secs => $1::int)",
+	[S_OUT_UNHOLD] = "UPDATE outbox SET next_attempt = now() WHERE state = "
+			 "'queued' AND last_error LIKE 'held:%'",
+	[S_BREAKER_GET] = "SELECT state = 'open' AND (until IS NULL OR until > "
+			  "now()), COALESCE(extract(epoch FROM until)::bigint, "
+			  "0), COALESCE(reason, '') FROM breaker WHERE name = $1",
+	[S_BREAKER_TRIP] =
+		"INSERT INTO breaker (name, state, tripped_at, until, reason, "
+		"trips) VALUES ($1, 'open', now(), CASE WHEN $2::int > 0 THEN "
+		"now() + make_interval(secs => $2::int) END, $3, 1) ON CONFLICT "
+		"(name) DO UPDATE SET state = 'open', tripped_at = now(), until "
+		"= EXCLUDED.until, reason = $3, trips = breaker.trips + 1",
+	[S_BREAKER_RESET] = "UPDATE breaker SET state = 'closed', until = NULL, "
+			    "reset_at = now(), reset_by = $2 WHERE name = $1 "
+			    "AND state = 'open'",
+	[S_OUT_RCPT_BY_MSGID] =
+		"SELECT o.rcpt FROM outbox o JOIN message m ON m.id = "
+		"o.message_id WHERE m.message_id = $1 AND m.direction = 'out' "
+		"ORDER BY o.id LIMIT 1",
 };
 
 struct store {
@@ -1091,6 +1131,121 @@ store_outbox_next_due(struct store *st)
 	return store_int(st, S_OUT_NEXT, 0, NULL, -1);
 }
 
+/* ---- send limits and the circuit breaker ---- */
+
+gint64
+store_auto_count_global(struct store *st, int seconds)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, seconds)};
+
+	return store_int(st, S_AUTO_GLOBAL, 1, vals, 0);
+}
+
+gint64
+store_sent_count(struct store *st, gint64 ticket, const char *rcpt, int seconds)
+{
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, ticket), rcpt ? rcpt : "",
+	                      store_i64(b, seconds)};
+
+	return store_int(st, S_SENT_COUNT, 3, vals, 0);
+}
+
+int
+store_outbox_suppress(struct store *st, gint64 id, const char *why)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, id), why};
+
+	return store_exec(st, S_OUT_SUPPRESS, 2, vals);
+}
+
+/* store_changed - store_run for an UPDATE: the number of rows it changed. */
+static gint64
+store_changed(struct store *st, enum store_stmt s, int n, const char *const *vals)
+{
+	int r;
+	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
+	gint64 v;
+
+	if (res == NULL)
+		return r;
+	v = g_ascii_strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return v;
+}
+
+gint64
+store_outbox_hold(struct store *st, int secs, const char *why)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, secs), why};
+
+	return store_changed(st, S_OUT_HOLD, 2, vals);
+}
+
+gint64
+store_outbox_unhold(struct store *st)
+{
+	return store_changed(st, S_OUT_UNHOLD, 0, NULL);
+}
+
+int
+store_breaker_get(struct store *st, const char *name, struct store_breaker *b_r)
+{
+	const char *vals[] = {name};
+	int r;
+	PGresult *res = store_run(st, S_BREAKER_GET, 1, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	memset(b_r, 0, sizeof(*b_r));
+	if (PQntuples(res) > 0) {
+		b_r->open = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		b_r->until = g_ascii_strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		g_strlcpy(b_r->reason, PQgetvalue(res, 0, 2),
+		          sizeof(b_r->reason));
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+store_breaker_trip(struct store *st, const char *name, int cooldown,
+                   const char *reason)
+{
+	char a[24];
+	const char *vals[] = {name, store_i64(a, cooldown), reason};
+
+	return store_exec(st, S_BREAKER_TRIP, 3, vals);
+}
+
+int
+store_breaker_reset(struct store *st, const char *name, const char *actor)
+{
+	const char *vals[] = {name, actor};
+
+	return (int)store_changed(st, S_BREAKER_RESET, 2, vals);
+}
+
+char *
+store_out_rcpt_by_msgid(struct store *st, const char *message_id)
+{
+	const char *vals[] = {message_id};
+	int r;
+	PGresult *res;
+	char *v = NULL;
+
+	res = store_run(st, S_OUT_RCPT_BY_MSGID, 1, vals, NULL, NULL, &r);
+	if (res == NULL)
+		return NULL;
+	if (PQntuples(res) > 0)
+		v = g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
 /* ---- tickctl views: PostgreSQL builds the JSON ---- */
 
 /* store_json - run a one-row, one-column json query into out. */
@@ -1178,6 +1333,17 @@ store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty)
 		1, vals, out, pretty);
 }
 
+/* The circuit breaker (002_limits) for tickctl status: open or not, why,
+ * until when (null: until `tickctl breaker reset`), mails held. */
+#define STORE_BREAKER_JSON                                                   \
+	"(SELECT json_build_object('open', COALESCE(bool_or(b.state = "      \
+	"'open' AND (b.until IS NULL OR b.until > now())), false), "         \
+	"'tripped_at', max(b.tripped_at), 'until', max(b.until), 'reason', " \
+	"max(b.reason), 'trips', COALESCE(max(b.trips), 0), 'reset_at', "    \
+	"max(b.reset_at), 'reset_by', max(b.reset_by), 'held', (SELECT "     \
+	"count(*) FROM outbox WHERE state = 'queued' AND last_error LIKE "   \
+	"'held:%')) FROM breaker b WHERE b.name = 'auto')"
+
 int
 store_status_json(struct store *st, GString *out, bool pretty)
 {
@@ -1205,7 +1371,7 @@ store_status_json(struct store *st, GString *out, bool pretty)
 		"WHERE until > now()), 'suppressed', (SELECT COALESCE(json_agg("
 		"json_build_object('addr', addr, 'reason', reason, 'until', "
 		"until) ORDER BY addr), '[]') FROM suppression WHERE until > "
-		"now()))",
+		"now()), 'breaker', " STORE_BREAKER_JSON ")",
 		0, NULL, out, pretty);
 }
 

@@ -11,7 +11,12 @@ classifier's verdict for each file and reports:
   * the sisimai figures: maildir/err should be bounces, maildir/not should not;
   * every disagreement between our class and the class classes.tsv implies,
     marked "reviewed" when it is in REVIEWED below (with the verdict on who is
-    right), so that only new disagreements fail the run.
+    right), so that only new disagreements fail the run;
+  * a closing table of every disagreement, with classes.tsv or with
+    sisimai's err/not folders: path | they say | we say | who is right.
+tests/corpus.sh (make corpus, make check) runs it; the real ingest path over
+the same files (no acknowledgement for machine mail) is
+tests/integration/test_machine.py::test_corpus_machine_mail_gets_no_acknowledgement.
 
 The verdicts come from one of:
   --tickctl PROG   `PROG parse FILE...` (the real parse path; its "== path"
@@ -193,8 +198,12 @@ def main():
                     if not any(c == "mbox-container" for c, _ in r))
     containers = sorted(p for p, r in tsv.items()
                         if any(c == "mbox-container" for c, _ in r))
+    # sisimai's maildir/{err,not} are ground truth as folders: all of them
+    # are checked, listed in classes.tsv or not
+    sisimai = [p for p in all_mail_files(corpora)
+               if p.startswith("sisimai/maildir/")]
     paths = listed + (sorted(set(all_mail_files(corpora)) - set(tsv))
-                      if a.all else [])
+                      if a.all else sorted(set(sisimai) - set(tsv)))
 
     if a.tickctl:
         res = run_tickctl(a.tickctl, corpora, paths)
@@ -205,6 +214,7 @@ def main():
             res = parse_results(f.read().splitlines(), corpora)
 
     bad = 0
+    table = []  # (path, their class, ours, verdict) of reviewed cases
     ours = collections.Counter(res[p]["class"] for p in listed if p in res)
     print("files listed in classes.tsv: %d (+%d mbox containers, not "
           "classified inside)" % (len(listed), len(containers)))
@@ -232,15 +242,21 @@ def main():
     for sub, want in (("sisimai/maildir/err/", "all"),
                       ("sisimai/maildir/not/", "none")):
         files = [p for p in paths if p.startswith(sub)]
-        if not files:
-            files = [p for p in all_mail_files(corpora) if p.startswith(sub)]
         b = [p for p in files if res.get(p, {}).get("class") == "bounce"]
         print("%s: %d/%d bounce (sisimai: %s are bounces)"
               % (sub, len(b), len(files), want))
         others = [p for p in files if (p in b) != (want == "all")]
         for p in others:
-            print("  %s -> %s (%s)" % (p, res.get(p, {}).get("class"),
-                                       res.get(p, {}).get("reason")))
+            cls = res.get(p, {}).get("class")
+            rev = REVIEWED.get(p)
+            ok = rev is not None and rev[0] == cls
+            bad += 0 if ok else 1
+            print("  [%s] %s -> %s (%s)" % ("reviewed" if ok else "NEW", p,
+                                            cls, res.get(p, {}).get("reason")))
+            if ok:
+                table.append((p, "sisimai: %s" % ("bounce" if want == "all"
+                                                  else "not a bounce"),
+                              cls, rev[1]))
 
     # 3. every disagreement
     print("\ndisagreements with classes.tsv:")
@@ -267,7 +283,36 @@ def main():
               % (state, p, name, ev, r["class"], r["reason"]))
         if rev is not None:
             print("      verdict: %s" % rev[1])
+            if state == "reviewed":
+                table.append((p, "classes.tsv: %s" % name, r["class"],
+                              rev[1]))
     print("  %d disagreement(s)" % n)
+
+    # Same verdict, other name: classes.tsv's labels are not our class
+    # names (dsn-delayed = delay, Precedence: bulk/junk "auto-generated" =
+    # list: RFC 3834 treats bulk as list mail).  Not disagreements; shown
+    # so that the mapping is visible.
+    names = collections.Counter()
+    for p in listed:
+        if p in res:
+            name, accept = expected(c for c, _ in tsv[p])
+            if res[p]["class"] in accept and res[p]["class"] != name:
+                names[(name, res[p]["class"])] += 1
+    print("\nsame verdict, other name (classes.tsv -> ours): " +
+          ", ".join("%s -> %s %d" % (k[0], k[1], v)
+                    for k, v in sorted(names.items())))
+
+    # 4. the verdict table: every disagreement, with classes.tsv or with
+    # sisimai's folders, and who is right (see REVIEWED)
+    print("\nverdicts (path | they say | we say | who is right):")
+    seen = set()
+    for p, theirs, cls, verdict in table:
+        key = (p, theirs)
+        if key in seen:
+            continue
+        seen.add(key)
+        print("  %s | %s | %s | %s" % (p, theirs, cls,
+                                       verdict.split(":")[0]))
 
     if a.all:
         print("\nmachine verdicts on files classes.tsv does not list:")

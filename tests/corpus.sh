@@ -48,5 +48,14 @@ if [ -z "$total" ] || [ "${invalid:-1}" != 0 ]; then
 	fail=1
 fi
 [ $rc -eq 0 ] || fail=1
+# The classifier against classes.tsv and sisimai's folders (issue 5, must
+# show 1; the ingest path itself is tests/integration/test_machine.py).
+if [ -f "$corpora/classes.tsv" ]; then
+	if ! ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3 tests/classes_compare.py \
+		--corpora "$corpora" --tickctl "$bin"; then
+		echo "corpus: classes_compare failed" >&2
+		fail=1
+	fi
+fi
 [ $fail -eq 0 ] && echo "corpus: ok"
 exit $fail

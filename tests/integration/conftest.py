@@ -73,7 +73,9 @@ class World:
             f.write(stack["MAIL_PASSWORD"] + "\n")
         self.opts = dict(mailbox="INBOX", sent_mailbox=None, poll_interval=1, after="seen",
                          per_recipient_day=10, people="", tag="Example", idle="false",
-                         reopen_days=14, trust_same_domain="false")
+                         reopen_days=14, trust_same_domain="false",
+                         per_ticket_hour=5, global_per_minute=100, breaker_cooldown=900,
+                         tickets_extra="")
         self.opts.update(overrides)
         self.conf = os.path.join(tmp, "tickd.conf")
         self.write_conf()
@@ -97,14 +99,17 @@ imap: { url = "imap://%(ih)s:%(ip)s"; user = "%(support)s"; password_file = "%(d
 smtp: { url = "smtp://%(sh)s:%(sp)s"; from = "%(support)s@example.com"; from_name = "Example Support";
         starttls = false; timeout = 20; };
 tickets: { subject_tag = "%(tag)s"; secret_file = "%(dir)s/secret"; reopen_days = %(reopen)d;
-           trust_same_domain = %(tsd)s; };
-limits: { per_recipient_day = %(prd)d; };
+           trust_same_domain = %(tsd)s; %(tx)s };
+limits: { per_recipient_day = %(prd)d; per_ticket_hour = %(pth)d; global_per_minute = %(gpm)d;
+          breaker_cooldown = %(bcd)d; };
 people = ( %(people)s );
 """ % dict(conninfo=self.conninfo, ih=self.stack["IMAP_HOST"], ip=self.stack["IMAP_PORT"],
                 support=self.support, dir=self.dir, mailbox=o["mailbox"], sent=sent, after=o["after"],
                 poll=o["poll_interval"], idle=o["idle"], sh=self.stack["SMTP_HOST"],
                 sp=self.stack["SMTP_PORT"], tag=o["tag"], reopen=o["reopen_days"],
-                tsd=o["trust_same_domain"], prd=o["per_recipient_day"], people=o["people"]))
+                tsd=o["trust_same_domain"], prd=o["per_recipient_day"], people=o["people"],
+                tx=o["tickets_extra"], pth=o["per_ticket_hour"], gpm=o["global_per_minute"],
+                bcd=o["breaker_cooldown"]))
 
     # -- running the programs --------------------------------------------
     def ctl(self, *args, check=True, input=None):

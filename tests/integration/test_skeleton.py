@@ -163,7 +163,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(make_world):
     times) and restarted: every mail stored once, every ack sent once apart
     from the documented crash window between SMTP 250 and the outbox
     update."""
-    w = make_world(per_recipient_day=100000)
+    w = make_world(per_recipient_day=100000, global_per_minute=1000000)
     total = 500
     m = imapbox.connect(w.support)
     try:

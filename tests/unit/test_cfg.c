@@ -103,6 +103,10 @@ test_broken(void)
 	TEST_CHECK(has(e, "t.conf:6: limits.per_ticket_hour: 5000000000 is "
 			  "out of range"));
 	g_free(e);
+	e = load("limits: { breaker_cooldown = -1; };\n");
+	TEST_CHECK(has(e, "t.conf:6: limits.breaker_cooldown: -1 is out of "
+			  "range"));
+	g_free(e);
 	e = load("tickets2 = 1;\nlimits: { pol = 3; };\n");
 	TEST_CHECK(has(e, "t.conf:6: unknown setting 'tickets2'"));
 	TEST_CHECK(has(e, "t.conf:7: unknown setting 'limits.pol'"));

@@ -1,0 +1,189 @@
+/*
+ * limit.c - send limits and the circuit breaker.  See limit.h.
+ *
+ * Two checkpoints, because either alone leaks: at queue time (inside the
+ * ingest transaction: nothing is queued that a limit forbids, and the
+ * audit trail says so on the ticket) and at send time (counts what was
+ * really sent, so mail queued by any code path, or by an older instance,
+ * or released after a hold, still obeys the limits).
+ */
+#include "limit.h"
+
+#include "log.h"
+
+#define LIMIT_DAY    86400
+#define LIMIT_HOUR   3600
+#define LIMIT_MINUTE 60
+
+enum limit_verdict
+limit_decide(const struct cfg_limits *l, const struct limit_counts *c,
+             bool *trip_r, const char **why_r)
+{
+	*trip_r = false;
+	*why_r = NULL;
+	/* A mail a per-address/per-ticket limit forbids would never go out:
+	 * suppress it even while the breaker holds everything else. */
+	if (c->rcpt_day >= l->per_recipient_day) {
+		*why_r = "limits.per_recipient_day reached";
+		return LIMIT_SUPPRESS;
+	}
+	if (c->ticket_hour >= l->per_ticket_hour) {
+		*why_r = "limits.per_ticket_hour reached";
+		return LIMIT_SUPPRESS;
+	}
+	if (c->breaker_open) {
+		*why_r = "held: circuit breaker open";
+		return LIMIT_HOLD;
+	}
+	if (c->global_minute >= l->global_per_minute) {
+		*trip_r = true;
+		*why_r = "held: limits.global_per_minute exceeded, circuit "
+		         "breaker tripped";
+		return LIMIT_HOLD;
+	}
+	return LIMIT_SEND;
+}
+
+/* limit_hold_secs - how long to put held mail aside: until the breaker's
+ * cool-down ends, but at most LIMIT_HOLD_SECS (an admin may reset it, or
+ * another instance may trip it again, at any time). */
+static int
+limit_hold_secs(const struct store_breaker *b)
+{
+	gint64 left;
+
+	if (b->until == 0)
+		return LIMIT_HOLD_SECS;
+	left = b->until - g_get_real_time() / G_USEC_PER_SEC;
+	return (int)CLAMP(left, 1, LIMIT_HOLD_SECS);
+}
+
+/* limit_trip - open the breaker (once per storm: the caller saw it closed). */
+static int
+limit_trip(const struct cfg *cfg, struct store *st, gint64 ticket, gint64 count,
+           const char *where)
+{
+	g_autofree char *why = g_strdup_printf(
+	    "%" G_GINT64_FORMAT " automatic mails %s in the last minute, "
+	    "limits.global_per_minute is %d",
+	    count, where, cfg->limits.global_per_minute);
+	int r = store_breaker_trip(st, LIMIT_BREAKER,
+	                           cfg->limits.breaker_cooldown, why);
+
+	if (r == 0 && ticket > 0)
+		r = store_event_add(st, ticket, "tickd", "breaker-tripped", why,
+		                    0);
+	if (r == 0) {
+		if (cfg->limits.breaker_cooldown > 0)
+			log_warning("limit: circuit breaker tripped: %s; "
+			            "automatic mail held for %ds",
+			            why, cfg->limits.breaker_cooldown);
+		else
+			log_warning("limit: circuit breaker tripped: %s; "
+			            "automatic mail held until `tickctl "
+			            "breaker reset`",
+			            why);
+	}
+	return r;
+}
+
+int
+limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
+                  const char *rcpt, const char **why_r)
+{
+	struct limit_counts c = {0};
+	struct store_breaker b;
+	enum limit_verdict v;
+	bool trip;
+	int r;
+
+	if ((c.rcpt_day = store_auto_count(st, rcpt, 0, LIMIT_DAY)) < 0)
+		return (int)c.rcpt_day;
+	if (ticket > 0 && (c.ticket_hour = store_auto_count(st, NULL, ticket,
+	                                                    LIMIT_HOUR)) < 0)
+		return (int)c.ticket_hour;
+	if ((c.global_minute = store_auto_count_global(st, LIMIT_MINUTE)) < 0)
+		return (int)c.global_minute;
+	if ((r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
+		return r;
+	c.breaker_open = b.open;
+	v = limit_decide(&cfg->limits, &c, &trip, why_r);
+	if (trip &&
+	    (r = limit_trip(cfg, st, ticket, c.global_minute, "queued")) < 0)
+		return r;
+	return (int)v;
+}
+
+int
+limit_check_send(const struct cfg *cfg, struct store *st,
+                 const struct store_outmail *o, const char **why_r)
+{
+	struct limit_counts c = {0};
+	struct store_breaker b;
+	enum limit_verdict v;
+	bool trip;
+	int r;
+
+	c.rcpt_day = store_sent_count(st, 0, o->rcpt, LIMIT_DAY);
+	if (c.rcpt_day < 0)
+		return (int)c.rcpt_day;
+	if (o->ticket_id > 0 && (c.ticket_hour = store_sent_count(
+	                             st, o->ticket_id, NULL, LIMIT_HOUR)) < 0)
+		return (int)c.ticket_hour;
+	c.global_minute = store_sent_count(st, 0, NULL, LIMIT_MINUTE);
+	if (c.global_minute < 0)
+		return (int)c.global_minute;
+	if ((r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
+		return r;
+	c.breaker_open = b.open;
+	v = limit_decide(&cfg->limits, &c, &trip, why_r);
+	if (trip && (r = limit_trip(cfg, st, o->ticket_id, c.global_minute,
+	                            "sent")) < 0)
+		return r;
+	if (v == LIMIT_SUPPRESS) {
+		r = store_outbox_suppress(st, o->id, *why_r);
+		if (r == 0 && o->ticket_id > 0) {
+			g_autofree char *d =
+			    g_strdup_printf("%s %" G_GINT64_FORMAT " to %s: %s",
+			                    o->kind, o->id, o->rcpt, *why_r);
+			r = store_event_add(st, o->ticket_id, "tickd",
+			                    "send-suppressed", d, 0);
+		}
+	} else if (v == LIMIT_HOLD) {
+		if (trip && (r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
+			return r;
+		r = store_outbox_retry(st, o->id, 0, *why_r,
+		                       limit_hold_secs(&b));
+	}
+	return r < 0 ? r : (int)v;
+}
+
+int
+limit_outbox_gate(const struct cfg *cfg, struct store *st)
+{
+	struct store_breaker b;
+	gint64 n;
+	int r;
+
+	(void)cfg;
+	if ((r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
+		return r;
+	if (!b.open)
+		return 0;
+	n = store_outbox_hold(st, limit_hold_secs(&b),
+	                      "held: circuit breaker open");
+	return n < 0 ? (int)n : 1;
+}
+
+int
+limit_breaker_reset(struct store *st, const char *actor)
+{
+	int was = store_breaker_reset(st, LIMIT_BREAKER, actor);
+	gint64 n;
+
+	if (was < 0)
+		return was;
+	if ((n = store_outbox_unhold(st)) < 0)
+		return (int)n;
+	return was;
+}
