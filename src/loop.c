@@ -10,6 +10,7 @@
 #include "loop.h"
 
 #include "cfg.h"
+#include "escalate.h"
 #include "fetch.h"
 #include "imap.h"
 #include "log.h"
@@ -68,6 +69,7 @@ struct loop {
 	bool idle_on;
 	gint64 idle_since;
 	gint64 last_fetch_ok;
+	gint64 esc_next; /* unix seconds the SLA tick wants to run, 0 = none */
 	bool once;
 };
 
@@ -235,6 +237,20 @@ loop_outbox(struct loop *l)
 	} else {
 		l->smtp_failures = 0;
 	}
+}
+
+/* loop_escalate - SLA clocks and escalation notices (escalate.c); cheap
+ * when nothing is due, so it runs on every pass of the loop. */
+static void
+loop_escalate(struct loop *l)
+{
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC, next = 0;
+
+	if (!loop_db(l))
+		return;
+	l->esc_next = escalate_tick(l->cfg, l->st, now, &next) < 0
+			      ? now + LOOP_MAX_BACKOFF / 10
+			      : next;
 }
 
 /* loop_idle - keep the IDLE doorbell on INBOX ringing-ready. */
@@ -409,6 +425,7 @@ loop_run(const struct loop_opts *o)
 
 	if (o->once) {
 		loop_fetch(&l, true);
+		loop_escalate(&l);
 		loop_outbox(&l);
 		for (int i = 0; i < l.nboxes; i++)
 			if (l.boxes[i].failures > 0)
@@ -427,6 +444,7 @@ loop_run(const struct loop_opts *o)
 			loop_reload_cfg(&l);
 		}
 		loop_fetch(&l, false);
+		loop_escalate(&l);
 		loop_outbox(&l);
 		loop_idle(&l);
 		if (wd && (uint64_t)(g_get_monotonic_time() - last_wd) >= wd) {
@@ -443,6 +461,11 @@ loop_run(const struct loop_opts *o)
 				       MAX(now + due, l.smtp_next_try));
 		if (!store_connected(l.st))
 			deadline = MIN(deadline, l.db_next_try);
+		if (l.esc_next > 0)
+			deadline = MIN(deadline,
+				       now + MAX(0, l.esc_next -
+						 g_get_real_time() /
+							 G_USEC_PER_SEC));
 		if (wd)
 			deadline = MIN(deadline,
 				       now + (gint64)(wd / G_USEC_PER_SEC));

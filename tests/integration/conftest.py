@@ -73,7 +73,7 @@ class World:
             f.write(stack["MAIL_PASSWORD"] + "\n")
         self.opts = dict(mailbox="INBOX", sent_mailbox=None, poll_interval=1, after="seen",
                          per_recipient_day=10, people="", tag="Example", idle="false",
-                         reopen_days=14, trust_same_domain="false")
+                         reopen_days=14, trust_same_domain="false", extra="")
         self.opts.update(overrides)
         self.conf = os.path.join(tmp, "tickd.conf")
         self.write_conf()
@@ -100,11 +100,13 @@ tickets: { subject_tag = "%(tag)s"; secret_file = "%(dir)s/secret"; reopen_days 
            trust_same_domain = %(tsd)s; };
 limits: { per_recipient_day = %(prd)d; };
 people = ( %(people)s );
+%(extra)s
 """ % dict(conninfo=self.conninfo, ih=self.stack["IMAP_HOST"], ip=self.stack["IMAP_PORT"],
                 support=self.support, dir=self.dir, mailbox=o["mailbox"], sent=sent, after=o["after"],
                 poll=o["poll_interval"], idle=o["idle"], sh=self.stack["SMTP_HOST"],
                 sp=self.stack["SMTP_PORT"], tag=o["tag"], reopen=o["reopen_days"],
-                tsd=o["trust_same_domain"], prd=o["per_recipient_day"], people=o["people"]))
+                tsd=o["trust_same_domain"], prd=o["per_recipient_day"], people=o["people"],
+                extra=o["extra"]))
 
     # -- running the programs --------------------------------------------
     def ctl(self, *args, check=True, input=None):
