@@ -232,7 +232,8 @@ int store_sla_save(struct store *st, const struct store_sla_row *row,
 		   gint64 next_check, const char *view, gint64 now);
 /* store_sla_next - the earliest next check (unix seconds), 0 = none. */
 gint64 store_sla_next(struct store *st);
-/* store_sla_immediate - ask the next tick to escalate ticket at once. */
+/* store_sla_immediate - ask the next tick to escalate ticket at once:
+ * 1, or 0 when it was escalated at once before (once per ticket), -E. */
 int store_sla_immediate(struct store *st, gint64 ticket, const char *reason);
 
 int store_sla_notice_add(struct store *st, gint64 ticket, const char *rcpt,

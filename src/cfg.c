@@ -558,7 +558,7 @@ cfg_load_calendars(struct cfg_ctx *x, struct cfg_sla *sla)
 				     (const char *const *)hol,
 				     hol ? g_strv_length(hol) : 0, &cal, err,
 				     sizeof(err)) < 0) {
-			cfg_error(x, e, "calendars: '%s': %s", name, err);
+			cfg_error(x, e, "calendars: %s", err);
 			continue;
 		}
 		g_ptr_array_add(sla->calendars, cal);

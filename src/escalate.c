@@ -169,7 +169,7 @@ escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
 	}
 	if (r == 0 && m.escalate) {
 		r = store_sla_immediate(st, ticket, m.reason);
-		if (r == 0)
+		if (r > 0)
 			r = store_event_add(st, ticket, "tickd",
 			                    "escalation-requested", m.reason,
 			                    0);
@@ -745,6 +745,21 @@ escalate_digests(struct escalate_tick *x)
 	if (nd < 0) {
 		log_err("escalate: digest plan failed: %s", g_strerror(-nd));
 		return 0;
+	}
+	/* An immediate escalation (once per ticket, by a priority rule) is
+	 * not held by the batch window: it goes now, with whatever else is
+	 * pending for the same addressee. */
+	for (guint i = 0; i < pending->len; i++) {
+		const struct store_sla_notice *a = pending->pdata[i];
+
+		if (group[i] >= 0 || strcmp(a->kind, "immediate") != 0)
+			continue;
+		for (guint k = 0; k < pending->len; k++) {
+			const struct store_sla_notice *b = pending->pdata[k];
+			if (group[k] < 0 && strcmp(a->rcpt, b->rcpt) == 0)
+				group[k] = nd;
+		}
+		nd++;
 	}
 	for (int g = 0; g < nd; g++) {
 		size_t k = 0;

@@ -225,8 +225,12 @@ static const char *const store_sql[S__COUNT] = {
 			     "last_at = $2",
 	[S_SLA_NEXT] = "SELECT extract(epoch FROM min(next_check))::bigint "
 		       "FROM sla_clock WHERE next_check IS NOT NULL",
+	/* once per ticket: not when an immediate notice exists already */
 	[S_SLA_IMMEDIATE] = "UPDATE sla_clock SET immediate = $2, next_check "
-			    "= now() WHERE ticket_id = $1",
+			    "= now() WHERE ticket_id = $1 AND immediate IS "
+			    "NULL AND NOT EXISTS (SELECT 1 FROM sla_notice n "
+			    "WHERE n.ticket_id = $1 AND n.kind = 'immediate') "
+			    "RETURNING 1",
 	[S_SLA_INFO] =
 		"SELECT t.subject, t.requester, COALESCE(t.requester_name, ''), "
 		"t.queue, t.priority, COALESCE(t.assignee, ''), t.status, "
@@ -1427,7 +1431,7 @@ store_sla_immediate(struct store *st, gint64 ticket, const char *reason)
 	char a[24];
 	const char *vals[] = {store_i64(a, ticket), reason};
 
-	return store_exec(st, S_SLA_IMMEDIATE, 2, vals);
+	return (int)store_int(st, S_SLA_IMMEDIATE, 2, vals, 0);
 }
 
 void

@@ -149,10 +149,13 @@ def test_speak_to_your_manager_escalates_at_once_with_priority_high(make_world):
     assert [(x["rcpt"], x["kind"]) for x in t["escalations"]] == [(a["boss"], "immediate")]
     # the customer got the acknowledgement only
     assert len(w.inbox(w.customer)) == 1
-    # once only: another tick and a follow-up without keywords add nothing
-    w.append(mail(cust, w.addr(w.support), "Re: [Example #%d] Invoice" % n, body="Any news?\n"))
+    # once per ticket: another tick and a follow-up asking again add nothing
+    w.append(mail(cust, w.addr(w.support), "Re: [Example #%d] Invoice" % n,
+                  body="Any news? I still want to speak to your manager!\n"))
+    w.once()
     w.once()
     assert len(box(w, a["boss"])) == 1
+    assert len(w.ticket(n)["escalations"]) == 1
 
 
 def test_german_keyword_and_vip_raise_priority_without_storm(make_world):
