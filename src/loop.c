@@ -248,9 +248,11 @@ loop_escalate(struct loop *l)
 
 	if (!loop_db(l))
 		return;
+	/* at most one pass a second: a due row locked by another instance
+	 * must not make the loop spin */
 	l->esc_next = escalate_tick(l->cfg, l->st, now, &next) < 0
 			      ? now + LOOP_MAX_BACKOFF / 10
-			      : next;
+			      : (next > 0 ? MAX(next, now + 1) : 0);
 }
 
 /* loop_idle - keep the IDLE doorbell on INBOX ringing-ready. */

@@ -208,3 +208,39 @@ def test_fifty_breaches_in_one_minute_make_one_digest_per_manager(make_world):
     assert len(box(w, a["boss"])) == 1 and len(box(w, a["chief"])) == 1
     n = int(w.sql("SELECT count(*) FROM outbox WHERE kind IN ('escalation', 'digest')"))
     assert n == 2
+
+
+def test_concurrent_instances_send_each_notice_once(make_world):
+    """Three daemons tick at the same moment on one database: the
+    escalation lock lets one of them queue the notices, none twice."""
+    import os
+    import subprocess
+    from conftest import TICKD, ROOT
+    w = make_world()
+    pp, a = people(w, ("lead", "agent"), ("boss", "manager"))
+    w.write_conf(people=pp, per_recipient_day=100,
+                 extra=sla_conf([(0, [a["lead"]])], first_response=60, batch_minutes=15))
+    for i in range(20):
+        raw = mail(w.addr("%s%d" % (w.customer, i)), w.addr(w.support), "Bill %d" % i,
+                   body="This is a complaint. I want to speak to your manager.\n")
+        w.ctl("import", input=raw.encode())
+    assert int(w.sql("SELECT count(*) FROM sla_clock WHERE immediate IS NOT NULL")) == 20
+    confs = []
+    for i in range(3):
+        c = os.path.join(w.dir, "tickd%d.conf" % i)
+        with open(w.conf) as f, open(c, "w") as g:
+            g.write(f.read() + '\ninstance = "it-%d";\n' % i)
+        confs.append(c)
+    procs = [subprocess.Popen([TICKD, "-c", c, "--once"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for c in confs]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()[-2000:]
+    subprocess.run([os.path.join(ROOT, "tests", "stack.sh"), "wait-delivered",
+                    w.stack["STACK_DIR"], "60"], check=True, capture_output=True)
+    assert int(w.sql("SELECT count(*) FROM sla_notice WHERE kind = 'immediate'")) == 20
+    assert int(w.sql("SELECT count(*) FROM sla_notice WHERE sent_at IS NULL")) == 0
+    assert int(w.sql("SELECT count(*) FROM outbox WHERE kind IN ('escalation', 'digest')")) == 1
+    boss = box(w, a["boss"])
+    assert len(boss) == 1 and boss[0]["Subject"] == "Escalation digest: 20 tickets need attention"
+    assert box(w, a["lead"]) == []
