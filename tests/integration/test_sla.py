@@ -244,3 +244,31 @@ def test_concurrent_instances_send_each_notice_once(make_world):
     boss = box(w, a["boss"])
     assert len(boss) == 1 and boss[0]["Subject"] == "Escalation digest: 20 tickets need attention"
     assert box(w, a["lead"]) == []
+
+
+def test_pending_pauses_the_clocks_in_the_daemon(make_world):
+    """A status change by any writer of the ticket row (here plain SQL, as
+    an agent's #status or tickctl would do) pauses and resumes the clocks."""
+    w = make_world()
+    pp, a = people(w, ("lead", "agent"))
+    w.write_conf(people=pp, extra=sla_conf([(0, [a["lead"]])], first_response=60))
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "Slow", body="It is slow.\n"))
+    w.once()
+    n = w.tickets()[0]["number"]
+    ts = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    s0 = w.ticket(n)["sla"]
+    assert s0["first_response"]["state"] == "running"
+    w.sql("UPDATE ticket SET status = 'pending', updated = now() WHERE id = %d" % n)
+    w.once()
+    s1 = w.ticket(n)["sla"]
+    assert s1["first_response"]["state"] == "paused" and s1["first_response"]["due"] is None
+    assert s1["resolution"]["state"] == "paused"
+    time.sleep(4)
+    w.sql("UPDATE ticket SET status = 'open', updated = now() WHERE id = %d" % n)
+    w.once()
+    s2 = w.ticket(n)["sla"]
+    assert s2["first_response"]["state"] == "running"
+    shift = ts(s2["first_response"]["due"]) - ts(s0["first_response"]["due"])
+    assert 3 <= shift <= 10, shift  # the pause does not count
+    assert ts(s2["resolution"]["due"]) - ts(s0["resolution"]["due"]) == shift
+    assert box(w, a["lead"]) == []
