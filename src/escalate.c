@@ -317,7 +317,7 @@ escalate_view(const struct sla_policy *p, const struct sla_calendar *cal,
 		json_key(&j, "warn_percent");
 		json_int(&j, p->warn_pct);
 		json_obj_close(&j);
-		for (int k = 0; k < SLA_TARGET__COUNT; k++) {
+		for (int k = 0; ev != NULL && k < SLA_TARGET__COUNT; k++) {
 			const struct sla_clock *c = &ev->clock[k];
 
 			json_key(&j, escalate_target_name[k]);
@@ -352,7 +352,7 @@ escalate_view(const struct sla_policy *p, const struct sla_calendar *cal,
 	json_key(&j, "resolution");
 	json_int(&j, (long long)row->esc_fired[SLA_ESC_RESOLUTION]);
 	json_obj_close(&j);
-	escalate_json_time(&j, "next_check", ev ? ev->next_change : 0);
+	escalate_json_time(&j, "next_change", ev ? ev->next_change : 0);
 	json_obj_close(&j);
 	return g_string_free(out, FALSE);
 }
