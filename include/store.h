@@ -222,8 +222,10 @@ struct store_sla_change {
 	char kind[12];	 /* customer | agent | status */
 	char status[16]; /* for status */
 };
-/* store_sla_changes - the ticket's unprocessed changes, oldest first,
- * appended to out (GArray of struct store_sla_change). */
+/* store_sla_changes - the ticket's unprocessed changes, oldest first, at
+ * most STORE_SLA_CHANGES_MAX, appended to out (GArray of struct
+ * store_sla_change). */
+#define STORE_SLA_CHANGES_MAX 1000
 int store_sla_changes(struct store *st, gint64 ticket, GArray *out);
 /* store_sla_save - write row's state back, delete the processed changes,
  * set the next check (0 = none) and the JSON view. */

@@ -531,6 +531,9 @@ escalate_one(struct escalate_tick *x, struct store_sla_row *row)
 	if (row->immediate != NULL && (r = escalate_immediate(x, row, ch)) < 0)
 		return r;
 
+	/* store_sla_changes is bounded: more of them wait, come back */
+	if (changes->len >= STORE_SLA_CHANGES_MAX)
+		next = x->now + 1;
 	view = escalate_view(p, cal, have_ev ? &ev : NULL, row);
 	if (next != SLA_NEVER && next <= x->now)
 		next = x->now + 1;

@@ -195,7 +195,7 @@ static const char *const store_sql[S__COUNT] = {
 		"SKIP LOCKED",
 	[S_SLA_CHANGES] = "SELECT id, at, kind, COALESCE(status, '') FROM "
 			  "sla_change WHERE ticket_id = $1 ORDER BY id "
-			  "LIMIT 1000",
+			  "LIMIT " G_STRINGIFY(STORE_SLA_CHANGES_MAX),
 	[S_SLA_CHANGE_DEL] = "DELETE FROM sla_change WHERE id = "
 			     "ANY($1::bigint[])",
 	[S_SLA_SAVE] =
