@@ -12,6 +12,7 @@
 #define TICKD_CFG_H
 
 #include "common.h"
+#include "sla.h"
 
 #include <glib.h>
 
@@ -88,6 +89,52 @@ struct cfg_person {
 	enum cfg_role role;
 };
 
+/* ---- SLA and escalation (issue 7) ---- */
+
+/* Ticket priorities as sla.h's integers: bigger = more urgent. */
+enum cfg_priority {
+	CFG_PRIO_LOW = 0,
+	CFG_PRIO_NORMAL,
+	CFG_PRIO_HIGH,
+	CFG_PRIO_URGENT,
+};
+
+/* A priority rule: a new customer mail matching any of its conditions
+ * raises the ticket to priority (never lowers it) and, with escalate,
+ * escalates at once to the chain's immediate addressees. */
+struct cfg_rule {
+	char *name;
+	char **from;	 /* owned, NULL-terminated: "a@b" or "@domain" */
+	char **keywords; /* owned, NULL-terminated, UTF-8 case-folded */
+	bool importance_high; /* Importance: high / X-Priority: 1 or 2 */
+	int priority;	      /* enum cfg_priority */
+	bool escalate;
+};
+
+struct cfg_chain {
+	char *queue;		      /* owned; NULL = any queue */
+	char **to[SLA_ESC_MAX_LEVELS]; /* owned, NULL-terminated addresses */
+	char **immediate;	      /* owned; NULL = the config's managers */
+	struct sla_chain chain;	      /* borrows queue and to */
+};
+
+struct cfg_sla {
+	GPtrArray *calendars;	    /* struct sla_calendar*, owned */
+	struct sla_policy *policies; /* n_policies, queue strings owned */
+	const struct sla_calendar **policy_cal; /* borrowed from calendars */
+	size_t n_policies;
+	GPtrArray *rules;  /* struct cfg_rule*, owned (defaults if unset) */
+	GPtrArray *chains; /* struct cfg_chain*, owned */
+	int batch_minutes; /* one notice/digest per addressee per window */
+	int hold_seconds;  /* let a burst gather before the first notice */
+	int tick_limit;	   /* tickets evaluated per transaction */
+};
+
+/* cfg_priority_parse - "low".."urgent" -> enum cfg_priority, or -EINVAL. */
+int cfg_priority_parse(const char *s);
+/* cfg_priority_name - the name of an enum cfg_priority; static. */
+const char *cfg_priority_name(int prio);
+
 struct cfg {
 	char *path;
 	char *db_conninfo;
@@ -100,6 +147,7 @@ struct cfg {
 	struct cfg_report report;
 	struct cfg_csat csat;
 	GPtrArray *people; /* struct cfg_person*, agents and managers */
+	struct cfg_sla sla;
 };
 
 /*

@@ -35,4 +35,35 @@ char *compose_tag(const struct cfg *cfg, gint64 ticket);
  * smtp.from has no usable local part.  g_free. */
 char *compose_bounce_address(const struct cfg *cfg, gint64 ticket);
 
+/* One ticket in an escalation notice or digest; strings borrowed. */
+struct compose_esc_item {
+	gint64 ticket;
+	const char *what;     /* "first response breached", "customer asks
+				 for a manager" */
+	int level, n_levels;  /* level 0: immediate escalation */
+	const char *reason;   /* the priority rule that matched, or NULL */
+	const char *subject, *customer, *queue, *priority, *status;
+	const char *assignee; /* "" or NULL: nobody */
+	const char *sla;      /* "first response within 60 business min" */
+	const char *breach;   /* when it was breached, formatted, or NULL */
+	gint64 age_min;	      /* business minutes since the ticket opened */
+	const char *last_text; /* the last customer message's new part */
+};
+
+struct compose_esc {
+	const char *to_addr, *to_name;
+	const struct compose_esc_item *items;
+	size_t n; /* 1: a notice about one ticket; more: a digest */
+	const char *message_id; /* ours, signed, without <> */
+	gint64 now;
+};
+
+/*
+ * compose_escalation - an escalation notice (n == 1) or digest (n > 1) to
+ * an internal person: Auto-Submitted: auto-generated and the other loop
+ * headers, Importance: high when a ticket in it is high or urgent.
+ * Unref the GBytes.
+ */
+GBytes *compose_escalation(const struct cfg *cfg, const struct compose_esc *e);
+
 #endif

@@ -251,6 +251,7 @@ void store_table_clear(struct store_table *t);
 /* Filters of `tickctl tickets`; NULL = any. */
 struct store_ticket_filter {
 	const char *status, *queue, *priority, *assignee;
+	bool breached; /* only tickets whose SLA clocks show a breach */
 };
 
 /* store_tickets_list - tickets matching f, oldest first; into t (table)
@@ -321,5 +322,86 @@ int store_csat_rate(struct store *st, gint64 ticket, const char *rating,
  * send, 0 sent already (by us or another instance), -E. */
 int store_digest_claim(struct store *st, const char *schedule, gint64 start,
                        gint64 end);
+
+/* ---- SLA clocks and escalation (issue 7); see escalate.h ---- */
+
+/* store_sla_lock - the transaction-scoped escalation lock: 1 = ours,
+ * 0 = another instance is escalating right now, -E. */
+int store_sla_lock(struct store *st);
+
+/* One sla_clock row with what the tick needs of its ticket.  v[] holds
+ * struct sla_ticket's bookkeeping in this order: status,
+ * first_response_at, last_customer_at, last_agent_at, resolved_at,
+ * run_since, paused_since, resolution_run_secs, awaiting_since,
+ * response_run_secs, first_response_secs. */
+#define STORE_SLA_NV 11
+struct store_sla_row {
+	gint64 ticket_id;
+	char *queue; /* owned */
+	char priority[16], status[16];
+	gint64 created;
+	bool agent_opened; /* the ticket's first message is an agent's */
+	bool initialized;  /* v[] holds state (false: a new ticket) */
+	gint64 v[STORE_SLA_NV];
+	gint64 esc_start[3], esc_fired[3];
+	char *immediate; /* owned: why to escalate at once, or NULL */
+};
+void store_sla_row_free(gpointer p);
+/* store_sla_due - lock (FOR UPDATE SKIP LOCKED) and append up to limit
+ * rows due at now (struct store_sla_row*, free func store_sla_row_free). */
+int store_sla_due(struct store *st, gint64 now, int limit, GPtrArray *out);
+
+struct store_sla_change {
+	gint64 id, at;
+	char kind[12];	 /* customer | agent | status */
+	char status[16]; /* for status */
+};
+/* store_sla_changes - the ticket's unprocessed changes, oldest first, at
+ * most STORE_SLA_CHANGES_MAX, appended to out (GArray of struct
+ * store_sla_change). */
+#define STORE_SLA_CHANGES_MAX 1000
+int store_sla_changes(struct store *st, gint64 ticket, GArray *out);
+/* store_sla_save - write row's state back, delete the processed changes,
+ * set the next check (0 = none) and the JSON view. */
+int store_sla_save(struct store *st, const struct store_sla_row *row,
+		   const gint64 *change_ids, size_t n_changes,
+		   gint64 next_check, const char *view, gint64 now);
+/* store_sla_next - the earliest next check (unix seconds), 0 = none. */
+gint64 store_sla_next(struct store *st);
+/* store_sla_immediate - ask the next tick to escalate ticket at once:
+ * 1, or 0 when it was escalated at once before (once per ticket), -E. */
+int store_sla_immediate(struct store *st, gint64 ticket, const char *reason);
+
+int store_sla_notice_add(struct store *st, gint64 ticket, const char *rcpt,
+			 const char *kind, int level, gint64 breach_at,
+			 const char *reason, gint64 now);
+struct store_sla_notice {
+	gint64 id, ticket_id, breach_at, queued_at;
+	int level;
+	char *rcpt, *kind, *reason; /* owned */
+};
+void store_sla_notice_free(gpointer p);
+/* store_sla_pending - lock and append up to limit unsent notices, oldest
+ * first (struct store_sla_notice*, free func store_sla_notice_free). */
+int store_sla_pending(struct store *st, int limit, GPtrArray *out);
+/* store_sla_digest_times - for each address in rcpts (char*), when the
+ * last notice or digest went to it (0 = never), into at_out (gint64). */
+int store_sla_digest_times(struct store *st, GPtrArray *rcpts,
+			   GArray *at_out);
+/* store_sla_notices_sent - mark notices ids as sent in one mail to rcpt. */
+int store_sla_notices_sent(struct store *st, const gint64 *ids, size_t n,
+			   const char *rcpt, gint64 now);
+
+/* What a notice says about a ticket. */
+struct store_sla_info {
+	char *subject, *requester, *requester_name, *queue, *assignee;
+	char *last_text; /* the last customer message's new part */
+	char priority[16], status[16];
+	gint64 created;
+};
+/* store_sla_info - 0, -ENOENT, -E; clear with store_sla_info_clear. */
+int store_sla_info(struct store *st, gint64 ticket,
+		   struct store_sla_info *i_r);
+void store_sla_info_clear(struct store_sla_info *i);
 
 #endif

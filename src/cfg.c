@@ -45,6 +45,29 @@ static const char *const cfg_known[] = {
 	"limits.breaker_cooldown",
 	"people", "people.*", "people.*.address", "people.*.name",
 	"people.*.team", "people.*.role",
+	/* SLA and escalation (issue 7) */
+	"calendars", "calendars.*", "calendars.*.name", "calendars.*.timezone",
+	"calendars.*.hours", "calendars.*.hours.mon", "calendars.*.hours.tue",
+	"calendars.*.hours.wed", "calendars.*.hours.thu",
+	"calendars.*.hours.fri", "calendars.*.hours.sat",
+	"calendars.*.hours.sun", "calendars.*.holidays",
+	"calendars.*.holidays.*",
+	"sla", "sla.policies", "sla.policies.*", "sla.policies.*.queue",
+	"sla.policies.*.priority", "sla.policies.*.calendar",
+	"sla.policies.*.first_response", "sla.policies.*.next_response",
+	"sla.policies.*.resolution", "sla.policies.*.warn_percent",
+	"priority_rules", "priority_rules.*", "priority_rules.*.name",
+	"priority_rules.*.from", "priority_rules.*.from.*",
+	"priority_rules.*.keywords", "priority_rules.*.keywords.*",
+	"priority_rules.*.importance_high", "priority_rules.*.priority",
+	"priority_rules.*.escalate",
+	"escalation", "escalation.batch_minutes", "escalation.hold_seconds",
+	"escalation.tick_limit", "escalation.chains", "escalation.chains.*",
+	"escalation.chains.*.queue", "escalation.chains.*.immediate",
+	"escalation.chains.*.immediate.*", "escalation.chains.*.levels",
+	"escalation.chains.*.levels.*", "escalation.chains.*.levels.*.after",
+	"escalation.chains.*.levels.*.to",
+	"escalation.chains.*.levels.*.to.*",
 };
 
 static void PRINTF_LIKE(3, 4)
@@ -340,6 +363,521 @@ cfg_check_url(struct cfg_ctx *x, const char *key, const char *url,
 			  plain, tls);
 }
 
+/* ---- SLA and escalation (issue 7) ---- */
+
+static const char *const cfg_prio_names[] = {"low", "normal", "high",
+					      "urgent"};
+
+int
+cfg_priority_parse(const char *s)
+{
+	for (size_t i = 0; s != NULL && i < ARRAY_SIZE(cfg_prio_names); i++)
+		if (g_ascii_strcasecmp(s, cfg_prio_names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+const char *
+cfg_priority_name(int prio)
+{
+	if (prio < 0 || prio >= (int)ARRAY_SIZE(cfg_prio_names))
+		return "?";
+	return cfg_prio_names[prio];
+}
+
+/*
+ * The default priority rules, used when the file has no priority_rules:
+ * the phrases of a customer who is about to leave escalate at once; the
+ * merely urgent ones raise the priority.  A '*' at the end of a keyword
+ * matches any word ending (German inflection).
+ */
+static const char *const cfg_default_churn[] = {
+	"speak to your manager", "manager", "complaint", "lawyer",
+	"cancel my", "vorgesetzte*", "ihren chef", "ihrem chef",
+	"geschäftsführ*", "beschwerde", "anwalt", "kündig*", NULL};
+static const char *const cfg_default_urgent[] = {
+	"refund", "urgent", "rückerstattung", "erstattung", "geld zurück",
+	"dringend", NULL};
+
+/* cfg_fold - what keyword matching compares: NFC, case-folded. g_free. */
+static char *
+cfg_fold(const char *s)
+{
+	g_autofree char *n = g_utf8_normalize(s, -1, G_NORMALIZE_ALL_COMPOSE);
+
+	return g_utf8_casefold(n ? n : "", -1);
+}
+
+static void
+cfg_rule_free(gpointer p)
+{
+	struct cfg_rule *r = p;
+
+	g_free(r->name);
+	g_strfreev(r->from);
+	g_strfreev(r->keywords);
+	g_free(r);
+}
+
+static void
+cfg_chain_free(gpointer p)
+{
+	struct cfg_chain *ch = p;
+
+	g_free(ch->queue);
+	for (size_t i = 0; i < SLA_ESC_MAX_LEVELS; i++)
+		g_strfreev(ch->to[i]);
+	g_strfreev(ch->immediate);
+	g_free(ch);
+}
+
+static void
+cfg_calendar_free(gpointer p)
+{
+	struct sla_calendar *cal = p;
+
+	sla_calendar_free(&cal);
+}
+
+static void
+cfg_sla_free(struct cfg_sla *s)
+{
+	if (s->calendars)
+		g_ptr_array_unref(s->calendars);
+	for (size_t i = 0; i < s->n_policies; i++)
+		g_free((char *)s->policies[i].queue);
+	g_free(s->policies);
+	g_free(s->policy_cal);
+	if (s->rules)
+		g_ptr_array_unref(s->rules);
+	if (s->chains)
+		g_ptr_array_unref(s->chains);
+	memset(s, 0, sizeof(*s));
+}
+
+/* cfg_strings - a list or array of strings at member name of group e, as
+ * a NULL-terminated vector (each passed through fold when set); NULL when
+ * the member is missing.  Wrong types are reported. */
+static char **
+cfg_strings(struct cfg_ctx *x, const config_setting_t *e, const char *name,
+	    const char *what, char *(*fold)(const char *))
+{
+	const config_setting_t *a = config_setting_get_member(e, name);
+	GPtrArray *v;
+	int n;
+
+	if (a == NULL)
+		return NULL;
+	if (!config_setting_is_array(a) && !config_setting_is_list(a)) {
+		cfg_error(x, a, "%s.%s: expected [ \"...\", ... ]", what, name);
+		return NULL;
+	}
+	v = g_ptr_array_new();
+	n = config_setting_length(a);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(a, i);
+		const char *str = config_setting_get_string(s);
+
+		if (str == NULL || *str == '\0' ||
+		    !g_utf8_validate(str, -1, NULL)) {
+			cfg_error(x, s, "%s.%s: entry %d must be a non-empty "
+					"UTF-8 string",
+				  what, name, i + 1);
+			continue;
+		}
+		g_ptr_array_add(v, fold ? fold(str) : g_strdup(str));
+	}
+	g_ptr_array_add(v, NULL);
+	return (char **)g_ptr_array_free(v, FALSE);
+}
+
+static char *
+cfg_lower(const char *s)
+{
+	return g_ascii_strdown(s, -1);
+}
+
+static void
+cfg_load_calendars(struct cfg_ctx *x, struct cfg_sla *sla)
+{
+	const config_setting_t *list = config_lookup(x->lc, "calendars");
+	static const char *const days[] = {"mon", "tue", "wed", "thu",
+					   "fri", "sat", "sun"};
+
+	if (list == NULL)
+		return;
+	if (!config_setting_is_list(list)) {
+		cfg_error(x, list, "calendars: expected a list ( {...}, ... )");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const config_setting_t *hs;
+		const char *name = NULL, *tz = NULL;
+		struct sla_hours hours[SLA_WEEKDAY__COUNT *
+				       SLA_DAY_MAX_INTERVALS];
+		size_t nh = 0;
+		g_auto(GStrv) hol = NULL;
+		struct sla_calendar *cal = NULL;
+		char err[256];
+		bool bad = false;
+
+		if (!config_setting_is_group(e) ||
+		    !config_setting_lookup_string(e, "name", &name) ||
+		    !config_setting_lookup_string(e, "timezone", &tz)) {
+			cfg_error(x, e, "calendars: entry %d needs name = "
+					"\"...\" and timezone = \"Area/City\"",
+				  i + 1);
+			continue;
+		}
+		hs = config_setting_get_member(e, "hours");
+		if (hs == NULL || !config_setting_is_group(hs)) {
+			cfg_error(x, hs ? hs : e,
+				  "calendars: '%s' needs hours = { mon = "
+				  "\"09:00-17:00\"; ... }",
+				  name);
+			continue;
+		}
+		for (int d = 0; d < SLA_WEEKDAY__COUNT; d++) {
+			const config_setting_t *ds =
+				config_setting_get_member(hs, days[d]);
+			size_t n = 0;
+
+			if (ds == NULL)
+				continue;
+			if (config_setting_type(ds) != CONFIG_TYPE_STRING ||
+			    sla_hours_parse(d, config_setting_get_string(ds),
+					    hours + nh,
+					    SLA_DAY_MAX_INTERVALS, &n, err,
+					    sizeof(err)) < 0) {
+				cfg_error(x, ds,
+					  "calendars: '%s' hours.%s: %s", name,
+					  days[d],
+					  config_setting_type(ds) ==
+							  CONFIG_TYPE_STRING
+						  ? err
+						  : "expected \"HH:MM-HH:MM, "
+						    "...\"");
+				bad = true;
+				continue;
+			}
+			nh += n;
+		}
+		hol = cfg_strings(x, e, "holidays", "calendars.holidays",
+				  NULL);
+		if (bad)
+			continue;
+		for (guint j = 0; j < sla->calendars->len; j++)
+			if (strcmp(((struct sla_calendar *)
+					    sla->calendars->pdata[j])
+					   ->name,
+				   name) == 0) {
+				cfg_error(x, e, "calendars: '%s' is defined "
+						"twice",
+					  name);
+				bad = true;
+			}
+		if (bad)
+			continue;
+		if (sla_calendar_new(name, tz, hours, nh,
+				     (const char *const *)hol,
+				     hol ? g_strv_length(hol) : 0, &cal, err,
+				     sizeof(err)) < 0) {
+			cfg_error(x, e, "calendars: %s", err);
+			continue;
+		}
+		g_ptr_array_add(sla->calendars, cal);
+	}
+}
+
+static const struct sla_calendar *
+cfg_calendar_find(const struct cfg_sla *sla, const char *name)
+{
+	for (guint j = 0; j < sla->calendars->len; j++) {
+		const struct sla_calendar *cal = sla->calendars->pdata[j];
+		if (name == NULL || strcmp(cal->name, name) == 0)
+			return cal;
+	}
+	return NULL;
+}
+
+/* cfg_member_int - an optional whole number member of group e. */
+static int
+cfg_member_int(struct cfg_ctx *x, const config_setting_t *e,
+	       const char *what, const char *name, int def, int min, int max)
+{
+	const config_setting_t *s = config_setting_get_member(e, name);
+	long long v;
+
+	if (s == NULL)
+		return def;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64) {
+		cfg_error(x, s, "%s.%s: expected a whole number", what, name);
+		return def;
+	}
+	v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		cfg_error(x, s, "%s.%s: %lld is out of range (%d..%d)", what,
+			  name, v, min, max);
+		return def;
+	}
+	return (int)v;
+}
+
+static void
+cfg_load_policies(struct cfg_ctx *x, struct cfg_sla *sla)
+{
+	const config_setting_t *list = config_lookup(x->lc, "sla.policies");
+	int n;
+
+	if (list == NULL)
+		return;
+	if (!config_setting_is_list(list)) {
+		cfg_error(x, list, "sla.policies: expected a list ( {...} )");
+		return;
+	}
+	n = config_setting_length(list);
+	sla->policies = g_new0(struct sla_policy, MAX(n, 1));
+	sla->policy_cal = g_new0(const struct sla_calendar *, MAX(n, 1));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const char *queue = NULL, *prio = NULL, *calname = NULL;
+		const char *w = "sla.policies";
+		struct sla_policy p = {.priority = SLA_ANY_PRIORITY};
+		const struct sla_calendar *cal;
+		char err[256];
+
+		if (!config_setting_is_group(e)) {
+			cfg_error(x, e, "sla.policies: each entry must be "
+					"{ ... }");
+			continue;
+		}
+		(void)config_setting_lookup_string(e, "queue", &queue);
+		(void)config_setting_lookup_string(e, "calendar", &calname);
+		if (config_setting_lookup_string(e, "priority", &prio) &&
+		    strcmp(prio, "*") != 0 &&
+		    (p.priority = cfg_priority_parse(prio)) < 0) {
+			cfg_error(x, config_setting_get_member(e, "priority"),
+				  "sla.policies: priority '%s' is not low, "
+				  "normal, high, urgent or *",
+				  prio);
+			continue;
+		}
+		cal = cfg_calendar_find(sla, calname);
+		if (cal == NULL) {
+			const config_setting_t *cs =
+				config_setting_get_member(e, "calendar");
+			if (calname != NULL)
+				cfg_error(x, cs,
+					  "sla.policies: unknown calendar "
+					  "'%s'",
+					  calname);
+			else
+				cfg_error(x, e, "sla.policies: no calendars "
+						"are defined");
+			continue;
+		}
+		p.first_response_min = cfg_member_int(x, e, w, "first_response",
+						      0, 0, 525600);
+		p.next_response_min = cfg_member_int(x, e, w, "next_response",
+						     0, 0, 525600);
+		p.resolution_min = cfg_member_int(x, e, w, "resolution", 0, 0,
+						  525600);
+		p.warn_pct = cfg_member_int(x, e, w, "warn_percent", 80, 0, 99);
+		if (sla_policy_check(&p, err, sizeof(err)) < 0) {
+			cfg_error(x, e, "sla.policies: %s", err);
+			continue;
+		}
+		p.queue = queue ? g_strdup(queue) : NULL;
+		sla->policy_cal[sla->n_policies] = cal;
+		sla->policies[sla->n_policies++] = p;
+	}
+}
+
+static void
+cfg_load_rules(struct cfg_ctx *x, struct cfg_sla *sla)
+{
+	const config_setting_t *list = config_lookup(x->lc, "priority_rules");
+
+	if (list == NULL) {
+		struct cfg_rule *r;
+
+		r = g_new0(struct cfg_rule, 1);
+		r->name = g_strdup("churn risk");
+		r->keywords = g_new0(char *, ARRAY_SIZE(cfg_default_churn));
+		for (size_t i = 0; cfg_default_churn[i]; i++)
+			r->keywords[i] = cfg_fold(cfg_default_churn[i]);
+		r->priority = CFG_PRIO_HIGH;
+		r->escalate = true;
+		g_ptr_array_add(sla->rules, r);
+		r = g_new0(struct cfg_rule, 1);
+		r->name = g_strdup("urgent");
+		r->keywords = g_new0(char *, ARRAY_SIZE(cfg_default_urgent));
+		for (size_t i = 0; cfg_default_urgent[i]; i++)
+			r->keywords[i] = cfg_fold(cfg_default_urgent[i]);
+		r->priority = CFG_PRIO_HIGH;
+		g_ptr_array_add(sla->rules, r);
+		r = g_new0(struct cfg_rule, 1);
+		r->name = g_strdup("importance header");
+		r->importance_high = true;
+		r->priority = CFG_PRIO_HIGH;
+		g_ptr_array_add(sla->rules, r);
+		return;
+	}
+	if (!config_setting_is_list(list)) {
+		cfg_error(x, list, "priority_rules: expected a list ( {...} )");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const char *name = NULL, *prio = "high";
+		struct cfg_rule *r;
+		int b;
+
+		if (!config_setting_is_group(e)) {
+			cfg_error(x, e, "priority_rules: each entry must be "
+					"{ ... }");
+			continue;
+		}
+		r = g_new0(struct cfg_rule, 1);
+		(void)config_setting_lookup_string(e, "name", &name);
+		(void)config_setting_lookup_string(e, "priority", &prio);
+		r->name = g_strdup_printf("%s", name ? name : "rule");
+		r->from = cfg_strings(x, e, "from", "priority_rules",
+				      cfg_lower);
+		r->keywords = cfg_strings(x, e, "keywords", "priority_rules",
+					  cfg_fold);
+		if (config_setting_lookup_bool(e, "importance_high", &b))
+			r->importance_high = b;
+		if (config_setting_lookup_bool(e, "escalate", &b))
+			r->escalate = b;
+		r->priority = cfg_priority_parse(prio);
+		if (r->priority < 0) {
+			cfg_error(x, config_setting_get_member(e, "priority"),
+				  "priority_rules: priority '%s' is not low, "
+				  "normal, high or urgent",
+				  prio);
+			r->priority = CFG_PRIO_HIGH;
+		}
+		if (r->from == NULL && r->keywords == NULL &&
+		    !r->importance_high)
+			cfg_error(x, e, "priority_rules: '%s' needs from, "
+					"keywords or importance_high",
+				  r->name);
+		g_ptr_array_add(sla->rules, r);
+	}
+}
+
+/* cfg_check_people - every address in v must be one of the people. */
+static void
+cfg_check_people(struct cfg_ctx *x, const struct cfg *c,
+		 const config_setting_t *arr, char **v, const char *what)
+{
+	for (int i = 0; v && v[i]; i++)
+		if (cfg_person(c, v[i]) == NULL)
+			cfg_error(x,
+				  config_setting_get_elem(arr, (unsigned)i)
+					  ? config_setting_get_elem(
+						    arr, (unsigned)i)
+					  : arr,
+				  "%s: '%s' is not in people", what, v[i]);
+}
+
+static void
+cfg_load_chains(struct cfg_ctx *x, struct cfg *c)
+{
+	const config_setting_t *list =
+		config_lookup(x->lc, "escalation.chains");
+	const char *w = "escalation.chains";
+
+	if (list == NULL)
+		return;
+	if (!config_setting_is_list(list)) {
+		cfg_error(x, list, "%s: expected a list ( {...} )", w);
+		return;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const config_setting_t *lv;
+		const char *queue = NULL;
+		struct cfg_chain *ch;
+		char err[256];
+		int n;
+
+		if (!config_setting_is_group(e) ||
+		    (lv = config_setting_get_member(e, "levels")) == NULL ||
+		    !config_setting_is_list(lv)) {
+			cfg_error(x, e, "%s: entry %d needs levels = ( { after "
+					"= 0; to = [ \"lead@...\" ]; }, ... )",
+				  w, i + 1);
+			continue;
+		}
+		n = config_setting_length(lv);
+		if (n < 1 || n > SLA_ESC_MAX_LEVELS) {
+			cfg_error(x, lv, "%s: 1..%d levels, not %d", w,
+				  SLA_ESC_MAX_LEVELS, n);
+			continue;
+		}
+		ch = g_new0(struct cfg_chain, 1);
+		(void)config_setting_lookup_string(e, "queue", &queue);
+		ch->queue = queue ? g_strdup(queue) : NULL;
+		ch->immediate = cfg_strings(x, e, "immediate", w, cfg_lower);
+		cfg_check_people(x, c, config_setting_get_member(e, "immediate"),
+				 ch->immediate, "escalation.chains.immediate");
+		for (int l = 0; l < n; l++) {
+			const config_setting_t *le =
+				config_setting_get_elem(lv, (unsigned)l);
+
+			if (!config_setting_is_group(le)) {
+				cfg_error(x, le, "%s: each level must be { after "
+						 "= N; to = [...]; }",
+					  w);
+				continue;
+			}
+			ch->to[l] = cfg_strings(x, le, "to", "escalation.chains."
+							     "levels",
+						cfg_lower);
+			if (ch->to[l] == NULL || ch->to[l][0] == NULL)
+				cfg_error(x, le, "%s: level %d needs to = [ "
+						 "\"person@...\" ]",
+					  w, l + 1);
+			cfg_check_people(x, c,
+					 config_setting_get_member(le, "to"),
+					 ch->to[l], "escalation.chains.levels.to");
+			ch->chain.level[l].after_min = cfg_member_int(
+				x, le, "escalation.chains.levels", "after", 0,
+				0, 525600);
+			ch->chain.level[l].to = (const char *const *)ch->to[l];
+		}
+		ch->chain.n_levels = (size_t)n;
+		ch->chain.queue = ch->queue;
+		if (sla_chain_check(&ch->chain, err, sizeof(err)) < 0)
+			cfg_error(x, e, "%s: %s", w, err);
+		g_ptr_array_add(c->sla.chains, ch);
+	}
+}
+
+static void
+cfg_load_sla(struct cfg_ctx *x, struct cfg *c)
+{
+	struct cfg_sla *sla = &c->sla;
+
+	sla->calendars = g_ptr_array_new_with_free_func(cfg_calendar_free);
+	sla->rules = g_ptr_array_new_with_free_func(cfg_rule_free);
+	sla->chains = g_ptr_array_new_with_free_func(cfg_chain_free);
+	sla->batch_minutes =
+		(int)cfg_int(x, "escalation.batch_minutes", 15, 0, 1440);
+	sla->hold_seconds =
+		(int)cfg_int(x, "escalation.hold_seconds", 0, 0, 3600);
+	sla->tick_limit =
+		(int)cfg_int(x, "escalation.tick_limit", 500, 1, 100000);
+	cfg_load_calendars(x, sla);
+	cfg_load_policies(x, sla);
+	cfg_load_rules(x, sla);
+	cfg_load_chains(x, c);
+}
+
 int
 cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	 GPtrArray *errors)
@@ -485,6 +1023,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	    (int)cfg_int(&x, "csat.max_age", 3 * 86400, 60, 365 * 86400);
 
 	cfg_load_people(&x, c);
+	cfg_load_sla(&x, c);
 	config_destroy(&lc);
 
 	if (errors->len > nerr) {
@@ -531,6 +1070,7 @@ cfg_free(struct cfg **cp)
 	g_free(c->tickets.secret);
 	g_free(c->report.timezone);
 	g_ptr_array_unref(c->people);
+	cfg_sla_free(&c->sla);
 	g_free(c);
 	*cp = NULL;
 }

@@ -279,12 +279,8 @@ ctl_tickets(struct ctl *c, int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0)
 			continue;
 		if (strcmp(argv[i], "--breached") == 0) {
-			/* SLA deadlines arrive with the SLA branch; until
-			 * then there is nothing to filter on, and listing
-			 * every ticket as "breached" would mislead. */
-			fprintf(stderr, "tickctl: tickets --breached: this "
-			                "build has no SLA tracking\n");
-			return EX_UNAVAILABLE;
+			f.breached = true; /* as of the last SLA tick */
+			continue;
 		}
 		if (strcmp(argv[i], "--status") == 0)
 			dst = &f.status;

@@ -13,6 +13,7 @@
 #include "compose.h"
 #include "csat.h"
 #include "limit.h"
+#include "escalate.h"
 #include "log.h"
 #include "mime.h"
 #include "thread.h"
@@ -922,6 +923,13 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 	if (!classify_is_machine(x->cr.cls))
 		if ((r = ingest_add_participants(x, t, new_ticket)) < 0)
 			goto fail;
+	/* priority rules (VIPs, "speak to your manager") on customer mail */
+	if (!x->is_agent && !classify_is_machine(x->cr.cls) &&
+	    (r = escalate_on_mail(cfg, x->st, t, x->from ? x->from->addr : NULL,
+				  x->m->subject, x->m->text_new,
+				  mime_header(x->m, "Importance"),
+				  mime_header(x->m, "X-Priority"), x->now)) < 0)
+		goto fail;
 	if (x->cr.cls == CLASSIFY_BOUNCE && x->cr.bounce_recipient) {
 		g_autofree char *d = g_strdup_printf(
 			"%s %s", x->cr.bounce_recipient,

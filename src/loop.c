@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "csat.h"
 #include "digest.h"
+#include "escalate.h"
 #include "fetch.h"
 #include "imap.h"
 #include "log.h"
@@ -70,6 +71,7 @@ struct loop {
 	bool idle_on;
 	gint64 idle_since;
 	gint64 last_fetch_ok;
+	gint64 esc_next; /* unix seconds the SLA tick wants to run, 0 = none */
 	bool once;
 };
 
@@ -252,6 +254,22 @@ loop_reports(struct loop *l)
 		return;
 	(void)csat_tick(l->cfg, l->st, now);
 	(void)digest_tick(l->cfg, l->st, now);
+}
+
+/* loop_escalate - SLA clocks and escalation notices (escalate.c); cheap
+ * when nothing is due, so it runs on every pass of the loop. */
+static void
+loop_escalate(struct loop *l)
+{
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC, next = 0;
+
+	if (!loop_db(l))
+		return;
+	/* at most one pass a second: a due row locked by another instance
+	 * must not make the loop spin */
+	l->esc_next = escalate_tick(l->cfg, l->st, now, &next) < 0
+			      ? now + LOOP_MAX_BACKOFF / 10
+			      : (next > 0 ? MAX(next, now + 1) : 0);
 }
 
 /* loop_idle - keep the IDLE doorbell on INBOX ringing-ready. */
@@ -442,6 +460,7 @@ loop_run(const struct loop_opts *o)
 	if (o->once) {
 		loop_fetch(&l, true);
 		loop_reports(&l);
+		loop_escalate(&l);
 		loop_outbox(&l);
 		for (int i = 0; i < l.nboxes; i++)
 			if (l.boxes[i].failures > 0)
@@ -461,6 +480,7 @@ loop_run(const struct loop_opts *o)
 		}
 		loop_fetch(&l, false);
 		loop_reports(&l);
+		loop_escalate(&l);
 		loop_outbox(&l);
 		loop_idle(&l);
 		/* also called per fetched mail (fetch.c), so that a long
@@ -476,6 +496,11 @@ loop_run(const struct loop_opts *o)
 				       MAX(now + due, l.smtp_next_try));
 		if (!store_connected(l.st))
 			deadline = MIN(deadline, l.db_next_try);
+		if (l.esc_next > 0)
+			deadline = MIN(deadline,
+				       now + MAX(0, l.esc_next -
+						 g_get_real_time() /
+							 G_USEC_PER_SEC));
 		if (wd)
 			deadline = MIN(deadline,
 				       now + MAX(1, (gint64)(wd / G_USEC_PER_SEC)));

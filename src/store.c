@@ -63,6 +63,20 @@ enum store_stmt {
 	S_BREAKER_TRIP,
 	S_BREAKER_RESET,
 	S_OUT_RCPT_BY_MSGID,
+	/* SLA and escalation (issue 7) */
+	S_SLA_LOCK,
+	S_SLA_DUE,
+	S_SLA_CHANGES,
+	S_SLA_CHANGE_DEL,
+	S_SLA_SAVE,
+	S_SLA_NOTICE_ADD,
+	S_SLA_PENDING,
+	S_SLA_DIGESTS,
+	S_SLA_NOTICE_SENT,
+	S_SLA_DIGEST_SET,
+	S_SLA_NEXT,
+	S_SLA_IMMEDIATE,
+	S_SLA_INFO,
 	S__COUNT
 };
 
@@ -227,7 +241,11 @@ static const char *const store_sql[S__COUNT] = {
 	[S_SENT_COUNT] = "SELECT count(*) FROM outbox WHERE state = 'sent' AND "
 			 "sent_at > now() - make_interval(secs => $3::int) AND "
 			 "($1::bigint = 0 OR ticket_id = $1::bigint) AND "
-			 "($2::text = '' OR rcpt = $2::text)",
+			 "($2::text = '' OR rcpt = $2::text) AND "
+			 /* mail to our own people does not use up a customer's
+			  * or a ticket's allowance (limit.c) */
+			 "(($1::bigint = 0 AND $2::text = '') OR kind NOT IN "
+			 "('escalation', 'digest'))",
 	[S_OUT_SUPPRESS] = "UPDATE outbox SET state = 'suppressed', "
 			   "last_error = $2, lease_until = NULL WHERE id = $1",
 	[S_OUT_HOLD] = "UPDATE outbox SET next_attempt = now() + "
@@ -252,6 +270,70 @@ static const char *const store_sql[S__COUNT] = {
 		"SELECT o.rcpt FROM outbox o JOIN message m ON m.id = "
 		"o.message_id WHERE m.message_id = $1 AND m.direction = 'out' "
 		"ORDER BY o.id LIMIT 1",
+	/* One escalation pass at a time across instances; released at the
+	 * end of the transaction, so a dead instance never blocks it. */
+	[S_SLA_LOCK] = "SELECT pg_try_advisory_xact_lock(hashtext("
+		       "'tickd:escalate'))::int",
+	/* "< now + 1": now is whole seconds, next_check has fractions */
+	[S_SLA_DUE] =
+		"SELECT c.ticket_id, t.queue, t.priority, t.status, "
+		"extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
+		"m.role = 'agent' FROM message m WHERE m.ticket_id = t.id "
+		"ORDER BY m.id LIMIT 1), false), c.initialized, c.status, "
+		"c.first_response_at, c.last_customer_at, c.last_agent_at, "
+		"c.resolved_at, c.run_since, c.paused_since, "
+		"c.resolution_run_secs, c.awaiting_since, c.response_run_secs, "
+		"c.first_response_secs, c.esc_start[1], c.esc_start[2], "
+		"c.esc_start[3], c.esc_fired[1], c.esc_fired[2], "
+		"c.esc_fired[3], c.immediate FROM sla_clock c JOIN ticket t ON "
+		"t.id = c.ticket_id WHERE c.next_check < to_timestamp($1 + 1) "
+		"ORDER BY c.next_check, c.ticket_id LIMIT $2 FOR UPDATE OF c "
+		"SKIP LOCKED",
+	[S_SLA_CHANGES] = "SELECT id, at, kind, COALESCE(status, '') FROM "
+			  "sla_change WHERE ticket_id = $1 ORDER BY id "
+			  "LIMIT " G_STRINGIFY(STORE_SLA_CHANGES_MAX),
+	[S_SLA_CHANGE_DEL] = "DELETE FROM sla_change WHERE id = "
+			     "ANY($1::bigint[])",
+	[S_SLA_SAVE] =
+		"UPDATE sla_clock SET initialized = true, status = $2, "
+		"first_response_at = $3, last_customer_at = $4, last_agent_at "
+		"= $5, resolved_at = $6, run_since = $7, paused_since = $8, "
+		"resolution_run_secs = $9, awaiting_since = $10, "
+		"response_run_secs = $11, first_response_secs = $12, esc_start "
+		"= $13::bigint[], esc_fired = $14::bigint[], immediate = NULL, "
+		"next_check = CASE WHEN $15::bigint = 0 THEN NULL ELSE "
+		"to_timestamp($15::bigint) END, view = $16::jsonb, "
+		"evaluated_at = to_timestamp($17) WHERE ticket_id = $1",
+	[S_SLA_NOTICE_ADD] =
+		"INSERT INTO sla_notice (ticket_id, rcpt, kind, level, "
+		"breach_at, reason, queued_at) VALUES ($1, $2, $3, $4, $5, $6, "
+		"$7)",
+	[S_SLA_PENDING] =
+		"SELECT id, ticket_id, rcpt, kind, level, breach_at, "
+		"COALESCE(reason, ''), queued_at FROM sla_notice WHERE sent_at "
+		"IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	[S_SLA_DIGESTS] = "SELECT rcpt, last_at FROM sla_digest WHERE rcpt = "
+			  "ANY($1::text[])",
+	[S_SLA_NOTICE_SENT] = "UPDATE sla_notice SET sent_at = $2 WHERE id = "
+			      "ANY($1::bigint[])",
+	[S_SLA_DIGEST_SET] = "INSERT INTO sla_digest (rcpt, last_at) VALUES "
+			     "($1, $2) ON CONFLICT (rcpt) DO UPDATE SET "
+			     "last_at = $2",
+	[S_SLA_NEXT] = "SELECT extract(epoch FROM min(next_check))::bigint "
+		       "FROM sla_clock WHERE next_check IS NOT NULL",
+	/* once per ticket: not when an immediate notice exists already */
+	[S_SLA_IMMEDIATE] = "UPDATE sla_clock SET immediate = $2, next_check "
+			    "= now() WHERE ticket_id = $1 AND immediate IS "
+			    "NULL AND NOT EXISTS (SELECT 1 FROM sla_notice n "
+			    "WHERE n.ticket_id = $1 AND n.kind = 'immediate') "
+			    "RETURNING 1",
+	[S_SLA_INFO] =
+		"SELECT t.subject, t.requester, COALESCE(t.requester_name, ''), "
+		"t.queue, t.priority, COALESCE(t.assignee, ''), t.status, "
+		"extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
+		"left(m.body_new, 4000) FROM message m WHERE m.ticket_id = t.id "
+		"AND m.role = 'customer' ORDER BY m.id DESC LIMIT 1), '') FROM "
+		"ticket t WHERE t.id = $1",
 };
 
 struct store {
@@ -1294,6 +1376,18 @@ store_tickets_json(struct store *st, const char *status, GString *out,
 			  1, vals, out, pretty);
 }
 
+/* SLA due times and breach state as of the last escalation tick (sla.c
+ * does the business-time math, so the tick writes them), and every
+ * escalation notice of the ticket. */
+#define STORE_SLA_JSON                                                       \
+	"'sla', (SELECT c.view || jsonb_build_object('evaluated_at', "       \
+	"c.evaluated_at) FROM sla_clock c WHERE c.ticket_id = t.id), "       \
+	"'escalations', (SELECT COALESCE(json_agg(json_build_object('rcpt', " \
+	"n.rcpt, 'kind', n.kind, 'level', n.level, 'breach_at', "            \
+	"to_timestamp(n.breach_at), 'reason', n.reason, 'queued_at', "       \
+	"to_timestamp(n.queued_at), 'sent_at', to_timestamp(n.sent_at)) "    \
+	"ORDER BY n.id), '[]') FROM sla_notice n WHERE n.ticket_id = t.id)"
+
 int
 store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty)
 {
@@ -1329,7 +1423,8 @@ store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty)
 		"'state', o.state, 'attempts', o.attempts, 'last_code', "
 		"o.last_code, 'last_error', o.last_error, 'created', o.created, "
 		"'sent_at', o.sent_at) ORDER BY o.id), '[]') FROM outbox o "
-		"WHERE o.ticket_id = t.id)) FROM ticket t WHERE t.id = $1",
+		"WHERE o.ticket_id = t.id), " STORE_SLA_JSON ") FROM ticket t "
+		"WHERE t.id = $1",
 		1, vals, out, pretty);
 }
 
@@ -1434,13 +1529,16 @@ store_rows(struct store *st, const char *sql, int n, const char *const *vals,
 	" WHERE ($1::text IS NULL OR t.status = $1) AND ($2::text IS NULL OR " \
 	"t.queue = $2) AND ($3::text IS NULL OR t.priority = $3) AND "        \
 	"($4::text IS NULL OR t.assignee = lower($4) OR ($4 = '-' AND "      \
-	"t.assignee IS NULL))"
+	"t.assignee IS NULL)) AND ($5::text IS NULL OR EXISTS (SELECT 1 "    \
+	"FROM sla_clock c WHERE c.ticket_id = t.id AND "                     \
+	"(c.view->>'breached')::boolean))"
 
 int
 store_tickets_list(struct store *st, const struct store_ticket_filter *f,
 		   struct store_table *t, GString *out, bool pretty)
 {
-	const char *vals[] = {f->status, f->queue, f->priority, f->assignee};
+	const char *vals[] = {f->status, f->queue, f->priority, f->assignee,
+			      f->breached ? "t" : NULL};
 
 	/* --json: every column `tickets --json` always had (one object per
 	 * ticket); the table: the columns that fit a terminal. */
@@ -1449,7 +1547,7 @@ store_tickets_list(struct store *st, const struct store_ticket_filter *f,
 				  "SELECT COALESCE(json_agg(json_build_object("
 				  STORE_TICKET_COLS ") ORDER BY t.id), '[]') "
 				  "FROM ticket t" STORE_TICKET_WHERE,
-				  4, vals, out, pretty);
+				  5, vals, out, pretty);
 	return store_rows(st,
 			  "SELECT t.id AS number, t.status, t.priority, "
 			  "t.queue, COALESCE(t.assignee, '-') AS assignee, "
@@ -1457,7 +1555,7 @@ store_tickets_list(struct store *st, const struct store_ticket_filter *f,
 			  "HH24:MI') AS updated, left(t.subject, 40) AS "
 			  "subject FROM ticket t" STORE_TICKET_WHERE
 			  " ORDER BY t.id",
-			  4, vals, t, out, pretty);
+			  5, vals, t, out, pretty);
 }
 
 static const char *const store_views[] = {
@@ -1863,4 +1961,272 @@ store_event_global(struct store *st, const char *actor, const char *action,
 	const char *vals[] = {actor, action, detail, store_i64(a, message)};
 
 	return store_exec(st, S_EVENT_GLOBAL, 4, vals);
+}
+
+/* ---- SLA clocks and escalation (issue 7) ---- */
+
+/* store_i64_array - "{1,2,3}" for a bigint[] parameter.  g_free. */
+static char *
+store_i64_array(const gint64 *v, size_t n)
+{
+	GString *s = g_string_new("{");
+
+	for (size_t i = 0; i < n; i++)
+		g_string_append_printf(s, "%s%" G_GINT64_FORMAT, i ? "," : "",
+				       v[i]);
+	g_string_append_c(s, '}');
+	return g_string_free(s, FALSE);
+}
+
+static gint64
+store_col(PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return g_ascii_strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+int
+store_sla_lock(struct store *st)
+{
+	return (int)store_int(st, S_SLA_LOCK, 0, NULL, 0);
+}
+
+void
+store_sla_row_free(gpointer p)
+{
+	struct store_sla_row *r = p;
+
+	g_free(r->queue);
+	g_free(r->immediate);
+	g_free(r);
+}
+
+int
+store_sla_due(struct store *st, gint64 now, int limit, GPtrArray *out)
+{
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, now), store_i64(b, limit)};
+	int r;
+	PGresult *res = store_run(st, S_SLA_DUE, 2, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_sla_row *row = g_new0(struct store_sla_row, 1);
+
+		row->ticket_id = store_col(res, i, 0);
+		row->queue = g_strdup(PQgetvalue(res, i, 1));
+		g_strlcpy(row->priority, PQgetvalue(res, i, 2),
+			  sizeof(row->priority));
+		g_strlcpy(row->status, PQgetvalue(res, i, 3),
+			  sizeof(row->status));
+		row->created = store_col(res, i, 4);
+		row->agent_opened = strcmp(PQgetvalue(res, i, 5), "t") == 0;
+		row->initialized = strcmp(PQgetvalue(res, i, 6), "t") == 0;
+		for (int k = 0; k < STORE_SLA_NV; k++)
+			row->v[k] = store_col(res, i, 7 + k);
+		for (int k = 0; k < 3; k++) {
+			row->esc_start[k] = store_col(res, i, 18 + k);
+			row->esc_fired[k] = store_col(res, i, 21 + k);
+		}
+		if (!PQgetisnull(res, i, 24))
+			row->immediate = g_strdup(PQgetvalue(res, i, 24));
+		g_ptr_array_add(out, row);
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+store_sla_changes(struct store *st, gint64 ticket, GArray *out)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket)};
+	int r;
+	PGresult *res = store_run(st, S_SLA_CHANGES, 1, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_sla_change c = {0};
+
+		c.id = store_col(res, i, 0);
+		c.at = store_col(res, i, 1);
+		g_strlcpy(c.kind, PQgetvalue(res, i, 2), sizeof(c.kind));
+		g_strlcpy(c.status, PQgetvalue(res, i, 3), sizeof(c.status));
+		g_array_append_val(out, c);
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+store_sla_save(struct store *st, const struct store_sla_row *row,
+	       const gint64 *change_ids, size_t n_changes, gint64 next_check,
+	       const char *view, gint64 now)
+{
+	char b[STORE_SLA_NV][24], a[24], nc[24], nw[24];
+	g_autofree char *starts = store_i64_array(row->esc_start, 3);
+	g_autofree char *fired = store_i64_array(row->esc_fired, 3);
+	const char *vals[17];
+	int r;
+
+	if (n_changes > 0) {
+		g_autofree char *ids = store_i64_array(change_ids, n_changes);
+		const char *dv[] = {ids};
+		if ((r = store_exec(st, S_SLA_CHANGE_DEL, 1, dv)) < 0)
+			return r;
+	}
+	vals[0] = store_i64(a, row->ticket_id);
+	for (int k = 0; k < STORE_SLA_NV; k++)
+		vals[1 + k] = store_i64(b[k], row->v[k]);
+	vals[12] = starts;
+	vals[13] = fired;
+	vals[14] = store_i64(nc, next_check);
+	vals[15] = view;
+	vals[16] = store_i64(nw, now);
+	return store_exec(st, S_SLA_SAVE, 17, vals);
+}
+
+int
+store_sla_notice_add(struct store *st, gint64 ticket, const char *rcpt,
+		     const char *kind, int level, gint64 breach_at,
+		     const char *reason, gint64 now)
+{
+	char a[24], b[24], c[24], d[24];
+	const char *vals[] = {store_i64(a, ticket),    rcpt,
+			      kind,		       store_i64(b, level),
+			      store_i64(c, breach_at), reason,
+			      store_i64(d, now)};
+
+	return store_exec(st, S_SLA_NOTICE_ADD, 7, vals);
+}
+
+void
+store_sla_notice_free(gpointer p)
+{
+	struct store_sla_notice *n = p;
+
+	g_free(n->rcpt);
+	g_free(n->kind);
+	g_free(n->reason);
+	g_free(n);
+}
+
+int
+store_sla_pending(struct store *st, int limit, GPtrArray *out)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, limit)};
+	int r;
+	PGresult *res = store_run(st, S_SLA_PENDING, 1, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_sla_notice *n = g_new0(struct store_sla_notice, 1);
+
+		n->id = store_col(res, i, 0);
+		n->ticket_id = store_col(res, i, 1);
+		n->rcpt = g_strdup(PQgetvalue(res, i, 2));
+		n->kind = g_strdup(PQgetvalue(res, i, 3));
+		n->level = (int)store_col(res, i, 4);
+		n->breach_at = store_col(res, i, 5);
+		n->reason = g_strdup(PQgetvalue(res, i, 6));
+		n->queued_at = store_col(res, i, 7);
+		g_ptr_array_add(out, n);
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+store_sla_digest_times(struct store *st, GPtrArray *rcpts, GArray *at_out)
+{
+	g_autofree char *arr = store_text_array(rcpts);
+	const char *vals[] = {arr};
+	int r;
+	PGresult *res = store_run(st, S_SLA_DIGESTS, 1, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	g_array_set_size(at_out, rcpts->len);
+	for (guint j = 0; j < rcpts->len; j++)
+		g_array_index(at_out, gint64, j) = 0;
+	for (int i = 0; i < PQntuples(res); i++)
+		for (guint j = 0; j < rcpts->len; j++)
+			if (strcmp(PQgetvalue(res, i, 0), rcpts->pdata[j]) == 0)
+				g_array_index(at_out, gint64, j) =
+					store_col(res, i, 1);
+	PQclear(res);
+	return 0;
+}
+
+int
+store_sla_notices_sent(struct store *st, const gint64 *ids, size_t n,
+		       const char *rcpt, gint64 now)
+{
+	g_autofree char *arr = store_i64_array(ids, n);
+	char a[24];
+	const char *vals[] = {arr, store_i64(a, now)};
+	const char *dv[] = {rcpt, a};
+	int r = store_exec(st, S_SLA_NOTICE_SENT, 2, vals);
+
+	return r < 0 ? r : store_exec(st, S_SLA_DIGEST_SET, 2, dv);
+}
+
+gint64
+store_sla_next(struct store *st)
+{
+	return store_int(st, S_SLA_NEXT, 0, NULL, 0);
+}
+
+int
+store_sla_immediate(struct store *st, gint64 ticket, const char *reason)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket), reason};
+
+	return (int)store_int(st, S_SLA_IMMEDIATE, 2, vals, 0);
+}
+
+void
+store_sla_info_clear(struct store_sla_info *i)
+{
+	g_free(i->subject);
+	g_free(i->requester);
+	g_free(i->requester_name);
+	g_free(i->queue);
+	g_free(i->assignee);
+	g_free(i->last_text);
+	memset(i, 0, sizeof(*i));
+}
+
+int
+store_sla_info(struct store *st, gint64 ticket, struct store_sla_info *i_r)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket)};
+	int r;
+	PGresult *res = store_run(st, S_SLA_INFO, 1, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	memset(i_r, 0, sizeof(*i_r));
+	i_r->subject = g_strdup(PQgetvalue(res, 0, 0));
+	i_r->requester = g_strdup(PQgetvalue(res, 0, 1));
+	i_r->requester_name = g_strdup(PQgetvalue(res, 0, 2));
+	i_r->queue = g_strdup(PQgetvalue(res, 0, 3));
+	g_strlcpy(i_r->priority, PQgetvalue(res, 0, 4), sizeof(i_r->priority));
+	i_r->assignee = g_strdup(PQgetvalue(res, 0, 5));
+	g_strlcpy(i_r->status, PQgetvalue(res, 0, 6), sizeof(i_r->status));
+	i_r->created = store_col(res, 0, 7);
+	i_r->last_text = g_strdup(PQgetvalue(res, 0, 8));
+	PQclear(res);
+	return 0;
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # demo.sh - `make demo`: a private PostgreSQL + Dovecot + OpenSMTPD on
-# loopback, tickd on top, three customer mails, and what came of them.
+# loopback, tickd on top, three customer mails, and what came of them:
+# the tickets, the acknowledgement and an escalation to the manager.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=$(mktemp -d /tmp/tickd-demo.XXXXXX)
@@ -29,7 +30,19 @@ smtp: { url = "smtp://127.0.0.1:$SMTP_PORT"; from = "support@example.com";
         from_name = "Example Support"; starttls = false; };
 tickets: { subject_tag = "Example"; secret_file = "$DIR/secret"; };
 people = ( { address = "mary@example.com"; name = "Mary Manager";
-             role = "manager"; } );
+             role = "manager"; },
+           { address = "alice@example.com"; name = "Alice Agent";
+             role = "agent"; } );
+calendars = ( { name = "always"; timezone = "Europe/Berlin";
+  hours = { mon = "00:00-24:00"; tue = "00:00-24:00"; wed = "00:00-24:00";
+            thu = "00:00-24:00"; fri = "00:00-24:00"; sat = "00:00-24:00";
+            sun = "00:00-24:00"; }; } );
+sla: { policies = ( { first_response = 60; next_response = 240;
+                      resolution = 2400; } ); };
+escalation: { batch_minutes = 15; chains = ( {
+  immediate = [ "mary@example.com" ];
+  levels = ( { after = 0; to = [ "alice@example.com" ]; },
+             { after = 60; to = [ "mary@example.com" ]; } ); } ); };
 CONF
 say "tickd --check-config, tickctl init-secret, tickctl migrate"
 "$TICKCTL" -c "$DIR/tickd.conf" init-secret
@@ -75,7 +88,7 @@ send bob@example.com "$DIR/m2.eml"
 send carla@example.com "$DIR/m3.eml"
 for _ in $(seq 1 50); do
 	n=$("$TICKCTL" -c "$DIR/tickd.conf" status --json | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["outbox"]["sent"])')
-	[ "$n" -ge 2 ] && break
+	[ "$n" -ge 3 ] && break
 	sleep 0.2
 done
 "$ROOT/tests/stack.sh" wait-delivered "$DIR" 30 >/dev/null
@@ -84,10 +97,23 @@ say "tickctl tickets"
 "$TICKCTL" -c "$DIR/tickd.conf" tickets --json | $PY -c '
 import json, sys
 for t in json.load(sys.stdin):
-    print("#%-6s %-8s %-22s %s" % (t["number"], t["status"], t["requester"], t["subject"]))'
+    print("#%-6s %-8s %-7s %-22s %s" % (t["number"], t["status"], t["priority"], t["requester"], t["subject"]))'
 
 say "the acknowledgement in carla's mailbox"
 $PY "$ROOT/tests/stack/imapbox.py" fetch --raw carla | grep -E -v '^(Received|Delivered-To|DKIM|X-Original)' | head -40
+
+say "bob asked for a manager: the escalation notice in mary's mailbox"
+$PY "$ROOT/tests/stack/imapbox.py" fetch --raw mary | grep -E -v '^(Received|Delivered-To|DKIM|X-Original)' | head -45
+
+say "SLA state of bob's ticket (tickctl ticket N --json)"
+N=$("$TICKCTL" -c "$DIR/tickd.conf" tickets --json | $PY -c 'import json,sys; print([t["number"] for t in json.load(sys.stdin) if t["requester"] == "bob@example.com"][0])')
+"$TICKCTL" -c "$DIR/tickd.conf" ticket "$N" --json | $PY -c '
+import json, sys
+t = json.load(sys.stdin); s = t["sla"]
+print("priority %s; first response due %s (breached: %s); resolution due %s" % (
+    t["priority"], s["first_response"]["due"], s["first_response"]["breached"], s["resolution"]["due"]))
+for e in t["escalations"]:
+    print("escalation: %s to %s (%s), sent %s" % (e["kind"], e["rcpt"], e["reason"], e["sent_at"]))'
 
 say "the out-of-office reply was stored but not answered"
 $PY "$ROOT/tests/stack/imapbox.py" count carla | sed 's/^/messages in carla: /'

@@ -75,7 +75,7 @@ class World:
                          per_recipient_day=10, people="", tag="Example", idle="false",
                          reopen_days=14, trust_same_domain="false",
                          per_ticket_hour=5, global_per_minute=100, breaker_cooldown=900,
-                         tickets_extra="")
+                         tickets_extra="", extra="")
         self.opts.update(overrides)
         self.conf = os.path.join(tmp, "tickd.conf")
         self.write_conf()
@@ -103,13 +103,14 @@ tickets: { subject_tag = "%(tag)s"; secret_file = "%(dir)s/secret"; reopen_days 
 limits: { per_recipient_day = %(prd)d; per_ticket_hour = %(pth)d; global_per_minute = %(gpm)d;
           breaker_cooldown = %(bcd)d; };
 people = ( %(people)s );
+%(extra)s
 """ % dict(conninfo=self.conninfo, ih=self.stack["IMAP_HOST"], ip=self.stack["IMAP_PORT"],
                 support=self.support, dir=self.dir, mailbox=o["mailbox"], sent=sent, after=o["after"],
                 poll=o["poll_interval"], idle=o["idle"], sh=self.stack["SMTP_HOST"],
                 sp=self.stack["SMTP_PORT"], tag=o["tag"], reopen=o["reopen_days"],
                 tsd=o["trust_same_domain"], prd=o["per_recipient_day"], people=o["people"],
                 tx=o["tickets_extra"], pth=o["per_ticket_hour"], gpm=o["global_per_minute"],
-                bcd=o["breaker_cooldown"]))
+                bcd=o["breaker_cooldown"], extra=o["extra"]))
 
     # -- running the programs --------------------------------------------
     def ctl(self, *args, check=True, input=None):

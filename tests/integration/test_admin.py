@@ -660,9 +660,15 @@ def test_tickctl_tickets_filters_table_and_json(make_world):
     assert ctl(w, "tickets", "--priority", "meh").returncode == EX_DATAERR
     assert ctl(w, "tickets", "--status").returncode == EX_USAGE
     assert ctl(w, "tickets", "--color").returncode == EX_USAGE
-    # no SLA data in this build: refused, not a silent "all tickets"
-    p = ctl(w, "tickets", "--breached")
-    assert p.returncode == EX_UNAVAILABLE and "SLA" in p.stderr
+    # --breached: what the last SLA tick wrote into sla_clock.view
+    p = ctl(w, "tickets", "--breached", "--json")
+    assert p.returncode == 0 and json.loads(p.stdout) == []
+    w.sql("INSERT INTO sla_clock (ticket_id, view) VALUES (%d, '{\"breached\": true}'), "
+          "(%d, '{\"breached\": false}')" % (b, c))
+    p = ctl(w, "tickets", "--breached", "--json")
+    assert p.returncode == 0 and [t["number"] for t in json.loads(p.stdout)] == [b], p.stdout
+    p = ctl(w, "tickets", "--breached", "--status", "closed", "--json")
+    assert json.loads(p.stdout) == []
     # ticket N: readable by default, JSON on request
     p = ctl(w, "ticket", str(b))
     assert p.returncode == 0 and '"subject": "Beta problem"' in p.stdout

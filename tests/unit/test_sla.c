@@ -794,6 +794,72 @@ test_escalation_stops(void)
 	sla_calendar_free(&eu);
 }
 
+/*
+ * Escalation levels count business time too: a breach before a long
+ * weekend with holidays (Berlin, Easter 2025), and a ticket paused over
+ * the weekend of New York's spring DST change.
+ */
+static void
+test_escalation_business_time(void)
+{
+	const char *hol[] = {"2025-04-18", "2025-04-21"};
+	struct sla_calendar *eu = office("Europe/Berlin", hol, 2);
+	struct sla_calendar *us = office("America/New_York", NULL, 0);
+	struct sla_chain c = chain3(0);
+	struct sla_esc_state st = {{0}, {0}};
+	struct sla_esc_result r;
+	struct sla_ticket t;
+
+	/* Thu 2025-04-17 16:30 CEST: 30 business minutes left that day;
+	 * Good Friday, the weekend and Easter Monday do not count. */
+	sla_ticket_init(&t, 1744900200, 2);
+	r = esc(&c, eu, &t, &st, 1744970400); /* Fri 04-18 12:00 */
+	TEST_INTEQ(r.n_fire, 0);
+	r = esc(&c, eu, &t, &st, 1745229600); /* Mon 04-21 12:00 */
+	TEST_INTEQ(r.n_fire, 0);
+	r = esc(&c, eu, &t, &st, 1745306999); /* Tue 04-22 09:29:59 */
+	TEST_INTEQ(r.n_fire, 0);
+	r = esc(&c, eu, &t, &st, 1745307000); /* Tue 09:30: breach */
+	TEST_INTEQ(r.n_fire, 1);
+	TEST_INTEQ(r.fire[0].level, 1);
+	TEST_INTEQ(r.fire[0].breach_at, 1745307000);
+	TEST_INTEQ(r.next_at, 1745310600); /* Tue 10:30 */
+	r = esc(&c, eu, &t, &st, 1745310600);
+	TEST_INTEQ(r.n_fire, 1);
+	TEST_INTEQ(r.fire[0].level, 2);
+	TEST_INTEQ(r.next_at, 1745321400); /* Tue 13:30 */
+
+	/* Fri 2025-03-07 16:00 EST created, 16:15 pending (15 min used),
+	 * Mon 03-10 11:00 EDT open again: 45 min left -> breach 11:45 EDT,
+	 * the weekend's lost hour changes nothing. */
+	memset(&st, 0, sizeof(st));
+	sla_ticket_init(&t, 1741381200, 2);
+	TEST_INTEQ(sla_on_status_change(&t, us, SLA_PENDING, 1741382100), 0);
+	r = esc(&c, us, &t, &st, 1741536000); /* Sun 03-09 12:00 EDT */
+	TEST_INTEQ(r.n_fire, 0);
+	TEST_INTEQ(r.next_at, SLA_NEVER);
+	TEST_INTEQ(sla_on_status_change(&t, us, SLA_OPEN, 1741618800), 0);
+	r = esc(&c, us, &t, &st, 1741618800); /* Mon 11:00 EDT */
+	TEST_INTEQ(r.n_fire, 0);
+	r = esc(&c, us, &t, &st, 1741621500); /* Mon 11:45 EDT */
+	TEST_INTEQ(r.n_fire, 1);
+	TEST_INTEQ(r.fire[0].breach_at, 1741621500);
+	TEST_INTEQ(r.next_at, 1741625100); /* 12:45 EDT */
+	/* each level once: the same instant again fires nothing */
+	r = esc(&c, us, &t, &st, 1741621500);
+	TEST_INTEQ(r.n_fire, 0);
+	r = esc(&c, us, &t, &st, 1741625100);
+	TEST_INTEQ(r.n_fire, 1);
+	TEST_INTEQ(r.fire[0].level, 2);
+	TEST_INTEQ(r.next_at, 1741635900); /* 15:45 EDT: + 240 */
+	/* the reply stops the chain: no level 3 */
+	TEST_INTEQ(sla_on_agent_reply(&t, us, 1741626000), 0);
+	r = esc(&c, us, &t, &st, 1741639500); /* 16:45 EDT */
+	TEST_INTEQ(r.n_fire, 0);
+	sla_calendar_free(&eu);
+	sla_calendar_free(&us);
+}
+
 static void
 test_escalation_immediate(void)
 {
@@ -963,6 +1029,7 @@ main(void)
 	    {"policy", test_policy},
 	    {"escalation_levels", test_escalation_levels},
 	    {"escalation_stops", test_escalation_stops},
+	    {"escalation_business_time", test_escalation_business_time},
 	    {"escalation_immediate", test_escalation_immediate},
 	    {"chain_check", test_chain_check},
 	    {"digest", test_digest},

@@ -1,0 +1,62 @@
+/*
+ * escalate.h - the daemon side of SLAs and escalation (issue 7).  Applies
+ * the priority rules to a new customer mail (inside ingest's
+ * transaction), and on every tick: replays the tickets' changes into
+ * their SLA clocks (sla.c does the math), fires escalation levels, and
+ * batches the notices into one mail (or digest) per addressee per
+ * escalation.batch_minutes, queued in the outbox in the same transaction
+ * as the notice rows and audit events.  Owns no state between calls; all
+ * of it is in the database (store.c).  Logs (notice per escalation).
+ */
+#ifndef TICKD_ESCALATE_H
+#define TICKD_ESCALATE_H
+
+#include "cfg.h"
+#include "common.h"
+#include "store.h"
+
+/* What the priority rules say about one mail. */
+struct escalate_match {
+	int priority;     /* enum cfg_priority, -1 when no rule matched */
+	bool escalate;    /* some matching rule escalates at once */
+	char reason[160]; /* "rule 'churn risk': \"manager\"" (first match) */
+};
+
+/*
+ * escalate_rules_match - pure: which of cfg's priority rules match a mail
+ * from from (address), with subject and new text (either may be NULL),
+ * and the raw Importance / X-Priority header values (NULL if absent).
+ * Keywords match case-insensitively (Unicode case folding) at word
+ * starts, and end at a word end unless they end in '*'.  Only the first
+ * 64 KiB of text are looked at.  Returns the number of matching rules
+ * and fills *m_r (always written).
+ */
+int escalate_rules_match(const struct cfg *cfg, const char *from,
+                         const char *subject, const char *text,
+                         const char *importance, const char *x_priority,
+                         struct escalate_match *m_r);
+
+/*
+ * escalate_on_mail - ingest's hook for a customer's mail on ticket:
+ * raise the ticket's priority (never lower it) and, for an escalating
+ * rule, ask the next tick for an immediate notice; both go into the audit
+ * trail.  Runs inside the caller's transaction.  0 or -E from store.
+ */
+int escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
+                     const char *from, const char *subject, const char *text,
+                     const char *importance, const char *x_priority,
+                     gint64 now);
+
+/*
+ * escalate_tick - one escalation pass at now (unix seconds), in its own
+ * transaction: at most escalation.tick_limit tickets and their notices.
+ * Two instances never send the same notice (a transaction-scoped
+ * advisory lock plus FOR UPDATE SKIP LOCKED on the rows).  *next_r (may
+ * be NULL) is when to run again: unix seconds, 0 = no timer (only a
+ * ticket change makes work).  Returns the number of mails queued (>= 0),
+ * or -E from store (nothing was committed).
+ */
+int escalate_tick(const struct cfg *cfg, struct store *st, gint64 now,
+                  gint64 *next_r);
+
+#endif
