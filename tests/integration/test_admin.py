@@ -664,7 +664,8 @@ def test_tickctl_tickets_filters_table_and_json(make_world):
     p = ctl(w, "tickets", "--breached", "--json")
     assert p.returncode == 0 and json.loads(p.stdout) == []
     w.sql("INSERT INTO sla_clock (ticket_id, view) VALUES (%d, '{\"breached\": true}'), "
-          "(%d, '{\"breached\": false}')" % (b, c))
+          "(%d, '{\"breached\": false}') ON CONFLICT (ticket_id) DO UPDATE SET view = EXCLUDED.view"
+          % (b, c))
     p = ctl(w, "tickets", "--breached", "--json")
     assert p.returncode == 0 and [t["number"] for t in json.loads(p.stdout)] == [b], p.stdout
     p = ctl(w, "tickets", "--breached", "--status", "closed", "--json")

@@ -290,7 +290,9 @@ def test_internal_agent_mail_is_not_a_response(make_world):
 def test_customer_commands_change_nothing(make_world):
     w = agents_world(make_world)
     cust = w.addr(w.customer)
-    body = "#status resolved\n#assign bob\n#priority urgent\n\nPlease help.\n"
+    # (#priority low: the word "urgent" would raise the priority through the
+    # SLA keyword rules, which is right for a customer's text)
+    body = "#status resolved\n#assign bob\n#priority low\n\nPlease help.\n"
     w.append(mail(cust, w.addr(w.support), "Hijack attempt", msgid="<c1@c.example>", body=body))
     w.once()
     (t,) = w.tickets()

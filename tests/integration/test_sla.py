@@ -107,8 +107,11 @@ def test_unanswered_ticket_escalates_level_by_level_until_agent_replies(make_wor
     assert len(box(w, a["lead"])) == 1 and box(w, a["director"]) == []
 
     # an agent replies: the chain stops, level 3 never fires
-    w.append(mail(a["alice"], w.addr(w.support), "Re: [Example #%d] Printer offline" % n,
-                  body="Please switch it off and on again.\n"))
+    # (to the customer, support in Cc: a reply; an agents-only mail would be
+    # internal and stop nothing)
+    w.append(mail(a["alice"], cust, "Re: [Example #%d] Printer offline" % n,
+                  body="Please switch it off and on again.\n",
+                  headers=["Cc: %s" % w.addr(w.support)]))
     w.once()
     sleep_until(t0 + 185)
     w.once()
