@@ -267,15 +267,15 @@ def test_digest_matches_tickctl_report(make_world):
         assert _fmt(key, cur[key]) in words
     assert 'width="67%" style="background:#2b6cb0' in page  # SLA met bar
 
-    # rendered by a real HTML engine at phone width, when installed
+    # rendered by a real HTML engine at phone width (tests/deps.sh installs it)
     shot = _screenshot(page, world.dir)
-    if shot is not None:
-        png, w, h, distinct = shot
-        assert 400 <= w <= 700 and h > 800, (w, h)  # one column, long page
-        assert distinct > 8  # text and bars, not a blank page
-        keep = os.environ.get("TICKD_SCREENSHOT")
-        if keep:
-            shutil.copy(png, keep)
+    assert shot is not None, "wkhtmltoimage missing: run tests/deps.sh"
+    png, w, h, distinct = shot
+    assert 400 <= w <= 700 and h > 800, (w, h)  # one column, long page
+    assert distinct > 8  # text and bars, not a blank page
+    keep = os.environ.get("TICKD_SCREENSHOT")
+    if keep:
+        shutil.copy(png, keep)
 
     # once per period, whatever restarts: no second digest
     world.once()
