@@ -28,10 +28,10 @@
 
 /* One "method=result prop=value ..." of a header. */
 struct authres_result {
-	char *method;	     /* owned, lower case: "dkim", "spf", "dmarc" */
-	char *result;	     /* owned, lower case: "pass", "fail", ... */
-	char *header_d;	     /* owned or NULL: header.d, lower case */
-	char *header_i;	     /* owned or NULL: header.i, lower case */
+	char *method;        /* owned, lower case: "dkim", "spf", "dmarc" */
+	char *result;        /* owned, lower case: "pass", "fail", ... */
+	char *header_d;      /* owned or NULL: header.d, lower case */
+	char *header_i;      /* owned or NULL: header.i, lower case */
 	char *header_from;   /* owned or NULL: header.from, lower case */
 	char *smtp_mailfrom; /* owned or NULL: smtp.mailfrom, lower case */
 };
@@ -69,7 +69,7 @@ void authres_header_clear(struct authres_header *h);
  * audit trail) into why (at most whylen bytes, NUL-terminated).
  */
 bool authres_verify(const char *const *values, size_t n,
-		    const char *authserv_id, const char *from_addr, char *why,
-		    size_t whylen);
+                    const char *authserv_id, const char *from_addr, char *why,
+                    size_t whylen);
 
 #endif

@@ -68,9 +68,8 @@ authres_decomment(const char *v)
 		if (*p == '"')
 			quoted = true;
 		/* folding leftovers and tabs are plain white space */
-		g_string_append_c(s, (*p == '\t' || *p == '\r' || *p == '\n')
-					     ? ' '
-					     : *p);
+		g_string_append_c(
+		    s, (*p == '\t' || *p == '\r' || *p == '\n') ? ' ' : *p);
 	}
 	if (quoted)
 		g_string_append_c(s, '"');
@@ -228,15 +227,15 @@ authres_resinfo(const char *p)
 			if (!authres_set(&r->header_d, v))
 				goto fail;
 		} else if (strcmp(ptype, "header") == 0 &&
-			   strcmp(prop, "i") == 0) {
+		           strcmp(prop, "i") == 0) {
 			if (!authres_set(&r->header_i, v))
 				goto fail;
 		} else if (strcmp(ptype, "header") == 0 &&
-			   strcmp(prop, "from") == 0) {
+		           strcmp(prop, "from") == 0) {
 			if (!authres_set(&r->header_from, v))
 				goto fail;
 		} else if (strcmp(ptype, "smtp") == 0 &&
-			   strcmp(prop, "mailfrom") == 0) {
+		           strcmp(prop, "mailfrom") == 0) {
 			if (!authres_set(&r->smtp_mailfrom, v))
 				goto fail;
 		} else {
@@ -336,7 +335,7 @@ authres_aligned(const char *v, const char *dom)
 
 bool
 authres_verify(const char *const *values, size_t n, const char *authserv_id,
-	       const char *from_addr, char *why, size_t whylen)
+               const char *from_addr, char *why, size_t whylen)
 {
 	g_autofree char *dom = NULL;
 	const char *at, *pass = NULL;
@@ -373,7 +372,7 @@ authres_verify(const char *const *values, size_t n, const char *authserv_id,
 				 * any single pass beside it */
 				authres_header_clear(&h);
 				snprintf(why, whylen, "dmarc=fail from %s",
-					 authserv_id);
+				         authserv_id);
 				return false;
 			}
 			if (pass != NULL || !p)
@@ -383,26 +382,26 @@ authres_verify(const char *const *values, size_t n, const char *authserv_id,
 			     authres_aligned(r->header_from, dom)))
 				pass = "dmarc=pass";
 			else if (strcmp(r->method, "dkim") == 0 &&
-				 authres_aligned(r->header_d ? r->header_d
-							     : r->header_i,
-						 dom))
+			         authres_aligned(r->header_d ? r->header_d
+			                                     : r->header_i,
+			                         dom))
 				pass = "dkim=pass, aligned";
 			else if (strcmp(r->method, "spf") == 0 &&
-				 authres_aligned(r->smtp_mailfrom, dom))
+			         authres_aligned(r->smtp_mailfrom, dom))
 				pass = "spf=pass, aligned";
 		}
 		authres_header_clear(&h);
 	}
 	if (pass != NULL) {
 		snprintf(why, whylen, "%s for %s by %s", pass, dom,
-			 authserv_id);
+		         authserv_id);
 		ok = true;
 	} else if (ours == 0) {
 		snprintf(why, whylen, "no Authentication-Results from %s",
-			 authserv_id);
+		         authserv_id);
 	} else {
 		snprintf(why, whylen, "no aligned pass for %s from %s", dom,
-			 authserv_id);
+		         authserv_id);
 	}
 	return ok;
 }
