@@ -23,7 +23,7 @@
 #define AUTHRES_MAX_VALUE 8192
 /* At most this many results are read from one header; more are ignored. */
 #define AUTHRES_MAX_RESULTS 32
-/* At most this many Authentication-Results fields are looked at. */
+/* At most this many fields with our authserv-id are looked at. */
 #define AUTHRES_MAX_HEADERS 16
 
 /* One "method=result prop=value ..." of a header. */

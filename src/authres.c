@@ -352,7 +352,10 @@ authres_verify(const char *const *values, size_t n, const char *authserv_id,
 		return false;
 	}
 	dom = g_ascii_strdown(at + 1, -1);
-	for (size_t i = 0; i < n && i < AUTHRES_MAX_HEADERS; i++) {
+	/* foreign fields are parsed and dropped (each is bounded, and the
+	 * mail's header count is bounded by mime.c), so that a forger's
+	 * pile of them cannot push our MTA's field out of reach */
+	for (size_t i = 0; i < n && ours < AUTHRES_MAX_HEADERS; i++) {
 		struct authres_header h = {0};
 
 		if (authres_parse(values[i], &h) < 0)

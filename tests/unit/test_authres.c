@@ -172,6 +172,16 @@ test_verify_passes(void)
 	            "bob@example.com", why, sizeof(why)));
 	TEST_CHECK(verify1("mx.example.com; spf=pass smtp.mailfrom=example.com",
 	                   "bob@example.com", why, sizeof(why)));
+	/* a pile of foreign fields does not hide ours */
+	{
+		const char *many[AUTHRES_MAX_HEADERS * 2 + 1];
+		for (size_t i = 0; i < ARRAY_SIZE(many) - 1; i++)
+			many[i] = "evil.test; dkim=fail header.d=example.com";
+		many[ARRAY_SIZE(many) - 1] = "mx.example.com; dmarc=pass";
+		TEST_CHECK(authres_verify(many, ARRAY_SIZE(many),
+		                          "mx.example.com", "bob@example.com",
+		                          why, sizeof(why)));
+	}
 	/* one failing method beside an aligned pass does not matter ... */
 	TEST_CHECK(verify1("mx.example.com; spf=fail smtp.mailfrom=example.com;"
 	                   " dkim=pass header.d=example.com",
