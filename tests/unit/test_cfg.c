@@ -173,8 +173,8 @@ static void
 test_agents(void)
 {
 	const char *pp = "people = ( { address = \"a@e.com\"; } );\n";
-	g_autofree char *p2 = g_strconcat(
-	    pp, "agents: { authserv_id = \"mx.e.com\"; };\n", NULL);
+	g_autofree char *p2 =
+	    g_strconcat(pp, "agents: { authserv_id = \"mx.e.com\"; };\n", NULL);
 	g_autofree char *p3 =
 	    g_strconcat(pp, "agents: { trust_from = \"header\"; };\n", NULL);
 	struct cfg *c;
