@@ -41,14 +41,24 @@ check_config(const char *path)
 		fprintf(stderr, "%s: %u problem(s)\n", path, errors->len);
 		rc = 1;
 	} else {
+		/* the line also says how agents prove their From, so a
+		 * missing authserv-id is seen before a forged "#status" */
+		const char *warn = cfg_agents_warning(c);
+		g_autofree char *agents =
+		    warn ? g_strconcat("; warning: ", warn, NULL)
+		    : c->agents.authserv_id && c->people->len
+		        ? g_strconcat(" (agents authenticated by ",
+		                      c->agents.authserv_id, ")", NULL)
+		        : g_strdup("");
+
 		printf("%s: ok: %s%s%s on %s as %s, poll %ds, smtp %s from "
-		       "%s, queue %s, %u people\n",
+		       "%s, queue %s, %u people%s\n",
 		       path, c->imap.mailbox,
 		       c->imap.sent_mailbox ? " and " : "",
 		       c->imap.sent_mailbox ? c->imap.sent_mailbox : "",
 		       c->imap.url, c->imap.user, c->imap.poll_interval,
 		       c->smtp.url, c->smtp.from, c->tickets.queue,
-		       c->people->len);
+		       c->people->len, agents);
 		rc = EX_OK;
 	}
 	cfg_free(&c);

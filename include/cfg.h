@@ -82,6 +82,18 @@ struct cfg_csat {
 
 enum cfg_role { CFG_ROLE_AGENT = 0, CFG_ROLE_MANAGER };
 
+/* How an INBOX mail from an agent address proves it is the agent's (the
+ * Sent folder is always trusted: only mailbox users can write there). */
+enum cfg_trust_from {
+	CFG_TRUST_AUTHENTICATED = 0, /* Authentication-Results of our MTA */
+	CFG_TRUST_HEADER,            /* the From header alone (forgeable) */
+};
+
+struct cfg_agents {
+	char *authserv_id; /* owned or NULL: our MTA's authserv-id */
+	enum cfg_trust_from trust_from;
+};
+
 struct cfg_person {
 	char *address; /* lower-cased */
 	char *name;
@@ -148,6 +160,7 @@ struct cfg {
 	struct cfg_csat csat;
 	GPtrArray *people; /* struct cfg_person*, agents and managers */
 	struct cfg_sla sla;
+	struct cfg_agents agents;
 };
 
 /*
@@ -165,6 +178,14 @@ void cfg_free(struct cfg **c);
 
 /* cfg_person - the agent or manager with this address, or NULL. */
 const struct cfg_person *cfg_person(const struct cfg *c, const char *addr);
+
+/*
+ * cfg_agents_warning - when INBOX mail from agent addresses can never act
+ * as the agent's (no agents.authserv_id) or is trusted on its From header
+ * alone (agents.trust_from = "header"): a one-line warning for the start
+ * log and --check-config; else NULL.  Static string.
+ */
+const char *cfg_agents_warning(const struct cfg *c);
 
 /*
  * cfg_read_secret - the contents of a credential file, without a trailing

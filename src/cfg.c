@@ -45,6 +45,7 @@ static const char *const cfg_known[] = {
 	"limits.breaker_cooldown",
 	"people", "people.*", "people.*.address", "people.*.name",
 	"people.*.team", "people.*.role",
+	"agents", "agents.authserv_id", "agents.trust_from",
 	/* SLA and escalation (issue 7) */
 	"calendars", "calendars.*", "calendars.*.name", "calendars.*.timezone",
 	"calendars.*.hours", "calendars.*.hours.mon", "calendars.*.hours.tue",
@@ -332,6 +333,50 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 				  : CFG_ROLE_AGENT;
 		g_ptr_array_add(c->people, p);
 	}
+}
+
+/* cfg_load_agents - agents.authserv_id (a token as MTAs write it in
+ * Authentication-Results) and agents.trust_from. */
+static void
+cfg_load_agents(struct cfg_ctx *x, struct cfg *c)
+{
+	g_autofree char *t =
+	    cfg_str(x, "agents.trust_from", "authenticated", false);
+	char *id = cfg_str(x, "agents.authserv_id", NULL, false);
+
+	if (id != NULL && (*id == '\0' || strpbrk(id, " \t;()\"\\") != NULL)) {
+		cfg_error(x, config_lookup(x->lc, "agents.authserv_id"),
+		          "agents.authserv_id: '%s' is not a host name such "
+		          "as \"mx.example.com\"",
+		          id);
+		g_clear_pointer(&id, g_free);
+	}
+	c->agents.authserv_id = id;
+	if (strcmp(t, "authenticated") == 0)
+		c->agents.trust_from = CFG_TRUST_AUTHENTICATED;
+	else if (strcmp(t, "header") == 0)
+		c->agents.trust_from = CFG_TRUST_HEADER;
+	else
+		cfg_error(x, config_lookup(x->lc, "agents.trust_from"),
+		          "agents.trust_from: expected \"authenticated\" or "
+		          "\"header\", not '%s'",
+		          t);
+}
+
+const char *
+cfg_agents_warning(const struct cfg *c)
+{
+	if (c->people->len == 0)
+		return NULL;
+	if (c->agents.trust_from == CFG_TRUST_HEADER)
+		return "agents.trust_from = \"header\": anyone who writes an "
+		       "agent's address into From can act as that agent "
+		       "(commands, replies)";
+	if (c->agents.authserv_id == NULL)
+		return "agents.authserv_id is not set: INBOX mail from agent "
+		       "addresses is treated as customer mail (commands "
+		       "ignored); only the Sent folder acts as an agent";
+	return NULL;
 }
 
 static enum cfg_after
@@ -1023,6 +1068,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	    (int)cfg_int(&x, "csat.max_age", 3 * 86400, 60, 365 * 86400);
 
 	cfg_load_people(&x, c);
+	cfg_load_agents(&x, c);
 	cfg_load_sla(&x, c);
 	config_destroy(&lc);
 
@@ -1070,6 +1116,7 @@ cfg_free(struct cfg **cp)
 	g_free(c->tickets.secret);
 	g_free(c->report.timezone);
 	g_ptr_array_unref(c->people);
+	g_free(c->agents.authserv_id);
 	cfg_sla_free(&c->sla);
 	g_free(c);
 	*cp = NULL;

@@ -8,6 +8,7 @@
  */
 #include "ingest.h"
 
+#include "authres.h"
 #include "classify.h"
 #include "command.h"
 #include "compose.h"
@@ -35,6 +36,8 @@ struct ingest_ctx {
 	char *dedupe_key;
 	const struct mime_addr *from; /* borrowed from m, may be NULL */
 	bool is_agent;
+	bool agent_unauth;   /* From is an agent's, but not authenticated */
+	char agent_why[160]; /* authres_verify's reason for either verdict */
 	bool oversized;
 	struct command_list cmds; /* the "#status ..." block at the top */
 	bool rating; /* a CSAT rating reply (csat.c) */
@@ -697,12 +700,13 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 static int
 ingest_commands_ignored(struct ingest_ctx *x, gint64 t, gint64 msg)
 {
+	const char *why = x->agent_unauth ? "agent From not authenticated"
+	                                  : "sender is not an agent";
 	int r;
 
 	for (guint i = 0; i < x->cmds.cmds->len; i++) {
 		const struct command *c = x->cmds.cmds->pdata[i];
-		g_autofree char *d =
-		    g_strdup_printf("%s: sender is not an agent", c->line);
+		g_autofree char *d = g_strdup_printf("%s: %s", c->line, why);
 		r = store_event_add(x->st, t, ingest_actor(x),
 		                    "command-ignored", d, msg);
 		if (r < 0)
@@ -713,7 +717,7 @@ ingest_commands_ignored(struct ingest_ctx *x, gint64 t, gint64 msg)
 		g_autofree char *d = NULL;
 		if (j->unknown)
 			continue;
-		d = g_strdup_printf("%s: sender is not an agent", j->line);
+		d = g_strdup_printf("%s: %s", j->line, why);
 		r = store_event_add(x->st, t, ingest_actor(x),
 		                    "command-ignored", d, msg);
 		if (r < 0)
@@ -736,7 +740,10 @@ ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
 
 	if (t <= 0)
 		return 0;
-	if (!classify_is_machine(x->cr.cls))
+	if (!classify_is_machine(x->cr.cls) && x->agent_unauth)
+		r = store_event_add(x->st, t, ingest_actor(x),
+		                    "agent-unauthenticated", x->agent_why, msg);
+	if (r == 0 && !classify_is_machine(x->cr.cls))
 		r = x->is_agent ? ingest_agent_apply(x, t, msg, new_ticket)
 		                : ingest_commands_ignored(x, t, msg);
 	if (r == 0 && new_ticket && linked > 0) {
@@ -1000,6 +1007,55 @@ ingest_parse(struct ingest_ctx *x)
 	}
 }
 
+/*
+ * ingest_is_agent - does this mail act as an agent's?  The shared
+ * mailbox's Sent folder: yes (only its users can write there).  Other
+ * mail from a configured person's address: only when its From is proven,
+ * since a From header is free to forge; by default that proof is an
+ * aligned pass in the Authentication-Results our own MTA (agents.
+ * authserv_id) added (authres.c).  A signed reference proves nothing
+ * about the sender (customers receive those Message-IDs), so threading
+ * never makes a mail an agent's.  A forged or unproven agent From is
+ * handled as a customer's mail; its commands are recorded as ignored.
+ */
+static bool
+ingest_is_agent(struct ingest_ctx *x)
+{
+	const struct cfg *cfg = x->cfg;
+	g_autoptr(GPtrArray) ar = NULL;
+	char q[96];
+
+	if (x->src->sent_folder)
+		return true;
+	if (x->from == NULL || cfg_person(cfg, x->from->addr) == NULL)
+		return false;
+	if (cfg->agents.trust_from == CFG_TRUST_HEADER)
+		return true;
+	if (x->m->from->len != 1) {
+		/* DMARC and our alignment check speak of one From domain */
+		g_strlcpy(x->agent_why, "several From addresses",
+		          sizeof(x->agent_why));
+	} else {
+		ar = g_ptr_array_new();
+		for (guint i = 0; i < x->m->headers->len; i++) {
+			const struct mime_header *h = x->m->headers->pdata[i];
+			if (g_ascii_strcasecmp(h->name,
+			                       "Authentication-Results") == 0)
+				g_ptr_array_add(ar, h->value);
+		}
+		if (authres_verify((const char *const *)ar->pdata, ar->len,
+		                   cfg->agents.authserv_id, x->from->addr,
+		                   x->agent_why, sizeof(x->agent_why)))
+			return true;
+	}
+	x->agent_unauth = true;
+	log_notice("ingest: %s uid %" G_GINT64_FORMAT " from agent '%s' "
+	           "not authenticated (%s): handled as a customer's mail",
+	           x->src->label, x->src->uid,
+	           log_quote(x->from->addr, q, sizeof(q)), x->agent_why);
+	return false;
+}
+
 int
 ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	    size_t len, const struct ingest_source *src, gint64 now,
@@ -1020,8 +1076,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	ingest_parse(&x);
 	classify_msg(x.m, &co, &x.cr);
 	x.from = mime_first_from(x.m);
-	x.is_agent = src->sent_folder ||
-		     (x.from && cfg_person(cfg, x.from->addr) != NULL);
+	x.is_agent = ingest_is_agent(&x);
 	ingest_commands(&x);
 	if (x.m->message_id && *x.m->message_id)
 		x.dedupe_key = g_strconcat("mid:", x.m->message_id, NULL);

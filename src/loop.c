@@ -362,6 +362,8 @@ loop_reload_cfg(struct loop *l)
 	loop_clients_new(l);
 	log_notice("loop: reloaded '%s' (poll every %ds)", l->cfg->path,
 		   l->cfg->imap.poll_interval);
+	if (cfg_agents_warning(l->cfg) != NULL)
+		log_warning("loop: %s", cfg_agents_warning(l->cfg));
 	(void)notify_send("READY=1");
 }
 
@@ -455,6 +457,8 @@ loop_run(const struct loop_opts *o)
 	log_notice("loop: started, %d mailbox(es), poll every %ds%s",
 		   l.nboxes, l.cfg->imap.poll_interval,
 		   o->once ? ", once" : "");
+	if (cfg_agents_warning(l.cfg) != NULL)
+		log_warning("loop: %s", cfg_agents_warning(l.cfg));
 	(void)notify_send("READY=1");
 
 	if (o->once) {

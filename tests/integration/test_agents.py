@@ -13,9 +13,17 @@ from conftest import ROOT, imapbox, mail
 CHATWOOT = os.path.join(ROOT, "..", "shared", "corpora", "chatwoot", "spec", "fixtures", "files")
 
 
+# The organisation's MTA (agents.authserv_id) vouches for the agents' domain:
+# INBOX mail from an agent address acts as the agent's only with this.
+AUTHSERV = "mx.example.com"
+AUTH = "Authentication-Results: %s; dkim=pass header.d=example.com" % AUTHSERV
+
+
 def agents_world(make_world, **kw):
     """A world with two configured agents (Bob Builder, Alice) and a manager,
-    each with a real mailbox of their own, and the Sent folder watched."""
+    each with a real mailbox of their own, and the Sent folder watched; the
+    organisation's MTA is mx.example.com (agents.authserv_id)."""
+    kw.setdefault("extra", 'agents: { authserv_id = "%s"; };' % AUTHSERV)
     w = make_world(sent_mailbox="Sent", **kw)
     w.bob = w.addr(w.support + "bob")
     w.alice = w.addr(w.support + "alice")
@@ -212,7 +220,7 @@ def test_agent_commands_change_ticket_and_audit_trail(make_world):
     n, ack = open_ticket(w, msgid="<q1@c.example>")
     # Alice answers from her own client with the support address in Cc
     w.append(mail(w.alice, w.addr(w.customer), "Re: [Example #%d] Printer on fire" % n,
-                  headers=["Cc: %s" % w.addr(w.support), "In-Reply-To: <q1@c.example>"],
+                  headers=["Cc: %s" % w.addr(w.support), "In-Reply-To: <q1@c.example>", AUTH],
                   msgid="<alice1@support.example>",
                   body="#status resolved\n#assign bob\n#priority high\n#frobnicate now\n"
                        "#status later\n\nHello,\nit is fixed.\n"))
@@ -240,7 +248,7 @@ def test_agent_commands_change_ticket_and_audit_trail(make_world):
 
     # a #note: an internal message, visible as such
     w.append(mail(w.bob, w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
-                  msgid="<bob-note@support.example>",
+                  msgid="<bob-note@support.example>", headers=[AUTH],
                   body="#note\nCustomer is a VIP, handle with care.\n"))
     w.once()
     t = w.ticket(n)
@@ -254,12 +262,12 @@ def test_agent_commands_change_ticket_and_audit_trail(make_world):
 
     # #assign by name, by "me", and an unknown person
     w.append(mail(w.boss, w.addr(w.support), "[Example #%d] reassign" % n,
-                  body="#assign Alice\n#status pending\n"))
+                  headers=[AUTH], body="#assign Alice\n#status pending\n"))
     w.once()
     t = w.ticket(n)
     assert t["assignee"] == w.alice and t["status"] == "pending"
     w.append(mail(w.bob, w.addr(w.support), "[Example #%d] mine" % n,
-                  body="#assign me\n#assign nobody@else.example\n"))
+                  headers=[AUTH], body="#assign me\n#assign nobody@else.example\n"))
     w.once()
     t = w.ticket(n)
     assert t["assignee"] == w.bob
@@ -273,9 +281,9 @@ def test_internal_agent_mail_is_not_a_response(make_world):
     w = agents_world(make_world)
     n, ack = open_ticket(w)
     w.append(mail(w.boss, w.addr(w.support), "[Example #%d] escalate" % n,
-                  body="#priority urgent\n#assign bob\n\nBob, please look.\n"))
+                  headers=[AUTH], body="#priority urgent\n#assign bob\n\nBob, please look.\n"))
     w.append(mail(w.bob, w.addr(w.support), "[Example #%d] note" % n,
-                  body="#note looked at it, need logs\n"))
+                  headers=[AUTH], body="#note looked at it, need logs\n"))
     w.once()
     t = w.ticket(n)
     assert t["priority"] == "urgent" and t["assignee"] == w.bob
@@ -330,7 +338,7 @@ def test_same_mail_twice_and_inbox_plus_sent_is_one_message(make_world):
     w.once()
     # Bob answers and Bccs the shared mailbox: one copy in INBOX, and the
     # shared mailbox's Sent folder holds the client's copy (with Bcc)
-    reply = dict(msgid="<bob-r1@support.example>", headers=["In-Reply-To: <q1@c.example>"],
+    reply = dict(msgid="<bob-r1@support.example>", headers=["In-Reply-To: <q1@c.example>", AUTH],
                  body="#status pending\nHello,\nwhich model is it?\n")
     w.append(mail(w.bob, cust, "Re: [Example #%d] Printer on fire" % n, **reply))
     w.once()
@@ -339,7 +347,7 @@ def test_same_mail_twice_and_inbox_plus_sent_is_one_message(make_world):
              mailbox="Sent")
     w.once()
     # and the other order: Sent first, then the Bcc copy in INBOX
-    reply2 = dict(msgid="<bob-r2@support.example>", headers=["In-Reply-To: <twice@c.example>"],
+    reply2 = dict(msgid="<bob-r2@support.example>", headers=["In-Reply-To: <twice@c.example>", AUTH],
                   body="Hello again.\n")
     w.append(mail(w.bob, cust, "Re: [Example #%d] Printer on fire" % n, **reply2), mailbox="Sent")
     w.once()

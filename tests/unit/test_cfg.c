@@ -152,6 +152,62 @@ test_people_and_all_errors(void)
 	g_free(e);
 }
 
+/* load_cfg - the loaded config (NULL on errors) for extra. */
+static struct cfg *
+load_cfg(const char *extra)
+{
+	char *path = write_conf(extra);
+	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *c = NULL;
+
+	if (cfg_load(path, true, &c, errs) < 0)
+		c = NULL;
+	g_ptr_array_unref(errs);
+	g_free(path);
+	return c;
+}
+
+/* agents.authserv_id / trust_from: the safe default warns, a set id does
+ * not, trusting the From header warns, bad values are errors. */
+static void
+test_agents(void)
+{
+	const char *pp = "people = ( { address = \"a@e.com\"; } );\n";
+	g_autofree char *p2 =
+	    g_strconcat(pp, "agents: { authserv_id = \"mx.e.com\"; };\n", NULL);
+	g_autofree char *p3 =
+	    g_strconcat(pp, "agents: { trust_from = \"header\"; };\n", NULL);
+	struct cfg *c;
+	char *e;
+
+	c = load_cfg("");
+	TEST_CHECK(c && c->agents.authserv_id == NULL &&
+	           c->agents.trust_from == CFG_TRUST_AUTHENTICATED);
+	TEST_CHECK(c && cfg_agents_warning(c) == NULL); /* nobody to warn of */
+	cfg_free(&c);
+	c = load_cfg(pp);
+	TEST_CHECK(c && cfg_agents_warning(c) &&
+	           strstr(cfg_agents_warning(c), "authserv_id is not set"));
+	cfg_free(&c);
+	c = load_cfg(p2);
+	TEST_CHECK(c && cfg_agents_warning(c) == NULL);
+	TEST_STREQ(c ? c->agents.authserv_id : NULL, "mx.e.com");
+	cfg_free(&c);
+	c = load_cfg(p3);
+	TEST_CHECK(c && c->agents.trust_from == CFG_TRUST_HEADER);
+	TEST_CHECK(c && cfg_agents_warning(c) &&
+	           strstr(cfg_agents_warning(c), "trust_from"));
+	cfg_free(&c);
+	e = load("agents: { authserv_id = \"mx.e.com; x\";\n"
+	         "  trust_from = \"maybe\"; mode = 1; };\n");
+	TEST_CHECK(has(e, "t.conf:6: agents.authserv_id: 'mx.e.com; x' is "
+	                  "not a host name"));
+	TEST_CHECK(has(e, "t.conf:7: agents.trust_from: expected "
+	                  "\"authenticated\" or \"header\", not 'maybe'"));
+	TEST_CHECK(has(e, "t.conf:7: unknown setting 'agents.mode'"));
+	g_free(e);
+}
+
 static void
 test_missing_secret(void)
 {
@@ -174,6 +230,7 @@ main(void)
 		{"broken", test_broken},
 		{"missing_secret", test_missing_secret},
 		{"people_and_all_errors", test_people_and_all_errors},
+		{"agents", test_agents},
 	};
 	char *p;
 	int rc;
