@@ -939,7 +939,8 @@ mime_part_text(struct mime_ctx *c, GMimeObject *obj, bool uu)
 	bool is_html = mime_is_type(obj, "text", "html");
 	char meta[40];
 	GString *rest = NULL;
-	const char *data = (const char *)ba->data;
+	/* an empty GByteArray may have data == NULL */
+	const char *data = ba->data != NULL ? (const char *)ba->data : "";
 	size_t len = ba->len;
 	char *out;
 
