@@ -72,8 +72,12 @@ corpus:
 	$(MAKE) BUILD=build/asan SANITIZE=1 build/asan/tickctl
 	tests/corpus.sh build/asan/tickctl
 
+# One line per corpus, then the agreement with Stalwart's expected parses.
 corpus-report: $(BUILD)/tickctl
-	$(BUILD)/tickctl corpus-report $(or $(CORPORA),../shared/corpora)
+	$(BUILD)/tickctl corpus-report $(or $(CORPORA),../shared/corpora) \
+	  --json $(BUILD)/corpus-report.json
+	/usr/bin/python3 tests/corpus_compare.py $(BUILD)/corpus-report.json \
+	  $(or $(CORPORA),../shared/corpora)
 
 # libFuzzer on the parse module (mime.c, html.c, quote.c) with ASan and
 # UBSan; seeds are every file of the corpora (mbox files split), built under
