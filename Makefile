@@ -81,8 +81,9 @@ corpus-report: $(BUILD)/tickctl
 
 # libFuzzer on the parse module (mime.c, html.c, quote.c) with ASan and
 # UBSan; seeds are every file of the corpora (mbox files split), built under
-# build/fuzz/seed.  New inputs go to build/fuzz/corpus, crashes to
-# build/fuzz/artifacts.  FUZZ_SECONDS=1800 FUZZ_JOBS=1 for a long run.
+# build/fuzz/seed.  First replays the earlier finds kept as unit fixtures.
+# New inputs go to build/fuzz/corpus, crashes to build/fuzz/artifacts.
+# FUZZ_SECONDS=1800 FUZZ_JOBS=1 for a long run.
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
 FUZZ_MAX_LEN ?= 131072
@@ -94,6 +95,7 @@ $(BUILD)/fuzz/fuzz_mime: $(FUZZ_SRC) include/mime.h include/html.h include/quote
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  -Iinclude $(PKG_CFLAGS) -o $@ $(FUZZ_SRC) $(PKG_LIBS) -lm
 fuzz: $(BUILD)/fuzz/fuzz_mime
+	$(BUILD)/fuzz/fuzz_mime tests/unit/fixtures/fuzz/*
 	tests/fuzz/seed.sh $(BUILD)/fuzz/seed $(or $(CORPORA),../shared/corpora)
 	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

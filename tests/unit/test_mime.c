@@ -194,6 +194,7 @@ static void
 test_charset_fallback_option(void)
 {
 	static const char raw[] = "Subject: t\n\n\xe1\xe2\n";
+	static const char hdr[] = "Subject: \xe1\xe2\n\nx\n";
 	static const char *const greek[] = {"utf-8", "iso-8859-7", NULL};
 	struct mime_limits lim = {0};
 	struct mime_msg *m;
@@ -205,6 +206,16 @@ test_charset_fallback_option(void)
 	lim.charset_fallback = greek;
 	m = mime_parse(raw, sizeof(raw) - 1, &lim);
 	TEST_STREQ(m->text, "αβ\n");
+	mime_msg_free(&m);
+
+	/* the chain serves raw 8-bit headers too: 0xe1 0xe2 is "áâ" in
+	   windows-1252 and "αβ" in iso-8859-7 */
+	m = mime_parse(hdr, sizeof(hdr) - 1, NULL);
+	TEST_STREQ(m->subject, "áâ");
+	mime_msg_free(&m);
+	m = mime_parse(hdr, sizeof(hdr) - 1, &lim);
+	TEST_STREQ(m->subject, "αβ");
+	TEST_STREQ(m->text, "x\n");
 	mime_msg_free(&m);
 }
 
