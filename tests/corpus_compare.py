@@ -200,8 +200,28 @@ def explain(eml, exp_path, exp, got):
         part = d["parts"][i]
         if (part.get("is_encoding_problem") and body_kind(part) == "Text"
                 and part["offset_end"] >= size - 1):
-            return UNTERMINATED
+            return UNTERMINATED + (PREFIX if prefix_lines(eml) else "")
     return None
+
+
+PREFIX = ("; besides, a line here starts with a boundary without being it "
+          "('--ab' for boundary 'a'): Stalwart takes it for the innermost "
+          "boundary (RFC 2046 5.1.1's note allows that), GMime only matches a "
+          "boundary line exactly, so the parts are cut differently")
+
+
+def prefix_lines(eml):
+    """True when a line starts with '--' + a declared boundary and is not
+    exactly that boundary (nor its close)."""
+    raw = open(eml, "rb").read()
+    bounds = set(re.findall(rb'boundary="?([^";\r\n]+)"?', raw, re.I))
+    for line in raw.splitlines():
+        line = line.rstrip()
+        for b in bounds:
+            d = b"--" + b
+            if line.startswith(d) and line not in (d, d + b"--"):
+                return True
+    return False
 
 
 def text_matches(exp, got):
