@@ -211,16 +211,20 @@ PREFIX = ("; besides, a line here starts with a boundary without being it "
 
 
 def prefix_lines(eml):
-    """True when a line starts with '--' + a declared boundary and is not
-    exactly that boundary (nor its close)."""
+    """True when a line starts with '--' + the innermost (last declared)
+    boundary it starts with at all, without being that boundary or its
+    close: Stalwart cuts there as a part of that multipart, GMime only at an
+    exact boundary line (if the line is one), so the parts differ."""
     raw = open(eml, "rb").read()
-    bounds = set(re.findall(rb'boundary="?([^";\r\n]+)"?', raw, re.I))
+    order = []
+    for b in re.findall(rb'boundary="?([^";\r\n]+)"?', raw, re.I):
+        if b not in order:
+            order.append(b)
     for line in raw.splitlines():
         line = line.rstrip()
-        for b in bounds:
-            d = b"--" + b
-            if line.startswith(d) and line not in (d, d + b"--"):
-                return True
+        hits = [b for b in order if line.startswith(b"--" + b)]
+        if hits and line not in (b"--" + hits[-1], b"--" + hits[-1] + b"--"):
+            return True
     return False
 
 
