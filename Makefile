@@ -72,8 +72,39 @@ corpus:
 	$(MAKE) BUILD=build/asan SANITIZE=1 build/asan/tickctl
 	tests/corpus.sh build/asan/tickctl
 
+# One line per corpus, then the agreement with Stalwart's expected parses.
 corpus-report: $(BUILD)/tickctl
-	$(BUILD)/tickctl corpus-report $(or $(CORPORA),../shared/corpora)
+	$(BUILD)/tickctl corpus-report $(or $(CORPORA),../shared/corpora) \
+	  --json $(BUILD)/corpus-report.json
+	/usr/bin/python3 tests/corpus_compare.py $(BUILD)/corpus-report.json \
+	  $(or $(CORPORA),../shared/corpora)
+
+# libFuzzer on the parse module (mime.c, html.c, quote.c) with ASan and
+# UBSan; seeds are every file of the corpora (mbox files split), built under
+# build/fuzz/seed.  First replays the earlier finds kept as unit fixtures.
+# New inputs go to build/fuzz/corpus, crashes to build/fuzz/artifacts.
+# FUZZ_SECONDS=1800 FUZZ_JOBS=1 for a long run.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
+FUZZ_MAX_LEN ?= 131072
+FUZZ_CC      ?= clang
+FUZZ_SRC     := tests/fuzz/fuzz_mime.c src/mime.c src/html.c src/quote.c
+$(BUILD)/fuzz/fuzz_mime: $(FUZZ_SRC) include/mime.h include/html.h include/quote.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -Iinclude $(PKG_CFLAGS) -o $@ $(FUZZ_SRC) $(PKG_LIBS) -lm
+fuzz: $(BUILD)/fuzz/fuzz_mime
+	$(BUILD)/fuzz/fuzz_mime tests/unit/fixtures/fuzz/*
+	tests/fuzz/seed.sh $(BUILD)/fuzz/seed $(or $(CORPORA),../shared/corpora)
+	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	$(BUILD)/fuzz/fuzz_mime -max_total_time=$(FUZZ_SECONDS) \
+	  $(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)) \
+	  -max_len=$(FUZZ_MAX_LEN) \
+	  -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+	  -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
+	  $(BUILD)/fuzz/corpus $(BUILD)/fuzz/seed
 
 itest: all
 	tests/integration/run.sh

@@ -27,60 +27,60 @@ struct mime_header {
 };
 
 struct mime_attachment {
-	char *filename;	    /* owned, never NULL (derived from type if absent) */
-	char *content_type; /* owned, lower-case "type/subtype" */
-	char *content_id;   /* owned or NULL, without <> */
-	bool is_inline;	    /* Content-Disposition inline, or cid-referenced */
-	bool is_message;    /* a message/rfc822 attached as a whole */
-	size_t size;	    /* decoded size in bytes */
+	char *filename; /* owned, never NULL (derived from type if absent) */
+	char *content_type;  /* owned, lower-case "type/subtype" */
+	char *content_id;    /* owned or NULL, without <> */
+	bool is_inline;      /* Content-Disposition inline, or cid-referenced */
+	bool is_message;     /* a message/rfc822 attached as a whole */
+	size_t size;         /* decoded size in bytes */
 	unsigned char *data; /* owned, decoded bytes (size of them) */
 };
 
 /* Bounds on work done for one hostile mail.  Zero fields take defaults. */
 struct mime_limits {
-	size_t max_depth;	    /* MIME nesting, default 20 */
-	size_t max_parts;	    /* leaf parts, default 500 */
-	size_t max_headers;	    /* top-level header fields kept, default 500 */
-	size_t max_text;	    /* bytes of text/html body kept, default 4 MiB */
+	size_t max_depth;   /* MIME nesting, default 20 */
+	size_t max_parts;   /* leaf parts, default 500 */
+	size_t max_headers; /* top-level header fields kept, default 500 */
+	size_t max_text;    /* bytes of text/html body kept, default 4 MiB */
 	const char *const *charset_fallback; /* NULL-terminated; default
-						{"utf-8","windows-1252"} */
+	                                        {"utf-8","windows-1252"} */
 };
 
 struct mime_msg {
-	char *message_id;	  /* owned or NULL, without <> */
-	GPtrArray *in_reply_to;	  /* char* ids without <>, owned */
-	GPtrArray *references;	  /* char* ids without <>, owned, in order */
-	GPtrArray *from;	  /* struct mime_addr*, mailboxes only */
-	GPtrArray *reply_to;	  /* struct mime_addr* */
-	GPtrArray *to;		  /* struct mime_addr* */
-	GPtrArray *cc;		  /* struct mime_addr* */
-	char *subject;		  /* owned, decoded, never NULL ("" if none) */
-	gint64 date;		  /* unix seconds, 0 if missing/unparsable */
-	char *text;		  /* owned, body text, never NULL; from
-				     text/plain or converted from HTML */
-	char *html;		  /* owned or NULL: the HTML body as UTF-8 */
-	char *text_new;		  /* owned, never NULL: the part of text the
-				     sender wrote now (quotes/signature cut) */
-	char *language;		  /* owned or NULL: Content-Language */
-	GPtrArray *attachments;	  /* struct mime_attachment* */
-	GPtrArray *headers;	  /* struct mime_header*, top level, in order */
-	GPtrArray *defects;	  /* char*, short descriptions, owned */
-	bool unparsed;		  /* GMime could not build a message at all */
+	char *message_id;       /* owned or NULL, without <> */
+	GPtrArray *in_reply_to; /* char* ids without <>, owned */
+	GPtrArray *references;  /* char* ids without <>, owned, in order */
+	GPtrArray *from;        /* struct mime_addr*, mailboxes only */
+	GPtrArray *reply_to;    /* struct mime_addr* */
+	GPtrArray *to;          /* struct mime_addr* */
+	GPtrArray *cc;          /* struct mime_addr* */
+	char *subject;          /* owned, decoded, never NULL ("" if none) */
+	gint64 date;            /* unix seconds, 0 if missing/unparsable */
+	char *text;             /* owned, body text, never NULL; from
+	                           text/plain or converted from HTML */
+	char *html;             /* owned or NULL: the HTML body as UTF-8 */
+	char *text_new;         /* owned, never NULL: the part of text the
+	                           sender wrote now (quotes/signature cut) */
+	char *language;         /* owned or NULL: Content-Language */
+	GPtrArray *attachments; /* struct mime_attachment* */
+	GPtrArray *headers;     /* struct mime_header*, top level, in order */
+	GPtrArray *defects;     /* char*, short descriptions, owned */
+	bool unparsed;          /* GMime could not build a message at all */
 
 	/* What loop protection (classify.c) needs from reports. */
-	char *content_type;	  /* owned, top-level "type/subtype" lower */
-	char *report_type;	  /* owned or NULL: multipart/report's param */
-	char *report_body;	  /* owned or NULL: text of the
-				     message/delivery-status, feedback-report
-				     or disposition-notification part */
+	char *content_type;        /* owned, top-level "type/subtype" lower */
+	char *report_type;         /* owned or NULL: multipart/report's param */
+	char *report_body;         /* owned or NULL: text of the
+	                              message/delivery-status, feedback-report
+	                              or disposition-notification part */
 	char *original_message_id; /* owned or NULL: Message-ID of the mail a
-				      report or bounce is about, from its
-				      message/rfc822 or text/rfc822-headers
-				      part (outside multipart/report: the
-				      first such part near the top, so a
-				      forwarded mail has one too) */
-	char *original_headers;	  /* owned or NULL: that part's header
-				     block, UTF-8, at most 16 KiB */
+	                              report or bounce is about, from its
+	                              message/rfc822 or text/rfc822-headers
+	                              part (outside multipart/report: the
+	                              first such part near the top, so a
+	                              forwarded mail has one too) */
+	char *original_headers;    /* owned or NULL: that part's header
+	                              block, UTF-8, at most 16 KiB */
 };
 
 /* mime_init - call once from main before any other mime_ call. */
@@ -99,7 +99,7 @@ void mime_shutdown(void);
  * are not a mail at all, ->unparsed is set and ->defects says why.
  */
 struct mime_msg *mime_parse(const void *raw, size_t len,
-			    const struct mime_limits *lim);
+                            const struct mime_limits *lim);
 
 /* mime_msg_free - free *m and set it to NULL; NULL is fine. */
 void mime_msg_free(struct mime_msg **m);
@@ -129,13 +129,13 @@ struct mime_out {
 	const char *from_name, *from_addr;
 	const char *to_name, *to_addr;
 	const char *subject;
-	const char *text;	 /* text/plain part, required */
-	const char *html;	 /* optional text/html alternative */
-	const char *message_id;	 /* without <> */
-	const char *in_reply_to; /* without <> */
-	const char *references;	 /* space-separated, each without <> */
+	const char *text;         /* text/plain part, required */
+	const char *html;         /* optional text/html alternative */
+	const char *message_id;   /* without <> */
+	const char *in_reply_to;  /* without <> */
+	const char *references;   /* space-separated, each without <> */
 	const char *const *extra; /* NULL-terminated name, value pairs */
-	gint64 date;		 /* unix seconds */
+	gint64 date;              /* unix seconds */
 };
 
 /*

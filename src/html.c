@@ -449,9 +449,12 @@ html_find_meta(const char *p, const char *end)
 bool
 html_meta_charset(const char *html, size_t len, char *out, size_t outlen)
 {
-	const char *end = html + (len < 2048 ? len : 2048);
-	const char *p = html;
+	const char *end, *p = html;
 
+	/* an empty part may come as (NULL, 0): no pointer arithmetic on it */
+	if (html == NULL || len == 0)
+		return false;
+	end = html + (len < 2048 ? len : 2048);
 	while ((p = html_find_meta(p, end)) != NULL) {
 		const char *c, *q = memchr(p, '>', end - p);
 		size_t cl = 0;

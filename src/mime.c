@@ -709,6 +709,42 @@ mime_fix_encoding(GMimePart *p, GMimeDataWrapper *dw)
 		g_mime_data_wrapper_set_encoding(dw, enc);
 }
 
+/*
+ * mime_fix_end - dw itself (a new reference), or a wrapper of the same
+ * content one byte longer where GMime cut a byte off.  In a mail that it
+ * reads as CRLF, GMime takes two bytes before a boundary line as the line
+ * break even when the last line ends in a bare LF ("ZWg=\n--b" in a CRLF
+ * mail came out as "ZWg"), losing the last byte of the part.  The content
+ * is a window on the mail's bytes, so the byte after its end shows it:
+ * not a line break itself, followed by LF and "--".
+ */
+static GMimeDataWrapper *
+mime_fix_end(GMimeDataWrapper *dw)
+{
+	GMimeStream *s = g_mime_data_wrapper_get_stream(dw);
+	GMimeStream *sub;
+	GMimeDataWrapper *fixed;
+	GByteArray *buf;
+	gint64 e;
+
+	if (s == NULL || !GMIME_IS_STREAM_MEM(s))
+		return g_object_ref(dw);
+	buf = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	e = s->bound_end;
+	if (buf == NULL || e < s->bound_start || e < 0 ||
+	    (guint64)e + 3 >= buf->len || buf->data[e] == '\r' ||
+	    buf->data[e] == '\n' || buf->data[e + 1] != '\n' ||
+	    buf->data[e + 2] != '-' || buf->data[e + 3] != '-')
+		return g_object_ref(dw);
+	sub = g_mime_stream_substream(s, s->bound_start, e + 1);
+	if (sub == NULL)
+		return g_object_ref(dw);
+	fixed = g_mime_data_wrapper_new_with_stream(
+	    sub, g_mime_data_wrapper_get_encoding(dw));
+	g_object_unref(sub);
+	return fixed;
+}
+
 /* mime_part_bytes - decoded content of a leaf (g_byte_array_unref). */
 static GByteArray *
 mime_part_bytes(GMimePart *p)
@@ -721,7 +757,9 @@ mime_part_bytes(GMimePart *p)
 		return g_byte_array_new();
 	mime_fix_encoding(p, dw);
 	ms = g_mime_stream_mem_new();
+	dw = mime_fix_end(dw);
 	(void)g_mime_data_wrapper_write_to_stream(dw, ms);
+	g_object_unref(dw);
 	/* take the array: the stream frees its data even if ref'd */
 	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(ms), FALSE);
@@ -939,7 +977,8 @@ mime_part_text(struct mime_ctx *c, GMimeObject *obj, bool uu)
 	bool is_html = mime_is_type(obj, "text", "html");
 	char meta[40];
 	GString *rest = NULL;
-	const char *data = (const char *)ba->data;
+	/* an empty GByteArray may have data == NULL */
+	const char *data = ba->data != NULL ? (const char *)ba->data : "";
 	size_t len = ba->len;
 	char *out;
 
@@ -1348,6 +1387,51 @@ mime_attachments(struct mime_ctx *c)
  * The MIME tree walk (RFC 8621 4.1.4)
  */
 
+/*
+ * mime_bad_base64 - a base64 part whose content has characters outside the
+ * base64 alphabet (other than white space and '=').  GMime skips them and
+ * decodes the rest into noise, so such a text part is not shown as body
+ * text: it becomes an attachment holding its bytes as they came (the
+ * transfer encoding is set to binary), and a defect says why.
+ */
+static bool
+mime_bad_base64(struct mime_ctx *c, GMimeObject *obj)
+{
+	GMimeDataWrapper *dw = g_mime_part_get_content((GMimePart *)obj);
+	GMimeStream *s, *ms;
+	GByteArray *ba;
+	bool bad = false;
+
+	if (dw == NULL)
+		return false;
+	mime_fix_encoding((GMimePart *)obj, dw);
+	if (g_mime_data_wrapper_get_encoding(dw) !=
+	    GMIME_CONTENT_ENCODING_BASE64)
+		return false;
+	s = g_mime_data_wrapper_get_stream(dw);
+	if (s == NULL)
+		return false;
+	ms = g_mime_stream_mem_new();
+	(void)g_mime_stream_reset(s);
+	(void)g_mime_stream_write_to_stream(s, ms);
+	(void)g_mime_stream_reset(s);
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
+	for (guint i = 0; ba != NULL && i < ba->len && !bad; i++) {
+		guchar ch = ba->data[i];
+
+		bad = !(g_ascii_isalnum(ch) || ch == '+' || ch == '/' ||
+		        ch == '=' || g_ascii_isspace(ch));
+	}
+	g_object_unref(ms);
+	if (bad) {
+		mime_defect(c, "text part with invalid base64 kept as an "
+		               "attachment, undecoded");
+		g_mime_data_wrapper_set_encoding(dw,
+		                                 GMIME_CONTENT_ENCODING_BINARY);
+	}
+	return bad;
+}
+
 static bool
 mime_is_inline_media(GMimeObject *obj)
 {
@@ -1446,6 +1530,10 @@ mime_visit(struct mime_ctx *c, GMimeObject *part, int i, const char *subtype,
 	disp = g_mime_object_get_disposition(part);
 	is_plain = mime_is_type(part, "text", "plain");
 	is_html = mime_is_type(part, "text", "html");
+	if ((is_plain || is_html) && mime_bad_base64(c, part)) {
+		g_ptr_array_add(c->att_parts, part);
+		return;
+	}
 	is_media = mime_is_inline_media(part);
 	named = g_mime_part_get_filename((GMimePart *)part) != NULL;
 	is_inline = (disp == NULL || g_ascii_strcasecmp(disp, "attachment")) &&

@@ -2,7 +2,7 @@
 """Compare tickd's parse of the Stalwart mail-parser corpus with Stalwart's
 own expected results.
 
-usage: tests/corpus_compare.py RESULTS.json [CORPORA_DIR]
+usage: tests/corpus_compare.py RESULTS.json [CORPORA_DIR] [--require-target]
 
 RESULTS.json is what `tickctl corpus-report CORPORA_DIR --json RESULTS.json`
 wrote.  For every stalwart-mail-parser/resources/eml/**/NNN.eml the expected
@@ -23,9 +23,10 @@ joined (HTML parts converted to text), so that is what is compared:
 
 Prints one summary line, a line per folder and every miss with its reason.
 A miss is explained when it is one of the differences kept on purpose
-(KNOWN, uuencode extraction, Stalwart's end-of-file parts).  Exits 0 when
-text agreement is >= 95% and every attachment count agrees, or else when
-every miss is explained; 1 otherwise, so a new difference fails.
+(KNOWN, uuencode extraction, Stalwart's unterminated parts).  Prints
+whether the issue's target (text >= 95%, every attachment count) is met.
+Exits 1 when a miss is unexplained (so a new difference fails), or with
+--require-target when the target is not met; 0 otherwise.
 """
 
 import glob
@@ -146,18 +147,41 @@ def expected(path):
     }
 
 
-# Differences looked at one by one and kept on purpose (see the report in
-# the pull request); everything else is reported as unexplained.
+# Differences looked at one by one and kept on purpose; everything else is
+# reported as UNEXPLAINED (and fails the run).  Each entry says what
+# Stalwart does and why tickd does otherwise.
+INNER_ONLY = ("Stalwart looks only for the innermost multipart's boundary, so "
+              "the outer '--1' line inside the inner multipart is body text to "
+              "it and the rest of the mail one unterminated part (filed as an "
+              "attachment); GMime and tickd end the inner multipart at the "
+              "enclosing boundary (RFC 2046 5.1.2)")
 KNOWN = {
-    "thirdparty/001.eml": "GMime drops the last byte of a part whose last line "
-                          "ends in a bare LF inside a CRLF mail ('ZWg=' -> 'ZWg')",
-    "thirdparty/002.eml": "Stalwart files the part with broken base64 as an "
-                          "attachment; tickd keeps what decodes as body text",
+    "thirdparty/002.eml": "Stalwart decodes base64 past the '=' padding ('Cg== "
+                          "ignored' gives U+FFFD noise in its text); tickd stops "
+                          "at the padding (RFC 2045 6.8: '=' marks the end of "
+                          "the data)",
     "thirdparty/005.eml": "'invalid--1--' is no boundary (RFC 2046 wants it at "
-                          "the start of a line); Stalwart cuts the text there",
-    "malformed/002.eml": "multipart with no boundary line at all: Stalwart makes "
-                         "the body an attachment, tickd shows it as text",
+                          "the start of a line); Stalwart finds '--1' anywhere "
+                          "and cuts the text there",
+    "thirdparty/015.eml": "three forwarded mails, each cut after its header; "
+                          "Stalwart's first message/rfc822 waits for its own "
+                          "multipart/alternative boundary and swallows the "
+                          "other two (1 attachment), while the outer boundary "
+                          "delimits 3 parts, which tickd lists",
+    "malformed/002.eml": "multipart with no boundary line at all: Stalwart "
+                         "makes the body an attachment, tickd shows it as "
+                         "text (with a defect)",
+    "malformed/009.eml": INNER_ONLY,
+    "malformed/011.eml": INNER_ONLY,
+    "malformed/012.eml": INNER_ONLY,
 }
+UNTERMINATED = ("Stalwart never uses a part whose closing boundary it does not "
+                "find (is_encoding_problem, runs to end of file) as body and "
+                "files it as an attachment; tickd keeps such a part as body "
+                "text, because real replies end that way (chatwoot "
+                "references.eml, mail_with_references.eml, "
+                "multiple_in_reply_to.eml, flanker missing-final-boundary.eml "
+                "would lose their whole body)")
 
 
 def explain(eml, exp_path, exp, got):
@@ -169,15 +193,39 @@ def explain(eml, exp_path, exp, got):
     size = os.path.getsize(eml)
     want_text = "".join(t for _, t in exp["texts"])
     if re.search(r"(?m)^begin [0-7]{3,4} \S", want_text) and got["attachments"] > exp["attachments"]:
-        return "by design: tickd turns uuencoded blocks of text/plain into attachments"
+        return ("by design: tickd turns uuencoded blocks of text/plain into "
+                "attachments (as RT does; the issue asks for winmail-era "
+                "uuencode); Stalwart leaves them in the text")
     for i in d["attachments"]:
         part = d["parts"][i]
-        if i > 0 and part["offset_end"] >= size - 1:
-            return ("Stalwart lets a part run to end of file when it does not see "
-                    "its closing boundary (outer boundary or prefix boundary) and "
-                    "files it as an attachment; GMime ends it at the enclosing "
-                    "boundary (RFC 2046 5.1.2) and tickd keeps it as body text")
+        if (part.get("is_encoding_problem") and body_kind(part) == "Text"
+                and part["offset_end"] >= size - 1):
+            return UNTERMINATED + (PREFIX if prefix_lines(eml) else "")
     return None
+
+
+PREFIX = ("; besides, a line here starts with a boundary without being it "
+          "('--ab' for boundary 'a'): Stalwart takes it for the innermost "
+          "boundary (RFC 2046 5.1.1's note allows that), GMime only matches a "
+          "boundary line exactly, so the parts are cut differently")
+
+
+def prefix_lines(eml):
+    """True when a line starts with '--' + the innermost (last declared)
+    boundary it starts with at all, without being that boundary or its
+    close: Stalwart cuts there as a part of that multipart, GMime only at an
+    exact boundary line (if the line is one), so the parts differ."""
+    raw = open(eml, "rb").read()
+    order = []
+    for b in re.findall(rb'boundary="?([^";\r\n]+)"?', raw, re.I):
+        if b not in order:
+            order.append(b)
+    for line in raw.splitlines():
+        line = line.rstrip()
+        hits = [b for b in order if line.startswith(b"--" + b)]
+        if hits and line not in (b"--" + hits[-1], b"--" + hits[-1] + b"--"):
+            return True
+    return False
 
 
 def text_matches(exp, got):
@@ -206,11 +254,13 @@ def text_matches(exp, got):
 
 
 def main():
-    if len(sys.argv) < 2:
+    require = "--require-target" in sys.argv[1:]
+    args = [a for a in sys.argv[1:] if a != "--require-target"]
+    if len(args) < 1:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
-    results = json.load(open(sys.argv[1], encoding="utf-8"))
-    root = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+    results = json.load(open(args[0], encoding="utf-8"))
+    root = args[1] if len(args) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "corpora")
     ours = {r["path"]: r for r in results if r.get("index", 0) == 0}
 
@@ -276,12 +326,14 @@ def main():
         print("       %s" % (("reason: " + reason) if reason else "UNEXPLAINED"))
     print("stalwart: %d misses, %d explained, %d unexplained"
           % (len(misses), explained, len(misses) - explained))
-    if total == 0:
+    met = total > 0 and text_ok * 100 >= 95 * total and count_ok == total
+    print("stalwart: target text >= 95%% and every attachment count: %s"
+          % ("met" if met else "NOT MET"))
+    if total == 0 or explained != len(misses):
         return 1
-    if text_ok * 100 >= 95 * total and count_ok == total:
-        return 0
-    return 0 if explained == len(misses) else 1
-
+    if require and not met:
+        return 1
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())
