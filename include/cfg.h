@@ -53,6 +53,11 @@ struct cfg_tickets {
 	bool trust_same_domain; /* requester's domain may write too */
 	int reopen_days;
 	gint64 max_mail_size; /* bytes; larger mails are noted, kept raw */
+	/* issue 12: queues, templates, retention */
+	char *template_set;   /* templates/<set>/..., default "default" */
+	char *language;       /* the queue's default language, "en" */
+	int retention_days;   /* closed tickets kept this long; 0 = forever */
+	char *calendar, *sla; /* names for the SLA module to resolve */
 };
 
 struct cfg_limits {
@@ -71,6 +76,9 @@ struct cfg_person {
 	enum cfg_role role;
 };
 
+struct template_lib;
+struct cfg_queue;
+
 struct cfg {
 	char *path;
 	char *db_conninfo;
@@ -81,7 +89,28 @@ struct cfg {
 	struct cfg_tickets tickets;
 	struct cfg_limits limits;
 	GPtrArray *people; /* struct cfg_person*, agents and managers */
+	/* issue 12 */
+	char *templates_dir;            /* NULL: built-in acknowledgement */
+	struct template_lib *templates; /* every template, checked */
+	GPtrArray *queues; /* struct cfg_queue*; one implicit without a list */
 };
+
+/*
+ * One queue (mailbox).  view is a shallow copy of the whole struct cfg
+ * with this queue's imap.*, smtp.from*, tickets.* values, so that fetch,
+ * ingest and compose work on a queue without knowing queues exist.  Its
+ * strings belong to the queue or to the parent cfg; never cfg_free it.
+ */
+struct cfg_queue {
+	char *name;
+	struct cfg *view;
+	char *strs[16]; /* owned strings the view points at */
+	int nstrs;
+};
+
+/* cfg_queue_by_name - the queue called name, or NULL. */
+const struct cfg_queue *cfg_queue_by_name(const struct cfg *c,
+                                          const char *name);
 
 /*
  * cfg_load - read and check path.  On success returns 0 and *cfg_r (free

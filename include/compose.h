@@ -22,9 +22,18 @@ struct compose_ack {
 	const char *references;	  /* customer's References + id, or NULL */
 	const char *message_id;	  /* ours, signed, without <> */
 	gint64 now;
+	/* issue 12: language choice and template variables; NULL = none */
+	const char *prev_language;      /* the customer's earlier language */
+	const char *content_language;   /* Content-Language of the mail */
+	const char *accept_language;    /* Accept-Language of the mail */
+	const char *first_response_due; /* from the SLA module, text */
+	const char **language_r; /* if set: the language written (static) */
 };
 
-/* compose_ack - the acknowledgement for a new ticket.  Unref the GBytes. */
+/* compose_ack - the acknowledgement for a new ticket, from the queue's
+ * "ack" template (templates/<set>/<lang>/ack.txt) when cfg has templates,
+ * else the built-in English text.  The RFC 3834 headers are added here,
+ * never by a template.  Unref the GBytes. */
 GBytes *compose_ack(const struct cfg *cfg, const struct compose_ack *a);
 
 /* compose_tag - "[Tag #N]" for cfg's subject tag.  g_free. */

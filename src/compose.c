@@ -4,6 +4,7 @@
 #include "compose.h"
 
 #include "mime.h"
+#include "template.h"
 #include "thread.h"
 
 #include <string.h>
@@ -30,6 +31,42 @@ compose_bounce_address(const struct cfg *cfg, gint64 ticket)
 			       ticket, at);
 }
 
+/* compose_ack_template - render the queue's ack template in the
+ * customer's language.  0, or -ENOENT when there are no templates (the
+ * built-in text is used then). */
+static int
+compose_ack_template(const struct cfg *cfg, const struct compose_ack *a,
+                     const char *tag, const char *stripped,
+                     struct template_out *out)
+{
+	const char *set = cfg->tickets.template_set, *lang;
+	g_autofree char *num = g_strdup_printf("%" G_GINT64_FORMAT, a->ticket);
+	const struct template_var vars[] = {
+	    {"ticket", num},
+	    {"tag", tag},
+	    {"subject", *stripped ? stripped : NULL},
+	    {"customer_name", a->to_name},
+	    {"customer_address", a->to_addr},
+	    {"queue", cfg->tickets.queue},
+	    {"first_response_due", a->first_response_due},
+	    {"agent_name", NULL},
+	    {"from_name", cfg->smtp.from_name},
+	    {"status", "new"},
+	};
+
+	if (cfg->templates == NULL)
+		return -ENOENT;
+	lang = template_choose_lang(cfg->templates, set, "ack",
+	                            a->prev_language, a->content_language,
+	                            a->accept_language, cfg->tickets.language);
+	if (lang == NULL)
+		return -ENOENT;
+	if (a->language_r)
+		*a->language_r = lang;
+	return template_render(cfg->templates, set, lang, "ack", vars,
+	                       ARRAY_SIZE(vars), out);
+}
+
 GBytes *
 compose_ack(const struct cfg *cfg, const struct compose_ack *a)
 {
@@ -48,7 +85,19 @@ compose_ack(const struct cfg *cfg, const struct compose_ack *a)
 			       cfg->tickets.domain,
 			       NULL};
 	struct mime_out o = {0};
+	struct template_out tout = {0};
+	GBytes *wire;
 
+	if (compose_ack_template(cfg, a, tag, stripped, &tout) == 0) {
+		subject = tout.subject
+		              ? g_strdup(tout.subject)
+		              : g_strdup_printf("%s Re: %s", tag,
+		                                *stripped ? stripped
+		                                          : "(no subject)");
+		text = g_strdup(tout.text);
+		o.html = tout.html;
+		goto build;
+	}
 	subject = g_strdup_printf("%s Re: %s", tag,
 				  *stripped ? stripped : "(no subject)");
 	text = g_strdup_printf(
@@ -64,6 +113,9 @@ compose_ack(const struct cfg *cfg, const struct compose_ack *a)
 		a->to_name && *a->to_name ? " " : "",
 		a->to_name && *a->to_name ? a->to_name : "", a->ticket, tag,
 		*stripped ? stripped : "(no subject)", cfg->smtp.from_name);
+	if (a->language_r)
+		*a->language_r = "en";
+build:
 	o.from_name = cfg->smtp.from_name;
 	o.from_addr = cfg->smtp.from;
 	o.to_name = a->to_name;
@@ -75,5 +127,7 @@ compose_ack(const struct cfg *cfg, const struct compose_ack *a)
 	o.references = a->references;
 	o.extra = extra;
 	o.date = a->now;
-	return mime_build(&o);
+	wire = mime_build(&o);
+	template_out_clear(&tout);
+	return wire;
 }
