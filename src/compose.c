@@ -3,6 +3,7 @@
  */
 #include "compose.h"
 
+#include "log.h"
 #include "mime.h"
 #include "template.h"
 #include "thread.h"
@@ -59,6 +60,14 @@ compose_ack_template(const struct cfg *cfg, const struct compose_ack *a,
 	lang = template_choose_lang(cfg->templates, set, "ack",
 	                            a->prev_language, a->content_language,
 	                            a->accept_language, cfg->tickets.language);
+	log_debug("compose: ack for ticket %" G_GINT64_FORMAT
+		  " in '%s' (set %s; previous %s, Content-Language %s, "
+		  "Accept-Language %s, queue default %s)",
+		  a->ticket, lang ? lang : "-", set,
+		  a->prev_language ? a->prev_language : "-",
+		  a->content_language ? a->content_language : "-",
+		  a->accept_language ? a->accept_language : "-",
+		  cfg->tickets.language);
 	if (lang == NULL)
 		return -ENOENT;
 	if (a->language_r)
