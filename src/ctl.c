@@ -24,6 +24,7 @@ struct ctl {
 	struct cfg *cfg;
 	struct store *st;
 	bool json;
+	const struct cfg *qcfg; /* import --queue Q: that queue's view */
 };
 
 static void
@@ -32,7 +33,8 @@ ctl_usage(FILE *f)
 	fputs("usage: tickctl [-c FILE] [-v] COMMAND [ARGS]\n"
 	      "commands:\n"
 	      "  migrate               create or upgrade the database schema\n"
-	      "  import [FILE...]      ingest raw mails (stdin when no FILE)\n"
+	      "  import [--queue Q] [FILE...]  ingest raw mails (stdin when no "
+	      "FILE)\n"
 	      "  status [--json]       mailboxes, outbox backlog, "
 	      "suppressions\n"
 	      "  tickets [--json] [--status S] [--queue Q] [--priority P]\n"
@@ -125,7 +127,7 @@ ctl_import_one(struct ctl *c, const char *name, int fd)
 			g_strerror(-r));
 		return EX_IOERR;
 	}
-	r = ingest_mail(c->cfg, c->st, raw->data, raw->len, &src,
+	r = ingest_mail(c->qcfg ? c->qcfg : c->cfg, c->st, raw->data, raw->len, &src,
 			g_get_real_time() / G_USEC_PER_SEC, &out);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: import '%s': %s\n", name,
@@ -156,6 +158,20 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		return EX_TEMPFAIL;
 	if (rc != EX_OK)
 		return rc;
+	if (argc >= 2 && strcmp(argv[0], "--queue") == 0) {
+		const struct cfg_queue *q = cfg_queue_by_name(c->cfg, argv[1]);
+		if (q == NULL) {
+			fprintf(stderr, "tickctl: no queue '%s'\n", argv[1]);
+			return EX_USAGE;
+		}
+		c->qcfg = q->view;
+		argc -= 2;
+		argv += 2;
+	} else if (c->cfg->queues->len > 0) {
+		/* the first queue, as before queues existed */
+		c->qcfg = ((const struct cfg_queue *)c->cfg->queues->pdata[0])
+				  ->view;
+	}
 	mime_init();
 	if (argc == 0)
 		return ctl_import_one(c, "-", STDIN_FILENO);

@@ -223,3 +223,20 @@ def test_single_mailbox_config_still_one_queue(world):
     (ack,) = wait_inbox(world, cust, 1)
     assert ack["Subject"] == "[Example #%d] Re: Old style" % t["number"]
     assert "thank you for writing to us" in body(ack)
+
+
+def test_import_into_a_queue(world):
+    setup_queues(world)
+    cust = "im" + uuid.uuid4().hex[:8]
+    raw = mail(world.addr(cust), "billing@example.com", "Piped in",
+               headers=["Content-Language: de"]).encode()
+    out = world.ctl("import", "--queue", "billing", input=raw).stdout.decode()
+    assert "new ticket" in out
+    (t,) = world.tickets()
+    assert t["queue"] == "billing"
+    ack = world.sql("SELECT convert_from(data, 'UTF8') FROM outbox WHERE ticket_id = %d" % t["number"])
+    assert "[Billing #%d]" % t["number"] in ack
+    assert world.ctl("import", "--queue", "nosuch", input=raw, check=False).returncode == 64
+    # without --queue: the first queue
+    world.ctl("import", input=mail(world.addr(cust), world.addr(world.support), "Other").encode())
+    assert sorted(t["queue"] for t in world.tickets()) == ["billing", "support"]
