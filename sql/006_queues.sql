@@ -153,9 +153,14 @@ BEGIN
 	IF p_days <= 0 THEN
 		RETURN jsonb_build_object('queue', p_queue, 'tickets', 0);
 	END IF;
-	SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ids FROM ticket
-	WHERE queue = p_queue AND status = 'closed' AND purged_at IS NULL
-		AND closed_at < now() - make_interval(days => p_days);
+	-- SKIP LOCKED: tickd's daily job and a tickctl purge at the same
+	-- time each take other tickets, none is purged twice
+	SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ids FROM (
+		SELECT id FROM ticket
+		WHERE queue = p_queue AND status = 'closed'
+			AND purged_at IS NULL
+			AND closed_at < now() - make_interval(days => p_days)
+		FOR UPDATE SKIP LOCKED) s;
 	IF cardinality(ids) = 0 THEN
 		RETURN jsonb_build_object('queue', p_queue, 'tickets', 0,
 			'ids', '[]'::jsonb, 'messages', 0, 'attachments', 0,

@@ -457,6 +457,7 @@ static void
 cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
 {
 	const config_setting_t *list = config_lookup(x->lc, "queues");
+	g_autoptr(GPtrArray) elems = g_ptr_array_new(); /* setting per queue */
 	int n;
 
 	c->queues = g_ptr_array_new_with_free_func(cfg_queue_free);
@@ -502,6 +503,7 @@ cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
 		}
 		q = g_new0(struct cfg_queue, 1);
 		q->name = g_strdup(name);
+		g_ptr_array_add(elems, (gpointer)e);
 		q->view = w = g_memdup2(c, sizeof(*c));
 		w->queues = NULL;
 		g_ptr_array_add(c->queues, q);
@@ -588,6 +590,26 @@ cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
 	}
 	if (c->queues->len == 0)
 		cfg_error(x, list, "queues: the list is empty");
+	/* two queues on one folder would race for the same mails */
+	for (guint k = 1; k < c->queues->len; k++)
+		for (guint i = 0; i < k; i++) {
+			const struct cfg *a = ((struct cfg_queue *)
+						       c->queues->pdata[i])->view,
+					 *b = ((struct cfg_queue *)
+						       c->queues->pdata[k])->view;
+			if (a->imap.url && b->imap.url && a->imap.user &&
+			    b->imap.user && strcmp(a->imap.url, b->imap.url) == 0 &&
+			    strcmp(a->imap.user, b->imap.user) == 0 &&
+			    strcmp(a->imap.mailbox, b->imap.mailbox) == 0)
+			{
+				cfg_error(x, elems->pdata[k],
+					  "queues: '%s' reads the same mailbox as "
+					  "'%s' (%s %s)",
+					  b->tickets.queue, a->tickets.queue,
+					  b->imap.user, b->imap.mailbox);
+				break;
+			}
+		}
 }
 
 static enum cfg_after

@@ -30,7 +30,7 @@ die Buchhaltung hat Ihre Nachricht als Ticket #{{ticket}} erfasst.
 """
 
 
-def setup_queues(world, billing_password_ok=True, billing_template_de=BILLING_DE):
+def setup_queues(world, billing_password_ok=True, billing_template_de=BILLING_DE, extra=""):
     """Two queues on the test Dovecot: the world's support mailbox and a
     billing mailbox, each with its own tag, sender and template set."""
     billing = "bill" + uuid.uuid4().hex[:8]
@@ -50,9 +50,9 @@ queues = (
   { name = "support"; subject_tag = "Support"; template_set = "default"; language = "en"; },
   { name = "billing"; user = "%(billing)s"; password_file = "%(pw)s"; subject_tag = "Billing";
     from = "%(billing)s@example.com"; from_name = "Example Billing"; template_set = "billing";
-    language = "en"; retention_days = 30; }
+    language = "en"; retention_days = 30; }%(extra)s
 );
-""" % dict(tdir=tdir, billing=billing, pw=pw))
+""" % dict(tdir=tdir, billing=billing, pw=pw, extra=extra))
     return billing, tdir
 
 
@@ -151,7 +151,9 @@ def test_previous_language_wins(world):
 
 def test_wrong_billing_password_does_not_stop_support(world):
     import imapbox
-    billing, _ = setup_queues(world, billing_password_ok=False)
+    # billing: wrong password; "down": nothing listens on its port
+    billing, _ = setup_queues(world, billing_password_ok=False, extra=(
+        ',\n  { name = "down"; url = "imap://127.0.0.1:1"; user = "x"; }'))
     cust = "wp" + uuid.uuid4().hex[:8]
     imapbox.append(billing, "INBOX", mail(world.addr(cust), "%s@example.com" % billing, "stuck"))
     world.append(mail(world.addr(cust), world.addr(world.support), "Support still works"))
@@ -162,16 +164,19 @@ def test_wrong_billing_password_does_not_stop_support(world):
     assert len(wait_inbox(world, cust, 1)) == 1
 
     st = world.ctl("status").stdout.decode()
-    lines = {l.split()[0]: l for l in st.splitlines() if l.startswith(("support:", "billing:"))}
+    lines = {l.split()[0]: l for l in st.splitlines()
+             if l.startswith(("support:", "billing:", "down:"))}
     assert "billing:INBOX" in lines and "support:INBOX" in lines, st
     assert "Login denied" in lines["billing:INBOX"], st
     assert "AUTHENTICATIONFAILED" in lines["billing:INBOX"], st
     assert "Login denied" not in lines["support:INBOX"], st
+    assert "down:INBOX" in lines and "onnect" in lines["down:INBOX"], st
     import json
     js = json.loads(world.ctl("status", "--json").stdout)
     boxes = {b["mailbox"]: b for b in js["mailboxes"]}
     assert boxes["billing:INBOX"]["last_error"] and boxes["billing:INBOX"]["failures"] >= 1
     assert boxes["support:INBOX"]["failures"] == 0
+    assert boxes["down:INBOX"]["failures"] >= 1
 
     # the daemon keeps serving support while billing keeps failing
     d = world.start()

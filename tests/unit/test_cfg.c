@@ -224,6 +224,7 @@ test_queues(void)
 	TEST_CHECK(has(e, "t.conf:7: unknown setting 'queues.*.colour'"));
 	TEST_CHECK(has(e, "t.conf:8: queues: password_file: cannot read "
 			  "'/nonexistent/pw'"));
+	TEST_CHECK(has(e, "t.conf:8: queues: 'd' reads the same mailbox as 'a'"));
 	g_free(e);
 
 	/* a template error is a config error at the template's file:line */
