@@ -27,8 +27,8 @@ struct compose_ack {
 	const char *content_language;   /* Content-Language of the mail */
 	const char *accept_language;    /* Accept-Language of the mail */
 	const char *first_response_due; /* from the SLA module, text */
-	const char **language_r; /* if set: the language written (owned
-				   by cfg's templates or static) */
+	const char **language_r;        /* if set: the language written (owned
+	                                  by cfg's templates or static) */
 };
 
 /* compose_ack - the acknowledgement for a new ticket, from the queue's

@@ -227,8 +227,13 @@ SELECT jsonb_build_object(
 	'exported_at', now(),
 	'tickets', coalesce((SELECT jsonb_agg(jsonb_build_object(
 		'id', id, 'queue', queue, 'subject', subject, 'status', status,
-		'priority', priority, 'requester', requester,
-		'requester_name', requester_name, 'language', language,
+		'priority', priority,
+		-- someone else's ticket they were on: not that person's data
+		'requester', CASE WHEN requester = (SELECT a FROM a)
+			THEN requester END,
+		'requester_name', CASE WHEN requester = (SELECT a FROM a)
+			THEN requester_name END,
+		'language', language,
 		'created', created, 'updated', updated,
 		'first_response_at', first_response_at,
 		'resolved_at', resolved_at, 'closed_at', closed_at)

@@ -593,20 +593,20 @@ cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
 	/* two queues on one folder would race for the same mails */
 	for (guint k = 1; k < c->queues->len; k++)
 		for (guint i = 0; i < k; i++) {
-			const struct cfg *a = ((struct cfg_queue *)
-						       c->queues->pdata[i])->view,
-					 *b = ((struct cfg_queue *)
-						       c->queues->pdata[k])->view;
+			const struct cfg *
+			    a = ((struct cfg_queue *)c->queues->pdata[i])->view,
+			   *b = ((struct cfg_queue *)c->queues->pdata[k])->view;
 			if (a->imap.url && b->imap.url && a->imap.user &&
-			    b->imap.user && strcmp(a->imap.url, b->imap.url) == 0 &&
+			    b->imap.user &&
+			    strcmp(a->imap.url, b->imap.url) == 0 &&
 			    strcmp(a->imap.user, b->imap.user) == 0 &&
-			    strcmp(a->imap.mailbox, b->imap.mailbox) == 0)
-			{
-				cfg_error(x, elems->pdata[k],
-					  "queues: '%s' reads the same mailbox as "
-					  "'%s' (%s %s)",
-					  b->tickets.queue, a->tickets.queue,
-					  b->imap.user, b->imap.mailbox);
+			    strcmp(a->imap.mailbox, b->imap.mailbox) == 0) {
+				cfg_error(
+				    x, elems->pdata[k],
+				    "queues: '%s' reads the same mailbox as "
+				    "'%s' (%s %s)",
+				    b->tickets.queue, a->tickets.queue,
+				    b->imap.user, b->imap.mailbox);
 				break;
 			}
 		}

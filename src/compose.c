@@ -61,19 +61,32 @@ compose_ack_template(const struct cfg *cfg, const struct compose_ack *a,
 	                            a->prev_language, a->content_language,
 	                            a->accept_language, cfg->tickets.language);
 	log_debug("compose: ack for ticket %" G_GINT64_FORMAT
-		  " in '%s' (set %s; previous %s, Content-Language %s, "
-		  "Accept-Language %s, queue default %s)",
-		  a->ticket, lang ? lang : "-", set,
-		  a->prev_language ? a->prev_language : "-",
-		  a->content_language ? a->content_language : "-",
-		  a->accept_language ? a->accept_language : "-",
-		  cfg->tickets.language);
+	          " in '%s' (set %s; previous %s, Content-Language %s, "
+	          "Accept-Language %s, queue default %s)",
+	          a->ticket, lang ? lang : "-", set,
+	          a->prev_language ? a->prev_language : "-",
+	          a->content_language ? a->content_language : "-",
+	          a->accept_language ? a->accept_language : "-",
+	          cfg->tickets.language);
 	if (lang == NULL)
 		return -ENOENT;
 	if (a->language_r)
 		*a->language_r = lang;
-	return template_render(cfg->templates, set, lang, "ack", vars,
-	                       ARRAY_SIZE(vars), out);
+	if (template_render(cfg->templates, set, lang, "ack", vars,
+	                    ARRAY_SIZE(vars), out) < 0)
+		return -ENOENT;
+	/* a template of nothing but empty variables must not send an empty
+	 * mail: the built-in text goes instead */
+	if (strspn(out->text, " \t\r\n") == strlen(out->text)) {
+		log_warning("compose: template %s/%s/ack rendered empty for "
+		            "ticket %" G_GINT64_FORMAT "; built-in text used",
+		            set, lang, a->ticket);
+		template_out_clear(out);
+		return -ENODATA;
+	}
+	if (out->subject && *out->subject == '\0')
+		g_clear_pointer(&out->subject, g_free);
+	return 0;
 }
 
 GBytes *

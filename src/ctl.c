@@ -127,8 +127,8 @@ ctl_import_one(struct ctl *c, const char *name, int fd)
 			g_strerror(-r));
 		return EX_IOERR;
 	}
-	r = ingest_mail(c->qcfg ? c->qcfg : c->cfg, c->st, raw->data, raw->len, &src,
-			g_get_real_time() / G_USEC_PER_SEC, &out);
+	r = ingest_mail(c->qcfg ? c->qcfg : c->cfg, c->st, raw->data, raw->len,
+	                &src, g_get_real_time() / G_USEC_PER_SEC, &out);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: import '%s': %s\n", name,
 			store_error(c->st));
@@ -169,8 +169,8 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		argv += 2;
 	} else if (c->cfg->queues->len > 0) {
 		/* the first queue, as before queues existed */
-		c->qcfg = ((const struct cfg_queue *)c->cfg->queues->pdata[0])
-				  ->view;
+		c->qcfg =
+		    ((const struct cfg_queue *)c->cfg->queues->pdata[0])->view;
 	}
 	mime_init();
 	if (argc == 0)

@@ -1938,7 +1938,7 @@ mime_envelope(struct mime_ctx *c, GMimeMessage *msg)
 	/* GMime files Content-* headers under the top-level part */
 	if (s == NULL && g_mime_message_get_mime_part(msg) != NULL)
 		s = g_mime_object_get_header(g_mime_message_get_mime_part(msg),
-					     "Content-Language");
+		                             "Content-Language");
 	if (s != NULL && s[0] != '\0')
 		m->language = mime_line(s);
 }

@@ -167,12 +167,12 @@ static void
 test_queues(void)
 {
 	char *path = write_conf(
-		"queues = (\n"						/* 6 */
-		"  { name = \"support\"; },\n"				/* 7 */
-		"  { name = \"billing\"; user = \"b\"; subject_tag = \"Bill\";\n"
-		"    from = \"b@e.com\"; acknowledge = false;\n"		/* 9 */
-		"    retention_days = 30; language = \"de\"; sla = \"gold\"; }\n"
-		");\n");
+	    "queues = (\n"                 /* 6 */
+	    "  { name = \"support\"; },\n" /* 7 */
+	    "  { name = \"billing\"; user = \"b\"; subject_tag = \"Bill\";\n"
+	    "    from = \"b@e.com\"; acknowledge = false;\n" /* 9 */
+	    "    retention_days = 30; language = \"de\"; sla = \"gold\"; }\n"
+	    ");\n");
 	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
 	struct cfg *c = NULL;
 	const struct cfg_queue *q;
@@ -197,8 +197,9 @@ test_queues(void)
 		}
 		q = cfg_queue_by_name(c, "support");
 		TEST_CHECK(q != NULL && strcmp(q->view->imap.user, "s") == 0 &&
-			   strcmp(q->view->tickets.subject_tag, "Ticket") == 0 &&
-			   q->view->tickets.acknowledge);
+		           strcmp(q->view->tickets.subject_tag, "Ticket") ==
+		               0 &&
+		           q->view->tickets.acknowledge);
 		TEST_CHECK(c->templates == NULL); /* no templates/ beside it */
 	}
 	cfg_free(&c);
@@ -216,15 +217,17 @@ test_queues(void)
 	}
 	cfg_free(&c);
 
-	e = load("queues = ( { name = \"a\"; }, { name = \"a\"; },\n"
-		 "  { name = \"Bad Name\"; }, { name = \"c\"; colour = 1; },\n"
-		 "  { name = \"d\"; password_file = \"/nonexistent/pw\"; } );\n");
+	e = load(
+	    "queues = ( { name = \"a\"; }, { name = \"a\"; },\n"
+	    "  { name = \"Bad Name\"; }, { name = \"c\"; colour = 1; },\n"
+	    "  { name = \"d\"; password_file = \"/nonexistent/pw\"; } );\n");
 	TEST_CHECK(has(e, "t.conf:6: queues: 'a' is listed twice"));
 	TEST_CHECK(has(e, "t.conf:7: queues: entry 3 needs name"));
 	TEST_CHECK(has(e, "t.conf:7: unknown setting 'queues.*.colour'"));
 	TEST_CHECK(has(e, "t.conf:8: queues: password_file: cannot read "
-			  "'/nonexistent/pw'"));
-	TEST_CHECK(has(e, "t.conf:8: queues: 'd' reads the same mailbox as 'a'"));
+	                  "'/nonexistent/pw'"));
+	TEST_CHECK(
+	    has(e, "t.conf:8: queues: 'd' reads the same mailbox as 'a'"));
 	g_free(e);
 
 	/* a template error is a config error at the template's file:line */
@@ -242,19 +245,20 @@ test_queues(void)
 	g_free(tdir);
 	/* fixed, but the queue's set has no ack template */
 	g_file_set_contents(tf, "Hi {{customer_name}}\n", -1, NULL);
-	tdir = g_strdup_printf("templates: { dir = \"%s/tpl\"; };\n"
-			       "queues = ( { name = \"s\"; },\n"
-			       "  { name = \"q\"; template_set = \"vip\"; } );\n",
-			       dir);
+	tdir =
+	    g_strdup_printf("templates: { dir = \"%s/tpl\"; };\n"
+	                    "queues = ( { name = \"s\"; },\n"
+	                    "  { name = \"q\"; template_set = \"vip\"; } );\n",
+	                    dir);
 	e = load(tdir);
 	TEST_CHECK(has(e, "t.conf:8: queue 'q': template set 'vip' has no "
-			  "ack.txt"));
+	                  "ack.txt"));
 	TEST_CHECK(strstr(e, "queue 's'") == NULL);
 	g_free(e);
 	g_free(tdir);
 	e = load("templates: { dir = \"/nonexistent/tpl\"; };\n");
 	TEST_CHECK(has(e, "t.conf:6: templates.dir: '/nonexistent/tpl' is not "
-			  "a readable directory"));
+	                  "a readable directory"));
 	g_free(e);
 	unlink(tf);
 	g_free(tf);
@@ -275,11 +279,11 @@ int
 main(void)
 {
 	static const struct test_case cases[] = {
-		{"good", test_good},
-		{"broken", test_broken},
-		{"missing_secret", test_missing_secret},
-		{"people_and_all_errors", test_people_and_all_errors},
-		{"queues", test_queues},
+	    {"good", test_good},
+	    {"broken", test_broken},
+	    {"missing_secret", test_missing_secret},
+	    {"people_and_all_errors", test_people_and_all_errors},
+	    {"queues", test_queues},
 	};
 	char *p;
 	int rc;
