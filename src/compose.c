@@ -32,15 +32,54 @@ compose_bounce_address(const struct cfg *cfg, gint64 ticket)
 			       ticket, at);
 }
 
-/* compose_ack_template - render the queue's ack template in the
- * customer's language.  0, or -ENOENT when there are no templates (the
- * built-in text is used then). */
+int
+compose_template(const struct cfg *cfg, const char *name, gint64 ticket,
+                 const char *prev_language, const char *content_language,
+                 const char *accept_language, const struct template_var *vars,
+                 size_t n, struct template_out *out, const char **language_r)
+{
+	const char *set = cfg->tickets.template_set, *lang;
+
+	memset(out, 0, sizeof(*out));
+	if (cfg->templates == NULL)
+		return -ENOENT;
+	lang = template_choose_lang(cfg->templates, set, name, prev_language,
+	                            content_language, accept_language,
+	                            cfg->tickets.language);
+	log_debug("compose: %s for ticket %" G_GINT64_FORMAT
+	          " in '%s' (set %s; previous %s, Content-Language %s, "
+	          "Accept-Language %s, queue default %s)",
+	          name, ticket, lang ? lang : "-", set,
+	          prev_language ? prev_language : "-",
+	          content_language ? content_language : "-",
+	          accept_language ? accept_language : "-",
+	          cfg->tickets.language);
+	if (lang == NULL ||
+	    template_render(cfg->templates, set, lang, name, vars, n, out) < 0)
+		return -ENOENT;
+	/* a template of nothing but empty variables must not send an empty
+	 * mail: the caller's built-in text goes instead */
+	if (strspn(out->text, " \t\r\n") == strlen(out->text)) {
+		log_warning("compose: template %s/%s/%s rendered empty for "
+		            "ticket %" G_GINT64_FORMAT "; built-in text used",
+		            set, lang, name, ticket);
+		template_out_clear(out);
+		return -ENODATA;
+	}
+	if (out->subject && *out->subject == '\0')
+		g_clear_pointer(&out->subject, g_free);
+	if (language_r)
+		*language_r = lang;
+	return 0;
+}
+
+/* compose_ack_template - the queue's ack template in the customer's
+ * language.  0, or -ENOENT/-ENODATA (the built-in text is used then). */
 static int
 compose_ack_template(const struct cfg *cfg, const struct compose_ack *a,
                      const char *tag, const char *stripped,
                      struct template_out *out)
 {
-	const char *set = cfg->tickets.template_set, *lang;
 	g_autofree char *num = g_strdup_printf("%" G_GINT64_FORMAT, a->ticket);
 	const struct template_var vars[] = {
 	    {"ticket", num},
@@ -55,38 +94,9 @@ compose_ack_template(const struct cfg *cfg, const struct compose_ack *a,
 	    {"status", "new"},
 	};
 
-	if (cfg->templates == NULL)
-		return -ENOENT;
-	lang = template_choose_lang(cfg->templates, set, "ack",
-	                            a->prev_language, a->content_language,
-	                            a->accept_language, cfg->tickets.language);
-	log_debug("compose: ack for ticket %" G_GINT64_FORMAT
-	          " in '%s' (set %s; previous %s, Content-Language %s, "
-	          "Accept-Language %s, queue default %s)",
-	          a->ticket, lang ? lang : "-", set,
-	          a->prev_language ? a->prev_language : "-",
-	          a->content_language ? a->content_language : "-",
-	          a->accept_language ? a->accept_language : "-",
-	          cfg->tickets.language);
-	if (lang == NULL)
-		return -ENOENT;
-	if (a->language_r)
-		*a->language_r = lang;
-	if (template_render(cfg->templates, set, lang, "ack", vars,
-	                    ARRAY_SIZE(vars), out) < 0)
-		return -ENOENT;
-	/* a template of nothing but empty variables must not send an empty
-	 * mail: the built-in text goes instead */
-	if (strspn(out->text, " \t\r\n") == strlen(out->text)) {
-		log_warning("compose: template %s/%s/ack rendered empty for "
-		            "ticket %" G_GINT64_FORMAT "; built-in text used",
-		            set, lang, a->ticket);
-		template_out_clear(out);
-		return -ENODATA;
-	}
-	if (out->subject && *out->subject == '\0')
-		g_clear_pointer(&out->subject, g_free);
-	return 0;
+	return compose_template(cfg, "ack", a->ticket, a->prev_language,
+	                        a->content_language, a->accept_language, vars,
+	                        ARRAY_SIZE(vars), out, a->language_r);
 }
 
 GBytes *

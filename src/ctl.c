@@ -597,6 +597,48 @@ ctl_outbox(struct ctl *c, int argc, char **argv)
 	}
 }
 
+/* ctl_status_queues - the configured queues (issue 12); their fetch
+ * state is in the mailboxes table as "queue:folder". */
+static void
+ctl_status_queues(const struct ctl *c)
+{
+	static const char *const cols[] = {
+	    "queue", "user", "folders", "tag", "ack", "templates", "retention"};
+	struct store_table t;
+
+	store_table_init(&t);
+	for (size_t i = 0; i < ARRAY_SIZE(cols); i++)
+		g_ptr_array_add(t.cols, g_strdup(cols[i]));
+	for (guint i = 0; i < c->cfg->queues->len; i++) {
+		const struct cfg_queue *q = c->cfg->queues->pdata[i];
+		const struct cfg *v = q->view;
+		GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
+
+		g_ptr_array_add(row, g_strdup(q->name));
+		g_ptr_array_add(row, g_strdup(v->imap.user));
+		g_ptr_array_add(row,
+		                v->imap.sent_mailbox
+		                    ? g_strdup_printf("%s, %s", v->imap.mailbox,
+		                                      v->imap.sent_mailbox)
+		                    : g_strdup(v->imap.mailbox));
+		g_ptr_array_add(row, g_strdup(v->tickets.subject_tag));
+		g_ptr_array_add(
+		    row, g_strdup(v->tickets.acknowledge ? "yes" : "no"));
+		g_ptr_array_add(row, g_strdup_printf("%s/%s",
+		                                     v->tickets.template_set,
+		                                     v->tickets.language));
+		g_ptr_array_add(
+		    row,
+		    v->tickets.retention_days > 0
+		        ? g_strdup_printf("%d days", v->tickets.retention_days)
+		        : NULL);
+		g_ptr_array_add(t.rows, row);
+	}
+	printf("queues:\n");
+	ctl_table(&t, "none");
+	store_table_clear(&t);
+}
+
 static int
 ctl_status(struct ctl *c)
 {
@@ -616,12 +658,13 @@ ctl_status(struct ctl *c)
 	if (c->json)
 		return ctl_print_json(store_status_json(c->st, out, false),
 		                      out);
+	ctl_status_queues(c);
 	for (size_t i = 0; i < ARRAY_SIZE(parts) && r == 0; i++) {
 		struct store_table t;
 		store_table_init(&t);
 		r = store_view(c->st, parts[i].v, &t, NULL, false);
 		if (r == 0) {
-			printf("%s%s:\n", i ? "\n" : "", parts[i].title);
+			printf("\n%s:\n", parts[i].title);
 			ctl_table(&t, parts[i].empty);
 		}
 		store_table_clear(&t);

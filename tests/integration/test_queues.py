@@ -4,6 +4,7 @@ the customer's language; a queue with a wrong password does not stop the
 others and shows up in `tickctl status`; template errors are
 --check-config errors with file:line."""
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -171,6 +172,10 @@ def test_wrong_billing_password_does_not_stop_support(world):
     assert "AUTHENTICATIONFAILED" in lines["billing:INBOX"], st
     assert "Login denied" not in lines["support:INBOX"], st
     assert "down:INBOX" in lines and "onnect" in lines["down:INBOX"], st
+    # the configured queues are listed too
+    assert st.startswith("queues:\nQUEUE "), st
+    assert re.search(r"^billing +%s +INBOX +Billing +yes +billing/en +30 days$" % billing, st, re.M), st
+    assert re.search(r"^support +%s +INBOX +Support +yes +default/en +-$" % world.support, st, re.M), st
     import json
     js = json.loads(world.ctl("status", "--json").stdout)
     boxes = {b["mailbox"]: b for b in js["mailboxes"]}
