@@ -50,8 +50,11 @@ BEGIN
 		UNION SELECT btrim(from_name) FROM message
 			WHERE lower(from_addr) = a) s
 	WHERE n IS NOT NULL AND length(n) >= 3 AND lower(n) <> a;
-	SELECT '(' || string_agg(tickd_re_quote(x), '|'
-			ORDER BY length(x) DESC) || ')'
+	-- whole words only: "ann" must not cut "annual", nor erika@x.com
+	-- the tail of max.erika@x.com or the head of erika@x.com.au
+	SELECT '(?<![[:alnum:]_.+-])(' || string_agg(tickd_re_quote(x), '|'
+			ORDER BY length(x) DESC) ||
+		')(?![[:alnum:]_-]|\.[[:alnum:]])'
 	INTO re FROM unnest(array_append(names, a)) x;
 
 	SELECT coalesce(array_agg(id), '{}') INTO own
