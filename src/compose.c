@@ -46,14 +46,10 @@ compose_template(const struct cfg *cfg, const char *name, gint64 ticket,
 	lang = template_choose_lang(cfg->templates, set, name, prev_language,
 	                            content_language, accept_language,
 	                            cfg->tickets.language);
+	/* the header values are the sender's: not logged */
 	log_debug("compose: %s for ticket %" G_GINT64_FORMAT
-	          " in '%s' (set %s; previous %s, Content-Language %s, "
-	          "Accept-Language %s, queue default %s)",
-	          name, ticket, lang ? lang : "-", set,
-	          prev_language ? prev_language : "-",
-	          content_language ? content_language : "-",
-	          accept_language ? accept_language : "-",
-	          cfg->tickets.language);
+	          " in '%s' (set %s, queue default %s)",
+	          name, ticket, lang ? lang : "-", set, cfg->tickets.language);
 	if (lang == NULL ||
 	    template_render(cfg->templates, set, lang, name, vars, n, out) < 0)
 		return -ENOENT;

@@ -30,6 +30,7 @@ smtp: { url = "smtp://127.0.0.1:$SMTP_PORT"; from = "support@example.com";
 tickets: { subject_tag = "Example"; secret_file = "$DIR/secret"; };
 people = ( { address = "mary@example.com"; name = "Mary Manager";
              role = "manager"; } );
+templates: { dir = "$ROOT/conf/templates"; };
 CONF
 say "tickd --check-config, tickctl init-secret, tickctl migrate"
 "$TICKCTL" -c "$DIR/tickd.conf" init-secret

@@ -644,10 +644,11 @@ static void
 test_content_language(void)
 {
 	static const char raw[] = "From: a@b.example\r\nSubject: x\r\n"
-				  "MIME-Version: 1.0\r\n"
-				  "Content-Type: text/plain; charset=utf-8\r\n"
-				  "Content-Language: de-DE\r\n\r\nHallo\r\n";
-	static const char none[] = "From: a@b.example\r\nSubject: x\r\n\r\nHi\r\n";
+	                          "MIME-Version: 1.0\r\n"
+	                          "Content-Type: text/plain; charset=utf-8\r\n"
+	                          "Content-Language: de-DE\r\n\r\nHallo\r\n";
+	static const char none[] =
+	    "From: a@b.example\r\nSubject: x\r\n\r\nHi\r\n";
 	struct mime_msg *m = mime_parse(raw, sizeof(raw) - 1, NULL);
 
 	TEST_STREQ(m->language, "de-DE");
