@@ -92,7 +92,8 @@ struct cfg {
 	/* issue 12 */
 	char *templates_dir;            /* NULL: built-in acknowledgement */
 	struct template_lib *templates; /* every template, checked */
-	GPtrArray *queues; /* struct cfg_queue*; one implicit without a list */
+	GPtrArray *queues; /* struct cfg_queue*; one implicit without a list;
+	                    * in a queue's view borrowed from the parent */
 };
 
 /*

@@ -465,7 +465,7 @@ cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
 		struct cfg_queue *q = g_new0(struct cfg_queue, 1);
 		q->name = g_strdup(c->tickets.queue);
 		q->view = g_memdup2(c, sizeof(*c));
-		q->view->queues = NULL;
+		q->view->queues = c->queues; /* borrowed */
 		g_ptr_array_add(c->queues, q);
 		cfg_check_queue_templates(
 		    x, c, q, config_lookup(x->lc, "tickets.template_set"));
@@ -590,6 +590,9 @@ cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
 	}
 	if (c->queues->len == 0)
 		cfg_error(x, list, "queues: the list is empty");
+	for (guint i = 0; i < c->queues->len; i++)
+		((struct cfg_queue *)c->queues->pdata[i])->view->queues =
+		    c->queues;
 	/* two queues on one folder would race for the same mails */
 	for (guint k = 1; k < c->queues->len; k++)
 		for (guint i = 0; i < k; i++) {

@@ -54,6 +54,8 @@ ingest_kind_name(enum ingest_kind k)
 	return "?";
 }
 
+static bool ingest_is_other_queue(const struct cfg *cfg, const char *addr);
+
 /* ingest_is_own - an address of the support mailbox itself (with any
  * +detail), which is never a requester or participant. */
 static bool
@@ -75,6 +77,25 @@ ingest_is_own(const struct cfg *cfg, const char *addr)
 		local = (size_t)((plus ? plus : aat) - addr);
 		if (local == (size_t)(oat - o) &&
 		    g_ascii_strncasecmp(addr, o, local) == 0)
+			return true;
+	}
+	return ingest_is_other_queue(cfg, addr);
+}
+
+/* ingest_is_other_queue - an address of another queue (billing@ on Cc of
+ * a mail to support@) is ours too, never a participant (issue 12). */
+static bool
+ingest_is_other_queue(const struct cfg *cfg, const char *addr)
+{
+	for (guint i = 0; cfg->queues && i < cfg->queues->len; i++) {
+		const struct cfg_queue *q = cfg->queues->pdata[i];
+		struct cfg other;
+
+		if (q->view == cfg)
+			continue;
+		other = *q->view;
+		other.queues = NULL; /* one level: no recursion */
+		if (ingest_is_own(&other, addr))
 			return true;
 	}
 	return false;

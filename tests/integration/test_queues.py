@@ -86,8 +86,9 @@ def test_two_queues_own_tags_templates_and_languages(world):
     de2_cust = "dx" + uuid.uuid4().hex[:8]
     # English customer writes to support; a German one (Content-Language)
     # to billing; another German one (Accept-Language only) to support
+    # (with billing on Cc: another queue's address is ours, not a participant)
     world.append(mail('"Ann English" <%s>' % world.addr(en_cust), world.addr(world.support),
-                      "Cannot log in"))
+                      "Cannot log in", headers=["Cc: Billing <%s@example.com>" % billing]))
     imapbox.append(billing, "INBOX", mail(
         '"Dieter Deutsch" <%s>' % world.addr(de_cust), "%s@example.com" % billing,
         "Rechnung doppelt", body="Hallo,\nich habe zweimal bezahlt.\n",
@@ -101,6 +102,9 @@ def test_two_queues_own_tags_templates_and_languages(world):
     assert tickets[world.addr(en_cust)]["queue"] == "support"
     assert tickets[world.addr(de_cust)]["queue"] == "billing"
     assert tickets[world.addr(de2_cust)]["queue"] == "support"
+
+    parts = [p["addr"] for p in world.ticket(tickets[world.addr(en_cust)]["number"])["participants"]]
+    assert parts == [world.addr(en_cust)], parts
 
     (en_ack,) = wait_inbox(world, en_cust, 1)
     n = tickets[world.addr(en_cust)]["number"]
