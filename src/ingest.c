@@ -367,21 +367,22 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		refs = g_string_free(s, FALSE);
 	}
 	struct compose_ack a = {
-	    .ticket = t,
-	    .to_addr = to->addr,
-	    .to_name = to->name,
-	    .subject = x->m->subject,
-	    .in_reply_to = x->m->message_id,
-	    .references = refs,
-	    .message_id = msgid,
-	    .now = x->now,
-	    .content_language = x->m->language,
-	    .accept_language = mime_header(x->m, "Accept-Language"),
+		.ticket = t,
+		.to_addr = to->addr,
+		.to_name = to->name,
+		.subject = x->m->subject,
+		.in_reply_to = x->m->message_id,
+		.references = refs,
+		.message_id = msgid,
+		.now = x->now,
 	};
+	/* issue 12: the language of the acknowledgement */
 	g_autofree char *prev_lang = NULL;
 	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
 		return r;
 	a.prev_language = prev_lang;
+	a.content_language = x->m->language;
+	a.accept_language = mime_header(x->m, "Accept-Language");
 	wire = compose_ack(cfg, &a);
 	g_autofree char *key = g_strconcat("mid:", msgid, NULL);
 	g_autofree char *tag = compose_tag(cfg, t);
