@@ -56,6 +56,11 @@ struct cfg_tickets {
 	gint64 max_mail_size; /* bytes; larger mails are noted, kept raw */
 	bool list_drop;	      /* list mail: kept without a ticket */
 	bool spam_drop;	      /* spam-flagged mail: likewise */
+	/* issue 12: queues, templates, retention */
+	char *template_set;   /* templates/<set>/..., default "default" */
+	char *language;       /* the queue's default language, "en" */
+	int retention_days;   /* closed tickets kept this long; 0 = forever */
+	char *calendar, *sla; /* names for the SLA module to resolve */
 };
 
 struct cfg_limits {
@@ -146,6 +151,8 @@ struct cfg_sla {
 int cfg_priority_parse(const char *s);
 /* cfg_priority_name - the name of an enum cfg_priority; static. */
 const char *cfg_priority_name(int prio);
+struct template_lib;
+struct cfg_queue;
 
 struct cfg {
 	char *path;
@@ -161,7 +168,29 @@ struct cfg {
 	GPtrArray *people; /* struct cfg_person*, agents and managers */
 	struct cfg_sla sla;
 	struct cfg_agents agents;
+	/* issue 12 */
+	char *templates_dir;            /* NULL: built-in acknowledgement */
+	struct template_lib *templates; /* every template, checked */
+	GPtrArray *queues; /* struct cfg_queue*; one implicit without a list;
+	                    * in a queue's view borrowed from the parent */
 };
+
+/*
+ * One queue (mailbox).  view is a shallow copy of the whole struct cfg
+ * with this queue's imap.*, smtp.from*, tickets.* values, so that fetch,
+ * ingest and compose work on a queue without knowing queues exist.  Its
+ * strings belong to the queue or to the parent cfg; never cfg_free it.
+ */
+struct cfg_queue {
+	char *name;
+	struct cfg *view;
+	char *strs[16]; /* owned strings the view points at */
+	int nstrs;
+};
+
+/* cfg_queue_by_name - the queue called name, or NULL. */
+const struct cfg_queue *cfg_queue_by_name(const struct cfg *c,
+                                          const char *name);
 
 /*
  * cfg_load - read and check path.  On success returns 0 and *cfg_r (free

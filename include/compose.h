@@ -22,10 +22,37 @@ struct compose_ack {
 	const char *references;	  /* customer's References + id, or NULL */
 	const char *message_id;	  /* ours, signed, without <> */
 	gint64 now;
+	/* issue 12: language choice and template variables; NULL = none */
+	const char *prev_language;      /* the customer's earlier language */
+	const char *content_language;   /* Content-Language of the mail */
+	const char *accept_language;    /* Accept-Language of the mail */
+	const char *first_response_due; /* from the SLA module, text */
+	const char **language_r;        /* if set: the language written (owned
+	                                  by cfg's templates or static) */
 };
 
-/* compose_ack - the acknowledgement for a new ticket.  Unref the GBytes. */
+/* compose_ack - the acknowledgement for a new ticket, from the queue's
+ * "ack" template (templates/<set>/<lang>/ack.txt) when cfg has templates,
+ * else the built-in English text.  The RFC 3834 headers are added here,
+ * never by a template.  Unref the GBytes. */
 GBytes *compose_ack(const struct cfg *cfg, const struct compose_ack *a);
+
+struct template_var;
+struct template_out;
+/*
+ * compose_template - render template name of cfg's queue (its
+ * template_set) in the language template_choose_lang picks from the
+ * customer's previous language, Content-Language, Accept-Language and the
+ * queue default.  For every mail tickd writes (ack, notices, digests...):
+ * 0 and *out (template_out_clear), -ENOENT without such a template or
+ * -ENODATA when it rendered empty; then the caller uses its built-in
+ * text.  *language_r (optional) the language used, owned by cfg.
+ */
+int compose_template(const struct cfg *cfg, const char *name, gint64 ticket,
+                     const char *prev_language, const char *content_language,
+                     const char *accept_language,
+                     const struct template_var *vars, size_t n,
+                     struct template_out *out, const char **language_r);
 
 /* compose_tag - "[Tag #N]" for cfg's subject tag.  g_free. */
 char *compose_tag(const struct cfg *cfg, gint64 ticket);

@@ -404,4 +404,42 @@ int store_sla_info(struct store *st, gint64 ticket,
 		   struct store_sla_info *i_r);
 void store_sla_info_clear(struct store_sla_info *i);
 
+/* ---- issue 12: queues, templates, privacy (sql/006_queues.sql) ---- */
+
+/* store_requester_language - the language of addr's newest other ticket
+ * that has one (not ticket except), into *lang_r (g_free, NULL when
+ * none).  0 / -E. */
+int store_requester_language(struct store *st, const char *addr, gint64 except,
+                             char **lang_r);
+
+/*
+ * store_forget - erase one person (tickd_forget() in 006_queues.sql):
+ * their address, names and texts in every table, their own tickets'
+ * mails; ticket rows stay (anonymised) for the numbers, other people's
+ * tickets stay readable, one 'erasure' event records that (not what) it
+ * happened.  One transaction.  A JSON summary of counts into out.  0/-E.
+ */
+int store_forget(struct store *st, const char *addr, const char *actor,
+                 GString *out);
+
+/*
+ * store_purge - retention: tickets of queue closed before now - days
+ * days lose their mails' texts, raw bytes, attachments and personal
+ * fields (tickd_purge()); numbers stay.  A JSON summary (tickets,
+ * messages, attachments, bytes, ticket ids) into out.  0/-E.
+ */
+int store_purge(struct store *st, const char *queue, int days,
+                const char *actor, GString *out);
+
+/* store_export_json - everything stored about addr as one JSON document
+ * (tickd_export()).  0/-E. */
+int store_export_json(struct store *st, const char *addr, GString *out);
+
+/* store_export_raw - call fn for each stored raw mail from or to addr
+ * (message id, raw bytes).  Stops at fn's first non-zero return.  0/-E. */
+int store_export_raw(struct store *st, const char *addr,
+                     int (*fn)(gint64 id, const void *raw, size_t len,
+                               void *ud),
+                     void *ud);
+
 #endif

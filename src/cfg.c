@@ -8,6 +8,8 @@
  */
 #include "cfg.h"
 
+#include "template.h"
+
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,15 @@ static const char *const cfg_known[] = {
 	"escalation.chains.*.levels.*", "escalation.chains.*.levels.*.after",
 	"escalation.chains.*.levels.*.to",
 	"escalation.chains.*.levels.*.to.*",
+	/* issue 12: templates, queues, retention */
+	"templates", "templates.dir", "tickets.template_set",
+	"tickets.language", "tickets.retention_days", "tickets.calendar",
+	"tickets.sla",
+	"queues", "queues.*", "queues.*.name", "queues.*.url", "queues.*.user",
+	"queues.*.password_file", "queues.*.mailbox", "queues.*.sent_mailbox",
+	"queues.*.subject_tag", "queues.*.acknowledge", "queues.*.template_set",
+	"queues.*.language", "queues.*.from", "queues.*.from_name",
+	"queues.*.calendar", "queues.*.sla", "queues.*.retention_days",
 };
 
 static void PRINTF_LIKE(3, 4)
@@ -377,6 +388,273 @@ cfg_agents_warning(const struct cfg *c)
 		       "addresses is treated as customer mail (commands "
 		       "ignored); only the Sent folder acts as an agent";
 	return NULL;
+}
+
+static void cfg_check_url(struct cfg_ctx *x, const char *key, const char *url,
+                          const char *plain, const char *tls);
+
+/* cfg_load_templates - templates.dir (default: "templates" beside the
+ * config file; without that directory the built-in English
+ * acknowledgement is used).  Every template error is a config error. */
+static void
+cfg_load_templates(struct cfg_ctx *x, struct cfg *c, const char *confdir)
+{
+	g_autofree char *dir = cfg_str(x, "templates.dir", NULL, false);
+	bool given = dir != NULL;
+	int r;
+
+	if (dir == NULL)
+		dir = g_build_filename(confdir, "templates", NULL);
+	else if (!g_path_is_absolute(dir)) {
+		char *abs = g_build_filename(confdir, dir, NULL);
+		g_free(dir);
+		dir = abs;
+	}
+	r = template_lib_load(dir, &c->templates, x->errors);
+	if (r == -ENOENT && given)
+		cfg_error(x, config_lookup(x->lc, "templates.dir"),
+		          "templates.dir: '%s' is not a readable directory",
+		          dir);
+	if (r == 0)
+		c->templates_dir = g_steal_pointer(&dir);
+}
+
+/* cfg_qstr - a string member of queue group e, or NULL. */
+static const char *
+cfg_qstr(struct cfg_ctx *x, const config_setting_t *e, const char *key)
+{
+	const config_setting_t *s = config_setting_get_member(e, key);
+
+	if (s == NULL)
+		return NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		cfg_error(x, s,
+		          "queues: %s: expected a string in double quotes",
+		          key);
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+static char *
+cfg_qkeep(struct cfg_queue *q, const char *v)
+{
+	char *d = g_strdup(v);
+
+	g_assert(q->nstrs < (int)ARRAY_SIZE(q->strs));
+	q->strs[q->nstrs++] = d;
+	return d;
+}
+
+static void
+cfg_queue_free(gpointer p)
+{
+	struct cfg_queue *q = p;
+
+	for (int i = 0; i < q->nstrs; i++) {
+		if (q->strs[i] && q->view &&
+		    q->strs[i] == q->view->imap.password)
+			explicit_bzero(q->strs[i], strlen(q->strs[i]));
+		g_free(q->strs[i]);
+	}
+	g_free(q->view);
+	g_free(q->name);
+	g_free(q);
+}
+
+const struct cfg_queue *
+cfg_queue_by_name(const struct cfg *c, const char *name)
+{
+	for (guint i = 0; c->queues && name && i < c->queues->len; i++) {
+		const struct cfg_queue *q = c->queues->pdata[i];
+		if (strcmp(q->name, name) == 0)
+			return q;
+	}
+	return NULL;
+}
+
+/* cfg_check_queue_templates - a queue that acknowledges needs an "ack"
+ * template in its set (when templates are in use at all). */
+static void
+cfg_check_queue_templates(struct cfg_ctx *x, const struct cfg *c,
+                          const struct cfg_queue *q, const config_setting_t *s)
+{
+	if (c->templates == NULL || !q->view->tickets.acknowledge)
+		return;
+	if (!template_has_set(c->templates, q->view->tickets.template_set,
+	                      "ack"))
+		cfg_error(x, s,
+		          "queue '%s': template set '%s' has no ack.txt "
+		          "under %s/%s/<lang>/",
+		          q->name, q->view->tickets.template_set,
+		          c->templates_dir, q->view->tickets.template_set);
+}
+
+/*
+ * cfg_load_queues - the `queues` list, or one implicit queue made of the
+ * single-mailbox keys (imap.*, tickets.queue, ...).  A queue's unset keys
+ * fall back to imap.*, smtp.* and tickets.*.
+ */
+static void
+cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
+{
+	const config_setting_t *list = config_lookup(x->lc, "queues");
+	g_autoptr(GPtrArray) elems = g_ptr_array_new(); /* setting per queue */
+	int n;
+
+	c->queues = g_ptr_array_new_with_free_func(cfg_queue_free);
+	if (list == NULL) {
+		struct cfg_queue *q = g_new0(struct cfg_queue, 1);
+		q->name = g_strdup(c->tickets.queue);
+		q->view = g_memdup2(c, sizeof(*c));
+		q->view->queues = c->queues; /* borrowed */
+		g_ptr_array_add(c->queues, q);
+		cfg_check_queue_templates(
+		    x, c, q, config_lookup(x->lc, "tickets.template_set"));
+		return;
+	}
+	if (!config_setting_is_list(list)) {
+		cfg_error(x, list, "queues: expected a list ( {...}, {...} )");
+		return;
+	}
+	n = config_setting_length(list);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const char *name, *v, *pwfile;
+		struct cfg_queue *q;
+		struct cfg *w;
+		int b, days;
+
+		if (!config_setting_is_group(e)) {
+			cfg_error(x, e, "queues: each entry must be { ... }");
+			continue;
+		}
+		name = cfg_qstr(x, e, "name");
+		if (name == NULL || *name == '\0' ||
+		    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+		        strlen(name)) {
+			cfg_error(x, e,
+			          "queues: entry %d needs name = "
+			          "\"lower-case letters, digits, - or _\"",
+			          i + 1);
+			continue;
+		}
+		if (cfg_queue_by_name(c, name) != NULL) {
+			cfg_error(x, e, "queues: '%s' is listed twice", name);
+			continue;
+		}
+		q = g_new0(struct cfg_queue, 1);
+		q->name = g_strdup(name);
+		g_ptr_array_add(elems, (gpointer)e);
+		q->view = w = g_memdup2(c, sizeof(*c));
+		w->queues = NULL;
+		g_ptr_array_add(c->queues, q);
+		w->tickets.queue = q->name;
+		if ((v = cfg_qstr(x, e, "url")) != NULL)
+			w->imap.url = cfg_qkeep(q, v);
+		if ((v = cfg_qstr(x, e, "user")) != NULL)
+			w->imap.user = cfg_qkeep(q, v);
+		if ((v = cfg_qstr(x, e, "mailbox")) != NULL)
+			w->imap.mailbox = cfg_qkeep(q, v);
+		if ((v = cfg_qstr(x, e, "sent_mailbox")) != NULL)
+			w->imap.sent_mailbox = *v ? cfg_qkeep(q, v) : NULL;
+		if ((v = cfg_qstr(x, e, "subject_tag")) != NULL) {
+			if (*v == '\0' || strpbrk(v, "[]#") != NULL)
+				cfg_error(
+				    x,
+				    config_setting_get_member(e, "subject_tag"),
+				    "queues: subject_tag must be "
+				    "non-empty and without '[', ']' or "
+				    "'#'");
+			w->tickets.subject_tag = cfg_qkeep(q, v);
+		}
+		if ((v = cfg_qstr(x, e, "template_set")) != NULL)
+			w->tickets.template_set = cfg_qkeep(q, v);
+		if ((v = cfg_qstr(x, e, "language")) != NULL)
+			w->tickets.language = cfg_qkeep(q, v);
+		if ((v = cfg_qstr(x, e, "calendar")) != NULL)
+			w->tickets.calendar = cfg_qkeep(q, v);
+		if ((v = cfg_qstr(x, e, "sla")) != NULL)
+			w->tickets.sla = cfg_qkeep(q, v);
+		if ((v = cfg_qstr(x, e, "from")) != NULL) {
+			if (strchr(v, '@') == NULL)
+				cfg_error(
+				    x, config_setting_get_member(e, "from"),
+				    "queues: from '%s' is not an address", v);
+			w->smtp.from = cfg_qkeep(q, v);
+		}
+		if ((v = cfg_qstr(x, e, "from_name")) != NULL)
+			w->smtp.from_name = cfg_qkeep(q, v);
+		if (config_setting_lookup_bool(e, "acknowledge", &b))
+			w->tickets.acknowledge = b;
+		else if (config_setting_get_member(e, "acknowledge"))
+			cfg_error(
+			    x, config_setting_get_member(e, "acknowledge"),
+			    "queues: acknowledge: expected true or false");
+		if (config_setting_lookup_int(e, "retention_days", &days)) {
+			if (days < 0 || days > 36500)
+				cfg_error(x,
+				          config_setting_get_member(
+				              e, "retention_days"),
+				          "queues: retention_days %d is out of "
+				          "range (0..36500)",
+				          days);
+			else
+				w->tickets.retention_days = days;
+		}
+		if (w->imap.url == NULL || w->imap.user == NULL)
+			cfg_error(x, e,
+			          "queue '%s': needs url and user (or imap.url "
+			          "and imap.user)",
+			          name);
+		else
+			cfg_check_url(x, "imap.url", w->imap.url, "imap://",
+			              "imaps://");
+		pwfile = cfg_qstr(x, e, "password_file");
+		if (pwfile != NULL && x->need_secrets) {
+			char *data;
+			size_t len;
+			int r = cfg_read_secret(pwfile, &data, &len);
+			if (r < 0)
+				cfg_error(x,
+				          config_setting_get_member(
+				              e, "password_file"),
+				          "queues: password_file: cannot read "
+				          "'%s': %s",
+				          pwfile, g_strerror(-r));
+			else {
+				w->imap.password = cfg_qkeep(q, data);
+				explicit_bzero(data, len);
+				g_free(data);
+			}
+		}
+		cfg_check_queue_templates(x, c, q, e);
+	}
+	if (c->queues->len == 0)
+		cfg_error(x, list, "queues: the list is empty");
+	for (guint i = 0; i < c->queues->len; i++)
+		((struct cfg_queue *)c->queues->pdata[i])->view->queues =
+		    c->queues;
+	/* two queues on one folder would race for the same mails */
+	for (guint k = 1; k < c->queues->len; k++)
+		for (guint i = 0; i < k; i++) {
+			const struct cfg *
+			    a = ((struct cfg_queue *)c->queues->pdata[i])->view,
+			   *b = ((struct cfg_queue *)c->queues->pdata[k])->view;
+			if (a->imap.url && b->imap.url && a->imap.user &&
+			    b->imap.user &&
+			    strcmp(a->imap.url, b->imap.url) == 0 &&
+			    strcmp(a->imap.user, b->imap.user) == 0 &&
+			    strcmp(a->imap.mailbox, b->imap.mailbox) == 0) {
+				cfg_error(
+				    x, elems->pdata[k],
+				    "queues: '%s' reads the same mailbox as "
+				    "'%s' (%s %s)",
+				    b->tickets.queue, a->tickets.queue,
+				    b->imap.user, b->imap.mailbox);
+				break;
+			}
+		}
 }
 
 static enum cfg_after
@@ -933,6 +1211,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	guint nerr = errors->len;
 	g_autofree char *dir = g_path_get_dirname(path);
 	char *at;
+	bool has_queues;
 
 	config_init(&lc);
 	/* @include is relative to the file, not to systemd's cwd "/". */
@@ -968,8 +1247,9 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 		c->instance = g_strdup(g_get_host_name());
 	c->log_level = (int)cfg_int(&x, "log_level", 6, 3, 7);
 
-	c->imap.url = cfg_str(&x, "imap.url", NULL, true);
-	c->imap.user = cfg_str(&x, "imap.user", NULL, true);
+	has_queues = config_lookup(&lc, "queues") != NULL;
+	c->imap.url = cfg_str(&x, "imap.url", NULL, !has_queues);
+	c->imap.user = cfg_str(&x, "imap.user", NULL, !has_queues);
 	c->imap.password_file = cfg_str(&x, "imap.password_file", NULL, false);
 	c->imap.mailbox = cfg_str(&x, "imap.mailbox", "INBOX", false);
 	c->imap.sent_mailbox = cfg_str(&x, "imap.sent_mailbox", NULL, false);
@@ -1035,6 +1315,14 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 			  "tickets.secret_file: secret is shorter than 16 "
 			  "bytes; run tickctl init-secret");
 
+	c->tickets.template_set =
+	    cfg_str(&x, "tickets.template_set", "default", false);
+	c->tickets.language = cfg_str(&x, "tickets.language", "en", false);
+	c->tickets.retention_days =
+	    (int)cfg_int(&x, "tickets.retention_days", 0, 0, 36500);
+	c->tickets.calendar = cfg_str(&x, "tickets.calendar", NULL, false);
+	c->tickets.sla = cfg_str(&x, "tickets.sla", NULL, false);
+
 	c->limits.per_recipient_day =
 		(int)cfg_int(&x, "limits.per_recipient_day", 10, 0, 100000);
 	c->limits.per_ticket_hour =
@@ -1070,6 +1358,8 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	cfg_load_people(&x, c);
 	cfg_load_agents(&x, c);
 	cfg_load_sla(&x, c);
+	cfg_load_templates(&x, c, dir);
+	cfg_load_queues(&x, c);
 	config_destroy(&lc);
 
 	if (errors->len > nerr) {
@@ -1118,6 +1408,14 @@ cfg_free(struct cfg **cp)
 	g_ptr_array_unref(c->people);
 	g_free(c->agents.authserv_id);
 	cfg_sla_free(&c->sla);
+	g_free(c->tickets.template_set);
+	g_free(c->tickets.language);
+	g_free(c->tickets.calendar);
+	g_free(c->tickets.sla);
+	g_free(c->templates_dir);
+	template_lib_free(&c->templates);
+	if (c->queues)
+		g_ptr_array_unref(c->queues);
 	g_free(c);
 	*cp = NULL;
 }

@@ -27,6 +27,7 @@ struct ctl {
 	struct cfg *cfg;
 	struct store *st;
 	bool json;
+	const struct cfg *qcfg; /* import --queue Q: that queue's view */
 };
 
 static void
@@ -35,9 +36,8 @@ ctl_usage(FILE *f)
 	fputs("usage: tickctl [-c FILE] [-v] COMMAND [ARGS]\n"
 	      "commands:\n"
 	      "  migrate               create or upgrade the database schema\n"
-	      "  import [FILE...]      ingest raw mails (stdin when no FILE)\n"
-	      "  status [--json]       mailboxes, outbox backlog, "
-	      "suppressions\n"
+	      "  import [--queue Q] [FILE...]  ingest raw mails (stdin when no "
+	      "FILE)\n"
 	      "  tickets [--json] [--status S] [--queue Q] [--priority P]\n"
 	      "          [--assignee ADDR|-] [--breached]\n"
 	      "  ticket N [--json]     one ticket with messages and events\n"
@@ -50,6 +50,12 @@ ctl_usage(FILE *f)
 	      "  status [--json]       mailboxes, outbox, suppressions, breaker\n"
 	      "  breaker reset         close the circuit breaker, send held mail\n"
 	      "  init-secret           create tickets.secret_file\n"
+	      "  purge [--queue Q]     retention: strip tickets closed longer "
+	      "than\n"
+	      "                        their queue's retention_days\n"
+	      "  forget ADDRESS        erase everything about one person\n"
+	      "  export ADDRESS [-o DIR]  one person's data as JSON (+ .eml "
+	      "in DIR)\n"
 	      "  parse FILE [--json]   show how tickd parses a mail\n"
 	      "  corpus-report DIR     parse every mail below DIR\n"
 	      "  report [--from T] [--to T] [--queue Q] [--agent A] "
@@ -130,8 +136,8 @@ ctl_import_one(struct ctl *c, const char *name, int fd)
 			g_strerror(-r));
 		return EX_IOERR;
 	}
-	r = ingest_mail(c->cfg, c->st, raw->data, raw->len, &src,
-			g_get_real_time() / G_USEC_PER_SEC, &out);
+	r = ingest_mail(c->qcfg ? c->qcfg : c->cfg, c->st, raw->data, raw->len,
+	                &src, g_get_real_time() / G_USEC_PER_SEC, &out);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: import '%s': %s\n", name,
 			store_error(c->st));
@@ -161,6 +167,20 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		return EX_TEMPFAIL;
 	if (rc != EX_OK)
 		return rc;
+	if (argc >= 2 && strcmp(argv[0], "--queue") == 0) {
+		const struct cfg_queue *q = cfg_queue_by_name(c->cfg, argv[1]);
+		if (q == NULL) {
+			fprintf(stderr, "tickctl: no queue '%s'\n", argv[1]);
+			return EX_USAGE;
+		}
+		c->qcfg = q->view;
+		argc -= 2;
+		argv += 2;
+	} else if (c->cfg->queues->len > 0) {
+		/* the first queue, as before queues existed */
+		c->qcfg =
+		    ((const struct cfg_queue *)c->cfg->queues->pdata[0])->view;
+	}
 	mime_init();
 	if (argc == 0)
 		return ctl_import_one(c, "-", STDIN_FILENO);
@@ -582,6 +602,48 @@ ctl_outbox(struct ctl *c, int argc, char **argv)
 	}
 }
 
+/* ctl_status_queues - the configured queues (issue 12); their fetch
+ * state is in the mailboxes table as "queue:folder". */
+static void
+ctl_status_queues(const struct ctl *c)
+{
+	static const char *const cols[] = {
+	    "queue", "user", "folders", "tag", "ack", "templates", "retention"};
+	struct store_table t;
+
+	store_table_init(&t);
+	for (size_t i = 0; i < ARRAY_SIZE(cols); i++)
+		g_ptr_array_add(t.cols, g_strdup(cols[i]));
+	for (guint i = 0; i < c->cfg->queues->len; i++) {
+		const struct cfg_queue *q = c->cfg->queues->pdata[i];
+		const struct cfg *v = q->view;
+		GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
+
+		g_ptr_array_add(row, g_strdup(q->name));
+		g_ptr_array_add(row, g_strdup(v->imap.user));
+		g_ptr_array_add(row,
+		                v->imap.sent_mailbox
+		                    ? g_strdup_printf("%s, %s", v->imap.mailbox,
+		                                      v->imap.sent_mailbox)
+		                    : g_strdup(v->imap.mailbox));
+		g_ptr_array_add(row, g_strdup(v->tickets.subject_tag));
+		g_ptr_array_add(
+		    row, g_strdup(v->tickets.acknowledge ? "yes" : "no"));
+		g_ptr_array_add(row, g_strdup_printf("%s/%s",
+		                                     v->tickets.template_set,
+		                                     v->tickets.language));
+		g_ptr_array_add(
+		    row,
+		    v->tickets.retention_days > 0
+		        ? g_strdup_printf("%d days", v->tickets.retention_days)
+		        : NULL);
+		g_ptr_array_add(t.rows, row);
+	}
+	printf("queues:\n");
+	ctl_table(&t, "none");
+	store_table_clear(&t);
+}
+
 static int
 ctl_status(struct ctl *c)
 {
@@ -601,12 +663,13 @@ ctl_status(struct ctl *c)
 	if (c->json)
 		return ctl_print_json(store_status_json(c->st, out, false),
 		                      out);
+	ctl_status_queues(c);
 	for (size_t i = 0; i < ARRAY_SIZE(parts) && r == 0; i++) {
 		struct store_table t;
 		store_table_init(&t);
 		r = store_view(c->st, parts[i].v, &t, NULL, false);
 		if (r == 0) {
-			printf("%s%s:\n", i ? "\n" : "", parts[i].title);
+			printf("\n%s:\n", parts[i].title);
 			ctl_table(&t, parts[i].empty);
 		}
 		store_table_clear(&t);
@@ -805,6 +868,191 @@ out:
 	return rc;
 }
 
+/* ---- issue 12: retention and the data subject's rights ---- */
+
+/* ctl_purge - purge [--queue Q]: every queue with retention_days (or Q). */
+static int
+ctl_purge(struct ctl *c, int argc, char **argv)
+{
+	g_autofree char *actor = ctl_actor();
+	const char *only = NULL;
+	int rc, r = 0, done = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--queue") == 0) {
+			if ((only = ctl_arg(argc, argv, &i)) == NULL)
+				return EX_USAGE;
+		} else {
+			fprintf(stderr, "usage: tickctl purge [--queue Q] "
+			                "[--json]\n");
+			return EX_USAGE;
+		}
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if (only != NULL && cfg_queue_by_name(c->cfg, only) == NULL) {
+		fprintf(stderr, "tickctl: no queue '%s' in %s\n", only,
+		        c->cfg->path);
+		return EX_DATAERR;
+	}
+	if (c->json)
+		fputs("[", stdout);
+	for (guint i = 0; i < c->cfg->queues->len && r == 0; i++) {
+		const struct cfg_queue *q = c->cfg->queues->pdata[i];
+		g_autoptr(GString) out = g_string_new(NULL);
+		int days = q->view->tickets.retention_days;
+
+		if (only != NULL && strcmp(only, q->name) != 0)
+			continue;
+		if (days <= 0) {
+			if (!c->json)
+				printf("purge: queue '%s' keeps tickets "
+				       "forever (no retention_days)\n",
+				       q->name);
+			continue;
+		}
+		r = store_purge(c->st, q->name, days, actor, out);
+		if (r < 0)
+			break;
+		log_notice("purge: queue '%s' (%d days): %s", q->name, days,
+		           out->str);
+		if (c->json)
+			printf("%s%s", done++ ? "," : "", out->str);
+		else
+			printf("purge: queue '%s' (retention %d days): %s\n",
+			       q->name, days, out->str);
+	}
+	if (c->json)
+		puts("]");
+	return ctl_exit(r);
+}
+
+/* ctl_address - argv[0] must be one address; lower-cased copy or NULL. */
+static char *
+ctl_address(int argc, char **argv, const char *cmd)
+{
+	if (argc < 1 || strchr(argv[0], '@') == NULL ||
+	    strpbrk(argv[0], " \t\r\n<>,") != NULL) {
+		fprintf(stderr, "usage: tickctl %s ADDRESS\n", cmd);
+		return NULL;
+	}
+	return g_ascii_strdown(argv[0], -1);
+}
+
+static int
+ctl_forget(struct ctl *c, int argc, char **argv)
+{
+	g_autofree char *addr = ctl_address(argc, argv, "forget");
+	g_autofree char *actor = ctl_actor();
+	g_autoptr(GString) out = g_string_new(NULL);
+	int rc, r;
+
+	if (addr == NULL || argc != 1)
+		return EX_USAGE;
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if (cfg_person(c->cfg, addr) != NULL) {
+		fprintf(stderr,
+		        "tickctl: %s is an agent or manager in the "
+		        "config; remove them from people first\n",
+		        addr);
+		return EX_DATAERR;
+	}
+	r = store_forget(c->st, addr, actor, out);
+	if (r < 0)
+		return ctl_exit(r);
+	/* the log says that an erasure happened, not whom it concerned */
+	log_notice("forget: erased one person: %s", out->str);
+	if (c->json)
+		puts(out->str);
+	else
+		printf("forget: erased: %s\n", out->str);
+	return EX_OK;
+}
+
+struct ctl_eml {
+	const char *dir;
+	int n;
+};
+
+static int
+ctl_write_private(const char *dir, const char *name, const void *data,
+                  size_t len)
+{
+	g_autofree char *path = g_build_filename(dir, name, NULL);
+	GError *err = NULL;
+
+	if (!g_file_set_contents_full(path, data, (gssize)len,
+	                              G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+	                              &err)) {
+		fprintf(stderr, "tickctl: export: %s\n", err->message);
+		g_error_free(err);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int
+ctl_export_eml(gint64 id, const void *raw, size_t len, void *ud)
+{
+	struct ctl_eml *e = ud;
+	g_autofree char *name =
+	    g_strdup_printf("message-%" G_GINT64_FORMAT ".eml", id);
+	int r = ctl_write_private(e->dir, name, raw, len);
+
+	if (r == 0)
+		e->n++;
+	return r;
+}
+
+/* ctl_export - export ADDRESS [-o DIR]: JSON on stdout, or DIR/data.json
+ * and DIR/message-N.eml (mode 0600: it is personal data). */
+static int
+ctl_export(struct ctl *c, int argc, char **argv)
+{
+	g_autofree char *addr = ctl_address(argc, argv, "export");
+	g_autoptr(GString) out = g_string_new(NULL);
+	const char *dir = NULL;
+	struct ctl_eml e = {0};
+	int rc, r;
+
+	if (addr == NULL)
+		return EX_USAGE;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0 ||
+		    strcmp(argv[i], "--output") == 0) {
+			if ((dir = ctl_arg(argc, argv, &i)) == NULL)
+				return EX_USAGE;
+		} else {
+			fprintf(stderr, "usage: tickctl export ADDRESS "
+			                "[-o DIR]\n");
+			return EX_USAGE;
+		}
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if ((r = store_export_json(c->st, addr, out)) < 0)
+		return ctl_exit(r);
+	if (dir == NULL) {
+		puts(out->str);
+		return EX_OK;
+	}
+	if (g_mkdir_with_parents(dir, 0700) < 0) {
+		fprintf(stderr, "tickctl: export: %s: %s\n", dir,
+		        g_strerror(errno));
+		return EX_CANTCREAT;
+	}
+	g_string_append_c(out, '\n');
+	if (ctl_write_private(dir, "data.json", out->str, out->len) < 0)
+		return EX_IOERR;
+	e.dir = dir;
+	r = store_export_raw(c->st, addr, ctl_export_eml, &e);
+	if (r < 0)
+		return r == -EIO ? EX_IOERR : ctl_exit(r);
+	printf("export: %s/data.json and %d mail(s) as .eml\n", dir, e.n);
+	return EX_OK;
+}
+
 int
 ctl_main(int argc, char **argv)
 {
@@ -887,6 +1135,12 @@ ctl_main(int argc, char **argv)
 		rc = ctl_breaker(&c, argc, argv);
 	else if (strcmp(cmd, "init-secret") == 0)
 		rc = ctl_init_secret(&c);
+	else if (strcmp(cmd, "purge") == 0)
+		rc = ctl_purge(&c, argc, argv);
+	else if (strcmp(cmd, "forget") == 0)
+		rc = ctl_forget(&c, argc, argv);
+	else if (strcmp(cmd, "export") == 0)
+		rc = ctl_export(&c, argc, argv);
 	else if (strcmp(cmd, "report") == 0)
 		rc = ctl_report(&c, argc, argv);
 	else {

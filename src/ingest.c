@@ -61,6 +61,8 @@ ingest_kind_name(enum ingest_kind k)
 	return "?";
 }
 
+static bool ingest_is_other_queue(const struct cfg *cfg, const char *addr);
+
 /* ingest_is_own - an address of the support mailbox itself (with any
  * +detail), which is never a requester or participant. */
 static bool
@@ -82,6 +84,25 @@ ingest_is_own(const struct cfg *cfg, const char *addr)
 		local = (size_t)((plus ? plus : aat) - addr);
 		if (local == (size_t)(oat - o) &&
 		    g_ascii_strncasecmp(addr, o, local) == 0)
+			return true;
+	}
+	return ingest_is_other_queue(cfg, addr);
+}
+
+/* ingest_is_other_queue - an address of another queue (billing@ on Cc of
+ * a mail to support@) is ours too, never a participant (issue 12). */
+static bool
+ingest_is_other_queue(const struct cfg *cfg, const char *addr)
+{
+	for (guint i = 0; cfg->queues && i < cfg->queues->len; i++) {
+		const struct cfg_queue *q = cfg->queues->pdata[i];
+		struct cfg other;
+
+		if (q->view == cfg)
+			continue;
+		other = *q->view;
+		other.queues = NULL; /* one level: no recursion */
+		if (ingest_is_own(&other, addr))
 			return true;
 	}
 	return false;
@@ -365,6 +386,13 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		.message_id = msgid,
 		.now = x->now,
 	};
+	/* issue 12: the language of the acknowledgement */
+	g_autofree char *prev_lang = NULL;
+	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
+		return r;
+	a.prev_language = prev_lang;
+	a.content_language = x->m->language;
+	a.accept_language = mime_header(x->m, "Accept-Language");
 	wire = compose_ack(cfg, &a);
 	g_autofree char *key = g_strconcat("mid:", msgid, NULL);
 	g_autofree char *tag = compose_tag(cfg, t);

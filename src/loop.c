@@ -53,6 +53,8 @@ loop_signal(int sig)
 struct loop_box {
 	struct fetch_mailbox mb;
 	char *key;
+	const struct cfg *qcfg; /* the queue's view of l->cfg (issue 12) */
+	struct imap *imap;      /* the queue's client, owned by l->imaps */
 	gint64 next_try; /* monotonic seconds */
 	int failures;
 	unsigned locked_gen; /* store generation the advisory lock is from */
@@ -64,8 +66,10 @@ struct loop {
 	struct store *st;
 	struct imap *imap;
 	struct smtp *smtp;
-	struct loop_box boxes[2];
+	struct loop_box *boxes; /* inbox (+ Sent) of every queue */
 	int nboxes;
+	GPtrArray *imaps;  /* struct imap* per queue; [0] is l->imap */
+	gint64 purge_next; /* monotonic: the daily retention job */
 	gint64 db_next_try, smtp_next_try;
 	int db_failures, smtp_failures;
 	bool idle_on;
@@ -98,42 +102,41 @@ loop_clients_free(struct loop *l)
 {
 	if (l->imap)
 		imap_idle_stop(l->imap);
-	imap_free(&l->imap);
+	l->imap = NULL;
+	if (l->imaps)
+		for (guint i = 0; i < l->imaps->len; i++) {
+			struct imap *im = l->imaps->pdata[i];
+			imap_free(&im);
+		}
+	g_clear_pointer(&l->imaps, g_ptr_array_unref);
 	smtp_free(&l->smtp);
 	for (int i = 0; i < l->nboxes; i++)
 		g_free(l->boxes[i].key);
+	g_clear_pointer(&l->boxes, g_free);
 	l->nboxes = 0;
 	l->idle_on = false;
 }
 
-/* loop_clients_new - IMAP/SMTP clients and mailboxes from l->cfg. */
+/* loop_queue_new - one queue's IMAP client and its mailboxes (inbox and
+ * Sent), appended to l->boxes. */
 static void
-loop_clients_new(struct loop *l)
+loop_queue_new(struct loop *l, const struct cfg *c)
 {
-	const struct cfg *c = l->cfg;
 	struct imap_params ip = {
-		.url = c->imap.url,
-		.user = c->imap.user,
-		.password = c->imap.password,
-		.starttls = c->imap.starttls,
-		.timeout = c->imap.timeout,
-		/* tickets.max_mail_size decides what is parsed; the fetch cap
-		 * only protects memory from a hostile server. */
-		.max_message = (size_t)MAX(c->tickets.max_mail_size * 2,
-					   64 * 1024 * 1024),
-	};
-	struct smtp_params sp = {
-		.url = c->smtp.url,
-		.user = c->smtp.user,
-		.password = c->smtp.password,
-		.starttls = c->smtp.starttls,
-		.timeout = c->smtp.timeout,
+	    .url = c->imap.url,
+	    .user = c->imap.user,
+	    .password = c->imap.password,
+	    .starttls = c->imap.starttls,
+	    .timeout = c->imap.timeout,
+	    /* tickets.max_mail_size decides what is parsed; the fetch cap
+	     * only protects memory from a hostile server. */
+	    .max_message =
+	        (size_t)MAX(c->tickets.max_mail_size * 2, 64 * 1024 * 1024),
 	};
 	const char *folders[] = {c->imap.mailbox, c->imap.sent_mailbox};
+	struct imap *im = imap_new(&ip);
 
-	l->imap = imap_new(&ip);
-	l->smtp = smtp_new(&sp);
-	l->nboxes = 0;
+	g_ptr_array_add(l->imaps, im);
 	for (int i = 0; i < 2; i++) {
 		struct loop_box *b = &l->boxes[l->nboxes];
 		if (folders[i] == NULL || *folders[i] == '\0')
@@ -143,8 +146,35 @@ loop_clients_new(struct loop *l)
 		b->mb.key = b->key;
 		b->mb.folder = folders[i];
 		b->mb.sent = i == 1;
+		b->qcfg = c;
+		b->imap = im;
 		l->nboxes++;
 	}
+}
+
+/* loop_clients_new - IMAP/SMTP clients and mailboxes from l->cfg: one
+ * IMAP client per queue, so that one failing mailbox (bad password,
+ * server down) only backs off its own boxes. */
+static void
+loop_clients_new(struct loop *l)
+{
+	const struct cfg *c = l->cfg;
+	struct smtp_params sp = {
+	    .url = c->smtp.url,
+	    .user = c->smtp.user,
+	    .password = c->smtp.password,
+	    .starttls = c->smtp.starttls,
+	    .timeout = c->smtp.timeout,
+	};
+
+	l->smtp = smtp_new(&sp);
+	l->nboxes = 0;
+	l->imaps = g_ptr_array_new();
+	l->boxes = g_new0(struct loop_box, 2 * MAX(c->queues->len, 1));
+	for (guint q = 0; q < c->queues->len; q++)
+		loop_queue_new(
+		    l, ((const struct cfg_queue *)c->queues->pdata[q])->view);
+	l->imap = l->imaps->len > 0 ? l->imaps->pdata[0] : NULL;
 }
 
 /* loop_db - make sure the database is there; false while it is not. */
@@ -201,8 +231,8 @@ loop_fetch(struct loop *l, bool force)
 			b->next_try = now + l->cfg->imap.poll_interval;
 			continue;
 		}
-		r = fetch_mailbox(l->cfg, l->st, l->imap, &b->mb, &fs,
-				  &loop_stop);
+		r = fetch_mailbox(b->qcfg, l->st, b->imap, &b->mb, &fs,
+		                  &loop_stop);
 		if (r < 0) {
 			b->failures++;
 			b->next_try = now + loop_backoff(b->failures);
@@ -272,6 +302,32 @@ loop_escalate(struct loop *l)
 			      : (next > 0 ? MAX(next, now + 1) : 0);
 }
 
+/* loop_purge - the daily retention job: every queue with
+ * retention_days, run at start and then every 24 hours. */
+static void
+loop_purge(struct loop *l)
+{
+	gint64 now = loop_now();
+
+	if (l->once || now < l->purge_next || !loop_db(l))
+		return;
+	l->purge_next = now + 86400;
+	for (guint i = 0; i < l->cfg->queues->len; i++) {
+		const struct cfg_queue *q = l->cfg->queues->pdata[i];
+		g_autoptr(GString) out = g_string_new(NULL);
+		int days = q->view->tickets.retention_days;
+
+		if (days <= 0)
+			continue;
+		if (store_purge(l->st, q->name, days, "tickd", out) < 0) {
+			l->purge_next = now + 3600; /* try again sooner */
+			continue;
+		}
+		log_notice("loop: retention purge of queue '%s' (%d days): %s",
+		           q->name, days, out->str);
+	}
+}
+
 /* loop_idle - keep the IDLE doorbell on INBOX ringing-ready. */
 static void
 loop_idle(struct loop *l)
@@ -279,7 +335,7 @@ loop_idle(struct loop *l)
 	gint64 now = loop_now();
 	int r;
 
-	if (!l->cfg->imap.idle || l->once || l->nboxes == 0)
+	if (!l->cfg->imap.idle || l->once || l->nboxes == 0 || l->imap == NULL)
 		return;
 	if (l->idle_on && now - l->idle_since < LOOP_REIDLE)
 		return;
@@ -486,6 +542,7 @@ loop_run(const struct loop_opts *o)
 		loop_reports(&l);
 		loop_escalate(&l);
 		loop_outbox(&l);
+		loop_purge(&l);
 		loop_idle(&l);
 		/* also called per fetched mail (fetch.c), so that a long
 		 * fetch does not look like a hang */

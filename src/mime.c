@@ -2023,6 +2023,10 @@ mime_envelope(struct mime_ctx *c, GMimeMessage *msg)
 	if (dt != NULL)
 		m->date = g_date_time_to_unix(dt);
 	s = g_mime_object_get_header((GMimeObject *)msg, "Content-Language");
+	/* GMime files Content-* headers under the top-level part */
+	if (s == NULL && g_mime_message_get_mime_part(msg) != NULL)
+		s = g_mime_object_get_header(g_mime_message_get_mime_part(msg),
+		                             "Content-Language");
 	if (s != NULL && s[0] != '\0')
 		m->language = mime_line(s);
 }

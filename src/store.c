@@ -2230,3 +2230,120 @@ store_sla_info(struct store *st, gint64 ticket, struct store_sla_info *i_r)
 	PQclear(res);
 	return 0;
 }
+
+/* ---- issue 12: queues, templates, privacy ----
+ * The erasure, retention and export logic lives in PL/pgSQL functions in
+ * sql/006_queues.sql, so that it runs in one statement (one transaction)
+ * and a later migration can extend it to tables added after 006. */
+
+/* store_text - run sql with n text parameters; the first cell of the
+ * first row into *out_r (g_free; NULL for SQL NULL or no row). 0/-E. */
+static int
+store_text(struct store *st, const char *what, const char *sql, int n,
+           const char *const *vals, char **out_r)
+{
+	PGresult *res;
+
+	*out_r = NULL;
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, what);
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		*out_r = g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+int
+store_requester_language(struct store *st, const char *addr, gint64 except,
+                         char **lang_r)
+{
+	char e[24];
+	const char *vals[] = {addr, store_i64(e, except)};
+
+	return store_text(st, "requester language",
+	                  "SELECT language FROM ticket WHERE requester = "
+	                  "lower($1) AND id <> $2 AND language IS NOT NULL "
+	                  "AND language <> '' ORDER BY created DESC, id DESC "
+	                  "LIMIT 1",
+	                  2, vals, lang_r);
+}
+
+int
+store_forget(struct store *st, const char *addr, const char *actor,
+             GString *out)
+{
+	const char *vals[] = {addr, actor};
+	g_autofree char *s = NULL;
+	int r = store_text(st, "forget", "SELECT tickd_forget($1, $2)::text", 2,
+	                   vals, &s);
+
+	if (r == 0)
+		g_string_append(out, s ? s : "{}");
+	return r;
+}
+
+int
+store_purge(struct store *st, const char *queue, int days, const char *actor,
+            GString *out)
+{
+	char d[24];
+	const char *vals[] = {queue, store_i64(d, days), actor};
+	g_autofree char *s = NULL;
+	int r =
+	    store_text(st, "purge", "SELECT tickd_purge($1, $2::int, $3)::text",
+	               3, vals, &s);
+
+	if (r == 0)
+		g_string_append(out, s ? s : "{}");
+	return r;
+}
+
+int
+store_export_json(struct store *st, const char *addr, GString *out)
+{
+	const char *vals[] = {addr};
+	g_autofree char *s = NULL;
+	int r = store_text(
+	    st, "export", "SELECT jsonb_pretty(tickd_export($1))", 1, vals, &s);
+
+	if (r == 0)
+		g_string_append(out, s ? s : "{}");
+	return r;
+}
+
+int
+store_export_raw(struct store *st, const char *addr,
+                 int (*fn)(gint64 id, const void *raw, size_t len, void *ud),
+                 void *ud)
+{
+	const char *vals[] = {addr};
+	const int fmts[] = {0};
+	PGresult *res;
+	int r = 0;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	/* binary results: raw mail is bytes, not text */
+	res = PQexecParams(st->conn,
+	                   "SELECT id, raw FROM message WHERE raw IS NOT NULL "
+	                   "AND id IN (SELECT (m->>'id')::bigint FROM "
+	                   "jsonb_array_elements(tickd_export($1)->'messages') "
+	                   "m) ORDER BY id",
+	                   1, NULL, vals, NULL, fmts, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "export raw");
+	for (int i = 0; i < PQntuples(res) && r == 0; i++) {
+		guint64 be;
+		gint64 id;
+
+		memcpy(&be, PQgetvalue(res, i, 0), sizeof(be));
+		id = (gint64)GUINT64_FROM_BE(be);
+		r = fn(id, PQgetvalue(res, i, 1),
+		       (size_t)PQgetlength(res, i, 1), ud);
+	}
+	PQclear(res);
+	return r;
+}

@@ -43,6 +43,7 @@ escalation: { batch_minutes = 15; chains = ( {
   immediate = [ "mary@example.com" ];
   levels = ( { after = 0; to = [ "alice@example.com" ]; },
              { after = 60; to = [ "mary@example.com" ]; } ); } ); };
+templates: { dir = "$ROOT/conf/templates"; };
 CONF
 say "tickd --check-config, tickctl init-secret, tickctl migrate"
 "$TICKCTL" -c "$DIR/tickd.conf" init-secret

@@ -222,6 +222,119 @@ test_missing_secret(void)
 	g_free(p);
 }
 
+/* issue 12: the queues list, the implicit queue, template errors */
+static void
+test_queues(void)
+{
+	char *path = write_conf(
+	    "queues = (\n"                 /* 6 */
+	    "  { name = \"support\"; },\n" /* 7 */
+	    "  { name = \"billing\"; user = \"b\"; subject_tag = \"Bill\";\n"
+	    "    from = \"b@e.com\"; acknowledge = false;\n" /* 9 */
+	    "    retention_days = 30; language = \"de\"; sla = \"gold\"; }\n"
+	    ");\n");
+	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *c = NULL;
+	const struct cfg_queue *q;
+	char *e, *tdir, *tf;
+
+	TEST_INTEQ(cfg_load(path, true, &c, errs), 0);
+	TEST_INTEQ(errs->len, 0);
+	if (c != NULL) {
+		TEST_INTEQ(c->queues->len, 2);
+		q = cfg_queue_by_name(c, "billing");
+		TEST_CHECK(q != NULL);
+		if (q != NULL) {
+			TEST_STREQ(q->view->imap.user, "b");
+			TEST_STREQ(q->view->imap.url, "imap://127.0.0.1:1");
+			TEST_STREQ(q->view->tickets.subject_tag, "Bill");
+			TEST_STREQ(q->view->tickets.queue, "billing");
+			TEST_STREQ(q->view->smtp.from, "b@e.com");
+			TEST_CHECK(!q->view->tickets.acknowledge);
+			TEST_INTEQ(q->view->tickets.retention_days, 30);
+			TEST_STREQ(q->view->tickets.language, "de");
+			TEST_STREQ(q->view->tickets.sla, "gold");
+		}
+		q = cfg_queue_by_name(c, "support");
+		TEST_CHECK(q != NULL && strcmp(q->view->imap.user, "s") == 0 &&
+		           strcmp(q->view->tickets.subject_tag, "Ticket") ==
+		               0 &&
+		           q->view->tickets.acknowledge);
+		TEST_CHECK(c->templates == NULL); /* no templates/ beside it */
+	}
+	cfg_free(&c);
+
+	/* without a list: one queue named by tickets.queue */
+	e = load("");
+	TEST_STREQ(e, "");
+	g_free(e);
+	g_free(path);
+	path = write_conf("");
+	TEST_INTEQ(cfg_load(path, true, &c, errs), 0);
+	if (c != NULL) {
+		TEST_INTEQ(c->queues->len, 1);
+		TEST_CHECK(cfg_queue_by_name(c, "support") != NULL);
+	}
+	cfg_free(&c);
+
+	e = load(
+	    "queues = ( { name = \"a\"; }, { name = \"a\"; },\n"
+	    "  { name = \"Bad Name\"; }, { name = \"c\"; colour = 1; },\n"
+	    "  { name = \"d\"; password_file = \"/nonexistent/pw\"; } );\n");
+	TEST_CHECK(has(e, "t.conf:6: queues: 'a' is listed twice"));
+	TEST_CHECK(has(e, "t.conf:7: queues: entry 3 needs name"));
+	TEST_CHECK(has(e, "t.conf:7: unknown setting 'queues.*.colour'"));
+	TEST_CHECK(has(e, "t.conf:8: queues: password_file: cannot read "
+	                  "'/nonexistent/pw'"));
+	TEST_CHECK(
+	    has(e, "t.conf:8: queues: 'd' reads the same mailbox as 'a'"));
+	g_free(e);
+
+	/* a template error is a config error at the template's file:line */
+	tdir = g_strdup_printf("%s/tpl/default/en", dir);
+	g_mkdir_with_parents(tdir, 0700);
+	tf = g_strdup_printf("%s/ack.txt", tdir);
+	g_file_set_contents(tf, "Subject: {{tag}}\n\nHi {{nmae}}\n", -1, NULL);
+	g_free(tdir);
+	tdir = g_strdup_printf("templates: { dir = \"%s/tpl\"; };\n", dir);
+	e = load(tdir);
+	g_free(tdir);
+	tdir = g_strdup_printf("%s:3: unknown variable '{{nmae}}'", tf);
+	TEST_CHECK(has(e, tdir));
+	g_free(e);
+	g_free(tdir);
+	/* fixed, but the queue's set has no ack template */
+	g_file_set_contents(tf, "Hi {{customer_name}}\n", -1, NULL);
+	tdir =
+	    g_strdup_printf("templates: { dir = \"%s/tpl\"; };\n"
+	                    "queues = ( { name = \"s\"; },\n"
+	                    "  { name = \"q\"; template_set = \"vip\"; } );\n",
+	                    dir);
+	e = load(tdir);
+	TEST_CHECK(has(e, "t.conf:8: queue 'q': template set 'vip' has no "
+	                  "ack.txt"));
+	TEST_CHECK(strstr(e, "queue 's'") == NULL);
+	g_free(e);
+	g_free(tdir);
+	e = load("templates: { dir = \"/nonexistent/tpl\"; };\n");
+	TEST_CHECK(has(e, "t.conf:6: templates.dir: '/nonexistent/tpl' is not "
+	                  "a readable directory"));
+	g_free(e);
+	unlink(tf);
+	g_free(tf);
+	tf = g_strdup_printf("%s/tpl/default/en", dir);
+	rmdir(tf);
+	g_free(tf);
+	tf = g_strdup_printf("%s/tpl/default", dir);
+	rmdir(tf);
+	g_free(tf);
+	tf = g_strdup_printf("%s/tpl", dir);
+	rmdir(tf);
+	g_free(tf);
+	g_ptr_array_unref(errs);
+	g_free(path);
+}
+
 int
 main(void)
 {
@@ -231,6 +344,7 @@ main(void)
 		{"missing_secret", test_missing_secret},
 		{"people_and_all_errors", test_people_and_all_errors},
 		{"agents", test_agents},
+		{"queues", test_queues},
 	};
 	char *p;
 	int rc;

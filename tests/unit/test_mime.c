@@ -800,10 +800,32 @@ test_html_deep(void)
 	g_free(t);
 }
 
+/* Content-Language of a plain mail: GMime files Content-* headers under
+ * the top-level part, not the message (issue 12 picks the reply language
+ * from it). */
+static void
+test_content_language(void)
+{
+	static const char raw[] = "From: a@b.example\r\nSubject: x\r\n"
+	                          "MIME-Version: 1.0\r\n"
+	                          "Content-Type: text/plain; charset=utf-8\r\n"
+	                          "Content-Language: de-DE\r\n\r\nHallo\r\n";
+	static const char none[] =
+	    "From: a@b.example\r\nSubject: x\r\n\r\nHi\r\n";
+	struct mime_msg *m = mime_parse(raw, sizeof(raw) - 1, NULL);
+
+	TEST_STREQ(m->language, "de-DE");
+	mime_msg_free(&m);
+	m = mime_parse(none, sizeof(none) - 1, NULL);
+	TEST_CHECK(m->language == NULL);
+	mime_msg_free(&m);
+}
+
 int
 main(void)
 {
 	static const struct test_case cases[] = {
+	    {"content_language", test_content_language},
 	    {"iso2022jp", test_iso2022jp},
 	    {"latin1_header", test_latin1_header},
 	    {"charset_aliases", test_charset_aliases},
