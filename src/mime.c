@@ -46,10 +46,12 @@ struct mime_ctx {
 	GPtrArray *text_parts; /* GMimeObject*, borrowed from the tree */
 	GPtrArray *html_parts;
 	GPtrArray *att_parts;
-	GPtrArray *uu_atts;  /* struct mime_attachment*, owned */
-	GPtrArray *reparsed; /* GMimeObject*, owned: see mime_reparse */
-	GArray *nobound;     /* gint64 offsets: multiparts w/o boundary */
-	const char *raw;     /* what GMime parsed, for those offsets */
+	GPtrArray *open_parts; /* body candidates that run to end of mail */
+	const char *boundary;  /* of the multipart being walked, borrowed */
+	GPtrArray *uu_atts;    /* struct mime_attachment*, owned */
+	GPtrArray *reparsed;   /* GMimeObject*, owned: see mime_reparse */
+	GArray *nobound;       /* gint64 offsets: multiparts w/o boundary */
+	const char *raw;       /* what GMime parsed, for those offsets */
 	size_t raw_len;
 	GString *salvaged;        /* text of multiparts that had no parts */
 	GMimeObject *report_part; /* delivery-status, feedback-report ... */
@@ -1473,6 +1475,141 @@ mime_note_report(struct mime_ctx *c, GMimeObject *obj, size_t depth,
 		c->orig_any = obj;
 }
 
+/*
+ * mime_runs_to_end - the content of leaf obj (a child of a multipart) runs
+ * to the end of the mail, give or take blank space: its multipart never
+ * closed (no "--boundary--" line after it), so the mail was cut off or its
+ * boundaries are broken.  Content GMime read from another stream (see
+ * mime_reparse) does not count.
+ */
+static bool
+mime_runs_to_end(GMimeObject *obj)
+{
+	GMimeDataWrapper *dw = g_mime_part_get_content((GMimePart *)obj);
+	GMimeStream *s = dw != NULL ? g_mime_data_wrapper_get_stream(dw) : NULL;
+	GByteArray *buf;
+	gint64 e;
+
+	if (s == NULL || !GMIME_IS_STREAM_MEM(s))
+		return false;
+	buf = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	if (buf == NULL)
+		return false;
+	e = s->bound_end < 0 ? (gint64)buf->len : s->bound_end;
+	for (; e < (gint64)buf->len; e++)
+		if (!g_ascii_isspace(buf->data[e]))
+			return false;
+	return true;
+}
+
+/*
+ * mime_glued_close - the content of leaf obj (which runs to the end of the
+ * mail) ends in a close delimiter of its multipart that GMime did not see:
+ * glued to the last line ("text--b--", the sender left out the line break)
+ * or mistyped ("--b-" on its own line).  The boundary must not occur in
+ * content (RFC 2046 5.1.1), so the part is complete: its content is cut
+ * before the delimiter and true returned.
+ */
+static bool
+mime_glued_close(struct mime_ctx *c, GMimeObject *obj)
+{
+	GMimeDataWrapper *dw = g_mime_part_get_content((GMimePart *)obj);
+	GMimeStream *s = dw != NULL ? g_mime_data_wrapper_get_stream(dw) : NULL;
+	GMimeStream *sub;
+	GMimeDataWrapper *cut;
+	GByteArray *buf;
+	size_t bl;
+	gint64 e, d;
+
+	if (c->boundary == NULL || c->boundary[0] == '\0' || s == NULL ||
+	    !GMIME_IS_STREAM_MEM(s))
+		return false;
+	buf = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	if (buf == NULL)
+		return false;
+	bl = strlen(c->boundary);
+	e = s->bound_end < 0 ? (gint64)buf->len : s->bound_end;
+	while (e > s->bound_start && g_ascii_isspace(buf->data[e - 1]))
+		e--;
+	/* "--" boundary, then at least one '-' */
+	for (d = e; d > s->bound_start && buf->data[d - 1] == '-'; d--)
+		;
+	if (d == e || e - d > 2 || d - s->bound_start < (gint64)bl + 2)
+		return false;
+	d -= (gint64)bl + 2;
+	if (memcmp(buf->data + d, "--", 2) != 0 ||
+	    memcmp(buf->data + d + 2, c->boundary, bl) != 0)
+		return false;
+	/* on a line of its own, the line break before it is its own too */
+	if (d > s->bound_start && buf->data[d - 1] == '\n')
+		d--;
+	if (d > s->bound_start && buf->data[d - 1] == '\r')
+		d--;
+	sub = g_mime_stream_substream(s, s->bound_start, d);
+	if (sub == NULL)
+		return false;
+	cut = g_mime_data_wrapper_new_with_stream(
+	    sub, g_mime_data_wrapper_get_encoding(dw));
+	g_mime_part_set_content((GMimePart *)obj, cut);
+	g_object_unref(cut);
+	g_object_unref(sub);
+	mime_defect(c, "close delimiter glued to a line or mistyped");
+	return true;
+}
+
+/* mime_is_blank - s is NULL or white space only. */
+static bool
+mime_is_blank(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if (!g_ascii_isspace(*s))
+			return false;
+	return true;
+}
+
+/*
+ * mime_open_parts - body candidates that run to the end of the mail (see
+ * mime_runs_to_end) are moved to the attachments when a part that ended
+ * properly gives body text: the complete part is the body, the cut-off one
+ * is kept with its bytes (a truncated HTML alternative, the rest of a mail
+ * whose boundaries went wrong).  When the open part is all the body there
+ * is, it stays the body (a reply that only lacks its closing boundary must
+ * not lose its text).  Stalwart files such parts as attachments always.
+ */
+static void
+mime_open_parts(struct mime_ctx *c)
+{
+	GPtrArray *lists[] = {c->text_parts, c->html_parts};
+	bool body = false;
+
+	if (c->open_parts->len == 0)
+		return;
+	for (guint l = 0; l < G_N_ELEMENTS(lists) && !body; l++)
+		for (guint i = 0; i < lists[l]->len && !body; i++) {
+			GMimeObject *obj = g_ptr_array_index(lists[l], i);
+			char *t;
+
+			if (g_ptr_array_find(c->open_parts, obj, NULL))
+				continue;
+			t = mime_part_text(c, obj, false);
+			body = !mime_is_blank(t);
+			g_free(t);
+		}
+	if (!body)
+		return;
+	for (guint i = 0; i < c->open_parts->len; i++) {
+		GMimeObject *obj = g_ptr_array_index(c->open_parts, i);
+		bool was_body = false;
+
+		for (guint l = 0; l < G_N_ELEMENTS(lists); l++)
+			while (g_ptr_array_remove(lists[l], obj))
+				was_body = true;
+		if (was_body)
+			g_ptr_array_add(c->att_parts, obj);
+	}
+	mime_defect(c, "part without closing boundary kept as an attachment");
+}
+
 static void mime_walk(struct mime_ctx *c, GMimeMultipart *mp,
                       const char *subtype, bool in_alt, GPtrArray *text,
                       GPtrArray *html, size_t depth, bool in_report);
@@ -1546,6 +1683,8 @@ mime_visit(struct mime_ctx *c, GMimeObject *part, int i, const char *subtype,
 		g_ptr_array_add(c->att_parts, part);
 		return;
 	}
+	if (depth > 0 && mime_runs_to_end(part) && !mime_glued_close(c, part))
+		g_ptr_array_add(c->open_parts, part);
 	if (strcmp(subtype, "alternative") == 0) {
 		if (is_plain && *text != NULL)
 			g_ptr_array_add(*text, part);
@@ -1684,6 +1823,7 @@ mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
 	guint text_len = text != NULL ? text->len : 0;
 	guint html_len = html != NULL ? html->len : 0;
 	bool alt = strcmp(subtype, "alternative") == 0;
+	const char *boundary;
 
 	if (n == 0 && (mp = mime_reparse(c, mp)) != NULL)
 		n = g_mime_multipart_get_count(mp);
@@ -1703,6 +1843,8 @@ mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
 		}
 		return;
 	}
+	boundary = c->boundary;
+	c->boundary = g_mime_multipart_get_boundary(mp);
 	for (int i = 0; i < n && !c->parts_hit; i++) {
 		GMimeObject *part = g_mime_multipart_get_part(mp, i);
 
@@ -1710,6 +1852,7 @@ mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
 			mime_visit(c, part, i, subtype, in_alt, &text, &html,
 			           depth, in_report);
 	}
+	c->boundary = boundary;
 	if (!alt || text == NULL || html == NULL)
 		return;
 	/* Only one of the two alternatives exists: it serves for both. */
@@ -2168,6 +2311,7 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 	c.text_parts = g_ptr_array_new();
 	c.html_parts = g_ptr_array_new();
 	c.att_parts = g_ptr_array_new();
+	c.open_parts = g_ptr_array_new();
 	c.uu_atts = g_ptr_array_new_with_free_func(mime_att_free);
 	c.reparsed = g_ptr_array_new_with_free_func(g_object_unref);
 	c.nobound = g_array_new(FALSE, FALSE, sizeof(gint64));
@@ -2206,6 +2350,7 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 	}
 	m->content_type = mime_type_of(body);
 	mime_top(&c, body);
+	mime_open_parts(&c);
 	mime_bodies(&c);
 	mime_attachments(&c);
 	mime_report(&c);
@@ -2224,6 +2369,7 @@ out:
 	g_ptr_array_unref(c.text_parts);
 	g_ptr_array_unref(c.html_parts);
 	g_ptr_array_unref(c.att_parts);
+	g_ptr_array_unref(c.open_parts);
 	g_ptr_array_unref(c.uu_atts);
 	g_ptr_array_unref(c.reparsed);
 	g_array_unref(c.nobound);

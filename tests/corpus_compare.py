@@ -152,17 +152,17 @@ def expected(path):
 # Stalwart does and why tickd does otherwise.
 INNER_ONLY = ("Stalwart looks only for the innermost multipart's boundary, so "
               "the outer '--1' line inside the inner multipart is body text to "
-              "it and the rest of the mail one unterminated part (filed as an "
-              "attachment); GMime and tickd end the inner multipart at the "
-              "enclosing boundary (RFC 2046 5.1.2)")
+              "it and everything after '1' one part that runs to the end of "
+              "the mail (filed as an attachment); RFC 2046 5.1.2 requires "
+              "recognizing outer boundaries at any level of nesting, so GMime "
+              "and tickd end the inner multipart there: tickd's body is '1' "
+              "and '22', and '333' (which runs to the end of the mail while "
+              "complete parts give body text) is the one attachment")
 KNOWN = {
     "thirdparty/002.eml": "Stalwart decodes base64 past the '=' padding ('Cg== "
                           "ignored' gives U+FFFD noise in its text); tickd stops "
                           "at the padding (RFC 2045 6.8: '=' marks the end of "
                           "the data)",
-    "thirdparty/005.eml": "'invalid--1--' is no boundary (RFC 2046 wants it at "
-                          "the start of a line); Stalwart finds '--1' anywhere "
-                          "and cuts the text there",
     "thirdparty/015.eml": "three forwarded mails, each cut after its header; "
                           "Stalwart's first message/rfc822 waits for its own "
                           "multipart/alternative boundary and swallows the "
@@ -173,15 +173,22 @@ KNOWN = {
                          "text (with a defect)",
     "malformed/009.eml": INNER_ONLY,
     "malformed/011.eml": INNER_ONLY,
-    "malformed/012.eml": INNER_ONLY,
+    "malformed/012.eml": "as 009 with message/rfc822 parts: Stalwart looks "
+                         "only for the innermost boundary, so its second "
+                         "message/rfc822 runs on over the outer '--1' line "
+                         "and swallows the third (2 attachments); RFC 2046 "
+                         "5.1.2 requires recognizing outer boundaries at any "
+                         "level of nesting, so tickd ends the inner multipart "
+                         "there and lists all 3 attached messages",
 }
-UNTERMINATED = ("Stalwart never uses a part whose closing boundary it does not "
-                "find (is_encoding_problem, runs to end of file) as body and "
-                "files it as an attachment; tickd keeps such a part as body "
-                "text, because real replies end that way (chatwoot "
-                "references.eml, mail_with_references.eml, "
-                "multiple_in_reply_to.eml, flanker missing-final-boundary.eml "
-                "would lose their whole body)")
+UNTERMINATED = ("Stalwart files every part whose closing boundary it does not "
+                "find (is_encoding_problem, runs to end of file) as an "
+                "attachment; tickd does so only when a complete part gives "
+                "body text, and here the part that runs to the end is all "
+                "the body there is, so tickd keeps it as body text: real "
+                "replies end that way (chatwoot references.eml, "
+                "mail_with_references.eml, multiple_in_reply_to.eml, flanker "
+                "missing-final-boundary.eml would lose their whole body)")
 
 
 def explain(eml, exp_path, exp, got):

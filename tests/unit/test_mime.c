@@ -728,6 +728,76 @@ test_build_roundtrip(void)
 	TEST_CHECK(mime_build(&o) == NULL);
 }
 
+/* parse_str - mime_parse of a NUL-terminated literal. */
+static struct mime_msg *
+parse_str(const char *mail)
+{
+	return mime_parse(mail, strlen(mail), NULL);
+}
+
+static void
+test_unterminated_part(void)
+{
+	/* plain text complete, the HTML alternative cut off with the mail */
+	struct mime_msg *m =
+	    parse_str("Content-Type: multipart/alternative; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nHello\n"
+	              "--b\nContent-Type: text/html\n\n<p>Hel");
+	const struct mime_attachment *a;
+
+	TEST_STREQ(m->text, "Hello");
+	TEST_CHECK(m->html == NULL);
+	TEST_CHECK(m->attachments->len == 1);
+	a = att(m, 0);
+	TEST_CHECK(a != NULL && strcmp(a->content_type, "text/html") == 0 &&
+	           a->size == 6 && memcmp(a->data, "<p>Hel", 6) == 0);
+	TEST_CHECK(has_defect(m, "without closing boundary"));
+	mime_msg_free(&m);
+
+	/* the only body is the cut-off part: it stays the body */
+	m = parse_str("Content-Type: multipart/alternative; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nOnly text\n");
+	TEST_STREQ(m->text, "Only text\n");
+	TEST_CHECK(m->attachments->len == 0);
+	mime_msg_free(&m);
+
+	/* a blank complete part does not count as a body */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\n\n"
+	              "--b\nContent-Type: text/plain\n\nReal text\n");
+	TEST_CHECK(strstr(m->text, "Real text") != NULL);
+	TEST_CHECK(m->attachments->len == 0);
+	mime_msg_free(&m);
+}
+
+static void
+test_glued_close(void)
+{
+	/* "--b--" glued to the last line: the part ends there */
+	struct mime_msg *m =
+	    parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nfirst\n"
+	              "--b\nContent-Type: text/plain\n\nsecond--b--\n");
+
+	TEST_STREQ(m->text, "first\nsecond");
+	TEST_CHECK(m->attachments->len == 0);
+	TEST_CHECK(has_defect(m, "close delimiter"));
+	mime_msg_free(&m);
+
+	/* "--b-" on its own line: a mistyped close, not text */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nbody\n\n--b-\n\n");
+	TEST_STREQ(m->text, "body\n");
+	TEST_CHECK(m->attachments->len == 0);
+	mime_msg_free(&m);
+
+	/* "--bx" is no close of b: the text keeps it */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nx--bx\n");
+	TEST_STREQ(m->text, "x--bx\n");
+	mime_msg_free(&m);
+}
+
 static void
 test_quote_split(void)
 {
@@ -823,6 +893,8 @@ main(void)
 	    {"bare_lf_before_boundary", test_bare_lf_before_boundary},
 	    {"invalid_base64_text", test_invalid_base64_text},
 	    {"fuzz_regressions", test_fuzz_regressions},
+	    {"unterminated_part", test_unterminated_part},
+	    {"glued_close", test_glued_close},
 	    {"build_roundtrip", test_build_roundtrip},
 	    {"quote_split", test_quote_split},
 	    {"html_deep", test_html_deep},
