@@ -52,6 +52,7 @@ struct mime_ctx {
 	GPtrArray *reparsed;   /* GMimeObject*, owned: see mime_reparse */
 	GArray *nobound;       /* gint64 offsets: multiparts w/o boundary */
 	const char *raw;       /* what GMime parsed, for those offsets */
+	char *prefixed; /* owned: raw with boundary lines fixed, or NULL */
 	size_t raw_len;
 	GString *salvaged;        /* text of multiparts that had no parts */
 	GMimeObject *report_part; /* delivery-status, feedback-report ... */
@@ -2241,18 +2242,171 @@ mime_msg_free(struct mime_msg **mp)
 	*mp = NULL;
 }
 
+/*
+ * Boundary lines that only start with the boundary ("--ab" for boundary
+ * "a").  RFC 2046 5.1.1: "Boundary string comparisons must compare the
+ * boundary value with the beginning of each candidate line.  An exact match
+ * of the entire candidate line is not required; it is sufficient that the
+ * boundary appear in its entirety following the CRLF."  GMime matches the
+ * whole line (boundary and blanks), so before it parses, such a line gets
+ * the text after its boundary (after "--boundary--" for a close) blanked
+ * with spaces, which GMime allows there; byte offsets stay as they were.
+ * The boundaries in force are tracked as GMime does: the innermost one
+ * that fits wins, an outer one ends the multiparts inside it (5.1.2).
+ */
+#define MIME_SCAN_DEPTH 64
+
+struct mime_scan {
+	char *b[MIME_SCAN_DEPTH]; /* boundaries in force, innermost last */
+	size_t n;
+	bool headers;   /* in a header block */
+	GString *ctype; /* last Content-Type value of the block, unfolded */
+	bool in_ctype;
+};
+
+/* mime_scan_block_end - a header block ended: what its body will be. */
+static void
+mime_scan_block_end(struct mime_scan *sc)
+{
+	GMimeContentType *ct = NULL;
+	const char *b;
+
+	sc->headers = false;
+	if (sc->ctype->len > 0)
+		ct = g_mime_content_type_parse(NULL, sc->ctype->str);
+	g_string_truncate(sc->ctype, 0);
+	sc->in_ctype = false;
+	if (ct == NULL)
+		return;
+	if (g_mime_content_type_is_type(ct, "multipart", "*") &&
+	    (b = g_mime_content_type_get_parameter(ct, "boundary")) != NULL &&
+	    b[0] != '\0' && sc->n < MIME_SCAN_DEPTH)
+		sc->b[sc->n++] = g_strdup(b);
+	else if (g_mime_content_type_is_type(ct, "message", "rfc822") ||
+	         g_mime_content_type_is_type(ct, "message", "global") ||
+	         g_mime_content_type_is_type(ct, "message", "news"))
+		sc->headers = true; /* the embedded message's header */
+	g_object_unref(ct);
+}
+
+/* mime_scan_pop - drop the boundaries from index k on. */
+static void
+mime_scan_pop(struct mime_scan *sc, size_t k)
+{
+	while (sc->n > k)
+		g_free(sc->b[--sc->n]);
+}
+
+/*
+ * mime_scan_line - one line [p, p+len) without its line break; returns
+ * the offset in the line from which it must be blanked, or 0 for none.
+ */
+static size_t
+mime_scan_line(struct mime_scan *sc, const char *p, size_t len)
+{
+	size_t k, bl, at;
+
+	if (sc->headers) {
+		if (len == 0) {
+			mime_scan_block_end(sc);
+			return 0;
+		}
+		if (p[0] == ' ' || p[0] == '\t') {
+			if (sc->in_ctype)
+				g_string_append_len(sc->ctype, p, len);
+			return 0;
+		}
+		sc->in_ctype = len > 13 &&
+		               g_ascii_strncasecmp(p, "content-type:", 13) == 0;
+		if (sc->in_ctype) {
+			g_string_truncate(sc->ctype, 0);
+			g_string_append_len(sc->ctype, p + 13, len - 13);
+		}
+		return 0;
+	}
+	if (len < 3 || p[0] != '-' || p[1] != '-' || sc->n == 0)
+		return 0;
+	for (k = sc->n; k-- > 0;) {
+		bl = strlen(sc->b[k]);
+		if (len - 2 >= bl && memcmp(p + 2, sc->b[k], bl) == 0)
+			break;
+		if (k == 0)
+			return 0;
+	}
+	at = 2 + bl;
+	if (len - at >= 2 && p[at] == '-' && p[at + 1] == '-') {
+		mime_scan_pop(sc, k);
+		at += 2;
+	} else if (len - at >= 1 && p[at] == '-') {
+		/*
+		 * "--b-": a mistyped close, left as it is for GMime (the
+		 * part before it ends there, see mime_glued_close)
+		 */
+		mime_scan_pop(sc, k);
+		return 0;
+	} else {
+		mime_scan_pop(sc, k + 1);
+		sc->headers = true;
+	}
+	for (size_t i = at; i < len; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return at;
+	return 0;
+}
+
+/*
+ * mime_prefix_fix - raw with boundary lines blanked as above (owned by c,
+ * same length), or NULL when no line needs it.
+ */
+static char *
+mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t len)
+{
+	struct mime_scan sc = {.headers = true, .ctype = g_string_new(NULL)};
+	char *out = NULL;
+	size_t pos = 0, fixed = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(raw + pos, '\n', len - pos);
+		size_t e = nl != NULL ? (size_t)(nl - raw) : len;
+		size_t l = e - pos, at;
+
+		if (l > 0 && raw[pos + l - 1] == '\r')
+			l--;
+		at = mime_scan_line(&sc, raw + pos, l);
+		if (at > 0) {
+			if (out == NULL)
+				out = g_memdup2(raw, len);
+			memset(out + pos + at, ' ', l - at);
+			fixed++;
+		}
+		pos = e + 1;
+	}
+	mime_scan_pop(&sc, 0);
+	g_string_free(sc.ctype, TRUE);
+	if (fixed > 0)
+		mime_defect(c,
+		            "%zu boundary lines with text after the boundary",
+		            fixed);
+	return out;
+}
+
 /* mime_construct - GMime's message for len bytes at raw, or NULL. */
 static GMimeMessage *
 mime_construct(struct mime_ctx *c, const char *raw, size_t len)
 {
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer(raw, len);
+	GMimeStream *s;
+	GMimeParser *p;
+	GMimeMessage *msg;
 
+	g_free(c->prefixed);
+	c->prefixed = mime_prefix_fix(c, raw, len);
+	if (c->prefixed != NULL)
+		raw = c->prefixed;
+	s = g_mime_stream_mem_new_with_buffer(raw, len);
 	c->raw = raw;
 	c->raw_len = len;
 	g_array_set_size(c->nobound, 0);
-	GMimeParser *p = g_mime_parser_new_with_stream(s);
-	GMimeMessage *msg;
-
+	p = g_mime_parser_new_with_stream(s);
 	g_object_unref(s);
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
 	msg = g_mime_parser_construct_message(p, c->opts);
@@ -2373,6 +2527,7 @@ out:
 	g_ptr_array_unref(c.uu_atts);
 	g_ptr_array_unref(c.reparsed);
 	g_array_unref(c.nobound);
+	g_free(c.prefixed);
 	if (c.salvaged != NULL)
 		g_string_free(c.salvaged, TRUE);
 	return m;

@@ -799,6 +799,50 @@ test_glued_close(void)
 }
 
 static void
+test_boundary_prefix(void)
+{
+	/* "--bx" starts with boundary b: a delimiter (RFC 2046 5.1.1) */
+	struct mime_msg *m =
+	    parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\none\n"
+	              "--bx trailing words\nContent-Type: text/plain\n\ntwo\n"
+	              "--b--\n");
+
+	TEST_STREQ(m->text, "one\ntwo");
+	TEST_CHECK(m->attachments->len == 0);
+	TEST_CHECK(has_defect(m, "boundary lines with text after"));
+	mime_msg_free(&m);
+
+	/*
+	 * outer "ab", inner "a": "--ab" inside the inner multipart is taken
+	 * for the innermost boundary that fits ("a"), as an exact line is
+	 */
+	m = parse_str("Content-Type: multipart/mixed; boundary=ab\n\n"
+	              "--ab\nContent-Type: multipart/mixed; boundary=a\n\n"
+	              "--a\nContent-Type: text/plain\n\nin\n"
+	              "--ab\nContent-Type: text/plain\n\nalso in\n"
+	              "--a--\n--ab--\n");
+	TEST_STREQ(m->text, "in\nalso in");
+	mime_msg_free(&m);
+
+	/* an outer boundary ends the inner multipart (RFC 2046 5.1.2) */
+	m = parse_str("Content-Type: multipart/mixed; boundary=o\n\n"
+	              "--o\nContent-Type: multipart/mixed; boundary=i\n\n"
+	              "--i\nContent-Type: text/plain\n\nfirst\n"
+	              "--o\nContent-Type: text/plain\n\nsecond\n--o--\n");
+	TEST_STREQ(m->text, "first\nsecond");
+	TEST_CHECK(!has_defect(m, "boundary lines with text after"));
+	mime_msg_free(&m);
+
+	/* a line that merely starts with "--" is content */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\n--c is not it\n"
+	              "--b--\n");
+	TEST_STREQ(m->text, "--c is not it");
+	mime_msg_free(&m);
+}
+
+static void
 test_quote_split(void)
 {
 	static const struct {
@@ -895,6 +939,7 @@ main(void)
 	    {"fuzz_regressions", test_fuzz_regressions},
 	    {"unterminated_part", test_unterminated_part},
 	    {"glued_close", test_glued_close},
+	    {"boundary_prefix", test_boundary_prefix},
 	    {"build_roundtrip", test_build_roundtrip},
 	    {"quote_split", test_quote_split},
 	    {"html_deep", test_html_deep},
