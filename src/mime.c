@@ -2304,7 +2304,7 @@ mime_scan_pop(struct mime_scan *sc, size_t k)
 static size_t
 mime_scan_line(struct mime_scan *sc, const char *p, size_t len)
 {
-	size_t k, bl, at;
+	size_t k, bl = 0, at;
 
 	if (sc->headers) {
 		if (len == 0) {
