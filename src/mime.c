@@ -1521,6 +1521,7 @@ mime_glued_close(struct mime_ctx *c, GMimeObject *obj)
 	GByteArray *buf;
 	size_t bl;
 	gint64 e, d;
+	int dashes;
 
 	if (c->boundary == NULL || c->boundary[0] == '\0' || s == NULL ||
 	    !GMIME_IS_STREAM_MEM(s))
@@ -1532,14 +1533,17 @@ mime_glued_close(struct mime_ctx *c, GMimeObject *obj)
 	e = s->bound_end < 0 ? (gint64)buf->len : s->bound_end;
 	while (e > s->bound_start && g_ascii_isspace(buf->data[e - 1]))
 		e--;
-	/* "--" boundary, then at least one '-' */
-	for (d = e; d > s->bound_start && buf->data[d - 1] == '-'; d--)
-		;
-	if (d == e || e - d > 2 || d - s->bound_start < (gint64)bl + 2)
-		return false;
-	d -= (gint64)bl + 2;
-	if (memcmp(buf->data + d, "--", 2) != 0 ||
-	    memcmp(buf->data + d + 2, c->boundary, bl) != 0)
+	/* "--" boundary, then one or two '-' (a boundary may end in '-') */
+	for (d = -1, dashes = 2; dashes >= 1 && d < 0; dashes--) {
+		gint64 at = e - dashes - (gint64)bl - 2;
+
+		if (at >= s->bound_start &&
+		    memcmp(buf->data + at, "--", 2) == 0 &&
+		    memcmp(buf->data + at + 2, c->boundary, bl) == 0 &&
+		    memcmp(buf->data + e - dashes, "--", dashes) == 0)
+			d = at;
+	}
+	if (d < 0)
 		return false;
 	/* on a line of its own, the line break before it is its own too */
 	if (d > s->bound_start && buf->data[d - 1] == '\n')

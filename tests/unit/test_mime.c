@@ -791,6 +791,13 @@ test_glued_close(void)
 	TEST_CHECK(m->attachments->len == 0);
 	mime_msg_free(&m);
 
+	/* a boundary that ends in '-' ("x-"): "hi--x---" closes it */
+	m = parse_str("Content-Type: multipart/mixed; boundary=x-\n\n"
+	              "--x-\nContent-Type: text/plain\n\na\n"
+	              "--x-\nContent-Type: text/plain\n\nhi--x---\n");
+	TEST_STREQ(m->text, "a\nhi");
+	mime_msg_free(&m);
+
 	/* "--bx" is no close of b: the text keeps it */
 	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
 	              "--b\nContent-Type: text/plain\n\nx--bx\n");
