@@ -2259,6 +2259,7 @@ mime_msg_free(struct mime_msg **mp)
  * that fits wins, an outer one ends the multiparts inside it (5.1.2).
  */
 #define MIME_SCAN_DEPTH 64
+#define MIME_SCAN_CTYPE (8u << 10) /* bytes of a folded Content-Type */
 
 struct mime_scan {
 	char *b[MIME_SCAN_DEPTH]; /* boundaries in force, innermost last */
@@ -2316,7 +2317,7 @@ mime_scan_line(struct mime_scan *sc, const char *p, size_t len)
 			return 0;
 		}
 		if (p[0] == ' ' || p[0] == '\t') {
-			if (sc->in_ctype)
+			if (sc->in_ctype && sc->ctype->len < MIME_SCAN_CTYPE)
 				g_string_append_len(sc->ctype, p, len);
 			return 0;
 		}
@@ -2343,10 +2344,9 @@ mime_scan_line(struct mime_scan *sc, const char *p, size_t len)
 		at += 2;
 	} else if (len - at >= 1 && p[at] == '-') {
 		/*
-		 * "--b-": a mistyped close, left as it is for GMime (the
-		 * part before it ends there, see mime_glued_close)
+		 * "--b-": a mistyped close, left as it is, content to GMime
+		 * too (the part before it ends there, see mime_glued_close)
 		 */
-		mime_scan_pop(sc, k);
 		return 0;
 	} else {
 		mime_scan_pop(sc, k + 1);
