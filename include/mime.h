@@ -7,6 +7,11 @@
  * text accepts it as is); undecodable bytes went through the charset
  * fallback chain or became U+FFFD.  Parsing never fails on bad input: what
  * is wrong is listed in ->defects and the caller still stores the raw mail.
+ *
+ * Broken multiparts: a boundary line may carry text after the boundary
+ * (RFC 2046 5.1.1); a body part that runs to the end of the mail (its
+ * multipart never closed) is an attachment when complete parts give body
+ * text, and stays the body when it is all the body there is.
  */
 #ifndef TICKD_MIME_H
 #define TICKD_MIME_H

@@ -46,10 +46,13 @@ struct mime_ctx {
 	GPtrArray *text_parts; /* GMimeObject*, borrowed from the tree */
 	GPtrArray *html_parts;
 	GPtrArray *att_parts;
-	GPtrArray *uu_atts;  /* struct mime_attachment*, owned */
-	GPtrArray *reparsed; /* GMimeObject*, owned: see mime_reparse */
-	GArray *nobound;     /* gint64 offsets: multiparts w/o boundary */
-	const char *raw;     /* what GMime parsed, for those offsets */
+	GPtrArray *open_parts; /* body candidates that run to end of mail */
+	const char *boundary;  /* of the multipart being walked, borrowed */
+	GPtrArray *uu_atts;    /* struct mime_attachment*, owned */
+	GPtrArray *reparsed;   /* GMimeObject*, owned: see mime_reparse */
+	GArray *nobound;       /* gint64 offsets: multiparts w/o boundary */
+	const char *raw;       /* what GMime parsed, for those offsets */
+	char *prefixed; /* owned: raw with boundary lines fixed, or NULL */
 	size_t raw_len;
 	GString *salvaged;        /* text of multiparts that had no parts */
 	GMimeObject *report_part; /* delivery-status, feedback-report ... */
@@ -1473,6 +1476,145 @@ mime_note_report(struct mime_ctx *c, GMimeObject *obj, size_t depth,
 		c->orig_any = obj;
 }
 
+/*
+ * mime_runs_to_end - the content of leaf obj (a child of a multipart) runs
+ * to the end of the mail, give or take blank space: its multipart never
+ * closed (no "--boundary--" line after it), so the mail was cut off or its
+ * boundaries are broken.  Content GMime read from another stream (see
+ * mime_reparse) does not count.
+ */
+static bool
+mime_runs_to_end(GMimeObject *obj)
+{
+	GMimeDataWrapper *dw = g_mime_part_get_content((GMimePart *)obj);
+	GMimeStream *s = dw != NULL ? g_mime_data_wrapper_get_stream(dw) : NULL;
+	GByteArray *buf;
+	gint64 e;
+
+	if (s == NULL || !GMIME_IS_STREAM_MEM(s))
+		return false;
+	buf = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	if (buf == NULL)
+		return false;
+	e = s->bound_end < 0 ? (gint64)buf->len : s->bound_end;
+	for (; e < (gint64)buf->len; e++)
+		if (!g_ascii_isspace(buf->data[e]))
+			return false;
+	return true;
+}
+
+/*
+ * mime_glued_close - the content of leaf obj (which runs to the end of the
+ * mail) ends in a close delimiter of its multipart that GMime did not see:
+ * glued to the last line ("text--b--", the sender left out the line break)
+ * or mistyped ("--b-" on its own line).  The boundary must not occur in
+ * content (RFC 2046 5.1.1), so the part is complete: its content is cut
+ * before the delimiter and true returned.
+ */
+static bool
+mime_glued_close(struct mime_ctx *c, GMimeObject *obj)
+{
+	GMimeDataWrapper *dw = g_mime_part_get_content((GMimePart *)obj);
+	GMimeStream *s = dw != NULL ? g_mime_data_wrapper_get_stream(dw) : NULL;
+	GMimeStream *sub;
+	GMimeDataWrapper *cut;
+	GByteArray *buf;
+	size_t bl;
+	gint64 e, d;
+	int dashes;
+
+	if (c->boundary == NULL || c->boundary[0] == '\0' || s == NULL ||
+	    !GMIME_IS_STREAM_MEM(s))
+		return false;
+	buf = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s));
+	if (buf == NULL)
+		return false;
+	bl = strlen(c->boundary);
+	e = s->bound_end < 0 ? (gint64)buf->len : s->bound_end;
+	while (e > s->bound_start && g_ascii_isspace(buf->data[e - 1]))
+		e--;
+	/* "--" boundary, then one or two '-' (a boundary may end in '-') */
+	for (d = -1, dashes = 2; dashes >= 1 && d < 0; dashes--) {
+		gint64 at = e - dashes - (gint64)bl - 2;
+
+		if (at >= s->bound_start &&
+		    memcmp(buf->data + at, "--", 2) == 0 &&
+		    memcmp(buf->data + at + 2, c->boundary, bl) == 0 &&
+		    memcmp(buf->data + e - dashes, "--", dashes) == 0)
+			d = at;
+	}
+	if (d < 0)
+		return false;
+	/* on a line of its own, the line break before it is its own too */
+	if (d > s->bound_start && buf->data[d - 1] == '\n')
+		d--;
+	if (d > s->bound_start && buf->data[d - 1] == '\r')
+		d--;
+	sub = g_mime_stream_substream(s, s->bound_start, d);
+	if (sub == NULL)
+		return false;
+	cut = g_mime_data_wrapper_new_with_stream(
+	    sub, g_mime_data_wrapper_get_encoding(dw));
+	g_mime_part_set_content((GMimePart *)obj, cut);
+	g_object_unref(cut);
+	g_object_unref(sub);
+	mime_defect(c, "close delimiter glued to a line or mistyped");
+	return true;
+}
+
+/* mime_is_blank - s is NULL or white space only. */
+static bool
+mime_is_blank(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if (!g_ascii_isspace(*s))
+			return false;
+	return true;
+}
+
+/*
+ * mime_open_parts - body candidates that run to the end of the mail (see
+ * mime_runs_to_end) are moved to the attachments when a part that ended
+ * properly gives body text: the complete part is the body, the cut-off one
+ * is kept with its bytes (a truncated HTML alternative, the rest of a mail
+ * whose boundaries went wrong).  When the open part is all the body there
+ * is, it stays the body (a reply that only lacks its closing boundary must
+ * not lose its text).  Stalwart files such parts as attachments always.
+ */
+static void
+mime_open_parts(struct mime_ctx *c)
+{
+	GPtrArray *lists[] = {c->text_parts, c->html_parts};
+	bool body = false;
+
+	if (c->open_parts->len == 0)
+		return;
+	for (guint l = 0; l < G_N_ELEMENTS(lists) && !body; l++)
+		for (guint i = 0; i < lists[l]->len && !body; i++) {
+			GMimeObject *obj = g_ptr_array_index(lists[l], i);
+			char *t;
+
+			if (g_ptr_array_find(c->open_parts, obj, NULL))
+				continue;
+			t = mime_part_text(c, obj, false);
+			body = !mime_is_blank(t);
+			g_free(t);
+		}
+	if (!body)
+		return;
+	for (guint i = 0; i < c->open_parts->len; i++) {
+		GMimeObject *obj = g_ptr_array_index(c->open_parts, i);
+		bool was_body = false;
+
+		for (guint l = 0; l < G_N_ELEMENTS(lists); l++)
+			while (g_ptr_array_remove(lists[l], obj))
+				was_body = true;
+		if (was_body)
+			g_ptr_array_add(c->att_parts, obj);
+	}
+	mime_defect(c, "part without closing boundary kept as an attachment");
+}
+
 static void mime_walk(struct mime_ctx *c, GMimeMultipart *mp,
                       const char *subtype, bool in_alt, GPtrArray *text,
                       GPtrArray *html, size_t depth, bool in_report);
@@ -1546,6 +1688,8 @@ mime_visit(struct mime_ctx *c, GMimeObject *part, int i, const char *subtype,
 		g_ptr_array_add(c->att_parts, part);
 		return;
 	}
+	if (depth > 0 && mime_runs_to_end(part) && !mime_glued_close(c, part))
+		g_ptr_array_add(c->open_parts, part);
 	if (strcmp(subtype, "alternative") == 0) {
 		if (is_plain && *text != NULL)
 			g_ptr_array_add(*text, part);
@@ -1684,6 +1828,7 @@ mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
 	guint text_len = text != NULL ? text->len : 0;
 	guint html_len = html != NULL ? html->len : 0;
 	bool alt = strcmp(subtype, "alternative") == 0;
+	const char *boundary;
 
 	if (n == 0 && (mp = mime_reparse(c, mp)) != NULL)
 		n = g_mime_multipart_get_count(mp);
@@ -1703,6 +1848,8 @@ mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
 		}
 		return;
 	}
+	boundary = c->boundary;
+	c->boundary = g_mime_multipart_get_boundary(mp);
 	for (int i = 0; i < n && !c->parts_hit; i++) {
 		GMimeObject *part = g_mime_multipart_get_part(mp, i);
 
@@ -1710,6 +1857,7 @@ mime_walk(struct mime_ctx *c, GMimeMultipart *mp, const char *subtype,
 			mime_visit(c, part, i, subtype, in_alt, &text, &html,
 			           depth, in_report);
 	}
+	c->boundary = boundary;
 	if (!alt || text == NULL || html == NULL)
 		return;
 	/* Only one of the two alternatives exists: it serves for both. */
@@ -2102,18 +2250,171 @@ mime_msg_free(struct mime_msg **mp)
 	*mp = NULL;
 }
 
+/*
+ * Boundary lines that only start with the boundary ("--ab" for boundary
+ * "a").  RFC 2046 5.1.1: "Boundary string comparisons must compare the
+ * boundary value with the beginning of each candidate line.  An exact match
+ * of the entire candidate line is not required; it is sufficient that the
+ * boundary appear in its entirety following the CRLF."  GMime matches the
+ * whole line (boundary and blanks), so before it parses, such a line gets
+ * the text after its boundary (after "--boundary--" for a close) blanked
+ * with spaces, which GMime allows there; byte offsets stay as they were.
+ * The boundaries in force are tracked as GMime does: the innermost one
+ * that fits wins, an outer one ends the multiparts inside it (5.1.2).
+ */
+#define MIME_SCAN_DEPTH 64
+#define MIME_SCAN_CTYPE (8u << 10) /* bytes of a folded Content-Type */
+
+struct mime_scan {
+	char *b[MIME_SCAN_DEPTH]; /* boundaries in force, innermost last */
+	size_t n;
+	bool headers;   /* in a header block */
+	GString *ctype; /* last Content-Type value of the block, unfolded */
+	bool in_ctype;
+};
+
+/* mime_scan_block_end - a header block ended: what its body will be. */
+static void
+mime_scan_block_end(struct mime_scan *sc)
+{
+	GMimeContentType *ct = NULL;
+	const char *b;
+
+	sc->headers = false;
+	if (sc->ctype->len > 0)
+		ct = g_mime_content_type_parse(NULL, sc->ctype->str);
+	g_string_truncate(sc->ctype, 0);
+	sc->in_ctype = false;
+	if (ct == NULL)
+		return;
+	if (g_mime_content_type_is_type(ct, "multipart", "*") &&
+	    (b = g_mime_content_type_get_parameter(ct, "boundary")) != NULL &&
+	    b[0] != '\0' && sc->n < MIME_SCAN_DEPTH)
+		sc->b[sc->n++] = g_strdup(b);
+	else if (g_mime_content_type_is_type(ct, "message", "rfc822") ||
+	         g_mime_content_type_is_type(ct, "message", "global") ||
+	         g_mime_content_type_is_type(ct, "message", "news"))
+		sc->headers = true; /* the embedded message's header */
+	g_object_unref(ct);
+}
+
+/* mime_scan_pop - drop the boundaries from index k on. */
+static void
+mime_scan_pop(struct mime_scan *sc, size_t k)
+{
+	while (sc->n > k)
+		g_free(sc->b[--sc->n]);
+}
+
+/*
+ * mime_scan_line - one line [p, p+len) without its line break; returns
+ * the offset in the line from which it must be blanked, or 0 for none.
+ */
+static size_t
+mime_scan_line(struct mime_scan *sc, const char *p, size_t len)
+{
+	size_t k, bl = 0, at;
+
+	if (sc->headers) {
+		if (len == 0) {
+			mime_scan_block_end(sc);
+			return 0;
+		}
+		if (p[0] == ' ' || p[0] == '\t') {
+			if (sc->in_ctype && sc->ctype->len < MIME_SCAN_CTYPE)
+				g_string_append_len(sc->ctype, p, len);
+			return 0;
+		}
+		sc->in_ctype = len > 13 &&
+		               g_ascii_strncasecmp(p, "content-type:", 13) == 0;
+		if (sc->in_ctype) {
+			g_string_truncate(sc->ctype, 0);
+			g_string_append_len(sc->ctype, p + 13, len - 13);
+		}
+		return 0;
+	}
+	if (len < 3 || p[0] != '-' || p[1] != '-' || sc->n == 0)
+		return 0;
+	for (k = sc->n; k-- > 0;) {
+		bl = strlen(sc->b[k]);
+		if (len - 2 >= bl && memcmp(p + 2, sc->b[k], bl) == 0)
+			break;
+		if (k == 0)
+			return 0;
+	}
+	at = 2 + bl;
+	if (len - at >= 2 && p[at] == '-' && p[at + 1] == '-') {
+		mime_scan_pop(sc, k);
+		at += 2;
+	} else if (len - at >= 1 && p[at] == '-') {
+		/*
+		 * "--b-": a mistyped close, left as it is, content to GMime
+		 * too (the part before it ends there, see mime_glued_close)
+		 */
+		return 0;
+	} else {
+		mime_scan_pop(sc, k + 1);
+		sc->headers = true;
+	}
+	for (size_t i = at; i < len; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return at;
+	return 0;
+}
+
+/*
+ * mime_prefix_fix - raw with boundary lines blanked as above (owned by c,
+ * same length), or NULL when no line needs it.
+ */
+static char *
+mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t len)
+{
+	struct mime_scan sc = {.headers = true, .ctype = g_string_new(NULL)};
+	char *out = NULL;
+	size_t pos = 0, fixed = 0;
+
+	while (pos < len) {
+		const char *nl = memchr(raw + pos, '\n', len - pos);
+		size_t e = nl != NULL ? (size_t)(nl - raw) : len;
+		size_t l = e - pos, at;
+
+		if (l > 0 && raw[pos + l - 1] == '\r')
+			l--;
+		at = mime_scan_line(&sc, raw + pos, l);
+		if (at > 0) {
+			if (out == NULL)
+				out = g_memdup2(raw, len);
+			memset(out + pos + at, ' ', l - at);
+			fixed++;
+		}
+		pos = e + 1;
+	}
+	mime_scan_pop(&sc, 0);
+	g_string_free(sc.ctype, TRUE);
+	if (fixed > 0)
+		mime_defect(c,
+		            "%zu boundary lines with text after the boundary",
+		            fixed);
+	return out;
+}
+
 /* mime_construct - GMime's message for len bytes at raw, or NULL. */
 static GMimeMessage *
 mime_construct(struct mime_ctx *c, const char *raw, size_t len)
 {
-	GMimeStream *s = g_mime_stream_mem_new_with_buffer(raw, len);
+	GMimeStream *s;
+	GMimeParser *p;
+	GMimeMessage *msg;
 
+	g_free(c->prefixed);
+	c->prefixed = mime_prefix_fix(c, raw, len);
+	if (c->prefixed != NULL)
+		raw = c->prefixed;
+	s = g_mime_stream_mem_new_with_buffer(raw, len);
 	c->raw = raw;
 	c->raw_len = len;
 	g_array_set_size(c->nobound, 0);
-	GMimeParser *p = g_mime_parser_new_with_stream(s);
-	GMimeMessage *msg;
-
+	p = g_mime_parser_new_with_stream(s);
 	g_object_unref(s);
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
 	msg = g_mime_parser_construct_message(p, c->opts);
@@ -2172,6 +2473,7 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 	c.text_parts = g_ptr_array_new();
 	c.html_parts = g_ptr_array_new();
 	c.att_parts = g_ptr_array_new();
+	c.open_parts = g_ptr_array_new();
 	c.uu_atts = g_ptr_array_new_with_free_func(mime_att_free);
 	c.reparsed = g_ptr_array_new_with_free_func(g_object_unref);
 	c.nobound = g_array_new(FALSE, FALSE, sizeof(gint64));
@@ -2210,6 +2512,7 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 	}
 	m->content_type = mime_type_of(body);
 	mime_top(&c, body);
+	mime_open_parts(&c);
 	mime_bodies(&c);
 	mime_attachments(&c);
 	mime_report(&c);
@@ -2228,9 +2531,11 @@ out:
 	g_ptr_array_unref(c.text_parts);
 	g_ptr_array_unref(c.html_parts);
 	g_ptr_array_unref(c.att_parts);
+	g_ptr_array_unref(c.open_parts);
 	g_ptr_array_unref(c.uu_atts);
 	g_ptr_array_unref(c.reparsed);
 	g_array_unref(c.nobound);
+	g_free(c.prefixed);
 	if (c.salvaged != NULL)
 		g_string_free(c.salvaged, TRUE);
 	return m;

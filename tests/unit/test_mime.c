@@ -728,6 +728,127 @@ test_build_roundtrip(void)
 	TEST_CHECK(mime_build(&o) == NULL);
 }
 
+/* parse_str - mime_parse of a NUL-terminated literal. */
+static struct mime_msg *
+parse_str(const char *mail)
+{
+	return mime_parse(mail, strlen(mail), NULL);
+}
+
+static void
+test_unterminated_part(void)
+{
+	/* plain text complete, the HTML alternative cut off with the mail */
+	struct mime_msg *m =
+	    parse_str("Content-Type: multipart/alternative; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nHello\n"
+	              "--b\nContent-Type: text/html\n\n<p>Hel");
+	const struct mime_attachment *a;
+
+	TEST_STREQ(m->text, "Hello");
+	TEST_CHECK(m->html == NULL);
+	TEST_CHECK(m->attachments->len == 1);
+	a = att(m, 0);
+	TEST_CHECK(a != NULL && strcmp(a->content_type, "text/html") == 0 &&
+	           a->size == 6 && memcmp(a->data, "<p>Hel", 6) == 0);
+	TEST_CHECK(has_defect(m, "without closing boundary"));
+	mime_msg_free(&m);
+
+	/* the only body is the cut-off part: it stays the body */
+	m = parse_str("Content-Type: multipart/alternative; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nOnly text\n");
+	TEST_STREQ(m->text, "Only text\n");
+	TEST_CHECK(m->attachments->len == 0);
+	mime_msg_free(&m);
+
+	/* a blank complete part does not count as a body */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\n\n"
+	              "--b\nContent-Type: text/plain\n\nReal text\n");
+	TEST_CHECK(strstr(m->text, "Real text") != NULL);
+	TEST_CHECK(m->attachments->len == 0);
+	mime_msg_free(&m);
+}
+
+static void
+test_glued_close(void)
+{
+	/* "--b--" glued to the last line: the part ends there */
+	struct mime_msg *m =
+	    parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nfirst\n"
+	              "--b\nContent-Type: text/plain\n\nsecond--b--\n");
+
+	TEST_STREQ(m->text, "first\nsecond");
+	TEST_CHECK(m->attachments->len == 0);
+	TEST_CHECK(has_defect(m, "close delimiter"));
+	mime_msg_free(&m);
+
+	/* "--b-" on its own line: a mistyped close, not text */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nbody\n\n--b-\n\n");
+	TEST_STREQ(m->text, "body\n");
+	TEST_CHECK(m->attachments->len == 0);
+	mime_msg_free(&m);
+
+	/* a boundary that ends in '-' ("x-"): "hi--x---" closes it */
+	m = parse_str("Content-Type: multipart/mixed; boundary=x-\n\n"
+	              "--x-\nContent-Type: text/plain\n\na\n"
+	              "--x-\nContent-Type: text/plain\n\nhi--x---\n");
+	TEST_STREQ(m->text, "a\nhi");
+	mime_msg_free(&m);
+
+	/* "--bx" is no close of b: the text keeps it */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\nx--bx\n");
+	TEST_STREQ(m->text, "x--bx\n");
+	mime_msg_free(&m);
+}
+
+static void
+test_boundary_prefix(void)
+{
+	/* "--bx" starts with boundary b: a delimiter (RFC 2046 5.1.1) */
+	struct mime_msg *m =
+	    parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\none\n"
+	              "--bx trailing words\nContent-Type: text/plain\n\ntwo\n"
+	              "--b--\n");
+
+	TEST_STREQ(m->text, "one\ntwo");
+	TEST_CHECK(m->attachments->len == 0);
+	TEST_CHECK(has_defect(m, "boundary lines with text after"));
+	mime_msg_free(&m);
+
+	/*
+	 * outer "ab", inner "a": "--ab" inside the inner multipart is taken
+	 * for the innermost boundary that fits ("a"), as an exact line is
+	 */
+	m = parse_str("Content-Type: multipart/mixed; boundary=ab\n\n"
+	              "--ab\nContent-Type: multipart/mixed; boundary=a\n\n"
+	              "--a\nContent-Type: text/plain\n\nin\n"
+	              "--ab\nContent-Type: text/plain\n\nalso in\n"
+	              "--a--\n--ab--\n");
+	TEST_STREQ(m->text, "in\nalso in");
+	mime_msg_free(&m);
+
+	/* an outer boundary ends the inner multipart (RFC 2046 5.1.2) */
+	m = parse_str("Content-Type: multipart/mixed; boundary=o\n\n"
+	              "--o\nContent-Type: multipart/mixed; boundary=i\n\n"
+	              "--i\nContent-Type: text/plain\n\nfirst\n"
+	              "--o\nContent-Type: text/plain\n\nsecond\n--o--\n");
+	TEST_STREQ(m->text, "first\nsecond");
+	TEST_CHECK(!has_defect(m, "boundary lines with text after"));
+	mime_msg_free(&m);
+
+	/* a line that merely starts with "--" is content */
+	m = parse_str("Content-Type: multipart/mixed; boundary=b\n\n"
+	              "--b\nContent-Type: text/plain\n\n--c is not it\n"
+	              "--b--\n");
+	TEST_STREQ(m->text, "--c is not it");
+	mime_msg_free(&m);
+}
+
 static void
 test_quote_split(void)
 {
@@ -845,6 +966,9 @@ main(void)
 	    {"bare_lf_before_boundary", test_bare_lf_before_boundary},
 	    {"invalid_base64_text", test_invalid_base64_text},
 	    {"fuzz_regressions", test_fuzz_regressions},
+	    {"unterminated_part", test_unterminated_part},
+	    {"glued_close", test_glued_close},
+	    {"boundary_prefix", test_boundary_prefix},
 	    {"build_roundtrip", test_build_roundtrip},
 	    {"quote_split", test_quote_split},
 	    {"html_deep", test_html_deep},
