@@ -32,7 +32,8 @@ def with_attachment(frm, to, subject, text, fname, data):
 
 
 def test_forget_erases_one_person_everywhere(make_world):
-    world = make_world(people='{ address = "alice.agent@example.com"; name = "Alice Agent"; }')
+    world = make_world(people='{ address = "alice.agent@example.com"; name = "Alice Agent"; }',
+                       extra='agents: { authserv_id = "mx.example.com"; };')
     local = "erika" + uuid.uuid4().hex[:8]
     erika = world.addr(local)
     name_first, name_last = "Erika", "Mustermann%s" % uuid.uuid4().hex[:4]
@@ -58,11 +59,15 @@ def test_forget_erases_one_person_everywhere(make_world):
     world.append(mail('"Alice Agent" <alice.agent@example.com>', erika,
                       "Re: [Example #%d] Invoice %s wrong" % (first, secret),
                       body="Dear %s,\n> My IBAN is %s-1\nfixed.\n" % (name_first, secret),
-                      headers=["Cc: %s" % support]))
+                      headers=["Cc: %s" % support,
+                               "Authentication-Results: mx.example.com; dmarc=pass"]))
     world.once()
     world.sql("INSERT INTO suppression (addr, reason, until) VALUES ('%s', 'bounce', now() + "
               "interval '1 day')" % erika)
     world.ctl("close", str(first))
+    # her rating of an earlier resolution, with a comment in her words
+    world.sql("INSERT INTO csat_rating (ticket_id, rating, comment, from_addr) VALUES "
+              "(%d, 'bad', 'Rated by %s: %s-4', '%s')" % (first, name_last, secret, erika))
     dump = pg_dump(world)
     assert erika in dump and secret in dump and name_last in dump  # the test can see them
 
@@ -82,6 +87,7 @@ def test_forget_erases_one_person_everywhere(make_world):
     assert oct(os.stat(os.path.join(out, "data.json")).st_mode & 0o777) == "0o600"
     js = json.loads(world.ctl("export", erika).stdout)
     assert len(js["tickets"]) == 4
+    assert [r["comment"] for r in js["ratings"]] == ["Rated by %s: %s-4" % (name_last, secret)]
 
     p = world.ctl("forget", erika)
     assert b"erased" in p.stdout
@@ -111,7 +117,9 @@ def test_forget_erases_one_person_everywhere(make_world):
     assert world.sql("SELECT count(*) FROM participant WHERE addr = '%s'" % other) == "1"
     # and the export of the address finds nothing any more
     js = json.loads(world.ctl("export", erika).stdout)
-    assert js["tickets"] == [] and js["messages"] == []
+    assert js["tickets"] == [] and js["messages"] == [] and js["ratings"] == []
+    # the rating still counts in reports, without her words
+    assert world.sql("SELECT rating || '|' || coalesce(comment, '-') FROM csat_rating") == "bad|-"
 
 
 def test_forget_cuts_whole_words_only(world):
