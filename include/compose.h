@@ -54,6 +54,22 @@ int compose_template(const struct cfg *cfg, const char *name, gint64 ticket,
                      const struct template_var *vars, size_t n,
                      struct template_out *out, const char **language_r);
 
+/*
+ * compose_auto_headers - the headers every automatic mail carries, as
+ * mime_out.extra pairs: Auto-Submitted (RFC 3834: "auto-replied" for an
+ * answer to a mail, "auto-generated" otherwise), Precedence: bulk,
+ * X-Auto-Response-Suppress: All and the loop header; with importance,
+ * also "Importance: <importance>".  Returns a->h; a and the strings
+ * passed in must outlive the mime_build call.
+ */
+struct compose_auto {
+	const char *h[11];
+};
+const char *const *compose_auto_headers(const struct cfg *cfg,
+                                        const char *auto_submitted,
+                                        const char *importance,
+                                        struct compose_auto *a);
+
 /* compose_tag - "[Tag #N]" for cfg's subject tag.  g_free. */
 char *compose_tag(const struct cfg *cfg, gint64 ticket);
 

@@ -95,6 +95,27 @@ compose_ack_template(const struct cfg *cfg, const struct compose_ack *a,
 	                        ARRAY_SIZE(vars), out, a->language_r);
 }
 
+const char *const *
+compose_auto_headers(const struct cfg *cfg, const char *auto_submitted,
+                     const char *importance, struct compose_auto *a)
+{
+	const char *h[] = {"Auto-Submitted",
+	                   auto_submitted,
+	                   "Precedence",
+	                   "bulk",
+	                   "X-Auto-Response-Suppress",
+	                   "All",
+	                   COMPOSE_LOOP_HEADER,
+	                   cfg->tickets.domain,
+	                   importance ? "Importance" : NULL,
+	                   importance,
+	                   NULL};
+
+	G_STATIC_ASSERT(sizeof(h) == sizeof(a->h));
+	memcpy(a->h, h, sizeof(h));
+	return a->h;
+}
+
 GBytes *
 compose_ack(const struct cfg *cfg, const struct compose_ack *a)
 {
@@ -103,15 +124,7 @@ compose_ack(const struct cfg *cfg, const struct compose_ack *a)
 		a->subject, cfg->tickets.subject_tag);
 	g_autofree char *subject = NULL;
 	g_autofree char *text = NULL;
-	const char *extra[] = {"Auto-Submitted",
-			       "auto-replied",
-			       "Precedence",
-			       "bulk",
-			       "X-Auto-Response-Suppress",
-			       "All",
-			       COMPOSE_LOOP_HEADER,
-			       cfg->tickets.domain,
-			       NULL};
+	struct compose_auto hdrs;
 	struct mime_out o = {0};
 	struct template_out tout = {0};
 	GBytes *wire;
@@ -153,7 +166,7 @@ build:
 	o.message_id = a->message_id;
 	o.in_reply_to = a->in_reply_to;
 	o.references = a->references;
-	o.extra = extra;
+	o.extra = compose_auto_headers(cfg, "auto-replied", NULL, &hdrs);
 	o.date = a->now;
 	wire = mime_build(&o);
 	template_out_clear(&tout);
@@ -229,25 +242,13 @@ compose_escalation(const struct cfg *cfg, const struct compose_esc *e)
 	g_autofree char *subject = NULL, *text = NULL;
 	GString *s = g_string_new(NULL);
 	bool high = false;
-	const char *extra[] = {"Auto-Submitted",
-			       "auto-generated",
-			       "Precedence",
-			       "bulk",
-			       "X-Auto-Response-Suppress",
-			       "All",
-			       COMPOSE_LOOP_HEADER,
-			       cfg->tickets.domain,
-			       "Importance",
-			       "high",
-			       NULL};
+	struct compose_auto hdrs;
 	struct mime_out o = {0};
 
 	for (size_t i = 0; i < e->n; i++)
 		if (strcmp(e->items[i].priority, "high") == 0 ||
 		    strcmp(e->items[i].priority, "urgent") == 0)
 			high = true;
-	if (!high)
-		extra[8] = NULL; /* no Importance header */
 	if (e->n == 1) {
 		const struct compose_esc_item *it = &e->items[0];
 		g_autofree char *tag = compose_tag(cfg, it->ticket);
@@ -292,7 +293,8 @@ compose_escalation(const struct cfg *cfg, const struct compose_esc *e)
 	o.subject = subject;
 	o.text = text;
 	o.message_id = e->message_id;
-	o.extra = extra;
+	o.extra = compose_auto_headers(cfg, "auto-generated",
+	                               high ? "high" : NULL, &hdrs);
 	o.date = e->now;
 	return mime_build(&o);
 }

@@ -104,15 +104,7 @@ csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
 	static const char *const labels[] = {NULL, "Good", "Okay", "Bad"};
 	static const char *const colours[] = {NULL, "#2f855a", "#b7791f",
 	                                      "#c53030"};
-	const char *extra[] = {"Auto-Submitted",
-	                       "auto-generated",
-	                       "Precedence",
-	                       "bulk",
-	                       "X-Auto-Response-Suppress",
-	                       "All",
-	                       COMPOSE_LOOP_HEADER,
-	                       cfg->tickets.domain,
-	                       NULL};
+	struct compose_auto hdrs;
 	GString *text = g_string_new(NULL);
 	GString *html = g_string_new(NULL);
 	struct mime_out o = {0};
@@ -180,7 +172,7 @@ csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
 	o.text = text->str;
 	o.html = html->str;
 	o.message_id = m->message_id;
-	o.extra = extra;
+	o.extra = compose_auto_headers(cfg, "auto-generated", NULL, &hdrs);
 	o.date = m->now;
 	wire = mime_build(&o);
 	for (int r = CSAT_GOOD; r <= CSAT_BAD; r++)

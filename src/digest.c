@@ -136,15 +136,7 @@ digest_compose(const struct cfg *cfg, const struct report *r,
 	g_autofree char *msgid = NULL;
 	g_autoptr(GString) text = g_string_new(NULL);
 	g_autoptr(GString) html = g_string_new(NULL);
-	const char *extra[] = {"Auto-Submitted",
-	                       "auto-generated",
-	                       "Precedence",
-	                       "bulk",
-	                       "X-Auto-Response-Suppress",
-	                       "All",
-	                       COMPOSE_LOOP_HEADER,
-	                       cfg->tickets.domain,
-	                       NULL};
+	struct compose_auto hdrs;
 	struct mime_out o = {0};
 
 	/* the same id for the same digest and manager: a resend after a
@@ -161,7 +153,7 @@ digest_compose(const struct cfg *cfg, const struct report *r,
 	o.text = text->str;
 	o.html = html->str;
 	o.message_id = msgid;
-	o.extra = extra;
+	o.extra = compose_auto_headers(cfg, "auto-generated", NULL, &hdrs);
 	o.date = now;
 	return mime_build(&o);
 }
