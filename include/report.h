@@ -31,14 +31,16 @@
  *    policy's targets (clock < target; 0 = no target).  The clocks are
  *    business seconds in the policy's calendar with pending time taken
  *    out, as sla.c counts them: from report_row.clock (the ticket's
- *    sla_clock row) when it is known and its current stretch began
- *    before the resolution; otherwise (no clock row, changes the tick has
- *    not replayed yet) elapsed business time since creation, which is
- *    never more lenient.  The first-response clock stops at the first
- *    agent reply, or at the resolution of a ticket resolved without one
- *    (then it ran as long as the resolution clock).  Next-response
- *    targets are not part of SLA met (sla_clock keeps no history of
- *    them; their breaches show as escalations).
+ *    sla_clock row) when it is known, its current stretch began by the
+ *    resolution and it agrees with the ticket on first reply and
+ *    resolved state; otherwise (no clock row, changes the tick has not
+ *    replayed yet, history written around the triggers) elapsed business
+ *    time since creation, which is never more lenient.  The
+ *    first-response clock stops at the first agent reply, or at the
+ *    resolution of a ticket resolved without one (then it ran as long as
+ *    the resolution clock).  Next-response targets are not part of SLA
+ *    met (sla_clock keeps no history of them; their breaches show as
+ *    escalations).
  *  - worst breaches: tickets resolved in the period or open at `to`,
  *    by how far their first-response or resolution clock (as for SLA
  *    met, measured at the resolution or at `to`) is past its target.

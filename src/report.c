@@ -237,7 +237,9 @@ report_in(gint64 t, gint64 a, gint64 b)
  * business seconds of cal as they stood at t (its resolution or a period
  * end), for SLA met and breaches: see report.h.  Pending time is left
  * out when the sla_clock state covers t, i.e. its current stretch (run
- * or pause) began by t; otherwise elapsed business time since creation. */
+ * or pause) began by t, and agrees with the ticket on whether it has a
+ * first reply and is resolved; otherwise elapsed business time since
+ * creation. */
 static void
 report_clocks(const struct report_row *row, const struct sla_calendar *cal,
               gint64 t, gint64 *fr_r, gint64 *res_r)
@@ -250,7 +252,12 @@ report_clocks(const struct report_row *row, const struct sla_calendar *cal,
 
 	*res_r = report_bsecs(cal, row->created, t);
 	*fr_r = report_bsecs(cal, row->created, fr_end);
-	if (!row->has_clock || stretch <= 0 || stretch > t)
+	/* a clock that disagrees with the ticket (rows written around the
+	 * triggers, e.g. imported history) knows less than the ticket */
+	if (!row->has_clock || stretch <= 0 || stretch > t ||
+	    (c->first_response_at != 0) != (row->first_response != 0) ||
+	    (c->status == SLA_RESOLVED || c->status == SLA_CLOSED) !=
+	        (row->resolved != 0))
 		return;
 	*res_r = c->resolution_run_secs +
 	         (c->run_since ? report_bsecs(cal, c->run_since, t) : 0);

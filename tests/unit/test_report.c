@@ -637,8 +637,10 @@ out:
 	sla_calendar_free(&c.utc);
 }
 
-/* A clock whose current stretch began after the instant asked about (a
- * reopen after the resolution) says nothing about it: elapsed time. */
+/* When the clock covers the instant asked about and agrees with the
+ * ticket, its pending pauses count; a clock whose current stretch began
+ * later (reopened after the period) or that disagrees with the ticket
+ * (no first reply where the ticket has one) gives way to elapsed time. */
 static void
 test_clock_stale(void)
 {
@@ -650,7 +652,7 @@ test_clock_stale(void)
 	                          .default_cal = cal,
 	                          .policies = &pol,
 	                          .n_policies = 1};
-	struct sla_ticket t;
+	struct sla_ticket t, open;
 	struct report *r = NULL;
 	struct report_row row = {.id = 1,
 	                         .queue = "q",
@@ -661,8 +663,10 @@ test_clock_stale(void)
 	                         .last_agent = at(3, 2, 11, 0),
 	                         .resolved = at(3, 2, 12, 0),
 	                         .has_clock = true};
+	const struct report_kpi *k;
 
-	/* pending 09:10 .. 10:55, reply 11:00: the clock says 900 s */
+	/* pending 09:10 .. 10:55, reply 11:00: the clock says 900 s (the
+	 * elapsed 7200 would breach the 3600 target) */
 	sla_ticket_init(&t, row.created, 1);
 	TEST_INTEQ(sla_on_status_change(&t, cal, SLA_PENDING, at(3, 2, 9, 10)),
 	           0);
@@ -670,20 +674,34 @@ test_clock_stale(void)
 	           0);
 	TEST_INTEQ(sla_on_agent_reply(&t, cal, at(3, 2, 11, 0)), 0);
 	TEST_INTEQ(t.first_response_secs, 900);
-	row.clock = t; /* still open, running since 10:55 < 12:00: usable */
+	open = t;
+	TEST_INTEQ(sla_on_status_change(&t, cal, SLA_RESOLVED, at(3, 2, 12, 0)),
+	           0);
+	row.clock = t;
 	TEST_INTEQ(report_new(&p, &r), 0);
-	TEST_INTEQ(report_add_ticket(r, &row), 0);
-	/* reopened at 13:00 after the resolution: that state is later */
+	TEST_INTEQ(report_add_ticket(r, &row), 0); /* met by the clock */
+	/* 2: open at the period end; the clock has been running again
+	 * since Mon 9 10:00, after the end: elapsed time at the end */
 	row.id = 2;
-	row.clock.run_since = at(3, 2, 13, 0);
+	row.resolved = 0;
+	row.clock = open;
+	row.clock.run_since = at(3, 9, 10, 0);
+	TEST_INTEQ(report_add_ticket(r, &row), 0);
+	/* 3: like 1, but the clock has no first reply: elapsed time */
+	row.id = 3;
+	row.resolved = at(3, 2, 12, 0);
+	row.clock = t;
+	row.clock.first_response_at = 0;
 	TEST_INTEQ(report_add_ticket(r, &row), 0);
 	report_finish(r);
-	TEST_INTEQ(((struct report_group *)r->groups->pdata[0])->cur.sla_n, 2);
-	TEST_INTEQ(((struct report_group *)r->groups->pdata[0])->cur.sla_met,
-	           1);
-	TEST_INTEQ(r->n_worst, 1);
+	k = &((struct report_group *)r->groups->pdata[0])->cur;
+	TEST_INTEQ(k->sla_n, 2);
+	TEST_INTEQ(k->sla_met, 1);
+	TEST_INTEQ(r->n_worst, 2);
 	TEST_INTEQ(r->worst[0].id, 2);
 	TEST_INTEQ(r->worst[0].over, 7200 - 3600);
+	TEST_INTEQ(r->worst[1].id, 3);
+	TEST_INTEQ(r->worst[1].over, 7200 - 3600);
 	report_free(&r);
 	sla_calendar_free(&cal);
 }
