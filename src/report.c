@@ -250,15 +250,18 @@ report_clocks(const struct report_row *row, const struct sla_calendar *cal,
 	                    ? row->first_response
 	                    : t;
 
-	*res_r = report_bsecs(cal, row->created, t);
-	*fr_r = report_bsecs(cal, row->created, fr_end);
 	/* a clock that disagrees with the ticket (rows written around the
 	 * triggers, e.g. imported history) knows less than the ticket */
 	if (!row->has_clock || stretch <= 0 || stretch > t ||
 	    (c->first_response_at != 0) != (row->first_response != 0) ||
 	    (c->status == SLA_RESOLVED || c->status == SLA_CLOSED) !=
-	        (row->resolved != 0))
+	        (row->resolved != 0)) {
+		/* elapsed; one calendar walk when no reply came before t */
+		*res_r = report_bsecs(cal, row->created, t);
+		*fr_r = fr_end == t ? *res_r
+		                    : report_bsecs(cal, row->created, fr_end);
 		return;
+	}
 	*res_r = c->resolution_run_secs +
 	         (c->run_since ? report_bsecs(cal, c->run_since, t) : 0);
 	if (c->first_response_at != 0 && c->first_response_at <= t)
@@ -274,7 +277,8 @@ report_clocks(const struct report_row *row, const struct sla_calendar *cal,
 		 * with the resolution clock until the resolution (sla.c
 		 * drops its count then) */
 		*fr_r = *res_r;
-	/* else the first reply came after t: elapsed time, as above */
+	else /* the first reply came after t: elapsed time */
+		*fr_r = report_bsecs(cal, row->created, fr_end);
 }
 
 /* report_sla_met - both clocks below pol's targets (0 = no target). */
