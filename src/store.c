@@ -1684,13 +1684,6 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 
 /* ---- reports and CSAT (issue 11) ---- */
 
-/*
- * The ticket rows of a report: everything created before `to` that was
- * not resolved before the previous period began (created or resolved in
- * either period, or in the backlog at either end).  The OR of the two
- * partial/expression indexes of 005_report.sql keeps a short period over
- * a large history an index scan.
- */
 /* The SLA clock (004_sla.sql) next to each ticket: usable when the tick
  * has initialised it and replayed every change (no sla_change row left);
  * the changes table holds only the unreplayed ones, so it hashes small.
@@ -1703,6 +1696,13 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 	"COALESCE(c.paused_since, 0), COALESCE(c.resolution_run_secs, 0), "    \
 	"COALESCE(c.awaiting_since, 0), COALESCE(c.response_run_secs, 0), "    \
 	"COALESCE(c.first_response_secs, 0)"
+/*
+ * The ticket rows of a report: everything created before `to` that was
+ * not resolved before the previous period began (created or resolved in
+ * either period, or in the backlog at either end).  The OR of the two
+ * partial/expression indexes of 005_report.sql keeps a short period over
+ * a large history an index scan.
+ */
 #define STORE_REPORT_TICKETS                                                   \
 	"SELECT t.id, t.queue, t.assignee, t.subject, t.priority, "            \
 	"extract(epoch FROM t.created)::bigint, COALESCE(extract(epoch "       \
