@@ -88,7 +88,9 @@ struct report_row {
 	int reopen_count;
 	/* The ticket's SLA clock state (sla_clock, replayed by escalate.c
 	 * up to every change of the ticket), or has_clock false when there
-	 * is none or it is behind (changes not replayed yet). */
+	 * is none or it is behind (changes not replayed yet).  Read: status,
+	 * first_response_at, run_since, paused_since, resolution_run_secs,
+	 * awaiting_since, response_run_secs, first_response_secs. */
 	bool has_clock;
 	struct sla_ticket clock;
 };

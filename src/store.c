@@ -1687,15 +1687,14 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 /* The SLA clock (004_sla.sql) next to each ticket: usable when the tick
  * has initialised it and replayed every change (no sla_change row left);
  * the changes table holds only the unreplayed ones, so it hashes small.
- * Columns 11 (usable) and 12.. in struct sla_ticket order. */
+ * Column 11 says usable, 12.. are the fields report.c reads (the cursor
+ * moves every byte of them for every ticket: no more). */
 #define STORE_REPORT_CLOCK                                                     \
 	"COALESCE(c.initialized AND pc.ticket_id IS NULL, false), "            \
 	"COALESCE(c.status, 0), COALESCE(c.first_response_at, 0), "            \
-	"COALESCE(c.last_customer_at, 0), COALESCE(c.last_agent_at, 0), "      \
-	"COALESCE(c.resolved_at, 0), COALESCE(c.run_since, 0), "               \
-	"COALESCE(c.paused_since, 0), COALESCE(c.resolution_run_secs, 0), "    \
-	"COALESCE(c.awaiting_since, 0), COALESCE(c.response_run_secs, 0), "    \
-	"COALESCE(c.first_response_secs, 0)"
+	"COALESCE(c.run_since, 0), COALESCE(c.paused_since, 0), "              \
+	"COALESCE(c.resolution_run_secs, 0), COALESCE(c.awaiting_since, 0), "  \
+	"COALESCE(c.response_run_secs, 0), COALESCE(c.first_response_secs, 0)"
 /*
  * The ticket rows of a report: everything created before `to` that was
  * not resolved before the previous period began (created or resolved in
@@ -1808,9 +1807,6 @@ store_report_fetch_tickets(struct store *st, struct report *r,
 			                &row.last_customer, &row.last_agent,
 			                &row.resolved};
 			gint64 *cv[] = {&row.clock.first_response_at,
-			                &row.clock.last_customer_at,
-			                &row.clock.last_agent_at,
-			                &row.clock.resolved_at,
 			                &row.clock.run_since,
 			                &row.clock.paused_since,
 			                &row.clock.resolution_run_secs,
