@@ -76,8 +76,10 @@ struct cfg_report {
 	bool daily, weekly;     /* digest schedules */
 	int hour;               /* local hour the digest goes out, 0..23 */
 	char *timezone;         /* IANA zone of the digest periods */
-	int first_response_min; /* default SLA targets until the SLA */
-	int resolution_min;     /* config lands; 0 = no target */
+	/* "SLA met" targets in minutes (24x7 UTC) of the report when
+	 * sla.policies is empty; 0 = no target */
+	int fallback_first_response;
+	int fallback_resolution;
 };
 
 struct cfg_csat {

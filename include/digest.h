@@ -30,12 +30,24 @@ int digest_period(const char *schedule, const char *tz_id, int hour, gint64 now,
                   gint64 *from_r, gint64 *to_r);
 
 /*
+ * digest_queue_calendar - the calendar of a queue's time KPIs: that of
+ * the SLA policy a normal-priority ticket of the queue gets (cfg
+ * sla.policies), or NULL (the report's 24x7 UTC default) when none
+ * matches.  The only place that maps a queue to a calendar.  Borrowed.
+ */
+const struct sla_calendar *digest_queue_calendar(const struct cfg *cfg,
+                                                 const char *queue);
+
+/*
  * digest_report - load and finish the report of [from, to) (and the
- * period before it) with cfg's calendar and targets: today the 24x7
- * calendar and one catch-all policy from report.first_response_min /
- * resolution_min; the SLA configuration replaces both when it lands.
+ * period before it) with cfg's calendars and SLA policies (report.h says
+ * what each KPI means): time KPIs by digest_queue_calendar, SLA met by
+ * each ticket's policy (cfg->sla) and its calendar.  Only when
+ * sla.policies is empty, one catch-all policy from
+ * report.fallback_first_response / fallback_resolution on 24x7 UTC.
  * queue/agent filter (NULL = all, and split by queue/agent).  pol is the
- * caller's storage for the policy, which *r_r borrows.  0 or -E.
+ * caller's storage for that fallback policy, which *r_r may borrow; cfg
+ * must outlive *r_r.  0 or -E.
  */
 int digest_report(const struct cfg *cfg, struct store *st, gint64 from,
                   gint64 to, const char *queue, const char *agent,

@@ -6,30 +6,55 @@
  * caller renders the result as a terminal table, JSON, CSV or the digest's
  * text and HTML parts.  Owns struct report and everything inside it.
  *
- * Definitions (period [from, to), times in unix seconds):
+ * Definitions (period [from, to), times in unix seconds).  Two calendars
+ * are at work: the queue's calendar (params.cal_for, else default_cal)
+ * measures the time KPIs, and the calendar of the ticket's SLA policy
+ * (params.policy_cal, else the queue's) measures SLA met and breaches,
+ * the same calendar the SLA clocks (sla.c, escalate.c) run on.
  *  - created: tickets with created in the period.
  *  - resolved: tickets whose resolution (resolved_at, else closed_at) is
  *    in the period.  A reopened ticket counts when it is resolved again.
  *  - backlog: tickets created before `to` and not resolved before `to`;
  *    backlog age is wall-clock age at `to` (how long customers waited).
- *  - first response time: business seconds created -> first agent reply,
- *    for tickets whose first reply is in the period.
- *  - resolution time: business seconds created -> resolution, for tickets
- *    resolved in the period.  Medians and p90 use the nearest-rank rule:
- *    the value at rank ceil(p/100 * n) of the sorted sample (so the median
- *    of an even sample is the lower middle value).
+ *  - first response time: business seconds (queue's calendar) created ->
+ *    first agent reply, for tickets whose first reply is in the period.
+ *    Elapsed time: pending time is NOT subtracted (what the customer
+ *    waited in business hours).
+ *  - resolution time: business seconds (queue's calendar) created ->
+ *    resolution, for tickets resolved in the period; likewise elapsed.
+ *    Medians and p90 use the nearest-rank rule: the value at rank
+ *    ceil(p/100 * n) of the sorted sample (so the median of an even
+ *    sample is the lower middle value).
  *  - SLA met %: of the tickets resolved in the period that have a policy
- *    (sla_policy_find by queue and priority), those with first response
- *    AND resolution business time below the policy's targets (0 = no
- *    target).  Pending pauses are not known from ticket columns: this is
- *    elapsed business time since creation (stricter than sla.c's clocks).
+ *    (sla_policy_find by queue and priority over params.policies), those
+ *    whose first-response clock AND resolution clock stayed below the
+ *    policy's targets (clock < target; 0 = no target).  The clocks are
+ *    business seconds in the policy's calendar with pending time taken
+ *    out, as sla.c counts them: from report_row.clock (the ticket's
+ *    sla_clock row) when it is known, its current stretch began by the
+ *    resolution and it agrees with the ticket on first reply and
+ *    resolved state; otherwise (no clock row, changes the tick has not
+ *    replayed yet, history written around the triggers) elapsed business
+ *    time since creation, which is never more lenient.  The
+ *    first-response clock stops at the first agent reply, or at the
+ *    resolution of a ticket resolved without one (then it ran as long as
+ *    the resolution clock).  Next-response targets are not part of SLA
+ *    met (sla_clock keeps no history of them; their breaches show as
+ *    escalations).
+ *  - worst breaches: tickets resolved in the period or open at `to`,
+ *    by how far their first-response or resolution clock (as for SLA
+ *    met, measured at the resolution or at `to`) is past its target.
  *  - FCR %: resolved tickets with exactly one agent reply (last agent
  *    reply == first reply), no customer mail after it, never reopened.
  *  - reopen %: resolved tickets with reopen_count > 0.
  *  - escalations per level, machine mail, CSAT and customer mails come as
  *    struct report_count rows counted in SQL (see store.h for the
- *    contract: events whose action starts with 'escalat', level = first
- *    number in event.detail, 1 when none).
+ *    contract: events with action 'escalated' written in the period,
+ *    level = the number after a leading "level " in event.detail, else 1:
+ *    escalate.c writes "level N: <target> breached -> <addressees>" and,
+ *    for a priority rule's immediate escalation to level 1, "immediate:
+ *    ...").  'escalation-requested' and 'escalation-skipped' (nobody to
+ *    notify) are not escalations.
  *  - CSAT % = good / (good + okay + bad) of ratings given in the period.
  *  - contact ratio = customer mails received in the period / distinct
  *    tickets they belong to.
@@ -61,6 +86,13 @@ struct report_row {
 	gint64 last_agent;     /* 0 = none */
 	gint64 resolved;       /* resolved_at, else closed_at; 0 = open */
 	int reopen_count;
+	/* The ticket's SLA clock state (sla_clock, replayed by escalate.c
+	 * up to every change of the ticket), or has_clock false when there
+	 * is none or it is behind (changes not replayed yet).  Read: status,
+	 * first_response_at, run_since, paused_since, resolution_run_secs,
+	 * awaiting_since, response_run_secs, first_response_secs. */
+	bool has_clock;
+	struct sla_ticket clock;
 };
 
 enum report_count_kind {
@@ -120,13 +152,15 @@ struct report_item {
 
 struct report_params {
 	gint64 from, to; /* the period; the previous is [2*from-to, from) */
-	/* the calendar of a queue (borrowed); NULL or a NULL answer means
-	 * default_cal.  When the sla branch's per-queue calendars land,
-	 * pass them here. */
+	/* the calendar of a queue (borrowed) for the time KPIs; NULL or a
+	 * NULL answer means default_cal */
 	const struct sla_calendar *(*cal_for)(void *ud, const char *queue);
 	void *cal_ud;
 	const struct sla_calendar *default_cal; /* required */
 	const struct sla_policy *policies;      /* borrowed, may be NULL */
+	/* policy_cal[i] is the calendar of policies[i] (borrowed); a NULL
+	 * array or entry means the ticket's queue calendar */
+	const struct sla_calendar *const *policy_cal;
 	size_t n_policies;
 	bool by_queue, by_agent; /* also split per queue / per agent */
 };
@@ -160,8 +194,8 @@ void report_finish(struct report *r);
 gint64 report_percentile(const gint64 *v, size_t n, int p);
 /* report_pct - 100 * num / den rounded to one decimal, -1 when den == 0. */
 double report_pct(gint64 num, gint64 den);
-/* report_calendar_24x7 - the default calendar until the SLA config lands:
- * every day 00:00-24:00 UTC.  sla_calendar_free it. */
+/* report_calendar_24x7 - every day 00:00-24:00 UTC: the calendar of a
+ * queue without one (the SLA clocks use the same).  sla_calendar_free it. */
 struct sla_calendar *report_calendar_24x7(void);
 
 /* Renderers (append to out). */

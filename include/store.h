@@ -290,8 +290,9 @@ struct report;
  * and/or one assignee, in one REPEATABLE READ snapshot (inside the
  * caller's transaction when there is one).  Tickets stream through a
  * cursor, so memory does not grow with the row count here.
- * Contract with other branches: escalations are event rows whose action
- * starts with 'escalat', level = first number in detail (else 1).
+ * Escalations are event rows with action 'escalated' (escalate.c), level
+ * = N of a detail starting "level N", else 1 (immediate escalations).
+ * Tickets come with their sla_clock state when it is current.
  */
 int store_report_load(struct store *st, struct report *r, const char *queue,
                       const char *agent);

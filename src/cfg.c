@@ -41,8 +41,8 @@ static const char *const cfg_known[] = {
 	"limits", "limits.per_recipient_day", "limits.per_ticket_hour",
 	"limits.global_per_minute", "limits.suppress_days",
 	"report", "report.daily", "report.weekly", "report.hour",
-	"report.timezone", "report.first_response_min",
-	"report.resolution_min",
+	"report.timezone", "report.fallback_first_response",
+	"report.fallback_resolution",
 	"csat", "csat.enabled", "csat.max_age",
 	"limits.breaker_cooldown",
 	"people", "people.*", "people.*.address", "people.*.name",
@@ -1347,10 +1347,10 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 		if (tz != NULL)
 			g_time_zone_unref(tz);
 	}
-	c->report.first_response_min =
-	    (int)cfg_int(&x, "report.first_response_min", 240, 0, 525600);
-	c->report.resolution_min =
-	    (int)cfg_int(&x, "report.resolution_min", 2880, 0, 525600);
+	c->report.fallback_first_response = (int)cfg_int(
+	    &x, "report.fallback_first_response", 240, 0, 525600);
+	c->report.fallback_resolution =
+	    (int)cfg_int(&x, "report.fallback_resolution", 2880, 0, 525600);
 	c->csat.enabled = cfg_bool(&x, "csat.enabled", false);
 	c->csat.max_age =
 	    (int)cfg_int(&x, "csat.max_age", 3 * 86400, 60, 365 * 86400);

@@ -56,7 +56,8 @@ digest_period(const char *schedule, const char *tz_id, int hour, gint64 now,
 	return 0;
 }
 
-/* digest_calendar - the 24x7 calendar, built once (read-only after). */
+/* digest_calendar - the 24x7 UTC calendar, built once (read-only after):
+ * what escalate.c's clocks use for tickets without a policy. */
 static const struct sla_calendar *
 digest_calendar(void)
 {
@@ -67,6 +68,21 @@ digest_calendar(void)
 	return cal;
 }
 
+const struct sla_calendar *
+digest_queue_calendar(const struct cfg *cfg, const char *queue)
+{
+	const struct sla_policy *p = sla_policy_find(
+	    cfg->sla.policies, cfg->sla.n_policies, queue, CFG_PRIO_NORMAL);
+
+	return p ? cfg->sla.policy_cal[p - cfg->sla.policies] : NULL;
+}
+
+static const struct sla_calendar *
+digest_cal_for(void *ud, const char *queue)
+{
+	return digest_queue_calendar(ud, queue);
+}
+
 int
 digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
               const char *queue, const char *agent, struct sla_policy *pol,
@@ -74,20 +90,30 @@ digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 {
 	struct report *r = NULL;
 	int rc;
-
-	memset(pol, 0, sizeof(*pol));
-	pol->priority = SLA_ANY_PRIORITY;
-	pol->first_response_min = cfg->report.first_response_min;
-	pol->resolution_min = cfg->report.resolution_min;
 	struct report_params p = {
 	    .from = from,
 	    .to = to,
+	    .cal_for = digest_cal_for,
+	    .cal_ud = (void *)cfg,
 	    .default_cal = digest_calendar(),
-	    .policies = pol,
-	    .n_policies = 1,
+	    .policies = cfg->sla.policies,
+	    .policy_cal = cfg->sla.policy_cal,
+	    .n_policies = cfg->sla.n_policies,
 	    .by_queue = queue == NULL,
 	    .by_agent = agent == NULL,
 	};
+
+	memset(pol, 0, sizeof(*pol));
+	if (cfg->sla.n_policies == 0) {
+		/* no SLA configured: the documented fallback targets, on the
+		 * 24x7 calendar the clocks run on then */
+		pol->priority = SLA_ANY_PRIORITY;
+		pol->first_response_min = cfg->report.fallback_first_response;
+		pol->resolution_min = cfg->report.fallback_resolution;
+		p.policies = pol;
+		p.policy_cal = NULL;
+		p.n_policies = 1;
+	}
 	if (p.default_cal == NULL)
 		return -ENOMEM;
 	if ((rc = report_new(&p, &r)) < 0)

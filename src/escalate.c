@@ -387,6 +387,7 @@ escalate_fire(struct escalate_tick *x, const struct store_sla_row *row,
 		                         f->level, f->breach_at, NULL, x->now);
 	if (r < 0)
 		return r;
+	/* the report counts action 'escalated' per "level N" (store.c) */
 	detail =
 	    g_strdup_printf("level %d: %s breached -> %s", f->level, kind, who);
 	log_notice("escalate: ticket %" G_GINT64_FORMAT " %s", row->ticket_id,

@@ -233,10 +233,68 @@ report_in(gint64 t, gint64 a, gint64 b)
 	return t != 0 && t >= a && t < b;
 }
 
+/* report_clocks - the first-response and resolution clocks of row in
+ * business seconds of cal as they stood at t (its resolution or a period
+ * end), for SLA met and breaches: see report.h.  Pending time is left
+ * out when the sla_clock state covers t, i.e. its current stretch (run
+ * or pause) began by t, and agrees with the ticket on whether it has a
+ * first reply and is resolved; otherwise elapsed business time since
+ * creation. */
+static void
+report_clocks(const struct report_row *row, const struct sla_calendar *cal,
+              gint64 t, gint64 *fr_r, gint64 *res_r)
+{
+	const struct sla_ticket *c = &row->clock;
+	gint64 stretch = c->run_since ? c->run_since : c->paused_since;
+	gint64 fr_end = row->first_response && row->first_response < t
+	                    ? row->first_response
+	                    : t;
+
+	/* a clock that disagrees with the ticket (rows written around the
+	 * triggers, e.g. imported history) knows less than the ticket */
+	if (!row->has_clock || stretch <= 0 || stretch > t ||
+	    (c->first_response_at != 0) != (row->first_response != 0) ||
+	    (c->status == SLA_RESOLVED || c->status == SLA_CLOSED) !=
+	        (row->resolved != 0)) {
+		/* elapsed; one calendar walk when no reply came before t */
+		*res_r = report_bsecs(cal, row->created, t);
+		*fr_r = fr_end == t ? *res_r
+		                    : report_bsecs(cal, row->created, fr_end);
+		return;
+	}
+	*res_r = c->resolution_run_secs +
+	         (c->run_since ? report_bsecs(cal, c->run_since, t) : 0);
+	if (c->first_response_at != 0 && c->first_response_at <= t)
+		*fr_r = c->first_response_secs;
+	else if (c->first_response_at == 0 && c->awaiting_since != 0)
+		*fr_r = c->response_run_secs +
+		        (c->run_since
+		             ? report_bsecs(
+		                   cal, MAX(c->run_since, c->awaiting_since), t)
+		             : 0);
+	else if (c->first_response_at == 0)
+		/* resolved without a reply: the response clock ran along
+		 * with the resolution clock until the resolution (sla.c
+		 * drops its count then) */
+		*fr_r = *res_r;
+	else /* the first reply came after t: elapsed time */
+		*fr_r = report_bsecs(cal, row->created, fr_end);
+}
+
+/* report_sla_met - both clocks below pol's targets (0 = no target). */
+static bool
+report_sla_met(const struct sla_policy *pol, gint64 fr, gint64 res)
+{
+	return (pol->first_response_min == 0 ||
+	        fr < (gint64)pol->first_response_min * 60) &&
+	       (pol->resolution_min == 0 ||
+	        res < (gint64)pol->resolution_min * 60);
+}
+
 int
 report_add_ticket(struct report *r, const struct report_row *row)
 {
-	const struct sla_calendar *cal = NULL;
+	const struct sla_calendar *cal = NULL, *pcal = NULL;
 	const struct sla_policy *pol = NULL;
 	struct report_group *gs[3];
 	size_t ng;
@@ -250,6 +308,10 @@ report_add_ticket(struct report *r, const struct report_row *row)
 	if (r->p.policies != NULL)
 		pol = sla_policy_find(r->p.policies, r->p.n_policies,
 		                      row->queue, row->priority);
+	if (pol != NULL && r->p.policy_cal != NULL)
+		pcal = r->p.policy_cal[pol - r->p.policies];
+	if (pcal == NULL)
+		pcal = cal;
 	ng = report_groups_of(r, row->queue, row->agent, gs);
 
 	for (int k = 0; k < 2; k++) {
@@ -261,23 +323,19 @@ report_add_ticket(struct report *r, const struct report_row *row)
 		bool backlog = row->created < pt &&
 		               (row->resolved == 0 || row->resolved >= pt);
 		gint64 frt = -1, res = -1, age = pt - row->created;
+		gint64 sla_fr = 0, sla_res = 0;
 		bool met = false, fcr = false;
 
 		if (responded)
 			frt = report_bsecs(cal, row->created,
 			                   row->first_response);
+		if (pol != NULL && (resolved || (backlog && k == 0)))
+			report_clocks(row, pcal, resolved ? row->resolved : pt,
+			              &sla_fr, &sla_res);
 		if (resolved) {
-			gint64 fr = row->first_response
-			                ? report_bsecs(cal, row->created,
-			                               row->first_response)
-			                : -1;
 			res = report_bsecs(cal, row->created, row->resolved);
-			met = pol != NULL &&
-			      (pol->first_response_min == 0 ||
-			       (fr >= 0 &&
-			        fr < (gint64)pol->first_response_min * 60)) &&
-			      (pol->resolution_min == 0 ||
-			       res < (gint64)pol->resolution_min * 60);
+			met =
+			    pol != NULL && report_sla_met(pol, sla_fr, sla_res);
 			fcr = row->first_response != 0 &&
 			      row->last_agent == row->first_response &&
 			      row->last_customer <= row->first_response &&
@@ -309,23 +367,14 @@ report_add_ticket(struct report *r, const struct report_row *row)
 			report_top_insert(r->oldest, &r->n_oldest, age, true,
 			                  row, NULL);
 		if ((backlog || resolved) && pol != NULL) {
-			gint64 end = resolved ? row->resolved : pt;
-			/* the response clock stops at the reply, or at the
-			 * resolution of a ticket closed without one */
-			gint64 fr_end =
-			    row->first_response && row->first_response < end
-			        ? row->first_response
-			        : end;
 			gint64 over_fr = -1, over_res = -1;
 
 			if (pol->first_response_min > 0)
-				over_fr =
-				    report_bsecs(cal, row->created, fr_end) -
-				    (gint64)pol->first_response_min * 60;
+				over_fr = sla_fr -
+				          (gint64)pol->first_response_min * 60;
 			if (pol->resolution_min > 0)
 				over_res =
-				    report_bsecs(cal, row->created, end) -
-				    (gint64)pol->resolution_min * 60;
+				    sla_res - (gint64)pol->resolution_min * 60;
 			if (over_res >= 0 && over_res >= over_fr)
 				report_top_insert(r->worst, &r->n_worst,
 				                  over_res, false, row,

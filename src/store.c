@@ -1684,6 +1684,17 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 
 /* ---- reports and CSAT (issue 11) ---- */
 
+/* The SLA clock (004_sla.sql) next to each ticket: usable when the tick
+ * has initialised it and replayed every change (no sla_change row left);
+ * the changes table holds only the unreplayed ones, so it hashes small.
+ * Column 11 says usable, 12.. are the fields report.c reads (the cursor
+ * moves every byte of them for every ticket: no more). */
+#define STORE_REPORT_CLOCK                                                     \
+	"COALESCE(c.initialized AND pc.ticket_id IS NULL, false), "            \
+	"COALESCE(c.status, 0), COALESCE(c.first_response_at, 0), "            \
+	"COALESCE(c.run_since, 0), COALESCE(c.paused_since, 0), "              \
+	"COALESCE(c.resolution_run_secs, 0), COALESCE(c.awaiting_since, 0), "  \
+	"COALESCE(c.response_run_secs, 0), COALESCE(c.first_response_secs, 0)"
 /*
  * The ticket rows of a report: everything created before `to` that was
  * not resolved before the previous period began (created or resolved in
@@ -1698,7 +1709,10 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 	"FROM t.last_customer_at)::bigint, 0), COALESCE(extract(epoch FROM "   \
 	"t.last_agent_at)::bigint, 0), COALESCE(extract(epoch FROM "           \
 	"COALESCE(t.resolved_at, t.closed_at))::bigint, 0), "                  \
-	"t.reopen_count FROM ticket t WHERE t.created < to_timestamp($2) "     \
+	"t.reopen_count, " STORE_REPORT_CLOCK " FROM ticket t LEFT JOIN "      \
+	"sla_clock c ON c.ticket_id = t.id LEFT JOIN (SELECT DISTINCT "        \
+	"ticket_id FROM sla_change) pc ON pc.ticket_id = t.id "                \
+	"WHERE t.created < to_timestamp($2) "                                  \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
 	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
 	"($3::text IS NULL OR t.queue = $3) AND ($4::text IS NULL OR "         \
@@ -1706,9 +1720,11 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 
 /*
  * Pre-counted rows: kind, sub, period (0 current, 1 previous), queue,
- * assignee, n.  The escalation contract with the sla branch: an event
- * whose action starts with 'escalat' is one escalation; its level is the
- * first number in event.detail (1 when there is none).  Machine mail is
+ * assignee, n.  Escalations as escalate.c writes them: one event with
+ * action 'escalated' per fired level, detail "level N: ..." (a priority
+ * rule's immediate one, "immediate: ...", is level 1); not the
+ * 'escalation-requested' / 'escalation-skipped' events.  The LIKE lets
+ * the partial index of 005_report.sql serve the scan.  Machine mail is
  * inbound mail stored with role 'other' (classify said machine), except
  * rating replies (class 'rating').
  */
@@ -1730,10 +1746,11 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 	"t.id = x.ticket_id WHERE " STORE_FILTER " GROUP BY 1, 2, 3) "
 #define STORE_REPORT_COUNTS                                                 \
 	STORE_REPORT_CONTACTS                                               \
-	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM '[0-9]{1,6}')"     \
-	"::int, 1), 99), " STORE_PERIOD("e.at") ", t.queue, t.assignee, "    \
-	"count(*) FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE "   \
-	"e.action LIKE 'escalat%' AND " STORE_RANGE("e.at") " AND "          \
+	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM "                 \
+	"'^level ([0-9]{1,6})')::int, 1), 99), " STORE_PERIOD("e.at") ", "   \
+	"t.queue, t.assignee, count(*) FROM event e JOIN ticket t ON t.id = " \
+	"e.ticket_id WHERE e.action LIKE 'escalat%' AND e.action = "         \
+	"'escalated' AND " STORE_RANGE("e.at") " AND "                       \
 	STORE_FILTER " GROUP BY 2, 3, 4, 5 "                                \
 	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "  \
 	"THEN 2 ELSE 3 END, " STORE_PERIOD("r.at") ", t.queue, t.assignee, " \
@@ -1789,9 +1806,25 @@ store_report_fetch_tickets(struct store *st, struct report *r,
 			gint64 *tv[] = {&row.created, &row.first_response,
 			                &row.last_customer, &row.last_agent,
 			                &row.resolved};
+			gint64 *cv[] = {&row.clock.first_response_at,
+			                &row.clock.run_since,
+			                &row.clock.paused_since,
+			                &row.clock.resolution_run_secs,
+			                &row.clock.awaiting_since,
+			                &row.clock.response_run_secs,
+			                &row.clock.first_response_secs};
 			for (int c = 0; c < 5; c++)
 				*tv[c] = g_ascii_strtoll(
 				    PQgetvalue(res, i, 5 + c), NULL, 10);
+			/* the SLA clock (STORE_REPORT_CLOCK) */
+			row.has_clock =
+			    strcmp(PQgetvalue(res, i, 11), "t") == 0;
+			row.clock.created = row.created;
+			row.clock.priority = row.priority;
+			row.clock.status = atoi_safe(PQgetvalue(res, i, 12));
+			for (size_t c = 0; c < ARRAY_SIZE(cv); c++)
+				*cv[c] = g_ascii_strtoll(
+				    PQgetvalue(res, i, 13 + (int)c), NULL, 10);
 			rc = report_add_ticket(r, &row);
 		}
 		PQclear(res);

@@ -6,8 +6,10 @@
 # starts and stops its own.  Creates a scratch database "bench_report",
 # migrates it with tickctl, fills it with generate_series SQL (1M tickets
 # over the last 365 days, 2M customer mails, 50k escalation events, 300k
-# ratings, 20k machine mails), ANALYZEs, then times four reports: 7 days,
-# 7 days for one agent, 30 days, and the whole year (all 1M tickets).
+# ratings, 20k machine mails, SLA clocks for half the resolved tickets),
+# ANALYZEs, then times four reports: 7 days, 7 days for one agent, 30
+# days, and the whole year (all 1M tickets); then 30 days and the year
+# again with business-hours calendars and SLA policies per priority.
 # `uptime` is printed too: the figures depend on what else runs.
 # N=200000 tests/bench_report.sh makes a smaller run.
 set -euo pipefail
@@ -43,6 +45,23 @@ imap: { url = "imap://127.0.0.1:1"; user = "support"; starttls = false; };
 smtp: { url = "smtp://127.0.0.1:1"; from = "support@example.com"; starttls = false; };
 tickets: { secret_file = "$DIR/bench.secret"; };
 CONF
+# the same with business-hours calendars and a policy per priority: every
+# KPI walks the calendar (sla_business_seconds) instead of wall time
+SLACONF=$DIR/bench-sla.conf
+cat "$CONF" - > "$SLACONF" <<'CONF'
+calendars = (
+  { name = "eu"; timezone = "Europe/Berlin";
+    hours = { mon = "08:00-18:00"; tue = "08:00-18:00"; wed = "08:00-18:00";
+              thu = "08:00-18:00"; fri = "08:00-16:00"; };
+    holidays = [ "2026-01-01", "2026-05-01", "2026-12-25" ]; },
+  { name = "us"; timezone = "America/New_York";
+    hours = { mon = "09:00-17:00"; tue = "09:00-17:00"; wed = "09:00-17:00";
+              thu = "09:00-17:00"; fri = "09:00-17:00"; }; } );
+sla: { policies = (
+  { priority = "urgent"; calendar = "us"; first_response = 60; resolution = 480; },
+  { queue = "billing"; calendar = "us"; first_response = 240; resolution = 2880; },
+  { calendar = "eu"; first_response = 480; resolution = 4800; } ); };
+CONF
 "$TICKCTL" -c "$CONF" migrate
 
 echo "generating $N tickets..."
@@ -72,8 +91,21 @@ INSERT INTO message (ticket_id, dedupe_key, direction, role, class, received)
 SELECT id, 'gen:m:' || id, 'in', 'other', 'auto-reply', created + interval '1 minute'
 FROM ticket WHERE id % 50 = 7;
 INSERT INTO event (ticket_id, at, actor, action, detail)
-SELECT id, created + interval '5 hours', 'tickd', 'escalation', 'level ' || (1 + id % 3)
+SELECT id, created + interval '5 hours', 'tickd', 'escalated',
+    'level ' || (1 + id % 3) || ': first_response breached -> lead@example.com'
 FROM ticket WHERE id % 20 = 3;
+-- the SLA clocks escalate.c would have left: resolved tickets replayed
+-- (every other one), the rest never ticked
+UPDATE sla_clock c SET initialized = true, status = 3,
+    first_response_at = extract(epoch FROM t.first_response_at)::bigint,
+    last_customer_at = extract(epoch FROM t.created)::bigint,
+    last_agent_at = extract(epoch FROM t.first_response_at)::bigint,
+    resolved_at = extract(epoch FROM t.resolved_at)::bigint,
+    paused_since = extract(epoch FROM t.resolved_at)::bigint,
+    resolution_run_secs = extract(epoch FROM t.resolved_at - t.created)::bigint / 3,
+    first_response_secs = extract(epoch FROM t.first_response_at - t.created)::bigint / 3
+FROM ticket t WHERE t.id = c.ticket_id AND t.resolved_at IS NOT NULL
+    AND t.first_response_at IS NOT NULL AND t.id % 2 = 0;
 INSERT INTO csat_rating (ticket_id, rating, at)
 SELECT id, (ARRAY['good', 'okay', 'bad'])[1 + id % 3], resolved_at + interval '1 hour'
 FROM ticket WHERE resolved_at IS NOT NULL AND id % 10 < 3;
@@ -91,15 +123,18 @@ month=$(date -u -d '30 days ago' +%Y-%m-%d)
 year=$(date -u -d '366 days ago' +%Y-%m-%d)
 tomorrow=$(date -u -d 'tomorrow' +%Y-%m-%d)
 run() {
-	local t0 t1
+	local t0 t1 conf=${RUNCONF:-$CONF}
 	t0=$(date +%s.%N)
-	"$TICKCTL" -c "$CONF" report "$@" > "$DIR/out.txt"
+	"$TICKCTL" -c "$conf" report "$@" > "$DIR/out.txt"
 	t1=$(date +%s.%N)
-	printf '%6.2fs  tickctl report %s\n' "$(echo "$t1 - $t0" | bc)" "$*"
+	printf '%6.2fs  tickctl report %s%s\n' "$(echo "$t1 - $t0" | bc)" "$*" \
+		"${RUNCONF:+ (SLA calendars)}"
 }
 run --from "$week" --to "$today"
 run --from "$week" --to "$today" --agent agent3@example.com --json
 run --from "$month" --to "$today"
 run --from "$year" --to "$tomorrow" --json
+RUNCONF=$SLACONF run --from "$month" --to "$today"
+RUNCONF=$SLACONF run --from "$year" --to "$tomorrow" --json
 uptime
 grep -o '"created":[0-9]*,"resolved":[0-9]*,"backlog":[0-9]*' "$DIR/out.txt" | head -1

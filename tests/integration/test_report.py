@@ -10,6 +10,7 @@ import re
 import shutil
 import struct
 import subprocess
+import time
 import urllib.parse
 import uuid
 import zlib
@@ -185,7 +186,7 @@ def test_digest_matches_tickctl_report(make_world):
     world = make_world(people='{ address = "%s@example.com"; name = "Mary Manager"; '
                               'role = "manager"; }' % mgr)
     _append_conf(world, 'report: { daily = true; hour = 0; timezone = "UTC"; '
-                        'first_response_min = 60; resolution_min = 480; };\n')
+                        'fallback_first_response = 60; fallback_resolution = 480; };\n')
     today = datetime.datetime.now(datetime.timezone.utc).date()
     y = today - datetime.timedelta(days=1)
     d = y.isoformat()
@@ -203,9 +204,17 @@ def test_digest_matches_tickctl_report(make_world):
       (2004, 'support', 'Medium', 'd@c.example', 'closed', 'alice@example.com',
           '{d} 12:00Z', '{d} 12:30Z', '{d} 12:30Z', '{d} 12:00Z', NULL, 0);
       UPDATE ticket SET closed_at = '{d} 14:00Z' WHERE id = 2004;
+      -- escalations as escalate.c writes them; the request and the skip
+      -- (nobody to notify) are not escalations
       INSERT INTO event (ticket_id, at, actor, action, detail) VALUES
-          (2002, '{d} 11:00Z', 'tickd', 'escalation', 'level 1'),
-          (2003, '{d} 18:00Z', 'tickd', 'escalation', 'level 2 to mary');
+          (2002, '{d} 11:00Z', 'tickd', 'escalated',
+           'level 1: first_response breached -> lead7@example.com'),
+          (2003, '{d} 18:00Z', 'tickd', 'escalated',
+           'level 2: resolution breached -> mary3@example.com'),
+          (2003, '{d} 17:00Z', 'tickd', 'escalation-requested',
+           'rule ''tier 3'': "manager"'),
+          (2003, '{d} 17:01Z', 'tickd', 'escalation-skipped',
+           'no manager or escalation chain');
       INSERT INTO csat_rating (ticket_id, rating, at) VALUES
           (2001, 'good', '{d} 10:00Z'), (2002, 'bad', '{d} 20:00Z');
       INSERT INTO message (ticket_id, dedupe_key, direction, role, received) VALUES
@@ -281,3 +290,96 @@ def test_digest_matches_tickctl_report(make_world):
     world.once()
     assert imapbox.count(mgr) == 1
     assert world.sql("SELECT count(*) FROM digest_log WHERE schedule = 'daily'") == "1"
+
+
+def test_real_escalations_per_level_in_report(make_world):
+    """escalate.c's own events, per level, in `tickctl report --json`:
+    a ticket that breached its first response while the daemon was down
+    fires levels 1-3 at once; a "speak to your manager" mail escalates
+    immediately (level 1).  The SLA policy per priority and the clocks
+    (pending time left out) decide SLA met and the worst breaches."""
+    w = make_world()
+    ppl, a = [], {}
+    for local, role in (("lead", "agent"), ("boss", "manager"), ("director", "manager")):
+        a[local] = w.addr("%s%s" % (local, w.support))
+        ppl.append('{ address = "%s"; name = "%s"; role = "%s"; }' % (a[local], local, role))
+    lv = ", ".join('{ after = %d; to = [ "%s" ]; }' % (after, a[who])
+                   for after, who in ((0, "lead"), (1, "boss"), (2, "director")))
+    # normal: 1 business minute to respond; high: 10 hours (the immediate
+    # ticket must not breach while the test runs)
+    w.write_conf(people=", ".join(ppl), per_recipient_day=100, extra="""
+calendars = ( { name = "always"; timezone = "UTC";
+                hours = { mon = "00:00-24:00"; tue = "00:00-24:00"; wed = "00:00-24:00";
+                          thu = "00:00-24:00"; fri = "00:00-24:00"; sat = "00:00-24:00";
+                          sun = "00:00-24:00"; }; } );
+sla: { policies = (
+  { priority = "high"; calendar = "always"; first_response = 600; resolution = 6000; },
+  { calendar = "always"; first_response = 1; resolution = 600; } ); };
+escalation: { batch_minutes = 1; chains = ( { immediate = [ "%s" ]; levels = ( %s ); } ); };
+""" % (a["boss"], lv))
+    cust = w.addr(w.customer)
+    sup = w.addr(w.support)
+    # ingest only (no tick yet), then the first ticket is 5 minutes old:
+    # its breach and all three levels came due while nobody ticked
+    w.ctl("import", input=mail(cust, sup, "Printer offline").encode())
+    w.ctl("import", input=mail(cust, sup, "Invoice wrong",
+                                body="I want to speak to your manager.\n").encode())
+    w.ctl("import", input=mail(cust, sup, "Waiting for the logs").encode())
+    slow, angry, paused = sorted(t["number"] for t in w.tickets())
+    w.sql("UPDATE ticket SET created = created - interval '5 minutes' WHERE id IN (%d, %d)"
+          % (slow, paused))
+    # the third one waited on the customer for almost all of those 5
+    # minutes: pending 10 s after it came in, open again 20 s ago, the
+    # agent's first reply 10 s ago (the triggers stamp the changes with
+    # `updated`): its response clock ran 20 s, elapsed time is 5 minutes
+    for st, at in (("pending", "created + interval '10 seconds'"),
+                   ("open", "now() - interval '20 seconds'")):
+        w.sql("UPDATE ticket SET status = '%s', updated = %s WHERE id = %d" % (st, at, paused))
+    w.sql("UPDATE ticket SET first_response_at = now() - interval '10 seconds', "
+          "last_agent_at = now() - interval '10 seconds' WHERE id = %d" % paused)
+    w.once()
+    assert w.ticket(paused)["sla"]["first_response"]["elapsed_min"] == 0
+
+    def esc(n):
+        return w.sql("SELECT string_agg(split_part(detail, ' ->', 1), '|' ORDER BY id) "
+                     "FROM event WHERE action = 'escalated' AND ticket_id = %d" % n)
+    assert esc(slow) == ("level 1: first_response breached|level 2: first_response breached|"
+                         "level 3: first_response breached")
+    assert esc(angry).startswith("immediate: ")
+    assert esc(paused) is None or esc(paused) == ""
+    # the rule's own 'escalation-requested' event is not an escalation
+    assert w.sql("SELECT count(*) FROM event WHERE action = 'escalation-requested' "
+                 "AND ticket_id = %d" % angry) == "1"
+    assert w.ticket(angry)["priority"] == "high"
+
+    # today until now (tickctl's default end, whole seconds: let the
+    # tick's second pass); open tickets are measured at the period end
+    time.sleep(1.1)
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    rep = json.loads(w.ctl("report", "--json", "--from", today).stdout)
+    cur = rep["groups"][0]["current"]
+    assert cur["escalations_by_level"] == [2, 1, 1, 0, 0, 0, 0, 0], cur
+    assert cur["escalations"] == 4
+    # the breach is the worst one: 4 minutes over the 1-minute target
+    # (resolution: 5 of 600 minutes); not the paused ticket, whose
+    # elapsed time would be 4 minutes over too
+    worst = rep["worst_breaches"]
+    assert [x["ticket"] for x in worst] == [slow] and worst[0]["target"] == "response"
+    assert 4 * 60 - 5 <= worst[0]["over_s"] <= 4 * 60 + 120
+
+    # all resolved now: the normal one missed its first response, the
+    # high one (no reply, seconds old) met its 600-minute one, the paused
+    # one met its 1-minute one by the clock (20 s), not by elapsed time
+    w.sql("UPDATE ticket SET status = 'resolved', resolved_at = now(), updated = now() "
+          "WHERE id IN (%d, %d, %d)" % (slow, angry, paused))
+    w.once()  # the tick replays the resolutions into the clocks
+    time.sleep(1.1)
+    assert w.sql("SELECT count(*) FROM sla_clock WHERE status = 3 AND ticket_id IN (%d, %d, %d)"
+                 % (slow, angry, paused)) == "3"
+    rep = json.loads(w.ctl("report", "--json", "--from", today).stdout)
+    cur = rep["groups"][0]["current"]
+    assert (cur["resolved"], cur["sla_n"], cur["sla_met"]) == (3, 3, 2), cur
+    # the time KPIs are elapsed business time: the paused ticket's first
+    # response took its 5 minutes there
+    assert cur["first_response_n"] == 1 and cur["first_response_median_s"] >= 290
+    assert cur["escalations_by_level"][:3] == [2, 1, 1]

@@ -7,6 +7,7 @@
  * Period: Mon 2026-03-02 .. Mon 2026-03-09 (previous: from 2026-02-23).
  * Policy: first response 240 min, resolution 2880 min (business).
  */
+#include "digest.h"
 #include "report.h"
 #include "test.h"
 
@@ -108,8 +109,9 @@ history(struct report *r)
 	     .priority = 1,
 	     .created = at(1, 5, 9, 0),
 	     .last_customer = at(1, 5, 9, 0)},
-	    /* 7: closed without a reply (closed_at only): resolution
-	     * 3600, SLA not met (no first response). */
+	    /* 7: closed without a reply (closed_at only) at 14:00:
+	     * resolution 18000; the response clock ran until then, past
+	     * its 14400 target: SLA not met, a response breach by 3600. */
 	    {.id = 7,
 	     .queue = "billing",
 	     .agent = "alice",
@@ -117,7 +119,7 @@ history(struct report *r)
 	     .priority = 0,
 	     .created = at(3, 5, 9, 0),
 	     .last_customer = at(3, 5, 9, 0),
-	     .resolved = at(3, 5, 10, 0)},
+	     .resolved = at(3, 5, 14, 0)},
 	    /* 8: far outside both periods: ignored. */
 	    {.id = 8,
 	     .queue = "support",
@@ -221,7 +223,7 @@ test_overall(void)
 	TEST_INTEQ(c->frt_median, 3600);
 	TEST_INTEQ(c->frt_p90, 7200);
 	TEST_INTEQ(c->res_n, 4);
-	TEST_INTEQ(c->res_median, 10800);
+	TEST_INTEQ(c->res_median, 12600); /* 10800 12600 18000 115200 */
 	TEST_INTEQ(c->res_p90, 115200);
 	TEST_INTEQ(c->sla_n, 4);
 	TEST_INTEQ(c->sla_met, 3);
@@ -249,14 +251,17 @@ test_overall(void)
 	TEST_INTEQ(p->esc[0], 1);
 	TEST_INTEQ(p->csat_okay, 1);
 
-	/* lists: oldest open first; one breach (#6, response) */
+	/* lists: oldest open first; breaches #6 and #7 (response) */
 	TEST_INTEQ(r->n_oldest, 2);
 	TEST_INTEQ(r->oldest[0].id, 6);
 	TEST_INTEQ(r->oldest[1].id, 3);
-	TEST_INTEQ(r->n_worst, 1);
+	TEST_INTEQ(r->n_worst, 2);
 	TEST_INTEQ(r->worst[0].id, 6);
 	TEST_INTEQ(r->worst[0].over, 1267200 - 14400);
 	TEST_STREQ(r->worst[0].what, "response");
+	TEST_INTEQ(r->worst[1].id, 7);
+	TEST_INTEQ(r->worst[1].over, 3600);
+	TEST_STREQ(r->worst[1].what, "response");
 	report_free(&r);
 	TEST_CHECK(r == NULL);
 	sla_calendar_free(&cal);
@@ -280,7 +285,7 @@ test_groups(void)
 	/* alice: #4 and #7 created; #1, #4, #7 resolved */
 	TEST_INTEQ(alice->cur.created, 2);
 	TEST_INTEQ(alice->cur.resolved, 3);
-	TEST_INTEQ(alice->cur.res_median, 10800); /* 3600 10800 115200 */
+	TEST_INTEQ(alice->cur.res_median, 18000); /* 10800 18000 115200 */
 	TEST_INTEQ(alice->cur.csat_good, 2);
 	TEST_INTEQ(alice->prev.resolved, 1);
 	TEST_INTEQ(bob->cur.resolved, 1);
@@ -402,13 +407,344 @@ test_render(void)
 	sla_calendar_free(&cal);
 }
 
+/* ---- the SLA configuration: queue calendars, a policy per priority, the
+ * SLA clocks' pending pauses (Mon 2026-03-02 .. Mon 2026-03-09) ---- */
+
+/* New York office hours, Mon-Fri 09:00-17:00 EST (UTC-5 until the DST
+ * change on Sunday 2026-03-08): 14:00-22:00 UTC in the period. */
+static struct sla_calendar *
+newyork(void)
+{
+	struct sla_hours h[5];
+	struct sla_calendar *cal = NULL;
+
+	for (int d = 0; d < 5; d++)
+		h[d] = (struct sla_hours){d, 9 * 60, 17 * 60};
+	if (sla_calendar_new("ny", "America/New_York", h, 5, NULL, 0, &cal,
+	                     NULL, 0) < 0)
+		return NULL;
+	return cal;
+}
+
+struct cals {
+	struct sla_calendar *office, *ny, *utc;
+};
+
+/* support -> office, us -> ny, anything else -> default (24x7 UTC) */
+static const struct sla_calendar *
+queue_cal(void *ud, const char *queue)
+{
+	struct cals *c = ud;
+
+	if (queue && strcmp(queue, "support") == 0)
+		return c->office;
+	if (queue && strcmp(queue, "us") == 0)
+		return c->ny;
+	return NULL;
+}
+
+static const struct sla_policy prio_policies[] = {
+    {.priority = 3, .first_response_min = 60, .resolution_min = 480},
+    {.priority = 2, .first_response_min = 120, .resolution_min = 960},
+    {.priority = SLA_ANY_PRIORITY,
+     .first_response_min = 240,
+     .resolution_min = 2880},
+};
+
+/* The tickets; with_clock false drops B's and E's SLA clocks (a tick that
+ * has not run yet), so elapsed business time counts. */
+static struct report *
+build_sla(struct cals *c, bool with_clock)
+{
+	/* urgent: 24x7 UTC; high: office; the catch-all: the queue's */
+	const struct sla_calendar *pcal[] = {c->utc, c->office, NULL};
+	struct report_params p = {
+	    .from = at(3, 2, 0, 0),
+	    .to = at(3, 9, 0, 0),
+	    .cal_for = queue_cal,
+	    .cal_ud = c,
+	    .default_cal = c->utc,
+	    .policies = prio_policies,
+	    .policy_cal = pcal,
+	    .n_policies = ARRAY_SIZE(prio_policies),
+	    .by_queue = true,
+	};
+	struct sla_ticket b, d, e;
+	struct report *r = NULL;
+
+	/* B: high, office.  Tue 16:00 created, pending 16:30 .. Thu 09:00
+	 * (customer writes, reopened), reply Thu 10:00, resolved 16:00.
+	 * Clocks without the pending time (Wed is a holiday anyway):
+	 * response 1800 + 3600 = 5400, resolution 1800 + 7h = 27000. */
+	sla_ticket_init(&b, at(3, 3, 16, 0), 2);
+	TEST_INTEQ(
+	    sla_on_status_change(&b, c->office, SLA_PENDING, at(3, 3, 16, 30)),
+	    0);
+	TEST_INTEQ(sla_on_customer_message(&b, at(3, 5, 9, 0)), 0);
+	TEST_INTEQ(
+	    sla_on_status_change(&b, c->office, SLA_OPEN, at(3, 5, 9, 0)), 0);
+	TEST_INTEQ(sla_on_agent_reply(&b, c->office, at(3, 5, 10, 0)), 0);
+	TEST_INTEQ(
+	    sla_on_status_change(&b, c->office, SLA_RESOLVED, at(3, 5, 16, 0)),
+	    0);
+	TEST_INTEQ(b.first_response_secs, 5400);
+	TEST_INTEQ(b.resolution_run_secs, 27000);
+	/* D: normal, support: resolved Thu 10:00 without a reply, one
+	 * business hour after it came in */
+	sla_ticket_init(&d, at(3, 5, 9, 0), 1);
+	TEST_INTEQ(
+	    sla_on_status_change(&d, c->office, SLA_RESOLVED, at(3, 5, 10, 0)),
+	    0);
+	/* E: urgent, sales (24x7): Sun 20:00, pending from 20:30 on */
+	sla_ticket_init(&e, at(3, 8, 20, 0), 3);
+	TEST_INTEQ(
+	    sla_on_status_change(&e, c->utc, SLA_PENDING, at(3, 8, 20, 30)), 0);
+
+	struct report_row rows[] = {
+	    /* A: urgent, support: Mon 08:00, reply 09:30, resolved 15:00.
+	     * Time KPIs (office): response 1800, resolution 21600.  SLA
+	     * (24x7): response 5400 >= 3600: not met, 1800 over. */
+	    {.id = 1,
+	     .queue = "support",
+	     .agent = "alice",
+	     .subject = "A",
+	     .priority = 3,
+	     .created = at(3, 2, 8, 0),
+	     .first_response = at(3, 2, 9, 30),
+	     .last_customer = at(3, 2, 8, 0),
+	     .last_agent = at(3, 2, 9, 30),
+	     .resolved = at(3, 2, 15, 0)},
+	    /* B (above).  Time KPIs (office, elapsed): response Tue 1h +
+	     * Thu 1h = 7200, resolution 1h + 7h = 28800.  SLA: 5400 <
+	     * 7200 and 27000 < 57600 with the clock; without it 7200 >=
+	     * 7200: not met, a breach by 0. */
+	    {.id = 2,
+	     .queue = "support",
+	     .agent = "bob",
+	     .subject = "B",
+	     .priority = 2,
+	     .created = at(3, 3, 16, 0),
+	     .first_response = at(3, 5, 10, 0),
+	     .last_customer = at(3, 5, 9, 0),
+	     .last_agent = at(3, 5, 10, 0),
+	     .resolved = at(3, 5, 16, 0),
+	     .has_clock = with_clock,
+	     .clock = b},
+	    /* C: normal, us (New York): Mon 21:00Z = 16:00 EST, reply Tue
+	     * 14:30Z = 09:30 EST: 3600 + 1800 = 5400; resolved Wed 15:00Z
+	     * = 10:00 EST (no holiday in NY): 1h + 8h + 1h = 36000.  The
+	     * catch-all policy on the queue's calendar: met. */
+	    {.id = 3,
+	     .queue = "us",
+	     .agent = "carol",
+	     .subject = "C",
+	     .priority = 1,
+	     .created = at(3, 2, 21, 0),
+	     .first_response = at(3, 3, 14, 30),
+	     .last_customer = at(3, 2, 21, 0),
+	     .last_agent = at(3, 3, 14, 30),
+	     .resolved = at(3, 4, 15, 0)},
+	    /* D (above): resolution 3600; no reply, but resolved before the
+	     * response was due (3600 < 14400): met. */
+	    {.id = 4,
+	     .queue = "support",
+	     .agent = "alice",
+	     .subject = "D",
+	     .priority = 1,
+	     .created = at(3, 5, 9, 0),
+	     .last_customer = at(3, 5, 9, 0),
+	     .resolved = at(3, 5, 10, 0),
+	     .has_clock = true,
+	     .clock = d},
+	    /* E (above): open at the period end.  Its clocks ran 1800 <
+	     * 3600 (paused since 20:30): no breach; elapsed 4h would be
+	     * 10800 over the response target. */
+	    {.id = 5,
+	     .queue = "sales",
+	     .subject = "E",
+	     .priority = 3,
+	     .created = at(3, 8, 20, 0),
+	     .last_customer = at(3, 8, 20, 0),
+	     .has_clock = with_clock,
+	     .clock = e},
+	};
+
+	TEST_INTEQ(report_new(&p, &r), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		TEST_INTEQ(report_add_ticket(r, &rows[i]), 0);
+	report_finish(r);
+	return r;
+}
+
+static void
+test_sla_config(void)
+{
+	struct cals c = {office(), newyork(), report_calendar_24x7()};
+	struct report *r;
+	const struct report_kpi *k;
+	const struct report_group *support, *us;
+
+	TEST_CHECK(c.office && c.ny && c.utc);
+	if (!(c.office && c.ny && c.utc))
+		goto out;
+	r = build_sla(&c, true);
+	k = &((struct report_group *)r->groups->pdata[0])->cur;
+	TEST_INTEQ(k->created, 5);
+	TEST_INTEQ(k->resolved, 4);
+	TEST_INTEQ(k->backlog, 1);
+	TEST_INTEQ(k->frt_n, 3); /* 1800 5400 7200 */
+	TEST_INTEQ(k->frt_median, 5400);
+	TEST_INTEQ(k->frt_p90, 7200);
+	TEST_INTEQ(k->res_n, 4); /* 3600 21600 28800 36000 */
+	TEST_INTEQ(k->res_median, 21600);
+	TEST_INTEQ(k->res_p90, 36000);
+	TEST_INTEQ(k->sla_n, 4);
+	TEST_INTEQ(k->sla_met, 3); /* B, C, D */
+	TEST_INTEQ(r->n_worst, 1);
+	TEST_INTEQ(r->worst[0].id, 1);
+	TEST_INTEQ(r->worst[0].over, 1800);
+	TEST_STREQ(r->worst[0].what, "response");
+	support = group(r, REPORT_QUEUE, "support");
+	us = group(r, REPORT_QUEUE, "us");
+	TEST_CHECK(support && us);
+	if (support && us) {
+		TEST_INTEQ(support->cur.sla_n, 3);
+		TEST_INTEQ(support->cur.sla_met, 2);
+		TEST_INTEQ(us->cur.frt_median, 5400);
+		TEST_INTEQ(us->cur.res_median, 36000);
+		TEST_INTEQ(us->cur.sla_met, 1);
+	}
+	report_free(&r);
+
+	/* no clocks: elapsed business time, never more lenient */
+	r = build_sla(&c, false);
+	k = &((struct report_group *)r->groups->pdata[0])->cur;
+	TEST_INTEQ(k->frt_median, 5400); /* time KPIs do not change */
+	TEST_INTEQ(k->res_median, 21600);
+	TEST_INTEQ(k->sla_met, 2); /* B misses by 0 */
+	TEST_INTEQ(r->n_worst, 3);
+	TEST_INTEQ(r->worst[0].id, 5);
+	TEST_INTEQ(r->worst[0].over, 10800);
+	TEST_INTEQ(r->worst[1].id, 1);
+	TEST_INTEQ(r->worst[1].over, 1800);
+	TEST_INTEQ(r->worst[2].id, 2);
+	TEST_INTEQ(r->worst[2].over, 0);
+	TEST_STREQ(r->worst[2].what, "response");
+	report_free(&r);
+out:
+	sla_calendar_free(&c.office);
+	sla_calendar_free(&c.ny);
+	sla_calendar_free(&c.utc);
+}
+
+/* When the clock covers the instant asked about and agrees with the
+ * ticket, its pending pauses count; a clock whose current stretch began
+ * later (reopened after the period) or that disagrees with the ticket
+ * (no first reply where the ticket has one) gives way to elapsed time. */
+static void
+test_clock_stale(void)
+{
+	struct sla_calendar *cal = office();
+	struct sla_policy pol = {.priority = SLA_ANY_PRIORITY,
+	                         .first_response_min = 60};
+	struct report_params p = {.from = at(3, 2, 0, 0),
+	                          .to = at(3, 9, 0, 0),
+	                          .default_cal = cal,
+	                          .policies = &pol,
+	                          .n_policies = 1};
+	struct sla_ticket t, open;
+	struct report *r = NULL;
+	struct report_row row = {.id = 1,
+	                         .queue = "q",
+	                         .subject = "s",
+	                         .priority = 1,
+	                         .created = at(3, 2, 9, 0),
+	                         .first_response = at(3, 2, 11, 0),
+	                         .last_agent = at(3, 2, 11, 0),
+	                         .resolved = at(3, 2, 12, 0),
+	                         .has_clock = true};
+	const struct report_kpi *k;
+
+	/* pending 09:10 .. 10:55, reply 11:00: the clock says 900 s (the
+	 * elapsed 7200 would breach the 3600 target) */
+	sla_ticket_init(&t, row.created, 1);
+	TEST_INTEQ(sla_on_status_change(&t, cal, SLA_PENDING, at(3, 2, 9, 10)),
+	           0);
+	TEST_INTEQ(sla_on_status_change(&t, cal, SLA_OPEN, at(3, 2, 10, 55)),
+	           0);
+	TEST_INTEQ(sla_on_agent_reply(&t, cal, at(3, 2, 11, 0)), 0);
+	TEST_INTEQ(t.first_response_secs, 900);
+	open = t;
+	TEST_INTEQ(sla_on_status_change(&t, cal, SLA_RESOLVED, at(3, 2, 12, 0)),
+	           0);
+	row.clock = t;
+	TEST_INTEQ(report_new(&p, &r), 0);
+	TEST_INTEQ(report_add_ticket(r, &row), 0); /* met by the clock */
+	/* 2: open at the period end; the clock has been running again
+	 * since Mon 9 10:00, after the end: elapsed time at the end */
+	row.id = 2;
+	row.resolved = 0;
+	row.clock = open;
+	row.clock.run_since = at(3, 9, 10, 0);
+	TEST_INTEQ(report_add_ticket(r, &row), 0);
+	/* 3: like 1, but the clock has no first reply: elapsed time */
+	row.id = 3;
+	row.resolved = at(3, 2, 12, 0);
+	row.clock = t;
+	row.clock.first_response_at = 0;
+	TEST_INTEQ(report_add_ticket(r, &row), 0);
+	report_finish(r);
+	k = &((struct report_group *)r->groups->pdata[0])->cur;
+	TEST_INTEQ(k->sla_n, 2);
+	TEST_INTEQ(k->sla_met, 1);
+	TEST_INTEQ(r->n_worst, 2);
+	TEST_INTEQ(r->worst[0].id, 2);
+	TEST_INTEQ(r->worst[0].over, 7200 - 3600);
+	TEST_INTEQ(r->worst[1].id, 3);
+	TEST_INTEQ(r->worst[1].over, 7200 - 3600);
+	report_free(&r);
+	sla_calendar_free(&cal);
+}
+
+/* digest_queue_calendar: the calendar of the policy a normal-priority
+ * ticket of the queue gets; none without a matching policy. */
+static void
+test_queue_calendar(void)
+{
+	struct sla_calendar *o = office(), *ny = newyork();
+	struct sla_policy pols[] = {
+	    {.queue = "us", .priority = 3},
+	    {.queue = "us", .priority = SLA_ANY_PRIORITY},
+	    {.queue = "support", .priority = 1},
+	};
+	const struct sla_calendar *pcal[] = {o, ny, o};
+	struct cfg cfg = {0};
+
+	cfg.sla.policies = pols;
+	cfg.sla.policy_cal = pcal;
+	cfg.sla.n_policies = ARRAY_SIZE(pols);
+	TEST_CHECK(digest_queue_calendar(&cfg, "us") == ny);
+	TEST_CHECK(digest_queue_calendar(&cfg, "support") == o);
+	TEST_CHECK(digest_queue_calendar(&cfg, "sales") == NULL);
+	cfg.sla.n_policies = 0;
+	TEST_CHECK(digest_queue_calendar(&cfg, "us") == NULL);
+	sla_calendar_free(&o);
+	sla_calendar_free(&ny);
+}
+
 int
 main(void)
 {
 	static const struct test_case cases[] = {
-	    {"percentile", test_percentile}, {"overall", test_overall},
-	    {"groups", test_groups},         {"24x7_dst", test_24x7_dst},
-	    {"bad_input", test_bad_input},   {"render", test_render},
+	    {"percentile", test_percentile},
+	    {"overall", test_overall},
+	    {"groups", test_groups},
+	    {"24x7_dst", test_24x7_dst},
+	    {"bad_input", test_bad_input},
+	    {"render", test_render},
+	    {"sla_config", test_sla_config},
+	    {"clock_stale", test_clock_stale},
+	    {"queue_calendar", test_queue_calendar},
 	};
 	return test_run("report", cases, ARRAY_SIZE(cases));
 }
