@@ -674,7 +674,7 @@ fail:
 int
 store_schema_check(struct store *st)
 {
-	int want = 0;
+	int want = 0, missing = 0, first_missing = 0;
 	PGresult *res;
 	gint64 have;
 
@@ -691,11 +691,30 @@ store_schema_check(struct store *st)
 		       ? 0
 		       : g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	if (have != want) {
+	if (have > want) {
 		log_err("store: schema check: database is at version %" G_GINT64_FORMAT
-			", this tickd needs %d; run 'tickctl migrate'%s",
-			have, want,
-			have > want ? " with the newer tickctl" : "");
+			", this tickd knows only up to %d; run the newer tickd",
+			have, want);
+		return -EPROTO;
+	}
+	/* Not only the newest: migrations developed side by side may land
+	 * in any order, so every one this build has must be applied. */
+	for (const struct store_migration *m = store_migrations; m->sql; m++) {
+		char v[24];
+		const char *vals[] = {store_i64(v, m->version)};
+
+		res = PQexecParams(st->conn, "SELECT 1 FROM schema_version "
+					     "WHERE version = $1",
+				   1, NULL, vals, NULL, NULL, 0);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    PQntuples(res) == 0 && missing++ == 0)
+			first_missing = m->version;
+		PQclear(res);
+	}
+	if (missing > 0) {
+		log_err("store: schema check: %d migration(s) missing, the "
+			"first is %d; run 'tickctl migrate'",
+			missing, first_missing);
 		return -EPROTO;
 	}
 	return 0;
