@@ -51,6 +51,21 @@ int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
+/*
+ * Batches: several mails in ONE transaction.  Between store_batch_begin
+ * and store_batch_end, store_begin/commit/rollback become SAVEPOINT /
+ * RELEASE / ROLLBACK TO SAVEPOINT, so code written for one transaction per
+ * mail (ingest_mail) runs unchanged, a failing mail undoes only its own
+ * work, and nothing is durable before store_batch_end(st, true).
+ * store_batch_end commits (commit true) or rolls back the whole batch; a
+ * failed COMMIT rolls back and returns -E (the whole batch is then to be
+ * fetched again; the dedupe keys make a COMMIT that did land harmless).
+ * A reconnect ends a batch.  0 or -E; -EINVAL for a nested batch.
+ */
+int store_batch_begin(struct store *st);
+int store_batch_end(struct store *st, bool commit);
+bool store_in_batch(const struct store *st);
+
 /* Session advisory locks (scale-out: one fetcher per mailbox).  1 = got
  * it, 0 = another instance holds it, -E. Lost on reconnect. */
 int store_try_lock(struct store *st, const char *name);

@@ -167,6 +167,7 @@ struct store {
 	char *conninfo;
 	bool prepared[S__COUNT];
 	unsigned generation;
+	bool batch; /* store_batch_begin: begin/commit are savepoints */
 	char err[256];
 };
 
@@ -245,6 +246,7 @@ store_connect(struct store *st)
 		PQfinish(st->conn);
 	memset(st->prepared, 0, sizeof(st->prepared));
 	st->generation++;
+	st->batch = false; /* a lost connection took the batch with it */
 	/* Our defaults first, so that the admin's conninfo overrides them:
 	 * never hang forever on a dead host, notice a dead peer in ~1 min. */
 	const char *const keys[] = {"connect_timeout", "keepalives_idle",
@@ -385,20 +387,66 @@ store_int(struct store *st, enum store_stmt s, int n, const char *const *vals,
 int
 store_begin(struct store *st)
 {
-	return store_cmd(st, "BEGIN");
+	return store_cmd(st, st->batch ? "SAVEPOINT tickd_one" : "BEGIN");
 }
 
 int
 store_commit(struct store *st)
 {
-	return store_cmd(st, "COMMIT");
+	return store_cmd(st, st->batch ? "RELEASE SAVEPOINT tickd_one"
+				       : "COMMIT");
 }
 
 void
 store_rollback(struct store *st)
 {
-	if (store_connected(st))
-		(void)store_cmd(st, "ROLLBACK");
+	if (!store_connected(st))
+		return;
+	/* In a batch only this mail's work goes; the mails before it stay. */
+	(void)store_cmd(st, st->batch ? "ROLLBACK TO SAVEPOINT tickd_one; "
+					"RELEASE SAVEPOINT tickd_one"
+				      : "ROLLBACK");
+}
+
+int
+store_batch_begin(struct store *st)
+{
+	int r;
+
+	if (st->batch)
+		return -EINVAL;
+	if ((r = store_cmd(st, "BEGIN")) == 0)
+		st->batch = true;
+	return r;
+}
+
+int
+store_batch_end(struct store *st, bool commit)
+{
+	int r = 0;
+
+	if (!st->batch)
+		return 0;
+	st->batch = false;
+	/* COMMIT of a transaction in error "succeeds" as a ROLLBACK: never
+	 * let that pass for a commit. */
+	if (commit && store_connected(st) &&
+	    PQtransactionStatus(st->conn) == PQTRANS_INERROR) {
+		g_strlcpy(st->err, "batch: transaction in error, rolled back",
+			  sizeof(st->err));
+		log_err("store: %s", st->err);
+		r = -EPROTO;
+	} else if (commit)
+		r = store_cmd(st, "COMMIT");
+	if (!commit || r < 0)
+		store_rollback(st);
+	return r;
+}
+
+bool
+store_in_batch(const struct store *st)
+{
+	return st->batch;
 }
 
 int
