@@ -159,7 +159,10 @@ static const char *const store_sql[S__COUNT] = {
 	[S_OUT_NEXT] =
 		"SELECT GREATEST(0, ceil(extract(epoch FROM min(CASE WHEN state "
 		"= 'queued' THEN next_attempt ELSE lease_until END) - now())))"
-		"::bigint FROM outbox WHERE state IN ('queued', 'sending')",
+		"::bigint FROM outbox WHERE state IN ('queued', 'sending') "
+		/* no row (-1) when nothing is pending: GREATEST(0, NULL) is 0,
+		 * which made the idle daemon spin */
+		"HAVING count(*) > 0",
 };
 
 struct store {
