@@ -51,6 +51,8 @@ fetch_flush(struct fetch_ctx *x)
 			g_array_append_vals(x->done, x->pending->data,
 					    x->pending->len);
 	}
+	if (x->done->len > 0 && x->mb->on_commit != NULL)
+		x->mb->on_commit(x->mb->on_commit_ctx);
 	g_array_set_size(x->pending, 0);
 	x->pending_bytes = 0;
 	if (x->done->len == 0)

@@ -16,6 +16,7 @@
 #include "mime.h"
 #include "notify.h"
 #include "outbox.h"
+#include "sender.h"
 #include "smtp.h"
 #include "store.h"
 
@@ -61,6 +62,7 @@ struct loop {
 	struct store *st;
 	struct imap *imap;
 	struct smtp *smtp;
+	struct sender *sender; /* NULL: --once drains synchronously */
 	struct loop_box boxes[2];
 	int nboxes;
 	gint64 db_next_try, smtp_next_try;
@@ -92,6 +94,7 @@ loop_backoff(int failures)
 static void
 loop_clients_free(struct loop *l)
 {
+	sender_stop(&l->sender);
 	if (l->imap)
 		imap_idle_stop(l->imap);
 	imap_free(&l->imap);
@@ -100,6 +103,12 @@ loop_clients_free(struct loop *l)
 		g_free(l->boxes[i].key);
 	l->nboxes = 0;
 	l->idle_on = false;
+}
+
+static void
+loop_kick_sender(void *ctx)
+{
+	sender_kick(ctx);
 }
 
 /* loop_clients_new - IMAP/SMTP clients and mailboxes from l->cfg. */
@@ -129,6 +138,8 @@ loop_clients_new(struct loop *l)
 
 	l->imap = imap_new(&ip);
 	l->smtp = smtp_new(&sp);
+	if (!l->once)
+		l->sender = sender_start(c, c->smtp.connections);
 	l->nboxes = 0;
 	for (int i = 0; i < 2; i++) {
 		struct loop_box *b = &l->boxes[l->nboxes];
@@ -139,6 +150,10 @@ loop_clients_new(struct loop *l)
 		b->mb.key = b->key;
 		b->mb.folder = folders[i];
 		b->mb.sent = i == 1;
+		if (l->sender != NULL) {
+			b->mb.on_commit = loop_kick_sender;
+			b->mb.on_commit_ctx = l->sender;
+		}
 		l->nboxes++;
 	}
 }
@@ -224,6 +239,10 @@ loop_outbox(struct loop *l)
 	gint64 now = loop_now();
 	int r;
 
+	if (l->sender != NULL) { /* the sender threads do it */
+		sender_kick(l->sender);
+		return;
+	}
 	if (now < l->smtp_next_try || !loop_db(l))
 		return;
 	r = outbox_drain(l->cfg, l->st, l->smtp, 0, &os);
@@ -437,7 +456,7 @@ loop_run(const struct loop_opts *o)
 
 		for (int i = 0; i < l.nboxes; i++)
 			deadline = MIN(deadline, l.boxes[i].next_try);
-		if (store_connected(l.st) &&
+		if (l.sender == NULL && store_connected(l.st) &&
 		    (due = store_outbox_next_due(l.st)) >= 0)
 			deadline = MIN(deadline,
 				       MAX(now + due, l.smtp_next_try));

@@ -92,7 +92,12 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 					    o->kind, o->id, o->rcpt,
 					    smtp_error(smtp));
 			} else {
-				int delay = outbox_backoff(o->attempts);
+				/* No reply at all says nothing about this mail:
+				 * keep it due (the caller backs off from the
+				 * server), so that it still goes before younger
+				 * mails, in order of age. */
+				int delay = code == 0 ? 0
+						      : outbox_backoff(o->attempts);
 				r = store_outbox_retry(st, o->id, code,
 						       smtp_error(smtp), delay);
 				stats->retried++;
