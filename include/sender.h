@@ -40,10 +40,10 @@ void sender_stop(struct sender **s);
 
 struct sender_state {
 	int threads;
-	int db_up;	  /* threads with a working database connection */
+	int db_up;        /* threads with a working database connection */
 	int smtp_failing; /* threads in SMTP backoff */
 	long long sent, retried, failed; /* since start */
-	char last_error[256];		 /* "" when none */
+	char last_error[256];            /* "" when none */
 };
 
 /* sender_state - a consistent snapshot for status reports. */

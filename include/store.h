@@ -186,6 +186,21 @@ void store_outmail_free(gpointer p);
  */
 int store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 		       int limit, GPtrArray *out);
+/*
+ * store_conn_state - record that instance's connection name ("database",
+ * "imap-idle", "smtp") is now in state ("up", "failing", "idle",
+ * "polling"); err NULL keeps the last error.  For tickctl status; call on
+ * changes only.  0 or -E.
+ */
+int store_conn_state(struct store *st, const char *instance, const char *name,
+		     const char *state, const char *err);
+/*
+ * store_instance_register - mark this session as belonging to the live
+ * instance name (a shared advisory lock, gone with the session).  Call on
+ * every (re)connect of a connection that claims outbox mail: leases of an
+ * instance with no such session are taken over at once.  0 or -E.
+ */
+int store_instance_register(struct store *st, const char *name);
 /* store_outbox_release - give back leases held under owner's name: at
  * start-up they belong to our own dead predecessor.  Count or -E. */
 int store_outbox_release(struct store *st, const char *owner);

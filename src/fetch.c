@@ -50,6 +50,11 @@ fetch_flush(struct fetch_ctx *x)
 		if (r == 0)
 			g_array_append_vals(x->done, x->pending->data,
 					    x->pending->len);
+		else if (x->pending->len > 0)
+			/* the "ingest:" lines of these mails did not last */
+			log_warning("fetch: '%s': COMMIT of %u mails failed, "
+				    "they are fetched again",
+				    x->mb->folder, x->pending->len);
 	}
 	if (x->done->len > 0 && x->mb->on_commit != NULL)
 		x->mb->on_commit(x->mb->on_commit_ctx);
@@ -115,6 +120,11 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 		 * before it (unless the connection took them along). */
 		if (r == -ENOTCONN) {
 			(void)store_batch_end(x->st, false);
+			if (x->pending->len > 0)
+				log_warning("fetch: '%s': database gone, %u "
+					    "uncommitted mails are fetched "
+					    "again",
+					    x->mb->folder, x->pending->len);
 			g_array_set_size(x->pending, 0);
 		}
 		(void)fetch_flush(x);

@@ -67,6 +67,7 @@ struct loop {
 	int nboxes;
 	gint64 db_next_try, smtp_next_try;
 	int db_failures, smtp_failures;
+	char db_error[256]; /* the outage's error, recorded once back */
 	bool idle_on;
 	gint64 idle_since;
 	gint64 last_fetch_ok;
@@ -169,6 +170,11 @@ loop_db(struct loop *l)
 	if (now < l->db_next_try)
 		return false;
 	if (store_reconnect(l->st) == 0) {
+		/* --once sends on this connection: its leases are ours */
+		(void)store_instance_register(l->st, l->cfg->instance);
+		(void)store_conn_state(l->st, l->cfg->instance, "database",
+				       "up",
+				       l->db_failures > 0 ? l->db_error : NULL);
 		if (l->db_failures > 0)
 			log_notice("loop: database is back after %d failures",
 				   l->db_failures);
@@ -176,6 +182,7 @@ loop_db(struct loop *l)
 		return true;
 	}
 	l->db_failures++;
+	g_strlcpy(l->db_error, store_error(l->st), sizeof(l->db_error));
 	l->db_next_try = now + loop_backoff(l->db_failures);
 	log_warning("loop: database: %s, retry in %" G_GINT64_FORMAT "s",
 		    store_error(l->st), l->db_next_try - now);
@@ -273,6 +280,12 @@ loop_idle(struct loop *l)
 	if (now < l->boxes[0].next_try - l->cfg->imap.poll_interval)
 		return; /* the server is failing: wait for the backoff */
 	r = imap_idle_start(l->imap, l->boxes[0].mb.folder);
+	if (store_connected(l->st))
+		(void)store_conn_state(l->st, l->cfg->instance, "imap-idle",
+				       r == 0		? "idle"
+				       : r == -ENOSYS ? "polling"
+						      : "failing",
+				       r == 0 ? NULL : imap_error(l->imap));
 	if (r == 0) {
 		l->idle_on = true;
 		l->idle_since = now;
@@ -413,6 +426,8 @@ loop_run(const struct loop_opts *o)
 		rc = EX_CONFIG;
 		goto out;
 	}
+	(void)store_instance_register(l.st, l.cfg->instance);
+	(void)store_conn_state(l.st, l.cfg->instance, "database", "up", NULL);
 	/* Our name on a lease means our previous run died holding it (two
 	 * live instances must have different names): send those mails now
 	 * rather than after the lease expires.  At most one may go twice. */

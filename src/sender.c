@@ -89,15 +89,16 @@ sender_main(gpointer ud)
 	struct sender *s = w->s;
 	const struct cfg *cfg = s->cfg;
 	struct smtp_params sp = {
-		.url = cfg->smtp.url,
-		.user = cfg->smtp.user,
-		.password = cfg->smtp.password,
-		.starttls = cfg->smtp.starttls,
-		.timeout = cfg->smtp.timeout,
+	    .url = cfg->smtp.url,
+	    .user = cfg->smtp.user,
+	    .password = cfg->smtp.password,
+	    .starttls = cfg->smtp.starttls,
+	    .timeout = cfg->smtp.timeout,
 	};
 	struct smtp *smtp = smtp_new(&sp);
 	struct store *st = NULL;
 	int db_failures = 0, smtp_failures = 0;
+	const char *shown = NULL; /* state last written for tickctl status */
 
 	for (;;) {
 		struct outbox_stats os = {0};
@@ -112,13 +113,15 @@ sender_main(gpointer ud)
 		if (st == NULL || !store_connected(st)) {
 			r = st ? store_reconnect(st)
 			       : store_open(cfg->db_conninfo, &st);
+			if (r == 0)
+				r = store_instance_register(st, cfg->instance);
 			sender_flags(w, r == 0, w->smtp_failing);
 			if (r < 0) {
 				gint64 d = sender_backoff(++db_failures);
 				log_warning("sender %d: database: %s, retry in "
-					    "%" G_GINT64_FORMAT "s",
-					    w->index, st ? store_error(st) : "",
-					    d);
+				            "%" G_GINT64_FORMAT "s",
+				            w->index, st ? store_error(st) : "",
+				            d);
 				if (!sender_sleep(s, d, false))
 					break;
 				continue;
@@ -127,8 +130,8 @@ sender_main(gpointer ud)
 		}
 		r = outbox_drain(cfg, st, smtp, 0, &os);
 		sender_note(s, &os,
-			    os.retried > 0 || os.failed > 0 ? smtp_error(smtp)
-							    : NULL);
+		            os.retried > 0 || os.failed > 0 ? smtp_error(smtp)
+		                                            : NULL);
 		if (r < 0) /* the store: reconnect on the next round */
 			continue;
 		if (os.retried > 0 && os.sent == 0) {
@@ -136,9 +139,14 @@ sender_main(gpointer ud)
 			 * the kicks say */
 			gint64 d = sender_backoff(++smtp_failures);
 			sender_flags(w, true, true);
+			if (shown == NULL || strcmp(shown, "failing") != 0)
+				if (store_conn_state(st, cfg->instance, "smtp",
+				                     "failing",
+				                     smtp_error(smtp)) == 0)
+					shown = "failing";
 			log_notice("sender %d: SMTP failing (%s), next try in "
-				   "%" G_GINT64_FORMAT "s",
-				   w->index, smtp_error(smtp), d);
+			           "%" G_GINT64_FORMAT "s",
+			           w->index, smtp_error(smtp), d);
 			if (!sender_sleep(s, d, false))
 				break;
 			continue;
@@ -147,6 +155,10 @@ sender_main(gpointer ud)
 			log_notice("sender %d: SMTP works again", w->index);
 		smtp_failures = 0;
 		sender_flags(w, true, false);
+		if (os.sent > 0 && (shown == NULL || strcmp(shown, "up") != 0))
+			if (store_conn_state(st, cfg->instance, "smtp", "up",
+			                     NULL) == 0)
+				shown = "up";
 		if (os.sent + os.failed + os.retried > 0)
 			continue; /* there may be more right away */
 		due = store_outbox_next_due(st);
@@ -182,7 +194,7 @@ sender_start(const struct cfg *cfg, int n)
 		w->thread = g_thread_try_new(name, sender_main, w, &err);
 		if (w->thread == NULL) {
 			log_err("sender: cannot start a thread: %s",
-				err->message);
+			        err->message);
 			break;
 		}
 		s->n++;

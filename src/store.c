@@ -48,6 +48,22 @@ enum store_stmt {
 	S__COUNT
 };
 
+/*
+ * A live instance holds a shared advisory lock on (STORE_INSTANCE_CLASS,
+ * hash of its name) on every connection that may hold outbox leases
+ * (store_instance_register).  A lease whose owner holds no such lock any
+ * more belongs to a dead instance (kill -9, lost machine: PostgreSQL ends
+ * its sessions) and is taken over at once instead of after the expiry.
+ */
+#define STORE_INSTANCE_CLASS "29801"
+#define STORE_INSTANCE_KEY(name) "(hashtext(" name ") & 2147483647)"
+#define STORE_INSTANCE_ALIVE                                                   \
+	"SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND "          \
+	"k.granted AND k.database = (SELECT oid FROM pg_database WHERE "       \
+	"datname = current_database()) AND k.classid = " STORE_INSTANCE_CLASS  \
+	" AND k.objsubid = 2 AND k.objid = " STORE_INSTANCE_KEY(               \
+		"outbox.leased_by") "::oid"
+
 static const char *const store_sql[S__COUNT] = {
 	[S_CURSOR_GET] = "SELECT uidvalidity, last_uid, marked_uid "
 			 "FROM mailbox_state WHERE mailbox = $1",
@@ -144,7 +160,8 @@ static const char *const store_sql[S__COUNT] = {
 		"lease_until = now() + make_interval(secs => $2), attempts = "
 		"attempts + 1 FROM (SELECT id FROM outbox WHERE (state = "
 		"'queued' AND next_attempt <= now()) OR (state = 'sending' AND "
-		"lease_until < now()) ORDER BY id LIMIT $3 FOR "
+		"(lease_until < now() OR NOT EXISTS (" STORE_INSTANCE_ALIVE
+		"))) ORDER BY id LIMIT $3 FOR "
 		"UPDATE SKIP LOCKED) due WHERE o.id = due.id RETURNING o.id, "
 		"COALESCE(o.ticket_id, 0), o.kind, o.env_from, o.rcpt, o.data, "
 		"o.attempts, extract(epoch FROM o.created)::bigint",
@@ -1000,6 +1017,49 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 }
 
 int
+store_conn_state(struct store *st, const char *instance, const char *name,
+		 const char *state, const char *err)
+{
+	const char *vals[] = {instance, name, state, err};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = PQexecParams(
+		st->conn,
+		"INSERT INTO connection_state (instance, name, state, "
+		"last_error, last_error_at) VALUES ($1, $2, $3, $4, CASE WHEN "
+		"$4::text IS NULL THEN NULL ELSE now() END) ON CONFLICT "
+		"(instance, name) DO UPDATE SET state = $3, since = now(), "
+		"last_error = COALESCE($4, connection_state.last_error), "
+		"last_error_at = CASE WHEN $4::text IS NULL THEN "
+		"connection_state.last_error_at ELSE now() END",
+		4, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return store_fail(st, res, "connection state");
+	PQclear(res);
+	return 0;
+}
+
+int
+store_instance_register(struct store *st, const char *name)
+{
+	const char *vals[] = {name};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = PQexecParams(st->conn,
+			   "SELECT pg_advisory_lock_shared(" STORE_INSTANCE_CLASS
+			   ", " STORE_INSTANCE_KEY("$1::text") ")",
+			   1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "instance lock");
+	PQclear(res);
+	return 0;
+}
+
+int
 store_outbox_release(struct store *st, const char *owner)
 {
 	const char *vals[] = {owner};
@@ -1162,6 +1222,7 @@ store_status_json(struct store *st, GString *out, bool pretty)
 		"FROM outbox), 'tickets', (SELECT json_object_agg(status, n) "
 		"FROM (SELECT status, count(*) n FROM ticket GROUP BY status) "
 		"x), 'suppressed_addresses', (SELECT count(*) FROM suppression "
-		"WHERE until > now()))",
+		"WHERE until > now()), 'connections', (SELECT COALESCE(json_agg("
+		"c ORDER BY c.instance, c.name), '[]') FROM connection_state c))",
 		0, NULL, out, pretty);
 }
