@@ -201,8 +201,10 @@ int store_conn_state(struct store *st, const char *instance, const char *name,
  * instance with no such session are taken over at once.  0 or -E.
  */
 int store_instance_register(struct store *st, const char *name);
-/* store_outbox_release - give back leases held under owner's name: at
- * start-up they belong to our own dead predecessor.  Count or -E. */
+/* store_outbox_release - give back leases held under owner's name (or
+ * owner's sender threads' "owner#n"): at start-up they belong to our own
+ * dead predecessor, after a reconnect to our own lost session.  Count or
+ * -E. */
 int store_outbox_release(struct store *st, const char *owner);
 int store_outbox_sent(struct store *st, gint64 id, int code);
 int store_outbox_retry(struct store *st, gint64 id, int code,

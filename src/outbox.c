@@ -28,6 +28,13 @@ int
 outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 	     int max, struct outbox_stats *stats)
 {
+	return outbox_drain_as(cfg, st, smtp, cfg->instance, max, stats);
+}
+
+int
+outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
+		const char *owner, int max, struct outbox_stats *stats)
+{
 	g_autoptr(GPtrArray) batch =
 		g_ptr_array_new_with_free_func(store_outmail_free);
 	int r = 0, in_session = 0, done = 0;
@@ -35,7 +42,7 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 
 	while (!transport_down && (max == 0 || done < max)) {
 		g_ptr_array_set_size(batch, 0);
-		r = store_outbox_claim(st, cfg->instance, OUTBOX_LEASE_SEC,
+		r = store_outbox_claim(st, owner, OUTBOX_LEASE_SEC,
 				       OUTBOX_BATCH, batch);
 		if (r < 0 || batch->len == 0)
 			break;
@@ -64,6 +71,8 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 			done++;
 			if (sr == 0) {
 				r = store_outbox_sent(st, o->id, code);
+				if (r < 0)
+					stats->unrecorded = o->id;
 				stats->sent++;
 				log_info("outbox: sent %s %" G_GINT64_FORMAT
 					 " to '%s'",

@@ -17,6 +17,7 @@ struct sender_worker {
 	struct sender *s;
 	GThread *thread;
 	int index;
+	char owner[128]; /* "instance#n": leases and the liveness lock */
 	bool db_up, smtp_failing;
 };
 
@@ -99,6 +100,7 @@ sender_main(gpointer ud)
 	struct store *st = NULL;
 	int db_failures = 0, smtp_failures = 0;
 	const char *shown = NULL; /* state last written for tickctl status */
+	gint64 unrecorded = 0;    /* accepted by SMTP, not yet marked sent */
 
 	for (;;) {
 		struct outbox_stats os = {0};
@@ -113,8 +115,21 @@ sender_main(gpointer ud)
 		if (st == NULL || !store_connected(st)) {
 			r = st ? store_reconnect(st)
 			       : store_open(cfg->db_conninfo, &st);
+			/* our leases from before a lost session: nobody
+			 * else may hold this name, and we send nothing now */
 			if (r == 0)
-				r = store_instance_register(st, cfg->instance);
+				r = store_instance_register(st, w->owner);
+			if (r == 0 && unrecorded > 0 &&
+			    (r = store_outbox_sent(st, unrecorded, 250)) == 0)
+				unrecorded = 0;
+			if (r == 0 &&
+			    (r = store_outbox_release(st, w->owner)) > 0) {
+				log_notice(
+				    "sender %d: took back %d lease(s) of "
+				    "its lost session",
+				    w->index, r);
+				r = 0;
+			}
 			sender_flags(w, r == 0, w->smtp_failing);
 			if (r < 0) {
 				gint64 d = sender_backoff(++db_failures);
@@ -128,7 +143,9 @@ sender_main(gpointer ud)
 			}
 			db_failures = 0;
 		}
-		r = outbox_drain(cfg, st, smtp, 0, &os);
+		r = outbox_drain_as(cfg, st, smtp, w->owner, 0, &os);
+		if (os.unrecorded > 0)
+			unrecorded = os.unrecorded;
 		sender_note(s, &os,
 		            os.retried > 0 || os.failed > 0 ? smtp_error(smtp)
 		                                            : NULL);
@@ -190,6 +207,8 @@ sender_start(const struct cfg *cfg, int n)
 
 		w->s = s;
 		w->index = i + 1;
+		g_snprintf(w->owner, sizeof(w->owner), "%s#%d", cfg->instance,
+		           i + 1);
 		g_snprintf(name, sizeof(name), "sender%d", i + 1);
 		w->thread = g_thread_try_new(name, sender_main, w, &err);
 		if (w->thread == NULL) {

@@ -1066,7 +1066,9 @@ store_outbox_release(struct store *st, const char *owner)
 	PGresult *res = PQexecParams(st->conn,
 				     "UPDATE outbox SET state = 'queued', "
 				     "lease_until = NULL WHERE state = "
-				     "'sending' AND leased_by = $1",
+				     "'sending' AND (leased_by = $1 OR "
+				     "left(leased_by, length($1) + 1) = $1 "
+				     "|| '#')",
 				     1, NULL, vals, NULL, NULL, 0);
 	int n;
 
