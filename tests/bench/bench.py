@@ -413,7 +413,9 @@ def table(res):
     rows = [("**New tickets with acknowledgement**, %d mails" % a["mails"],
              "%.1f tickets/s" % a["per_s"],
              "wall %.1f s until every mail committed (%.1f s) and every ack had its 250; "
-             "RT: %.2f/s" % (a["wall_s"], a["all_committed_s"], RT_TICKETS_PER_S)),
+             "imap.batch %d, smtp.connections %s; RT: %.2f/s"
+             % (a["wall_s"], a["all_committed_s"], res["args"]["batch"],
+                res["args"]["smtp_conns"] or "default", RT_TICKETS_PER_S)),
             ("tickd CPU per new ticket", "%.2f ms" % a["tickd_cpu_ms_per_mail"],
              "%.1f s in all" % a["tickd_cpu_s"]),
             ("PostgreSQL CPU per new ticket", "%.2f ms" % a["pg_cpu_ms_per_mail"],
@@ -462,7 +464,7 @@ def main():
     ap.add_argument("--poll-samples", type=int, default=20)
     ap.add_argument("--poll-interval", type=int, default=5)
     ap.add_argument("--append-conns", type=int, default=6)
-    ap.add_argument("--smtp-conns", type=int, default=0, help="smtp.connections (0: default)")
+    ap.add_argument("--smtp-conns", type=int, default=2, help="smtp.connections (0: tickd's default)")
     ap.add_argument("--batch", type=int, default=100, help="imap.batch")
     ap.add_argument("--log-level", type=int, default=5)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
