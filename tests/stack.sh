@@ -405,7 +405,7 @@ EOF
 table catchall { "@" = "$STACK_USER" }
 listen on 127.0.0.1 port $SMTP_PORT
 action "dovecot" mda "$DIR/smtpd/lmtp-deliver" virtual <catchall>
-match from any rcpt-to regex "^reject" reject
+match from any for any rcpt-to regex "^reject" reject
 match from any for any action "dovecot"
 EOF
 }
