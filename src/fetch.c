@@ -20,7 +20,7 @@ struct fetch_ctx {
 	size_t pending_bytes;
 	guint commit_max; /* mails per transaction */
 	GArray *done;	  /* uint32_t UIDs committed, not yet marked */
-	int err;
+	int err; /* the last store (not IMAP) failure inside the callback */
 };
 
 /*
@@ -116,6 +116,7 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	r = ingest_mail(x->cfg, x->st, data, size, &src,
 			g_get_real_time() / G_USEC_PER_SEC, &out);
 	if (r < 0) {
+		x->err = r;
 		/* Only this mail's savepoint was undone: keep the mails
 		 * before it (unless the connection took them along). */
 		if (r == -ENOTCONN) {
@@ -245,6 +246,7 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 		guint n = MIN(uids->len - i, (guint)cfg->imap.batch);
 		const uint32_t *batch = &g_array_index(uids, uint32_t, i);
 
+		x.err = 0;
 		r = imap_fetch_range(im, mb->folder, (uint32_t)c.uidvalidity,
 				     batch, n, fetch_ingest_cb, &x);
 		if (r == -ENOSYS) {
@@ -278,9 +280,12 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 		if (r == -ECANCELED)
 			r = 0;
 		if (r < 0) {
-			if (err_is_transient(r) && r != -ENOTCONN)
-				goto imap_fail;
-			goto out;
+			/* the store's failures are the loop's business; the
+			 * server's (timeouts, garbage, refused literals) are
+			 * recorded for tickctl status */
+			if (r == x.err || r == -ENOTCONN)
+				goto out;
+			goto imap_fail;
 		}
 		i += n;
 	}
