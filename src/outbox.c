@@ -43,7 +43,9 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 	while (!transport_down && (max == 0 || done < max)) {
 		g_ptr_array_set_size(batch, 0);
 		r = store_outbox_claim(st, owner, OUTBOX_LEASE_SEC,
-				       OUTBOX_BATCH, batch);
+				       max ? MIN(OUTBOX_BATCH, max - done)
+					   : OUTBOX_BATCH,
+				       batch);
 		if (r < 0 || batch->len == 0)
 			break;
 		for (guint i = 0; i < batch->len; i++) {

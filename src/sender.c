@@ -12,6 +12,7 @@
 
 #define SENDER_MAX_BACKOFF 300 /* seconds */
 #define SENDER_IDLE_WAIT   60  /* seconds: a slow safety net */
+#define SENDER_ROUND       10  /* mails per outbox_drain call */
 
 struct sender_worker {
 	struct sender *s;
@@ -143,7 +144,9 @@ sender_main(gpointer ud)
 			}
 			db_failures = 0;
 		}
-		r = outbox_drain_as(cfg, st, smtp, w->owner, 0, &os);
+		/* small rounds: a stop request waits for 10 mails at most,
+		 * and several senders keep close to the order of age */
+		r = outbox_drain_as(cfg, st, smtp, w->owner, SENDER_ROUND, &os);
 		if (os.unrecorded > 0)
 			unrecorded = os.unrecorded;
 		sender_note(s, &os,
