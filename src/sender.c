@@ -152,8 +152,16 @@ sender_main(gpointer ud)
 		sender_note(s, &os,
 		            os.retried > 0 || os.failed > 0 ? smtp_error(smtp)
 		                                            : NULL);
-		if (r < 0) /* the store: reconnect on the next round */
+		if (r < 0) {
+			/* the store: a lost connection is reconnected on the
+			 * next round; any other error must not spin */
+			if (store_connected(st) &&
+			    !sender_sleep(s, sender_backoff(++db_failures),
+			                  false))
+				break;
 			continue;
+		}
+		db_failures = 0;
 		if (os.retried > 0 && os.sent == 0) {
 			/* the server is down or refusing: back off, whatever
 			 * the kicks say */
