@@ -118,6 +118,12 @@ check: deps
 demo: deps all
 	tests/demo.sh
 
+# Throughput, latency and RSS on a private stack (see README "Performance").
+# Not part of `check`: it takes minutes.  N=100000 is the RSS soak run.
+N ?= 10000
+bench: all
+	nice /usr/bin/python3 tests/bench/bench.py --n $(N) $(BENCH_ARGS)
+
 lint:
 	clang-format --dry-run --Werror src/*.c include/*.h daemon/*.c
 	! grep -nE '\b(sprintf|strcpy|strcat|atoi|gets|strtok|system)\(' src/*.c daemon/*.c

@@ -41,6 +41,7 @@ struct cfg_smtp {
 	bool starttls;
 	int timeout;
 	int max_attempt_age; /* seconds a transient failure is retried */
+	int connections;     /* outbox sender threads / SMTP connections */
 };
 
 struct cfg_tickets {

@@ -18,6 +18,10 @@ struct fetch_mailbox {
 	const char *key;    /* cursor key "queue:folder" */
 	const char *folder; /* IMAP mailbox name */
 	bool sent;	    /* agents' Sent folder */
+	/* called after every COMMIT of fetched mail (NULL: none), e.g. to
+	 * wake the outbox senders while a long fetch goes on */
+	void (*on_commit)(void *ctx);
+	void *on_commit_ctx;
 };
 
 struct fetch_stats {

@@ -15,6 +15,10 @@
 struct outbox_stats {
 	int sent, retried, failed;
 	int held, suppressed; /* by a send limit or the breaker (limit.h) */
+	/* a mail the SMTP server accepted whose "sent" could not be stored
+	 * (the database went away): record it after the reconnect instead of
+	 * sending it again; 0 = none */
+	gint64 unrecorded;
 };
 
 /*
@@ -24,6 +28,14 @@ struct outbox_stats {
  */
 int outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 		 int max, struct outbox_stats *stats);
+
+/*
+ * outbox_drain_as - outbox_drain with leases in owner's name (a sender
+ * thread's "instance#n"; outbox_drain uses cfg->instance).
+ */
+int outbox_drain_as(const struct cfg *cfg, struct store *st,
+		    struct smtp *smtp, const char *owner, int max,
+		    struct outbox_stats *stats);
 
 /* outbox_backoff - seconds to wait before attempt n+1 (capped, jittered). */
 int outbox_backoff(int attempts);

@@ -51,6 +51,21 @@ int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
 
+/*
+ * Batches: several mails in ONE transaction.  Between store_batch_begin
+ * and store_batch_end, store_begin/commit/rollback become SAVEPOINT /
+ * RELEASE / ROLLBACK TO SAVEPOINT, so code written for one transaction per
+ * mail (ingest_mail) runs unchanged, a failing mail undoes only its own
+ * work, and nothing is durable before store_batch_end(st, true).
+ * store_batch_end commits (commit true) or rolls back the whole batch; a
+ * failed COMMIT rolls back and returns -E (the whole batch is then to be
+ * fetched again; the dedupe keys make a COMMIT that did land harmless).
+ * A reconnect ends a batch.  0 or -E; -EINVAL for a nested batch.
+ */
+int store_batch_begin(struct store *st);
+int store_batch_end(struct store *st, bool commit);
+bool store_in_batch(const struct store *st);
+
 /* Session advisory locks (scale-out: one fetcher per mailbox).  1 = got
  * it, 0 = another instance holds it, -E. Lost on reconnect. */
 int store_try_lock(struct store *st, const char *name);
@@ -186,8 +201,25 @@ void store_outmail_free(gpointer p);
  */
 int store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 		       int limit, GPtrArray *out);
-/* store_outbox_release - give back leases held under owner's name: at
- * start-up they belong to our own dead predecessor.  Count or -E. */
+/*
+ * store_conn_state - record that instance's connection name ("database",
+ * "imap-idle", "smtp") is now in state ("up", "failing", "idle",
+ * "polling"); err NULL keeps the last error.  For tickctl status; call on
+ * changes only.  0 or -E.
+ */
+int store_conn_state(struct store *st, const char *instance, const char *name,
+		     const char *state, const char *err);
+/*
+ * store_instance_register - mark this session as belonging to the live
+ * instance name (a shared advisory lock, gone with the session).  Call on
+ * every (re)connect of a connection that claims outbox mail: leases of an
+ * instance with no such session are taken over at once.  0 or -E.
+ */
+int store_instance_register(struct store *st, const char *name);
+/* store_outbox_release - give back leases held under owner's name (or
+ * owner's sender threads' "owner#n"): at start-up they belong to our own
+ * dead predecessor, after a reconnect to our own lost session.  Count or
+ * -E. */
 int store_outbox_release(struct store *st, const char *owner);
 int store_outbox_sent(struct store *st, gint64 id, int code);
 int store_outbox_retry(struct store *st, gint64 id, int code,

@@ -33,7 +33,7 @@ static const char *const cfg_known[] = {
 	"imap.batch",
 	"smtp", "smtp.url", "smtp.user", "smtp.password_file", "smtp.from",
 	"smtp.from_name", "smtp.starttls", "smtp.timeout",
-	"smtp.max_attempt_age",
+	"smtp.max_attempt_age", "smtp.connections",
 	"tickets", "tickets.subject_tag", "tickets.queue", "tickets.domain",
 	"tickets.secret_file", "tickets.acknowledge",
 	"tickets.trust_same_domain", "tickets.reopen_days",
@@ -1274,6 +1274,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->smtp.timeout = (int)cfg_int(&x, "smtp.timeout", 60, 1, 3600);
 	c->smtp.max_attempt_age = (int)cfg_int(&x, "smtp.max_attempt_age",
 					       5 * 86400, 60, 30 * 86400);
+	c->smtp.connections = (int)cfg_int(&x, "smtp.connections", 1, 1, 16);
 	cfg_check_url(&x, "smtp.url", c->smtp.url, "smtp://", "smtps://");
 	cfg_secret(&x, "smtp.password_file", c->smtp.password_file,
 		   &c->smtp.password, NULL);

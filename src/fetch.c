@@ -15,10 +15,60 @@ struct fetch_ctx {
 	const struct fetch_mailbox *mb;
 	struct fetch_stats *stats;
 	volatile sig_atomic_t *stop;
+	struct imap *im;
 	gint64 uidvalidity;
-	GArray *done; /* uint32_t UIDs committed in this batch */
-	int err;
+	GArray *pending; /* uint32_t UIDs ingested in the open transaction */
+	size_t pending_bytes;
+	guint commit_max; /* mails per transaction */
+	GArray *done;	  /* uint32_t UIDs committed, not yet marked */
+	int err; /* the last store (not IMAP) failure inside the callback */
 };
+
+/*
+ * Several mails share one transaction (one WAL flush), each in its own
+ * savepoint (store_batch_begin), the cursor at the last one.  At most
+ * FETCH_COMMIT_MAX mails: PostgreSQL caches 64 subtransaction ids per
+ * backend and gets slower for everyone beyond that.  The byte bound keeps
+ * a batch of big mails from holding much memory and WAL in one piece.
+ */
+#define FETCH_COMMIT_MAX   60u
+#define FETCH_COMMIT_BYTES ((size_t)8 << 20)
+
+static int fetch_mark(struct fetch_ctx *x, struct imap *im,
+		      const uint32_t *uids, size_t n, gint64 upto);
+
+/* fetch_flush - COMMIT the open batch, then (only then) mark what it
+ * held on the server.  0 or -E; on a failed COMMIT nothing is marked and
+ * the mails are fetched again on the next poll (dedupe makes a COMMIT
+ * that did land harmless). */
+static int
+fetch_flush(struct fetch_ctx *x)
+{
+	int r = 0, mr;
+
+	if (store_in_batch(x->st)) {
+		r = store_batch_end(x->st, true);
+		if (r == 0)
+			g_array_append_vals(x->done, x->pending->data,
+					    x->pending->len);
+		else if (x->pending->len > 0)
+			/* the "ingest:" lines of these mails did not last */
+			log_warning("fetch: '%s': COMMIT of %u mails failed, "
+				    "they are fetched again",
+				    x->mb->folder, x->pending->len);
+	}
+	if (x->done->len > 0 && x->mb->on_commit != NULL)
+		x->mb->on_commit(x->mb->on_commit_ctx);
+	g_array_set_size(x->pending, 0);
+	x->pending_bytes = 0;
+	if (x->done->len == 0)
+		return r;
+	mr = fetch_mark(x, x->im, (uint32_t *)(void *)x->done->data,
+			x->done->len,
+			g_array_index(x->done, uint32_t, x->done->len - 1));
+	g_array_set_size(x->done, 0);
+	return r < 0 ? r : mr;
+}
 
 /* fetch_oversized - a placeholder mail for one the server may not even
  * hand us (over the IMAP size cap): the ticket says so, the mail stays
@@ -55,6 +105,9 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	if (*x->stop)
 		return -ECANCELED;
 	notify_watchdog(); /* a long fetch is progress, not a hang */
+	if (x->commit_max > 1 && !store_in_batch(x->st) &&
+	    (r = store_batch_begin(x->st)) < 0)
+		return r;
 	if (data == NULL) {
 		log_warning("fetch: uid %u '%s': %zu bytes is over the limit, "
 			    "recorded for review",
@@ -64,9 +117,28 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	}
 	r = ingest_mail(x->cfg, x->st, data, size, &src,
 			g_get_real_time() / G_USEC_PER_SEC, &out);
-	if (r < 0)
+	if (r < 0) {
+		x->err = r;
+		/* Only this mail's savepoint was undone: keep the mails
+		 * before it (unless the connection took them along). */
+		if (r == -ENOTCONN) {
+			(void)store_batch_end(x->st, false);
+			if (x->pending->len > 0)
+				log_warning("fetch: '%s': database gone, %u "
+					    "uncommitted mails are fetched "
+					    "again",
+					    x->mb->folder, x->pending->len);
+			g_array_set_size(x->pending, 0);
+		}
+		(void)fetch_flush(x);
 		return r;
-	g_array_append_val(x->done, uid);
+	}
+	if (store_in_batch(x->st)) {
+		g_array_append_val(x->pending, uid);
+		x->pending_bytes += size;
+	} else {
+		g_array_append_val(x->done, uid);
+	}
 	x->stats->fetched++;
 	switch (out.kind) {
 	case INGEST_NEW_TICKET:
@@ -81,6 +153,9 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	default:
 		x->stats->other++;
 	}
+	if (x->pending->len >= x->commit_max ||
+	    x->pending_bytes >= FETCH_COMMIT_BYTES)
+		return fetch_flush(x);
 	return 0;
 }
 
@@ -137,7 +212,10 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	g_autoptr(GArray) uids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	int r;
 
+	x.im = im;
+	x.commit_max = MIN((guint)cfg->imap.batch, FETCH_COMMIT_MAX);
 	x.done = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	x.pending = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	r = store_cursor_get(st, mb->key, &c);
 	if (r < 0 && r != -ENOENT)
 		goto out;
@@ -170,7 +248,7 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 		guint n = MIN(uids->len - i, (guint)cfg->imap.batch);
 		const uint32_t *batch = &g_array_index(uids, uint32_t, i);
 
-		g_array_set_size(x.done, 0);
+		x.err = 0;
 		r = imap_fetch_range(im, mb->folder, (uint32_t)c.uidvalidity,
 				     batch, n, fetch_ingest_cb, &x);
 		if (r == -ENOSYS) {
@@ -194,22 +272,22 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 							    buf->len, &x);
 			}
 		}
-		/* what was committed is marked even if the batch broke off */
-		if (x.done->len > 0) {
-			int mr = fetch_mark(
-				&x, im, (uint32_t *)(void *)x.done->data,
-				x.done->len,
-				g_array_index(x.done, uint32_t,
-					      x.done->len - 1));
-			if (r == 0 && mr < 0)
-				r = mr;
+		/* what was ingested is committed and marked even if the
+		 * fetch broke off */
+		{
+			int fr = fetch_flush(&x);
+			if ((r == 0 || r == -ECANCELED) && fr < 0)
+				r = fr;
 		}
 		if (r == -ECANCELED)
 			r = 0;
 		if (r < 0) {
-			if (err_is_transient(r) && r != -ENOTCONN)
-				goto imap_fail;
-			goto out;
+			/* the store's failures are the loop's business; the
+			 * server's (timeouts, garbage, refused literals) are
+			 * recorded for tickctl status */
+			if (r == x.err || r == -ENOTCONN)
+				goto out;
+			goto imap_fail;
 		}
 		i += n;
 	}
@@ -220,6 +298,9 @@ imap_fail:
 	log_warning("fetch: '%s': %s", mb->folder, imap_error(im));
 	(void)store_cursor_result(st, mb->key, imap_error(im));
 out:
+	if (store_in_batch(st)) /* an early exit: never half a batch */
+		(void)store_batch_end(st, false);
 	g_array_unref(x.done);
+	g_array_unref(x.pending);
 	return r;
 }

@@ -1977,7 +1977,14 @@ status_do(struct imap *im, const char *mailbox, struct imap_status *st_r)
 	url = imap_url(im, NULL, 0, 0);
 	q = mbox_quoted(mailbox);
 	cmd = g_strdup_printf("STATUS %s (UIDVALIDITY UIDNEXT MESSAGES)", q);
-	r = imap_custom(im, url, cmd);
+	/* Dovecot answers STATUS on the mailbox this session has SELECTed
+	 * (SEARCH/FETCH/STORE select it) from the session's own view, which
+	 * moves only when the session syncs: without the NOOP a poll never
+	 * sees new mail after the first fetch (measured: 40 s of stale
+	 * UIDNEXT while mail arrived).  NOOP syncs; one round trip. */
+	r = imap_custom(im, url, "NOOP");
+	if (r == 0)
+		r = imap_custom(im, url, cmd);
 	if (r < 0)
 		goto out;
 	while ((l = reply_next(im, &pos, &len, &r))) {

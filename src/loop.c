@@ -19,6 +19,7 @@
 #include "mime.h"
 #include "notify.h"
 #include "outbox.h"
+#include "sender.h"
 #include "smtp.h"
 #include "store.h"
 
@@ -66,12 +67,14 @@ struct loop {
 	struct store *st;
 	struct imap *imap;
 	struct smtp *smtp;
+	struct sender *sender;	/* NULL: --once drains synchronously */
 	struct loop_box *boxes; /* inbox (+ Sent) of every queue */
 	int nboxes;
 	GPtrArray *imaps;  /* struct imap* per queue; [0] is l->imap */
 	gint64 purge_next; /* monotonic: the daily retention job */
 	gint64 db_next_try, smtp_next_try;
 	int db_failures, smtp_failures;
+	char db_error[256]; /* the outage's error, recorded once back */
 	bool idle_on;
 	gint64 idle_since;
 	gint64 last_fetch_ok;
@@ -100,6 +103,7 @@ loop_backoff(int failures)
 static void
 loop_clients_free(struct loop *l)
 {
+	sender_stop(&l->sender);
 	if (l->imap)
 		imap_idle_stop(l->imap);
 	l->imap = NULL;
@@ -115,6 +119,12 @@ loop_clients_free(struct loop *l)
 	g_clear_pointer(&l->boxes, g_free);
 	l->nboxes = 0;
 	l->idle_on = false;
+}
+
+static void
+loop_kick_sender(void *ctx)
+{
+	sender_kick(ctx);
 }
 
 /* loop_queue_new - one queue's IMAP client and its mailboxes (inbox and
@@ -148,6 +158,10 @@ loop_queue_new(struct loop *l, const struct cfg *c)
 		b->mb.sent = i == 1;
 		b->qcfg = c;
 		b->imap = im;
+		if (l->sender != NULL) {
+			b->mb.on_commit = loop_kick_sender;
+			b->mb.on_commit_ctx = l->sender;
+		}
 		l->nboxes++;
 	}
 }
@@ -168,6 +182,9 @@ loop_clients_new(struct loop *l)
 	};
 
 	l->smtp = smtp_new(&sp);
+	/* the sender threads start first: the boxes' on_commit kicks them */
+	if (!l->once)
+		l->sender = sender_start(c, c->smtp.connections);
 	l->nboxes = 0;
 	l->imaps = g_ptr_array_new();
 	l->boxes = g_new0(struct loop_box, 2 * MAX(c->queues->len, 1));
@@ -188,6 +205,11 @@ loop_db(struct loop *l)
 	if (now < l->db_next_try)
 		return false;
 	if (store_reconnect(l->st) == 0) {
+		/* --once sends on this connection: its leases are ours */
+		(void)store_instance_register(l->st, l->cfg->instance);
+		(void)store_conn_state(l->st, l->cfg->instance, "database",
+				       "up",
+				       l->db_failures > 0 ? l->db_error : NULL);
 		if (l->db_failures > 0)
 			log_notice("loop: database is back after %d failures",
 				   l->db_failures);
@@ -195,6 +217,7 @@ loop_db(struct loop *l)
 		return true;
 	}
 	l->db_failures++;
+	g_strlcpy(l->db_error, store_error(l->st), sizeof(l->db_error));
 	l->db_next_try = now + loop_backoff(l->db_failures);
 	log_warning("loop: database: %s, retry in %" G_GINT64_FORMAT "s",
 		    store_error(l->st), l->db_next_try - now);
@@ -258,6 +281,10 @@ loop_outbox(struct loop *l)
 	gint64 now = loop_now();
 	int r;
 
+	if (l->sender != NULL) { /* the sender threads do it */
+		sender_kick(l->sender);
+		return;
+	}
 	if (now < l->smtp_next_try || !loop_db(l))
 		return;
 	r = outbox_drain(l->cfg, l->st, l->smtp, 0, &os);
@@ -345,6 +372,12 @@ loop_idle(struct loop *l)
 	if (now < l->boxes[0].next_try - l->cfg->imap.poll_interval)
 		return; /* the server is failing: wait for the backoff */
 	r = imap_idle_start(l->imap, l->boxes[0].mb.folder);
+	if (store_connected(l->st))
+		(void)store_conn_state(l->st, l->cfg->instance, "imap-idle",
+				       r == 0		? "idle"
+				       : r == -ENOSYS ? "polling"
+						      : "failing",
+				       r == 0 ? NULL : imap_error(l->imap));
 	if (r == 0) {
 		l->idle_on = true;
 		l->idle_since = now;
@@ -502,6 +535,8 @@ loop_run(const struct loop_opts *o)
 		rc = EX_CONFIG;
 		goto out;
 	}
+	(void)store_instance_register(l.st, l.cfg->instance);
+	(void)store_conn_state(l.st, l.cfg->instance, "database", "up", NULL);
 	/* Our name on a lease means our previous run died holding it (two
 	 * live instances must have different names): send those mails now
 	 * rather than after the lease expires.  At most one may go twice. */
@@ -551,7 +586,7 @@ loop_run(const struct loop_opts *o)
 
 		for (int i = 0; i < l.nboxes; i++)
 			deadline = MIN(deadline, l.boxes[i].next_try);
-		if (store_connected(l.st) &&
+		if (l.sender == NULL && store_connected(l.st) &&
 		    (due = store_outbox_next_due(l.st)) >= 0)
 			deadline = MIN(deadline,
 				       MAX(now + due, l.smtp_next_try));

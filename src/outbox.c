@@ -44,6 +44,13 @@ int
 outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 	     int max, struct outbox_stats *stats)
 {
+	return outbox_drain_as(cfg, st, smtp, cfg->instance, max, stats);
+}
+
+int
+outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
+		const char *owner, int max, struct outbox_stats *stats)
+{
 	g_autoptr(GPtrArray) batch =
 		g_ptr_array_new_with_free_func(store_outmail_free);
 	int r = 0, in_session = 0, done = 0;
@@ -53,8 +60,10 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 		g_ptr_array_set_size(batch, 0);
 		if ((r = limit_outbox_gate(cfg, st)) != 0)
 			return r < 0 ? r : 0; /* breaker open: mail held */
-		r = store_outbox_claim(st, cfg->instance, OUTBOX_LEASE_SEC,
-				       OUTBOX_BATCH, batch);
+		r = store_outbox_claim(st, owner, OUTBOX_LEASE_SEC,
+				       max ? MIN(OUTBOX_BATCH, max - done)
+					   : OUTBOX_BATCH,
+				       batch);
 		if (r < 0 || batch->len == 0)
 			break;
 		for (guint i = 0; i < batch->len; i++) {
@@ -90,6 +99,8 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 			done++;
 			if (sr == 0) {
 				r = store_outbox_sent(st, o->id, code);
+				if (r < 0)
+					stats->unrecorded = o->id;
 				stats->sent++;
 				log_info("outbox: sent %s %" G_GINT64_FORMAT
 					 " to '%s'",
@@ -118,7 +129,12 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 					    o->kind, o->id, o->rcpt,
 					    smtp_error(smtp));
 			} else {
-				int delay = outbox_backoff(o->attempts);
+				/* No reply at all says nothing about this mail:
+				 * keep it due (the caller backs off from the
+				 * server), so that it still goes before younger
+				 * mails, in order of age. */
+				int delay = code == 0 ? 0
+						      : outbox_backoff(o->attempts);
 				r = store_outbox_retry(st, o->id, code,
 						       smtp_error(smtp), delay);
 				stats->retried++;

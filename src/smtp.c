@@ -16,6 +16,7 @@ struct smtp {
 	long timeout;
 	char err[CURL_ERROR_SIZE];
 	char msg[CURL_ERROR_SIZE + 64];
+	int in_session; /* mails sent on the current connection */
 	/* upload state */
 	const char *data;
 	size_t len, off;
@@ -97,6 +98,7 @@ smtp_close(struct smtp *s)
 {
 	/* A new handle is the only way to make curl drop its connection. */
 	curl_easy_cleanup(s->h);
+	s->in_session = 0;
 	smtp_setup(s);
 }
 
@@ -106,9 +108,40 @@ smtp_error(const struct smtp *s)
 	return s->msg;
 }
 
+/* OpenSMTPD ends a session after 100 mails (notes 9): reconnect first. */
+#define SMTP_PER_SESSION 90
+
+static int smtp_send_once(struct smtp *s, const char *env_from,
+			  const char *rcpt, const void *data, size_t len,
+			  int *code_r);
+
 int
 smtp_send(struct smtp *s, const char *env_from, const char *rcpt,
 	  const void *data, size_t len, int *code_r)
+{
+	int r, before;
+
+	if (s->in_session >= SMTP_PER_SESSION)
+		smtp_close(s);
+	before = s->in_session;
+	r = smtp_send_once(s, env_from, rcpt, data, len, code_r);
+	/* 421, or 452 "too many messages" on a session that has sent mail
+	 * already, is the server's per-session limit, not about this mail:
+	 * a fresh session, once. */
+	if (r == -EAGAIN && before > 0 &&
+	    (*code_r == 421 || *code_r == 452)) {
+		log_info("smtp: %s after %d mails in this session, "
+			 "reconnecting",
+			 s->msg, before);
+		smtp_close(s);
+		r = smtp_send_once(s, env_from, rcpt, data, len, code_r);
+	}
+	return r;
+}
+
+static int
+smtp_send_once(struct smtp *s, const char *env_from, const char *rcpt,
+	       const void *data, size_t len, int *code_r)
 {
 	struct curl_slist *rcpts = NULL;
 	g_autofree char *from = NULL, *to = NULL;
@@ -134,8 +167,11 @@ smtp_send(struct smtp *s, const char *env_from, const char *rcpt,
 	*code_r = (int)code;
 	if (rc == CURLE_OK) {
 		s->msg[0] = '\0';
+		s->in_session++;
 		return 0;
 	}
+	/* after a failure curl sends QUIT; the next mail opens a session */
+	s->in_session = 0;
 	/* The reply code decides, not the CURLcode (notes 2): 5xx is the
 	 * server's final word, everything else may work next time. */
 	r = code >= 500 && code < 600 ? -EBADMSG : -EAGAIN;

@@ -80,6 +80,22 @@ enum store_stmt {
 	S__COUNT
 };
 
+/*
+ * A live instance holds a shared advisory lock on (STORE_INSTANCE_CLASS,
+ * hash of its name) on every connection that may hold outbox leases
+ * (store_instance_register).  A lease whose owner holds no such lock any
+ * more belongs to a dead instance (kill -9, lost machine: PostgreSQL ends
+ * its sessions) and is taken over at once instead of after the expiry.
+ */
+#define STORE_INSTANCE_CLASS "29801"
+#define STORE_INSTANCE_KEY(name) "(hashtext(" name ") & 2147483647)"
+#define STORE_INSTANCE_ALIVE                                                   \
+	"SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND "          \
+	"k.granted AND k.database = (SELECT oid FROM pg_database WHERE "       \
+	"datname = current_database()) AND k.classid = " STORE_INSTANCE_CLASS  \
+	" AND k.objsubid = 2 AND k.objid = " STORE_INSTANCE_KEY(               \
+		"outbox.leased_by") "::oid"
+
 static const char *const store_sql[S__COUNT] = {
 	[S_CURSOR_GET] = "SELECT uidvalidity, last_uid, marked_uid "
 			 "FROM mailbox_state WHERE mailbox = $1",
@@ -176,7 +192,8 @@ static const char *const store_sql[S__COUNT] = {
 		"lease_until = now() + make_interval(secs => $2), attempts = "
 		"attempts + 1 FROM (SELECT id FROM outbox WHERE (state = "
 		"'queued' AND next_attempt <= now()) OR (state = 'sending' AND "
-		"lease_until < now()) ORDER BY id LIMIT $3 FOR "
+		"(lease_until < now() OR NOT EXISTS (" STORE_INSTANCE_ALIVE
+		"))) ORDER BY id LIMIT $3 FOR "
 		"UPDATE SKIP LOCKED) due WHERE o.id = due.id RETURNING o.id, "
 		"COALESCE(o.ticket_id, 0), o.kind, o.env_from, o.rcpt, o.data, "
 		"o.attempts, extract(epoch FROM o.created)::bigint",
@@ -191,7 +208,10 @@ static const char *const store_sql[S__COUNT] = {
 	[S_OUT_NEXT] =
 		"SELECT GREATEST(0, ceil(extract(epoch FROM min(CASE WHEN state "
 		"= 'queued' THEN next_attempt ELSE lease_until END) - now())))"
-		"::bigint FROM outbox WHERE state IN ('queued', 'sending')",
+		"::bigint FROM outbox WHERE state IN ('queued', 'sending') "
+		/* no row (-1) when nothing is pending: GREATEST(0, NULL) is 0,
+		 * which made the idle daemon spin */
+		"HAVING count(*) > 0",
 	/* The row lock in "old" makes "was this the first response"
 	 * exact even with two instances ingesting agent mail at once. */
 	[S_AGENT_TOUCH] =
@@ -341,6 +361,7 @@ struct store {
 	char *conninfo;
 	bool prepared[S__COUNT];
 	unsigned generation;
+	bool batch; /* store_batch_begin: begin/commit are savepoints */
 	char err[256];
 };
 
@@ -426,6 +447,7 @@ store_connect(struct store *st)
 		PQfinish(st->conn);
 	memset(st->prepared, 0, sizeof(st->prepared));
 	st->generation++;
+	st->batch = false; /* a lost connection took the batch with it */
 	/* Our defaults first, so that the admin's conninfo overrides them:
 	 * never hang forever on a dead host, notice a dead peer in ~1 min. */
 	const char *const keys[] = {"connect_timeout", "keepalives_idle",
@@ -566,20 +588,66 @@ store_int(struct store *st, enum store_stmt s, int n, const char *const *vals,
 int
 store_begin(struct store *st)
 {
-	return store_cmd(st, "BEGIN");
+	return store_cmd(st, st->batch ? "SAVEPOINT tickd_one" : "BEGIN");
 }
 
 int
 store_commit(struct store *st)
 {
-	return store_cmd(st, "COMMIT");
+	return store_cmd(st, st->batch ? "RELEASE SAVEPOINT tickd_one"
+				       : "COMMIT");
 }
 
 void
 store_rollback(struct store *st)
 {
-	if (store_connected(st))
-		(void)store_cmd(st, "ROLLBACK");
+	if (!store_connected(st))
+		return;
+	/* In a batch only this mail's work goes; the mails before it stay. */
+	(void)store_cmd(st, st->batch ? "ROLLBACK TO SAVEPOINT tickd_one; "
+					"RELEASE SAVEPOINT tickd_one"
+				      : "ROLLBACK");
+}
+
+int
+store_batch_begin(struct store *st)
+{
+	int r;
+
+	if (st->batch)
+		return -EINVAL;
+	if ((r = store_cmd(st, "BEGIN")) == 0)
+		st->batch = true;
+	return r;
+}
+
+int
+store_batch_end(struct store *st, bool commit)
+{
+	int r = 0;
+
+	if (!st->batch)
+		return 0;
+	st->batch = false;
+	/* COMMIT of a transaction in error "succeeds" as a ROLLBACK: never
+	 * let that pass for a commit. */
+	if (commit && store_connected(st) &&
+	    PQtransactionStatus(st->conn) == PQTRANS_INERROR) {
+		g_strlcpy(st->err, "batch: transaction in error, rolled back",
+			  sizeof(st->err));
+		log_err("store: %s", st->err);
+		r = -EPROTO;
+	} else if (commit)
+		r = store_cmd(st, "COMMIT");
+	if (!commit || r < 0)
+		store_rollback(st);
+	return r;
+}
+
+bool
+store_in_batch(const struct store *st)
+{
+	return st->batch;
 }
 
 int
@@ -1180,13 +1248,58 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 }
 
 int
+store_conn_state(struct store *st, const char *instance, const char *name,
+		 const char *state, const char *err)
+{
+	const char *vals[] = {instance, name, state, err};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = PQexecParams(
+		st->conn,
+		"INSERT INTO connection_state (instance, name, state, "
+		"last_error, last_error_at) VALUES ($1, $2, $3, $4, CASE WHEN "
+		"$4::text IS NULL THEN NULL ELSE now() END) ON CONFLICT "
+		"(instance, name) DO UPDATE SET state = $3, since = now(), "
+		"last_error = COALESCE($4, connection_state.last_error), "
+		"last_error_at = CASE WHEN $4::text IS NULL THEN "
+		"connection_state.last_error_at ELSE now() END",
+		4, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return store_fail(st, res, "connection state");
+	PQclear(res);
+	return 0;
+}
+
+int
+store_instance_register(struct store *st, const char *name)
+{
+	const char *vals[] = {name};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = PQexecParams(st->conn,
+			   "SELECT pg_advisory_lock_shared(" STORE_INSTANCE_CLASS
+			   ", " STORE_INSTANCE_KEY("$1::text") ")",
+			   1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "instance lock");
+	PQclear(res);
+	return 0;
+}
+
+int
 store_outbox_release(struct store *st, const char *owner)
 {
 	const char *vals[] = {owner};
 	PGresult *res = PQexecParams(st->conn,
 				     "UPDATE outbox SET state = 'queued', "
 				     "lease_until = NULL WHERE state = "
-				     "'sending' AND leased_by = $1",
+				     "'sending' AND (leased_by = $1 OR "
+				     "left(leased_by, length($1) + 1) = $1 "
+				     "|| '#')",
 				     1, NULL, vals, NULL, NULL, 0);
 	int n;
 
@@ -1485,7 +1598,9 @@ store_status_json(struct store *st, GString *out, bool pretty)
 		"WHERE until > now()), 'suppressed', (SELECT COALESCE(json_agg("
 		"json_build_object('addr', addr, 'reason', reason, 'until', "
 		"until) ORDER BY addr), '[]') FROM suppression WHERE until > "
-		"now()), 'breaker', " STORE_BREAKER_JSON ")",
+		"now()), 'breaker', " STORE_BREAKER_JSON ", 'connections', "
+		"(SELECT COALESCE(json_agg(c ORDER BY c.instance, c.name), "
+		"'[]') FROM connection_state c))",
 		0, NULL, out, pretty);
 }
 

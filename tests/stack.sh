@@ -26,7 +26,8 @@
 # Mail users: any local part exists with password "pw" (user name is the local part, so
 # customer and customer@example.com are the same mailbox; "+detail" is stripped), except local
 # parts starting with "nosuch": Dovecot's LMTP rejects those with 550, and OpenSMTPD then bounces
-# (a DSN to the envelope sender) right away.
+# (a DSN to the envelope sender) right away; and except local parts starting with "reject", which
+# OpenSMTPD refuses at RCPT TO with a 5xx (a permanent SMTP failure the sender sees at once).
 #
 # Must run as root (OpenSMTPD needs root, and runs in a private mount namespace so that any
 # number of stacks - and a system smtpd - can coexist). PostgreSQL and the mailboxes run as the
@@ -404,6 +405,7 @@ EOF
 table catchall { "@" = "$STACK_USER" }
 listen on 127.0.0.1 port $SMTP_PORT
 action "dovecot" mda "$DIR/smtpd/lmtp-deliver" virtual <catchall>
+match from any for any rcpt-to regex "^reject" reject
 match from any for any action "dovecot"
 EOF
 }

@@ -1,0 +1,596 @@
+#!/usr/bin/env python3
+"""bench.py - `make bench`: tickd end to end on the real servers, and the
+limits underneath it, measured in the same run on the same stack.
+
+    /usr/bin/python3 tests/bench/bench.py [--n N] [--replies R] [--out DIR] ...
+
+Starts a private stack (tests/stack.sh: PostgreSQL 15, Dovecot, OpenSMTPD),
+then:
+  1. limits: pgbench INSERT of a 2 KB bytea + COMMIT (1 and 4 clients), a
+     bare `curl -X "UID FETCH 1:* (BODY.PEEK[])"` of all N mails, OpenSMTPD
+     accepting mails on one connection (python smtplib), IMAP APPEND rate;
+  2. new tickets: N generated mails (tests/bench/gen.py) appended to INBOX
+     with --append-conns IMAP connections, then tickd started; wall time
+     until every mail is committed AND every acknowledgement has the SMTP
+     server's 250 (outbox state 'sent'); CPU seconds of tickd and of all of
+     PostgreSQL (/proc, utime+stime, exited backends through the
+     postmaster's cutime/cstime); tickd's peak RSS (VmHWM) and its RSS
+     sampled every second;
+  3. replies: R replies threading into those tickets, same figures;
+  4. latency: single mails APPENDed while tickd idles, APPEND start to the
+     COMMIT of the message row (pg_xact_commit_timestamp, so
+     track_commit_timestamp is switched on); once with IDLE, once with
+     polling only (--poll-interval).
+Writes DIR/bench.json and DIR/bench.md (a Markdown table) and prints the
+table.  --n 100000 (or --soak) is the soak run: RSS every second, reported
+as first/max/last and the growth over the second half.
+"""
+import argparse
+import datetime
+import imaplib
+import json
+import os
+import random
+import shutil
+import signal
+import smtplib
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+import gen  # noqa: E402
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+STACK = os.path.join(ROOT, "tests", "stack.sh")
+TICKS = os.sysconf("SC_CLK_TCK")
+RT_TICKETS_PER_S = 3.15  # ../shared/notes/helpdesk-anchors.md, issue 9
+
+
+T0 = time.monotonic()
+
+
+def log(msg):
+    print("bench: [%6.1fs] %s" % (time.monotonic() - T0, msg), file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- /proc
+def proc_cpu(pid, children=False):
+    """utime+stime (+ cutime+cstime) of pid in seconds, 0 if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    t = int(fields[11]) + int(fields[12])
+    if children:
+        t += int(fields[13]) + int(fields[14])
+    return t / TICKS
+
+
+def proc_tree_cpu(root):
+    """CPU of root (with its reaped children) plus its live children."""
+    total = proc_cpu(root, children=True)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == root:
+            total += proc_cpu(int(d))
+    return total
+
+
+def proc_status(pid, key):
+    """a kB figure from /proc/pid/status (VmRSS, VmHWM) in MB."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def pct(vals, p):
+    s = sorted(vals)
+    if not s:
+        return None
+    k = min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+# ---------------------------------------------------------------- stack
+class Stack:
+    def __init__(self, d):
+        self.dir = d
+        subprocess.run([STACK, "start", d], check=True)
+        self.env = {}
+        with open(os.path.join(d, "env")) as f:
+            for line in f:
+                line = line.strip()
+                if "=" in line and not line.startswith("#"):
+                    k, v = line.replace("export ", "", 1).split("=", 1)
+                    self.env[k] = v.strip("'\"")
+        os.environ.update({k: self.env[k] for k in ("IMAP_HOST", "IMAP_PORT", "MAIL_PASSWORD",
+                                                     "STACK_DIR")})
+        # exact commit times for the latency figures
+        self.psql("postgres", "ALTER SYSTEM SET track_commit_timestamp = on")
+        subprocess.run([STACK, "stop-one", d, "pg"], check=True)
+        subprocess.run([STACK, "start-one", d, "pg"], check=True)
+        self.reload_env()
+
+    def reload_env(self):
+        with open(os.path.join(self.dir, "env")) as f:
+            for line in f:
+                if line.startswith("export PG_PID="):
+                    self.env["PG_PID"] = line.split("=", 1)[1].strip().strip("'\"")
+
+    def stop(self):
+        subprocess.run([STACK, "stop", self.dir])
+
+    def psql(self, db, q, check=True):
+        p = subprocess.run([PGBIN + "/psql", "-h", self.env["PGHOST"], "-p", self.env["PGPORT"],
+                            "-U", self.env["PGUSER"], "-d", db, "-qAtc", q],
+                           capture_output=True, text=True)
+        if check and p.returncode != 0:
+            raise RuntimeError("psql: %s: %s" % (q, p.stderr))
+        return p.stdout.strip()
+
+    def pg_pid(self):
+        return int(self.env["PG_PID"])
+
+    def imap(self, user):
+        m = imaplib.IMAP4(self.env["IMAP_HOST"], int(self.env["IMAP_PORT"]), timeout=60)
+        m.login(user, self.env["MAIL_PASSWORD"])
+        return m
+
+
+def append_all(stack, user, raws, conns):
+    """APPEND raws to user's INBOX over conns connections; mails/s."""
+    chunks = [raws[i::conns] for i in range(conns)]
+    errors = []
+
+    def work(chunk):
+        try:
+            m = stack.imap(user)
+            for raw in chunk:
+                typ, _ = m.append("INBOX", None, None, raw)
+                if typ != "OK":
+                    raise RuntimeError("APPEND %s" % typ)
+            m.logout()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=work, args=(c,)) for c in chunks]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise errors[0]
+    return len(raws) / (time.monotonic() - t0)
+
+
+def append_maildir(stack, user, raws):
+    """Write raws straight into user's Maildir/new (Dovecot assigns UIDs on
+    its next sync): loads 100,000 mails in seconds where APPEND, with an
+    fsync each, takes many minutes.  Only for the soak run."""
+    m = stack.imap(user)  # makes Dovecot create the Maildir
+    m.select("INBOX")
+    m.logout()
+    base = os.path.join(stack.dir, "mail", user, "Maildir")
+    st = os.stat(base)
+    t0 = time.monotonic()
+    for i, raw in enumerate(raws):
+        name = "%d.M%dP%dQ%d.bench,S=%d" % (int(time.time()), i, os.getpid(), i, len(raw))
+        tmp = os.path.join(base, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(raw)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.rename(tmp, os.path.join(base, "new", name))
+    m = stack.imap(user)  # let Dovecot index them before tickd starts
+    m.select("INBOX")
+    m.logout()
+    return len(raws) / (time.monotonic() - t0)
+
+
+# ---------------------------------------------------------------- limits
+def limit_pgbench(stack, clients, secs):
+    db = "pgb"
+    if stack.psql("postgres", "SELECT 1 FROM pg_database WHERE datname = 'pgb'") != "1":
+        stack.psql("postgres", "CREATE DATABASE pgb")
+        stack.psql(db, "CREATE TABLE b (id bigserial PRIMARY KEY, raw bytea NOT NULL)")
+    script = os.path.join(stack.dir, "pgbench.sql")
+    with open(script, "w") as f:
+        # 2 KB of random bytes (incompressible, like mail), one row, COMMIT
+        f.write("INSERT INTO b (raw) SELECT decode(string_agg(md5(random()::text), ''), 'hex') "
+                "FROM generate_series(1, 128);\n")
+    p = subprocess.run(["pgbench", "-n", "-h", stack.env["PGHOST"], "-p", stack.env["PGPORT"],
+                        "-U", stack.env["PGUSER"], "-f", script, "-T", str(secs), "-c",
+                        str(clients), "-j", str(min(clients, 2)), db],
+                       capture_output=True, text=True, check=True)
+    for line in p.stdout.splitlines():
+        if line.startswith("tps = "):
+            return float(line.split()[2])
+    raise RuntimeError("pgbench: no tps in %s" % p.stdout)
+
+
+def limit_curl_fetch(stack, user, n, chunk=8):
+    """curl's custom FETCH on one connection.  curl 7.88 hands literals to
+    its header code, which refuses more than 300 KB per response ("Too
+    large response headers"), so the UIDs go in chunks of 8 (2-8 KB
+    mails), one `--next` each; the connection is reused."""
+    url = "imap://%s:%s/INBOX" % (stack.env["IMAP_HOST"], stack.env["IMAP_PORT"])
+    cmd = ["curl", "-s", "--max-time", "600"]
+    for i in range(1, n + 1, chunk):
+        if i > 1:
+            cmd.append("--next")
+        cmd += ["--url", url, "-u", "%s:%s" % (user, stack.env["MAIL_PASSWORD"]), "-X",
+                "UID FETCH %d:%d (BODY.PEEK[])" % (i, min(n, i + chunk - 1)), "-o", "/dev/null"]
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True)
+    return n / (time.monotonic() - t0)
+
+
+def limit_smtp(stack, n):
+    """OpenSMTPD accepting n small mails on one connection at a time
+    (it ends a session after 100 mails)."""
+    msg = gen.new_mails(1, seed=99, to="sink@example.com")[0][3]
+    host, port = stack.env["SMTP_HOST"], int(stack.env["SMTP_PORT"])
+    t0 = time.monotonic()
+    s = None
+    for i in range(n):
+        if i % 90 == 0:
+            if s:
+                s.quit()
+            s = smtplib.SMTP(host, port, timeout=60)
+        s.sendmail("bench@example.com", ["sink@example.com"], msg)
+    s.quit()
+    return n / (time.monotonic() - t0)
+
+
+# ---------------------------------------------------------------- tickd
+class Tickd:
+    def __init__(self, stack, d, args):
+        self.stack, self.dir, self.args = stack, d, args
+        self.db = "bench"
+        self.support = "support"
+        stack.psql("postgres", "CREATE DATABASE %s" % self.db)
+        self.conninfo = "host=%s port=%s dbname=%s user=%s" % (
+            stack.env["PGHOST"], stack.env["PGPORT"], self.db, stack.env["PGUSER"])
+        with open(os.path.join(d, "imap-password"), "w") as f:
+            f.write(stack.env["MAIL_PASSWORD"] + "\n")
+        self.conf = os.path.join(d, "tickd.conf")
+        self.write_conf(idle=True, poll=60)
+        self.ctl("migrate")
+        self.ctl("init-secret")
+        self.proc = None
+        self.rss = []  # (seconds since start, MB)
+
+    def write_conf(self, idle, poll):
+        e = self.stack.env
+        extra = ""
+        if self.args.smtp_conns:
+            extra = "connections = %d;" % self.args.smtp_conns
+        with open(self.conf, "w") as f:
+            f.write("""
+log_level = %(ll)d;
+instance = "bench";
+database: { conninfo = "%(ci)s"; };
+imap: { url = "imap://%(ih)s:%(ip)s"; user = "%(u)s"; password_file = "%(d)s/imap-password";
+        after = "seen"; poll_interval = %(poll)d; starttls = false; idle = %(idle)s;
+        timeout = 60; batch = %(batch)d; };
+smtp: { url = "smtp://%(sh)s:%(sp)s"; from = "%(u)s@example.com"; from_name = "Bench Support";
+        starttls = false; timeout = 60; %(extra)s };
+tickets: { subject_tag = "Bench"; secret_file = "%(d)s/secret"; };
+limits: { per_recipient_day = 100000; per_ticket_hour = 1000; global_per_minute = 1000000; };
+""" % dict(ll=self.args.log_level, ci=self.conninfo, ih=e["IMAP_HOST"], ip=e["IMAP_PORT"],
+           u=self.support, d=self.dir, poll=poll, idle="true" if idle else "false",
+           batch=self.args.batch, sh=e["SMTP_HOST"], sp=e["SMTP_PORT"], extra=extra))
+
+    def ctl(self, *a):
+        p = subprocess.run([os.path.join(self.args.build, "tickctl"), "-c", self.conf] + list(a),
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("tickctl %s: %s" % (a, p.stderr))
+        return p.stdout
+
+    def start(self):
+        logf = open(os.path.join(self.dir, "tickd.log"), "ab")
+        self.proc = subprocess.Popen([os.path.join(self.args.build, "tickd"), "-c", self.conf],
+                                     stdout=logf, stderr=logf)
+        self.t_start = time.monotonic()
+        self.rss = []
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self):
+        while not self._stop.wait(1.0):
+            self.rss.append((round(time.monotonic() - self.t_start, 1),
+                             round(proc_status(self.proc.pid, "VmRSS"), 2)))
+
+    def cpu(self):
+        return proc_cpu(self.proc.pid)
+
+    def peak_rss(self):
+        return proc_status(self.proc.pid, "VmHWM")
+
+    def stop(self):
+        self._stop.set()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.returncode not in (0, -signal.SIGTERM):
+            raise RuntimeError("tickd exited %s, see %s/tickd.log" % (self.proc.returncode,
+                                                                        self.dir))
+
+    def counts(self):
+        r = self.stack.psql(self.db, "SELECT (SELECT count(*) FROM message WHERE direction = "
+                            "'in'), (SELECT count(*) FROM outbox WHERE state = 'sent'), "
+                            "(SELECT count(*) FROM outbox WHERE state = 'failed')")
+        return [int(x) for x in r.split("|")]
+
+
+def run_phase(stack, td, want_msgs, want_sent, timeout):
+    """Start tickd, wait until want_msgs inbound messages and want_sent
+    sent mails; wall seconds, CPU of tickd and PostgreSQL, peak RSS."""
+    pg0 = proc_tree_cpu(stack.pg_pid())
+    td.start()
+    t0 = td.t_start
+    deadline = t0 + timeout
+    t_ingested = None
+    while True:
+        if td.proc.poll() is not None:
+            raise RuntimeError("tickd died (%s), see %s/tickd.log" % (td.proc.returncode, td.dir))
+        msgs, sent, failed = td.counts()
+        if msgs >= want_msgs and t_ingested is None:
+            t_ingested = time.monotonic() - t0
+        if msgs >= want_msgs and sent >= want_sent:
+            break
+        if failed:
+            raise RuntimeError("%d outbox mails failed" % failed)
+        if time.monotonic() > deadline:
+            raise RuntimeError("timeout: %d/%d messages, %d/%d sent" % (msgs, want_msgs, sent,
+                                                                        want_sent))
+        time.sleep(0.2 if want_msgs < 20000 else 1.0)
+    wall = time.monotonic() - t0
+    cpu = td.cpu()
+    pg = proc_tree_cpu(stack.pg_pid()) - pg0
+    rss = td.peak_rss()
+    td.stop()
+    return dict(mails=want_msgs, acks=want_sent, wall_s=round(wall, 2),
+                all_committed_s=round(t_ingested, 2),
+                per_s=round(want_msgs / wall, 1), tickd_cpu_s=round(cpu, 2),
+                tickd_cpu_ms_per_mail=round(cpu * 1000 / want_msgs, 3),
+                pg_cpu_s=round(pg, 2), pg_cpu_ms_per_mail=round(pg * 1000 / want_msgs, 3),
+                peak_rss_mb=round(rss, 1), rss_series=td.rss)
+
+
+def latency(stack, td, samples, idle, poll, gap):
+    """APPEND one mail at a time while tickd idles; seconds from the
+    APPEND's start to the COMMIT of the message row."""
+    td.write_conf(idle=idle, poll=poll)
+    td.start()
+    time.sleep(3)  # logged in, IDLE entered
+    mails = gen.new_mails(samples, seed=7 if idle else 8,
+                          to="%s@example.com" % td.support, tag="lat%d" % int(idle))
+    m = stack.imap(td.support)
+    sent = {}
+    rnd = random.Random(5)
+    for mid, _, _, raw, _ in mails:
+        t = time.time()
+        m.append("INBOX", None, None, raw)
+        sent[mid.strip("<>")] = t
+        time.sleep(rnd.uniform(*gap))
+    m.logout()
+    ids = ",".join("'%s'" % k for k in sent)
+    deadline = time.monotonic() + poll * 2 + 30
+    while time.monotonic() < deadline:
+        got = td.stack.psql(td.db, "SELECT count(*) FROM message WHERE message_id IN (%s)" % ids)
+        if int(got) == len(sent):
+            break
+        time.sleep(0.5)
+    rows = td.stack.psql(td.db, "SELECT message_id, extract(epoch FROM "
+                         "pg_xact_commit_timestamp(xmin)) FROM message WHERE message_id IN "
+                         "(%s)" % ids)
+    td.stop()
+    lat = []
+    for line in rows.splitlines():
+        mid, ts = line.split("|")
+        lat.append(float(ts) - sent[mid])
+    if len(lat) != len(sent):
+        raise RuntimeError("latency: %d of %d mails committed" % (len(lat), len(sent)))
+    return dict(samples=len(lat), idle=idle, poll_interval_s=poll,
+                p50_ms=round(pct(lat, 50) * 1000, 1), p99_ms=round(pct(lat, 99) * 1000, 1),
+                max_ms=round(max(lat) * 1000, 1), mean_ms=round(statistics.mean(lat) * 1000, 1))
+
+
+def rss_summary(series):
+    if not series:
+        return {}
+    vals = [v for _, v in series]
+    half = vals[len(vals) // 2:]
+    return dict(samples=len(vals), first_mb=vals[0], max_mb=max(vals), last_mb=vals[-1],
+                second_half_growth_mb=round(max(half) - min(half), 2))
+
+
+# ---------------------------------------------------------------- report
+def table(res):
+    a, r, li = res["new"], res.get("replies"), res["limits"]
+    rows = [("**New tickets with acknowledgement**, %d mails" % a["mails"],
+             "%.1f tickets/s" % a["per_s"],
+             "wall %.1f s until every mail committed (%.1f s) and every ack had its 250; "
+             "imap.batch %d, smtp.connections %s; RT: %.2f/s"
+             % (a["wall_s"], a["all_committed_s"], res["args"]["batch"],
+                res["args"]["smtp_conns"] or "default", RT_TICKETS_PER_S)),
+            ("tickd CPU per new ticket", "%.2f ms" % a["tickd_cpu_ms_per_mail"],
+             "%.1f s in all" % a["tickd_cpu_s"]),
+            ("PostgreSQL CPU per new ticket", "%.2f ms" % a["pg_cpu_ms_per_mail"],
+             "all PostgreSQL processes, %.1f s in all" % a["pg_cpu_s"]),
+            ("tickd peak RSS (new tickets)", "%.1f MB" % a["peak_rss_mb"], "VmHWM")]
+    if r:
+        rows += [("**Replies** (follow-ups, no ack), %d mails" % r["mails"],
+                  "%.1f replies/s" % r["per_s"], "wall %.1f s" % r["wall_s"]),
+                 ("tickd CPU per reply", "%.2f ms" % r["tickd_cpu_ms_per_mail"], ""),
+                 ("PostgreSQL CPU per reply", "%.2f ms" % r["pg_cpu_ms_per_mail"], ""),
+                 ("tickd peak RSS (replies)", "%.1f MB" % r["peak_rss_mb"], "VmHWM")]
+    for k, name in (("lat_idle", "IDLE"), ("lat_poll", "polling only")):
+        x = res.get(k)
+        if x:
+            rows.append(("APPEND-to-commit latency, %s" % name,
+                         "p50 %.0f ms, p99 %.0f ms" % (x["p50_ms"], x["p99_ms"]),
+                         "%d single mails, poll_interval %d s, max %.0f ms"
+                         % (x["samples"], x["poll_interval_s"], x["max_ms"])))
+    s = res.get("rss_soak")
+    if s:
+        rows.append(("tickd RSS over the run (1/s)",
+                     "first %.1f, max %.1f, last %.1f MB" % (s["first_mb"], s["max_mb"],
+                                                             s["last_mb"]),
+                     "%d samples; growth within the second half %.2f MB"
+                     % (s["samples"], s["second_half_growth_mb"])))
+    rows += [("*limit:* bare `curl UID FETCH 1:* (BODY.PEEK[])`", "%.0f mails/s" % li["curl_fetch"],
+              "%d mails, 8 per command on one connection (curl 7.88 refuses more than "
+              "300 KB per response)" % li.get("curl_fetch_mails", a["mails"])),
+             ("*limit:* pgbench INSERT 2 KB bytea + COMMIT",
+              "%.0f tps (1 client), %.0f tps (4)" % (li["pgbench_1"], li["pgbench_4"]),
+              "fsync on"),
+             ("*limit:* OpenSMTPD accepting mail, one connection", "%.0f mails/s" % li["smtp"],
+              "python smtplib, new session every 90"),
+             ("*limit:* Dovecot APPEND", "%.0f mails/s" % li["append"],
+              "%d connections (loading the benchmark)" % res["args"]["append_conns"])]
+    out = ["| measure | value | note |", "|---|---|---|"]
+    out += ["| %s | %s | %s |" % row for row in rows]
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=10000, help="new mails (default 10000)")
+    ap.add_argument("--replies", type=int, default=-1, help="replies (default n/2)")
+    ap.add_argument("--soak", action="store_true", help="soak run (implied by --n >= 100000)")
+    ap.add_argument("--idle-samples", type=int, default=100)
+    ap.add_argument("--poll-samples", type=int, default=20)
+    ap.add_argument("--poll-interval", type=int, default=5)
+    ap.add_argument("--append-conns", type=int, default=6)
+    ap.add_argument("--append", choices=("imap", "maildir"), default=None,
+                    help="how the mails get into INBOX (default: imap; maildir for the soak)")
+    ap.add_argument("--smtp-conns", type=int, default=2, help="smtp.connections (0: tickd's default)")
+    ap.add_argument("--batch", type=int, default=100, help="imap.batch")
+    ap.add_argument("--log-level", type=int, default=5)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--keep", action="store_true", help="keep the stack directory")
+    args = ap.parse_args()
+    if args.replies < 0:
+        args.replies = args.n // 2
+    soak = args.soak or args.n >= 100000
+    if args.append is None:
+        args.append = "maildir" if soak else "imap"
+    os.makedirs(args.out, exist_ok=True)
+    d = tempfile.mkdtemp(prefix="tickd-bench-")
+    res = dict(args=vars(args), started=datetime.datetime.utcnow().isoformat() + "Z",
+               machine=dict(cpus=os.cpu_count(), loadavg_start=os.getloadavg()))
+    stack = Stack(d)
+    td = None
+    try:
+        td = Tickd(stack, d, args)
+        li = res["limits"] = {}
+        log("limits: pgbench")
+        li["pgbench_1"] = limit_pgbench(stack, 1, 5)
+        li["pgbench_4"] = limit_pgbench(stack, 4, 5)
+        log("limits: SMTP")
+        li["smtp"] = limit_smtp(stack, 500)
+        subprocess.run([STACK, "wait-delivered", d, "120"], capture_output=True)
+
+        log("generating %d mails" % args.n)
+        mails = gen.new_mails(args.n, seed=1, to="%s@example.com" % td.support)
+        if args.append == "maildir":
+            log("writing %d mails into the Maildir" % args.n)
+            append_maildir(stack, td.support, [m[3] for m in mails])
+            li["append"] = append_all(stack, "appendprobe", [m[3] for m in mails[:600]],
+                                      args.append_conns)
+        else:
+            log("appending %d mails over %d connections" % (args.n, args.append_conns))
+            li["append"] = append_all(stack, td.support, [m[3] for m in mails],
+                                      args.append_conns)
+        log("limits: curl UID FETCH")
+        # (at most 10,000: one --next per 8 mails must fit on a command line)
+        li["curl_fetch_mails"] = min(args.n, 10000)
+        li["curl_fetch"] = limit_curl_fetch(stack, td.support, li["curl_fetch_mails"])
+
+        log("new tickets: running tickd")
+        res["new"] = run_phase(stack, td, args.n, args.n, timeout=max(600, args.n / 5))
+        if soak:
+            res["rss_soak"] = rss_summary(res["new"]["rss_series"])
+        log("new: %s" % {k: v for k, v in res["new"].items() if k != "rss_series"})
+        subprocess.run([STACK, "wait-delivered", d, "600"], capture_output=True)
+
+        if args.replies:
+            reps = gen.replies(mails, args.replies, to="%s@example.com" % td.support)
+            del mails
+            if args.append == "maildir":
+                append_maildir(stack, td.support, [m[3] for m in reps])
+            else:
+                append_all(stack, td.support, [m[3] for m in reps], args.append_conns)
+            log("replies: running tickd")
+            res["replies"] = run_phase(stack, td, args.n + args.replies, args.n,
+                                       timeout=max(600, args.replies / 5))
+            res["replies"]["mails"] = args.replies
+            for k in ("per_s", "tickd_cpu_ms_per_mail", "pg_cpu_ms_per_mail"):
+                pass
+            r = res["replies"]
+            r["per_s"] = round(args.replies / r["wall_s"], 1)
+            r["tickd_cpu_ms_per_mail"] = round(r["tickd_cpu_s"] * 1000 / args.replies, 3)
+            r["pg_cpu_ms_per_mail"] = round(r["pg_cpu_s"] * 1000 / args.replies, 3)
+            log("replies: %s" % {k: v for k, v in r.items() if k != "rss_series"})
+            threads = stack.psql(td.db, "SELECT count(*) FROM ticket")
+            res["replies"]["tickets_after"] = int(threads)
+            if int(threads) != args.n:
+                raise RuntimeError("replies made %d tickets, want %d" % (int(threads), args.n))
+
+        log("latency: IDLE")
+        res["lat_idle"] = latency(stack, td, args.idle_samples, True, 60, (0.1, 0.4))
+        log("latency: polling every %d s" % args.poll_interval)
+        res["lat_poll"] = latency(stack, td, args.poll_samples, False, args.poll_interval,
+                                  (0.2, args.poll_interval * 0.8))
+    finally:
+        res["machine"]["loadavg_end"] = os.getloadavg()
+        if td and td.proc and td.proc.poll() is None:
+            td.proc.kill()
+        if args.keep:
+            log("stack kept in %s (tests/stack.sh stop %s)" % (d, d))
+        else:
+            shutil.copy(os.path.join(d, "tickd.log"), os.path.join(args.out, "tickd.log")) \
+                if os.path.exists(os.path.join(d, "tickd.log")) else None
+            stack.stop()
+            shutil.rmtree(d, ignore_errors=True)
+    md = table(res)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    res["markdown"] = md
+    for name in ("bench.json", "bench-%s.json" % stamp):
+        with open(os.path.join(args.out, name), "w") as f:
+            json.dump(res, f, indent=1)
+    with open(os.path.join(args.out, "bench.md"), "w") as f:
+        f.write(md + "\n")
+    print(md)
+    log("wrote %s/bench.json and bench.md" % args.out)
+
+
+if __name__ == "__main__":
+    main()

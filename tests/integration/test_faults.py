@@ -1,0 +1,357 @@
+"""Fault tolerance on the real servers (issue 10, must-shows 1-5): servers
+that go away mid-ingestion, an SMTP outage with a permanent failure among
+the waiting mails, two instances on one mailbox and database (one killed
+with SIGKILL), and a scripted hostile IMAP server."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, TICKD, imapbox, mail
+
+STACK_SH = os.path.join(ROOT, "tests", "stack.sh")
+
+
+def stack_cmd(world, *args):
+    subprocess.run([STACK_SH] + list(args[:1]) + [world.stack["STACK_DIR"]] + list(args[1:]),
+                   check=True, capture_output=True)
+
+
+def append_many(w, n, prefix, frm=None):
+    """n distinct customer mails, oldest first; their Message-IDs."""
+    m = imapbox.connect(w.support)
+    ids = []
+    try:
+        for i in range(n):
+            mid = "<%s-%d@c.example>" % (prefix, i)
+            raw = mail(frm or w.addr(w.customer), w.addr(w.support), "%s %d" % (prefix, i),
+                       msgid=mid).encode()
+            m.append("INBOX", None, None, raw)
+            ids.append(mid)
+    finally:
+        m.logout()
+    return ids
+
+
+def counts(w):
+    r = w.sql("SELECT (SELECT count(*) FROM message WHERE direction = 'in'), "
+              "(SELECT count(DISTINCT message_id) FROM message WHERE direction = 'in'), "
+              "(SELECT count(*) FROM outbox WHERE state = 'sent'), "
+              "(SELECT count(*) FROM outbox WHERE state = 'failed')")
+    return [int(x) for x in r.split("|")]
+
+
+def sql_retry(w, q, secs=60):
+    """w.sql that waits while PostgreSQL is (re)starting."""
+    deadline = time.monotonic() + secs
+    while True:
+        try:
+            return w.sql(q)
+        except subprocess.CalledProcessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def wait_for(pred, secs, what, procs=()):
+    deadline = time.monotonic() + secs
+    while True:
+        for p in procs:
+            assert p.poll() is None, "tickd exited (%s) while waiting for %s" % (p.returncode, what)
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timeout waiting for %s" % what)
+        time.sleep(0.5)
+
+
+def delivered_ids(w, user):
+    got = imapbox.fetch(user)
+    return [re.search(rb"(?im)^In-Reply-To: *(<[^>]+>)", g["raw"]).group(1).decode() for g in got]
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+
+
+def log_of(w):
+    with open(os.path.join(w.dir, "tickd.log"), "rb") as f:
+        return f.read().decode("utf-8", "replace")
+
+
+def check_all_once(w, ids, total, kills=0, mta_dups_ok=False):
+    assert counts(w)[:3] == [total, total, total], counts(w)
+    assert w.sql("SELECT count(*) FROM ticket") == str(total)
+    subprocess.run([STACK_SH, "wait-delivered", w.stack["STACK_DIR"], "120"], check=True,
+                   capture_output=True)
+    acks = delivered_ids(w, w.customer)
+    dups = len(acks) - len(set(acks))
+    print("%d acks delivered, %d distinct, %d duplicate(s), %d kill(s)" % (
+        len(acks), len(set(acks)), dups, kills))
+    assert set(acks) == set(ids)
+    if mta_dups_ok:
+        # tickd handed every ack to the MTA in exactly one SMTP transaction
+        # (no release, no retry); copies in the mailbox are then the MTA's
+        # own at-least-once towards a Dovecot that died mid-LMTP
+        assert w.sql("SELECT sum(attempts) FROM outbox") == str(total)
+        return
+    # a duplicate delivery needs a SIGKILL between the 250 and the UPDATE
+    assert dups <= kills
+
+
+def test_postgres_stopped_30s_mid_ingest(make_world):
+    """1. PostgreSQL stopped for 30 s in the middle of ingesting 1,000
+    mails, then started: all stored once, all acknowledged once, tickd
+    never exited."""
+    w = make_world(per_recipient_day=100000)
+    ids = append_many(w, 1000, "pgdown")
+    p = w.start()
+    try:
+        wait_for(lambda: counts(w)[0] >= 50, 120, "50 mails ingested", [p])
+        stack_cmd(w, "stop-one", "pg")
+        t_stop = time.monotonic()
+        while time.monotonic() - t_stop < 30:
+            assert p.poll() is None, "tickd exited while PostgreSQL was down"
+            time.sleep(1)
+        stack_cmd(w, "start-one", "pg")
+        done = sql_retry(w, "SELECT count(*) FROM message WHERE direction = 'in'")
+        print("stored before the restart finished: %s" % done)
+        assert int(done) < 1000, "ingestion was over before PostgreSQL went away"
+        wait_for(lambda: counts(w)[0] == 1000 and counts(w)[2] == 1000, 400,
+                 "1000 mails and acks", [p])
+        assert p.poll() is None
+    finally:
+        stop(p)
+    log = log_of(w)
+    assert "database" in log and ("retry in" in log or "is back" in log), log[-2000:]
+    # the sender may have had the SMTP server's 250 for a mail when the
+    # database went away, before it could mark the mail sent: that one goes
+    # out twice (at-least-once, same Message-ID), like after a kill
+    check_all_once(w, ids, 1000, kills=1)
+
+
+def test_dovecot_restarted_mid_ingest(make_world):
+    """2. Dovecot restarted in the middle of ingesting 1,000 mails."""
+    w = make_world(per_recipient_day=100000)
+    ids = append_many(w, 1000, "imapdown")
+    p = w.start()
+    try:
+        wait_for(lambda: counts(w)[0] >= 50, 120, "50 mails ingested", [p])
+        stack_cmd(w, "stop-one", "imap")
+        time.sleep(5)
+        assert counts(w)[0] < 1000, "ingestion was over before Dovecot went away"
+        stack_cmd(w, "start-one", "imap")
+        wait_for(lambda: counts(w)[0] == 1000 and counts(w)[2] == 1000, 400,
+                 "1000 mails and acks", [p])
+    finally:
+        stop(p)
+    check_all_once(w, ids, 1000, mta_dups_ok=True)
+
+
+def test_smtp_down_two_minutes_then_all_acks_in_age_order_and_5xx_failed(make_world):
+    """3. SMTP down while 100 acknowledgements are due, up 2 minutes later:
+    all 100 delivered once, in order of age; a 5xx recipient (the stack's
+    OpenSMTPD refuses local parts "reject*" at RCPT) is recorded as failed
+    on its ticket and not retried."""
+    w = make_world(per_recipient_day=100000)
+    stack_cmd(w, "stop-one", "smtp")
+    try:
+        ids = append_many(w, 50, "smtpdown")
+        bad = append_many(w, 1, "refused", frm="reject%s@example.com" % w.customer)
+        ids += append_many(w, 50, "smtpdown2")
+        p = w.start()
+        wait_for(lambda: counts(w)[0] == 101, 120, "101 mails ingested", [p])
+        time.sleep(120 - 0)  # the outage: two minutes with 101 acks due
+        queued = w.sql("SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')")
+        assert queued == "101", queued
+        attempts = int(w.sql("SELECT max(attempts) FROM outbox"))
+        assert attempts >= 2, "no retries during the outage"
+    finally:
+        stack_cmd(w, "start-one", "smtp")
+    try:
+        wait_for(lambda: counts(w)[2] == 100 and counts(w)[3] == 1, 420, "100 sent, 1 failed",
+                 [p])
+        failed_attempts = w.sql("SELECT attempts FROM outbox WHERE state = 'failed'")
+        time.sleep(10)
+        # not retried: still failed, no further attempt
+        assert w.sql("SELECT state, attempts FROM outbox WHERE rcpt LIKE 'reject%'") == \
+            "failed|%s" % failed_attempts
+    finally:
+        stop(p)
+    row = w.sql("SELECT last_code, ticket_id FROM outbox WHERE state = 'failed'")
+    code, tid = row.split("|")
+    assert code.startswith("5"), row
+    ev = w.sql("SELECT action || ': ' || detail FROM event WHERE ticket_id = %s AND "
+               "action = 'send-failed'" % tid)
+    assert "5" in ev and ev.startswith("send-failed"), ev
+    assert bad[0].strip("<>") in w.sql("SELECT message_id FROM message WHERE ticket_id = %s"
+                                       % tid)
+    # in order of age: the SMTP server accepted them in the order they were queued
+    order = w.sql("SELECT string_agg(id::text, ',' ORDER BY sent_at, id) FROM outbox "
+                  "WHERE state = 'sent'").split(",")
+    assert order == sorted(order, key=int), order
+    subprocess.run([STACK_SH, "wait-delivered", w.stack["STACK_DIR"], "120"], check=True,
+                   capture_output=True)
+    acks = delivered_ids(w, w.customer)
+    assert sorted(acks) == sorted(ids) and len(acks) == 100
+
+
+def test_two_instances_one_mailbox_one_killed(make_world):
+    """4. Two tickd instances on the same mailbox and database ingest 2,000
+    mails; one is killed with SIGKILL midway; the other finishes: every mail
+    once, every acknowledgement once (up to the documented crash window)."""
+    w = make_world(per_recipient_day=100000)
+    ids = append_many(w, 2000, "twin")
+    confs = []
+    for name in ("twin-a", "twin-b"):
+        c = os.path.join(w.dir, "%s.conf" % name)
+        with open(w.conf) as f, open(c, "w") as g:
+            g.write(f.read() + '\ninstance = "%s";\n' % name)
+        confs.append(c)
+    logs = [open(os.path.join(w.dir, "tickd-%d.log" % i), "ab") for i in range(2)]
+    procs = [subprocess.Popen([TICKD, "-c", c], stdout=lg, stderr=lg) for c, lg in zip(confs, logs)]
+    try:
+        wait_for(lambda: counts(w)[0] >= 300, 180, "300 mails ingested", procs)
+        fetchers = w.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                         "granted AND objsubid = 1")
+        assert fetchers == "1", "exactly one instance fetches the mailbox: %s" % fetchers
+        # kill the fetcher (the one whose log shows ingested mail) midway
+        ingested = []
+        for i in range(2):
+            with open(os.path.join(w.dir, "tickd-%d.log" % i), "rb") as f:
+                ingested.append(f.read().count(b"ingest: "))
+        victim = 0 if ingested[0] >= ingested[1] else 1
+        procs[victim].send_signal(signal.SIGKILL)
+        procs[victim].wait()
+        left = counts(w)
+        print("killed twin %d with %d stored, %d sent" % (victim, left[0], left[2]))
+        assert left[0] < 2000
+        wait_for(lambda: counts(w)[0] == 2000 and counts(w)[2] == 2000, 400,
+                 "2000 mails and acks", [procs[1 - victim]])
+        senders = w.sql("SELECT string_agg(DISTINCT leased_by, ',') FROM outbox")
+        print("acks sent by: %s" % senders)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                stop(p)
+    check_all_once(w, ids, 2000, kills=1)
+
+
+def fake_imap(w, scenario):
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "imapfake.py"), "--port",
+                          "0", "--log", os.path.join(w.dir, "fake-%s.log" % scenario), scenario],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    assert line.startswith("PORT "), line
+    return p, int(line.split()[1])
+
+
+def point_imap_at(w, port, timeout):
+    with open(w.conf) as f:
+        s = f.read()
+    s = re.sub(r'url = "imap://[^"]*"', 'url = "imap://127.0.0.1:%d"' % port, s, count=1)
+    s = s.replace("timeout = 20; };\nsmtp", "timeout = %d; };\nsmtp" % timeout, 1)
+    with open(w.conf, "w") as f:
+        f.write(s)
+
+
+def test_hostile_imap_server_times_out_or_refuses_and_tickd_keeps_serving(make_world):
+    """5. A scripted IMAP server that stalls mid-literal, sends a 100 MB
+    literal, or sends garbage: tickd times out or refuses, logs it, stays
+    small, keeps sending its outbox and, pointed back at a sane server
+    (SIGHUP), ingests again.  (One IMAP account per tickd for now, so
+    "other mailboxes" is the outbox and the next server.)"""
+    w = make_world(per_recipient_day=100000)
+    # what tickd must log: the timeout; the refused literal (the mail is
+    # then recorded for review as "too large to fetch", never read whole);
+    # the protocol error
+    expect = {"stall": r"silent or too slow|not complete within",
+              "biglit": r"over the cap|over the limit",
+              "garbage": r"line too long|bad |garbage|range fetch disabled"}
+
+    def handled(scenario):
+        if not re.search(expect[scenario], log_of(w), re.I):
+            return False
+        if scenario == "biglit" and w.sql(
+                "SELECT count(*) FROM ticket WHERE subject LIKE '%too large to fetch%'") != "0":
+            return True
+        return w.sql("SELECT COALESCE(max(failures), 0) FROM mailbox_state") != "0"
+
+    for scenario in ("stall", "biglit", "garbage"):
+        # every scenario serves the same 3 mails (UIDVALIDITY 42): forget
+        # the cursor, or a later scenario has nothing left to fetch
+        w.sql("DELETE FROM mailbox_state")
+        fake, port = fake_imap(w, scenario)
+        point_imap_at(w, port, 3)
+        p = w.start()
+        try:
+            # mail keeps going out while the IMAP server misbehaves
+            raw = mail(w.addr(w.customer), w.addr(w.support), "while %s" % scenario)
+            w.ctl("import", input=raw.encode())
+            t0 = time.monotonic()
+            wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent' AND "
+                                   "ticket_id = (SELECT max(id) FROM ticket)") == "1",
+                     60, "the ack sent during '%s'" % scenario, [p])
+            wait_for(lambda: handled(scenario), 90,
+                     "a logged and recorded IMAP failure for '%s'" % scenario, [p])
+            time.sleep(max(0, 8 - (time.monotonic() - t0)))
+            assert p.poll() is None, "tickd exited on '%s'" % scenario
+            with open("/proc/%d/status" % p.pid) as f:
+                hwm = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+            print("%s: tickd peak RSS %d kB" % (scenario, hwm))
+            assert hwm < 100 * 1024, "tickd grew to %d kB on '%s'" % (hwm, scenario)
+            status = w.ctl("status", "--json").stdout.decode()
+            assert '"connections"' in status and '"mailboxes"' in status, status
+        finally:
+            stop(p)
+            fake.kill()
+            fake.wait()
+        assert p.returncode == 0, "tickd exit %s after '%s'" % (p.returncode, scenario)
+    # back to Dovecot: a running tickd reloads (SIGHUP) and ingests again
+    fake, port = fake_imap(w, "stall")
+    point_imap_at(w, port, 3)
+    p = w.start()
+    try:
+        time.sleep(5)
+        w.write_conf()  # the real server again
+        p.send_signal(signal.SIGHUP)
+        w.append(mail(w.addr(w.customer), w.addr(w.support), "after the storm",
+                      msgid="<storm@c.example>"))
+        wait_for(lambda: w.sql("SELECT count(*) FROM message WHERE message_id = "
+                               "'storm@c.example'") == "1", 60, "ingest after SIGHUP", [p])
+    finally:
+        stop(p)
+        fake.kill()
+        fake.wait()
+
+
+def test_batch_one_bad_mail_keeps_the_others(world):
+    """Batching (several mails per transaction, one savepoint each): a mail
+    whose INSERT fails does not take the mails before it down with the
+    batch; they are committed and marked, the cursor stops before the bad
+    one, and nothing is stored twice once the fault is gone."""
+    w = world
+    w.sql("CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.subject = 'poison' "
+          "THEN RAISE EXCEPTION 'poisoned for the test'; END IF; RETURN NEW; END $$ "
+          "LANGUAGE plpgsql; CREATE TRIGGER poison BEFORE INSERT ON message FOR EACH ROW "
+          "EXECUTE FUNCTION poison()")
+    for i in range(10):
+        w.append(mail(w.addr(w.customer), w.addr(w.support), "poison" if i == 5 else "ok %d" % i,
+                      msgid="<batch-%d@c.example>" % i))
+    p = subprocess.run([TICKD, "-c", w.conf, "--once"], capture_output=True, timeout=120)
+    assert p.returncode != 0  # the mailbox failed this time (EX_TEMPFAIL)
+    assert b"poisoned for the test" in p.stderr
+    assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "5"
+    assert w.sql("SELECT last_uid, marked_uid FROM mailbox_state") == "5|5"
+    flags = [("\\Seen" in m["flags"]) for m in imapbox.fetch(w.support)]
+    assert flags == [True] * 5 + [False] * 5, flags
+    w.sql("DROP TRIGGER poison ON message")
+    w.once()
+    assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "10"
+    assert w.sql("SELECT count(DISTINCT message_id) FROM message WHERE direction = 'in'") == "10"
+    assert w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == "10"
