@@ -111,6 +111,7 @@ itest: all
 
 check: deps
 	$(MAKE) all
+	$(MAKE) lint
 	$(MAKE) unit
 	$(MAKE) corpus
 	$(MAKE) itest

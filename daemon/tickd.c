@@ -73,12 +73,12 @@ main(int argc, char **argv)
 	bool check = false;
 	int opt;
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"once", no_argument, NULL, 'o'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"once", no_argument, NULL, 'o'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 
 	while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1)

@@ -18,17 +18,17 @@
 
 enum cfg_after {
 	CFG_AFTER_SEEN = 0, /* UID STORE +FLAGS (\Seen) after commit */
-	CFG_AFTER_MOVE,	    /* UID MOVE to imap.move_to after commit */
-	CFG_AFTER_NONE,	    /* leave the mail as it is */
+	CFG_AFTER_MOVE,     /* UID MOVE to imap.move_to after commit */
+	CFG_AFTER_NONE,     /* leave the mail as it is */
 };
 
 struct cfg_imap {
 	char *url, *user, *password; /* password read from password_file */
 	char *password_file;
-	char *mailbox;	    /* default "INBOX" */
+	char *mailbox;      /* default "INBOX" */
 	char *sent_mailbox; /* NULL: agents' Sent folder not watched */
 	enum cfg_after after;
-	char *move_to; /* default "Processed" */
+	char *move_to;     /* default "Processed" */
 	int poll_interval; /* seconds */
 	bool starttls, idle;
 	int timeout; /* seconds per server response */
@@ -46,17 +46,17 @@ struct cfg_smtp {
 
 struct cfg_tickets {
 	char *subject_tag; /* "Example" in "[Example #1042]" */
-	char *queue;	   /* queue name of the main mailbox */
-	char *domain;	   /* right-hand side of tickd's Message-IDs */
+	char *queue;       /* queue name of the main mailbox */
+	char *domain;      /* right-hand side of tickd's Message-IDs */
 	char *secret_file;
 	unsigned char *secret; /* HMAC key for Message-ID tokens */
 	size_t secret_len;
-	bool acknowledge;	/* send acknowledgements for new tickets */
+	bool acknowledge;       /* send acknowledgements for new tickets */
 	bool trust_same_domain; /* requester's domain may write too */
 	int reopen_days;
 	gint64 max_mail_size; /* bytes; larger mails are noted, kept raw */
-	bool list_drop;	      /* list mail: kept without a ticket */
-	bool spam_drop;	      /* spam-flagged mail: likewise */
+	bool list_drop;       /* list mail: kept without a ticket */
+	bool spam_drop;       /* spam-flagged mail: likewise */
 	/* issue 12: queues, templates, retention */
 	char *template_set;   /* templates/<set>/..., default "default" */
 	char *language;       /* the queue's default language, "en" */
@@ -74,9 +74,9 @@ struct cfg_limits {
 
 /* Manager reports and CSAT (issue 11). */
 struct cfg_report {
-	bool daily, weekly;     /* digest schedules */
-	int hour;               /* local hour the digest goes out, 0..23 */
-	char *timezone;         /* IANA zone of the digest periods */
+	bool daily, weekly; /* digest schedules */
+	int hour;           /* local hour the digest goes out, 0..23 */
+	char *timezone;     /* IANA zone of the digest periods */
 	/* "SLA met" targets in minutes (24x7 UTC) of the report when
 	 * sla.policies is empty; 0 = no target */
 	int fallback_first_response;
@@ -124,22 +124,22 @@ enum cfg_priority {
  * escalates at once to the chain's immediate addressees. */
 struct cfg_rule {
 	char *name;
-	char **from;	 /* owned, NULL-terminated: "a@b" or "@domain" */
-	char **keywords; /* owned, NULL-terminated, UTF-8 case-folded */
+	char **from;          /* owned, NULL-terminated: "a@b" or "@domain" */
+	char **keywords;      /* owned, NULL-terminated, UTF-8 case-folded */
 	bool importance_high; /* Importance: high / X-Priority: 1 or 2 */
-	int priority;	      /* enum cfg_priority */
+	int priority;         /* enum cfg_priority */
 	bool escalate;
 };
 
 struct cfg_chain {
-	char *queue;		      /* owned; NULL = any queue */
+	char *queue;                   /* owned; NULL = any queue */
 	char **to[SLA_ESC_MAX_LEVELS]; /* owned, NULL-terminated addresses */
-	char **immediate;	      /* owned; NULL = the config's managers */
-	struct sla_chain chain;	      /* borrows queue and to */
+	char **immediate;              /* owned; NULL = the config's managers */
+	struct sla_chain chain;        /* borrows queue and to */
 };
 
 struct cfg_sla {
-	GPtrArray *calendars;	    /* struct sla_calendar*, owned */
+	GPtrArray *calendars;        /* struct sla_calendar*, owned */
 	struct sla_policy *policies; /* n_policies, queue strings owned */
 	const struct sla_calendar **policy_cal; /* borrowed from calendars */
 	size_t n_policies;
@@ -147,7 +147,7 @@ struct cfg_sla {
 	GPtrArray *chains; /* struct cfg_chain*, owned */
 	int batch_minutes; /* one notice/digest per addressee per window */
 	int hold_seconds;  /* let a burst gather before the first notice */
-	int tick_limit;	   /* tickets evaluated per transaction */
+	int tick_limit;    /* tickets evaluated per transaction */
 };
 
 /* cfg_priority_parse - "low".."urgent" -> enum cfg_priority, or -EINVAL. */
@@ -205,7 +205,7 @@ const struct cfg_queue *cfg_queue_by_name(const struct cfg *c,
  * commands that never log in, such as migrate and init-secret).
  */
 int cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
-	     GPtrArray *errors);
+             GPtrArray *errors);
 void cfg_free(struct cfg **c);
 
 /* cfg_person - the agent or manager with this address, or NULL. */

@@ -21,9 +21,9 @@
 #include <stdint.h>
 
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
-#define NORETURN	  __attribute__((noreturn))
-#define WARN_UNUSED	  __attribute__((warn_unused_result))
-#define ARRAY_SIZE(a)	  (sizeof(a) / sizeof((a)[0]))
+#define NORETURN          __attribute__((noreturn))
+#define WARN_UNUSED       __attribute__((warn_unused_result))
+#define ARRAY_SIZE(a)     (sizeof(a) / sizeof((a)[0]))
 
 /* err_is_transient - true when a negative errno means "try again later". */
 static inline bool

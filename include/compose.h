@@ -17,10 +17,10 @@
 struct compose_ack {
 	gint64 ticket;
 	const char *to_addr, *to_name;
-	const char *subject;	  /* the customer's subject, decoded */
-	const char *in_reply_to;  /* customer's Message-ID or NULL */
-	const char *references;	  /* customer's References + id, or NULL */
-	const char *message_id;	  /* ours, signed, without <> */
+	const char *subject;     /* the customer's subject, decoded */
+	const char *in_reply_to; /* customer's Message-ID or NULL */
+	const char *references;  /* customer's References + id, or NULL */
+	const char *message_id;  /* ours, signed, without <> */
 	gint64 now;
 	/* issue 12: language choice and template variables; NULL = none */
 	const char *prev_language;      /* the customer's earlier language */
@@ -81,15 +81,15 @@ char *compose_bounce_address(const struct cfg *cfg, gint64 ticket);
 /* One ticket in an escalation notice or digest; strings borrowed. */
 struct compose_esc_item {
 	gint64 ticket;
-	const char *what;     /* "first response breached", "customer asks
-				 for a manager" */
-	int level, n_levels;  /* level 0: immediate escalation */
-	const char *reason;   /* the priority rule that matched, or NULL */
+	const char *what;    /* "first response breached", "customer asks
+	                        for a manager" */
+	int level, n_levels; /* level 0: immediate escalation */
+	const char *reason;  /* the priority rule that matched, or NULL */
 	const char *subject, *customer, *queue, *priority, *status;
-	const char *assignee; /* "" or NULL: nobody */
-	const char *sla;      /* "first response within 60 business min" */
-	const char *breach;   /* when it was breached, formatted, or NULL */
-	gint64 age_min;	      /* business minutes since the ticket opened */
+	const char *assignee;  /* "" or NULL: nobody */
+	const char *sla;       /* "first response within 60 business min" */
+	const char *breach;    /* when it was breached, formatted, or NULL */
+	gint64 age_min;        /* business minutes since the ticket opened */
 	const char *last_text; /* the last customer message's new part */
 };
 

@@ -17,7 +17,7 @@
 struct fetch_mailbox {
 	const char *key;    /* cursor key "queue:folder" */
 	const char *folder; /* IMAP mailbox name */
-	bool sent;	    /* agents' Sent folder */
+	bool sent;          /* agents' Sent folder */
 	/* called after every COMMIT of fetched mail (NULL: none), e.g. to
 	 * wake the outbox senders while a long fetch goes on */
 	void (*on_commit)(void *ctx);
@@ -35,7 +35,7 @@ struct fetch_stats {
  * between mails when *stop becomes non-zero.
  */
 int fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
-		  const struct fetch_mailbox *mb, struct fetch_stats *stats,
-		  volatile sig_atomic_t *stop);
+                  const struct fetch_mailbox *mb, struct fetch_stats *stats,
+                  volatile sig_atomic_t *stop);
 
 #endif

@@ -14,11 +14,11 @@
 #include "store.h"
 
 struct ingest_source {
-	const char *label;    /* "support:INBOX", "tickctl import" */
-	const char *mailbox;  /* cursor key, or NULL (no cursor) */
+	const char *label;   /* "support:INBOX", "tickctl import" */
+	const char *mailbox; /* cursor key, or NULL (no cursor) */
 	gint64 uidvalidity;
 	gint64 uid;
-	bool sent_folder;     /* the shared mailbox's Sent: agents' replies */
+	bool sent_folder; /* the shared mailbox's Sent: agents' replies */
 };
 
 enum ingest_kind {
@@ -26,15 +26,15 @@ enum ingest_kind {
 	INGEST_FOLLOW_UP,
 	INGEST_DUPLICATE,
 	INGEST_UNATTACHED, /* machine mail kept without a ticket */
-	INGEST_DROPPED,	   /* our own echo: kept raw, logged once */
+	INGEST_DROPPED,    /* our own echo: kept raw, logged once */
 };
 
 struct ingest_outcome {
 	enum ingest_kind kind;
-	gint64 ticket;	  /* 0 when none */
-	gint64 message;	  /* 0 for duplicates */
+	gint64 ticket;  /* 0 when none */
+	gint64 message; /* 0 for duplicates */
 	bool acknowledged;
-	const char *cls;  /* classify_name() of the mail; static */
+	const char *cls; /* classify_name() of the mail; static */
 };
 
 /*
@@ -44,8 +44,8 @@ struct ingest_outcome {
  * now is the time to record (unix seconds; injected for tests).
  */
 int ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
-		size_t len, const struct ingest_source *src, gint64 now,
-		struct ingest_outcome *out);
+                size_t len, const struct ingest_source *src, gint64 now,
+                struct ingest_outcome *out);
 
 /* ingest_kind_name - "new", "follow-up", ...; static. */
 const char *ingest_kind_name(enum ingest_kind k);

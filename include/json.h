@@ -12,7 +12,7 @@
 #include <glib.h>
 
 struct json {
-	GString *out;	  /* borrowed, appended to */
+	GString *out;     /* borrowed, appended to */
 	bool need_comma;  /* a value was written at this level */
 	bool key_pending; /* json_key wrote a key; its value comes next */
 	int depth;

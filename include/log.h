@@ -24,11 +24,11 @@ int log_get_level(void);
 void log_msg(int prio, const char *fmt, ...) PRINTF_LIKE(2, 3);
 NORETURN void log_die(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
-#define log_err(...)	 log_msg(LOGP_ERR, __VA_ARGS__)
+#define log_err(...)     log_msg(LOGP_ERR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOGP_WARNING, __VA_ARGS__)
-#define log_notice(...)	 log_msg(LOGP_NOTICE, __VA_ARGS__)
-#define log_info(...)	 log_msg(LOGP_INFO, __VA_ARGS__)
-#define log_debug(...)	 log_msg(LOGP_DEBUG, __VA_ARGS__)
+#define log_notice(...)  log_msg(LOGP_NOTICE, __VA_ARGS__)
+#define log_info(...)    log_msg(LOGP_INFO, __VA_ARGS__)
+#define log_debug(...)   log_msg(LOGP_DEBUG, __VA_ARGS__)
 
 /*
  * log_quote - copy at most 80 characters of an untrusted string into buf,

@@ -11,8 +11,8 @@
 
 struct loop_opts {
 	const char *config_path;
-	bool once;	/* process what is waiting, then exit 0 */
-	int log_level;	/* 0 = from the config */
+	bool once;     /* process what is waiting, then exit 0 */
+	int log_level; /* 0 = from the config */
 };
 
 /* loop_run - returns the process exit code (sysexits.h). */

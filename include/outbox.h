@@ -27,15 +27,14 @@ struct outbox_stats {
  * it).  0 or -E from the store.
  */
 int outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
-		 int max, struct outbox_stats *stats);
+                 int max, struct outbox_stats *stats);
 
 /*
  * outbox_drain_as - outbox_drain with leases in owner's name (a sender
  * thread's "instance#n"; outbox_drain uses cfg->instance).
  */
-int outbox_drain_as(const struct cfg *cfg, struct store *st,
-		    struct smtp *smtp, const char *owner, int max,
-		    struct outbox_stats *stats);
+int outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
+                    const char *owner, int max, struct outbox_stats *stats);
 
 /* outbox_backoff - seconds to wait before attempt n+1 (capped, jittered). */
 int outbox_backoff(int attempts);

@@ -18,8 +18,8 @@
 struct smtp_params {
 	const char *url; /* "smtps://host:465" or "smtp://host:587" */
 	const char *user, *password; /* NULL: no AUTH */
-	bool starttls;		     /* smtp:// : require STARTTLS */
-	long timeout;		     /* seconds per response */
+	bool starttls;               /* smtp:// : require STARTTLS */
+	long timeout;                /* seconds per response */
 };
 
 struct smtp;
@@ -29,7 +29,7 @@ void smtp_free(struct smtp **s);
 
 /* env_from "" sends the null reverse-path <>. data must use CRLF. */
 int smtp_send(struct smtp *s, const char *env_from, const char *rcpt,
-	      const void *data, size_t len, int *code_r);
+              const void *data, size_t len, int *code_r);
 
 /* smtp_error - text of the last failure (borrowed). */
 const char *smtp_error(const struct smtp *s);

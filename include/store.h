@@ -77,26 +77,25 @@ struct store_cursor {
 };
 /* 0, or -ENOENT when the mailbox was never seen. */
 int store_cursor_get(struct store *st, const char *mailbox,
-		     struct store_cursor *c_r);
-int store_cursor_set(struct store *st, const char *mailbox,
-		     gint64 uidvalidity, gint64 last_uid);
+                     struct store_cursor *c_r);
+int store_cursor_set(struct store *st, const char *mailbox, gint64 uidvalidity,
+                     gint64 last_uid);
 int store_cursor_reset(struct store *st, const char *mailbox,
-		       gint64 uidvalidity);
+                       gint64 uidvalidity);
 int store_cursor_marked(struct store *st, const char *mailbox,
-			gint64 marked_uid);
+                        gint64 marked_uid);
 /* store_cursor_result - record a fetch outcome (err NULL = success). */
-int store_cursor_result(struct store *st, const char *mailbox,
-			const char *err);
+int store_cursor_result(struct store *st, const char *mailbox, const char *err);
 
 /* ---- ingestion ---- */
 struct store_ticket {
 	gint64 id;
 	char status[16];
 	char priority[16];
-	char *requester;   /* owned */
-	char *subject;	   /* owned */
-	char *queue;	   /* owned */
-	gint64 closed_at;  /* unix seconds or 0 */
+	char *requester;  /* owned */
+	char *subject;    /* owned */
+	char *queue;      /* owned */
+	gint64 closed_at; /* unix seconds or 0 */
 	gint64 resolved_at;
 };
 void store_ticket_clear(struct store_ticket *t);
@@ -113,27 +112,26 @@ int store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r);
 int store_is_participant(struct store *st, gint64 ticket, const char *addr);
 /* store_participant_domain - 1 when some participant has this domain. */
 int store_participant_domain(struct store *st, gint64 ticket,
-			     const char *domain);
+                             const char *domain);
 
 struct store_new_ticket {
 	const char *queue, *subject, *requester, *requester_name;
 	const char *priority, *language, *review_reason;
 	bool needs_review;
 	gint64 linked_ticket; /* 0 = none */
-	gint64 at;	      /* unix seconds */
+	gint64 at;            /* unix seconds */
 };
 /* store_ticket_create - *id_r is the new ticket number. */
 int store_ticket_create(struct store *st, const struct store_new_ticket *n,
-			gint64 *id_r);
+                        gint64 *id_r);
 /* store_ticket_touch - after a customer (customer=true) or agent mail. */
-int store_ticket_touch(struct store *st, gint64 id, bool customer,
-		       gint64 at);
+int store_ticket_touch(struct store *st, gint64 id, bool customer, gint64 at);
 int store_ticket_set_status(struct store *st, gint64 id, const char *status,
-			    gint64 at);
+                            gint64 at);
 int store_ticket_set_field(struct store *st, gint64 id, const char *field,
-			   const char *value);
+                           const char *value);
 int store_participant_add(struct store *st, gint64 ticket, const char *addr,
-			  const char *name, const char *role);
+                          const char *name, const char *role);
 /* store_participant_set - like store_participant_add, but an existing
  * row takes this role. 0/-E. */
 int store_participant_set(struct store *st, gint64 ticket, const char *addr,
@@ -162,33 +160,33 @@ struct store_message {
 /* store_message_add - *id_r the new id; -EEXIST when the dedupe key is
  * taken (the transaction is then aborted: roll back and retry). */
 int store_message_add(struct store *st, const struct store_message *m,
-		      gint64 *id_r);
+                      gint64 *id_r);
 int store_attachment_add(struct store *st, gint64 message, const char *name,
-			 const char *type, const char *cid, bool is_inline,
-			 const void *data, size_t len, bool keep_data);
+                         const char *type, const char *cid, bool is_inline,
+                         const void *data, size_t len, bool keep_data);
 int store_event_add(struct store *st, gint64 ticket, const char *actor,
-		    const char *action, const char *detail, gint64 message);
+                    const char *action, const char *detail, gint64 message);
 /* store_event_attach - events of ticket written earlier in the current
  * transaction without a message now point at message. 0/-E. */
 int store_event_attach(struct store *st, gint64 ticket, gint64 message);
 
 /* ---- outbox ---- */
 int store_outbox_add(struct store *st, gint64 ticket, gint64 message,
-		     const char *kind, const char *env_from, const char *rcpt,
-		     const void *data, size_t len);
+                     const char *kind, const char *env_from, const char *rcpt,
+                     const void *data, size_t len);
 /* store_auto_count - automatic mails queued for rcpt (or for ticket when
  * rcpt is NULL) in the last seconds, suppressed ones excluded. */
 gint64 store_auto_count(struct store *st, const char *rcpt, gint64 ticket,
-			int seconds);
+                        int seconds);
 /* store_suppressed - 1 when addr gets no automatic mail now. */
 int store_suppressed(struct store *st, const char *addr);
 int store_suppress(struct store *st, const char *addr, const char *reason,
-		   int days);
+                   int days);
 
 struct store_outmail {
 	gint64 id, ticket_id;
 	char *kind, *env_from, *rcpt; /* owned */
-	GBytes *data;		      /* owned */
+	GBytes *data;                 /* owned */
 	int attempts;
 	gint64 created;
 };
@@ -200,7 +198,7 @@ void store_outmail_free(gpointer p);
  * Appends struct store_outmail* to out (free func store_outmail_free).
  */
 int store_outbox_claim(struct store *st, const char *owner, int lease_secs,
-		       int limit, GPtrArray *out);
+                       int limit, GPtrArray *out);
 /*
  * store_conn_state - record that instance's connection name ("database",
  * "imap-idle", "smtp") is now in state ("up", "failing", "idle",
@@ -208,7 +206,7 @@ int store_outbox_claim(struct store *st, const char *owner, int lease_secs,
  * changes only.  0 or -E.
  */
 int store_conn_state(struct store *st, const char *instance, const char *name,
-		     const char *state, const char *err);
+                     const char *state, const char *err);
 /*
  * store_instance_register - mark this session as belonging to the live
  * instance name (a shared advisory lock, gone with the session).  Call on
@@ -222,10 +220,9 @@ int store_instance_register(struct store *st, const char *name);
  * -E. */
 int store_outbox_release(struct store *st, const char *owner);
 int store_outbox_sent(struct store *st, gint64 id, int code);
-int store_outbox_retry(struct store *st, gint64 id, int code,
-		       const char *err, int delay_secs);
-int store_outbox_failed(struct store *st, gint64 id, int code,
-			const char *err);
+int store_outbox_retry(struct store *st, gint64 id, int code, const char *err,
+                       int delay_secs);
+int store_outbox_failed(struct store *st, gint64 id, int code, const char *err);
 /* store_outbox_next_due - seconds until the next queued mail is due
  * (0 = now), or -1 when the outbox is empty. */
 gint64 store_outbox_next_due(struct store *st);
@@ -265,7 +262,7 @@ char *store_out_rcpt_by_msgid(struct store *st, const char *message_id);
 
 /* ---- tickctl views (JSON written into out) ---- */
 int store_tickets_json(struct store *st, const char *status, GString *out,
-		       bool pretty);
+                       bool pretty);
 int store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty);
 int store_status_json(struct store *st, GString *out, bool pretty);
 
@@ -289,19 +286,19 @@ struct store_ticket_filter {
 /* store_tickets_list - tickets matching f, oldest first; into t (table)
  * or, when t is NULL, as a JSON array into out. 0 / -E. */
 int store_tickets_list(struct store *st, const struct store_ticket_filter *f,
-		       struct store_table *t, GString *out, bool pretty);
+                       struct store_table *t, GString *out, bool pretty);
 
 /* Named admin views for `tickctl status` and `tickctl outbox`, each as a
  * table (t) or a JSON array (t NULL, out). */
 enum store_view {
-	STORE_VIEW_MAILBOXES, /* cursor, last ok fetch, lag, last error */
-	STORE_VIEW_OUTBOX,    /* backlog: count, oldest, failed */
+	STORE_VIEW_MAILBOXES,  /* cursor, last ok fetch, lag, last error */
+	STORE_VIEW_OUTBOX,     /* backlog: count, oldest, failed */
 	STORE_VIEW_SUPPRESSED, /* addresses that get no automatic mail now */
 	STORE_VIEW_OUTBOX_PENDING, /* queued/sending/failed rows */
-	STORE_VIEW_OUTBOX_ALL,	   /* the newest 100 rows, any state */
+	STORE_VIEW_OUTBOX_ALL,     /* the newest 100 rows, any state */
 };
 int store_view(struct store *st, enum store_view v, struct store_table *t,
-	       GString *out, bool pretty);
+               GString *out, bool pretty);
 
 /* store_outbox_backlog - queued or sending mails, -E. */
 gint64 store_outbox_backlog(struct store *st);
@@ -339,10 +336,10 @@ void store_resolved_free(gpointer p);
  * rating yet; appends struct store_resolved* (free func
  * store_resolved_free). */
 int store_csat_due(struct store *st, const char *queue, int max_age_secs,
-		   int limit, GPtrArray *out);
+                   int limit, GPtrArray *out);
 /* store_event_global - an audit event about no ticket (a forged rating). */
-int store_event_global(struct store *st, const char *actor,
-		       const char *action, const char *detail, gint64 message);
+int store_event_global(struct store *st, const char *actor, const char *action,
+                       const char *detail, gint64 message);
 /* store_csat_request - claim the resolution mail of ticket's current
  * resolution: 1 ours to send, 0 already claimed (or not resolved), -E. */
 int store_csat_request(struct store *st, gint64 ticket);
@@ -386,7 +383,7 @@ int store_sla_due(struct store *st, gint64 now, int limit, GPtrArray *out);
 
 struct store_sla_change {
 	gint64 id, at;
-	char kind[12];	 /* customer | agent | status */
+	char kind[12];   /* customer | agent | status */
 	char status[16]; /* for status */
 };
 /* store_sla_changes - the ticket's unprocessed changes, oldest first, at
@@ -397,8 +394,8 @@ int store_sla_changes(struct store *st, gint64 ticket, GArray *out);
 /* store_sla_save - write row's state back, delete the processed changes,
  * set the next check (0 = none) and the JSON view. */
 int store_sla_save(struct store *st, const struct store_sla_row *row,
-		   const gint64 *change_ids, size_t n_changes,
-		   gint64 next_check, const char *view, gint64 now);
+                   const gint64 *change_ids, size_t n_changes,
+                   gint64 next_check, const char *view, gint64 now);
 /* store_sla_next - the earliest next check (unix seconds), 0 = none. */
 gint64 store_sla_next(struct store *st);
 /* store_sla_immediate - ask the next tick to escalate ticket at once:
@@ -406,8 +403,8 @@ gint64 store_sla_next(struct store *st);
 int store_sla_immediate(struct store *st, gint64 ticket, const char *reason);
 
 int store_sla_notice_add(struct store *st, gint64 ticket, const char *rcpt,
-			 const char *kind, int level, gint64 breach_at,
-			 const char *reason, gint64 now);
+                         const char *kind, int level, gint64 breach_at,
+                         const char *reason, gint64 now);
 struct store_sla_notice {
 	gint64 id, ticket_id, breach_at, queued_at;
 	int level;
@@ -419,11 +416,10 @@ void store_sla_notice_free(gpointer p);
 int store_sla_pending(struct store *st, int limit, GPtrArray *out);
 /* store_sla_digest_times - for each address in rcpts (char*), when the
  * last notice or digest went to it (0 = never), into at_out (gint64). */
-int store_sla_digest_times(struct store *st, GPtrArray *rcpts,
-			   GArray *at_out);
+int store_sla_digest_times(struct store *st, GPtrArray *rcpts, GArray *at_out);
 /* store_sla_notices_sent - mark notices ids as sent in one mail to rcpt. */
 int store_sla_notices_sent(struct store *st, const gint64 *ids, size_t n,
-			   const char *rcpt, gint64 now);
+                           const char *rcpt, gint64 now);
 
 /* What a notice says about a ticket. */
 struct store_sla_info {
@@ -433,8 +429,7 @@ struct store_sla_info {
 	gint64 created;
 };
 /* store_sla_info - 0, -ENOENT, -E; clear with store_sla_info_clear. */
-int store_sla_info(struct store *st, gint64 ticket,
-		   struct store_sla_info *i_r);
+int store_sla_info(struct store *st, gint64 ticket, struct store_sla_info *i_r);
 void store_sla_info_clear(struct store_sla_info *i);
 
 /* ---- issue 12: queues, templates, privacy (sql/006_queues.sql) ---- */

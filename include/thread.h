@@ -33,7 +33,7 @@ char *thread_strip_subject(const char *subject, const char *tag);
  * was.  g_free.
  */
 char *thread_make_msgid(const unsigned char *secret, size_t secret_len,
-			gint64 ticket, const char *kind, const char *domain);
+                        gint64 ticket, const char *kind, const char *domain);
 
 /*
  * thread_msgid_ticket - for an id (without <>) of tickd's shape: its ticket
@@ -41,6 +41,6 @@ char *thread_make_msgid(const unsigned char *secret, size_t secret_len,
  * -EBADMSG when it looks like ours but the MAC is wrong (forged or cut).
  */
 gint64 thread_msgid_ticket(const unsigned char *secret, size_t secret_len,
-			   const char *msgid);
+                           const char *msgid);
 
 #endif

@@ -26,64 +26,148 @@ struct cfg_ctx {
 
 /* Every key tickd reads; "*" stands for a list index. */
 static const char *const cfg_known[] = {
-	"database", "database.conninfo", "instance", "log_level",
-	"imap", "imap.url", "imap.user", "imap.password_file", "imap.mailbox",
-	"imap.sent_mailbox", "imap.after", "imap.move_to",
-	"imap.poll_interval", "imap.starttls", "imap.idle", "imap.timeout",
-	"imap.batch",
-	"smtp", "smtp.url", "smtp.user", "smtp.password_file", "smtp.from",
-	"smtp.from_name", "smtp.starttls", "smtp.timeout",
-	"smtp.max_attempt_age", "smtp.connections",
-	"tickets", "tickets.subject_tag", "tickets.queue", "tickets.domain",
-	"tickets.secret_file", "tickets.acknowledge",
-	"tickets.trust_same_domain", "tickets.reopen_days",
-	"tickets.max_mail_size", "tickets.list_mail", "tickets.spam_mail",
-	"limits", "limits.per_recipient_day", "limits.per_ticket_hour",
-	"limits.global_per_minute", "limits.suppress_days",
-	"report", "report.daily", "report.weekly", "report.hour",
-	"report.timezone", "report.fallback_first_response",
-	"report.fallback_resolution",
-	"csat", "csat.enabled", "csat.max_age",
-	"limits.breaker_cooldown",
-	"people", "people.*", "people.*.address", "people.*.name",
-	"people.*.team", "people.*.role",
-	"agents", "agents.authserv_id", "agents.trust_from",
-	/* SLA and escalation (issue 7) */
-	"calendars", "calendars.*", "calendars.*.name", "calendars.*.timezone",
-	"calendars.*.hours", "calendars.*.hours.mon", "calendars.*.hours.tue",
-	"calendars.*.hours.wed", "calendars.*.hours.thu",
-	"calendars.*.hours.fri", "calendars.*.hours.sat",
-	"calendars.*.hours.sun", "calendars.*.holidays",
-	"calendars.*.holidays.*",
-	"sla", "sla.policies", "sla.policies.*", "sla.policies.*.queue",
-	"sla.policies.*.priority", "sla.policies.*.calendar",
-	"sla.policies.*.first_response", "sla.policies.*.next_response",
-	"sla.policies.*.resolution", "sla.policies.*.warn_percent",
-	"priority_rules", "priority_rules.*", "priority_rules.*.name",
-	"priority_rules.*.from", "priority_rules.*.from.*",
-	"priority_rules.*.keywords", "priority_rules.*.keywords.*",
-	"priority_rules.*.importance_high", "priority_rules.*.priority",
-	"priority_rules.*.escalate",
-	"escalation", "escalation.batch_minutes", "escalation.hold_seconds",
-	"escalation.tick_limit", "escalation.chains", "escalation.chains.*",
-	"escalation.chains.*.queue", "escalation.chains.*.immediate",
-	"escalation.chains.*.immediate.*", "escalation.chains.*.levels",
-	"escalation.chains.*.levels.*", "escalation.chains.*.levels.*.after",
-	"escalation.chains.*.levels.*.to",
-	"escalation.chains.*.levels.*.to.*",
-	/* issue 12: templates, queues, retention */
-	"templates", "templates.dir", "tickets.template_set",
-	"tickets.language", "tickets.retention_days", "tickets.calendar",
-	"tickets.sla",
-	"queues", "queues.*", "queues.*.name", "queues.*.url", "queues.*.user",
-	"queues.*.password_file", "queues.*.mailbox", "queues.*.sent_mailbox",
-	"queues.*.subject_tag", "queues.*.acknowledge", "queues.*.template_set",
-	"queues.*.language", "queues.*.from", "queues.*.from_name",
-	"queues.*.calendar", "queues.*.sla", "queues.*.retention_days",
+    "database",
+    "database.conninfo",
+    "instance",
+    "log_level",
+    "imap",
+    "imap.url",
+    "imap.user",
+    "imap.password_file",
+    "imap.mailbox",
+    "imap.sent_mailbox",
+    "imap.after",
+    "imap.move_to",
+    "imap.poll_interval",
+    "imap.starttls",
+    "imap.idle",
+    "imap.timeout",
+    "imap.batch",
+    "smtp",
+    "smtp.url",
+    "smtp.user",
+    "smtp.password_file",
+    "smtp.from",
+    "smtp.from_name",
+    "smtp.starttls",
+    "smtp.timeout",
+    "smtp.max_attempt_age",
+    "smtp.connections",
+    "tickets",
+    "tickets.subject_tag",
+    "tickets.queue",
+    "tickets.domain",
+    "tickets.secret_file",
+    "tickets.acknowledge",
+    "tickets.trust_same_domain",
+    "tickets.reopen_days",
+    "tickets.max_mail_size",
+    "tickets.list_mail",
+    "tickets.spam_mail",
+    "limits",
+    "limits.per_recipient_day",
+    "limits.per_ticket_hour",
+    "limits.global_per_minute",
+    "limits.suppress_days",
+    "report",
+    "report.daily",
+    "report.weekly",
+    "report.hour",
+    "report.timezone",
+    "report.fallback_first_response",
+    "report.fallback_resolution",
+    "csat",
+    "csat.enabled",
+    "csat.max_age",
+    "limits.breaker_cooldown",
+    "people",
+    "people.*",
+    "people.*.address",
+    "people.*.name",
+    "people.*.team",
+    "people.*.role",
+    "agents",
+    "agents.authserv_id",
+    "agents.trust_from",
+    /* SLA and escalation (issue 7) */
+    "calendars",
+    "calendars.*",
+    "calendars.*.name",
+    "calendars.*.timezone",
+    "calendars.*.hours",
+    "calendars.*.hours.mon",
+    "calendars.*.hours.tue",
+    "calendars.*.hours.wed",
+    "calendars.*.hours.thu",
+    "calendars.*.hours.fri",
+    "calendars.*.hours.sat",
+    "calendars.*.hours.sun",
+    "calendars.*.holidays",
+    "calendars.*.holidays.*",
+    "sla",
+    "sla.policies",
+    "sla.policies.*",
+    "sla.policies.*.queue",
+    "sla.policies.*.priority",
+    "sla.policies.*.calendar",
+    "sla.policies.*.first_response",
+    "sla.policies.*.next_response",
+    "sla.policies.*.resolution",
+    "sla.policies.*.warn_percent",
+    "priority_rules",
+    "priority_rules.*",
+    "priority_rules.*.name",
+    "priority_rules.*.from",
+    "priority_rules.*.from.*",
+    "priority_rules.*.keywords",
+    "priority_rules.*.keywords.*",
+    "priority_rules.*.importance_high",
+    "priority_rules.*.priority",
+    "priority_rules.*.escalate",
+    "escalation",
+    "escalation.batch_minutes",
+    "escalation.hold_seconds",
+    "escalation.tick_limit",
+    "escalation.chains",
+    "escalation.chains.*",
+    "escalation.chains.*.queue",
+    "escalation.chains.*.immediate",
+    "escalation.chains.*.immediate.*",
+    "escalation.chains.*.levels",
+    "escalation.chains.*.levels.*",
+    "escalation.chains.*.levels.*.after",
+    "escalation.chains.*.levels.*.to",
+    "escalation.chains.*.levels.*.to.*",
+    /* issue 12: templates, queues, retention */
+    "templates",
+    "templates.dir",
+    "tickets.template_set",
+    "tickets.language",
+    "tickets.retention_days",
+    "tickets.calendar",
+    "tickets.sla",
+    "queues",
+    "queues.*",
+    "queues.*.name",
+    "queues.*.url",
+    "queues.*.user",
+    "queues.*.password_file",
+    "queues.*.mailbox",
+    "queues.*.sent_mailbox",
+    "queues.*.subject_tag",
+    "queues.*.acknowledge",
+    "queues.*.template_set",
+    "queues.*.language",
+    "queues.*.from",
+    "queues.*.from_name",
+    "queues.*.calendar",
+    "queues.*.sla",
+    "queues.*.retention_days",
 };
 
 static void PRINTF_LIKE(3, 4)
-cfg_error(struct cfg_ctx *x, const config_setting_t *s, const char *fmt, ...)
+    cfg_error(struct cfg_ctx *x, const config_setting_t *s, const char *fmt,
+              ...)
 {
 	va_list ap;
 	char *msg;
@@ -98,7 +182,8 @@ cfg_error(struct cfg_ctx *x, const config_setting_t *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	g_ptr_array_add(x->errors, g_strdup_printf("%s:%u: %s", file, line, msg));
+	g_ptr_array_add(x->errors,
+	                g_strdup_printf("%s:%u: %s", file, line, msg));
 	g_free(msg);
 }
 
@@ -125,7 +210,7 @@ cfg_str(struct cfg_ctx *x, const char *path, const char *def, bool required)
 	if (s == NULL) {
 		if (required)
 			cfg_error(x, cfg_parent(x, path),
-				  "%s: required setting is missing", path);
+			          "%s: required setting is missing", path);
 		return def ? g_strdup(def) : NULL;
 	}
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
@@ -138,8 +223,7 @@ cfg_str(struct cfg_ctx *x, const char *path, const char *def, bool required)
 }
 
 static gint64
-cfg_int(struct cfg_ctx *x, const char *path, gint64 def, gint64 min,
-	gint64 max)
+cfg_int(struct cfg_ctx *x, const char *path, gint64 def, gint64 min, gint64 max)
 {
 	const config_setting_t *s = config_lookup(x->lc, path);
 	gint64 v;
@@ -157,9 +241,10 @@ cfg_int(struct cfg_ctx *x, const char *path, gint64 def, gint64 min,
 	}
 	if (v < min || v > max) {
 		cfg_error(x, s,
-			  "%s: %" G_GINT64_FORMAT " is out of range (%" G_GINT64_FORMAT
-			  "..%" G_GINT64_FORMAT ")",
-			  path, v, min, max);
+		          "%s: %" G_GINT64_FORMAT
+		          " is out of range (%" G_GINT64_FORMAT
+		          "..%" G_GINT64_FORMAT ")",
+		          path, v, min, max);
 		return def;
 	}
 	return v;
@@ -189,8 +274,8 @@ cfg_drop(struct cfg_ctx *x, const char *path)
 		return true;
 	if (strcmp(v, "ticket") != 0)
 		cfg_error(x, config_lookup(x->lc, path),
-			  "%s: expected \"ticket\" or \"drop\", not '%s'",
-			  path, v);
+		          "%s: expected \"ticket\" or \"drop\", not '%s'", path,
+		          v);
 	return false;
 }
 
@@ -222,8 +307,8 @@ cfg_read_secret(const char *name, char **data_r, size_t *len_r)
 
 /* cfg_secret - read the credential named at path into *out. */
 static void
-cfg_secret(struct cfg_ctx *x, const char *path, const char *file,
-	   char **out, size_t *len_out)
+cfg_secret(struct cfg_ctx *x, const char *path, const char *file, char **out,
+           size_t *len_out)
 {
 	char *data;
 	size_t len;
@@ -235,8 +320,8 @@ cfg_secret(struct cfg_ctx *x, const char *path, const char *file,
 	r = cfg_read_secret(file, &data, &len);
 	if (r < 0) {
 		cfg_error(x, config_lookup(x->lc, path),
-			  "%s: cannot read '%s': %s", path, file,
-			  g_strerror(-r));
+		          "%s: cannot read '%s': %s", path, file,
+		          g_strerror(-r));
 		return;
 	}
 	*out = data;
@@ -256,7 +341,7 @@ cfg_path_known(const char *path)
 
 static void
 cfg_check_unknown(struct cfg_ctx *x, const config_setting_t *s,
-		  const char *prefix)
+                  const char *prefix)
 {
 	int n = config_setting_length(s);
 
@@ -267,10 +352,10 @@ cfg_check_unknown(struct cfg_ctx *x, const config_setting_t *s,
 
 		if (name == NULL)
 			path = *prefix ? g_strdup_printf("%s.*", prefix)
-				       : g_strdup("*");
+			               : g_strdup("*");
 		else
 			path = *prefix ? g_strdup_printf("%s.%s", prefix, name)
-				       : g_strdup(name);
+			               : g_strdup(name);
 		if (!cfg_path_known(path)) {
 			cfg_error(x, e, "unknown setting '%s'", path);
 			continue;
@@ -307,7 +392,7 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(list, i);
 		const char *addr = NULL, *name = NULL, *team = NULL,
-			   *role = NULL;
+		           *role = NULL;
 		struct cfg_person *p;
 
 		if (!config_setting_is_group(e)) {
@@ -316,8 +401,10 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 		}
 		if (!config_setting_lookup_string(e, "address", &addr) ||
 		    strchr(addr, '@') == NULL) {
-			cfg_error(x, e, "people: entry %d needs address = "
-					"\"name@domain\"", i + 1);
+			cfg_error(x, e,
+			          "people: entry %d needs address = "
+			          "\"name@domain\"",
+			          i + 1);
 			continue;
 		}
 		(void)config_setting_lookup_string(e, "name", &name);
@@ -326,13 +413,13 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 		if (role != NULL && strcmp(role, "agent") != 0 &&
 		    strcmp(role, "manager") != 0) {
 			cfg_error(x, config_setting_get_member(e, "role"),
-				  "people: role '%s' is not agent or manager",
-				  role);
+			          "people: role '%s' is not agent or manager",
+			          role);
 			continue;
 		}
 		if (cfg_person(c, addr) != NULL) {
 			cfg_error(x, config_setting_get_member(e, "address"),
-				  "people: '%s' is listed twice", addr);
+			          "people: '%s' is listed twice", addr);
 			continue;
 		}
 		p = g_new0(struct cfg_person, 1);
@@ -340,8 +427,8 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 		p->name = g_strdup(name ? name : addr);
 		p->team = g_strdup(team);
 		p->role = role && strcmp(role, "manager") == 0
-				  ? CFG_ROLE_MANAGER
-				  : CFG_ROLE_AGENT;
+		              ? CFG_ROLE_MANAGER
+		              : CFG_ROLE_AGENT;
 		g_ptr_array_add(c->people, p);
 	}
 }
@@ -669,27 +756,26 @@ cfg_after(struct cfg_ctx *x)
 	if (strcmp(v, "none") == 0)
 		return CFG_AFTER_NONE;
 	cfg_error(x, config_lookup(x->lc, "imap.after"),
-		  "imap.after: '%s' is not seen, move or none", v);
+	          "imap.after: '%s' is not seen, move or none", v);
 	return CFG_AFTER_SEEN;
 }
 
 /* cfg_url_scheme - check that url starts with one of the schemes. */
 static void
 cfg_check_url(struct cfg_ctx *x, const char *key, const char *url,
-	      const char *plain, const char *tls)
+              const char *plain, const char *tls)
 {
 	if (url == NULL || *url == '\0')
 		return;
 	if (!g_str_has_prefix(url, plain) && !g_str_has_prefix(url, tls))
 		cfg_error(x, config_lookup(x->lc, key),
-			  "%s: '%s' must start with %s or %s", key, url,
-			  plain, tls);
+		          "%s: '%s' must start with %s or %s", key, url, plain,
+		          tls);
 }
 
 /* ---- SLA and escalation (issue 7) ---- */
 
-static const char *const cfg_prio_names[] = {"low", "normal", "high",
-					      "urgent"};
+static const char *const cfg_prio_names[] = {"low", "normal", "high", "urgent"};
 
 int
 cfg_priority_parse(const char *s)
@@ -714,13 +800,22 @@ cfg_priority_name(int prio)
  * merely urgent ones raise the priority.  A '*' at the end of a keyword
  * matches any word ending (German inflection).
  */
-static const char *const cfg_default_churn[] = {
-	"speak to your manager", "manager", "complaint", "lawyer",
-	"cancel my", "vorgesetzte*", "ihren chef", "ihrem chef",
-	"geschäftsführ*", "beschwerde", "anwalt", "kündig*", NULL};
+static const char *const cfg_default_churn[] = {"speak to your manager",
+                                                "manager",
+                                                "complaint",
+                                                "lawyer",
+                                                "cancel my",
+                                                "vorgesetzte*",
+                                                "ihren chef",
+                                                "ihrem chef",
+                                                "geschäftsführ*",
+                                                "beschwerde",
+                                                "anwalt",
+                                                "kündig*",
+                                                NULL};
 static const char *const cfg_default_urgent[] = {
-	"refund", "urgent", "rückerstattung", "erstattung", "geld zurück",
-	"dringend", NULL};
+    "refund",   "urgent", "rückerstattung", "erstattung", "geld zurück",
+    "dringend", NULL};
 
 /* cfg_fold - what keyword matching compares: NFC, case-folded. g_free. */
 static char *
@@ -783,7 +878,7 @@ cfg_sla_free(struct cfg_sla *s)
  * the member is missing.  Wrong types are reported. */
 static char **
 cfg_strings(struct cfg_ctx *x, const config_setting_t *e, const char *name,
-	    const char *what, char *(*fold)(const char *))
+            const char *what, char *(*fold)(const char *))
 {
 	const config_setting_t *a = config_setting_get_member(e, name);
 	GPtrArray *v;
@@ -803,9 +898,10 @@ cfg_strings(struct cfg_ctx *x, const config_setting_t *e, const char *name,
 
 		if (str == NULL || *str == '\0' ||
 		    !g_utf8_validate(str, -1, NULL)) {
-			cfg_error(x, s, "%s.%s: entry %d must be a non-empty "
-					"UTF-8 string",
-				  what, name, i + 1);
+			cfg_error(x, s,
+			          "%s.%s: entry %d must be a non-empty "
+			          "UTF-8 string",
+			          what, name, i + 1);
 			continue;
 		}
 		g_ptr_array_add(v, fold ? fold(str) : g_strdup(str));
@@ -825,7 +921,7 @@ cfg_load_calendars(struct cfg_ctx *x, struct cfg_sla *sla)
 {
 	const config_setting_t *list = config_lookup(x->lc, "calendars");
 	static const char *const days[] = {"mon", "tue", "wed", "thu",
-					   "fri", "sat", "sun"};
+	                                   "fri", "sat", "sun"};
 
 	if (list == NULL)
 		return;
@@ -837,8 +933,8 @@ cfg_load_calendars(struct cfg_ctx *x, struct cfg_sla *sla)
 		const config_setting_t *e = config_setting_get_elem(list, i);
 		const config_setting_t *hs;
 		const char *name = NULL, *tz = NULL;
-		struct sla_hours hours[SLA_WEEKDAY__COUNT *
-				       SLA_DAY_MAX_INTERVALS];
+		struct sla_hours
+		    hours[SLA_WEEKDAY__COUNT * SLA_DAY_MAX_INTERVALS];
 		size_t nh = 0;
 		g_auto(GStrv) hol = NULL;
 		struct sla_calendar *cal = NULL;
@@ -848,64 +944,63 @@ cfg_load_calendars(struct cfg_ctx *x, struct cfg_sla *sla)
 		if (!config_setting_is_group(e) ||
 		    !config_setting_lookup_string(e, "name", &name) ||
 		    !config_setting_lookup_string(e, "timezone", &tz)) {
-			cfg_error(x, e, "calendars: entry %d needs name = "
-					"\"...\" and timezone = \"Area/City\"",
-				  i + 1);
+			cfg_error(x, e,
+			          "calendars: entry %d needs name = "
+			          "\"...\" and timezone = \"Area/City\"",
+			          i + 1);
 			continue;
 		}
 		hs = config_setting_get_member(e, "hours");
 		if (hs == NULL || !config_setting_is_group(hs)) {
 			cfg_error(x, hs ? hs : e,
-				  "calendars: '%s' needs hours = { mon = "
-				  "\"09:00-17:00\"; ... }",
-				  name);
+			          "calendars: '%s' needs hours = { mon = "
+			          "\"09:00-17:00\"; ... }",
+			          name);
 			continue;
 		}
 		for (int d = 0; d < SLA_WEEKDAY__COUNT; d++) {
 			const config_setting_t *ds =
-				config_setting_get_member(hs, days[d]);
+			    config_setting_get_member(hs, days[d]);
 			size_t n = 0;
 
 			if (ds == NULL)
 				continue;
 			if (config_setting_type(ds) != CONFIG_TYPE_STRING ||
 			    sla_hours_parse(d, config_setting_get_string(ds),
-					    hours + nh,
-					    SLA_DAY_MAX_INTERVALS, &n, err,
-					    sizeof(err)) < 0) {
-				cfg_error(x, ds,
-					  "calendars: '%s' hours.%s: %s", name,
-					  days[d],
-					  config_setting_type(ds) ==
-							  CONFIG_TYPE_STRING
-						  ? err
-						  : "expected \"HH:MM-HH:MM, "
-						    "...\"");
+			                    hours + nh, SLA_DAY_MAX_INTERVALS,
+			                    &n, err, sizeof(err)) < 0) {
+				cfg_error(x, ds, "calendars: '%s' hours.%s: %s",
+				          name, days[d],
+				          config_setting_type(ds) ==
+				                  CONFIG_TYPE_STRING
+				              ? err
+				              : "expected \"HH:MM-HH:MM, "
+				                "...\"");
 				bad = true;
 				continue;
 			}
 			nh += n;
 		}
-		hol = cfg_strings(x, e, "holidays", "calendars.holidays",
-				  NULL);
+		hol = cfg_strings(x, e, "holidays", "calendars.holidays", NULL);
 		if (bad)
 			continue;
 		for (guint j = 0; j < sla->calendars->len; j++)
 			if (strcmp(((struct sla_calendar *)
-					    sla->calendars->pdata[j])
-					   ->name,
-				   name) == 0) {
-				cfg_error(x, e, "calendars: '%s' is defined "
-						"twice",
-					  name);
+			                sla->calendars->pdata[j])
+			               ->name,
+			           name) == 0) {
+				cfg_error(x, e,
+				          "calendars: '%s' is defined "
+				          "twice",
+				          name);
 				bad = true;
 			}
 		if (bad)
 			continue;
 		if (sla_calendar_new(name, tz, hours, nh,
-				     (const char *const *)hol,
-				     hol ? g_strv_length(hol) : 0, &cal, err,
-				     sizeof(err)) < 0) {
+		                     (const char *const *)hol,
+		                     hol ? g_strv_length(hol) : 0, &cal, err,
+		                     sizeof(err)) < 0) {
 			cfg_error(x, e, "calendars: %s", err);
 			continue;
 		}
@@ -926,8 +1021,8 @@ cfg_calendar_find(const struct cfg_sla *sla, const char *name)
 
 /* cfg_member_int - an optional whole number member of group e. */
 static int
-cfg_member_int(struct cfg_ctx *x, const config_setting_t *e,
-	       const char *what, const char *name, int def, int min, int max)
+cfg_member_int(struct cfg_ctx *x, const config_setting_t *e, const char *what,
+               const char *name, int def, int min, int max)
 {
 	const config_setting_t *s = config_setting_get_member(e, name);
 	long long v;
@@ -942,7 +1037,7 @@ cfg_member_int(struct cfg_ctx *x, const config_setting_t *e,
 	v = config_setting_get_int64(s);
 	if (v < min || v > max) {
 		cfg_error(x, s, "%s.%s: %lld is out of range (%d..%d)", what,
-			  name, v, min, max);
+		          name, v, min, max);
 		return def;
 	}
 	return (int)v;
@@ -972,8 +1067,9 @@ cfg_load_policies(struct cfg_ctx *x, struct cfg_sla *sla)
 		char err[256];
 
 		if (!config_setting_is_group(e)) {
-			cfg_error(x, e, "sla.policies: each entry must be "
-					"{ ... }");
+			cfg_error(x, e,
+			          "sla.policies: each entry must be "
+			          "{ ... }");
 			continue;
 		}
 		(void)config_setting_lookup_string(e, "queue", &queue);
@@ -982,31 +1078,32 @@ cfg_load_policies(struct cfg_ctx *x, struct cfg_sla *sla)
 		    strcmp(prio, "*") != 0 &&
 		    (p.priority = cfg_priority_parse(prio)) < 0) {
 			cfg_error(x, config_setting_get_member(e, "priority"),
-				  "sla.policies: priority '%s' is not low, "
-				  "normal, high, urgent or *",
-				  prio);
+			          "sla.policies: priority '%s' is not low, "
+			          "normal, high, urgent or *",
+			          prio);
 			continue;
 		}
 		cal = cfg_calendar_find(sla, calname);
 		if (cal == NULL) {
 			const config_setting_t *cs =
-				config_setting_get_member(e, "calendar");
+			    config_setting_get_member(e, "calendar");
 			if (calname != NULL)
 				cfg_error(x, cs,
-					  "sla.policies: unknown calendar "
-					  "'%s'",
-					  calname);
+				          "sla.policies: unknown calendar "
+				          "'%s'",
+				          calname);
 			else
-				cfg_error(x, e, "sla.policies: no calendars "
-						"are defined");
+				cfg_error(x, e,
+				          "sla.policies: no calendars "
+				          "are defined");
 			continue;
 		}
-		p.first_response_min = cfg_member_int(x, e, w, "first_response",
-						      0, 0, 525600);
-		p.next_response_min = cfg_member_int(x, e, w, "next_response",
-						     0, 0, 525600);
-		p.resolution_min = cfg_member_int(x, e, w, "resolution", 0, 0,
-						  525600);
+		p.first_response_min =
+		    cfg_member_int(x, e, w, "first_response", 0, 0, 525600);
+		p.next_response_min =
+		    cfg_member_int(x, e, w, "next_response", 0, 0, 525600);
+		p.resolution_min =
+		    cfg_member_int(x, e, w, "resolution", 0, 0, 525600);
 		p.warn_pct = cfg_member_int(x, e, w, "warn_percent", 80, 0, 99);
 		if (sla_policy_check(&p, err, sizeof(err)) < 0) {
 			cfg_error(x, e, "sla.policies: %s", err);
@@ -1059,18 +1156,19 @@ cfg_load_rules(struct cfg_ctx *x, struct cfg_sla *sla)
 		int b;
 
 		if (!config_setting_is_group(e)) {
-			cfg_error(x, e, "priority_rules: each entry must be "
-					"{ ... }");
+			cfg_error(x, e,
+			          "priority_rules: each entry must be "
+			          "{ ... }");
 			continue;
 		}
 		r = g_new0(struct cfg_rule, 1);
 		(void)config_setting_lookup_string(e, "name", &name);
 		(void)config_setting_lookup_string(e, "priority", &prio);
 		r->name = g_strdup_printf("%s", name ? name : "rule");
-		r->from = cfg_strings(x, e, "from", "priority_rules",
-				      cfg_lower);
-		r->keywords = cfg_strings(x, e, "keywords", "priority_rules",
-					  cfg_fold);
+		r->from =
+		    cfg_strings(x, e, "from", "priority_rules", cfg_lower);
+		r->keywords =
+		    cfg_strings(x, e, "keywords", "priority_rules", cfg_fold);
 		if (config_setting_lookup_bool(e, "importance_high", &b))
 			r->importance_high = b;
 		if (config_setting_lookup_bool(e, "escalate", &b))
@@ -1078,16 +1176,17 @@ cfg_load_rules(struct cfg_ctx *x, struct cfg_sla *sla)
 		r->priority = cfg_priority_parse(prio);
 		if (r->priority < 0) {
 			cfg_error(x, config_setting_get_member(e, "priority"),
-				  "priority_rules: priority '%s' is not low, "
-				  "normal, high or urgent",
-				  prio);
+			          "priority_rules: priority '%s' is not low, "
+			          "normal, high or urgent",
+			          prio);
 			r->priority = CFG_PRIO_HIGH;
 		}
 		if (r->from == NULL && r->keywords == NULL &&
 		    !r->importance_high)
-			cfg_error(x, e, "priority_rules: '%s' needs from, "
-					"keywords or importance_high",
-				  r->name);
+			cfg_error(x, e,
+			          "priority_rules: '%s' needs from, "
+			          "keywords or importance_high",
+			          r->name);
 		g_ptr_array_add(sla->rules, r);
 	}
 }
@@ -1095,23 +1194,23 @@ cfg_load_rules(struct cfg_ctx *x, struct cfg_sla *sla)
 /* cfg_check_people - every address in v must be one of the people. */
 static void
 cfg_check_people(struct cfg_ctx *x, const struct cfg *c,
-		 const config_setting_t *arr, char **v, const char *what)
+                 const config_setting_t *arr, char **v, const char *what)
 {
 	for (int i = 0; v && v[i]; i++)
 		if (cfg_person(c, v[i]) == NULL)
-			cfg_error(x,
-				  config_setting_get_elem(arr, (unsigned)i)
-					  ? config_setting_get_elem(
-						    arr, (unsigned)i)
-					  : arr,
-				  "%s: '%s' is not in people", what, v[i]);
+			cfg_error(
+			    x,
+			    config_setting_get_elem(arr, (unsigned)i)
+			        ? config_setting_get_elem(arr, (unsigned)i)
+			        : arr,
+			    "%s: '%s' is not in people", what, v[i]);
 }
 
 static void
 cfg_load_chains(struct cfg_ctx *x, struct cfg *c)
 {
 	const config_setting_t *list =
-		config_lookup(x->lc, "escalation.chains");
+	    config_lookup(x->lc, "escalation.chains");
 	const char *w = "escalation.chains";
 
 	if (list == NULL)
@@ -1131,46 +1230,51 @@ cfg_load_chains(struct cfg_ctx *x, struct cfg *c)
 		if (!config_setting_is_group(e) ||
 		    (lv = config_setting_get_member(e, "levels")) == NULL ||
 		    !config_setting_is_list(lv)) {
-			cfg_error(x, e, "%s: entry %d needs levels = ( { after "
-					"= 0; to = [ \"lead@...\" ]; }, ... )",
-				  w, i + 1);
+			cfg_error(x, e,
+			          "%s: entry %d needs levels = ( { after "
+			          "= 0; to = [ \"lead@...\" ]; }, ... )",
+			          w, i + 1);
 			continue;
 		}
 		n = config_setting_length(lv);
 		if (n < 1 || n > SLA_ESC_MAX_LEVELS) {
 			cfg_error(x, lv, "%s: 1..%d levels, not %d", w,
-				  SLA_ESC_MAX_LEVELS, n);
+			          SLA_ESC_MAX_LEVELS, n);
 			continue;
 		}
 		ch = g_new0(struct cfg_chain, 1);
 		(void)config_setting_lookup_string(e, "queue", &queue);
 		ch->queue = queue ? g_strdup(queue) : NULL;
 		ch->immediate = cfg_strings(x, e, "immediate", w, cfg_lower);
-		cfg_check_people(x, c, config_setting_get_member(e, "immediate"),
-				 ch->immediate, "escalation.chains.immediate");
+		cfg_check_people(x, c,
+		                 config_setting_get_member(e, "immediate"),
+		                 ch->immediate, "escalation.chains.immediate");
 		for (int l = 0; l < n; l++) {
 			const config_setting_t *le =
-				config_setting_get_elem(lv, (unsigned)l);
+			    config_setting_get_elem(lv, (unsigned)l);
 
 			if (!config_setting_is_group(le)) {
-				cfg_error(x, le, "%s: each level must be { after "
-						 "= N; to = [...]; }",
-					  w);
+				cfg_error(x, le,
+				          "%s: each level must be { after "
+				          "= N; to = [...]; }",
+				          w);
 				continue;
 			}
-			ch->to[l] = cfg_strings(x, le, "to", "escalation.chains."
-							     "levels",
-						cfg_lower);
+			ch->to[l] = cfg_strings(x, le, "to",
+			                        "escalation.chains."
+			                        "levels",
+			                        cfg_lower);
 			if (ch->to[l] == NULL || ch->to[l][0] == NULL)
-				cfg_error(x, le, "%s: level %d needs to = [ "
-						 "\"person@...\" ]",
-					  w, l + 1);
-			cfg_check_people(x, c,
-					 config_setting_get_member(le, "to"),
-					 ch->to[l], "escalation.chains.levels.to");
-			ch->chain.level[l].after_min = cfg_member_int(
-				x, le, "escalation.chains.levels", "after", 0,
-				0, 525600);
+				cfg_error(x, le,
+				          "%s: level %d needs to = [ "
+				          "\"person@...\" ]",
+				          w, l + 1);
+			cfg_check_people(
+			    x, c, config_setting_get_member(le, "to"),
+			    ch->to[l], "escalation.chains.levels.to");
+			ch->chain.level[l].after_min =
+			    cfg_member_int(x, le, "escalation.chains.levels",
+			                   "after", 0, 0, 525600);
 			ch->chain.level[l].to = (const char *const *)ch->to[l];
 		}
 		ch->chain.n_levels = (size_t)n;
@@ -1190,11 +1294,11 @@ cfg_load_sla(struct cfg_ctx *x, struct cfg *c)
 	sla->rules = g_ptr_array_new_with_free_func(cfg_rule_free);
 	sla->chains = g_ptr_array_new_with_free_func(cfg_chain_free);
 	sla->batch_minutes =
-		(int)cfg_int(x, "escalation.batch_minutes", 15, 0, 1440);
+	    (int)cfg_int(x, "escalation.batch_minutes", 15, 0, 1440);
 	sla->hold_seconds =
-		(int)cfg_int(x, "escalation.hold_seconds", 0, 0, 3600);
+	    (int)cfg_int(x, "escalation.hold_seconds", 0, 0, 3600);
 	sla->tick_limit =
-		(int)cfg_int(x, "escalation.tick_limit", 500, 1, 100000);
+	    (int)cfg_int(x, "escalation.tick_limit", 500, 1, 100000);
 	cfg_load_calendars(x, sla);
 	cfg_load_policies(x, sla);
 	cfg_load_rules(x, sla);
@@ -1203,7 +1307,7 @@ cfg_load_sla(struct cfg_ctx *x, struct cfg *c)
 
 int
 cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
-	 GPtrArray *errors)
+         GPtrArray *errors)
 {
 	config_t lc;
 	struct cfg_ctx x = {&lc, path, errors, need_secrets};
@@ -1218,19 +1322,17 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	config_set_include_dir(&lc, dir);
 	if (!config_read_file(&lc, path)) {
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			g_ptr_array_add(errors,
-					g_strdup_printf("%s:0: cannot read: %s",
-							path,
-							g_strerror(errno)));
+			g_ptr_array_add(
+			    errors, g_strdup_printf("%s:0: cannot read: %s",
+			                            path, g_strerror(errno)));
 		else
 			g_ptr_array_add(
-				errors,
-				g_strdup_printf("%s:%d: %s",
-						config_error_file(&lc)
-							? config_error_file(&lc)
-							: path,
-						config_error_line(&lc),
-						config_error_text(&lc)));
+			    errors, g_strdup_printf("%s:%d: %s",
+			                            config_error_file(&lc)
+			                                ? config_error_file(&lc)
+			                                : path,
+			                            config_error_line(&lc),
+			                            config_error_text(&lc)));
 		bool io = config_error_type(&lc) == CONFIG_ERR_FILE_IO;
 		config_destroy(&lc);
 		return io ? -ENOENT : -EINVAL;
@@ -1255,15 +1357,15 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->imap.sent_mailbox = cfg_str(&x, "imap.sent_mailbox", NULL, false);
 	c->imap.after = cfg_after(&x);
 	c->imap.move_to = cfg_str(&x, "imap.move_to", "Processed", false);
-	c->imap.poll_interval = (int)cfg_int(&x, "imap.poll_interval", 60, 1,
-					     86400);
+	c->imap.poll_interval =
+	    (int)cfg_int(&x, "imap.poll_interval", 60, 1, 86400);
 	c->imap.starttls = cfg_bool(&x, "imap.starttls", true);
 	c->imap.idle = cfg_bool(&x, "imap.idle", true);
 	c->imap.timeout = (int)cfg_int(&x, "imap.timeout", 60, 1, 3600);
 	c->imap.batch = (int)cfg_int(&x, "imap.batch", 100, 1, 10000);
 	cfg_check_url(&x, "imap.url", c->imap.url, "imap://", "imaps://");
 	cfg_secret(&x, "imap.password_file", c->imap.password_file,
-		   &c->imap.password, NULL);
+	           &c->imap.password, NULL);
 
 	c->smtp.url = cfg_str(&x, "smtp.url", NULL, true);
 	c->smtp.user = cfg_str(&x, "smtp.user", NULL, false);
@@ -1272,24 +1374,24 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->smtp.from_name = cfg_str(&x, "smtp.from_name", "Support", false);
 	c->smtp.starttls = cfg_bool(&x, "smtp.starttls", true);
 	c->smtp.timeout = (int)cfg_int(&x, "smtp.timeout", 60, 1, 3600);
-	c->smtp.max_attempt_age = (int)cfg_int(&x, "smtp.max_attempt_age",
-					       5 * 86400, 60, 30 * 86400);
+	c->smtp.max_attempt_age =
+	    (int)cfg_int(&x, "smtp.max_attempt_age", 5 * 86400, 60, 30 * 86400);
 	c->smtp.connections = (int)cfg_int(&x, "smtp.connections", 1, 1, 16);
 	cfg_check_url(&x, "smtp.url", c->smtp.url, "smtp://", "smtps://");
 	cfg_secret(&x, "smtp.password_file", c->smtp.password_file,
-		   &c->smtp.password, NULL);
+	           &c->smtp.password, NULL);
 	if (c->smtp.from != NULL && *c->smtp.from &&
 	    strchr(c->smtp.from, '@') == NULL)
 		cfg_error(&x, config_lookup(&lc, "smtp.from"),
-			  "smtp.from: '%s' is not an address", c->smtp.from);
+		          "smtp.from: '%s' is not an address", c->smtp.from);
 
-	c->tickets.subject_tag = cfg_str(&x, "tickets.subject_tag", "Ticket",
-					 false);
+	c->tickets.subject_tag =
+	    cfg_str(&x, "tickets.subject_tag", "Ticket", false);
 	if (strpbrk(c->tickets.subject_tag, "[]#") != NULL ||
 	    *c->tickets.subject_tag == '\0')
 		cfg_error(&x, config_lookup(&lc, "tickets.subject_tag"),
-			  "tickets.subject_tag: must be non-empty and "
-			  "without '[', ']' or '#'");
+		          "tickets.subject_tag: must be non-empty and "
+		          "without '[', ']' or '#'");
 	c->tickets.queue = cfg_str(&x, "tickets.queue", "support", false);
 	c->tickets.domain = cfg_str(&x, "tickets.domain", NULL, false);
 	if (c->tickets.domain == NULL && c->smtp.from != NULL &&
@@ -1300,21 +1402,21 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->tickets.secret_file = cfg_str(&x, "tickets.secret_file", NULL, true);
 	c->tickets.acknowledge = cfg_bool(&x, "tickets.acknowledge", true);
 	c->tickets.trust_same_domain =
-		cfg_bool(&x, "tickets.trust_same_domain", false);
-	c->tickets.reopen_days = (int)cfg_int(&x, "tickets.reopen_days", 14, 0,
-					      3650);
-	c->tickets.max_mail_size = cfg_int(&x, "tickets.max_mail_size",
-					   25 * 1024 * 1024, 1024,
-					   (gint64)1 << 31);
+	    cfg_bool(&x, "tickets.trust_same_domain", false);
+	c->tickets.reopen_days =
+	    (int)cfg_int(&x, "tickets.reopen_days", 14, 0, 3650);
+	c->tickets.max_mail_size =
+	    cfg_int(&x, "tickets.max_mail_size", 25 * 1024 * 1024, 1024,
+	            (gint64)1 << 31);
 	c->tickets.list_drop = cfg_drop(&x, "tickets.list_mail");
 	c->tickets.spam_drop = cfg_drop(&x, "tickets.spam_mail");
 	cfg_secret(&x, "tickets.secret_file", c->tickets.secret_file,
-		   (char **)&c->tickets.secret, &c->tickets.secret_len);
+	           (char **)&c->tickets.secret, &c->tickets.secret_len);
 	if (need_secrets && c->tickets.secret != NULL &&
 	    c->tickets.secret_len < 16)
 		cfg_error(&x, config_lookup(&lc, "tickets.secret_file"),
-			  "tickets.secret_file: secret is shorter than 16 "
-			  "bytes; run tickctl init-secret");
+		          "tickets.secret_file: secret is shorter than 16 "
+		          "bytes; run tickctl init-secret");
 
 	c->tickets.template_set =
 	    cfg_str(&x, "tickets.template_set", "default", false);
@@ -1325,15 +1427,15 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->tickets.sla = cfg_str(&x, "tickets.sla", NULL, false);
 
 	c->limits.per_recipient_day =
-		(int)cfg_int(&x, "limits.per_recipient_day", 10, 0, 100000);
+	    (int)cfg_int(&x, "limits.per_recipient_day", 10, 0, 100000);
 	c->limits.per_ticket_hour =
-		(int)cfg_int(&x, "limits.per_ticket_hour", 5, 0, 100000);
+	    (int)cfg_int(&x, "limits.per_ticket_hour", 5, 0, 100000);
 	c->limits.global_per_minute =
-		(int)cfg_int(&x, "limits.global_per_minute", 100, 0, 1000000);
+	    (int)cfg_int(&x, "limits.global_per_minute", 100, 0, 1000000);
 	c->limits.suppress_days =
-		(int)cfg_int(&x, "limits.suppress_days", 30, 0, 3650);
-	c->limits.breaker_cooldown = (int)cfg_int(
-		&x, "limits.breaker_cooldown", 900, 0, 7 * 86400);
+	    (int)cfg_int(&x, "limits.suppress_days", 30, 0, 3650);
+	c->limits.breaker_cooldown =
+	    (int)cfg_int(&x, "limits.breaker_cooldown", 900, 0, 7 * 86400);
 
 	c->report.daily = cfg_bool(&x, "report.daily", false);
 	c->report.weekly = cfg_bool(&x, "report.weekly", false);
@@ -1348,8 +1450,8 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 		if (tz != NULL)
 			g_time_zone_unref(tz);
 	}
-	c->report.fallback_first_response = (int)cfg_int(
-	    &x, "report.fallback_first_response", 240, 0, 525600);
+	c->report.fallback_first_response =
+	    (int)cfg_int(&x, "report.fallback_first_response", 240, 0, 525600);
 	c->report.fallback_resolution =
 	    (int)cfg_int(&x, "report.fallback_resolution", 2880, 0, 525600);
 	c->csat.enabled = cfg_bool(&x, "csat.enabled", false);

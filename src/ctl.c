@@ -33,41 +33,43 @@ struct ctl {
 static void
 ctl_usage(FILE *f)
 {
-	fputs("usage: tickctl [-c FILE] [-v] COMMAND [ARGS]\n"
-	      "commands:\n"
-	      "  migrate               create or upgrade the database schema\n"
-	      "  import [--queue Q] [FILE...]  ingest raw mails (stdin when no "
-	      "FILE)\n"
-	      "  tickets [--json] [--status S] [--queue Q] [--priority P]\n"
-	      "          [--assignee ADDR|-] [--breached]\n"
-	      "  ticket N [--json]     one ticket with messages and events\n"
-	      "  close N               set the ticket's status to closed\n"
-	      "  assign N ADDR|-       assign to a person of the config (- = "
-	      "nobody)\n"
-	      "  priority N P          low, normal, high or urgent\n"
-	      "  note N TEXT...        add an internal note\n"
-	      "  outbox [--all] [--json] [--retry ID]\n"
-	      "  status [--json]       mailboxes, outbox, suppressions, breaker\n"
-	      "  breaker reset         close the circuit breaker, send held mail\n"
-	      "  init-secret           create tickets.secret_file\n"
-	      "  purge [--queue Q]     retention: strip tickets closed longer "
-	      "than\n"
-	      "                        their queue's retention_days\n"
-	      "  forget ADDRESS        erase everything about one person\n"
-	      "  export ADDRESS [-o DIR]  one person's data as JSON (+ .eml "
-	      "in DIR)\n"
-	      "  parse FILE [--json]   show how tickd parses a mail\n"
-	      "  corpus-report DIR     parse every mail below DIR\n"
-	      "  report [--from T] [--to T] [--queue Q] [--agent A] "
-	      "[--json|--csv]\n"
-	      "                        KPIs of [from, to) and the period "
-	      "before it\n"
-	      "                        (T: YYYY-MM-DD or ISO 8601; default "
-	      "the last 7 days)\n"
-	      "exit codes (sysexits.h): 0 ok, 64 usage, 65 bad data, 66 no "
-	      "such ticket,\n"
-	      "  69 database unavailable, 75 try again, 78 config error\n",
-	      f);
+	fputs(
+	    "usage: tickctl [-c FILE] [-v] COMMAND [ARGS]\n"
+	    "commands:\n"
+	    "  migrate               create or upgrade the database schema\n"
+	    "  import [--queue Q] [FILE...]  ingest raw mails (stdin when no "
+	    "FILE)\n"
+	    "  tickets [--json] [--status S] [--queue Q] [--priority P]\n"
+	    "          [--assignee ADDR|-] [--breached]\n"
+	    "  ticket N [--json]     one ticket with messages and events\n"
+	    "  close N               set the ticket's status to closed\n"
+	    "  assign N ADDR|-       assign to a person of the config (- = "
+	    "nobody)\n"
+	    "  priority N P          low, normal, high or urgent\n"
+	    "  note N TEXT...        add an internal note\n"
+	    "  outbox [--all] [--json] [--retry ID]\n"
+	    "  status [--json]       mailboxes, outbox, suppressions, breaker\n"
+	    "  breaker reset         close the circuit breaker, send held "
+	    "mail\n"
+	    "  init-secret           create tickets.secret_file\n"
+	    "  purge [--queue Q]     retention: strip tickets closed longer "
+	    "than\n"
+	    "                        their queue's retention_days\n"
+	    "  forget ADDRESS        erase everything about one person\n"
+	    "  export ADDRESS [-o DIR]  one person's data as JSON (+ .eml "
+	    "in DIR)\n"
+	    "  parse FILE [--json]   show how tickd parses a mail\n"
+	    "  corpus-report DIR     parse every mail below DIR\n"
+	    "  report [--from T] [--to T] [--queue Q] [--agent A] "
+	    "[--json|--csv]\n"
+	    "                        KPIs of [from, to) and the period "
+	    "before it\n"
+	    "                        (T: YYYY-MM-DD or ISO 8601; default "
+	    "the last 7 days)\n"
+	    "exit codes (sysexits.h): 0 ok, 64 usage, 65 bad data, 66 no "
+	    "such ticket,\n"
+	    "  69 database unavailable, 75 try again, 78 config error\n",
+	    f);
 }
 
 /* ctl_open - config (secrets only if asked) and database. */
@@ -133,19 +135,20 @@ ctl_import_one(struct ctl *c, const char *name, int fd)
 	r = ctl_read_all(fd, 1024u * 1024 * 1024, raw);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: import '%s': %s\n", name,
-			g_strerror(-r));
+		        g_strerror(-r));
 		return EX_IOERR;
 	}
 	r = ingest_mail(c->qcfg ? c->qcfg : c->cfg, c->st, raw->data, raw->len,
 	                &src, g_get_real_time() / G_USEC_PER_SEC, &out);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: import '%s': %s\n", name,
-			store_error(c->st));
+		        store_error(c->st));
 		return err_is_transient(r) || r == -ENOTCONN ? EX_TEMPFAIL
-							     : EX_SOFTWARE;
+		                                             : EX_SOFTWARE;
 	}
 	if (c->json)
-		printf("{\"file\":\"%s\",\"result\":\"%s\",\"ticket\":%" G_GINT64_FORMAT
+		printf("{\"file\":\"%s\",\"result\":\"%s\",\"ticket\":"
+		       "%" G_GINT64_FORMAT
 		       ",\"acknowledged\":%s,\"class\":\"%s\"}\n",
 		       name, ingest_kind_name(out.kind), out.ticket,
 		       out.acknowledged ? "true" : "false", out.cls);
@@ -188,7 +191,7 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			fprintf(stderr, "tickctl: import '%s': %s\n", argv[i],
-				g_strerror(errno));
+			        g_strerror(errno));
 			return EX_NOINPUT;
 		}
 		rc = ctl_import_one(c, argv[i], fd);
@@ -695,11 +698,11 @@ ctl_breaker(struct ctl *c, int argc, char **argv)
 	r = limit_breaker_reset(c->st, actor);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: breaker reset: %s\n",
-			store_error(c->st));
+		        store_error(c->st));
 		return EX_TEMPFAIL;
 	}
 	printf("breaker: %s\n", r > 0 ? "was open, now closed; held mail is due"
-				       : "was not open");
+	                              : "was not open");
 	return EX_OK;
 }
 
@@ -721,16 +724,17 @@ ctl_init_secret(struct ctl *c)
 		return rc;
 	/* a bare name: see ctl_credentials_dir */
 	if (strchr(c->cfg->tickets.secret_file, '/') == NULL)
-		path = spath = g_build_filename(
-			getenv("CREDENTIALS_DIRECTORY"),
-			c->cfg->tickets.secret_file, NULL);
+		path = spath =
+		    g_build_filename(getenv("CREDENTIALS_DIRECTORY"),
+		                     c->cfg->tickets.secret_file, NULL);
 	else
 		path = c->cfg->tickets.secret_file;
 	if (access(path, F_OK) == 0) {
-		fprintf(stderr, "tickctl: '%s' exists; not overwriting it "
-				"(that would break every reference in "
-				"mails already sent)\n",
-			path);
+		fprintf(stderr,
+		        "tickctl: '%s' exists; not overwriting it "
+		        "(that would break every reference in "
+		        "mails already sent)\n",
+		        path);
 		return EX_CANTCREAT;
 	}
 	if (getentropy(key, sizeof(key)) < 0) {
@@ -742,13 +746,13 @@ ctl_init_secret(struct ctl *c)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
 		fprintf(stderr, "tickctl: create '%s': %s\n", path,
-			g_strerror(errno));
+		        g_strerror(errno));
 		return EX_CANTCREAT;
 	}
 	fprintf(f, "%s\n", hex);
 	if (fflush(f) != 0 || fsync(fd) != 0 || fclose(f) != 0) {
 		fprintf(stderr, "tickctl: write '%s': %s\n", path,
-			g_strerror(errno));
+		        g_strerror(errno));
 		return EX_IOERR;
 	}
 	explicit_bzero(key, sizeof(key));
@@ -1060,9 +1064,9 @@ ctl_main(int argc, char **argv)
 	const char *cmd;
 	int opt, rc, verbose = 0;
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 
 	/* '+': options stop at the command; its own options follow it. */

@@ -20,7 +20,7 @@ struct fetch_ctx {
 	GArray *pending; /* uint32_t UIDs ingested in the open transaction */
 	size_t pending_bytes;
 	guint commit_max; /* mails per transaction */
-	GArray *done;	  /* uint32_t UIDs committed, not yet marked */
+	GArray *done;     /* uint32_t UIDs committed, not yet marked */
 	int err; /* the last store (not IMAP) failure inside the callback */
 };
 
@@ -35,7 +35,7 @@ struct fetch_ctx {
 #define FETCH_COMMIT_BYTES ((size_t)8 << 20)
 
 static int fetch_mark(struct fetch_ctx *x, struct imap *im,
-		      const uint32_t *uids, size_t n, gint64 upto);
+                      const uint32_t *uids, size_t n, gint64 upto);
 
 /* fetch_flush - COMMIT the open batch, then (only then) mark what it
  * held on the server.  0 or -E; on a failed COMMIT nothing is marked and
@@ -50,12 +50,12 @@ fetch_flush(struct fetch_ctx *x)
 		r = store_batch_end(x->st, true);
 		if (r == 0)
 			g_array_append_vals(x->done, x->pending->data,
-					    x->pending->len);
+			                    x->pending->len);
 		else if (x->pending->len > 0)
 			/* the "ingest:" lines of these mails did not last */
 			log_warning("fetch: '%s': COMMIT of %u mails failed, "
-				    "they are fetched again",
-				    x->mb->folder, x->pending->len);
+			            "they are fetched again",
+			            x->mb->folder, x->pending->len);
 	}
 	if (x->done->len > 0 && x->mb->on_commit != NULL)
 		x->mb->on_commit(x->mb->on_commit_ctx);
@@ -64,8 +64,8 @@ fetch_flush(struct fetch_ctx *x)
 	if (x->done->len == 0)
 		return r;
 	mr = fetch_mark(x, x->im, (uint32_t *)(void *)x->done->data,
-			x->done->len,
-			g_array_index(x->done, uint32_t, x->done->len - 1));
+	                x->done->len,
+	                g_array_index(x->done, uint32_t, x->done->len - 1));
 	g_array_set_size(x->done, 0);
 	return r < 0 ? r : mr;
 }
@@ -77,13 +77,13 @@ static GBytes *
 fetch_oversized(const struct fetch_mailbox *mb, uint32_t uid, size_t size)
 {
 	g_autofree char *s = g_strdup_printf(
-		"From: tickd <tickd@localhost>\r\n"
-		"Subject: [tickd] mail too large to fetch (%zu bytes)\r\n"
-		"X-Tickd-Oversize: %zu\r\n\r\n"
-		"The mail with UID %u in '%s' is %zu bytes, more than tickd "
-		"fetches.\r\nIt is still on the IMAP server; please look at it "
-		"there.\r\n",
-		size, size, uid, mb->folder, size);
+	    "From: tickd <tickd@localhost>\r\n"
+	    "Subject: [tickd] mail too large to fetch (%zu bytes)\r\n"
+	    "X-Tickd-Oversize: %zu\r\n\r\n"
+	    "The mail with UID %u in '%s' is %zu bytes, more than tickd "
+	    "fetches.\r\nIt is still on the IMAP server; please look at it "
+	    "there.\r\n",
+	    size, size, uid, mb->folder, size);
 	return g_bytes_new(s, strlen(s));
 }
 
@@ -92,11 +92,11 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 {
 	struct fetch_ctx *x = ud;
 	struct ingest_source src = {
-		.label = x->mb->key,
-		.mailbox = x->mb->key,
-		.uidvalidity = x->uidvalidity,
-		.uid = uid,
-		.sent_folder = x->mb->sent,
+	    .label = x->mb->key,
+	    .mailbox = x->mb->key,
+	    .uidvalidity = x->uidvalidity,
+	    .uid = uid,
+	    .sent_folder = x->mb->sent,
 	};
 	struct ingest_outcome out;
 	g_autoptr(GBytes) placeholder = NULL;
@@ -110,13 +110,13 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 		return r;
 	if (data == NULL) {
 		log_warning("fetch: uid %u '%s': %zu bytes is over the limit, "
-			    "recorded for review",
-			    uid, x->mb->folder, size);
+		            "recorded for review",
+		            uid, x->mb->folder, size);
 		placeholder = fetch_oversized(x->mb, uid, size);
 		data = g_bytes_get_data(placeholder, &size);
 	}
 	r = ingest_mail(x->cfg, x->st, data, size, &src,
-			g_get_real_time() / G_USEC_PER_SEC, &out);
+	                g_get_real_time() / G_USEC_PER_SEC, &out);
 	if (r < 0) {
 		x->err = r;
 		/* Only this mail's savepoint was undone: keep the mails
@@ -125,9 +125,9 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 			(void)store_batch_end(x->st, false);
 			if (x->pending->len > 0)
 				log_warning("fetch: '%s': database gone, %u "
-					    "uncommitted mails are fetched "
-					    "again",
-					    x->mb->folder, x->pending->len);
+				            "uncommitted mails are fetched "
+				            "again",
+				            x->mb->folder, x->pending->len);
 			g_array_set_size(x->pending, 0);
 		}
 		(void)fetch_flush(x);
@@ -161,8 +161,8 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 
 /* fetch_mark - the after-COMMIT side effect for uids, then remember it. */
 static int
-fetch_mark(struct fetch_ctx *x, struct imap *im, const uint32_t *uids,
-	   size_t n, gint64 upto)
+fetch_mark(struct fetch_ctx *x, struct imap *im, const uint32_t *uids, size_t n,
+           gint64 upto)
 {
 	const char *move_to = NULL;
 	int r;
@@ -170,8 +170,8 @@ fetch_mark(struct fetch_ctx *x, struct imap *im, const uint32_t *uids,
 	if (n > 0 && x->cfg->imap.after != CFG_AFTER_NONE) {
 		if (x->cfg->imap.after == CFG_AFTER_MOVE)
 			move_to = x->cfg->imap.move_to;
-		r = imap_mark(im, x->mb->folder, (uint32_t)x->uidvalidity, uids, n,
-			      move_to);
+		r = imap_mark(im, x->mb->folder, (uint32_t)x->uidvalidity, uids,
+		              n, move_to);
 		if (r < 0)
 			return r;
 	}
@@ -182,7 +182,7 @@ fetch_mark(struct fetch_ctx *x, struct imap *im, const uint32_t *uids,
  * (marked_uid, last_uid]: mark them now (marking is idempotent). */
 static int
 fetch_repair_marks(struct fetch_ctx *x, struct imap *im,
-		   const struct store_cursor *c)
+                   const struct store_cursor *c)
 {
 	g_autoptr(GArray) uids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	int r;
@@ -190,23 +190,23 @@ fetch_repair_marks(struct fetch_ctx *x, struct imap *im,
 	if (c->marked_uid >= c->last_uid)
 		return 0;
 	r = imap_search(im, x->mb->folder, (uint32_t)c->uidvalidity,
-			(uint32_t)c->marked_uid, uids);
+	                (uint32_t)c->marked_uid, uids);
 	if (r < 0)
 		return r;
 	while (uids->len > 0 &&
 	       g_array_index(uids, uint32_t, uids->len - 1) > c->last_uid)
 		g_array_set_size(uids, uids->len - 1);
 	return fetch_mark(x, im, (uint32_t *)(void *)uids->data, uids->len,
-			  c->last_uid);
+	                  c->last_uid);
 }
 
 int
 fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
-	      const struct fetch_mailbox *mb, struct fetch_stats *stats,
-	      volatile sig_atomic_t *stop)
+              const struct fetch_mailbox *mb, struct fetch_stats *stats,
+              volatile sig_atomic_t *stop)
 {
-	struct fetch_ctx x = {.cfg = cfg, .st = st, .mb = mb, .stats = stats,
-			      .stop = stop};
+	struct fetch_ctx x = {
+	    .cfg = cfg, .st = st, .mb = mb, .stats = stats, .stop = stop};
 	struct store_cursor c = {0};
 	struct imap_status status;
 	g_autoptr(GArray) uids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
@@ -223,11 +223,12 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 		goto imap_fail;
 	if (r == 0 && c.uidvalidity != status.uidvalidity) {
 		if (c.uidvalidity != 0)
-			log_err("fetch: '%s': UIDVALIDITY changed from %" G_GINT64_FORMAT
-				" to %u, re-scanning (duplicates are skipped)",
-				mb->folder, c.uidvalidity, status.uidvalidity);
-		if ((r = store_cursor_reset(st, mb->key,
-					    status.uidvalidity)) < 0)
+			log_err("fetch: '%s': UIDVALIDITY changed from "
+			        "%" G_GINT64_FORMAT
+			        " to %u, re-scanning (duplicates are skipped)",
+			        mb->folder, c.uidvalidity, status.uidvalidity);
+		if ((r = store_cursor_reset(st, mb->key, status.uidvalidity)) <
+		    0)
 			goto out;
 		c.uidvalidity = status.uidvalidity;
 		c.last_uid = c.marked_uid = 0;
@@ -238,7 +239,7 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	if (status.uidnext != 0 && status.uidnext <= c.last_uid + 1)
 		goto done;
 	r = imap_search(im, mb->folder, (uint32_t)c.uidvalidity,
-			(uint32_t)c.last_uid, uids);
+	                (uint32_t)c.last_uid, uids);
 	if (r == -ESTALE) /* changed between STATUS and SEARCH: next poll */
 		goto imap_fail;
 	if (r < 0)
@@ -250,7 +251,7 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 
 		x.err = 0;
 		r = imap_fetch_range(im, mb->folder, (uint32_t)c.uidvalidity,
-				     batch, n, fetch_ingest_cb, &x);
+		                     batch, n, fetch_ingest_cb, &x);
 		if (r == -ENOSYS) {
 			/* no fast path: one round trip per mail */
 			g_autoptr(GByteArray) buf = g_byte_array_new();
@@ -258,18 +259,18 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 			for (guint k = 0; k < n && r == 0 && !*stop; k++) {
 				g_byte_array_set_size(buf, 0);
 				r = imap_fetch(im, mb->folder,
-					       (uint32_t)c.uidvalidity,
-					       batch[k], buf);
+				               (uint32_t)c.uidvalidity,
+				               batch[k], buf);
 				if (r == -ENOENT) { /* expunged meanwhile */
 					r = 0;
 					continue;
 				}
 				if (r == -EFBIG)
 					r = fetch_ingest_cb(batch[k], NULL, 0,
-							    &x);
+					                    &x);
 				else if (r == 0)
 					r = fetch_ingest_cb(batch[k], buf->data,
-							    buf->len, &x);
+					                    buf->len, &x);
 			}
 		}
 		/* what was ingested is committed and marked even if the

@@ -40,7 +40,7 @@ struct ingest_ctx {
 	char agent_why[160]; /* authres_verify's reason for either verdict */
 	bool oversized;
 	struct command_list cmds; /* the "#status ..." block at the top */
-	bool rating; /* a CSAT rating reply (csat.c) */
+	bool rating;              /* a CSAT rating reply (csat.c) */
 };
 
 const char *
@@ -130,8 +130,8 @@ ingest_never_answer(const struct ingest_ctx *x, const char *rcpt)
 {
 	const char *rp = mime_header(x->m, "Return-Path");
 	static const char *const robots[] = {
-		"mailer-daemon@", "postmaster@", "noreply@", "no-reply@",
-		"donotreply@", "do-not-reply@", "bounce@", "bounces@",
+	    "mailer-daemon@", "postmaster@",   "noreply@", "no-reply@",
+	    "donotreply@",    "do-not-reply@", "bounce@",  "bounces@",
 	};
 
 	if (rp != NULL) {
@@ -201,8 +201,8 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 
 	for (guint i = 0; i < refs->len; i++) {
 		t = thread_msgid_ticket(x->cfg->tickets.secret,
-					x->cfg->tickets.secret_len,
-					refs->pdata[i]);
+		                        x->cfg->tickets.secret_len,
+		                        refs->pdata[i]);
 		if (t > 0) {
 			struct store_ticket tk;
 			if ((r = store_ticket_get(x->st, t, &tk)) == 0) {
@@ -257,28 +257,28 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 	g_autofree char *to = ingest_join_addrs(x->m->to);
 	g_autofree char *cc = ingest_join_addrs(x->m->cc);
 	struct store_message sm = {
-		.ticket_id = ticket,
-		.dedupe_key = x->dedupe_key,
-		.message_id = x->m->message_id,
-		.direction = "in",
-		.role = ingest_role(x),
-		.cls = x->rating ? "rating" : classify_name(x->cr.cls),
-		.class_reason = x->cr.reason[0] ? x->cr.reason : NULL,
-		.source = x->src->label,
-		.from_addr = x->from ? x->from->addr : NULL,
-		.from_name = x->from ? x->from->name : NULL,
-		.to_addrs = to,
-		.cc_addrs = cc,
-		.subject = x->m->subject,
-		.body_text = x->m->text,
-		.body_new = x->m->text_new,
-		.body_html = x->m->html,
-		.defects = x->m->defects,
-		.sent_date = x->m->date,
-		.received = x->now,
-		.unparsed = x->m->unparsed,
-		.raw = x->raw,
-		.raw_len = x->len,
+	    .ticket_id = ticket,
+	    .dedupe_key = x->dedupe_key,
+	    .message_id = x->m->message_id,
+	    .direction = "in",
+	    .role = ingest_role(x),
+	    .cls = x->rating ? "rating" : classify_name(x->cr.cls),
+	    .class_reason = x->cr.reason[0] ? x->cr.reason : NULL,
+	    .source = x->src->label,
+	    .from_addr = x->from ? x->from->addr : NULL,
+	    .from_name = x->from ? x->from->name : NULL,
+	    .to_addrs = to,
+	    .cc_addrs = cc,
+	    .subject = x->m->subject,
+	    .body_text = x->m->text,
+	    .body_new = x->m->text_new,
+	    .body_html = x->m->html,
+	    .defects = x->m->defects,
+	    .sent_date = x->m->date,
+	    .received = x->now,
+	    .unparsed = x->m->unparsed,
+	    .raw = x->raw,
+	    .raw_len = x->len,
 	};
 	int r = store_message_add(x->st, &sm, id_r);
 
@@ -287,8 +287,8 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 	for (guint i = 0; i < x->m->attachments->len; i++) {
 		const struct mime_attachment *a = x->m->attachments->pdata[i];
 		r = store_attachment_add(x->st, *id_r, a->filename,
-					 a->content_type, a->content_id,
-					 a->is_inline, a->data, a->size, true);
+		                         a->content_type, a->content_id,
+		                         a->is_inline, a->data, a->size, true);
 		if (r < 0)
 			return r;
 	}
@@ -305,9 +305,8 @@ ingest_add_participants(struct ingest_ctx *x, gint64 t, bool new_ticket)
 
 	if (x->from && !ingest_is_own(x->cfg, x->from->addr)) {
 		r = store_participant_add(
-			x->st, t, x->from->addr, x->from->name,
-			x->is_agent ? "agent"
-				    : (new_ticket ? "requester" : "cc"));
+		    x->st, t, x->from->addr, x->from->name,
+		    x->is_agent ? "agent" : (new_ticket ? "requester" : "cc"));
 		if (r < 0)
 			return r;
 	}
@@ -317,8 +316,8 @@ ingest_add_participants(struct ingest_ctx *x, gint64 t, bool new_ticket)
 			if (ingest_is_own(x->cfg, a->addr))
 				continue;
 			r = store_participant_add(
-				x->st, t, a->addr, a->name,
-				cfg_person(x->cfg, a->addr) ? "agent" : "cc");
+			    x->st, t, a->addr, a->name,
+			    cfg_person(x->cfg, a->addr) ? "agent" : "cc");
 			if (r < 0)
 				return r;
 		}
@@ -350,7 +349,7 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 			return r;
 		why = "address is suppressed after a bounce or complaint";
 	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr, &why)) !=
-		   LIMIT_SEND) {
+	           LIMIT_SEND) {
 		if (r < 0)
 			return r;
 		if (r == LIMIT_HOLD) { /* queued all the same, sent later */
@@ -359,32 +358,33 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		}
 	}
 	if (why != NULL) {
-		log_notice("ingest: acknowledgement for ticket %" G_GINT64_FORMAT
-			   " suppressed: %s",
-			   t, why);
+		log_notice(
+		    "ingest: acknowledgement for ticket %" G_GINT64_FORMAT
+		    " suppressed: %s",
+		    t, why);
 		return store_event_add(x->st, t, "tickd", "ack-suppressed", why,
-				       0);
+		                       0);
 	}
 
 	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
-				  t, "ack", cfg->tickets.domain);
+	                          t, "ack", cfg->tickets.domain);
 	if (x->m->message_id) {
 		GString *s = g_string_new(NULL);
 		for (guint i = 0; i < x->m->references->len && i < 20; i++)
-			g_string_append_printf(s, "%s ",
-					       (char *)x->m->references->pdata[i]);
+			g_string_append_printf(
+			    s, "%s ", (char *)x->m->references->pdata[i]);
 		g_string_append(s, x->m->message_id);
 		refs = g_string_free(s, FALSE);
 	}
 	struct compose_ack a = {
-		.ticket = t,
-		.to_addr = to->addr,
-		.to_name = to->name,
-		.subject = x->m->subject,
-		.in_reply_to = x->m->message_id,
-		.references = refs,
-		.message_id = msgid,
-		.now = x->now,
+	    .ticket = t,
+	    .to_addr = to->addr,
+	    .to_name = to->name,
+	    .subject = x->m->subject,
+	    .in_reply_to = x->m->message_id,
+	    .references = refs,
+	    .message_id = msgid,
+	    .now = x->now,
 	};
 	/* issue 12: the language of the acknowledgement */
 	g_autofree char *prev_lang = NULL;
@@ -400,21 +400,21 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	gsize wlen;
 	const void *wdata = g_bytes_get_data(wire, &wlen);
 	struct store_message sm = {
-		.ticket_id = t,
-		.dedupe_key = key,
-		.message_id = msgid,
-		.direction = "out",
-		.role = "system",
-		.cls = "auto-reply",
-		.source = "tickd",
-		.from_addr = cfg->smtp.from,
-		.from_name = cfg->smtp.from_name,
-		.to_addrs = to->addr,
-		.subject = subj,
-		.body_text = "",
-		.received = x->now,
-		.raw = wdata,
-		.raw_len = wlen,
+	    .ticket_id = t,
+	    .dedupe_key = key,
+	    .message_id = msgid,
+	    .direction = "out",
+	    .role = "system",
+	    .cls = "auto-reply",
+	    .source = "tickd",
+	    .from_addr = cfg->smtp.from,
+	    .from_name = cfg->smtp.from_name,
+	    .to_addrs = to->addr,
+	    .subject = subj,
+	    .body_text = "",
+	    .received = x->now,
+	    .raw = wdata,
+	    .raw_len = wlen,
 	};
 	if ((r = store_message_add(x->st, &sm, &mid)) < 0)
 		return r;
@@ -446,9 +446,10 @@ ingest_followup(struct ingest_ctx *x, gint64 t, gint64 *linked_r)
 		return t;
 	}
 	if (customer && (strcmp(tk.status, "closed") == 0 ||
-			 strcmp(tk.status, "resolved") == 0)) {
+	                 strcmp(tk.status, "resolved") == 0)) {
 		gint64 since = tk.closed_at ? tk.closed_at : tk.resolved_at;
-		if (x->now - since > (gint64)x->cfg->tickets.reopen_days * 86400) {
+		if (x->now - since >
+		    (gint64)x->cfg->tickets.reopen_days * 86400) {
 			*linked_r = t;
 			store_ticket_clear(&tk);
 			return 0;
@@ -456,14 +457,14 @@ ingest_followup(struct ingest_ctx *x, gint64 t, gint64 *linked_r)
 		r = store_ticket_set_status(x->st, t, "open", x->now);
 		if (r == 0)
 			r = store_event_add(x->st, t,
-					    x->from ? x->from->addr : "?",
-					    "reopened", tk.status, 0);
+			                    x->from ? x->from->addr : "?",
+			                    "reopened", tk.status, 0);
 	} else if (customer && strcmp(tk.status, "pending") == 0) {
 		r = store_ticket_set_status(x->st, t, "open", x->now);
 		if (r == 0)
 			r = store_event_add(x->st, t,
-					    x->from ? x->from->addr : "?",
-					    "status", "pending -> open", 0);
+			                    x->from ? x->from->addr : "?",
+			                    "status", "pending -> open", 0);
 	}
 	store_ticket_clear(&tk);
 	if (r < 0)
@@ -791,7 +792,7 @@ ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
  * never threaded, so it neither reopens its ticket nor moves a clock. */
 static int
 ingest_rating(struct ingest_ctx *x, gint64 t, int rating,
-	      struct ingest_outcome *out)
+              struct ingest_outcome *out)
 {
 	struct store_ticket tk;
 	gint64 msg = 0;
@@ -812,7 +813,7 @@ ingest_rating(struct ingest_ctx *x, gint64 t, int rating,
 	out->ticket = t;
 	out->message = msg;
 	return csat_record(x->st, t, rating, x->from ? x->from->addr : NULL,
-			   x->m->text_new, msg, x->now);
+	                   x->m->text_new, msg, x->now);
 }
 
 /* ingest_machine_ticket - may machine mail that threads nowhere open a
@@ -846,11 +847,11 @@ ingest_complaint(struct ingest_ctx *x, gint64 t, gint64 msg)
 		rcpt = store_out_rcpt_by_msgid(x->st, orig);
 	if (rcpt == NULL)
 		return store_event_add(x->st, t, "tickd", "complaint",
-				       "quotes no mail tickd sent; nobody "
-				       "suppressed",
-				       msg);
+		                       "quotes no mail tickd sent; nobody "
+		                       "suppressed",
+		                       msg);
 	if ((r = store_suppress(x->st, rcpt, "complaint",
-				x->cfg->limits.suppress_days)) < 0)
+	                        x->cfg->limits.suppress_days)) < 0)
 		return r;
 	d = g_strdup_printf("%s suppressed (%s)", rcpt, x->cr.reason);
 	return store_event_add(x->st, t, "tickd", "complaint", d, msg);
@@ -917,21 +918,20 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		const struct mime_addr *req = ingest_requester(x);
 		g_autofree char *reason = NULL;
 		struct store_new_ticket nt = {
-			.queue = cfg->tickets.queue,
-			.subject = *x->m->subject ? x->m->subject
-						  : "(no subject)",
-			.requester = req ? req->addr : "unknown",
-			.requester_name = req ? req->name : NULL,
-			.language = x->m->language,
-			.linked_ticket = linked,
-			.at = x->now,
+		    .queue = cfg->tickets.queue,
+		    .subject = *x->m->subject ? x->m->subject : "(no subject)",
+		    .requester = req ? req->addr : "unknown",
+		    .requester_name = req ? req->name : NULL,
+		    .language = x->m->language,
+		    .linked_ticket = linked,
+		    .at = x->now,
 		};
 		if (x->m->unparsed || req == NULL || x->oversized) {
 			nt.needs_review = true;
 			reason = g_strdup(
-				x->oversized ? "mail over tickets.max_mail_size"
-				: x->m->unparsed ? "mail could not be parsed"
-						 : "mail has no sender address");
+			    x->oversized     ? "mail over tickets.max_mail_size"
+			    : x->m->unparsed ? "mail could not be parsed"
+			                     : "mail has no sender address");
 			nt.review_reason = reason;
 		}
 		if ((r = store_ticket_create(x->st, &nt, &t)) < 0)
@@ -961,18 +961,19 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 	/* priority rules (VIPs, "speak to your manager") on customer mail */
 	if (!x->is_agent && !classify_is_machine(x->cr.cls) &&
 	    (r = escalate_on_mail(cfg, x->st, t, x->from ? x->from->addr : NULL,
-				  x->m->subject, x->m->text_new,
-				  mime_header(x->m, "Importance"),
-				  mime_header(x->m, "X-Priority"), x->now)) < 0)
+	                          x->m->subject, x->m->text_new,
+	                          mime_header(x->m, "Importance"),
+	                          mime_header(x->m, "X-Priority"), x->now)) < 0)
 		goto fail;
 	if (x->cr.cls == CLASSIFY_BOUNCE && x->cr.bounce_recipient) {
 		g_autofree char *d = g_strdup_printf(
-			"%s %s", x->cr.bounce_recipient,
-			x->cr.bounce_status ? x->cr.bounce_status : "");
+		    "%s %s", x->cr.bounce_recipient,
+		    x->cr.bounce_status ? x->cr.bounce_status : "");
 		r = store_suppress(x->st, x->cr.bounce_recipient, "bounce",
-				   cfg->limits.suppress_days);
+		                   cfg->limits.suppress_days);
 		if (r == 0)
-			r = store_event_add(x->st, t, "tickd", "bounce", d, msg);
+			r = store_event_add(x->st, t, "tickd", "bounce", d,
+			                    msg);
 		if (r < 0)
 			goto fail;
 	}
@@ -991,7 +992,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 cursor:
 	if (x->src->mailbox != NULL &&
 	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
-				  x->src->uid)) < 0)
+	                          x->src->uid)) < 0)
 		goto fail;
 	if ((r = store_commit(x->st)) < 0)
 		goto fail;
@@ -1025,10 +1026,11 @@ ingest_parse(struct ingest_ctx *x)
 	if (x->oversized) {
 		g_free(x->m->text);
 		x->m->text = g_strdup_printf(
-			"[tickd: this mail is %zu bytes, over the limit of %" G_GINT64_FORMAT
-			" (tickets.max_mail_size); its body and attachments "
-			"were not parsed. The raw mail is kept.]",
-			x->len, x->cfg->tickets.max_mail_size);
+		    "[tickd: this mail is %zu bytes, over the limit of "
+		    "%" G_GINT64_FORMAT
+		    " (tickets.max_mail_size); its body and attachments "
+		    "were not parsed. The raw mail is kept.]",
+		    x->len, x->cfg->tickets.max_mail_size);
 		g_free(x->m->text_new);
 		x->m->text_new = g_strdup(x->m->text);
 		g_ptr_array_add(x->m->defects, g_strdup("oversized"));
@@ -1086,17 +1088,21 @@ ingest_is_agent(struct ingest_ctx *x)
 
 int
 ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
-	    size_t len, const struct ingest_source *src, gint64 now,
-	    struct ingest_outcome *out)
+            size_t len, const struct ingest_source *src, gint64 now,
+            struct ingest_outcome *out)
 {
-	struct ingest_ctx x = {
-		.cfg = cfg, .st = st, .src = src, .raw = raw, .len = len, .now = now};
+	struct ingest_ctx x = {.cfg = cfg,
+	                       .st = st,
+	                       .src = src,
+	                       .raw = raw,
+	                       .len = len,
+	                       .now = now};
 	const char *own[] = {cfg->smtp.from, NULL};
 	struct classify_opts co = {
-		.own_domain = cfg->tickets.domain,
-		.loop_header = COMPOSE_LOOP_HEADER,
-		.loop_value = cfg->tickets.domain,
-		.own_addresses = own,
+	    .own_domain = cfg->tickets.domain,
+	    .loop_header = COMPOSE_LOOP_HEADER,
+	    .loop_value = cfg->tickets.domain,
+	    .own_addresses = own,
 	};
 	char q[96];
 	int r;
@@ -1109,8 +1115,8 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	if (x.m->message_id && *x.m->message_id)
 		x.dedupe_key = g_strconcat("mid:", x.m->message_id, NULL);
 	else {
-		g_autofree char *h = g_compute_checksum_for_data(
-			G_CHECKSUM_SHA256, raw, len);
+		g_autofree char *h =
+		    g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, len);
 		x.dedupe_key = g_strconcat("sha256:", h, NULL);
 	}
 
@@ -1119,16 +1125,16 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 		r = ingest_tx(&x, out);
 	out->cls = classify_name(x.cr.cls);
 	if (r == 0)
-		log_info("ingest: %s uid %" G_GINT64_FORMAT " '%s': %s %" G_GINT64_FORMAT
-			 " (%s)%s",
-			 src->label, src->uid,
-			 log_quote(x.m->message_id, q, sizeof(q)),
-			 ingest_kind_name(out->kind), out->ticket,
-			 classify_name(x.cr.cls),
-			 out->acknowledged ? ", acknowledged" : "");
+		log_info("ingest: %s uid %" G_GINT64_FORMAT
+		         " '%s': %s %" G_GINT64_FORMAT " (%s)%s",
+		         src->label, src->uid,
+		         log_quote(x.m->message_id, q, sizeof(q)),
+		         ingest_kind_name(out->kind), out->ticket,
+		         classify_name(x.cr.cls),
+		         out->acknowledged ? ", acknowledged" : "");
 	if (r == 0 && out->kind == INGEST_DROPPED)
 		log_notice("ingest: dropped our own mail '%s' (%s)", q,
-			   x.cr.reason);
+		           x.cr.reason);
 	classify_result_clear(&x.cr);
 	command_list_clear(&x.cmds);
 	mime_msg_free(&x.m);

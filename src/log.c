@@ -73,9 +73,9 @@ log_quote(const char *s, char *buf, size_t bufsize)
 	if (s == NULL)
 		s = "(null)";
 	for (; *s && i + 1 < bufsize && i < 80; s++)
-		buf[i++] = ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '\'')
-				   ? '?'
-				   : *s;
+		buf[i++] =
+		    ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '\'') ? '?'
+		                                                           : *s;
 	buf[i] = '\0';
 	return buf;
 }

@@ -31,8 +31,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define LOOP_MAX_BACKOFF 300	 /* seconds */
-#define LOOP_REIDLE	 (25 * 60) /* RFC 2177: re-IDLE before 29 min */
+#define LOOP_MAX_BACKOFF 300       /* seconds */
+#define LOOP_REIDLE      (25 * 60) /* RFC 2177: re-IDLE before 29 min */
 
 static volatile sig_atomic_t loop_stop, loop_reload;
 static int loop_pipe[2] = {-1, -1};
@@ -56,7 +56,7 @@ struct loop_box {
 	char *key;
 	const struct cfg *qcfg; /* the queue's view of l->cfg (issue 12) */
 	struct imap *imap;      /* the queue's client, owned by l->imaps */
-	gint64 next_try; /* monotonic seconds */
+	gint64 next_try;        /* monotonic seconds */
 	int failures;
 	unsigned locked_gen; /* store generation the advisory lock is from */
 	bool locked;
@@ -67,7 +67,7 @@ struct loop {
 	struct store *st;
 	struct imap *imap;
 	struct smtp *smtp;
-	struct sender *sender;	/* NULL: --once drains synchronously */
+	struct sender *sender;  /* NULL: --once drains synchronously */
 	struct loop_box *boxes; /* inbox (+ Sent) of every queue */
 	int nboxes;
 	GPtrArray *imaps;  /* struct imap* per queue; [0] is l->imap */
@@ -208,11 +208,11 @@ loop_db(struct loop *l)
 		/* --once sends on this connection: its leases are ours */
 		(void)store_instance_register(l->st, l->cfg->instance);
 		(void)store_conn_state(l->st, l->cfg->instance, "database",
-				       "up",
-				       l->db_failures > 0 ? l->db_error : NULL);
+		                       "up",
+		                       l->db_failures > 0 ? l->db_error : NULL);
 		if (l->db_failures > 0)
 			log_notice("loop: database is back after %d failures",
-				   l->db_failures);
+			           l->db_failures);
 		l->db_failures = 0;
 		return true;
 	}
@@ -220,7 +220,7 @@ loop_db(struct loop *l)
 	g_strlcpy(l->db_error, store_error(l->st), sizeof(l->db_error));
 	l->db_next_try = now + loop_backoff(l->db_failures);
 	log_warning("loop: database: %s, retry in %" G_GINT64_FORMAT "s",
-		    store_error(l->st), l->db_next_try - now);
+	            store_error(l->st), l->db_next_try - now);
 	(void)notify_send("STATUS=database unreachable, retrying");
 	return false;
 }
@@ -247,8 +247,8 @@ loop_fetch(struct loop *l, bool force)
 			b->locked_gen = store_generation(l->st);
 			if (r == 0 && !l->once)
 				log_debug("loop: '%s' is fetched by another "
-					  "instance",
-					  b->key);
+				          "instance",
+				          b->key);
 		}
 		if (!b->locked) {
 			b->next_try = now + l->cfg->imap.poll_interval;
@@ -268,9 +268,9 @@ loop_fetch(struct loop *l, bool force)
 		l->last_fetch_ok = g_get_real_time() / G_USEC_PER_SEC;
 		if (fs.fetched > 0)
 			log_info("loop: '%s': %d mails, %d new tickets, %d "
-				 "follow-ups, %d duplicates",
-				 b->key, fs.fetched, fs.new_tickets,
-				 fs.follow_ups, fs.duplicates);
+			         "follow-ups, %d duplicates",
+			         b->key, fs.fetched, fs.new_tickets,
+			         fs.follow_ups, fs.duplicates);
 	}
 }
 
@@ -325,8 +325,8 @@ loop_escalate(struct loop *l)
 	/* at most one pass a second: a due row locked by another instance
 	 * must not make the loop spin */
 	l->esc_next = escalate_tick(l->cfg, l->st, now, &next) < 0
-			      ? now + LOOP_MAX_BACKOFF / 10
-			      : (next > 0 ? MAX(next, now + 1) : 0);
+	                  ? now + LOOP_MAX_BACKOFF / 10
+	                  : (next > 0 ? MAX(next, now + 1) : 0);
 }
 
 /* loop_purge - the daily retention job: every queue with
@@ -374,16 +374,16 @@ loop_idle(struct loop *l)
 	r = imap_idle_start(l->imap, l->boxes[0].mb.folder);
 	if (store_connected(l->st))
 		(void)store_conn_state(l->st, l->cfg->instance, "imap-idle",
-				       r == 0		? "idle"
-				       : r == -ENOSYS ? "polling"
-						      : "failing",
-				       r == 0 ? NULL : imap_error(l->imap));
+		                       r == 0         ? "idle"
+		                       : r == -ENOSYS ? "polling"
+		                                      : "failing",
+		                       r == 0 ? NULL : imap_error(l->imap));
 	if (r == 0) {
 		l->idle_on = true;
 		l->idle_since = now;
 	} else if (r == -ENOSYS) {
 		log_notice("loop: server has no IDLE; polling every %ds",
-			   l->cfg->imap.poll_interval);
+		           l->cfg->imap.poll_interval);
 		l->cfg->imap.idle = false;
 	}
 }
@@ -400,7 +400,7 @@ loop_status(struct loop *l)
 
 	if (l->last_fetch_ok) {
 		g_autoptr(GDateTime) t =
-			g_date_time_new_from_unix_local(l->last_fetch_ok);
+		    g_date_time_new_from_unix_local(l->last_fetch_ok);
 		g_autofree char *s = g_date_time_format(t, "%H:%M:%S");
 		g_strlcpy(when, s, sizeof(when));
 	}
@@ -408,11 +408,12 @@ loop_status(struct loop *l)
 		g_snprintf(backlog, sizeof(backlog), "%" G_GINT64_FORMAT, n);
 	for (int i = 0; i < l->nboxes; i++)
 		failing += l->boxes[i].failures > 0;
-	g_snprintf(line, sizeof(line),
-		   "STATUS=%d mailbox(es)%s, last fetch %s, outbox backlog %s%s%s",
-		   l->nboxes, failing ? " (failing)" : "", when, backlog,
-		   store_connected(l->st) ? "" : ", database unreachable",
-		   l->idle_on ? ", IDLE" : "");
+	g_snprintf(
+	    line, sizeof(line),
+	    "STATUS=%d mailbox(es)%s, last fetch %s, outbox backlog %s%s%s",
+	    l->nboxes, failing ? " (failing)" : "", when, backlog,
+	    store_connected(l->st) ? "" : ", database unreachable",
+	    l->idle_on ? ", IDLE" : "");
 	if (strcmp(line, last) == 0)
 		return;
 	g_strlcpy(last, line, sizeof(last));
@@ -432,8 +433,8 @@ loop_reload_cfg(struct loop *l)
 		for (guint i = 0; i < errors->len; i++)
 			log_err("loop: reload: %s", (char *)errors->pdata[i]);
 		log_err("loop: reload '%s' failed, keeping the running "
-			"configuration",
-			l->cfg->path);
+		        "configuration",
+		        l->cfg->path);
 		(void)notify_send("READY=1");
 		return;
 	}
@@ -450,7 +451,7 @@ loop_reload_cfg(struct loop *l)
 	log_init(l->cfg->log_level);
 	loop_clients_new(l);
 	log_notice("loop: reloaded '%s' (poll every %ds)", l->cfg->path,
-		   l->cfg->imap.poll_interval);
+	           l->cfg->imap.poll_interval);
 	if (cfg_agents_warning(l->cfg) != NULL)
 		log_warning("loop: %s", cfg_agents_warning(l->cfg));
 	(void)notify_send("READY=1");
@@ -542,12 +543,11 @@ loop_run(const struct loop_opts *o)
 	 * rather than after the lease expires.  At most one may go twice. */
 	if ((tries = store_outbox_release(l.st, l.cfg->instance)) > 0)
 		log_notice("loop: took back %d outbox lease(s) of a previous "
-			   "run",
-			   tries);
+		           "run",
+		           tries);
 	loop_clients_new(&l);
-	log_notice("loop: started, %d mailbox(es), poll every %ds%s",
-		   l.nboxes, l.cfg->imap.poll_interval,
-		   o->once ? ", once" : "");
+	log_notice("loop: started, %d mailbox(es), poll every %ds%s", l.nboxes,
+	           l.cfg->imap.poll_interval, o->once ? ", once" : "");
 	if (cfg_agents_warning(l.cfg) != NULL)
 		log_warning("loop: %s", cfg_agents_warning(l.cfg));
 	(void)notify_send("READY=1");
@@ -588,18 +588,19 @@ loop_run(const struct loop_opts *o)
 			deadline = MIN(deadline, l.boxes[i].next_try);
 		if (l.sender == NULL && store_connected(l.st) &&
 		    (due = store_outbox_next_due(l.st)) >= 0)
-			deadline = MIN(deadline,
-				       MAX(now + due, l.smtp_next_try));
+			deadline =
+			    MIN(deadline, MAX(now + due, l.smtp_next_try));
 		if (!store_connected(l.st))
 			deadline = MIN(deadline, l.db_next_try);
 		if (l.esc_next > 0)
-			deadline = MIN(deadline,
-				       now + MAX(0, l.esc_next -
-						 g_get_real_time() /
-							 G_USEC_PER_SEC));
+			deadline =
+			    MIN(deadline,
+			        now + MAX(0, l.esc_next - g_get_real_time() /
+			                                      G_USEC_PER_SEC));
 		if (wd)
-			deadline = MIN(deadline,
-				       now + MAX(1, (gint64)(wd / G_USEC_PER_SEC)));
+			deadline =
+			    MIN(deadline,
+			        now + MAX(1, (gint64)(wd / G_USEC_PER_SEC)));
 		if (deadline > loop_now()) {
 			int r = loop_wait(&l, deadline);
 			if (r > 0)

@@ -32,7 +32,7 @@ notify_send(const char *msg)
 	if (sa.sun_path[0] == '@') /* abstract namespace: exact length */
 		sa.sun_path[0] = '\0';
 	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
-			    (p[0] == '/'));
+	                    (p[0] == '/'));
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

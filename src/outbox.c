@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Mails per lease round trip, and how long a lease protects a mail. */
-#define OUTBOX_BATCH	 50
+#define OUTBOX_BATCH     50
 #define OUTBOX_LEASE_SEC 300
 /* OpenSMTPD ends a session after 100 mails (notes 9); reconnect first. */
 #define OUTBOX_PER_SESSION 90
@@ -28,31 +28,31 @@ outbox_backoff(int attempts)
 /* outbox_limits - the send-side limits (limit.c records the verdict). */
 static int
 outbox_limits(const struct cfg *cfg, struct store *st,
-	      const struct store_outmail *o)
+              const struct store_outmail *o)
 {
 	const char *why = NULL;
 	int r = limit_check_send(cfg, st, o, &why);
 
 	if (r > 0)
 		log_notice("outbox: %s %" G_GINT64_FORMAT " to '%s' %s: %s",
-			   o->kind, o->id, o->rcpt,
-			   r == LIMIT_HOLD ? "held" : "suppressed", why);
+		           o->kind, o->id, o->rcpt,
+		           r == LIMIT_HOLD ? "held" : "suppressed", why);
 	return r;
 }
 
 int
 outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
-	     int max, struct outbox_stats *stats)
+             int max, struct outbox_stats *stats)
 {
 	return outbox_drain_as(cfg, st, smtp, cfg->instance, max, stats);
 }
 
 int
 outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
-		const char *owner, int max, struct outbox_stats *stats)
+                const char *owner, int max, struct outbox_stats *stats)
 {
 	g_autoptr(GPtrArray) batch =
-		g_ptr_array_new_with_free_func(store_outmail_free);
+	    g_ptr_array_new_with_free_func(store_outmail_free);
 	int r = 0, in_session = 0, done = 0;
 	bool transport_down = false;
 
@@ -60,10 +60,9 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 		g_ptr_array_set_size(batch, 0);
 		if ((r = limit_outbox_gate(cfg, st)) != 0)
 			return r < 0 ? r : 0; /* breaker open: mail held */
-		r = store_outbox_claim(st, owner, OUTBOX_LEASE_SEC,
-				       max ? MIN(OUTBOX_BATCH, max - done)
-					   : OUTBOX_BATCH,
-				       batch);
+		r = store_outbox_claim(
+		    st, owner, OUTBOX_LEASE_SEC,
+		    max ? MIN(OUTBOX_BATCH, max - done) : OUTBOX_BATCH, batch);
 		if (r < 0 || batch->len == 0)
 			break;
 		for (guint i = 0; i < batch->len; i++) {
@@ -74,9 +73,8 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 
 			if (transport_down) {
 				/* give the rest of the lease back at once */
-				r = store_outbox_retry(st, o->id, 0,
-						       "not tried: server down",
-						       0);
+				r = store_outbox_retry(
+				    st, o->id, 0, "not tried: server down", 0);
 				if (r < 0)
 					return r;
 				continue;
@@ -94,7 +92,7 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 				in_session = 0;
 			}
 			sr = smtp_send(smtp, o->env_from, o->rcpt, data, len,
-				       &code);
+			               &code);
 			in_session++;
 			done++;
 			if (sr == 0) {
@@ -103,45 +101,44 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 					stats->unrecorded = o->id;
 				stats->sent++;
 				log_info("outbox: sent %s %" G_GINT64_FORMAT
-					 " to '%s'",
-					 o->kind, o->id, o->rcpt);
+				         " to '%s'",
+				         o->kind, o->id, o->rcpt);
 			} else if (sr == -EBADMSG) {
 				r = store_outbox_failed(st, o->id, code,
-							smtp_error(smtp));
+				                        smtp_error(smtp));
 				if (r == 0 && o->ticket_id)
 					r = store_event_add(
-						st, o->ticket_id, "tickd",
-						"send-failed",
-						smtp_error(smtp), 0);
+					    st, o->ticket_id, "tickd",
+					    "send-failed", smtp_error(smtp), 0);
 				stats->failed++;
 				log_warning("outbox: send %s %" G_GINT64_FORMAT
-					    " to '%s': %s, giving up",
-					    o->kind, o->id, o->rcpt,
-					    smtp_error(smtp));
+				            " to '%s': %s, giving up",
+				            o->kind, o->id, o->rcpt,
+				            smtp_error(smtp));
 			} else if (g_get_real_time() / G_USEC_PER_SEC -
-					   o->created >
-				   cfg->smtp.max_attempt_age) {
+			               o->created >
+			           cfg->smtp.max_attempt_age) {
 				r = store_outbox_failed(st, o->id, code,
-							smtp_error(smtp));
+				                        smtp_error(smtp));
 				stats->failed++;
 				log_warning("outbox: send %s %" G_GINT64_FORMAT
-					    " to '%s': %s, too old, giving up",
-					    o->kind, o->id, o->rcpt,
-					    smtp_error(smtp));
+				            " to '%s': %s, too old, giving up",
+				            o->kind, o->id, o->rcpt,
+				            smtp_error(smtp));
 			} else {
 				/* No reply at all says nothing about this mail:
 				 * keep it due (the caller backs off from the
 				 * server), so that it still goes before younger
 				 * mails, in order of age. */
-				int delay = code == 0 ? 0
-						      : outbox_backoff(o->attempts);
+				int delay =
+				    code == 0 ? 0 : outbox_backoff(o->attempts);
 				r = store_outbox_retry(st, o->id, code,
-						       smtp_error(smtp), delay);
+				                       smtp_error(smtp), delay);
 				stats->retried++;
 				log_warning("outbox: send %s %" G_GINT64_FORMAT
-					    " to '%s': %s, retry in %ds",
-					    o->kind, o->id, o->rcpt,
-					    smtp_error(smtp), delay);
+				            " to '%s': %s, retry in %ds",
+				            o->kind, o->id, o->rcpt,
+				            smtp_error(smtp), delay);
 				/* 4xx for one recipient says nothing about the
 				 * server; no reply at all means it is down. */
 				if (code == 0)

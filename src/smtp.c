@@ -112,12 +112,12 @@ smtp_error(const struct smtp *s)
 #define SMTP_PER_SESSION 90
 
 static int smtp_send_once(struct smtp *s, const char *env_from,
-			  const char *rcpt, const void *data, size_t len,
-			  int *code_r);
+                          const char *rcpt, const void *data, size_t len,
+                          int *code_r);
 
 int
 smtp_send(struct smtp *s, const char *env_from, const char *rcpt,
-	  const void *data, size_t len, int *code_r)
+          const void *data, size_t len, int *code_r)
 {
 	int r, before;
 
@@ -128,11 +128,10 @@ smtp_send(struct smtp *s, const char *env_from, const char *rcpt,
 	/* 421, or 452 "too many messages" on a session that has sent mail
 	 * already, is the server's per-session limit, not about this mail:
 	 * a fresh session, once. */
-	if (r == -EAGAIN && before > 0 &&
-	    (*code_r == 421 || *code_r == 452)) {
+	if (r == -EAGAIN && before > 0 && (*code_r == 421 || *code_r == 452)) {
 		log_info("smtp: %s after %d mails in this session, "
-			 "reconnecting",
-			 s->msg, before);
+		         "reconnecting",
+		         s->msg, before);
 		smtp_close(s);
 		r = smtp_send_once(s, env_from, rcpt, data, len, code_r);
 	}
@@ -141,7 +140,7 @@ smtp_send(struct smtp *s, const char *env_from, const char *rcpt,
 
 static int
 smtp_send_once(struct smtp *s, const char *env_from, const char *rcpt,
-	       const void *data, size_t len, int *code_r)
+               const void *data, size_t len, int *code_r)
 {
 	struct curl_slist *rcpts = NULL;
 	g_autofree char *from = NULL, *to = NULL;
@@ -176,6 +175,6 @@ smtp_send_once(struct smtp *s, const char *env_from, const char *rcpt,
 	 * server's final word, everything else may work next time. */
 	r = code >= 500 && code < 600 ? -EBADMSG : -EAGAIN;
 	g_snprintf(s->msg, sizeof(s->msg), "%s (code %ld)",
-		   s->err[0] ? s->err : curl_easy_strerror(rc), code);
+	           s->err[0] ? s->err : curl_easy_strerror(rc), code);
 	return r;
 }

@@ -87,273 +87,276 @@ enum store_stmt {
  * more belongs to a dead instance (kill -9, lost machine: PostgreSQL ends
  * its sessions) and is taken over at once instead of after the expiry.
  */
-#define STORE_INSTANCE_CLASS "29801"
+#define STORE_INSTANCE_CLASS     "29801"
 #define STORE_INSTANCE_KEY(name) "(hashtext(" name ") & 2147483647)"
 #define STORE_INSTANCE_ALIVE                                                   \
 	"SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND "          \
 	"k.granted AND k.database = (SELECT oid FROM pg_database WHERE "       \
 	"datname = current_database()) AND k.classid = " STORE_INSTANCE_CLASS  \
 	" AND k.objsubid = 2 AND k.objid = " STORE_INSTANCE_KEY(               \
-		"outbox.leased_by") "::oid"
+	    "outbox.leased_by") "::oid"
 
 static const char *const store_sql[S__COUNT] = {
-	[S_CURSOR_GET] = "SELECT uidvalidity, last_uid, marked_uid "
-			 "FROM mailbox_state WHERE mailbox = $1",
-	[S_CURSOR_SET] =
-		"INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) "
-		"VALUES ($1, $2, $3) ON CONFLICT (mailbox) DO UPDATE SET "
-		"uidvalidity = $2, last_uid = GREATEST(CASE WHEN "
-		"mailbox_state.uidvalidity = $2 THEN mailbox_state.last_uid "
-		"ELSE 0 END, $3), updated = now()",
-	[S_CURSOR_RESET] =
-		"INSERT INTO mailbox_state (mailbox, uidvalidity) VALUES ($1, $2) "
-		"ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = $2, "
-		"last_uid = 0, marked_uid = 0, updated = now()",
-	[S_CURSOR_MARKED] = "UPDATE mailbox_state SET marked_uid = "
-			    "GREATEST(marked_uid, $2) WHERE mailbox = $1",
-	[S_CURSOR_OK] = "UPDATE mailbox_state SET last_fetch = now(), "
-			"last_ok = now(), failures = 0 WHERE mailbox = $1",
-	[S_CURSOR_ERR] =
-		"INSERT INTO mailbox_state (mailbox, uidvalidity, last_fetch, "
-		"last_error, last_error_at, failures) VALUES ($1, 0, now(), $2, "
-		"now(), 1) ON CONFLICT (mailbox) DO UPDATE SET last_fetch = "
-		"now(), last_error = $2, last_error_at = now(), failures = "
-		"mailbox_state.failures + 1",
-	[S_DEDUPE] = "SELECT COALESCE(ticket_id, 0) FROM message WHERE "
-		     "dedupe_key = $1",
-	[S_BY_MSGIDS] = "SELECT ticket_id FROM message WHERE message_id = "
-			"ANY($1::text[]) ORDER BY id DESC LIMIT 1",
-	[S_TICKET_GET] =
-		"SELECT id, status, priority, requester, subject, queue, "
-		"COALESCE(extract(epoch FROM closed_at)::bigint, 0), "
-		"COALESCE(extract(epoch FROM resolved_at)::bigint, 0) "
-		"FROM ticket WHERE id = $1",
-	[S_IS_PART] = "SELECT 1 FROM participant WHERE ticket_id = $1 AND "
-		      "addr = $2",
-	[S_PART_DOMAIN] = "SELECT 1 FROM participant WHERE ticket_id = $1 AND "
-			  "role <> 'agent' AND split_part(addr, '@', 2) = $2 "
-			  "LIMIT 1",
-	[S_TICKET_NEW] =
-		"INSERT INTO ticket (queue, subject, requester, requester_name, "
-		"priority, language, needs_review, review_reason, "
-		"linked_ticket, created, updated, last_customer_at) VALUES ($1, "
-		"$2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0), to_timestamp($10), "
-		"to_timestamp($10), to_timestamp($10)) RETURNING id",
-	[S_TOUCH_CUST] = "UPDATE ticket SET updated = to_timestamp($2), "
-			 "last_customer_at = to_timestamp($2) WHERE id = $1",
-	[S_TOUCH_AGENT] =
-		"UPDATE ticket SET updated = to_timestamp($2), last_agent_at = "
-		"to_timestamp($2), first_response_at = "
-		"COALESCE(first_response_at, to_timestamp($2)) WHERE id = $1",
-	[S_SET_STATUS] =
-		"UPDATE ticket SET status = $2, updated = to_timestamp($3), "
-		"resolved_at = CASE WHEN $2 = 'resolved' THEN to_timestamp($3) "
-		"WHEN $2 IN ('new', 'open', 'pending') THEN NULL ELSE "
-		"resolved_at END, closed_at = CASE WHEN $2 = 'closed' THEN "
-		"to_timestamp($3) WHEN $2 IN ('new', 'open', 'pending') THEN "
-		"NULL ELSE closed_at END, reopen_count = reopen_count + CASE "
-		"WHEN status IN ('resolved', 'closed') AND $2 IN ('open', "
-		"'new', 'pending') THEN 1 ELSE 0 END WHERE id = $1",
-	[S_PART_ADD] = "INSERT INTO participant (ticket_id, addr, name, role) "
-		       "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-	[S_MSG_ADD] =
-		"INSERT INTO message (ticket_id, dedupe_key, message_id, "
-		"direction, role, class, class_reason, source, from_addr, "
-		"from_name, to_addrs, cc_addrs, subject, body_text, body_new, "
-		"body_html, defects, sent_date, received, unparsed, size, raw) "
-		"VALUES (NULLIF($1, 0), $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-		"$11, $12, $13, "
-		"$14, $15, $16, $17::text[], to_timestamp(NULLIF($18, 0)), "
-		"to_timestamp($19), $20, $21, $22) "
-		"ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-	[S_ATT_ADD] = "INSERT INTO attachment (message_id, filename, "
-		      "content_type, content_id, is_inline, size, data) VALUES "
-		      "($1, $2, $3, $4, $5, $6, $7)",
-	[S_EVENT_ADD] = "INSERT INTO event (ticket_id, actor, action, detail, "
-			"message_id) VALUES ($1, $2, $3, $4, NULLIF($5, 0))",
-	[S_OUT_ADD] = "INSERT INTO outbox (ticket_id, message_id, kind, "
-		      "env_from, rcpt, data) VALUES (NULLIF($1, 0), NULLIF($2, "
-		      "0), $3, $4, $5, $6)",
-	[S_AUTO_RCPT] = "SELECT count(*) FROM outbox WHERE rcpt = $1 AND "
-			"created > now() - make_interval(secs => $2) AND "
-			"state <> 'suppressed'",
-	[S_AUTO_TICKET] = "SELECT count(*) FROM outbox WHERE ticket_id = $1 "
-			  "AND created > now() - make_interval(secs => $2) "
-			  "AND state <> 'suppressed'",
-	[S_SUPPRESSED] = "SELECT 1 FROM suppression WHERE addr = $1 AND "
-			 "until > now()",
-	[S_SUPPRESS] =
-		"INSERT INTO suppression (addr, reason, until) VALUES ($1, $2, "
-		"now() + make_interval(days => $3)) ON CONFLICT (addr) DO "
-		"UPDATE SET reason = $2, until = GREATEST(suppression.until, "
-		"now() + make_interval(days => $3))",
-	[S_OUT_CLAIM] =
-		"UPDATE outbox o SET state = 'sending', leased_by = $1, "
-		"lease_until = now() + make_interval(secs => $2), attempts = "
-		"attempts + 1 FROM (SELECT id FROM outbox WHERE (state = "
-		"'queued' AND next_attempt <= now()) OR (state = 'sending' AND "
-		"(lease_until < now() OR NOT EXISTS (" STORE_INSTANCE_ALIVE
-		"))) ORDER BY id LIMIT $3 FOR "
-		"UPDATE SKIP LOCKED) due WHERE o.id = due.id RETURNING o.id, "
-		"COALESCE(o.ticket_id, 0), o.kind, o.env_from, o.rcpt, o.data, "
-		"o.attempts, extract(epoch FROM o.created)::bigint",
-	[S_OUT_SENT] = "UPDATE outbox SET state = 'sent', sent_at = now(), "
-		       "last_code = $2, lease_until = NULL WHERE id = $1",
-	[S_OUT_RETRY] = "UPDATE outbox SET state = 'queued', last_code = $2, "
-			"last_error = $3, next_attempt = now() + "
-			"make_interval(secs => $4), lease_until = NULL "
-			"WHERE id = $1",
-	[S_OUT_FAILED] = "UPDATE outbox SET state = 'failed', last_code = $2, "
-			 "last_error = $3, lease_until = NULL WHERE id = $1",
-	[S_OUT_NEXT] =
-		"SELECT GREATEST(0, ceil(extract(epoch FROM min(CASE WHEN state "
-		"= 'queued' THEN next_attempt ELSE lease_until END) - now())))"
-		"::bigint FROM outbox WHERE state IN ('queued', 'sending') "
-		/* no row (-1) when nothing is pending: GREATEST(0, NULL) is 0,
-		 * which made the idle daemon spin */
-		"HAVING count(*) > 0",
-	/* The row lock in "old" makes "was this the first response"
-	 * exact even with two instances ingesting agent mail at once. */
-	[S_AGENT_TOUCH] =
-		"WITH old AS (SELECT id, first_response_at FROM ticket WHERE "
-		"id = $1 FOR UPDATE) UPDATE ticket t SET updated = "
-		"to_timestamp($2), last_agent_at = to_timestamp($2), "
-		"first_response_at = COALESCE(t.first_response_at, "
-		"to_timestamp($2)), last_customer_at = CASE WHEN $3::boolean "
-		"THEN NULL ELSE t.last_customer_at END FROM old WHERE t.id = "
-		"old.id RETURNING (old.first_response_at IS NULL)::int",
-	/* events written earlier in this transaction, before the message
-	 * row existed, get the message that caused them */
-	[S_EVENT_ATTACH] =
-		"UPDATE event SET message_id = $2 WHERE ticket_id = $1 AND "
-		"message_id IS NULL AND xmin = pg_current_xact_id()::xid",
-	[S_PART_SET] = "INSERT INTO participant (ticket_id, addr, name, role) "
-		       "VALUES ($1, $2, $3, $4) ON CONFLICT (ticket_id, addr) "
-		       "DO UPDATE SET role = $4",
-	/* report (issue 11): resolved, not too long ago, no resolution mail
-	 * for this resolution yet, not rated */
-	[S_CSAT_DUE] =
-		"SELECT t.id, extract(epoch FROM t.resolved_at)::bigint, "
-		"t.requester, t.requester_name, t.subject, t.queue FROM ticket "
-		"t WHERE t.status = 'resolved' AND t.resolved_at > now() - "
-		"make_interval(secs => $1) AND NOT EXISTS (SELECT 1 FROM "
-		"csat_request c WHERE c.ticket_id = t.id AND c.resolved_at = "
-		"t.resolved_at) AND NOT EXISTS (SELECT 1 FROM csat_rating r "
-		"WHERE r.ticket_id = t.id) AND t.queue = $3 ORDER BY "
-		"t.resolved_at LIMIT $2",
-	[S_CSAT_REQUEST] =
-		"INSERT INTO csat_request (ticket_id, resolved_at) SELECT id, "
-		"resolved_at FROM ticket WHERE id = $1 AND status = 'resolved' "
-		"ON CONFLICT DO NOTHING RETURNING 1",
-	[S_CSAT_RATE] =
-		"INSERT INTO csat_rating (ticket_id, rating, comment, "
-		"from_addr, message_id, at) VALUES ($1, $2, $3, $4, NULLIF($5, "
-		"0), to_timestamp($6)) ON CONFLICT DO NOTHING RETURNING 1",
-	[S_DIGEST_CLAIM] =
-		"INSERT INTO digest_log (schedule, period_start, period_end) "
-		"VALUES ($1, to_timestamp($2), to_timestamp($3)) ON CONFLICT "
-		"DO NOTHING RETURNING 1",
-	[S_EVENT_GLOBAL] = "INSERT INTO event (actor, action, detail, "
-			   "message_id) VALUES ($1, $2, $3, NULLIF($4, 0))",
-	/* ---- send limits and the circuit breaker (002_limits) ---- */
-	[S_AUTO_GLOBAL] = "SELECT count(*) FROM outbox WHERE created > now() - "
-			  "make_interval(secs => $1) AND state <> 'suppressed'",
-	[S_SENT_COUNT] = "SELECT count(*) FROM outbox WHERE state = 'sent' AND "
-			 "sent_at > now() - make_interval(secs => $3::int) AND "
-			 "($1::bigint = 0 OR ticket_id = $1::bigint) AND "
-			 "($2::text = '' OR rcpt = $2::text) AND "
-			 /* mail to our own people does not use up a customer's
-			  * or a ticket's allowance (limit.c) */
-			 "(($1::bigint = 0 AND $2::text = '') OR kind NOT IN "
-			 "('escalation', 'digest'))",
-	[S_OUT_SUPPRESS] = "UPDATE outbox SET state = 'suppressed', "
-			   "last_error = $2, lease_until = NULL WHERE id = $1",
-	[S_OUT_HOLD] = "UPDATE outbox SET next_attempt = now() + "
-		       "make_interval(secs => $1::int), last_error = $2 WHERE "
-		       "state = 'queued' AND next_attempt < now() + "
-		       "make_interval(secs => $1::int)",
-	[S_OUT_UNHOLD] = "UPDATE outbox SET next_attempt = now() WHERE state = "
-			 "'queued' AND last_error LIKE 'held:%'",
-	[S_BREAKER_GET] = "SELECT state = 'open' AND (until IS NULL OR until > "
-			  "now()), COALESCE(extract(epoch FROM until)::bigint, "
-			  "0), COALESCE(reason, '') FROM breaker WHERE name = $1",
-	[S_BREAKER_TRIP] =
-		"INSERT INTO breaker (name, state, tripped_at, until, reason, "
-		"trips) VALUES ($1, 'open', now(), CASE WHEN $2::int > 0 THEN "
-		"now() + make_interval(secs => $2::int) END, $3, 1) ON CONFLICT "
-		"(name) DO UPDATE SET state = 'open', tripped_at = now(), until "
-		"= EXCLUDED.until, reason = $3, trips = breaker.trips + 1",
-	[S_BREAKER_RESET] = "UPDATE breaker SET state = 'closed', until = NULL, "
-			    "reset_at = now(), reset_by = $2 WHERE name = $1 "
-			    "AND state = 'open'",
-	[S_OUT_RCPT_BY_MSGID] =
-		"SELECT o.rcpt FROM outbox o JOIN message m ON m.id = "
-		"o.message_id WHERE m.message_id = $1 AND m.direction = 'out' "
-		"ORDER BY o.id LIMIT 1",
-	/* One escalation pass at a time across instances; released at the
-	 * end of the transaction, so a dead instance never blocks it. */
-	[S_SLA_LOCK] = "SELECT pg_try_advisory_xact_lock(hashtext("
-		       "'tickd:escalate'))::int",
-	/* "< now + 1": now is whole seconds, next_check has fractions */
-	[S_SLA_DUE] =
-		"SELECT c.ticket_id, t.queue, t.priority, t.status, "
-		"extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
-		"m.role = 'agent' FROM message m WHERE m.ticket_id = t.id "
-		"ORDER BY m.id LIMIT 1), false), c.initialized, c.status, "
-		"c.first_response_at, c.last_customer_at, c.last_agent_at, "
-		"c.resolved_at, c.run_since, c.paused_since, "
-		"c.resolution_run_secs, c.awaiting_since, c.response_run_secs, "
-		"c.first_response_secs, c.esc_start[1], c.esc_start[2], "
-		"c.esc_start[3], c.esc_fired[1], c.esc_fired[2], "
-		"c.esc_fired[3], c.immediate FROM sla_clock c JOIN ticket t ON "
-		"t.id = c.ticket_id WHERE c.next_check < to_timestamp($1 + 1) "
-		"ORDER BY c.next_check, c.ticket_id LIMIT $2 FOR UPDATE OF c "
-		"SKIP LOCKED",
-	[S_SLA_CHANGES] = "SELECT id, at, kind, COALESCE(status, '') FROM "
-			  "sla_change WHERE ticket_id = $1 ORDER BY id "
-			  "LIMIT " G_STRINGIFY(STORE_SLA_CHANGES_MAX),
-	[S_SLA_CHANGE_DEL] = "DELETE FROM sla_change WHERE id = "
-			     "ANY($1::bigint[])",
-	[S_SLA_SAVE] =
-		"UPDATE sla_clock SET initialized = true, status = $2, "
-		"first_response_at = $3, last_customer_at = $4, last_agent_at "
-		"= $5, resolved_at = $6, run_since = $7, paused_since = $8, "
-		"resolution_run_secs = $9, awaiting_since = $10, "
-		"response_run_secs = $11, first_response_secs = $12, esc_start "
-		"= $13::bigint[], esc_fired = $14::bigint[], immediate = NULL, "
-		"next_check = CASE WHEN $15::bigint = 0 THEN NULL ELSE "
-		"to_timestamp($15::bigint) END, view = $16::jsonb, "
-		"evaluated_at = to_timestamp($17) WHERE ticket_id = $1",
-	[S_SLA_NOTICE_ADD] =
-		"INSERT INTO sla_notice (ticket_id, rcpt, kind, level, "
-		"breach_at, reason, queued_at) VALUES ($1, $2, $3, $4, $5, $6, "
-		"$7)",
-	[S_SLA_PENDING] =
-		"SELECT id, ticket_id, rcpt, kind, level, breach_at, "
-		"COALESCE(reason, ''), queued_at FROM sla_notice WHERE sent_at "
-		"IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-	[S_SLA_DIGESTS] = "SELECT rcpt, last_at FROM sla_digest WHERE rcpt = "
-			  "ANY($1::text[])",
-	[S_SLA_NOTICE_SENT] = "UPDATE sla_notice SET sent_at = $2 WHERE id = "
-			      "ANY($1::bigint[])",
-	[S_SLA_DIGEST_SET] = "INSERT INTO sla_digest (rcpt, last_at) VALUES "
-			     "($1, $2) ON CONFLICT (rcpt) DO UPDATE SET "
-			     "last_at = $2",
-	[S_SLA_NEXT] = "SELECT extract(epoch FROM min(next_check))::bigint "
-		       "FROM sla_clock WHERE next_check IS NOT NULL",
-	/* once per ticket: not when an immediate notice exists already */
-	[S_SLA_IMMEDIATE] = "UPDATE sla_clock SET immediate = $2, next_check "
-			    "= now() WHERE ticket_id = $1 AND immediate IS "
-			    "NULL AND NOT EXISTS (SELECT 1 FROM sla_notice n "
-			    "WHERE n.ticket_id = $1 AND n.kind = 'immediate') "
-			    "RETURNING 1",
-	[S_SLA_INFO] =
-		"SELECT t.subject, t.requester, COALESCE(t.requester_name, ''), "
-		"t.queue, t.priority, COALESCE(t.assignee, ''), t.status, "
-		"extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
-		"left(m.body_new, 4000) FROM message m WHERE m.ticket_id = t.id "
-		"AND m.role = 'customer' ORDER BY m.id DESC LIMIT 1), '') FROM "
-		"ticket t WHERE t.id = $1",
+    [S_CURSOR_GET] = "SELECT uidvalidity, last_uid, marked_uid "
+                     "FROM mailbox_state WHERE mailbox = $1",
+    [S_CURSOR_SET] =
+        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) "
+        "VALUES ($1, $2, $3) ON CONFLICT (mailbox) DO UPDATE SET "
+        "uidvalidity = $2, last_uid = GREATEST(CASE WHEN "
+        "mailbox_state.uidvalidity = $2 THEN mailbox_state.last_uid "
+        "ELSE 0 END, $3), updated = now()",
+    [S_CURSOR_RESET] =
+        "INSERT INTO mailbox_state (mailbox, uidvalidity) VALUES ($1, $2) "
+        "ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = $2, "
+        "last_uid = 0, marked_uid = 0, updated = now()",
+    [S_CURSOR_MARKED] = "UPDATE mailbox_state SET marked_uid = "
+                        "GREATEST(marked_uid, $2) WHERE mailbox = $1",
+    [S_CURSOR_OK] = "UPDATE mailbox_state SET last_fetch = now(), "
+                    "last_ok = now(), failures = 0 WHERE mailbox = $1",
+    [S_CURSOR_ERR] =
+        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_fetch, "
+        "last_error, last_error_at, failures) VALUES ($1, 0, now(), $2, "
+        "now(), 1) ON CONFLICT (mailbox) DO UPDATE SET last_fetch = "
+        "now(), last_error = $2, last_error_at = now(), failures = "
+        "mailbox_state.failures + 1",
+    [S_DEDUPE] = "SELECT COALESCE(ticket_id, 0) FROM message WHERE "
+                 "dedupe_key = $1",
+    [S_BY_MSGIDS] = "SELECT ticket_id FROM message WHERE message_id = "
+                    "ANY($1::text[]) ORDER BY id DESC LIMIT 1",
+    [S_TICKET_GET] = "SELECT id, status, priority, requester, subject, queue, "
+                     "COALESCE(extract(epoch FROM closed_at)::bigint, 0), "
+                     "COALESCE(extract(epoch FROM resolved_at)::bigint, 0) "
+                     "FROM ticket WHERE id = $1",
+    [S_IS_PART] = "SELECT 1 FROM participant WHERE ticket_id = $1 AND "
+                  "addr = $2",
+    [S_PART_DOMAIN] = "SELECT 1 FROM participant WHERE ticket_id = $1 AND "
+                      "role <> 'agent' AND split_part(addr, '@', 2) = $2 "
+                      "LIMIT 1",
+    [S_TICKET_NEW] =
+        "INSERT INTO ticket (queue, subject, requester, requester_name, "
+        "priority, language, needs_review, review_reason, "
+        "linked_ticket, created, updated, last_customer_at) VALUES ($1, "
+        "$2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0), to_timestamp($10), "
+        "to_timestamp($10), to_timestamp($10)) RETURNING id",
+    [S_TOUCH_CUST] = "UPDATE ticket SET updated = to_timestamp($2), "
+                     "last_customer_at = to_timestamp($2) WHERE id = $1",
+    [S_TOUCH_AGENT] =
+        "UPDATE ticket SET updated = to_timestamp($2), last_agent_at = "
+        "to_timestamp($2), first_response_at = "
+        "COALESCE(first_response_at, to_timestamp($2)) WHERE id = $1",
+    [S_SET_STATUS] =
+        "UPDATE ticket SET status = $2, updated = to_timestamp($3), "
+        "resolved_at = CASE WHEN $2 = 'resolved' THEN to_timestamp($3) "
+        "WHEN $2 IN ('new', 'open', 'pending') THEN NULL ELSE "
+        "resolved_at END, closed_at = CASE WHEN $2 = 'closed' THEN "
+        "to_timestamp($3) WHEN $2 IN ('new', 'open', 'pending') THEN "
+        "NULL ELSE closed_at END, reopen_count = reopen_count + CASE "
+        "WHEN status IN ('resolved', 'closed') AND $2 IN ('open', "
+        "'new', 'pending') THEN 1 ELSE 0 END WHERE id = $1",
+    [S_PART_ADD] = "INSERT INTO participant (ticket_id, addr, name, role) "
+                   "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    [S_MSG_ADD] =
+        "INSERT INTO message (ticket_id, dedupe_key, message_id, "
+        "direction, role, class, class_reason, source, from_addr, "
+        "from_name, to_addrs, cc_addrs, subject, body_text, body_new, "
+        "body_html, defects, sent_date, received, unparsed, size, raw) "
+        "VALUES (NULLIF($1, 0), $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        "$11, $12, $13, "
+        "$14, $15, $16, $17::text[], to_timestamp(NULLIF($18, 0)), "
+        "to_timestamp($19), $20, $21, $22) "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+    [S_ATT_ADD] = "INSERT INTO attachment (message_id, filename, "
+                  "content_type, content_id, is_inline, size, data) VALUES "
+                  "($1, $2, $3, $4, $5, $6, $7)",
+    [S_EVENT_ADD] = "INSERT INTO event (ticket_id, actor, action, detail, "
+                    "message_id) VALUES ($1, $2, $3, $4, NULLIF($5, 0))",
+    [S_OUT_ADD] = "INSERT INTO outbox (ticket_id, message_id, kind, "
+                  "env_from, rcpt, data) VALUES (NULLIF($1, 0), NULLIF($2, "
+                  "0), $3, $4, $5, $6)",
+    [S_AUTO_RCPT] = "SELECT count(*) FROM outbox WHERE rcpt = $1 AND "
+                    "created > now() - make_interval(secs => $2) AND "
+                    "state <> 'suppressed'",
+    [S_AUTO_TICKET] = "SELECT count(*) FROM outbox WHERE ticket_id = $1 "
+                      "AND created > now() - make_interval(secs => $2) "
+                      "AND state <> 'suppressed'",
+    [S_SUPPRESSED] = "SELECT 1 FROM suppression WHERE addr = $1 AND "
+                     "until > now()",
+    [S_SUPPRESS] =
+        "INSERT INTO suppression (addr, reason, until) VALUES ($1, $2, "
+        "now() + make_interval(days => $3)) ON CONFLICT (addr) DO "
+        "UPDATE SET reason = $2, until = GREATEST(suppression.until, "
+        "now() + make_interval(days => $3))",
+    [S_OUT_CLAIM] =
+        "UPDATE outbox o SET state = 'sending', leased_by = $1, "
+        "lease_until = now() + make_interval(secs => $2), attempts = "
+        "attempts + 1 FROM (SELECT id FROM outbox WHERE (state = "
+        "'queued' AND next_attempt <= now()) OR (state = 'sending' AND "
+        "(lease_until < now() OR NOT EXISTS (" STORE_INSTANCE_ALIVE
+        "))) ORDER BY id LIMIT $3 FOR "
+        "UPDATE SKIP LOCKED) due WHERE o.id = due.id RETURNING o.id, "
+        "COALESCE(o.ticket_id, 0), o.kind, o.env_from, o.rcpt, o.data, "
+        "o.attempts, extract(epoch FROM o.created)::bigint",
+    [S_OUT_SENT] = "UPDATE outbox SET state = 'sent', sent_at = now(), "
+                   "last_code = $2, lease_until = NULL WHERE id = $1",
+    [S_OUT_RETRY] = "UPDATE outbox SET state = 'queued', last_code = $2, "
+                    "last_error = $3, next_attempt = now() + "
+                    "make_interval(secs => $4), lease_until = NULL "
+                    "WHERE id = $1",
+    [S_OUT_FAILED] = "UPDATE outbox SET state = 'failed', last_code = $2, "
+                     "last_error = $3, lease_until = NULL WHERE id = $1",
+    [S_OUT_NEXT] =
+        "SELECT GREATEST(0, ceil(extract(epoch FROM min(CASE WHEN state "
+        "= 'queued' THEN next_attempt ELSE lease_until END) - now())))"
+        "::bigint FROM outbox WHERE state IN ('queued', 'sending') "
+        /* no row (-1) when nothing is pending: GREATEST(0, NULL) is 0,
+         * which made the idle daemon spin */
+        "HAVING count(*) > 0",
+    /* The row lock in "old" makes "was this the first response"
+     * exact even with two instances ingesting agent mail at once. */
+    [S_AGENT_TOUCH] =
+        "WITH old AS (SELECT id, first_response_at FROM ticket WHERE "
+        "id = $1 FOR UPDATE) UPDATE ticket t SET updated = "
+        "to_timestamp($2), last_agent_at = to_timestamp($2), "
+        "first_response_at = COALESCE(t.first_response_at, "
+        "to_timestamp($2)), last_customer_at = CASE WHEN $3::boolean "
+        "THEN NULL ELSE t.last_customer_at END FROM old WHERE t.id = "
+        "old.id RETURNING (old.first_response_at IS NULL)::int",
+    /* events written earlier in this transaction, before the message
+     * row existed, get the message that caused them */
+    [S_EVENT_ATTACH] =
+        /* same (sub)transaction as the message row: in a fetch batch
+         * each mail has its own savepoint, whose xid is not the
+         * top-level pg_current_xact_id() */
+    "UPDATE event SET message_id = $2 WHERE ticket_id = $1 AND "
+    "message_id IS NULL AND xmin = (SELECT m.xmin FROM message m "
+    "WHERE m.id = $2)",
+    [S_PART_SET] = "INSERT INTO participant (ticket_id, addr, name, role) "
+                   "VALUES ($1, $2, $3, $4) ON CONFLICT (ticket_id, addr) "
+                   "DO UPDATE SET role = $4",
+    /* report (issue 11): resolved, not too long ago, no resolution mail
+     * for this resolution yet, not rated */
+    [S_CSAT_DUE] =
+        "SELECT t.id, extract(epoch FROM t.resolved_at)::bigint, "
+        "t.requester, t.requester_name, t.subject, t.queue FROM ticket "
+        "t WHERE t.status = 'resolved' AND t.resolved_at > now() - "
+        "make_interval(secs => $1) AND NOT EXISTS (SELECT 1 FROM "
+        "csat_request c WHERE c.ticket_id = t.id AND c.resolved_at = "
+        "t.resolved_at) AND NOT EXISTS (SELECT 1 FROM csat_rating r "
+        "WHERE r.ticket_id = t.id) AND t.queue = $3 ORDER BY "
+        "t.resolved_at LIMIT $2",
+    [S_CSAT_REQUEST] =
+        "INSERT INTO csat_request (ticket_id, resolved_at) SELECT id, "
+        "resolved_at FROM ticket WHERE id = $1 AND status = 'resolved' "
+        "ON CONFLICT DO NOTHING RETURNING 1",
+    [S_CSAT_RATE] =
+        "INSERT INTO csat_rating (ticket_id, rating, comment, "
+        "from_addr, message_id, at) VALUES ($1, $2, $3, $4, NULLIF($5, "
+        "0), to_timestamp($6)) ON CONFLICT DO NOTHING RETURNING 1",
+    [S_DIGEST_CLAIM] =
+        "INSERT INTO digest_log (schedule, period_start, period_end) "
+        "VALUES ($1, to_timestamp($2), to_timestamp($3)) ON CONFLICT "
+        "DO NOTHING RETURNING 1",
+    [S_EVENT_GLOBAL] = "INSERT INTO event (actor, action, detail, "
+                       "message_id) VALUES ($1, $2, $3, NULLIF($4, 0))",
+    /* ---- send limits and the circuit breaker (002_limits) ---- */
+    [S_AUTO_GLOBAL] = "SELECT count(*) FROM outbox WHERE created > now() - "
+                      "make_interval(secs => $1) AND state <> 'suppressed'",
+    [S_SENT_COUNT] = "SELECT count(*) FROM outbox WHERE state = 'sent' AND "
+                     "sent_at > now() - make_interval(secs => $3::int) AND "
+                     "($1::bigint = 0 OR ticket_id = $1::bigint) AND "
+                     "($2::text = '' OR rcpt = $2::text) AND "
+                     /* mail to our own people does not use up a customer's
+                      * or a ticket's allowance (limit.c) */
+                     "(($1::bigint = 0 AND $2::text = '') OR kind NOT IN "
+                     "('escalation', 'digest'))",
+    [S_OUT_SUPPRESS] = "UPDATE outbox SET state = 'suppressed', "
+                       "last_error = $2, lease_until = NULL WHERE id = $1",
+    [S_OUT_HOLD] = "UPDATE outbox SET next_attempt = now() + "
+                   "make_interval(secs => $1::int), last_error = $2 WHERE "
+                   "state = 'queued' AND next_attempt < now() + "
+                   "make_interval(secs => $1::int)",
+    [S_OUT_UNHOLD] = "UPDATE outbox SET next_attempt = now() WHERE state = "
+                     "'queued' AND last_error LIKE 'held:%'",
+    [S_BREAKER_GET] = "SELECT state = 'open' AND (until IS NULL OR until > "
+                      "now()), COALESCE(extract(epoch FROM until)::bigint, "
+                      "0), COALESCE(reason, '') FROM breaker WHERE name = $1",
+    [S_BREAKER_TRIP] =
+        "INSERT INTO breaker (name, state, tripped_at, until, reason, "
+        "trips) VALUES ($1, 'open', now(), CASE WHEN $2::int > 0 THEN "
+        "now() + make_interval(secs => $2::int) END, $3, 1) ON CONFLICT "
+        "(name) DO UPDATE SET state = 'open', tripped_at = now(), until "
+        "= EXCLUDED.until, reason = $3, trips = breaker.trips + 1",
+    [S_BREAKER_RESET] = "UPDATE breaker SET state = 'closed', until = NULL, "
+                        "reset_at = now(), reset_by = $2 WHERE name = $1 "
+                        "AND state = 'open'",
+    [S_OUT_RCPT_BY_MSGID] =
+        "SELECT o.rcpt FROM outbox o JOIN message m ON m.id = "
+        "o.message_id WHERE m.message_id = $1 AND m.direction = 'out' "
+        "ORDER BY o.id LIMIT 1",
+    /* One escalation pass at a time across instances; released at the
+     * end of the transaction, so a dead instance never blocks it. */
+    [S_SLA_LOCK] = "SELECT pg_try_advisory_xact_lock(hashtext("
+                   "'tickd:escalate'))::int",
+    /* "< now + 1": now is whole seconds, next_check has fractions */
+    [S_SLA_DUE] =
+        "SELECT c.ticket_id, t.queue, t.priority, t.status, "
+        "extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
+        "m.role = 'agent' FROM message m WHERE m.ticket_id = t.id "
+        "ORDER BY m.id LIMIT 1), false), c.initialized, c.status, "
+        "c.first_response_at, c.last_customer_at, c.last_agent_at, "
+        "c.resolved_at, c.run_since, c.paused_since, "
+        "c.resolution_run_secs, c.awaiting_since, c.response_run_secs, "
+        "c.first_response_secs, c.esc_start[1], c.esc_start[2], "
+        "c.esc_start[3], c.esc_fired[1], c.esc_fired[2], "
+        "c.esc_fired[3], c.immediate FROM sla_clock c JOIN ticket t ON "
+        "t.id = c.ticket_id WHERE c.next_check < to_timestamp($1 + 1) "
+        "ORDER BY c.next_check, c.ticket_id LIMIT $2 FOR UPDATE OF c "
+        "SKIP LOCKED",
+    [S_SLA_CHANGES] = "SELECT id, at, kind, COALESCE(status, '') FROM "
+                      "sla_change WHERE ticket_id = $1 ORDER BY id "
+                      "LIMIT " G_STRINGIFY(STORE_SLA_CHANGES_MAX),
+    [S_SLA_CHANGE_DEL] = "DELETE FROM sla_change WHERE id = "
+                         "ANY($1::bigint[])",
+    [S_SLA_SAVE] =
+        "UPDATE sla_clock SET initialized = true, status = $2, "
+        "first_response_at = $3, last_customer_at = $4, last_agent_at "
+        "= $5, resolved_at = $6, run_since = $7, paused_since = $8, "
+        "resolution_run_secs = $9, awaiting_since = $10, "
+        "response_run_secs = $11, first_response_secs = $12, esc_start "
+        "= $13::bigint[], esc_fired = $14::bigint[], immediate = NULL, "
+        "next_check = CASE WHEN $15::bigint = 0 THEN NULL ELSE "
+        "to_timestamp($15::bigint) END, view = $16::jsonb, "
+        "evaluated_at = to_timestamp($17) WHERE ticket_id = $1",
+    [S_SLA_NOTICE_ADD] =
+        "INSERT INTO sla_notice (ticket_id, rcpt, kind, level, "
+        "breach_at, reason, queued_at) VALUES ($1, $2, $3, $4, $5, $6, "
+        "$7)",
+    [S_SLA_PENDING] =
+        "SELECT id, ticket_id, rcpt, kind, level, breach_at, "
+        "COALESCE(reason, ''), queued_at FROM sla_notice WHERE sent_at "
+        "IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    [S_SLA_DIGESTS] = "SELECT rcpt, last_at FROM sla_digest WHERE rcpt = "
+                      "ANY($1::text[])",
+    [S_SLA_NOTICE_SENT] = "UPDATE sla_notice SET sent_at = $2 WHERE id = "
+                          "ANY($1::bigint[])",
+    [S_SLA_DIGEST_SET] = "INSERT INTO sla_digest (rcpt, last_at) VALUES "
+                         "($1, $2) ON CONFLICT (rcpt) DO UPDATE SET "
+                         "last_at = $2",
+    [S_SLA_NEXT] = "SELECT extract(epoch FROM min(next_check))::bigint "
+                   "FROM sla_clock WHERE next_check IS NOT NULL",
+    /* once per ticket: not when an immediate notice exists already */
+    [S_SLA_IMMEDIATE] = "UPDATE sla_clock SET immediate = $2, next_check "
+                        "= now() WHERE ticket_id = $1 AND immediate IS "
+                        "NULL AND NOT EXISTS (SELECT 1 FROM sla_notice n "
+                        "WHERE n.ticket_id = $1 AND n.kind = 'immediate') "
+                        "RETURNING 1",
+    [S_SLA_INFO] =
+        "SELECT t.subject, t.requester, COALESCE(t.requester_name, ''), "
+        "t.queue, t.priority, COALESCE(t.assignee, ''), t.status, "
+        "extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
+        "left(m.body_new, 4000) FROM message m WHERE m.ticket_id = t.id "
+        "AND m.role = 'customer' ORDER BY m.id DESC LIMIT 1), '') FROM "
+        "ticket t WHERE t.id = $1",
 };
 
 struct store {
@@ -411,8 +414,8 @@ store_connected(const struct store *st)
 static int
 store_fail(struct store *st, PGresult *res, const char *what)
 {
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-				: NULL;
+	const char *state =
+	    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	int r;
 
 	store_set_err(st, what);
@@ -420,8 +423,8 @@ store_fail(struct store *st, PGresult *res, const char *what)
 	    (state && strncmp(state, "08", 2) == 0) ||
 	    (state && strncmp(state, "57P", 3) == 0))
 		r = -ENOTCONN;
-	else if (state && (strcmp(state, "40001") == 0 ||
-			   strcmp(state, "40P01") == 0))
+	else if (state &&
+	         (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
 		r = -EAGAIN;
 	else if (state && strcmp(state, "23505") == 0)
 		r = -EEXIST;
@@ -450,11 +453,15 @@ store_connect(struct store *st)
 	st->batch = false; /* a lost connection took the batch with it */
 	/* Our defaults first, so that the admin's conninfo overrides them:
 	 * never hang forever on a dead host, notice a dead peer in ~1 min. */
-	const char *const keys[] = {"connect_timeout", "keepalives_idle",
-				    "keepalives_interval", "keepalives_count",
-				    "application_name", "dbname", NULL};
-	const char *const vals[] = {"10", "30", "10", "3", "tickd",
-				    st->conninfo, NULL};
+	const char *const keys[] = {"connect_timeout",
+	                            "keepalives_idle",
+	                            "keepalives_interval",
+	                            "keepalives_count",
+	                            "application_name",
+	                            "dbname",
+	                            NULL};
+	const char *const vals[] = {"10",    "30",         "10", "3",
+	                            "tickd", st->conninfo, NULL};
 	st->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(st->conn) != CONNECTION_OK) {
 		store_set_err(st, "connect");
@@ -525,7 +532,7 @@ store_cmd(struct store *st, const char *sql)
  */
 static PGresult *
 store_run(struct store *st, enum store_stmt s, int n, const char *const *vals,
-	  const int *lens, const int *fmts, int *r_r)
+          const int *lens, const int *fmts, int *r_r)
 {
 	char name[8];
 	PGresult *res;
@@ -558,8 +565,7 @@ store_run(struct store *st, enum store_stmt s, int n, const char *const *vals,
 
 /* store_exec - store_run for statements whose rows do not matter. */
 static int
-store_exec(struct store *st, enum store_stmt s, int n,
-	   const char *const *vals)
+store_exec(struct store *st, enum store_stmt s, int n, const char *const *vals)
 {
 	int r;
 	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
@@ -571,7 +577,7 @@ store_exec(struct store *st, enum store_stmt s, int n,
 /* store_int - the first column of the first row as a number, def if none. */
 static gint64
 store_int(struct store *st, enum store_stmt s, int n, const char *const *vals,
-	  gint64 def)
+          gint64 def)
 {
 	int r;
 	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
@@ -594,8 +600,8 @@ store_begin(struct store *st)
 int
 store_commit(struct store *st)
 {
-	return store_cmd(st, st->batch ? "RELEASE SAVEPOINT tickd_one"
-				       : "COMMIT");
+	return store_cmd(st,
+	                 st->batch ? "RELEASE SAVEPOINT tickd_one" : "COMMIT");
 }
 
 void
@@ -605,8 +611,8 @@ store_rollback(struct store *st)
 		return;
 	/* In a batch only this mail's work goes; the mails before it stay. */
 	(void)store_cmd(st, st->batch ? "ROLLBACK TO SAVEPOINT tickd_one; "
-					"RELEASE SAVEPOINT tickd_one"
-				      : "ROLLBACK");
+	                                "RELEASE SAVEPOINT tickd_one"
+	                              : "ROLLBACK");
 }
 
 int
@@ -634,7 +640,7 @@ store_batch_end(struct store *st, bool commit)
 	if (commit && store_connected(st) &&
 	    PQtransactionStatus(st->conn) == PQTRANS_INERROR) {
 		g_strlcpy(st->err, "batch: transaction in error, rolled back",
-			  sizeof(st->err));
+		          sizeof(st->err));
 		log_err("store: %s", st->err);
 		r = -EPROTO;
 	} else if (commit)
@@ -659,9 +665,9 @@ store_try_lock(struct store *st, const char *name)
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = PQexecParams(st->conn,
-			   "SELECT pg_try_advisory_lock(hashtext('tickd:' || $1))",
-			   1, NULL, vals, NULL, NULL, 0);
+	res = PQexecParams(
+	    st->conn, "SELECT pg_try_advisory_lock(hashtext('tickd:' || $1))",
+	    1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "advisory lock");
 	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -676,9 +682,9 @@ store_unlock(struct store *st, const char *name)
 
 	if (!store_connected(st))
 		return;
-	PQclear(PQexecParams(st->conn,
-			     "SELECT pg_advisory_unlock(hashtext('tickd:' || $1))",
-			     1, NULL, vals, NULL, NULL, 0));
+	PQclear(PQexecParams(
+	    st->conn, "SELECT pg_advisory_unlock(hashtext('tickd:' || $1))", 1,
+	    NULL, vals, NULL, NULL, 0));
 }
 
 /* ---- migrations ---- */
@@ -688,10 +694,11 @@ store_migrate(struct store *st, int *applied_r)
 {
 	int r, applied = 0;
 
-	/* Two tickctl migrate at once: the second waits, then finds all done. */
+	/* Two tickctl migrate at once: the second waits, then finds all done.
+	 */
 	r = store_cmd(st, "CREATE TABLE IF NOT EXISTS schema_version ("
-			  "version integer PRIMARY KEY, name text NOT NULL, "
-			  "applied timestamptz NOT NULL DEFAULT now())");
+	                  "version integer PRIMARY KEY, name text NOT NULL, "
+	                  "applied timestamptz NOT NULL DEFAULT now())");
 	if (r < 0)
 		return r;
 	for (const struct store_migration *m = store_migrations; m->sql; m++) {
@@ -703,11 +710,12 @@ store_migrate(struct store *st, int *applied_r)
 		if ((r = store_begin(st)) < 0)
 			return r;
 		if ((r = store_cmd(st, "LOCK TABLE schema_version IN EXCLUSIVE "
-				       "MODE")) < 0)
+		                       "MODE")) < 0)
 			goto fail;
-		res = PQexecParams(st->conn, "SELECT 1 FROM schema_version "
-					     "WHERE version = $1",
-				   1, NULL, vals, NULL, NULL, 0);
+		res = PQexecParams(st->conn,
+		                   "SELECT 1 FROM schema_version "
+		                   "WHERE version = $1",
+		                   1, NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			r = store_fail(st, res, "migrate");
 			goto fail;
@@ -717,10 +725,11 @@ store_migrate(struct store *st, int *applied_r)
 		if (!done) {
 			if ((r = store_cmd(st, m->sql)) < 0)
 				goto fail;
-			res = PQexecParams(st->conn,
-					   "INSERT INTO schema_version (version, "
-					   "name) VALUES ($1, $2)",
-					   2, NULL, vals, NULL, NULL, 0);
+			res =
+			    PQexecParams(st->conn,
+			                 "INSERT INTO schema_version (version, "
+			                 "name) VALUES ($1, $2)",
+			                 2, NULL, vals, NULL, NULL, 0);
 			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 				r = store_fail(st, res, "migrate");
 				goto fail;
@@ -752,17 +761,18 @@ store_schema_check(struct store *st)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		log_err("store: schema check: no schema_version table; run "
-			"'tickctl migrate'");
+		        "'tickctl migrate'");
 		return -EPROTO;
 	}
 	have = PQgetisnull(res, 0, 0)
-		       ? 0
-		       : g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	           ? 0
+	           : g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	if (have > want) {
-		log_err("store: schema check: database is at version %" G_GINT64_FORMAT
-			", this tickd knows only up to %d; run the newer tickd",
-			have, want);
+		log_err("store: schema check: database is at version "
+		        "%" G_GINT64_FORMAT
+		        ", this tickd knows only up to %d; run the newer tickd",
+		        have, want);
 		return -EPROTO;
 	}
 	/* Not only the newest: migrations developed side by side may land
@@ -771,9 +781,10 @@ store_schema_check(struct store *st)
 		char v[24];
 		const char *vals[] = {store_i64(v, m->version)};
 
-		res = PQexecParams(st->conn, "SELECT 1 FROM schema_version "
-					     "WHERE version = $1",
-				   1, NULL, vals, NULL, NULL, 0);
+		res = PQexecParams(st->conn,
+		                   "SELECT 1 FROM schema_version "
+		                   "WHERE version = $1",
+		                   1, NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
 		    PQntuples(res) == 0 && missing++ == 0)
 			first_missing = m->version;
@@ -781,8 +792,8 @@ store_schema_check(struct store *st)
 	}
 	if (missing > 0) {
 		log_err("store: schema check: %d migration(s) missing, the "
-			"first is %d; run 'tickctl migrate'",
-			missing, first_missing);
+		        "first is %d; run 'tickctl migrate'",
+		        missing, first_missing);
 		return -EPROTO;
 	}
 	return 0;
@@ -792,7 +803,7 @@ store_schema_check(struct store *st)
 
 int
 store_cursor_get(struct store *st, const char *mailbox,
-		 struct store_cursor *c_r)
+                 struct store_cursor *c_r)
 {
 	const char *vals[] = {mailbox};
 	int r;
@@ -813,11 +824,11 @@ store_cursor_get(struct store *st, const char *mailbox,
 
 int
 store_cursor_set(struct store *st, const char *mailbox, gint64 uidvalidity,
-		 gint64 last_uid)
+                 gint64 last_uid)
 {
 	char a[24], b[24];
 	const char *vals[] = {mailbox, store_i64(a, uidvalidity),
-			      store_i64(b, last_uid)};
+	                      store_i64(b, last_uid)};
 
 	return store_exec(st, S_CURSOR_SET, 3, vals);
 }
@@ -846,7 +857,7 @@ store_cursor_result(struct store *st, const char *mailbox, const char *err)
 	const char *vals[] = {mailbox, err};
 
 	return store_exec(st, err ? S_CURSOR_ERR : S_CURSOR_OK, err ? 2 : 1,
-			  vals);
+	                  vals);
 }
 
 /* ---- ingestion ---- */
@@ -955,19 +966,19 @@ store_participant_domain(struct store *st, gint64 ticket, const char *domain)
 
 int
 store_ticket_create(struct store *st, const struct store_new_ticket *n,
-		    gint64 *id_r)
+                    gint64 *id_r)
 {
 	char a[24], b[24];
 	const char *vals[] = {n->queue,
-			      n->subject,
-			      n->requester,
-			      n->requester_name,
-			      n->priority ? n->priority : "normal",
-			      n->language,
-			      n->needs_review ? "t" : "f",
-			      n->review_reason,
-			      store_i64(a, n->linked_ticket),
-			      store_i64(b, n->at)};
+	                      n->subject,
+	                      n->requester,
+	                      n->requester_name,
+	                      n->priority ? n->priority : "normal",
+	                      n->language,
+	                      n->needs_review ? "t" : "f",
+	                      n->review_reason,
+	                      store_i64(a, n->linked_ticket),
+	                      store_i64(b, n->at)};
 	gint64 id = store_int(st, S_TICKET_NEW, 10, vals, -EPROTO);
 
 	if (id < 0)
@@ -987,7 +998,7 @@ store_ticket_touch(struct store *st, gint64 id, bool customer, gint64 at)
 
 int
 store_ticket_set_status(struct store *st, gint64 id, const char *status,
-			gint64 at)
+                        gint64 at)
 {
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, id), status, store_i64(b, at)};
@@ -997,7 +1008,7 @@ store_ticket_set_status(struct store *st, gint64 id, const char *status,
 
 int
 store_ticket_set_field(struct store *st, gint64 id, const char *field,
-		       const char *value)
+                       const char *value)
 {
 	char a[24];
 	const char *vals[] = {store_i64(a, id), value};
@@ -1055,7 +1066,7 @@ store_participant_set(struct store *st, gint64 ticket, const char *addr,
 
 int
 store_participant_add(struct store *st, gint64 ticket, const char *addr,
-		      const char *name, const char *role)
+                      const char *name, const char *role)
 {
 	char a[24];
 	const char *vals[] = {store_i64(a, ticket), addr, name, role};
@@ -1064,8 +1075,7 @@ store_participant_add(struct store *st, gint64 ticket, const char *addr,
 }
 
 int
-store_message_add(struct store *st, const struct store_message *m,
-		  gint64 *id_r)
+store_message_add(struct store *st, const struct store_message *m, gint64 *id_r)
 {
 	char a[24], b[24], c[24], d[24];
 	g_autofree char *defects = NULL;
@@ -1115,13 +1125,17 @@ store_message_add(struct store *st, const struct store_message *m,
 
 int
 store_attachment_add(struct store *st, gint64 message, const char *name,
-		     const char *type, const char *cid, bool is_inline,
-		     const void *data, size_t len, bool keep_data)
+                     const char *type, const char *cid, bool is_inline,
+                     const void *data, size_t len, bool keep_data)
 {
 	char a[24], b[24];
-	const char *vals[] = {store_i64(a, message), name, type, cid,
-			      is_inline ? "t" : "f", store_i64(b, (gint64)len),
-			      keep_data ? data : NULL};
+	const char *vals[] = {store_i64(a, message),
+	                      name,
+	                      type,
+	                      cid,
+	                      is_inline ? "t" : "f",
+	                      store_i64(b, (gint64)len),
+	                      keep_data ? data : NULL};
 	int lens[7] = {0, 0, 0, 0, 0, 0, (int)len};
 	int fmts[7] = {0, 0, 0, 0, 0, 0, 1};
 	int r;
@@ -1132,11 +1146,11 @@ store_attachment_add(struct store *st, gint64 message, const char *name,
 
 int
 store_event_add(struct store *st, gint64 ticket, const char *actor,
-		const char *action, const char *detail, gint64 message)
+                const char *action, const char *detail, gint64 message)
 {
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, ticket), actor, action, detail,
-			      store_i64(b, message)};
+	                      store_i64(b, message)};
 
 	return store_exec(st, S_EVENT_ADD, 5, vals);
 }
@@ -1145,12 +1159,16 @@ store_event_add(struct store *st, gint64 ticket, const char *actor,
 
 int
 store_outbox_add(struct store *st, gint64 ticket, gint64 message,
-		 const char *kind, const char *env_from, const char *rcpt,
-		 const void *data, size_t len)
+                 const char *kind, const char *env_from, const char *rcpt,
+                 const void *data, size_t len)
 {
 	char a[24], b[24];
-	const char *vals[] = {store_i64(a, ticket), store_i64(b, message),
-			      kind, env_from, rcpt, data};
+	const char *vals[] = {store_i64(a, ticket),
+	                      store_i64(b, message),
+	                      kind,
+	                      env_from,
+	                      rcpt,
+	                      data};
 	int lens[6] = {0, 0, 0, 0, 0, (int)len};
 	int fmts[6] = {0, 0, 0, 0, 0, 1};
 	int r;
@@ -1160,8 +1178,7 @@ store_outbox_add(struct store *st, gint64 ticket, gint64 message,
 }
 
 gint64
-store_auto_count(struct store *st, const char *rcpt, gint64 ticket,
-		 int seconds)
+store_auto_count(struct store *st, const char *rcpt, gint64 ticket, int seconds)
 {
 	char a[24], b[24];
 	const char *vals[2];
@@ -1180,8 +1197,7 @@ store_suppressed(struct store *st, const char *addr)
 }
 
 int
-store_suppress(struct store *st, const char *addr, const char *reason,
-	       int days)
+store_suppress(struct store *st, const char *addr, const char *reason, int days)
 {
 	char a[24];
 	const char *vals[] = {addr, reason, store_i64(a, days)};
@@ -1213,11 +1229,11 @@ store_outmail_cmp(gconstpointer a, gconstpointer b)
 
 int
 store_outbox_claim(struct store *st, const char *owner, int lease_secs,
-		   int limit, GPtrArray *out)
+                   int limit, GPtrArray *out)
 {
 	char a[24], b[24];
 	const char *vals[] = {owner, store_i64(a, lease_secs),
-			      store_i64(b, limit)};
+	                      store_i64(b, limit)};
 	int r;
 	PGresult *res = store_run(st, S_OUT_CLAIM, 3, vals, NULL, NULL, &r);
 
@@ -1227,7 +1243,7 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 		struct store_outmail *o = g_new0(struct store_outmail, 1);
 		size_t len = 0;
 		unsigned char *bin = PQunescapeBytea(
-			(const unsigned char *)PQgetvalue(res, i, 5), &len);
+		    (const unsigned char *)PQgetvalue(res, i, 5), &len);
 
 		o->id = g_ascii_strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		o->ticket_id = g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);
@@ -1236,8 +1252,8 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 		o->rcpt = g_strdup(PQgetvalue(res, i, 4));
 		o->data = g_bytes_new(bin, len);
 		PQfreemem(bin);
-		o->attempts = (int)g_ascii_strtoll(PQgetvalue(res, i, 6), NULL,
-						   10);
+		o->attempts =
+		    (int)g_ascii_strtoll(PQgetvalue(res, i, 6), NULL, 10);
 		o->created = g_ascii_strtoll(PQgetvalue(res, i, 7), NULL, 10);
 		g_ptr_array_add(out, o);
 	}
@@ -1249,7 +1265,7 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 
 int
 store_conn_state(struct store *st, const char *instance, const char *name,
-		 const char *state, const char *err)
+                 const char *state, const char *err)
 {
 	const char *vals[] = {instance, name, state, err};
 	PGresult *res;
@@ -1257,15 +1273,15 @@ store_conn_state(struct store *st, const char *instance, const char *name,
 	if (!store_connected(st))
 		return -ENOTCONN;
 	res = PQexecParams(
-		st->conn,
-		"INSERT INTO connection_state (instance, name, state, "
-		"last_error, last_error_at) VALUES ($1, $2, $3, $4, CASE WHEN "
-		"$4::text IS NULL THEN NULL ELSE now() END) ON CONFLICT "
-		"(instance, name) DO UPDATE SET state = $3, since = now(), "
-		"last_error = COALESCE($4, connection_state.last_error), "
-		"last_error_at = CASE WHEN $4::text IS NULL THEN "
-		"connection_state.last_error_at ELSE now() END",
-		4, NULL, vals, NULL, NULL, 0);
+	    st->conn,
+	    "INSERT INTO connection_state (instance, name, state, "
+	    "last_error, last_error_at) VALUES ($1, $2, $3, $4, CASE WHEN "
+	    "$4::text IS NULL THEN NULL ELSE now() END) ON CONFLICT "
+	    "(instance, name) DO UPDATE SET state = $3, since = now(), "
+	    "last_error = COALESCE($4, connection_state.last_error), "
+	    "last_error_at = CASE WHEN $4::text IS NULL THEN "
+	    "connection_state.last_error_at ELSE now() END",
+	    4, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return store_fail(st, res, "connection state");
 	PQclear(res);
@@ -1280,10 +1296,11 @@ store_instance_register(struct store *st, const char *name)
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = PQexecParams(st->conn,
-			   "SELECT pg_advisory_lock_shared(" STORE_INSTANCE_CLASS
-			   ", " STORE_INSTANCE_KEY("$1::text") ")",
-			   1, NULL, vals, NULL, NULL, 0);
+	res =
+	    PQexecParams(st->conn,
+	                 "SELECT pg_advisory_lock_shared(" STORE_INSTANCE_CLASS
+	                 ", " STORE_INSTANCE_KEY("$1::text") ")",
+	                 1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "instance lock");
 	PQclear(res);
@@ -1295,12 +1312,12 @@ store_outbox_release(struct store *st, const char *owner)
 {
 	const char *vals[] = {owner};
 	PGresult *res = PQexecParams(st->conn,
-				     "UPDATE outbox SET state = 'queued', "
-				     "lease_until = NULL WHERE state = "
-				     "'sending' AND (leased_by = $1 OR "
-				     "left(leased_by, length($1) + 1) = $1 "
-				     "|| '#')",
-				     1, NULL, vals, NULL, NULL, 0);
+	                             "UPDATE outbox SET state = 'queued', "
+	                             "lease_until = NULL WHERE state = "
+	                             "'sending' AND (leased_by = $1 OR "
+	                             "left(leased_by, length($1) + 1) = $1 "
+	                             "|| '#')",
+	                             1, NULL, vals, NULL, NULL, 0);
 	int n;
 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -1321,11 +1338,11 @@ store_outbox_sent(struct store *st, gint64 id, int code)
 
 int
 store_outbox_retry(struct store *st, gint64 id, int code, const char *err,
-		   int delay_secs)
+                   int delay_secs)
 {
 	char a[24], b[24], c[24];
 	const char *vals[] = {store_i64(a, id), store_i64(b, code), err,
-			      store_i64(c, delay_secs)};
+	                      store_i64(c, delay_secs)};
 
 	return store_exec(st, S_OUT_RETRY, 4, vals);
 }
@@ -1377,7 +1394,8 @@ store_outbox_suppress(struct store *st, gint64 id, const char *why)
 
 /* store_changed - store_run for an UPDATE: the number of rows it changed. */
 static gint64
-store_changed(struct store *st, enum store_stmt s, int n, const char *const *vals)
+store_changed(struct store *st, enum store_stmt s, int n,
+              const char *const *vals)
 {
 	int r;
 	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
@@ -1465,12 +1483,12 @@ store_out_rcpt_by_msgid(struct store *st, const char *message_id)
 /* store_json - run a one-row, one-column json query into out. */
 static int
 store_json(struct store *st, const char *sql, int n, const char *const *vals,
-	   GString *out, bool pretty)
+           GString *out, bool pretty)
 {
 	g_autofree char *q = pretty ? g_strdup_printf("SELECT jsonb_pretty((%s)"
-						      "::jsonb)",
-						      sql)
-				    : g_strdup_printf("SELECT (%s)::text", sql);
+	                                              "::jsonb)",
+	                                              sql)
+	                            : g_strdup_printf("SELECT (%s)::text", sql);
 	PGresult *res = PQexecParams(st->conn, q, n, NULL, vals, NULL, NULL, 0);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -1484,40 +1502,41 @@ store_json(struct store *st, const char *sql, int n, const char *const *vals,
 	return 0;
 }
 
-#define STORE_TICKET_COLS                                                   \
-	"'number', t.id, 'queue', t.queue, 'status', t.status, 'priority', " \
-	"t.priority, 'subject', t.subject, 'requester', t.requester, "       \
-	"'requester_name', t.requester_name, 'assignee', t.assignee, "       \
-	"'needs_review', t.needs_review, 'review_reason', t.review_reason, " \
-	"'linked_ticket', t.linked_ticket, 'created', t.created, "           \
-	"'updated', t.updated, 'first_response_at', t.first_response_at, "  \
-	"'resolved_at', t.resolved_at, 'closed_at', t.closed_at, "           \
-	"'reopen_count', t.reopen_count, 'message_count', (SELECT count(*) " \
+#define STORE_TICKET_COLS                                                      \
+	"'number', t.id, 'queue', t.queue, 'status', t.status, 'priority', "   \
+	"t.priority, 'subject', t.subject, 'requester', t.requester, "         \
+	"'requester_name', t.requester_name, 'assignee', t.assignee, "         \
+	"'needs_review', t.needs_review, 'review_reason', t.review_reason, "   \
+	"'linked_ticket', t.linked_ticket, 'created', t.created, "             \
+	"'updated', t.updated, 'first_response_at', t.first_response_at, "     \
+	"'resolved_at', t.resolved_at, 'closed_at', t.closed_at, "             \
+	"'reopen_count', t.reopen_count, 'message_count', (SELECT count(*) "   \
 	"FROM message m WHERE m.ticket_id = t.id)"
 
 int
 store_tickets_json(struct store *st, const char *status, GString *out,
-		   bool pretty)
+                   bool pretty)
 {
 	const char *vals[] = {status};
 
-	return store_json(st,
-			  "SELECT COALESCE(json_agg(json_build_object("
-			  STORE_TICKET_COLS ") ORDER BY t.id), '[]') FROM "
-			  "ticket t WHERE $1::text IS NULL OR t.status = $1",
-			  1, vals, out, pretty);
+	return store_json(
+	    st,
+	    "SELECT COALESCE(json_agg(json_build_object(" STORE_TICKET_COLS
+	    ") ORDER BY t.id), '[]') FROM "
+	    "ticket t WHERE $1::text IS NULL OR t.status = $1",
+	    1, vals, out, pretty);
 }
 
 /* SLA due times and breach state as of the last escalation tick (sla.c
  * does the business-time math, so the tick writes them), and every
  * escalation notice of the ticket. */
-#define STORE_SLA_JSON                                                       \
-	"'sla', (SELECT c.view || jsonb_build_object('evaluated_at', "       \
-	"c.evaluated_at) FROM sla_clock c WHERE c.ticket_id = t.id), "       \
-	"'escalations', (SELECT COALESCE(json_agg(json_build_object('rcpt', " \
-	"n.rcpt, 'kind', n.kind, 'level', n.level, 'breach_at', "            \
-	"to_timestamp(n.breach_at), 'reason', n.reason, 'queued_at', "       \
-	"to_timestamp(n.queued_at), 'sent_at', to_timestamp(n.sent_at)) "    \
+#define STORE_SLA_JSON                                                         \
+	"'sla', (SELECT c.view || jsonb_build_object('evaluated_at', "         \
+	"c.evaluated_at) FROM sla_clock c WHERE c.ticket_id = t.id), "         \
+	"'escalations', (SELECT COALESCE(json_agg(json_build_object('rcpt', "  \
+	"n.rcpt, 'kind', n.kind, 'level', n.level, 'breach_at', "              \
+	"to_timestamp(n.breach_at), 'reason', n.reason, 'queued_at', "         \
+	"to_timestamp(n.queued_at), 'sent_at', to_timestamp(n.sent_at)) "      \
 	"ORDER BY n.id), '[]') FROM sla_notice n WHERE n.ticket_id = t.id)"
 
 int
@@ -1527,81 +1546,82 @@ store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty)
 	const char *vals[] = {store_i64(a, id)};
 
 	return store_json(
-		st,
-		"SELECT json_build_object(" STORE_TICKET_COLS
-		", 'last_customer_at', t.last_customer_at, 'last_agent_at', "
-		"t.last_agent_at, 'participants', (SELECT COALESCE(json_agg(json_build_object("
-		"'addr', p.addr, 'name', p.name, 'role', p.role) ORDER BY "
-		"p.addr), '[]') FROM participant p WHERE p.ticket_id = t.id), "
-		"'messages', (SELECT COALESCE(json_agg(json_build_object('id', "
-		"m.id, 'message_id', m.message_id, 'direction', m.direction, "
-		"'role', m.role, 'class', m.class, 'class_reason', "
-		"m.class_reason, 'from', m.from_addr, 'from_name', m.from_name, "
-		"'to', m.to_addrs, 'cc', m.cc_addrs, 'subject', m.subject, "
-		"'text', m.body_text, 'text_new', m.body_new, 'has_html', "
-		"m.body_html IS NOT NULL, 'date', m.sent_date, 'received', "
-		"m.received, 'source', m.source, 'unparsed', m.unparsed, "
-		"'defects', m.defects, 'size', m.size, 'attachments', (SELECT "
-		"COALESCE(json_agg(json_build_object('name', a.filename, "
-		"'type', a.content_type, 'size', a.size, 'inline', a.is_inline, "
-		"'content_id', a.content_id) ORDER BY a.id), '[]') FROM "
-		"attachment a WHERE a.message_id = m.id)) ORDER BY m.id), '[]') "
-		"FROM message m WHERE m.ticket_id = t.id), 'events', (SELECT "
-		"COALESCE(json_agg(json_build_object('at', e.at, 'actor', "
-		"e.actor, 'action', e.action, 'detail', e.detail, 'message', "
-		"e.message_id) ORDER BY e.id), '[]') FROM event e WHERE "
-		"e.ticket_id = t.id), 'outbox', (SELECT COALESCE(json_agg("
-		"json_build_object('id', o.id, 'kind', o.kind, 'rcpt', o.rcpt, "
-		"'state', o.state, 'attempts', o.attempts, 'last_code', "
-		"o.last_code, 'last_error', o.last_error, 'created', o.created, "
-		"'sent_at', o.sent_at) ORDER BY o.id), '[]') FROM outbox o "
-		"WHERE o.ticket_id = t.id), " STORE_SLA_JSON ") FROM ticket t "
-		"WHERE t.id = $1",
-		1, vals, out, pretty);
+	    st,
+	    "SELECT json_build_object(" STORE_TICKET_COLS
+	    ", 'last_customer_at', t.last_customer_at, 'last_agent_at', "
+	    "t.last_agent_at, 'participants', (SELECT "
+	    "COALESCE(json_agg(json_build_object("
+	    "'addr', p.addr, 'name', p.name, 'role', p.role) ORDER BY "
+	    "p.addr), '[]') FROM participant p WHERE p.ticket_id = t.id), "
+	    "'messages', (SELECT COALESCE(json_agg(json_build_object('id', "
+	    "m.id, 'message_id', m.message_id, 'direction', m.direction, "
+	    "'role', m.role, 'class', m.class, 'class_reason', "
+	    "m.class_reason, 'from', m.from_addr, 'from_name', m.from_name, "
+	    "'to', m.to_addrs, 'cc', m.cc_addrs, 'subject', m.subject, "
+	    "'text', m.body_text, 'text_new', m.body_new, 'has_html', "
+	    "m.body_html IS NOT NULL, 'date', m.sent_date, 'received', "
+	    "m.received, 'source', m.source, 'unparsed', m.unparsed, "
+	    "'defects', m.defects, 'size', m.size, 'attachments', (SELECT "
+	    "COALESCE(json_agg(json_build_object('name', a.filename, "
+	    "'type', a.content_type, 'size', a.size, 'inline', a.is_inline, "
+	    "'content_id', a.content_id) ORDER BY a.id), '[]') FROM "
+	    "attachment a WHERE a.message_id = m.id)) ORDER BY m.id), '[]') "
+	    "FROM message m WHERE m.ticket_id = t.id), 'events', (SELECT "
+	    "COALESCE(json_agg(json_build_object('at', e.at, 'actor', "
+	    "e.actor, 'action', e.action, 'detail', e.detail, 'message', "
+	    "e.message_id) ORDER BY e.id), '[]') FROM event e WHERE "
+	    "e.ticket_id = t.id), 'outbox', (SELECT COALESCE(json_agg("
+	    "json_build_object('id', o.id, 'kind', o.kind, 'rcpt', o.rcpt, "
+	    "'state', o.state, 'attempts', o.attempts, 'last_code', "
+	    "o.last_code, 'last_error', o.last_error, 'created', o.created, "
+	    "'sent_at', o.sent_at) ORDER BY o.id), '[]') FROM outbox o "
+	    "WHERE o.ticket_id = t.id), " STORE_SLA_JSON ") FROM ticket t "
+	    "WHERE t.id = $1",
+	    1, vals, out, pretty);
 }
 
 /* The circuit breaker (002_limits) for tickctl status: open or not, why,
  * until when (null: until `tickctl breaker reset`), mails held. */
-#define STORE_BREAKER_JSON                                                   \
-	"(SELECT json_build_object('open', COALESCE(bool_or(b.state = "      \
-	"'open' AND (b.until IS NULL OR b.until > now())), false), "         \
-	"'tripped_at', max(b.tripped_at), 'until', max(b.until), 'reason', " \
-	"max(b.reason), 'trips', COALESCE(max(b.trips), 0), 'reset_at', "    \
-	"max(b.reset_at), 'reset_by', max(b.reset_by), 'held', (SELECT "     \
-	"count(*) FROM outbox WHERE state = 'queued' AND last_error LIKE "   \
+#define STORE_BREAKER_JSON                                                     \
+	"(SELECT json_build_object('open', COALESCE(bool_or(b.state = "        \
+	"'open' AND (b.until IS NULL OR b.until > now())), false), "           \
+	"'tripped_at', max(b.tripped_at), 'until', max(b.until), 'reason', "   \
+	"max(b.reason), 'trips', COALESCE(max(b.trips), 0), 'reset_at', "      \
+	"max(b.reset_at), 'reset_by', max(b.reset_by), 'held', (SELECT "       \
+	"count(*) FROM outbox WHERE state = 'queued' AND last_error LIKE "     \
 	"'held:%')) FROM breaker b WHERE b.name = 'auto')"
 
 int
 store_status_json(struct store *st, GString *out, bool pretty)
 {
 	return store_json(
-		st,
-		"SELECT json_build_object('mailboxes', (SELECT COALESCE("
-		"json_agg(json_build_object('mailbox', s.mailbox, "
-		"'uidvalidity', s.uidvalidity, 'last_uid', s.last_uid, "
-		"'marked_uid', s.marked_uid, 'last_fetch', s.last_fetch, "
-		"'last_ok', s.last_ok, 'lag_seconds', extract(epoch FROM now() "
-		"- s.last_ok)::bigint, 'last_error', s.last_error, "
-		"'last_error_at', s.last_error_at, 'failures', s.failures) "
-		"ORDER BY s.mailbox), '[]') FROM mailbox_state s), 'outbox', "
-		"(SELECT json_build_object('queued', count(*) FILTER (WHERE "
-		"state IN ('queued', 'sending')), 'failed', count(*) FILTER "
-		"(WHERE state = 'failed'), 'sent', count(*) FILTER (WHERE state "
-		"= 'sent'), 'suppressed', count(*) FILTER (WHERE state = "
-		"'suppressed'), 'oldest_queued', min(created) FILTER (WHERE "
-		"state IN ('queued', 'sending')), 'last_error', (SELECT "
-		"last_error FROM outbox WHERE last_error IS NOT NULL AND state "
-		"IN ('queued', 'sending', 'failed') ORDER BY id DESC LIMIT 1)) "
-		"FROM outbox), 'tickets', (SELECT json_object_agg(status, n) "
-		"FROM (SELECT status, count(*) n FROM ticket GROUP BY status) "
-		"x), 'suppressed_addresses', (SELECT count(*) FROM suppression "
-		"WHERE until > now()), 'suppressed', (SELECT COALESCE(json_agg("
-		"json_build_object('addr', addr, 'reason', reason, 'until', "
-		"until) ORDER BY addr), '[]') FROM suppression WHERE until > "
-		"now()), 'breaker', " STORE_BREAKER_JSON ", 'connections', "
-		"(SELECT COALESCE(json_agg(c ORDER BY c.instance, c.name), "
-		"'[]') FROM connection_state c))",
-		0, NULL, out, pretty);
+	    st,
+	    "SELECT json_build_object('mailboxes', (SELECT COALESCE("
+	    "json_agg(json_build_object('mailbox', s.mailbox, "
+	    "'uidvalidity', s.uidvalidity, 'last_uid', s.last_uid, "
+	    "'marked_uid', s.marked_uid, 'last_fetch', s.last_fetch, "
+	    "'last_ok', s.last_ok, 'lag_seconds', extract(epoch FROM now() "
+	    "- s.last_ok)::bigint, 'last_error', s.last_error, "
+	    "'last_error_at', s.last_error_at, 'failures', s.failures) "
+	    "ORDER BY s.mailbox), '[]') FROM mailbox_state s), 'outbox', "
+	    "(SELECT json_build_object('queued', count(*) FILTER (WHERE "
+	    "state IN ('queued', 'sending')), 'failed', count(*) FILTER "
+	    "(WHERE state = 'failed'), 'sent', count(*) FILTER (WHERE state "
+	    "= 'sent'), 'suppressed', count(*) FILTER (WHERE state = "
+	    "'suppressed'), 'oldest_queued', min(created) FILTER (WHERE "
+	    "state IN ('queued', 'sending')), 'last_error', (SELECT "
+	    "last_error FROM outbox WHERE last_error IS NOT NULL AND state "
+	    "IN ('queued', 'sending', 'failed') ORDER BY id DESC LIMIT 1)) "
+	    "FROM outbox), 'tickets', (SELECT json_object_agg(status, n) "
+	    "FROM (SELECT status, count(*) n FROM ticket GROUP BY status) "
+	    "x), 'suppressed_addresses', (SELECT count(*) FROM suppression "
+	    "WHERE until > now()), 'suppressed', (SELECT COALESCE(json_agg("
+	    "json_build_object('addr', addr, 'reason', reason, 'until', "
+	    "until) ORDER BY addr), '[]') FROM suppression WHERE until > "
+	    "now()), 'breaker', " STORE_BREAKER_JSON ", 'connections', "
+	    "(SELECT COALESCE(json_agg(c ORDER BY c.instance, c.name), "
+	    "'[]') FROM connection_state c))",
+	    0, NULL, out, pretty);
 }
 
 /* ---- tickctl admin views and changes (issue 8) ---- */
@@ -1610,8 +1630,8 @@ void
 store_table_init(struct store_table *t)
 {
 	t->cols = g_ptr_array_new_with_free_func(g_free);
-	t->rows = g_ptr_array_new_with_free_func(
-		(GDestroyNotify)g_ptr_array_unref);
+	t->rows =
+	    g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
 }
 
 void
@@ -1628,7 +1648,7 @@ store_table_clear(struct store_table *t)
  * as a JSON array of row objects into out: one SQL text serves both. */
 static int
 store_rows(struct store *st, const char *sql, int n, const char *const *vals,
-	   struct store_table *t, GString *out, bool pretty)
+           struct store_table *t, GString *out, bool pretty)
 {
 	g_autofree char *q = NULL;
 	PGresult *res;
@@ -1637,8 +1657,8 @@ store_rows(struct store *st, const char *sql, int n, const char *const *vals,
 		return -ENOTCONN;
 	if (t == NULL) {
 		q = g_strdup_printf("SELECT COALESCE(json_agg(row_to_json(x)), "
-				    "'[]') FROM (%s) x",
-				    sql);
+		                    "'[]') FROM (%s) x",
+		                    sql);
 		return store_json(st, q, n, vals, out, pretty);
 	}
 	res = PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL, 0);
@@ -1649,89 +1669,91 @@ store_rows(struct store *st, const char *sql, int n, const char *const *vals,
 	for (int r = 0; r < PQntuples(res); r++) {
 		GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
 		for (int c = 0; c < PQnfields(res); c++)
-			g_ptr_array_add(row, PQgetisnull(res, r, c)
-						     ? NULL
-						     : g_strdup(PQgetvalue(
-							       res, r, c)));
+			g_ptr_array_add(row,
+			                PQgetisnull(res, r, c)
+			                    ? NULL
+			                    : g_strdup(PQgetvalue(res, r, c)));
 		g_ptr_array_add(t->rows, row);
 	}
 	PQclear(res);
 	return 0;
 }
 
-#define STORE_TICKET_WHERE                                                  \
+#define STORE_TICKET_WHERE                                                     \
 	" WHERE ($1::text IS NULL OR t.status = $1) AND ($2::text IS NULL OR " \
-	"t.queue = $2) AND ($3::text IS NULL OR t.priority = $3) AND "        \
-	"($4::text IS NULL OR t.assignee = lower($4) OR ($4 = '-' AND "      \
-	"t.assignee IS NULL)) AND ($5::text IS NULL OR EXISTS (SELECT 1 "    \
-	"FROM sla_clock c WHERE c.ticket_id = t.id AND "                     \
+	"t.queue = $2) AND ($3::text IS NULL OR t.priority = $3) AND "         \
+	"($4::text IS NULL OR t.assignee = lower($4) OR ($4 = '-' AND "        \
+	"t.assignee IS NULL)) AND ($5::text IS NULL OR EXISTS (SELECT 1 "      \
+	"FROM sla_clock c WHERE c.ticket_id = t.id AND "                       \
 	"(c.view->>'breached')::boolean))"
 
 int
 store_tickets_list(struct store *st, const struct store_ticket_filter *f,
-		   struct store_table *t, GString *out, bool pretty)
+                   struct store_table *t, GString *out, bool pretty)
 {
 	const char *vals[] = {f->status, f->queue, f->priority, f->assignee,
-			      f->breached ? "t" : NULL};
+	                      f->breached ? "t" : NULL};
 
 	/* --json: every column `tickets --json` always had (one object per
 	 * ticket); the table: the columns that fit a terminal. */
 	if (t == NULL)
-		return store_json(st,
-				  "SELECT COALESCE(json_agg(json_build_object("
-				  STORE_TICKET_COLS ") ORDER BY t.id), '[]') "
-				  "FROM ticket t" STORE_TICKET_WHERE,
-				  5, vals, out, pretty);
+		return store_json(
+		    st,
+		    "SELECT "
+		    "COALESCE(json_agg(json_build_object(" STORE_TICKET_COLS
+		    ") ORDER BY t.id), '[]') "
+		    "FROM ticket t" STORE_TICKET_WHERE,
+		    5, vals, out, pretty);
 	return store_rows(st,
-			  "SELECT t.id AS number, t.status, t.priority, "
-			  "t.queue, COALESCE(t.assignee, '-') AS assignee, "
-			  "t.requester, to_char(t.updated, 'YYYY-MM-DD "
-			  "HH24:MI') AS updated, left(t.subject, 40) AS "
-			  "subject FROM ticket t" STORE_TICKET_WHERE
-			  " ORDER BY t.id",
-			  5, vals, t, out, pretty);
+	                  "SELECT t.id AS number, t.status, t.priority, "
+	                  "t.queue, COALESCE(t.assignee, '-') AS assignee, "
+	                  "t.requester, to_char(t.updated, 'YYYY-MM-DD "
+	                  "HH24:MI') AS updated, left(t.subject, 40) AS "
+	                  "subject FROM ticket t" STORE_TICKET_WHERE
+	                  " ORDER BY t.id",
+	                  5, vals, t, out, pretty);
 }
 
 static const char *const store_views[] = {
-	[STORE_VIEW_MAILBOXES] =
-		"SELECT mailbox, uidvalidity, last_uid AS cursor, marked_uid, "
-		"to_char(last_ok, 'YYYY-MM-DD HH24:MI:SS') AS last_ok, "
-		"extract(epoch FROM now() - last_ok)::bigint AS lag_seconds, "
-		"failures, left(last_error, 80) AS last_error, "
-		"to_char(last_error_at, 'YYYY-MM-DD HH24:MI:SS') AS "
-		"last_error_at FROM mailbox_state ORDER BY mailbox",
-	[STORE_VIEW_OUTBOX] =
-		"SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')) "
-		"AS backlog, to_char(min(created) FILTER (WHERE state IN "
-		"('queued', 'sending')), 'YYYY-MM-DD HH24:MI:SS') AS "
-		"oldest_queued, COALESCE(extract(epoch FROM now() - "
-		"min(created) FILTER (WHERE state IN ('queued', 'sending')))"
-		"::bigint, 0) AS oldest_age_seconds, count(*) FILTER (WHERE "
-		"state = 'failed') AS failed, count(*) FILTER (WHERE state = "
-		"'suppressed') AS suppressed, count(*) FILTER (WHERE state = "
-		"'sent') AS sent FROM outbox",
-	[STORE_VIEW_SUPPRESSED] =
-		"SELECT addr, left(reason, 60) AS reason, to_char(until, "
-		"'YYYY-MM-DD HH24:MI') AS until FROM suppression WHERE until > "
-		"now() ORDER BY addr",
-	[STORE_VIEW_OUTBOX_PENDING] =
-		"SELECT id, ticket_id AS ticket, kind, rcpt, state, attempts, "
-		"to_char(next_attempt, 'YYYY-MM-DD HH24:MI:SS') AS "
-		"next_attempt, last_code, left(last_error, 60) AS last_error, "
-		"to_char(created, 'YYYY-MM-DD HH24:MI:SS') AS created FROM "
-		"outbox WHERE state IN ('queued', 'sending', 'failed') ORDER BY "
-		"id",
-	[STORE_VIEW_OUTBOX_ALL] =
-		"SELECT * FROM (SELECT id, ticket_id AS ticket, kind, rcpt, "
-		"state, attempts, to_char(next_attempt, 'YYYY-MM-DD "
-		"HH24:MI:SS') AS next_attempt, last_code, left(last_error, 60) "
-		"AS last_error, to_char(created, 'YYYY-MM-DD HH24:MI:SS') AS "
-		"created FROM outbox ORDER BY id DESC LIMIT 100) o ORDER BY id",
+    [STORE_VIEW_MAILBOXES] =
+        "SELECT mailbox, uidvalidity, last_uid AS cursor, marked_uid, "
+        "to_char(last_ok, 'YYYY-MM-DD HH24:MI:SS') AS last_ok, "
+        "extract(epoch FROM now() - last_ok)::bigint AS lag_seconds, "
+        "failures, left(last_error, 80) AS last_error, "
+        "to_char(last_error_at, 'YYYY-MM-DD HH24:MI:SS') AS "
+        "last_error_at FROM mailbox_state ORDER BY mailbox",
+    [STORE_VIEW_OUTBOX] =
+        "SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')) "
+        "AS backlog, to_char(min(created) FILTER (WHERE state IN "
+        "('queued', 'sending')), 'YYYY-MM-DD HH24:MI:SS') AS "
+        "oldest_queued, COALESCE(extract(epoch FROM now() - "
+        "min(created) FILTER (WHERE state IN ('queued', 'sending')))"
+        "::bigint, 0) AS oldest_age_seconds, count(*) FILTER (WHERE "
+        "state = 'failed') AS failed, count(*) FILTER (WHERE state = "
+        "'suppressed') AS suppressed, count(*) FILTER (WHERE state = "
+        "'sent') AS sent FROM outbox",
+    [STORE_VIEW_SUPPRESSED] =
+        "SELECT addr, left(reason, 60) AS reason, to_char(until, "
+        "'YYYY-MM-DD HH24:MI') AS until FROM suppression WHERE until > "
+        "now() ORDER BY addr",
+    [STORE_VIEW_OUTBOX_PENDING] =
+        "SELECT id, ticket_id AS ticket, kind, rcpt, state, attempts, "
+        "to_char(next_attempt, 'YYYY-MM-DD HH24:MI:SS') AS "
+        "next_attempt, last_code, left(last_error, 60) AS last_error, "
+        "to_char(created, 'YYYY-MM-DD HH24:MI:SS') AS created FROM "
+        "outbox WHERE state IN ('queued', 'sending', 'failed') ORDER BY "
+        "id",
+    [STORE_VIEW_OUTBOX_ALL] =
+        "SELECT * FROM (SELECT id, ticket_id AS ticket, kind, rcpt, "
+        "state, attempts, to_char(next_attempt, 'YYYY-MM-DD "
+        "HH24:MI:SS') AS next_attempt, last_code, left(last_error, 60) "
+        "AS last_error, to_char(created, 'YYYY-MM-DD HH24:MI:SS') AS "
+        "created FROM outbox ORDER BY id DESC LIMIT 100) o ORDER BY id",
 };
 
 int
 store_view(struct store *st, enum store_view v, struct store_table *t,
-	   GString *out, bool pretty)
+           GString *out, bool pretty)
 {
 	if ((size_t)v >= ARRAY_SIZE(store_views))
 		return -EINVAL;
@@ -1747,7 +1769,7 @@ store_outbox_backlog(struct store *st)
 	if (!store_connected(st))
 		return -ENOTCONN;
 	res = PQexec(st->conn, "SELECT count(*) FROM outbox WHERE state IN "
-			       "('queued', 'sending')");
+	                       "('queued', 'sending')");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "outbox backlog");
 	n = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -1768,15 +1790,16 @@ store_outbox_requeue(struct store *st, gint64 id, gint64 *ticket_r)
 		return -ENOTCONN;
 	/* A row another instance is sending right now is left alone: its
 	 * lease decides.  Only the state we saw is changed (no race). */
-	res = PQexecParams(st->conn,
-			   "WITH o AS (SELECT id, state, COALESCE(ticket_id, 0) "
-			   "t FROM outbox WHERE id = $1), u AS (UPDATE outbox "
-			   "SET state = 'queued', next_attempt = now(), "
-			   "lease_until = NULL FROM o WHERE outbox.id = o.id "
-			   "AND o.state IN ('failed', 'queued') RETURNING "
-			   "outbox.id) SELECT o.state, o.t, (SELECT count(*) "
-			   "FROM u) FROM o",
-			   1, NULL, vals, NULL, NULL, 0);
+	res =
+	    PQexecParams(st->conn,
+	                 "WITH o AS (SELECT id, state, COALESCE(ticket_id, 0) "
+	                 "t FROM outbox WHERE id = $1), u AS (UPDATE outbox "
+	                 "SET state = 'queued', next_attempt = now(), "
+	                 "lease_until = NULL FROM o WHERE outbox.id = o.id "
+	                 "AND o.state IN ('failed', 'queued') RETURNING "
+	                 "outbox.id) SELECT o.state, o.t, (SELECT count(*) "
+	                 "FROM u) FROM o",
+	                 1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "outbox requeue");
 	if (PQntuples(res) == 0) {
@@ -1802,16 +1825,17 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = PQexecParams(st->conn, "SELECT assignee FROM ticket WHERE id = $1",
-			   1, NULL, vals, NULL, NULL, 0);
+	res =
+	    PQexecParams(st->conn, "SELECT assignee FROM ticket WHERE id = $1",
+	                 1, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "ticket assignee");
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		return -ENOENT;
 	}
-	*assignee_r = PQgetisnull(res, 0, 0) ? NULL
-					     : g_strdup(PQgetvalue(res, 0, 0));
+	*assignee_r =
+	    PQgetisnull(res, 0, 0) ? NULL : g_strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return 0;
 }
@@ -1871,34 +1895,130 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 	"t.assignee = $5)"
 /* Customer mails per (period, ticket) first, then per queue/assignee: a
  * hash aggregate instead of a sort for count(DISTINCT ticket). */
-#define STORE_REPORT_CONTACTS                                               \
-	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "   \
-	"count(*) AS tickets FROM (SELECT m.ticket_id, " STORE_PERIOD(       \
-		"m.received") " AS p, count(*) AS n FROM message m WHERE "   \
-	"m.direction = 'in' AND m.role = 'customer' AND "                   \
-	STORE_RANGE("m.received") " GROUP BY 1, 2) x JOIN ticket t ON "      \
-	"t.id = x.ticket_id WHERE " STORE_FILTER " GROUP BY 1, 2, 3) "
-#define STORE_REPORT_COUNTS                                                 \
-	STORE_REPORT_CONTACTS                                               \
-	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM "                 \
-	"'^level ([0-9]{1,6})')::int, 1), 99), " STORE_PERIOD("e.at") ", "   \
-	"t.queue, t.assignee, count(*) FROM event e JOIN ticket t ON t.id = " \
-	"e.ticket_id WHERE e.action LIKE 'escalat%' AND e.action = "         \
-	"'escalated' AND " STORE_RANGE("e.at") " AND "                       \
-	STORE_FILTER " GROUP BY 2, 3, 4, 5 "                                \
-	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "  \
-	"THEN 2 ELSE 3 END, " STORE_PERIOD("r.at") ", t.queue, t.assignee, " \
-	"count(*) FROM csat_rating r JOIN ticket t ON t.id = r.ticket_id "   \
-	"WHERE " STORE_RANGE("r.at") " AND " STORE_FILTER " GROUP BY 2, 3, " \
-	"4, 5 "                                                             \
-	"UNION ALL SELECT 2, 0, " STORE_PERIOD("m.received") ", t.queue, "   \
-	"t.assignee, count(*) FROM message m LEFT JOIN ticket t ON t.id = "  \
-	"m.ticket_id WHERE m.direction = 'in' AND m.role = 'other' AND "    \
-	"m.class <> 'rating' AND " STORE_RANGE("m.received") " AND "         \
-	"(($4::text IS NULL AND $5::text IS NULL) OR (t.id IS NOT NULL "     \
-	"AND " STORE_FILTER ")) GROUP BY 2, 3, 4, 5 "                       \
-	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "          \
-	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm"
+#define STORE_REPORT_CONTACTS                                                  \
+	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "     \
+	"count(*) AS tickets FROM (SELECT m.ticket_id, " STORE_PERIOD(         \
+	    "m.received") " AS p, count(*) AS n FROM message m WHERE "         \
+	                  "m.direction = 'in' AND m.role = 'customer' "        \
+	                  "AND " STORE_RANGE(                                  \
+	                      "m.received") " GROUP BY 1, 2) x JOIN ticket t " \
+	                                    "ON "                              \
+	                                    "t.id = x.ticket_id "              \
+	                                    "WHERE " STORE_FILTER              \
+	                                    " GROUP BY 1, 2, 3) "
+#define STORE_REPORT_COUNTS                                                                                                                                  \
+	STORE_REPORT_CONTACTS                                                                                                                                \
+	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM "                                                                                                  \
+	"'^level ([0-9]{1,6})')::int, 1), 99), " STORE_PERIOD(                                                                                               \
+	    "e.at") ", "                                                                                                                                     \
+	            "t.queue, t.assignee, count(*) FROM event e JOIN ticket "                                                                                \
+	            "t ON t.id = "                                                                                                                           \
+	            "e.ticket_id WHERE e.action LIKE 'escalat%' AND e.action "                                                                               \
+	            "= "                                                                                                                                     \
+	            "'escalated' AND " STORE_RANGE(                                                                                                          \
+	                "e.at") " AND " STORE_FILTER " GROUP BY 2, 3, 4, 5 "                                                                                 \
+	                        "UNION ALL SELECT 1, CASE r.rating WHEN "                                                                                    \
+	                        "'good' THEN 1 WHEN 'okay' "                                                                                                 \
+	                        "THEN 2 ELSE 3 END, " STORE_PERIOD(                                                                                          \
+	                            "r.at") ", t.queue, t.assignee, "                                                                                        \
+	                                    "count(*) FROM csat_rating r "                                                                                   \
+	                                    "JOIN ticket t ON t.id = "                                                                                       \
+	                                    "r.ticket_id "                                                                                                   \
+	                                    "WHERE " STORE_RANGE(                                                                                            \
+	                                        "r.at") " AND " STORE_FILTER                                                                                 \
+	                                                " GROUP BY 2, 3, "                                                                                   \
+	                                                "4, 5 "                                                                                              \
+	                                                "UNION ALL SELECT 2, "                                                                               \
+	                                                "0, " STORE_PERIOD(                                                                                  \
+	                                                    "m.received") ", "                                                                               \
+	                                                                  "t."                                                                               \
+	                                                                  "qu"                                                                               \
+	                                                                  "eu"                                                                               \
+	                                                                  "e,"                                                                               \
+	                                                                  " "                                                                                \
+	                                                                  "t."                                                                               \
+	                                                                  "as"                                                                               \
+	                                                                  "si"                                                                               \
+	                                                                  "gn"                                                                               \
+	                                                                  "ee"                                                                               \
+	                                                                  ", "                                                                               \
+	                                                                  "co"                                                                               \
+	                                                                  "un"                                                                               \
+	                                                                  "t("                                                                               \
+	                                                                  "*)"                                                                               \
+	                                                                  " F"                                                                               \
+	                                                                  "RO"                                                                               \
+	                                                                  "M "                                                                               \
+	                                                                  "me"                                                                               \
+	                                                                  "ss"                                                                               \
+	                                                                  "ag"                                                                               \
+	                                                                  "e "                                                                               \
+	                                                                  "m "                                                                               \
+	                                                                  "LE"                                                                               \
+	                                                                  "FT"                                                                               \
+	                                                                  " J"                                                                               \
+	                                                                  "OI"                                                                               \
+	                                                                  "N "                                                                               \
+	                                                                  "ti"                                                                               \
+	                                                                  "ck"                                                                               \
+	                                                                  "et"                                                                               \
+	                                                                  " t"                                                                               \
+	                                                                  " O"                                                                               \
+	                                                                  "N "                                                                               \
+	                                                                  "t."                                                                               \
+	                                                                  "id"                                                                               \
+	                                                                  " ="                                                                               \
+	                                                                  " "                                                                                \
+	                                                                  "m."                                                                               \
+	                                                                  "ti"                                                                               \
+	                                                                  "ck"                                                                               \
+	                                                                  "et"                                                                               \
+	                                                                  "_i"                                                                               \
+	                                                                  "d "                                                                               \
+	                                                                  "WH"                                                                               \
+	                                                                  "ER"                                                                               \
+	                                                                  "E "                                                                               \
+	                                                                  "m."                                                                               \
+	                                                                  "di"                                                                               \
+	                                                                  "re"                                                                               \
+	                                                                  "ct"                                                                               \
+	                                                                  "io"                                                                               \
+	                                                                  "n "                                                                               \
+	                                                                  "= "                                                                               \
+	                                                                  "'i"                                                                               \
+	                                                                  "n'"                                                                               \
+	                                                                  " A"                                                                               \
+	                                                                  "ND"                                                                               \
+	                                                                  " m"                                                                               \
+	                                                                  ".r"                                                                               \
+	                                                                  "ol"                                                                               \
+	                                                                  "e "                                                                               \
+	                                                                  "= "                                                                               \
+	                                                                  "'o"                                                                               \
+	                                                                  "th"                                                                               \
+	                                                                  "er"                                                                               \
+	                                                                  "' "                                                                               \
+	                                                                  "AN"                                                                               \
+	                                                                  "D "                                                                               \
+	                                                                  "m."                                                                               \
+	                                                                  "cl"                                                                               \
+	                                                                  "as"                                                                               \
+	                                                                  "s "                                                                               \
+	                                                                  "<>"                                                                               \
+	                                                                  " '"                                                                               \
+	                                                                  "ra"                                                                               \
+	                                                                  "ti"                                                                               \
+	                                                                  "ng"                                                                               \
+	                                                                  "' "                                                                               \
+	                                                                  "AN"                                                                               \
+	                                                                  "D"                                                                                \
+	                                                                  " " STORE_RANGE(                                                                   \
+	                                                                      "m.received") " AND "                                                          \
+	                                                                                    "(($4::text IS NULL AND $5::text IS NULL) OR (t.id IS NOT NULL " \
+	                                                                                    "AND " STORE_FILTER                                              \
+	                                                                                    ")) GROUP BY 2, 3, 4, 5 "                                        \
+	                                                                                    "UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "      \
+	                                                                                    "UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm"
 
 #define STORE_REPORT_FETCH 20000
 
@@ -2046,12 +2166,12 @@ store_resolved_free(gpointer p)
 }
 
 int
-store_csat_due(struct store *st, const char *queue, int max_age_secs,
-	       int limit, GPtrArray *out)
+store_csat_due(struct store *st, const char *queue, int max_age_secs, int limit,
+               GPtrArray *out)
 {
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, max_age_secs), store_i64(b, limit),
-			      queue};
+	                      queue};
 	int r;
 	PGresult *res = store_run(st, S_CSAT_DUE, 3, vals, NULL, NULL, &r);
 
@@ -2076,7 +2196,8 @@ store_csat_due(struct store *st, const char *queue, int max_age_secs,
 
 /* store_has_row - run s; 1 when it returned a row, 0 when none, -E. */
 static int
-store_has_row(struct store *st, enum store_stmt s, int n, const char *const *vals)
+store_has_row(struct store *st, enum store_stmt s, int n,
+              const char *const *vals)
 {
 	int r;
 	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
@@ -2122,7 +2243,7 @@ store_digest_claim(struct store *st, const char *schedule, gint64 start,
 
 int
 store_event_global(struct store *st, const char *actor, const char *action,
-		   const char *detail, gint64 message)
+                   const char *detail, gint64 message)
 {
 	char a[24];
 	const char *vals[] = {actor, action, detail, store_i64(a, message)};
@@ -2140,7 +2261,7 @@ store_i64_array(const gint64 *v, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		g_string_append_printf(s, "%s%" G_GINT64_FORMAT, i ? "," : "",
-				       v[i]);
+		                       v[i]);
 	g_string_append_c(s, '}');
 	return g_string_free(s, FALSE);
 }
@@ -2185,9 +2306,9 @@ store_sla_due(struct store *st, gint64 now, int limit, GPtrArray *out)
 		row->ticket_id = store_col(res, i, 0);
 		row->queue = g_strdup(PQgetvalue(res, i, 1));
 		g_strlcpy(row->priority, PQgetvalue(res, i, 2),
-			  sizeof(row->priority));
+		          sizeof(row->priority));
 		g_strlcpy(row->status, PQgetvalue(res, i, 3),
-			  sizeof(row->status));
+		          sizeof(row->status));
 		row->created = store_col(res, i, 4);
 		row->agent_opened = strcmp(PQgetvalue(res, i, 5), "t") == 0;
 		row->initialized = strcmp(PQgetvalue(res, i, 6), "t") == 0;
@@ -2230,8 +2351,8 @@ store_sla_changes(struct store *st, gint64 ticket, GArray *out)
 
 int
 store_sla_save(struct store *st, const struct store_sla_row *row,
-	       const gint64 *change_ids, size_t n_changes, gint64 next_check,
-	       const char *view, gint64 now)
+               const gint64 *change_ids, size_t n_changes, gint64 next_check,
+               const char *view, gint64 now)
 {
 	char b[STORE_SLA_NV][24], a[24], nc[24], nw[24];
 	g_autofree char *starts = store_i64_array(row->esc_start, 3);
@@ -2258,14 +2379,17 @@ store_sla_save(struct store *st, const struct store_sla_row *row,
 
 int
 store_sla_notice_add(struct store *st, gint64 ticket, const char *rcpt,
-		     const char *kind, int level, gint64 breach_at,
-		     const char *reason, gint64 now)
+                     const char *kind, int level, gint64 breach_at,
+                     const char *reason, gint64 now)
 {
 	char a[24], b[24], c[24], d[24];
-	const char *vals[] = {store_i64(a, ticket),    rcpt,
-			      kind,		       store_i64(b, level),
-			      store_i64(c, breach_at), reason,
-			      store_i64(d, now)};
+	const char *vals[] = {store_i64(a, ticket),
+	                      rcpt,
+	                      kind,
+	                      store_i64(b, level),
+	                      store_i64(c, breach_at),
+	                      reason,
+	                      store_i64(d, now)};
 
 	return store_exec(st, S_SLA_NOTICE_ADD, 7, vals);
 }
@@ -2325,14 +2449,14 @@ store_sla_digest_times(struct store *st, GPtrArray *rcpts, GArray *at_out)
 		for (guint j = 0; j < rcpts->len; j++)
 			if (strcmp(PQgetvalue(res, i, 0), rcpts->pdata[j]) == 0)
 				g_array_index(at_out, gint64, j) =
-					store_col(res, i, 1);
+				    store_col(res, i, 1);
 	PQclear(res);
 	return 0;
 }
 
 int
 store_sla_notices_sent(struct store *st, const gint64 *ids, size_t n,
-		       const char *rcpt, gint64 now)
+                       const char *rcpt, gint64 now)
 {
 	g_autofree char *arr = store_i64_array(ids, n);
 	char a[24];

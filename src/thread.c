@@ -46,8 +46,8 @@ static size_t
 thread_prefix_len(const char *s)
 {
 	static const char *const prefixes[] = {
-		"re", "aw", "sv", "vs", "fwd", "fw", "wg", "tr", "rv", "antw",
-		"odp", "ynt", "res",
+	    "re", "aw", "sv",   "vs",  "fwd", "fw",  "wg",
+	    "tr", "rv", "antw", "odp", "ynt", "res",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
 		size_t n = strlen(prefixes[i]);
@@ -67,7 +67,7 @@ thread_prefix_len(const char *s)
 		while (*q == ' ')
 			q++;
 		if (*q == ':' || (q[0] == '\xef' && q[1] == '\xbc' &&
-				  q[2] == '\x9a')) /* fullwidth colon */
+		                  q[2] == '\x9a')) /* fullwidth colon */
 			return (size_t)(q - s) + (*q == ':' ? 1 : 3);
 	}
 	return 0;
@@ -92,7 +92,7 @@ thread_strip_subject(const char *subject, const char *tag)
 			const char *end = strchr(s->str, ']');
 			if (end && thread_subject_ticket(s->str, tag) > 0 &&
 			    g_ascii_strncasecmp(s->str + 1, tag, strlen(tag)) ==
-				    0) {
+			        0) {
 				g_string_erase(s, 0, end - s->str + 1);
 				again = true;
 			}
@@ -116,8 +116,8 @@ thread_mac(const unsigned char *secret, size_t secret_len, const char *data)
 }
 
 char *
-thread_make_msgid(const unsigned char *secret, size_t secret_len,
-		  gint64 ticket, const char *kind, const char *domain)
+thread_make_msgid(const unsigned char *secret, size_t secret_len, gint64 ticket,
+                  const char *kind, const char *domain)
 {
 	char nonce[17];
 	g_autofree char *signed_part = NULL;
@@ -125,16 +125,16 @@ thread_make_msgid(const unsigned char *secret, size_t secret_len,
 
 	/* The nonce keeps ids unique; it need not be secret, the MAC is. */
 	g_snprintf(nonce, sizeof(nonce), "%08x%08x", g_random_int(),
-		   g_random_int());
-	signed_part = g_strdup_printf("%" G_GINT64_FORMAT ".%s.%s", ticket,
-				      kind, nonce);
+	           g_random_int());
+	signed_part =
+	    g_strdup_printf("%" G_GINT64_FORMAT ".%s.%s", ticket, kind, nonce);
 	mac = thread_mac(secret, secret_len, signed_part);
 	return g_strdup_printf("tickd.%s.%s@%s", signed_part, mac, domain);
 }
 
 gint64
 thread_msgid_ticket(const unsigned char *secret, size_t secret_len,
-		    const char *msgid)
+                    const char *msgid)
 {
 	const char *at, *p, *last_dot;
 	g_autofree char *signed_part = NULL;

@@ -10,11 +10,11 @@
 
 static char dir[] = "/tmp/tickd-cfg-XXXXXX";
 
-#define BASE_CONF \
-	"database: { conninfo = \"dbname=x\"; };\n" /* 1 */ \
-	"imap: { url = \"imap://127.0.0.1:1\"; user = \"s\";\n" /* 2 */ \
-	"        starttls = false; };\n" /* 3 */ \
-	"smtp: { url = \"smtp://127.0.0.1:2\"; from = \"s@e.com\"; };\n" \
+#define BASE_CONF                                                              \
+	"database: { conninfo = \"dbname=x\"; };\n"             /* 1 */        \
+	"imap: { url = \"imap://127.0.0.1:1\"; user = \"s\";\n" /* 2 */        \
+	"        starttls = false; };\n"                        /* 3 */        \
+	"smtp: { url = \"smtp://127.0.0.1:2\"; from = \"s@e.com\"; };\n"       \
 	"tickets: { secret_file = \"%s/secret\"; };\n" /* 5 */
 
 static char *
@@ -67,7 +67,7 @@ static void
 test_good(void)
 {
 	char *path = write_conf("people = ( { address = \"A@E.com\"; "
-				"role = \"manager\"; } );\n");
+	                        "role = \"manager\"; } );\n");
 	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
 	struct cfg *c = NULL;
 
@@ -97,15 +97,15 @@ test_broken(void)
 	g_free(e);
 	e = load("limits: { per_recipient_day = \"ten\"; };\n");
 	TEST_CHECK(has(e, "t.conf:6: limits.per_recipient_day: expected a "
-			  "whole number"));
+	                  "whole number"));
 	g_free(e);
 	e = load("limits: { per_ticket_hour = 5000000000L; };\n");
 	TEST_CHECK(has(e, "t.conf:6: limits.per_ticket_hour: 5000000000 is "
-			  "out of range"));
+	                  "out of range"));
 	g_free(e);
 	e = load("limits: { breaker_cooldown = -1; };\n");
 	TEST_CHECK(has(e, "t.conf:6: limits.breaker_cooldown: -1 is out of "
-			  "range"));
+	                  "range"));
 	g_free(e);
 	e = load("tickets2 = 1;\nlimits: { pol = 3; };\n");
 	TEST_CHECK(has(e, "t.conf:6: unknown setting 'tickets2'"));
@@ -131,24 +131,24 @@ test_people_and_all_errors(void)
 	char *e;
 
 	e = load("people = (\n"
-		 "  { address = \"a@e.com\"; },\n"
-		 "  { address = \"A@E.com\"; role = \"manager\"; }\n"
-		 ");\n");
+	         "  { address = \"a@e.com\"; },\n"
+	         "  { address = \"A@E.com\"; role = \"manager\"; }\n"
+	         ");\n");
 	TEST_CHECK(has(e, "t.conf:8: people: 'A@E.com' is listed twice"));
 	TEST_CHECK(strchr(e, '\n') == NULL); /* only that one */
 	g_free(e);
 	e = load("people = ( { address = \"b@e.com\"; role = \"boss\"; } );\n"
-		 "imap: { after = \"delete\"; };\n");
+	         "imap: { after = \"delete\"; };\n");
 	/* a second imap group is a libconfig error: first problem only */
 	TEST_CHECK(has(e, "t.conf:7: duplicate setting name"));
 	g_free(e);
 	e = load("people = ( { address = \"b@e.com\"; role = \"boss\"; } );\n"
-		 "log_level = 9;\nlimits: { suppress_days = true; };\n");
+	         "log_level = 9;\nlimits: { suppress_days = true; };\n");
 	TEST_CHECK(has(e, "t.conf:6: people: role 'boss' is not agent or "
-			  "manager"));
+	                  "manager"));
 	TEST_CHECK(has(e, "t.conf:7: log_level: 9 is out of range (3..7)"));
 	TEST_CHECK(has(e, "t.conf:8: limits.suppress_days: expected a whole "
-			  "number"));
+	                  "number"));
 	g_free(e);
 }
 
@@ -339,12 +339,12 @@ int
 main(void)
 {
 	static const struct test_case cases[] = {
-		{"good", test_good},
-		{"broken", test_broken},
-		{"missing_secret", test_missing_secret},
-		{"people_and_all_errors", test_people_and_all_errors},
-		{"agents", test_agents},
-		{"queues", test_queues},
+	    {"good", test_good},
+	    {"broken", test_broken},
+	    {"missing_secret", test_missing_secret},
+	    {"people_and_all_errors", test_people_and_all_errors},
+	    {"agents", test_agents},
+	    {"queues", test_queues},
 	};
 	char *p;
 	int rc;

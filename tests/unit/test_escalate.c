@@ -14,29 +14,33 @@
 
 static char dir[] = "/tmp/tickd-esc-XXXXXX";
 
-#define BASE_CONF                                                          \
-	"database: { conninfo = \"dbname=x\"; };\n"                        \
-	"imap: { url = \"imap://127.0.0.1:1\"; user = \"s\";\n"            \
-	"        starttls = false; };\n"                                   \
-	"smtp: { url = \"smtp://127.0.0.1:2\"; from = \"s@e.com\"; };\n"   \
-	"tickets: { secret_file = \"%s/secret\"; };\n" /* line 5 */         \
-	"people = ( { address = \"lead@e.com\"; role = \"agent\"; },\n"    \
-	"  { address = \"boss@e.com\"; name = \"Boss\"; role = \"manager\"; } );\n"
+#define BASE_CONF                                                              \
+	"database: { conninfo = \"dbname=x\"; };\n"                            \
+	"imap: { url = \"imap://127.0.0.1:1\"; user = \"s\";\n"                \
+	"        starttls = false; };\n"                                       \
+	"smtp: { url = \"smtp://127.0.0.1:2\"; from = \"s@e.com\"; };\n"       \
+	"tickets: { secret_file = \"%s/secret\"; };\n" /* line 5 */            \
+	"people = ( { address = \"lead@e.com\"; role = \"agent\"; },\n"        \
+	"  { address = \"boss@e.com\"; name = \"Boss\"; role = \"manager\"; "  \
+	"} );\n"
 /* extra text starts on line 8 */
 
-#define GOOD_SLA                                                           \
-	"calendars = ( { name = \"eu\"; timezone = \"Europe/Berlin\";\n"   \
-	"  hours = { mon = \"09:00-17:00\"; fri = \"09:00-12:00, 13:00-17:00\"; };\n" \
-	"  holidays = [ \"2026-12-25\", \"2026-12-26\" ]; },\n"            \
-	"  { name = \"us\"; timezone = \"America/New_York\";\n"            \
-	"    hours = { tue = \"08:00-16:00\"; }; } );\n"                   \
-	"sla: { policies = (\n"                                           \
-	"  { queue = \"support\"; priority = \"high\"; calendar = \"us\";\n" \
-	"    first_response = 30; resolution = 480; },\n"                  \
-	"  { first_response = 60; next_response = 120; warn_percent = 75; } ); };\n" \
+#define GOOD_SLA                                                               \
+	"calendars = ( { name = \"eu\"; timezone = \"Europe/Berlin\";\n"       \
+	"  hours = { mon = \"09:00-17:00\"; fri = \"09:00-12:00, "             \
+	"13:00-17:00\"; };\n"                                                  \
+	"  holidays = [ \"2026-12-25\", \"2026-12-26\" ]; },\n"                \
+	"  { name = \"us\"; timezone = \"America/New_York\";\n"                \
+	"    hours = { tue = \"08:00-16:00\"; }; } );\n"                       \
+	"sla: { policies = (\n"                                                \
+	"  { queue = \"support\"; priority = \"high\"; calendar = \"us\";\n"   \
+	"    first_response = 30; resolution = 480; },\n"                      \
+	"  { first_response = 60; next_response = 120; warn_percent = 75; } "  \
+	"); };\n"                                                              \
 	"escalation: { batch_minutes = 5; chains = ( { queue = \"support\";\n" \
-	"  levels = ( { after = 0; to = [ \"lead@e.com\" ]; },\n"          \
-	"             { after = 60; to = [ \"Boss@E.com\", \"lead@e.com\" ]; } ); } ); };\n"
+	"  levels = ( { after = 0; to = [ \"lead@e.com\" ]; },\n"              \
+	"             { after = 60; to = [ \"Boss@E.com\", \"lead@e.com\" ]; " \
+	"} ); } ); };\n"
 
 static char *
 write_conf(const char *extra)
@@ -131,47 +135,50 @@ test_good_sla_config(void)
 static void
 test_sla_config_errors(void)
 {
-	char *e = load(
-		"calendars = ( { name = \"eu\"; timezone = \"Europe/Berlinn\";\n" /* 8 */
-		"  hours = { mon = \"09:00-17:00\"; }; },\n"                      /* 9 */
-		"  { name = \"x\"; timezone = \"UTC\";\n"                         /* 10 */
-		"    hours = { mon = \"17:00-09:00\"; }; },\n"                    /* 11 */
-		"  { name = \"y\"; timezone = \"UTC\"; hours = { mon = \"9-5\"; }; } );\n" /* 12 */
-		"sla: { policies = ( { calendar = \"nope\";\n"                    /* 13 */
-		"  first_response = 10; },\n"                                     /* 14 */
-		"  { calendar = \"x\"; frist_response = 5; } ); };\n"             /* 15 */
-		"escalation: { chains = ( { levels = (\n"                         /* 16 */
-		"  { after = 0; to = [ \"lead@e.com\",\n"                         /* 17 */
-		"                     \"ghost@e.com\" ]; },\n"                    /* 18 */
-		"  { after = -5; to = [ \"boss@e.com\" ]; } );\n"                 /* 19 */
-		"  immediate = [ \"nobody@e.com\" ]; } ); };\n"                   /* 20 */
-		"priority_rules = ( { name = \"vip\"; priority = \"huge\"; } );\n", /* 21 */
-		NULL);
+	char *e =
+	    load("calendars = ( { name = \"eu\"; timezone = "
+	         "\"Europe/Berlinn\";\n"                        /* 8 */
+	         "  hours = { mon = \"09:00-17:00\"; }; },\n"   /* 9 */
+	         "  { name = \"x\"; timezone = \"UTC\";\n"      /* 10 */
+	         "    hours = { mon = \"17:00-09:00\"; }; },\n" /* 11 */
+	         "  { name = \"y\"; timezone = \"UTC\"; hours = { mon = "
+	         "\"9-5\"; }; } );\n"                                  /* 12 */
+	         "sla: { policies = ( { calendar = \"nope\";\n"        /* 13 */
+	         "  first_response = 10; },\n"                         /* 14 */
+	         "  { calendar = \"x\"; frist_response = 5; } ); };\n" /* 15 */
+	         "escalation: { chains = ( { levels = (\n"             /* 16 */
+	         "  { after = 0; to = [ \"lead@e.com\",\n"             /* 17 */
+	         "                     \"ghost@e.com\" ]; },\n"        /* 18 */
+	         "  { after = -5; to = [ \"boss@e.com\" ]; } );\n"     /* 19 */
+	         "  immediate = [ \"nobody@e.com\" ]; } ); };\n"       /* 20 */
+	         "priority_rules = ( { name = \"vip\"; priority = \"huge\"; } "
+	         ");\n", /* 21 */
+	         NULL);
 
 	TEST_CHECK(has(e, "t.conf:8: calendars: calendar 'eu': unknown time "
-			  "zone 'Europe/Berlinn'"));
+	                  "zone 'Europe/Berlinn'"));
 	TEST_CHECK(has(e, "t.conf:11: calendars: 'x' hours.mon:"));
 	TEST_CHECK(has(e, "t.conf:12: calendars: 'y' hours.mon:"));
 	TEST_CHECK(has(e, "t.conf:13: sla.policies: unknown calendar 'nope'"));
 	TEST_CHECK(has(e, "t.conf:15: unknown setting "
-			  "'sla.policies.*.frist_response'"));
+	                  "'sla.policies.*.frist_response'"));
 	TEST_CHECK(has(e, "t.conf:18: escalation.chains.levels.to: "
-			  "'ghost@e.com' is not in people"));
+	                  "'ghost@e.com' is not in people"));
 	TEST_CHECK(has(e, "t.conf:19: escalation.chains.levels.after: -5 is "
-			  "out of range"));
+	                  "out of range"));
 	TEST_CHECK(has(e, "t.conf:20: escalation.chains.immediate: "
-			  "'nobody@e.com' is not in people"));
+	                  "'nobody@e.com' is not in people"));
 	TEST_CHECK(has(e, "t.conf:21: priority_rules: priority 'huge'"));
 	TEST_CHECK(has(e, "t.conf:21: priority_rules: 'vip' needs from, "
-			  "keywords or importance_high"));
+	                  "keywords or importance_high"));
 	TEST_CHECK(strstr(e, "lead@e.com' is not") == NULL);
 	g_free(e);
 
 	/* levels out of order */
 	e = load("escalation: { chains = ( { levels = (\n"
-		 "  { after = 60; to = [ \"lead@e.com\" ]; },\n"
-		 "  { after = 0; to = [ \"boss@e.com\" ]; } ); } ); };\n",
-		 NULL);
+	         "  { after = 60; to = [ \"lead@e.com\" ]; },\n"
+	         "  { after = 0; to = [ \"boss@e.com\" ]; } ); } ); };\n",
+	         NULL);
 	TEST_CHECK(has(e, "t.conf:8: escalation.chains: "));
 	g_free(e);
 }
@@ -199,40 +206,39 @@ test_default_rules(void)
 	if (c == NULL)
 		return;
 	m = match(c, "a@x.com", "Invoice wrong",
-		  "I was charged twice. I want to speak to your manager.",
-		  NULL, NULL, &n);
+	          "I was charged twice. I want to speak to your manager.", NULL,
+	          NULL, &n);
 	TEST_INTEQ(n, 1);
 	TEST_INTEQ(m.priority, CFG_PRIO_HIGH);
 	TEST_CHECK(m.escalate);
 	TEST_STREQ(m.reason, "rule 'churn risk': \"speak to your manager\"");
 	/* case and German: umlauts fold, '*' takes any ending */
 	m = match(c, "a@x.com", "KÜNDIGUNG meines Vertrags", "", NULL, NULL,
-		  &n);
+	          &n);
 	TEST_CHECK(n == 1 && m.escalate);
 	m = match(c, "a@x.com", "Rechnung",
-		  "Ich möchte Ihren Vorgesetzten sprechen!", NULL, NULL, &n);
+	          "Ich möchte Ihren Vorgesetzten sprechen!", NULL, NULL, &n);
 	TEST_CHECK(n == 1 && m.escalate);
 	m = match(c, "a@x.com", "Re: Bestellung", "Das ist eine BESCHWERDE.",
-		  NULL, NULL, &n);
+	          NULL, NULL, &n);
 	TEST_CHECK(n == 1 && m.escalate);
 	/* raise only: refund / dringend, no immediate escalation */
 	m = match(c, "a@x.com", "Refund please", "", NULL, NULL, &n);
 	TEST_CHECK(n == 1 && !m.escalate && m.priority == CFG_PRIO_HIGH);
 	TEST_STREQ(m.reason, "rule 'urgent': \"refund\"");
-	m = match(c, "a@x.com", "", "Bitte DRINGEND antworten", NULL, NULL,
-		  &n);
+	m = match(c, "a@x.com", "", "Bitte DRINGEND antworten", NULL, NULL, &n);
 	TEST_CHECK(n == 1 && !m.escalate);
 	m = match(c, "a@x.com", "Urgent: I will cancel my subscription", "",
-		  NULL, NULL, &n);
+	          NULL, NULL, &n);
 	TEST_INTEQ(n, 2);
 	TEST_CHECK(m.escalate);
 	/* the escalating rule is named even though it matched second */
 	TEST_STREQ(m.reason, "rule 'churn risk': \"cancel my\"");
 	/* word boundaries: not inside other words */
 	m = match(c, "a@x.com", "Management report",
-		  "our managers said the refunded amount is wrong; "
-		  "unurgent",
-		  NULL, NULL, &n);
+	          "our managers said the refunded amount is wrong; "
+	          "unurgent",
+	          NULL, NULL, &n);
 	TEST_INTEQ(n, 0);
 	TEST_INTEQ(m.priority, -1);
 	TEST_CHECK(!m.escalate);
@@ -256,12 +262,12 @@ test_custom_rules(void)
 {
 	struct cfg *c = NULL;
 	char *e = load(
-		"priority_rules = (\n"
-		"  { name = \"vip\"; from = [ \"CEO@big.example\", "
-		"\"@vip.example\" ]; priority = \"urgent\"; },\n"
-		"  { name = \"legal\"; keywords = [ \"Anwalt\", \"lawsuit\" ]; "
-		"escalate = true; } );\n",
-		&c);
+	    "priority_rules = (\n"
+	    "  { name = \"vip\"; from = [ \"CEO@big.example\", "
+	    "\"@vip.example\" ]; priority = \"urgent\"; },\n"
+	    "  { name = \"legal\"; keywords = [ \"Anwalt\", \"lawsuit\" ]; "
+	    "escalate = true; } );\n",
+	    &c);
 	struct escalate_match m;
 	int n;
 
@@ -278,7 +284,7 @@ test_custom_rules(void)
 	m = match(c, "x@notvip.example", "hello", "", NULL, NULL, &n);
 	TEST_INTEQ(n, 0);
 	m = match(c, "x@a.example", "", "Mein ANWALT meldet sich.", NULL, NULL,
-		  &n);
+	          &n);
 	TEST_CHECK(n == 1 && m.escalate && m.priority == CFG_PRIO_HIGH);
 	/* defaults are gone: "manager" alone does nothing here */
 	m = match(c, "x@a.example", "", "your manager", NULL, NULL, &n);
@@ -318,37 +324,38 @@ test_compose(void)
 	struct cfg *c = NULL;
 	char *e = load("", &c);
 	struct compose_esc_item it[2] = {
-		{.ticket = 1042,
-		 .what = "first response breached",
-		 .level = 1,
-		 .n_levels = 3,
-		 .subject = "Printer offline",
-		 .customer = "Carla <carla@x.com>",
-		 .queue = "support",
-		 .priority = "normal",
-		 .status = "new",
-		 .assignee = "",
-		 .sla = "first response within 60 business minutes",
-		 .breach = "2026-11-24 10:00 CET",
-		 .age_min = 75,
-		 .last_text = "It does not print."},
-		{.ticket = 1043,
-		 .what = "escalated by a priority rule",
-		 .subject = "Invoice",
-		 .customer = "bob@x.com",
-		 .queue = "support",
-		 .priority = "high",
-		 .status = "new",
-		 .assignee = "alice@e.com",
-		 .reason = "rule 'churn risk': \"manager\"",
-		 .last_text = ""},
+	    {.ticket = 1042,
+	     .what = "first response breached",
+	     .level = 1,
+	     .n_levels = 3,
+	     .subject = "Printer offline",
+	     .customer = "Carla <carla@x.com>",
+	     .queue = "support",
+	     .priority = "normal",
+	     .status = "new",
+	     .assignee = "",
+	     .sla = "first response within 60 business minutes",
+	     .breach = "2026-11-24 10:00 CET",
+	     .age_min = 75,
+	     .last_text = "It does not print."},
+	    {.ticket = 1043,
+	     .what = "escalated by a priority rule",
+	     .subject = "Invoice",
+	     .customer = "bob@x.com",
+	     .queue = "support",
+	     .priority = "high",
+	     .status = "new",
+	     .assignee = "alice@e.com",
+	     .reason = "rule 'churn risk': \"manager\"",
+	     .last_text = ""},
 	};
 	struct compose_esc ce = {.to_addr = "boss@e.com",
-				 .to_name = "Boss",
-				 .items = it,
-				 .n = 1,
-				 .message_id = "tickd.1042.escalation.1.2@e.com",
-				 .now = 1795510800};
+	                         .to_name = "Boss",
+	                         .items = it,
+	                         .n = 1,
+	                         .message_id =
+	                             "tickd.1042.escalation.1.2@e.com",
+	                         .now = 1795510800};
 	GBytes *b;
 
 	TEST_STREQ(e, "");
@@ -357,7 +364,7 @@ test_compose(void)
 		return;
 	b = compose_escalation(c, &ce);
 	TEST_CHECK(wire_has(b, "Subject: [Ticket #1042] Escalation level 1: "
-			       "first response breached - Printer offline"));
+	                       "first response breached - Printer offline"));
 	TEST_CHECK(wire_has(b, "Auto-Submitted: auto-generated"));
 	TEST_CHECK(wire_has(b, "Precedence: bulk"));
 	TEST_CHECK(wire_has(b, "X-Auto-Response-Suppress: All"));
@@ -375,8 +382,9 @@ test_compose(void)
 
 	ce.items = &it[1];
 	b = compose_escalation(c, &ce);
-	TEST_CHECK(wire_has(b, "Subject: [Ticket #1043] Escalation (priority "
-			       "high): escalated by a priority rule - Invoice"));
+	TEST_CHECK(wire_has(b,
+	                    "Subject: [Ticket #1043] Escalation (priority "
+	                    "high): escalated by a priority rule - Invoice"));
 	TEST_CHECK(wire_has(b, "Importance: high"));
 	TEST_CHECK(wire_has(b, "Held by:  alice@e.com"));
 	TEST_CHECK(wire_has(b, "(no text)"));
@@ -386,11 +394,11 @@ test_compose(void)
 	ce.n = 2;
 	b = compose_escalation(c, &ce);
 	TEST_CHECK(wire_has(b, "Subject: Escalation digest: 2 tickets need "
-			       "attention"));
+	                       "attention"));
 	TEST_CHECK(wire_has(b, "[Ticket #1042] first response breached (level "
-			       "1 of 3)"));
+	                       "1 of 3)"));
 	TEST_CHECK(wire_has(b, "[Ticket #1043] escalated by a priority rule "
-			       "(immediate escalation)"));
+	                       "(immediate escalation)"));
 	TEST_CHECK(wire_has(b, "Auto-Submitted: auto-generated"));
 	TEST_CHECK(wire_has(b, "Importance: high"));
 	g_bytes_unref(b);
@@ -401,11 +409,11 @@ int
 main(void)
 {
 	static const struct test_case cases[] = {
-		{"good_sla_config", test_good_sla_config},
-		{"sla_config_errors", test_sla_config_errors},
-		{"default_rules", test_default_rules},
-		{"custom_rules", test_custom_rules},
-		{"compose", test_compose},
+	    {"good_sla_config", test_good_sla_config},
+	    {"sla_config_errors", test_sla_config_errors},
+	    {"default_rules", test_default_rules},
+	    {"custom_rules", test_custom_rules},
+	    {"compose", test_compose},
 	};
 	char *p;
 	int rc;

@@ -11,27 +11,27 @@ static void
 test_subject_tag(void)
 {
 	TEST_INTEQ(thread_subject_ticket("[Example #1042] Re: x", "Example"),
-		   1042);
+	           1042);
 	TEST_INTEQ(thread_subject_ticket("Re: AW: [example #7] hi", "Example"),
-		   7);
+	           7);
 	TEST_INTEQ(thread_subject_ticket("Fwd: x [ Example # 12 ]", "Example"),
-		   12);
+	           12);
 	TEST_INTEQ(thread_subject_ticket("[Other #5] [Example #6]", "Example"),
-		   6);
+	           6);
 	TEST_INTEQ(thread_subject_ticket("[Example #] x", "Example"), 0);
 	TEST_INTEQ(thread_subject_ticket("[Example #12a]", "Example"), 0);
 	TEST_INTEQ(thread_subject_ticket("[Examples #12]", "Example"), 0);
 	TEST_INTEQ(thread_subject_ticket("no tag", "Example"), 0);
-	TEST_INTEQ(thread_subject_ticket("[Example #99999999999999999999]",
-					 "Example"),
-		   0);
+	TEST_INTEQ(
+	    thread_subject_ticket("[Example #99999999999999999999]", "Example"),
+	    0);
 }
 
 static void
 test_strip(void)
 {
 	char *s = thread_strip_subject("Re: AW: [Example #3] Re[2]: Login",
-				       "Example");
+	                               "Example");
 	TEST_STREQ(s, "Login");
 	g_free(s);
 	s = thread_strip_subject("SV: Fwd:  Hello ", "Example");
@@ -54,8 +54,8 @@ test_msgid_roundtrip(void)
 	TEST_INTEQ(thread_msgid_ticket(key, 32, id), 1042);
 	/* another key: not valid */
 	TEST_INTEQ(thread_msgid_ticket((const unsigned char *)"other-key-other",
-				       15, id),
-		   -EBADMSG);
+	                               15, id),
+	           -EBADMSG);
 	g_free(id);
 	g_free(id2);
 }
@@ -84,7 +84,7 @@ test_msgid_forged(void)
 	TEST_INTEQ(thread_msgid_ticket(key, 32, forged), -EBADMSG);
 	TEST_INTEQ(thread_msgid_ticket(key, 32, "abc@example.com"), 0);
 	TEST_INTEQ(thread_msgid_ticket(key, 32, "tickd.x@example.com"),
-		   -EBADMSG);
+	           -EBADMSG);
 	g_free(forged);
 	g_free(id);
 }
@@ -93,10 +93,10 @@ int
 main(void)
 {
 	static const struct test_case cases[] = {
-		{"subject_tag", test_subject_tag},
-		{"strip", test_strip},
-		{"msgid_roundtrip", test_msgid_roundtrip},
-		{"msgid_forged", test_msgid_forged},
+	    {"subject_tag", test_subject_tag},
+	    {"strip", test_strip},
+	    {"msgid_roundtrip", test_msgid_roundtrip},
+	    {"msgid_forged", test_msgid_forged},
 	};
 	return test_run("thread", cases, ARRAY_SIZE(cases));
 }
