@@ -355,7 +355,11 @@ escalation: { batch_minutes = 1; chains = ( { immediate = [ "%s" ]; levels = ( %
     # today until now (tickctl's default end, whole seconds: let the
     # tick's second pass); open tickets are measured at the period end
     time.sleep(1.1)
-    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    today = now.date().isoformat()
+    # the resolutions below are counted up to tomorrow: no race with the
+    # whole second tickctl cuts "now" to
+    tomorrow = (now + datetime.timedelta(days=1)).date().isoformat()
     rep = json.loads(w.ctl("report", "--json", "--from", today).stdout)
     cur = rep["groups"][0]["current"]
     assert cur["escalations_by_level"] == [2, 1, 1, 0, 0, 0, 0, 0], cur
@@ -376,7 +380,8 @@ escalation: { batch_minutes = 1; chains = ( { immediate = [ "%s" ]; levels = ( %
     time.sleep(1.1)
     assert w.sql("SELECT count(*) FROM sla_clock WHERE status = 3 AND ticket_id IN (%d, %d, %d)"
                  % (slow, angry, paused)) == "3"
-    rep = json.loads(w.ctl("report", "--json", "--from", today).stdout)
+    rep = json.loads(w.ctl("report", "--json", "--from", today,
+                                "--to", tomorrow).stdout)
     cur = rep["groups"][0]["current"]
     assert (cur["resolved"], cur["sla_n"], cur["sla_met"]) == (3, 3, 2), cur
     # the time KPIs are elapsed business time: the paused ticket's first
