@@ -20,10 +20,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 #define NORETURN          __attribute__((noreturn))
 #define WARN_UNUSED       __attribute__((warn_unused_result))
 #define ARRAY_SIZE(a)     (sizeof(a) / sizeof((a)[0]))
+
+/* backoff_secs - how long to wait after the failures-th failure in a
+ * row: 2, 4, 8 ... max seconds, +-25% jitter so that several instances
+ * (and the sender threads) do not knock in step. */
+static inline gint64
+backoff_secs(int failures, gint64 max)
+{
+	gint64 d = (gint64)2 << MIN(failures, 10);
+
+	if (d > max)
+		d = max;
+	return d * 3 / 4 + g_random_int_range(0, (gint32)(d / 2) + 1);
+}
 
 /* err_is_transient - true when a negative errno means "try again later". */
 static inline bool

@@ -6,6 +6,7 @@
 #include "compose.h"
 #include "log.h"
 #include "mime.h"
+#include "outbox.h"
 #include "store.h"
 #include "thread.h"
 
@@ -232,12 +233,9 @@ static int
 csat_send_one(const struct cfg *cfg, struct store *st,
               const struct store_resolved *t, gint64 now, bool *queued_r)
 {
-	g_autofree char *msgid = NULL, *key = NULL, *env = NULL, *tag = NULL,
-	                *subj = NULL;
+	g_autofree char *msgid = NULL;
 	g_autoptr(GBytes) wire = NULL;
 	const char *why = NULL;
-	const void *wdata;
-	gsize wlen;
 	gint64 mid = 0, n;
 	int r;
 
@@ -273,32 +271,8 @@ csat_send_one(const struct cfg *cfg, struct store *st,
 	    .now = now,
 	};
 	wire = csat_compose_resolution(cfg, &m);
-	wdata = g_bytes_get_data(wire, &wlen);
-	key = g_strconcat("mid:", msgid, NULL);
-	tag = compose_tag(cfg, t->id);
-	subj = g_strdup_printf("%s resolution mail", tag);
-	struct store_message sm = {
-	    .ticket_id = t->id,
-	    .dedupe_key = key,
-	    .message_id = msgid,
-	    .direction = "out",
-	    .role = "system",
-	    .cls = "auto-reply",
-	    .source = "tickd",
-	    .from_addr = cfg->smtp.from,
-	    .from_name = cfg->smtp.from_name,
-	    .to_addrs = t->requester,
-	    .subject = subj,
-	    .body_text = "",
-	    .received = now,
-	    .raw = wdata,
-	    .raw_len = wlen,
-	};
-	if ((r = store_message_add(st, &sm, &mid)) < 0)
-		goto fail;
-	env = compose_bounce_address(cfg, t->id);
-	if ((r = store_outbox_add(st, t->id, mid, "resolution", env,
-	                          t->requester, wdata, wlen)) < 0)
+	if ((r = outbox_queue(cfg, st, t->id, "resolution", "resolution mail",
+	                      t->requester, msgid, wire, now, &mid)) < 0)
 		goto fail;
 	r = store_event_add(st, t->id, "tickd", "resolution-mail", t->requester,
 	                    mid);

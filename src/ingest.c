@@ -17,6 +17,7 @@
 #include "escalate.h"
 #include "log.h"
 #include "mime.h"
+#include "outbox.h"
 #include "thread.h"
 
 #include <string.h>
@@ -331,7 +332,7 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 {
 	const struct cfg *cfg = x->cfg;
 	const struct mime_addr *to = x->from;
-	g_autofree char *msgid = NULL, *refs = NULL, *env = NULL;
+	g_autofree char *msgid = NULL, *refs = NULL;
 	const char *why = NULL, *held = NULL;
 	g_autoptr(GBytes) wire = NULL;
 	gint64 mid = 0;
@@ -394,32 +395,8 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	a.content_language = x->m->language;
 	a.accept_language = mime_header(x->m, "Accept-Language");
 	wire = compose_ack(cfg, &a);
-	g_autofree char *key = g_strconcat("mid:", msgid, NULL);
-	g_autofree char *tag = compose_tag(cfg, t);
-	g_autofree char *subj = g_strdup_printf("%s acknowledgement", tag);
-	gsize wlen;
-	const void *wdata = g_bytes_get_data(wire, &wlen);
-	struct store_message sm = {
-	    .ticket_id = t,
-	    .dedupe_key = key,
-	    .message_id = msgid,
-	    .direction = "out",
-	    .role = "system",
-	    .cls = "auto-reply",
-	    .source = "tickd",
-	    .from_addr = cfg->smtp.from,
-	    .from_name = cfg->smtp.from_name,
-	    .to_addrs = to->addr,
-	    .subject = subj,
-	    .body_text = "",
-	    .received = x->now,
-	    .raw = wdata,
-	    .raw_len = wlen,
-	};
-	if ((r = store_message_add(x->st, &sm, &mid)) < 0)
-		return r;
-	env = compose_bounce_address(cfg, t);
-	r = store_outbox_add(x->st, t, mid, "ack", env, to->addr, wdata, wlen);
+	r = outbox_queue(cfg, x->st, t, "ack", "acknowledgement", to->addr,
+	                 msgid, wire, x->now, &mid);
 	if (r == 0 && held != NULL)
 		r = store_event_add(x->st, t, "tickd", "ack-held", held, mid);
 	if (r == 0)

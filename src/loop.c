@@ -88,18 +88,6 @@ loop_now(void)
 	return g_get_monotonic_time() / G_USEC_PER_SEC;
 }
 
-/* loop_backoff - 2, 4, 8 ... LOOP_MAX_BACKOFF seconds, +-25% jitter so
- * that several instances do not knock in step. */
-static gint64
-loop_backoff(int failures)
-{
-	gint64 d = (gint64)2 << MIN(failures, 10);
-
-	if (d > LOOP_MAX_BACKOFF)
-		d = LOOP_MAX_BACKOFF;
-	return d * 3 / 4 + g_random_int_range(0, (gint32)(d / 2) + 1);
-}
-
 static void
 loop_clients_free(struct loop *l)
 {
@@ -218,7 +206,7 @@ loop_db(struct loop *l)
 	}
 	l->db_failures++;
 	g_strlcpy(l->db_error, store_error(l->st), sizeof(l->db_error));
-	l->db_next_try = now + loop_backoff(l->db_failures);
+	l->db_next_try = now + backoff_secs(l->db_failures, LOOP_MAX_BACKOFF);
 	log_warning("loop: database: %s, retry in %" G_GINT64_FORMAT "s",
 	            store_error(l->st), l->db_next_try - now);
 	(void)notify_send("STATUS=database unreachable, retrying");
@@ -258,7 +246,8 @@ loop_fetch(struct loop *l, bool force)
 		                  &loop_stop);
 		if (r < 0) {
 			b->failures++;
-			b->next_try = now + loop_backoff(b->failures);
+			b->next_try =
+			    now + backoff_secs(b->failures, LOOP_MAX_BACKOFF);
 			continue;
 		}
 		if (b->failures > 0)
@@ -292,7 +281,8 @@ loop_outbox(struct loop *l)
 		return;
 	if (os.retried > 0 && os.sent == 0) {
 		l->smtp_failures++;
-		l->smtp_next_try = now + loop_backoff(l->smtp_failures);
+		l->smtp_next_try =
+		    now + backoff_secs(l->smtp_failures, LOOP_MAX_BACKOFF);
 	} else {
 		l->smtp_failures = 0;
 	}

@@ -3,6 +3,7 @@
  */
 #include "outbox.h"
 
+#include "compose.h"
 #include "limit.h"
 #include "log.h"
 
@@ -23,6 +24,43 @@ outbox_backoff(int attempts)
 	if (base > 3600)
 		base = 3600;
 	return base + g_random_int_range(0, base / 4 + 1);
+}
+
+int
+outbox_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
+             const char *kind, const char *label, const char *rcpt,
+             const char *msgid, GBytes *wire, gint64 now, gint64 *mid_r)
+{
+	g_autofree char *key = g_strconcat("mid:", msgid, NULL);
+	g_autofree char *tag = compose_tag(cfg, ticket);
+	g_autofree char *subj = g_strdup_printf("%s %s", tag, label);
+	g_autofree char *env = NULL;
+	gsize wlen;
+	const void *wdata = g_bytes_get_data(wire, &wlen);
+	struct store_message sm = {
+	    .ticket_id = ticket,
+	    .dedupe_key = key,
+	    .message_id = msgid,
+	    .direction = "out",
+	    .role = "system",
+	    .cls = "auto-reply",
+	    .source = "tickd",
+	    .from_addr = cfg->smtp.from,
+	    .from_name = cfg->smtp.from_name,
+	    .to_addrs = rcpt,
+	    .subject = subj,
+	    .body_text = "",
+	    .received = now,
+	    .raw = wdata,
+	    .raw_len = wlen,
+	};
+	int r;
+
+	if ((r = store_message_add(st, &sm, mid_r)) < 0)
+		return r;
+	env = compose_bounce_address(cfg, ticket);
+	return store_outbox_add(st, ticket, *mid_r, kind, env, rcpt, wdata,
+	                        wlen);
 }
 
 /* outbox_limits - the send-side limits (limit.c records the verdict). */

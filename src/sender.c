@@ -34,17 +34,6 @@ struct sender {
 	char last_error[256];
 };
 
-/* sender_backoff - 2, 4, 8 ... SENDER_MAX_BACKOFF s, +-25% jitter. */
-static gint64
-sender_backoff(int failures)
-{
-	gint64 d = (gint64)2 << MIN(failures, 10);
-
-	if (d > SENDER_MAX_BACKOFF)
-		d = SENDER_MAX_BACKOFF;
-	return d * 3 / 4 + g_random_int_range(0, (gint32)(d / 2) + 1);
-}
-
 /* sender_sleep - wait up to secs, or until a kick when kickable; false
  * when stopping. */
 static bool
@@ -133,7 +122,8 @@ sender_main(gpointer ud)
 			}
 			sender_flags(w, r == 0, w->smtp_failing);
 			if (r < 0) {
-				gint64 d = sender_backoff(++db_failures);
+				gint64 d = backoff_secs(++db_failures,
+				                        SENDER_MAX_BACKOFF);
 				log_warning("sender %d: database: %s, retry in "
 				            "%" G_GINT64_FORMAT "s",
 				            w->index, st ? store_error(st) : "",
@@ -156,8 +146,10 @@ sender_main(gpointer ud)
 			/* the store: a lost connection is reconnected on the
 			 * next round; any other error must not spin */
 			if (store_connected(st) &&
-			    !sender_sleep(s, sender_backoff(++db_failures),
-			                  false))
+			    !sender_sleep(
+			        s,
+			        backoff_secs(++db_failures, SENDER_MAX_BACKOFF),
+			        false))
 				break;
 			continue;
 		}
@@ -165,7 +157,8 @@ sender_main(gpointer ud)
 		if (os.retried > 0 && os.sent == 0) {
 			/* the server is down or refusing: back off, whatever
 			 * the kicks say */
-			gint64 d = sender_backoff(++smtp_failures);
+			gint64 d =
+			    backoff_secs(++smtp_failures, SENDER_MAX_BACKOFF);
 			sender_flags(w, true, true);
 			if (shown == NULL || strcmp(shown, "failing") != 0)
 				if (store_conn_state(st, cfg->instance, "smtp",
