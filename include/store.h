@@ -174,10 +174,9 @@ int store_event_attach(struct store *st, gint64 ticket, gint64 message);
 int store_outbox_add(struct store *st, gint64 ticket, gint64 message,
                      const char *kind, const char *env_from, const char *rcpt,
                      const void *data, size_t len);
-/* store_auto_count - automatic mails queued for rcpt (or for ticket when
- * rcpt is NULL) in the last seconds, suppressed ones excluded. */
-gint64 store_auto_count(struct store *st, const char *rcpt, gint64 ticket,
-                        int seconds);
+/* store_auto_count - automatic mails queued for rcpt in the last seconds,
+ * suppressed ones excluded; -E. */
+gint64 store_auto_count(struct store *st, const char *rcpt, int seconds);
 /* store_suppressed - 1 when addr gets no automatic mail now. */
 int store_suppressed(struct store *st, const char *addr);
 int store_suppress(struct store *st, const char *addr, const char *reason,
@@ -229,12 +228,19 @@ gint64 store_outbox_next_due(struct store *st);
 
 /* ---- send limits and the circuit breaker (sql/002_limits.sql) ---- */
 /* store_auto_count_global - automatic mails queued in the last seconds,
- * suppressed ones excluded; -E. */
+ * suppressed ones excluded; -E.  May be up to a second old for mail other
+ * connections queued (this connection's own is always counted). */
 gint64 store_auto_count_global(struct store *st, int seconds);
-/* store_sent_count - mails sent in the last seconds, for ticket (0: any)
- * and rcpt (NULL: any); -E. */
-gint64 store_sent_count(struct store *st, gint64 ticket, const char *rcpt,
-                        int seconds);
+/* store_sent_count_global - mails sent in the last seconds, as stale as
+ * store_auto_count_global; -E. */
+gint64 store_sent_count_global(struct store *st, int seconds);
+/* store_limit_counts - automatic mails to rcpt in the last rcpt_secs and
+ * for ticket (0: none) in the last ticket_secs: queued and not suppressed
+ * (sent false), or sent, escalation notices and digests left out (sent
+ * true).  One statement: it runs for every acknowledgement.  0 or -E. */
+int store_limit_counts(struct store *st, bool sent, const char *rcpt,
+                       gint64 ticket, int rcpt_secs, int ticket_secs,
+                       gint64 *rcpt_r, gint64 *ticket_r);
 /* store_outbox_suppress - a leased mail will never be sent (a limit). */
 int store_outbox_suppress(struct store *st, gint64 id, const char *why);
 /* store_outbox_hold - push every queued mail at least secs into the future

@@ -247,7 +247,7 @@ csat_send_one(const struct cfg *cfg, struct store *st,
 		if (r < 0)
 			goto fail;
 		why = "address is suppressed after a bounce or complaint";
-	} else if ((n = store_auto_count(st, t->requester, 0, 86400)) >=
+	} else if ((n = store_auto_count(st, t->requester, 86400)) >=
 	           cfg->limits.per_recipient_day) {
 		if (n < 0) {
 			r = (int)n;

@@ -97,11 +97,10 @@ limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
 	bool trip;
 	int r;
 
-	if ((c.rcpt_day = store_auto_count(st, rcpt, 0, LIMIT_DAY)) < 0)
-		return (int)c.rcpt_day;
-	if (ticket > 0 && (c.ticket_hour = store_auto_count(st, NULL, ticket,
-	                                                    LIMIT_HOUR)) < 0)
-		return (int)c.ticket_hour;
+	if ((r = store_limit_counts(st, false, rcpt, MAX(ticket, 0), LIMIT_DAY,
+	                            LIMIT_HOUR, &c.rcpt_day, &c.ticket_hour)) <
+	    0)
+		return r;
 	if ((c.global_minute = store_auto_count_global(st, LIMIT_MINUTE)) < 0)
 		return (int)c.global_minute;
 	if ((r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
@@ -135,16 +134,12 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 	 * per-recipient and per-ticket limits guard customers (and a manager
 	 * must hear about the eleventh breach of the day too); the breaker
 	 * still holds them, and escalate.c batches them. */
-	if (!limit_internal(o->kind)) {
-		c.rcpt_day = store_sent_count(st, 0, o->rcpt, LIMIT_DAY);
-		if (c.rcpt_day < 0)
-			return (int)c.rcpt_day;
-		if (o->ticket_id > 0 &&
-		    (c.ticket_hour = store_sent_count(st, o->ticket_id, NULL,
-		                                      LIMIT_HOUR)) < 0)
-			return (int)c.ticket_hour;
-	}
-	c.global_minute = store_sent_count(st, 0, NULL, LIMIT_MINUTE);
+	if (!limit_internal(o->kind) &&
+	    (r = store_limit_counts(st, true, o->rcpt, MAX(o->ticket_id, 0),
+	                            LIMIT_DAY, LIMIT_HOUR, &c.rcpt_day,
+	                            &c.ticket_hour)) < 0)
+		return r;
+	c.global_minute = store_sent_count_global(st, LIMIT_MINUTE);
 	if (c.global_minute < 0)
 		return (int)c.global_minute;
 	if ((r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)

@@ -38,7 +38,6 @@ enum store_stmt {
 	S_EVENT_ADD,
 	S_OUT_ADD,
 	S_AUTO_RCPT,
-	S_AUTO_TICKET,
 	S_SUPPRESSED,
 	S_SUPPRESS,
 	S_OUT_CLAIM,
@@ -55,7 +54,9 @@ enum store_stmt {
 	S_DIGEST_CLAIM,
 	S_EVENT_GLOBAL,
 	S_AUTO_GLOBAL,
-	S_SENT_COUNT,
+	S_AUTO_COUNTS,
+	S_SENT_COUNTS,
+	S_SENT_GLOBAL,
 	S_OUT_SUPPRESS,
 	S_OUT_HOLD,
 	S_OUT_UNHOLD,
@@ -121,8 +122,12 @@ static const char *const store_sql[S__COUNT] = {
         "mailbox_state.failures + 1",
     [S_DEDUPE] = "SELECT COALESCE(ticket_id, 0) FROM message WHERE "
                  "dedupe_key = $1",
-    [S_BY_MSGIDS] = "SELECT ticket_id FROM message WHERE message_id = "
-                    "ANY($1::text[]) ORDER BY id DESC LIMIT 1",
+    /* MATERIALIZED: a generic plan guesses ~900 matches for ANY($1)
+     * and would walk message_pkey backwards through every message
+     * instead of looking the few ids up in message_msgid_idx. */
+    [S_BY_MSGIDS] = "WITH m AS MATERIALIZED (SELECT id, ticket_id FROM "
+                    "message WHERE message_id = ANY($1::text[])) SELECT "
+                    "ticket_id FROM m ORDER BY id DESC LIMIT 1",
     [S_TICKET_GET] = "SELECT id, status, priority, requester, subject, queue, "
                      "COALESCE(extract(epoch FROM closed_at)::bigint, 0), "
                      "COALESCE(extract(epoch FROM resolved_at)::bigint, 0) "
@@ -176,9 +181,6 @@ static const char *const store_sql[S__COUNT] = {
     [S_AUTO_RCPT] = "SELECT count(*) FROM outbox WHERE rcpt = $1 AND "
                     "created > now() - make_interval(secs => $2) AND "
                     "state <> 'suppressed'",
-    [S_AUTO_TICKET] = "SELECT count(*) FROM outbox WHERE ticket_id = $1 "
-                      "AND created > now() - make_interval(secs => $2) "
-                      "AND state <> 'suppressed'",
     [S_SUPPRESSED] = "SELECT 1 FROM suppression WHERE addr = $1 AND "
                      "until > now()",
     [S_SUPPRESS] =
@@ -189,10 +191,13 @@ static const char *const store_sql[S__COUNT] = {
     [S_OUT_CLAIM] =
         "UPDATE outbox o SET state = 'sending', leased_by = $1, "
         "lease_until = now() + make_interval(secs => $2), attempts = "
-        "attempts + 1 FROM (SELECT id FROM outbox WHERE (state = "
+        "attempts + 1 FROM (SELECT id FROM outbox WHERE state IN "
+        /* (the IN lets the planner use the small outbox_due_idx
+         * instead of walking every sent mail in id order) */
+        "('queued', 'sending') AND ((state = "
         "'queued' AND next_attempt <= now()) OR (state = 'sending' AND "
         "(lease_until < now() OR NOT EXISTS (" STORE_INSTANCE_ALIVE
-        "))) ORDER BY id LIMIT $3 FOR "
+        ")))) ORDER BY id LIMIT $3 FOR "
         "UPDATE SKIP LOCKED) due WHERE o.id = due.id RETURNING o.id, "
         "COALESCE(o.ticket_id, 0), o.kind, o.env_from, o.rcpt, o.data, "
         "o.attempts, extract(epoch FROM o.created)::bigint",
@@ -261,14 +266,27 @@ static const char *const store_sql[S__COUNT] = {
     /* ---- send limits and the circuit breaker (002_limits) ---- */
     [S_AUTO_GLOBAL] = "SELECT count(*) FROM outbox WHERE created > now() - "
                       "make_interval(secs => $1) AND state <> 'suppressed'",
-    [S_SENT_COUNT] = "SELECT count(*) FROM outbox WHERE state = 'sent' AND "
-                     "sent_at > now() - make_interval(secs => $3::int) AND "
-                     "($1::bigint = 0 OR ticket_id = $1::bigint) AND "
-                     "($2::text = '' OR rcpt = $2::text) AND "
-                     /* mail to our own people does not use up a customer's
-                      * or a ticket's allowance (limit.c) */
-                     "(($1::bigint = 0 AND $2::text = '') OR kind NOT IN "
-                     "('escalation', 'digest'))",
+    /* Both per-address and per-ticket counts in one statement (they run
+     * for every acknowledgement), each subquery on its own index; not
+     * one WHERE with ($1 = 0 OR ...), whose generic plan can use no
+     * index and scanned the whole outbox for every mail. */
+    [S_AUTO_COUNTS] =
+        "SELECT (SELECT count(*) FROM outbox WHERE rcpt = $1 AND created > "
+        "now() - make_interval(secs => $3::int) AND state <> "
+        "'suppressed'), (SELECT count(*) FROM outbox WHERE ticket_id = "
+        "$2::bigint AND created > now() - make_interval(secs => $4::int) "
+        "AND state <> 'suppressed')",
+    [S_SENT_COUNTS] =
+        "SELECT (SELECT count(*) FROM outbox WHERE rcpt = $1 AND state = "
+        "'sent' AND sent_at > now() - make_interval(secs => $3::int) AND "
+        "kind NOT IN ('escalation', 'digest')), (SELECT count(*) FROM "
+        "outbox WHERE ticket_id = $2::bigint AND state = 'sent' AND sent_at "
+        "> now() - make_interval(secs => $4::int) AND kind NOT IN "
+        "('escalation', 'digest'))",
+    /* mail to our own people counts here, but not against a customer's
+     * or a ticket's allowance above (limit.c) */
+    [S_SENT_GLOBAL] = "SELECT count(*) FROM outbox WHERE state = 'sent' AND "
+                      "sent_at > now() - make_interval(secs => $1::int)",
     [S_OUT_SUPPRESS] = "UPDATE outbox SET state = 'suppressed', "
                        "last_error = $2, lease_until = NULL WHERE id = $1",
     [S_OUT_HOLD] = "UPDATE outbox SET next_attempt = now() + "
@@ -359,12 +377,35 @@ static const char *const store_sql[S__COUNT] = {
         "ticket t WHERE t.id = $1",
 };
 
+/*
+ * A count of all automatic mail in the last minute, re-read at most once a
+ * second.  Counting it afresh for every mail costs O(rate x 60) rows a
+ * mail, 18,000 at 300 mails/s.  This connection's own additions since the
+ * read are added at once, so one instance sees its own burst exactly and
+ * other instances' within a second: the breaker stops storms, for which
+ * that is noise.
+ */
+#define STORE_MINUTE_TTL_US   G_USEC_PER_SEC
+#define STORE_PLAN_TTL_MIN_US G_USEC_PER_SEC
+#define STORE_PLAN_TTL_MAX_US (60 * G_USEC_PER_SEC)
+struct store_minute {
+	gint64 n;
+	gint64 read_at; /* g_get_monotonic_time(), 0: never read */
+	int seconds;
+};
+
 struct store {
 	PGconn *conn;
 	char *conninfo;
 	bool prepared[S__COUNT];
 	unsigned generation;
-	bool batch; /* store_batch_begin: begin/commit are savepoints */
+	bool batch;   /* store_batch_begin: begin/commit are savepoints */
+	bool pipe;    /* in libpq pipeline mode (a batch), see store_send */
+	int deferred; /* commands sent in pipeline mode, results unread */
+	gint64 planned_at; /* store_replan */
+	gint64 plan_ttl;
+	struct store_minute queued; /* store_auto_count_global */
+	struct store_minute sent;   /* store_sent_count_global */
 	char err[256];
 };
 
@@ -416,9 +457,16 @@ store_fail(struct store *st, PGresult *res, const char *what)
 {
 	const char *state =
 	    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorMessage(res) : "";
 	int r;
 
-	store_set_err(st, what);
+	/* the result's own text: in pipeline mode the connection's may be
+	 * another command's, or empty */
+	if (msg[0] != '\0') {
+		g_snprintf(st->err, sizeof(st->err), "%s: %s", what, msg);
+		g_strchomp(st->err);
+	} else
+		store_set_err(st, what);
 	if (PQstatus(st->conn) != CONNECTION_OK ||
 	    (state && strncmp(state, "08", 2) == 0) ||
 	    (state && strncmp(state, "57P", 3) == 0))
@@ -449,8 +497,13 @@ store_connect(struct store *st)
 	if (st->conn != NULL)
 		PQfinish(st->conn);
 	memset(st->prepared, 0, sizeof(st->prepared));
+	st->queued.read_at = st->sent.read_at = 0;
+	st->planned_at = g_get_monotonic_time();
+	st->plan_ttl = STORE_PLAN_TTL_MIN_US;
 	st->generation++;
 	st->batch = false; /* a lost connection took the batch with it */
+	st->pipe = false;
+	st->deferred = 0;
 	/* Our defaults first, so that the admin's conninfo overrides them:
 	 * never hang forever on a dead host, notice a dead peer in ~1 min. */
 	const char *const keys[] = {"connect_timeout",
@@ -512,12 +565,154 @@ store_reconnect(struct store *st)
 	return store_connect(st);
 }
 
-/* store_cmd - run plain SQL with no parameters and no result rows. */
+/*
+ * Pipeline mode (libpq 14+), only inside a batch (store_batch_begin).  A
+ * statement whose rows the caller does not look at (store_send: events,
+ * participants, the cursor, the outbox, SAVEPOINT) is sent and not waited
+ * for; the next statement whose result is needed, and the end of every
+ * mail (store_commit), first read the queued results in order.  A new
+ * ticket's ~16 statements thus cost ~7 round trips, which on loopback are
+ * most of its wall time.
+ *
+ * An error of a deferred statement is returned by that next call.  In a
+ * batch every caller treats any error alike (store_rollback of the mail),
+ * and the transaction was doomed by the error anyway, so nothing that
+ * worked before can go wrong silently.  After an error the server skips
+ * everything up to a sync point, which store_pipe_sync supplies.
+ * STORE_PIPE_MAX bounds what is queued: with a blocking socket, a client
+ * that only writes while the server's replies pile up could deadlock.
+ */
+#define STORE_PIPE_MAX 256
+
+/* store_pipe_next - the (last) result of the next queued command, or NULL
+ * when the connection broke.  Caller PQclears. */
+static PGresult *
+store_pipe_next(struct store *st)
+{
+	PGresult *res, *last = NULL;
+
+	while ((res = PQgetResult(st->conn)) != NULL) {
+		PQclear(last);
+		last = res;
+	}
+	return last;
+}
+
+/* store_pipe_sync - a sync point: read what is left up to it, so that the
+ * server accepts commands again after an error. */
+static void
+store_pipe_sync(struct store *st)
+{
+	PGresult *res;
+	ExecStatusType es;
+
+	st->deferred = 0;
+	if (PQpipelineSync(st->conn) != 1)
+		return;
+	for (;;) {
+		if ((res = PQgetResult(st->conn)) == NULL) {
+			if (PQstatus(st->conn) != CONNECTION_OK)
+				return;
+			continue; /* the end of one command's results */
+		}
+		es = PQresultStatus(res);
+		PQclear(res);
+		if (es == PGRES_PIPELINE_SYNC)
+			return;
+	}
+}
+
+/*
+ * store_pipe_drain - read the results of all deferred commands, in order.
+ * With last_r, the last one's result is handed over as it is (the caller
+ * PQclears it, also when it failed).  0, or the first failure (-E) among
+ * the others; after any failure the pipeline has been synced.
+ */
+static int
+store_pipe_drain(struct store *st, PGresult **last_r)
+{
+	PGresult *res;
+	ExecStatusType es;
+	bool failed = false;
+	int r = 0;
+
+	if (last_r != NULL)
+		*last_r = NULL;
+	if (st->deferred == 0)
+		return 0;
+	if (PQsendFlushRequest(st->conn) != 1 || PQflush(st->conn) != 0) {
+		store_set_err(st, "pipeline");
+		st->deferred = 0;
+		return -ENOTCONN;
+	}
+	while (st->deferred > 0) {
+		res = store_pipe_next(st);
+		es = PQresultStatus(res);
+		st->deferred--;
+		if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK)
+			failed = true;
+		if (st->deferred == 0 && last_r != NULL)
+			*last_r = res;
+		else if (r == 0 && es != PGRES_COMMAND_OK &&
+		         es != PGRES_TUPLES_OK)
+			r = store_fail(st, res, "query");
+		else
+			PQclear(res);
+	}
+	if (failed)
+		store_pipe_sync(st);
+	return r;
+}
+
+/* store_pipe_queued - count a command just sent (sent is PQsend*'s
+ * return); 0 or -ENOTCONN. */
+static int
+store_pipe_queued(struct store *st, int sent)
+{
+	if (sent != 1) {
+		store_set_err(st, "pipeline");
+		return -ENOTCONN;
+	}
+	st->deferred++;
+	return st->deferred >= STORE_PIPE_MAX ? store_pipe_drain(st, NULL) : 0;
+}
+
+/*
+ * store_query - PQexecParams, also in pipeline mode (waits for the
+ * result).  Returns what PQexecParams would (NULL or a failed result when
+ * it failed; the caller checks and PQclears).
+ */
+static PGresult *
+store_query(struct store *st, const char *sql, int n, const char *const *vals)
+{
+	PGresult *res;
+
+	if (!st->pipe)
+		return PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL,
+		                    0);
+	if (store_pipe_drain(st, NULL) < 0 ||
+	    store_pipe_queued(st, PQsendQueryParams(st->conn, sql, n, NULL,
+	                                            vals, NULL, NULL, 0)) < 0)
+		return NULL;
+	if (store_pipe_drain(st, &res) < 0) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* store_cmd - run plain SQL with no parameters and no result rows
+ * (deferred in pipeline mode). */
 static int
 store_cmd(struct store *st, const char *sql)
 {
-	PGresult *res = PQexec(st->conn, sql);
+	PGresult *res;
 
+	if (st->pipe)
+		return store_pipe_queued(st, PQsendQueryParams(st->conn, sql, 0,
+		                                               NULL, NULL, NULL,
+		                                               NULL, 0));
+	res = PQexec(st->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, sql);
@@ -526,9 +721,63 @@ store_cmd(struct store *st, const char *sql)
 }
 
 /*
+ * store_replan - drop this connection's cached plans now and then.
+ * PostgreSQL keeps a prepared statement's generic plan until the table's
+ * statistics change, and autovacuum may not analyze for a minute or more:
+ * plans made while the tables were small (a fresh install's first flood)
+ * would seq-scan the outbox and message tables for every mail.  Re-planned
+ * after 1, 2, 4 ... seconds, then every STORE_PLAN_TTL_MAX_US; a re-plan
+ * costs a few ms, and the prepared statements stay.
+ */
+static void
+store_replan(struct store *st)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if (now - st->planned_at < st->plan_ttl)
+		return;
+	/* (not in a failed transaction: it would fail too) */
+	if (PQtransactionStatus(st->conn) != PQTRANS_IDLE &&
+	    PQtransactionStatus(st->conn) != PQTRANS_INTRANS)
+		return;
+	st->planned_at = now;
+	st->plan_ttl = MIN(st->plan_ttl * 2, STORE_PLAN_TTL_MAX_US);
+	(void)store_cmd(st, "DISCARD PLANS"); /* (only ever slower without) */
+}
+
+/* store_prepare - statement s prepared on this connection (once per
+ * connection; in pipeline mode after the queue is read, so that a failed
+ * PREPARE is told apart from a failed deferred statement). */
+static int
+store_prepare(struct store *st, enum store_stmt s, const char *name)
+{
+	PGresult *res;
+	int r;
+
+	if (st->prepared[s])
+		return 0;
+	if (st->pipe) {
+		if ((r = store_pipe_drain(st, NULL)) < 0 ||
+		    (r = store_pipe_queued(st, PQsendPrepare(st->conn, name,
+		                                             store_sql[s], 0,
+		                                             NULL))) < 0)
+			return r;
+		if ((r = store_pipe_drain(st, NULL)) < 0)
+			return r;
+	} else {
+		res = PQprepare(st->conn, name, store_sql[s], 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return store_fail(st, res, "prepare");
+		PQclear(res);
+	}
+	st->prepared[s] = true;
+	return 0;
+}
+
+/*
  * store_run - execute statement s with text parameters (binary where
- * fmts[i] is 1).  Returns the result (caller PQclears) or NULL with *r_r
- * set to the -errno.
+ * fmts[i] is 1) and wait for its result.  Returns the result (caller
+ * PQclears) or NULL with *r_r set to the -errno.
  */
 static PGresult *
 store_run(struct store *st, enum store_stmt s, int n, const char *const *vals,
@@ -543,17 +792,20 @@ store_run(struct store *st, enum store_stmt s, int n, const char *const *vals,
 		*r_r = -ENOTCONN;
 		return NULL;
 	}
+	store_replan(st);
 	g_snprintf(name, sizeof(name), "s%d", (int)s);
-	if (!st->prepared[s]) {
-		res = PQprepare(st->conn, name, store_sql[s], 0, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			*r_r = store_fail(st, res, "prepare");
+	if ((*r_r = store_prepare(st, s, name)) < 0)
+		return NULL;
+	if (st->pipe) {
+		if ((*r_r = store_pipe_queued(
+		         st, PQsendQueryPrepared(st->conn, name, n, vals, lens,
+		                                 fmts, 0))) < 0 ||
+		    (*r_r = store_pipe_drain(st, &res)) < 0) {
+			PQclear(res);
 			return NULL;
 		}
-		PQclear(res);
-		st->prepared[s] = true;
-	}
-	res = PQexecPrepared(st->conn, name, n, vals, lens, fmts, 0);
+	} else
+		res = PQexecPrepared(st->conn, name, n, vals, lens, fmts, 0);
 	es = PQresultStatus(res);
 	if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
 		*r_r = store_fail(st, res, "query");
@@ -563,15 +815,37 @@ store_run(struct store *st, enum store_stmt s, int n, const char *const *vals,
 	return res;
 }
 
-/* store_exec - store_run for statements whose rows do not matter. */
+/*
+ * store_send - statement s for its effect only: deferred in pipeline mode
+ * (its failure is returned by a later call), else run at once.  0 or -E.
+ */
+static int
+store_send(struct store *st, enum store_stmt s, int n, const char *const *vals,
+           const int *lens, const int *fmts)
+{
+	char name[8];
+	int r;
+
+	if (!st->pipe) {
+		PQclear(store_run(st, s, n, vals, lens, fmts, &r));
+		return r;
+	}
+	if (PQstatus(st->conn) != CONNECTION_OK) {
+		store_set_err(st, "query");
+		return -ENOTCONN;
+	}
+	g_snprintf(name, sizeof(name), "s%d", (int)s);
+	if ((r = store_prepare(st, s, name)) < 0)
+		return r;
+	return store_pipe_queued(
+	    st, PQsendQueryPrepared(st->conn, name, n, vals, lens, fmts, 0));
+}
+
+/* store_exec - store_send with text parameters. */
 static int
 store_exec(struct store *st, enum store_stmt s, int n, const char *const *vals)
 {
-	int r;
-	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
-
-	PQclear(res);
-	return r;
+	return store_send(st, s, n, vals, NULL, NULL);
 }
 
 /* store_int - the first column of the first row as a number, def if none. */
@@ -600,8 +874,14 @@ store_begin(struct store *st)
 int
 store_commit(struct store *st)
 {
-	return store_cmd(st,
-	                 st->batch ? "RELEASE SAVEPOINT tickd_one" : "COMMIT");
+	int r;
+
+	if (!st->batch)
+		return store_cmd(st, "COMMIT");
+	/* the end of a mail: every deferred statement's fate is known here */
+	if ((r = store_cmd(st, "RELEASE SAVEPOINT tickd_one")) < 0)
+		return r;
+	return store_pipe_drain(st, NULL);
 }
 
 void
@@ -609,10 +889,17 @@ store_rollback(struct store *st)
 {
 	if (!store_connected(st))
 		return;
-	/* In a batch only this mail's work goes; the mails before it stay. */
-	(void)store_cmd(st, st->batch ? "ROLLBACK TO SAVEPOINT tickd_one; "
-	                                "RELEASE SAVEPOINT tickd_one"
-	                              : "ROLLBACK");
+	if (!st->batch) {
+		(void)store_cmd(st, "ROLLBACK");
+		return;
+	}
+	/* In a batch only this mail's work goes; the mails before it stay.
+	 * (Two commands: the extended protocol of pipeline mode takes one
+	 * statement per command.) */
+	(void)store_pipe_drain(st, NULL);
+	(void)store_cmd(st, "ROLLBACK TO SAVEPOINT tickd_one");
+	(void)store_cmd(st, "RELEASE SAVEPOINT tickd_one");
+	(void)store_pipe_drain(st, NULL);
 }
 
 int
@@ -622,9 +909,26 @@ store_batch_begin(struct store *st)
 
 	if (st->batch)
 		return -EINVAL;
-	if ((r = store_cmd(st, "BEGIN")) == 0)
-		st->batch = true;
-	return r;
+	if ((r = store_cmd(st, "BEGIN")) < 0)
+		return r;
+	st->batch = true;
+	st->pipe = PQenterPipelineMode(st->conn) == 1;
+	return 0;
+}
+
+/* store_pipe_end - leave pipeline mode, the queue read and synced (so that
+ * PQtransactionStatus is true again). */
+static void
+store_pipe_end(struct store *st)
+{
+	if (!st->pipe)
+		return;
+	st->pipe = false;
+	if (!store_connected(st))
+		return;
+	(void)store_pipe_drain(st, NULL);
+	store_pipe_sync(st);
+	(void)PQexitPipelineMode(st->conn);
 }
 
 int
@@ -634,6 +938,7 @@ store_batch_end(struct store *st, bool commit)
 
 	if (!st->batch)
 		return 0;
+	store_pipe_end(st);
 	st->batch = false;
 	/* COMMIT of a transaction in error "succeeds" as a ROLLBACK: never
 	 * let that pass for a commit. */
@@ -665,9 +970,9 @@ store_try_lock(struct store *st, const char *name)
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = PQexecParams(
-	    st->conn, "SELECT pg_try_advisory_lock(hashtext('tickd:' || $1))",
-	    1, NULL, vals, NULL, NULL, 0);
+	res = store_query(
+	    st, "SELECT pg_try_advisory_lock(hashtext('tickd:' || $1))", 1,
+	    vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "advisory lock");
 	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -682,9 +987,9 @@ store_unlock(struct store *st, const char *name)
 
 	if (!store_connected(st))
 		return;
-	PQclear(PQexecParams(
-	    st->conn, "SELECT pg_advisory_unlock(hashtext('tickd:' || $1))", 1,
-	    NULL, vals, NULL, NULL, 0));
+	PQclear(store_query(
+	    st, "SELECT pg_advisory_unlock(hashtext('tickd:' || $1))", 1,
+	    vals));
 }
 
 /* ---- migrations ---- */
@@ -712,10 +1017,10 @@ store_migrate(struct store *st, int *applied_r)
 		if ((r = store_cmd(st, "LOCK TABLE schema_version IN EXCLUSIVE "
 		                       "MODE")) < 0)
 			goto fail;
-		res = PQexecParams(st->conn,
-		                   "SELECT 1 FROM schema_version "
-		                   "WHERE version = $1",
-		                   1, NULL, vals, NULL, NULL, 0);
+		res = store_query(st,
+		                  "SELECT 1 FROM schema_version "
+		                  "WHERE version = $1",
+		                  1, vals);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			r = store_fail(st, res, "migrate");
 			goto fail;
@@ -726,10 +1031,10 @@ store_migrate(struct store *st, int *applied_r)
 			if ((r = store_cmd(st, m->sql)) < 0)
 				goto fail;
 			res =
-			    PQexecParams(st->conn,
-			                 "INSERT INTO schema_version (version, "
-			                 "name) VALUES ($1, $2)",
-			                 2, NULL, vals, NULL, NULL, 0);
+			    store_query(st,
+			                "INSERT INTO schema_version (version, "
+			                "name) VALUES ($1, $2)",
+			                2, vals);
 			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 				r = store_fail(st, res, "migrate");
 				goto fail;
@@ -781,10 +1086,10 @@ store_schema_check(struct store *st)
 		char v[24];
 		const char *vals[] = {store_i64(v, m->version)};
 
-		res = PQexecParams(st->conn,
-		                   "SELECT 1 FROM schema_version "
-		                   "WHERE version = $1",
-		                   1, NULL, vals, NULL, NULL, 0);
+		res = store_query(st,
+		                  "SELECT 1 FROM schema_version "
+		                  "WHERE version = $1",
+		                  1, vals);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
 		    PQntuples(res) == 0 && missing++ == 0)
 			first_missing = m->version;
@@ -1026,7 +1331,7 @@ store_ticket_set_field(struct store *st, gint64 id, const char *field,
 		sql = "UPDATE ticket SET language = $2 WHERE id = $1";
 	else
 		return -EINVAL;
-	res = PQexecParams(st->conn, sql, 2, NULL, vals, NULL, NULL, 0);
+	res = store_query(st, sql, 2, vals);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return store_fail(st, res, "set field");
 	PQclear(res);
@@ -1138,10 +1443,8 @@ store_attachment_add(struct store *st, gint64 message, const char *name,
 	                      keep_data ? data : NULL};
 	int lens[7] = {0, 0, 0, 0, 0, 0, (int)len};
 	int fmts[7] = {0, 0, 0, 0, 0, 0, 1};
-	int r;
 
-	PQclear(store_run(st, S_ATT_ADD, 7, vals, lens, fmts, &r));
-	return r;
+	return store_send(st, S_ATT_ADD, 7, vals, lens, fmts);
 }
 
 int
@@ -1171,21 +1474,20 @@ store_outbox_add(struct store *st, gint64 ticket, gint64 message,
 	                      data};
 	int lens[6] = {0, 0, 0, 0, 0, (int)len};
 	int fmts[6] = {0, 0, 0, 0, 0, 1};
-	int r;
+	int r = store_send(st, S_OUT_ADD, 6, vals, lens, fmts);
 
-	PQclear(store_run(st, S_OUT_ADD, 6, vals, lens, fmts, &r));
+	if (r == 0)
+		st->queued.n++;
 	return r;
 }
 
 gint64
-store_auto_count(struct store *st, const char *rcpt, gint64 ticket, int seconds)
+store_auto_count(struct store *st, const char *rcpt, int seconds)
 {
-	char a[24], b[24];
-	const char *vals[2];
+	char b[24];
+	const char *vals[] = {rcpt, store_i64(b, seconds)};
 
-	vals[0] = rcpt ? rcpt : store_i64(a, ticket);
-	vals[1] = store_i64(b, seconds);
-	return store_int(st, rcpt ? S_AUTO_RCPT : S_AUTO_TICKET, 2, vals, 0);
+	return store_int(st, S_AUTO_RCPT, 2, vals, 0);
 }
 
 int
@@ -1272,8 +1574,8 @@ store_conn_state(struct store *st, const char *instance, const char *name,
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = PQexecParams(
-	    st->conn,
+	res = store_query(
+	    st,
 	    "INSERT INTO connection_state (instance, name, state, "
 	    "last_error, last_error_at) VALUES ($1, $2, $3, $4, CASE WHEN "
 	    "$4::text IS NULL THEN NULL ELSE now() END) ON CONFLICT "
@@ -1281,7 +1583,7 @@ store_conn_state(struct store *st, const char *instance, const char *name,
 	    "last_error = COALESCE($4, connection_state.last_error), "
 	    "last_error_at = CASE WHEN $4::text IS NULL THEN "
 	    "connection_state.last_error_at ELSE now() END",
-	    4, NULL, vals, NULL, NULL, 0);
+	    4, vals);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return store_fail(st, res, "connection state");
 	PQclear(res);
@@ -1296,11 +1598,10 @@ store_instance_register(struct store *st, const char *name)
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res =
-	    PQexecParams(st->conn,
-	                 "SELECT pg_advisory_lock_shared(" STORE_INSTANCE_CLASS
-	                 ", " STORE_INSTANCE_KEY("$1::text") ")",
-	                 1, NULL, vals, NULL, NULL, 0);
+	res = store_query(st,
+	                  "SELECT pg_advisory_lock_shared(" STORE_INSTANCE_CLASS
+	                  ", " STORE_INSTANCE_KEY("$1::text") ")",
+	                  1, vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "instance lock");
 	PQclear(res);
@@ -1311,13 +1612,13 @@ int
 store_outbox_release(struct store *st, const char *owner)
 {
 	const char *vals[] = {owner};
-	PGresult *res = PQexecParams(st->conn,
-	                             "UPDATE outbox SET state = 'queued', "
-	                             "lease_until = NULL WHERE state = "
-	                             "'sending' AND (leased_by = $1 OR "
-	                             "left(leased_by, length($1) + 1) = $1 "
-	                             "|| '#')",
-	                             1, NULL, vals, NULL, NULL, 0);
+	PGresult *res = store_query(st,
+	                            "UPDATE outbox SET state = 'queued', "
+	                            "lease_until = NULL WHERE state = "
+	                            "'sending' AND (leased_by = $1 OR "
+	                            "left(leased_by, length($1) + 1) = $1 "
+	                            "|| '#')",
+	                            1, vals);
 	int n;
 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -1332,8 +1633,11 @@ store_outbox_sent(struct store *st, gint64 id, int code)
 {
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, id), store_i64(b, code)};
+	int r = store_exec(st, S_OUT_SENT, 2, vals);
 
-	return store_exec(st, S_OUT_SENT, 2, vals);
+	if (r == 0)
+		st->sent.n++;
+	return r;
 }
 
 int
@@ -1364,23 +1668,58 @@ store_outbox_next_due(struct store *st)
 
 /* ---- send limits and the circuit breaker ---- */
 
-gint64
-store_auto_count_global(struct store *st, int seconds)
+/* store_minute_count - m's count, re-read by statement s when stale. */
+static gint64
+store_minute_count(struct store *st, struct store_minute *m, enum store_stmt s,
+                   int seconds)
 {
+	gint64 now = g_get_monotonic_time();
 	char a[24];
 	const char *vals[] = {store_i64(a, seconds)};
+	gint64 n;
 
-	return store_int(st, S_AUTO_GLOBAL, 1, vals, 0);
+	if (m->read_at != 0 && m->seconds == seconds &&
+	    now - m->read_at < STORE_MINUTE_TTL_US)
+		return m->n;
+	if ((n = store_int(st, s, 1, vals, 0)) < 0)
+		return n;
+	m->n = n;
+	m->read_at = now;
+	m->seconds = seconds;
+	return n;
 }
 
 gint64
-store_sent_count(struct store *st, gint64 ticket, const char *rcpt, int seconds)
+store_auto_count_global(struct store *st, int seconds)
 {
-	char a[24], b[24];
-	const char *vals[] = {store_i64(a, ticket), rcpt ? rcpt : "",
-	                      store_i64(b, seconds)};
+	return store_minute_count(st, &st->queued, S_AUTO_GLOBAL, seconds);
+}
 
-	return store_int(st, S_SENT_COUNT, 3, vals, 0);
+gint64
+store_sent_count_global(struct store *st, int seconds)
+{
+	return store_minute_count(st, &st->sent, S_SENT_GLOBAL, seconds);
+}
+
+int
+store_limit_counts(struct store *st, bool sent, const char *rcpt, gint64 ticket,
+                   int rcpt_secs, int ticket_secs, gint64 *rcpt_r,
+                   gint64 *ticket_r)
+{
+	char a[24], b[24], c[24];
+	const char *vals[] = {rcpt, store_i64(a, ticket),
+	                      store_i64(b, rcpt_secs),
+	                      store_i64(c, ticket_secs)};
+	int r;
+	PGresult *res = store_run(st, sent ? S_SENT_COUNTS : S_AUTO_COUNTS, 4,
+	                          vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	*rcpt_r = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*ticket_r = g_ascii_strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return 0;
 }
 
 int
@@ -1489,7 +1828,7 @@ store_json(struct store *st, const char *sql, int n, const char *const *vals,
 	                                              "::jsonb)",
 	                                              sql)
 	                            : g_strdup_printf("SELECT (%s)::text", sql);
-	PGresult *res = PQexecParams(st->conn, q, n, NULL, vals, NULL, NULL, 0);
+	PGresult *res = store_query(st, q, n, vals);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "report");
@@ -1661,7 +2000,7 @@ store_rows(struct store *st, const char *sql, int n, const char *const *vals,
 		                    sql);
 		return store_json(st, q, n, vals, out, pretty);
 	}
-	res = PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	res = store_query(st, sql, n, vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "report");
 	for (int c = 0; c < PQnfields(res); c++)
@@ -1790,16 +2129,15 @@ store_outbox_requeue(struct store *st, gint64 id, gint64 *ticket_r)
 		return -ENOTCONN;
 	/* A row another instance is sending right now is left alone: its
 	 * lease decides.  Only the state we saw is changed (no race). */
-	res =
-	    PQexecParams(st->conn,
-	                 "WITH o AS (SELECT id, state, COALESCE(ticket_id, 0) "
-	                 "t FROM outbox WHERE id = $1), u AS (UPDATE outbox "
-	                 "SET state = 'queued', next_attempt = now(), "
-	                 "lease_until = NULL FROM o WHERE outbox.id = o.id "
-	                 "AND o.state IN ('failed', 'queued') RETURNING "
-	                 "outbox.id) SELECT o.state, o.t, (SELECT count(*) "
-	                 "FROM u) FROM o",
-	                 1, NULL, vals, NULL, NULL, 0);
+	res = store_query(st,
+	                  "WITH o AS (SELECT id, state, COALESCE(ticket_id, 0) "
+	                  "t FROM outbox WHERE id = $1), u AS (UPDATE outbox "
+	                  "SET state = 'queued', next_attempt = now(), "
+	                  "lease_until = NULL FROM o WHERE outbox.id = o.id "
+	                  "AND o.state IN ('failed', 'queued') RETURNING "
+	                  "outbox.id) SELECT o.state, o.t, (SELECT count(*) "
+	                  "FROM u) FROM o",
+	                  1, vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "outbox requeue");
 	if (PQntuples(res) == 0) {
@@ -1825,9 +2163,8 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res =
-	    PQexecParams(st->conn, "SELECT assignee FROM ticket WHERE id = $1",
-	                 1, NULL, vals, NULL, NULL, 0);
+	res = store_query(st, "SELECT assignee FROM ticket WHERE id = $1", 1,
+	                  vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "ticket assignee");
 	if (PQntuples(res) == 0) {
@@ -2029,10 +2366,10 @@ store_report_fetch_tickets(struct store *st, struct report *r,
 	PGresult *res;
 	int rc = 0;
 
-	res = PQexecParams(
-	    st->conn,
+	res = store_query(
+	    st,
 	    "DECLARE tickd_report NO SCROLL CURSOR FOR " STORE_REPORT_TICKETS,
-	    4, NULL, vals, NULL, NULL, 0);
+	    4, vals);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return store_fail(st, res, "report");
 	PQclear(res);
@@ -2122,8 +2459,7 @@ store_report_load(struct store *st, struct report *r, const char *queue,
 		goto out;
 	if ((rc = store_report_fetch_tickets(st, r, tv)) < 0)
 		goto out;
-	res = PQexecParams(st->conn, STORE_REPORT_COUNTS, 5, NULL, cv, NULL,
-	                   NULL, 0);
+	res = store_query(st, STORE_REPORT_COUNTS, 5, cv);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = store_fail(st, res, "report");
 		res = NULL;
@@ -2538,7 +2874,7 @@ store_text(struct store *st, const char *what, const char *sql, int n,
 	*out_r = NULL;
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	res = store_query(st, sql, n, vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, what);
 	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
