@@ -188,19 +188,22 @@ static const char *const store_sql[S__COUNT] = {
         "now() + make_interval(days => $3)) ON CONFLICT (addr) DO "
         "UPDATE SET reason = $2, until = GREATEST(suppression.until, "
         "now() + make_interval(days => $3))",
+    /* In the order of outbox_due_idx, with next_attempt <= now() as its
+     * index condition (true of every claimable row: a lease is taken
+     * only when due), so that the scan stops after $3 rows and marks
+     * the dead entries it passes (queued and sending versions of sent
+     * mail, until autovacuum comes) for the next scan to skip; a bitmap
+     * scan would read them all, every time. */
     [S_OUT_CLAIM] =
         "UPDATE outbox o SET state = 'sending', leased_by = $1, "
         "lease_until = now() + make_interval(secs => $2), attempts = "
         "attempts + 1 FROM (SELECT id FROM outbox WHERE state IN "
-        /* (the IN lets the planner use the small outbox_due_idx
-         * instead of walking every sent mail in id order) */
-        "('queued', 'sending') AND ((state = "
-        "'queued' AND next_attempt <= now()) OR (state = 'sending' AND "
-        "(lease_until < now() OR NOT EXISTS (" STORE_INSTANCE_ALIVE
-        ")))) ORDER BY id LIMIT $3 FOR "
-        "UPDATE SKIP LOCKED) due WHERE o.id = due.id RETURNING o.id, "
-        "COALESCE(o.ticket_id, 0), o.kind, o.env_from, o.rcpt, o.data, "
-        "o.attempts, extract(epoch FROM o.created)::bigint",
+        "('queued', 'sending') AND next_attempt <= now() AND (state = "
+        "'queued' OR lease_until < now() OR NOT EXISTS (" STORE_INSTANCE_ALIVE
+        ")) ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) due "
+        "WHERE o.id = due.id RETURNING o.id, COALESCE(o.ticket_id, 0), "
+        "o.kind, o.env_from, o.rcpt, o.data, o.attempts, extract(epoch "
+        "FROM o.created)::bigint",
     [S_OUT_SENT] = "UPDATE outbox SET state = 'sent', sent_at = now(), "
                    "last_code = $2, lease_until = NULL WHERE id = $1",
     [S_OUT_RETRY] = "UPDATE outbox SET state = 'queued', last_code = $2, "
@@ -209,13 +212,15 @@ static const char *const store_sql[S__COUNT] = {
                     "WHERE id = $1",
     [S_OUT_FAILED] = "UPDATE outbox SET state = 'failed', last_code = $2, "
                      "last_error = $3, lease_until = NULL WHERE id = $1",
+    /* two index scans that stop at their first live row (see
+     * S_OUT_CLAIM); no row (-1) when nothing is pending: GREATEST(0,
+     * NULL) is 0, which made the idle daemon spin */
     [S_OUT_NEXT] =
-        "SELECT GREATEST(0, ceil(extract(epoch FROM min(CASE WHEN state "
-        "= 'queued' THEN next_attempt ELSE lease_until END) - now())))"
-        "::bigint FROM outbox WHERE state IN ('queued', 'sending') "
-        /* no row (-1) when nothing is pending: GREATEST(0, NULL) is 0,
-         * which made the idle daemon spin */
-        "HAVING count(*) > 0",
+        "SELECT GREATEST(0, ceil(extract(epoch FROM t - now())))::bigint "
+        "FROM (SELECT LEAST((SELECT min(next_attempt) FROM outbox WHERE "
+        "state IN ('queued', 'sending') AND state = 'queued'), (SELECT "
+        "min(lease_until) FROM outbox WHERE state = 'sending')) t) x WHERE "
+        "t IS NOT NULL",
     /* The row lock in "old" makes "was this the first response"
      * exact even with two instances ingesting agent mail at once. */
     [S_AGENT_TOUCH] =
