@@ -13,3 +13,6 @@ CREATE INDEX outbox_sent_rcpt_idx ON outbox (rcpt, sent_at) WHERE state = 'sent'
 -- The earliest lease to run out (store.c S_OUT_NEXT), by an index scan
 -- that stops at its first live row instead of reading every dead entry.
 CREATE INDEX outbox_lease_idx ON outbox (lease_until) WHERE state = 'sending';
+-- The outbox claim (store.c S_OUT_CLAIM): pending mail oldest first, by an
+-- index scan in id order that stops after a round's worth.
+CREATE INDEX outbox_pending_idx ON outbox (id) WHERE state IN ('queued', 'sending');

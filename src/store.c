@@ -188,22 +188,22 @@ static const char *const store_sql[S__COUNT] = {
         "now() + make_interval(days => $3)) ON CONFLICT (addr) DO "
         "UPDATE SET reason = $2, until = GREATEST(suppression.until, "
         "now() + make_interval(days => $3))",
-    /* In the order of outbox_due_idx, with next_attempt <= now() as its
-     * index condition (true of every claimable row: a lease is taken
-     * only when due), so that the scan stops after $3 rows and marks
-     * the dead entries it passes (queued and sending versions of sent
-     * mail, until autovacuum comes) for the next scan to skip; a bitmap
-     * scan would read them all, every time. */
+    /* Oldest first, in the order of outbox_pending_idx, so that the scan
+     * stops after $3 rows and marks the dead entries it passes (queued
+     * and sending versions of sent mail, until autovacuum comes) for the
+     * next scan to skip; a bitmap scan would read them all, every time.
+     * next_attempt <= now() holds for every claimable row (a lease is
+     * taken only when due). */
     [S_OUT_CLAIM] =
         "UPDATE outbox o SET state = 'sending', leased_by = $1, "
         "lease_until = now() + make_interval(secs => $2), attempts = "
         "attempts + 1 FROM (SELECT id FROM outbox WHERE state IN "
         "('queued', 'sending') AND next_attempt <= now() AND (state = "
         "'queued' OR lease_until < now() OR NOT EXISTS (" STORE_INSTANCE_ALIVE
-        ")) ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) due "
-        "WHERE o.id = due.id RETURNING o.id, COALESCE(o.ticket_id, 0), "
-        "o.kind, o.env_from, o.rcpt, o.data, o.attempts, extract(epoch "
-        "FROM o.created)::bigint",
+        ")) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due WHERE o.id = "
+        "due.id RETURNING o.id, COALESCE(o.ticket_id, 0), o.kind, "
+        "o.env_from, o.rcpt, o.data, o.attempts, extract(epoch FROM "
+        "o.created)::bigint",
     [S_OUT_SENT] = "UPDATE outbox SET state = 'sent', sent_at = now(), "
                    "last_code = $2, lease_until = NULL WHERE id = $1",
     [S_OUT_RETRY] = "UPDATE outbox SET state = 'queued', last_code = $2, "
