@@ -61,6 +61,13 @@ void store_rollback(struct store *st);
  * failed COMMIT rolls back and returns -E (the whole batch is then to be
  * fetched again; the dedupe keys make a COMMIT that did land harmless).
  * A reconnect ends a batch.  0 or -E; -EINVAL for a nested batch.
+ *
+ * Inside a batch the connection is in libpq pipeline mode: a call whose
+ * result is only 0 or -E (an event, a participant, the cursor, an outbox
+ * row...) may return 0 before the server has run it, and its failure is
+ * then returned by a later call of the same mail, store_commit at the
+ * latest.  So within a mail, treat any error as the mail's (roll it back)
+ * and do not branch on a deferred call's success.
  */
 int store_batch_begin(struct store *st);
 int store_batch_end(struct store *st, bool commit);
