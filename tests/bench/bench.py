@@ -23,7 +23,8 @@ then:
      polling only (--poll-interval).
 Writes DIR/bench.json and DIR/bench.md (a Markdown table) and prints the
 table.  --n 100000 (or --soak) is the soak run: RSS every second, reported
-as first/max/last and the growth over the second half.
+as first/max/last and the growth over the second half; it runs the new
+tickets once (no replies unless --replies, no latency samples).
 """
 import argparse
 import datetime
@@ -617,9 +618,11 @@ def main():
                     help="skip the latency runs (profiling)")
     ap.add_argument("--keep", action="store_true", help="keep the stack directory")
     args = ap.parse_args()
-    if args.replies < 0:
-        args.replies = args.n // 2
     soak = args.soak or args.n >= 100000
+    if args.replies < 0:
+        # the soak is about memory over one long run: no second run with
+        # deliveries held, no replies, no latency samples
+        args.replies = 0 if soak else args.n // 2
     if args.append is None:
         args.append = "maildir" if soak else "imap"
     os.makedirs(args.out, exist_ok=True)
@@ -661,6 +664,7 @@ def main():
         res["new"] = run_phase(stack, td, args.n, args.n, max(600, args.n / 5), args.n)
         if soak:
             res["rss_soak"] = rss_summary(res["new"]["rss_series"])
+            log("soak: tickd RSS %s" % res["rss_soak"])
         log("new: %s" % {k: v for k, v in res["new"].items() if k != "rss_series"})
         if args.pg_stats:
             res["new"]["pg_stats"] = pg_stats(stack, td.db)
@@ -669,7 +673,7 @@ def main():
         subprocess.run([STACK, "wait-delivered", d, "600"], capture_output=True)
         check_delivered(d, args, res["new"], args.n)
 
-        if args.delivery == "maildir":
+        if args.delivery == "maildir" and not soak:
             # The same mails again into an empty database, OpenSMTPD's
             # deliveries held until the window closes: the 250s are what
             # the figure counts, and on this machine the MTA's delivery
@@ -713,7 +717,7 @@ def main():
             if int(threads) != args.n:
                 raise RuntimeError("replies made %d tickets, want %d" % (int(threads), args.n))
 
-        if not args.only_throughput:
+        if not args.only_throughput and not soak:
             log("latency: IDLE")
             res["lat_idle"] = latency(stack, td, args.idle_samples, True, 60, (0.1, 0.4))
             log("latency: polling every %d s" % args.poll_interval)
