@@ -22,6 +22,11 @@
 #include "cfg.h"
 
 struct sender;
+struct smtp;
+
+/* sender_smtp_new - an SMTP client for cfg's server (smtp.*): each sender
+ * thread's, and the one tickd --once drains with.  smtp_free it. */
+struct smtp *sender_smtp_new(const struct cfg *cfg);
 
 /*
  * sender_start - n threads (n >= 1).  NULL (logged) if no thread could be

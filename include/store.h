@@ -181,9 +181,6 @@ int store_event_attach(struct store *st, gint64 ticket, gint64 message);
 int store_outbox_add(struct store *st, gint64 ticket, gint64 message,
                      const char *kind, const char *env_from, const char *rcpt,
                      const void *data, size_t len);
-/* store_auto_count - automatic mails queued for rcpt in the last seconds,
- * suppressed ones excluded; -E. */
-gint64 store_auto_count(struct store *st, const char *rcpt, int seconds);
 /* store_suppressed - 1 when addr gets no automatic mail now. */
 int store_suppressed(struct store *st, const char *addr);
 int store_suppress(struct store *st, const char *addr, const char *reason,

@@ -236,7 +236,7 @@ csat_send_one(const struct cfg *cfg, struct store *st,
 	g_autofree char *msgid = NULL;
 	g_autoptr(GBytes) wire = NULL;
 	const char *why = NULL;
-	gint64 mid = 0, n;
+	gint64 mid = 0, n, none; /* (no ticket count wanted) */
 	int r;
 
 	if ((r = store_begin(st)) < 0)
@@ -247,12 +247,10 @@ csat_send_one(const struct cfg *cfg, struct store *st,
 		if (r < 0)
 			goto fail;
 		why = "address is suppressed after a bounce or complaint";
-	} else if ((n = store_auto_count(st, t->requester, 86400)) >=
-	           cfg->limits.per_recipient_day) {
-		if (n < 0) {
-			r = (int)n;
-			goto fail;
-		}
+	} else if ((r = store_limit_counts(st, false, t->requester, 0, 86400, 0,
+	                                   &n, &none)) < 0) {
+		goto fail;
+	} else if (n >= cfg->limits.per_recipient_day) {
 		why = "limits.per_recipient_day reached";
 	}
 	if (why != NULL) {

@@ -161,15 +161,8 @@ static void
 loop_clients_new(struct loop *l)
 {
 	const struct cfg *c = l->cfg;
-	struct smtp_params sp = {
-	    .url = c->smtp.url,
-	    .user = c->smtp.user,
-	    .password = c->smtp.password,
-	    .starttls = c->smtp.starttls,
-	    .timeout = c->smtp.timeout,
-	};
 
-	l->smtp = smtp_new(&sp);
+	l->smtp = sender_smtp_new(c);
 	/* the sender threads start first: the boxes' on_commit kicks them */
 	if (!l->once)
 		l->sender = sender_start(c, c->smtp.connections);

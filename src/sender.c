@@ -73,12 +73,9 @@ sender_flags(struct sender_worker *w, bool db_up, bool smtp_failing)
 	g_mutex_unlock(&w->s->lock);
 }
 
-static gpointer
-sender_main(gpointer ud)
+struct smtp *
+sender_smtp_new(const struct cfg *cfg)
 {
-	struct sender_worker *w = ud;
-	struct sender *s = w->s;
-	const struct cfg *cfg = s->cfg;
 	struct smtp_params sp = {
 	    .url = cfg->smtp.url,
 	    .user = cfg->smtp.user,
@@ -86,7 +83,17 @@ sender_main(gpointer ud)
 	    .starttls = cfg->smtp.starttls,
 	    .timeout = cfg->smtp.timeout,
 	};
-	struct smtp *smtp = smtp_new(&sp);
+
+	return smtp_new(&sp);
+}
+
+static gpointer
+sender_main(gpointer ud)
+{
+	struct sender_worker *w = ud;
+	struct sender *s = w->s;
+	const struct cfg *cfg = s->cfg;
+	struct smtp *smtp = sender_smtp_new(cfg);
 	struct store *st = NULL;
 	int db_failures = 0, smtp_failures = 0;
 	const char *shown = NULL; /* state last written for tickctl status */

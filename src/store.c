@@ -37,7 +37,6 @@ enum store_stmt {
 	S_ATT_ADD,
 	S_EVENT_ADD,
 	S_OUT_ADD,
-	S_AUTO_RCPT,
 	S_SUPPRESSED,
 	S_SUPPRESS,
 	S_OUT_CLAIM,
@@ -178,9 +177,6 @@ static const char *const store_sql[S__COUNT] = {
     [S_OUT_ADD] = "INSERT INTO outbox (ticket_id, message_id, kind, "
                   "env_from, rcpt, data) VALUES (NULLIF($1, 0), NULLIF($2, "
                   "0), $3, $4, $5, $6)",
-    [S_AUTO_RCPT] = "SELECT count(*) FROM outbox WHERE rcpt = $1 AND "
-                    "created > now() - make_interval(secs => $2) AND "
-                    "state <> 'suppressed'",
     [S_SUPPRESSED] = "SELECT 1 FROM suppression WHERE addr = $1 AND "
                      "until > now()",
     [S_SUPPRESS] =
@@ -704,6 +700,21 @@ store_query(struct store *st, const char *sql, int n, const char *const *vals)
 		return NULL;
 	}
 	return res;
+}
+
+/* store_query_exec - store_query for a statement whose rows do not
+ * matter: 0, or -E with what in the log. */
+static int
+store_query_exec(struct store *st, const char *what, const char *sql, int n,
+                 const char *const *vals)
+{
+	PGresult *res = store_query(st, sql, n, vals);
+	ExecStatusType es = PQresultStatus(res);
+
+	if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK)
+		return store_fail(st, res, what);
+	PQclear(res);
+	return 0;
 }
 
 /* store_cmd - run plain SQL with no parameters and no result rows
@@ -1323,7 +1334,6 @@ store_ticket_set_field(struct store *st, gint64 id, const char *field,
 	char a[24];
 	const char *vals[] = {store_i64(a, id), value};
 	const char *sql;
-	PGresult *res;
 
 	/* Only these columns can be set by name; never SQL from input. */
 	if (strcmp(field, "priority") == 0)
@@ -1336,11 +1346,7 @@ store_ticket_set_field(struct store *st, gint64 id, const char *field,
 		sql = "UPDATE ticket SET language = $2 WHERE id = $1";
 	else
 		return -EINVAL;
-	res = store_query(st, sql, 2, vals);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return store_fail(st, res, "set field");
-	PQclear(res);
-	return 0;
+	return store_query_exec(st, "set field", sql, 2, vals);
 }
 
 int
@@ -1486,15 +1492,6 @@ store_outbox_add(struct store *st, gint64 ticket, gint64 message,
 	return r;
 }
 
-gint64
-store_auto_count(struct store *st, const char *rcpt, int seconds)
-{
-	char b[24];
-	const char *vals[] = {rcpt, store_i64(b, seconds)};
-
-	return store_int(st, S_AUTO_RCPT, 2, vals, 0);
-}
-
 int
 store_suppressed(struct store *st, const char *addr)
 {
@@ -1575,12 +1572,11 @@ store_conn_state(struct store *st, const char *instance, const char *name,
                  const char *state, const char *err)
 {
 	const char *vals[] = {instance, name, state, err};
-	PGresult *res;
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = store_query(
-	    st,
+	return store_query_exec(
+	    st, "connection state",
 	    "INSERT INTO connection_state (instance, name, state, "
 	    "last_error, last_error_at) VALUES ($1, $2, $3, $4, CASE WHEN "
 	    "$4::text IS NULL THEN NULL ELSE now() END) ON CONFLICT "
@@ -1589,28 +1585,20 @@ store_conn_state(struct store *st, const char *instance, const char *name,
 	    "last_error_at = CASE WHEN $4::text IS NULL THEN "
 	    "connection_state.last_error_at ELSE now() END",
 	    4, vals);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return store_fail(st, res, "connection state");
-	PQclear(res);
-	return 0;
 }
 
 int
 store_instance_register(struct store *st, const char *name)
 {
 	const char *vals[] = {name};
-	PGresult *res;
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = store_query(st,
-	                  "SELECT pg_advisory_lock_shared(" STORE_INSTANCE_CLASS
-	                  ", " STORE_INSTANCE_KEY("$1::text") ")",
-	                  1, vals);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		return store_fail(st, res, "instance lock");
-	PQclear(res);
-	return 0;
+	return store_query_exec(
+	    st, "instance lock",
+	    "SELECT pg_advisory_lock_shared(" STORE_INSTANCE_CLASS
+	    ", " STORE_INSTANCE_KEY("$1::text") ")",
+	    1, vals);
 }
 
 int
@@ -2371,13 +2359,11 @@ store_report_fetch_tickets(struct store *st, struct report *r,
 	PGresult *res;
 	int rc = 0;
 
-	res = store_query(
-	    st,
-	    "DECLARE tickd_report NO SCROLL CURSOR FOR " STORE_REPORT_TICKETS,
-	    4, vals);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return store_fail(st, res, "report");
-	PQclear(res);
+	if ((rc = store_query_exec(st, "report",
+	                           "DECLARE tickd_report NO SCROLL CURSOR "
+	                           "FOR " STORE_REPORT_TICKETS,
+	                           4, vals)) < 0)
+		return rc;
 	for (;;) {
 		int n;
 
