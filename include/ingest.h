@@ -11,7 +11,8 @@
 
 #include "cfg.h"
 #include "common.h"
-#include "store.h"
+
+struct store;
 
 struct ingest_source {
 	const char *label;   /* "support:INBOX", "tickctl import" */

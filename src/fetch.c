@@ -6,6 +6,8 @@
 #include "ingest.h"
 #include "log.h"
 #include "notify.h"
+#include "store.h"
+#include "store_ingest.h"
 
 #include <string.h>
 

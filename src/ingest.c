@@ -19,6 +19,9 @@
 #include "mime.h"
 #include "outbox.h"
 #include "thread.h"
+#include "store.h"
+#include "store_outbox.h"
+#include "store_ingest.h"
 
 #include <string.h>
 
@@ -215,8 +218,9 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 				return r;
 		}
 	}
-	t = store_ticket_by_msgids(x->st, refs);
-	if (t != 0) {
+	if ((r = store_ticket_by_msgids(x->st, refs, &t)) < 0)
+		return r;
+	if (r > 0) {
 		*how_r = "reference";
 		return t;
 	}
@@ -820,8 +824,9 @@ ingest_complaint(struct ingest_ctx *x, gint64 t, gint64 msg)
 	g_autofree char *rcpt = NULL, *d = NULL;
 	int r;
 
-	if (orig != NULL)
-		rcpt = store_out_rcpt_by_msgid(x->st, orig);
+	if (orig != NULL &&
+	    (r = store_out_rcpt_by_msgid(x->st, orig, &rcpt)) < 0)
+		return r;
 	if (rcpt == NULL)
 		return store_event_add(x->st, t, "tickd", "complaint",
 		                       "quotes no mail tickd sent; nobody "
@@ -844,7 +849,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 	int r, rating = 0;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = store_begin(x->st)) < 0)
+	if ((r = store_mail_begin(x->st)) < 0)
 		return r;
 	r = store_dedupe(x->st, x->dedupe_key, &dup_ticket);
 	if (r < 0)
@@ -971,11 +976,11 @@ cursor:
 	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
 	                          x->src->uid)) < 0)
 		goto fail;
-	if ((r = store_commit(x->st)) < 0)
+	if ((r = store_mail_commit(x->st)) < 0)
 		goto fail;
 	return 0;
 fail:
-	store_rollback(x->st);
+	store_mail_rollback(x->st);
 	return r;
 }
 

@@ -22,6 +22,8 @@
 #include "sender.h"
 #include "smtp.h"
 #include "store.h"
+#include "store_admin.h"
+#include "store_outbox.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -74,6 +76,7 @@ struct loop {
 	gint64 purge_next; /* monotonic: the daily retention job */
 	gint64 db_next_try, smtp_next_try;
 	int db_failures, smtp_failures;
+	int due_failures;   /* store_outbox_next_due failed in a row */
 	char db_error[256]; /* the outage's error, recorded once back */
 	bool idle_on;
 	gint64 idle_since;
@@ -279,6 +282,25 @@ loop_outbox(struct loop *l)
 	} else {
 		l->smtp_failures = 0;
 	}
+}
+
+/* loop_outbox_next - when the outbox wants the loop again (no sender
+ * threads): its next due mail, never when it is empty, or after a
+ * database error a retry with backoff (an error is not an empty outbox). */
+static gint64
+loop_outbox_next(struct loop *l, gint64 now)
+{
+	gint64 due = 0, d;
+	int r = store_outbox_next_due(l->st, &due);
+
+	if (r >= 0) {
+		l->due_failures = 0;
+		return r > 0 ? MAX(now + due, l->smtp_next_try) : G_MAXINT64;
+	}
+	d = backoff_secs(++l->due_failures, LOOP_MAX_BACKOFF);
+	log_warning("loop: database: %s, retry in %" G_GINT64_FORMAT "s",
+	            store_error(l->st), d);
+	return now + d;
 }
 
 /* loop_reports - resolution mails with rating links for newly resolved
@@ -549,7 +571,7 @@ loop_run(const struct loop_opts *o)
 	}
 
 	while (!loop_stop) {
-		gint64 now = loop_now(), deadline = now + 3600, due;
+		gint64 now = loop_now(), deadline = now + 3600;
 		bool rang = false;
 
 		if (loop_reload) {
@@ -569,10 +591,8 @@ loop_run(const struct loop_opts *o)
 
 		for (int i = 0; i < l.nboxes; i++)
 			deadline = MIN(deadline, l.boxes[i].next_try);
-		if (l.sender == NULL && store_connected(l.st) &&
-		    (due = store_outbox_next_due(l.st)) >= 0)
-			deadline =
-			    MIN(deadline, MAX(now + due, l.smtp_next_try));
+		if (l.sender == NULL && store_connected(l.st))
+			deadline = MIN(deadline, loop_outbox_next(&l, now));
 		if (!store_connected(l.st))
 			deadline = MIN(deadline, l.db_next_try);
 		if (l.esc_next > 0)

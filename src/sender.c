@@ -7,6 +7,8 @@
 #include "outbox.h"
 #include "smtp.h"
 #include "store.h"
+#include "store_admin.h"
+#include "store_outbox.h"
 
 #include <string.h>
 
@@ -95,7 +97,7 @@ sender_main(gpointer ud)
 	const struct cfg *cfg = s->cfg;
 	struct smtp *smtp = sender_smtp_new(cfg);
 	struct store *st = NULL;
-	int db_failures = 0, smtp_failures = 0;
+	int db_failures = 0, smtp_failures = 0, due_failures = 0;
 	const char *shown = NULL; /* state last written for tickctl status */
 	gint64 unrecorded = 0;    /* accepted by SMTP, not yet marked sent */
 
@@ -192,8 +194,22 @@ sender_main(gpointer ud)
 				shown = "up";
 		if (os.sent + os.failed + os.retried > 0)
 			continue; /* there may be more right away */
-		due = store_outbox_next_due(st);
-		if (due < 0 || due > SENDER_IDLE_WAIT)
+		if ((r = store_outbox_next_due(st, &due)) < 0) {
+			/* the database failed, the outbox is not empty: say
+			 * so and back off (a lost connection is reconnected
+			 * on the next round) */
+			gint64 d =
+			    backoff_secs(++due_failures, SENDER_MAX_BACKOFF);
+			sender_flags(w, store_connected(st), w->smtp_failing);
+			log_warning("sender %d: database: %s, retry in "
+			            "%" G_GINT64_FORMAT "s",
+			            w->index, store_error(st), d);
+			if (!sender_sleep(s, d, false))
+				break;
+			continue;
+		}
+		due_failures = 0;
+		if (r == 0 || due > SENDER_IDLE_WAIT)
 			due = SENDER_IDLE_WAIT;
 		/* due 0 with nothing claimed: another sender holds those
 		 * mails; look again a little later */
