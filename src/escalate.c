@@ -413,6 +413,46 @@ escalate_immediate(struct escalate_tick *x, const struct store_sla_row *row,
 	                       detail, 0);
 }
 
+/* escalate_replay - the ticket's unprocessed changes replayed on its
+ * clock t (their ids appended to ids); *more_r when more are waiting
+ * (store_sla_changes is bounded). */
+static int
+escalate_replay(struct escalate_tick *x, const struct store_sla_row *row,
+                const struct sla_calendar *cal, struct sla_ticket *t,
+                GArray *ids, bool *more_r)
+{
+	g_autoptr(GArray) changes =
+	    g_array_new(FALSE, TRUE, sizeof(struct store_sla_change));
+	int r;
+
+	if ((r = store_sla_changes(x->st, row->ticket_id, changes)) < 0)
+		return r;
+	for (guint i = 0; i < changes->len; i++) {
+		const struct store_sla_change *c =
+		    &g_array_index(changes, struct store_sla_change, i);
+		int s;
+
+		g_array_append_val(ids, c->id);
+		if (strcmp(c->kind, "customer") == 0)
+			r = sla_on_customer_message(t, c->at);
+		else if (strcmp(c->kind, "agent") == 0)
+			r = sla_on_agent_reply(t, cal, c->at);
+		else if ((s = escalate_status(c->status)) >= 0)
+			r = sla_on_status_change(t, cal, s, c->at);
+		else
+			r = -EINVAL;
+		/* e.g. a change stamped before the current stretch (clock
+		 * skew between instances): the clocks keep their state */
+		if (r < 0)
+			log_debug("escalate: ticket %" G_GINT64_FORMAT
+			          ": change %s %s at %" G_GINT64_FORMAT
+			          " does not fit the clock, ignored",
+			          row->ticket_id, c->kind, c->status, c->at);
+	}
+	*more_r = changes->len >= STORE_SLA_CHANGES_MAX;
+	return 0;
+}
+
 /* escalate_one - replay, evaluate and fire for one locked clock row. */
 static int
 escalate_one(struct escalate_tick *x, struct store_sla_row *row)
@@ -421,13 +461,11 @@ escalate_one(struct escalate_tick *x, struct store_sla_row *row)
 	const struct sla_calendar *cal = x->always;
 	const struct sla_policy *p;
 	const struct cfg_chain *ch = escalate_chain(cfg, row->queue);
-	g_autoptr(GArray) changes =
-	    g_array_new(FALSE, TRUE, sizeof(struct store_sla_change));
 	g_autoptr(GArray) ids = g_array_new(FALSE, TRUE, sizeof(gint64));
 	g_autofree char *view = NULL;
 	struct sla_ticket t = {0};
 	struct sla_result ev;
-	bool have_ev = false;
+	bool have_ev = false, more = false;
 	gint64 next = SLA_NEVER;
 	int prio = cfg_priority_parse(row->priority), r;
 
@@ -443,30 +481,8 @@ escalate_one(struct escalate_tick *x, struct store_sla_row *row)
 	}
 	t.priority = prio;
 
-	if ((r = store_sla_changes(x->st, row->ticket_id, changes)) < 0)
+	if ((r = escalate_replay(x, row, cal, &t, ids, &more)) < 0)
 		return r;
-	for (guint i = 0; i < changes->len; i++) {
-		const struct store_sla_change *c =
-		    &g_array_index(changes, struct store_sla_change, i);
-		int s;
-
-		g_array_append_val(ids, c->id);
-		if (strcmp(c->kind, "customer") == 0)
-			r = sla_on_customer_message(&t, c->at);
-		else if (strcmp(c->kind, "agent") == 0)
-			r = sla_on_agent_reply(&t, cal, c->at);
-		else if ((s = escalate_status(c->status)) >= 0)
-			r = sla_on_status_change(&t, cal, s, c->at);
-		else
-			r = -EINVAL;
-		/* e.g. a change stamped before the current stretch (clock
-		 * skew between instances): the clocks keep their state */
-		if (r < 0)
-			log_debug("escalate: ticket %" G_GINT64_FORMAT
-			          ": change %s %s at %" G_GINT64_FORMAT
-			          " does not fit the clock, ignored",
-			          row->ticket_id, c->kind, c->status, c->at);
-	}
 	row->clock = t;
 
 	if (p != NULL && sla_evaluate(p, cal, &t, x->now, &ev) == 0) {
@@ -504,7 +520,7 @@ escalate_one(struct escalate_tick *x, struct store_sla_row *row)
 		return r;
 
 	/* store_sla_changes is bounded: more of them wait, come back */
-	if (changes->len >= STORE_SLA_CHANGES_MAX)
+	if (more)
 		next = x->now + 1;
 	view = escalate_view(p, cal, have_ev ? &ev : NULL, row);
 	if (next != SLA_NEVER && next <= x->now)

@@ -22,6 +22,7 @@ struct sender_worker {
 	int index;
 	char owner[128]; /* "instance#n": leases and the liveness lock */
 	bool db_up, smtp_failing;
+	char db_error[256]; /* the last database failure, for tickctl status */
 };
 
 struct sender {
@@ -89,6 +90,46 @@ sender_smtp_new(const struct cfg *cfg)
 	return smtp_new(&sp);
 }
 
+/* sender_db_back - the database is back after failures: tickctl status
+ * shows the outage's error (the main loop's own connection may notice the
+ * outage only later, or never). */
+static void
+sender_db_back(struct sender_worker *w, struct store *st)
+{
+	log_notice("sender %d: database is back", w->index);
+	(void)store_conn_state(st, w->s->cfg->instance, "database", "up",
+	                       w->db_error[0] ? w->db_error : NULL);
+}
+
+/*
+ * sender_idle_wait - how long to sleep with nothing sent: until the next
+ * mail is due (at most SENDER_IDLE_WAIT; kickable), or after a database
+ * error a backoff (not kickable): an error is not an empty outbox.  A lost
+ * connection is reconnected on the next round.
+ */
+static gint64
+sender_idle_wait(struct sender_worker *w, struct store *st, int *failures,
+                 bool *kickable_r)
+{
+	gint64 due = SENDER_IDLE_WAIT;
+	int r = store_outbox_next_due(st, &due);
+
+	*kickable_r = r >= 0;
+	if (r < 0) {
+		due = backoff_secs(++*failures, SENDER_MAX_BACKOFF);
+		sender_flags(w, store_connected(st), w->smtp_failing);
+		g_strlcpy(w->db_error, store_error(st), sizeof(w->db_error));
+		log_warning("sender %d: database: %s, retry in "
+		            "%" G_GINT64_FORMAT "s",
+		            w->index, store_error(st), due);
+		return due;
+	}
+	*failures = 0;
+	/* due 0 with nothing claimed: another sender holds those mails;
+	 * look again a little later */
+	return CLAMP(due, 1, SENDER_IDLE_WAIT);
+}
+
 static gpointer
 sender_main(gpointer ud)
 {
@@ -104,6 +145,7 @@ sender_main(gpointer ud)
 	for (;;) {
 		struct outbox_stats os = {0};
 		gint64 due;
+		bool kickable;
 		int r;
 
 		g_mutex_lock(&s->lock);
@@ -137,10 +179,15 @@ sender_main(gpointer ud)
 				            "%" G_GINT64_FORMAT "s",
 				            w->index, st ? store_error(st) : "",
 				            d);
+				g_strlcpy(w->db_error,
+				          st ? store_error(st) : "",
+				          sizeof(w->db_error));
 				if (!sender_sleep(s, d, false))
 					break;
 				continue;
 			}
+			if (db_failures > 0)
+				sender_db_back(w, st);
 			db_failures = 0;
 		}
 		/* Rounds of SENDER_ROUND: a stop request waits for that many
@@ -194,26 +241,8 @@ sender_main(gpointer ud)
 				shown = "up";
 		if (os.sent + os.failed + os.retried > 0)
 			continue; /* there may be more right away */
-		if ((r = store_outbox_next_due(st, &due)) < 0) {
-			/* the database failed, the outbox is not empty: say
-			 * so and back off (a lost connection is reconnected
-			 * on the next round) */
-			gint64 d =
-			    backoff_secs(++due_failures, SENDER_MAX_BACKOFF);
-			sender_flags(w, store_connected(st), w->smtp_failing);
-			log_warning("sender %d: database: %s, retry in "
-			            "%" G_GINT64_FORMAT "s",
-			            w->index, store_error(st), d);
-			if (!sender_sleep(s, d, false))
-				break;
-			continue;
-		}
-		due_failures = 0;
-		if (r == 0 || due > SENDER_IDLE_WAIT)
-			due = SENDER_IDLE_WAIT;
-		/* due 0 with nothing claimed: another sender holds those
-		 * mails; look again a little later */
-		if (!sender_sleep(s, MAX(due, 1), true))
+		due = sender_idle_wait(w, st, &due_failures, &kickable);
+		if (!sender_sleep(s, due, kickable))
 			break;
 	}
 	smtp_free(&smtp);

@@ -471,6 +471,20 @@ store_int(struct store *st, const struct store_stmt *s, int n,
 	return r;
 }
 
+PGresult *
+store_one_row(struct store *st, const struct store_stmt *s, int n,
+              const char *const *vals, int *r_r)
+{
+	PGresult *res = store_run(st, s, n, vals, NULL, NULL, r_r);
+
+	if (res != NULL && PQntuples(res) == 0) {
+		PQclear(res);
+		*r_r = -ENOENT;
+		return NULL;
+	}
+	return res;
+}
+
 int
 store_has_row(struct store *st, const struct store_stmt *s, int n,
               const char *const *vals)

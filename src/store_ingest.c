@@ -20,14 +20,10 @@ store_cursor_get(struct store *st, const char *mailbox,
 	                  "FROM mailbox_state WHERE mailbox = $1"};
 	const char *vals[] = {mailbox};
 	int r;
-	PGresult *res = store_run(st, &stmt, 1, vals, NULL, NULL, &r);
+	PGresult *res = store_one_row(st, &stmt, 1, vals, &r);
 
 	if (res == NULL)
 		return r;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return -ENOENT;
-	}
 	c_r->uidvalidity = store_col(res, 0, 0);
 	c_r->last_uid = store_col(res, 0, 1);
 	c_r->marked_uid = store_col(res, 0, 2);
@@ -154,14 +150,10 @@ store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r)
 	char a[24];
 	const char *vals[] = {store_i64(a, id)};
 	int r;
-	PGresult *res = store_run(st, &stmt, 1, vals, NULL, NULL, &r);
+	PGresult *res = store_one_row(st, &stmt, 1, vals, &r);
 
 	if (res == NULL)
 		return r;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return -ENOENT;
-	}
 	memset(t_r, 0, sizeof(*t_r));
 	t_r->id = id;
 	g_strlcpy(t_r->status, PQgetvalue(res, 0, 1), sizeof(t_r->status));

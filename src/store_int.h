@@ -64,6 +64,10 @@ void store_set_err(struct store *st, const char *what);
 PGresult *store_run(struct store *st, const struct store_stmt *s, int n,
                     const char *const *vals, const int *lens, const int *fmts,
                     int *r_r);
+/* store_one_row - store_run for a statement whose first row is wanted:
+ * NULL with *r_r -ENOENT when it returned none. */
+PGresult *store_one_row(struct store *st, const struct store_stmt *s, int n,
+                        const char *const *vals, int *r_r);
 /* store_send - statement s for its effect only: deferred in pipeline mode
  * (its failure is returned by a later call), else run at once.  0 or -E. */
 int store_send(struct store *st, const struct store_stmt *s, int n,

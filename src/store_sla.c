@@ -346,14 +346,10 @@ store_sla_info(struct store *st, gint64 ticket, struct store_sla_info *i_r)
 	char a[24];
 	const char *vals[] = {store_i64(a, ticket)};
 	int r;
-	PGresult *res = store_run(st, &stmt, 1, vals, NULL, NULL, &r);
+	PGresult *res = store_one_row(st, &stmt, 1, vals, &r);
 
 	if (res == NULL)
 		return r;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return -ENOENT;
-	}
 	memset(i_r, 0, sizeof(*i_r));
 	i_r->subject = g_strdup(PQgetvalue(res, 0, 0));
 	i_r->requester = g_strdup(PQgetvalue(res, 0, 1));
