@@ -309,7 +309,7 @@ def test_two_instances_one_mailbox_one_killed(make_world):
     new = []
     for i in range(2):
         with open(os.path.join(w.dir, "tickd-%d.log" % i), "rb") as f:
-            new += [int(n) for n in re.findall(rb"ingest: \S+ uid \d+ '[^']*': new (\d+) ",
+            new += [int(n) for n in re.findall(rb"ingest: \S+ uid \d+ '[^']*': new ticket (\d+) ",
                                                f.read())]
     assert len(new) == len(set(new)) and len(new) <= 2000, (len(new), len(set(new)))
     assert len(new) >= 1900, len(new)  # lost at most a batch or two to the kill
