@@ -202,8 +202,8 @@ test_agents(void)
 	         "  trust_from = \"maybe\"; mode = 1; };\n");
 	TEST_CHECK(has(e, "t.conf:6: agents.authserv_id: 'mx.e.com; x' is "
 	                  "not a host name"));
-	TEST_CHECK(has(e, "t.conf:7: agents.trust_from: expected "
-	                  "\"authenticated\" or \"header\", not 'maybe'"));
+	TEST_CHECK(has(e, "t.conf:7: agents.trust_from: 'maybe' is not "
+	                  "authenticated or header"));
 	TEST_CHECK(has(e, "t.conf:7: unknown setting 'agents.mode'"));
 	g_free(e);
 }
@@ -284,7 +284,7 @@ test_queues(void)
 	TEST_CHECK(has(e, "t.conf:6: queues: 'a' is listed twice"));
 	TEST_CHECK(has(e, "t.conf:7: queues: entry 3 needs name"));
 	TEST_CHECK(has(e, "t.conf:7: unknown setting 'queues.*.colour'"));
-	TEST_CHECK(has(e, "t.conf:8: queues: password_file: cannot read "
+	TEST_CHECK(has(e, "t.conf:8: queues.password_file: cannot read "
 	                  "'/nonexistent/pw'"));
 	TEST_CHECK(
 	    has(e, "t.conf:8: queues: 'd' reads the same mailbox as 'a'"));
