@@ -917,8 +917,10 @@ cfg_keys_print(FILE *out)
 				fprintf(out, "\t(top level)");
 			else if (k->def != NULL)
 				fprintf(out, "\t\"%s\"", k->def);
-			else if (k->flags & (CFG_F_REQUIRED | CFG_F_SINGLE))
+			else if (k->flags & CFG_F_REQUIRED)
 				fprintf(out, "\t(required)");
+			else if (k->flags & CFG_F_SINGLE)
+				fprintf(out, "\t(required without queues)");
 			break;
 		default:
 			break;

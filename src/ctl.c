@@ -64,8 +64,12 @@ ctl_usage(FILE *f)
 	    "[--json|--csv]\n"
 	    "                        KPIs of [from, to) and the period "
 	    "before it\n"
-	    "                        (T: YYYY-MM-DD or ISO 8601; default "
+	    "                        (T: YYYY-MM-DD = midnight UTC, or ISO "
+	    "8601,\n"
+	    "                        UTC unless it names a zone; default "
 	    "the last 7 days)\n"
+	    "  config-keys           every config key: path, type, default, "
+	    "range\n"
 	    "exit codes (sysexits.h): 0 ok, 64 usage, 65 bad data, 66 no "
 	    "such ticket,\n"
 	    "  69 database unavailable, 75 try again, 78 config error\n",
@@ -1098,6 +1102,10 @@ ctl_main(int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0)
 			c.json = true;
 
+	if (strcmp(cmd, "config-keys") == 0) {
+		cfg_keys_print(stdout);
+		return EX_OK;
+	}
 	if (strcmp(cmd, "corpus-report") == 0 || strcmp(cmd, "parse") == 0) {
 		mime_init();
 		return corpus_main(argc + 1, argv - 1);
