@@ -59,15 +59,15 @@ enum cfg_in {
 	CFG_IN_LEVEL,    /* struct cfg_level_in (...chains.*.levels.*) */
 };
 
-#define CFG_F_REQUIRED 0x01u /* must be set and non-empty */
-#define CFG_F_SINGLE 0x02u   /* required without a queues list */
-#define CFG_F_KEEP 0x04u     /* unset: keep the value already there */
-#define CFG_F_LOWER 0x08u    /* ADDR, STRS: ASCII lower case */
-#define CFG_F_FOLD 0x10u     /* STRS: NFC, case-folded (keywords) */
-#define CFG_F_ADDRS 0x20u    /* STRS: each entry an address */
-#define CFG_F_DOMAIN 0x40u   /* STRS with ADDRS: "@domain" too */
-#define CFG_F_SECRET 0x80u   /* STR: a credential file, read into aux */
-#define CFG_F_ICASE 0x100u   /* CHOICE: ASCII case-insensitive */
+#define CFG_F_REQUIRED 0x01u  /* must be set and non-empty */
+#define CFG_F_SINGLE   0x02u  /* required without a queues list */
+#define CFG_F_KEEP     0x04u  /* unset: keep the value already there */
+#define CFG_F_LOWER    0x08u  /* ADDR, STRS: ASCII lower case */
+#define CFG_F_FOLD     0x10u  /* STRS: NFC, case-folded (keywords) */
+#define CFG_F_ADDRS    0x20u  /* STRS: each entry an address */
+#define CFG_F_DOMAIN   0x40u  /* STRS with ADDRS: "@domain" too */
+#define CFG_F_SECRET   0x80u  /* STR: a credential file, read into aux */
+#define CFG_F_ICASE    0x100u /* CHOICE: ASCII case-insensitive */
 
 struct cfg_key;
 /* cfg_check_fn - false (after cfg_error) when v is not acceptable. */
@@ -110,65 +110,97 @@ static cfg_check_fn cfg_check_imap_url, cfg_check_smtp_url, cfg_check_tag,
 
 static const char *const cfg_after_names[] = {"seen", "move", "none", NULL};
 static const char *const cfg_drop_names[] = {"ticket", "drop", NULL};
-static const char *const cfg_trust_names[] = {"authenticated", "header",
-                                              NULL};
+static const char *const cfg_trust_names[] = {"authenticated", "header", NULL};
 static const char *const cfg_role_names[] = {"agent", "manager", NULL};
-static const char *const cfg_prio_names[] = {"low", "normal", "high",
-                                             "urgent", NULL};
+static const char *const cfg_prio_names[] = {"low", "normal", "high", "urgent",
+                                             NULL};
 /* sla.policies: the priorities, and "*" (any) last */
 static const char *const cfg_policy_prios[] = {"low",    "normal", "high",
                                                "urgent", "*",      NULL};
 
 #define AT(T, in_, f)                                                          \
 	.in = in_, .off = offsetof(T, f), .size = sizeof(((T *)0)->f)
-#define C_(f) AT(struct cfg, CFG_IN_CFG, f)
-#define Q_(f) AT(struct cfg_queue, CFG_IN_QUEUE, f)
-#define P_(f) AT(struct cfg_person, CFG_IN_PERSON, f)
-#define CAL_(f) AT(struct cfg_cal_in, CFG_IN_CALENDAR, f)
-#define POL_(f) AT(struct cfg_policy_in, CFG_IN_POLICY, f)
-#define R_(f) AT(struct cfg_rule, CFG_IN_RULE, f)
-#define CH_(f) AT(struct cfg_chain, CFG_IN_CHAIN, f)
-#define LV_(f) AT(struct cfg_level_in, CFG_IN_LEVEL, f)
+#define C_(f)     AT(struct cfg, CFG_IN_CFG, f)
+#define Q_(f)     AT(struct cfg_queue, CFG_IN_QUEUE, f)
+#define P_(f)     AT(struct cfg_person, CFG_IN_PERSON, f)
+#define CAL_(f)   AT(struct cfg_cal_in, CFG_IN_CALENDAR, f)
+#define POL_(f)   AT(struct cfg_policy_in, CFG_IN_POLICY, f)
+#define R_(f)     AT(struct cfg_rule, CFG_IN_RULE, f)
+#define CH_(f)    AT(struct cfg_chain, CFG_IN_CHAIN, f)
+#define LV_(f)    AT(struct cfg_level_in, CFG_IN_LEVEL, f)
 #define OFF(T, f) ((long)offsetof(T, f))
 
 /* One line per key; "at" is one of the *_() field macros above. */
-#define K_GROUP(p) {.path = p, .type = CFG_KT_GROUP, .aux = -1, .aux2 = -1}
-#define K_LIST(p) {.path = p, .type = CFG_KT_LIST, .aux = -1, .aux2 = -1}
+#define K_GROUP(p)                                                             \
+	{                                                                      \
+		.path = p, .type = CFG_KT_GROUP, .aux = -1, .aux2 = -1         \
+	}
+#define K_LIST(p)                                                              \
+	{                                                                      \
+		.path = p, .type = CFG_KT_LIST, .aux = -1, .aux2 = -1          \
+	}
 #define K_STR(p, at, d, chk, fl)                                               \
-	{.path = p, .type = CFG_KT_STR, at, .def = d, .check = chk,          \
-	 .flags = fl, .aux = -1, .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_STR, at, .def = d, .check = chk,     \
+		.flags = fl, .aux = -1, .aux2 = -1                             \
+	}
 #define K_SECRET(p, at, fl, data, len)                                         \
-	{.path = p, .type = CFG_KT_STR, at, .flags = (fl) | CFG_F_SECRET,    \
-	 .aux = data, .aux2 = len}
+	{                                                                      \
+		.path = p, .type = CFG_KT_STR, at,                             \
+		.flags = (fl) | CFG_F_SECRET, .aux = data, .aux2 = len         \
+	}
 #define K_INT(p, at, d, lo, hi)                                                \
-	{.path = p, .type = CFG_KT_INT, at, .idef = d, .min = lo, .max = hi, \
-	 .aux = -1, .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_INT, at, .idef = d, .min = lo,       \
+		.max = hi, .aux = -1, .aux2 = -1                               \
+	}
 #define K_INT64(p, at, d, lo, hi)                                              \
-	{.path = p, .type = CFG_KT_INT64, at, .idef = d, .min = lo,          \
-	 .max = hi, .aux = -1, .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_INT64, at, .idef = d, .min = lo,     \
+		.max = hi, .aux = -1, .aux2 = -1                               \
+	}
 #define K_BOOL(p, at, d)                                                       \
-	{.path = p, .type = CFG_KT_BOOL, at, .idef = d, .aux = -1, .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_BOOL, at, .idef = d, .aux = -1,      \
+		.aux2 = -1                                                     \
+	}
 #define K_KEEPBOOL(p, at)                                                      \
-	{.path = p, .type = CFG_KT_BOOL, at, .flags = CFG_F_KEEP, .aux = -1, \
-	 .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_BOOL, at, .flags = CFG_F_KEEP,       \
+		.aux = -1, .aux2 = -1                                          \
+	}
 #define K_KEEPINT(p, at, lo, hi)                                               \
-	{.path = p, .type = CFG_KT_INT, at, .min = lo, .max = hi,            \
-	 .flags = CFG_F_KEEP, .aux = -1, .aux2 = -1}
-#define K_ELEM(p) {.path = p, .type = CFG_KT_STR, .aux = -1, .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_INT, at, .min = lo, .max = hi,       \
+		.flags = CFG_F_KEEP, .aux = -1, .aux2 = -1                     \
+	}
+#define K_ELEM(p)                                                              \
+	{                                                                      \
+		.path = p, .type = CFG_KT_STR, .aux = -1, .aux2 = -1           \
+	}
 #define K_CHOICE(p, at, ch, d, fl)                                             \
-	{.path = p, .type = CFG_KT_CHOICE, at, .choices = ch, .idef = d,     \
-	 .flags = fl, .aux = -1, .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_CHOICE, at, .choices = ch,           \
+		.idef = d, .flags = fl, .aux = -1, .aux2 = -1                  \
+	}
 #define K_ADDR(p, at, d, fl, name)                                             \
-	{.path = p, .type = CFG_KT_ADDR, at, .def = d, .flags = fl,          \
-	 .aux = name, .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_ADDR, at, .def = d, .flags = fl,     \
+		.aux = name, .aux2 = -1                                        \
+	}
 #define K_STRS(p, at, fl)                                                      \
-	{.path = p, .type = CFG_KT_STRS, at, .flags = fl, .aux = -1,         \
-	 .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_STRS, at, .flags = fl, .aux = -1,    \
+		.aux2 = -1                                                     \
+	}
 #define K_DAY(p, d)                                                            \
-	{.path = p, .type = CFG_KT_DAY, .idef = d, .aux = -1, .aux2 = -1}
+	{                                                                      \
+		.path = p, .type = CFG_KT_DAY, .idef = d, .aux = -1,           \
+		.aux2 = -1                                                     \
+	}
 
 #define ADDR_LIST (CFG_F_ADDRS | CFG_F_LOWER)
-#define QK CFG_F_KEEP /* a queue key: unset means the top-level value */
+#define QK        CFG_F_KEEP /* a queue key: unset means the top-level value */
 
 /*
  * Every key tickd reads.  Adding one is one line here plus the field in
@@ -189,8 +221,7 @@ static const struct cfg_key cfg_keys[] = {
              OFF(struct cfg, imap.password), -1),
     K_STR("imap.mailbox", C_(imap.mailbox), "INBOX", NULL, 0),
     K_STR("imap.sent_mailbox", C_(imap.sent_mailbox), NULL, NULL, 0),
-    K_CHOICE("imap.after", C_(imap.after), cfg_after_names, CFG_AFTER_SEEN,
-             0),
+    K_CHOICE("imap.after", C_(imap.after), cfg_after_names, CFG_AFTER_SEEN, 0),
     K_STR("imap.move_to", C_(imap.move_to), "Processed", NULL, 0),
     K_INT("imap.poll_interval", C_(imap.poll_interval), 60, 1, 86400),
     K_BOOL("imap.starttls", C_(imap.starttls), true),
@@ -199,8 +230,7 @@ static const struct cfg_key cfg_keys[] = {
     K_INT("imap.batch", C_(imap.batch), 100, 1, 10000),
 
     K_GROUP("smtp"),
-    K_STR("smtp.url", C_(smtp.url), NULL, cfg_check_smtp_url,
-          CFG_F_REQUIRED),
+    K_STR("smtp.url", C_(smtp.url), NULL, cfg_check_smtp_url, CFG_F_REQUIRED),
     K_STR("smtp.user", C_(smtp.user), NULL, NULL, 0),
     K_SECRET("smtp.password_file", C_(smtp.password_file), 0,
              OFF(struct cfg, smtp.password), -1),
@@ -217,23 +247,19 @@ static const struct cfg_key cfg_keys[] = {
     K_STR("tickets.subject_tag", C_(tickets.subject_tag), "Ticket",
           cfg_check_tag, 0),
     K_STR("tickets.queue", C_(tickets.queue), "support", NULL, 0),
-    K_STR("tickets.domain", C_(tickets.domain), NULL, NULL,
-          0), /* default: the domain of smtp.from */
+    /* default: the domain of smtp.from */
+    K_STR("tickets.domain", C_(tickets.domain), NULL, NULL, 0),
     K_SECRET("tickets.secret_file", C_(tickets.secret_file), CFG_F_REQUIRED,
              OFF(struct cfg, tickets.secret),
              OFF(struct cfg, tickets.secret_len)),
     K_BOOL("tickets.acknowledge", C_(tickets.acknowledge), true),
-    K_BOOL("tickets.trust_same_domain", C_(tickets.trust_same_domain),
-           false),
+    K_BOOL("tickets.trust_same_domain", C_(tickets.trust_same_domain), false),
     K_INT("tickets.reopen_days", C_(tickets.reopen_days), 14, 0, 3650),
     K_INT64("tickets.max_mail_size", C_(tickets.max_mail_size),
             25 * 1024 * 1024, 1024, (gint64)1 << 31),
-    K_CHOICE("tickets.list_mail", C_(tickets.list_drop), cfg_drop_names, 0,
-             0),
-    K_CHOICE("tickets.spam_mail", C_(tickets.spam_drop), cfg_drop_names, 0,
-             0),
-    K_STR("tickets.template_set", C_(tickets.template_set), "default", NULL,
-          0),
+    K_CHOICE("tickets.list_mail", C_(tickets.list_drop), cfg_drop_names, 0, 0),
+    K_CHOICE("tickets.spam_mail", C_(tickets.spam_drop), cfg_drop_names, 0, 0),
+    K_STR("tickets.template_set", C_(tickets.template_set), "default", NULL, 0),
     K_STR("tickets.language", C_(tickets.language), "en", NULL, 0),
     K_INT("tickets.retention_days", C_(tickets.retention_days), 0, 0, 36500),
     K_STR("tickets.calendar", C_(tickets.calendar), NULL, NULL, 0),
@@ -242,8 +268,7 @@ static const struct cfg_key cfg_keys[] = {
     K_GROUP("limits"),
     K_INT("limits.per_recipient_day", C_(limits.per_recipient_day), 10, 0,
           100000),
-    K_INT("limits.per_ticket_hour", C_(limits.per_ticket_hour), 5, 0,
-          100000),
+    K_INT("limits.per_ticket_hour", C_(limits.per_ticket_hour), 5, 0, 100000),
     K_INT("limits.global_per_minute", C_(limits.global_per_minute), 100, 0,
           1000000),
     K_INT("limits.suppress_days", C_(limits.suppress_days), 30, 0, 3650),
@@ -254,12 +279,11 @@ static const struct cfg_key cfg_keys[] = {
     K_BOOL("report.daily", C_(report.daily), false),
     K_BOOL("report.weekly", C_(report.weekly), false),
     K_INT("report.hour", C_(report.hour), 7, 0, 23),
-    K_STR("report.timezone", C_(report.timezone), "UTC", cfg_check_timezone,
-          0),
-    K_INT("report.fallback_first_response",
-          C_(report.fallback_first_response), 240, 0, 525600),
-    K_INT("report.fallback_resolution", C_(report.fallback_resolution), 2880,
-          0, 525600),
+    K_STR("report.timezone", C_(report.timezone), "UTC", cfg_check_timezone, 0),
+    K_INT("report.fallback_first_response", C_(report.fallback_first_response),
+          240, 0, 525600),
+    K_INT("report.fallback_resolution", C_(report.fallback_resolution), 2880, 0,
+          525600),
 
     K_GROUP("csat"),
     K_BOOL("csat.enabled", C_(csat.enabled), false),
@@ -300,10 +324,9 @@ static const struct cfg_key cfg_keys[] = {
     K_STR("sla.policies.*.queue", POL_(queue), NULL, NULL, 0),
     K_CHOICE("sla.policies.*.priority", POL_(priority), cfg_policy_prios, 4,
              CFG_F_ICASE),
-    K_STR("sla.policies.*.calendar", POL_(calendar), NULL, NULL,
-          0), /* default: the first calendar */
-    K_INT("sla.policies.*.first_response", POL_(first_response), 0, 0,
-          525600),
+    /* default: the first calendar */
+    K_STR("sla.policies.*.calendar", POL_(calendar), NULL, NULL, 0),
+    K_INT("sla.policies.*.first_response", POL_(first_response), 0, 0, 525600),
     K_INT("sla.policies.*.next_response", POL_(next_response), 0, 0, 525600),
     K_INT("sla.policies.*.resolution", POL_(resolution), 0, 0, 525600),
     K_INT("sla.policies.*.warn_percent", POL_(warn_percent), 80, 0, 99),
@@ -311,8 +334,7 @@ static const struct cfg_key cfg_keys[] = {
     K_LIST("priority_rules"), /* unset: the built-in rules */
     K_GROUP("priority_rules.*"),
     K_STR("priority_rules.*.name", R_(name), "rule", NULL, 0),
-    K_STRS("priority_rules.*.from", R_(from),
-           ADDR_LIST | CFG_F_DOMAIN),
+    K_STRS("priority_rules.*.from", R_(from), ADDR_LIST | CFG_F_DOMAIN),
     K_ELEM("priority_rules.*.from.*"),
     K_STRS("priority_rules.*.keywords", R_(keywords), CFG_F_FOLD),
     K_ELEM("priority_rules.*.keywords.*"),
@@ -327,8 +349,8 @@ static const struct cfg_key cfg_keys[] = {
     K_INT("escalation.tick_limit", C_(sla.tick_limit), 500, 1, 100000),
     K_LIST("escalation.chains"),
     K_GROUP("escalation.chains.*"),
-    K_STR("escalation.chains.*.queue", CH_(queue), NULL, NULL,
-          0), /* unset: any queue */
+    /* unset: any queue */
+    K_STR("escalation.chains.*.queue", CH_(queue), NULL, NULL, 0),
     K_STRS("escalation.chains.*.immediate", CH_(immediate), ADDR_LIST),
     K_ELEM("escalation.chains.*.immediate.*"),
     K_LIST("escalation.chains.*.levels"),
@@ -338,8 +360,8 @@ static const struct cfg_key cfg_keys[] = {
     K_ELEM("escalation.chains.*.levels.*.to.*"),
 
     K_GROUP("templates"),
-    K_STR("templates.dir", C_(templates_dir), NULL, NULL,
-          0), /* default: templates/ beside the file */
+    /* default: templates/ beside the file */
+    K_STR("templates.dir", C_(templates_dir), NULL, NULL, 0),
 
     /* A queue key left out holds the top-level value (QK). */
     K_LIST("queues"),
@@ -350,8 +372,8 @@ static const struct cfg_key cfg_keys[] = {
     K_SECRET("queues.*.password_file", Q_(password_file), QK,
              OFF(struct cfg_queue, password), -1),
     K_STR("queues.*.mailbox", Q_(mailbox), NULL, NULL, QK),
-    K_STR("queues.*.sent_mailbox", Q_(sent_mailbox), NULL, NULL,
-          QK), /* "": none */
+    /* "": none */
+    K_STR("queues.*.sent_mailbox", Q_(sent_mailbox), NULL, NULL, QK),
     K_STR("queues.*.subject_tag", Q_(subject_tag), NULL, cfg_check_tag, QK),
     K_KEEPBOOL("queues.*.acknowledge", Q_(acknowledge)),
     K_STR("queues.*.template_set", Q_(template_set), NULL, NULL, QK),
@@ -509,7 +531,7 @@ cfg_choices(const char *const *ch)
 
 	for (size_t i = 0; ch[i]; i++)
 		g_string_append_printf(s, "%s%s",
-		                       i == 0       ? ""
+		                       i == 0      ? ""
 		                       : ch[i + 1] ? ", "
 		                                   : " or ",
 		                       ch[i]);
@@ -522,7 +544,8 @@ cfg_read_string(struct cfg_ctx *x, const struct cfg_key *k,
                 const config_setting_t *s, const char *label)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		cfg_error(x, s, "%s: expected a string in double quotes", label);
+		cfg_error(x, s, "%s: expected a string in double quotes",
+		          label);
 		return NULL;
 	}
 	if ((k->flags & CFG_F_REQUIRED) && *config_setting_get_string(s) == 0) {
@@ -630,10 +653,9 @@ cfg_read_strs(struct cfg_ctx *x, const struct cfg_key *k,
 		         cfg_domain_ok(str + 1))
 			out = g_strdup(str); /* "@domain" */
 		else if (cfg_address_split(str, &out, &name) < 0) {
-			cfg_error(x, s, "%s: '%s' is not an address%s", label,
-			          str,
-			          (k->flags & CFG_F_DOMAIN) ? " or @domain"
-			                                    : "");
+			cfg_error(
+			    x, s, "%s: '%s' is not an address%s", label, str,
+			    (k->flags & CFG_F_DOMAIN) ? " or @domain" : "");
 			continue;
 		}
 		g_free(name);
@@ -793,8 +815,8 @@ cfg_read_key(struct cfg_ctx *x, const struct cfg_key *k,
 /* cfg_read_scope - every row of struct in: from the file's paths for
  * struct cfg, from the members of list entry e otherwise. */
 static void
-cfg_read_scope(struct cfg_ctx *x, enum cfg_in in,
-               const config_setting_t *e, void *base, bool has_queues)
+cfg_read_scope(struct cfg_ctx *x, enum cfg_in in, const config_setting_t *e,
+               void *base, bool has_queues)
 {
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
 		const struct cfg_key *k = &cfg_keys[i];
@@ -878,11 +900,11 @@ void
 cfg_keys_print(FILE *out)
 {
 	static const char *const types[] = {
-	    [CFG_KT_GROUP] = "group",     [CFG_KT_LIST] = "list",
-	    [CFG_KT_STR] = "string",      [CFG_KT_INT] = "integer",
-	    [CFG_KT_INT64] = "integer",   [CFG_KT_BOOL] = "bool",
-	    [CFG_KT_CHOICE] = "choice",   [CFG_KT_ADDR] = "address",
-	    [CFG_KT_STRS] = "strings",    [CFG_KT_DAY] = "hours",
+	    [CFG_KT_GROUP] = "group",   [CFG_KT_LIST] = "list",
+	    [CFG_KT_STR] = "string",    [CFG_KT_INT] = "integer",
+	    [CFG_KT_INT64] = "integer", [CFG_KT_BOOL] = "bool",
+	    [CFG_KT_CHOICE] = "choice", [CFG_KT_ADDR] = "address",
+	    [CFG_KT_STRS] = "strings",  [CFG_KT_DAY] = "hours",
 	};
 
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
@@ -968,8 +990,8 @@ cfg_check_tag(struct cfg_ctx *x, const struct cfg_key *k,
 
 	if (*v != '\0' && strpbrk(v, "[]#") == NULL)
 		return true;
-	cfg_error(x, s,
-	          "%s: must be non-empty and without '[', ']' or '#'", label);
+	cfg_error(x, s, "%s: must be non-empty and without '[', ']' or '#'",
+	          label);
 	return true; /* kept as before; the load fails anyway */
 }
 
@@ -1012,8 +1034,7 @@ cfg_check_queue_name(struct cfg_ctx *x, const struct cfg_key *k,
 	(void)k;
 	(void)s;
 	return *v != '\0' &&
-	       strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
-	           strlen(v);
+	       strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(v);
 }
 
 /* ---- credentials ---- */
@@ -1279,8 +1300,7 @@ cfg_load_queue(struct cfg_ctx *x, const struct cfg *c,
 /* cfg_check_same_mailbox - two queues on one folder would race for the
  * same mails. */
 static void
-cfg_check_same_mailbox(struct cfg_ctx *x, const struct cfg *c,
-                       GPtrArray *elems)
+cfg_check_same_mailbox(struct cfg_ctx *x, const struct cfg *c, GPtrArray *elems)
 {
 	for (guint k = 1; k < c->queues->len; k++)
 		for (guint i = 0; i < k; i++) {
@@ -1519,8 +1539,8 @@ cfg_load_calendar(struct cfg_ctx *x, const struct cfg_sla *sla,
 	}
 	if (sla_calendar_new(in.name, in.timezone, hours, nh,
 	                     (const char *const *)in.holidays,
-	                     in.holidays ? g_strv_length(in.holidays) : 0,
-	                     &cal, err, sizeof(err)) < 0) {
+	                     in.holidays ? g_strv_length(in.holidays) : 0, &cal,
+	                     err, sizeof(err)) < 0) {
 		cfg_error(x, e, "calendars: %s", err);
 		cal = NULL;
 	}
@@ -1574,7 +1594,8 @@ cfg_load_policy(struct cfg_ctx *x, struct cfg_sla *sla,
 			          "sla.policies: unknown calendar '%s'",
 			          in.calendar);
 		else
-			cfg_error(x, e, "sla.policies: no calendars are defined");
+			cfg_error(x, e,
+			          "sla.policies: no calendars are defined");
 		goto out;
 	}
 	p.priority = cfg_policy_prios[in.priority][0] == '*' ? SLA_ANY_PRIORITY
@@ -1639,11 +1660,12 @@ cfg_load_rules(struct cfg_ctx *x, struct cfg_sla *sla)
 	const config_setting_t *list = config_lookup(x->lc, "priority_rules");
 
 	if (list == NULL) {
-		g_ptr_array_add(sla->rules, cfg_rule_new("churn risk",
-		                                         cfg_default_churn, true));
-		g_ptr_array_add(sla->rules, cfg_rule_new("urgent",
-		                                         cfg_default_urgent,
-		                                         false));
+		g_ptr_array_add(
+		    sla->rules,
+		    cfg_rule_new("churn risk", cfg_default_churn, true));
+		g_ptr_array_add(
+		    sla->rules,
+		    cfg_rule_new("urgent", cfg_default_urgent, false));
 		g_ptr_array_add(sla->rules,
 		                cfg_rule_new("importance header", NULL, false));
 		return;
@@ -1700,15 +1722,16 @@ cfg_load_level(struct cfg_ctx *x, const struct cfg *c, struct cfg_chain *ch,
 	    cfg_key_by_off(CFG_IN_LEVEL, OFF(struct cfg_level_in, to));
 
 	if (!config_setting_is_group(le)) {
-		cfg_error(x, le, "%s: each level must be { after = N; to = "
-		                 "[...]; }",
+		cfg_error(x, le,
+		          "%s: each level must be { after = N; to = "
+		          "[...]; }",
 		          w);
 		return;
 	}
 	cfg_read_scope(x, CFG_IN_LEVEL, le, &in, false);
 	if (in.to == NULL || in.to[0] == NULL)
-		cfg_error(x, le, "%s: level %d needs to = [ \"person@...\" ]", w,
-		          l + 1);
+		cfg_error(x, le, "%s: level %d needs to = [ \"person@...\" ]",
+		          w, l + 1);
 	cfg_check_people(x, c, config_setting_get_member(le, cfg_leaf(tk)),
 	                 in.to, "escalation.chains.levels.to");
 	ch->to[l] = g_steal_pointer(&in.to);
@@ -1768,7 +1791,8 @@ cfg_load_chains(struct cfg_ctx *x, struct cfg *c)
 	if (list == NULL)
 		return;
 	if (!config_setting_is_list(list)) {
-		cfg_error(x, list, "escalation.chains: expected a list ( {...} )");
+		cfg_error(x, list,
+		          "escalation.chains: expected a list ( {...} )");
 		return;
 	}
 	for (int i = 0; i < config_setting_length(list); i++) {
@@ -1817,10 +1841,10 @@ cfg_read_file(config_t *lc, const char *path, const char *dir,
 	else
 		g_ptr_array_add(
 		    errors,
-		    g_strdup_printf("%s:%d: %s",
-		                    config_error_file(lc) ? config_error_file(lc)
-		                                          : path,
-		                    config_error_line(lc), config_error_text(lc)));
+		    g_strdup_printf(
+		        "%s:%d: %s",
+		        config_error_file(lc) ? config_error_file(lc) : path,
+		        config_error_line(lc), config_error_text(lc)));
 	config_destroy(lc);
 	return io ? -ENOENT : -EINVAL;
 }

@@ -557,15 +557,15 @@ test_keys_documented(void)
 	while ((key = cfg_keys_next(&i)) != NULL) {
 		const char *leaf = strrchr(key, '.');
 		g_autofree char *qk = g_regex_escape_string(key, -1);
-		g_autofree char *man_re =
-		    g_strdup_printf("^\\.[BIR]{1,2} (.*[^a-z_.])?%s(?![a-z_.*])",
-		                    qk);
+		g_autofree char *man_re = g_strdup_printf(
+		    "^\\.[BIR]{1,2} (.*[^a-z_.])?%s(?![a-z_.*])", qk);
 		g_autofree char *ex_re = NULL;
 
 		n++;
 		if (!doc_mentions(man, man_re)) {
-			fprintf(stderr, "  conf/tickd.conf.5: no .B line "
-			                "names '%s'\n",
+			fprintf(stderr,
+			        "  conf/tickd.conf.5: no .B line "
+			        "names '%s'\n",
 			        key);
 			TEST_CHECK(false);
 		}
@@ -574,8 +574,9 @@ test_keys_documented(void)
 			continue; /* a list index has no name to write */
 		ex_re = g_strdup_printf("(^|[^a-z_.])%s\\s*[=:]", leaf);
 		if (!doc_mentions(example, ex_re)) {
-			fprintf(stderr, "  conf/tickd.conf.example: '%s' is "
-			                "not shown\n",
+			fprintf(stderr,
+			        "  conf/tickd.conf.example: '%s' is "
+			        "not shown\n",
 			        key);
 			TEST_CHECK(false);
 		}
