@@ -641,7 +641,7 @@ ctl_outbox(struct ctl *c, int argc, char **argv)
 	}
 }
 
-/* ctl_status_queues - the configured queues (issue 12); their fetch
+/* ctl_status_queues - the configured queues; their fetch
  * state is in the mailboxes table as "queue:folder". */
 static void
 ctl_status_queues(const struct ctl *c)
@@ -730,7 +730,7 @@ ctl_breaker(struct ctl *c, int argc, char **argv)
 	}
 	if ((rc = ctl_open(c, false, true)) != EX_OK)
 		return rc;
-	actor = g_strdup_printf("tickctl:%s", g_get_user_name());
+	actor = ctl_actor(); /* the admin behind sudo, as for tickets */
 	r = limit_breaker_reset(c->st, actor);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: breaker reset: %s\n",
@@ -874,7 +874,7 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	bad_time:
 		fprintf(stderr,
 		        "tickctl: report: '%s' is not a date "
-		        "(YYYY-MM-DD or ISO 8601)\n",
+		        "(YYYY-MM-DD, midnight UTC, or ISO 8601)\n",
 		        argv[i]);
 		return EX_USAGE;
 	}
@@ -908,7 +908,7 @@ out:
 	return rc;
 }
 
-/* ---- issue 12: retention and the data subject's rights ---- */
+/* ---- retention and the data subject's rights ---- */
 
 /* ctl_purge - purge [--queue Q]: every queue with retention_days (or Q). */
 static int

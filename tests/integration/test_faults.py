@@ -1,4 +1,4 @@
-"""Fault tolerance on the real servers (issue 10, must-shows 1-5): servers
+"""Fault tolerance on the real servers: servers
 that go away mid-ingestion, an SMTP outage with a permanent failure among
 the waiting mails, two instances on one mailbox and database (one killed
 with SIGKILL), and a scripted hostile IMAP server."""

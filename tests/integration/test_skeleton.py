@@ -1,5 +1,5 @@
 """Walking skeleton: shared mailbox -> ticket -> acknowledgement, exactly
-once, on real servers (issue 3, must-shows 1-6)."""
+once, on real servers."""
 import os
 import random
 import re

@@ -124,7 +124,7 @@ test_broken(void)
 	g_free(e);
 }
 
-/* Issue 8: a person listed twice (addresses compare case-insensitively)
+/* A person listed twice (addresses compare case-insensitively)
  * is an error on the second entry's line; every problem is reported in
  * one pass, in file order. */
 static void
@@ -224,7 +224,7 @@ test_missing_secret(void)
 	g_free(p);
 }
 
-/* issue 12: the queues list, the implicit queue, template errors */
+/* the queues list, the implicit queue, template errors */
 static void
 test_queues(void)
 {
