@@ -444,8 +444,10 @@ cfg_leaf(const struct cfg_key *k)
 	return dot ? dot + 1 : k->path;
 }
 
-/* cfg_addr_ok - an addr-spec as an SMTP envelope takes it: one '@' with
- * something on both sides, no space, control or special character. */
+/* cfg_addr_ok - an addr-spec as an SMTP envelope takes it without
+ * SMTPUTF8: one '@' with something on both sides, printable ASCII, no
+ * space or special character (a quoted local part is not supported; an
+ * IDN domain is written in its xn-- form). */
 static bool
 cfg_addr_ok(const char *a)
 {
@@ -454,7 +456,7 @@ cfg_addr_ok(const char *a)
 	if (at == NULL || at == a || at[1] == '\0' || strchr(at + 1, '@'))
 		return false;
 	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
-		if (*p <= ' ' || *p == 0x7f || strchr("<>()[],;:\\\"", *p))
+		if (*p <= ' ' || *p >= 0x7f || strchr("<>()[],;:\\\"", *p))
 			return false;
 	return true;
 }
@@ -592,11 +594,6 @@ cfg_read_addr(struct cfg_ctx *x, const struct cfg_key *k,
 	char **field = (char **)(base + k->off);
 	char *addr, *name;
 
-	if (*v == '\0' && !(k->flags & CFG_F_REQUIRED)) {
-		g_free(*field);
-		*field = g_strdup(v); /* "" as before: callers treat as none */
-		return;
-	}
 	if (cfg_address_split(v, &addr, &name) < 0) {
 		cfg_error(x, s, "%s: '%s' is not an address", label, v);
 		return;
@@ -1532,8 +1529,7 @@ cfg_load_calendar(struct cfg_ctx *x, const struct cfg_sla *sla,
 	}
 	if (!cfg_calendar_hours(x, hs, in.name, hours, &nh))
 		goto out;
-	if (cfg_calendar_find(sla, in.name) != NULL &&
-	    strcmp(cfg_calendar_find(sla, in.name)->name, in.name) == 0) {
+	if (cfg_calendar_find(sla, in.name) != NULL) {
 		cfg_error(x, e, "calendars: '%s' is defined twice", in.name);
 		goto out;
 	}

@@ -655,27 +655,22 @@ ctl_status_queues(const struct ctl *c)
 		g_ptr_array_add(t.cols, g_strdup(cols[i]));
 	for (guint i = 0; i < c->cfg->queues->len; i++) {
 		const struct cfg_queue *q = c->cfg->queues->pdata[i];
-		const struct cfg *v = q->view;
 		GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
 
 		g_ptr_array_add(row, g_strdup(q->name));
-		g_ptr_array_add(row, g_strdup(v->imap.user));
-		g_ptr_array_add(row,
-		                v->imap.sent_mailbox
-		                    ? g_strdup_printf("%s, %s", v->imap.mailbox,
-		                                      v->imap.sent_mailbox)
-		                    : g_strdup(v->imap.mailbox));
-		g_ptr_array_add(row, g_strdup(v->tickets.subject_tag));
+		g_ptr_array_add(row, g_strdup(q->user));
+		g_ptr_array_add(row, q->sent_mailbox
+		                         ? g_strdup_printf("%s, %s", q->mailbox,
+		                                           q->sent_mailbox)
+		                         : g_strdup(q->mailbox));
+		g_ptr_array_add(row, g_strdup(q->subject_tag));
+		g_ptr_array_add(row, g_strdup(q->acknowledge ? "yes" : "no"));
+		g_ptr_array_add(row, g_strdup_printf("%s/%s", q->template_set,
+		                                     q->language));
 		g_ptr_array_add(
-		    row, g_strdup(v->tickets.acknowledge ? "yes" : "no"));
-		g_ptr_array_add(row, g_strdup_printf("%s/%s",
-		                                     v->tickets.template_set,
-		                                     v->tickets.language));
-		g_ptr_array_add(
-		    row,
-		    v->tickets.retention_days > 0
-		        ? g_strdup_printf("%d days", v->tickets.retention_days)
-		        : NULL);
+		    row, q->retention_days > 0
+		             ? g_strdup_printf("%d days", q->retention_days)
+		             : NULL);
 		g_ptr_array_add(t.rows, row);
 	}
 	printf("queues:\n");
@@ -940,7 +935,7 @@ ctl_purge(struct ctl *c, int argc, char **argv)
 	for (guint i = 0; i < c->cfg->queues->len && r == 0; i++) {
 		const struct cfg_queue *q = c->cfg->queues->pdata[i];
 		g_autoptr(GString) out = g_string_new(NULL);
-		int days = q->view->tickets.retention_days;
+		int days = q->retention_days;
 
 		if (only != NULL && strcmp(only, q->name) != 0)
 			continue;

@@ -119,12 +119,13 @@ loop_kick_sender(void *ctx)
 /* loop_queue_new - one queue's IMAP client and its mailboxes (inbox and
  * Sent), appended to l->boxes. */
 static void
-loop_queue_new(struct loop *l, const struct cfg *c)
+loop_queue_new(struct loop *l, const struct cfg_queue *q)
 {
+	const struct cfg *c = l->cfg;
 	struct imap_params ip = {
-	    .url = c->imap.url,
-	    .user = c->imap.user,
-	    .password = c->imap.password,
+	    .url = q->url,
+	    .user = q->user,
+	    .password = q->password,
 	    .starttls = c->imap.starttls,
 	    .timeout = c->imap.timeout,
 	    /* tickets.max_mail_size decides what is parsed; the fetch cap
@@ -132,7 +133,7 @@ loop_queue_new(struct loop *l, const struct cfg *c)
 	    .max_message =
 	        (size_t)MAX(c->tickets.max_mail_size * 2, 64 * 1024 * 1024),
 	};
-	const char *folders[] = {c->imap.mailbox, c->imap.sent_mailbox};
+	const char *folders[] = {q->mailbox, q->sent_mailbox};
 	struct imap *im = imap_new(&ip);
 
 	g_ptr_array_add(l->imaps, im);
@@ -141,11 +142,11 @@ loop_queue_new(struct loop *l, const struct cfg *c)
 		if (folders[i] == NULL || *folders[i] == '\0')
 			continue;
 		memset(b, 0, sizeof(*b));
-		b->key = g_strdup_printf("%s:%s", c->tickets.queue, folders[i]);
+		b->key = g_strdup_printf("%s:%s", q->name, folders[i]);
 		b->mb.key = b->key;
 		b->mb.folder = folders[i];
 		b->mb.sent = i == 1;
-		b->qcfg = c;
+		b->qcfg = q->view;
 		b->imap = im;
 		if (l->sender != NULL) {
 			b->mb.on_commit = loop_kick_sender;
@@ -171,8 +172,7 @@ loop_clients_new(struct loop *l)
 	l->imaps = g_ptr_array_new();
 	l->boxes = g_new0(struct loop_box, 2 * MAX(c->queues->len, 1));
 	for (guint q = 0; q < c->queues->len; q++)
-		loop_queue_new(
-		    l, ((const struct cfg_queue *)c->queues->pdata[q])->view);
+		loop_queue_new(l, c->queues->pdata[q]);
 	l->imap = l->imaps->len > 0 ? l->imaps->pdata[0] : NULL;
 }
 

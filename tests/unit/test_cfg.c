@@ -390,6 +390,9 @@ test_address_split(void)
 	    {"Name <Other <s@e.com>>", NULL, NULL},
 	    {"Na\r\nBcc: x <s@e.com>", NULL, NULL},
 	    {"Name <>", NULL, NULL},
+	    {"Jörg <jörg@e.com>", NULL, NULL}, /* no SMTPUTF8 */
+	    {"Jörg <joerg@e.com>", "joerg@e.com", "Jörg"},
+	    {"\"Weird\" Name\" <a@e.com>", NULL, NULL},
 	    {"", NULL, NULL},
 	};
 
@@ -505,6 +508,11 @@ test_addresses(void)
 	TEST_CHECK(has(e, "t.conf:10: priority_rules.from: 'vip.example' is "
 	                  "not an address or @domain"));
 	TEST_CHECK(strstr(e, "needs address") == NULL); /* reported once */
+	g_free(e);
+	/* an empty address is no address either */
+	e = load_smtp("from = \"s@e.com\";",
+	              "queues = ( { name = \"q\"; from = \"\"; } );\n");
+	TEST_CHECK(has(e, "t.conf:5: queues.from: '' is not an address"));
 	g_free(e);
 }
 
