@@ -68,6 +68,7 @@ enum cfg_in {
 #define CFG_F_DOMAIN   0x40u  /* STRS with ADDRS: "@domain" too */
 #define CFG_F_SECRET   0x80u  /* STR: a credential file, read into aux */
 #define CFG_F_ICASE    0x100u /* CHOICE: ASCII case-insensitive */
+#define CFG_F_EXPECT   0x200u /* CHOICE: say 'expected "a" or "b", not 'x'' */
 
 struct cfg_key;
 /* cfg_check_fn - false (after cfg_error) when v is not acceptable. */
@@ -257,8 +258,10 @@ static const struct cfg_key cfg_keys[] = {
     K_INT("tickets.reopen_days", C_(tickets.reopen_days), 14, 0, 3650),
     K_INT64("tickets.max_mail_size", C_(tickets.max_mail_size),
             25 * 1024 * 1024, 1024, (gint64)1 << 31),
-    K_CHOICE("tickets.list_mail", C_(tickets.list_drop), cfg_drop_names, 0, 0),
-    K_CHOICE("tickets.spam_mail", C_(tickets.spam_drop), cfg_drop_names, 0, 0),
+    K_CHOICE("tickets.list_mail", C_(tickets.list_drop), cfg_drop_names, 0,
+             CFG_F_EXPECT),
+    K_CHOICE("tickets.spam_mail", C_(tickets.spam_drop), cfg_drop_names, 0,
+             CFG_F_EXPECT),
     K_STR("tickets.template_set", C_(tickets.template_set), "default", NULL, 0),
     K_STR("tickets.language", C_(tickets.language), "en", NULL, 0),
     K_INT("tickets.retention_days", C_(tickets.retention_days), 0, 0, 36500),
@@ -301,7 +304,7 @@ static const struct cfg_key cfg_keys[] = {
     K_STR("agents.authserv_id", C_(agents.authserv_id), NULL,
           cfg_check_authserv_id, 0),
     K_CHOICE("agents.trust_from", C_(agents.trust_from), cfg_trust_names,
-             CFG_TRUST_AUTHENTICATED, 0),
+             CFG_TRUST_AUTHENTICATED, CFG_F_EXPECT),
 
     K_LIST("calendars"),
     K_GROUP("calendars.*"),
@@ -525,18 +528,20 @@ cfg_key_by_off(enum cfg_in in, long off)
 	return NULL;
 }
 
-/* cfg_choices - "seen, move or none" for messages. g_free. */
+/* cfg_choices - "seen, move or none" (quoted: "\"seen\", ...") for
+ * messages. g_free. */
 static char *
-cfg_choices(const char *const *ch)
+cfg_choices(const char *const *ch, bool quoted)
 {
 	GString *s = g_string_new(NULL);
+	const char *q = quoted ? "\"" : "";
 
 	for (size_t i = 0; ch[i]; i++)
-		g_string_append_printf(s, "%s%s",
+		g_string_append_printf(s, "%s%s%s%s",
 		                       i == 0      ? ""
 		                       : ch[i + 1] ? ", "
 		                                   : " or ",
-		                       ch[i]);
+		                       q, ch[i], q);
 	return g_string_free(s, FALSE);
 }
 
@@ -717,8 +722,13 @@ cfg_read_choice(struct cfg_ctx *x, const struct cfg_key *k,
 			cfg_put_int(field, k->size, (gint64)i);
 			return;
 		}
-	all = cfg_choices(k->choices);
-	if (k->in == CFG_IN_CFG)
+	all = cfg_choices(k->choices, false);
+	if (k->flags & CFG_F_EXPECT) {
+		/* the wording these keys always had */
+		g_autofree char *quoted = cfg_choices(k->choices, true);
+
+		cfg_error(x, s, "%s: expected %s, not '%s'", label, quoted, v);
+	} else if (k->in == CFG_IN_CFG)
 		cfg_error(x, s, "%s: '%s' is not %s", label, v, all);
 	else /* "people: role 'boss' is not agent or manager" */
 		cfg_error(x, s, "%.*s: %s '%s' is not %s",
@@ -927,7 +937,7 @@ cfg_keys_print(FILE *out)
 			                                : "false");
 			break;
 		case CFG_KT_CHOICE:
-			all = cfg_choices(k->choices);
+			all = cfg_choices(k->choices, false);
 			fprintf(out, "\t%s\t%s", k->choices[k->idef], all);
 			break;
 		case CFG_KT_STR:

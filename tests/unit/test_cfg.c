@@ -204,8 +204,8 @@ test_agents(void)
 	         "  trust_from = \"maybe\"; mode = 1; };\n");
 	TEST_CHECK(has(e, "t.conf:6: agents.authserv_id: 'mx.e.com; x' is "
 	                  "not a host name"));
-	TEST_CHECK(has(e, "t.conf:7: agents.trust_from: 'maybe' is not "
-	                  "authenticated or header"));
+	TEST_CHECK(has(e, "t.conf:7: agents.trust_from: expected "
+	                  "\"authenticated\" or \"header\", not 'maybe'"));
 	TEST_CHECK(has(e, "t.conf:7: unknown setting 'agents.mode'"));
 	g_free(e);
 }
