@@ -98,7 +98,9 @@ enum cfg_trust_from {
 };
 
 struct cfg_agents {
-	char *authserv_id; /* owned or NULL: our MTA's authserv-id */
+	char *authserv_id;  /* owned or NULL: our MTA's authserv-id */
+	int authres_fields; /* topmost Authentication-Results fields that
+	                       our own MTA and filters add (trusted) */
 	enum cfg_trust_from trust_from;
 };
 

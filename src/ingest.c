@@ -1043,13 +1043,11 @@ ingest_is_agent(struct ingest_ctx *x)
 		g_strlcpy(x->agent_why, "several From addresses",
 		          sizeof(x->agent_why));
 	} else {
-		ar = g_ptr_array_new();
-		for (guint i = 0; i < x->m->headers->len; i++) {
-			const struct mime_header *h = x->m->headers->pdata[i];
-			if (g_ascii_strcasecmp(h->name,
-			                       "Authentication-Results") == 0)
-				g_ptr_array_add(ar, h->value);
-		}
+		/* the raw header, never GMime's decoded values: only the
+		 * topmost fields, as our own MTA wrote them, prove anything */
+		ar = g_ptr_array_new_with_free_func(g_free);
+		authres_raw_fields(x->raw, x->len,
+		                   (size_t)cfg->agents.authres_fields, ar);
 		if (authres_verify((const char *const *)ar->pdata, ar->len,
 		                   cfg->agents.authserv_id, x->from->addr,
 		                   x->agent_why, sizeof(x->agent_why)))

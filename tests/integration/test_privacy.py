@@ -60,7 +60,8 @@ def test_forget_erases_one_person_everywhere(make_world):
                       "Re: [Example #%d] Invoice %s wrong" % (first, secret),
                       body="Dear %s,\n> My IBAN is %s-1\nfixed.\n" % (name_first, secret),
                       headers=["Cc: %s" % support,
-                               "Authentication-Results: mx.example.com; dmarc=pass"]))
+                               "Authentication-Results: mx.example.com; dmarc=pass "
+                               "header.from=example.com"]))
     world.once()
     world.sql("INSERT INTO suppression (addr, reason, until) VALUES ('%s', 'bounce', now() + "
               "interval '1 day')" % erika)
