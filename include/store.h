@@ -178,6 +178,18 @@ int store_event_add(struct store *st, gint64 ticket, const char *actor,
 int store_event_attach(struct store *st, gint64 ticket, gint64 message);
 
 /* ---- outbox ---- */
+/*
+ * store_outbox_add_auto - queue customer-facing automatic mail (plain
+ * store_outbox_add: mail to our own people, never a repeat):
+ * sender is the identity of the mail that caused it (limit_identity; NULL
+ * for none), is_repeat whether that recipient or sender identity got
+ * automatic mail in the last day already (only repeats count for, and are
+ * held by, the circuit breaker: limit.h).
+ */
+int store_outbox_add_auto(struct store *st, gint64 ticket, gint64 message,
+                          const char *kind, const char *env_from,
+                          const char *rcpt, const void *data, size_t len,
+                          const char *sender, bool is_repeat);
 int store_outbox_add(struct store *st, gint64 ticket, gint64 message,
                      const char *kind, const char *env_from, const char *rcpt,
                      const void *data, size_t len);
@@ -192,6 +204,7 @@ struct store_outmail {
 	GBytes *data;                 /* owned */
 	int attempts;
 	gint64 created;
+	bool is_repeat; /* see store_outbox_add_auto */
 };
 void store_outmail_free(gpointer p);
 /*
@@ -231,6 +244,10 @@ int store_outbox_failed(struct store *st, gint64 id, int code, const char *err);
 gint64 store_outbox_next_due(struct store *st);
 
 /* ---- send limits and the circuit breaker (sql/002_limits.sql) ---- */
+/* store_auto_count_sender - automatic mails queued in the last seconds
+ * that sender identity caused (suppressed excluded); -E. */
+gint64 store_auto_count_sender(struct store *st, const char *sender,
+                               int seconds);
 /* store_auto_count_global - automatic mails queued in the last seconds,
  * suppressed ones excluded; -E.  May be up to a second old for mail other
  * connections queued (this connection's own is always counted). */

@@ -113,6 +113,44 @@ def test_real_dsn_of_acknowledgement_lands_on_its_ticket(world):
     assert imapbox.count(world.support) == 3
 
 
+def test_forged_bounce_suppresses_nobody(world):
+    """A customer threads a 'bounce' into his own ticket claiming that mail
+    to vip@ failed (X-Failed-Recipients, even quoting the Message-ID of his
+    own acknowledgement): tickd never mailed vip@, so nobody is suppressed;
+    the claim is recorded on the ticket."""
+    cust = world.addr(world.customer)
+    vip = world.addr("vip" + uuid.uuid4().hex[:6])
+    use(world.support, world.customer)
+    world.append(mail(cust, world.addr(world.support), "Order 7"))
+    world.once()
+    n = world.tickets()[0]["number"]
+    ack = world.inbox(world.customer)[0]
+    forged = mail("Mail Delivery System <MAILER-DAEMON@customer.example>",
+                  "%s+bounce-%d@example.com" % (world.support, n),
+                  "Undelivered Mail Returned to Sender [Example #%d]" % n,
+                  headers=["In-Reply-To: %s" % ack["Message-ID"],
+                           "References: %s" % ack["Message-ID"],
+                           "Auto-Submitted: auto-replied",
+                           "X-Failed-Recipients: %s" % vip],
+                  body=("This is the mail system.\n\nI'm sorry to have to inform you that "
+                        "your message could not be delivered to one or more recipients.\n\n"
+                        "<%s>: host mx said: 550 5.1.1 user unknown\n\n"
+                        "Message-ID: %s\n" % (vip, ack["Message-ID"])))
+    world.append(forged)
+    world.once()
+    t = world.ticket(n)
+    inbound = [m for m in t["messages"] if m["direction"] == "in"]
+    assert [m["class"] for m in inbound] == ["human", "bounce"], inbound
+    assert events(t, "bounce") == []
+    (ev,) = events(t, "bounce-unproven")
+    assert ev["detail"].startswith(vip) and "nobody suppressed" in ev["detail"]
+    assert world.sql("SELECT count(*) FROM suppression") == "0"
+    # vip@ writes: acknowledged as anyone else
+    world.append(mail(vip, world.addr(world.support), "Hello from vip"))
+    world.once()
+    assert world.sql("SELECT state FROM outbox WHERE rcpt = '%s'" % vip) == "sent"
+
+
 # ---------------------------------------------------------------- must show 3
 class Responder:
     """A marker-less auto-responder living in a real mailbox: it answers

@@ -138,6 +138,30 @@ def test_forget_cuts_whole_words_only(world):
                     "Annual report by Ann Leeward." % (ann, ann)), body  # sql() strips
 
 
+def test_forget_uses_only_names_the_person_gave_themselves(world):
+    """A name someone else wrote beside her address (Cc: "Hello" <her>) is
+    not hers: forgetting her must not erase every "hello"; the name in the
+    From of her own mail is hers and goes."""
+    sup = world.addr(world.support)
+    vic = world.addr("vic" + uuid.uuid4().hex[:6])
+    eve = world.addr("eve" + uuid.uuid4().hex[:6])
+    carl = world.addr("carl" + uuid.uuid4().hex[:6])
+    world.ctl("import", input=mail('"Eve" <%s>' % eve, sup, "Poison",
+                                   headers=['Cc: "Hello" <%s>, "Help Desk" <%s>' % (vic, vic)],
+                                   body="nothing\n").encode())
+    world.ctl("import", input=mail('"Victoria Quill" <%s>' % vic, sup, "My order").encode())
+    text = "Hello, the Help Desk knows. Victoria Quill too.\n"
+    world.ctl("import", input=mail(carl, sup, "Hello there", body=text).encode())
+    world.ctl("forget", vic)
+    body = world.sql("SELECT body_text FROM message WHERE from_addr = '%s'" % carl)
+    assert body == "Hello, the Help Desk knows. [erased] too.", body
+    assert world.sql("SELECT subject FROM ticket WHERE requester = '%s'" % carl) == "Hello there"
+    # her address is gone from Eve's mail; Eve's own name stays
+    assert world.sql("SELECT coalesce(cc_addrs, '-') || '|' || from_name FROM message "
+                     "WHERE from_addr = '%s'" % eve) == "-|Eve"
+    assert world.sql("SELECT count(*) FROM participant WHERE addr = '%s'" % vic) == "0"
+
+
 def test_forget_refuses_agents_and_bad_addresses(make_world):
     world = make_world(people='{ address = "alice.agent@example.com"; name = "Alice"; }')
     assert world.ctl("forget", "alice.agent@example.com", check=False).returncode == 65
