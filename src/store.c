@@ -203,7 +203,8 @@ static const char *const store_sql[S__COUNT] = {
         "o.env_from, o.rcpt, o.data, o.attempts, extract(epoch FROM "
         "o.created)::bigint, o.is_repeat",
     [S_OUT_SENT] = "UPDATE outbox SET state = 'sent', sent_at = now(), "
-                   "last_code = $2, lease_until = NULL WHERE id = $1",
+                   "last_code = $2, lease_until = NULL WHERE id = $1 "
+                   "RETURNING is_repeat::int",
     [S_OUT_RETRY] = "UPDATE outbox SET state = 'queued', last_code = $2, "
                     "last_error = $3, next_attempt = now() + "
                     "make_interval(secs => $4), lease_until = NULL "
@@ -1648,11 +1649,13 @@ store_outbox_sent(struct store *st, gint64 id, int code)
 {
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, id), store_i64(b, code)};
-	int r = store_exec(st, S_OUT_SENT, 2, vals);
+	gint64 r = store_int(st, S_OUT_SENT, 2, vals, 0);
 
-	/* not counted here: only repeats count for the breaker, and this
-	 * row's kind is not known; the count is re-read within a second */
-	return r;
+	/* a repeat counts for the breaker at once (S_SENT_GLOBAL is re-read
+	 * only once a second: a burst of repeats must not slip through) */
+	if (r == 1)
+		st->sent.n++;
+	return r < 0 ? (int)r : 0;
 }
 
 int

@@ -62,8 +62,11 @@ def test_thousand_new_customers_in_a_minute_all_acknowledged_and_manager_hears(m
     assert float(w.sql("SELECT extract(epoch FROM max(created) - min(created)) FROM outbox "
                        "WHERE kind = 'ack'")) < 60
     b = breaker(w)
-    assert b["open"] is False and b["trips"] in (0, None), b
-    # the manager's notice went in the same minute
+    assert b["open"] is False and b["trips"] == 0, b
+    # the manager's notice: the SLA pass reads escalation.tick_limit (500)
+    # clocks a tick and comes back at once when more are due, as the
+    # daemon does; --once runs one tick, so run it once more
+    w.once()
     esc = w.sql("SELECT kind || '|' || state FROM outbox WHERE rcpt = '%s'" % a["boss"])
     assert esc == "escalation|sent", esc
     assert float(w.sql("SELECT extract(epoch FROM (SELECT created FROM outbox WHERE rcpt = '%s')"
@@ -99,6 +102,6 @@ def test_one_outsider_with_150_reply_to_gets_at_most_per_recipient_day(make_worl
     w.append(mail(cust, w.addr(w.support), "My own question"))
     w.once()
     assert w.sql("SELECT state || '|' || is_repeat FROM outbox WHERE rcpt = '%s'" % cust) == \
-        "sent|f"
+        "sent|false"
     assert imapbox.count(w.customer) == 1
     assert breaker(w)["open"] is False
