@@ -31,8 +31,8 @@
 #define MIME_FILENAME_MAX    200
 #define MIME_DEFECT_ITEM_MAX 60
 #define MIME_HTML_MAX        (2u << 20)
-#define MIME_DECLARED_MAX    4  /* declared charsets kept for the chain */
-#define MIME_CHARSET_LEN_MAX 40 /* longer charset= values are junk */
+#define MIME_DECLARED_MAX    4    /* declared charsets kept for the chain */
+#define MIME_CHARSET_LEN_MAX 40   /* longer charset= values are junk */
 #define MIME_EW_TEXT_MAX     1024 /* encoded text of one encoded word */
 
 static const char *const mime_default_fallback[] = {"utf-8", "windows-1252",
@@ -738,13 +738,13 @@ mime_chain(const struct mime_limits *lim, const char *raw, size_t len)
 
 /* One RFC 2047 encoded word: =?charset[*lang]?B|Q?text?= */
 struct mime_ew {
-	const char *end;     /* just past "?=" */
-	const char *cs;      /* charset, csl bytes (language cut off) */
+	const char *end; /* just past "?=" */
+	const char *cs;  /* charset, csl bytes (language cut off) */
 	size_t csl;
-	const char *all_cs;  /* charset with *lang, all_csl bytes */
+	const char *all_cs; /* charset with *lang, all_csl bytes */
 	size_t all_csl;
-	char enc;            /* 'B' or 'Q' */
-	const char *txt;     /* encoded text, txtl bytes */
+	char enc;        /* 'B' or 'Q' */
+	const char *txt; /* encoded text, txtl bytes */
 	size_t txtl;
 };
 
@@ -794,8 +794,8 @@ mime_ew_bytes(const struct mime_ew *w, GByteArray *out)
 		guchar *buf = g_malloc(w->txtl * 3 / 4 + 4);
 		gint state = 0;
 		guint save = 0;
-		gsize n = g_base64_decode_step(w->txt, w->txtl, buf, &state,
-		                               &save);
+		gsize n =
+		    g_base64_decode_step(w->txt, w->txtl, buf, &state, &save);
 
 		g_byte_array_append(out, buf, (guint)n);
 		g_free(buf);
@@ -821,8 +821,7 @@ mime_ew_bytes(const struct mime_ew *w, GByteArray *out)
 static bool
 mime_next_word(const char *q, const char *end, struct mime_ew *w)
 {
-	while (q < end &&
-	       (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+	while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
 		q++;
 	return mime_ew_at(q, end, w);
 }
@@ -862,8 +861,7 @@ mime_merge_words(const char *v)
 		do {
 			mime_ew_bytes(&nx, bytes);
 			run_end = nx.end;
-		} while (mime_next_word(run_end, end, &nx) &&
-		         nx.csl == w.csl &&
+		} while (mime_next_word(run_end, end, &nx) && nx.csl == w.csl &&
 		         g_ascii_strncasecmp(nx.cs, w.cs, w.csl) == 0);
 		if (out == NULL)
 			out = g_string_sized_new((gsize)(end - v) + 16);
@@ -1648,9 +1646,9 @@ mime_described(GMimeObject *obj, const char *type)
 		bool has_ext = dot != NULL && dot[1] != '\0' &&
 		               strlen(dot) <= 6 && strchr(dot, ' ') == NULL;
 
-		out = has_ext ? g_strdup(line)
-		              : g_strdup_printf("%s.%s", line,
-		                                mime_ext_of(type));
+		out = has_ext
+		          ? g_strdup(line)
+		          : g_strdup_printf("%s.%s", line, mime_ext_of(type));
 	}
 	g_free(line);
 	return out;
@@ -1796,8 +1794,7 @@ mime_attachments(struct mime_ctx *c)
 
 	for (guint i = 0; i < c->att_parts->len; i++)
 		g_ptr_array_add(
-		    atts,
-		    mime_att_from(c, g_ptr_array_index(c->att_parts, i)));
+		    atts, mime_att_from(c, g_ptr_array_index(c->att_parts, i)));
 	for (guint i = 0; i < c->uu_atts->len; i++) {
 		/* ownership moves to m */
 		g_ptr_array_add(atts, g_ptr_array_index(c->uu_atts, i));
@@ -2671,9 +2668,8 @@ mime_from_salvage(struct mime_ctx *c)
 	if (v == NULL || strchr(v, '@') == NULL)
 		return;
 	n = strnlen(v, MIME_FROM_SCAN);
-	if (from->len == 1 ||
-	    (from->len > 1 && (memchr(v, ',', n) != NULL ||
-	                       memchr(v, ';', n) != NULL)))
+	if (from->len == 1 || (from->len > 1 && (memchr(v, ',', n) != NULL ||
+	                                         memchr(v, ';', n) != NULL)))
 		return;
 	if (from->len > 1) {
 		/* "a@x.example b@x.example": two mailboxes, comma missing */
@@ -3083,8 +3079,8 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 	c.reparsed = g_ptr_array_new_with_free_func(g_object_unref);
 	c.nobound = g_array_new(FALSE, FALSE, sizeof(gint64));
 	c.opts = g_mime_parser_options_new();
-	c.chain = mime_chain(&c.lim, raw != NULL ? raw : "",
-	                     raw != NULL ? len : 0);
+	c.chain =
+	    mime_chain(&c.lim, raw != NULL ? raw : "", raw != NULL ? len : 0);
 	/* GMime reads 8-bit header bytes with the first of these that fits */
 	g_mime_parser_options_set_fallback_charsets(c.opts,
 	                                            (const char **)c.chain);

@@ -1046,8 +1046,8 @@ test_split_encoded_words(void)
 	TEST_STREQ(mime_header(m, "X-Jis"), "お見積もりについて");
 	TEST_STREQ(mime_header(m, "X-Q"), "Grüße");
 	/* other charsets are not merged; a lone bad byte stays one char */
-	TEST_CHECK(g_str_has_prefix(mime_header(m, "X-Mixed"),
-	                            "café crème and "));
+	TEST_CHECK(
+	    g_str_has_prefix(mime_header(m, "X-Mixed"), "café crème and "));
 	TEST_CHECK(g_str_has_suffix(mime_header(m, "X-Mixed"), " plain"));
 	TEST_INTEQ(m->attachments->len, 1);
 	if (att(m, 0) != NULL)
@@ -1100,8 +1100,7 @@ test_from_salvage(void)
 	    {"John Doe <john.doe@example.com.>", "john.doe@example.com",
 	     "John Doe", false},
 	    /* a comma missing between two good mailboxes: both kept */
-	    {"tim@example.com ann@example.com", "tim@example.com", NULL,
-	     false},
+	    {"tim@example.com ann@example.com", "tim@example.com", NULL, false},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -1128,7 +1127,8 @@ test_from_salvage(void)
 	}
 	/* no address at all: nothing invented */
 	{
-		static const char raw[] = "From: Support @ Acme\nSubject: t\n\nx\n";
+		static const char raw[] =
+		    "From: Support @ Acme\nSubject: t\n\nx\n";
 		struct mime_msg *m = mime_parse(raw, sizeof(raw) - 1, NULL);
 
 		TEST_CHECK(!has_defect(m, "from: salvaged"));
