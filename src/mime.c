@@ -21,6 +21,7 @@
 #include <libxml/parser.h>
 #include <stdarg.h>
 #include <string.h>
+#include <uchardet/uchardet.h>
 
 #define MIME_DEF_DEPTH       20
 #define MIME_DEF_PARTS       500
@@ -34,6 +35,8 @@
 #define MIME_DECLARED_MAX    4    /* declared charsets kept for the chain */
 #define MIME_CHARSET_LEN_MAX 40   /* longer charset= values are junk */
 #define MIME_EW_TEXT_MAX     1024 /* encoded text of one encoded word */
+#define MIME_GUESS_BYTES     4096 /* 8-bit header bytes given to uchardet */
+#define MIME_GUESS_MIN_HIGH  4    /* fewer 8-bit bytes: no guess at all */
 
 static const char *const mime_default_fallback[] = {"utf-8", "windows-1252",
                                                     NULL};
@@ -715,8 +718,102 @@ mime_declared(GPtrArray *v, const char *raw, size_t len)
 }
 
 /*
+ * Multi-byte charsets uchardet may name.  Its single-byte guesses on a
+ * few header bytes are noise (a Latin-1 "café" comes back as
+ * ISO-8859-7 as easily as ISO-8859-1), and Windows-1252 ends the chain
+ * anyway; a CJK guess it only makes on byte pairs that fit.
+ */
+static const char *const mime_guessable[] = {
+    "GB18030", "GB2312",      "BIG5",        "SHIFT_JIS",   "EUC-JP", "EUC-KR",
+    "EUC-TW",  "ISO-2022-JP", "ISO-2022-KR", "ISO-2022-CN", "UHC",    "CP949",
+};
+
+/*
+ * mime_guess_bytes - the 8-bit lines of raw's top-level header block
+ * and every line elsewhere with a name= parameter (attachment names), at
+ * most MIME_GUESS_BYTES of them.  One pass over raw.
+ */
+static GString *
+mime_guess_bytes(const char *raw, size_t len, size_t *high_r)
+{
+	GString *g = g_string_new(NULL);
+	const char *p = raw, *end = raw + len;
+	bool in_header = true;
+
+	*high_r = 0;
+	while (p < end && g->len < MIME_GUESS_BYTES) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		const char *le = e != NULL ? e : end;
+		size_t high = 0;
+		bool named = false;
+
+		if (le == p || (le == p + 1 && *p == '\r'))
+			in_header = false;
+		for (const char *q = p; q < le; q++) {
+			high += (unsigned char)*q >= 0x80;
+			if ((*q | 0x20) == 'n' && le - q > 5 &&
+			    g_ascii_strncasecmp(q, "name=", 5) == 0)
+				named = true;
+		}
+		if (high > 0 && (in_header || named)) {
+			size_t n =
+			    MIN((size_t)(le - p), MIME_GUESS_BYTES - g->len);
+
+			g_string_append_len(g, p, n);
+			g_string_append_c(g, '\n');
+			*high_r += high;
+		}
+		p = e != NULL ? e + 1 : end;
+	}
+	return g;
+}
+
+/*
+ * mime_guess - uchardet's charset for the 8-bit header bytes of raw when
+ * they are no UTF-8, it names a multi-byte charset and GLib converts them
+ * from it without error; else NULL.  Static string.
+ */
+static const char *
+mime_guess(const char *raw, size_t len)
+{
+	size_t high;
+	GString *g = mime_guess_bytes(raw, len, &high);
+	const char *out = NULL;
+
+	if (high >= MIME_GUESS_MIN_HIGH &&
+	    !g_utf8_validate_len(g->str, g->len, NULL)) {
+		uchardet_t ud = uchardet_new();
+		const char *cs = NULL;
+
+		if (ud != NULL &&
+		    uchardet_handle_data(ud, g->str, g->len) == 0) {
+			uchardet_data_end(ud);
+			cs = uchardet_get_charset(ud);
+		}
+		for (size_t i = 0; cs != NULL && out == NULL &&
+		                   i < ARRAY_SIZE(mime_guessable);
+		     i++) {
+			char *u;
+
+			if (g_ascii_strcasecmp(cs, mime_guessable[i]) != 0)
+				continue;
+			u = g_convert(g->str, (gssize)g->len, "UTF-8",
+			              mime_guessable[i], NULL, NULL, NULL);
+			if (u != NULL)
+				out = mime_guessable[i];
+			g_free(u);
+		}
+		if (ud != NULL)
+			uchardet_delete(ud);
+	}
+	g_string_free(g, TRUE);
+	return out;
+}
+
+/*
  * mime_chain - the chain for undeclared 8-bit bytes of this mail: UTF-8,
- * what the mail declares, lim.extra_charsets, the rest of
+ * what the mail declares, lim.extra_charsets, uchardet's guess (only a
+ * multi-byte charset the bytes convert from), the rest of
  * lim.charset_fallback (its last entry is the lossy last resort).
  */
 static char **
@@ -730,6 +827,12 @@ mime_chain(const struct mime_limits *lim, const char *raw, size_t len)
 	mime_declared(v, raw, len);
 	for (size_t i = 0; ex != NULL && ex[i] != NULL; i++)
 		mime_chain_add(v, ex[i]);
+	{
+		const char *guess = mime_guess(raw, len);
+
+		if (guess != NULL)
+			mime_chain_add(v, guess);
+	}
 	for (size_t i = 0; fb[i] != NULL; i++)
 		mime_chain_add(v, fb[i]);
 	g_ptr_array_add(v, NULL);

@@ -978,12 +978,21 @@ test_raw_configured_charset(void)
 	                               &data, &len, NULL));
 	if (data == NULL)
 		return;
-	/* without the key: Windows-1252 noise, but valid UTF-8 */
-	m = mime_parse(data, len, NULL);
-	TEST_CHECK(strcmp(m->subject, "お問い合わせの件") != 0);
-	TEST_CHECK(all_valid(m));
-	mime_msg_free(&m);
+	/* two 8-bit bytes are too few to guess from: without the key they
+	   are Windows-1252 noise (valid UTF-8), with it the right kanji */
+	{
+		static const char raw[] = "From: a@example.jp\n"
+		                          "Subject: Re: \x8c\x8f #12\n\nx\n";
 
+		m = mime_parse(raw, sizeof(raw) - 1, NULL);
+		TEST_CHECK(strcmp(m->subject, "Re: 件 #12") != 0);
+		TEST_CHECK(all_valid(m));
+		mime_msg_free(&m);
+		lim.extra_charsets = sjis;
+		m = mime_parse(raw, sizeof(raw) - 1, &lim);
+		TEST_STREQ(m->subject, "Re: 件 #12");
+		mime_msg_free(&m);
+	}
 	lim.extra_charsets = sjis;
 	m = mime_parse(data, len, &lim);
 	TEST_STREQ(m->subject, "お問い合わせの件");
@@ -1014,6 +1023,37 @@ test_raw_configured_charset(void)
 		mime_msg_free(&m);
 	}
 	g_free(data);
+}
+
+/*
+ * Nothing declared, nothing configured: libuchardet's guess, taken only
+ * for a multi-byte charset the bytes convert from.
+ */
+static void
+test_raw_guessed_charset(void)
+{
+	struct mime_msg *m = parse_fixture("raw-sjis-guess.eml");
+
+	TEST_CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	TEST_STREQ(m->subject, "お問い合わせ：見積書の件について");
+	TEST_INTEQ(m->attachments->len, 1);
+	if (att(m, 0) != NULL)
+		TEST_STREQ(att(m, 0)->filename, "見積書.pdf");
+	mime_msg_free(&m);
+	/* single-byte guesses are not taken (the guesser calls "\xe1\xe2"
+	   ISO-8859-7): Latin-1 headers stay Windows-1252 */
+	m = parse_fixture("latin1-subject.eml");
+	TEST_STREQ(m->subject, "Café crème brûlée");
+	mime_msg_free(&m);
+	{
+		static const char raw[] = "Subject: \xe1\xe2\xe1\xe2\n\nx\n";
+
+		m = mime_parse(raw, sizeof(raw) - 1, NULL);
+		TEST_STREQ(m->subject, "áâáâ");
+		mime_msg_free(&m);
+	}
 }
 
 /* A raw ISO-2022-JP subject is 7-bit: escapes, no encoded word. */
@@ -1182,6 +1222,7 @@ main(void)
 	    {"rfc2231_names", test_rfc2231_names},
 	    {"raw_declared_charset", test_raw_declared_charset},
 	    {"raw_configured_charset", test_raw_configured_charset},
+	    {"raw_guessed_charset", test_raw_guessed_charset},
 	    {"raw_iso2022jp_subject", test_raw_iso2022jp_subject},
 	    {"split_encoded_words", test_split_encoded_words},
 	    {"from_salvage", test_from_salvage},
