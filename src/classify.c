@@ -1842,7 +1842,7 @@ classify_provider(const struct mime_msg *m, const char *fold,
                   struct classify_result *res)
 {
 	const char *text = skip_ws(m->text != NULL ? m->text : "");
-	size_t tlen = strnlen(text, EVENT_TEXT_WINDOW);
+	size_t tlen;
 	const struct mime_addr *f = mime_first_from(m);
 	bool sns = (f != NULL && f->addr != NULL &&
 	            (g_str_has_suffix(f->addr, "@sns.amazonaws.com") ||
@@ -1853,6 +1853,7 @@ classify_provider(const struct mime_msg *m, const char *fold,
 
 	if (!sns && *text != '{' && *text != '[')
 		return false;
+	tlen = strnlen(text, EVENT_TEXT_WINDOW);
 	for (size_t k = 0;
 	     k < G_N_ELEMENTS(classify_event_keys) && cls == CLASSIFY_HUMAN;
 	     k++) {
@@ -1923,6 +1924,17 @@ text_has_unquoted(const char *t, size_t len, const char *phrase)
 	return NULL;
 }
 
+/* line_quoted - the line of text holding at starts with '>'. */
+static bool
+line_quoted(const char *text, const char *at)
+{
+	while (at > text && at[-1] != '\n')
+		at--;
+	while (*at == ' ' || *at == '\t')
+		at++;
+	return *at == '>';
+}
+
 /*
  * ARF complaints without the RFC 5965 wrapper: the machine-readable part
  * sent as text/plain (its fields then sit in the body), Yahoo's and AOL's
@@ -1946,7 +1958,7 @@ classify_arf_variant(const struct mime_msg *m, const char *fold,
 
 	if (subject_is_forward(fold) || subject_is_reply(fold))
 		return false;
-	if (ft != NULL && *text != '>' &&
+	if (ft != NULL && !line_quoted(text, ft) &&
 	    (line_field(text, tlen, "User-Agent", &vl) != NULL ||
 	     line_field(text, tlen, "Version", &vl) != NULL)) {
 		char tmp[REASON_VALUE_MAX + 1];
@@ -1964,11 +1976,14 @@ classify_arf_variant(const struct mime_msg *m, const char *fold,
 	} else {
 		const char *hit = NULL;
 
+		/* the wording counts only with the reported mail attached */
+		if (m->original_message_id == NULL)
+			return false;
 		for (size_t i = 0;
 		     i < G_N_ELEMENTS(classify_arf_text) && hit == NULL; i++)
 			if (text_has_unquoted(text, tlen, classify_arf_text[i]))
 				hit = classify_arf_text[i];
-		if (hit == NULL || m->original_message_id == NULL)
+		if (hit == NULL)
 			return false;
 		reason_set(res, "abuse report \"%s\" with the original mail",
 		           hit);
@@ -2066,7 +2081,7 @@ first_word(const char *fold, const char *text, size_t tlen,
  */
 static bool
 classify_notice(const struct mime_msg *m, const struct classify_opts *o,
-                const struct classify_sig *s, const char *fold,
+                const struct classify_sig *s, const char *fold, const char *ooo,
                 struct classify_result *res)
 {
 	const char *text = m->text != NULL ? m->text : "";
@@ -2077,7 +2092,8 @@ classify_notice(const struct mime_msg *m, const struct classify_opts *o,
 	if (classify_provider(m, fold, res) ||
 	    classify_arf_variant(m, fold, res))
 		return true;
-	if (subject_is_forward(fold) || subject_is_reply(fold))
+	/* an out-of-office echoing "blocked" or "delivery" stays one */
+	if (ooo != NULL || subject_is_forward(fold) || subject_is_reply(fold))
 		return false;
 	nr = noreply_sender(m);
 	machine = nr != NULL || empty_return_path(s->return_path) ||
@@ -2217,7 +2233,7 @@ classify_msg(const struct mime_msg *m, const struct classify_opts *o,
 	if (classify_own(m, o, &s, ooo, res) ||
 	    classify_report(m, o, &s, res) ||
 	    classify_ndr(m, o, &s, fold, ooo, res) ||
-	    classify_notice(m, o, &s, fold, res) ||
+	    classify_notice(m, o, &s, fold, ooo, res) ||
 	    classify_auto(&s, ooo, res) || classify_spam(m, &s, res) ||
 	    classify_list(&s, res))
 		goto out;

@@ -1180,6 +1180,24 @@ test_gateway_blocked(void)
 	            "Subject: Fwd: Message blocked");
 	TEST_STREQ(classify_name(class_of_str(v, &opts)), "human");
 	g_free(v);
+	/* the null envelope sender is a machine too, but only its own
+	   unquoted words count */
+	{
+		char *a = replace(raw,
+		                  "From: Email Security "
+		                  "<no-reply@security.customer.example>",
+		                  "Return-Path: <>\nFrom: it@customer.example");
+		char *b = replace(a, "Subject: Message blocked: ", "Subject: ");
+		char *c = replace(b, "Your message to", "> Your message to");
+		char *d = replace(c, "and will not", "> and will not");
+
+		TEST_STREQ(classify_name(class_of_str(b, &opts)), "bounce");
+		TEST_STREQ(classify_name(class_of_str(d, &opts)), "human");
+		g_free(a);
+		g_free(b);
+		g_free(c);
+		g_free(d);
+	}
 	g_free(raw);
 }
 
@@ -1193,6 +1211,16 @@ test_arf_variants(void)
 	TEST_STREQ(r.reason, "ARF fields in the text feedback-type=abuse");
 	TEST_STREQ(r.original_message_id, "ack-90@support.example.com");
 	classify_result_clear(&r);
+	/* a person quoting those fields is a person */
+	{
+		static const char quoted[] =
+		    "From: a@customer.example\nTo: support@example.com\n"
+		    "Subject: what is this?\n\nWe got this:\n"
+		    "> Feedback-Type: abuse\n> User-Agent: ISP-FBL/2.1\n"
+		    "> Version: 1\n";
+
+		TEST_STREQ(classify_name(class_of_str(quoted, &opts)), "human");
+	}
 	EXPECT_CLASS("arf_jmrp.eml", CLASSIFY_COMPLAINT, &r);
 	TEST_STREQ(r.original_message_id, "ack-91@support.example.com");
 	classify_result_clear(&r);
