@@ -11,7 +11,9 @@
  * 8-bit header bytes (raw GB2312 or Shift_JIS subjects and file names)
  * are read with the first charset that takes every byte of: UTF-8, the
  * charsets the mail declares (its charset= parameters, in order),
- * lim->extra_charsets, then the rest of lim->charset_fallback; raw
+ * lim->extra_charsets, libuchardet's guess (a multi-byte charset the
+ * bytes convert from, nothing else), then the rest of
+ * lim->charset_fallback; raw
  * ISO-2022-JP escapes in a header are read as ISO-2022-JP.  Adjacent
  * encoded words of one charset are decoded together (RFC 2047 6.2:
  * mailers split words in the middle of a multi-byte character).
