@@ -2744,13 +2744,42 @@ mime_addr_token(const char *v, size_t n, size_t k, size_t *s_r, size_t *e_r)
 	return true;
 }
 
+/* mime_addr_plain - a@b without quotes, blanks or brackets. */
+static bool
+mime_addr_plain(const char *a)
+{
+	return strchr(a, '@') != NULL && strpbrk(a, "\" \t<>[]()") == NULL;
+}
+
+/*
+ * mime_name_trim - the name left of a salvaged address without the
+ * brackets, quotes and "mailto:" that opened it ("John Doe [", "John Doe
+ * <mailto:").  In place; returns s.
+ */
+static char *
+mime_name_trim(char *s)
+{
+	size_t n;
+
+	for (;;) {
+		g_strstrip(s);
+		n = strlen(s);
+		if (n > 0 && strchr("([{:;,", s[n - 1]) != NULL)
+			s[n - 1] = '\0';
+		else if (n >= 6 && g_ascii_strcasecmp(s + n - 6, "mailto") == 0)
+			s[n - 6] = '\0';
+		else
+			return s;
+	}
+}
+
 /*
  * mime_from_salvage - a sender from a From line GMime could not read as
- * one mailbox: none at all while the line holds an address, or several
- * from a line without a comma ("Support @ Acme support@acme.example",
- * "user@host junk").  The address in angle brackets wins, else the last
- * one whose domain has a dot (a display name with an @ comes first), else
- * the last one; the text before it is the name.
+ * one mailbox: none at all (or one that is no plain a@b) while the line
+ * holds an address, or several from a line without a comma ("Support @ Acme
+ * support@acme.example", "user@host junk").  The address in angle brackets
+ * wins, else the last one whose domain has a dot (a display name with an @
+ * comes first), else the last one; the text before it is the name.
  */
 static void
 mime_from_salvage(struct mime_ctx *c)
@@ -2771,8 +2800,12 @@ mime_from_salvage(struct mime_ctx *c)
 	if (v == NULL || strchr(v, '@') == NULL)
 		return;
 	n = strnlen(v, MIME_FROM_SCAN);
-	if (from->len == 1 || (from->len > 1 && (memchr(v, ',', n) != NULL ||
-	                                         memchr(v, ';', n) != NULL)))
+	if (from->len == 1 &&
+	    mime_addr_plain(
+	        ((struct mime_addr *)g_ptr_array_index(from, 0))->addr))
+		return;
+	if (from->len > 1 &&
+	    (memchr(v, ',', n) != NULL || memchr(v, ';', n) != NULL))
 		return;
 	if (from->len > 1) {
 		/* "a@x.example b@x.example": two mailboxes, comma missing */
@@ -2820,7 +2853,7 @@ mime_from_salvage(struct mime_ctx *c)
 		for (size_t i = 0; i < best_s; i++)
 			if (v[i] != '"' && v[i] != '<' && v[i] != '>')
 				g_string_append_c(nm, v[i]);
-		name = g_strstrip(g_string_free(nm, FALSE));
+		name = mime_name_trim(g_string_free(nm, FALSE));
 		if (name[0] == '\0' || g_ascii_strcasecmp(name, a->addr) == 0) {
 			g_free(name);
 			name = NULL;

@@ -1139,6 +1139,12 @@ test_from_salvage(void)
 	    {"john.doe@example.com.", "john.doe@example.com", NULL, false},
 	    {"John Doe <john.doe@example.com.>", "john.doe@example.com",
 	     "John Doe", false},
+	    /* brackets GMime does not know, a quoted bare address */
+	    {"John Doe [john.doe@example.com]", "john.doe@example.com",
+	     "John Doe", true},
+	    {"John Doe <mailto:john.doe@example.com>", "john.doe@example.com",
+	     "John Doe", true},
+	    {"\"john.doe@example.com\"", "john.doe@example.com", NULL, true},
 	    /* a comma missing between two good mailboxes: both kept */
 	    {"tim@example.com ann@example.com", "tim@example.com", NULL, false},
 	};
