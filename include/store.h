@@ -244,10 +244,6 @@ int store_outbox_failed(struct store *st, gint64 id, int code, const char *err);
 gint64 store_outbox_next_due(struct store *st);
 
 /* ---- send limits and the circuit breaker (sql/002_limits.sql) ---- */
-/* store_auto_count_sender - automatic mails queued in the last seconds
- * that sender identity caused (suppressed excluded); -E. */
-gint64 store_auto_count_sender(struct store *st, const char *sender,
-                               int seconds);
 /* store_auto_count_global - automatic mails queued in the last seconds,
  * suppressed ones excluded; -E.  May be up to a second old for mail other
  * connections queued (this connection's own is always counted). */
@@ -262,6 +258,13 @@ gint64 store_sent_count_global(struct store *st, int seconds);
 int store_limit_counts(struct store *st, bool sent, const char *rcpt,
                        gint64 ticket, int rcpt_secs, int ticket_secs,
                        gint64 *rcpt_r, gint64 *ticket_r);
+/* store_limit_counts_sender - store_limit_counts (queued) and, in the
+ * same statement, the automatic mails that sender identity caused in the
+ * last rcpt_secs (outbox.sender).  0 or -E. */
+int store_limit_counts_sender(struct store *st, const char *rcpt,
+                              const char *sender, gint64 ticket, int rcpt_secs,
+                              int ticket_secs, gint64 *rcpt_r, gint64 *ticket_r,
+                              gint64 *sender_r);
 /* store_outbox_suppress - a leased mail will never be sent (a limit). */
 int store_outbox_suppress(struct store *st, gint64 id, const char *why);
 /* store_outbox_hold - push every queued mail at least secs into the future

@@ -130,12 +130,10 @@ limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
 	int r;
 
 	*repeat_r = false;
-	if ((r = store_limit_counts(st, false, rcpt, MAX(ticket, 0), LIMIT_DAY,
-	                            LIMIT_HOUR, &c.rcpt_day, &c.ticket_hour)) <
-	    0)
+	if ((r = store_limit_counts_sender(st, rcpt, who, MAX(ticket, 0),
+	                                   LIMIT_DAY, LIMIT_HOUR, &c.rcpt_day,
+	                                   &c.ticket_hour, &c.sender_day)) < 0)
 		return r;
-	if ((c.sender_day = store_auto_count_sender(st, who, LIMIT_DAY)) < 0)
-		return (int)c.sender_day;
 	c.repeat = c.rcpt_day > 0 || c.sender_day > 0;
 	*repeat_r = c.repeat;
 	if ((c.global_minute = store_auto_count_global(st, LIMIT_MINUTE)) < 0)

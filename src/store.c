@@ -272,9 +272,16 @@ static const char *const store_sql[S__COUNT] = {
     [S_AUTO_GLOBAL] = "SELECT count(*) FROM outbox WHERE is_repeat AND "
                       "created > now() - make_interval(secs => $1) AND "
                       "state <> 'suppressed'",
-    [S_AUTO_SENDER] = "SELECT count(*) FROM outbox WHERE sender = $1 AND "
-                      "created > now() - make_interval(secs => $2::int) "
-                      "AND state <> 'suppressed'",
+    /* S_AUTO_COUNTS and the sender identity's count in one round trip
+     * (limit_check_queue, every acknowledgement) */
+    [S_AUTO_SENDER] =
+        "SELECT (SELECT count(*) FROM outbox WHERE rcpt = $1 AND created > "
+        "now() - make_interval(secs => $3::int) AND state <> "
+        "'suppressed'), (SELECT count(*) FROM outbox WHERE ticket_id = "
+        "$2::bigint AND created > now() - make_interval(secs => $4::int) "
+        "AND state <> 'suppressed'), (SELECT count(*) FROM outbox WHERE "
+        "sender = $5 AND created > now() - make_interval(secs => $3::int) "
+        "AND state <> 'suppressed')",
     /* Both per-address and per-ticket counts in one statement (they run
      * for every acknowledgement), each subquery on its own index; not
      * one WHERE with ($1 = 0 OR ...), whose generic plan can use no
@@ -1707,13 +1714,26 @@ store_minute_count(struct store *st, struct store_minute *m, enum store_stmt s,
 	return n;
 }
 
-gint64
-store_auto_count_sender(struct store *st, const char *sender, int seconds)
+int
+store_limit_counts_sender(struct store *st, const char *rcpt,
+                          const char *sender, gint64 ticket, int rcpt_secs,
+                          int ticket_secs, gint64 *rcpt_r, gint64 *ticket_r,
+                          gint64 *sender_r)
 {
-	char a[24];
-	const char *vals[] = {sender, store_i64(a, seconds)};
+	char a[24], b[24], c[24];
+	const char *vals[] = {rcpt, store_i64(a, ticket),
+	                      store_i64(b, rcpt_secs),
+	                      store_i64(c, ticket_secs), sender};
+	int r;
+	PGresult *res = store_run(st, S_AUTO_SENDER, 5, vals, NULL, NULL, &r);
 
-	return store_int(st, S_AUTO_SENDER, 2, vals, 0);
+	if (res == NULL)
+		return r;
+	*rcpt_r = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*ticket_r = g_ascii_strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	*sender_r = g_ascii_strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+	return 0;
 }
 
 gint64
