@@ -395,10 +395,10 @@ static const char *const store_sql[S__COUNT] = {
 };
 
 /*
- * A count of all automatic mail in the last minute, re-read at most once a
- * second.  Counting it afresh for every mail costs O(rate x 60) rows a
- * mail, 18,000 at 300 mails/s.  This connection's own additions since the
- * read are added at once, so one instance sees its own burst exactly and
+ * A count of the repeats (the breaker's, 010) in the last minute, re-read at
+ * most once a second.  Counting it afresh for every mail costs O(rate x 60)
+ * rows a mail, 18,000 at 300 mails/s.  This connection's own additions since
+ * the read are added at once, so one instance sees its own burst exactly and
  * other instances' within a second: the breaker stops storms, for which
  * that is noise.
  */
