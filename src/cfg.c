@@ -8,6 +8,8 @@
  */
 #include "cfg.h"
 
+#include "authres.h"
+
 #include "template.h"
 
 #include <libconfig.h>
@@ -88,6 +90,7 @@ static const char *const cfg_known[] = {
     "people.*.role",
     "agents",
     "agents.authserv_id",
+    "agents.authres_fields",
     "agents.trust_from",
     /* SLA and escalation (issue 7) */
     "calendars",
@@ -453,6 +456,10 @@ cfg_load_agents(struct cfg_ctx *x, struct cfg *c)
 		g_clear_pointer(&id, g_free);
 	}
 	c->agents.authserv_id = id;
+	/* how many Authentication-Results fields the site itself prepends
+	 * (authres.h); the bound keeps the scan of the raw header short */
+	c->agents.authres_fields =
+	    (int)cfg_int(x, "agents.authres_fields", 1, 1, AUTHRES_MAX_FIELDS);
 	if (strcmp(t, "authenticated") == 0)
 		c->agents.trust_from = CFG_TRUST_AUTHENTICATED;
 	else if (strcmp(t, "header") == 0)
