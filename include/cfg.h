@@ -72,7 +72,7 @@ struct cfg_tickets {
 struct cfg_limits {
 	int per_recipient_day; /* automatic mails to one address per day */
 	int per_ticket_hour;   /* automatic mails per ticket per hour */
-	int global_per_minute; /* circuit breaker for all automatic mail */
+	int global_per_minute; /* circuit breaker: repeats per minute */
 	int suppress_days;     /* how long a bounced address gets nothing */
 	int breaker_cooldown;  /* seconds the breaker stays open; 0: reset */
 };
@@ -103,7 +103,9 @@ enum cfg_trust_from {
 };
 
 struct cfg_agents {
-	char *authserv_id; /* owned or NULL: our MTA's authserv-id */
+	char *authserv_id;  /* owned or NULL: our MTA's authserv-id */
+	int authres_fields; /* topmost Authentication-Results fields that
+	                       our own MTA and filters add (trusted) */
 	enum cfg_trust_from trust_from;
 };
 
@@ -174,6 +176,8 @@ struct cfg {
 	GPtrArray *people; /* struct cfg_person*, agents and managers */
 	struct cfg_sla sla;
 	struct cfg_agents agents;
+	char **mime_fallback_charsets; /* owned, NULL-terminated, or NULL:
+	                                  mime.fallback_charsets */
 	char *templates_dir;            /* NULL: built-in acknowledgement */
 	struct template_lib *templates; /* every template, checked */
 	GPtrArray *queues; /* struct cfg_queue*; one implicit without a list;

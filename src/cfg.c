@@ -14,6 +14,7 @@
  */
 #include "cfg.h"
 
+#include "authres.h"
 #include "template.h"
 
 #include <libconfig.h>
@@ -107,7 +108,8 @@ struct cfg_level_in {
 };
 
 static cfg_check_fn cfg_check_imap_url, cfg_check_smtp_url, cfg_check_tag,
-    cfg_check_timezone, cfg_check_authserv_id, cfg_check_queue_name;
+    cfg_check_timezone, cfg_check_authserv_id, cfg_check_queue_name,
+    cfg_check_charset;
 
 static const char *const cfg_after_names[] = {"seen", "move", "none", NULL};
 static const char *const cfg_drop_names[] = {"ticket", "drop", NULL};
@@ -193,6 +195,11 @@ static const char *const cfg_policy_prios[] = {"low",    "normal", "high",
 	{                                                                      \
 		.path = p, .type = CFG_KT_STRS, at, .flags = fl, .aux = -1,    \
 		.aux2 = -1                                                     \
+	}
+#define K_STRS_CHECK(p, at, fl, chk)                                           \
+	{                                                                      \
+		.path = p, .type = CFG_KT_STRS, at, .flags = fl, .check = chk, \
+		.aux = -1, .aux2 = -1                                          \
 	}
 #define K_DAY(p, d)                                                            \
 	{                                                                      \
@@ -303,8 +310,19 @@ static const struct cfg_key cfg_keys[] = {
     K_GROUP("agents"),
     K_STR("agents.authserv_id", C_(agents.authserv_id), NULL,
           cfg_check_authserv_id, 0),
+    /* how many Authentication-Results fields the site itself prepends
+     * (authres.h); the bound keeps the scan of the raw header short */
+    K_INT("agents.authres_fields", C_(agents.authres_fields), 1, 1,
+          AUTHRES_MAX_FIELDS),
     K_CHOICE("agents.trust_from", C_(agents.trust_from), cfg_trust_names,
              CFG_TRUST_AUTHENTICATED, CFG_F_EXPECT),
+
+    /* charsets for raw 8-bit header bytes that are neither UTF-8 nor a
+     * charset the mail declares (a Chinese or Japanese team's mail) */
+    K_GROUP("mime"),
+    K_STRS_CHECK("mime.fallback_charsets", C_(mime_fallback_charsets), 0,
+                 cfg_check_charset),
+    K_ELEM("mime.fallback_charsets.*"),
 
     K_LIST("calendars"),
     K_GROUP("calendars.*"),
@@ -661,6 +679,10 @@ cfg_read_strs(struct cfg_ctx *x, const struct cfg_key *k,
 			continue;
 		}
 		g_free(name);
+		if (k->check != NULL && !k->check(x, k, s, out)) {
+			g_free(out);
+			continue;
+		}
 		if (k->flags & CFG_F_FOLD) {
 			g_autofree char *nfc =
 			    g_utf8_normalize(out, -1, G_NORMALIZE_ALL_COMPOSE);
@@ -1030,6 +1052,23 @@ cfg_check_authserv_id(struct cfg_ctx *x, const struct cfg_key *k,
 	          "as \"mx.example.com\"",
 	          v);
 	return false;
+}
+
+/* mime.fallback_charsets: each a charset iconv knows. */
+static bool
+cfg_check_charset(struct cfg_ctx *x, const struct cfg_key *k,
+                  const config_setting_t *s, const char *v)
+{
+	GIConv cd = g_iconv_open("UTF-8", v);
+
+	(void)k;
+	if (cd == (GIConv)-1) {
+		cfg_error(x, s, "mime.fallback_charsets: unknown charset '%s'",
+		          v);
+		return false;
+	}
+	g_iconv_close(cd);
+	return true;
 }
 
 /* A queue name is a word in logs, in tickctl --queue and in SQL rows. */

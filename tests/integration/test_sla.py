@@ -114,7 +114,8 @@ def test_unanswered_ticket_escalates_level_by_level_until_agent_replies(make_wor
     w.append(mail(a["alice"], cust, "Re: [Example #%d] Printer offline" % n,
                   body="Please switch it off and on again.\n",
                   headers=["Cc: %s" % w.addr(w.support),
-                           "Authentication-Results: mx.example.com; dmarc=pass"]))
+                           "Authentication-Results: mx.example.com; dmarc=pass "
+                           "header.from=example.com"]))
     w.once()
     sleep_until(t0 + 185)
     w.once()
