@@ -1,5 +1,5 @@
-"""An agent's From address is not enough to act as the agent (issue 6,
-non-negotiable 3): INBOX mail from an agent address runs its #commands only
+"""An agent's From address is not enough to act as the agent
+(non-negotiable 3): INBOX mail from an agent address runs its #commands only
 when the Authentication-Results header of the organisation's own MTA
 (agents.authserv_id) shows an aligned pass.  On the real servers: mail goes
 in by IMAP, outcomes are read from tickctl's JSON and the real mailboxes."""

@@ -1,4 +1,4 @@
-"""Machine mail and loop protection on the real servers (issue 5).
+"""Machine mail and loop protection on the real servers.
 
 Must show 2: a real OpenSMTPD DSN of an acknowledgement lands on its ticket.
 Must show 3: two marker-less auto-responders (Python code reading the

@@ -1,4 +1,4 @@
-"""Issue 12 on real servers: `tickctl forget` (erasure), `tickctl export`
+"""On real servers: `tickctl forget` (erasure), `tickctl export`
 (access) and retention (`tickctl purge` and tickd's daily job).  The
 erasure test greps a full pg_dump of the test database."""
 import json

@@ -1,4 +1,4 @@
-"""SLA clocks and escalation on real servers (issue 7, must-shows 2-4).
+"""SLA clocks and escalation on real servers.
 
 The SLA is 1 business minute on a 24x7 calendar, so the tests wait real
 minutes (no fake clock in the daemon); each waits only until the instant
