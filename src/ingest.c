@@ -347,6 +347,42 @@ ingest_add_participants(struct ingest_ctx *x, gint64 t, bool new_ticket)
 	return 0;
 }
 
+/* ingest_ack_wire - the acknowledgement of ticket t to `to` as it goes
+ * on the wire (compose.c), in the requester's language.  0/-E. */
+static int
+ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
+                const char *msgid, GBytes **wire_r)
+{
+	g_autofree char *refs = NULL, *prev_lang = NULL;
+	struct compose_ack a = {
+	    .ticket = t,
+	    .to_addr = to->addr,
+	    .to_name = to->name,
+	    .subject = x->m->subject,
+	    .in_reply_to = x->m->message_id,
+	    .message_id = msgid,
+	    .now = x->now,
+	};
+	int r;
+
+	if (x->m->message_id) {
+		GString *s = g_string_new(NULL);
+		for (guint i = 0; i < x->m->references->len && i < 20; i++)
+			g_string_append_printf(
+			    s, "%s ", (char *)x->m->references->pdata[i]);
+		g_string_append(s, x->m->message_id);
+		refs = g_string_free(s, FALSE);
+	}
+	a.references = refs;
+	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
+		return r;
+	a.prev_language = prev_lang;
+	a.content_language = x->m->language;
+	a.accept_language = mime_header(x->m, "Accept-Language");
+	*wire_r = compose_ack(x->cfg, &a);
+	return 0;
+}
+
 /* ingest_ack - queue the acknowledgement for new ticket t, unless a loop
  * rule or a send limit says no (then the audit trail says why). */
 static int
@@ -354,7 +390,7 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 {
 	const struct cfg *cfg = x->cfg;
 	const struct mime_addr *to = x->from;
-	g_autofree char *msgid = NULL, *refs = NULL;
+	g_autofree char *msgid = NULL;
 	const char *why = NULL, *held = NULL;
 	g_autoptr(GBytes) wire = NULL;
 	gint64 mid = 0;
@@ -393,32 +429,8 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 
 	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
 	                          t, "ack", cfg->tickets.domain);
-	if (x->m->message_id) {
-		GString *s = g_string_new(NULL);
-		for (guint i = 0; i < x->m->references->len && i < 20; i++)
-			g_string_append_printf(
-			    s, "%s ", (char *)x->m->references->pdata[i]);
-		g_string_append(s, x->m->message_id);
-		refs = g_string_free(s, FALSE);
-	}
-	struct compose_ack a = {
-	    .ticket = t,
-	    .to_addr = to->addr,
-	    .to_name = to->name,
-	    .subject = x->m->subject,
-	    .in_reply_to = x->m->message_id,
-	    .references = refs,
-	    .message_id = msgid,
-	    .now = x->now,
-	};
-	/* the language of the acknowledgement */
-	g_autofree char *prev_lang = NULL;
-	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
+	if ((r = ingest_ack_wire(x, t, to, msgid, &wire)) < 0)
 		return r;
-	a.prev_language = prev_lang;
-	a.content_language = x->m->language;
-	a.accept_language = mime_header(x->m, "Accept-Language");
-	wire = compose_ack(cfg, &a);
 	{
 		/* the sender identity: limits count per From as well as per
 		 * recipient (one From, many Reply-To is one sender) */
