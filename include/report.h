@@ -101,6 +101,8 @@ enum report_count_kind {
 	REPORT_MACHINE,         /* machine mail stored and not answered */
 	REPORT_CUSTOMER_MAILS,  /* customer mails received */
 	REPORT_CONTACT_TICKETS, /* distinct tickets of those mails */
+	REPORT_RESPONDED,       /* tickets a person first answered in the
+	                           period; agent = the responder */
 	REPORT_COUNT__KINDS
 };
 
@@ -129,6 +131,7 @@ struct report_kpi {
 	gint64 machine;
 	gint64 csat_good, csat_okay, csat_bad;
 	gint64 customer_mails, contact_tickets;
+	gint64 responded; /* REPORT_RESPONDED */
 };
 
 enum report_group_kind { REPORT_ALL = 0, REPORT_QUEUE, REPORT_AGENT };

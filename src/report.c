@@ -453,6 +453,9 @@ report_add_count(struct report *r, const struct report_count *c)
 		case REPORT_CONTACT_TICKETS:
 			kp->contact_tickets += c->n;
 			break;
+		case REPORT_RESPONDED:
+			kp->responded += c->n;
+			break;
 		}
 	}
 	return 0;
@@ -535,6 +538,7 @@ static const struct report_metric report_metrics[] = {
     {"csat_pct", "CSAT satisfied", REPORT_F_PCT},
     {"csat_n", "CSAT ratings", REPORT_F_COUNT},
     {"contact_ratio", "Customer mails per ticket", REPORT_F_RATIO},
+    {"responded", "Tickets answered (first response)", REPORT_F_COUNT},
 };
 
 static gint64
@@ -586,6 +590,8 @@ report_value(const struct report_kpi *k, size_t i)
 		return report_pct(k->csat_good, csat_n);
 	if (strcmp(key, "csat_n") == 0)
 		return (double)csat_n;
+	if (strcmp(key, "responded") == 0)
+		return (double)k->responded;
 	if (strcmp(key, "contact_ratio") == 0)
 		return k->contact_tickets > 0
 		           ? round(100.0 * (double)k->customer_mails /
