@@ -62,4 +62,21 @@ char *agentmail_relay_name(const struct cfg *cfg, const char *agent_name);
  * g_bytes_unref. */
 GBytes *agentmail_relay(const struct cfg *cfg, const struct agentmail_relay *r);
 
+/* The answer to an agent's commands. */
+struct agentmail_confirm {
+	gint64 ticket;
+	const char *to_addr, *to_name; /* the person */
+	const char *subject;           /* of the agent's mail */
+	const char *failed;            /* "line: why\n"..., may be "" */
+	const char *done;              /* "line: what\n"..., may be "" */
+	const char *in_reply_to;       /* the agent's Message-ID or NULL */
+	const char *message_id;        /* signed, without <> */
+	gint64 now;
+};
+
+/* agentmail_confirm - its wire form, an auto-reply (RFC 3834
+ * headers).  g_bytes_unref. */
+GBytes *agentmail_confirm(const struct cfg *cfg,
+                          const struct agentmail_confirm *c);
+
 #endif

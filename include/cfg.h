@@ -102,6 +102,12 @@ enum cfg_trust_from {
 	CFG_TRUST_HEADER,            /* the From header alone (forgeable) */
 };
 
+enum cfg_confirm {
+	CFG_CONFIRM_ERRORS = 0, /* answer an agent's commands that failed */
+	CFG_CONFIRM_ALL,        /* and those that worked */
+	CFG_CONFIRM_NONE,
+};
+
 struct cfg_agents {
 	char *authserv_id;  /* owned or NULL: our MTA's authserv-id */
 	int authres_fields; /* topmost Authentication-Results fields that
@@ -111,6 +117,7 @@ struct cfg_agents {
 	                               person who first answered it */
 	char *relay_from_name;      /* owned: From name of a relayed reply,
 	                               "{agent} via {support}" */
+	enum cfg_confirm confirm;   /* answers to an agent's commands */
 };
 
 struct cfg_person {

@@ -118,3 +118,43 @@ agentmail_relay(const struct cfg *cfg, const struct agentmail_relay *r)
 	o.date = r->now;
 	return mime_build(&o);
 }
+
+GBytes *
+agentmail_confirm(const struct cfg *cfg, const struct agentmail_confirm *c)
+{
+	g_autofree char *tag = compose_tag(cfg, c->ticket);
+	g_autofree char *stripped = thread_strip_subject(
+	    c->subject ? c->subject : "", cfg->tickets.subject_tag);
+	g_autofree char *subject = g_strdup_printf(
+	    "%s %s: %s", tag, *c->failed ? "command not done" : "commands done",
+	    *stripped ? stripped : "(no subject)");
+	struct compose_auto hdrs;
+	struct mime_out o = {0};
+	GString *b = g_string_new(NULL);
+	GBytes *wire;
+
+	if (*c->failed)
+		g_string_append_printf(
+		    b, "Not done on ticket #%" G_GINT64_FORMAT ":\n\n%s\n",
+		    c->ticket, c->failed);
+	if (*c->done)
+		g_string_append_printf(b, "Done:\n\n%s\n", c->done);
+	g_string_append_printf(b,
+	                       "-- \n%s\nCommands: #status, #priority, "
+	                       "#assign, #note at the top of the mail.\n",
+	                       cfg->smtp.from_name);
+	o.from_name = cfg->smtp.from_name;
+	o.from_addr = cfg->smtp.from;
+	o.to_name = c->to_name;
+	o.to_addr = c->to_addr;
+	o.subject = subject;
+	o.text = b->str;
+	o.message_id = c->message_id;
+	o.in_reply_to = c->in_reply_to;
+	o.references = c->in_reply_to;
+	o.extra = compose_auto_headers(cfg, "auto-replied", NULL, &hdrs);
+	o.date = c->now;
+	wire = mime_build(&o);
+	g_string_free(b, TRUE);
+	return wire;
+}

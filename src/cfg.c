@@ -114,6 +114,7 @@ static cfg_check_fn cfg_check_imap_url, cfg_check_smtp_url, cfg_check_tag,
 static const char *const cfg_after_names[] = {"seen", "move", "none", NULL};
 static const char *const cfg_drop_names[] = {"ticket", "drop", NULL};
 static const char *const cfg_trust_names[] = {"authenticated", "header", NULL};
+static const char *const cfg_confirm_names[] = {"errors", "all", "none", NULL};
 static const char *const cfg_role_names[] = {"agent", "manager", NULL};
 static const char *const cfg_prio_names[] = {"low", "normal", "high", "urgent",
                                              NULL};
@@ -326,6 +327,8 @@ static const struct cfg_key cfg_keys[] = {
            false),
     K_STR("agents.relay_from_name", C_(agents.relay_from_name),
           "{agent} via {support}", NULL, 0),
+    K_CHOICE("agents.confirm", C_(agents.confirm), cfg_confirm_names,
+             CFG_CONFIRM_ERRORS, CFG_F_EXPECT),
 
     /* charsets for raw 8-bit header bytes that are neither UTF-8 nor a
      * charset the mail declares (a Chinese or Japanese team's mail) */

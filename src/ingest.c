@@ -43,6 +43,9 @@ struct ingest_tx {
 	bool new_ticket;
 	/* the person an #assign of this mail assigned (borrowed), NULL */
 	const struct cfg_person *assigned;
+	/* what the agent's commands did not do, and did, one line each, for
+	 * the answer (agents.confirm); clipped */
+	char cmd_failed[1024], cmd_done[1024];
 };
 
 struct ingest_ctx {
@@ -628,6 +631,15 @@ ingest_assignee(const struct ingest_ctx *x, const char *arg, const char **why_r)
 	return NULL;
 }
 
+/* ingest_cmd_note - one line of the answer to an agent's commands. */
+static void
+ingest_cmd_note(char *buf, size_t size, const char *line, const char *what)
+{
+	g_autofree char *l = g_strdup_printf("%s: %s\n", line, what);
+
+	g_strlcat(buf, l, size);
+}
+
 /* ingest_set_status - status cur -> to (cur is updated), one event. */
 static int
 ingest_set_status(struct ingest_ctx *x, gint64 t, gint64 msg, char cur[16],
@@ -645,6 +657,7 @@ ingest_set_status(struct ingest_ctx *x, gint64 t, gint64 msg, char cur[16],
 	if ((r = store_ticket_set_status(x->st, t, to, x->now)) < 0)
 		return r;
 	g_strlcpy(cur, to, 16);
+	ingest_cmd_note(x->tx.cmd_done, sizeof(x->tx.cmd_done), "#status", d);
 	return store_event_add(x->st, t, ingest_actor(x), "status", d, msg);
 }
 
@@ -674,9 +687,13 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		if (r < 0)
 			return r;
 		g_strlcpy(priority, c->arg, 16);
+		ingest_cmd_note(x->tx.cmd_done, sizeof(x->tx.cmd_done), c->line,
+		                d);
 		return store_event_add(x->st, t, who, "priority", d, msg);
 	case COMMAND_ASSIGN:
 		if ((p = ingest_assignee(x, c->arg, &why)) == NULL) {
+			ingest_cmd_note(x->tx.cmd_failed,
+			                sizeof(x->tx.cmd_failed), c->line, why);
 			d = g_strdup_printf("%s: %s", c->line, why);
 			return store_event_add(x->st, t, who,
 			                       "command-rejected", d, msg);
@@ -685,6 +702,8 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		if (r < 0)
 			return r;
 		x->tx.assigned = p;
+		ingest_cmd_note(x->tx.cmd_done, sizeof(x->tx.cmd_done), c->line,
+		                "assigned");
 		return store_event_add(x->st, t, who, "assigned", p->address,
 		                       msg);
 	case COMMAND_NOTE:
@@ -829,6 +848,9 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 		const struct command_reject *j = x->cmds.rejected->pdata[i];
 		g_autofree char *d =
 		    g_strdup_printf("%s: %s", j->line, j->reason);
+		ingest_cmd_note(x->tx.cmd_failed, sizeof(x->tx.cmd_failed),
+		                j->line,
+		                j->unknown ? "unknown command" : j->reason);
 		r = store_event_add(x->st, t, who,
 		                    j->unknown ? "command-unknown"
 		                               : "command-rejected",
@@ -1421,6 +1443,49 @@ ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 	return r;
 }
 
+/*
+ * ingest_step_confirm - answer a proven agent's commands (agents.confirm:
+ * "errors", the default, only when one was not done; "all" always;
+ * "none" never): one short mail to the person, never to the shared
+ * support address.  Anyone else's commands are only recorded
+ * (ingest_commands_ignored): tickd answers no stranger.
+ */
+static int
+ingest_step_confirm(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	const struct cfg_person *p = x->responder;
+	const struct ingest_tx *tx = &x->tx;
+	g_autofree char *msgid = NULL, *label = NULL;
+	g_autoptr(GBytes) wire = NULL;
+	gint64 mid = 0;
+	struct agentmail_confirm c = {0};
+
+	(void)out;
+	if (tx->ticket <= 0 || !x->is_agent || p == NULL ||
+	    classify_is_machine(x->cr.cls) ||
+	    cfg->agents.confirm == CFG_CONFIRM_NONE ||
+	    (tx->cmd_failed[0] == '\0' &&
+	     (cfg->agents.confirm != CFG_CONFIRM_ALL ||
+	      tx->cmd_done[0] == '\0')))
+		return INGEST_STEP_NEXT;
+	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
+	                          tx->ticket, "confirm", cfg->tickets.domain);
+	c.ticket = tx->ticket;
+	c.to_addr = p->address;
+	c.to_name = p->name;
+	c.subject = x->m->subject;
+	c.failed = tx->cmd_failed;
+	c.done = tx->cmd_done;
+	c.in_reply_to = x->m->message_id;
+	c.message_id = msgid;
+	c.now = x->now;
+	wire = agentmail_confirm(cfg, &c);
+	label = g_strdup_printf("answer to %s's commands", p->address);
+	return outbox_queue(cfg, x->st, tx->ticket, "confirm", label,
+	                    p->address, msgid, wire, x->now, NULL, false, &mid);
+}
+
 typedef int ingest_step_fn(struct ingest_ctx *x, struct ingest_outcome *out);
 
 static ingest_step_fn *const ingest_steps[] = {
@@ -1441,6 +1506,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_responder,    /* who answered the customer */
     ingest_step_notices,      /* notices to agents (agentmail.h) */
     ingest_step_relay,        /* which goes on to the customer */
+    ingest_step_confirm,      /* answers to an agent's commands */
 };
 
 /*

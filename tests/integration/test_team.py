@@ -266,3 +266,69 @@ def test_note_on_a_notice_reply_stays_internal(make_world):
     t = w.ticket(n)
     assert t["first_response_at"] is None
     assert any("vendor" in m["text"] and m["role"] == "note" for m in t["messages"])
+
+
+# -- must-show 4: answers to commands ------------------------------------------
+
+def confirmations(w, local, n):
+    return [m for m in w.inbox(local) if "[Example #%d] command" % n in m["Subject"]]
+
+
+def test_an_agents_mistyped_command_is_answered_a_strangers_is_not(make_world):
+    w = team_world(make_world)
+    n, q = open_ticket(w)
+    subj = "Re: [Example #%d] Printer on fire" % n
+    # bob, proven by the site's MTA, mistypes
+    w.append(mail(w.bob, w.addr(w.support), subj, headers=["In-Reply-To: %s" % q, AUTH],
+                  body="#asign bob\n#assign nobody-here\nthanks\n"))
+    w.once()
+    got = confirmations(w, w.support + "bob", n)
+    assert len(got) == 1
+    body = got[0].get_content()
+    assert "#asign bob: unknown command" in body
+    assert "#assign nobody-here" in body and "no agent or manager" in body
+    assert got[0]["Auto-Submitted"] == "auto-replied"
+    t = w.ticket(n)
+    assert t["assignee"] is None
+    assert sorted(e["action"] for e in t["events"] if e["action"].startswith("command-")) == [
+        "command-rejected", "command-unknown"]
+    # the same lines from the customer and from a stranger: recorded, never answered
+    cust_before = imapbox.count(w.customer)
+    w.append(mail(w.addr(w.customer), w.addr(w.support), subj,
+                  headers=["In-Reply-To: %s" % q], body="#assign nobody-here\n#asign bob\n"))
+    evil = w.customer + "evil"
+    w.append(mail(w.addr(evil), w.addr(w.support), subj,
+                  headers=["In-Reply-To: %s" % q], body="#assign nobody-here\n#asign bob\n"))
+    # and bob unproven (no Authentication-Results): a customer's mail then
+    w.append(mail(w.bob, w.addr(w.support), subj, headers=["In-Reply-To: %s" % q],
+                  body="#asign bob\n"))
+    w.once()
+    assert imapbox.count(w.customer) == cust_before
+    assert all("command" not in m["Subject"] for m in w.inbox(evil))
+    assert len(confirmations(w, w.support + "bob", n)) == 1
+    t = w.ticket(n)
+    assert len([e for e in t["events"] if e["action"] == "command-ignored"]) >= 2
+    # a correct command from bob: with the default (errors) no answer
+    w.append(mail(w.bob, w.addr(w.support), subj, headers=["In-Reply-To: %s" % q, AUTH],
+                  body="#priority high\nok\n"))
+    w.once()
+    assert w.ticket(n)["priority"] == "high"
+    assert len(confirmations(w, w.support + "bob", n)) == 1
+
+
+def test_confirm_all_answers_done_commands_and_none_answers_nothing(make_world):
+    w = team_world(make_world, agents_extra='confirm = "all";')
+    n, q = open_ticket(w)
+    subj = "Re: [Example #%d] Printer on fire" % n
+    w.append(mail(w.bob, w.addr(w.support), subj, headers=["In-Reply-To: %s" % q, AUTH],
+                  body="#priority high\nok\n"))
+    w.once()
+    got = confirmations(w, w.support + "bob", n)
+    assert len(got) == 1 and "commands done" in got[0]["Subject"]
+    assert "normal -> high" in got[0].get_content()
+    w2 = team_world(make_world, agents_extra='confirm = "none";')
+    n2, q2 = open_ticket(w2)
+    w2.append(mail(w2.bob, w2.addr(w2.support), "Re: [Example #%d] Printer on fire" % n2,
+                   headers=["In-Reply-To: %s" % q2, AUTH], body="#asign bob\n"))
+    w2.once()
+    assert confirmations(w2, w2.support + "bob", n2) == []
