@@ -14,6 +14,8 @@
 #define AGENTMAIL_ASSIGNED       "assigned"
 #define AGENTMAIL_CUSTOMER_REPLY "customer-reply"
 #define AGENTMAIL_NEW_TICKET     "new-ticket"
+/* two agents answered the same customer mail: always sent */
+#define AGENTMAIL_COLLISION "collision"
 
 /* agentmail_wants - does p want notices about event?  Without
  * people.*.notify: assigned and customer-reply (new-ticket is off). */
@@ -30,6 +32,7 @@ struct agentmail_notice {
 	const char *priority;
 	const char *customer;   /* the requester's address */
 	const char *by;         /* who assigned (assigned) */
+	const char *note;       /* a line above the text, or NULL */
 	const char *text;       /* the customer's new text, quotes cut */
 	const char *message_id; /* signed (thread_make_msgid), without <> */
 	gint64 now;

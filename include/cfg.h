@@ -118,6 +118,7 @@ struct cfg_agents {
 	char *relay_from_name;      /* owned: From name of a relayed reply,
 	                               "{agent} via {support}" */
 	enum cfg_confirm confirm;   /* answers to an agent's commands */
+	int collision_window;       /* seconds; 0: no collision check */
 };
 
 struct cfg_person {

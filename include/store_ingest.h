@@ -99,6 +99,11 @@ struct store_notice_info {
 int store_notice_info(struct store *st, gint64 ticket,
                       struct store_notice_info *n);
 void store_notice_info_clear(struct store_notice_info *n);
+/* store_collision - another person than who answered the customer's
+ * newest mail on ticket since `since` (other than message msg), and this
+ * is who's first answer to it: 1 and *other_r (g_free), 0, -E. */
+int store_collision(struct store *st, gint64 ticket, gint64 msg,
+                    const char *who, gint64 since, char **other_r);
 /*
  * store_ticket_agent_touch - an agent's mail at `at`: last_agent_at, and
  * first_response_at unless already set; opened_by_agent (the agent's mail

@@ -44,6 +44,8 @@ agentmail_notice(const struct cfg *cfg, const struct agentmail_notice *n)
 		what = "assigned to you";
 	else if (strcmp(n->event, AGENTMAIL_CUSTOMER_REPLY) == 0)
 		what = "the customer wrote again";
+	else if (strcmp(n->event, AGENTMAIL_COLLISION) == 0)
+		what = "two agents answered";
 	else
 		what = "new ticket";
 	subject = g_strdup_printf("%s %s (%s)", tag,
@@ -58,6 +60,8 @@ agentmail_notice(const struct cfg *cfg, const struct agentmail_notice *n)
 	                       n->ticket, what);
 	if (n->by && *n->by)
 		g_string_append_printf(b, "Assigned by: %s\n", n->by);
+	if (n->note && *n->note)
+		g_string_append_printf(b, "%s\n", n->note);
 	g_string_append_printf(b, "Customer: %s\nStatus: %s, priority %s\n\n",
 	                       n->customer ? n->customer : "-",
 	                       n->status ? n->status : "-",

@@ -329,6 +329,8 @@ static const struct cfg_key cfg_keys[] = {
           "{agent} via {support}", NULL, 0),
     K_CHOICE("agents.confirm", C_(agents.confirm), cfg_confirm_names,
              CFG_CONFIRM_ERRORS, CFG_F_EXPECT),
+    K_INT("agents.collision_window", C_(agents.collision_window), 900, 0,
+          7 * 86400),
 
     /* charsets for raw 8-bit header bytes that are neither UTF-8 nor a
      * charset the mail declares (a Chinese or Japanese team's mail) */

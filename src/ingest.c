@@ -595,6 +595,9 @@ ingest_assignee(const struct ingest_ctx *x, const char *arg, const char **why_r)
 		memmove(a, a + 1, len - 1);
 	}
 	if (g_ascii_strcasecmp(a, "me") == 0) {
+		/* a Sent-folder reply is From support@: its responder */
+		if (x->responder)
+			return x->responder;
 		if (x->from && (hit = cfg_person(x->cfg, x->from->addr)))
 			return hit;
 		*why_r = "'me' needs a mail from a configured agent address";
@@ -1363,9 +1366,9 @@ ingest_step_responder(struct ingest_ctx *x, struct ingest_outcome *out)
  * with text (the customer's new words).  Mail to people is never limited
  * or held (limit.h), so no limit is asked. */
 static int
-ingest_notice(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
-              const char *event, const struct store_notice_info *ni,
-              const char *text)
+ingest_notice_note(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
+                   const char *event, const struct store_notice_info *ni,
+                   const char *text, const char *note)
 {
 	const struct cfg *cfg = x->cfg;
 	g_autofree char *msgid =
@@ -1384,6 +1387,7 @@ ingest_notice(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
 	    .customer = ni->requester,
 	    .by =
 	        strcmp(event, AGENTMAIL_ASSIGNED) == 0 ? ingest_actor(x) : NULL,
+	    .note = note,
 	    .text = text,
 	    .message_id = msgid,
 	    .now = x->now,
@@ -1393,6 +1397,14 @@ ingest_notice(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
 
 	return outbox_queue(cfg, x->st, t, "notice", label, p->address, msgid,
 	                    wire, x->now, NULL, false, &mid);
+}
+
+static int
+ingest_notice(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
+              const char *event, const struct store_notice_info *ni,
+              const char *text)
+{
+	return ingest_notice_note(x, t, p, event, ni, text, NULL);
 }
 
 /*
@@ -1486,6 +1498,53 @@ ingest_step_confirm(struct ingest_ctx *x, struct ingest_outcome *out)
 	                    p->address, msgid, wire, x->now, NULL, false, &mid);
 }
 
+/*
+ * ingest_step_collision - two people answered the same customer mail
+ * within agents.collision_window: an event, and a notice to both saying
+ * who holds the ticket (#assign me before answering is the claim).
+ */
+static int
+ingest_step_collision(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	const struct cfg_person *me = x->responder, *two[2];
+	g_autofree char *other = NULL, *d = NULL, *claim = NULL;
+	struct store_notice_info ni;
+	gint64 t = x->tx.ticket;
+	int r;
+
+	(void)out;
+	if (t <= 0 || !x->is_agent || me == NULL ||
+	    cfg->agents.collision_window <= 0 ||
+	    classify_is_machine(x->cr.cls) || x->cmds.note ||
+	    !ingest_to_customer(x))
+		return INGEST_STEP_NEXT;
+	r = store_collision(x->st, t, x->tx.msg, me->address,
+	                    x->now - cfg->agents.collision_window, &other);
+	if (r <= 0)
+		return r;
+	d = g_strdup_printf("%s and %s answered the same customer mail", other,
+	                    me->address);
+	if ((r = store_event_add(x->st, t, ingest_actor(x), "collision", d,
+	                         x->tx.msg)) < 0)
+		return r;
+	if ((r = store_notice_info(x->st, t, &ni)) < 0)
+		return r;
+	claim = g_strdup_printf("%s.\nClaimed by: %s (\"#assign me\" before "
+	                        "answering claims a ticket)",
+	                        d, ni.assignee ? ni.assignee : "nobody");
+	two[0] = cfg_person(cfg, other);
+	two[1] = me;
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(two); i++) {
+		if (two[i] == NULL)
+			continue;
+		r = ingest_notice_note(x, t, two[i], AGENTMAIL_COLLISION, &ni,
+		                       ni.last_text, claim);
+	}
+	store_notice_info_clear(&ni);
+	return r;
+}
+
 typedef int ingest_step_fn(struct ingest_ctx *x, struct ingest_outcome *out);
 
 static ingest_step_fn *const ingest_steps[] = {
@@ -1504,6 +1563,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_ack,          /* a new ticket's acknowledgement */
     ingest_step_people,       /* agents' commands, links, events */
     ingest_step_responder,    /* who answered the customer */
+    ingest_step_collision,    /* and whether someone else did too */
     ingest_step_notices,      /* notices to agents (agentmail.h) */
     ingest_step_relay,        /* which goes on to the customer */
     ingest_step_confirm,      /* answers to an agent's commands */

@@ -359,6 +359,40 @@ store_notice_info_clear(struct store_notice_info *n)
 }
 
 int
+store_collision(struct store *st, gint64 ticket, gint64 msg, const char *who,
+                gint64 since, char **other_r)
+{
+	/* "the same customer mail": both replies came after the ticket's
+	 * newest customer message; only who's first reply to it counts, so
+	 * one collision is reported once */
+	static const struct store_stmt stmt = {
+	    "collision",
+	    "WITH lc AS (SELECT COALESCE(max(received), '-infinity') AS at "
+	    "FROM message WHERE ticket_id = $1 AND role = 'customer') SELECT "
+	    "m.responder FROM message m, lc WHERE m.ticket_id = $1 AND m.role "
+	    "= 'agent' AND m.id <> $2 AND m.responder IS NOT NULL AND "
+	    "m.responder <> $3 AND m.received > lc.at AND m.received >= "
+	    "to_timestamp($4) AND NOT EXISTS (SELECT 1 FROM message o WHERE "
+	    "o.ticket_id = $1 AND o.role = 'agent' AND o.id <> $2 AND "
+	    "o.responder = $3 AND o.received > lc.at) ORDER BY m.id DESC "
+	    "LIMIT 1"};
+	char a[24], b[24], c[24];
+	const char *vals[] = {store_i64(a, ticket), store_i64(b, msg), who,
+	                      store_i64(c, since)};
+	int r;
+	PGresult *res = store_run(st, &stmt, 4, vals, NULL, NULL, &r);
+
+	*other_r = NULL;
+	if (res == NULL)
+		return r;
+	r = PQntuples(res) > 0;
+	if (r)
+		*other_r = g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return r;
+}
+
+int
 store_requester_language(struct store *st, const char *addr, gint64 except,
                          char **lang_r)
 {

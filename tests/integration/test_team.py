@@ -332,3 +332,51 @@ def test_confirm_all_answers_done_commands_and_none_answers_nothing(make_world):
                    headers=["In-Reply-To: %s" % q2, AUTH], body="#asign bob\n"))
     w2.once()
     assert confirmations(w2, w2.support + "bob", n2) == []
+
+
+# -- must-show 5: collisions ----------------------------------------------------
+
+def collisions(w, local, n):
+    return [m for m in w.inbox(local) if "[Example #%d]" % n in m["Subject"]
+            and "two agents answered" in m["Subject"]]
+
+
+def test_two_agents_answering_the_same_mail_are_told_once(make_world):
+    w = team_world(make_world)
+    support = '"Example Support" <%s>' % w.addr(w.support)
+    n, q = open_ticket(w)
+    # alice claims it first; then alice and carol both answer the same mail
+    w.append(mail(support, w.alice, "Re: [Example #%d] Printer on fire" % n,
+                  headers=["In-Reply-To: %s" % q, "Sender: %s" % w.alice],
+                  body="#assign me\nmine\n"), mailbox="Sent")
+    w.once()
+    sent_reply(w, n, q, support, headers=["Sender: %s" % w.alice], body="Alice: unplug it.\n")
+    assert collisions(w, w.support + "alice", n) == []
+    sent_reply(w, n, q, support, headers=["Sender: %s" % w.carol], body="Carol: call us.\n")
+    for who in ("alice", "carol"):
+        got = collisions(w, w.support + who, n)
+        assert len(got) == 1, who
+        body = got[0].get_content()
+        assert "Claimed by: %s" % w.alice in body
+        assert got[0]["Auto-Submitted"] == "auto-generated"
+    assert collisions(w, w.support + "bob", n) == []
+    t = w.ticket(n)
+    assert len([e for e in t["events"] if e["action"] == "collision"]) == 1
+    # more replies by the same two to the same mail: no second notice
+    sent_reply(w, n, q, support, headers=["Sender: %s" % w.carol], body="Carol again.\n")
+    assert len(collisions(w, w.support + "carol", n)) == 1
+    assert len([e for e in w.ticket(n)["events"] if e["action"] == "collision"]) == 1
+
+
+def test_answers_to_different_customer_mails_are_no_collision(make_world):
+    w = team_world(make_world)
+    support = '"Example Support" <%s>' % w.addr(w.support)
+    n, q = open_ticket(w)
+    sent_reply(w, n, q, support, headers=["Sender: %s" % w.alice], body="Alice: unplug it.\n")
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
+                  msgid="<q2@c.example>", headers=["In-Reply-To: %s" % q], body="Done, now?\n"))
+    w.once()
+    sent_reply(w, n, "<q2@c.example>", support, headers=["Sender: %s" % w.carol],
+               body="Carol: now plug it in.\n")
+    assert collisions(w, w.support + "carol", n) == []
+    assert [e for e in w.ticket(n)["events"] if e["action"] == "collision"] == []
