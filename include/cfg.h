@@ -107,6 +107,9 @@ struct cfg_person {
 	char *name;
 	char *team;
 	enum cfg_role role;
+	/* queues whose digest this manager gets (NULL-terminated, names of
+	 * cfg queues); NULL = all queues */
+	char **queues;
 };
 
 /* ---- SLA and escalation (issue 7) ---- */

@@ -198,6 +198,11 @@ double report_pct(gint64 num, gint64 den);
  * queue without one (the SLA clocks use the same).  sla_calendar_free it. */
 struct sla_calendar *report_calendar_24x7(void);
 
+/* report_metric - the value of a KPI by its JSON name ("created",
+ * "sla_met_pct", ...) exactly as report_json writes it; < 0 = no data or
+ * no such key.  For renderers outside this file (digestview.c). */
+double report_metric(const struct report_kpi *k, const char *key);
+
 /* Renderers (append to out). */
 void report_json(const struct report *r, GString *out, bool pretty);
 void report_csv(const struct report *r, GString *out);

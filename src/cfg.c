@@ -86,6 +86,8 @@ static const char *const cfg_known[] = {
     "people.*.name",
     "people.*.team",
     "people.*.role",
+    "people.*.queues",
+    "people.*.queues.*",
     "agents",
     "agents.authserv_id",
     "agents.trust_from",
@@ -376,8 +378,13 @@ cfg_person_free(gpointer p)
 	g_free(pe->address);
 	g_free(pe->name);
 	g_free(pe->team);
+	g_strfreev(pe->queues);
 	g_free(pe);
 }
+
+static char **cfg_strings(struct cfg_ctx *x, const config_setting_t *e,
+                          const char *name, const char *what,
+                          char *(*fold)(const char *));
 
 static void
 cfg_load_people(struct cfg_ctx *x, struct cfg *c)
@@ -432,6 +439,7 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 		p->role = role && strcmp(role, "manager") == 0
 		              ? CFG_ROLE_MANAGER
 		              : CFG_ROLE_AGENT;
+		p->queues = cfg_strings(x, e, "queues", "people", NULL);
 		g_ptr_array_add(c->people, p);
 	}
 }
@@ -578,6 +586,40 @@ cfg_check_queue_templates(struct cfg_ctx *x, const struct cfg *c,
 		          "under %s/%s/<lang>/",
 		          q->name, q->view->tickets.template_set,
 		          c->templates_dir, q->view->tickets.template_set);
+}
+
+/* cfg_check_people_queues - every people.*.queues entry names a queue
+ * (after cfg_load_queues). */
+static void
+cfg_check_people_queues(struct cfg_ctx *x, struct cfg *c)
+{
+	const config_setting_t *list = config_lookup(x->lc, "people");
+	int n = list && config_setting_is_list(list)
+	            ? config_setting_length(list)
+	            : 0;
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const config_setting_t *a =
+		    config_setting_is_group(e)
+		        ? config_setting_get_member(e, "queues")
+		        : NULL;
+		int m = a && config_setting_is_aggregate(a)
+		            ? config_setting_length(a)
+		            : 0;
+
+		for (int k = 0; k < m; k++) {
+			const config_setting_t *q =
+			    config_setting_get_elem(a, k);
+			const char *name = config_setting_get_string(q);
+
+			if (name != NULL && *name != '\0' &&
+			    cfg_queue_by_name(c, name) == NULL)
+				cfg_error(x, q,
+				          "people.queues: no queue named '%s'",
+				          name);
+		}
+	}
 }
 
 /*
@@ -1499,6 +1541,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	cfg_load_sla(&x, c);
 	cfg_load_templates(&x, c, dir);
 	cfg_load_queues(&x, c);
+	cfg_check_people_queues(&x, c);
 	config_destroy(&lc);
 
 	if (errors->len > nerr) {

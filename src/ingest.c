@@ -10,6 +10,7 @@
 
 #include "authres.h"
 #include "classify.h"
+#include "action.h"
 #include "command.h"
 #include "compose.h"
 #include "csat.h"
@@ -793,6 +794,48 @@ ingest_rating(struct ingest_ctx *x, gint64 t, int rating,
 	                   x->m->text_new, msg, x->now);
 }
 
+/*
+ * ingest_action - a mail carrying a digest action token (action.h): the
+ * ticket to act on (> 0) when the token is valid, names the subject's
+ * ticket, the ticket exists and the sender is a proven agent or manager.
+ * Otherwise 0: the mail is kept without a ticket, an event says why, and
+ * nothing changes (a tampered link does nothing).  -E on store errors.
+ */
+static gint64
+ingest_action(struct ingest_ctx *x, gint64 act, struct ingest_outcome *out)
+{
+	const char *why = NULL;
+	char q[96];
+	gint64 msg = 0;
+	int r;
+
+	if (act < 0)
+		why = "action token invalid or moved to another ticket";
+	else if (!x->is_agent)
+		why = x->agent_unauth ? "agent From not authenticated"
+		                      : "sender is not an agent or manager";
+	else {
+		struct store_ticket tk;
+		if ((r = store_ticket_get(x->st, act, &tk)) == 0) {
+			store_ticket_clear(&tk);
+			return act;
+		}
+		if (r != -ENOENT)
+			return r;
+		why = "the ticket is gone";
+	}
+	log_notice("ingest: action mail from '%s' ignored: %s",
+	           log_quote(x->from ? x->from->addr : "?", q, sizeof(q)), why);
+	if ((r = ingest_store_message(x, 0, &msg)) < 0)
+		return r;
+	out->kind = INGEST_UNATTACHED;
+	out->message = msg;
+	r = store_event_global(x->st, x->from ? x->from->addr : "?",
+	                       act < 0 ? "action-forged" : "action-refused",
+	                       why, msg);
+	return r < 0 ? r : 0;
+}
+
 /* ingest_machine_ticket - may machine mail that threads nowhere open a
  * ticket?  Only list and spam-flagged mail, and only with
  * tickets.list_mail / tickets.spam_mail = "ticket" (the default). */
@@ -869,12 +912,21 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 			goto fail;
 		goto cursor;
 	}
-	t = ingest_find_ticket(x, &linked, &how);
-	if (t < 0) {
+	if (!classify_is_machine(x->cr.cls) &&
+	    (t = action_match(cfg->tickets.secret, cfg->tickets.secret_len,
+	                      x->m->subject, cfg->tickets.subject_tag)) != 0) {
+		/* a manager's digest link: act on its ticket, or nothing */
+		if ((t = ingest_action(x, t, out)) < 0) {
+			r = (int)t;
+			goto fail;
+		}
+		if (t == 0)
+			goto cursor;
+		how = "action token";
+	} else if ((t = ingest_find_ticket(x, &linked, &how)) < 0) {
 		r = (int)t;
 		goto fail;
-	}
-	if (t > 0) {
+	} else if (t > 0) {
 		t = ingest_followup(x, t, &linked);
 		if (t < 0) {
 			r = (int)t;

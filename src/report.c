@@ -568,6 +568,15 @@ report_value(const struct report_kpi *k, size_t i)
 	return -1;
 }
 
+double
+report_metric(const struct report_kpi *k, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(report_metrics); i++)
+		if (strcmp(report_metrics[i].key, key) == 0)
+			return report_value(k, i);
+	return -1;
+}
+
 /* report_fmt_value - v as the text/table/HTML show it ("-" = no data). */
 static char *
 report_fmt_value(double v, int fmt)

@@ -8,6 +8,7 @@
  */
 #include "store.h"
 
+#include "digestview.h"
 #include "json.h"
 #include "log.h"
 #include "report.h"
@@ -2203,8 +2204,8 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 	"WHERE t.created < to_timestamp($2) "                                  \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
 	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
-	"($3::text IS NULL OR t.queue = $3) AND ($4::text IS NULL OR "         \
-	"t.assignee = $4)"
+	"($3::text IS NULL OR t.queue = ANY(string_to_array($3, E'\\n'))) "    \
+	"AND ($4::text IS NULL OR t.assignee = $4)"
 
 /*
  * Pre-counted rows: kind, sub, period (0 current, 1 previous), queue,
@@ -2221,8 +2222,8 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 #define STORE_RANGE(col)                                                       \
 	col " >= to_timestamp($1) AND " col " < to_timestamp($3)"
 #define STORE_FILTER                                                           \
-	"($4::text IS NULL OR t.queue = $4) AND ($5::text IS NULL OR "         \
-	"t.assignee = $5)"
+	"($4::text IS NULL OR t.queue = ANY(string_to_array($4, E'\\n'))) "    \
+	"AND ($5::text IS NULL OR t.assignee = $5)"
 /* Customer mails per (period, ticket) first, then per queue/assignee: a
  * hash aggregate instead of a sort for count(DISTINCT ticket). */
 #define STORE_REPORT_CONTACTS                                                  \
@@ -2964,4 +2965,143 @@ store_export_raw(struct store *st, const char *addr,
 	}
 	PQclear(res);
 	return r;
+}
+
+/* ---- the digest's "needs you" and workload lists ------------------- */
+
+/* $1: queues (newline-separated) or NULL for all */
+#define STORE_DIGEST_QUEUES                                                    \
+	"($1::text IS NULL OR t.queue = ANY(string_to_array($1, E'\\n')))"
+#define STORE_DIGEST_WHO "COALESCE(t.requester_name, t.requester)"
+
+/*
+ * Breached / warned SLA targets of open tickets as of the tick's last
+ * evaluation (sla_clock.view, escalate.c), one row per ticket (its most
+ * urgent target); bad ratings and escalations in [$2, $3); the tickets
+ * whose customer waits longest (no agent reply since their last mail).
+ */
+static const char store_digest_needs_sql[] =
+    "(SELECT kind, id, who, subject, assignee, target, due FROM (SELECT "
+    "DISTINCT ON (t.id) CASE WHEN k.value->>'breached' = 'true' THEN 0 "
+    "ELSE 1 END AS kind, t.id, " STORE_DIGEST_WHO " AS who, t.subject, "
+    "t.assignee, replace(k.key, '_', ' ') AS target, extract(epoch FROM "
+    "(k.value->>'due')::timestamptz)::bigint AS due FROM ticket t JOIN "
+    "sla_clock c ON c.ticket_id = t.id CROSS JOIN LATERAL jsonb_each("
+    "c.view) k WHERE t.status IN ('new', 'open') AND k.key IN "
+    "('first_response', 'next_response', 'resolution') AND "
+    "jsonb_typeof(k.value) = 'object' AND (k.value->>'breached' = 'true' "
+    "OR k.value->>'warning' = 'true') AND k.value->>'due' IS NOT NULL "
+    "AND " STORE_DIGEST_QUEUES
+    " ORDER BY t.id, 1, 7) b ORDER BY 1, 7 LIMIT 100) "
+    "UNION ALL (SELECT 2, t.id, " STORE_DIGEST_WHO ", t.subject, "
+    "t.assignee, COALESCE(r.comment, ''), extract(epoch FROM r.at)::bigint "
+    "FROM csat_rating r JOIN ticket t ON t.id = r.ticket_id WHERE "
+    "r.rating = 'bad' AND r.at >= to_timestamp($2) AND r.at < "
+    "to_timestamp($3) AND " STORE_DIGEST_QUEUES " ORDER BY r.at DESC "
+    "LIMIT 100) UNION ALL (SELECT 3, t.id, " STORE_DIGEST_WHO ", "
+    "t.subject, t.assignee, split_part(e.detail, ' ->', 1), extract(epoch "
+    "FROM e.at)::bigint FROM event e JOIN ticket t ON t.id = e.ticket_id "
+    "WHERE e.action LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= "
+    "to_timestamp($2) AND e.at < to_timestamp($3) AND " STORE_DIGEST_QUEUES
+    " ORDER BY e.at DESC LIMIT 100) UNION ALL (SELECT 4, "
+    "t.id, " STORE_DIGEST_WHO
+    ", t.subject, t.assignee, NULL, extract(epoch FROM "
+    "CASE WHEN t.last_agent_at IS NULL OR t.last_customer_at IS NULL THEN "
+    "t.created ELSE t.last_customer_at END)::bigint FROM ticket t WHERE "
+    "t.status IN ('new', 'open') AND (t.last_agent_at IS NULL OR "
+    "t.last_customer_at > t.last_agent_at) AND " STORE_DIGEST_QUEUES
+    " ORDER BY 7, 2 LIMIT 5)";
+
+int
+store_digest_needs(struct store *st, const char *queues, gint64 since,
+                   gint64 until, GPtrArray *out)
+{
+	char a[24], b[24];
+	const char *vals[] = {queues, store_i64(a, since), store_i64(b, until)};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = store_query(st, store_digest_needs_sql, 3, vals);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "digest needs");
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct digestview_item *it = g_new0(struct digestview_item, 1);
+
+		it->kind = atoi_safe(PQgetvalue(res, i, 0));
+		it->ticket = g_ascii_strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		it->customer = g_strdup(PQgetvalue(res, i, 2));
+		it->subject = g_strdup(PQgetvalue(res, i, 3));
+		it->holder = PQgetisnull(res, i, 4)
+		                 ? NULL
+		                 : g_strdup(PQgetvalue(res, i, 4));
+		it->what = PQgetisnull(res, i, 5)
+		               ? NULL
+		               : g_strdup(PQgetvalue(res, i, 5));
+		it->at = g_ascii_strtoll(PQgetvalue(res, i, 6), NULL, 10);
+		g_ptr_array_add(out, it);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Open tickets per assignee now (NULL = unassigned); agent mails stored
+ * in [$2, $3) per sender. */
+static const char store_digest_load_sql[] =
+    "SELECT 0, t.assignee, count(*) FROM ticket t WHERE t.status IN "
+    "('new', 'open', 'pending') AND " STORE_DIGEST_QUEUES " GROUP BY 2 "
+    "UNION ALL SELECT 1, lower(m.from_addr), count(*) FROM message m JOIN "
+    "ticket t ON t.id = m.ticket_id WHERE m.role = 'agent' AND "
+    "m.from_addr IS NOT NULL AND m.received >= to_timestamp($2) AND "
+    "m.received < to_timestamp($3) AND " STORE_DIGEST_QUEUES " GROUP BY 2";
+
+/* store_digest_load_row - the row of agent in out, made on first use. */
+static struct digestview_load *
+store_digest_load_row(GPtrArray *out, const char *agent)
+{
+	struct digestview_load *l;
+
+	for (guint i = 0; i < out->len; i++) {
+		l = out->pdata[i];
+		if (g_ascii_strcasecmp(l->agent, agent) == 0)
+			return l;
+	}
+	l = g_new0(struct digestview_load, 1);
+	l->agent = g_ascii_strdown(agent, -1);
+	g_ptr_array_add(out, l);
+	return l;
+}
+
+int
+store_digest_load(struct store *st, const char *queues, gint64 from, gint64 to,
+                  GPtrArray *out, gint64 *unassigned_r)
+{
+	char a[24], b[24];
+	const char *vals[] = {queues, store_i64(a, from), store_i64(b, to)};
+	PGresult *res;
+
+	*unassigned_r = 0;
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = store_query(st, store_digest_load_sql, 3, vals);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "digest workload");
+	for (int i = 0; i < PQntuples(res); i++) {
+		gint64 n = g_ascii_strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		bool open = atoi_safe(PQgetvalue(res, i, 0)) == 0;
+
+		if (PQgetisnull(res, i, 1)) {
+			if (open)
+				*unassigned_r = n;
+			continue;
+		}
+		if (open)
+			store_digest_load_row(out, PQgetvalue(res, i, 1))
+			    ->open = n;
+		else
+			store_digest_load_row(out, PQgetvalue(res, i, 1))
+			    ->responses = n;
+	}
+	PQclear(res);
+	return 0;
 }
