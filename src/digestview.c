@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIGESTVIEW_LIST_MAX 10 /* lines per "needs you" section */
-#define DIGESTVIEW_SVG_W    120
-#define DIGESTVIEW_SVG_H    32
+#define DIGESTVIEW_LIST_MAX                                                    \
+	5 /* lines per "needs you" section: the first                          \
+	   * screen of a phone holds the worst ones */
+#define DIGESTVIEW_SVG_W 120
+#define DIGESTVIEW_SVG_H 32
 
 void
 digestview_item_free(gpointer p)
@@ -502,36 +504,34 @@ digestview_html_item(const struct digestview *v,
 	g_string_append_printf(out,
 	                       "<div class=\"item\" data-kind=\"%d\" "
 	                       "data-ticket=\"%" G_GINT64_FORMAT "\" "
-	                       "style=\"padding:8px 0;border-top:1px solid "
-	                       "#edf2f7\"><b>#%" G_GINT64_FORMAT "</b> ",
+	                       "style=\"padding:5px 0;border-top:1px solid "
+	                       "#edf2f7;font-size:15px\"><b>#%" G_GINT64_FORMAT
+	                       "</b> ",
 	                       it->kind, it->ticket, it->ticket);
 	digestview_esc(out, it->subject);
-	g_string_append(out, "<br><span style=\"color:#4a5568;font-size:"
-	                     "13px\">");
-	digestview_esc(out, meta);
-	g_string_append(out, "</span>");
-	if (it->kind == DIGESTVIEW_BAD_RATING)
-		g_string_append(out, "<br><span style=\"display:block;margin:"
-		                     "4px 0;padding:4px 8px;border-left:3px "
-		                     "solid #c53030;background:#fff5f5;"
-		                     "font-size:14px\">");
-	else if (it->kind == DIGESTVIEW_ESCALATION)
-		g_string_append(out, "<br><span style=\"font-size:13px;"
-		                     "color:#4a5568\">");
 	if (it->kind == DIGESTVIEW_BAD_RATING ||
 	    it->kind == DIGESTVIEW_ESCALATION) {
+		g_string_append_printf(
+		    out,
+		    "<span style=\"display:block;margin:2px 0;padding:2px "
+		    "8px;border-left:3px solid %s;font-size:14px\">",
+		    it->kind == DIGESTVIEW_BAD_RATING ? "#c53030;background:"
+		                                        "#fff5f5"
+		                                      : "#a0aec0");
 		digestview_esc(out, it->what && *it->what ? it->what
 		                                          : "(no comment)");
 		g_string_append(out, "</span>");
 	}
+	/* one small line: who, holder, how late, and the action */
+	g_string_append(out, "<span style=\"display:block;color:#4a5568;"
+	                     "font-size:12px\">");
+	digestview_esc(out, meta);
 	if (it->link) {
-		g_string_append(out, "<br><a style=\"font-size:13px;color:"
-		                     "#2b6cb0\" href=\"");
+		g_string_append(out, " · <a style=\"color:#2b6cb0\" href=\"");
 		digestview_esc(out, it->link);
-		g_string_append(out, "\">Assign or raise priority by mail"
-		                     "</a>");
+		g_string_append(out, "\">assign / raise by mail</a>");
 	}
-	g_string_append(out, "</div>\n");
+	g_string_append(out, "</span></div>\n");
 }
 
 static void

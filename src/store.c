@@ -2991,7 +2991,9 @@ static const char store_digest_needs_sql[] =
     "('first_response', 'next_response', 'resolution') AND "
     "jsonb_typeof(k.value) = 'object' AND (k.value->>'breached' = 'true' "
     "OR k.value->>'warning' = 'true') AND k.value->>'due' IS NOT NULL "
-    "AND " STORE_DIGEST_QUEUES
+    /* a reply the clock has not replayed yet settles a first response */
+    "AND NOT (k.key = 'first_response' AND t.first_response_at IS NOT "
+    "NULL) AND " STORE_DIGEST_QUEUES
     " ORDER BY t.id, 1, 7) b ORDER BY 1, 7 LIMIT 100) "
     "UNION ALL (SELECT 2, t.id, " STORE_DIGEST_WHO ", t.subject, "
     "t.assignee, COALESCE(r.comment, ''), extract(epoch FROM r.at)::bigint "
