@@ -262,9 +262,9 @@ def test_manager_sees_only_their_queue(make_world):
     billing = "billing" + uuid.uuid4().hex[:6]
     w = make_world(people='{ address = "%s@example.com"; name = "Mary"; role = "manager"; '
                           'queues = [ "billing" ]; }, { address = "%s@example.com"; '
-                          'name = "Sam"; role = "manager"; }' % (mary, sam), extra=ALWAYS)
-    _append_conf(w, 'queues = ( { name = "support"; }, { name = "billing"; user = "%s"; '
-                    'subject_tag = "Billing"; } );\n' % billing)
+                          'name = "Sam"; role = "manager"; }' % (mary, sam),
+                   extra=ALWAYS + 'queues = ( { name = "support"; }, { name = "billing"; '
+                   'user = "%s"; subject_tag = "Billing"; } );\n' % billing)
     d = (datetime.datetime.now(datetime.timezone.utc).date()
          - datetime.timedelta(days=1)).isoformat()
     w.sql("""INSERT INTO ticket (id, queue, subject, requester, status, created, last_customer_at)
