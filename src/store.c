@@ -3055,8 +3055,9 @@ static const char store_digest_needs_sql[] =
     "r.rating = 'bad' AND r.at >= to_timestamp($2) AND r.at < "
     "to_timestamp($3) AND " STORE_DIGEST_QUEUES " ORDER BY r.at DESC "
     "LIMIT 100) UNION ALL (SELECT 3, t.id, " STORE_DIGEST_WHO ", "
-    "t.subject, t.assignee, split_part(e.detail, ' ->', 1), extract(epoch "
-    "FROM e.at)::bigint FROM event e JOIN ticket t ON t.id = e.ticket_id "
+    "t.subject, t.assignee, replace(split_part(e.detail, ' ->', 1), '_', "
+    "' '), extract(epoch FROM e.at)::bigint FROM event e JOIN ticket t ON t.id "
+    "= e.ticket_id "
     "WHERE e.action LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= "
     "to_timestamp($2) AND e.at < to_timestamp($3) AND " STORE_DIGEST_QUEUES
     " ORDER BY e.at DESC LIMIT 100) UNION ALL (SELECT 4, "

@@ -194,6 +194,7 @@ def test_busy_week_first_screen_and_trends(make_world):
     assert "Nobody answered my second question" in text
     assert "Three mails to get a refund" in text
     assert "Thanks" not in text and "Took a while" not in text  # not bad
+    assert "level 2: first response breached" in text  # addressees left out
     first = page.index('id="needs"')
     for n in silent[:2]:  # the latest due, i.e. most late, are listed (5 at most)
         assert 'data-ticket="%d"' % n in page
