@@ -72,11 +72,14 @@ int digest_render(const struct cfg *cfg, struct store *st, gint64 from,
 /* digest_compose - one manager's digest mail of [from, to) for the
  * queues in the person's `queues` (all when unset): multipart/
  * alternative, text and HTML with the same content, RFC 3834 headers.
- * Unref; NULL with *rc_r < 0 when the store failed. */
+ * cache (or NULL): rendered parts by queue set, so that managers of the
+ * same queues cost one rendering (g_hash_table_new_full(g_str_hash,
+ * g_str_equal, g_free, g_free)).  Unref; NULL with *rc_r < 0 when the
+ * store failed. */
 GBytes *digest_compose(const struct cfg *cfg, struct store *st, gint64 from,
                        gint64 to, const char *schedule,
                        const struct cfg_person *to_person, gint64 now,
-                       int *rc_r);
+                       GHashTable *cache, int *rc_r);
 
 /* digest_tick - queue the due digests; the number of mails queued, or
  * -E.  Nothing when report.daily and report.weekly are off or there is

@@ -327,21 +327,39 @@ digest_person_queues(const struct cfg_person *p)
 GBytes *
 digest_compose(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
                const char *schedule, const struct cfg_person *to_person,
-               gint64 now, int *rc_r)
+               gint64 now, GHashTable *cache, int *rc_r)
 {
 	g_autofree char *title = digest_title(cfg, from, to, schedule);
 	g_autofree char *h = g_compute_checksum_for_string(
 	    G_CHECKSUM_SHA256, to_person->address, -1);
 	g_autofree char *msgid = NULL;
 	g_autofree char *queues = digest_person_queues(to_person);
+	g_autofree char *tkey = g_strconcat("t:", queues ? queues : "", NULL);
+	g_autofree char *hkey = g_strconcat("h:", queues ? queues : "", NULL);
 	g_autoptr(GString) text = g_string_new(NULL);
 	g_autoptr(GString) html = g_string_new(NULL);
+	const char *ct = cache ? g_hash_table_lookup(cache, tkey) : NULL;
+	const char *ch = cache ? g_hash_table_lookup(cache, hkey) : NULL;
 	struct compose_auto hdrs;
 	struct mime_out o = {0};
-	*rc_r =
-	    digest_render(cfg, st, from, to, now, queues, title, text, html);
-	if (*rc_r < 0)
-		return NULL;
+
+	*rc_r = 0;
+	if (ct != NULL && ch != NULL) {
+		/* managers of the same queues get the same page */
+		g_string_assign(text, ct);
+		g_string_assign(html, ch);
+	} else {
+		*rc_r = digest_render(cfg, st, from, to, now, queues, title,
+		                      text, html);
+		if (*rc_r < 0)
+			return NULL;
+		if (cache != NULL) {
+			g_hash_table_insert(cache, g_steal_pointer(&tkey),
+			                    g_strdup(text->str));
+			g_hash_table_insert(cache, g_steal_pointer(&hkey),
+			                    g_strdup(html->str));
+		}
+	}
 	/* the same id for the same digest and manager: a resend after a
 	 * crash between the 250 and the outbox update is recognisable */
 	msgid = g_strdup_printf("tickd-digest.%s.%" G_GINT64_FORMAT ".%.16s@%s",
@@ -365,6 +383,8 @@ static int
 digest_send(const struct cfg *cfg, struct store *st, const char *schedule,
             gint64 now, GPtrArray *managers)
 {
+	g_autoptr(GHashTable) cache =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	gint64 from, to;
 	int rc, queued = 0;
 
@@ -378,8 +398,8 @@ digest_send(const struct cfg *cfg, struct store *st, const char *schedule,
 		goto out; /* sent before, by us or another instance */
 	for (guint i = 0; i < managers->len; i++) {
 		const struct cfg_person *p = managers->pdata[i];
-		g_autoptr(GBytes) wire =
-		    digest_compose(cfg, st, from, to, schedule, p, now, &rc);
+		g_autoptr(GBytes) wire = digest_compose(
+		    cfg, st, from, to, schedule, p, now, cache, &rc);
 		gsize len;
 		const void *data;
 
