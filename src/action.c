@@ -49,8 +49,13 @@ action_match(const unsigned char *secret, size_t secret_len,
 	for (p = strstr(subject, "tickd."); p; p = strstr(p + 1, "tickd.")) {
 		g_autofree char *tok = NULL;
 
-		/* a token is one word: up to a space or a bracket */
-		end = p + strcspn(p, " \t\r\n()[]<>\"',;");
+		/* a token is one word: up to a space or a bracket; looking
+		 * no further than a token can be keeps a subject full of
+		 * "tickd." linear */
+		for (end = p; *end && end - p <= ACTION_TOKEN_MAX &&
+		              !strchr(" \t\r\n()[]<>\"',;", *end);
+		     end++)
+			;
 		if (end - p > ACTION_TOKEN_MAX)
 			continue;
 		tok = g_strndup(p, (gsize)(end - p));

@@ -292,6 +292,14 @@ test_action(void)
 	           0);
 	TEST_CHECK(action_link(SECR, SLEN, "example.com", "s@x", "E", 0, "") ==
 	           NULL);
+	/* a subject of nothing but "tickd." words is no token, and quick */
+	{
+		GString *g = g_string_new(NULL);
+		for (int i = 0; i < 20000; i++)
+			g_string_append(g, "tickd.");
+		TEST_INTEQ(action_match(SECR, SLEN, g->str, "Example"), 0);
+		g_string_free(g, TRUE);
+	}
 }
 
 int
