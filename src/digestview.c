@@ -398,6 +398,7 @@ digestview_text(const struct digestview *v, GString *out)
 {
 	g_autoptr(GPtrArray) items = digestview_sorted(v);
 	int kind = -1, shown = 0;
+	guint n_kind = 0;
 
 	g_string_append_printf(out, "%s\nFor: %s\n\n", v->title, v->scope);
 	g_string_append(out, "NEEDS YOU\n");
@@ -415,18 +416,20 @@ digestview_text(const struct digestview *v, GString *out)
 				n += ((struct digestview_item *)items->pdata[j])
 				         ->kind == it->kind;
 			kind = it->kind;
+			n_kind = n;
 			shown = 0;
 			g_string_append_printf(out, "\n%s (%u)\n",
 			                       digestview_sections[kind].title,
 			                       n);
 		}
-		if (shown++ == DIGESTVIEW_LIST_MAX) {
-			g_string_append(out,
-			                "  ... and more: tickctl tickets\n");
+		if (shown++ >= DIGESTVIEW_LIST_MAX) {
+			if (shown == DIGESTVIEW_LIST_MAX + 1)
+				g_string_append_printf(
+				    out,
+				    "  ... and %u more (tickctl tickets)\n",
+				    n_kind - DIGESTVIEW_LIST_MAX);
 			continue;
 		}
-		if (shown > DIGESTVIEW_LIST_MAX)
-			continue;
 		meta = digestview_meta(it, v->now);
 		g_string_append_printf(
 		    out, "- #%" G_GINT64_FORMAT " %s\n  %s\n", it->ticket,
@@ -539,6 +542,7 @@ digestview_html_needs(const struct digestview *v, GString *out)
 {
 	g_autoptr(GPtrArray) items = digestview_sorted(v);
 	int kind = -1, shown = 0;
+	guint n_kind = 0;
 
 	g_string_append(out, "<section id=\"needs\">\n");
 	if (items->len == 0)
@@ -557,6 +561,7 @@ digestview_html_needs(const struct digestview *v, GString *out)
 				n += ((struct digestview_item *)items->pdata[j])
 				         ->kind == it->kind;
 			kind = it->kind;
+			n_kind = n;
 			shown = 0;
 			g_string_append_printf(
 			    out,
@@ -565,8 +570,16 @@ digestview_html_needs(const struct digestview *v, GString *out)
 			    kind <= DIGESTVIEW_BAD_RATING ? "#c53030" : "#222",
 			    digestview_sections[kind].title, n);
 		}
-		if (shown++ >= DIGESTVIEW_LIST_MAX)
+		if (shown++ >= DIGESTVIEW_LIST_MAX) {
+			if (shown == DIGESTVIEW_LIST_MAX + 1)
+				g_string_append_printf(
+				    out,
+				    "<p style=\"font-size:12px;color:#718096;"
+				    "margin:2px 0\">... and %u more (tickctl "
+				    "tickets)</p>\n",
+				    n_kind - DIGESTVIEW_LIST_MAX);
 			continue;
+		}
 		digestview_html_item(v, it, out);
 	}
 	g_string_append(out, "</section>\n");

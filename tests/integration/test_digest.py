@@ -195,6 +195,10 @@ def test_busy_week_first_screen_and_trends(make_world):
     assert "Three mails to get a refund" in text
     assert "Thanks" not in text and "Took a while" not in text  # not bad
     assert "level 2: first response breached" in text  # addressees left out
+    # five per section; the rest is counted, not listed
+    more = re.search(r"In breach \((\d+)\)\n(?:.*\n)*?  \.\.\. and (\d+) more \(tickctl tickets\)", text)
+    assert more and int(more.group(1)) - 5 == int(more.group(2)), text[:1500]
+    assert "... and %s more (tickctl tickets)" % more.group(2) in page
     first = page.index('id="needs"')
     for n in silent[:2]:  # the latest due, i.e. most late, are listed (5 at most)
         assert 'data-ticket="%d"' % n in page
