@@ -248,6 +248,21 @@ def test_busy_week_first_screen_and_trends(make_world):
     assert _values(mine) == vals
     assert "Nobody answered my second question" in mine
 
+    # a week-long period: 8 weekly bars, each what --json says of its week
+    week = os.path.join(w.dir, "week.html")
+    w.ctl("report", "--html", week, "--from", (today - datetime.timedelta(days=7)).isoformat(),
+          "--to", today.isoformat())
+    wv = _values(open(week).read())
+    assert len(wv["created"]) == 8 and wv["created"][-1] == 21.0
+    for i in (5, 6, 7):
+        end = today - datetime.timedelta(days=7 * (7 - i))
+        rep = json.loads(w.ctl("report", "--json", "--from",
+                               (end - datetime.timedelta(days=7)).isoformat(),
+                               "--to", end.isoformat()).stdout)
+        cur = rep["groups"][0]["current"]
+        for k in KPIS:
+            assert wv[k][i] == cur[k], (end, k, wv[k], cur[k])
+
 
 def test_quiet_day_is_short(make_world):
     mgr = "mgr" + uuid.uuid4().hex[:8]
