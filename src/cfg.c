@@ -43,6 +43,8 @@ static const char *const cfg_known[] = {
     "imap.idle",
     "imap.timeout",
     "imap.batch",
+    "imap.first_run",
+    "imap.first_run_age",
     "smtp",
     "smtp.url",
     "smtp.user",
@@ -69,6 +71,7 @@ static const char *const cfg_known[] = {
     "limits.per_ticket_hour",
     "limits.global_per_minute",
     "limits.suppress_days",
+    "limits.max_mail_age",
     "report",
     "report.daily",
     "report.weekly",
@@ -163,6 +166,7 @@ static const char *const cfg_known[] = {
     "queues.*.calendar",
     "queues.*.sla",
     "queues.*.retention_days",
+    "queues.*.first_run",
 };
 
 static void PRINTF_LIKE(3, 4)
@@ -506,6 +510,8 @@ cfg_load_templates(struct cfg_ctx *x, struct cfg *c, const char *confdir)
 		c->templates_dir = g_steal_pointer(&dir);
 }
 
+static int cfg_first_run_parse(const char *v);
+
 /* cfg_qstr - a string member of queue group e, or NULL. */
 static const char *
 cfg_qstr(struct cfg_ctx *x, const config_setting_t *e, const char *key)
@@ -678,6 +684,18 @@ cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
 			cfg_error(
 			    x, config_setting_get_member(e, "acknowledge"),
 			    "queues: acknowledge: expected true or false");
+		if ((v = cfg_qstr(x, e, "first_run")) != NULL) {
+			int f = cfg_first_run_parse(v);
+			if (f < 0)
+				cfg_error(x,
+				          config_setting_get_member(e,
+				                                    "first_run"),
+				          "queues: first_run '%s' is not history, "
+				          "new or skip",
+				          v);
+			else
+				w->imap.first_run = (enum cfg_first_run)f;
+		}
 		if (config_setting_lookup_int(e, "retention_days", &days)) {
 			if (days < 0 || days > 36500)
 				cfg_error(x,
@@ -758,6 +776,46 @@ cfg_after(struct cfg_ctx *x)
 	cfg_error(x, config_lookup(x->lc, "imap.after"),
 	          "imap.after: '%s' is not seen, move or none", v);
 	return CFG_AFTER_SEEN;
+}
+
+/* cfg_first_run_parse - imap.first_run's words; -EINVAL for others. */
+static int
+cfg_first_run_parse(const char *v)
+{
+	if (strcmp(v, "history") == 0)
+		return CFG_FIRST_HISTORY;
+	if (strcmp(v, "new") == 0)
+		return CFG_FIRST_NEW;
+	if (strcmp(v, "skip") == 0)
+		return CFG_FIRST_SKIP;
+	return -EINVAL;
+}
+
+static enum cfg_first_run
+cfg_first_run(struct cfg_ctx *x)
+{
+	g_autofree char *v = cfg_str(x, "imap.first_run", "history", false);
+	int r = cfg_first_run_parse(v);
+
+	if (r >= 0)
+		return (enum cfg_first_run)r;
+	cfg_error(x, config_lookup(x->lc, "imap.first_run"),
+	          "imap.first_run: '%s' is not history, new or skip", v);
+	return CFG_FIRST_HISTORY;
+}
+
+const char *
+cfg_first_run_name(enum cfg_first_run f)
+{
+	switch (f) {
+	case CFG_FIRST_HISTORY:
+		return "history";
+	case CFG_FIRST_NEW:
+		return "new";
+	case CFG_FIRST_SKIP:
+		return "skip";
+	}
+	return "?";
 }
 
 /* cfg_url_scheme - check that url starts with one of the schemes. */
@@ -1363,6 +1421,9 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->imap.idle = cfg_bool(&x, "imap.idle", true);
 	c->imap.timeout = (int)cfg_int(&x, "imap.timeout", 60, 1, 3600);
 	c->imap.batch = (int)cfg_int(&x, "imap.batch", 100, 1, 10000);
+	c->imap.first_run = cfg_first_run(&x);
+	c->imap.first_run_age =
+	    (int)cfg_int(&x, "imap.first_run_age", 0, 0, 3650 * 86400);
 	cfg_check_url(&x, "imap.url", c->imap.url, "imap://", "imaps://");
 	cfg_secret(&x, "imap.password_file", c->imap.password_file,
 	           &c->imap.password, NULL);
@@ -1436,6 +1497,10 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	    (int)cfg_int(&x, "limits.suppress_days", 30, 0, 3650);
 	c->limits.breaker_cooldown =
 	    (int)cfg_int(&x, "limits.breaker_cooldown", 900, 0, 7 * 86400);
+	/* 3 days: a weekend's mail read on Monday is still answered, a
+	 * restored backup or re-synced folder is not */
+	c->limits.max_mail_age = (int)cfg_int(&x, "limits.max_mail_age",
+	                                      3 * 86400, 3600, 3650 * 86400);
 
 	c->report.daily = cfg_bool(&x, "report.daily", false);
 	c->report.weekly = cfg_bool(&x, "report.weekly", false);

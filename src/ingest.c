@@ -42,6 +42,8 @@ struct ingest_ctx {
 	bool oversized;
 	struct command_list cmds; /* the "#status ..." block at the top */
 	bool rating;              /* a CSAT rating reply (csat.c) */
+	gint64 date;  /* the mail's Date clamped to now; now without one */
+	bool history; /* see ingest_source.history_before */
 };
 
 const char *
@@ -276,7 +278,9 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 	    .body_html = x->m->html,
 	    .defects = x->m->defects,
 	    .sent_date = x->m->date,
-	    .received = x->now,
+	    /* history arrived when it was sent, as far as we know: the
+	     * report's mail counts then see it in its own period */
+	    .received = x->history ? x->date : x->now,
 	    .unparsed = x->m->unparsed,
 	    .raw = x->raw,
 	    .raw_len = x->len,
@@ -343,6 +347,19 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	if (!cfg->tickets.acknowledge || to == NULL || x->is_agent ||
 	    x->m->unparsed || classify_is_machine(x->cr.cls))
 		return 0;
+	if (x->now - x->date > cfg->limits.max_mail_age) {
+		/* a restored backup, a re-synced folder, a UIDVALIDITY reset:
+		 * whatever the cursor says, nobody is mailed about the past */
+		g_autofree char *d = g_strdup_printf(
+		    "mail dated %" G_GINT64_FORMAT " s ago, older than "
+		    "limits.max_mail_age (%d s)",
+		    x->now - x->date, cfg->limits.max_mail_age);
+		log_notice("ingest: no acknowledgement for ticket "
+		           "%" G_GINT64_FORMAT ": %s",
+		           t, d);
+		return store_event_add(x->st, t, "tickd", "ack-skipped-age", d,
+		                       0);
+	}
 	if (ingest_is_own(cfg, to->addr) || ingest_never_answer(x, to->addr))
 		why = "sender is a robot or null Return-Path";
 	else if ((r = store_suppressed(x->st, to->addr)) != 0) {
@@ -746,6 +763,8 @@ ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
 
 	if (t <= 0)
 		return 0;
+	if (x->history) /* old commands and replies are a record, not orders */
+		return store_event_attach(x->st, t, msg);
 	if (!classify_is_machine(x->cr.cls) && x->agent_unauth)
 		r = store_event_add(x->st, t, ingest_actor(x),
 		                    "agent-unauthenticated", x->agent_why, msg);
@@ -863,7 +882,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		goto cursor;
 	}
 
-	if (!classify_is_machine(x->cr.cls) && !x->is_agent &&
+	if (!classify_is_machine(x->cr.cls) && !x->is_agent && !x->history &&
 	    (t = csat_match(cfg, x->m->subject, &rating)) != 0) {
 		if ((r = ingest_rating(x, t, rating, out)) < 0)
 			goto fail;
@@ -874,7 +893,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		r = (int)t;
 		goto fail;
 	}
-	if (t > 0) {
+	if (t > 0 && !x->history) { /* history never reopens or touches */
 		t = ingest_followup(x, t, &linked);
 		if (t < 0) {
 			r = (int)t;
@@ -901,7 +920,11 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		    .requester_name = req ? req->name : NULL,
 		    .language = x->m->language,
 		    .linked_ticket = linked,
-		    .at = x->now,
+		    .at = x->history ? x->date : x->now,
+		    .history = x->history,
+		    /* closed now: tickets.reopen_days and retention_days
+		     * count from the import, not from the old mail */
+		    .closed_at = x->now,
 		};
 		if (x->m->unparsed || req == NULL || x->oversized) {
 			nt.needs_review = true;
@@ -918,7 +941,8 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		                    x->is_agent && x->from ? x->from->addr
 		                    : req                  ? req->addr
 		                                           : "unknown",
-		                    "created", x->src->label, 0);
+		                    x->history ? "history" : "created",
+		                    x->src->label, 0);
 		if (r == 0 && linked)
 			r = store_event_add(
 			    x->st, t, "tickd", "linked",
@@ -935,8 +959,12 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 	if (!classify_is_machine(x->cr.cls))
 		if ((r = ingest_add_participants(x, t, new_ticket)) < 0)
 			goto fail;
-	/* priority rules (VIPs, "speak to your manager") on customer mail */
+	if (x->history)
+		goto stored;
+	/* priority rules (VIPs, "speak to your manager") on customer mail,
+	 * not on old mail (its managers' notice would be about the past) */
 	if (!x->is_agent && !classify_is_machine(x->cr.cls) &&
+	    x->now - x->date <= cfg->limits.max_mail_age &&
 	    (r = escalate_on_mail(cfg, x->st, t, x->from ? x->from->addr : NULL,
 	                          x->m->subject, x->m->text_new,
 	                          mime_header(x->m, "Importance"),
@@ -959,6 +987,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		goto fail;
 	if (new_ticket && (r = ingest_ack(x, t, &out->acknowledged)) < 0)
 		goto fail;
+stored:
 	if ((r = ingest_people_hook(x, t, msg, new_ticket, linked)) < 0)
 		goto fail;
 	out->kind = new_ticket ? INGEST_NEW_TICKET : INGEST_FOLLOW_UP;
@@ -1087,6 +1116,9 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	ingest_parse(&x);
 	classify_msg(x.m, &co, &x.cr);
 	x.from = mime_first_from(x.m);
+	/* a Date in the future (a wrong clock, a forgery) counts as now */
+	x.date = x.m->date > 0 && x.m->date < now ? x.m->date : now;
+	x.history = src->history_before != 0 && x.date < src->history_before;
 	x.is_agent = ingest_is_agent(&x);
 	ingest_commands(&x);
 	if (x.m->message_id && *x.m->message_id)
@@ -1101,14 +1133,17 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
 	out->cls = classify_name(x.cr.cls);
+	out->history = x.history;
+	out->machine = classify_is_machine(x.cr.cls);
 	if (r == 0)
 		log_info("ingest: %s uid %" G_GINT64_FORMAT
-		         " '%s': %s %" G_GINT64_FORMAT " (%s)%s",
+		         " '%s': %s %" G_GINT64_FORMAT " (%s)%s%s",
 		         src->label, src->uid,
 		         log_quote(x.m->message_id, q, sizeof(q)),
 		         ingest_kind_name(out->kind), out->ticket,
 		         classify_name(x.cr.cls),
-		         out->acknowledged ? ", acknowledged" : "");
+		         out->acknowledged ? ", acknowledged" : "",
+		         x.history ? ", history" : "");
 	if (r == 0 && out->kind == INGEST_DROPPED)
 		log_notice("ingest: dropped our own mail '%s' (%s)", q,
 		           x.cr.reason);

@@ -20,6 +20,7 @@ enum store_stmt {
 	S_CURSOR_GET,
 	S_CURSOR_SET,
 	S_CURSOR_RESET,
+	S_CURSOR_FIRST,
 	S_CURSOR_MARKED,
 	S_CURSOR_OK,
 	S_CURSOR_ERR,
@@ -97,8 +98,8 @@ enum store_stmt {
 	    "outbox.leased_by") "::oid"
 
 static const char *const store_sql[S__COUNT] = {
-    [S_CURSOR_GET] = "SELECT uidvalidity, last_uid, marked_uid "
-                     "FROM mailbox_state WHERE mailbox = $1",
+    [S_CURSOR_GET] = "SELECT uidvalidity, last_uid, marked_uid, "
+                     "history_uid FROM mailbox_state WHERE mailbox = $1",
     [S_CURSOR_SET] =
         "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) "
         "VALUES ($1, $2, $3) ON CONFLICT (mailbox) DO UPDATE SET "
@@ -108,7 +109,13 @@ static const char *const store_sql[S__COUNT] = {
     [S_CURSOR_RESET] =
         "INSERT INTO mailbox_state (mailbox, uidvalidity) VALUES ($1, $2) "
         "ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = $2, "
-        "last_uid = 0, marked_uid = 0, updated = now()",
+        "last_uid = 0, marked_uid = 0, history_uid = 0, updated = now()",
+    /* 012_history: a mailbox's first poll */
+    [S_CURSOR_FIRST] =
+        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, "
+        "marked_uid, history_uid) VALUES ($1, $2, $3, $3, $4) ON "
+        "CONFLICT (mailbox) DO UPDATE SET uidvalidity = $2, last_uid = "
+        "$3, marked_uid = $3, history_uid = $4, updated = now()",
     [S_CURSOR_MARKED] = "UPDATE mailbox_state SET marked_uid = "
                         "GREATEST(marked_uid, $2) WHERE mailbox = $1",
     [S_CURSOR_OK] = "UPDATE mailbox_state SET last_fetch = now(), "
@@ -139,9 +146,11 @@ static const char *const store_sql[S__COUNT] = {
     [S_TICKET_NEW] =
         "INSERT INTO ticket (queue, subject, requester, requester_name, "
         "priority, language, needs_review, review_reason, "
-        "linked_ticket, created, updated, last_customer_at) VALUES ($1, "
-        "$2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0), to_timestamp($10), "
-        "to_timestamp($10), to_timestamp($10)) RETURNING id",
+        "linked_ticket, created, updated, last_customer_at, history, "
+        "status, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "NULLIF($9, 0), to_timestamp($10), to_timestamp($10), "
+        "to_timestamp($10), $11, CASE WHEN $11 THEN 'closed' ELSE 'new' "
+        "END, CASE WHEN $11 THEN to_timestamp($12) END) RETURNING id",
     [S_TOUCH_CUST] = "UPDATE ticket SET updated = to_timestamp($2), "
                      "last_customer_at = to_timestamp($2) WHERE id = $1",
     [S_TOUCH_AGENT] =
@@ -319,7 +328,8 @@ static const char *const store_sql[S__COUNT] = {
     /* "< now + 1": now is whole seconds, next_check has fractions */
     [S_SLA_DUE] =
         "SELECT c.ticket_id, t.queue, t.priority, t.status, "
-        "extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
+        "extract(epoch FROM COALESCE(t.live_since, t.created))::bigint, "
+        "COALESCE((SELECT "
         "m.role = 'agent' FROM message m WHERE m.ticket_id = t.id "
         "ORDER BY m.id LIMIT 1), false), c.initialized, c.status, "
         "c.first_response_at, c.last_customer_at, c.last_agent_at, "
@@ -1139,6 +1149,7 @@ store_cursor_get(struct store *st, const char *mailbox,
 	c_r->uidvalidity = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	c_r->last_uid = g_ascii_strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	c_r->marked_uid = g_ascii_strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	c_r->history_uid = g_ascii_strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 	PQclear(res);
 	return 0;
 }
@@ -1161,6 +1172,17 @@ store_cursor_reset(struct store *st, const char *mailbox, gint64 uidvalidity)
 	const char *vals[] = {mailbox, store_i64(a, uidvalidity)};
 
 	return store_exec(st, S_CURSOR_RESET, 2, vals);
+}
+
+int
+store_cursor_first(struct store *st, const char *mailbox, gint64 uidvalidity,
+                   gint64 last_uid, gint64 history_uid)
+{
+	char a[24], b[24], c[24];
+	const char *vals[] = {mailbox, store_i64(a, uidvalidity),
+	                      store_i64(b, last_uid), store_i64(c, history_uid)};
+
+	return store_exec(st, S_CURSOR_FIRST, 4, vals);
 }
 
 int
@@ -1289,7 +1311,7 @@ int
 store_ticket_create(struct store *st, const struct store_new_ticket *n,
                     gint64 *id_r)
 {
-	char a[24], b[24];
+	char a[24], b[24], c[24];
 	const char *vals[] = {n->queue,
 	                      n->subject,
 	                      n->requester,
@@ -1299,8 +1321,10 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
 	                      n->needs_review ? "t" : "f",
 	                      n->review_reason,
 	                      store_i64(a, n->linked_ticket),
-	                      store_i64(b, n->at)};
-	gint64 id = store_int(st, S_TICKET_NEW, 10, vals, -EPROTO);
+	                      store_i64(b, n->at),
+	                      n->history ? "t" : "f",
+	                      store_i64(c, n->closed_at)};
+	gint64 id = store_int(st, S_TICKET_NEW, 12, vals, -EPROTO);
 
 	if (id < 0)
 		return (int)id;
@@ -2200,7 +2224,7 @@ store_ticket_assignee(struct store *st, gint64 id, char **assignee_r)
 	"t.reopen_count, " STORE_REPORT_CLOCK " FROM ticket t LEFT JOIN "      \
 	"sla_clock c ON c.ticket_id = t.id LEFT JOIN (SELECT DISTINCT "        \
 	"ticket_id FROM sla_change) pc ON pc.ticket_id = t.id "                \
-	"WHERE t.created < to_timestamp($2) "                                  \
+	"WHERE t.created < to_timestamp($2) AND NOT t.history "                \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
 	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
 	"($3::text IS NULL OR t.queue = $3) AND ($4::text IS NULL OR "         \
