@@ -81,8 +81,8 @@ struct cfg_limits {
 	int global_per_minute; /* circuit breaker for all automatic mail */
 	int suppress_days;     /* how long a bounced address gets nothing */
 	int breaker_cooldown;  /* seconds the breaker stays open; 0: reset */
-	int max_mail_age; /* seconds: no automatic mail about a mail whose
-	                     Date (clamped to its arrival) is older */
+	int max_mail_age;      /* seconds: no automatic mail about a mail whose
+	                          Date (clamped to its arrival) is older */
 };
 
 /* Manager reports and CSAT (issue 11). */

@@ -94,8 +94,8 @@ int store_cursor_reset(struct store *st, const char *mailbox,
 /* store_cursor_first - a mailbox's first poll: the cursor at last_uid
  * (marked too: nothing below it is touched on the server), history_uid as
  * in struct store_cursor. */
-int store_cursor_first(struct store *st, const char *mailbox, gint64 uidvalidity,
-                       gint64 last_uid, gint64 history_uid);
+int store_cursor_first(struct store *st, const char *mailbox,
+                       gint64 uidvalidity, gint64 last_uid, gint64 history_uid);
 int store_cursor_marked(struct store *st, const char *mailbox,
                         gint64 marked_uid);
 /* store_cursor_result - record a fetch outcome (err NULL = success). */

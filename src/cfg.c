@@ -687,12 +687,12 @@ cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
 		if ((v = cfg_qstr(x, e, "first_run")) != NULL) {
 			int f = cfg_first_run_parse(v);
 			if (f < 0)
-				cfg_error(x,
-				          config_setting_get_member(e,
-				                                    "first_run"),
-				          "queues: first_run '%s' is not history, "
-				          "new or skip",
-				          v);
+				cfg_error(
+				    x,
+				    config_setting_get_member(e, "first_run"),
+				    "queues: first_run '%s' is not history, "
+				    "new or skip",
+				    v);
 			else
 				w->imap.first_run = (enum cfg_first_run)f;
 		}
@@ -1500,7 +1500,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	/* 3 days: a weekend's mail read on Monday is still answered, a
 	 * restored backup or re-synced folder is not */
 	c->limits.max_mail_age = (int)cfg_int(&x, "limits.max_mail_age",
-	                                      3 * 86400, 3600, 3650 * 86400);
+	                                      3 * 86400, 3600, 20000 * 86400);
 
 	c->report.daily = cfg_bool(&x, "report.daily", false);
 	c->report.weekly = cfg_bool(&x, "report.weekly", false);

@@ -18,7 +18,7 @@ struct fetch_ctx {
 	struct imap *im;
 	gint64 uidvalidity;
 	gint64 history_uid; /* store_cursor.history_uid */
-	GArray *pending; /* uint32_t UIDs ingested in the open transaction */
+	GArray *pending;    /* uint32_t UIDs ingested in the open transaction */
 	size_t pending_bytes;
 	guint commit_max; /* mails per transaction */
 	GArray *done;     /* uint32_t UIDs committed, not yet marked */
@@ -269,7 +269,8 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	if ((r = imap_status(im, mb->folder, &status)) < 0)
 		goto imap_fail;
 	if (first) {
-		gint64 end = status.uidnext > 0 ? (gint64)status.uidnext - 1 : 0;
+		gint64 end =
+		    status.uidnext > 0 ? (gint64)status.uidnext - 1 : 0;
 		if (status.uidnext == 0) {
 			/* no UIDNEXT (optional in a STATUS reply): the
 			 * newest UID present marks the end */

@@ -1180,7 +1180,8 @@ store_cursor_first(struct store *st, const char *mailbox, gint64 uidvalidity,
 {
 	char a[24], b[24], c[24];
 	const char *vals[] = {mailbox, store_i64(a, uidvalidity),
-	                      store_i64(b, last_uid), store_i64(c, history_uid)};
+	                      store_i64(b, last_uid),
+	                      store_i64(c, history_uid)};
 
 	return store_exec(st, S_CURSOR_FIRST, 4, vals);
 }
