@@ -9,6 +9,7 @@ import email.utils
 import json
 import os
 import pty
+import resource
 import re
 import select
 import subprocess
@@ -22,6 +23,28 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
 import gen  # noqa: E402
 
 DAY = 86400
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _pg_cpu(pid):
+    """CPU seconds of the postmaster and its live backends."""
+    def one(p, children=False):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                x = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(x[11]) + int(x[12]) + (int(x[13]) + int(x[14]) if children else 0)) / TICKS
+    total = one(pid, True)
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        total += one(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return total
 
 
 def old_mail(frm, to, subject, age, msgid=None, headers=None, body="Hello,\nplease help.\n"):
@@ -253,17 +276,26 @@ def test_import_history_mbox_10000(make_world, tmp_path):
     box = tmp_path / "archive.mbox"
     box.write_bytes(_mboxrd(raws))
 
+    pg_pid = int(w.stack.get("PG_PID", "0") or 0)
+    pg0 = _pg_cpu(pg_pid) if pg_pid else 0.0
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     rc, out = _run_pty([TICKCTL, "-c", w.conf, "import", "--history", str(box)])
     secs = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pg1 = _pg_cpu(pg_pid) if pg_pid else 0.0
+    ctl_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     assert rc == 0, out[-3000:]
     assert "\r\x1b[Kimport: " in out and "/10000 mails (" in out and ", ETA " in out, out[-2000:]
     m = re.search(r"import --history: 10000 mails in ([\d.]+) s \((\d+)/s\): (\d+) imported, "
                   r"0 duplicates, (\d+) machine mail, 0 failed", out)
     assert m, out[-2000:]
     assert int(m.group(3)) + int(m.group(4)) == 10000 and int(m.group(4)) >= 1
-    print("import --history: 10000 mails in %.1f s wall, %s/s by tickctl's own count"
-          % (secs, m.group(2)))
+    print("import --history: 10000 mails in %.1f s wall, %s/s by tickctl's own count; "
+          "CPU per mail: tickctl %.2f ms, PostgreSQL %.2f ms (%.0f mails per CPU-second "
+          "of both); load average %s"
+          % (secs, m.group(2), ctl_cpu * 1e3 / 10000, (pg1 - pg0) * 1e3 / 10000,
+             10000 / max(ctl_cpu + pg1 - pg0, 1e-9), os.getloadavg()))
     assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "10000"
     assert w.sql("SELECT count(*) FROM ticket WHERE NOT history OR status <> 'closed'") == "0"
     assert w.sql("SELECT count(*) FROM outbox") == "0"
