@@ -199,8 +199,8 @@ fetch_first(struct fetch_ctx *x, struct store_cursor *c,
 	c->last_uid = c->marked_uid = c->history_uid = 0;
 	switch (cfg->imap.first_run) {
 	case CFG_FIRST_NEW:
-		log_notice("fetch: '%s': first poll, %u mails handled as new "
-		           "(imap.first_run = new)",
+		log_notice("fetch: '%s': first poll, the %u mails there are "
+		           "new mail (imap.first_run = new)",
 		           x->mb->folder, status->messages);
 		return store_cursor_reset(x->st, x->mb->key,
 		                          status->uidvalidity);
@@ -213,9 +213,10 @@ fetch_first(struct fetch_ctx *x, struct store_cursor *c,
 		break;
 	case CFG_FIRST_HISTORY:
 		c->history_uid = end + 1;
-		log_notice("fetch: '%s': first poll, %u mails stored as "
-		           "history (imap.first_run = history)",
-		           x->mb->folder, status->messages);
+		log_notice("fetch: '%s': first poll, the %u mails below uid "
+		           "%" G_GINT64_FORMAT " are history (imap.first_run = "
+		           "history)",
+		           x->mb->folder, status->messages, end + 1);
 		break;
 	}
 	return store_cursor_first(x->st, x->mb->key, c->uidvalidity,
