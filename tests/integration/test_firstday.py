@@ -107,6 +107,14 @@ def test_full_mailbox_on_first_start_is_history_and_a_reply_reopens(make_world):
     # created at the old mail's date, not today
     assert w.sql("SELECT count(*) FROM ticket WHERE created < now() - interval '1 year'") != "0"
     assert "first run" not in w.ctl("status").stdout.decode()  # done
+    # had it been interrupted at uid 120, status would say so (and the
+    # rest would still be history: the boundary is in the database)
+    w.sql("UPDATE mailbox_state SET last_uid = 120")
+    st = w.ctl("status").stdout.decode()
+    assert "support:INBOX: first run going on, uid 120 of 300; history" in st, st
+    w.once()
+    assert w.sql("SELECT count(*) FROM ticket WHERE NOT history") == "0"
+    assert w.sql("SELECT last_uid FROM mailbox_state") == "300"
 
     # the customer answers the oldest of their conversations
     omid = mails[0][0]
