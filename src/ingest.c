@@ -57,6 +57,8 @@ struct ingest_ctx {
 	struct command_list cmds; /* the "#status ..." block at the top */
 	bool rating;              /* a CSAT rating reply (csat.c) */
 	struct ingest_tx tx;      /* what the steps of ingest_tx learn */
+	gint64 date;  /* the mail's Date clamped to now; now without one */
+	bool history; /* see ingest_source.history_before */
 };
 
 void
@@ -298,7 +300,9 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 	    .body_html = x->m->html,
 	    .defects = x->m->defects,
 	    .sent_date = x->m->date,
-	    .received = x->now,
+	    /* history arrived when it was sent, as far as we know: the
+	     * report's mail counts then see it in its own period */
+	    .received = x->history ? x->date : x->now,
 	    .unparsed = x->m->unparsed,
 	    .raw = x->raw,
 	    .raw_len = x->len,
@@ -385,6 +389,14 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
 
 /* ingest_ack - queue the acknowledgement for new ticket t, unless a loop
  * rule or a send limit says no (then the audit trail says why). */
+/* ingest_too_old - the mail's own date is older than limits.
+ * max_mail_age: no automatic mail about it. */
+static bool
+ingest_too_old(const struct ingest_ctx *x)
+{
+	return x->now - x->date > x->cfg->limits.max_mail_age;
+}
+
 static int
 ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 {
@@ -402,6 +414,19 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	if (!cfg->tickets.acknowledge || to == NULL || x->is_agent ||
 	    x->m->unparsed || classify_is_machine(x->cr.cls))
 		return 0;
+	if (ingest_too_old(x)) {
+		/* a restored backup, a re-synced folder, a UIDVALIDITY reset:
+		 * whatever the cursor says, nobody is mailed about the past */
+		g_autofree char *d = g_strdup_printf(
+		    "mail dated %" G_GINT64_FORMAT " s ago, older than "
+		    "limits.max_mail_age (%d s)",
+		    x->now - x->date, cfg->limits.max_mail_age);
+		log_notice("ingest: no acknowledgement for ticket "
+		           "%" G_GINT64_FORMAT ": %s",
+		           t, d);
+		return store_event_add(x->st, t, "tickd", "ack-skipped-age", d,
+		                       0);
+	}
 	if (ingest_is_own(cfg, to->addr) || ingest_never_answer(x, to->addr))
 		why = "sender is a robot or null Return-Path";
 	else if ((r = store_suppressed(x->st, to->addr)) != 0) {
@@ -968,7 +993,7 @@ ingest_step_rating(struct ingest_ctx *x, struct ingest_outcome *out)
 	int rating = 0, r;
 	gint64 t;
 
-	if (classify_is_machine(x->cr.cls) || x->is_agent ||
+	if (classify_is_machine(x->cr.cls) || x->is_agent || x->history ||
 	    (t = csat_match(x->cfg, x->m->subject, &rating)) == 0)
 		return INGEST_STEP_NEXT;
 	if ((r = ingest_rating(x, t, rating, out)) < 0)
@@ -985,7 +1010,7 @@ ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 	gint64 t = ingest_find_ticket(x, &tx->linked, &tx->how);
 
 	(void)out;
-	if (t > 0)
+	if (t > 0 && !x->history) /* history never reopens or touches */
 		t = ingest_followup(x, t, &tx->linked);
 	if (t < 0)
 		return (int)t;
@@ -1017,7 +1042,11 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	    .requester_name = req ? req->name : NULL,
 	    .language = x->m->language,
 	    .linked_ticket = tx->linked,
-	    .at = x->now,
+	    .at = x->history ? x->date : x->now,
+	    .history = x->history,
+	    /* closed now: tickets.reopen_days and retention_days count
+	     * from the import, not from the old mail */
+	    .closed_at = x->now,
 	};
 	int r;
 
@@ -1038,7 +1067,8 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	                    x->is_agent && x->from ? x->from->addr
 	                    : req                  ? req->addr
 	                                           : "unknown",
-	                    "created", x->src->label, 0);
+	                    x->history ? "history" : "created", x->src->label,
+	                    0);
 	if (r == 0 && tx->linked)
 		r = store_event_add(x->st, tx->ticket, "tickd", "linked",
 		                    tx->how
@@ -1068,13 +1098,33 @@ ingest_step_participants(struct ingest_ctx *x, struct ingest_outcome *out)
 	return ingest_add_participants(x, x->tx.ticket, x->tx.new_ticket);
 }
 
+/* ingest_step_history - history (ingest_source.history_before) is a
+ * record, not work: stored, threaded, on its participants, and nothing
+ * more (no priority rule, suppression, acknowledgement, #command). */
+static int
+ingest_step_history(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	struct ingest_tx *tx = &x->tx;
+	int r;
+
+	if (!x->history)
+		return INGEST_STEP_NEXT;
+	out->kind = tx->new_ticket ? INGEST_NEW_TICKET : INGEST_FOLLOW_UP;
+	out->ticket = tx->ticket;
+	out->message = tx->msg;
+	if ((r = store_event_attach(x->st, tx->ticket, tx->msg)) < 0)
+		return r;
+	return INGEST_STEP_DONE;
+}
+
 /* ingest_step_priority - priority rules (VIPs, "speak to your manager")
- * on customer mail. */
+ * on customer mail, not on old mail (its managers' notice would be about
+ * the past). */
 static int
 ingest_step_priority(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	(void)out;
-	if (x->is_agent || classify_is_machine(x->cr.cls))
+	if (x->is_agent || classify_is_machine(x->cr.cls) || ingest_too_old(x))
 		return INGEST_STEP_NEXT;
 	return escalate_on_mail(x->cfg, x->st, x->tx.ticket,
 	                        x->from ? x->from->addr : NULL, x->m->subject,
@@ -1137,6 +1187,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
     ingest_step_participants, /* who is on the ticket */
+    ingest_step_history,      /* history: nothing more */
     ingest_step_priority,     /* priority rules, immediate escalation */
     ingest_step_bounce,       /* a proven bounce suppresses its rcpt */
     ingest_step_complaint,    /* so does a complaint about our mail */
@@ -1288,6 +1339,9 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	ingest_parse(&x);
 	classify_msg(x.m, &co, &x.cr);
 	x.from = mime_first_from(x.m);
+	/* a Date in the future (a wrong clock, a forgery) counts as now */
+	x.date = x.m->date > 0 && x.m->date < now ? x.m->date : now;
+	x.history = src->history_before != 0 && x.date < src->history_before;
 	x.is_agent = ingest_is_agent(&x);
 	ingest_commands(&x);
 	if (x.m->message_id && *x.m->message_id)
@@ -1302,15 +1356,18 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
 	out->cls = classify_name(x.cr.cls);
+	out->history = x.history;
+	out->machine = classify_is_machine(x.cr.cls);
 	if (r == 0) {
 		g_snprintf(out->summary, sizeof(out->summary),
 		           "%s uid %" G_GINT64_FORMAT
-		           " '%s': %s %" G_GINT64_FORMAT " (%s)%s",
+		           " '%s': %s %" G_GINT64_FORMAT " (%s)%s%s",
 		           src->label, src->uid,
 		           log_quote(x.m->message_id, q, sizeof(q)),
 		           ingest_kind_name(out->kind), out->ticket,
 		           classify_name(x.cr.cls),
-		           out->acknowledged ? ", acknowledged" : "");
+		           out->acknowledged ? ", acknowledged" : "",
+		           x.history ? ", history" : "");
 		if (!store_in_batch(
 		        st)) /* else the batch's owner, after COMMIT */
 			ingest_log(out->summary);

@@ -71,8 +71,11 @@ store_sla_due(struct store *st, gint64 now, int limit, GPtrArray *out)
 	/* "< now + 1": now is whole seconds, next_check has fractions */
 	static const struct store_stmt stmt = {
 	    "sla due",
+	    /* a revived history ticket's clock starts when it became live
+	     * (012_history), not at its old mail's date */
 	    "SELECT c.ticket_id, t.queue, t.priority, t.status, "
-	    "extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
+	    "extract(epoch FROM COALESCE(t.live_since, t.created))::bigint, "
+	    "COALESCE((SELECT "
 	    "m.role = 'agent' FROM message m WHERE m.ticket_id = t.id "
 	    "ORDER BY m.id LIMIT 1), false), c.initialized, c.status, "
 	    "c.first_response_at, c.last_customer_at, c.last_agent_at, "
