@@ -24,6 +24,7 @@
 #include "store.h"
 #include "store_ingest.h"
 #include "store_outbox.h"
+#include "store_search.h"
 
 #include <string.h>
 
@@ -892,6 +893,12 @@ ingest_unattached(struct ingest_ctx *x, struct ingest_outcome *out,
 	out->kind = kind;
 	if ((r = ingest_store_message(x, 0, &out->message)) < 0)
 		return r;
+	/* kept mail is findable too (tickctl search --kept) */
+	if (kind != INGEST_DROPPED &&
+	    (r = store_search_index(x->st, out->message, 0,
+	                            x->cfg->tickets.queue,
+	                            x->cfg->tickets.language)) < 0)
+		return r;
 	return INGEST_STEP_DONE;
 }
 
@@ -1001,6 +1008,17 @@ ingest_step_message(struct ingest_ctx *x, struct ingest_outcome *out)
 	return ingest_store_message(x, x->tx.ticket, &x->tx.msg);
 }
 
+/* ingest_step_search - the message's full-text index row (one statement,
+ * computed in SQL from the rows just written; store_search.h). */
+static int
+ingest_step_search(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	return store_search_index(x->st, x->tx.msg, x->tx.ticket,
+	                          x->cfg->tickets.queue,
+	                          x->cfg->tickets.language);
+}
+
 /* ingest_step_participants - who is on the ticket (not for machines). */
 static int
 ingest_step_participants(struct ingest_ctx *x, struct ingest_outcome *out)
@@ -1089,6 +1107,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_machine,      /* machine mail threading nowhere: kept */
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
+    ingest_step_search,       /* its full-text index row */
     ingest_step_participants, /* who is on the ticket */
     ingest_step_priority,     /* priority rules, immediate escalation */
     ingest_step_bounce,       /* a bounce suppresses its recipient */
