@@ -51,4 +51,26 @@ int store_search(struct store *st, const struct store_search_filter *f,
  */
 int store_history_line(struct store *st, gint64 id, char **line_r);
 
+/*
+ * Answers to agents' questions by mail (#show, #search, #list), as plain
+ * text for the answer mail; bounded: at most STORE_ANSWER_MESSAGES
+ * messages of at most 4000 characters each, at most STORE_ANSWER_LINES
+ * lines.
+ */
+#define STORE_ANSWER_MESSAGES 30
+#define STORE_ANSWER_LINES    25
+
+/* store_transcript - ticket id's state, customer history and its mails
+ * (customer, agent, internal notes; newest STORE_ANSWER_MESSAGES) appended
+ * to out.  0, -ENOENT, -E. */
+int store_transcript(struct store *st, gint64 id, GString *out);
+
+/* store_answer_lines - one line per ticket ("#N status priority queue
+ * requester subject") appended to out, and their number in *n_r.
+ * what: "search" (arg: words, best first), "mine" (arg: the agent's
+ * address), "breached", or "queue" (arg: the queue); the lists show
+ * tickets not resolved or closed.  0/-E. */
+int store_answer_lines(struct store *st, const char *what, const char *arg,
+                       GString *out, int *n_r);
+
 #endif

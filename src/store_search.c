@@ -130,3 +130,92 @@ store_history_line(struct store *st, gint64 id, char **line_r)
 	                  "SELECT tickd_history($1::bigint)->>'line'", 1, vals,
 	                  line_r);
 }
+
+int
+store_transcript(struct store *st, gint64 id, GString *out)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, id)};
+	g_autofree char *text = NULL;
+	int r = store_text(
+	    st, "transcript",
+	    "SELECT format(E'Ticket #%s: %s\\nStatus:   %s, priority %s, "
+	    "queue %s\\nCustomer: %s%s\\nHistory:  %s\\nAssigned: %s\\n"
+	    "Opened:   %s, updated %s\\n\\n', t.id, t.subject, t.status, "
+	    "t.priority, t.queue, t.requester, coalesce(' (' || "
+	    "t.requester_name || ')', ''), coalesce(tickd_history(t.id)->>"
+	    "'line', 'no earlier tickets'), coalesce(t.assignee, 'nobody'), "
+	    "to_char(t.created, 'YYYY-MM-DD HH24:MI TZ'), to_char(t.updated, "
+	    "'YYYY-MM-DD HH24:MI TZ')) || coalesce((SELECT string_agg("
+	    "format(E'--- %s, %s, %s ---\\n%s\\n\\n', to_char(m.received, "
+	    "'YYYY-MM-DD HH24:MI'), CASE m.role WHEN 'note' THEN 'internal "
+	    "note' ELSE m.role END, coalesce(m.from_addr, '?'), CASE WHEN "
+	    "length(m.body_new) > 4000 THEN left(m.body_new, 4000) || "
+	    "E'\\n[...]' ELSE m.body_new END), '' ORDER BY m.id) FROM (SELECT "
+	    "* FROM message WHERE ticket_id = t.id AND direction = 'in' AND "
+	    "role IN ('customer', 'agent', 'note') ORDER BY id DESC "
+	    "LIMIT " G_STRINGIFY(
+	        STORE_ANSWER_MESSAGES) ") m), '(no messages)') FROM "
+	                               "ticket t WHERE t.id = $1",
+	    1, vals, &text);
+
+	if (r < 0)
+		return r;
+	if (text == NULL)
+		return -ENOENT;
+	g_string_append(out, text);
+	return 0;
+}
+
+#define STORE_ANSWER_LINE                                                      \
+	"format('#%s  %s  %s  %s  %s  %s', t.id, t.status, t.priority, "       \
+	"t.queue, t.requester, left(t.subject, 60))"
+
+int
+store_answer_lines(struct store *st, const char *what, const char *arg,
+                   GString *out, int *n_r)
+{
+	const char *vals[] = {what, arg};
+	g_autofree char *text = NULL;
+	gint64 n;
+	int r;
+
+	/* #search: the same ranked query as tickctl search */
+	if (strcmp(what, "search") == 0) {
+		struct store_search_filter f = {.words = arg,
+		                                .limit = STORE_ANSWER_LINES};
+		struct store_table t;
+		store_table_init(&t);
+		r = store_search(st, &f, &t, NULL, false);
+		for (guint i = 0; r == 0 && i < t.rows->len; i++) {
+			GPtrArray *row = t.rows->pdata[i];
+			/* ticket, queue, status, requester, rank, subject */
+			g_string_append_printf(
+			    out, "#%s  %s  %s  %s  %s\n", (char *)row->pdata[0],
+			    (char *)row->pdata[2], (char *)row->pdata[1],
+			    (char *)row->pdata[3],
+			    row->pdata[5] ? (char *)row->pdata[5] : "");
+		}
+		*n_r = r == 0 ? (int)t.rows->len : 0;
+		store_table_clear(&t);
+		return r;
+	}
+	r = store_text(
+	    st, "answer lines",
+	    "SELECT count(*) || E'\\n' || coalesce(string_agg(l, E'\\n' "
+	    "ORDER BY id), '') FROM (SELECT t.id, " STORE_ANSWER_LINE " AS l "
+	    "FROM ticket t WHERE t.status NOT IN ('resolved', 'closed') AND "
+	    "CASE $1::text WHEN 'mine' THEN t.assignee = lower($2) WHEN "
+	    "'queue' THEN t.queue = $2 WHEN 'breached' THEN EXISTS (SELECT 1 "
+	    "FROM sla_clock c WHERE c.ticket_id = t.id AND (c.view->>"
+	    "'breached')::boolean) ELSE false END ORDER BY t.id "
+	    "LIMIT " G_STRINGIFY(STORE_ANSWER_LINES) ") x",
+	    2, vals, &text);
+	if (r < 0)
+		return r;
+	n = g_ascii_strtoll(text ? text : "0", NULL, 10);
+	*n_r = (int)n;
+	if (text && strchr(text, '\n') && n > 0)
+		g_string_append_printf(out, "%s\n", strchr(text, '\n') + 1);
+	return 0;
+}

@@ -132,3 +132,81 @@ def test_requester_history(world):
     assert h["earlier"] == 1 and h["last"] == n["one"]
     assert world.ticket(n["one"])["history"] is None
     assert "1 earlier ticket (last: #%d" % n["one"] in world.ctl("ticket", str(n["four"])).stdout.decode()
+
+
+# -- asking tickd by mail ------------------------------------------------------
+
+def test_agent_show_gets_transcript_stranger_gets_nothing(make_world):
+    from conftest import imapbox
+    from test_agents import AUTH, agents_world, open_ticket
+    w = agents_world(make_world)
+    cust = w.addr(w.customer)
+    n, ack = open_ticket(w, subject="Printer on fire",
+                         msgid="<first@c.example>")
+    w.append(mail(cust, w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
+                  body="It is the LaserJet 4000, smoke everywhere.\n",
+                  headers=["In-Reply-To: %s" % ack["Message-ID"]]))
+    w.once()
+    bob_local = w.bob.split("@")[0]
+    alice_local = w.alice.split("@")[0]
+    before = imapbox.count(bob_local)
+
+    # Bob, authenticated by our MTA, asks about the ticket by its tag
+    w.append(mail(w.bob, w.addr(w.support), "[Example #%d] state?" % n,
+                  msgid="<bob-show@support.example>", headers=[AUTH], body="#show\n"))
+    # a stranger asks the same (and forges nothing)
+    stranger = w.addr(w.customer + "evil")
+    w.append(mail(stranger, w.addr(w.support), "[Example #%d] state?" % n,
+                  msgid="<evil-show@x.example>", body="#show %d\n" % n))
+    # Alice's From without our MTA's pass is a stranger's too
+    w.append(mail(w.alice, w.addr(w.support), "[Example #%d] state?" % n,
+                  msgid="<alice-forged@x.example>", body="#show\n"))
+    w.once()
+
+    got = [m for m in w.inbox(bob_local)][before:]
+    assert len(got) == 1, [m["Subject"] for m in got]
+    a = got[0]
+    assert a["Subject"] == "[Example #%d] Answer: [Example #%d] state?" % (n, n)
+    assert a["Auto-Submitted"] == "auto-replied" and a["X-Auto-Response-Suppress"] == "All"
+    assert a["In-Reply-To"] == "<bob-show@support.example>"
+    text = a.get_body(preferencelist=("plain",)).get_content()
+    assert "Ticket #%d: Printer on fire" % n in text
+    assert "Status:   new" in text and "Customer: %s" % cust in text
+    assert "LaserJet 4000, smoke everywhere" in text and "please help" in text
+    # nothing for the stranger, nothing for forged Alice, nothing new for the customer
+    assert imapbox.count(stranger.split("@")[0]) == 0
+    assert imapbox.count(alice_local) == 0
+    assert imapbox.count(w.customer) == 1  # the acknowledgement only
+    t = w.ticket(n)
+    assert t["status"] == "new" and t["first_response_at"] is None
+    # the questions are not messages of the ticket, and opened no ticket
+    assert len([m for m in t["messages"] if m["direction"] == "in"]) == 2
+    assert len(w.tickets()) == 1
+    ev = [(e["actor"], e["action"], e["detail"]) for e in t["events"]]
+    assert (w.bob, "answered", "#show by mail") in ev
+    assert (stranger, "command-ignored", "#show %d: sender is not an agent" % n) in ev
+    assert (w.alice, "command-ignored", "#show: agent From not authenticated") in ev
+    # the question mails are kept, findable as mail without a ticket
+    kept = json.loads(w.ctl("search", "--kept", "--json").stdout)
+    assert len(kept) == 3
+
+
+def test_agent_search_and_list_by_mail(make_world):
+    from conftest import imapbox
+    from test_agents import AUTH, agents_world, open_ticket
+    w = agents_world(make_world)
+    n1, _ = open_ticket(w, subject="Invoice for March is wrong")
+    n2, _ = open_ticket(w, subject="Printer on fire")
+    w.ctl("assign", str(n2), w.bob)
+    bob_local = w.bob.split("@")[0]
+    w.append(mail(w.bob, w.addr(w.support), "questions", msgid="<bob-q@support.example>",
+                  headers=[AUTH], body="#search invoic*\n#list mine\n#list queue nosuch\n"))
+    w.once()
+    (a,) = w.inbox(bob_local)
+    assert a["Subject"] == "Answer: questions"
+    text = a.get_body(preferencelist=("plain",)).get_content()
+    lines = [l for l in text.splitlines() if l.startswith("#")]
+    assert lines[0].startswith("#%d  new  " % n1) and "Invoice for March" in lines[0]
+    assert lines[1].startswith("#%d  new  normal  " % n2) and "Printer on fire" in lines[1]
+    assert len(lines) == 2 and "No tickets." in text
+    assert len(w.tickets()) == 2
