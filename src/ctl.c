@@ -924,8 +924,11 @@ ctl_search(struct ctl *c, int argc, char **argv)
 		else if (strcmp(a, "--status") == 0)
 			f.status = v;
 		else if (strcmp(a, "--limit") == 0) {
-			f.limit = atoi(v);
-			if (f.limit < 1 || f.limit > 1000) {
+			char *end;
+			gint64 l = g_ascii_strtoll(v, &end, 10);
+			f.limit =
+			    *end == '\0' && l >= 1 && l <= 1000 ? (int)l : 0;
+			if (f.limit == 0) {
 				fprintf(stderr, "tickctl: search: --limit "
 				                "is 1..1000\n");
 				return EX_USAGE;
