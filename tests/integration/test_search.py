@@ -210,3 +210,24 @@ def test_agent_search_and_list_by_mail(make_world):
     assert lines[1].startswith("#%d  new  normal  " % n2) and "Printer on fire" in lines[1]
     assert len(lines) == 2 and "No tickets." in text
     assert len(w.tickets()) == 2
+
+
+def test_escalation_notice_shows_earlier_tickets(make_world):
+    from test_sla import box, people, sla_conf
+    w = make_world()
+    pp, a = people(w, ("lead", "agent"), ("boss", "manager"))
+    w.write_conf(people=pp, extra=sla_conf([(0, [a["lead"]]), (60, [a["boss"]])],
+                                           first_response=60))
+    cust = w.addr(w.customer)
+    imp(w, mail(cust, w.addr(w.support), "Invoice 2026-100 is wrong"))
+    imp(w, mail(cust, w.addr(w.support), "Invoice 2026-101 is wrong"))
+    first, second = sorted(t["number"] for t in w.tickets())
+    w.ctl("close", str(second))
+    w.sql("INSERT INTO csat_rating (ticket_id, rating) VALUES (%d, 'bad')" % second)
+    w.append(mail(cust, w.addr(w.support), "Invoice 2026-114 is wrong",
+                  body="Charged twice again. I want to speak to your manager.\n"))
+    w.once()
+    n = max(t["number"] for t in w.tickets())
+    (m,) = box(w, a["boss"])
+    body = m.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "  History:  2 earlier tickets (last: #%d, closed, CSAT bad)\n" % second in body, body
