@@ -231,3 +231,15 @@ def test_escalation_notice_shows_earlier_tickets(make_world):
     (m,) = box(w, a["boss"])
     body = m.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "  History:  2 earlier tickets (last: #%d, closed, CSAT bad)\n" % second in body, body
+
+
+def test_forget_leaves_nothing_findable(world):
+    sup = world.addr(world.support)
+    cust = world.addr(world.customer)
+    imp(world, mail(cust, sup, "Gizmo broken", body="My quuxinator gizmo is broken.\n"))
+    assert len(search(world, "quuxinator")) == 1
+    assert len(search(world, world.customer)) == 1
+    world.ctl("forget", cust)
+    assert search(world, "quuxinator") == []
+    assert search(world, "gizmo") == []
+    assert search(world, cust) == []
