@@ -17,6 +17,7 @@
 #include "store_admin.h"
 #include "store_ingest.h"
 #include "store_outbox.h"
+#include "store_search.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -49,8 +50,14 @@ ctl_usage(FILE *f)
 	    "                        closed history (nothing sent; "
 	    "resumable)\n"
 	    "  tickets [--json] [--status S] [--queue Q] [--priority P]\n"
-	    "          [--assignee ADDR|-] [--breached]\n"
+	    "          [--assignee ADDR|-] [--breached] [--requester "
+	    "ADDR|@DOMAIN]\n"
 	    "  ticket N [--json]     one ticket with messages and events\n"
+	    "  search WORDS [--queue Q] [--status S] [--from T] [--to T] "
+	    "[--limit N]\n"
+	    "         [--kept] [--json]  full-text search (\"a phrase\", "
+	    "-word, or, word*);\n"
+	    "                        --kept: stored mail without a ticket\n"
 	    "  close N               set the ticket's status to closed\n"
 	    "  assign N ADDR|-       assign to a person of the config (- = "
 	    "nobody)\n"
@@ -399,6 +406,8 @@ ctl_tickets(struct ctl *c, int argc, char **argv)
 			dst = &f.priority;
 		else if (strcmp(argv[i], "--assignee") == 0)
 			dst = &f.assignee;
+		else if (strcmp(argv[i], "--requester") == 0)
+			dst = &f.requester;
 		else {
 			fprintf(stderr,
 			        "tickctl: tickets: unknown option "
@@ -1114,6 +1123,94 @@ out:
 	return rc;
 }
 
+/* ctl_search - search WORDS... [--queue Q] [--status S] [--from T]
+ * [--to T] [--limit N] [--kept]: the words are every argument that is
+ * not an option, joined by spaces. */
+static int
+ctl_search(struct ctl *c, int argc, char **argv)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GString) words = g_string_new(NULL);
+	struct store_search_filter f = {.limit = 20};
+	struct store_table t;
+	const char *v;
+	int rc, r;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--kept") == 0) {
+			f.kept = true;
+			continue;
+		}
+		if (strcmp(a, "--queue") != 0 && strcmp(a, "--status") != 0 &&
+		    strcmp(a, "--from") != 0 && strcmp(a, "--to") != 0 &&
+		    strcmp(a, "--limit") != 0) {
+			if (a[0] == '-' && a[1] == '-') {
+				fprintf(stderr,
+				        "tickctl: search: unknown option "
+				        "'%s'\n",
+				        a);
+				return EX_USAGE;
+			}
+			g_string_append_printf(words, "%s%s",
+			                       words->len ? " " : "", a);
+			continue;
+		}
+		if ((v = ctl_arg(argc, argv, &i)) == NULL)
+			return EX_USAGE;
+		if (strcmp(a, "--queue") == 0)
+			f.queue = v;
+		else if (strcmp(a, "--status") == 0)
+			f.status = v;
+		else if (strcmp(a, "--limit") == 0) {
+			char *end;
+			gint64 l = g_ascii_strtoll(v, &end, 10);
+			f.limit =
+			    *end == '\0' && l >= 1 && l <= 1000 ? (int)l : 0;
+			if (f.limit == 0) {
+				fprintf(stderr, "tickctl: search: --limit "
+				                "is 1..1000\n");
+				return EX_USAGE;
+			}
+		} else if (ctl_time(v, strcmp(a, "--from") == 0 ? &f.from
+		                                                : &f.to) < 0) {
+			fprintf(stderr,
+			        "tickctl: search: '%s' is not a date "
+			        "(YYYY-MM-DD or ISO 8601)\n",
+			        v);
+			return EX_USAGE;
+		}
+	}
+	/* a bounded query: the words reach PostgreSQL as one parameter */
+	if (words->len > 1000) {
+		fprintf(stderr, "tickctl: search: words too long\n");
+		return EX_USAGE;
+	}
+	f.words = words->len ? words->str : NULL;
+	if (f.words == NULL && !f.kept) {
+		fprintf(stderr, "tickctl: search: what words?\n");
+		return EX_USAGE;
+	}
+	if (f.status && (f.kept || !ctl_one_of(f.status, ctl_statuses))) {
+		fprintf(stderr, "tickctl: search: --status is one of new, "
+		                "open, pending, resolved, closed, and not "
+		                "with --kept\n");
+		return EX_USAGE;
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if (c->json)
+		return ctl_print_json(store_search(c->st, &f, NULL, out, false),
+		                      out);
+	store_table_init(&t);
+	r = store_search(c->st, &f, &t, NULL, false);
+	if (r == 0)
+		ctl_table(&t, f.kept ? "no stored mail without a ticket matches"
+		                     : "no tickets match");
+	store_table_clear(&t);
+	return ctl_exit(r);
+}
+
 /* ---- retention and the data subject's rights ---- */
 
 /* ctl_purge - purge [--queue Q]: every queue with retention_days (or Q). */
@@ -1353,14 +1450,23 @@ static const struct {
 	const char *name;
 	int (*fn)(struct ctl *c, int argc, char **argv);
 } ctl_commands[] = {
-    {"migrate", ctl_cmd_migrate}, {"import", ctl_import},
-    {"tickets", ctl_tickets},     {"ticket", ctl_ticket},
-    {"status", ctl_cmd_status},   {"close", ctl_cmd_close},
-    {"assign", ctl_cmd_assign},   {"priority", ctl_cmd_priority},
-    {"note", ctl_cmd_note},       {"outbox", ctl_outbox},
-    {"breaker", ctl_breaker},     {"init-secret", ctl_cmd_init_secret},
-    {"purge", ctl_purge},         {"forget", ctl_forget},
-    {"export", ctl_export},       {"report", ctl_report},
+    {"migrate", ctl_cmd_migrate},
+    {"import", ctl_import},
+    {"tickets", ctl_tickets},
+    {"ticket", ctl_ticket},
+    {"search", ctl_search},
+    {"status", ctl_cmd_status},
+    {"close", ctl_cmd_close},
+    {"assign", ctl_cmd_assign},
+    {"priority", ctl_cmd_priority},
+    {"note", ctl_cmd_note},
+    {"outbox", ctl_outbox},
+    {"breaker", ctl_breaker},
+    {"init-secret", ctl_cmd_init_secret},
+    {"purge", ctl_purge},
+    {"forget", ctl_forget},
+    {"export", ctl_export},
+    {"report", ctl_report},
 };
 
 /* ctl_options - -c, -v, -h before the command; -1 to go on with argv[

@@ -24,6 +24,7 @@
 #include "store.h"
 #include "store_ingest.h"
 #include "store_outbox.h"
+#include "store_search.h"
 
 #include <string.h>
 
@@ -702,6 +703,15 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		                       "internal note: never sent to the "
 		                       "customer",
 		                       msg);
+	case COMMAND_SHOW:
+	case COMMAND_SEARCH:
+	case COMMAND_LIST:
+		/* a reply is not a question: answers go to a mail that only
+		 * asks, so that nothing a reply does is mistaken for one */
+		d = g_strdup_printf("%s: ask in a mail of questions only",
+		                    c->line);
+		return store_event_add(x->st, t, who, "command-rejected", d,
+		                       msg);
 	}
 	return -EINVAL;
 }
@@ -974,6 +984,12 @@ ingest_unattached(struct ingest_ctx *x, struct ingest_outcome *out,
 	out->kind = kind;
 	if ((r = ingest_store_message(x, 0, &out->message)) < 0)
 		return r;
+	/* kept mail is findable too (tickctl search --kept) */
+	if (kind != INGEST_DROPPED &&
+	    (r = store_search_index(x->st, out->message, 0,
+	                            x->cfg->tickets.queue,
+	                            x->cfg->tickets.language)) < 0)
+		return r;
 	return INGEST_STEP_DONE;
 }
 
@@ -999,6 +1015,168 @@ ingest_step_rating(struct ingest_ctx *x, struct ingest_outcome *out)
 	if ((r = ingest_rating(x, t, rating, out)) < 0)
 		return r;
 	return INGEST_STEP_DONE;
+}
+
+/* ingest_answer_one - the text answering one question into s; *ticket_r
+ * the ticket a #show is about (0 when none). */
+static int
+ingest_answer_one(struct ingest_ctx *x, const struct command *c, gint64 t,
+                  GString *s, gint64 *ticket_r)
+{
+	int n = 0, r;
+
+	g_string_append_printf(s, "> %s\n\n", c->line);
+	switch (c->kind) {
+	case COMMAND_SHOW:
+		if (c->arg)
+			t = g_ascii_strtoll(c->arg, NULL, 10);
+		if (t <= 0) {
+			g_string_append(s,
+			                "Which ticket? Keep the ticket tag "
+			                "in the subject or write #show N.\n\n");
+			return 0;
+		}
+		r = store_transcript(x->st, t, s);
+		if (r == -ENOENT)
+			g_string_append_printf(
+			    s, "There is no ticket #%" G_GINT64_FORMAT ".\n\n",
+			    t);
+		else if (r < 0)
+			return r;
+		else
+			*ticket_r = t;
+		return 0;
+	case COMMAND_SEARCH:
+		r = store_answer_lines(x->st, "search", c->arg, s, &n);
+		break;
+	case COMMAND_LIST:
+		if (strcmp(c->arg, "mine") == 0)
+			r = store_answer_lines(x->st, "mine", x->from->addr, s,
+			                       &n);
+		else if (strcmp(c->arg, "breached") == 0)
+			r = store_answer_lines(x->st, "breached", NULL, s, &n);
+		else
+			r = store_answer_lines(x->st, "queue", c->arg + 6, s,
+			                       &n);
+		break;
+	default:
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (n == 0)
+		g_string_append(s, "No tickets.\n");
+	else if (n >= STORE_ANSWER_LINES)
+		g_string_append_printf(s, "(the first %d; narrow it down)\n",
+		                       STORE_ANSWER_LINES);
+	g_string_append_c(s, '\n');
+	return 0;
+}
+
+/* ingest_answer - a proven agent's questions: one answer mail to the
+ * agent alone, through the send limits, recorded on the ticket shown. */
+static int
+ingest_answer(struct ingest_ctx *x, gint64 t, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	const struct cfg_person *p = cfg_person(cfg, x->from->addr);
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autofree char *msgid = NULL, *subject = NULL, *tag = NULL;
+	g_autoptr(GBytes) wire = NULL;
+	const char *why = NULL;
+	gint64 shown = 0, about, mid = 0;
+	bool repeat = false;
+	int r;
+
+	for (guint i = 0; i < x->cmds.cmds->len; i++)
+		if ((r = ingest_answer_one(x, x->cmds.cmds->pdata[i], t, s,
+		                           &shown)) < 0)
+			return r;
+	about = shown;
+	r = limit_check_queue(cfg, x->st, about, p->address, p->address,
+	                      &repeat, &why);
+	if (r < 0)
+		return r;
+	if (r == LIMIT_SUPPRESS) {
+		g_autofree char *d = g_strdup_printf(
+		    "answer to %s suppressed: %s", p->address, why);
+		return about ? store_event_add(x->st, about, "tickd",
+		                               "answer-suppressed", d,
+		                               out->message)
+		             : store_event_global(x->st, "tickd",
+		                                  "answer-suppressed", d,
+		                                  out->message);
+	}
+	tag = compose_tag(cfg, about);
+	subject = about ? g_strdup_printf("%s Answer: %s", tag, x->m->subject)
+	                : g_strdup_printf("Answer: %s", x->m->subject);
+	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
+	                          about, "answer", cfg->tickets.domain);
+	struct compose_answer a = {
+	    .to_addr = p->address,
+	    .to_name = p->name,
+	    .subject = subject,
+	    .text = s->str,
+	    .in_reply_to = x->m->message_id,
+	    .message_id = msgid,
+	    .now = x->now,
+	};
+	wire = compose_answer(cfg, &a);
+	{
+		g_autofree char *who = limit_identity(p->address);
+		r = outbox_queue(cfg, x->st, about, "answer",
+		                 "answer to an agent", p->address, msgid, wire,
+		                 x->now, who, repeat, &mid);
+	}
+	if (r == 0 && about)
+		r = store_event_add(x->st, about, p->address, "answered",
+		                    "#show by mail", out->message);
+	return r;
+}
+
+/*
+ * ingest_step_question - a mail whose command block only asks (#show,
+ * #search, #list) is not a reply: it is kept without a ticket, changes
+ * no ticket, and only a proven agent who is a configured person gets an
+ * answer.  Anyone else's question is recorded as command-ignored on the
+ * ticket it named (or as a global event) and never answered.
+ */
+static int
+ingest_step_question(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	gint64 linked = 0, t;
+	const char *how = NULL;
+	bool agent;
+	int r;
+
+	if (!x->cmds.question || classify_is_machine(x->cr.cls))
+		return INGEST_STEP_NEXT;
+	if ((t = ingest_find_ticket(x, &linked, &how)) < 0)
+		return (int)t;
+	agent = x->is_agent && x->from && cfg_person(x->cfg, x->from->addr);
+	if ((r = ingest_unattached(x, out, INGEST_UNATTACHED)) < 0)
+		return r;
+	if (agent) {
+		r = ingest_answer(x, t, out);
+	} else {
+		gint64 named = t > 0 ? t : linked;
+		const char *why = x->agent_unauth
+		                      ? "agent From not authenticated"
+		                      : "sender is not an agent";
+		for (guint i = 0; r >= 0 && i < x->cmds.cmds->len; i++) {
+			const struct command *c = x->cmds.cmds->pdata[i];
+			g_autofree char *d =
+			    g_strdup_printf("%s: %s", c->line, why);
+			r = named > 0
+			        ? store_event_add(x->st, named, ingest_actor(x),
+			                          "command-ignored", d,
+			                          out->message)
+			        : store_event_global(x->st, ingest_actor(x),
+			                             "command-ignored", d,
+			                             out->message);
+		}
+	}
+	return r < 0 ? r : INGEST_STEP_DONE;
 }
 
 /* ingest_step_thread - the ticket the mail belongs to (0: none yet), and
@@ -1086,6 +1264,17 @@ ingest_step_message(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	(void)out;
 	return ingest_store_message(x, x->tx.ticket, &x->tx.msg);
+}
+
+/* ingest_step_search - the message's full-text index row (one statement,
+ * computed in SQL from the rows just written; store_search.h). */
+static int
+ingest_step_search(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	return store_search_index(x->st, x->tx.msg, x->tx.ticket,
+	                          x->cfg->tickets.queue,
+	                          x->cfg->tickets.language);
 }
 
 /* ingest_step_participants - who is on the ticket (not for machines). */
@@ -1182,10 +1371,12 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_dedupe,       /* seen before: only the cursor moves */
     ingest_step_own,          /* our own mail back: kept raw */
     ingest_step_rating,       /* a CSAT rating reply */
+    ingest_step_question,     /* #show/#search/#list: kept, answered */
     ingest_step_thread,       /* which ticket, follow-up status */
     ingest_step_machine,      /* machine mail threading nowhere: kept */
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
+    ingest_step_search,       /* its full-text index row */
     ingest_step_participants, /* who is on the ticket */
     ingest_step_history,      /* history: nothing more */
     ingest_step_priority,     /* priority rules, immediate escalation */
