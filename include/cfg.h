@@ -127,6 +127,9 @@ struct cfg_person {
 	char *name;
 	char *team;
 	enum cfg_role role;
+	/* queues whose digest this manager gets (NULL-terminated, names of
+	 * cfg queues); NULL = all queues */
+	char **queues;
 };
 
 /* Ticket priorities as sla.h's integers: bigger = more urgent. */

@@ -315,6 +315,10 @@ static const struct cfg_key cfg_keys[] = {
            OFF(struct cfg_person, name)),
     K_STR("people.*.team", P_(team), NULL, NULL, 0),
     K_CHOICE("people.*.role", P_(role), cfg_role_names, CFG_ROLE_AGENT, 0),
+    /* managers: the queues their digest covers (checked by
+     * cfg_check_people_queues once the queues are known) */
+    K_STRS("people.*.queues", P_(queues), 0),
+    K_ELEM("people.*.queues.*"),
 
     K_GROUP("agents"),
     K_STR("agents.authserv_id", C_(agents.authserv_id), NULL,
@@ -1177,6 +1181,40 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 	}
 }
 
+/* cfg_check_people_queues - every people.*.queues entry names a queue
+ * (after cfg_load_queues). */
+static void
+cfg_check_people_queues(struct cfg_ctx *x, struct cfg *c)
+{
+	const config_setting_t *list = config_lookup(x->lc, "people");
+	int n = list && config_setting_is_list(list)
+	            ? config_setting_length(list)
+	            : 0;
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const config_setting_t *a =
+		    config_setting_is_group(e)
+		        ? config_setting_get_member(e, "queues")
+		        : NULL;
+		int m = a && config_setting_is_aggregate(a)
+		            ? config_setting_length(a)
+		            : 0;
+
+		for (int k = 0; k < m; k++) {
+			const config_setting_t *q =
+			    config_setting_get_elem(a, k);
+			const char *name = config_setting_get_string(q);
+
+			if (name != NULL && *name != '\0' &&
+			    cfg_queue_by_name(c, name) == NULL)
+				cfg_error(x, q,
+				          "people.queues: no queue named '%s'",
+				          name);
+		}
+	}
+}
+
 const char *
 cfg_agents_warning(const struct cfg *c)
 {
@@ -1950,6 +1988,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	cfg_load_sla(&x, c);
 	cfg_load_templates(&x, c, dir);
 	cfg_load_queues(&x, c);
+	cfg_check_people_queues(&x, c);
 	config_destroy(&lc);
 
 	if (errors->len > nerr) {

@@ -77,7 +77,7 @@ ctl_usage(FILE *f)
 	    "  parse FILE [--json]   show how tickd parses a mail\n"
 	    "  corpus-report DIR     parse every mail below DIR\n"
 	    "  report [--from T] [--to T] [--queue Q] [--agent A] "
-	    "[--json|--csv]\n"
+	    "[--json|--csv|--html FILE]\n"
 	    "                        KPIs of [from, to) and the period "
 	    "before it\n"
 	    "                        (T: YYYY-MM-DD = midnight UTC, or ISO "
@@ -1047,11 +1047,39 @@ ctl_time(const char *s, gint64 *t_r)
 	return 0;
 }
 
+/* ctl_report_html - the digest's page for [from, to) into path: the
+ * same renderer as the managers' mail (digest_render). */
+static int
+ctl_report_html(struct ctl *c, const char *path, gint64 from, gint64 to,
+                gint64 now, const char *queue)
+{
+	g_autoptr(GString) page = g_string_new(NULL);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GDateTime) f = g_date_time_new_from_unix_utc(from);
+	g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(to);
+	g_autofree char *fs = g_date_time_format(f, "%Y-%m-%d %H:%M");
+	g_autofree char *ts = g_date_time_format(t, "%Y-%m-%d %H:%M");
+	g_autofree char *title =
+	    g_strdup_printf("[%s] Support report %s .. %s UTC",
+	                    c->cfg->tickets.subject_tag, fs, ts);
+
+	if (digest_render(c->cfg, c->st, from, to, now, queue, title, NULL,
+	                  page) < 0) {
+		fprintf(stderr, "tickctl: report: %s\n", store_error(c->st));
+		return EX_SOFTWARE;
+	}
+	if (!g_file_set_contents(path, page->str, (gssize)page->len, &err)) {
+		fprintf(stderr, "tickctl: report: %s\n", err->message);
+		return EX_CANTCREAT;
+	}
+	return EX_OK;
+}
+
 static int
 ctl_report(struct ctl *c, int argc, char **argv)
 {
 	g_autoptr(GString) out = g_string_new(NULL);
-	const char *queue = NULL, *agent = NULL;
+	const char *queue = NULL, *agent = NULL, *html = NULL;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	gint64 from = 0, to = now;
 	bool csv = false, have_from = false;
@@ -1078,6 +1106,8 @@ ctl_report(struct ctl *c, int argc, char **argv)
 			queue = argv[++i];
 		else if (strcmp(a, "--agent") == 0 && val)
 			agent = argv[++i];
+		else if (strcmp(a, "--html") == 0 && val)
+			html = argv[++i];
 		else {
 			fprintf(stderr,
 			        "tickctl: report: unknown argument "
@@ -1101,6 +1131,8 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	}
 	if ((rc = ctl_open(c, false, true)) != EX_OK)
 		return rc;
+	if (html != NULL)
+		return ctl_report_html(c, html, from, to, now, queue);
 	/* the digest's own set-up: the same numbers for the same period */
 	if (digest_report(c->cfg, c->st, from, to, queue, agent, &pol, &r) <
 	    0) {

@@ -12,6 +12,7 @@
 
 #include "authres.h"
 #include "classify.h"
+#include "action.h"
 #include "command.h"
 #include "compose.h"
 #include "csat.h"
@@ -1017,6 +1018,55 @@ ingest_step_rating(struct ingest_ctx *x, struct ingest_outcome *out)
 	return INGEST_STEP_DONE;
 }
 
+/*
+ * ingest_step_action - a mail carrying a digest action token (action.h):
+ * its ticket is the one to act on when the token is valid, names the
+ * subject's ticket, the ticket exists and the sender is a proven agent or
+ * manager; the agent's commands then run as for any agent mail on it.
+ * Otherwise the mail is kept without a ticket, an event says why, and
+ * nothing changes (a tampered link does nothing).
+ */
+static int
+ingest_step_action(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const char *why = NULL;
+	char q[96];
+	gint64 act;
+	int r;
+
+	/* imported history is a record: old links act on nothing */
+	if (classify_is_machine(x->cr.cls) || x->history ||
+	    (act = action_match(x->cfg->tickets.secret,
+	                        x->cfg->tickets.secret_len, x->m->subject,
+	                        x->cfg->tickets.subject_tag)) == 0)
+		return INGEST_STEP_NEXT;
+	if (act < 0)
+		why = "action token invalid or moved to another ticket";
+	else if (!x->is_agent)
+		why = x->agent_unauth ? "agent From not authenticated"
+		                      : "sender is not an agent or manager";
+	else {
+		struct store_ticket tk;
+		if ((r = store_ticket_get(x->st, act, &tk)) == 0) {
+			store_ticket_clear(&tk);
+			x->tx.ticket = act;
+			x->tx.how = "action token";
+			return INGEST_STEP_NEXT;
+		}
+		if (r != -ENOENT)
+			return r;
+		why = "the ticket is gone";
+	}
+	log_notice("ingest: action mail from '%s' ignored: %s",
+	           log_quote(x->from ? x->from->addr : "?", q, sizeof(q)), why);
+	if ((r = ingest_unattached(x, out, INGEST_UNATTACHED)) < 0)
+		return r;
+	r = store_event_global(x->st, x->from ? x->from->addr : "?",
+	                       act < 0 ? "action-forged" : "action-refused",
+	                       why, out->message);
+	return r < 0 ? r : INGEST_STEP_DONE;
+}
+
 /* ingest_answer_one - the text answering one question into s; *ticket_r
  * the ticket a #show is about (0 when none). */
 static int
@@ -1185,9 +1235,12 @@ static int
 ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	struct ingest_tx *tx = &x->tx;
-	gint64 t = ingest_find_ticket(x, &tx->linked, &tx->how);
+	gint64 t;
 
 	(void)out;
+	if (tx->ticket > 0)
+		return INGEST_STEP_NEXT; /* an action link named it */
+	t = ingest_find_ticket(x, &tx->linked, &tx->how);
 	if (t > 0 && !x->history) /* history never reopens or touches */
 		t = ingest_followup(x, t, &tx->linked);
 	if (t < 0)
@@ -1371,6 +1424,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_dedupe,       /* seen before: only the cursor moves */
     ingest_step_own,          /* our own mail back: kept raw */
     ingest_step_rating,       /* a CSAT rating reply */
+    ingest_step_action,       /* a manager's signed action link */
     ingest_step_question,     /* #show/#search/#list: kept, answered */
     ingest_step_thread,       /* which ticket, follow-up status */
     ingest_step_machine,      /* machine mail threading nowhere: kept */
