@@ -21,17 +21,18 @@
 /* A Message-ID (or reference, Content-ID) longer than this is replaced by
  * a SHA-256 form of the whole id: unique as the original, still equal
  * for every mail that quotes the same long id, and small in an index. */
-#define BOUND_MSGID 250
+#define BOUND_MSGID    250
 #define BOUND_NAME     200 /* display names */
 #define BOUND_SUBJECT  998 /* RFC 5322 2.1.1: a line */
 #define BOUND_LANGUAGE 35  /* a BCP 47 tag with a region and a script */
 #define BOUND_FILENAME 255 /* attachment names (a file name on disk) */
 #define BOUND_CTYPE    255 /* RFC 6838: 127 + '/' + 127 */
-#define BOUND_REFS     50  /* References kept: the first (the thread's
-                              root) and the newest 49 */
-#define BOUND_IN_REPLY 8   /* In-Reply-To ids kept */
-#define BOUND_RCPTS    200 /* To and Cc addresses kept, each: every one
-                              becomes a participant row of the ticket */
+/* References kept: the first (the thread's root) and the newest 49 */
+#define BOUND_REFS 50
+/* In-Reply-To ids kept */
+#define BOUND_IN_REPLY 8
+/* To and Cc addresses kept, each: every one becomes a participant row */
+#define BOUND_RCPTS 200
 
 /*
  * bound_utf8 - clip s in place to at most max bytes, at a UTF-8 character
@@ -63,9 +64,12 @@ bool bound_addr_ok(const char *addr);
  * From leaves the mail without a sender), names, subject, language and
  * attachment names clipped.  Returns what was cut as one short line
  * ("From address over 254 bytes dropped; 100000 References, kept 50"),
- * g_free, or NULL when the mail was within every bound.  Linear in the
- * size of m.
+ * g_free, or NULL when the mail was within every bound.  *suspect_r is
+ * set when something no honest mail client writes was found (an address
+ * dropped, the Message-ID hashed): such a mail is kept for review and
+ * never answered.  Long lists and texts alone are not suspect (long
+ * threads do carry many References).  Linear in the size of m.
  */
-char *bound_msg(struct mime_msg *m);
+char *bound_msg(struct mime_msg *m, bool *suspect_r);
 
 #endif

@@ -276,6 +276,37 @@ int store_tickets_json(struct store *st, const char *status, GString *out,
 int store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty);
 int store_status_json(struct store *st, GString *out, bool pretty);
 
+/* ---- quarantine: mail that could not be stored (sql/011) ---- */
+
+struct store_table;
+
+struct store_quarantine {
+	const char *mailbox; /* cursor key, or NULL (tickctl import) */
+	const char *source;  /* label, never NULL */
+	gint64 uidvalidity, uid;
+	const char *error; /* why, UTF-8, bounded by the caller */
+	const void *raw;   /* the mail as it came */
+	size_t raw_len;
+	gint64 received; /* unix seconds */
+};
+
+/*
+ * store_quarantine_add - keep a mail that could not be stored, with the
+ * error, and make the error its mailbox's last error.  1 when kept, 0
+ * when these raw bytes were kept before (a fetch again), -E.  The caller
+ * moves the cursor in the same transaction.
+ */
+int store_quarantine_add(struct store *st, const struct store_quarantine *q);
+
+/* store_quarantine_list - every kept mail (id, mailbox, uid, received,
+ * size, error), oldest first; into t, or with t NULL as JSON into out. */
+int store_quarantine_list(struct store *st, struct store_table *t, GString *out,
+                          bool pretty);
+
+/* store_quarantine_raw - the raw bytes of kept mail id into *raw_r
+ * (caller g_bytes_unref); -ENOENT, -E. */
+int store_quarantine_raw(struct store *st, gint64 id, GBytes **raw_r);
+
 /* ---- tickctl admin views and changes (issue 8) ---- */
 
 /* A result as text cells, for tickctl's tables: column names and rows of
@@ -306,6 +337,7 @@ enum store_view {
 	STORE_VIEW_SUPPRESSED, /* addresses that get no automatic mail now */
 	STORE_VIEW_OUTBOX_PENDING, /* queued/sending/failed rows */
 	STORE_VIEW_OUTBOX_ALL,     /* the newest 100 rows, any state */
+	STORE_VIEW_REVIEW,         /* quarantined mails, tickets to review */
 };
 int store_view(struct store *st, enum store_view v, struct store_table *t,
                GString *out, bool pretty);

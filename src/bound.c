@@ -98,8 +98,7 @@ bound_ids(GPtrArray *ids, guint max, guint keep_first)
 
 	if (ids->len > max)
 		/* one memmove: linear however long the list */
-		g_ptr_array_remove_range(ids, keep_first,
-		                         ids->len - max);
+		g_ptr_array_remove_range(ids, keep_first, ids->len - max);
 	for (guint i = 0; i < ids->len; i++)
 		hashed += bound_id((char **)&ids->pdata[i]);
 	return hashed;
@@ -130,7 +129,7 @@ bound_addrs(GPtrArray *list, guint max, size_t *over_r)
 }
 
 char *
-bound_msg(struct mime_msg *m)
+bound_msg(struct mime_msg *m, bool *suspect_r)
 {
 	GString *why = g_string_new(NULL);
 	struct {
@@ -143,8 +142,11 @@ bound_msg(struct mime_msg *m)
 	size_t n;
 	guint len;
 
-	if (bound_id(&m->message_id))
+	*suspect_r = false;
+	if (bound_id(&m->message_id)) {
 		bound_note(why, "Message-ID over %d bytes hashed", BOUND_MSGID);
+		*suspect_r = true;
+	}
 	if (bound_id(&m->original_message_id))
 		bound_note(why, "original Message-ID over %d bytes hashed",
 		           BOUND_MSGID);
@@ -166,10 +168,11 @@ bound_msg(struct mime_msg *m)
 			continue;
 		len = list->len;
 		bound_addrs(list, BOUND_RCPTS, &n);
+		*suspect_r |= n > 0;
 		if (n > 0)
-			bound_note(why, "%zu %s address%s over %d bytes dropped",
-			           n, lists[l].name, n == 1 ? "" : "es",
-			           BOUND_ADDR);
+			bound_note(
+			    why, "%zu %s address%s over %d bytes dropped", n,
+			    lists[l].name, n == 1 ? "" : "es", BOUND_ADDR);
 		if (len - n > list->len)
 			bound_note(why, "%u %s addresses, kept %d", len,
 			           lists[l].name, BOUND_RCPTS);

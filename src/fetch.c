@@ -150,6 +150,9 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	case INGEST_DUPLICATE:
 		x->stats->duplicates++;
 		break;
+	case INGEST_QUARANTINED:
+		x->stats->quarantined++;
+		break;
 	default:
 		x->stats->other++;
 	}

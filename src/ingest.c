@@ -9,6 +9,7 @@
 #include "ingest.h"
 
 #include "authres.h"
+#include "bound.h"
 #include "classify.h"
 #include "command.h"
 #include "compose.h"
@@ -42,6 +43,8 @@ struct ingest_ctx {
 	bool oversized;
 	struct command_list cmds; /* the "#status ..." block at the top */
 	bool rating;              /* a CSAT rating reply (csat.c) */
+	char *bounded; /* owned or NULL: what bound_msg cut from the mail */
+	bool suspect;  /* bound_msg: values no honest client writes */
 };
 
 const char *
@@ -58,6 +61,8 @@ ingest_kind_name(enum ingest_kind k)
 		return "kept without ticket";
 	case INGEST_DROPPED:
 		return "dropped";
+	case INGEST_QUARANTINED:
+		return "quarantined";
 	}
 	return "?";
 }
@@ -345,6 +350,8 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		return 0;
 	if (ingest_is_own(cfg, to->addr) || ingest_never_answer(x, to->addr))
 		why = "sender is a robot or null Return-Path";
+	else if (x->suspect)
+		why = "mail has values over tickd's bounds; kept for review";
 	else if ((r = store_suppressed(x->st, to->addr)) != 0) {
 		if (r < 0)
 			return r;
@@ -752,6 +759,15 @@ ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
 	if (r == 0 && !classify_is_machine(x->cr.cls))
 		r = x->is_agent ? ingest_agent_apply(x, t, msg, new_ticket)
 		                : ingest_commands_ignored(x, t, msg);
+	if (r == 0 && !classify_is_machine(x->cr.cls) && x->cmds.excess > 0) {
+		/* one line for all of them, however many (400k "#a" lines
+		 * once wrote 400k events) */
+		g_autofree char *d = g_strdup_printf(
+		    "%zu more command lines after the first %d ignored",
+		    x->cmds.excess, COMMAND_MAX_LINES);
+		r = store_event_add(x->st, t, ingest_actor(x),
+		                    "command-ignored", d, msg);
+	}
 	if (r == 0 && new_ticket && linked > 0) {
 		g_autofree char *d = g_strdup_printf("ticket %" G_GINT64_FORMAT
 		                                     " was opened with a link "
@@ -903,12 +919,17 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 		    .linked_ticket = linked,
 		    .at = x->now,
 		};
-		if (x->m->unparsed || req == NULL || x->oversized) {
+		if (x->m->unparsed || req == NULL || x->oversized ||
+		    x->suspect) {
 			nt.needs_review = true;
-			reason = g_strdup(
+			reason = g_strdup_printf(
+			    "%s%s%s",
 			    x->oversized     ? "mail over tickets.max_mail_size"
 			    : x->m->unparsed ? "mail could not be parsed"
-			                     : "mail has no sender address");
+			    : req == NULL    ? "mail has no sender address"
+			                     : "mail over tickd's bounds",
+			    x->suspect ? ": " : "",
+			    x->suspect ? x->bounded : "");
 			nt.review_reason = reason;
 		}
 		if ((r = store_ticket_create(x->st, &nt, &t)) < 0)
@@ -931,6 +952,10 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 			goto fail;
 	}
 	if ((r = ingest_store_message(x, t, &msg)) < 0)
+		goto fail;
+	if (x->bounded != NULL &&
+	    (r = store_event_add(x->st, t, "tickd", "bounded", x->bounded,
+	                         msg)) < 0)
 		goto fail;
 	if (!classify_is_machine(x->cr.cls))
 		if ((r = ingest_add_participants(x, t, new_ticket)) < 0)
@@ -976,6 +1001,61 @@ cursor:
 	return 0;
 fail:
 	store_rollback(x->st);
+	return r;
+}
+
+/*
+ * ingest_quarantine - ingest_tx failed with err for a reason a retry will
+ * not cure: keep the raw bytes and the error for review and move the
+ * cursor past the mail, in one transaction (in a batch: this mail's
+ * savepoint), so the mails behind it go on.  0 (out says so), or -E when
+ * even that failed (then the mailbox stops and tickctl status says why).
+ */
+static int
+ingest_quarantine(struct ingest_ctx *x, int err, struct ingest_outcome *out)
+{
+	g_autofree char *why = g_utf8_make_valid(store_error(x->st), -1);
+	struct store_quarantine q = {
+	    .mailbox = x->src->mailbox,
+	    .source = x->src->label,
+	    .uidvalidity = x->src->uidvalidity,
+	    .uid = x->src->uid,
+	    .error = why,
+	    .raw = x->raw,
+	    .raw_len = x->len,
+	    .received = x->now,
+	};
+	int r;
+
+	/* the error may quote the mail's values: a line, not a kilobyte */
+	bound_utf8(why, sizeof(out->error) - 1);
+	if (*why == '\0') {
+		g_free(why);
+		why = g_strdup(g_strerror(-err));
+	}
+	q.error = why;
+	memset(out, 0, sizeof(*out));
+	if ((r = store_begin(x->st)) < 0)
+		return r;
+	if ((r = store_quarantine_add(x->st, &q)) < 0)
+		goto fail;
+	if (x->src->mailbox != NULL &&
+	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
+	                          x->src->uid)) < 0)
+		goto fail;
+	if ((r = store_commit(x->st)) < 0)
+		goto fail;
+	out->kind = INGEST_QUARANTINED;
+	g_strlcpy(out->error, why, sizeof(out->error));
+	log_err("ingest: %s uid %" G_GINT64_FORMAT " quarantined (%zu bytes "
+	        "kept for review; tickctl quarantine): %s",
+	        x->src->label, x->src->uid, x->len, why);
+	return 0;
+fail:
+	store_rollback(x->st);
+	log_err("ingest: %s uid %" G_GINT64_FORMAT " could not be quarantined "
+	        "either: %s",
+	        x->src->label, x->src->uid, store_error(x->st));
 	return r;
 }
 
@@ -1085,21 +1165,25 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	int r;
 
 	ingest_parse(&x);
+	/* before anything reads the mail's values: nothing over its bound
+	 * reaches an index, a key, a loop or a log line */
+	x.bounded = bound_msg(x.m, &x.suspect);
 	classify_msg(x.m, &co, &x.cr);
 	x.from = mime_first_from(x.m);
 	x.is_agent = ingest_is_agent(&x);
 	ingest_commands(&x);
-	if (x.m->message_id && *x.m->message_id)
-		x.dedupe_key = g_strconcat("mid:", x.m->message_id, NULL);
-	else {
-		g_autofree char *h =
-		    g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, len);
-		x.dedupe_key = g_strconcat("sha256:", h, NULL);
-	}
+	x.dedupe_key = bound_dedupe_key(x.m->message_id, raw, len);
+	if (x.bounded != NULL)
+		log_notice("ingest: %s uid %" G_GINT64_FORMAT " cut to tickd's "
+		           "bounds%s: %s",
+		           src->label, src->uid,
+		           x.suspect ? " (kept for review)" : "", x.bounded);
 
 	r = ingest_tx(&x, out);
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
+	if (r < 0 && !err_is_transient(r))
+		r = ingest_quarantine(&x, r, out);
 	out->cls = classify_name(x.cr.cls);
 	if (r == 0)
 		log_info("ingest: %s uid %" G_GINT64_FORMAT
@@ -1116,5 +1200,6 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	command_list_clear(&x.cmds);
 	mime_msg_free(&x.m);
 	g_free(x.dedupe_key);
+	g_free(x.bounded);
 	return r;
 }

@@ -77,6 +77,7 @@ enum store_stmt {
 	S_SLA_NEXT,
 	S_SLA_IMMEDIATE,
 	S_SLA_INFO,
+	S_QUARANTINE_ADD,
 	S__COUNT
 };
 
@@ -376,6 +377,15 @@ static const char *const store_sql[S__COUNT] = {
         "left(m.body_new, 4000) FROM message m WHERE m.ticket_id = t.id "
         "AND m.role = 'customer' ORDER BY m.id DESC LIMIT 1), '') FROM "
         "ticket t WHERE t.id = $1",
+    /* the quarantine (sql/011): kept once per raw mail; the mailbox's
+     * last error says why, for tickctl status */
+    [S_QUARANTINE_ADD] =
+        "WITH q AS (INSERT INTO quarantine (mailbox, source, uidvalidity, "
+        "uid, raw_sha256, error, size, raw, received) VALUES ($1, $2, $3, "
+        "$4, encode(sha256($8), 'hex'), $5, $6, $8, to_timestamp($7)) ON "
+        "CONFLICT (raw_sha256) DO NOTHING RETURNING id), s AS (UPDATE "
+        "mailbox_state SET last_error = $5, last_error_at = now() WHERE "
+        "mailbox = $1) SELECT count(*) FROM q",
 };
 
 /*
@@ -473,7 +483,11 @@ store_fail(struct store *st, PGresult *res, const char *what)
 	    (state && strncmp(state, "57P", 3) == 0))
 		r = -ENOTCONN;
 	else if (state &&
-	         (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+	         (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	          /* 53: disk full, out of memory, too many connections;
+	           * 58: I/O error: the server's trouble, not the mail's, so
+	           * retried, never a reason to quarantine a mail */
+	          strncmp(state, "53", 2) == 0 || strncmp(state, "58", 2) == 0))
 		r = -EAGAIN;
 	else if (state && strcmp(state, "23505") == 0)
 		r = -EEXIST;
@@ -1439,6 +1453,73 @@ store_message_add(struct store *st, const struct store_message *m, gint64 *id_r)
 	return 0;
 }
 
+/* ---- quarantine: mail that could not be stored (sql/011) ---- */
+
+static int store_rows(struct store *st, const char *sql, int n,
+                      const char *const *vals, struct store_table *t,
+                      GString *out, bool pretty);
+
+int
+store_quarantine_add(struct store *st, const struct store_quarantine *q)
+{
+	char a[24], b[24], c[24], d[24];
+	const char *vals[8] = {q->mailbox,
+	                       q->source,
+	                       q->mailbox ? store_i64(a, q->uidvalidity) : NULL,
+	                       q->mailbox ? store_i64(b, q->uid) : NULL,
+	                       q->error,
+	                       store_i64(c, (gint64)q->raw_len),
+	                       store_i64(d, q->received),
+	                       q->raw};
+	int lens[8] = {0, 0, 0, 0, 0, 0, 0, (int)q->raw_len};
+	int fmts[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	int r;
+	PGresult *res =
+	    store_run(st, S_QUARANTINE_ADD, 8, vals, lens, fmts, &r);
+
+	if (res == NULL)
+		return r;
+	r = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	PQclear(res);
+	return r;
+}
+
+int
+store_quarantine_list(struct store *st, struct store_table *t, GString *out,
+                      bool pretty)
+{
+	return store_rows(
+	    st,
+	    "SELECT id, COALESCE(mailbox, source) AS mailbox, uid, "
+	    "to_char(received, 'YYYY-MM-DD HH24:MI:SS') AS received, size, "
+	    "left(error, 100) AS error FROM quarantine ORDER BY id",
+	    0, NULL, t, out, pretty);
+}
+
+int
+store_quarantine_raw(struct store *st, gint64 id, GBytes **raw_r)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, id)};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	/* binary result: the bytes as they came, no bytea escaping */
+	res = PQexecParams(st->conn, "SELECT raw FROM quarantine WHERE id = $1",
+	                   1, NULL, vals, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "quarantine raw");
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	*raw_r =
+	    g_bytes_new(PQgetvalue(res, 0, 0), (gsize)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
 int
 store_attachment_add(struct store *st, gint64 message, const char *name,
                      const char *type, const char *cid, bool is_inline,
@@ -1934,8 +2015,14 @@ store_status_json(struct store *st, GString *out, bool pretty)
 	    "'marked_uid', s.marked_uid, 'last_fetch', s.last_fetch, "
 	    "'last_ok', s.last_ok, 'lag_seconds', extract(epoch FROM now() "
 	    "- s.last_ok)::bigint, 'last_error', s.last_error, "
-	    "'last_error_at', s.last_error_at, 'failures', s.failures) "
-	    "ORDER BY s.mailbox), '[]') FROM mailbox_state s), 'outbox', "
+	    "'last_error_at', s.last_error_at, 'failures', s.failures, "
+	    "'quarantined', (SELECT count(*) FROM quarantine q WHERE "
+	    "q.mailbox = s.mailbox)) ORDER BY s.mailbox), '[]') FROM "
+	    "mailbox_state s), 'quarantine', (SELECT json_build_object("
+	    "'count', count(*), 'last_error', (SELECT error FROM quarantine "
+	    "ORDER BY id DESC LIMIT 1), 'last_at', max(received)) FROM "
+	    "quarantine), 'needs_review', (SELECT count(*) FROM ticket WHERE "
+	    "needs_review), 'outbox', "
 	    "(SELECT json_build_object('queued', count(*) FILTER (WHERE "
 	    "state IN ('queued', 'sending')), 'failed', count(*) FILTER "
 	    "(WHERE state = 'failed'), 'sent', count(*) FILTER (WHERE state "
@@ -2051,9 +2138,15 @@ static const char *const store_views[] = {
         "SELECT mailbox, uidvalidity, last_uid AS cursor, marked_uid, "
         "to_char(last_ok, 'YYYY-MM-DD HH24:MI:SS') AS last_ok, "
         "extract(epoch FROM now() - last_ok)::bigint AS lag_seconds, "
-        "failures, left(last_error, 80) AS last_error, "
+        "failures, (SELECT count(*) FROM quarantine q WHERE q.mailbox = "
+        "s.mailbox) AS quarantined, left(last_error, 80) AS last_error, "
         "to_char(last_error_at, 'YYYY-MM-DD HH24:MI:SS') AS "
-        "last_error_at FROM mailbox_state ORDER BY mailbox",
+        "last_error_at FROM mailbox_state s ORDER BY mailbox",
+    [STORE_VIEW_REVIEW] =
+        "SELECT (SELECT count(*) FROM quarantine) AS quarantined_mails, "
+        "(SELECT left(error, 80) FROM quarantine ORDER BY id DESC LIMIT "
+        "1) AS last_quarantined, (SELECT count(*) FROM ticket WHERE "
+        "needs_review) AS tickets_needing_review",
     [STORE_VIEW_OUTBOX] =
         "SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')) "
         "AS backlog, to_char(min(created) FILTER (WHERE state IN "

@@ -73,6 +73,7 @@ test_poisoned_mail(void)
 	GString *g = g_string_new(NULL);
 	struct mime_msg *m;
 	char *why;
+	bool suspect;
 	g_autofree char *local = g_strnfill(4096, 'a');
 	g_autofree char *id = g_strnfill(4096, 'i');
 
@@ -85,8 +86,8 @@ test_poisoned_mail(void)
 	                       local, local, id);
 	m = parse(g);
 	TEST_CHECK(m->message_id != NULL && strlen(m->message_id) > 4096);
-	why = bound_msg(m);
-	TEST_CHECK(why != NULL);
+	why = bound_msg(m, &suspect);
+	TEST_CHECK(why != NULL && suspect);
 	TEST_CHECK(strstr(why, "Message-ID over 250 bytes hashed") != NULL);
 	TEST_CHECK(strstr(why, "1 From address over 254 bytes dropped") !=
 	           NULL);
@@ -112,13 +113,14 @@ test_lists_and_texts(void)
 	GString *g = g_string_new("From: A <a@example.org>\r\nReferences:");
 	struct mime_msg *m;
 	char *why;
+	bool suspect;
 
 	for (int i = 0; i < 100000; i++)
 		g_string_append_printf(g, " <r%d@x.example>\r\n", i);
 	g_string_append(g, "Cc: ");
 	for (int i = 0; i < 5000; i++)
-		g_string_append_printf(g, "%sC%d <c%d@x.example>", i ? ",\r\n " : "",
-		                       i, i);
+		g_string_append_printf(g, "%sC%d <c%d@x.example>",
+		                       i ? ",\r\n " : "", i, i);
 	g_string_append(g, "\r\nSubject: ");
 	for (int i = 0; i < 10000; i++)
 		g_string_append(g, "Re: \xc3\xa4");
@@ -128,8 +130,8 @@ test_lists_and_texts(void)
 	g_string_append(g, "\r\n\r\nhi\r\n");
 	m = parse(g);
 	TEST_INTEQ(m->references->len, 100000);
-	why = bound_msg(m);
-	TEST_CHECK(why != NULL);
+	why = bound_msg(m, &suspect);
+	TEST_CHECK(why != NULL && !suspect);
 	TEST_INTEQ(m->references->len, BOUND_REFS);
 	/* the root and the newest */
 	TEST_STREQ(m->references->pdata[0], "r0@x.example");
@@ -158,8 +160,9 @@ test_normal_mail_untouched(void)
 	                          "References: <a@x> <b@x>\r\n"
 	                          "Subject: Re: Login\r\n\r\nhi\r\n");
 	struct mime_msg *m = parse(g);
+	bool suspect;
 
-	TEST_CHECK(bound_msg(m) == NULL);
+	TEST_CHECK(bound_msg(m, &suspect) == NULL && !suspect);
 	TEST_STREQ(m->message_id, "1@customer.example");
 	TEST_INTEQ(m->references->len, 2);
 	TEST_STREQ(mime_first_from(m)->addr, "carla@customer.example");
