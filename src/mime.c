@@ -31,6 +31,12 @@
 #define MIME_FILENAME_MAX    200
 #define MIME_DEFECT_ITEM_MAX 60
 #define MIME_HTML_MAX        (2u << 20)
+/* Bytes of one top-level header field that GMime sees: its decoder makes
+ * ~14 bytes of word list per byte of a header (a 3.4 MB Subject cost 48
+ * MB), so a hostile field is cut first; the raw mail keeps all of it. */
+#define MIME_FIELD_MAX (64u << 10)
+/* Bytes of a field's value decoded into mime_msg.headers. */
+#define MIME_VALUE_MAX (16u << 10)
 
 static const char *const mime_default_fallback[] = {"utf-8", "windows-1252",
                                                     NULL};
@@ -53,6 +59,7 @@ struct mime_ctx {
 	GArray *nobound;       /* gint64 offsets: multiparts w/o boundary */
 	const char *raw;       /* what GMime parsed, for those offsets */
 	char *prefixed; /* owned: raw with boundary lines fixed, or NULL */
+	char *clipped;  /* owned: raw with over-long fields cut, or NULL */
 	size_t raw_len;
 	GString *salvaged;        /* text of multiparts that had no parts */
 	GMimeObject *report_part; /* delivery-status, feedback-report ... */
@@ -2085,7 +2092,12 @@ mime_add_header(struct mime_ctx *c, const char *name, size_t nl, const char *v,
                 size_t vl)
 {
 	struct mime_header *h = g_new0(struct mime_header, 1);
-	char *raw = g_strndup(v, vl), *dec;
+	char *raw, *dec;
+
+	/* every field is decoded: bound each (the decoder's word list
+	 * costs ~14 bytes per byte) */
+	vl = MIN(vl, (size_t)MIME_VALUE_MAX);
+	raw = g_strndup(v, vl);
 
 	h->name = mime_str(name, nl);
 	/* a NUL inside the raw value must not hide the rest of it */
@@ -2398,6 +2410,96 @@ mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t len)
 	return out;
 }
 
+/* mime_clip_one - append field [f, e) (name, ':', folded value) to out,
+ * cut to about MIME_FIELD_MAX bytes at a space or comma.  References and
+ * In-Reply-To keep their head (the thread's root) and their tail (the
+ * newest ids, the ones threading looks at first). */
+static void
+mime_clip_one(GString *out, const char *f, const char *e)
+{
+	const char *colon = memchr(f, ':', (size_t)(e - f)), *v, *cut, *t;
+	size_t head = MIME_FIELD_MAX - 256;
+	bool refs;
+
+	if (colon == NULL) /* not a field: the parser's business */
+		colon = f;
+	v = colon + 1;
+	refs =
+	    (colon - f == 10 &&
+	     g_ascii_strncasecmp(f, "References", 10) == 0) ||
+	    (colon - f == 11 && g_ascii_strncasecmp(f, "In-Reply-To", 11) == 0);
+	if (refs)
+		head = 1024;
+	cut = v + MIN(head, (size_t)(e - v));
+	for (t = cut; t > v && t > cut - 1024; t--)
+		if (*t == ' ' || *t == '\t' || *t == ',' || *t == '\n')
+			break;
+	if (t > v && t > cut - 1024)
+		cut = t + (*t == ',');
+	while (cut > v && g_ascii_isspace(cut[-1]))
+		cut--;
+	g_string_append_len(out, f, cut - f);
+	if (refs) {
+		t = e - (MIME_FIELD_MAX - 2048);
+		while (t < e && !g_ascii_isspace(*t))
+			t++;
+		while (t < e && g_ascii_isspace(*t))
+			t++;
+		if (t > cut) {
+			g_string_append(out, "\r\n ");
+			cut = e;
+			while (cut > t && g_ascii_isspace(cut[-1]))
+				cut--;
+			g_string_append_len(out, t, cut - t);
+		}
+	}
+	g_string_append(out, "\r\n");
+}
+
+/*
+ * mime_clip_fields - raw (len bytes) with every top-level header field
+ * over MIME_FIELD_MAX cut by mime_clip_one, *len_r its length; NULL (and
+ * *len_r untouched) when no field is that long, the common case.  One
+ * pass over the header block, a copy only for a hostile mail.
+ */
+static char *
+mime_clip_fields(struct mime_ctx *c, const char *raw, size_t len, size_t *len_r)
+{
+	const char *p = raw, *end = raw + len, *f = raw, *done = raw;
+	GString *out = NULL;
+	size_t n = 0;
+
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		bool blank = p == end || *p == '\n' ||
+		             (*p == '\r' && p + 1 < end && p[1] == '\n');
+		bool cont = !blank && (*p == ' ' || *p == '\t');
+
+		if (!cont && p > f) { /* the field [f, p) is complete */
+			if ((size_t)(p - f) > MIME_FIELD_MAX) {
+				if (out == NULL)
+					out = g_string_sized_new(len);
+				g_string_append_len(out, done, f - done);
+				mime_clip_one(out, f, p);
+				done = p;
+				n++;
+			}
+			f = p;
+		}
+		if (blank || nl == NULL)
+			break;
+		p = next;
+	}
+	if (out == NULL)
+		return NULL;
+	g_string_append_len(out, done, end - done);
+	mime_defect(c, "limit: %zu header fields over %u bytes cut", n,
+	            MIME_FIELD_MAX);
+	*len_r = out->len;
+	return g_string_free(out, FALSE);
+}
+
 /* mime_construct - GMime's message for len bytes at raw, or NULL. */
 static GMimeMessage *
 mime_construct(struct mime_ctx *c, const char *raw, size_t len)
@@ -2406,6 +2508,10 @@ mime_construct(struct mime_ctx *c, const char *raw, size_t len)
 	GMimeParser *p;
 	GMimeMessage *msg;
 
+	g_free(c->clipped);
+	c->clipped = mime_clip_fields(c, raw, len, &len);
+	if (c->clipped != NULL)
+		raw = c->clipped;
 	g_free(c->prefixed);
 	c->prefixed = mime_prefix_fix(c, raw, len);
 	if (c->prefixed != NULL)
@@ -2536,6 +2642,7 @@ out:
 	g_ptr_array_unref(c.reparsed);
 	g_array_unref(c.nobound);
 	g_free(c.prefixed);
+	g_free(c.clipped);
 	if (c.salvaged != NULL)
 		g_string_free(c.salvaged, TRUE);
 	return m;

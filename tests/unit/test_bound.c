@@ -115,10 +115,10 @@ test_lists_and_texts(void)
 	char *why;
 	bool suspect;
 
-	for (int i = 0; i < 100000; i++)
+	for (int i = 0; i < 2000; i++)
 		g_string_append_printf(g, " <r%d@x.example>\r\n", i);
 	g_string_append(g, "Cc: ");
-	for (int i = 0; i < 5000; i++)
+	for (int i = 0; i < 1000; i++)
 		g_string_append_printf(g, "%sC%d <c%d@x.example>",
 		                       i ? ",\r\n " : "", i, i);
 	g_string_append(g, "\r\nSubject: ");
@@ -129,22 +129,22 @@ test_lists_and_texts(void)
 		g_string_append(g, "de-");
 	g_string_append(g, "\r\n\r\nhi\r\n");
 	m = parse(g);
-	TEST_INTEQ(m->references->len, 100000);
+	TEST_INTEQ(m->references->len, 2000);
 	why = bound_msg(m, &suspect);
 	TEST_CHECK(why != NULL && !suspect);
 	TEST_INTEQ(m->references->len, BOUND_REFS);
 	/* the root and the newest */
 	TEST_STREQ(m->references->pdata[0], "r0@x.example");
-	TEST_STREQ(m->references->pdata[BOUND_REFS - 1], "r99999@x.example");
-	TEST_STREQ(m->references->pdata[1], "r99951@x.example");
+	TEST_STREQ(m->references->pdata[BOUND_REFS - 1], "r1999@x.example");
+	TEST_STREQ(m->references->pdata[1], "r1951@x.example");
 	TEST_INTEQ(m->cc->len, BOUND_RCPTS);
 	TEST_STREQ(((struct mime_addr *)m->cc->pdata[BOUND_RCPTS - 1])->addr,
 	           "c199@x.example");
 	TEST_CHECK(strlen(m->subject) <= BOUND_SUBJECT);
 	TEST_CHECK(g_utf8_validate(m->subject, -1, NULL));
 	TEST_CHECK(strlen(m->language) <= BOUND_LANGUAGE);
-	TEST_CHECK(strstr(why, "100000 References, kept 50") != NULL);
-	TEST_CHECK(strstr(why, "5000 Cc addresses, kept 200") != NULL);
+	TEST_CHECK(strstr(why, "2000 References, kept 50") != NULL);
+	TEST_CHECK(strstr(why, "1000 Cc addresses, kept 200") != NULL);
 	TEST_CHECK(strstr(why, "Subject clipped") != NULL);
 	g_free(why);
 	mime_msg_free(&m);
