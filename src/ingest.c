@@ -1028,6 +1028,7 @@ ingest_quarantine(struct ingest_ctx *x, int err, struct ingest_outcome *out)
 	int r;
 
 	/* the error may quote the mail's values: a line, not a kilobyte */
+	g_strdelimit(why, "\r\n\t", ' ');
 	bound_utf8(why, sizeof(out->error) - 1);
 	if (*why == '\0') {
 		g_free(why);
