@@ -37,6 +37,12 @@
 #define MIME_FIELD_MAX (64u << 10)
 /* Bytes of a field's value decoded into mime_msg.headers. */
 #define MIME_VALUE_MAX (16u << 10)
+/* Top-level header fields GMime sees: each is an object (150k small
+ * fields cost 140 MB); the first ones, the MTA's own, stay. */
+#define MIME_FIELDS_MAX 2000
+/* Body parts GMime builds: each is an object graph (100k empty parts cost
+ * 215 MB); the mail is parsed up to the delimiter that opens the next. */
+#define MIME_PARSE_PARTS 2000
 
 static const char *const mime_default_fallback[] = {"utf-8", "windows-1252",
                                                     NULL};
@@ -2379,11 +2385,11 @@ mime_scan_line(struct mime_scan *sc, const char *p, size_t len)
  * same length), or NULL when no line needs it.
  */
 static char *
-mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t len)
+mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t *len_r)
 {
 	struct mime_scan sc = {.headers = true, .ctype = g_string_new(NULL)};
 	char *out = NULL;
-	size_t pos = 0, fixed = 0;
+	size_t pos = 0, fixed = 0, len = *len_r, parts = 0;
 
 	while (pos < len) {
 		const char *nl = memchr(raw + pos, '\n', len - pos);
@@ -2392,7 +2398,21 @@ mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t len)
 
 		if (l > 0 && raw[pos + l - 1] == '\r')
 			l--;
-		at = mime_scan_line(&sc, raw + pos, l);
+		if (!sc.headers && sc.n > 0 && l > 2 && raw[pos] == '-' &&
+		    raw[pos + 1] == '-') {
+			/* a delimiter opens a part's header block */
+			at = mime_scan_line(&sc, raw + pos, l);
+			if (sc.headers && ++parts > MIME_PARSE_PARTS) {
+				/* the rest is kept raw, not parsed */
+				mime_defect(c,
+				            "limit: more than %u MIME parts, "
+				            "the rest not parsed",
+				            MIME_PARSE_PARTS);
+				*len_r = len = pos;
+				break;
+			}
+		} else
+			at = mime_scan_line(&sc, raw + pos, l);
 		if (at > 0) {
 			if (out == NULL)
 				out = g_memdup2(raw, len);
@@ -2467,7 +2487,7 @@ mime_clip_fields(struct mime_ctx *c, const char *raw, size_t len, size_t *len_r)
 {
 	const char *p = raw, *end = raw + len, *f = raw, *done = raw;
 	GString *out = NULL;
-	size_t n = 0;
+	size_t n = 0, fields = 0, dropped = 0;
 
 	for (;;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -2477,7 +2497,13 @@ mime_clip_fields(struct mime_ctx *c, const char *raw, size_t len, size_t *len_r)
 		bool cont = !blank && (*p == ' ' || *p == '\t');
 
 		if (!cont && p > f) { /* the field [f, p) is complete */
-			if ((size_t)(p - f) > MIME_FIELD_MAX) {
+			if (++fields > MIME_FIELDS_MAX) {
+				if (out == NULL)
+					out = g_string_sized_new(len);
+				g_string_append_len(out, done, f - done);
+				done = p;
+				dropped++;
+			} else if ((size_t)(p - f) > MIME_FIELD_MAX) {
 				if (out == NULL)
 					out = g_string_sized_new(len);
 				g_string_append_len(out, done, f - done);
@@ -2494,8 +2520,12 @@ mime_clip_fields(struct mime_ctx *c, const char *raw, size_t len, size_t *len_r)
 	if (out == NULL)
 		return NULL;
 	g_string_append_len(out, done, end - done);
-	mime_defect(c, "limit: %zu header fields over %u bytes cut", n,
-	            MIME_FIELD_MAX);
+	if (n > 0)
+		mime_defect(c, "limit: %zu header fields over %u bytes cut", n,
+		            MIME_FIELD_MAX);
+	if (dropped > 0)
+		mime_defect(c, "limit: %zu header fields, %u parsed", fields,
+		            MIME_FIELDS_MAX);
 	*len_r = out->len;
 	return g_string_free(out, FALSE);
 }
@@ -2513,7 +2543,7 @@ mime_construct(struct mime_ctx *c, const char *raw, size_t len)
 	if (c->clipped != NULL)
 		raw = c->clipped;
 	g_free(c->prefixed);
-	c->prefixed = mime_prefix_fix(c, raw, len);
+	c->prefixed = mime_prefix_fix(c, raw, &len);
 	if (c->prefixed != NULL)
 		raw = c->prefixed;
 	s = g_mime_stream_mem_new_with_buffer(raw, len);

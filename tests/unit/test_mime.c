@@ -977,6 +977,49 @@ test_huge_fields(void)
 	g_string_free(g, TRUE);
 }
 
+/* GMime builds an object per header field and per part: a mail of 150k
+ * fields or 100k parts is parsed only up to the first few thousand */
+static void
+test_many_fields_and_parts(void)
+{
+	GString *g = g_string_new("From: a@example.org\r\n");
+	struct mime_msg *m;
+	bool seen = false;
+
+	for (int i = 0; i < 5000; i++)
+		g_string_append_printf(g, "X-H%d: v\r\n", i);
+	g_string_append(g, "\r\nhello\r\n");
+	m = mime_parse(g->str, g->len, NULL);
+	TEST_CHECK(!m->unparsed);
+	TEST_STREQ(mime_first_from(m)->addr, "a@example.org");
+	TEST_CHECK(g_str_has_prefix(m->text, "hello"));
+	for (guint i = 0; i < m->defects->len; i++)
+		seen |= strstr(m->defects->pdata[i], "header fields, 2000 "
+		                                     "parsed") != NULL;
+	TEST_CHECK(seen);
+	mime_msg_free(&m);
+	g_string_free(g, TRUE);
+
+	g = g_string_new("From: a@example.org\r\nMIME-Version: 1.0\r\n"
+	                 "Content-Type: multipart/mixed; boundary=\"b\""
+	                 "\r\n\r\n");
+	for (int i = 0; i < 5000; i++)
+		g_string_append_printf(g,
+		                       "--b\r\nContent-Type: text/plain\r\n"
+		                       "\r\npart %d\r\n",
+		                       i);
+	g_string_append(g, "--b--\r\n");
+	m = mime_parse(g->str, g->len, NULL);
+	seen = false;
+	for (guint i = 0; i < m->defects->len; i++)
+		seen |= strstr(m->defects->pdata[i],
+		               "more than 2000 MIME parts") != NULL;
+	TEST_CHECK(seen);
+	TEST_CHECK(g_str_has_prefix(m->text, "part 0"));
+	mime_msg_free(&m);
+	g_string_free(g, TRUE);
+}
+
 /* past QUOTE_MAX_LINES lines the text is all new: the index of a mail of
  * millions of "#a" lines stays small; a short reply is split as before */
 static void
@@ -1028,6 +1071,7 @@ main(void)
 	    {"build_roundtrip", test_build_roundtrip},
 	    {"quote_split", test_quote_split},
 	    {"huge_fields", test_huge_fields},
+	    {"many_fields_and_parts", test_many_fields_and_parts},
 	    {"quote_many_lines", test_quote_many_lines},
 	    {"html_deep", test_html_deep},
 	};
