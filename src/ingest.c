@@ -1004,6 +1004,26 @@ fail:
 	return r;
 }
 
+/* ingest_bound_report - what a bounce or report names comes from the
+ * mail's body, past bound_msg: the same bounds (an over-long recipient
+ * suppresses nobody; an over-long id is looked up in its hashed form). */
+static void
+ingest_bound_report(struct ingest_ctx *x)
+{
+	bool hashed;
+	char *id;
+
+	if (x->cr.bounce_recipient != NULL &&
+	    !bound_addr_ok(x->cr.bounce_recipient))
+		g_clear_pointer(&x->cr.bounce_recipient, g_free);
+	bound_utf8(x->cr.bounce_status, 32);
+	id = bound_msgid(x->cr.original_message_id, &hashed);
+	if (hashed) {
+		g_free(x->cr.original_message_id);
+		x->cr.original_message_id = id;
+	}
+}
+
 /*
  * ingest_quarantine - ingest_tx failed with err for a reason a retry will
  * not cure: keep the raw bytes and the error for review and move the
@@ -1170,6 +1190,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	 * reaches an index, a key, a loop or a log line */
 	x.bounded = bound_msg(x.m, &x.suspect);
 	classify_msg(x.m, &co, &x.cr);
+	ingest_bound_report(&x);
 	x.from = mime_first_from(x.m);
 	x.is_agent = ingest_is_agent(&x);
 	ingest_commands(&x);
