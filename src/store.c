@@ -462,6 +462,27 @@ store_connected(const struct store *st)
 	return st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK;
 }
 
+/*
+ * store_not_the_mail - SQLSTATE classes that are the server's or the
+ * schema's trouble, never one mail's: retried (transient), so that a full
+ * disk or a broken migration stops the mailbox instead of quarantining
+ * every mail.  53: disk full, out of memory, too many connections; 58:
+ * I/O error; 42: undefined table/column (statements take mail values
+ * only as parameters); 0A, 3D, 3F, 28, 55: feature, database, schema,
+ * authorization, object state.
+ */
+static bool
+store_not_the_mail(const char *state)
+{
+	static const char *const classes[] = {"53", "58", "42", "0A",
+	                                      "3D", "3F", "28", "55"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(classes); i++)
+		if (strncmp(state, classes[i], 2) == 0)
+			return true;
+	return false;
+}
+
 /* store_classify - the errno for a failed result, logged once here. */
 static int
 store_fail(struct store *st, PGresult *res, const char *what)
@@ -484,10 +505,7 @@ store_fail(struct store *st, PGresult *res, const char *what)
 		r = -ENOTCONN;
 	else if (state &&
 	         (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-	          /* 53: disk full, out of memory, too many connections;
-	           * 58: I/O error: the server's trouble, not the mail's, so
-	           * retried, never a reason to quarantine a mail */
-	          strncmp(state, "53", 2) == 0 || strncmp(state, "58", 2) == 0))
+	          store_not_the_mail(state)))
 		r = -EAGAIN;
 	else if (state && strcmp(state, "23505") == 0)
 		r = -EEXIST;

@@ -204,3 +204,26 @@ def test_ten_megabyte_pathological_mail(world):
                  "AND detail LIKE '%%more command lines after the first 16 ignored'" % t["number"]) == "1"
     assert w.sql("SELECT length(raw) FROM message WHERE direction = 'in' AND ticket_id = %d"
                  % t["number"]) == str(len(raw))
+
+
+# -- the server's or the schema's trouble is no mail's fault ------------------
+
+def test_broken_schema_stops_the_mailbox_instead_of_quarantining(world):
+    """A broken migration (an undefined column) fails every mail: that is
+    retried with backoff and shown as the mailbox's error, never a reason
+    to quarantine the whole queue."""
+    w = world
+    w.sql("ALTER TABLE message RENAME COLUMN class_reason TO class_reason_x")
+    for i in range(3):
+        w.append(mail(w.addr(w.customer), w.addr(w.support), "schema %d" % i))
+    p = subprocess.run([TICKD, "-c", w.conf, "--once"], capture_output=True, timeout=120)
+    assert p.returncode != 0
+    assert w.sql("SELECT count(*) FROM quarantine") == "0"
+    assert w.sql("SELECT COALESCE(max(last_uid), 0) FROM mailbox_state") == "0"
+    r = w.ctl("import", input=mail(w.addr(w.customer), w.addr(w.support), "piped").encode(),
+              check=False)
+    assert r.returncode == 75  # EX_TEMPFAIL: the MTA keeps the mail and retries
+    w.sql("ALTER TABLE message RENAME COLUMN class_reason_x TO class_reason")
+    w.once()
+    assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "3"
+    assert w.sql("SELECT last_uid FROM mailbox_state") == "3"
