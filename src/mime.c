@@ -31,7 +31,10 @@
 #define MIME_ORIG_HEADERS    (16u << 10)
 #define MIME_FILENAME_MAX    200
 #define MIME_DEFECT_ITEM_MAX 60
-#define MIME_HTML_MAX        (2u << 20)
+/* HTML given to libxml2 for text: its tree of dense tags took 42 MB for
+ * 2 MB ("<p>a</p><br>" x 400k), too much beside a 10 MB mail's copies
+ * within tickd's 100 MB; 1 MB is far above real mail (newsletters: KBs) */
+#define MIME_HTML_MAX        (1u << 20)
 #define MIME_DECLARED_MAX    4    /* declared charsets kept for the chain */
 #define MIME_CHARSET_LEN_MAX 40   /* longer charset= values are junk */
 #define MIME_EW_TEXT_MAX     1024 /* encoded text of one encoded word */
@@ -73,6 +76,8 @@ struct mime_ctx {
 	const char *raw;       /* what GMime parsed, for those offsets */
 	char *prefixed; /* owned: raw with boundary lines fixed, or NULL */
 	char *clipped;  /* owned: raw with over-long fields cut, or NULL */
+	GByteArray *borrowed; /* owned shell around the bytes GMime parses
+	                         (not their owner): mime_borrow_end */
 	size_t raw_len;
 	GString *salvaged;        /* text of multiparts that had no parts */
 	GMimeObject *report_part; /* delivery-status, feedback-report ... */
@@ -3267,6 +3272,19 @@ mime_clip_fields(struct mime_ctx *c, const char *raw, size_t len, size_t *len_r)
 	return g_string_free(out, FALSE);
 }
 
+/* mime_borrow_end - give the borrowed bytes back: the array forgets
+ * them, nothing is freed but its shell.  After every GMime object that
+ * may read the stream is gone. */
+static void
+mime_borrow_end(struct mime_ctx *c)
+{
+	if (c->borrowed == NULL)
+		return;
+	(void)g_byte_array_steal(c->borrowed, NULL);
+	g_byte_array_unref(c->borrowed);
+	c->borrowed = NULL;
+}
+
 /* mime_construct - GMime's message for len bytes at raw, or NULL. */
 static GMimeMessage *
 mime_construct(struct mime_ctx *c, const char *raw, size_t len)
@@ -3283,7 +3301,14 @@ mime_construct(struct mime_ctx *c, const char *raw, size_t len)
 	c->prefixed = mime_prefix_fix(c, raw, &len);
 	if (c->prefixed != NULL)
 		raw = c->prefixed;
-	s = g_mime_stream_mem_new_with_buffer(raw, len);
+	/* GMime reads the bytes where they are: a copy would cost a
+	 * 16 MB array for a 10 MB mail (measured).  The array only wraps
+	 * them (the stream is not its owner, GMime never writes to it) and
+	 * outlives every GMime object of this parse (mime_borrow_end). */
+	mime_borrow_end(c);
+	c->borrowed = g_byte_array_new_take((guint8 *)(uintptr_t)raw, len);
+	s = g_mime_stream_mem_new_with_byte_array(c->borrowed);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
 	c->raw = raw;
 	c->raw_len = len;
 	g_array_set_size(c->nobound, 0);
@@ -3412,6 +3437,7 @@ out:
 	g_ptr_array_unref(c.uu_atts);
 	g_ptr_array_unref(c.reparsed);
 	g_array_unref(c.nobound);
+	mime_borrow_end(&c);
 	g_free(c.prefixed);
 	g_free(c.clipped);
 	if (c.salvaged != NULL)
