@@ -9,6 +9,8 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from conftest import TICKD, imapbox, mail
 
 
@@ -234,3 +236,27 @@ def test_broken_schema_stops_the_mailbox_instead_of_quarantining(world):
     w.once()
     assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "3"
     assert w.sql("SELECT last_uid FROM mailbox_state") == "3"
+
+
+@pytest.mark.parametrize("sqlstate", ["40001", "53100"])  # serialization; disk full
+def test_transient_store_errors_still_retry(world, sqlstate):
+    """A failure a retry can cure is never a reason to quarantine: the
+    batch keeps the mails before it, the cursor stops before the mail, and
+    the next run stores it."""
+    w = world
+    w.sql("CREATE FUNCTION flaky() RETURNS trigger AS $$ BEGIN IF NEW.subject = 'flaky' "
+          "THEN RAISE EXCEPTION 'flaky for the test' USING ERRCODE = '%s'; END IF; "
+          "RETURN NEW; END $$ LANGUAGE plpgsql; CREATE TRIGGER flaky BEFORE INSERT ON "
+          "message FOR EACH ROW EXECUTE FUNCTION flaky()" % sqlstate)
+    for i in range(4):
+        w.append(mail(w.addr(w.customer), w.addr(w.support), "flaky" if i == 2 else "ok %d" % i,
+                      msgid="<flaky-%d@c.example>" % i))
+    p = subprocess.run([TICKD, "-c", w.conf, "--once"], capture_output=True, timeout=120)
+    assert p.returncode != 0
+    assert w.sql("SELECT count(*) FROM quarantine") == "0"
+    assert w.sql("SELECT last_uid FROM mailbox_state") == "2"
+    assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "2"
+    w.sql("DROP TRIGGER flaky ON message")
+    w.once()
+    assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "4"
+    assert w.sql("SELECT last_uid FROM mailbox_state") == "4"
