@@ -341,6 +341,7 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	const char *why = NULL, *held = NULL;
 	g_autoptr(GBytes) wire = NULL;
 	gint64 mid = 0;
+	bool repeat = false;
 	int r;
 
 	if (x->m->reply_to && x->m->reply_to->len > 0)
@@ -356,8 +357,9 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		if (r < 0)
 			return r;
 		why = "address is suppressed after a bounce or complaint";
-	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr, &why)) !=
-	           LIMIT_SEND) {
+	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr,
+	                                  x->from ? x->from->addr : NULL,
+	                                  &repeat, &why)) != LIMIT_SEND) {
 		if (r < 0)
 			return r;
 		if (r == LIMIT_HOLD) { /* queued all the same, sent later */
@@ -402,8 +404,16 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	a.content_language = x->m->language;
 	a.accept_language = mime_header(x->m, "Accept-Language");
 	wire = compose_ack(cfg, &a);
-	r = outbox_queue(cfg, x->st, t, "ack", "acknowledgement", to->addr,
-	                 msgid, wire, x->now, &mid);
+	{
+		/* the sender identity: limits count per From as well as per
+		 * recipient (one From, many Reply-To is one sender) */
+		g_autofree char *who =
+		    limit_identity(x->from ? x->from->addr : to->addr);
+
+		r = outbox_queue(cfg, x->st, t, "ack", "acknowledgement",
+		                 to->addr, msgid, wire, x->now, who, repeat,
+		                 &mid);
+	}
 	if (r == 0 && held != NULL)
 		r = store_event_add(x->st, t, "tickd", "ack-held", held, mid);
 	if (r == 0)
@@ -850,6 +860,40 @@ ingest_complaint(struct ingest_ctx *x, gint64 t, gint64 msg)
 	return store_event_add(x->st, t, "tickd", "complaint", d, msg);
 }
 
+/*
+ * ingest_bounce - a bounce on ticket t suppresses the failed address only
+ * when it proves that it bounced OUR mail to that address: the report
+ * quotes the Message-ID of a mail tickd sent to exactly that recipient
+ * (tickd's ids carry an HMAC token; only that recipient and its MTA have
+ * seen it).  A ticket number, a VERP address or an X-Failed-Recipients
+ * line anyone can write ("your mail to vip@ bounced", threaded into the
+ * sender's own ticket) is recorded on the ticket and suppresses nobody.
+ */
+static int
+ingest_bounce(struct ingest_ctx *x, gint64 t, gint64 msg)
+{
+	const char *who = x->cr.bounce_recipient;
+	const char *orig = x->cr.original_message_id;
+	const char *status = x->cr.bounce_status ? x->cr.bounce_status : "";
+	g_autofree char *rcpt = NULL, *d = NULL;
+	int r;
+
+	if (orig != NULL)
+		rcpt = store_out_rcpt_by_msgid(x->st, orig);
+	if (rcpt == NULL || g_ascii_strcasecmp(rcpt, who) != 0) {
+		d = g_strdup_printf("%s %s: names no mail tickd sent to that "
+		                    "address; nobody suppressed",
+		                    who, status);
+		return store_event_add(x->st, t, "tickd", "bounce-unproven", d,
+		                       msg);
+	}
+	if ((r = store_suppress(x->st, who, "bounce",
+	                        x->cfg->limits.suppress_days)) < 0)
+		return r;
+	d = g_strdup_printf("%s %s", who, status);
+	return store_event_add(x->st, t, "tickd", "bounce", d, msg);
+}
+
 static int
 ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 {
@@ -967,18 +1011,9 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 	                          mime_header(x->m, "Importance"),
 	                          mime_header(x->m, "X-Priority"), x->now)) < 0)
 		goto fail;
-	if (x->cr.cls == CLASSIFY_BOUNCE && x->cr.bounce_recipient) {
-		g_autofree char *d = g_strdup_printf(
-		    "%s %s", x->cr.bounce_recipient,
-		    x->cr.bounce_status ? x->cr.bounce_status : "");
-		r = store_suppress(x->st, x->cr.bounce_recipient, "bounce",
-		                   cfg->limits.suppress_days);
-		if (r == 0)
-			r = store_event_add(x->st, t, "tickd", "bounce", d,
-			                    msg);
-		if (r < 0)
-			goto fail;
-	}
+	if (x->cr.cls == CLASSIFY_BOUNCE && x->cr.bounce_recipient &&
+	    (r = ingest_bounce(x, t, msg)) < 0)
+		goto fail;
 	if (x->cr.cls == CLASSIFY_COMPLAINT &&
 	    (r = ingest_complaint(x, t, msg)) < 0)
 		goto fail;
@@ -1151,13 +1186,11 @@ ingest_is_agent(struct ingest_ctx *x)
 		g_strlcpy(x->agent_why, "several From addresses",
 		          sizeof(x->agent_why));
 	} else {
-		ar = g_ptr_array_new();
-		for (guint i = 0; i < x->m->headers->len; i++) {
-			const struct mime_header *h = x->m->headers->pdata[i];
-			if (g_ascii_strcasecmp(h->name,
-			                       "Authentication-Results") == 0)
-				g_ptr_array_add(ar, h->value);
-		}
+		/* the raw header, never GMime's decoded values: only the
+		 * topmost fields, as our own MTA wrote them, prove anything */
+		ar = g_ptr_array_new_with_free_func(g_free);
+		authres_raw_fields(x->raw, x->len,
+		                   (size_t)cfg->agents.authres_fields, ar);
 		if (authres_verify((const char *const *)ar->pdata, ar->len,
 		                   cfg->agents.authserv_id, x->from->addr,
 		                   x->agent_why, sizeof(x->agent_why)))

@@ -54,6 +54,7 @@ enum store_stmt {
 	S_EVENT_GLOBAL,
 	S_AUTO_GLOBAL,
 	S_AUTO_COUNTS,
+	S_AUTO_SENDER,
 	S_SENT_COUNTS,
 	S_SENT_GLOBAL,
 	S_OUT_SUPPRESS,
@@ -176,8 +177,9 @@ static const char *const store_sql[S__COUNT] = {
     [S_EVENT_ADD] = "INSERT INTO event (ticket_id, actor, action, detail, "
                     "message_id) VALUES ($1, $2, $3, $4, NULLIF($5, 0))",
     [S_OUT_ADD] = "INSERT INTO outbox (ticket_id, message_id, kind, "
-                  "env_from, rcpt, data) VALUES (NULLIF($1, 0), NULLIF($2, "
-                  "0), $3, $4, $5, $6)",
+                  "env_from, rcpt, data, sender, is_repeat) VALUES "
+                  "(NULLIF($1, 0), NULLIF($2, 0), $3, $4, $5, $6, "
+                  "NULLIF($7, ''), $8::boolean)",
     [S_SUPPRESSED] = "SELECT 1 FROM suppression WHERE addr = $1 AND "
                      "until > now()",
     [S_SUPPRESS] =
@@ -200,9 +202,10 @@ static const char *const store_sql[S__COUNT] = {
         ")) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due WHERE o.id = "
         "due.id RETURNING o.id, COALESCE(o.ticket_id, 0), o.kind, "
         "o.env_from, o.rcpt, o.data, o.attempts, extract(epoch FROM "
-        "o.created)::bigint",
+        "o.created)::bigint, o.is_repeat",
     [S_OUT_SENT] = "UPDATE outbox SET state = 'sent', sent_at = now(), "
-                   "last_code = $2, lease_until = NULL WHERE id = $1",
+                   "last_code = $2, lease_until = NULL WHERE id = $1 "
+                   "RETURNING is_repeat::int",
     [S_OUT_RETRY] = "UPDATE outbox SET state = 'queued', last_code = $2, "
                     "last_error = $3, next_attempt = now() + "
                     "make_interval(secs => $4), lease_until = NULL "
@@ -266,8 +269,20 @@ static const char *const store_sql[S__COUNT] = {
     [S_EVENT_GLOBAL] = "INSERT INTO event (actor, action, detail, "
                        "message_id) VALUES ($1, $2, $3, NULLIF($4, 0))",
     /* ---- send limits and the circuit breaker (002_limits) ---- */
-    [S_AUTO_GLOBAL] = "SELECT count(*) FROM outbox WHERE created > now() - "
-                      "make_interval(secs => $1) AND state <> 'suppressed'",
+    /* the breaker counts only repeats, the shape of a loop (010) */
+    [S_AUTO_GLOBAL] = "SELECT count(*) FROM outbox WHERE is_repeat AND "
+                      "created > now() - make_interval(secs => $1) AND "
+                      "state <> 'suppressed'",
+    /* S_AUTO_COUNTS and the sender identity's count in one round trip
+     * (limit_check_queue, every acknowledgement) */
+    [S_AUTO_SENDER] =
+        "SELECT (SELECT count(*) FROM outbox WHERE rcpt = $1 AND created > "
+        "now() - make_interval(secs => $3::int) AND state <> "
+        "'suppressed'), (SELECT count(*) FROM outbox WHERE ticket_id = "
+        "$2::bigint AND created > now() - make_interval(secs => $4::int) "
+        "AND state <> 'suppressed'), (SELECT count(*) FROM outbox WHERE "
+        "sender = $5 AND created > now() - make_interval(secs => $3::int) "
+        "AND state <> 'suppressed')",
     /* Both per-address and per-ticket counts in one statement (they run
      * for every acknowledgement), each subquery on its own index; not
      * one WHERE with ($1 = 0 OR ...), whose generic plan can use no
@@ -287,14 +302,15 @@ static const char *const store_sql[S__COUNT] = {
         "('escalation', 'digest'))",
     /* mail to our own people counts here, but not against a customer's
      * or a ticket's allowance above (limit.c) */
-    [S_SENT_GLOBAL] = "SELECT count(*) FROM outbox WHERE state = 'sent' AND "
-                      "sent_at > now() - make_interval(secs => $1::int)",
+    [S_SENT_GLOBAL] = "SELECT count(*) FROM outbox WHERE is_repeat AND "
+                      "state = 'sent' AND sent_at > now() - "
+                      "make_interval(secs => $1::int)",
     [S_OUT_SUPPRESS] = "UPDATE outbox SET state = 'suppressed', "
                        "last_error = $2, lease_until = NULL WHERE id = $1",
     [S_OUT_HOLD] = "UPDATE outbox SET next_attempt = now() + "
                    "make_interval(secs => $1::int), last_error = $2 WHERE "
-                   "state = 'queued' AND next_attempt < now() + "
-                   "make_interval(secs => $1::int)",
+                   "is_repeat AND state = 'queued' AND next_attempt < now() "
+                   "+ make_interval(secs => $1::int)",
     [S_OUT_UNHOLD] = "UPDATE outbox SET next_attempt = now() WHERE state = "
                      "'queued' AND last_error LIKE 'held:%'",
     [S_BREAKER_GET] = "SELECT state = 'open' AND (until IS NULL OR until > "
@@ -389,10 +405,10 @@ static const char *const store_sql[S__COUNT] = {
 };
 
 /*
- * A count of all automatic mail in the last minute, re-read at most once a
- * second.  Counting it afresh for every mail costs O(rate x 60) rows a
- * mail, 18,000 at 300 mails/s.  This connection's own additions since the
- * read are added at once, so one instance sees its own burst exactly and
+ * A count of the repeats (the breaker's, 010) in the last minute, re-read at
+ * most once a second.  Counting it afresh for every mail costs O(rate x 60)
+ * rows a mail, 18,000 at 300 mails/s.  This connection's own additions since
+ * the read are added at once, so one instance sees its own burst exactly and
  * other instances' within a second: the breaker stops storms, for which
  * that is noise.
  */
@@ -1575,18 +1591,31 @@ store_outbox_add(struct store *st, gint64 ticket, gint64 message,
                  const char *kind, const char *env_from, const char *rcpt,
                  const void *data, size_t len)
 {
+	return store_outbox_add_auto(st, ticket, message, kind, env_from, rcpt,
+	                             data, len, NULL, false);
+}
+
+int
+store_outbox_add_auto(struct store *st, gint64 ticket, gint64 message,
+                      const char *kind, const char *env_from, const char *rcpt,
+                      const void *data, size_t len, const char *sender,
+                      bool is_repeat)
+{
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, ticket),
 	                      store_i64(b, message),
 	                      kind,
 	                      env_from,
 	                      rcpt,
-	                      data};
-	int lens[6] = {0, 0, 0, 0, 0, (int)len};
-	int fmts[6] = {0, 0, 0, 0, 0, 1};
-	int r = store_send(st, S_OUT_ADD, 6, vals, lens, fmts);
+	                      data,
+	                      sender ? sender : "",
+	                      is_repeat ? "true" : "false"};
+	int lens[8] = {0, 0, 0, 0, 0, (int)len, 0, 0};
+	int fmts[8] = {0, 0, 0, 0, 0, 1, 0, 0};
+	int r = store_send(st, S_OUT_ADD, 8, vals, lens, fmts);
 
-	if (r == 0)
+	/* only repeats count for the breaker (S_AUTO_GLOBAL) */
+	if (r == 0 && is_repeat)
 		st->queued.n++;
 	return r;
 }
@@ -1658,6 +1687,7 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 		o->attempts =
 		    (int)g_ascii_strtoll(PQgetvalue(res, i, 6), NULL, 10);
 		o->created = g_ascii_strtoll(PQgetvalue(res, i, 7), NULL, 10);
+		o->is_repeat = PQgetvalue(res, i, 8)[0] == 't';
 		g_ptr_array_add(out, o);
 	}
 	PQclear(res);
@@ -1725,11 +1755,13 @@ store_outbox_sent(struct store *st, gint64 id, int code)
 {
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, id), store_i64(b, code)};
-	int r = store_exec(st, S_OUT_SENT, 2, vals);
+	gint64 r = store_int(st, S_OUT_SENT, 2, vals, 0);
 
-	if (r == 0)
+	/* a repeat counts for the breaker at once (S_SENT_GLOBAL is re-read
+	 * only once a second: a burst of repeats must not slip through) */
+	if (r == 1)
 		st->sent.n++;
-	return r;
+	return r < 0 ? (int)r : 0;
 }
 
 int
@@ -1779,6 +1811,28 @@ store_minute_count(struct store *st, struct store_minute *m, enum store_stmt s,
 	m->read_at = now;
 	m->seconds = seconds;
 	return n;
+}
+
+int
+store_limit_counts_sender(struct store *st, const char *rcpt,
+                          const char *sender, gint64 ticket, int rcpt_secs,
+                          int ticket_secs, gint64 *rcpt_r, gint64 *ticket_r,
+                          gint64 *sender_r)
+{
+	char a[24], b[24], c[24];
+	const char *vals[] = {rcpt, store_i64(a, ticket),
+	                      store_i64(b, rcpt_secs),
+	                      store_i64(c, ticket_secs), sender};
+	int r;
+	PGresult *res = store_run(st, S_AUTO_SENDER, 5, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	*rcpt_r = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*ticket_r = g_ascii_strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	*sender_r = g_ascii_strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+	return 0;
 }
 
 gint64
