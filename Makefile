@@ -126,11 +126,11 @@ bench: all
 	nice /usr/bin/python3 tests/bench/bench.py --n $(N) $(BENCH_ARGS)
 
 lint:
-	clang-format --dry-run --Werror src/*.c include/*.h daemon/*.c
+	clang-format --dry-run --Werror src/*.c src/*.h include/*.h daemon/*.c
 	! grep -nE '\b(sprintf|strcpy|strcat|atoi|gets|strtok|system)\(' src/*.c daemon/*.c
 
 format:
-	clang-format -i src/*.c include/*.h daemon/*.c tests/unit/*.c
+	clang-format -i src/*.c src/*.h include/*.h daemon/*.c tests/unit/*.c
 
 clean:
 	rm -rf build

@@ -13,7 +13,8 @@
 
 #include "cfg.h"
 #include "common.h"
-#include "store.h"
+
+struct store;
 
 /* What the priority rules say about one mail. */
 struct escalate_match {

@@ -25,7 +25,7 @@
 
 #include "cfg.h"
 #include "common.h"
-#include "store.h"
+#include "store_outbox.h"
 
 /* The breaker's name in the breaker table. */
 #define LIMIT_BREAKER "auto"

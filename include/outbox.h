@@ -10,7 +10,8 @@
 
 #include "cfg.h"
 #include "smtp.h"
-#include "store.h"
+
+struct store;
 
 struct outbox_stats {
 	int sent, retried, failed;

@@ -7,8 +7,11 @@
 #include "log.h"
 #include "mime.h"
 #include "outbox.h"
-#include "store.h"
 #include "thread.h"
+#include "store.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
+#include "store_report.h"
 
 #include <string.h>
 

@@ -12,6 +12,9 @@
 #include "mime.h"
 #include "report.h"
 #include "store.h"
+#include "store_admin.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
 
 #include <fcntl.h>
 #include <getopt.h>

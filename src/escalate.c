@@ -16,6 +16,10 @@
 #include "json.h"
 #include "log.h"
 #include "sla.h"
+#include "store.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
+#include "store_sla.h"
 #include "thread.h"
 
 #include <string.h>
@@ -230,39 +234,6 @@ escalate_status(const char *s)
 		if (strcmp(s, names[i]) == 0)
 			return (int)i; /* enum sla_status has the same order */
 	return -EINVAL;
-}
-
-static void
-escalate_row_to_ticket(const struct store_sla_row *row, struct sla_ticket *t)
-{
-	t->created = row->created;
-	t->status = (int)row->v[0];
-	t->first_response_at = row->v[1];
-	t->last_customer_at = row->v[2];
-	t->last_agent_at = row->v[3];
-	t->resolved_at = row->v[4];
-	t->run_since = row->v[5];
-	t->paused_since = row->v[6];
-	t->resolution_run_secs = row->v[7];
-	t->awaiting_since = row->v[8];
-	t->response_run_secs = row->v[9];
-	t->first_response_secs = row->v[10];
-}
-
-static void
-escalate_ticket_to_row(const struct sla_ticket *t, struct store_sla_row *row)
-{
-	row->v[0] = t->status;
-	row->v[1] = t->first_response_at;
-	row->v[2] = t->last_customer_at;
-	row->v[3] = t->last_agent_at;
-	row->v[4] = t->resolved_at;
-	row->v[5] = t->run_since;
-	row->v[6] = t->paused_since;
-	row->v[7] = t->resolution_run_secs;
-	row->v[8] = t->awaiting_since;
-	row->v[9] = t->response_run_secs;
-	row->v[10] = t->first_response_secs;
 }
 
 static void
@@ -535,12 +506,12 @@ escalate_one(struct escalate_tick *x, struct store_sla_row *row)
 		if (row->agent_opened)
 			t.awaiting_since = 0; /* nobody waits for an answer */
 	} else {
-		escalate_row_to_ticket(row, &t);
+		t = row->clock;
 	}
 	t.priority = prio;
 	if ((r = escalate_replay(x, row, cal, &t, changes, ids)) < 0)
 		return r;
-	escalate_ticket_to_row(&t, row);
+	row->clock = t;
 
 	if (p != NULL && sla_evaluate(p, cal, &t, x->now, &ev) == 0) {
 		have_ev = true;
@@ -811,7 +782,7 @@ escalate_tick(const struct cfg *cfg, struct store *st, gint64 now,
 	struct sla_hours all[SLA_WEEKDAY__COUNT];
 	struct escalate_tick x = {
 	    .cfg = cfg, .st = st, .now = now, .next = SLA_NEVER};
-	gint64 n;
+	gint64 n = 0; /* the earliest next check, 0: none */
 	bool in_tx = false;
 	int r;
 
@@ -835,10 +806,8 @@ escalate_tick(const struct cfg *cfg, struct store *st, gint64 now,
 		r = escalate_one(&x, rows->pdata[i]);
 	if (r < 0 || (r = escalate_digests(&x)) < 0)
 		goto out;
-	if ((n = store_sla_next(st)) < 0) {
-		r = (int)n;
+	if ((r = store_sla_next(st, &n)) < 0)
 		goto out;
-	}
 	if ((r = store_commit(st)) < 0)
 		goto out;
 	in_tx = false;

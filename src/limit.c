@@ -10,6 +10,8 @@
 #include "limit.h"
 
 #include "log.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
 
 #include <string.h>
 

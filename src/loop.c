@@ -22,6 +22,8 @@
 #include "sender.h"
 #include "smtp.h"
 #include "store.h"
+#include "store_admin.h"
+#include "store_outbox.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -75,6 +77,7 @@ struct loop {
 	gint64 purge_next; /* monotonic: the daily retention job */
 	gint64 db_next_try, smtp_next_try;
 	int db_failures, smtp_failures;
+	int due_failures;   /* store_outbox_next_due failed in a row */
 	char db_error[256]; /* the outage's error, recorded once back */
 	bool idle_on;
 	gint64 idle_since;
@@ -541,18 +544,36 @@ loop_once(struct loop *l)
 	return l->smtp_failures > 0 ? EX_TEMPFAIL : EX_OK;
 }
 
+/* loop_outbox_next - when the outbox wants the loop again (no sender
+ * threads): its next due mail, never when it is empty, or after a
+ * database error a retry with backoff (an error is not an empty outbox). */
+static gint64
+loop_outbox_next(struct loop *l, gint64 now)
+{
+	gint64 due = 0, d;
+	int r = store_outbox_next_due(l->st, &due);
+
+	if (r >= 0) {
+		l->due_failures = 0;
+		return r > 0 ? MAX(now + due, l->smtp_next_try) : G_MAXINT64;
+	}
+	d = backoff_secs(++l->due_failures, LOOP_MAX_BACKOFF);
+	log_warning("loop: database: %s, retry in %" G_GINT64_FORMAT "s",
+	            store_error(l->st), d);
+	return now + d;
+}
+
 /* loop_deadline - when the next pass is due (monotonic seconds): the
  * earliest mailbox, outbox row, database retry, SLA tick or watchdog. */
 static gint64
 loop_deadline(struct loop *l, gint64 now, uint64_t wd)
 {
-	gint64 deadline = now + 3600, due;
+	gint64 deadline = now + 3600;
 
 	for (int i = 0; i < l->nboxes; i++)
 		deadline = MIN(deadline, l->boxes[i].next_try);
-	if (l->sender == NULL && store_connected(l->st) &&
-	    (due = store_outbox_next_due(l->st)) >= 0)
-		deadline = MIN(deadline, MAX(now + due, l->smtp_next_try));
+	if (l->sender == NULL && store_connected(l->st))
+		deadline = MIN(deadline, loop_outbox_next(l, now));
 	if (!store_connected(l->st))
 		deadline = MIN(deadline, l->db_next_try);
 	if (l->esc_next > 0)

@@ -6,6 +6,8 @@
 #include "compose.h"
 #include "limit.h"
 #include "log.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
 
 #include <string.h>
 

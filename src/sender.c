@@ -7,6 +7,8 @@
 #include "outbox.h"
 #include "smtp.h"
 #include "store.h"
+#include "store_admin.h"
+#include "store_outbox.h"
 
 #include <string.h>
 
@@ -95,8 +97,10 @@ struct sender_run {
 	struct smtp *smtp; /* owned */
 	struct store *st;  /* owned; NULL until the first connect */
 	int db_failures, smtp_failures;
-	const char *shown; /* state last written for tickctl status */
-	gint64 unrecorded; /* accepted by SMTP, not yet marked sent */
+	int due_failures;   /* store_outbox_next_due failed in a row */
+	char db_error[256]; /* the last database failure, for tickctl status */
+	const char *shown;  /* state last written for tickctl status */
+	gint64 unrecorded;  /* accepted by SMTP, not yet marked sent */
 };
 
 static bool
@@ -140,7 +144,17 @@ sender_db(struct sender_run *x)
 		log_warning("sender %d: database: %s, retry in "
 		            "%" G_GINT64_FORMAT "s",
 		            x->w->index, x->st ? store_error(x->st) : "", d);
+		g_strlcpy(x->db_error, x->st ? store_error(x->st) : "",
+		          sizeof(x->db_error));
 		return sender_sleep(x->s, d, false) ? 0 : -1;
+	}
+	if (x->db_failures > 0) {
+		/* tickctl status shows the outage's error (the main loop's
+		 * own connection may notice the outage later, or never) */
+		log_notice("sender %d: database is back", x->w->index);
+		(void)store_conn_state(x->st, x->cfg->instance, "database",
+		                       "up",
+		                       x->db_error[0] ? x->db_error : NULL);
 	}
 	x->db_failures = 0;
 	return 1;
@@ -173,6 +187,33 @@ sender_smtp_failing(struct sender_run *x)
 	return sender_sleep(x->s, d, false);
 }
 
+/*
+ * sender_idle - nothing was sent: sleep until the next mail is due (at
+ * most SENDER_IDLE_WAIT; a kick wakes us), or after a database error a
+ * backoff (an error is not an empty outbox; a lost connection is
+ * reconnected on the next round).  False when stopping.
+ */
+static bool
+sender_idle(struct sender_run *x)
+{
+	gint64 due = SENDER_IDLE_WAIT;
+	int r = store_outbox_next_due(x->st, &due);
+
+	if (r < 0) {
+		due = backoff_secs(++x->due_failures, SENDER_MAX_BACKOFF);
+		sender_flags(x->w, store_connected(x->st), x->w->smtp_failing);
+		g_strlcpy(x->db_error, store_error(x->st), sizeof(x->db_error));
+		log_warning("sender %d: database: %s, retry in "
+		            "%" G_GINT64_FORMAT "s",
+		            x->w->index, store_error(x->st), due);
+		return sender_sleep(x->s, due, false);
+	}
+	x->due_failures = 0;
+	/* due 0 with nothing claimed: another sender holds those mails;
+	 * look again a little later */
+	return sender_sleep(x->s, CLAMP(due, 1, SENDER_IDLE_WAIT), true);
+}
+
 /* sender_round - one outbox_drain_as of up to SENDER_ROUND mails, then
  * the wait its outcome asks for; false when stopping.
  *
@@ -184,7 +225,6 @@ static bool
 sender_round(struct sender_run *x)
 {
 	struct outbox_stats os = {0};
-	gint64 due;
 	int r = outbox_drain_as(x->cfg, x->st, x->smtp, x->w->owner,
 	                        SENDER_ROUND, &os);
 
@@ -214,12 +254,7 @@ sender_round(struct sender_run *x)
 		sender_show(x, "up", NULL);
 	if (os.sent + os.failed + os.retried > 0)
 		return true; /* there may be more right away */
-	due = store_outbox_next_due(x->st);
-	if (due < 0 || due > SENDER_IDLE_WAIT)
-		due = SENDER_IDLE_WAIT;
-	/* due 0 with nothing claimed: another sender holds those mails;
-	 * look again a little later */
-	return sender_sleep(x->s, MAX(due, 1), true);
+	return sender_idle(x);
 }
 
 static gpointer
