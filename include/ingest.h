@@ -20,6 +20,13 @@ struct ingest_source {
 	gint64 uidvalidity;
 	gint64 uid;
 	bool sent_folder; /* the shared mailbox's Sent: agents' replies */
+	/* A mail whose date (its Date, clamped to now; now without one) is
+	 * before history_before is history: stored, threaded and counted in
+	 * customer history, but closed and silent (no acknowledgement, SLA
+	 * clock, escalation, reopening, status change, #command, bounce or
+	 * complaint suppression).  0: live mail; G_MAXINT64: all of it
+	 * (tickctl import --history). */
+	gint64 history_before;
 };
 
 enum ingest_kind {
@@ -37,6 +44,8 @@ struct ingest_outcome {
 	gint64 ticket;  /* 0 when none */
 	gint64 message; /* 0 for duplicates */
 	bool acknowledged;
+	bool history;      /* stored as history (see history_before) */
+	bool machine;      /* classify said machine mail */
 	const char *cls;   /* classify_name() of the mail; static */
 	char summary[320]; /* what was stored, the text of ingest_log */
 	char error[256];   /* INGEST_QUARANTINED: why, clipped */

@@ -37,7 +37,8 @@ void store_table_clear(struct store_table *t);
 /* Filters of `tickctl tickets`; NULL = any. */
 struct store_ticket_filter {
 	const char *status, *queue, *priority, *assignee;
-	bool breached; /* only tickets whose SLA clocks show a breach */
+	bool breached;         /* only tickets whose SLA clocks show a breach */
+	const char *requester; /* an address, or "@domain" */
 };
 
 /* store_tickets_list - tickets matching f, oldest first; into t (table)

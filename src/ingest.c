@@ -25,6 +25,7 @@
 #include "store.h"
 #include "store_ingest.h"
 #include "store_outbox.h"
+#include "store_search.h"
 
 #include <string.h>
 
@@ -60,6 +61,8 @@ struct ingest_ctx {
 	char *bounded; /* owned or NULL: what bound_msg cut from the mail */
 	bool suspect;  /* bound_msg: values no honest client writes */
 	struct ingest_tx tx; /* what the steps of ingest_tx learn */
+	gint64 date;  /* the mail's Date clamped to now; now without one */
+	bool history; /* see ingest_source.history_before */
 };
 
 void
@@ -303,7 +306,9 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 	    .body_html = x->m->html,
 	    .defects = x->m->defects,
 	    .sent_date = x->m->date,
-	    .received = x->now,
+	    /* history arrived when it was sent, as far as we know: the
+	     * report's mail counts then see it in its own period */
+	    .received = x->history ? x->date : x->now,
 	    .unparsed = x->m->unparsed,
 	    .raw = x->raw,
 	    .raw_len = x->len,
@@ -390,6 +395,14 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
 
 /* ingest_ack - queue the acknowledgement for new ticket t, unless a loop
  * rule or a send limit says no (then the audit trail says why). */
+/* ingest_too_old - the mail's own date is older than limits.
+ * max_mail_age: no automatic mail about it. */
+static bool
+ingest_too_old(const struct ingest_ctx *x)
+{
+	return x->now - x->date > x->cfg->limits.max_mail_age;
+}
+
 static int
 ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 {
@@ -407,6 +420,19 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	if (!cfg->tickets.acknowledge || to == NULL || x->is_agent ||
 	    x->m->unparsed || classify_is_machine(x->cr.cls))
 		return 0;
+	if (ingest_too_old(x)) {
+		/* a restored backup, a re-synced folder, a UIDVALIDITY reset:
+		 * whatever the cursor says, nobody is mailed about the past */
+		g_autofree char *d = g_strdup_printf(
+		    "mail dated %" G_GINT64_FORMAT " s ago, older than "
+		    "limits.max_mail_age (%d s)",
+		    x->now - x->date, cfg->limits.max_mail_age);
+		log_notice("ingest: no acknowledgement for ticket "
+		           "%" G_GINT64_FORMAT ": %s",
+		           t, d);
+		return store_event_add(x->st, t, "tickd", "ack-skipped-age", d,
+		                       0);
+	}
 	if (ingest_is_own(cfg, to->addr) || ingest_never_answer(x, to->addr))
 		why = "sender is a robot or null Return-Path";
 	else if (x->suspect)
@@ -683,6 +709,15 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		return store_event_add(x->st, t, who, "note",
 		                       "internal note: never sent to the "
 		                       "customer",
+		                       msg);
+	case COMMAND_SHOW:
+	case COMMAND_SEARCH:
+	case COMMAND_LIST:
+		/* a reply is not a question: answers go to a mail that only
+		 * asks, so that nothing a reply does is mistaken for one */
+		d = g_strdup_printf("%s: ask in a mail of questions only",
+		                    c->line);
+		return store_event_add(x->st, t, who, "command-rejected", d,
 		                       msg);
 	}
 	return -EINVAL;
@@ -965,6 +1000,12 @@ ingest_unattached(struct ingest_ctx *x, struct ingest_outcome *out,
 	out->kind = kind;
 	if ((r = ingest_store_message(x, 0, &out->message)) < 0)
 		return r;
+	/* kept mail is findable too (tickctl search --kept) */
+	if (kind != INGEST_DROPPED &&
+	    (r = store_search_index(x->st, out->message, 0,
+	                            x->cfg->tickets.queue,
+	                            x->cfg->tickets.language)) < 0)
+		return r;
 	return INGEST_STEP_DONE;
 }
 
@@ -984,12 +1025,174 @@ ingest_step_rating(struct ingest_ctx *x, struct ingest_outcome *out)
 	int rating = 0, r;
 	gint64 t;
 
-	if (classify_is_machine(x->cr.cls) || x->is_agent ||
+	if (classify_is_machine(x->cr.cls) || x->is_agent || x->history ||
 	    (t = csat_match(x->cfg, x->m->subject, &rating)) == 0)
 		return INGEST_STEP_NEXT;
 	if ((r = ingest_rating(x, t, rating, out)) < 0)
 		return r;
 	return INGEST_STEP_DONE;
+}
+
+/* ingest_answer_one - the text answering one question into s; *ticket_r
+ * the ticket a #show is about (0 when none). */
+static int
+ingest_answer_one(struct ingest_ctx *x, const struct command *c, gint64 t,
+                  GString *s, gint64 *ticket_r)
+{
+	int n = 0, r;
+
+	g_string_append_printf(s, "> %s\n\n", c->line);
+	switch (c->kind) {
+	case COMMAND_SHOW:
+		if (c->arg)
+			t = g_ascii_strtoll(c->arg, NULL, 10);
+		if (t <= 0) {
+			g_string_append(s,
+			                "Which ticket? Keep the ticket tag "
+			                "in the subject or write #show N.\n\n");
+			return 0;
+		}
+		r = store_transcript(x->st, t, s);
+		if (r == -ENOENT)
+			g_string_append_printf(
+			    s, "There is no ticket #%" G_GINT64_FORMAT ".\n\n",
+			    t);
+		else if (r < 0)
+			return r;
+		else
+			*ticket_r = t;
+		return 0;
+	case COMMAND_SEARCH:
+		r = store_answer_lines(x->st, "search", c->arg, s, &n);
+		break;
+	case COMMAND_LIST:
+		if (strcmp(c->arg, "mine") == 0)
+			r = store_answer_lines(x->st, "mine", x->from->addr, s,
+			                       &n);
+		else if (strcmp(c->arg, "breached") == 0)
+			r = store_answer_lines(x->st, "breached", NULL, s, &n);
+		else
+			r = store_answer_lines(x->st, "queue", c->arg + 6, s,
+			                       &n);
+		break;
+	default:
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (n == 0)
+		g_string_append(s, "No tickets.\n");
+	else if (n >= STORE_ANSWER_LINES)
+		g_string_append_printf(s, "(the first %d; narrow it down)\n",
+		                       STORE_ANSWER_LINES);
+	g_string_append_c(s, '\n');
+	return 0;
+}
+
+/* ingest_answer - a proven agent's questions: one answer mail to the
+ * agent alone, through the send limits, recorded on the ticket shown. */
+static int
+ingest_answer(struct ingest_ctx *x, gint64 t, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	const struct cfg_person *p = cfg_person(cfg, x->from->addr);
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autofree char *msgid = NULL, *subject = NULL, *tag = NULL;
+	g_autoptr(GBytes) wire = NULL;
+	const char *why = NULL;
+	gint64 shown = 0, about, mid = 0;
+	bool repeat = false;
+	int r;
+
+	for (guint i = 0; i < x->cmds.cmds->len; i++)
+		if ((r = ingest_answer_one(x, x->cmds.cmds->pdata[i], t, s,
+		                           &shown)) < 0)
+			return r;
+	about = shown;
+	r = limit_check_queue(cfg, x->st, about, p->address, p->address,
+	                      &repeat, &why);
+	if (r < 0)
+		return r;
+	if (r == LIMIT_SUPPRESS) {
+		g_autofree char *d = g_strdup_printf(
+		    "answer to %s suppressed: %s", p->address, why);
+		return about ? store_event_add(x->st, about, "tickd",
+		                               "answer-suppressed", d,
+		                               out->message)
+		             : store_event_global(x->st, "tickd",
+		                                  "answer-suppressed", d,
+		                                  out->message);
+	}
+	tag = compose_tag(cfg, about);
+	subject = about ? g_strdup_printf("%s Answer: %s", tag, x->m->subject)
+	                : g_strdup_printf("Answer: %s", x->m->subject);
+	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
+	                          about, "answer", cfg->tickets.domain);
+	struct compose_answer a = {
+	    .to_addr = p->address,
+	    .to_name = p->name,
+	    .subject = subject,
+	    .text = s->str,
+	    .in_reply_to = x->m->message_id,
+	    .message_id = msgid,
+	    .now = x->now,
+	};
+	wire = compose_answer(cfg, &a);
+	{
+		g_autofree char *who = limit_identity(p->address);
+		r = outbox_queue(cfg, x->st, about, "answer",
+		                 "answer to an agent", p->address, msgid, wire,
+		                 x->now, who, repeat, &mid);
+	}
+	if (r == 0 && about)
+		r = store_event_add(x->st, about, p->address, "answered",
+		                    "#show by mail", out->message);
+	return r;
+}
+
+/*
+ * ingest_step_question - a mail whose command block only asks (#show,
+ * #search, #list) is not a reply: it is kept without a ticket, changes
+ * no ticket, and only a proven agent who is a configured person gets an
+ * answer.  Anyone else's question is recorded as command-ignored on the
+ * ticket it named (or as a global event) and never answered.
+ */
+static int
+ingest_step_question(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	gint64 linked = 0, t;
+	const char *how = NULL;
+	bool agent;
+	int r;
+
+	if (!x->cmds.question || classify_is_machine(x->cr.cls))
+		return INGEST_STEP_NEXT;
+	if ((t = ingest_find_ticket(x, &linked, &how)) < 0)
+		return (int)t;
+	agent = x->is_agent && x->from && cfg_person(x->cfg, x->from->addr);
+	if ((r = ingest_unattached(x, out, INGEST_UNATTACHED)) < 0)
+		return r;
+	if (agent) {
+		r = ingest_answer(x, t, out);
+	} else {
+		gint64 named = t > 0 ? t : linked;
+		const char *why = x->agent_unauth
+		                      ? "agent From not authenticated"
+		                      : "sender is not an agent";
+		for (guint i = 0; r >= 0 && i < x->cmds.cmds->len; i++) {
+			const struct command *c = x->cmds.cmds->pdata[i];
+			g_autofree char *d =
+			    g_strdup_printf("%s: %s", c->line, why);
+			r = named > 0
+			        ? store_event_add(x->st, named, ingest_actor(x),
+			                          "command-ignored", d,
+			                          out->message)
+			        : store_event_global(x->st, ingest_actor(x),
+			                             "command-ignored", d,
+			                             out->message);
+		}
+	}
+	return r < 0 ? r : INGEST_STEP_DONE;
 }
 
 /* ingest_step_thread - the ticket the mail belongs to (0: none yet), and
@@ -1001,7 +1204,7 @@ ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 	gint64 t = ingest_find_ticket(x, &tx->linked, &tx->how);
 
 	(void)out;
-	if (t > 0)
+	if (t > 0 && !x->history) /* history never reopens or touches */
 		t = ingest_followup(x, t, &tx->linked);
 	if (t < 0)
 		return (int)t;
@@ -1033,7 +1236,11 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	    .requester_name = req ? req->name : NULL,
 	    .language = x->m->language,
 	    .linked_ticket = tx->linked,
-	    .at = x->now,
+	    .at = x->history ? x->date : x->now,
+	    .history = x->history,
+	    /* closed now: tickets.reopen_days and retention_days count
+	     * from the import, not from the old mail */
+	    .closed_at = x->now,
 	};
 	g_autofree char *reason = NULL;
 	int r;
@@ -1059,7 +1266,8 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	                    x->is_agent && x->from ? x->from->addr
 	                    : req                  ? req->addr
 	                                           : "unknown",
-	                    "created", x->src->label, 0);
+	                    x->history ? "history" : "created", x->src->label,
+	                    0);
 	if (r == 0 && tx->linked)
 		r = store_event_add(x->st, tx->ticket, "tickd", "linked",
 		                    tx->how
@@ -1087,6 +1295,17 @@ ingest_step_message(struct ingest_ctx *x, struct ingest_outcome *out)
 	return r;
 }
 
+/* ingest_step_search - the message's full-text index row (one statement,
+ * computed in SQL from the rows just written; store_search.h). */
+static int
+ingest_step_search(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	return store_search_index(x->st, x->tx.msg, x->tx.ticket,
+	                          x->cfg->tickets.queue,
+	                          x->cfg->tickets.language);
+}
+
 /* ingest_step_participants - who is on the ticket (not for machines). */
 static int
 ingest_step_participants(struct ingest_ctx *x, struct ingest_outcome *out)
@@ -1097,13 +1316,33 @@ ingest_step_participants(struct ingest_ctx *x, struct ingest_outcome *out)
 	return ingest_add_participants(x, x->tx.ticket, x->tx.new_ticket);
 }
 
+/* ingest_step_history - history (ingest_source.history_before) is a
+ * record, not work: stored, threaded, on its participants, and nothing
+ * more (no priority rule, suppression, acknowledgement, #command). */
+static int
+ingest_step_history(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	struct ingest_tx *tx = &x->tx;
+	int r;
+
+	if (!x->history)
+		return INGEST_STEP_NEXT;
+	out->kind = tx->new_ticket ? INGEST_NEW_TICKET : INGEST_FOLLOW_UP;
+	out->ticket = tx->ticket;
+	out->message = tx->msg;
+	if ((r = store_event_attach(x->st, tx->ticket, tx->msg)) < 0)
+		return r;
+	return INGEST_STEP_DONE;
+}
+
 /* ingest_step_priority - priority rules (VIPs, "speak to your manager")
- * on customer mail. */
+ * on customer mail, not on old mail (its managers' notice would be about
+ * the past). */
 static int
 ingest_step_priority(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	(void)out;
-	if (x->is_agent || classify_is_machine(x->cr.cls))
+	if (x->is_agent || classify_is_machine(x->cr.cls) || ingest_too_old(x))
 		return INGEST_STEP_NEXT;
 	return escalate_on_mail(x->cfg, x->st, x->tx.ticket,
 	                        x->from ? x->from->addr : NULL, x->m->subject,
@@ -1161,11 +1400,14 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_dedupe,       /* seen before: only the cursor moves */
     ingest_step_own,          /* our own mail back: kept raw */
     ingest_step_rating,       /* a CSAT rating reply */
+    ingest_step_question,     /* #show/#search/#list: kept, answered */
     ingest_step_thread,       /* which ticket, follow-up status */
     ingest_step_machine,      /* machine mail threading nowhere: kept */
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
+    ingest_step_search,       /* its full-text index row */
     ingest_step_participants, /* who is on the ticket */
+    ingest_step_history,      /* history: nothing more */
     ingest_step_priority,     /* priority rules, immediate escalation */
     ingest_step_bounce,       /* a proven bounce suppresses its rcpt */
     ingest_step_complaint,    /* so does a complaint about our mail */
@@ -1399,6 +1641,9 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	classify_msg(x.m, &co, &x.cr);
 	ingest_bound_report(&x);
 	x.from = mime_first_from(x.m);
+	/* a Date in the future (a wrong clock, a forgery) counts as now */
+	x.date = x.m->date > 0 && x.m->date < now ? x.m->date : now;
+	x.history = src->history_before != 0 && x.date < src->history_before;
 	x.is_agent = ingest_is_agent(&x);
 	ingest_commands(&x);
 	x.dedupe_key = bound_dedupe_key(x.m->message_id, raw, len);
@@ -1414,15 +1659,18 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	if (r < 0 && !err_is_transient(r))
 		r = ingest_quarantine(&x, r, out);
 	out->cls = classify_name(x.cr.cls);
+	out->history = x.history;
+	out->machine = classify_is_machine(x.cr.cls);
 	if (r == 0) {
 		g_snprintf(out->summary, sizeof(out->summary),
 		           "%s uid %" G_GINT64_FORMAT
-		           " '%s': %s %" G_GINT64_FORMAT " (%s)%s%s%s",
+		           " '%s': %s %" G_GINT64_FORMAT " (%s)%s%s%s%s",
 		           src->label, src->uid,
 		           log_quote(x.m->message_id, q, sizeof(q)),
 		           ingest_kind_name(out->kind), out->ticket,
 		           classify_name(x.cr.cls),
 		           out->acknowledged ? ", acknowledged" : "",
+		           x.history ? ", history" : "",
 		           out->kind == INGEST_QUARANTINED ? ": " : "",
 		           out->kind == INGEST_QUARANTINED ? out->error : "");
 		if (!store_in_batch(

@@ -12,8 +12,7 @@
 
 /* ---- tickctl views: PostgreSQL builds the JSON ---- */
 
-/* store_json - run a one-row, one-column json query into out. */
-static int
+int
 store_json(struct store *st, const char *sql, int n, const char *const *vals,
            GString *out, bool pretty)
 {
@@ -107,7 +106,8 @@ store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty)
 	    "'state', o.state, 'attempts', o.attempts, 'last_code', "
 	    "o.last_code, 'last_error', o.last_error, 'created', o.created, "
 	    "'sent_at', o.sent_at) ORDER BY o.id), '[]') FROM outbox o "
-	    "WHERE o.ticket_id = t.id), " STORE_SLA_JSON ") FROM ticket t "
+	    "WHERE o.ticket_id = t.id), " STORE_SLA_JSON
+	    ", 'history', tickd_history(t.id)) FROM ticket t "
 	    "WHERE t.id = $1",
 	    1, vals, out, pretty);
 }
@@ -182,9 +182,7 @@ store_table_clear(struct store_table *t)
 	t->cols = t->rows = NULL;
 }
 
-/* store_rows - run one query either into t (text cells) or, with t NULL,
- * as a JSON array of row objects into out: one SQL text serves both. */
-static int
+int
 store_rows(struct store *st, const char *sql, int n, const char *const *vals,
            struct store_table *t, GString *out, bool pretty)
 {
@@ -223,14 +221,20 @@ store_rows(struct store *st, const char *sql, int n, const char *const *vals,
 	"($4::text IS NULL OR t.assignee = lower($4) OR ($4 = '-' AND "        \
 	"t.assignee IS NULL)) AND ($5::text IS NULL OR EXISTS (SELECT 1 "      \
 	"FROM sla_clock c WHERE c.ticket_id = t.id AND "                       \
-	"(c.view->>'breached')::boolean))"
+	"(c.view->>'breached')::boolean)) AND ($6::text IS NULL OR "           \
+	"t.requester = lower($6) OR (left($6, 1) = '@' AND "                   \
+	"split_part(t.requester, '@', 2) = lower(substr($6, 2))))"
 
 int
 store_tickets_list(struct store *st, const struct store_ticket_filter *f,
                    struct store_table *t, GString *out, bool pretty)
 {
-	const char *vals[] = {f->status, f->queue, f->priority, f->assignee,
-	                      f->breached ? "t" : NULL};
+	const char *vals[] = {f->status,
+	                      f->queue,
+	                      f->priority,
+	                      f->assignee,
+	                      f->breached ? "t" : NULL,
+	                      f->requester};
 
 	/* --json: every column `tickets --json` always had (one object per
 	 * ticket); the table: the columns that fit a terminal. */
@@ -241,7 +245,7 @@ store_tickets_list(struct store *st, const struct store_ticket_filter *f,
 		    "COALESCE(json_agg(json_build_object(" STORE_TICKET_COLS
 		    ") ORDER BY t.id), '[]') "
 		    "FROM ticket t" STORE_TICKET_WHERE,
-		    5, vals, out, pretty);
+		    6, vals, out, pretty);
 	return store_rows(st,
 	                  "SELECT t.id AS number, t.status, t.priority, "
 	                  "t.queue, COALESCE(t.assignee, '-') AS assignee, "
@@ -249,7 +253,7 @@ store_tickets_list(struct store *st, const struct store_ticket_filter *f,
 	                  "HH24:MI') AS updated, left(t.subject, 40) AS "
 	                  "subject FROM ticket t" STORE_TICKET_WHERE
 	                  " ORDER BY t.id",
-	                  5, vals, t, out, pretty);
+	                  6, vals, t, out, pretty);
 }
 
 static const char *const store_views[] = {

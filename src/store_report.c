@@ -38,7 +38,7 @@
 	"t.reopen_count, " STORE_REPORT_CLOCK " FROM ticket t LEFT JOIN "      \
 	"sla_clock c ON c.ticket_id = t.id LEFT JOIN (SELECT DISTINCT "        \
 	"ticket_id FROM sla_change) pc ON pc.ticket_id = t.id "                \
-	"WHERE t.created < to_timestamp($2) "                                  \
+	"WHERE t.created < to_timestamp($2) AND NOT t.history "                \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
 	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
 	"($3::text IS NULL OR t.queue = $3) AND ($4::text IS NULL OR "         \
