@@ -17,7 +17,9 @@
 
 #include <glib.h>
 
-/* At most this many command lines are read; more are rejected. */
+/* At most this many command lines are read; the block's further lines
+ * are only counted (command_list.excess), so a mail of 400k "#a" lines
+ * costs one summary event, not one per line. */
 #define COMMAND_MAX_LINES 16
 /* A command line longer than this (bytes) is rejected, not parsed. */
 #define COMMAND_MAX_LINE 256
@@ -52,6 +54,8 @@ struct command_list {
 	GPtrArray *rejected; /* struct command_reject*, owned */
 	char *text;          /* owned; the text without the command block */
 	bool note;           /* a #note was among cmds */
+	size_t excess;       /* command lines of the block past the first
+	                        COMMAND_MAX_LINES: counted, never parsed */
 	/* every command is a question (#show/#search/#list) and none was
 	 * rejected: the mail asks, it is not a reply */
 	bool question;

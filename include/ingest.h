@@ -33,8 +33,10 @@ enum ingest_kind {
 	INGEST_NEW_TICKET,
 	INGEST_FOLLOW_UP,
 	INGEST_DUPLICATE,
-	INGEST_UNATTACHED, /* machine mail kept without a ticket */
-	INGEST_DROPPED,    /* our own echo: kept raw, logged once */
+	INGEST_UNATTACHED,  /* machine mail kept without a ticket */
+	INGEST_DROPPED,     /* our own echo: kept raw, logged once */
+	INGEST_QUARANTINED, /* could not be stored: raw bytes and error kept
+	                       in the quarantine, the cursor moved on */
 };
 
 struct ingest_outcome {
@@ -46,13 +48,18 @@ struct ingest_outcome {
 	bool machine;      /* classify said machine mail */
 	const char *cls;   /* classify_name() of the mail; static */
 	char summary[320]; /* what was stored, the text of ingest_log */
+	char error[256];   /* INGEST_QUARANTINED: why, clipped */
 };
 
 /*
  * ingest_mail - everything above, committed (inside a fetch batch:
  * with the batch).  Retries the transaction once on a dedupe race with
  * another instance.  0 and *out, or -E from store (transient: nothing was
- * committed, fetch the mail again later).
+ * committed, fetch the mail again later).  A non-transient failure
+ * (err_is_transient false) is no -E: the mail is quarantined (raw bytes
+ * and error, cursor moved on; out->kind INGEST_QUARANTINED, out->error
+ * says why) so that one mail never stops the mailbox; -E only when even
+ * that failed.
  * now is the time to record (unix seconds; injected for tests).
  */
 int ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,

@@ -123,6 +123,26 @@ int store_event_attach(struct store *st, gint64 ticket, gint64 message);
 int store_event_global(struct store *st, const char *actor, const char *action,
                        const char *detail, gint64 message);
 
+/* ---- quarantine: mail that could not be stored (sql/011) ---- */
+
+struct store_quarantine {
+	const char *mailbox; /* cursor key, or NULL (tickctl import) */
+	const char *source;  /* label, never NULL */
+	gint64 uidvalidity, uid;
+	const char *error; /* why, UTF-8, bounded by the caller */
+	const void *raw;   /* the mail as it came */
+	size_t raw_len;
+	gint64 received; /* unix seconds */
+};
+
+/*
+ * store_quarantine_add - keep a mail that could not be stored, with the
+ * error, and make the error its mailbox's last error.  1 when kept, 0
+ * when these raw bytes were kept before (a fetch again), -E.  The caller
+ * moves the cursor in the same transaction.
+ */
+int store_quarantine_add(struct store *st, const struct store_quarantine *q);
+
 /* store_requester_language - the language of addr's newest other ticket
  * that has one (not ticket except), into *lang_r (g_free, NULL when
  * none).  0 / -E. */

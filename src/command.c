@@ -274,8 +274,7 @@ command_parse(const char *text, struct command_list *out)
 		}
 		if (a < b) {
 			if (++lines > COMMAND_MAX_LINES)
-				command_reject(out, a, (size_t)(b - a),
-				               "too many command lines", false);
+				out->excess++;
 			else if (b - a > COMMAND_MAX_LINE)
 				command_reject(out, a, (size_t)(b - a),
 				               "command line too long", false);

@@ -65,6 +65,9 @@ ctl_usage(FILE *f)
 	    "  note N TEXT...        add an internal note\n"
 	    "  outbox [--all] [--json] [--retry ID]\n"
 	    "  status [--json]       mailboxes, outbox, suppressions, breaker\n"
+	    "  quarantine [--json]   mail that could not be stored, kept "
+	    "for review\n"
+	    "  quarantine raw ID     its raw bytes (e.g. to import again)\n"
 	    "  breaker reset         close the circuit breaker, send held "
 	    "mail\n"
 	    "  init-secret           create tickets.secret_file\n"
@@ -166,6 +169,10 @@ ctl_import_one(struct ctl *c, const char *name, int fd)
 		return err_is_transient(r) || r == -ENOTCONN ? EX_TEMPFAIL
 		                                             : EX_SOFTWARE;
 	}
+	if (out.kind == INGEST_QUARANTINED)
+		/* stored all the same: an MTA must not retry or bounce it */
+		fprintf(stderr, "tickctl: import '%s': quarantined: %s\n", name,
+		        out.error);
 	if (c->json)
 		printf("{\"file\":\"%s\",\"result\":\"%s\",\"ticket\":"
 		       "%" G_GINT64_FORMAT
@@ -907,6 +914,7 @@ ctl_status(struct ctl *c)
 	    {STORE_VIEW_MAILBOXES, "mailboxes", "no mailbox fetched yet"},
 	    {STORE_VIEW_OUTBOX, "outbox", ""},
 	    {STORE_VIEW_SUPPRESSED, "suppressed addresses", "none"},
+	    {STORE_VIEW_REVIEW, "review (tickctl quarantine)", ""},
 	};
 	int rc = ctl_open(c, false, true), r = 0;
 
@@ -928,6 +936,52 @@ ctl_status(struct ctl *c)
 		}
 		store_table_clear(&t);
 	}
+	return ctl_exit(r);
+}
+
+/* ctl_quarantine - `tickctl quarantine [--json]` lists the mails that
+ * could not be stored; `tickctl quarantine raw ID` writes one's raw bytes
+ * to stdout, to look at or to import again once the cause is fixed. */
+static int
+ctl_quarantine(struct ctl *c, int argc, char **argv)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GBytes) raw = NULL;
+	struct store_table t;
+	gint64 id;
+	int rc, r;
+
+	if (argc > 0 && (strcmp(argv[0], "raw") != 0 || argc != 2 ||
+	                 (id = ctl_id(argv[1])) == 0)) {
+		fprintf(stderr, "usage: tickctl quarantine [--json] | "
+		                "quarantine raw ID\n");
+		return EX_USAGE;
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if (argc > 0) {
+		gsize n;
+		const void *p;
+		if ((r = store_quarantine_raw(c->st, id, &raw)) == -ENOENT)
+			fprintf(stderr,
+			        "tickctl: no quarantined mail %" G_GINT64_FORMAT
+			        "\n",
+			        id);
+		if (r < 0)
+			return ctl_exit(r);
+		p = g_bytes_get_data(raw, &n);
+		return fwrite(p, 1, n, stdout) == n && fflush(stdout) == 0
+		           ? EX_OK
+		           : EX_IOERR;
+	}
+	if (c->json)
+		return ctl_print_json(
+		    store_quarantine_list(c->st, NULL, out, false), out);
+	store_table_init(&t);
+	r = store_quarantine_list(c->st, &t, NULL, false);
+	if (r == 0)
+		ctl_table(&t, "no quarantined mail");
+	store_table_clear(&t);
 	return ctl_exit(r);
 }
 
@@ -1499,6 +1553,7 @@ static const struct {
     {"forget", ctl_forget},
     {"export", ctl_export},
     {"report", ctl_report},
+    {"quarantine", ctl_quarantine},
 };
 
 /* ctl_options - -c, -v, -h before the command; -1 to go on with argv[

@@ -130,8 +130,10 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	r = ingest_mail(x->cfg, x->st, data, size, &src, now, &out);
 	if (r < 0) {
 		x->err = r;
-		/* Only this mail's savepoint was undone: keep the mails
-		 * before it (unless the connection took them along). */
+		/* A transient failure (ingest_mail quarantines a mail that
+		 * fails for good and returns 0): only this mail's savepoint
+		 * was undone, so keep the mails before it (unless the
+		 * connection took them along) and fetch it again later. */
 		if (r == -ENOTCONN) {
 			(void)store_batch_end(x->st, false);
 			if (x->pending->len > 0)
@@ -162,6 +164,9 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 		break;
 	case INGEST_DUPLICATE:
 		x->stats->duplicates++;
+		break;
+	case INGEST_QUARANTINED:
+		x->stats->quarantined++;
 		break;
 	default:
 		x->stats->other++;

@@ -11,6 +11,7 @@
 #include "ingest.h"
 
 #include "authres.h"
+#include "bound.h"
 #include "classify.h"
 #include "action.h"
 #include "command.h"
@@ -58,7 +59,9 @@ struct ingest_ctx {
 	bool oversized;
 	struct command_list cmds; /* the "#status ..." block at the top */
 	bool rating;              /* a CSAT rating reply (csat.c) */
-	struct ingest_tx tx;      /* what the steps of ingest_tx learn */
+	char *bounded; /* owned or NULL: what bound_msg cut from the mail */
+	bool suspect;  /* bound_msg: values no honest client writes */
+	struct ingest_tx tx; /* what the steps of ingest_tx learn */
 	gint64 date;  /* the mail's Date clamped to now; now without one */
 	bool history; /* see ingest_source.history_before */
 };
@@ -83,6 +86,8 @@ ingest_kind_name(enum ingest_kind k)
 		return "kept without ticket";
 	case INGEST_DROPPED:
 		return "dropped";
+	case INGEST_QUARANTINED:
+		return "quarantined";
 	}
 	return "?";
 }
@@ -431,6 +436,8 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	}
 	if (ingest_is_own(cfg, to->addr) || ingest_never_answer(x, to->addr))
 		why = "sender is a robot or null Return-Path";
+	else if (x->suspect)
+		why = "mail has values over tickd's bounds; kept for review";
 	else if ((r = store_suppressed(x->st, to->addr)) != 0) {
 		if (r < 0)
 			return r;
@@ -832,6 +839,15 @@ ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
 	if (r == 0 && !classify_is_machine(x->cr.cls))
 		r = x->is_agent ? ingest_agent_apply(x, t, msg, new_ticket)
 		                : ingest_commands_ignored(x, t, msg);
+	if (r == 0 && !classify_is_machine(x->cr.cls) && x->cmds.excess > 0) {
+		/* one line for all of them, however many (400k "#a" lines
+		 * once wrote 400k events) */
+		g_autofree char *d = g_strdup_printf(
+		    "%zu more command lines after the first %d ignored",
+		    x->cmds.excess, COMMAND_MAX_LINES);
+		r = store_event_add(x->st, t, ingest_actor(x),
+		                    "command-ignored", d, msg);
+	}
 	if (r == 0 && new_ticket && linked > 0) {
 		g_autofree char *d = g_strdup_printf("ticket %" G_GINT64_FORMAT
 		                                     " was opened with a link "
@@ -1279,17 +1295,22 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	     * from the import, not from the old mail */
 	    .closed_at = x->now,
 	};
+	g_autofree char *reason = NULL;
 	int r;
 
 	(void)out;
 	if (tx->ticket != 0)
 		return INGEST_STEP_NEXT;
-	if (x->m->unparsed || req == NULL || x->oversized) {
+	if (x->m->unparsed || req == NULL || x->oversized || x->suspect) {
 		nt.needs_review = true;
-		nt.review_reason =
+		reason = g_strdup_printf(
+		    "%s%s%s",
 		    x->oversized     ? "mail over tickets.max_mail_size"
 		    : x->m->unparsed ? "mail could not be parsed"
-		                     : "mail has no sender address";
+		    : req == NULL    ? "mail has no sender address"
+		                     : "mail over tickd's bounds",
+		    x->suspect ? ": " : "", x->suspect ? x->bounded : "");
+		nt.review_reason = reason;
 	}
 	if ((r = store_ticket_create(x->st, &nt, &tx->ticket)) < 0)
 		return r;
@@ -1311,12 +1332,20 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	return r;
 }
 
-/* ingest_step_message - the message row and its attachments. */
+/* ingest_step_message - the message row and its attachments, and what
+ * bound_msg cut from the mail (one event). */
 static int
 ingest_step_message(struct ingest_ctx *x, struct ingest_outcome *out)
 {
+	int r;
+
 	(void)out;
-	return ingest_store_message(x, x->tx.ticket, &x->tx.msg);
+	if ((r = ingest_store_message(x, x->tx.ticket, &x->tx.msg)) < 0)
+		return r;
+	if (x->bounded != NULL)
+		r = store_event_add(x->st, x->tx.ticket, "tickd", "bounded",
+		                    x->bounded, x->tx.msg);
+	return r;
 }
 
 /* ingest_step_search - the message's full-text index row (one statement,
@@ -1471,6 +1500,84 @@ fail:
 	return r;
 }
 
+/* ingest_bound_report - what a bounce or report names comes from the
+ * mail's body, past bound_msg: the same bounds (an over-long recipient
+ * suppresses nobody; an over-long id is looked up in its hashed form). */
+static void
+ingest_bound_report(struct ingest_ctx *x)
+{
+	bool hashed;
+	char *id;
+
+	if (x->cr.bounce_recipient != NULL &&
+	    !bound_addr_ok(x->cr.bounce_recipient))
+		g_clear_pointer(&x->cr.bounce_recipient, g_free);
+	bound_utf8(x->cr.bounce_status, 32);
+	id = bound_msgid(x->cr.original_message_id, &hashed);
+	if (hashed) {
+		g_free(x->cr.original_message_id);
+		x->cr.original_message_id = id;
+	}
+}
+
+/*
+ * ingest_quarantine - ingest_tx failed with err for a reason a retry will
+ * not cure: keep the raw bytes and the error for review and move the
+ * cursor past the mail, in one transaction (in a batch: this mail's
+ * savepoint), so the mails behind it go on.  0 (out says so), or -E when
+ * even that failed (then the mailbox stops and tickctl status says why).
+ */
+static int
+ingest_quarantine(struct ingest_ctx *x, int err, struct ingest_outcome *out)
+{
+	g_autofree char *why = g_utf8_make_valid(store_error(x->st), -1);
+	struct store_quarantine q = {
+	    .mailbox = x->src->mailbox,
+	    .source = x->src->label,
+	    .uidvalidity = x->src->uidvalidity,
+	    .uid = x->src->uid,
+	    .error = why,
+	    .raw = x->raw,
+	    .raw_len = x->len,
+	    .received = x->now,
+	};
+	int r;
+
+	/* the error may quote the mail's values: a line, not a kilobyte */
+	g_strdelimit(why, "\r\n\t", ' ');
+	bound_utf8(why, sizeof(out->error) - 1);
+	if (*why == '\0') {
+		g_free(why);
+		why = g_strdup(g_strerror(-err));
+	}
+	q.error = why;
+	memset(out, 0, sizeof(*out));
+	if ((r = store_mail_begin(x->st)) < 0)
+		return r;
+	if ((r = store_quarantine_add(x->st, &q)) < 0)
+		goto fail;
+	if (x->src->mailbox != NULL &&
+	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
+	                          x->src->uid)) < 0)
+		goto fail;
+	if ((r = store_mail_commit(x->st)) < 0)
+		goto fail;
+	out->kind = INGEST_QUARANTINED;
+	g_strlcpy(out->error, why, sizeof(out->error));
+	/* said now (the store error is in the log above); the summary line
+	 * follows once it is committed */
+	log_warning("ingest: %s uid %" G_GINT64_FORMAT " is quarantined "
+	            "(%zu bytes kept for review; tickctl quarantine)",
+	            x->src->label, x->src->uid, x->len);
+	return 0;
+fail:
+	store_mail_rollback(x->st);
+	log_err("ingest: %s uid %" G_GINT64_FORMAT " could not be quarantined "
+	        "either: %s",
+	        x->src->label, x->src->uid, store_error(x->st));
+	return r;
+}
+
 /* ingest_parse - parse, or for an oversized mail only its header block. */
 static void
 ingest_parse(struct ingest_ctx *x)
@@ -1582,37 +1689,44 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	int r;
 
 	ingest_parse(&x);
+	/* before anything reads the mail's values: nothing over its bound
+	 * reaches an index, a key, a loop or a log line */
+	x.bounded = bound_msg(x.m, &x.suspect);
 	classify_msg(x.m, &co, &x.cr);
+	ingest_bound_report(&x);
 	x.from = mime_first_from(x.m);
 	/* a Date in the future (a wrong clock, a forgery) counts as now */
 	x.date = x.m->date > 0 && x.m->date < now ? x.m->date : now;
 	x.history = src->history_before != 0 && x.date < src->history_before;
 	x.is_agent = ingest_is_agent(&x);
 	ingest_commands(&x);
-	if (x.m->message_id && *x.m->message_id)
-		x.dedupe_key = g_strconcat("mid:", x.m->message_id, NULL);
-	else {
-		g_autofree char *h =
-		    g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, len);
-		x.dedupe_key = g_strconcat("sha256:", h, NULL);
-	}
+	x.dedupe_key = bound_dedupe_key(x.m->message_id, raw, len);
+	if (x.bounded != NULL)
+		log_notice("ingest: %s uid %" G_GINT64_FORMAT " cut to tickd's "
+		           "bounds%s: %s",
+		           src->label, src->uid,
+		           x.suspect ? " (kept for review)" : "", x.bounded);
 
 	r = ingest_tx(&x, out);
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
+	if (r < 0 && !err_is_transient(r))
+		r = ingest_quarantine(&x, r, out);
 	out->cls = classify_name(x.cr.cls);
 	out->history = x.history;
 	out->machine = classify_is_machine(x.cr.cls);
 	if (r == 0) {
 		g_snprintf(out->summary, sizeof(out->summary),
 		           "%s uid %" G_GINT64_FORMAT
-		           " '%s': %s %" G_GINT64_FORMAT " (%s)%s%s",
+		           " '%s': %s %" G_GINT64_FORMAT " (%s)%s%s%s%s",
 		           src->label, src->uid,
 		           log_quote(x.m->message_id, q, sizeof(q)),
 		           ingest_kind_name(out->kind), out->ticket,
 		           classify_name(x.cr.cls),
 		           out->acknowledged ? ", acknowledged" : "",
-		           x.history ? ", history" : "");
+		           x.history ? ", history" : "",
+		           out->kind == INGEST_QUARANTINED ? ": " : "",
+		           out->kind == INGEST_QUARANTINED ? out->error : "");
 		if (!store_in_batch(
 		        st)) /* else the batch's owner, after COMMIT */
 			ingest_log(out->summary);
@@ -1624,5 +1738,6 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	command_list_clear(&x.cmds);
 	mime_msg_free(&x.m);
 	g_free(x.dedupe_key);
+	g_free(x.bounded);
 	return r;
 }

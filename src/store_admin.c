@@ -134,8 +134,14 @@ store_status_json(struct store *st, GString *out, bool pretty)
 	    "'marked_uid', s.marked_uid, 'last_fetch', s.last_fetch, "
 	    "'last_ok', s.last_ok, 'lag_seconds', extract(epoch FROM now() "
 	    "- s.last_ok)::bigint, 'last_error', s.last_error, "
-	    "'last_error_at', s.last_error_at, 'failures', s.failures) "
-	    "ORDER BY s.mailbox), '[]') FROM mailbox_state s), 'outbox', "
+	    "'last_error_at', s.last_error_at, 'failures', s.failures, "
+	    "'quarantined', (SELECT count(*) FROM quarantine q WHERE "
+	    "q.mailbox = s.mailbox)) ORDER BY s.mailbox), '[]') FROM "
+	    "mailbox_state s), 'quarantine', (SELECT json_build_object("
+	    "'count', count(*), 'last_error', (SELECT error FROM quarantine "
+	    "ORDER BY id DESC LIMIT 1), 'last_at', max(received)) FROM "
+	    "quarantine), 'needs_review', (SELECT count(*) FROM ticket WHERE "
+	    "needs_review), 'outbox', "
 	    "(SELECT json_build_object('queued', count(*) FILTER (WHERE "
 	    "state IN ('queued', 'sending')), 'failed', count(*) FILTER "
 	    "(WHERE state = 'failed'), 'sent', count(*) FILTER (WHERE state "
@@ -255,9 +261,15 @@ static const char *const store_views[] = {
         "SELECT mailbox, uidvalidity, last_uid AS cursor, marked_uid, "
         "to_char(last_ok, 'YYYY-MM-DD HH24:MI:SS') AS last_ok, "
         "extract(epoch FROM now() - last_ok)::bigint AS lag_seconds, "
-        "failures, left(last_error, 80) AS last_error, "
+        "failures, (SELECT count(*) FROM quarantine q WHERE q.mailbox = "
+        "s.mailbox) AS quarantined, left(last_error, 80) AS last_error, "
         "to_char(last_error_at, 'YYYY-MM-DD HH24:MI:SS') AS "
-        "last_error_at FROM mailbox_state ORDER BY mailbox",
+        "last_error_at FROM mailbox_state s ORDER BY mailbox",
+    [STORE_VIEW_REVIEW] =
+        "SELECT (SELECT count(*) FROM quarantine) AS quarantined_mails, "
+        "(SELECT left(error, 80) FROM quarantine ORDER BY id DESC LIMIT "
+        "1) AS last_quarantined, (SELECT count(*) FROM ticket WHERE "
+        "needs_review) AS tickets_needing_review",
     [STORE_VIEW_OUTBOX] =
         "SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')) "
         "AS backlog, to_char(min(created) FILTER (WHERE state IN "
@@ -294,6 +306,44 @@ store_view(struct store *st, enum store_view v, struct store_table *t,
 	if ((size_t)v >= ARRAY_SIZE(store_views))
 		return -EINVAL;
 	return store_rows(st, store_views[v], 0, NULL, t, out, pretty);
+}
+
+/* ---- quarantine: mail that could not be stored (sql/011) ---- */
+
+int
+store_quarantine_list(struct store *st, struct store_table *t, GString *out,
+                      bool pretty)
+{
+	return store_rows(
+	    st,
+	    "SELECT id, COALESCE(mailbox, source) AS mailbox, uid, "
+	    "to_char(received, 'YYYY-MM-DD HH24:MI:SS') AS received, size, "
+	    "left(error, 100) AS error FROM quarantine ORDER BY id",
+	    0, NULL, t, out, pretty);
+}
+
+int
+store_quarantine_raw(struct store *st, gint64 id, GBytes **raw_r)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, id)};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	/* binary result: the bytes as they came, no bytea escaping */
+	res = PQexecParams(st->conn, "SELECT raw FROM quarantine WHERE id = $1",
+	                   1, NULL, vals, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "quarantine raw");
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	*raw_r =
+	    g_bytes_new(PQgetvalue(res, 0, 0), (gsize)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return 0;
 }
 
 int

@@ -384,6 +384,42 @@ store_participant_set(struct store *st, gint64 ticket, const char *addr,
 	return store_participant(st, &stmt, ticket, addr, name, role);
 }
 
+/* ---- quarantine: mail that could not be stored (sql/011) ---- */
+
+int
+store_quarantine_add(struct store *st, const struct store_quarantine *q)
+{
+	/* kept once per raw mail; the mailbox's last error says why, for
+	 * tickctl status */
+	static const struct store_stmt stmt = {
+	    "quarantine add",
+	    "WITH q AS (INSERT INTO quarantine (mailbox, source, uidvalidity, "
+	    "uid, raw_sha256, error, size, raw, received) VALUES ($1, $2, $3, "
+	    "$4, encode(sha256($8), 'hex'), $5, $6, $8, to_timestamp($7)) ON "
+	    "CONFLICT (raw_sha256) DO NOTHING RETURNING id), s AS (UPDATE "
+	    "mailbox_state SET last_error = $5, last_error_at = now() WHERE "
+	    "mailbox = $1) SELECT count(*) FROM q"};
+	char a[24], b[24], c[24], d[24];
+	const char *vals[8] = {q->mailbox,
+	                       q->source,
+	                       q->mailbox ? store_i64(a, q->uidvalidity) : NULL,
+	                       q->mailbox ? store_i64(b, q->uid) : NULL,
+	                       q->error,
+	                       store_i64(c, (gint64)q->raw_len),
+	                       store_i64(d, q->received),
+	                       q->raw};
+	int lens[8] = {0, 0, 0, 0, 0, 0, 0, (int)q->raw_len};
+	int fmts[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	int r;
+	PGresult *res = store_run(st, &stmt, 8, vals, lens, fmts, &r);
+
+	if (res == NULL)
+		return r;
+	r = store_col(res, 0, 0) > 0;
+	PQclear(res);
+	return r;
+}
+
 /* ---- the message, its attachments, events ---- */
 
 int
