@@ -115,6 +115,12 @@ void store_notice_info_clear(struct store_notice_info *n);
  * is who's first answer to it: 1 and *other_r (g_free), 0, -E. */
 int store_collision(struct store *st, gint64 ticket, gint64 msg,
                     const char *who, gint64 since, char **other_r);
+/* store_agent_time_bounds - for an agent's mail on ticket answering the
+ * Message-IDs answers (char*, the first 20 count): *floor_r the later of
+ * the ticket's creation and those mails' arrival, *last_customer_r the
+ * ticket's last_customer_at (0: none), unix seconds.  0/-ENOENT/-E. */
+int store_agent_time_bounds(struct store *st, gint64 ticket, GPtrArray *answers,
+                            gint64 *floor_r, gint64 *last_customer_r);
 /*
  * store_ticket_agent_touch - an agent's mail at `at`: last_agent_at, and
  * first_response_at unless already set; opened_by_agent (the agent's mail

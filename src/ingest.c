@@ -49,6 +49,10 @@ struct ingest_tx {
 	/* what the agent's commands did not do, and did, one line each, for
 	 * the answer (agents.confirm); clipped */
 	char cmd_failed[1024], cmd_done[1024];
+	/* an agent's mail: when it was written (ingest_agent_time), and the
+	 * newest customer mail on the ticket was written after that */
+	gint64 agent_at;
+	bool stale;
 };
 
 struct ingest_ctx {
@@ -711,6 +715,17 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 
 	switch (c->kind) {
 	case COMMAND_STATUS:
+		/* a status that ends the conversation, written before the
+		 * customer's newer mail, must not bury that mail */
+		if (x->tx.stale && strcmp(c->arg, "open") != 0) {
+			why = "written before the customer's newer mail; the "
+			      "ticket stays as it is";
+			ingest_cmd_note(x->tx.cmd_failed,
+			                sizeof(x->tx.cmd_failed), c->line, why);
+			d = g_strdup_printf("%s: %s", c->line, why);
+			return store_event_add(x->st, t, who, "command-stale",
+			                       d, msg);
+		}
 		return ingest_set_status(x, t, msg, status, c->arg);
 	case COMMAND_PRIORITY:
 		if (strcmp(priority, c->arg) == 0) {
@@ -840,6 +855,33 @@ ingest_record_responder(struct ingest_ctx *x, gint64 t, gint64 msg)
 }
 
 /*
+ * ingest_agent_time - when an agent's mail was written: its own Date,
+ * clamped between the mail it answers (or the ticket's creation) and its
+ * arrival, since the Sent folder may be read late (after an outage, by
+ * the poll) and a client's clock or a forged Date must not move a
+ * response before its question or into the future.  Also whether the
+ * ticket's newest customer mail came after it (tx.stale).  0/-E.
+ */
+static int
+ingest_agent_time(struct ingest_ctx *x, gint64 t)
+{
+	gint64 floor_at = 0, last_customer = 0, at = x->m->date;
+	int r;
+
+	r = store_agent_time_bounds(x->st, t, x->m->in_reply_to, &floor_at,
+	                            &last_customer);
+	if (r < 0)
+		return r;
+	if (at <= 0 || at > x->now)
+		at = x->now;
+	if (at < floor_at)
+		at = MIN(floor_at, x->now);
+	x->tx.agent_at = at;
+	x->tx.stale = last_customer > at;
+	return 0;
+}
+
+/*
  * ingest_agent_apply - an agent's mail on ticket t.  A reply to the
  * customer (an outside recipient, not a #note) records the first response
  * and last_agent_at and moves new -> open unless a #status says otherwise;
@@ -863,8 +905,11 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 	    (r = store_participant_set(x->st, t, req->addr, req->name,
 	                               "requester")) < 0)
 		return r;
+	if ((r = ingest_agent_time(x, t)) < 0)
+		return r;
 	if (reply)
-		r = store_ticket_agent_touch(x->st, t, x->now, new_ticket);
+		r = store_ticket_agent_touch(x->st, t, x->tx.agent_at,
+		                             new_ticket);
 	if (r > 0)
 		r = store_event_add(
 		    x->st, t, who, "first-response",
@@ -877,10 +922,13 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 	g_strlcpy(priority, tk.priority, sizeof(priority));
 	store_ticket_clear(&tk);
 
-	for (guint i = 0; i < x->cmds.cmds->len; i++)
-		if (((struct command *)x->cmds.cmds->pdata[i])->kind ==
-		    COMMAND_STATUS)
+	for (guint i = 0; i < x->cmds.cmds->len; i++) {
+		const struct command *c = x->cmds.cmds->pdata[i];
+		/* a stale status is not run (ingest_agent_command) */
+		if (c->kind == COMMAND_STATUS &&
+		    !(x->tx.stale && strcmp(c->arg, "open") != 0))
 			status_cmd = true;
+	}
 	if (reply && !status_cmd && strcmp(status, "new") == 0 &&
 	    (r = ingest_set_status(x, t, msg, status, "open")) < 0)
 		return r;

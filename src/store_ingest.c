@@ -387,19 +387,19 @@ store_collision(struct store *st, gint64 ticket, gint64 msg, const char *who,
                 gint64 since, char **other_r)
 {
 	/* "the same customer mail": both replies came after the ticket's
-	 * newest customer message; only who's first reply to it counts, so
-	 * one collision is reported once */
+	 * newest customer message (ids: the order of arrival, finer than
+	 * received's seconds); only who's first reply to it counts, so one
+	 * collision is reported once */
 	static const struct store_stmt stmt = {
 	    "collision",
-	    "WITH lc AS (SELECT COALESCE(max(received), '-infinity') AS at "
-	    "FROM message WHERE ticket_id = $1 AND role = 'customer') SELECT "
-	    "m.responder FROM message m, lc WHERE m.ticket_id = $1 AND m.role "
-	    "= 'agent' AND m.id <> $2 AND m.responder IS NOT NULL AND "
-	    "m.responder <> $3 AND m.received > lc.at AND m.received >= "
-	    "to_timestamp($4) AND NOT EXISTS (SELECT 1 FROM message o WHERE "
-	    "o.ticket_id = $1 AND o.role = 'agent' AND o.id <> $2 AND "
-	    "o.responder = $3 AND o.received > lc.at) ORDER BY m.id DESC "
-	    "LIMIT 1"};
+	    "WITH lc AS (SELECT COALESCE(max(id), 0) AS id FROM message "
+	    "WHERE ticket_id = $1 AND role = 'customer') SELECT m.responder "
+	    "FROM message m, lc WHERE m.ticket_id = $1 AND m.role = 'agent' "
+	    "AND m.id <> $2 AND m.responder IS NOT NULL AND m.responder <> $3 "
+	    "AND m.id > lc.id AND m.received >= to_timestamp($4) AND NOT "
+	    "EXISTS (SELECT 1 FROM message o WHERE o.ticket_id = $1 AND "
+	    "o.role = 'agent' AND o.id <> $2 AND o.responder = $3 AND o.id > "
+	    "lc.id) ORDER BY m.id DESC LIMIT 1"};
 	char a[24], b[24], c[24];
 	const char *vals[] = {store_i64(a, ticket), store_i64(b, msg), who,
 	                      store_i64(c, since)};
@@ -414,6 +414,39 @@ store_collision(struct store *st, gint64 ticket, gint64 msg, const char *who,
 		*other_r = g_strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return r;
+}
+
+int
+store_agent_time_bounds(struct store *st, gint64 ticket, GPtrArray *answers,
+                        gint64 *floor_r, gint64 *last_customer_r)
+{
+	/* whole seconds on both sides: a Date has no fraction */
+	static const struct store_stmt stmt = {
+	    "agent time bounds",
+	    "SELECT GREATEST(floor(extract(epoch FROM t.created)), COALESCE(("
+	    "SELECT floor(extract(epoch FROM max(m.received))) FROM message m "
+	    "WHERE m.ticket_id = t.id AND m.message_id = ANY($2::text[])), "
+	    "0))::bigint, COALESCE(floor(extract(epoch FROM "
+	    "t.last_customer_at)), 0)::bigint FROM ticket t WHERE t.id = $1"};
+	g_autoptr(GPtrArray) ids = g_ptr_array_new();
+	g_autofree char *arr = NULL;
+	char a[24];
+	const char *vals[2];
+	int r;
+	PGresult *res;
+
+	/* bounded: a mail may list thousands of ids */
+	for (guint i = 0; answers && i < answers->len && i < 20; i++)
+		g_ptr_array_add(ids, answers->pdata[i]);
+	arr = store_text_array(ids);
+	vals[0] = store_i64(a, ticket);
+	vals[1] = arr;
+	if ((res = store_one_row(st, &stmt, 2, vals, &r)) == NULL)
+		return r;
+	*floor_r = store_col(res, 0, 0);
+	*last_customer_r = store_col(res, 0, 1);
+	PQclear(res);
+	return 0;
 }
 
 int

@@ -2,6 +2,7 @@
 answered, on the real servers (mail in by IMAP, tickd --once, the ticket
 and the report read back through tickctl)."""
 import json
+import re
 
 from conftest import imapbox, mail
 
@@ -355,7 +356,9 @@ def test_two_agents_answering_the_same_mail_are_told_once(make_world):
     sent_reply(w, n, q, support, headers=["Sender: %s" % w.carol], body="Carol: call us.\n")
     for who in ("alice", "carol"):
         got = collisions(w, w.support + who, n)
-        assert len(got) == 1, who
+        assert len(got) == 1, (who, w.sql("SELECT id, role, responder, received FROM message "
+                                          "WHERE ticket_id = %d ORDER BY id" % n),
+                               [e for e in w.ticket(n)["events"]])
         body = got[0].get_content()
         assert "Claimed by: %s" % w.alice in body
         assert got[0]["Auto-Submitted"] == "auto-generated"
@@ -380,3 +383,62 @@ def test_answers_to_different_customer_mails_are_no_collision(make_world):
                body="Carol: now plug it in.\n")
     assert collisions(w, w.support + "carol", n) == []
     assert [e for e in w.ticket(n)["events"] if e["action"] == "collision"] == []
+
+
+# -- must-show 6: order and time ------------------------------------------------
+
+def test_old_status_resolved_from_sent_does_not_bury_a_newer_customer_mail(make_world):
+    import email.utils
+    import time
+    w = team_world(make_world)
+    support = '"Example Support" <%s>' % w.addr(w.support)
+    n, q = open_ticket(w)
+    r0 = int(w.sql("SELECT floor(extract(epoch FROM received))::bigint FROM message "
+                   "WHERE ticket_id = %d AND role = 'customer'" % n))
+    written = r0 + 1  # alice writes her answer one second after the question
+    while time.time() < written + 2:
+        time.sleep(0.2)
+    # the customer's "that did not help" arrives first (INBOX has IDLE) ...
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
+                  msgid="<q2@c.example>", headers=["In-Reply-To: %s" % q],
+                  body="That did not help.\n"))
+    w.once()
+    # ... then the Sent folder is read, with alice's older resolve
+    raw = mail(support, w.addr(w.customer), "Re: [Example #%d] Printer on fire" % n,
+               headers=["In-Reply-To: %s" % q, "References: %s" % q, "Sender: %s" % w.alice],
+               body="#status resolved\nUnplug it, then it is fixed.\n")
+    raw = re.sub(r"Date: [^\r]*", "Date: " + email.utils.formatdate(written), raw, count=1)
+    w.append(raw, mailbox="Sent")
+    w.once()
+    t = w.ticket(n)
+    assert t["status"] == "open"
+    stale = [e for e in t["events"] if e["action"] == "command-stale"]
+    assert len(stale) == 1 and "#status resolved" in stale[0]["detail"]
+    # first response time is when alice wrote, not when tickd read it
+    fr = int(w.sql("SELECT extract(epoch FROM first_response_at)::bigint FROM ticket "
+                   "WHERE id = %d" % n))
+    assert fr == written
+    # alice is told
+    told = [m for m in w.inbox(w.support + "alice") if "command not done" in m["Subject"]]
+    assert len(told) == 1 and "newer mail" in told[0].get_content()
+
+
+def test_agent_date_is_clamped_to_question_and_arrival(make_world):
+    w = team_world(make_world)
+    support = '"Example Support" <%s>' % w.addr(w.support)
+    n, q = open_ticket(w)
+    # the question's arrival (or the ticket's creation, whichever is later)
+    r0 = int(w.sql("SELECT GREATEST(floor(extract(epoch FROM m.received)), "
+                   "floor(extract(epoch FROM t.created)))::bigint FROM message m "
+                   "JOIN ticket t ON t.id = m.ticket_id "
+                   "WHERE m.ticket_id = %d AND m.role = 'customer'" % n))
+    # a client whose clock is a week late: its Date is before the question
+    raw = mail(support, w.addr(w.customer), "Re: [Example #%d] Printer on fire" % n,
+               headers=["In-Reply-To: %s" % q, "References: %s" % q, "Sender: %s" % w.alice],
+               body="Unplug it.\n")
+    raw = re.sub(r"Date: [^\r]*", "Date: Tue, 24 Nov 2026 10:00:00 +0100", raw, count=1)
+    w.append(raw, mailbox="Sent")
+    w.once()
+    fr = int(w.sql("SELECT extract(epoch FROM first_response_at)::bigint FROM ticket "
+                   "WHERE id = %d" % n))
+    assert fr == r0
