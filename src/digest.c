@@ -87,10 +87,11 @@ digest_cal_for(void *ud, const char *queue)
 
 int
 digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
-              const char *queue, const char *agent, struct sla_policy *pol,
-              struct report **r_r)
+              const char *queue, const char *agent, bool unrolled,
+              struct sla_policy *pol, struct report **r_r)
 {
 	struct report *r = NULL;
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
 	int rc;
 	struct report_params p = {
 	    .from = from,
@@ -103,6 +104,7 @@ digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	    .n_policies = cfg->sla.n_policies,
 	    .by_queue = queue == NULL,
 	    .by_agent = agent == NULL,
+	    .unrolled = unrolled,
 	};
 
 	memset(pol, 0, sizeof(*pol));
@@ -120,6 +122,11 @@ digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 		return -ENOMEM;
 	if ((rc = report_new(&p, &r)) < 0)
 		return rc;
+	for (guint i = 0; cfg->queues != NULL && i < cfg->queues->len; i++)
+		g_ptr_array_add(names,
+		                ((struct cfg_queue *)cfg->queues->pdata[i])->name);
+	r->fact_fp = report_fingerprint(r, (const char *const *)names->pdata,
+	                                names->len);
 	if ((rc = store_report_load(st, r, queue, agent)) < 0) {
 		report_free(&r);
 		return rc;
@@ -204,7 +211,7 @@ digest_send(const struct cfg *cfg, struct store *st, const char *schedule,
 		return rc;
 	if ((rc = store_digest_claim(st, schedule, from, to)) <= 0)
 		goto out; /* sent before, by us or another instance */
-	if ((rc = digest_report(cfg, st, from, to, NULL, NULL, &pol, &r)) < 0)
+	if ((rc = digest_report(cfg, st, from, to, NULL, NULL, false, &pol, &r)) < 0)
 		goto out;
 	for (guint i = 0; i < managers->len; i++) {
 		const struct cfg_person *p = managers->pdata[i];

@@ -291,16 +291,16 @@ report_sla_met(const struct sla_policy *pol, gint64 fr, gint64 res)
 	        res < (gint64)pol->resolution_min * 60);
 }
 
-int
-report_add_ticket(struct report *r, const struct report_row *row)
+/* report_cals - row's queue calendar, its SLA policy (or NULL) and the
+ * policy's calendar. */
+static void
+report_cals(const struct report *r, const struct report_row *row,
+            const struct sla_calendar **cal_r, const struct sla_policy **pol_r,
+            const struct sla_calendar **pcal_r)
 {
 	const struct sla_calendar *cal = NULL, *pcal = NULL;
 	const struct sla_policy *pol = NULL;
-	struct report_group *gs[3];
-	size_t ng;
 
-	if (r->finished || row == NULL || row->created <= 0)
-		return -EINVAL;
 	if (r->p.cal_for != NULL)
 		cal = r->p.cal_for(r->p.cal_ud, row->queue);
 	if (cal == NULL)
@@ -312,6 +312,127 @@ report_add_ticket(struct report *r, const struct report_row *row)
 		pcal = r->p.policy_cal[pol - r->p.policies];
 	if (pcal == NULL)
 		pcal = cal;
+	*cal_r = cal;
+	*pol_r = pol;
+	*pcal_r = pcal;
+}
+
+/* report_over - how far the clocks are past pol's targets for the
+ * worst-breach list: *what_r 2 resolution, 1 response, 0 neither. */
+static gint64
+report_over(const struct sla_policy *pol, gint64 sla_fr, gint64 sla_res,
+            int *what_r)
+{
+	gint64 over_fr = -1, over_res = -1;
+
+	if (pol->first_response_min > 0)
+		over_fr = sla_fr - (gint64)pol->first_response_min * 60;
+	if (pol->resolution_min > 0)
+		over_res = sla_res - (gint64)pol->resolution_min * 60;
+	*what_r = 0;
+	if (over_res >= 0 && over_res >= over_fr) {
+		*what_r = 2;
+		return over_res;
+	}
+	if (over_fr >= 0) {
+		*what_r = 1;
+		return over_fr;
+	}
+	return -1;
+}
+
+static void
+report_worst_insert(struct report *r, const struct report_row *row,
+                    gint64 over, int what)
+{
+	if (what == 2)
+		report_top_insert(r->worst, &r->n_worst, over, false, row,
+		                  "resolution");
+	else if (what == 1)
+		report_top_insert(r->worst, &r->n_worst, over, false, row,
+		                  "response");
+}
+
+static bool
+report_fcr(const struct report_row *row)
+{
+	return row->first_response != 0 &&
+	       row->last_agent == row->first_response &&
+	       row->last_customer <= row->first_response &&
+	       row->reopen_count == 0;
+}
+
+void
+report_fact_of(const struct report *r, const struct report_row *row,
+               struct report_fact *f)
+{
+	const struct sla_calendar *cal, *pcal;
+	const struct sla_policy *pol;
+	gint64 sla_fr = 0, sla_res = 0;
+
+	report_cals(r, row, &cal, &pol, &pcal);
+	*f = (struct report_fact){.frt_b = -1, .res_b = -1, .met = -1,
+	                          .over = -1};
+	/* as report_add_ticket computes them for the period they fall in */
+	if (row->first_response != 0)
+		f->frt_b = report_bsecs(cal, row->created, row->first_response);
+	f->reopened = row->reopen_count > 0;
+	if (row->resolved == 0)
+		return;
+	f->res_b = report_bsecs(cal, row->created, row->resolved);
+	f->fcr = report_fcr(row);
+	if (pol == NULL)
+		return;
+	report_clocks(row, pcal, row->resolved, &sla_fr, &sla_res);
+	f->met = report_sla_met(pol, sla_fr, sla_res);
+	f->over = report_over(pol, sla_fr, sla_res, &f->what);
+}
+
+int
+report_add_open(struct report *r, const struct report_row *row)
+{
+	const struct sla_calendar *cal, *pcal;
+	const struct sla_policy *pol;
+	gint64 sla_fr = 0, sla_res = 0, over;
+	int what;
+
+	if (r->finished || row == NULL || row->created <= 0)
+		return -EINVAL;
+	/* not in the backlog at `to` by the seconds report_add_ticket
+	 * tests (the caller's selection may be a second wider) */
+	if (row->created >= r->p.to ||
+	    (row->resolved != 0 && row->resolved < r->p.to))
+		return 0;
+	report_cals(r, row, &cal, &pol, &pcal);
+	report_top_insert(r->oldest, &r->n_oldest, r->p.to - row->created,
+	                  true, row, NULL);
+	if (pol == NULL)
+		return 0;
+	report_clocks(row, pcal, r->p.to, &sla_fr, &sla_res);
+	over = report_over(pol, sla_fr, sla_res, &what);
+	report_worst_insert(r, row, over, what);
+	return 0;
+}
+
+void
+report_add_worst(struct report *r, const struct report_row *row,
+                 gint64 over, int what)
+{
+	if (!r->finished && over >= 0)
+		report_worst_insert(r, row, over, what);
+}
+
+int
+report_add_ticket(struct report *r, const struct report_row *row)
+{
+	const struct sla_calendar *cal, *pcal;
+	const struct sla_policy *pol;
+	struct report_group *gs[3];
+	size_t ng;
+
+	if (r->finished || row == NULL || row->created <= 0)
+		return -EINVAL;
+	report_cals(r, row, &cal, &pol, &pcal);
 	ng = report_groups_of(r, row->queue, row->agent, gs);
 
 	for (int k = 0; k < 2; k++) {
@@ -336,10 +457,7 @@ report_add_ticket(struct report *r, const struct report_row *row)
 			res = report_bsecs(cal, row->created, row->resolved);
 			met =
 			    pol != NULL && report_sla_met(pol, sla_fr, sla_res);
-			fcr = row->first_response != 0 &&
-			      row->last_agent == row->first_response &&
-			      row->last_customer <= row->first_response &&
-			      row->reopen_count == 0;
+			fcr = report_fcr(row);
 		}
 		for (size_t i = 0; i < ng; i++) {
 			struct report_group *g = gs[i];
@@ -367,22 +485,10 @@ report_add_ticket(struct report *r, const struct report_row *row)
 			report_top_insert(r->oldest, &r->n_oldest, age, true,
 			                  row, NULL);
 		if ((backlog || resolved) && pol != NULL) {
-			gint64 over_fr = -1, over_res = -1;
+			int what;
+			gint64 over = report_over(pol, sla_fr, sla_res, &what);
 
-			if (pol->first_response_min > 0)
-				over_fr = sla_fr -
-				          (gint64)pol->first_response_min * 60;
-			if (pol->resolution_min > 0)
-				over_res =
-				    sla_res - (gint64)pol->resolution_min * 60;
-			if (over_res >= 0 && over_res >= over_fr)
-				report_top_insert(r->worst, &r->n_worst,
-				                  over_res, false, row,
-				                  "resolution");
-			else if (over_fr >= 0)
-				report_top_insert(r->worst, &r->n_worst,
-				                  over_fr, false, row,
-				                  "response");
+			report_worst_insert(r, row, over, what);
 		}
 	}
 	return 0;
@@ -449,27 +555,135 @@ report_stats(GArray *a, gint64 *n_r, gint64 *median_r, gint64 *p90_r)
 	*p90_r = report_percentile((gint64 *)(void *)a->data, a->len, 90);
 }
 
+int
+report_set_kpi(struct report *r, int kind, const char *name, int period,
+               const struct report_kpi *k)
+{
+	struct report_group *g;
+	struct report_kpi *kp;
+
+	if (r->finished || k == NULL || period < 0 || period > 1 ||
+	    kind < REPORT_ALL || kind > REPORT_AGENT)
+		return -EINVAL;
+	g = kind == REPORT_ALL ? r->groups->pdata[0]
+	                       : report_group(r, kind, name);
+	kp = period == 0 ? &g->cur : &g->prev;
+	/* not the pre-counted fields: report_add_count may have run */
+	kp->created = k->created;
+	kp->resolved = k->resolved;
+	kp->backlog = k->backlog;
+	kp->backlog_age_median = k->backlog_age_median;
+	kp->backlog_age_max = k->backlog_age_max;
+	kp->frt_n = k->frt_n;
+	kp->frt_median = k->frt_median;
+	kp->frt_p90 = k->frt_p90;
+	kp->res_n = k->res_n;
+	kp->res_median = k->res_median;
+	kp->res_p90 = k->res_p90;
+	kp->sla_n = k->sla_n;
+	kp->sla_met = k->sla_met;
+	kp->fcr = k->fcr;
+	kp->reopened = k->reopened;
+	g->preset[period] = true;
+	return 0;
+}
+
+/* report_fp_cal - a calendar's every input to business time. */
+static void
+report_fp_cal(GChecksum *ck, const struct sla_calendar *cal)
+{
+	GString *s = g_string_new(NULL);
+
+	if (cal != NULL) {
+		g_string_append_printf(s, "cal %s|",
+		                       g_time_zone_get_identifier(cal->tz));
+		for (int d = 0; d < SLA_WEEKDAY__COUNT; d++)
+			for (int i = 0; i < cal->n_hours[d]; i++)
+				g_string_append_printf(
+				    s, "%d:%d-%d,", d, cal->hours[d][i].start_min,
+				    cal->hours[d][i].end_min);
+		for (size_t i = 0; i < cal->n_holidays; i++)
+			g_string_append_printf(s, "h%" G_GINT64_FORMAT ",",
+			                       cal->holidays[i]);
+	}
+	g_string_append(s, ";");
+	g_checksum_update(ck, (const guchar *)s->str, (gssize)s->len);
+	g_string_free(s, TRUE);
+}
+
+gint64
+report_fingerprint(const struct report *r, const char *const *queues, size_t n)
+{
+	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+	guint8 d[32];
+	gsize dl = sizeof(d);
+	guint64 fp = 0;
+
+	/* bump the version when report_fact_of changes its definitions */
+	g_checksum_update(ck, (const guchar *)"facts v1;", -1);
+	report_fp_cal(ck, r->p.default_cal);
+	for (size_t i = 0; i < n; i++) {
+		g_checksum_update(ck, (const guchar *)queues[i], -1);
+		g_checksum_update(ck, (const guchar *)"=", 1);
+		report_fp_cal(ck, r->p.cal_for != NULL
+		                      ? r->p.cal_for(r->p.cal_ud, queues[i])
+		                      : NULL);
+	}
+	for (size_t i = 0; r->p.policies != NULL && i < r->p.n_policies; i++) {
+		const struct sla_policy *pol = &r->p.policies[i];
+		g_autofree char *t = g_strdup_printf(
+		    "pol %s|%d|%d|%d;", pol->queue ? pol->queue : "(any)",
+		    pol->priority, pol->first_response_min, pol->resolution_min);
+
+		g_checksum_update(ck, (const guchar *)t, -1);
+		report_fp_cal(ck, r->p.policy_cal ? r->p.policy_cal[i] : NULL);
+	}
+	g_checksum_get_digest(ck, d, &dl);
+	g_checksum_free(ck);
+	for (int i = 0; i < 8; i++)
+		fp = fp << 8 | d[i];
+	return (gint64)(fp >> 1); /* a positive bigint */
+}
+
+/* report_group_cmp - overall first, then queues, then agents, by name:
+ * the same order whichever path fed the report. */
+static gint
+report_group_cmp(gconstpointer a, gconstpointer b)
+{
+	const struct report_group *x = *(struct report_group *const *)a;
+	const struct report_group *y = *(struct report_group *const *)b;
+
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	return strcmp(x->name, y->name);
+}
+
+/* report_group_stats - medians and p90 of one period's samples. */
+static void
+report_group_stats(GArray *frt, GArray *res, GArray *age,
+                   struct report_kpi *kp)
+{
+	report_stats(frt, &kp->frt_n, &kp->frt_median, &kp->frt_p90);
+	report_stats(res, &kp->res_n, &kp->res_median, &kp->res_p90);
+	/* for the backlog: the maximum, not a p90 */
+	report_stats(age, NULL, &kp->backlog_age_median, &kp->backlog_age_max);
+	kp->backlog_age_max =
+	    age->len ? g_array_index(age, gint64, age->len - 1) : -1;
+}
+
 void
 report_finish(struct report *r)
 {
 	if (r->finished)
 		return;
+	g_ptr_array_sort(r->groups, report_group_cmp);
 	for (guint i = 0; i < r->groups->len; i++) {
 		struct report_group *g = r->groups->pdata[i];
 		for (int k = 0; k < 2; k++) {
 			struct report_kpi *kp = k == 0 ? &g->cur : &g->prev;
-			report_stats(g->s_frt[k], &kp->frt_n, &kp->frt_median,
-			             &kp->frt_p90);
-			report_stats(g->s_res[k], &kp->res_n, &kp->res_median,
-			             &kp->res_p90);
-			/* for the backlog: the maximum, not a p90 */
-			report_stats(g->s_age[k], NULL, &kp->backlog_age_median,
-			             &kp->backlog_age_max);
-			kp->backlog_age_max =
-			    g->s_age[k]->len
-			        ? g_array_index(g->s_age[k], gint64,
-			                        g->s_age[k]->len - 1)
-			        : -1;
+			if (!g->preset[k])
+				report_group_stats(g->s_frt[k], g->s_res[k],
+				                   g->s_age[k], kp);
 			g_array_unref(g->s_frt[k]);
 			g_array_unref(g->s_res[k]);
 			g_array_unref(g->s_age[k]);
