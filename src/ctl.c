@@ -856,9 +856,8 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	if ((rc = ctl_open(c, false, true)) != EX_OK)
 		return rc;
 	/* the digest's own set-up: the same numbers for the same period */
-	if (digest_report(c->cfg, c->st, from, to, queue, agent, unrolled,
-	                  &pol, &r) <
-	    0) {
+	if (digest_report(c->cfg, c->st, from, to, queue, agent, unrolled, &pol,
+	                  &r) < 0) {
 		fprintf(stderr, "tickctl: report: %s\n", store_error(c->st));
 		rc = EX_SOFTWARE;
 		goto out;

@@ -123,8 +123,8 @@ digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	if ((rc = report_new(&p, &r)) < 0)
 		return rc;
 	for (guint i = 0; cfg->queues != NULL && i < cfg->queues->len; i++)
-		g_ptr_array_add(names,
-		                ((struct cfg_queue *)cfg->queues->pdata[i])->name);
+		g_ptr_array_add(
+		    names, ((struct cfg_queue *)cfg->queues->pdata[i])->name);
 	r->fact_fp = report_fingerprint(r, (const char *const *)names->pdata,
 	                                names->len);
 	if ((rc = store_report_load(st, r, queue, agent)) < 0) {
@@ -211,7 +211,8 @@ digest_send(const struct cfg *cfg, struct store *st, const char *schedule,
 		return rc;
 	if ((rc = store_digest_claim(st, schedule, from, to)) <= 0)
 		goto out; /* sent before, by us or another instance */
-	if ((rc = digest_report(cfg, st, from, to, NULL, NULL, false, &pol, &r)) < 0)
+	if ((rc = digest_report(cfg, st, from, to, NULL, NULL, false, &pol,
+	                        &r)) < 0)
 		goto out;
 	for (guint i = 0; i < managers->len; i++) {
 		const struct cfg_person *p = managers->pdata[i];

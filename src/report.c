@@ -342,8 +342,8 @@ report_over(const struct sla_policy *pol, gint64 sla_fr, gint64 sla_res,
 }
 
 static void
-report_worst_insert(struct report *r, const struct report_row *row,
-                    gint64 over, int what)
+report_worst_insert(struct report *r, const struct report_row *row, gint64 over,
+                    int what)
 {
 	if (what == 2)
 		report_top_insert(r->worst, &r->n_worst, over, false, row,
@@ -371,8 +371,8 @@ report_fact_of(const struct report *r, const struct report_row *row,
 	gint64 sla_fr = 0, sla_res = 0;
 
 	report_cals(r, row, &cal, &pol, &pcal);
-	*f = (struct report_fact){.frt_b = -1, .res_b = -1, .met = -1,
-	                          .over = -1};
+	*f = (struct report_fact){
+	    .frt_b = -1, .res_b = -1, .met = -1, .over = -1};
 	/* as report_add_ticket computes them for the period they fall in */
 	if (row->first_response != 0)
 		f->frt_b = report_bsecs(cal, row->created, row->first_response);
@@ -404,8 +404,8 @@ report_add_open(struct report *r, const struct report_row *row)
 	    (row->resolved != 0 && row->resolved < r->p.to))
 		return 0;
 	report_cals(r, row, &cal, &pol, &pcal);
-	report_top_insert(r->oldest, &r->n_oldest, r->p.to - row->created,
-	                  true, row, NULL);
+	report_top_insert(r->oldest, &r->n_oldest, r->p.to - row->created, true,
+	                  row, NULL);
 	if (pol == NULL)
 		return 0;
 	report_clocks(row, pcal, r->p.to, &sla_fr, &sla_res);
@@ -415,8 +415,8 @@ report_add_open(struct report *r, const struct report_row *row)
 }
 
 void
-report_add_worst(struct report *r, const struct report_row *row,
-                 gint64 over, int what)
+report_add_worst(struct report *r, const struct report_row *row, gint64 over,
+                 int what)
 {
 	if (!r->finished && over >= 0)
 		report_worst_insert(r, row, over, what);
@@ -600,7 +600,8 @@ report_fp_cal(GChecksum *ck, const struct sla_calendar *cal)
 		for (int d = 0; d < SLA_WEEKDAY__COUNT; d++)
 			for (int i = 0; i < cal->n_hours[d]; i++)
 				g_string_append_printf(
-				    s, "%d:%d-%d,", d, cal->hours[d][i].start_min,
+				    s, "%d:%d-%d,", d,
+				    cal->hours[d][i].start_min,
 				    cal->hours[d][i].end_min);
 		for (size_t i = 0; i < cal->n_holidays; i++)
 			g_string_append_printf(s, "h%" G_GINT64_FORMAT ",",
@@ -633,7 +634,8 @@ report_fingerprint(const struct report *r, const char *const *queues, size_t n)
 		const struct sla_policy *pol = &r->p.policies[i];
 		g_autofree char *t = g_strdup_printf(
 		    "pol %s|%d|%d|%d;", pol->queue ? pol->queue : "(any)",
-		    pol->priority, pol->first_response_min, pol->resolution_min);
+		    pol->priority, pol->first_response_min,
+		    pol->resolution_min);
 
 		g_checksum_update(ck, (const guchar *)t, -1);
 		report_fp_cal(ck, r->p.policy_cal ? r->p.policy_cal[i] : NULL);
@@ -660,8 +662,7 @@ report_group_cmp(gconstpointer a, gconstpointer b)
 
 /* report_group_stats - medians and p90 of one period's samples. */
 static void
-report_group_stats(GArray *frt, GArray *res, GArray *age,
-                   struct report_kpi *kp)
+report_group_stats(GArray *frt, GArray *res, GArray *age, struct report_kpi *kp)
 {
 	report_stats(frt, &kp->frt_n, &kp->frt_median, &kp->frt_p90);
 	report_stats(res, &kp->res_n, &kp->res_median, &kp->res_p90);

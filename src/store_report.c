@@ -135,19 +135,17 @@ store_report_parse(PGresult *res, int i, struct report_row *row)
 }
 
 /* What to do with each batch of ticket rows of a cursor. */
-typedef int (*store_report_batch_fn)(struct store *st, PGresult *res,
-                                     void *ud);
+typedef int (*store_report_batch_fn)(struct store *st, PGresult *res, void *ud);
 
 /* store_report_cursor - the rows of sql (a STORE_REPORT_ROW query)
  * through a cursor, STORE_REPORT_FETCH at a time, so that memory does
  * not grow with the row count. */
 static int
 store_report_cursor(struct store *st, const char *sql, int n,
-                    const char *const *vals, store_report_batch_fn fn,
-                    void *ud)
+                    const char *const *vals, store_report_batch_fn fn, void *ud)
 {
-	g_autofree char *decl =
-	    g_strconcat("DECLARE tickd_report NO SCROLL CURSOR FOR ", sql, NULL);
+	g_autofree char *decl = g_strconcat(
+	    "DECLARE tickd_report NO SCROLL CURSOR FOR ", sql, NULL);
 	PGresult *res;
 	int rc = 0;
 
@@ -300,8 +298,7 @@ store_report_fact_batch(struct store *st, PGresult *res, void *ud)
 		v[6] = f.over;
 		v[7] = f.what;
 		for (int c = 0; c < 8; c++)
-			g_string_append_printf(b->col[c],
-			                       "%s%" G_GINT64_FORMAT,
+			g_string_append_printf(b->col[c], "%s%" G_GINT64_FORMAT,
 			                       i ? "," : "", v[c]);
 	}
 	for (int c = 0; c < 8; c++) {
@@ -335,15 +332,26 @@ store_report_refresh(struct store *st, struct report *r)
 	     (rc = store_cmd(st, "INSERT INTO report_stale SELECT id FROM "
 	                         "ticket ON CONFLICT DO NOTHING")) < 0 ||
 	     (rc = store_query_exec(
-	          st, "report", "INSERT INTO report_fact_meta (fp) VALUES "
-	                        "($1) ON CONFLICT (one) DO UPDATE SET fp = $1",
+	          st, "report",
+	          "INSERT INTO report_fact_meta (fp) VALUES "
+	          "($1) ON CONFLICT (one) DO UPDATE SET fp = $1",
 	          1, v)) < 0))
 		return rc;
-	if ((rc = store_query_exec(st, "report",
-	                           "SELECT 1 FROM sla_clock c JOIN "
-	                           "report_stale s ON s.ticket_id = c.ticket_id "
-	                           "FOR SHARE OF c",
-	                           0, NULL)) < 0)
+	/* usually nothing changed since the last report */
+	res = store_query(st, "SELECT EXISTS (SELECT 1 FROM report_stale)", 0,
+	                  NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	rc = store_bool_col(res, 0, 0);
+	PQclear(res);
+	if (!rc)
+		return 0;
+	if ((rc =
+	         store_query_exec(st, "report",
+	                          "SELECT 1 FROM sla_clock c JOIN "
+	                          "report_stale s ON s.ticket_id = c.ticket_id "
+	                          "FOR SHARE OF c",
+	                          0, NULL)) < 0)
 		return rc;
 	for (int c = 0; c < 8; c++)
 		b.col[c] = g_string_new(NULL);
@@ -378,17 +386,34 @@ store_report_refresh(struct store *st, struct report *r)
 	"FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T "), "              \
 	"count(*) FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T           \
 	" AND met IS NOT NULL), count(*) FILTER (WHERE rs <> 0 AND rs >= " F   \
-	" AND rs < " T " AND met), count(*) FILTER (WHERE rs <> 0 AND rs >= "  \
-	F " AND rs < " T " AND fcr), count(*) FILTER (WHERE rs <> 0 AND "      \
+	" AND rs < " T                                                         \
+	" AND met), count(*) FILTER (WHERE rs <> 0 AND rs >= " F               \
+	" AND rs < " T " AND fcr), count(*) FILTER (WHERE rs <> 0 AND "        \
 	"rs >= " F " AND rs < " T " AND reopened)"
 #define STORE_KPI_COLS 12 /* per period */
 #define STORE_KPI_SQL(SETS)                                                    \
-	"SELECT grouping(queue), grouping(agent), queue, agent, "              \
-	STORE_KPI_PERIOD("$2::bigint", "$3::bigint") ", "                      \
-	STORE_KPI_PERIOD("$1::bigint", "$2::bigint") " FROM report_fact "      \
-	"WHERE cr_t < to_timestamp($3) AND (rs_t IS NULL OR rs_t >= "          \
-	"to_timestamp($1)) AND ($4::text IS NULL OR queue = $4) AND "          \
-	"($5::text IS NULL OR agent = $5) GROUP BY GROUPING SETS (" SETS ")"
+	"SELECT grouping(queue), grouping(agent), queue, "                     \
+	"agent, " STORE_KPI_PERIOD(                                            \
+	    "$2::bigint",                                                      \
+	    "$3::bigint") ", " STORE_KPI_PERIOD("$1::bigint",                  \
+	                                        "$2::bigint") " FROM "         \
+	                                                      "report_fact "   \
+	                                                      "WHERE cr_t < "  \
+	                                                      "to_timestamp($" \
+	                                                      "3) AND (rs_t "  \
+	                                                      "IS NULL OR "    \
+	                                                      "rs_t >= "       \
+	                                                      "to_timestamp($" \
+	                                                      "1)) AND "       \
+	                                                      "($4::text IS "  \
+	                                                      "NULL OR queue " \
+	                                                      "= $4) AND "     \
+	                                                      "($5::text IS "  \
+	                                                      "NULL OR agent " \
+	                                                      "= $5) GROUP "   \
+	                                                      "BY GROUPING "   \
+	                                                      "SETS (" SETS    \
+	                                                      ")"
 
 /* store_kpi_pair - "{a,b}" of percentile_disc(ARRAY[...]), -1s for NULL. */
 static void
@@ -396,9 +421,8 @@ store_kpi_pair(PGresult *res, int i, int c, gint64 *a, gint64 *b)
 {
 	*a = *b = -1;
 	if (!PQgetisnull(res, i, c) &&
-	    sscanf(PQgetvalue(res, i, c), "{%" G_GINT64_FORMAT
-	                                  ",%" G_GINT64_FORMAT "}",
-	           a, b) != 2)
+	    sscanf(PQgetvalue(res, i, c),
+	           "{%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "}", a, b) != 2)
 		*a = *b = -1;
 }
 
@@ -407,8 +431,8 @@ store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 {
 	/* every grouping set: grouping() needs the column grouped somewhere;
 	 * the splits the report does not ask for are skipped below */
-	PGresult *res = store_query(
-	    st, STORE_KPI_SQL("(), (queue), (agent)"), 5, vals);
+	PGresult *res =
+	    store_query(st, STORE_KPI_SQL("(), (queue), (agent)"), 5, vals);
 	int rc = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -416,9 +440,10 @@ store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
 		bool gq = store_col(res, i, 0), ga = store_col(res, i, 1);
 		int kind = !gq ? REPORT_QUEUE : !ga ? REPORT_AGENT : REPORT_ALL;
-		const char *name = kind == REPORT_QUEUE   ? PQgetvalue(res, i, 2)
-		                   : kind == REPORT_AGENT ? PQgetvalue(res, i, 3)
-		                                          : NULL;
+		const char *name = kind == REPORT_QUEUE ? PQgetvalue(res, i, 2)
+		                   : kind == REPORT_AGENT
+		                       ? PQgetvalue(res, i, 3)
+		                       : NULL;
 
 		if ((kind == REPORT_QUEUE && !r->p.by_queue) ||
 		    (kind == REPORT_AGENT && !r->p.by_agent))
@@ -431,9 +456,10 @@ store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 			    .created = store_col(res, i, c),
 			    .resolved = store_col(res, i, c + 1),
 			    .backlog = store_col(res, i, c + 2),
-			    .backlog_age_median = PQgetisnull(res, i, c + 3)
-			                              ? -1
-			                              : store_col(res, i, c + 3),
+			    .backlog_age_median =
+			        PQgetisnull(res, i, c + 3)
+			            ? -1
+			            : store_col(res, i, c + 3),
 			    .backlog_age_max = PQgetisnull(res, i, c + 4)
 			                           ? -1
 			                           : store_col(res, i, c + 4),
@@ -510,12 +536,13 @@ store_report_fast(struct store *st, struct report *r, const char *queue,
 	    st,
 	    /* a second of margin: report_add_open tests the rounded
 	     * seconds, as report_add_ticket does */
-	    STORE_REPORT_ROW "WHERE t.created < to_timestamp($1::bigint + 1) AND "
-	                     "((t.resolved_at IS NULL AND t.closed_at IS NULL) "
-	                     "OR COALESCE(t.resolved_at, t.closed_at) >= "
-	                     "to_timestamp($1::bigint - 1)) AND ($2::text IS NULL OR "
-	                     "t.queue = $2) AND ($3::text IS NULL OR "
-	                     "t.assignee = $3)",
+	    STORE_REPORT_ROW
+	    "WHERE t.created < to_timestamp($1::bigint + 1) AND "
+	    "((t.resolved_at IS NULL AND t.closed_at IS NULL) "
+	    "OR COALESCE(t.resolved_at, t.closed_at) >= "
+	    "to_timestamp($1::bigint - 1)) AND ($2::text IS NULL OR "
+	    "t.queue = $2) AND ($3::text IS NULL OR "
+	    "t.assignee = $3)",
 	    3, ov, store_report_add_open, r);
 }
 
@@ -536,8 +563,8 @@ store_report_load(struct store *st, struct report *r, const char *queue,
 		return -ENOTCONN;
 	/* one snapshot for every query; a cursor needs a transaction; the
 	 * fast path writes the facts it had to compute */
-	if (own_tx && (rc = store_cmd(st, r->p.unrolled
-	                                      ? "BEGIN ISOLATION LEVEL "
+	if (own_tx &&
+	    (rc = store_cmd(st, r->p.unrolled ? "BEGIN ISOLATION LEVEL "
 	                                        "REPEATABLE READ READ ONLY"
 	                                      : "BEGIN ISOLATION LEVEL "
 	                                        "REPEATABLE READ")) < 0)
