@@ -56,6 +56,8 @@
  *    ...").  'escalation-requested' and 'escalation-skipped' (nobody to
  *    notify) are not escalations.
  *  - CSAT % = good / (good + okay + bad) of ratings given in the period.
+ *  - NPS = 100 * (promoters - detractors) / answers given in the period
+ *    (answers 9-10 promote, 0-6 detract), one decimal, -100..100.
  *  - contact ratio = customer mails received in the period / distinct
  *    tickets they belong to.
  */
@@ -101,6 +103,7 @@ enum report_count_kind {
 	REPORT_MACHINE,         /* machine mail stored and not answered */
 	REPORT_CUSTOMER_MAILS,  /* customer mails received */
 	REPORT_CONTACT_TICKETS, /* distinct tickets of those mails */
+	REPORT_NPS,             /* sub = the 0-10 answer */
 	REPORT_COUNT__KINDS
 };
 
@@ -129,6 +132,7 @@ struct report_kpi {
 	gint64 machine;
 	gint64 csat_good, csat_okay, csat_bad;
 	gint64 customer_mails, contact_tickets;
+	gint64 nps_promoters, nps_passives, nps_detractors; /* 9-10, 7-8, 0-6 */
 };
 
 enum report_group_kind { REPORT_ALL = 0, REPORT_QUEUE, REPORT_AGENT };
@@ -240,6 +244,9 @@ void report_add_worst(struct report *r, const struct report_row *row,
 gint64 report_percentile(const gint64 *v, size_t n, int p);
 /* report_pct - 100 * num / den rounded to one decimal, -1 when den == 0. */
 double report_pct(gint64 num, gint64 den);
+/* report_nps - the NPS of k's answers (report.h's definition), NAN when
+ * there are none (it may be negative). */
+double report_nps(const struct report_kpi *k);
 /* report_calendar_24x7 - every day 00:00-24:00 UTC: the calendar of a
  * queue without one (the SLA clocks use the same).  sla_calendar_free it. */
 struct sla_calendar *report_calendar_24x7(void);

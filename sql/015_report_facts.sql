@@ -1,4 +1,4 @@
--- 015_report_facts: what `tickctl report` needs of each ticket, computed
+-- 015_report_facts: NPS answers beside the CSAT ratings, and what `tickctl report` needs of each ticket, computed
 -- once in C (business time walks the calendars of the config, sla.c) and
 -- aggregated in SQL, so that a year over a million tickets does not move
 -- every ticket to the client on every report.
@@ -98,3 +98,14 @@ CREATE TRIGGER report_stale_change AFTER INSERT OR DELETE ON sla_change
 	FOR EACH ROW EXECUTE FUNCTION report_stale_clock();
 
 INSERT INTO report_stale (ticket_id) SELECT id FROM ticket;
+
+-- "How likely are you to recommend us?" 0-10 (csat.nps): one answer per
+-- ticket, like csat_rating.
+CREATE TABLE nps_rating (
+	ticket_id	bigint PRIMARY KEY REFERENCES ticket(id) ON DELETE CASCADE,
+	score		integer NOT NULL CHECK (score BETWEEN 0 AND 10),
+	from_addr	text,
+	message_id	bigint REFERENCES message(id) ON DELETE SET NULL,
+	at		timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX nps_rating_at_idx ON nps_rating (at);

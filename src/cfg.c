@@ -79,6 +79,7 @@ static const char *const cfg_known[] = {
     "csat",
     "csat.enabled",
     "csat.max_age",
+    "csat.nps",
     "limits.breaker_cooldown",
     "people",
     "people.*",
@@ -1457,6 +1458,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	c->csat.enabled = cfg_bool(&x, "csat.enabled", false);
 	c->csat.max_age =
 	    (int)cfg_int(&x, "csat.max_age", 3 * 86400, 60, 365 * 86400);
+	c->csat.nps = cfg_bool(&x, "csat.nps", false);
 
 	cfg_load_people(&x, c);
 	cfg_load_agents(&x, c);

@@ -82,6 +82,18 @@ report_pct(gint64 num, gint64 den)
 	return round(1000.0 * (double)num / (double)den) / 10.0;
 }
 
+double
+report_nps(const struct report_kpi *k)
+{
+	gint64 n = k->nps_promoters + k->nps_passives + k->nps_detractors;
+
+	if (n <= 0)
+		return NAN;
+	return round(1000.0 * (double)(k->nps_promoters - k->nps_detractors) /
+	             (double)n) /
+	       10.0;
+}
+
 static struct report_group *
 report_group_new(int kind, const char *name)
 {
@@ -506,6 +518,8 @@ report_add_count(struct report *r, const struct report_count *c)
 	if (c->kind == REPORT_CSAT &&
 	    (c->sub < REPORT_GOOD || c->sub > REPORT_BAD))
 		return -EINVAL;
+	if (c->kind == REPORT_NPS && (c->sub < 0 || c->sub > 10))
+		return -EINVAL;
 	ng = report_groups_of(r, c->queue, c->agent, gs);
 	for (size_t i = 0; i < ng; i++) {
 		struct report_kpi *kp =
@@ -531,6 +545,14 @@ report_add_count(struct report *r, const struct report_count *c)
 			break;
 		case REPORT_CONTACT_TICKETS:
 			kp->contact_tickets += c->n;
+			break;
+		case REPORT_NPS:
+			if (c->sub >= 9)
+				kp->nps_promoters += c->n;
+			else if (c->sub >= 7)
+				kp->nps_passives += c->n;
+			else
+				kp->nps_detractors += c->n;
 			break;
 		}
 	}
@@ -696,7 +718,14 @@ report_finish(struct report *r)
 
 /* ---- rendering ------------------------------------------------------ */
 
-enum report_fmt { REPORT_F_COUNT, REPORT_F_SECS, REPORT_F_PCT, REPORT_F_RATIO };
+/* REPORT_F_SIGNED: a value that may be negative, NAN = no data */
+enum report_fmt {
+	REPORT_F_COUNT,
+	REPORT_F_SECS,
+	REPORT_F_PCT,
+	REPORT_F_RATIO,
+	REPORT_F_SIGNED
+};
 
 /* One line of the KPI table: a value and, for the bars, a scale. */
 struct report_metric {
@@ -723,7 +752,16 @@ static const struct report_metric report_metrics[] = {
     {"csat_pct", "CSAT satisfied", REPORT_F_PCT},
     {"csat_n", "CSAT ratings", REPORT_F_COUNT},
     {"contact_ratio", "Customer mails per ticket", REPORT_F_RATIO},
+    {"nps", "NPS (promoters - detractors)", REPORT_F_SIGNED},
+    {"nps_n", "NPS answers", REPORT_F_COUNT},
 };
+
+/* report_none - v of a metric of format fmt says "no data". */
+static bool
+report_none(double v, int fmt)
+{
+	return isnan(v) || (v < 0 && fmt != REPORT_F_SIGNED);
+}
 
 static gint64
 report_esc_total(const struct report_kpi *k)
@@ -780,6 +818,11 @@ report_value(const struct report_kpi *k, size_t i)
 		                   (double)k->contact_tickets) /
 		                 100.0
 		           : -1;
+	if (strcmp(key, "nps") == 0)
+		return report_nps(k);
+	if (strcmp(key, "nps_n") == 0)
+		return (double)(k->nps_promoters + k->nps_passives +
+		                k->nps_detractors);
 	return -1;
 }
 
@@ -789,7 +832,7 @@ report_fmt_value(double v, int fmt)
 {
 	gint64 s;
 
-	if (v < 0)
+	if (report_none(v, fmt))
 		return g_strdup("-");
 	switch (fmt) {
 	case REPORT_F_SECS:
@@ -799,6 +842,8 @@ report_fmt_value(double v, int fmt)
 		                       (int)(s % 60));
 	case REPORT_F_PCT:
 		return g_strdup_printf("%.1f%%", v);
+	case REPORT_F_SIGNED:
+		return g_strdup_printf("%.1f", v);
 	case REPORT_F_RATIO:
 		return g_strdup_printf("%.2f", v);
 	default:
@@ -821,10 +866,11 @@ report_json_kpi(struct json *j, const struct report_kpi *k)
 	for (size_t i = 0; i < ARRAY_SIZE(report_metrics); i++) {
 		double v = report_value(k, i);
 		json_key(j, report_metrics[i].key);
-		if (v < 0)
+		if (report_none(v, report_metrics[i].fmt))
 			json_null(j);
 		else if (report_metrics[i].fmt == REPORT_F_PCT ||
-		         report_metrics[i].fmt == REPORT_F_RATIO)
+		         report_metrics[i].fmt == REPORT_F_RATIO ||
+		         report_metrics[i].fmt == REPORT_F_SIGNED)
 			json_double(j, v);
 		else
 			json_int(j, (long long)v);
@@ -971,12 +1017,14 @@ report_csv(const struct report *r, GString *out)
 			for (size_t i = 0; i < ARRAY_SIZE(report_metrics);
 			     i++) {
 				double v = report_value(kp, i);
-				if (v < 0)
+				if (report_none(v, report_metrics[i].fmt))
 					g_string_append(out, ",");
 				else if (report_metrics[i].fmt ==
 				             REPORT_F_PCT ||
 				         report_metrics[i].fmt ==
-				             REPORT_F_RATIO)
+				             REPORT_F_RATIO ||
+				         report_metrics[i].fmt ==
+				             REPORT_F_SIGNED)
 					g_string_append_printf(out, ",%g", v);
 				else
 					g_string_append_printf(out, ",%.0f", v);

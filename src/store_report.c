@@ -97,7 +97,13 @@ static const char store_report_counts[] =
 	"t.assignee = $5))) GROUP BY 2, 3, 4, 5 "
 	/* 3, 4: customer mails, tickets they came in on */
 	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "
-	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm";
+	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm "
+	/* 5: NPS answers by score */
+	"UNION ALL SELECT 5, n.score, CASE WHEN n.at >= to_timestamp($2) "
+	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM nps_rating n "
+	"JOIN ticket t ON t.id = n.ticket_id WHERE n.at >= to_timestamp($1) "
+	"AND n.at < to_timestamp($3) AND ($4::text IS NULL OR t.queue = $4) "
+	"AND ($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5";
 /* clang-format on */
 
 #define STORE_REPORT_FETCH 20000
@@ -675,6 +681,21 @@ store_csat_rate(struct store *st, gint64 ticket, const char *rating,
 	    store_i64(b, message), store_i64(c, at)};
 
 	return store_has_row(st, &stmt, 6, vals);
+}
+
+int
+store_nps_rate(struct store *st, gint64 ticket, int score, const char *from,
+               gint64 message, gint64 at)
+{
+	static const struct store_stmt stmt = {
+	    "nps rate", "INSERT INTO nps_rating (ticket_id, score, from_addr, "
+	                "message_id, at) VALUES ($1, $2, $3, NULLIF($4, 0), "
+	                "to_timestamp($5)) ON CONFLICT DO NOTHING RETURNING 1"};
+	char a[24], b[24], c[24], d[24];
+	const char *vals[] = {store_i64(a, ticket), store_i64(b, score), from,
+	                      store_i64(c, message), store_i64(d, at)};
+
+	return store_has_row(st, &stmt, 5, vals);
 }
 
 int

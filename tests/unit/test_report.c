@@ -732,6 +732,55 @@ test_queue_calendar(void)
 	sla_calendar_free(&ny);
 }
 
+/* NPS: promoters 9-10 minus detractors 0-6, in percent of the answers. */
+static void
+test_nps(void)
+{
+	struct report_params p = {.from = 1000,
+	                          .to = 2000,
+	                          .default_cal = report_calendar_24x7(),
+	                          .by_queue = true,
+	                          .by_agent = true};
+	struct report_kpi k = {0};
+	struct report *r = NULL;
+	struct report_count cs[] = {
+	    {REPORT_NPS, 9, 0, "support", "alice", 1},
+	    {REPORT_NPS, 3, 0, "support", "alice", 1},
+	    {REPORT_NPS, 10, 0, "billing", "bob", 3},
+	    {REPORT_NPS, 8, 0, "billing", "bob", 1},
+	    {REPORT_NPS, 0, 1, "billing", "bob", 2},
+	};
+	struct report_count bad = {REPORT_NPS, 11, 0, NULL, NULL, 1};
+	g_autoptr(GString) json = g_string_new(NULL);
+
+	TEST_CHECK(isnan(report_nps(&k)));
+	k.nps_promoters = 1;
+	k.nps_detractors = 1;
+	TEST_CHECK(report_nps(&k) == 0.0);
+	k.nps_promoters = 0;
+	TEST_CHECK(report_nps(&k) == -100.0);
+	k.nps_promoters = 2;
+	k.nps_passives = 1;
+	k.nps_detractors = 0;
+	TEST_CHECK(report_nps(&k) == 66.7);
+
+	TEST_INTEQ(report_new(&p, &r), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(cs); i++)
+		TEST_INTEQ(report_add_count(r, &cs[i]), 0);
+	TEST_INTEQ(report_add_count(r, &bad), -EINVAL);
+	report_finish(r);
+	/* all: 4 promoters, 1 passive, 1 detractor of 6 = 50 */
+	TEST_CHECK(report_nps(&group(r, REPORT_ALL, "all")->cur) == 50.0);
+	TEST_CHECK(report_nps(&group(r, REPORT_QUEUE, "support")->cur) == 0.0);
+	TEST_CHECK(report_nps(&group(r, REPORT_AGENT, "bob")->cur) == 75.0);
+	TEST_CHECK(report_nps(&group(r, REPORT_AGENT, "bob")->prev) == -100.0);
+	report_json(r, json, false);
+	TEST_CHECK(strstr(json->str, "\"nps\":-100.000,\"nps_n\":2") != NULL);
+	TEST_CHECK(strstr(json->str, "\"nps\":0.000,\"nps_n\":2") != NULL);
+	report_free(&r);
+	sla_calendar_free((struct sla_calendar **)&p.default_cal);
+}
+
 /* The facts path: report_fact_of gives the per-ticket values the
  * unrolled path counts (row 1 and 2 of history()); report_set_kpi's
  * figures survive report_finish; the fingerprint follows the calendars. */
@@ -839,6 +888,7 @@ main(void)
 	    {"clock_stale", test_clock_stale},
 	    {"queue_calendar", test_queue_calendar},
 	    {"facts", test_facts},
+	    {"nps", test_nps},
 	};
 	return test_run("report", cases, ARRAY_SIZE(cases));
 }
