@@ -2,7 +2,7 @@
 # make check [SANITIZE=1]  unit tests, corpus run, integration tests on real servers
 # make demo                a private stack, sample mail, tickets, ack, escalation
 
-PKGS     := libcurl gmime-3.0 libpq libconfig libxml-2.0 glib-2.0
+PKGS     := libcurl gmime-3.0 libpq libconfig libxml-2.0 glib-2.0 uchardet
 CC       ?= cc
 BUILD    ?= build
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
@@ -170,7 +170,7 @@ install: all
 	install -m 0644 daemon/tickctl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 conf/tickd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 daemon/tickd.8 $(DESTDIR)$(MANDIR)/man8/
-	# mail templates (issue 12): a pristine copy, and the admin's copy
+	# mail templates: a pristine copy, and the admin's copy
 	# once, never over an edited one
 	rm -rf $(DESTDIR)$(DATADIR)/templates
 	cp -R conf/templates $(DESTDIR)$(DATADIR)/templates

@@ -10,6 +10,18 @@
 #include "store.h"
 
 /* ---- queueing, leases, results ---- */
+/*
+ * store_outbox_add_auto - queue customer-facing automatic mail (plain
+ * store_outbox_add: mail to our own people, never a repeat):
+ * sender is the identity of the mail that caused it (limit_identity; NULL
+ * for none), is_repeat whether that recipient or sender identity got
+ * automatic mail in the last day already (only repeats count for, and are
+ * held by, the circuit breaker: limit.h).
+ */
+int store_outbox_add_auto(struct store *st, gint64 ticket, gint64 message,
+                          const char *kind, const char *env_from,
+                          const char *rcpt, const void *data, size_t len,
+                          const char *sender, bool is_repeat);
 int store_outbox_add(struct store *st, gint64 ticket, gint64 message,
                      const char *kind, const char *env_from, const char *rcpt,
                      const void *data, size_t len);
@@ -24,6 +36,7 @@ struct store_outmail {
 	GBytes *data;                 /* owned */
 	int attempts;
 	gint64 created;
+	bool is_repeat; /* see store_outbox_add_auto */
 };
 void store_outmail_free(gpointer p);
 /*
@@ -79,6 +92,13 @@ gint64 store_sent_count_global(struct store *st, int seconds);
 int store_limit_counts(struct store *st, bool sent, const char *rcpt,
                        gint64 ticket, int rcpt_secs, int ticket_secs,
                        gint64 *rcpt_r, gint64 *ticket_r);
+/* store_limit_counts_sender - store_limit_counts (queued) and, in the
+ * same statement, the automatic mails that sender identity caused in the
+ * last rcpt_secs (outbox.sender).  0 or -E. */
+int store_limit_counts_sender(struct store *st, const char *rcpt,
+                              const char *sender, gint64 ticket, int rcpt_secs,
+                              int ticket_secs, gint64 *rcpt_r, gint64 *ticket_r,
+                              gint64 *sender_r);
 /* store_outbox_suppress - a leased mail will never be sent (a limit). */
 int store_outbox_suppress(struct store *st, gint64 id, const char *why);
 /* store_outbox_hold - push every queued mail at least secs into the future

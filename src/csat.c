@@ -360,7 +360,8 @@ csat_send_one(const struct cfg *cfg, struct store *st,
 	};
 	wire = csat_compose_resolution(cfg, &m);
 	if ((r = outbox_queue(cfg, st, t->id, "resolution", "resolution mail",
-	                      t->requester, msgid, wire, now, &mid)) < 0)
+	                      t->requester, msgid, wire, now, NULL, false,
+	                      &mid)) < 0)
 		goto fail;
 	r = store_event_add(st, t->id, "tickd", "resolution-mail", t->requester,
 	                    mid);

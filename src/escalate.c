@@ -16,11 +16,11 @@
 #include "json.h"
 #include "log.h"
 #include "sla.h"
-#include "thread.h"
 #include "store.h"
 #include "store_ingest.h"
 #include "store_outbox.h"
 #include "store_sla.h"
+#include "thread.h"
 
 #include <string.h>
 
@@ -413,16 +413,14 @@ escalate_immediate(struct escalate_tick *x, const struct store_sla_row *row,
 	                       detail, 0);
 }
 
-/* escalate_replay - the ticket's unprocessed changes replayed on its
- * clock t (their ids appended to ids); *more_r when more are waiting
- * (store_sla_changes is bounded). */
+/* escalate_replay - feed the ticket's recorded changes (customer mail,
+ * agent reply, status) into its clocks; their ids into ids.  0 or the
+ * store's error. */
 static int
 escalate_replay(struct escalate_tick *x, const struct store_sla_row *row,
                 const struct sla_calendar *cal, struct sla_ticket *t,
-                GArray *ids, bool *more_r)
+                GArray *changes, GArray *ids)
 {
-	g_autoptr(GArray) changes =
-	    g_array_new(FALSE, TRUE, sizeof(struct store_sla_change));
 	int r;
 
 	if ((r = store_sla_changes(x->st, row->ticket_id, changes)) < 0)
@@ -449,7 +447,36 @@ escalate_replay(struct escalate_tick *x, const struct store_sla_row *row,
 			          " does not fit the clock, ignored",
 			          row->ticket_id, c->kind, c->status, c->at);
 	}
-	*more_r = changes->len >= STORE_SLA_CHANGES_MAX;
+	return 0;
+}
+
+/* escalate_levels - fire the chain's levels that are due for the
+ * evaluated ticket and keep the chain state in row; the earliest next
+ * level into *next.  0 or the store's error. */
+static int
+escalate_levels(struct escalate_tick *x, struct store_sla_row *row,
+                const struct cfg_chain *ch, const struct sla_calendar *cal,
+                const struct sla_ticket *t, const struct sla_result *ev,
+                gint64 *next)
+{
+	struct sla_esc_state es;
+	struct sla_esc_result er;
+	int r;
+
+	for (int k = 0; k < SLA_ESC__COUNT; k++) {
+		es.start[k] = row->esc_start[k];
+		es.fired[k] = (guint32)row->esc_fired[k];
+	}
+	if (sla_escalation_due(&ch->chain, cal, t, ev, &es, x->now, &er) < 0)
+		return 0;
+	for (size_t i = 0; i < er.n_fire; i++)
+		if ((r = escalate_fire(x, row, ch, t, &er.fire[i])) < 0)
+			return r;
+	for (int k = 0; k < SLA_ESC__COUNT; k++) {
+		row->esc_start[k] = er.state.start[k];
+		row->esc_fired[k] = er.state.fired[k];
+	}
+	*next = MIN(*next, er.next_at);
 	return 0;
 }
 
@@ -461,11 +488,13 @@ escalate_one(struct escalate_tick *x, struct store_sla_row *row)
 	const struct sla_calendar *cal = x->always;
 	const struct sla_policy *p;
 	const struct cfg_chain *ch = escalate_chain(cfg, row->queue);
+	g_autoptr(GArray) changes =
+	    g_array_new(FALSE, TRUE, sizeof(struct store_sla_change));
 	g_autoptr(GArray) ids = g_array_new(FALSE, TRUE, sizeof(gint64));
 	g_autofree char *view = NULL;
 	struct sla_ticket t = {0};
 	struct sla_result ev;
-	bool have_ev = false, more = false;
+	bool have_ev = false;
 	gint64 next = SLA_NEVER;
 	int prio = cfg_priority_parse(row->priority), r;
 
@@ -480,37 +509,16 @@ escalate_one(struct escalate_tick *x, struct store_sla_row *row)
 		t = row->clock;
 	}
 	t.priority = prio;
-
-	if ((r = escalate_replay(x, row, cal, &t, ids, &more)) < 0)
+	if ((r = escalate_replay(x, row, cal, &t, changes, ids)) < 0)
 		return r;
 	row->clock = t;
 
 	if (p != NULL && sla_evaluate(p, cal, &t, x->now, &ev) == 0) {
 		have_ev = true;
 		next = ev.next_change;
-		if (ch != NULL) {
-			struct sla_esc_state es;
-			struct sla_esc_result er;
-
-			for (int k = 0; k < SLA_ESC__COUNT; k++) {
-				es.start[k] = row->esc_start[k];
-				es.fired[k] = (guint32)row->esc_fired[k];
-			}
-			if (sla_escalation_due(&ch->chain, cal, &t, &ev, &es,
-			                       x->now, &er) == 0) {
-				for (size_t i = 0; i < er.n_fire; i++) {
-					r = escalate_fire(x, row, ch, &t,
-					                  &er.fire[i]);
-					if (r < 0)
-						return r;
-				}
-				for (int k = 0; k < SLA_ESC__COUNT; k++) {
-					row->esc_start[k] = er.state.start[k];
-					row->esc_fired[k] = er.state.fired[k];
-				}
-				next = MIN(next, er.next_at);
-			}
-		}
+		if (ch != NULL &&
+		    (r = escalate_levels(x, row, ch, cal, &t, &ev, &next)) < 0)
+			return r;
 	} else if (p != NULL) {
 		log_warning("escalate: ticket %" G_GINT64_FORMAT
 		            ": inconsistent SLA clock state, not evaluated",
@@ -520,7 +528,7 @@ escalate_one(struct escalate_tick *x, struct store_sla_row *row)
 		return r;
 
 	/* store_sla_changes is bounded: more of them wait, come back */
-	if (more)
+	if (changes->len >= STORE_SLA_CHANGES_MAX)
 		next = x->now + 1;
 	view = escalate_view(p, cal, have_ev ? &ev : NULL, row);
 	if (next != SLA_NEVER && next <= x->now)

@@ -347,6 +347,42 @@ ingest_add_participants(struct ingest_ctx *x, gint64 t, bool new_ticket)
 	return 0;
 }
 
+/* ingest_ack_wire - the acknowledgement of ticket t to `to` as it goes
+ * on the wire (compose.c), in the requester's language.  0/-E. */
+static int
+ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
+                const char *msgid, GBytes **wire_r)
+{
+	g_autofree char *refs = NULL, *prev_lang = NULL;
+	struct compose_ack a = {
+	    .ticket = t,
+	    .to_addr = to->addr,
+	    .to_name = to->name,
+	    .subject = x->m->subject,
+	    .in_reply_to = x->m->message_id,
+	    .message_id = msgid,
+	    .now = x->now,
+	};
+	int r;
+
+	if (x->m->message_id) {
+		GString *s = g_string_new(NULL);
+		for (guint i = 0; i < x->m->references->len && i < 20; i++)
+			g_string_append_printf(
+			    s, "%s ", (char *)x->m->references->pdata[i]);
+		g_string_append(s, x->m->message_id);
+		refs = g_string_free(s, FALSE);
+	}
+	a.references = refs;
+	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
+		return r;
+	a.prev_language = prev_lang;
+	a.content_language = x->m->language;
+	a.accept_language = mime_header(x->m, "Accept-Language");
+	*wire_r = compose_ack(x->cfg, &a);
+	return 0;
+}
+
 /* ingest_ack - queue the acknowledgement for new ticket t, unless a loop
  * rule or a send limit says no (then the audit trail says why). */
 static int
@@ -354,10 +390,11 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 {
 	const struct cfg *cfg = x->cfg;
 	const struct mime_addr *to = x->from;
-	g_autofree char *msgid = NULL, *refs = NULL;
+	g_autofree char *msgid = NULL;
 	const char *why = NULL, *held = NULL;
 	g_autoptr(GBytes) wire = NULL;
 	gint64 mid = 0;
+	bool repeat = false;
 	int r;
 
 	if (x->m->reply_to && x->m->reply_to->len > 0)
@@ -371,8 +408,9 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		if (r < 0)
 			return r;
 		why = "address is suppressed after a bounce or complaint";
-	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr, &why)) !=
-	           LIMIT_SEND) {
+	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr,
+	                                  x->from ? x->from->addr : NULL,
+	                                  &repeat, &why)) != LIMIT_SEND) {
 		if (r < 0)
 			return r;
 		if (r == LIMIT_HOLD) { /* queued all the same, sent later */
@@ -391,34 +429,18 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 
 	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
 	                          t, "ack", cfg->tickets.domain);
-	if (x->m->message_id) {
-		GString *s = g_string_new(NULL);
-		for (guint i = 0; i < x->m->references->len && i < 20; i++)
-			g_string_append_printf(
-			    s, "%s ", (char *)x->m->references->pdata[i]);
-		g_string_append(s, x->m->message_id);
-		refs = g_string_free(s, FALSE);
-	}
-	struct compose_ack a = {
-	    .ticket = t,
-	    .to_addr = to->addr,
-	    .to_name = to->name,
-	    .subject = x->m->subject,
-	    .in_reply_to = x->m->message_id,
-	    .references = refs,
-	    .message_id = msgid,
-	    .now = x->now,
-	};
-	/* the language of the acknowledgement */
-	g_autofree char *prev_lang = NULL;
-	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
+	if ((r = ingest_ack_wire(x, t, to, msgid, &wire)) < 0)
 		return r;
-	a.prev_language = prev_lang;
-	a.content_language = x->m->language;
-	a.accept_language = mime_header(x->m, "Accept-Language");
-	wire = compose_ack(cfg, &a);
-	r = outbox_queue(cfg, x->st, t, "ack", "acknowledgement", to->addr,
-	                 msgid, wire, x->now, &mid);
+	{
+		/* the sender identity: limits count per From as well as per
+		 * recipient (one From, many Reply-To is one sender) */
+		g_autofree char *who =
+		    limit_identity(x->from ? x->from->addr : to->addr);
+
+		r = outbox_queue(cfg, x->st, t, "ack", "acknowledgement",
+		                 to->addr, msgid, wire, x->now, who, repeat,
+		                 &mid);
+	}
 	if (r == 0 && held != NULL)
 		r = store_event_add(x->st, t, "tickd", "ack-held", held, mid);
 	if (r == 0)
@@ -858,6 +880,41 @@ ingest_complaint(struct ingest_ctx *x, gint64 t, gint64 msg)
 }
 
 /*
+ * ingest_bounce - a bounce on ticket t suppresses the failed address only
+ * when it proves that it bounced OUR mail to that address: the report
+ * quotes the Message-ID of a mail tickd sent to exactly that recipient
+ * (tickd's ids carry an HMAC token; only that recipient and its MTA have
+ * seen it).  A ticket number, a VERP address or an X-Failed-Recipients
+ * line anyone can write ("your mail to vip@ bounced", threaded into the
+ * sender's own ticket) is recorded on the ticket and suppresses nobody.
+ */
+static int
+ingest_bounce(struct ingest_ctx *x, gint64 t, gint64 msg)
+{
+	const char *who = x->cr.bounce_recipient;
+	const char *orig = x->cr.original_message_id;
+	const char *status = x->cr.bounce_status ? x->cr.bounce_status : "";
+	g_autofree char *rcpt = NULL, *d = NULL;
+	int r;
+
+	if (orig != NULL &&
+	    (r = store_out_rcpt_by_msgid(x->st, orig, &rcpt)) < 0)
+		return r;
+	if (rcpt == NULL || g_ascii_strcasecmp(rcpt, who) != 0) {
+		d = g_strdup_printf("%s %s: names no mail tickd sent to that "
+		                    "address; nobody suppressed",
+		                    who, status);
+		return store_event_add(x->st, t, "tickd", "bounce-unproven", d,
+		                       msg);
+	}
+	if ((r = store_suppress(x->st, who, "bounce",
+	                        x->cfg->limits.suppress_days)) < 0)
+		return r;
+	d = g_strdup_printf("%s %s", who, status);
+	return store_event_add(x->st, t, "tickd", "bounce", d, msg);
+}
+
+/*
  * The steps of one mail's database work, in this order, between
  * store_mail_begin and store_mail_commit (ingest_tx).  A step returns
  * INGEST_STEP_NEXT to go on, INGEST_STEP_DONE when the mail is fully
@@ -1025,24 +1082,14 @@ ingest_step_priority(struct ingest_ctx *x, struct ingest_outcome *out)
 	                        mime_header(x->m, "X-Priority"), x->now);
 }
 
-/* ingest_step_bounce - a bounce suppresses its recipient. */
+/* ingest_step_bounce - see ingest_bounce. */
 static int
 ingest_step_bounce(struct ingest_ctx *x, struct ingest_outcome *out)
 {
-	g_autofree char *d = NULL;
-	int r;
-
 	(void)out;
 	if (x->cr.cls != CLASSIFY_BOUNCE || !x->cr.bounce_recipient)
 		return INGEST_STEP_NEXT;
-	d = g_strdup_printf("%s %s", x->cr.bounce_recipient,
-	                    x->cr.bounce_status ? x->cr.bounce_status : "");
-	r = store_suppress(x->st, x->cr.bounce_recipient, "bounce",
-	                   x->cfg->limits.suppress_days);
-	if (r == 0)
-		r = store_event_add(x->st, x->tx.ticket, "tickd", "bounce", d,
-		                    x->tx.msg);
-	return r;
+	return ingest_bounce(x, x->tx.ticket, x->tx.msg);
 }
 
 /* ingest_step_complaint - see ingest_complaint. */
@@ -1091,7 +1138,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_message,      /* the message row, attachments */
     ingest_step_participants, /* who is on the ticket */
     ingest_step_priority,     /* priority rules, immediate escalation */
-    ingest_step_bounce,       /* a bounce suppresses its recipient */
+    ingest_step_bounce,       /* a proven bounce suppresses its rcpt */
     ingest_step_complaint,    /* so does a complaint about our mail */
     ingest_step_ack,          /* a new ticket's acknowledgement */
     ingest_step_people,       /* agents' commands, links, events */
@@ -1148,7 +1195,14 @@ ingest_parse(struct ingest_ctx *x)
 				break;
 			}
 	}
-	x->m = mime_parse(x->raw, n, NULL);
+	{
+		struct mime_limits lim = {
+		    .extra_charsets =
+		        (const char *const *)x->cfg->mime_fallback_charsets,
+		};
+
+		x->m = mime_parse(x->raw, n, &lim);
+	}
 	if (x->oversized) {
 		g_free(x->m->text);
 		x->m->text = g_strdup_printf(
@@ -1192,13 +1246,11 @@ ingest_is_agent(struct ingest_ctx *x)
 		g_strlcpy(x->agent_why, "several From addresses",
 		          sizeof(x->agent_why));
 	} else {
-		ar = g_ptr_array_new();
-		for (guint i = 0; i < x->m->headers->len; i++) {
-			const struct mime_header *h = x->m->headers->pdata[i];
-			if (g_ascii_strcasecmp(h->name,
-			                       "Authentication-Results") == 0)
-				g_ptr_array_add(ar, h->value);
-		}
+		/* the raw header, never GMime's decoded values: only the
+		 * topmost fields, as our own MTA wrote them, prove anything */
+		ar = g_ptr_array_new_with_free_func(g_free);
+		authres_raw_fields(x->raw, x->len,
+		                   (size_t)cfg->agents.authres_fields, ar);
 		if (authres_verify((const char *const *)ar->pdata, ar->len,
 		                   cfg->agents.authserv_id, x->from->addr,
 		                   x->agent_why, sizeof(x->agent_why)))

@@ -26,10 +26,10 @@
 	    "outbox.leased_by") "::oid"
 
 /*
- * A count of all automatic mail in the last minute, re-read at most once a
- * second.  Counting it afresh for every mail costs O(rate x 60) rows a
- * mail, 18,000 at 300 mails/s.  This connection's own additions since the
- * read are added at once, so one instance sees its own burst exactly and
+ * A count of the repeats (the breaker's, 010) in the last minute, re-read at
+ * most once a second.  Counting it afresh for every mail costs O(rate x 60)
+ * rows a mail, 18,000 at 300 mails/s.  This connection's own additions since
+ * the read are added at once, so one instance sees its own burst exactly and
  * other instances' within a second: the breaker stops storms, for which
  * that is noise.
  */
@@ -42,23 +42,36 @@ store_outbox_add(struct store *st, gint64 ticket, gint64 message,
                  const char *kind, const char *env_from, const char *rcpt,
                  const void *data, size_t len)
 {
+	return store_outbox_add_auto(st, ticket, message, kind, env_from, rcpt,
+	                             data, len, NULL, false);
+}
+
+int
+store_outbox_add_auto(struct store *st, gint64 ticket, gint64 message,
+                      const char *kind, const char *env_from, const char *rcpt,
+                      const void *data, size_t len, const char *sender,
+                      bool is_repeat)
+{
 	static const struct store_stmt stmt = {
 	    "outbox add",
-	    "INSERT INTO outbox (ticket_id, message_id, kind, "
-	    "env_from, rcpt, data) VALUES (NULLIF($1, 0), NULLIF($2, "
-	    "0), $3, $4, $5, $6)"};
+	    "INSERT INTO outbox (ticket_id, message_id, kind, env_from, rcpt, "
+	    "data, sender, is_repeat) VALUES (NULLIF($1, 0), NULLIF($2, 0), "
+	    "$3, $4, $5, $6, NULLIF($7, ''), $8::boolean)"};
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, ticket),
 	                      store_i64(b, message),
 	                      kind,
 	                      env_from,
 	                      rcpt,
-	                      data};
-	int lens[6] = {0, 0, 0, 0, 0, (int)len};
-	int fmts[6] = {0, 0, 0, 0, 0, 1};
-	int r = store_send(st, &stmt, 6, vals, lens, fmts);
+	                      data,
+	                      sender ? sender : "",
+	                      is_repeat ? "true" : "false"};
+	int lens[8] = {0, 0, 0, 0, 0, (int)len, 0, 0};
+	int fmts[8] = {0, 0, 0, 0, 0, 1, 0, 0};
+	int r = store_send(st, &stmt, 8, vals, lens, fmts);
 
-	if (r == 0)
+	/* only repeats count for the breaker (store_auto_count_global) */
+	if (r == 0 && is_repeat)
 		st->queued.n++;
 	return r;
 }
@@ -103,6 +116,7 @@ store_outmail_row(PGresult *res, int i)
 	PQfreemem(bin);
 	o->attempts = (int)store_col(res, i, 6);
 	o->created = store_col(res, i, 7);
+	o->is_repeat = store_bool_col(res, i, 8);
 	return o;
 }
 
@@ -127,7 +141,7 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 	    ")) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due WHERE o.id = "
 	    "due.id RETURNING o.id, COALESCE(o.ticket_id, 0), o.kind, "
 	    "o.env_from, o.rcpt, o.data, o.attempts, extract(epoch FROM "
-	    "o.created)::bigint"};
+	    "o.created)::bigint, o.is_repeat"};
 	char a[24], b[24];
 	const char *vals[] = {owner, store_i64(a, lease_secs),
 	                      store_i64(b, limit)};
@@ -184,15 +198,21 @@ int
 store_outbox_sent(struct store *st, gint64 id, int code)
 {
 	static const struct store_stmt stmt = {
-	    "outbox sent", "UPDATE outbox SET state = 'sent', sent_at = now(), "
-	                   "last_code = $2, lease_until = NULL WHERE id = $1"};
+	    "outbox sent",
+	    "UPDATE outbox SET state = 'sent', sent_at = now(), last_code = "
+	    "$2, "
+	    "lease_until = NULL WHERE id = $1 RETURNING is_repeat::int"};
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, id), store_i64(b, code)};
-	int r = store_exec(st, &stmt, 2, vals);
+	gint64 repeat = 0;
+	int r = store_int(st, &stmt, 2, vals, &repeat);
 
-	if (r == 0)
+	/* a repeat counts for the breaker at once (store_sent_count_global
+	 * is re-read only once a second: a burst of repeats must not slip
+	 * through) */
+	if (r > 0 && repeat == 1)
 		st->sent.n++;
-	return r;
+	return MIN(r, 0);
 }
 
 int
@@ -373,10 +393,10 @@ store_minute_count(struct store *st, struct store_minute *m,
 gint64
 store_auto_count_global(struct store *st, int seconds)
 {
-	/* ---- send limits and the circuit breaker (002_limits) ---- */
+	/* the breaker counts only repeats, the shape of a loop (010) */
 	static const struct store_stmt stmt = {
 	    "auto count global",
-	    "SELECT count(*) FROM outbox WHERE created > now() - "
+	    "SELECT count(*) FROM outbox WHERE is_repeat AND created > now() - "
 	    "make_interval(secs => $1) AND state <> 'suppressed'"};
 
 	return store_minute_count(st, &st->queued, &stmt, seconds);
@@ -389,8 +409,8 @@ store_sent_count_global(struct store *st, int seconds)
 	 * or a ticket's allowance above (limit.c) */
 	static const struct store_stmt stmt = {
 	    "sent count global",
-	    "SELECT count(*) FROM outbox WHERE state = 'sent' AND "
-	    "sent_at > now() - make_interval(secs => $1::int)"};
+	    "SELECT count(*) FROM outbox WHERE is_repeat AND state = 'sent' "
+	    "AND sent_at > now() - make_interval(secs => $1::int)"};
 
 	return store_minute_count(st, &st->sent, &stmt, seconds);
 }
@@ -437,6 +457,39 @@ store_limit_counts(struct store *st, bool sent, const char *rcpt, gint64 ticket,
 }
 
 int
+store_limit_counts_sender(struct store *st, const char *rcpt,
+                          const char *sender, gint64 ticket, int rcpt_secs,
+                          int ticket_secs, gint64 *rcpt_r, gint64 *ticket_r,
+                          gint64 *sender_r)
+{
+	/* store_limit_counts' queued counts and the sender identity's in one
+	 * round trip (limit_check_queue, every acknowledgement) */
+	static const struct store_stmt stmt = {
+	    "limit counts sender",
+	    "SELECT (SELECT count(*) FROM outbox WHERE rcpt = $1 AND created > "
+	    "now() - make_interval(secs => $3::int) AND state <> "
+	    "'suppressed'), (SELECT count(*) FROM outbox WHERE ticket_id = "
+	    "$2::bigint AND created > now() - make_interval(secs => $4::int) "
+	    "AND state <> 'suppressed'), (SELECT count(*) FROM outbox WHERE "
+	    "sender = $5 AND created > now() - make_interval(secs => $3::int) "
+	    "AND state <> 'suppressed')"};
+	char a[24], b[24], c[24];
+	const char *vals[] = {rcpt, store_i64(a, ticket),
+	                      store_i64(b, rcpt_secs),
+	                      store_i64(c, ticket_secs), sender};
+	int r;
+	PGresult *res = store_run(st, &stmt, 5, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	*rcpt_r = store_col(res, 0, 0);
+	*ticket_r = store_col(res, 0, 1);
+	*sender_r = store_col(res, 0, 2);
+	PQclear(res);
+	return 0;
+}
+
+int
 store_outbox_suppress(struct store *st, gint64 id, const char *why)
 {
 	static const struct store_stmt stmt = {
@@ -456,7 +509,7 @@ store_outbox_hold(struct store *st, int secs, const char *why)
 	    "outbox hold",
 	    "UPDATE outbox SET next_attempt = now() + "
 	    "make_interval(secs => $1::int), last_error = $2 WHERE "
-	    "state = 'queued' AND next_attempt < now() + "
+	    "is_repeat AND state = 'queued' AND next_attempt < now() + "
 	    "make_interval(secs => $1::int)"};
 	char a[24];
 	const char *vals[] = {store_i64(a, secs), why};
