@@ -30,7 +30,11 @@ CREATE TABLE report_fact (
 	over		bigint,			-- worst breach at rs; NULL = none
 	what		smallint NOT NULL DEFAULT 0	-- 1 response, 2 resolution
 );
+-- a short period over a long history: the OR of these two, as 005 does
+-- for the ticket table
 CREATE INDEX report_fact_cr_idx ON report_fact (cr_t);
+CREATE INDEX report_fact_rs_idx ON report_fact (rs_t);
+CREATE INDEX report_fact_open_idx ON report_fact (cr_t) WHERE rs_t IS NULL;
 
 CREATE TABLE report_stale (
 	ticket_id	bigint PRIMARY KEY REFERENCES ticket(id) ON DELETE CASCADE

@@ -498,6 +498,9 @@ store_report_worst(struct store *st, struct report *r, const char *const *vals)
 	    "SELECT f.ticket_id, t.subject, f.queue, f.agent, f.over, f.what "
 	    "FROM report_fact f JOIN ticket t ON t.id = f.ticket_id WHERE "
 	    "f.rs <> 0 AND f.rs >= $1::bigint AND f.rs < $2::bigint AND "
+	    /* the index; the rounded seconds decide */
+	    "f.rs_t >= to_timestamp($1::bigint - 1) AND f.rs_t < "
+	    "to_timestamp($2::bigint + 1) AND "
 	    "f.over IS NOT NULL AND f.cr_t < to_timestamp($2) AND ($3::text "
 	    "IS NULL OR f.queue = $3) AND ($4::text IS NULL OR f.agent = $4) "
 	    "ORDER BY f.over DESC, f.ticket_id LIMIT " G_STRINGIFY(REPORT_TOP),
