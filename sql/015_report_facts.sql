@@ -15,6 +15,7 @@ CREATE TABLE report_fact (
 	ticket_id	bigint PRIMARY KEY REFERENCES ticket(id) ON DELETE CASCADE,
 	queue		text NOT NULL,
 	agent		text,			-- assignee
+	history		boolean NOT NULL,	-- 012: not in the report's KPIs
 	-- the exact times select the tickets as the unrolled query does;
 	-- the rounded seconds are what report.c counts with
 	cr_t		timestamptz NOT NULL,	-- created
@@ -80,7 +81,8 @@ CREATE TRIGGER report_stale_update AFTER UPDATE ON ticket
 		OLD.last_agent_at IS DISTINCT FROM NEW.last_agent_at OR
 		OLD.resolved_at IS DISTINCT FROM NEW.resolved_at OR
 		OLD.closed_at IS DISTINCT FROM NEW.closed_at OR
-		OLD.reopen_count IS DISTINCT FROM NEW.reopen_count)
+		OLD.reopen_count IS DISTINCT FROM NEW.reopen_count OR
+		OLD.history IS DISTINCT FROM NEW.history)
 	EXECUTE FUNCTION report_stale_ticket();
 -- the clock fields report.c reads (STORE_REPORT_CLOCK)
 CREATE TRIGGER report_stale_clock AFTER UPDATE ON sla_clock

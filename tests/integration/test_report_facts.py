@@ -59,6 +59,12 @@ def _generate(world, to):
       (9003, 'billing', 'edge c', 'e@example.net', 'resolved', 'high',
        timestamptz '{to}' - interval '20 days', now(),
        timestamptz '{to}' - interval '14 days' - interval '0.4 s');
+    -- mail from before tickd (012_history): in no ticket KPI
+    INSERT INTO ticket (id, queue, subject, requester, status, priority, created, updated,
+        first_response_at, resolved_at, history) VALUES
+      (9004, 'support', 'history', 'h@example.net', 'closed', 'normal',
+       timestamptz '{to}' - interval '3 days', now(), timestamptz '{to}' - interval '2 days',
+       timestamptz '{to}' - interval '1 day', true);
     -- SLA clocks as escalate.c would leave them, for every other one
     UPDATE sla_clock c SET initialized = true, status = 3,
         first_response_at = extract(epoch FROM t.first_response_at)::bigint,
@@ -96,7 +102,7 @@ def test_facts_equal_unrolled(world):
         f.write(SLA % "us")
     to = datetime.datetime.now(datetime.timezone.utc).date()
     _generate(world, to.isoformat())
-    assert int(world.sql("SELECT count(*) FROM report_stale")) == N + 3
+    assert int(world.sql("SELECT count(*) FROM report_stale")) == N + 4
     week = (to - datetime.timedelta(days=7)).isoformat()
     month = (to - datetime.timedelta(days=30)).isoformat()
     year = (to - datetime.timedelta(days=366)).isoformat()
@@ -106,7 +112,7 @@ def test_facts_equal_unrolled(world):
                ["--from", month, "--to", to.isoformat(), "--queue", "billing"],
                ["--from", month, "--to", to.isoformat(), "--agent", "agent3@example.com"]]
     assert _compare(world, periods) == 15
-    assert int(world.sql("SELECT count(*) FROM report_fact")) == N + 3
+    assert int(world.sql("SELECT count(*) FROM report_fact")) == N + 4
     month_json = world.ctl("report", "--json", *periods[1]).stdout
     rep = json.loads(month_json)
     cur = rep["groups"][0]["current"]
