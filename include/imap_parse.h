@@ -24,8 +24,9 @@
 
 #include <glib.h>
 
-/* The longest literal accepted anywhere but in BODY[] (nothing we ask
- * for has one), and how deep lists may nest. */
+/* The longest response line, the longest literal accepted anywhere but
+ * in BODY[] (nothing we ask for has one), and how deep lists may nest. */
+#define IMAP_PARSE_MAX_LINE      ((size_t)64 * 1024)
 #define IMAP_PARSE_MAX_SMALL_LIT ((size_t)64 * 1024)
 #define IMAP_PARSE_MAX_DEPTH     16
 
@@ -208,6 +209,32 @@ int imap_parse_fetch_reply(GByteArray *reply, uint32_t uid,
  */
 int imap_parse_caps_reply(GByteArray *reply, char *caps, size_t size, char *err,
                           size_t errlen);
+
+/*
+ * An in-memory source: the lines and literals of responses held in a
+ * buffer, with the bounds of the live connection (lines of at most
+ * IMAP_PARSE_MAX_LINE bytes, no NUL).  For replaying recorded server
+ * output: the unit tests and the fuzzer.  imap_parse_mem_init - buf
+ * (borrowed, must outlive m); failures are described in err.
+ * imap_parse_mem_line - the next line (*s_r borrowed until the next
+ * call): 0, -ENODATA at the end of buf, -EPROTO for a bad line; a
+ * literal cut short by the end of buf is -ECONNRESET, as an EOF is on a
+ * connection.  imap_parse_mem_clear - frees what m owns.
+ */
+struct imap_parse_mem {
+	struct imap_parse_src src; /* hand &m->src to imap_cur_init */
+	const guint8 *buf;         /* borrowed */
+	size_t len, pos;
+	GString *line; /* owned: the current line */
+	char *err;     /* borrowed, errlen bytes */
+	size_t errlen;
+};
+
+void imap_parse_mem_init(struct imap_parse_mem *m, const void *buf, size_t len,
+                         char *err, size_t errlen);
+int imap_parse_mem_line(struct imap_parse_mem *m, const char **s_r,
+                        size_t *len_r);
+void imap_parse_mem_clear(struct imap_parse_mem *m);
 
 /* imap_parse_cmp_u32 - qsort comparator of uint32_t. */
 int imap_parse_cmp_u32(const void *a, const void *b);

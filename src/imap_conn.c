@@ -37,8 +37,7 @@
 #define IMAP_CURL_BUFSIZE (256L * 1024)
 /* Untagged lines of one custom request (STATUS, a SEARCH window ...). */
 #define IMAP_MAX_REPLY ((size_t)1 << 20)
-/* The raw reader: longest response line, and read sizes. */
-#define IMAP_MAX_LINE   ((size_t)64 * 1024)
+/* The raw reader's read sizes. */
 #define IMAP_RECV_CHUNK ((size_t)64 * 1024)
 #define IMAP_BODY_CHUNK ((size_t)256 * 1024)
 
@@ -491,7 +490,7 @@ imap_conn_raw_new(struct imap_conn *conn, const char *name)
 	c->name = name;
 	c->fd = CURL_SOCKET_BAD;
 	c->in = g_byte_array_new();
-	c->line = g_malloc(IMAP_MAX_LINE + 1);
+	c->line = g_malloc(IMAP_PARSE_MAX_LINE + 1);
 	c->line[0] = '\0';
 	return c;
 }
@@ -726,7 +725,7 @@ raw_fill(struct imap_conn *im, struct imap_conn_raw *c, gint64 deadline)
 }
 
 /* raw_take_line - move one complete line from c->in to c->line: 1 done,
- * 0 need more bytes, -EPROTO for a line over IMAP_MAX_LINE or a NUL. */
+ * 0 need more bytes, -EPROTO for a line over IMAP_PARSE_MAX_LINE or a NUL. */
 int
 imap_conn_raw_take_line(struct imap_conn_raw *c)
 {
@@ -737,13 +736,13 @@ imap_conn_raw_take_line(struct imap_conn_raw *c)
 
 	if (avail == 0) /* data may be NULL before the first read */
 		return 0;
-	nl = memchr(s, '\n', MIN(avail, IMAP_MAX_LINE + 2));
+	nl = memchr(s, '\n', MIN(avail, IMAP_PARSE_MAX_LINE + 2));
 	if (!nl) {
-		if (avail >= IMAP_MAX_LINE + 2) {
+		if (avail >= IMAP_PARSE_MAX_LINE + 2) {
 			c->broken = true;
 			return imap_conn_fail(im, -EPROTO,
 			                      "response line over %zu bytes",
-			                      IMAP_MAX_LINE);
+			                      IMAP_PARSE_MAX_LINE);
 		}
 		return 0;
 	}
@@ -751,7 +750,7 @@ imap_conn_raw_take_line(struct imap_conn_raw *c)
 	c->pos += len + 1;
 	if (len > 0 && s[len - 1] == '\r')
 		len--;
-	if (len > IMAP_MAX_LINE || memchr(s, '\0', len)) {
+	if (len > IMAP_PARSE_MAX_LINE || memchr(s, '\0', len)) {
 		c->broken = true;
 		return imap_conn_fail(im, -EPROTO,
 		                      "response line too long or "

@@ -751,3 +751,77 @@ imap_parse_caps_reply(GByteArray *reply, char *caps, size_t size, char *err,
 		}
 	return r < 0 ? r : found;
 }
+
+/* mem_literal - the source's literal: n bytes of the buffer. */
+static int
+mem_literal(void *ctx, uint64_t n, GByteArray *dst)
+{
+	struct imap_parse_mem *m = ctx;
+
+	if (n > m->len - m->pos) {
+		g_strlcpy(m->err, "literal cut short", m->errlen);
+		m->pos = m->len;
+		return -ECONNRESET;
+	}
+	if (dst)
+		g_byte_array_append(dst, m->buf + m->pos, (guint)n);
+	m->pos += (size_t)n;
+	return 0;
+}
+
+static int
+mem_line(void *ctx, const char **s_r, size_t *len_r)
+{
+	int r = imap_parse_mem_line(ctx, s_r, len_r);
+
+	if (r == -ENODATA) {
+		g_strlcpy(((struct imap_parse_mem *)ctx)->err,
+		          "response cut short",
+		          ((struct imap_parse_mem *)ctx)->errlen);
+		return -ECONNRESET;
+	}
+	return r;
+}
+
+void
+imap_parse_mem_init(struct imap_parse_mem *m, const void *buf, size_t len,
+                    char *err, size_t errlen)
+{
+	*m = (struct imap_parse_mem){
+	    .buf = buf, .len = len, .err = err, .errlen = errlen};
+	m->src = (struct imap_parse_src){mem_literal, mem_line, m};
+	m->line = g_string_new(NULL);
+}
+
+int
+imap_parse_mem_line(struct imap_parse_mem *m, const char **s_r, size_t *len_r)
+{
+	const guint8 *s = m->buf + m->pos, *nl;
+	size_t avail = m->len - m->pos, len;
+
+	if (avail == 0)
+		return -ENODATA;
+	nl = memchr(s, '\n', avail);
+	len = nl ? (size_t)(nl - s) : avail;
+	m->pos += nl ? len + 1 : len;
+	if (len > 0 && s[len - 1] == '\r')
+		len--;
+	if (len > IMAP_PARSE_MAX_LINE || memchr(s, '\0', len)) {
+		g_strlcpy(m->err, "response line too long or with a NUL byte",
+		          m->errlen);
+		return -EPROTO;
+	}
+	g_string_truncate(m->line, 0);
+	g_string_append_len(m->line, (const char *)s, (gssize)len);
+	*s_r = m->line->str;
+	*len_r = len;
+	return 0;
+}
+
+void
+imap_parse_mem_clear(struct imap_parse_mem *m)
+{
+	if (m->line)
+		g_string_free(m->line, TRUE);
+	m->line = NULL;
+}
