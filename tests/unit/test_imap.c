@@ -752,6 +752,20 @@ test_parse_replies(void)
 	TEST_INTEQ(u->len, 0);
 	g_byte_array_unref(b);
 
+	/* nothing found into an array never appended to (data NULL): the
+	 * fuzzer's first find, NULL + 0 before the sort */
+	{
+		GArray *none = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+
+		b = REPLY("* OK nothing\r\n");
+		TEST_INTEQ(imap_parse_search_reply(b, 1, 9, 2, none, perr,
+		                                   sizeof(perr)),
+		           0);
+		TEST_INTEQ(none->len, 0);
+		g_byte_array_unref(b);
+		g_array_unref(none);
+	}
+
 	b = REPLY(
 	    "* 1 FETCH (FLAGS (\\Seen))\r\n* 2 FETCH (FLAGS (\\Seen) UID 8 "
 	    "RFC822.SIZE 100)\r\n");
