@@ -661,6 +661,23 @@ sort_unique(const uint32_t *uids, size_t n, size_t *m_r)
 	return v;
 }
 
+/* uids_prepare - the checks imap_fetch_range and imap_mark share: 1
+ * with *sorted_r (owned, *m_r UIDs ascending and unique) to go on, 0 for
+ * nothing to do, -EINVAL for a bad mailbox name or UID 0. */
+static int
+uids_prepare(struct imap *im, const char *mailbox, const uint32_t *uids,
+             size_t n, uint32_t **sorted_r, size_t *m_r)
+{
+	int r = mbox_ok(im, mailbox);
+
+	if (r < 0 || n == 0)
+		return r;
+	*sorted_r = sort_unique(uids, n, m_r);
+	if (!*sorted_r)
+		return imap_fail(im, -EINVAL, "UID 0");
+	return 1;
+}
+
 struct imap *
 imap_new(const struct imap_params *p)
 {
@@ -926,14 +943,9 @@ imap_fetch_range(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		r = imap_fail(im, -EINVAL, "bad arguments");
 		goto out;
 	}
-	r = mbox_ok(im, mailbox);
-	if (r < 0 || n == 0)
+	r = uids_prepare(im, mailbox, uids, n, &sorted, &m);
+	if (r <= 0)
 		goto out;
-	sorted = sort_unique(uids, n, &m);
-	if (!sorted) {
-		r = imap_fail(im, -EINVAL, "UID 0");
-		goto out;
-	}
 	rg.body = g_byte_array_new();
 	rg.cap = im->max_message;
 	rg.cb = cb;
@@ -1029,16 +1041,11 @@ imap_mark(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		r = imap_fail(im, -EINVAL, "bad arguments");
 		goto out;
 	}
-	r = mbox_ok(im, mailbox);
-	if (r == 0 && move_to)
-		r = mbox_ok(im, move_to);
-	if (r < 0 || n == 0)
+	r = move_to ? mbox_ok(im, move_to) : 0;
+	if (r == 0)
+		r = uids_prepare(im, mailbox, uids, n, &sorted, &m);
+	if (r <= 0)
 		goto out;
-	sorted = sort_unique(uids, n, &m);
-	if (!sorted) {
-		r = imap_fail(im, -EINVAL, "UID 0");
-		goto out;
-	}
 	if (move_to) {
 		dst = mbox_quoted(move_to);
 		if (!imap_conn_caps_authed(im->conn)) {

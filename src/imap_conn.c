@@ -705,21 +705,29 @@ imap_conn_raw_send(struct imap_conn_raw *c, const char *buf, size_t len)
 	return 0;
 }
 
-/* raw_fill - append what the server sends next to c->in. */
-static int
-raw_fill(struct imap_conn *im, struct imap_conn_raw *c, gint64 deadline)
+/* raw_room - drop the bytes already taken from c->in and make room for
+ * one read at its end; *old_r is the length before that room. */
+static guint8 *
+raw_room(struct imap_conn_raw *c, size_t *old_r)
 {
-	size_t old, n = 0;
-	int r;
-
 	if (c->pos > 0) {
 		memmove(c->in->data, c->in->data + c->pos, c->in->len - c->pos);
 		g_byte_array_set_size(c->in, c->in->len - c->pos);
 		c->pos = 0;
 	}
-	old = c->in->len;
-	g_byte_array_set_size(c->in, old + IMAP_RECV_CHUNK);
-	r = raw_recv(im, c, c->in->data + old, IMAP_RECV_CHUNK, deadline, &n);
+	*old_r = c->in->len;
+	g_byte_array_set_size(c->in, *old_r + IMAP_RECV_CHUNK);
+	return c->in->data + *old_r;
+}
+
+/* raw_fill - append what the server sends next to c->in. */
+static int
+raw_fill(struct imap_conn *im, struct imap_conn_raw *c, gint64 deadline)
+{
+	size_t old, n = 0;
+	guint8 *p = raw_room(c, &old);
+	int r = raw_recv(im, c, p, IMAP_RECV_CHUNK, deadline, &n);
+
 	g_byte_array_set_size(c->in, old + n);
 	return r;
 }
@@ -860,16 +868,9 @@ int
 imap_conn_raw_recv_nowait(struct imap_conn_raw *c, size_t *n_r)
 {
 	size_t old, n = 0;
-	CURLcode rc;
+	guint8 *p = raw_room(c, &old);
+	CURLcode rc = curl_easy_recv(c->h, p, IMAP_RECV_CHUNK, &n);
 
-	if (c->pos > 0) {
-		memmove(c->in->data, c->in->data + c->pos, c->in->len - c->pos);
-		g_byte_array_set_size(c->in, c->in->len - c->pos);
-		c->pos = 0;
-	}
-	old = c->in->len;
-	g_byte_array_set_size(c->in, old + IMAP_RECV_CHUNK);
-	rc = curl_easy_recv(c->h, c->in->data + old, IMAP_RECV_CHUNK, &n);
 	g_byte_array_set_size(c->in, old + (rc == CURLE_OK ? n : 0));
 	if (rc == CURLE_AGAIN)
 		return 0;
