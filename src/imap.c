@@ -734,12 +734,11 @@ status_do(struct imap *im, const char *mailbox, struct imap_status *st_r)
 	url = imap_conn_url(im->conn, NULL, 0, 0);
 	q = mbox_quoted(mailbox);
 	cmd = g_strdup_printf("STATUS %s (UIDVALIDITY UIDNEXT MESSAGES)", q);
-	/* Dovecot answers STATUS on the mailbox this session has
-	 * SELECTed (SEARCH/FETCH/STORE select it) from the session's
-	 * own view, which moves only when the session syncs: without
-	 * the NOOP a poll never sees new mail after the first fetch
-	 * (measured: 40 s of stale UIDNEXT while mail arrived).  NOOP
-	 * syncs; one round trip. */
+	/* Dovecot answers STATUS on the mailbox this session has SELECTed
+	 * (SEARCH/FETCH/STORE select it) from the session's own view, which
+	 * moves only when the session syncs: without the NOOP a poll never
+	 * sees new mail after the first fetch (measured: 40 s of stale
+	 * UIDNEXT while mail arrived).  NOOP syncs; one round trip. */
 	r = imap_conn_custom(im->conn, url, "NOOP");
 	if (r == 0)
 		r = imap_conn_custom(im->conn, url, cmd);
@@ -789,8 +788,7 @@ imap_search(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 		goto out;
 	}
 	/* STATUS gives the upper end of the windows; the UIDs of new
-	 * arrivals after it are higher, so no window can exceed
-	 * MESSAGES. */
+	 * arrivals after it are higher, so no window can exceed MESSAGES. */
 	r = status_do(im, mailbox, &st);
 	if (r < 0)
 		goto out;
@@ -878,11 +876,10 @@ imap_fetch(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 	url_uid = imap_conn_url(im->conn, mailbox, uidvalidity, uid);
 	r = imap_conn_fetch_url(im->conn, url_uid, out, orig + im->max_message);
 	if (r == -EPROTO) {
-		/* 7.88 fails on an unsolicited "* n FETCH (FLAGS ...)"
-		 * that arrives before the body (a human changed flags
-		 * meanwhile). libcurl has closed that connection; a new
-		 * one has nothing pending, so one retry tells a race
-		 * from a broken server. */
+		/* 7.88 fails on an unsolicited "* n FETCH (FLAGS ...)" that
+		 * arrives before the body (a human changed flags meanwhile).
+		 * libcurl has closed that connection; a new one has nothing
+		 * pending, so one retry tells a race from a broken server. */
 		g_byte_array_set_size(out, (guint)orig);
 		r = imap_conn_fetch_url(im->conn, url_uid, out,
 		                        orig + im->max_message);
@@ -893,10 +890,9 @@ imap_fetch(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 	if (r < 0)
 		goto out;
 	if (!it.seen) {
-		/* 7.88 sends BODY[], not BODY.PEEK[]: give back the
-		 * unread state, so a crash before COMMIT does not leave
-		 * a mail looking read to the humans sharing the
-		 * mailbox. */
+		/* 7.88 sends BODY[], not BODY.PEEK[]: give back the unread
+		 * state, so a crash before COMMIT does not leave a mail
+		 * looking read to the humans sharing the mailbox. */
 		char cmd[64];
 		int r2;
 
@@ -920,16 +916,80 @@ out:
 	return r;
 }
 
+/*
+ * range_all - the chunks of imap_fetch_range over sorted[0..m): EXAMINE
+ * when needed, a new connection after an oversized literal (at most
+ * IMAP_MAX_RESTARTS), one fresh look after a gap.  0, -E, or RAW_STOP.
+ */
+static int
+range_all(struct imap *im, const char *mailbox, uint32_t uidvalidity,
+          const uint32_t *sorted, size_t m, struct range *rg, bool *session)
+{
+	GString *set = g_string_new(NULL);
+	size_t i = 0;
+	int restarts = 0, r = 0;
+	bool gap_retried = false;
+
+	while (i < m) {
+		if (!sess_open(&im->fetch) || !im->fetch.mailbox ||
+		    strcmp(im->fetch.mailbox, mailbox) != 0 || i == 0) {
+			/* EXAMINE again on every call: a fresh UIDVALIDITY
+			 * check costs one round trip */
+			r = range_open(im, mailbox, uidvalidity, session);
+			if (r < 0)
+				goto out;
+		}
+		rg->uids = sorted + i;
+		rg->n = uidset_build(set, sorted + i, m - i, IMAP_CHUNK_MAX);
+		r = range_chunk(im, rg, set);
+		if (r == RAW_RESTART) {
+			sess_drop(&im->fetch);
+			if (++restarts > IMAP_MAX_RESTARTS) {
+				r = imap_fail(im, -EFBIG,
+				              "server keeps sending literals "
+				              "over the cap of %zu",
+				              im->max_message);
+				goto out;
+			}
+			i += rg->next;
+			continue;
+		}
+		if (r == RAW_GAP && !gap_retried) {
+			/* an expunge between the two FETCHes heals on a
+			 * fresh look at the sizes; a reordering server does
+			 * not, and gets the second gap */
+			gap_retried = true;
+			if (imap_conn_raw_broken(im->fetch.c))
+				sess_drop(&im->fetch);
+			i += rg->next;
+			continue;
+		}
+		if (r == RAW_GAP) {
+			r = imap_fail(im, -EPROTO,
+			              "server skipped uid %u or answered out "
+			              "of UID order",
+			              rg->uids[rg->next]);
+			goto out;
+		}
+		if (r != 0)
+			goto out;
+		i += rg->n;
+	}
+	r = 0;
+out:
+	g_string_free(set, TRUE);
+	return r;
+}
+
 int
 imap_fetch_range(struct imap *im, const char *mailbox, uint32_t uidvalidity,
                  const uint32_t *uids, size_t n, imap_fetch_cb *cb, void *ctx)
 {
 	struct range rg = {0};
-	GString *set = g_string_new(NULL);
 	uint32_t *sorted = NULL;
-	size_t i = 0, m = 0;
-	int restarts = 0, r = 0;
-	bool gap_retried = false, session = false;
+	size_t m = 0;
+	int r = 0;
+	bool session = false;
 
 	im->msg[0] = '\0';
 	if (im->range_off) {
@@ -952,72 +1012,24 @@ imap_fetch_range(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 	rg.cbctx = ctx;
 	rg.size = g_new(uint64_t, IMAP_CHUNK_MAX);
 	rg.state = g_new(guint8, IMAP_CHUNK_MAX);
-	while (i < m) {
-		if (!sess_open(&im->fetch) || !im->fetch.mailbox ||
-		    strcmp(im->fetch.mailbox, mailbox) != 0 || i == 0) {
-			/* EXAMINE again on every call: a fresh
-			 * UIDVALIDITY check costs one round trip */
-			r = range_open(im, mailbox, uidvalidity, &session);
-			if (r < 0)
-				goto out;
-		}
-		rg.uids = sorted + i;
-		rg.n = uidset_build(set, sorted + i, m - i, IMAP_CHUNK_MAX);
-		r = range_chunk(im, &rg, set);
-		if (r == RAW_RESTART) {
-			sess_drop(&im->fetch);
-			if (++restarts > IMAP_MAX_RESTARTS) {
-				r = imap_fail(im, -EFBIG,
-				              "server keeps sending literals "
-				              "over the cap of %zu",
-				              im->max_message);
-				goto out;
-			}
-			i += rg.next;
-			continue;
-		}
-		if (r == RAW_GAP && !gap_retried) {
-			/* an expunge between the two FETCHes heals on a
-			 * fresh look at the sizes; a reordering server
-			 * does not, and gets the second gap */
-			gap_retried = true;
-			if (imap_conn_raw_broken(im->fetch.c))
-				sess_drop(&im->fetch);
-			i += rg.next;
-			continue;
-		}
-		if (r == RAW_GAP) {
-			r = imap_fail(im, -EPROTO,
-			              "server skipped uid %u or answered out "
-			              "of UID order",
-			              rg.uids[rg.next]);
-			goto out;
-		}
-		if (r != 0)
-			goto out;
-		i += rg.n;
-	}
-	r = 0;
+	r = range_all(im, mailbox, uidvalidity, sorted, m, &rg, &session);
 out:
 	if (r == RAW_STOP) {
-		r = rg.cb_r; /* the caller's own code, not our failure
-		              */
+		r = rg.cb_r; /* the caller's own code, not our failure */
 		sess_drop(&im->fetch);
 	} else if (r < 0 && r != -ENOSYS) {
 		if (imap_conn_raw_broken(im->fetch.c))
 			sess_drop(&im->fetch);
 		if (r == -EPROTO && session) {
-			/* our reader and this server disagree: the
-			 * per-UID path through libcurl takes over from
-			 * now on (a TLS failure before the login is not
-			 * that) */
+			/* our reader and this server disagree: the per-UID
+			 * path through libcurl takes over from now on (a TLS
+			 * failure before the login is not that) */
 			im->range_off = true;
 			g_strlcat(im->msg, "; range fetch disabled",
 			          sizeof(im->msg));
 		}
 		imap_log(im, r, mailbox ? mailbox : "", "fetch_range");
 	}
-	g_string_free(set, TRUE);
 	if (rg.body)
 		g_byte_array_unref(rg.body);
 	g_free(rg.size);
@@ -1076,9 +1088,8 @@ imap_mark(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 			if (r == 0)
 				r = imap_conn_custom(im->conn, url, cmd);
 			g_free(cmd);
-			/* UID EXPUNGE removes only these; a bare
-			 * EXPUNGE would also remove what humans flagged
-			 * \Deleted */
+			/* UID EXPUNGE removes only these; a bare EXPUNGE
+			 * would also remove what humans flagged \Deleted */
 			cmd = g_strdup_printf("UID EXPUNGE %s", set->str);
 			if (r == 0 && imap_conn_has_cap(im->conn, "UIDPLUS"))
 				r = imap_conn_custom(im->conn, url, cmd);
@@ -1213,8 +1224,7 @@ idle_line(struct imap *im, struct sess *s)
 		if (kind == IMAP_UNTAGGED_OK)
 			return 0; /* "* OK Still here" */
 		/* We cannot wait for a literal without blocking, and no
-		 * server sends one in IDLE that we know of: start over.
-		 */
+		 * server sends one in IDLE that we know of: start over. */
 		if (imap_parse_line_literal(k.s, k.len, &lit))
 			return imap_fail(im, -EPROTO, "literal during IDLE");
 		return 0; /* FETCH (flags) and the like */
@@ -1253,8 +1263,7 @@ imap_idle_check(struct imap *im)
 			continue;
 		}
 		if (got >= IMAP_IDLE_MAX_READ) {
-			/* a flood: let the caller fetch, ring again
-			 * later */
+			/* a flood: let the caller fetch, ring again later */
 			s->pending = true;
 			break;
 		}
@@ -1281,8 +1290,7 @@ imap_idle_stop(struct imap *im)
 {
 	char saved[sizeof(im->msg)];
 
-	/* a polite goodbye must not overwrite the error being reported
-	 */
+	/* a polite goodbye must not overwrite the error being reported */
 	memcpy(saved, im->msg, sizeof(saved));
 	raw_close(im, &im->idle);
 	memcpy(im->msg, saved, sizeof(saved));
