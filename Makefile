@@ -93,8 +93,9 @@ corpus-report: $(BUILD)/tickctl
 # tests/fuzz/fuzz_<target>.c and FUZZ_SRC_<target>.  `make fuzz` runs each
 # for FUZZ_SECONDS: first it replays the earlier finds kept as unit
 # fixtures under tests/unit/fixtures/fuzz/<target>/, then it fuzzes from
-# tests/fuzz/seeds/<target>/ (MIME also from every file of the corpora,
-# mbox files split, built under build/fuzz/seed/mime).  New inputs go to
+# tests/fuzz/seeds/<target>/ with tests/fuzz/<target>.dict (MIME also from
+# every file of the corpora, mbox files split, built under
+# build/fuzz/seed/mime).  New inputs go to
 # build/fuzz/corpus/<target>, crashes to build/fuzz/artifacts/<target>.
 # `make fuzz-imap` runs one; FUZZ_SECONDS=1800 FUZZ_JOBS=1 for a long run.
 FUZZ_SECONDS ?= 60
@@ -127,6 +128,7 @@ fuzz-%: $(BUILD)/fuzz/fuzz_%
 	  -max_len=$(FUZZ_MAX_LEN) \
 	  -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
 	  -artifact_prefix=$(BUILD)/fuzz/artifacts/$*/ \
+	  $(if $(wildcard tests/fuzz/$*.dict),-dict=tests/fuzz/$*.dict) \
 	  $(BUILD)/fuzz/corpus/$* tests/fuzz/seeds/$* $(BUILD)/fuzz/seed/$*
 
 itest: all
