@@ -99,6 +99,8 @@ struct raw_ctx {
 static void imap_log(struct imap *im, int r, const char *object,
                      const char *fmt, ...) PRINTF_LIKE(4, 5);
 
+/* imap_fail - record the reason for imap_error() in im->msg (through the
+ * conn, which writes there too); returns r. */
 #define imap_fail(im, ...) imap_conn_fail((im)->conn, __VA_ARGS__)
 
 /* imap_log - the one log line of a failed public call. */
