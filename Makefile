@@ -3,7 +3,7 @@
 #                          tests on real servers; make fuzz: every parser
 # make demo                a private stack, sample mail, tickets, ack, escalation
 
-PKGS     := libcurl gmime-3.0 libpq libconfig libxml-2.0 glib-2.0
+PKGS     := libcurl gmime-3.0 libpq libconfig libxml-2.0 glib-2.0 uchardet
 CC       ?= cc
 BUILD    ?= build
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \

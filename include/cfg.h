@@ -171,6 +171,8 @@ struct cfg {
 	GPtrArray *people; /* struct cfg_person*, agents and managers */
 	struct cfg_sla sla;
 	struct cfg_agents agents;
+	char **mime_fallback_charsets; /* owned, NULL-terminated, or NULL:
+	                                  mime.fallback_charsets */
 	/* issue 12 */
 	char *templates_dir;            /* NULL: built-in acknowledgement */
 	struct template_lib *templates; /* every template, checked */

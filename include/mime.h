@@ -8,6 +8,21 @@
  * fallback chain or became U+FFFD.  Parsing never fails on bad input: what
  * is wrong is listed in ->defects and the caller still stores the raw mail.
  *
+ * 8-bit header bytes (raw GB2312 or Shift_JIS subjects and file names)
+ * are read with the first charset that takes every byte of: UTF-8, the
+ * charsets the mail declares (its charset= parameters, in order),
+ * lim->extra_charsets, libuchardet's guess (a multi-byte charset the
+ * bytes convert from, nothing else), then the rest of
+ * lim->charset_fallback; raw
+ * ISO-2022-JP escapes in a header are read as ISO-2022-JP.  Adjacent
+ * encoded words of one charset are decoded together (RFC 2047 6.2:
+ * mailers split words in the middle of a multi-byte character).
+ *
+ * From salvage: when GMime finds no mailbox in a From line that plainly
+ * holds an address (unbalanced quotes, "Name user@host" without angle
+ * brackets, an address followed by junk), the address is recovered from
+ * the text and a "from: salvaged" defect is recorded.
+ *
  * Broken multiparts: a boundary line may carry text after the boundary
  * (RFC 2046 5.1.1); a body part that runs to the end of the mail (its
  * multipart never closed) is an attachment when complete parts give body
@@ -49,6 +64,13 @@ struct mime_limits {
 	size_t max_text;    /* bytes of text/html body kept, default 4 MiB */
 	const char *const *charset_fallback; /* NULL-terminated; default
 	                                        {"utf-8","windows-1252"} */
+	/*
+	 * NULL-terminated or NULL: charsets (mime.fallback_charsets, e.g.
+	 * {"gb18030","shift_jis"}) for 8-bit header bytes, attachment names
+	 * and undeclared text, tried after UTF-8 and the charsets the mail
+	 * itself declares and before the rest of charset_fallback.
+	 */
+	const char *const *extra_charsets;
 };
 
 struct mime_msg {

@@ -138,6 +138,9 @@ static const char *const cfg_known[] = {
     "escalation.chains.*.levels.*.after",
     "escalation.chains.*.levels.*.to",
     "escalation.chains.*.levels.*.to.*",
+    "mime",
+    "mime.fallback_charsets",
+    "mime.fallback_charsets.*",
     /* issue 12: templates, queues, retention */
     "templates",
     "templates.dir",
@@ -910,6 +913,38 @@ cfg_strings(struct cfg_ctx *x, const config_setting_t *e, const char *name,
 	return (char **)g_ptr_array_free(v, FALSE);
 }
 
+/*
+ * cfg_load_mime - mime.fallback_charsets: charsets for raw 8-bit header
+ * bytes that are neither UTF-8 nor a charset the mail declares (a Chinese
+ * or Japanese team's mail), each one iconv knows.
+ */
+static void
+cfg_load_mime(struct cfg_ctx *x, struct cfg *c)
+{
+	const config_setting_t *g = config_lookup(x->lc, "mime");
+	char **v;
+
+	if (g == NULL)
+		return;
+	v = cfg_strings(x, g, "fallback_charsets", "mime", NULL);
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
+		GIConv cd = g_iconv_open("UTF-8", v[i]);
+
+		if (cd == (GIConv)-1) {
+			cfg_error(
+			    x,
+			    config_setting_get_elem(config_setting_get_member(
+			                                g, "fallback_charsets"),
+			                            (unsigned)i),
+			    "mime.fallback_charsets: unknown charset '%s'",
+			    v[i]);
+			continue;
+		}
+		g_iconv_close(cd);
+	}
+	c->mime_fallback_charsets = v;
+}
+
 static char *
 cfg_lower(const char *s)
 {
@@ -1460,6 +1495,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 
 	cfg_load_people(&x, c);
 	cfg_load_agents(&x, c);
+	cfg_load_mime(&x, c);
 	cfg_load_sla(&x, c);
 	cfg_load_templates(&x, c, dir);
 	cfg_load_queues(&x, c);
@@ -1516,6 +1552,7 @@ cfg_free(struct cfg **cp)
 	g_free(c->tickets.calendar);
 	g_free(c->tickets.sla);
 	g_free(c->templates_dir);
+	g_strfreev(c->mime_fallback_charsets);
 	template_lib_free(&c->templates);
 	if (c->queues)
 		g_ptr_array_unref(c->queues);

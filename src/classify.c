@@ -1733,6 +1733,396 @@ classify_ndr(const struct mime_msg *m, const struct classify_opts *o,
 	return true;
 }
 
+/* ------------------------------------------------------------------ */
+/* notices that are no DSN: providers, carriers, gateways, ARF variants */
+/* ------------------------------------------------------------------ */
+
+/* Bytes of body text searched for a provider's JSON event. */
+#define EVENT_TEXT_WINDOW 16384
+
+/*
+ * json_value - the value after key in t[0..len): the key in quotes (plain
+ * or backslash-escaped, as in an SNS envelope's "Message" string), a
+ * colon, then a string value copied into v (at most vsz-1 bytes, only
+ * [A-Za-z0-9_.@+-]).  Returns the byte after the key or NULL.
+ */
+static const char *
+json_value(const char *t, size_t len, const char *key, char *v, size_t vsz)
+{
+	char lkey[32];
+	size_t kl = g_strlcpy(lkey, key, sizeof(lkey));
+	const char *p = t, *end = t + len;
+
+	v[0] = '\0';
+	if (kl >= sizeof(lkey))
+		return NULL;
+	for (size_t i = 0; i < kl; i++)
+		lkey[i] = g_ascii_tolower(lkey[i]);
+	while (p < end) {
+		const char *hit = ci_find(p, (size_t)(end - p), lkey);
+		const char *q;
+		size_t n = 0;
+
+		if (hit == NULL)
+			return NULL;
+		q = hit + kl;
+		p = q;
+		/* a key, not a word in a value: a quote right before/after */
+		if (hit == t || (hit[-1] != '"' && hit[-1] != '\'') ||
+		    q >= end || (*q != '"' && *q != '\\' && *q != '\''))
+			continue;
+		while (q < end && (*q == '"' || *q == '\\' || *q == '\'' ||
+		                   *q == ' ' || *q == '\t'))
+			q++;
+		if (q >= end || *q != ':')
+			continue;
+		q++;
+		while (q < end && (*q == '"' || *q == '\\' || *q == '\'' ||
+		                   *q == ' ' || *q == '\t' || *q == '['))
+			q++;
+		while (q + n < end && n + 1 < vsz &&
+		       (g_ascii_isalnum(q[n]) || strchr("_.@+-", q[n]) != NULL))
+			n++;
+		memcpy(v, q, n);
+		v[n] = '\0';
+		return hit + kl;
+	}
+	return NULL;
+}
+
+/*
+ * What a provider's event says, by the value of its type key: Amazon SES
+ * through SNS ("notificationType" / "eventType"), SendGrid and Mailgun
+ * ("event"), Postmark ("RecordType").
+ */
+static const struct {
+	const char *value;
+	enum classify_class cls;
+} classify_events[] = {
+    {"bounce", CLASSIFY_BOUNCE},
+    {"bounced", CLASSIFY_BOUNCE},
+    {"hardbounce", CLASSIFY_BOUNCE},
+    {"failed", CLASSIFY_BOUNCE},  /* Mailgun */
+    {"dropped", CLASSIFY_BOUNCE}, /* SendGrid */
+    {"reject", CLASSIFY_BOUNCE},
+    {"rejected", CLASSIFY_BOUNCE},
+    {"complaint", CLASSIFY_COMPLAINT},
+    {"complained", CLASSIFY_COMPLAINT},
+    {"spamreport", CLASSIFY_COMPLAINT},
+    {"spamcomplaint", CLASSIFY_COMPLAINT},
+    {"deliverydelay", CLASSIFY_DELAY},
+    {"deferred", CLASSIFY_DELAY},
+    {"delivery", CLASSIFY_AUTO_REPLY},
+    {"delivered", CLASSIFY_AUTO_REPLY},
+};
+
+static const char *const classify_event_keys[] = {
+    "notificationType",
+    "eventType",
+    "RecordType",
+    "event",
+};
+
+/* Keys that name the recipient an event is about. */
+static const char *const classify_event_rcpt[] = {
+    "emailAddress",
+    "recipient",
+    "email",
+    "Email",
+};
+
+/*
+ * classify_provider - a mail-sending provider's bounce/complaint/delivery
+ * event: a JSON body (SNS "AWS Notification Message", webhook-to-mail
+ * relays), or an SNS sender.  The body must start with '{' or come from
+ * SNS, so prose mentioning "event" never counts.
+ */
+static bool
+classify_provider(const struct mime_msg *m, const char *fold,
+                  struct classify_result *res)
+{
+	const char *text = skip_ws(m->text != NULL ? m->text : "");
+	size_t tlen;
+	const struct mime_addr *f = mime_first_from(m);
+	bool sns = (f != NULL && f->addr != NULL &&
+	            (g_str_has_suffix(f->addr, "@sns.amazonaws.com") ||
+	             g_str_has_suffix(f->addr, ".amazonses.com"))) ||
+	           strncmp(fold, "aws notification message", 24) == 0;
+	char v[40], key_used[24] = "";
+	enum classify_class cls = CLASSIFY_HUMAN;
+
+	if (!sns && *text != '{' && *text != '[')
+		return false;
+	tlen = strnlen(text, EVENT_TEXT_WINDOW);
+	for (size_t k = 0;
+	     k < G_N_ELEMENTS(classify_event_keys) && cls == CLASSIFY_HUMAN;
+	     k++) {
+		if (json_value(text, tlen, classify_event_keys[k], v,
+		               sizeof(v)) == NULL)
+			continue;
+		for (size_t i = 0; i < G_N_ELEMENTS(classify_events); i++)
+			if (g_ascii_strcasecmp(v, classify_events[i].value) ==
+			    0) {
+				cls = classify_events[i].cls;
+				g_strlcpy(key_used, classify_event_keys[k],
+				          sizeof(key_used));
+				break;
+			}
+	}
+	if (cls == CLASSIFY_HUMAN)
+		return false;
+	result_set(res, cls);
+	reason_set(res, "provider notification %s=%s", key_used, v);
+	if (cls == CLASSIFY_BOUNCE || cls == CLASSIFY_DELAY ||
+	    cls == CLASSIFY_COMPLAINT) {
+		for (size_t k = 0; k < G_N_ELEMENTS(classify_event_rcpt) &&
+		                   res->bounce_recipient == NULL;
+		     k++) {
+			char a[256];
+
+			/* only SNS's word suppresses an address: anyone can
+			 * write JSON into a mail */
+			if (sns && cls != CLASSIFY_COMPLAINT &&
+			    json_value(text, tlen, classify_event_rcpt[k], a,
+			               sizeof(a)) != NULL)
+				res->bounce_recipient = addr_dup(a, strlen(a));
+		}
+		if (cls != CLASSIFY_COMPLAINT &&
+		    json_value(text, tlen, "status", v, sizeof(v)) != NULL)
+			res->bounce_status = status_code(v, strlen(v));
+	}
+	return true;
+}
+
+/*
+ * text_has_unquoted - phrase (case-insensitive ASCII, or UTF-8 as is) in
+ * t[0..len) on a line that does not start with '>': a person quoting a
+ * notice does not make it one.
+ */
+static const char *
+text_has_unquoted(const char *t, size_t len, const char *phrase)
+{
+	const char *p = t, *end = t + len;
+
+	while (p < end) {
+		const char *hit = ci_find(p, (size_t)(end - p), phrase), *ls;
+
+		if (hit == NULL)
+			return NULL;
+		ls = hit;
+		while (ls > t && ls[-1] != '\n')
+			ls--;
+		ls = skip_ws(ls);
+		if (*ls != '>')
+			return hit;
+		/* a quoted line: on to the next line, each line looked at once
+		 */
+		p = memchr(hit, '\n', (size_t)(end - hit));
+		if (p == NULL)
+			break;
+	}
+	return NULL;
+}
+
+/* line_quoted - the line of text holding at starts with '>'. */
+static bool
+line_quoted(const char *text, const char *at)
+{
+	while (at > text && at[-1] != '\n')
+		at--;
+	while (*at == ' ' || *at == '\t')
+		at++;
+	return *at == '>';
+}
+
+/*
+ * ARF complaints without the RFC 5965 wrapper: the machine-readable part
+ * sent as text/plain (its fields then sit in the body), Yahoo's and AOL's
+ * human-readable preamble, Microsoft's JMRP.
+ */
+static const char *const classify_arf_text[] = {
+    "this is an email abuse report",
+    "this is an abuse report for an email message",
+    "this message is a complaint about",
+    "a complaint was received about",
+};
+
+static bool
+classify_arf_variant(const struct mime_msg *m, const char *fold,
+                     struct classify_result *res)
+{
+	const char *text = m->text != NULL ? m->text : "";
+	size_t tlen = strnlen(text, NDR_TEXT_WINDOW), vl;
+	const char *ft = line_field(text, tlen, "Feedback-Type", &vl);
+	char v[REASON_VALUE_MAX + 1];
+
+	if (subject_is_forward(fold) || subject_is_reply(fold))
+		return false;
+	if (ft != NULL && !line_quoted(text, ft) &&
+	    (line_field(text, tlen, "User-Agent", &vl) != NULL ||
+	     line_field(text, tlen, "Version", &vl) != NULL)) {
+		char tmp[REASON_VALUE_MAX + 1];
+		size_t n;
+
+		(void)line_field(text, tlen, "Feedback-Type", &vl);
+		n = MIN(vl, sizeof(tmp) - 1);
+		memcpy(tmp, ft, n);
+		tmp[n] = '\0';
+		clip(v, sizeof(v), tmp);
+		reason_set(res, "ARF fields in the text feedback-type=%s", v);
+	} else if (mime_header(m, "X-HmXmrOriginalRecipient") != NULL) {
+		reason_set(res, "Microsoft JMRP complaint "
+		                "(X-HmXmrOriginalRecipient)");
+	} else {
+		const char *hit = NULL;
+
+		/* the wording counts only with the reported mail attached */
+		if (m->original_message_id == NULL)
+			return false;
+		for (size_t i = 0;
+		     i < G_N_ELEMENTS(classify_arf_text) && hit == NULL; i++)
+			if (text_has_unquoted(text, tlen, classify_arf_text[i]))
+				hit = classify_arf_text[i];
+		if (hit == NULL)
+			return false;
+		reason_set(res, "abuse report \"%s\" with the original mail",
+		           hit);
+	}
+	result_set(res, CLASSIFY_COMPLAINT);
+	res->original_message_id = original_id(m);
+	return true;
+}
+
+/* Local parts nobody reads: mail from them is a machine talking. */
+static const char *const classify_noreply[] = {
+    "noreply",       "no-reply",     "no_reply",     "no.reply",
+    "donotreply",    "do-not-reply", "do_not_reply", "do.not.reply",
+    "mailer-daemon", "mail-daemon",  "mdaemon",      "quarantine",
+};
+
+/* noreply_sender - the From local part says nobody reads replies. */
+static const char *
+noreply_sender(const struct mime_msg *m)
+{
+	const struct mime_addr *f = mime_first_from(m);
+
+	if (f == NULL || f->addr == NULL)
+		return NULL;
+	for (size_t i = 0; i < G_N_ELEMENTS(classify_noreply); i++) {
+		size_t n = strlen(classify_noreply[i]);
+
+		if (g_ascii_strncasecmp(f->addr, classify_noreply[i], n) == 0 &&
+		    (f->addr[n] == '@' || f->addr[n] == '+' ||
+		     f->addr[n] == '-' || f->addr[n] == '.'))
+			return classify_noreply[i];
+	}
+	return NULL;
+}
+
+/*
+ * Mail-security gateways (Proofpoint, Mimecast, Sophos, Barracuda, Trend
+ * Micro, Cisco) reporting a mail they held or refused; and Japanese
+ * carriers' error notices.  Wording in the subject or an unquoted line.
+ */
+static const char *const classify_block_words[] = {
+    "message blocked",
+    "message was blocked",
+    "has been blocked",
+    "was blocked by",
+    "message quarantined",
+    "has been quarantined",
+    "was quarantined",
+    "held in quarantine",
+    "blocked by our",
+    "blocked by the recipient's",
+    "content filter",
+    "policy violation",
+    "could not be delivered because it",
+    "メールエラー通知",
+    "エラー通知",
+    "配信エラー",
+    "送信エラー",
+    "配送エラー",
+    "配信できませんでした",
+    "送信できませんでした",
+    "配送できませんでした",
+    "お届けできませんでした",
+    "届けることができませんでした",
+    "届きませんでした",
+    "宛先不明",
+};
+
+/* Words of a delivery topic for the no-reply rule of thumb. */
+static const char *const classify_delivery_words[] = {
+    "deliver", "bounce",    "returned mail", "mail error",
+    "blocked", "quarantin", "rejected",      "zustell",
+    "remise",  "entrega",   "consegna",      "配信",
+    "配送",    "送信",      "不達",          "未達",
+};
+
+/* first_word - the first of list in fold or the unquoted text window. */
+static const char *
+first_word(const char *fold, const char *text, size_t tlen,
+           const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strstr(fold, list[i]) != NULL ||
+		    text_has_unquoted(text, tlen, list[i]) != NULL)
+			return list[i];
+	return NULL;
+}
+
+/*
+ * classify_notice - machine notices with no DSN: provider events, ARF
+ * variants, a gateway's or carrier's notice from a machine sender (no-
+ * reply, postmaster, MAILER-DAEMON, Return-Path <>), and the rule of
+ * thumb that a no-reply sender writing about a delivery is never
+ * answered.  Forwards and replies stay with the person sending them.
+ */
+static bool
+classify_notice(const struct mime_msg *m, const struct classify_opts *o,
+                const struct classify_sig *s, const char *fold, const char *ooo,
+                struct classify_result *res)
+{
+	const char *text = m->text != NULL ? m->text : "";
+	size_t tlen = strnlen(text, NDR_TEXT_WINDOW);
+	const char *what = NULL, *word, *nr;
+	bool machine;
+
+	if (classify_provider(m, fold, res) ||
+	    classify_arf_variant(m, fold, res))
+		return true;
+	/* an out-of-office echoing "blocked" or "delivery" stays one */
+	if (ooo != NULL || subject_is_forward(fold) || subject_is_reply(fold))
+		return false;
+	nr = noreply_sender(m);
+	machine = nr != NULL || empty_return_path(s->return_path) ||
+	          mailer_from(m, &what) != MAILER_NONE;
+	if (!machine)
+		return false;
+	word = first_word(fold, text, tlen, classify_block_words,
+	                  G_N_ELEMENTS(classify_block_words));
+	if (word != NULL) {
+		result_set(res, CLASSIFY_BOUNCE);
+		reason_set(res, "blocked/failed notice \"%s\" from %s", word,
+		           nr != NULL     ? nr
+		           : what != NULL ? what
+		                          : "Return-Path <>");
+		res->bounce_recipient = ndr_prose_rcpt(m, o);
+		res->original_message_id = original_id(m);
+		return true;
+	}
+	if (nr == NULL)
+		return false;
+	word = first_word(fold, text, tlen, classify_delivery_words,
+	                  G_N_ELEMENTS(classify_delivery_words));
+	if (word == NULL)
+		return false;
+	result_set(res, CLASSIFY_AUTO_REPLY);
+	reason_set(res, "%s sender about a delivery (\"%s\")", nr, word);
+	return true;
+}
+
 static bool
 classify_auto(const struct classify_sig *s, const char *ooo,
               struct classify_result *res)
@@ -1843,6 +2233,7 @@ classify_msg(const struct mime_msg *m, const struct classify_opts *o,
 	if (classify_own(m, o, &s, ooo, res) ||
 	    classify_report(m, o, &s, res) ||
 	    classify_ndr(m, o, &s, fold, ooo, res) ||
+	    classify_notice(m, o, &s, fold, ooo, res) ||
 	    classify_auto(&s, ooo, res) || classify_spam(m, &s, res) ||
 	    classify_list(&s, res))
 		goto out;

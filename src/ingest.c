@@ -999,7 +999,14 @@ ingest_parse(struct ingest_ctx *x)
 				break;
 			}
 	}
-	x->m = mime_parse(x->raw, n, NULL);
+	{
+		struct mime_limits lim = {
+		    .extra_charsets =
+		        (const char *const *)x->cfg->mime_fallback_charsets,
+		};
+
+		x->m = mime_parse(x->raw, n, &lim);
+	}
 	if (x->oversized) {
 		g_free(x->m->text);
 		x->m->text = g_strdup_printf(

@@ -21,6 +21,7 @@
 #include <libxml/parser.h>
 #include <stdarg.h>
 #include <string.h>
+#include <uchardet/uchardet.h>
 
 #define MIME_DEF_DEPTH       20
 #define MIME_DEF_PARTS       500
@@ -31,6 +32,11 @@
 #define MIME_FILENAME_MAX    200
 #define MIME_DEFECT_ITEM_MAX 60
 #define MIME_HTML_MAX        (2u << 20)
+#define MIME_DECLARED_MAX    4    /* declared charsets kept for the chain */
+#define MIME_CHARSET_LEN_MAX 40   /* longer charset= values are junk */
+#define MIME_EW_TEXT_MAX     1024 /* encoded text of one encoded word */
+#define MIME_GUESS_BYTES     4096 /* 8-bit header bytes given to uchardet */
+#define MIME_GUESS_MIN_HIGH  4    /* fewer 8-bit bytes: no guess at all */
 
 static const char *const mime_default_fallback[] = {"utf-8", "windows-1252",
                                                     NULL};
@@ -38,6 +44,7 @@ static const char *const mime_default_fallback[] = {"utf-8", "windows-1252",
 /* State of one mime_parse call. */
 struct mime_ctx {
 	struct mime_limits lim; /* zero fields replaced by defaults */
+	char **chain; /* owned: the charsets for undeclared 8-bit bytes */
 	struct mime_msg *m;
 	GMimeParserOptions *opts;
 	size_t leaves;
@@ -571,7 +578,7 @@ static char *
 mime_decode(struct mime_ctx *c, const char *charset, const char *in, size_t len,
             const char *what)
 {
-	const char *const *fb = c->lim.charset_fallback;
+	const char *const *fb = (const char *const *)c->chain;
 	GString *g = NULL;
 	char *out;
 	size_t n;
@@ -646,6 +653,395 @@ mime_decode(struct mime_ctx *c, const char *charset, const char *in, size_t len,
 	n = mime_newlines(g->str, g->len);
 	g_string_truncate(g, n);
 	return g_string_free(g, FALSE);
+}
+
+/*
+ * The charset chain of one mail and header fixes
+ */
+
+/* mime_chain_add - name (an iconv name) to v unless NULL, UTF-8 or there. */
+static void
+mime_chain_add(GPtrArray *v, const char *label)
+{
+	bool is_utf8;
+	const char *name = mime_iconv_name(label, &is_utf8);
+
+	if (name == NULL || is_utf8)
+		return;
+	for (guint i = 0; i < v->len; i++)
+		if (g_ascii_strcasecmp(g_ptr_array_index(v, i), name) == 0)
+			return;
+	g_ptr_array_add(v, g_strdup(name));
+}
+
+/*
+ * mime_declared - up to MIME_DECLARED_MAX charset= labels of raw into v,
+ * in order.  One linear pass over the bytes; Latin-1 labels are left to
+ * the end of the chain, where they are anyway: they take any byte and
+ * would hide a CJK header in a mail that also has a Latin-1 part.
+ */
+static void
+mime_declared(GPtrArray *v, const char *raw, size_t len)
+{
+	size_t found = 0;
+
+	for (size_t i = 0; i + 8 < len && found < MIME_DECLARED_MAX; i++) {
+		char label[MIME_CHARSET_LEN_MAX + 1];
+		size_t j, n = 0;
+		bool is_utf8;
+		const char *name;
+
+		if ((raw[i] | 0x20) != 'c' ||
+		    g_ascii_strncasecmp(raw + i, "charset=", 8) != 0)
+			continue;
+		j = i + 8;
+		if (j < len && (raw[j] == '"' || raw[j] == '\''))
+			j++;
+		while (j + n < len && n < MIME_CHARSET_LEN_MAX &&
+		       (g_ascii_isalnum(raw[j + n]) ||
+		        strchr("-_.:+", raw[j + n]) != NULL))
+			n++;
+		i = j + n - 1;
+		if (n == 0)
+			continue;
+		memcpy(label, raw + j, n);
+		label[n] = '\0';
+		name = mime_iconv_name(label, &is_utf8);
+		if (name == NULL || is_utf8 ||
+		    g_ascii_strcasecmp(name, "WINDOWS-1252") == 0 ||
+		    g_ascii_strncasecmp(label, "us-ascii", 8) == 0 ||
+		    g_ascii_strcasecmp(label, "ascii") == 0)
+			continue;
+		mime_chain_add(v, label);
+		found++;
+	}
+}
+
+/*
+ * Multi-byte charsets uchardet may name.  Its single-byte guesses on a
+ * few header bytes are noise (a Latin-1 "café" comes back as
+ * ISO-8859-7 as easily as ISO-8859-1), and Windows-1252 ends the chain
+ * anyway; a CJK guess it only makes on byte pairs that fit.
+ */
+static const char *const mime_guessable[] = {
+    "GB18030", "GB2312",      "BIG5",        "SHIFT_JIS",   "EUC-JP", "EUC-KR",
+    "EUC-TW",  "ISO-2022-JP", "ISO-2022-KR", "ISO-2022-CN", "UHC",    "CP949",
+};
+
+/*
+ * mime_guess_bytes - the 8-bit lines of raw's top-level header block
+ * and every line elsewhere with a name= parameter (attachment names), at
+ * most MIME_GUESS_BYTES of them.  One pass over raw.
+ */
+static GString *
+mime_guess_bytes(const char *raw, size_t len, size_t *high_r)
+{
+	GString *g = g_string_new(NULL);
+	const char *p = raw, *end = raw + len;
+	bool in_header = true;
+
+	*high_r = 0;
+	while (p < end && g->len < MIME_GUESS_BYTES) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		const char *le = e != NULL ? e : end;
+		size_t high = 0;
+		bool named = false;
+
+		if (le == p || (le == p + 1 && *p == '\r'))
+			in_header = false;
+		for (const char *q = p; q < le; q++) {
+			high += (unsigned char)*q >= 0x80;
+			if ((*q | 0x20) == 'n' && le - q > 5 &&
+			    g_ascii_strncasecmp(q, "name=", 5) == 0)
+				named = true;
+		}
+		if (high > 0 && (in_header || named)) {
+			size_t n =
+			    MIN((size_t)(le - p), MIME_GUESS_BYTES - g->len);
+
+			g_string_append_len(g, p, n);
+			g_string_append_c(g, '\n');
+			*high_r += high;
+		}
+		p = e != NULL ? e + 1 : end;
+	}
+	return g;
+}
+
+/*
+ * mime_guess - uchardet's charset for the 8-bit header bytes of raw when
+ * they are no UTF-8, it names a multi-byte charset and GLib converts them
+ * from it without error; else NULL.  Static string.
+ */
+static const char *
+mime_guess(const char *raw, size_t len)
+{
+	size_t high;
+	GString *g = mime_guess_bytes(raw, len, &high);
+	const char *out = NULL;
+
+	if (high >= MIME_GUESS_MIN_HIGH &&
+	    !g_utf8_validate_len(g->str, g->len, NULL)) {
+		uchardet_t ud = uchardet_new();
+		const char *cs = NULL;
+
+		if (ud != NULL &&
+		    uchardet_handle_data(ud, g->str, g->len) == 0) {
+			uchardet_data_end(ud);
+			cs = uchardet_get_charset(ud);
+		}
+		for (size_t i = 0; cs != NULL && out == NULL &&
+		                   i < ARRAY_SIZE(mime_guessable);
+		     i++) {
+			char *u;
+
+			if (g_ascii_strcasecmp(cs, mime_guessable[i]) != 0)
+				continue;
+			u = g_convert(g->str, (gssize)g->len, "UTF-8",
+			              mime_guessable[i], NULL, NULL, NULL);
+			if (u != NULL)
+				out = mime_guessable[i];
+			g_free(u);
+		}
+		if (ud != NULL)
+			uchardet_delete(ud);
+	}
+	g_string_free(g, TRUE);
+	return out;
+}
+
+/*
+ * mime_chain - the chain for undeclared 8-bit bytes of this mail: UTF-8,
+ * what the mail declares, lim.extra_charsets, uchardet's guess (only a
+ * multi-byte charset the bytes convert from), the rest of
+ * lim.charset_fallback (its last entry is the lossy last resort).
+ */
+static char **
+mime_chain(const struct mime_limits *lim, const char *raw, size_t len)
+{
+	GPtrArray *v = g_ptr_array_new();
+	const char *const *fb = lim->charset_fallback;
+	const char *const *ex = lim->extra_charsets;
+
+	g_ptr_array_add(v, g_strdup("utf-8"));
+	mime_declared(v, raw, len);
+	for (size_t i = 0; ex != NULL && ex[i] != NULL; i++)
+		mime_chain_add(v, ex[i]);
+	{
+		const char *guess = mime_guess(raw, len);
+
+		if (guess != NULL)
+			mime_chain_add(v, guess);
+	}
+	for (size_t i = 0; fb[i] != NULL; i++)
+		mime_chain_add(v, fb[i]);
+	g_ptr_array_add(v, NULL);
+	return (char **)g_ptr_array_free(v, FALSE);
+}
+
+/* One RFC 2047 encoded word: =?charset[*lang]?B|Q?text?= */
+struct mime_ew {
+	const char *end; /* just past "?=" */
+	const char *cs;  /* charset, csl bytes (language cut off) */
+	size_t csl;
+	const char *all_cs; /* charset with *lang, all_csl bytes */
+	size_t all_csl;
+	char enc;        /* 'B' or 'Q' */
+	const char *txt; /* encoded text, txtl bytes */
+	size_t txtl;
+};
+
+/* mime_ew_at - an encoded word starts at s (before end). */
+static bool
+mime_ew_at(const char *s, const char *end, struct mime_ew *w)
+{
+	const char *p = s + 2, *q, *r;
+
+	if (end - s < 8 || s[0] != '=' || s[1] != '?')
+		return false;
+	for (q = p; q < end && *q != '?'; q++)
+		if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f ||
+		    q - p > MIME_CHARSET_LEN_MAX)
+			return false;
+	if (q == p || q - p > MIME_CHARSET_LEN_MAX || end - q < 5 ||
+	    q[2] != '?')
+		return false;
+	w->all_cs = w->cs = p;
+	w->all_csl = (size_t)(q - p);
+	r = memchr(p, '*', (size_t)(q - p));
+	w->csl = r != NULL ? (size_t)(r - p) : w->all_csl;
+	w->enc = g_ascii_toupper(q[1]);
+	if ((w->enc != 'B' && w->enc != 'Q') || w->csl == 0)
+		return false;
+	w->txt = q + 3;
+	/* RFC 2047 allows 75 bytes a word; the bound keeps a value full of
+	 * unclosed "=?" linear */
+	for (r = w->txt; r + 1 < end && r - w->txt < MIME_EW_TEXT_MAX; r++) {
+		if (*r == ' ' || *r == '\t' || *r == '\r' || *r == '\n')
+			return false;
+		if (r[0] == '?' && r[1] == '=')
+			break;
+	}
+	if (r + 1 >= end || r[0] != '?' || r[1] != '=')
+		return false;
+	w->txtl = (size_t)(r - w->txt);
+	w->end = r + 2;
+	return true;
+}
+
+/* mime_ew_bytes - the decoded bytes of w appended to out. */
+static void
+mime_ew_bytes(const struct mime_ew *w, GByteArray *out)
+{
+	if (w->enc == 'B') {
+		guchar *buf = g_malloc(w->txtl * 3 / 4 + 4);
+		gint state = 0;
+		guint save = 0;
+		gsize n =
+		    g_base64_decode_step(w->txt, w->txtl, buf, &state, &save);
+
+		g_byte_array_append(out, buf, (guint)n);
+		g_free(buf);
+		return;
+	}
+	for (size_t i = 0; i < w->txtl; i++) {
+		guint8 b = (guint8)w->txt[i];
+		int hi, lo;
+
+		if (b == '_') {
+			b = ' ';
+		} else if (b == '=' && i + 2 < w->txtl &&
+		           (hi = g_ascii_xdigit_value(w->txt[i + 1])) >= 0 &&
+		           (lo = g_ascii_xdigit_value(w->txt[i + 2])) >= 0) {
+			b = (guint8)(hi * 16 + lo);
+			i += 2;
+		}
+		g_byte_array_append(out, &b, 1);
+	}
+}
+
+/* mime_next_word - the encoded word after blanks from q, if any. */
+static bool
+mime_next_word(const char *q, const char *end, struct mime_ew *w)
+{
+	while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+		q++;
+	return mime_ew_at(q, end, w);
+}
+
+/*
+ * mime_merge_words - v with every run of adjacent encoded words of one
+ * charset (only blanks between them, which RFC 2047 6.2 says to drop)
+ * made one B word, so a character split across two words is decoded
+ * whole.  NULL when v has no such run.  Linear in v.
+ */
+static char *
+mime_merge_words(const char *v)
+{
+	const char *p = v, *scan = v, *end = v + strlen(v);
+	GString *out = NULL;
+
+	while (scan < end) {
+		const char *at = strstr(scan, "=?");
+		struct mime_ew w, nx;
+		GByteArray *bytes;
+		const char *run_end;
+		char *b64;
+
+		if (at == NULL)
+			break;
+		if (!mime_ew_at(at, end, &w)) {
+			scan = at + 2;
+			continue;
+		}
+		if (!mime_next_word(w.end, end, &nx) || nx.csl != w.csl ||
+		    g_ascii_strncasecmp(nx.cs, w.cs, w.csl) != 0) {
+			scan = w.end;
+			continue;
+		}
+		bytes = g_byte_array_new();
+		mime_ew_bytes(&w, bytes);
+		do {
+			mime_ew_bytes(&nx, bytes);
+			run_end = nx.end;
+		} while (mime_next_word(run_end, end, &nx) && nx.csl == w.csl &&
+		         g_ascii_strncasecmp(nx.cs, w.cs, w.csl) == 0);
+		if (out == NULL)
+			out = g_string_sized_new((gsize)(end - v) + 16);
+		b64 = g_base64_encode(bytes->data, bytes->len);
+		g_byte_array_unref(bytes);
+		g_string_append_len(out, p, at - p);
+		g_string_append(out, "=?");
+		g_string_append_len(out, w.all_cs, w.all_csl);
+		g_string_append(out, "?B?");
+		g_string_append(out, b64);
+		g_string_append(out, "?=");
+		g_free(b64);
+		p = scan = run_end;
+	}
+	if (out == NULL)
+		return NULL;
+	g_string_append_len(out, p, end - p);
+	return g_string_free(out, FALSE);
+}
+
+/*
+ * mime_hdr_fix - a raw header value GMime would misread, fixed: split
+ * encoded words merged, raw ISO-2022-JP (Japanese carriers write
+ * subjects that way) converted to UTF-8.  NULL when nothing needs fixing.
+ */
+static char *
+mime_hdr_fix(const char *raw)
+{
+	char *merged, *out = NULL;
+	const char *v;
+	bool esc = false, high = false;
+
+	if (raw == NULL)
+		return NULL;
+	merged = mime_merge_words(raw);
+	v = merged != NULL ? merged : raw;
+	for (const char *p = v; *p != '\0'; p++) {
+		esc |= *p == '\x1b';
+		high |= (unsigned char)*p >= 0x80;
+	}
+	if (esc && !high) {
+		GString *g = mime_try("iso-2022-jp", v, strlen(v), true);
+
+		if (g != NULL) {
+			out = g_string_free(g, FALSE);
+			g_free(merged);
+			return out;
+		}
+	}
+	return merged;
+}
+
+/* mime_raw_header - the raw value of obj's first header name, or NULL. */
+static const char *
+mime_raw_header(GMimeObject *obj, const char *name)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(obj);
+	GMimeHeader *h =
+	    hl != NULL ? g_mime_header_list_get_header(hl, name) : NULL;
+
+	return h != NULL ? g_mime_header_get_raw_value(h) : NULL;
+}
+
+/*
+ * mime_fixed_value - obj's header name unfolded after mime_hdr_fix, or
+ * NULL when it needs no fix (GMime's own reading is then right).
+ */
+static char *
+mime_fixed_value(GMimeObject *obj, const char *name)
+{
+	char *fx = mime_hdr_fix(mime_raw_header(obj, name)), *unf;
+
+	if (fx == NULL)
+		return NULL;
+	unf = g_mime_utils_header_unfold(fx);
+	g_free(fx);
+	return unf;
 }
 
 /*
@@ -1259,9 +1655,137 @@ mime_att_free(gpointer p)
 	g_free(a);
 }
 
+/*
+ * mime_param_fixed - parameter param of obj's header hdr (Content-Type or
+ * Content-Disposition) when the raw header needed mime_hdr_fix, or NULL.
+ */
+static char *
+mime_param_fixed(struct mime_ctx *c, GMimeObject *obj, const char *hdr,
+                 const char *param)
+{
+	char *v = mime_fixed_value(obj, hdr), *out = NULL;
+	const char *p = NULL;
+
+	if (v == NULL)
+		return NULL;
+	if (g_ascii_strcasecmp(hdr, "Content-Type") == 0) {
+		GMimeContentType *t = g_mime_content_type_parse(c->opts, v);
+
+		if (t != NULL) {
+			p = g_mime_content_type_get_parameter(t, param);
+			out = p != NULL && p[0] != '\0' ? g_strdup(p) : NULL;
+			g_object_unref(t);
+		}
+	} else {
+		GMimeContentDisposition *d =
+		    g_mime_content_disposition_parse(c->opts, v);
+
+		if (d != NULL) {
+			p = g_mime_content_disposition_get_parameter(d, param);
+			out = p != NULL && p[0] != '\0' ? g_strdup(p) : NULL;
+			g_object_unref(d);
+		}
+	}
+	g_free(v);
+	return out;
+}
+
+/*
+ * What a part without a file name is, by its type: a name that tells an
+ * agent more than "attachment-3.txt".
+ */
+static const struct {
+	const char *type, *name;
+} mime_type_names[] = {
+    {"message/delivery-status", "delivery-report.txt"},
+    {"message/global-delivery-status", "delivery-report.txt"},
+    {"message/disposition-notification", "read-receipt.txt"},
+    {"message/global-disposition-notification", "read-receipt.txt"},
+    {"message/feedback-report", "abuse-report.txt"},
+    {"text/rfc822-headers", "original-headers.txt"},
+    {"message/rfc822-headers", "original-headers.txt"},
+    {"message/global-headers", "original-headers.txt"},
+    {"message/rfc822", "original-message.eml"},
+    {"message/global", "original-message.eml"},
+    {"text/calendar", "invitation.ics"},
+    {"application/ics", "invitation.ics"},
+    {"text/x-vcard", "contact.vcf"},
+    {"text/vcard", "contact.vcf"},
+};
+
+/* mime_type_name - the name for a part of type, or NULL. */
+static const char *
+mime_type_name(const char *type)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(mime_type_names); i++)
+		if (strcmp(mime_type_names[i].type, type) == 0)
+			return mime_type_names[i].name;
+	return NULL;
+}
+
+/*
+ * mime_described - a name from Content-Description (g_free), with the
+ * type's extension unless it has one; NULL when there is none.
+ */
+static char *
+mime_described(GMimeObject *obj, const char *type)
+{
+	const char *d = g_mime_object_get_header(obj, "Content-Description");
+	char *line, *out;
+	size_t n;
+
+	if (d == NULL)
+		return NULL;
+	line = mime_line(d);
+	n = mime_utf8_cut(line, strlen(line), 150);
+	line[n] = '\0';
+	g_strstrip(line);
+	if (line[0] == '\0') {
+		g_free(line);
+		return NULL;
+	}
+	{
+		const char *dot = strrchr(line, '.');
+		bool has_ext = dot != NULL && dot[1] != '\0' &&
+		               strlen(dot) <= 6 && strchr(dot, ' ') == NULL;
+
+		out = has_ext
+		          ? g_strdup(line)
+		          : g_strdup_printf("%s.%s", line, mime_ext_of(type));
+	}
+	g_free(line);
+	return out;
+}
+
+/*
+ * mime_part_name - the file name of a leaf part (g_free), or NULL: the
+ * filename or name parameter (re-read when its raw bytes needed a fix),
+ * Content-Description, then what its type says it is.
+ */
+static char *
+mime_part_name(struct mime_ctx *c, GMimeObject *obj, const char *type)
+{
+	const char *fn, *tn;
+	char *name;
+
+	name = mime_param_fixed(c, obj, "Content-Disposition", "filename");
+	if (name == NULL)
+		name = mime_param_fixed(c, obj, "Content-Type", "name");
+	if (name != NULL)
+		return name;
+	fn = g_mime_part_get_filename((GMimePart *)obj);
+	if (fn != NULL && fn[0] != '\0')
+		return g_strdup(fn);
+	name = mime_described(obj, type);
+	if (name != NULL)
+		return name;
+	tn = mime_type_name(type);
+	return tn != NULL ? g_strdup(tn) : NULL;
+}
+
 /* mime_att_from - an attachment for a leaf or message/rfc822 part. */
 static struct mime_attachment *
-mime_att_from(GMimeObject *obj)
+mime_att_from(struct mime_ctx *c, GMimeObject *obj)
 {
 	char *type = mime_type_of(obj);
 	const char *disp = g_mime_object_get_disposition(obj);
@@ -1291,14 +1815,21 @@ mime_att_from(GMimeObject *obj)
 				    g_strdup_printf("%.*s.eml", (int)n, subj);
 			g_free(subj);
 		}
+		if (name == NULL && fn == NULL) {
+			name = mime_described(obj, type);
+			if (name == NULL && mime_type_name(type) != NULL)
+				name = g_strdup(mime_type_name(type));
+		}
 		a = mime_att_new(name != NULL ? name : fn, type);
 		g_free(name);
 		a->is_message = true;
 		ba = inner != NULL ? mime_object_bytes((GMimeObject *)inner)
 		                   : g_byte_array_new();
 	} else {
-		a = mime_att_new(g_mime_part_get_filename((GMimePart *)obj),
-		                 type);
+		char *name = mime_part_name(c, obj, type);
+
+		a = mime_att_new(name, type);
+		g_free(name);
 		ba = mime_part_bytes((GMimePart *)obj);
 	}
 	a->is_inline = disp != NULL && g_ascii_strcasecmp(disp, "inline") == 0;
@@ -1366,7 +1897,7 @@ mime_attachments(struct mime_ctx *c)
 
 	for (guint i = 0; i < c->att_parts->len; i++)
 		g_ptr_array_add(
-		    atts, mime_att_from(g_ptr_array_index(c->att_parts, i)));
+		    atts, mime_att_from(c, g_ptr_array_index(c->att_parts, i)));
 	for (guint i = 0; i < c->uu_atts->len; i++) {
 		/* ownership moves to m */
 		g_ptr_array_add(atts, g_ptr_array_index(c->uu_atts, i));
@@ -2085,14 +2616,17 @@ mime_add_header(struct mime_ctx *c, const char *name, size_t nl, const char *v,
                 size_t vl)
 {
 	struct mime_header *h = g_new0(struct mime_header, 1);
-	char *raw = g_strndup(v, vl), *dec;
+	char *raw = g_strndup(v, vl), *dec, *fixed;
 
 	h->name = mime_str(name, nl);
 	/* a NUL inside the raw value must not hide the rest of it */
 	for (size_t i = 0; i < vl; i++)
 		if (raw[i] == '\0')
 			raw[i] = ' ';
-	dec = g_mime_utils_header_decode_text(c->opts, raw);
+	fixed = mime_hdr_fix(raw);
+	dec = g_mime_utils_header_decode_text(c->opts,
+	                                      fixed != NULL ? fixed : raw);
+	g_free(fixed);
 	h->value = mime_line(dec);
 	g_free(dec);
 	g_free(raw);
@@ -2146,11 +2680,204 @@ mime_headers(struct mime_ctx *c)
 		            c->lim.max_headers);
 }
 
+/*
+ * mime_addr_field - the mailboxes of header name into out: GMime's list,
+ * or the raw value re-read when it needed mime_hdr_fix (a display name
+ * split across encoded words).
+ */
+static void
+mime_addr_field(struct mime_ctx *c, GMimeMessage *msg, const char *name,
+                InternetAddressList *parsed, GPtrArray *out)
+{
+	char *v = mime_fixed_value((GMimeObject *)msg, name);
+	InternetAddressList *l =
+	    v != NULL ? internet_address_list_parse(c->opts, v) : NULL;
+
+	if (l != NULL && internet_address_list_length(l) > 0)
+		mime_addrs(l, out, 0);
+	else
+		mime_addrs(parsed, out, 0);
+	if (l != NULL)
+		g_object_unref(l);
+	g_free(v);
+}
+
+/* Characters of an addr-spec as real mailers write them, unquoted. */
+static bool
+mime_is_local_char(char ch)
+{
+	return g_ascii_isalnum(ch) || strchr(".!#$%&'*+/=?^_`{|}~-", ch) ||
+	       (unsigned char)ch >= 0x80;
+}
+
+static bool
+mime_is_domain_char(char ch)
+{
+	return g_ascii_isalnum(ch) || ch == '.' || ch == '-' ||
+	       (unsigned char)ch >= 0x80;
+}
+
+#define MIME_FROM_SCAN 4096 /* bytes of a From value salvage looks at */
+
+/*
+ * mime_addr_token - the addr-spec around the '@' at v[k] (n bytes of v):
+ * *s_r and *e_r delimit it, trailing dots of the domain cut.  False when
+ * either side is empty.
+ */
+static bool
+mime_addr_token(const char *v, size_t n, size_t k, size_t *s_r, size_t *e_r)
+{
+	size_t s = k, e = k + 1;
+
+	while (s > 0 && mime_is_local_char(v[s - 1]))
+		s--;
+	while (s < k && v[s] == '.')
+		s++;
+	while (e < n && mime_is_domain_char(v[e]))
+		e++;
+	while (e > k + 1 && (v[e - 1] == '.' || v[e - 1] == '-'))
+		e--;
+	if (s == k || e == k + 1)
+		return false;
+	*s_r = s;
+	*e_r = e;
+	return true;
+}
+
+/* mime_addr_plain - a@b without quotes, blanks or brackets. */
+static bool
+mime_addr_plain(const char *a)
+{
+	return strchr(a, '@') != NULL && strpbrk(a, "\" \t<>[]()") == NULL;
+}
+
+/*
+ * mime_name_trim - the name left of a salvaged address without the
+ * brackets, quotes and "mailto:" that opened it ("John Doe [", "John Doe
+ * <mailto:").  In place; returns s.
+ */
+static char *
+mime_name_trim(char *s)
+{
+	size_t n;
+
+	for (;;) {
+		g_strstrip(s);
+		n = strlen(s);
+		if (n > 0 && strchr("([{:;,", s[n - 1]) != NULL)
+			s[n - 1] = '\0';
+		else if (n >= 6 && g_ascii_strcasecmp(s + n - 6, "mailto") == 0)
+			s[n - 6] = '\0';
+		else
+			return s;
+	}
+}
+
+/*
+ * mime_from_salvage - a sender from a From line GMime could not read as
+ * one mailbox: none at all (or one that is no plain a@b) while the line
+ * holds an address, or several from a line without a comma ("Support @ Acme
+ * support@acme.example", "user@host junk").  The address in angle brackets
+ * wins, else the last one whose domain has a dot (a display name with an @
+ * comes first), else the last one; the text before it is the name.
+ */
+static void
+mime_from_salvage(struct mime_ctx *c)
+{
+	GPtrArray *from = c->m->from;
+	const char *v = NULL;
+	size_t n, best_s = 0, best_e = 0;
+	bool found = false, best_dot = false, best_angle = false;
+	struct mime_addr *a;
+
+	for (guint i = 0; i < c->m->headers->len && v == NULL; i++) {
+		const struct mime_header *h =
+		    g_ptr_array_index(c->m->headers, i);
+
+		if (g_ascii_strcasecmp(h->name, "From") == 0)
+			v = h->value;
+	}
+	if (v == NULL || strchr(v, '@') == NULL)
+		return;
+	n = strnlen(v, MIME_FROM_SCAN);
+	if (from->len == 1 &&
+	    mime_addr_plain(
+	        ((struct mime_addr *)g_ptr_array_index(from, 0))->addr))
+		return;
+	if (from->len > 1 &&
+	    (memchr(v, ',', n) != NULL || memchr(v, ';', n) != NULL))
+		return;
+	if (from->len > 1) {
+		/* "a@x.example b@x.example": two mailboxes, comma missing */
+		bool all_good = true;
+
+		for (guint i = 0; i < from->len && all_good; i++) {
+			const struct mime_addr *f = g_ptr_array_index(from, i);
+			const char *at = strchr(f->addr, '@');
+
+			all_good = at != NULL && strchr(at, '.') != NULL;
+		}
+		if (all_good)
+			return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		size_t s, e;
+		bool angle, dot;
+
+		if (v[k] != '@' || !mime_addr_token(v, n, k, &s, &e))
+			continue;
+		angle = s > 0 && v[s - 1] == '<';
+		dot = memchr(v + k, '.', e - k) != NULL;
+		if (found && (best_angle || (!angle && best_dot && !dot)))
+			continue;
+		found = true;
+		best_s = s;
+		best_e = e;
+		best_angle = angle;
+		best_dot = dot;
+	}
+	if (!found)
+		return;
+	a = g_new0(struct mime_addr, 1);
+	{
+		char *addr = g_strndup(v + best_s, best_e - best_s);
+
+		a->addr = g_utf8_strdown(addr, -1);
+		g_free(addr);
+	}
+	{
+		/* the name: what comes before, without quotes and brackets */
+		GString *nm = g_string_new(NULL);
+		char *name;
+
+		for (size_t i = 0; i < best_s; i++)
+			if (v[i] != '"' && v[i] != '<' && v[i] != '>')
+				g_string_append_c(nm, v[i]);
+		name = mime_name_trim(g_string_free(nm, FALSE));
+		if (name[0] == '\0' || g_ascii_strcasecmp(name, a->addr) == 0) {
+			g_free(name);
+			name = NULL;
+		}
+		a->name = name != NULL ? mime_line(name) : NULL;
+		g_free(name);
+	}
+	g_ptr_array_set_size(from, 0);
+	g_ptr_array_add(from, a);
+	{
+		char *it = mime_item(a->addr);
+
+		mime_defect(c, "from: salvaged '%s' from a malformed From line",
+		            it);
+		g_free(it);
+	}
+}
+
 static void
 mime_envelope(struct mime_ctx *c, GMimeMessage *msg)
 {
 	struct mime_msg *m = c->m;
 	const char *s;
+	char *fixed;
 	GDateTime *dt;
 
 	s = g_mime_message_get_message_id(msg);
@@ -2158,12 +2885,22 @@ mime_envelope(struct mime_ctx *c, GMimeMessage *msg)
 		m->message_id = mime_line(s);
 	mime_refs(c, msg, "In-Reply-To", m->in_reply_to);
 	mime_refs(c, msg, "References", m->references);
-	mime_addrs(g_mime_message_get_from(msg), m->from, 0);
-	mime_addrs(g_mime_message_get_reply_to(msg), m->reply_to, 0);
-	mime_addrs(g_mime_message_get_to(msg), m->to, 0);
-	mime_addrs(g_mime_message_get_cc(msg), m->cc, 0);
+	mime_addr_field(c, msg, "From", g_mime_message_get_from(msg), m->from);
+	mime_addr_field(c, msg, "Reply-To", g_mime_message_get_reply_to(msg),
+	                m->reply_to);
+	mime_addr_field(c, msg, "To", g_mime_message_get_to(msg), m->to);
+	mime_addr_field(c, msg, "Cc", g_mime_message_get_cc(msg), m->cc);
+	mime_from_salvage(c);
 	s = g_mime_message_get_subject(msg);
-	if (s != NULL) {
+	fixed = mime_fixed_value((GMimeObject *)msg, "Subject");
+	if (fixed != NULL) {
+		char *dec = g_mime_utils_header_decode_text(c->opts, fixed);
+
+		g_free(m->subject);
+		m->subject = mime_line(dec);
+		g_free(dec);
+		g_free(fixed);
+	} else if (s != NULL) {
 		g_free(m->subject);
 		m->subject = mime_line(s);
 	}
@@ -2478,8 +3215,11 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 	c.reparsed = g_ptr_array_new_with_free_func(g_object_unref);
 	c.nobound = g_array_new(FALSE, FALSE, sizeof(gint64));
 	c.opts = g_mime_parser_options_new();
-	g_mime_parser_options_set_fallback_charsets(
-	    c.opts, (const char **)c.lim.charset_fallback);
+	c.chain =
+	    mime_chain(&c.lim, raw != NULL ? raw : "", raw != NULL ? len : 0);
+	/* GMime reads 8-bit header bytes with the first of these that fits */
+	g_mime_parser_options_set_fallback_charsets(c.opts,
+	                                            (const char **)c.chain);
 	g_mime_parser_options_set_warning_callback(c.opts, mime_on_warning, &c);
 
 	if (raw == NULL || len == 0) {
@@ -2528,6 +3268,7 @@ out:
 		g_object_unref(msg);
 	/* The callback must not outlive c: lazy decoding may still warn. */
 	g_mime_parser_options_free(c.opts);
+	g_strfreev(c.chain);
 	g_ptr_array_unref(c.text_parts);
 	g_ptr_array_unref(c.html_parts);
 	g_ptr_array_unref(c.att_parts);

@@ -79,11 +79,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* small limits so that the bounds themselves get exercised */
 	static const char *const fallback[] = {"utf-8", "windows-1252", NULL};
+	/* multi-byte and stateful charsets in the chain, as a Japanese or
+	 * Chinese team configures them (mime.fallback_charsets) */
+	static const char *const extra[] = {"shift_jis", "gb18030",
+	                                    "iso-2022-jp", NULL};
 	struct mime_limits lim = {.max_depth = 8,
 	                          .max_parts = 64,
 	                          .max_headers = 64,
 	                          .max_text = 256u << 10,
-	                          .charset_fallback = fallback};
+	                          .charset_fallback = fallback,
+	                          .extra_charsets = extra};
 	struct mime_msg *m = mime_parse(data, size, &lim);
 	char *s, *t;
 

@@ -445,6 +445,46 @@ def test_corpus_machine_mail_gets_no_acknowledgement(world):
     assert "bounce|" in stored
 
 
+FIXTURES = os.path.join(ROOT, "tests", "unit", "fixtures")
+
+# Machine notices without a DSN (tests/unit/test_classify.c has each rule).
+NOTICES = {"ses_sns_bounce.eml": "bounce", "ses_sns_complaint_json.eml": "complaint",
+           "sendgrid_event.eml": "bounce", "mailgun_event.eml": "bounce",
+           "postmark_spam.eml": "complaint", "carrier_jp_error.eml": "bounce",
+           "gateway_blocked.eml": "bounce", "arf_text_plain.eml": "complaint",
+           "arf_jmrp.eml": "complaint", "arf_abuse_text.eml": "complaint",
+           "noreply_delivery.eml": "auto-reply"}
+
+
+def test_provider_carrier_gateway_notices_get_no_acknowledgement(world):
+    files = [os.path.join(FIXTURES, "classify", f) for f in sorted(NOTICES)]
+    p = world.ctl("import", "--json", *files)
+    res = {os.path.basename(r["file"]): r
+           for r in map(json.loads, p.stdout.decode().splitlines())}
+    assert {f: res[f]["class"] for f in NOTICES} == NOTICES
+    assert [f for f in NOTICES if res[f]["acknowledged"]] == []
+    assert world.sql("SELECT count(*) FROM outbox") == "0"
+    # about no ticket of ours: kept, no ticket made, nobody suppressed
+    assert {res[f]["result"] for f in NOTICES} == {"kept without ticket"}
+    assert world.sql("SELECT count(*) FROM ticket") == "0"
+    assert world.sql("SELECT count(*) FROM suppression") == "0"
+
+
+def test_raw_8bit_subjects_and_salvaged_sender_on_the_ticket(make_world):
+    world = make_world(extra='mime: { fallback_charsets = [ "shift_jis" ]; };')
+    # raw GB2312 read by the charset its text part declares, raw Shift_JIS
+    # by mime.fallback_charsets (two bytes: too few to guess from)
+    gb = os.path.join(FIXTURES, "mime", "raw-gb2312-header.eml")
+    sj = ("From: Doe John john.doe@customer.example\r\nTo: %s\r\n"
+          "Subject: Re: \x8c\x8f #12\r\nMessage-ID: <sj-%s@customer.example>\r\n\r\n"
+          "hello\r\n" % (world.addr(world.support), uuid.uuid4().hex)).encode("latin-1")
+    world.ctl("import", gb)
+    world.ctl("import", input=sj)
+    got = world.sql("SELECT string_agg(subject || '|' || coalesce(from_addr, ''), ';' "
+                    "ORDER BY id) FROM message WHERE direction = 'in'")
+    assert got == "转发：关于发票的问题|zhang.wei@example.cn;Re: 件 #12|john.doe@customer.example"
+
+
 # ---------------------------------------------------------------- must show 4
 def test_every_automatic_mail_carries_rfc3834_and_loop_headers(world):
     # this test's own traffic, so that it checks something when run alone

@@ -175,6 +175,35 @@ test_agents(void)
 	g_free(e);
 }
 
+/* mime.fallback_charsets: a list iconv knows, else file:line. */
+static void
+test_mime_charsets(void)
+{
+	struct cfg *c;
+	char *e;
+
+	c = load_cfg("");
+	TEST_CHECK(c && c->mime_fallback_charsets == NULL);
+	cfg_free(&c);
+	c = load_cfg("mime: { fallback_charsets = [ \"gb18030\", "
+	             "\"shift_jis\" ]; };\n");
+	TEST_CHECK(c && c->mime_fallback_charsets != NULL);
+	if (c && c->mime_fallback_charsets) {
+		TEST_STREQ(c->mime_fallback_charsets[0], "gb18030");
+		TEST_STREQ(c->mime_fallback_charsets[1], "shift_jis");
+		TEST_CHECK(c->mime_fallback_charsets[2] == NULL);
+	}
+	cfg_free(&c);
+	e = load("mime: {\n  fallback_charsets = [ \"gb18030\",\n"
+	         "    \"no-such-charset\" ]; };\n");
+	TEST_CHECK(has(e, "t.conf:8: mime.fallback_charsets: unknown "
+	                  "charset 'no-such-charset'"));
+	g_free(e);
+	e = load("mime: { fallback_charsets = \"gb18030\"; };\n");
+	TEST_CHECK(has(e, "t.conf:6: mime.fallback_charsets: expected"));
+	g_free(e);
+}
+
 static void
 test_missing_secret(void)
 {
@@ -317,6 +346,7 @@ main(void)
 	    {"missing_secret", test_missing_secret},
 	    {"people_and_all_errors", test_people_and_all_errors},
 	    {"agents", test_agents},
+	    {"mime_charsets", test_mime_charsets},
 	    {"queues", test_queues},
 	};
 	int rc;

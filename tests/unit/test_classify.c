@@ -1062,6 +1062,211 @@ test_speed(void)
 	g_string_free(raw, TRUE);
 }
 
+/* Amazon SES through SNS: the event in JSON, plain and as an envelope. */
+static void
+test_provider_ses(void)
+{
+	struct classify_result r;
+	gsize len = 0;
+	char *raw, *v;
+
+	EXPECT_CLASS("ses_sns_bounce.eml", CLASSIFY_BOUNCE, &r);
+	TEST_STREQ(r.reason, "provider notification notificationType=Bounce");
+	TEST_STREQ(r.bounce_recipient, "gone.customer@customer.example");
+	TEST_STREQ(r.bounce_status, "5.1.1");
+	classify_result_clear(&r);
+	EXPECT_CLASS("ses_sns_complaint_json.eml", CLASSIFY_COMPLAINT, &r);
+	TEST_CHECK(r.bounce_recipient == NULL);
+	classify_result_clear(&r);
+
+	raw = load("ses_sns_bounce.eml", &len);
+	if (raw == NULL)
+		return;
+	/* delivery and delay events: machine mail, nothing failed */
+	v = replace(raw, "\"notificationType\":\"Bounce\"",
+	            "\"notificationType\":\"Delivery\"");
+	TEST_STREQ(classify_name(class_of_str(v, &opts)), "auto-reply");
+	g_free(v);
+	v = replace(raw, "\"notificationType\":\"Bounce\"",
+	            "\"eventType\":\"DeliveryDelay\"");
+	TEST_STREQ(classify_name(class_of_str(v, &opts)), "delay");
+	g_free(v);
+	/* prose about SES from a person is a person's */
+	{
+		static const char person[] =
+		    "From: dev@customer.example\nTo: support@example.com\n"
+		    "Subject: SES question\n\nOur notificationType is "
+		    "\"Bounce\" for every mail, why?\n";
+
+		TEST_STREQ(classify_name(class_of_str(person, &opts)), "human");
+	}
+	g_free(raw);
+}
+
+/* SendGrid, Mailgun and Postmark events relayed as mail (JSON body). */
+static void
+test_provider_events(void)
+{
+	struct classify_result r;
+	gsize len = 0;
+	char *raw, *v;
+
+	EXPECT_CLASS("sendgrid_event.eml", CLASSIFY_BOUNCE, &r);
+	TEST_STREQ(r.reason, "provider notification event=bounce");
+	/* not SNS: a JSON body alone never suppresses an address */
+	TEST_CHECK(r.bounce_recipient == NULL);
+	classify_result_clear(&r);
+	EXPECT_CLASS("mailgun_event.eml", CLASSIFY_BOUNCE, &r);
+	TEST_STREQ(r.reason, "provider notification event=failed");
+	classify_result_clear(&r);
+	EXPECT_CLASS("postmark_spam.eml", CLASSIFY_COMPLAINT, &r);
+	TEST_STREQ(r.reason, "provider notification RecordType=SpamComplaint");
+	classify_result_clear(&r);
+
+	/* the same JSON after a person's words is a person asking */
+	raw = load("sendgrid_event.eml", &len);
+	if (raw == NULL)
+		return;
+	v = replace(raw, "[{\"email\"", "Hi, we got this, why?\n[{\"email\"");
+	TEST_STREQ(classify_name(class_of_str(v, &opts)), "human");
+	g_free(v);
+	g_free(raw);
+}
+
+/* A Japanese carrier's error notice in raw ISO-2022-JP. */
+static void
+test_carrier_jp(void)
+{
+	struct classify_result r;
+	gsize len = 0;
+	char *raw, *v;
+
+	EXPECT_CLASS("carrier_jp_error.eml", CLASSIFY_BOUNCE, &r);
+	TEST_CHECK(strstr(r.reason, "メールエラー通知") != NULL);
+	classify_result_clear(&r);
+	raw = load("carrier_jp_error.eml", &len);
+	if (raw == NULL)
+		return;
+	/* a customer's own address and envelope: a person asking */
+	v = replace(raw, "Return-Path: <>",
+	            "Return-Path: <k@customer.example>");
+	TEST_STREQ(classify_name(class_of_str(v, &opts)), "human");
+	g_free(v);
+	g_free(raw);
+}
+
+/* A mail-security gateway reporting that it blocked our mail. */
+static void
+test_gateway_blocked(void)
+{
+	struct classify_result r;
+	gsize len = 0;
+	char *raw, *v;
+
+	EXPECT_CLASS("gateway_blocked.eml", CLASSIFY_BOUNCE, &r);
+	TEST_STREQ(r.reason, "blocked/failed notice \"message blocked\" from "
+	                     "no-reply");
+	classify_result_clear(&r);
+	raw = load("gateway_blocked.eml", &len);
+	if (raw == NULL)
+		return;
+	/* the admin writing the same words himself is answered */
+	v = replace(raw, "no-reply@security.customer.example",
+	            "it-admin@customer.example");
+	TEST_STREQ(classify_name(class_of_str(v, &opts)), "human");
+	g_free(v);
+	/* and a forward of the notice by a person too */
+	v = replace(raw, "Subject: Message blocked",
+	            "Subject: Fwd: Message blocked");
+	TEST_STREQ(classify_name(class_of_str(v, &opts)), "human");
+	g_free(v);
+	/* the null envelope sender is a machine too, but only its own
+	   unquoted words count */
+	{
+		char *a = replace(raw,
+		                  "From: Email Security "
+		                  "<no-reply@security.customer.example>",
+		                  "Return-Path: <>\nFrom: it@customer.example");
+		char *b = replace(a, "Subject: Message blocked: ", "Subject: ");
+		char *c = replace(b, "Your message to", "> Your message to");
+		char *d = replace(c, "and will not", "> and will not");
+
+		TEST_STREQ(classify_name(class_of_str(b, &opts)), "bounce");
+		TEST_STREQ(classify_name(class_of_str(d, &opts)), "human");
+		g_free(a);
+		g_free(b);
+		g_free(c);
+		g_free(d);
+	}
+	g_free(raw);
+}
+
+/* ARF complaints without the RFC 5965 structure. */
+static void
+test_arf_variants(void)
+{
+	struct classify_result r;
+
+	EXPECT_CLASS("arf_text_plain.eml", CLASSIFY_COMPLAINT, &r);
+	TEST_STREQ(r.reason, "ARF fields in the text feedback-type=abuse");
+	TEST_STREQ(r.original_message_id, "ack-90@support.example.com");
+	classify_result_clear(&r);
+	/* a person quoting those fields is a person */
+	{
+		static const char quoted[] =
+		    "From: a@customer.example\nTo: support@example.com\n"
+		    "Subject: what is this?\n\nWe got this:\n"
+		    "> Feedback-Type: abuse\n> User-Agent: ISP-FBL/2.1\n"
+		    "> Version: 1\n";
+
+		TEST_STREQ(classify_name(class_of_str(quoted, &opts)), "human");
+	}
+	EXPECT_CLASS("arf_jmrp.eml", CLASSIFY_COMPLAINT, &r);
+	TEST_STREQ(r.original_message_id, "ack-91@support.example.com");
+	classify_result_clear(&r);
+	EXPECT_CLASS("arf_abuse_text.eml", CLASSIFY_COMPLAINT, &r);
+	TEST_STREQ(r.original_message_id, "ack-92@support.example.com");
+	classify_result_clear(&r);
+	/* the abuse wording without the reported mail: a person's words */
+	{
+		static const char person[] =
+		    "From: a@customer.example\nTo: support@example.com\n"
+		    "Subject: spam\n\nThis is an email abuse report for an "
+		    "email message I got from you.\n";
+
+		TEST_STREQ(classify_name(class_of_str(person, &opts)), "human");
+	}
+}
+
+/* The rule of thumb: a no-reply sender about a delivery is not answered. */
+static void
+test_noreply_delivery(void)
+{
+	struct classify_result r;
+	gsize len = 0;
+	char *raw, *v;
+
+	EXPECT_CLASS("noreply_delivery.eml", CLASSIFY_AUTO_REPLY, &r);
+	TEST_STREQ(r.reason, "no-reply sender about a delivery (\"deliver\")");
+	classify_result_clear(&r);
+	raw = load("noreply_delivery.eml", &len);
+	if (raw == NULL)
+		return;
+	v = replace(raw, "no-reply@parcels.example", "anna@customer.example");
+	TEST_STREQ(classify_name(class_of_str(v, &opts)), "human");
+	g_free(v);
+	v = replace(raw, "no-reply@parcels.example",
+	            "donotreply+bounces@parcels.example");
+	TEST_STREQ(classify_name(class_of_str(v, &opts)), "auto-reply");
+	g_free(v);
+	/* a no-reply sender about something else keeps today's verdict */
+	v = replace(raw, "We tried to deliver your parcel today",
+	            "We have a question about your account");
+	TEST_STREQ(classify_name(class_of_str(v, &opts)), "human");
+	g_free(v);
+	g_free(raw);
+}
+
 int
 main(void)
 {
@@ -1105,6 +1310,12 @@ main(void)
 	    {"precedence_order", test_precedence_order},
 	    {"reason_utf8_bounded", test_reason_utf8_bounded},
 	    {"degenerate", test_degenerate},
+	    {"provider_ses", test_provider_ses},
+	    {"provider_events", test_provider_events},
+	    {"carrier_jp", test_carrier_jp},
+	    {"gateway_blocked", test_gateway_blocked},
+	    {"arf_variants", test_arf_variants},
+	    {"noreply_delivery", test_noreply_delivery},
 	    {"names", test_names},
 	    {"speed", test_speed},
 	};

@@ -942,6 +942,279 @@ test_content_language(void)
 	mime_msg_free(&m);
 }
 
+/* Raw GB2312 in Subject and file name; the text part declares gb2312. */
+static void
+test_raw_declared_charset(void)
+{
+	struct mime_msg *m = parse_fixture("raw-gb2312-header.eml");
+
+	TEST_CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	TEST_STREQ(m->subject, "转发：关于发票的问题");
+	TEST_STREQ(mime_header(m, "Subject"), "转发：关于发票的问题");
+	TEST_STREQ(mime_first_from(m)->name, "张伟");
+	TEST_STREQ(m->text, "你好，请看附件。");
+	TEST_INTEQ(m->attachments->len, 1);
+	if (att(m, 0) != NULL)
+		TEST_STREQ(att(m, 0)->filename, "报告.doc");
+	TEST_CHECK(has_defect(m, "unencoded 8-bit header"));
+	TEST_CHECK(all_valid(m));
+	mime_msg_free(&m);
+}
+
+/* Raw Shift_JIS, nothing declared: mime.fallback_charsets decides. */
+static void
+test_raw_configured_charset(void)
+{
+	static const char *const sjis[] = {"shift_jis", NULL};
+	static const char *const gb[] = {"gb18030", NULL};
+	struct mime_limits lim = {0};
+	char *data = NULL;
+	gsize len = 0;
+	struct mime_msg *m;
+
+	TEST_CHECK(g_file_get_contents(FIXTURES "raw-sjis-undeclared.eml",
+	                               &data, &len, NULL));
+	if (data == NULL)
+		return;
+	/* two 8-bit bytes are too few to guess from: without the key they
+	   are Windows-1252 noise (valid UTF-8), with it the right kanji */
+	{
+		static const char raw[] = "From: a@example.jp\n"
+		                          "Subject: Re: \x8c\x8f #12\n\nx\n";
+
+		m = mime_parse(raw, sizeof(raw) - 1, NULL);
+		TEST_CHECK(strcmp(m->subject, "Re: 件 #12") != 0);
+		TEST_CHECK(all_valid(m));
+		mime_msg_free(&m);
+		lim.extra_charsets = sjis;
+		m = mime_parse(raw, sizeof(raw) - 1, &lim);
+		TEST_STREQ(m->subject, "Re: 件 #12");
+		mime_msg_free(&m);
+	}
+	lim.extra_charsets = sjis;
+	m = mime_parse(data, len, &lim);
+	TEST_STREQ(m->subject, "お問い合わせの件");
+	TEST_INTEQ(m->attachments->len, 1);
+	if (att(m, 0) != NULL)
+		TEST_STREQ(att(m, 0)->filename, "見積書.pdf");
+	TEST_STREQ(m->text, "please see the quote");
+	mime_msg_free(&m);
+
+	/* a list starting with a charset the bytes do not fit: next one */
+	{
+		static const char *const both[] = {"iso-2022-jp", "shift_jis",
+		                                   NULL};
+
+		lim.extra_charsets = both;
+		m = mime_parse(data, len, &lim);
+		TEST_STREQ(m->subject, "お問い合わせの件");
+		mime_msg_free(&m);
+	}
+	/* a Chinese team's list on a GB18030 subject */
+	{
+		static const char raw[] =
+		    "From: a@example.cn\nSubject: \xc4\xe3\xba\xc3\n\nx\n";
+
+		lim.extra_charsets = gb;
+		m = mime_parse(raw, sizeof(raw) - 1, &lim);
+		TEST_STREQ(m->subject, "你好");
+		mime_msg_free(&m);
+	}
+	g_free(data);
+}
+
+/*
+ * Nothing declared, nothing configured: libuchardet's guess, taken only
+ * for a multi-byte charset the bytes convert from.
+ */
+static void
+test_raw_guessed_charset(void)
+{
+	struct mime_msg *m = parse_fixture("raw-sjis-guess.eml");
+
+	TEST_CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	TEST_STREQ(m->subject, "お問い合わせ：見積書の件について");
+	TEST_INTEQ(m->attachments->len, 1);
+	if (att(m, 0) != NULL)
+		TEST_STREQ(att(m, 0)->filename, "見積書.pdf");
+	mime_msg_free(&m);
+	/* single-byte guesses are not taken (the guesser calls "\xe1\xe2"
+	   ISO-8859-7): Latin-1 headers stay Windows-1252 */
+	m = parse_fixture("latin1-subject.eml");
+	TEST_STREQ(m->subject, "Café crème brûlée");
+	mime_msg_free(&m);
+	{
+		static const char raw[] = "Subject: \xe1\xe2\xe1\xe2\n\nx\n";
+
+		m = mime_parse(raw, sizeof(raw) - 1, NULL);
+		TEST_STREQ(m->subject, "áâáâ");
+		mime_msg_free(&m);
+	}
+}
+
+/* A raw ISO-2022-JP subject is 7-bit: escapes, no encoded word. */
+static void
+test_raw_iso2022jp_subject(void)
+{
+	struct mime_msg *m = parse_fixture("raw-iso2022jp-subject.eml");
+
+	TEST_CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	TEST_STREQ(m->subject, "メールエラー通知");
+	TEST_STREQ(mime_header(m, "Subject"), "メールエラー通知");
+	TEST_STREQ(m->text, "送信されたメールは配信できませんでした。\n");
+	mime_msg_free(&m);
+}
+
+/* Encoded words split in the middle of a character are decoded whole. */
+static void
+test_split_encoded_words(void)
+{
+	struct mime_msg *m = parse_fixture("split-words.eml");
+
+	TEST_CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	TEST_STREQ(m->subject, "件名：日本語のテスト");
+	TEST_STREQ(mime_first_from(m)->name, "Jürgen Groß");
+	TEST_STREQ(mime_first_from(m)->addr, "jg@example.de");
+	TEST_STREQ(mime_header(m, "X-Jis"), "お見積もりについて");
+	TEST_STREQ(mime_header(m, "X-Q"), "Grüße");
+	/* other charsets are not merged; a lone bad byte stays one char */
+	TEST_CHECK(
+	    g_str_has_prefix(mime_header(m, "X-Mixed"), "café crème and "));
+	TEST_CHECK(g_str_has_suffix(mime_header(m, "X-Mixed"), " plain"));
+	TEST_INTEQ(m->attachments->len, 1);
+	if (att(m, 0) != NULL)
+		TEST_STREQ(att(m, 0)->filename, "Übersicht.pdf");
+	TEST_CHECK(all_valid(m));
+	mime_msg_free(&m);
+
+	/* many unclosed words (no "?=" anywhere) are text, read once each */
+	{
+		GString *g = g_string_new("Subject: ");
+		struct mime_msg *h;
+
+		for (int i = 0; i < 20000; i++)
+			g_string_append(g, "=?utf-8?B?QUJD");
+		g_string_append(g, "\n\nx\n");
+		h = mime_parse(g->str, g->len, NULL);
+		TEST_CHECK(g_str_has_prefix(h->subject,
+		                            "=?utf-8?B?QUJD=?utf-8?B?QUJD"));
+		mime_msg_free(&h);
+		g_string_free(g, TRUE);
+	}
+}
+
+/* From lines real mailers write: the address is never lost. */
+static void
+test_from_salvage(void)
+{
+	static const struct {
+		const char *from, *addr, *name;
+		bool defect;
+	} cases[] = {
+	    /* unbalanced quotes */
+	    {"\"Doe, John <john.doe@example.com>", "john.doe@example.com",
+	     "Doe, John", false},
+	    {"John \"Jack\" Doe <john.doe@example.com", "john.doe@example.com",
+	     "John Jack Doe", false},
+	    /* display name with an @, no angle brackets */
+	    {"Support @ Acme support@acme.example", "support@acme.example",
+	     "Support @ Acme", true},
+	    {"\"john.doe@example.com\" john.doe@example.com",
+	     "john.doe@example.com", NULL, true},
+	    {"Doe John john.doe@example.com", "john.doe@example.com",
+	     "Doe John", true},
+	    /* a bare address followed by junk */
+	    {"john.doe@example.com junk", "john.doe@example.com", NULL, true},
+	    {"john.doe@example.com (John Doe) junk here",
+	     "john.doe@example.com", "John Doe", false},
+	    /* a trailing dot */
+	    {"john.doe@example.com.", "john.doe@example.com", NULL, false},
+	    {"John Doe <john.doe@example.com.>", "john.doe@example.com",
+	     "John Doe", false},
+	    /* brackets GMime does not know, a quoted bare address */
+	    {"John Doe [john.doe@example.com]", "john.doe@example.com",
+	     "John Doe", true},
+	    {"John Doe <mailto:john.doe@example.com>", "john.doe@example.com",
+	     "John Doe", true},
+	    {"\"john.doe@example.com\"", "john.doe@example.com", NULL, true},
+	    /* a comma missing between two good mailboxes: both kept */
+	    {"tim@example.com ann@example.com", "tim@example.com", NULL, false},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *raw = g_strdup_printf("From: %s\nTo: s@example.com\n"
+		                            "Subject: t\n\nx\n",
+		                            cases[i].from);
+		struct mime_msg *m = mime_parse(raw, strlen(raw), NULL);
+		const struct mime_addr *f = mime_first_from(m);
+		int failed_before = test_failed;
+
+		TEST_CHECK(f != NULL);
+		if (f != NULL) {
+			TEST_STREQ(f->addr, cases[i].addr);
+			if (cases[i].name != NULL)
+				TEST_STREQ(f->name, cases[i].name);
+			else
+				TEST_CHECK(f->name == NULL);
+		}
+		TEST_CHECK(has_defect(m, "from: salvaged") == cases[i].defect);
+		if (test_failed != failed_before)
+			fprintf(stderr, "  From: %s\n", cases[i].from);
+		mime_msg_free(&m);
+		g_free(raw);
+	}
+	/* no address at all: nothing invented */
+	{
+		static const char raw[] =
+		    "From: Support @ Acme\nSubject: t\n\nx\n";
+		struct mime_msg *m = mime_parse(raw, sizeof(raw) - 1, NULL);
+
+		TEST_CHECK(!has_defect(m, "from: salvaged"));
+		mime_msg_free(&m);
+	}
+	{
+		struct mime_msg *m = parse_fixture("from-unbalanced.eml");
+
+		TEST_CHECK(m != NULL && mime_first_from(m) != NULL);
+		if (m != NULL && mime_first_from(m) != NULL)
+			TEST_STREQ(mime_first_from(m)->addr,
+			           "john.doe@example.com");
+		mime_msg_free(&m);
+	}
+}
+
+/* Names from the part itself before generic ones. */
+static void
+test_part_names(void)
+{
+	static const char *const want[] = {
+	    "invoice-2024-117.pdf",  /* Content-Type name only */
+	    "Quarterly figures.xls", /* Content-Description + type's ext */
+	    "invitation.ics",        /* text/calendar */
+	    "delivery-report.txt",   /* message/delivery-status */
+	    "original-headers.txt",  /* text/rfc822-headers */
+	    "original-message.eml",  /* message/rfc822 without a subject */
+	    "attachment-7.bin",      /* nothing says more */
+	};
+	struct mime_msg *m = parse_fixture("part-names.eml");
+
+	TEST_CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	TEST_INTEQ(m->attachments->len, ARRAY_SIZE(want));
+	for (guint i = 0; i < ARRAY_SIZE(want) && att(m, i) != NULL; i++)
+		TEST_STREQ(att(m, i)->filename, want[i]);
+	mime_msg_free(&m);
+}
+
 int
 main(void)
 {
@@ -953,6 +1226,13 @@ main(void)
 	    {"charset_mislabelled", test_charset_mislabelled},
 	    {"charset_fallback_option", test_charset_fallback_option},
 	    {"rfc2231_names", test_rfc2231_names},
+	    {"raw_declared_charset", test_raw_declared_charset},
+	    {"raw_configured_charset", test_raw_configured_charset},
+	    {"raw_guessed_charset", test_raw_guessed_charset},
+	    {"raw_iso2022jp_subject", test_raw_iso2022jp_subject},
+	    {"split_encoded_words", test_split_encoded_words},
+	    {"from_salvage", test_from_salvage},
+	    {"part_names", test_part_names},
 	    {"html_only", test_html_only},
 	    {"forward", test_forward},
 	    {"reply_outlook", test_reply_outlook},
