@@ -694,8 +694,8 @@ imap_parse_search_reply(GByteArray *reply, uint32_t lo, uint32_t hi, size_t max,
 	/* RFC 3501 does not promise order.  An array nothing was ever
 	 * appended to has data NULL, and NULL + 0 is undefined. */
 	if (found->len > start)
-		qsort(found->data + start * sizeof(uint32_t), found->len - start,
-		      sizeof(uint32_t), imap_parse_cmp_u32);
+		qsort(found->data + start * sizeof(uint32_t),
+		      found->len - start, sizeof(uint32_t), imap_parse_cmp_u32);
 	return 0;
 }
 
