@@ -196,11 +196,12 @@ test_mime_charsets(void)
 	cfg_free(&c);
 	e = load("mime: {\n  fallback_charsets = [ \"gb18030\",\n"
 	         "    \"no-such-charset\" ]; };\n");
-	TEST_CHECK(has(e, "t.conf:8: mime.fallback_charsets: unknown "
-	                  "charset 'no-such-charset'"));
+	TEST_CHECK(testutil_has(e, "t.conf:8: mime.fallback_charsets: unknown "
+	                           "charset 'no-such-charset'"));
 	g_free(e);
 	e = load("mime: { fallback_charsets = \"gb18030\"; };\n");
-	TEST_CHECK(has(e, "t.conf:6: mime.fallback_charsets: expected"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:6: mime.fallback_charsets: expected"));
 	g_free(e);
 }
 
