@@ -151,8 +151,8 @@ N ?= 10000
 bench: all
 	nice /usr/bin/python3 tests/bench/bench.py --n $(N) $(BENCH_ARGS)
 
-LINT_SRC := src/*.c include/*.h daemon/*.c tests/unit/*.c tests/unit/*.h \
-            tests/fuzz/*.c
+LINT_SRC := src/*.c src/*.h include/*.h daemon/*.c tests/unit/*.c \
+            tests/unit/*.h tests/fuzz/*.c
 lint:
 	clang-format --dry-run --Werror $(LINT_SRC)
 	! grep -nE '\b(sprintf|strcpy|strcat|atoi|gets|strtok|system)\(' src/*.c daemon/*.c
@@ -198,7 +198,7 @@ install: all
 	install -m 0644 daemon/tickctl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 conf/tickd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 daemon/tickd.8 $(DESTDIR)$(MANDIR)/man8/
-	# mail templates (issue 12): a pristine copy, and the admin's copy
+	# mail templates: a pristine copy, and the admin's copy
 	# once, never over an edited one
 	rm -rf $(DESTDIR)$(DATADIR)/templates
 	cp -R conf/templates $(DESTDIR)$(DATADIR)/templates

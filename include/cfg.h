@@ -1,12 +1,17 @@
 /*
- * cfg.h - the libconfig file as an immutable struct cfg.  Every string is
- * copied out of libconfig (its strings die with config_destroy), every
- * number is range-checked, credentials are read here.  A reload builds a
- * fresh struct cfg and the caller swaps it in only when cfg_load
- * succeeded, so a bad edit never takes down a running daemon.
+ * cfg.h - the libconfig file as an immutable struct cfg.  Every key is one
+ * row of a table in cfg.c (path, type, default, range, check, the field
+ * it fills); the known-key check, the loading and `tickctl config-keys`
+ * all read that table.  Every string is copied out of libconfig (its
+ * strings die with config_destroy), every number is range-checked,
+ * credentials are read here.  A reload builds a fresh struct cfg and the
+ * caller swaps it in only when cfg_load succeeded, so a bad edit never
+ * takes down a running daemon.
  *
  * Errors are collected, not stopped at: each is one "file:line: message"
  * string, so `tickd --check-config` can list every problem at once.
+ * Address keys take "name@domain" or "Name <name@domain>"; the name part
+ * fills the matching name key (smtp.from_name, ...) when that is not set.
  */
 #ifndef TICKD_CFG_H
 #define TICKD_CFG_H
@@ -15,6 +20,7 @@
 #include "sla.h"
 
 #include <glib.h>
+#include <stdio.h>
 
 enum cfg_after {
 	CFG_AFTER_SEEN = 0, /* UID STORE +FLAGS (\Seen) after commit */
@@ -57,7 +63,6 @@ struct cfg_tickets {
 	gint64 max_mail_size; /* bytes; larger mails are noted, kept raw */
 	bool list_drop;       /* list mail: kept without a ticket */
 	bool spam_drop;       /* spam-flagged mail: likewise */
-	/* issue 12: queues, templates, retention */
 	char *template_set;   /* templates/<set>/..., default "default" */
 	char *language;       /* the queue's default language, "en" */
 	int retention_days;   /* closed tickets kept this long; 0 = forever */
@@ -67,12 +72,12 @@ struct cfg_tickets {
 struct cfg_limits {
 	int per_recipient_day; /* automatic mails to one address per day */
 	int per_ticket_hour;   /* automatic mails per ticket per hour */
-	int global_per_minute; /* circuit breaker for all automatic mail */
+	int global_per_minute; /* circuit breaker: repeats per minute */
 	int suppress_days;     /* how long a bounced address gets nothing */
 	int breaker_cooldown;  /* seconds the breaker stays open; 0: reset */
 };
 
-/* Manager reports and CSAT (issue 11). */
+/* Manager reports and CSAT. */
 struct cfg_report {
 	bool daily, weekly; /* digest schedules */
 	int hour;           /* local hour the digest goes out, 0..23 */
@@ -98,7 +103,9 @@ enum cfg_trust_from {
 };
 
 struct cfg_agents {
-	char *authserv_id; /* owned or NULL: our MTA's authserv-id */
+	char *authserv_id;  /* owned or NULL: our MTA's authserv-id */
+	int authres_fields; /* topmost Authentication-Results fields that
+	                       our own MTA and filters add (trusted) */
 	enum cfg_trust_from trust_from;
 };
 
@@ -108,8 +115,6 @@ struct cfg_person {
 	char *team;
 	enum cfg_role role;
 };
-
-/* ---- SLA and escalation (issue 7) ---- */
 
 /* Ticket priorities as sla.h's integers: bigger = more urgent. */
 enum cfg_priority {
@@ -171,9 +176,8 @@ struct cfg {
 	GPtrArray *people; /* struct cfg_person*, agents and managers */
 	struct cfg_sla sla;
 	struct cfg_agents agents;
-	char **mime_fallback_charsets; /* owned, NULL-terminated, or NULL:
-	                                  mime.fallback_charsets */
-	/* issue 12 */
+	char **mime_fallback_charsets;  /* owned, NULL-terminated, or NULL:
+	                                   mime.fallback_charsets */
 	char *templates_dir;            /* NULL: built-in acknowledgement */
 	struct template_lib *templates; /* every template, checked */
 	GPtrArray *queues; /* struct cfg_queue*; one implicit without a list;
@@ -181,16 +185,26 @@ struct cfg {
 };
 
 /*
- * One queue (mailbox).  view is a shallow copy of the whole struct cfg
- * with this queue's imap.*, smtp.from*, tickets.* values, so that fetch,
- * ingest and compose work on a queue without knowing queues exist.  Its
- * strings belong to the queue or to the parent cfg; never cfg_free it.
+ * One queue (mailbox): the per-queue keys, each resolved (a key the queue
+ * leaves out holds the value of imap.*, smtp.from* or tickets.*).  Every
+ * string is owned by the queue.
+ *
+ * view is a struct cfg whose imap.*, smtp.from*, tickets.* fields point
+ * at this queue's values and whose other fields are the parent's, for
+ * the modules that take a struct cfg for one mailbox (fetch, ingest,
+ * compose).  It owns nothing; never cfg_free it; it lives as long as the
+ * parent cfg.
  */
 struct cfg_queue {
 	char *name;
-	struct cfg *view;
-	char *strs[16]; /* owned strings the view points at */
-	int nstrs;
+	char *url, *user, *password_file, *password; /* IMAP login */
+	char *mailbox, *sent_mailbox; /* sent_mailbox NULL: not watched */
+	char *subject_tag, *template_set, *language;
+	char *from, *from_name; /* sender address of its mail, its name */
+	char *calendar, *sla;   /* NULL: the SLA module's default */
+	bool acknowledge;
+	int retention_days;
+	struct cfg *view; /* owned shell; its pointers are borrowed */
 };
 
 /* cfg_queue_by_name - the queue called name, or NULL. */
@@ -227,6 +241,27 @@ const char *cfg_agents_warning(const struct cfg *c);
  * (systemd LoadCredential=) first.  0 or -errno; *data_r is g_free'd.
  */
 int cfg_read_secret(const char *name, char **data_r, size_t *len_r);
+
+/*
+ * cfg_keys_print - every key of the table, one a line: path, type,
+ * default and range ("*" stands for a list index), for
+ * `tickctl config-keys` and the man page's key list.
+ */
+void cfg_keys_print(FILE *out);
+
+/*
+ * cfg_keys_next - walk the table: *i starts at 0; returns the next key's
+ * path (static) and advances *i, or NULL after the last.
+ */
+const char *cfg_keys_next(size_t *i);
+
+/*
+ * cfg_address_split - s as "name@domain" or "Name <name@domain>" (the
+ * name may be in double quotes).  0 with *addr_r (g_free) and *name_r
+ * (g_free; NULL when there is none), or -EINVAL when s is not one
+ * address.  Pure; exported for the tests.
+ */
+int cfg_address_split(const char *s, char **addr_r, char **name_r);
 
 /* cfg_default_path - "/etc/tickd/tickd.conf" unless $TICKD_CONF is set. */
 const char *cfg_default_path(void);

@@ -1,6 +1,7 @@
 /*
- * compose.h - the mails tickd writes on its own (acknowledgements now;
- * notices and digests later): subject, text and the RFC 3834 headers that
+ * compose.h - the mails tickd writes on its own (acknowledgements and
+ * escalation notices and digests; the CSAT and managers' digest mails are
+ * csat.c's and digest.c's): subject, text and the RFC 3834 headers that
  * every automatic mail carries.  Returns wire bytes built by mime.c.
  */
 #ifndef TICKD_COMPOSE_H
@@ -22,7 +23,7 @@ struct compose_ack {
 	const char *references;  /* customer's References + id, or NULL */
 	const char *message_id;  /* ours, signed, without <> */
 	gint64 now;
-	/* issue 12: language choice and template variables; NULL = none */
+	/* language choice and template variables; NULL = none */
 	const char *prev_language;      /* the customer's earlier language */
 	const char *content_language;   /* Content-Language of the mail */
 	const char *accept_language;    /* Accept-Language of the mail */

@@ -1,5 +1,5 @@
 /*
- * csat.h - customer satisfaction by mail (issue 11).  Owns the rating
+ * csat.h - customer satisfaction by mail.  Owns the rating
  * tokens, the resolution mail with its mailto: rating links, the
  * recognition of a rating reply in ingest and the daemon tick that queues
  * resolution mails.  The tables are csat_rating and csat_request

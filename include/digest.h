@@ -1,5 +1,5 @@
 /*
- * digest.h - the managers' digest mail (issue 11).  On the schedules of
+ * digest.h - the managers' digest mail.  On the schedules of
  * cfg report.* (daily and/or weekly: whole local days, weeks from Monday,
  * in report.timezone), the digest of the period that just ended goes to
  * every person with role manager at report.hour, once per period across

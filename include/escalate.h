@@ -1,5 +1,5 @@
 /*
- * escalate.h - the daemon side of SLAs and escalation (issue 7).  Applies
+ * escalate.h - the daemon side of SLAs and escalation.  Applies
  * the priority rules to a new customer mail (inside ingest's
  * transaction), and on every tick: replays the tickets' changes into
  * their SLA clocks (sla.c does the math), fires escalation levels, and
@@ -13,7 +13,8 @@
 
 #include "cfg.h"
 #include "common.h"
-#include "store.h"
+
+struct store;
 
 /* What the priority rules say about one mail. */
 struct escalate_match {

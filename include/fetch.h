@@ -10,9 +10,10 @@
 
 #include "cfg.h"
 #include "imap.h"
-#include "store.h"
 
 #include <signal.h>
+
+struct store;
 
 struct fetch_mailbox {
 	const char *key;    /* cursor key "queue:folder" */

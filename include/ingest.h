@@ -11,7 +11,8 @@
 
 #include "cfg.h"
 #include "common.h"
-#include "store.h"
+
+struct store;
 
 struct ingest_source {
 	const char *label;   /* "support:INBOX", "tickctl import" */
@@ -34,18 +35,28 @@ struct ingest_outcome {
 	gint64 ticket;  /* 0 when none */
 	gint64 message; /* 0 for duplicates */
 	bool acknowledged;
-	const char *cls; /* classify_name() of the mail; static */
+	const char *cls;   /* classify_name() of the mail; static */
+	char summary[320]; /* what was stored, the text of ingest_log */
 };
 
 /*
- * ingest_mail - everything above, committed.  Retries the transaction
- * once on a dedupe race with another instance.  0 and *out, or -E from
- * store (transient: nothing was committed, fetch the mail again later).
+ * ingest_mail - everything above, committed (inside a fetch batch:
+ * with the batch).  Retries the transaction once on a dedupe race with
+ * another instance.  0 and *out, or -E from store (transient: nothing was
+ * committed, fetch the mail again later).
  * now is the time to record (unix seconds; injected for tests).
  */
 int ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
                 size_t len, const struct ingest_source *src, gint64 now,
                 struct ingest_outcome *out);
+
+/*
+ * ingest_log - log what a mail did (out->summary) once it is durable:
+ * ingest_mail logs it itself, except inside a fetch batch (store.h),
+ * whose owner logs the batch's summaries after its COMMIT, so that the
+ * log never tells of a ticket that was rolled back.
+ */
+void ingest_log(const char *summary);
 
 /* ingest_kind_name - "new", "follow-up", ...; static. */
 const char *ingest_kind_name(enum ingest_kind k);

@@ -10,7 +10,8 @@
 
 #include "cfg.h"
 #include "smtp.h"
-#include "store.h"
+
+struct store;
 
 struct outbox_stats {
 	int sent, retried, failed;
@@ -25,12 +26,14 @@ struct outbox_stats {
  * outbox_queue - record an automatic mail tickd wrote (wire, with our
  * Message-ID msgid, no <>) as a system message on ticket, labelled
  * "[Tag #N] <label>" in its message list, and queue it for rcpt with the
- * ticket's VERP envelope sender, inside the caller's transaction.  *mid_r
- * is the message row.  0 or -E from the store.
+ * ticket's VERP envelope sender, inside the caller's transaction.  sender
+ * and is_repeat: see store_outbox_add_auto (limit_check_queue gives them).
+ * *mid_r is the message row.  0 or -E from the store.
  */
 int outbox_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
                  const char *kind, const char *label, const char *rcpt,
-                 const char *msgid, GBytes *wire, gint64 now, gint64 *mid_r);
+                 const char *msgid, GBytes *wire, gint64 now,
+                 const char *sender, bool is_repeat, gint64 *mid_r);
 
 /*
  * outbox_drain - send every due mail (up to max, 0 = no limit).  Stops

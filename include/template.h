@@ -47,10 +47,12 @@ int template_lib_load(const char *dir, struct template_lib **lib_r,
                       GPtrArray *errors);
 void template_lib_free(struct template_lib **lib);
 
+/* template_lib_new - an empty library (free with template_lib_free), for
+ * template_lib_parse in unit tests. */
+struct template_lib *template_lib_new(void);
 /* template_lib_parse - add one file's text under set/lang/name (is_html
  * for the .html part); file is what errors name.  0 / -EINVAL.  For
  * template_lib_load and unit tests. */
-struct template_lib *template_lib_new(void);
 int template_lib_parse(struct template_lib *lib, const char *file,
                        const char *set, const char *lang, const char *name,
                        bool is_html, const char *text, size_t len,

@@ -1,4 +1,4 @@
--- 004_sla: SLA clocks, escalation notices and digests (issue 7).
+-- 004_sla: SLA clocks, escalation notices and digests.
 --
 -- The clock state of one ticket is the plain integers of sla.h's struct
 -- sla_ticket (unix seconds), so the C side can replay events exactly.

@@ -1,6 +1,6 @@
 -- 005_report: customer ratings (CSAT), the resolution mails asked for,
 -- the digest log, and the indexes that keep `tickctl report` fast over
--- millions of tickets (issue 11).
+-- millions of tickets.
 
 -- One rating per ticket: the primary key makes a second rating a no-op.
 CREATE TABLE csat_rating (

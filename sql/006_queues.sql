@@ -1,5 +1,5 @@
 -- 006_queues: retention purge, erasure (right to be forgotten) and export
--- (right of access) for issue 12.  The logic is in functions so that each
+-- (right of access).  The logic is in functions so that each
 -- runs as one statement in one transaction; a later migration that adds a
 -- table holding personal data must CREATE OR REPLACE them to cover it.
 

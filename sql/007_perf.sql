@@ -1,5 +1,5 @@
--- 007_perf: the state of each instance's connections for `tickctl status`
--- (issue 10).  The daemon writes a row when a connection changes state
+-- 007_perf: the state of each instance's connections for `tickctl status`.
+-- The daemon writes a row when a connection changes state
 -- (up -> failing -> up), never per mail, so this table stays tiny and cold.
 -- An outage of the database itself is recorded once it is back.
 CREATE TABLE connection_state (

@@ -265,11 +265,19 @@ authres_parse(const char *value, struct authres_header *h)
 	parts = authres_split(clean->str);
 	p = parts->pdata[0];
 	authres_skip_ws(&p);
-	/* authserv-id is a value: a token (a host name, in practice) or a
-	 * quoted string; an optional version number follows */
-	if ((id = authres_value(&p)) == NULL || *id == '\0') {
-		rc = -EINVAL;
-		goto out;
+	/* authserv-id: the raw token as written, never unquoted or decoded,
+	 * so that '"mx.example.com"' or '=?us-ascii?q?mx.example.com?=' is
+	 * not our MTA's id; an optional version number follows */
+	{
+		const char *s = p;
+
+		while (*p && *p != ' ')
+			p++;
+		if (p == s) {
+			rc = -EINVAL;
+			goto out;
+		}
+		id = g_strndup(s, p - s);
 	}
 	authres_skip_ws(&p);
 	ver = authres_keyword(&p);
@@ -278,7 +286,7 @@ authres_parse(const char *value, struct authres_header *h)
 		rc = -EINVAL;
 		goto out;
 	}
-	h->authserv_id = g_ascii_strdown(id, -1);
+	h->authserv_id = g_steal_pointer(&id);
 	h->results = g_ptr_array_new_with_free_func(authres_result_free);
 	for (guint i = 1; i < parts->len; i++) {
 		struct authres_result *r;
@@ -291,8 +299,9 @@ authres_parse(const char *value, struct authres_header *h)
 			if (*e == '\0')
 				continue;
 		}
-		if (h->results->len >= AUTHRES_MAX_RESULTS)
-			break;
+		/* no cap on the count: a dmarc=fail after any number of
+		 * results the sender provoked must be seen; the value's
+		 * length (AUTHRES_MAX_VALUE) bounds the work */
 		if ((r = authres_resinfo(s)) != NULL)
 			g_ptr_array_add(h->results, r);
 	}
@@ -333,6 +342,78 @@ authres_aligned(const char *v, const char *dom)
 	       g_ascii_strncasecmp(d, dom, n) == 0;
 }
 
+/* authres_is_name - is [p, p+n) "Authentication-Results" followed
+ * directly by the colon? */
+static bool
+authres_is_name(const char *p, size_t n)
+{
+	static const char name[] = "Authentication-Results:";
+
+	return n >= sizeof(name) - 1 &&
+	       g_ascii_strncasecmp(p, name, sizeof(name) - 1) == 0;
+}
+
+/* authres_take - append v's text (NULL when too long) to out, free v. */
+static void
+authres_take(GPtrArray *out, GString *v, bool too_long)
+{
+	/* a NUL must not end the value early and hide the rest of it */
+	for (gsize k = 0; k < v->len; k++)
+		if (v->str[k] == '\0')
+			v->str[k] = ' ';
+	g_ptr_array_add(out, g_string_free(v, too_long)); /* NULL: too long */
+}
+
+void
+authres_raw_fields(const char *raw, size_t len, size_t max_fields,
+                   GPtrArray *out)
+{
+	const char *p = raw, *end = raw + len;
+	GString *v = NULL; /* the field being collected, NULL: none */
+	bool too_long = false;
+	size_t found = 0;
+
+	while (p < end) {
+		const char *e = memchr(p, '\n', end - p);
+		const char *le = e != NULL ? e : end;
+		const char *next = e != NULL ? e + 1 : end;
+
+		if (le > p && le[-1] == '\r')
+			le--;
+		if (le == p)
+			break; /* the empty line ends the header */
+		if (*p == ' ' || *p == '\t') {
+			/* folded: unfolding removes only the line break */
+			if (v != NULL && !too_long) {
+				if (v->len + (le - p) > AUTHRES_MAX_VALUE)
+					too_long = true;
+				else
+					g_string_append_len(v, p, le - p);
+			}
+			p = next;
+			continue;
+		}
+		if (v != NULL) {
+			authres_take(out, v, too_long);
+			v = NULL;
+			if (++found >= max_fields)
+				return;
+		}
+		if (authres_is_name(p, le - p)) {
+			const char *val =
+			    p + sizeof("Authentication-Results:") - 1;
+
+			too_long = (size_t)(le - val) > AUTHRES_MAX_VALUE;
+			v = g_string_new(NULL);
+			if (!too_long)
+				g_string_append_len(v, val, le - val);
+		}
+		p = next;
+	}
+	if (v != NULL)
+		authres_take(out, v, too_long);
+}
+
 bool
 authres_verify(const char *const *values, size_t n, const char *authserv_id,
                const char *from_addr, char *why, size_t whylen)
@@ -340,7 +421,6 @@ authres_verify(const char *const *values, size_t n, const char *authserv_id,
 	g_autofree char *dom = NULL;
 	const char *at, *pass = NULL;
 	size_t ours = 0;
-	bool ok = false;
 
 	if (from_addr == NULL || (at = strrchr(from_addr, '@')) == NULL ||
 	    at[1] == '\0') {
@@ -352,25 +432,32 @@ authres_verify(const char *const *values, size_t n, const char *authserv_id,
 		return false;
 	}
 	dom = g_ascii_strdown(at + 1, -1);
-	/* foreign fields are parsed and dropped (each is bounded, and the
-	 * mail's header count is bounded by mime.c), so that a forger's
-	 * pile of them cannot push our MTA's field out of reach */
-	for (size_t i = 0; i < n && ours < AUTHRES_MAX_HEADERS; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct authres_header h = {0};
+		int r;
 
-		if (authres_parse(values[i], &h) < 0)
-			continue;
-		if (g_ascii_strcasecmp(h.authserv_id, authserv_id) != 0) {
-			authres_header_clear(&h);
-			continue;
+		if (values[i] == NULL) {
+			snprintf(why, whylen,
+			         "Authentication-Results field %zu is over %d "
+			         "bytes",
+			         i + 1, AUTHRES_MAX_VALUE);
+			return false;
+		}
+		if ((r = authres_parse(values[i], &h)) < 0 ||
+		    g_ascii_strcasecmp(h.authserv_id, authserv_id) != 0) {
+			/* the topmost field is the last hop's: when it is
+			 * not our MTA's, nothing below it is ours either */
+			if (r == 0)
+				authres_header_clear(&h);
+			break;
 		}
 		ours++;
 		for (guint j = 0; j < h.results->len; j++) {
-			const struct authres_result *r = h.results->pdata[j];
-			bool p = strcmp(r->result, "pass") == 0;
+			const struct authres_result *res = h.results->pdata[j];
+			bool p = strcmp(res->result, "pass") == 0;
 
-			if (strcmp(r->method, "dmarc") == 0 &&
-			    strcmp(r->result, "fail") == 0) {
+			if (strcmp(res->method, "dmarc") == 0 &&
+			    strcmp(res->result, "fail") == 0) {
 				/* the MTA's own DMARC verdict overrides
 				 * any single pass beside it */
 				authres_header_clear(&h);
@@ -380,17 +467,16 @@ authres_verify(const char *const *values, size_t n, const char *authserv_id,
 			}
 			if (pass != NULL || !p)
 				continue;
-			if (strcmp(r->method, "dmarc") == 0 &&
-			    (r->header_from == NULL ||
-			     authres_aligned(r->header_from, dom)))
+			if (strcmp(res->method, "dmarc") == 0 &&
+			    authres_aligned(res->header_from, dom))
 				pass = "dmarc=pass";
-			else if (strcmp(r->method, "dkim") == 0 &&
-			         authres_aligned(r->header_d ? r->header_d
-			                                     : r->header_i,
+			else if (strcmp(res->method, "dkim") == 0 &&
+			         authres_aligned(res->header_d ? res->header_d
+			                                       : res->header_i,
 			                         dom))
 				pass = "dkim=pass, aligned";
-			else if (strcmp(r->method, "spf") == 0 &&
-			         authres_aligned(r->smtp_mailfrom, dom))
+			else if (strcmp(res->method, "spf") == 0 &&
+			         authres_aligned(res->smtp_mailfrom, dom))
 				pass = "spf=pass, aligned";
 		}
 		authres_header_clear(&h);
@@ -398,13 +484,14 @@ authres_verify(const char *const *values, size_t n, const char *authserv_id,
 	if (pass != NULL) {
 		snprintf(why, whylen, "%s for %s by %s", pass, dom,
 		         authserv_id);
-		ok = true;
-	} else if (ours == 0) {
-		snprintf(why, whylen, "no Authentication-Results from %s",
+		return true;
+	}
+	if (ours == 0)
+		snprintf(why, whylen,
+		         "no Authentication-Results from %s on top",
 		         authserv_id);
-	} else {
+	else
 		snprintf(why, whylen, "no aligned pass for %s from %s", dom,
 		         authserv_id);
-	}
-	return ok;
+	return false;
 }

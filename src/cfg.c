@@ -1,16 +1,24 @@
 /*
  * cfg.c - libconfig -> struct cfg.  See cfg.h.
  *
- * Lookups go through small typed getters that record "file:line: message"
- * for a wrong type or range and fall back to the default, so one pass
- * reports every problem.  A table of known keys catches typos ("pol_
- * interval"), which libconfig itself happily accepts.
+ * Every key is one row of cfg_keys[] below: its path ("*" stands for a
+ * list index), its type, the field it fills, its default and range and an
+ * optional check.  The known-key check (libconfig itself happily accepts
+ * "pol_interval"), the loading, the freeing of owned strings and
+ * `tickctl config-keys` all walk that table.  The rows of a list entry
+ * (queues, people, ...) fill the entry's struct; the list loaders below
+ * add only what spans keys (duplicates, cross references).
+ *
+ * Reading a row records "file:line: message" for a wrong type or range
+ * and falls back to the default, so one pass reports every problem.
  */
 #include "cfg.h"
 
+#include "authres.h"
 #include "template.h"
 
 #include <libconfig.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,149 +32,382 @@ struct cfg_ctx {
 	bool need_secrets;
 };
 
-/* Every key tickd reads; "*" stands for a list index. */
-static const char *const cfg_known[] = {
-    "database",
-    "database.conninfo",
-    "instance",
-    "log_level",
-    "imap",
-    "imap.url",
-    "imap.user",
-    "imap.password_file",
-    "imap.mailbox",
-    "imap.sent_mailbox",
-    "imap.after",
-    "imap.move_to",
-    "imap.poll_interval",
-    "imap.starttls",
-    "imap.idle",
-    "imap.timeout",
-    "imap.batch",
-    "smtp",
-    "smtp.url",
-    "smtp.user",
-    "smtp.password_file",
-    "smtp.from",
-    "smtp.from_name",
-    "smtp.starttls",
-    "smtp.timeout",
-    "smtp.max_attempt_age",
-    "smtp.connections",
-    "tickets",
-    "tickets.subject_tag",
-    "tickets.queue",
-    "tickets.domain",
-    "tickets.secret_file",
-    "tickets.acknowledge",
-    "tickets.trust_same_domain",
-    "tickets.reopen_days",
-    "tickets.max_mail_size",
-    "tickets.list_mail",
-    "tickets.spam_mail",
-    "limits",
-    "limits.per_recipient_day",
-    "limits.per_ticket_hour",
-    "limits.global_per_minute",
-    "limits.suppress_days",
-    "report",
-    "report.daily",
-    "report.weekly",
-    "report.hour",
-    "report.timezone",
-    "report.fallback_first_response",
-    "report.fallback_resolution",
-    "csat",
-    "csat.enabled",
-    "csat.max_age",
-    "limits.breaker_cooldown",
-    "people",
-    "people.*",
-    "people.*.address",
-    "people.*.name",
-    "people.*.team",
-    "people.*.role",
-    "agents",
-    "agents.authserv_id",
-    "agents.trust_from",
-    /* SLA and escalation (issue 7) */
-    "calendars",
-    "calendars.*",
-    "calendars.*.name",
-    "calendars.*.timezone",
-    "calendars.*.hours",
-    "calendars.*.hours.mon",
-    "calendars.*.hours.tue",
-    "calendars.*.hours.wed",
-    "calendars.*.hours.thu",
-    "calendars.*.hours.fri",
-    "calendars.*.hours.sat",
-    "calendars.*.hours.sun",
-    "calendars.*.holidays",
-    "calendars.*.holidays.*",
-    "sla",
-    "sla.policies",
-    "sla.policies.*",
-    "sla.policies.*.queue",
-    "sla.policies.*.priority",
-    "sla.policies.*.calendar",
-    "sla.policies.*.first_response",
-    "sla.policies.*.next_response",
-    "sla.policies.*.resolution",
-    "sla.policies.*.warn_percent",
-    "priority_rules",
-    "priority_rules.*",
-    "priority_rules.*.name",
-    "priority_rules.*.from",
-    "priority_rules.*.from.*",
-    "priority_rules.*.keywords",
-    "priority_rules.*.keywords.*",
-    "priority_rules.*.importance_high",
-    "priority_rules.*.priority",
-    "priority_rules.*.escalate",
-    "escalation",
-    "escalation.batch_minutes",
-    "escalation.hold_seconds",
-    "escalation.tick_limit",
-    "escalation.chains",
-    "escalation.chains.*",
-    "escalation.chains.*.queue",
-    "escalation.chains.*.immediate",
-    "escalation.chains.*.immediate.*",
-    "escalation.chains.*.levels",
-    "escalation.chains.*.levels.*",
-    "escalation.chains.*.levels.*.after",
-    "escalation.chains.*.levels.*.to",
-    "escalation.chains.*.levels.*.to.*",
-    "mime",
-    "mime.fallback_charsets",
-    "mime.fallback_charsets.*",
-    /* issue 12: templates, queues, retention */
-    "templates",
-    "templates.dir",
-    "tickets.template_set",
-    "tickets.language",
-    "tickets.retention_days",
-    "tickets.calendar",
-    "tickets.sla",
-    "queues",
-    "queues.*",
-    "queues.*.name",
-    "queues.*.url",
-    "queues.*.user",
-    "queues.*.password_file",
-    "queues.*.mailbox",
-    "queues.*.sent_mailbox",
-    "queues.*.subject_tag",
-    "queues.*.acknowledge",
-    "queues.*.template_set",
-    "queues.*.language",
-    "queues.*.from",
-    "queues.*.from_name",
-    "queues.*.calendar",
-    "queues.*.sla",
-    "queues.*.retention_days",
+/* ---- the key table ---- */
+
+enum cfg_kt {
+	CFG_KT_GROUP,  /* { ... }: only its members are read */
+	CFG_KT_LIST,   /* ( { ... }, ... ): read by its list loader */
+	CFG_KT_STR,    /* char *, owned */
+	CFG_KT_INT,    /* int, min..max */
+	CFG_KT_INT64,  /* gint64, min..max */
+	CFG_KT_BOOL,   /* bool */
+	CFG_KT_CHOICE, /* one of choices: its index into an int or bool */
+	CFG_KT_ADDR,   /* char *, owned: "a@b" or "Name <a@b>" -> "a@b" */
+	CFG_KT_STRS,   /* char **, owned, NULL-terminated; NULL if unset */
+	CFG_KT_DAY,    /* calendars.*.hours.<day>: read by the calendar */
 };
+
+/* The struct a row's field is in: the base its loader hands over. */
+enum cfg_in {
+	CFG_IN_NONE = 0, /* groups, lists: no field */
+	CFG_IN_CFG,      /* struct cfg */
+	CFG_IN_QUEUE,    /* struct cfg_queue (queues.*) */
+	CFG_IN_PERSON,   /* struct cfg_person (people.*) */
+	CFG_IN_CALENDAR, /* struct cfg_cal_in (calendars.*) */
+	CFG_IN_POLICY,   /* struct cfg_policy_in (sla.policies.*) */
+	CFG_IN_RULE,     /* struct cfg_rule (priority_rules.*) */
+	CFG_IN_CHAIN,    /* struct cfg_chain (escalation.chains.*) */
+	CFG_IN_LEVEL,    /* struct cfg_level_in (...chains.*.levels.*) */
+};
+
+#define CFG_F_REQUIRED 0x01u  /* must be set and non-empty */
+#define CFG_F_SINGLE   0x02u  /* required without a queues list */
+#define CFG_F_KEEP     0x04u  /* unset: keep the value already there */
+#define CFG_F_LOWER    0x08u  /* ADDR, STRS: ASCII lower case */
+#define CFG_F_FOLD     0x10u  /* STRS: NFC, case-folded (keywords) */
+#define CFG_F_ADDRS    0x20u  /* STRS: each entry an address */
+#define CFG_F_DOMAIN   0x40u  /* STRS with ADDRS: "@domain" too */
+#define CFG_F_SECRET   0x80u  /* STR: a credential file, read into aux */
+#define CFG_F_ICASE    0x100u /* CHOICE: ASCII case-insensitive */
+#define CFG_F_EXPECT   0x200u /* CHOICE: say 'expected "a" or "b", not 'x'' */
+
+struct cfg_key;
+/* cfg_check_fn - false (after cfg_error) when v is not acceptable. */
+typedef bool cfg_check_fn(struct cfg_ctx *x, const struct cfg_key *k,
+                          const config_setting_t *s, const char *v);
+
+struct cfg_key {
+	const char *path;
+	enum cfg_kt type;
+	enum cfg_in in;
+	size_t off, size; /* the field in the in struct */
+	const char *def;  /* STR, ADDR default; NULL: none */
+	gint64 idef, min, max;
+	const char *const *choices; /* CHOICE; idef is the default index */
+	cfg_check_fn *check;
+	unsigned flags;
+	/* ADDR: the name field its "Name <...>" fills when that key is not
+	 * set (a row of the same struct, listed before this one).  SECRET:
+	 * where the file's contents (aux) and length (aux2) go.  -1: none */
+	long aux, aux2;
+};
+
+/* Entries of lists whose fields are converted after reading. */
+struct cfg_cal_in {
+	char *name, *timezone;
+	char **holidays;
+};
+struct cfg_policy_in {
+	char *queue, *calendar;
+	int priority; /* index into cfg_policy_prios */
+	int first_response, next_response, resolution, warn_percent;
+};
+struct cfg_level_in {
+	int after;
+	char **to;
+};
+
+static cfg_check_fn cfg_check_imap_url, cfg_check_smtp_url, cfg_check_tag,
+    cfg_check_timezone, cfg_check_authserv_id, cfg_check_queue_name,
+    cfg_check_charset;
+
+static const char *const cfg_after_names[] = {"seen", "move", "none", NULL};
+static const char *const cfg_drop_names[] = {"ticket", "drop", NULL};
+static const char *const cfg_trust_names[] = {"authenticated", "header", NULL};
+static const char *const cfg_role_names[] = {"agent", "manager", NULL};
+static const char *const cfg_prio_names[] = {"low", "normal", "high", "urgent",
+                                             NULL};
+/* sla.policies: the priorities, and "*" (any) last */
+static const char *const cfg_policy_prios[] = {"low",    "normal", "high",
+                                               "urgent", "*",      NULL};
+
+#define AT(T, in_, f)                                                          \
+	.in = in_, .off = offsetof(T, f), .size = sizeof(((T *)0)->f)
+#define C_(f)     AT(struct cfg, CFG_IN_CFG, f)
+#define Q_(f)     AT(struct cfg_queue, CFG_IN_QUEUE, f)
+#define P_(f)     AT(struct cfg_person, CFG_IN_PERSON, f)
+#define CAL_(f)   AT(struct cfg_cal_in, CFG_IN_CALENDAR, f)
+#define POL_(f)   AT(struct cfg_policy_in, CFG_IN_POLICY, f)
+#define R_(f)     AT(struct cfg_rule, CFG_IN_RULE, f)
+#define CH_(f)    AT(struct cfg_chain, CFG_IN_CHAIN, f)
+#define LV_(f)    AT(struct cfg_level_in, CFG_IN_LEVEL, f)
+#define OFF(T, f) ((long)offsetof(T, f))
+
+/* One line per key; "at" is one of the *_() field macros above. */
+#define K_GROUP(p)                                                             \
+	{                                                                      \
+		.path = p, .type = CFG_KT_GROUP, .aux = -1, .aux2 = -1         \
+	}
+#define K_LIST(p)                                                              \
+	{                                                                      \
+		.path = p, .type = CFG_KT_LIST, .aux = -1, .aux2 = -1          \
+	}
+#define K_STR(p, at, d, chk, fl)                                               \
+	{                                                                      \
+		.path = p, .type = CFG_KT_STR, at, .def = d, .check = chk,     \
+		.flags = fl, .aux = -1, .aux2 = -1                             \
+	}
+#define K_SECRET(p, at, fl, data, len)                                         \
+	{                                                                      \
+		.path = p, .type = CFG_KT_STR, at,                             \
+		.flags = (fl) | CFG_F_SECRET, .aux = data, .aux2 = len         \
+	}
+#define K_INT(p, at, d, lo, hi)                                                \
+	{                                                                      \
+		.path = p, .type = CFG_KT_INT, at, .idef = d, .min = lo,       \
+		.max = hi, .aux = -1, .aux2 = -1                               \
+	}
+#define K_INT64(p, at, d, lo, hi)                                              \
+	{                                                                      \
+		.path = p, .type = CFG_KT_INT64, at, .idef = d, .min = lo,     \
+		.max = hi, .aux = -1, .aux2 = -1                               \
+	}
+#define K_BOOL(p, at, d)                                                       \
+	{                                                                      \
+		.path = p, .type = CFG_KT_BOOL, at, .idef = d, .aux = -1,      \
+		.aux2 = -1                                                     \
+	}
+#define K_KEEPBOOL(p, at)                                                      \
+	{                                                                      \
+		.path = p, .type = CFG_KT_BOOL, at, .flags = CFG_F_KEEP,       \
+		.aux = -1, .aux2 = -1                                          \
+	}
+#define K_KEEPINT(p, at, lo, hi)                                               \
+	{                                                                      \
+		.path = p, .type = CFG_KT_INT, at, .min = lo, .max = hi,       \
+		.flags = CFG_F_KEEP, .aux = -1, .aux2 = -1                     \
+	}
+#define K_ELEM(p)                                                              \
+	{                                                                      \
+		.path = p, .type = CFG_KT_STR, .aux = -1, .aux2 = -1           \
+	}
+#define K_CHOICE(p, at, ch, d, fl)                                             \
+	{                                                                      \
+		.path = p, .type = CFG_KT_CHOICE, at, .choices = ch,           \
+		.idef = d, .flags = fl, .aux = -1, .aux2 = -1                  \
+	}
+#define K_ADDR(p, at, d, fl, name)                                             \
+	{                                                                      \
+		.path = p, .type = CFG_KT_ADDR, at, .def = d, .flags = fl,     \
+		.aux = name, .aux2 = -1                                        \
+	}
+#define K_STRS(p, at, fl)                                                      \
+	{                                                                      \
+		.path = p, .type = CFG_KT_STRS, at, .flags = fl, .aux = -1,    \
+		.aux2 = -1                                                     \
+	}
+#define K_STRS_CHECK(p, at, fl, chk)                                           \
+	{                                                                      \
+		.path = p, .type = CFG_KT_STRS, at, .flags = fl, .check = chk, \
+		.aux = -1, .aux2 = -1                                          \
+	}
+#define K_DAY(p, d)                                                            \
+	{                                                                      \
+		.path = p, .type = CFG_KT_DAY, .idef = d, .aux = -1,           \
+		.aux2 = -1                                                     \
+	}
+
+#define ADDR_LIST (CFG_F_ADDRS | CFG_F_LOWER)
+#define QK        CFG_F_KEEP /* a queue key: unset means the top-level value */
+
+/*
+ * Every key tickd reads.  Adding one is one line here plus the field in
+ * cfg.h, a line in conf/tickd.conf.5 and one in conf/tickd.conf.example
+ * (test_cfg checks both).  Order matters only where a row's loader says
+ * so: a name key comes before the address key that may fill it.
+ */
+static const struct cfg_key cfg_keys[] = {
+    K_GROUP("database"),
+    K_STR("database.conninfo", C_(db_conninfo), NULL, NULL, CFG_F_REQUIRED),
+    K_STR("instance", C_(instance), NULL, NULL, 0), /* default: host name */
+    K_INT("log_level", C_(log_level), 6, 3, 7),
+
+    K_GROUP("imap"),
+    K_STR("imap.url", C_(imap.url), NULL, cfg_check_imap_url, CFG_F_SINGLE),
+    K_STR("imap.user", C_(imap.user), NULL, NULL, CFG_F_SINGLE),
+    K_SECRET("imap.password_file", C_(imap.password_file), 0,
+             OFF(struct cfg, imap.password), -1),
+    K_STR("imap.mailbox", C_(imap.mailbox), "INBOX", NULL, 0),
+    K_STR("imap.sent_mailbox", C_(imap.sent_mailbox), NULL, NULL, 0),
+    K_CHOICE("imap.after", C_(imap.after), cfg_after_names, CFG_AFTER_SEEN, 0),
+    K_STR("imap.move_to", C_(imap.move_to), "Processed", NULL, 0),
+    K_INT("imap.poll_interval", C_(imap.poll_interval), 60, 1, 86400),
+    K_BOOL("imap.starttls", C_(imap.starttls), true),
+    K_BOOL("imap.idle", C_(imap.idle), true),
+    K_INT("imap.timeout", C_(imap.timeout), 60, 1, 3600),
+    K_INT("imap.batch", C_(imap.batch), 100, 1, 10000),
+
+    K_GROUP("smtp"),
+    K_STR("smtp.url", C_(smtp.url), NULL, cfg_check_smtp_url, CFG_F_REQUIRED),
+    K_STR("smtp.user", C_(smtp.user), NULL, NULL, 0),
+    K_SECRET("smtp.password_file", C_(smtp.password_file), 0,
+             OFF(struct cfg, smtp.password), -1),
+    K_STR("smtp.from_name", C_(smtp.from_name), "Support", NULL, 0),
+    K_ADDR("smtp.from", C_(smtp.from), NULL, CFG_F_REQUIRED,
+           OFF(struct cfg, smtp.from_name)),
+    K_BOOL("smtp.starttls", C_(smtp.starttls), true),
+    K_INT("smtp.timeout", C_(smtp.timeout), 60, 1, 3600),
+    K_INT("smtp.max_attempt_age", C_(smtp.max_attempt_age), 5 * 86400, 60,
+          30 * 86400),
+    K_INT("smtp.connections", C_(smtp.connections), 1, 1, 16),
+
+    K_GROUP("tickets"),
+    K_STR("tickets.subject_tag", C_(tickets.subject_tag), "Ticket",
+          cfg_check_tag, 0),
+    K_STR("tickets.queue", C_(tickets.queue), "support", NULL, 0),
+    /* default: the domain of smtp.from */
+    K_STR("tickets.domain", C_(tickets.domain), NULL, NULL, 0),
+    K_SECRET("tickets.secret_file", C_(tickets.secret_file), CFG_F_REQUIRED,
+             OFF(struct cfg, tickets.secret),
+             OFF(struct cfg, tickets.secret_len)),
+    K_BOOL("tickets.acknowledge", C_(tickets.acknowledge), true),
+    K_BOOL("tickets.trust_same_domain", C_(tickets.trust_same_domain), false),
+    K_INT("tickets.reopen_days", C_(tickets.reopen_days), 14, 0, 3650),
+    K_INT64("tickets.max_mail_size", C_(tickets.max_mail_size),
+            25 * 1024 * 1024, 1024, (gint64)1 << 31),
+    K_CHOICE("tickets.list_mail", C_(tickets.list_drop), cfg_drop_names, 0,
+             CFG_F_EXPECT),
+    K_CHOICE("tickets.spam_mail", C_(tickets.spam_drop), cfg_drop_names, 0,
+             CFG_F_EXPECT),
+    K_STR("tickets.template_set", C_(tickets.template_set), "default", NULL, 0),
+    K_STR("tickets.language", C_(tickets.language), "en", NULL, 0),
+    K_INT("tickets.retention_days", C_(tickets.retention_days), 0, 0, 36500),
+    K_STR("tickets.calendar", C_(tickets.calendar), NULL, NULL, 0),
+    K_STR("tickets.sla", C_(tickets.sla), NULL, NULL, 0),
+
+    K_GROUP("limits"),
+    K_INT("limits.per_recipient_day", C_(limits.per_recipient_day), 10, 0,
+          100000),
+    K_INT("limits.per_ticket_hour", C_(limits.per_ticket_hour), 5, 0, 100000),
+    K_INT("limits.global_per_minute", C_(limits.global_per_minute), 100, 0,
+          1000000),
+    K_INT("limits.suppress_days", C_(limits.suppress_days), 30, 0, 3650),
+    K_INT("limits.breaker_cooldown", C_(limits.breaker_cooldown), 900, 0,
+          7 * 86400),
+
+    K_GROUP("report"),
+    K_BOOL("report.daily", C_(report.daily), false),
+    K_BOOL("report.weekly", C_(report.weekly), false),
+    K_INT("report.hour", C_(report.hour), 7, 0, 23),
+    K_STR("report.timezone", C_(report.timezone), "UTC", cfg_check_timezone, 0),
+    K_INT("report.fallback_first_response", C_(report.fallback_first_response),
+          240, 0, 525600),
+    K_INT("report.fallback_resolution", C_(report.fallback_resolution), 2880, 0,
+          525600),
+
+    K_GROUP("csat"),
+    K_BOOL("csat.enabled", C_(csat.enabled), false),
+    K_INT("csat.max_age", C_(csat.max_age), 3 * 86400, 60, 365 * 86400),
+
+    K_LIST("people"),
+    K_GROUP("people.*"),
+    K_STR("people.*.name", P_(name), NULL, NULL, 0), /* default: address */
+    K_ADDR("people.*.address", P_(address), NULL, CFG_F_LOWER,
+           OFF(struct cfg_person, name)),
+    K_STR("people.*.team", P_(team), NULL, NULL, 0),
+    K_CHOICE("people.*.role", P_(role), cfg_role_names, CFG_ROLE_AGENT, 0),
+
+    K_GROUP("agents"),
+    K_STR("agents.authserv_id", C_(agents.authserv_id), NULL,
+          cfg_check_authserv_id, 0),
+    /* how many Authentication-Results fields the site itself prepends
+     * (authres.h); the bound keeps the scan of the raw header short */
+    K_INT("agents.authres_fields", C_(agents.authres_fields), 1, 1,
+          AUTHRES_MAX_FIELDS),
+    K_CHOICE("agents.trust_from", C_(agents.trust_from), cfg_trust_names,
+             CFG_TRUST_AUTHENTICATED, CFG_F_EXPECT),
+
+    /* charsets for raw 8-bit header bytes that are neither UTF-8 nor a
+     * charset the mail declares (a Chinese or Japanese team's mail) */
+    K_GROUP("mime"),
+    K_STRS_CHECK("mime.fallback_charsets", C_(mime_fallback_charsets), 0,
+                 cfg_check_charset),
+    K_ELEM("mime.fallback_charsets.*"),
+
+    K_LIST("calendars"),
+    K_GROUP("calendars.*"),
+    K_STR("calendars.*.name", CAL_(name), NULL, NULL, 0),
+    K_STR("calendars.*.timezone", CAL_(timezone), NULL, NULL, 0),
+    K_GROUP("calendars.*.hours"),
+    K_DAY("calendars.*.hours.mon", SLA_MON),
+    K_DAY("calendars.*.hours.tue", SLA_TUE),
+    K_DAY("calendars.*.hours.wed", SLA_WED),
+    K_DAY("calendars.*.hours.thu", SLA_THU),
+    K_DAY("calendars.*.hours.fri", SLA_FRI),
+    K_DAY("calendars.*.hours.sat", SLA_SAT),
+    K_DAY("calendars.*.hours.sun", SLA_SUN),
+    K_STRS("calendars.*.holidays", CAL_(holidays), 0),
+    K_ELEM("calendars.*.holidays.*"),
+
+    K_GROUP("sla"),
+    K_LIST("sla.policies"),
+    K_GROUP("sla.policies.*"),
+    K_STR("sla.policies.*.queue", POL_(queue), NULL, NULL, 0),
+    K_CHOICE("sla.policies.*.priority", POL_(priority), cfg_policy_prios, 4,
+             CFG_F_ICASE),
+    /* default: the first calendar */
+    K_STR("sla.policies.*.calendar", POL_(calendar), NULL, NULL, 0),
+    K_INT("sla.policies.*.first_response", POL_(first_response), 0, 0, 525600),
+    K_INT("sla.policies.*.next_response", POL_(next_response), 0, 0, 525600),
+    K_INT("sla.policies.*.resolution", POL_(resolution), 0, 0, 525600),
+    K_INT("sla.policies.*.warn_percent", POL_(warn_percent), 80, 0, 99),
+
+    K_LIST("priority_rules"), /* unset: the built-in rules */
+    K_GROUP("priority_rules.*"),
+    K_STR("priority_rules.*.name", R_(name), "rule", NULL, 0),
+    K_STRS("priority_rules.*.from", R_(from), ADDR_LIST | CFG_F_DOMAIN),
+    K_ELEM("priority_rules.*.from.*"),
+    K_STRS("priority_rules.*.keywords", R_(keywords), CFG_F_FOLD),
+    K_ELEM("priority_rules.*.keywords.*"),
+    K_BOOL("priority_rules.*.importance_high", R_(importance_high), false),
+    K_CHOICE("priority_rules.*.priority", R_(priority), cfg_prio_names,
+             CFG_PRIO_HIGH, CFG_F_ICASE),
+    K_BOOL("priority_rules.*.escalate", R_(escalate), false),
+
+    K_GROUP("escalation"),
+    K_INT("escalation.batch_minutes", C_(sla.batch_minutes), 15, 0, 1440),
+    K_INT("escalation.hold_seconds", C_(sla.hold_seconds), 0, 0, 3600),
+    K_INT("escalation.tick_limit", C_(sla.tick_limit), 500, 1, 100000),
+    K_LIST("escalation.chains"),
+    K_GROUP("escalation.chains.*"),
+    /* unset: any queue */
+    K_STR("escalation.chains.*.queue", CH_(queue), NULL, NULL, 0),
+    K_STRS("escalation.chains.*.immediate", CH_(immediate), ADDR_LIST),
+    K_ELEM("escalation.chains.*.immediate.*"),
+    K_LIST("escalation.chains.*.levels"),
+    K_GROUP("escalation.chains.*.levels.*"),
+    K_INT("escalation.chains.*.levels.*.after", LV_(after), 0, 0, 525600),
+    K_STRS("escalation.chains.*.levels.*.to", LV_(to), ADDR_LIST),
+    K_ELEM("escalation.chains.*.levels.*.to.*"),
+
+    K_GROUP("templates"),
+    /* default: templates/ beside the file */
+    K_STR("templates.dir", C_(templates_dir), NULL, NULL, 0),
+
+    /* A queue key left out holds the top-level value (QK). */
+    K_LIST("queues"),
+    K_GROUP("queues.*"),
+    K_STR("queues.*.name", Q_(name), NULL, cfg_check_queue_name, 0),
+    K_STR("queues.*.url", Q_(url), NULL, cfg_check_imap_url, QK),
+    K_STR("queues.*.user", Q_(user), NULL, NULL, QK),
+    K_SECRET("queues.*.password_file", Q_(password_file), QK,
+             OFF(struct cfg_queue, password), -1),
+    K_STR("queues.*.mailbox", Q_(mailbox), NULL, NULL, QK),
+    /* "": none */
+    K_STR("queues.*.sent_mailbox", Q_(sent_mailbox), NULL, NULL, QK),
+    K_STR("queues.*.subject_tag", Q_(subject_tag), NULL, cfg_check_tag, QK),
+    K_KEEPBOOL("queues.*.acknowledge", Q_(acknowledge)),
+    K_STR("queues.*.template_set", Q_(template_set), NULL, NULL, QK),
+    K_STR("queues.*.language", Q_(language), NULL, NULL, QK),
+    K_STR("queues.*.from_name", Q_(from_name), NULL, NULL, QK),
+    K_ADDR("queues.*.from", Q_(from), NULL, QK,
+           OFF(struct cfg_queue, from_name)),
+    K_STR("queues.*.calendar", Q_(calendar), NULL, NULL, QK),
+    K_STR("queues.*.sla", Q_(sla), NULL, NULL, QK),
+    K_KEEPINT("queues.*.retention_days", Q_(retention_days), 0, 36500),
+};
+
+#define CFG_NKEYS ARRAY_SIZE(cfg_keys)
 
 static void PRINTF_LIKE(3, 4)
     cfg_error(struct cfg_ctx *x, const config_setting_t *s, const char *fmt,
@@ -205,115 +446,147 @@ cfg_parent(struct cfg_ctx *x, const char *path)
 	return s;
 }
 
+/* cfg_label - how messages name a key: its path without list indices
+ * ("queues.*.from" -> "queues.from").  g_free. */
 static char *
-cfg_str(struct cfg_ctx *x, const char *path, const char *def, bool required)
+cfg_label(const struct cfg_key *k)
 {
-	const config_setting_t *s = config_lookup(x->lc, path);
+	g_auto(GStrv) parts = g_strsplit(k->path, ".*", -1);
 
-	if (s == NULL) {
-		if (required)
-			cfg_error(x, cfg_parent(x, path),
-			          "%s: required setting is missing", path);
-		return def ? g_strdup(def) : NULL;
-	}
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		cfg_error(x, s, "%s: expected a string in double quotes", path);
-		return def ? g_strdup(def) : NULL;
-	}
-	if (required && *config_setting_get_string(s) == '\0')
-		cfg_error(x, s, "%s: must not be empty", path);
-	return g_strdup(config_setting_get_string(s));
+	return g_strjoinv("", parts);
 }
 
-static gint64
-cfg_int(struct cfg_ctx *x, const char *path, gint64 def, gint64 min, gint64 max)
+/* cfg_leaf - the member name of a key inside its list entry or group. */
+static const char *
+cfg_leaf(const struct cfg_key *k)
 {
-	const config_setting_t *s = config_lookup(x->lc, path);
-	gint64 v;
+	const char *dot = strrchr(k->path, '.');
 
-	if (s == NULL)
-		return def;
-	/* int64 lookups: config_lookup_int silently truncates (notes 5). */
-	if (config_setting_type(s) == CONFIG_TYPE_INT)
-		v = config_setting_get_int(s);
-	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
-		v = config_setting_get_int64(s);
-	else {
-		cfg_error(x, s, "%s: expected a whole number", path);
-		return def;
-	}
-	if (v < min || v > max) {
-		cfg_error(x, s,
-		          "%s: %" G_GINT64_FORMAT
-		          " is out of range (%" G_GINT64_FORMAT
-		          "..%" G_GINT64_FORMAT ")",
-		          path, v, min, max);
-		return def;
-	}
-	return v;
+	return dot ? dot + 1 : k->path;
 }
 
+/* cfg_addr_ok - an addr-spec as an SMTP envelope takes it without
+ * SMTPUTF8: one '@' with something on both sides, printable ASCII, no
+ * space or special character (a quoted local part is not supported; an
+ * IDN domain is written in its xn-- form). */
 static bool
-cfg_bool(struct cfg_ctx *x, const char *path, bool def)
+cfg_addr_ok(const char *a)
 {
-	const config_setting_t *s = config_lookup(x->lc, path);
+	const char *at = strchr(a, '@');
 
-	if (s == NULL)
-		return def;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		cfg_error(x, s, "%s: expected true or false", path);
-		return def;
-	}
-	return config_setting_get_bool(s);
+	if (at == NULL || at == a || at[1] == '\0' || strchr(at + 1, '@'))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("<>()[],;:\\\"", *p))
+			return false;
+	return true;
 }
 
-/* cfg_drop - "ticket" (default) or "drop" for a class of machine mail. */
+/* cfg_domain_ok - the domain of "@domain" in priority_rules.from. */
 static bool
-cfg_drop(struct cfg_ctx *x, const char *path)
+cfg_domain_ok(const char *d)
 {
-	g_autofree char *v = cfg_str(x, path, "ticket", false);
+	g_autofree char *a = g_strconcat("x@", d, NULL);
 
-	if (strcmp(v, "drop") == 0)
-		return true;
-	if (strcmp(v, "ticket") != 0)
-		cfg_error(x, config_lookup(x->lc, path),
-		          "%s: expected \"ticket\" or \"drop\", not '%s'", path,
-		          v);
-	return false;
+	return cfg_addr_ok(a);
 }
 
 int
-cfg_read_secret(const char *name, char **data_r, size_t *len_r)
+cfg_address_split(const char *s, char **addr_r, char **name_r)
 {
-	g_autofree char *path = NULL;
-	char *data = NULL;
-	gsize len = 0;
-	const char *credir = getenv("CREDENTIALS_DIRECTORY");
+	g_autofree char *t = g_strstrip(g_strdup(s));
+	char *lt = strrchr(t, '<'), *name = NULL, *addr;
+	size_t n = strlen(t);
 
-	if (strchr(name, '/') == NULL && credir != NULL && *credir)
-		path = g_build_filename(credir, name, NULL);
-	else
-		path = g_strdup(name);
-	if (!g_file_get_contents(path, &data, &len, NULL))
-		return access(path, R_OK) == 0 ? -EIO : -errno;
-	/* A secret with a NUL would be cut short by every C string user. */
-	if (memchr(data, '\0', len) != NULL && len > 0) {
-		g_free(data);
+	if (lt != NULL) {
+		if (n < 2 || t[n - 1] != '>')
+			return -EINVAL;
+		t[n - 1] = '\0';
+		*lt = '\0';
+		addr = g_strstrip(lt + 1);
+		name = g_strstrip(t);
+		n = strlen(name);
+		if (n >= 2 && name[0] == '"' && name[n - 1] == '"') {
+			name[n - 1] = '\0';
+			name++;
+		}
+		if (strpbrk(name, "\r\n\"<>") != NULL)
+			return -EINVAL;
+	} else
+		addr = t;
+	if (!cfg_addr_ok(addr))
 		return -EINVAL;
-	}
-	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-		data[--len] = '\0';
-	*data_r = data;
-	*len_r = len;
+	*addr_r = g_strdup(addr);
+	*name_r = name && *name ? g_strdup(name) : NULL;
 	return 0;
 }
 
-/* cfg_secret - read the credential named at path into *out. */
+/* cfg_put_int - store v in an int, enum or bool field. */
 static void
-cfg_secret(struct cfg_ctx *x, const char *path, const char *file, char **out,
-           size_t *len_out)
+cfg_put_int(char *field, size_t size, gint64 v)
 {
-	char *data;
+	if (size == sizeof(bool))
+		*(bool *)field = v != 0;
+	else if (size == sizeof(int))
+		*(int *)field = (int)v;
+	else {
+		g_assert(size == sizeof(gint64));
+		*(gint64 *)field = v;
+	}
+}
+
+/* cfg_key_by_off - the row that fills field off of struct in. */
+static const struct cfg_key *
+cfg_key_by_off(enum cfg_in in, long off)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (cfg_keys[i].in == in && (long)cfg_keys[i].off == off &&
+		    cfg_keys[i].type != CFG_KT_GROUP)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+/* cfg_choices - "seen, move or none" (quoted: "\"seen\", ...") for
+ * messages. g_free. */
+static char *
+cfg_choices(const char *const *ch, bool quoted)
+{
+	GString *s = g_string_new(NULL);
+	const char *q = quoted ? "\"" : "";
+
+	for (size_t i = 0; ch[i]; i++)
+		g_string_append_printf(s, "%s%s%s%s",
+		                       i == 0      ? ""
+		                       : ch[i + 1] ? ", "
+		                                   : " or ",
+		                       q, ch[i], q);
+	return g_string_free(s, FALSE);
+}
+
+/* cfg_read_string - the string at s, or NULL after an error. */
+static const char *
+cfg_read_string(struct cfg_ctx *x, const struct cfg_key *k,
+                const config_setting_t *s, const char *label)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		cfg_error(x, s, "%s: expected a string in double quotes",
+		          label);
+		return NULL;
+	}
+	if ((k->flags & CFG_F_REQUIRED) && *config_setting_get_string(s) == 0) {
+		cfg_error(x, s, "%s: must not be empty", label);
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+/* cfg_read_secret_key - read the credential file named by a SECRET row. */
+static void
+cfg_read_secret_key(struct cfg_ctx *x, const struct cfg_key *k,
+                    const config_setting_t *s, char *base, const char *file,
+                    const char *label)
+{
+	char *data, **out = (char **)(base + k->aux);
 	size_t len;
 	int r;
 
@@ -322,22 +595,300 @@ cfg_secret(struct cfg_ctx *x, const char *path, const char *file, char **out,
 		return;
 	r = cfg_read_secret(file, &data, &len);
 	if (r < 0) {
-		cfg_error(x, config_lookup(x->lc, path),
-		          "%s: cannot read '%s': %s", path, file,
+		cfg_error(x, s, "%s: cannot read '%s': %s", label, file,
 		          g_strerror(-r));
 		return;
 	}
+	if (*out != NULL)
+		explicit_bzero(*out, strlen(*out));
+	g_free(*out);
 	*out = data;
-	if (len_out != NULL)
-		*len_out = len;
+	if (k->aux2 >= 0)
+		*(size_t *)(base + k->aux2) = len;
+}
+
+/* cfg_read_addr - an ADDR row: the address into the field; its display
+ * name into the row's name field when the file does not set that key. */
+static void
+cfg_read_addr(struct cfg_ctx *x, const struct cfg_key *k,
+              const config_setting_t *s, const config_setting_t *group,
+              char *base, const char *v, const char *label)
+{
+	char **field = (char **)(base + k->off);
+	char *addr, *name;
+
+	if (cfg_address_split(v, &addr, &name) < 0) {
+		cfg_error(x, s, "%s: '%s' is not an address", label, v);
+		return;
+	}
+	if (k->flags & CFG_F_LOWER) {
+		char *l = g_ascii_strdown(addr, -1);
+		g_free(addr);
+		addr = l;
+	}
+	g_free(*field);
+	*field = addr;
+	if (name != NULL && k->aux >= 0) {
+		const struct cfg_key *nk = cfg_key_by_off(k->in, k->aux);
+		char **nf = (char **)(base + k->aux);
+
+		g_assert(nk != NULL);
+		if (config_setting_get_member(group, cfg_leaf(nk)) == NULL) {
+			g_free(*nf);
+			*nf = g_steal_pointer(&name);
+		}
+	}
+	g_free(name);
+}
+
+/* cfg_read_strs - a STRS row: [ "...", ... ] as a NULL-terminated vector. */
+static void
+cfg_read_strs(struct cfg_ctx *x, const struct cfg_key *k,
+              const config_setting_t *a, char *base, const char *label)
+{
+	GPtrArray *v;
+	int n = config_setting_length(a);
+
+	if (!config_setting_is_array(a) && !config_setting_is_list(a)) {
+		cfg_error(x, a, "%s: expected [ \"...\", ... ]", label);
+		return;
+	}
+	v = g_ptr_array_new();
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(a, i);
+		const char *str = config_setting_get_string(s);
+		char *out = NULL, *name = NULL;
+
+		if (str == NULL || *str == '\0' ||
+		    !g_utf8_validate(str, -1, NULL)) {
+			cfg_error(x, s,
+			          "%s: entry %d must be a non-empty "
+			          "UTF-8 string",
+			          label, i + 1);
+			continue;
+		}
+		if (!(k->flags & CFG_F_ADDRS))
+			out = g_strdup(str);
+		else if ((k->flags & CFG_F_DOMAIN) && str[0] == '@' &&
+		         cfg_domain_ok(str + 1))
+			out = g_strdup(str); /* "@domain" */
+		else if (cfg_address_split(str, &out, &name) < 0) {
+			cfg_error(
+			    x, s, "%s: '%s' is not an address%s", label, str,
+			    (k->flags & CFG_F_DOMAIN) ? " or @domain" : "");
+			continue;
+		}
+		g_free(name);
+		if (k->check != NULL && !k->check(x, k, s, out)) {
+			g_free(out);
+			continue;
+		}
+		if (k->flags & CFG_F_FOLD) {
+			g_autofree char *nfc =
+			    g_utf8_normalize(out, -1, G_NORMALIZE_ALL_COMPOSE);
+			g_free(out);
+			out = g_utf8_casefold(nfc ? nfc : "", -1);
+		} else if (k->flags & CFG_F_LOWER) {
+			char *l = g_ascii_strdown(out, -1);
+			g_free(out);
+			out = l;
+		}
+		g_ptr_array_add(v, out);
+	}
+	g_ptr_array_add(v, NULL);
+	g_strfreev(*(char ***)(base + k->off));
+	*(char ***)(base + k->off) = (char **)g_ptr_array_free(v, FALSE);
+}
+
+/* cfg_read_number - INT, INT64: whole number in min..max, else idef. */
+static void
+cfg_read_number(struct cfg_ctx *x, const struct cfg_key *k,
+                const config_setting_t *s, char *field, const char *label)
+{
+	gint64 v;
+
+	/* int64 lookups: config_lookup_int silently truncates (notes 5). */
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else {
+		cfg_error(x, s, "%s: expected a whole number", label);
+		return;
+	}
+	if (v < k->min || v > k->max) {
+		cfg_error(x, s,
+		          "%s: %" G_GINT64_FORMAT
+		          " is out of range (%" G_GINT64_FORMAT
+		          "..%" G_GINT64_FORMAT ")",
+		          label, v, k->min, k->max);
+		return;
+	}
+	cfg_put_int(field, k->size, v);
+}
+
+/* cfg_read_choice - CHOICE: the index of the value among k->choices. */
+static void
+cfg_read_choice(struct cfg_ctx *x, const struct cfg_key *k,
+                const config_setting_t *s, char *field, const char *label)
+{
+	const char *v = cfg_read_string(x, k, s, label);
+	g_autofree char *all = NULL;
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; k->choices[i]; i++)
+		if ((k->flags & CFG_F_ICASE)
+		        ? g_ascii_strcasecmp(v, k->choices[i]) == 0
+		        : strcmp(v, k->choices[i]) == 0) {
+			cfg_put_int(field, k->size, (gint64)i);
+			return;
+		}
+	all = cfg_choices(k->choices, false);
+	if (k->flags & CFG_F_EXPECT) {
+		/* the wording these keys always had */
+		g_autofree char *quoted = cfg_choices(k->choices, true);
+
+		cfg_error(x, s, "%s: expected %s, not '%s'", label, quoted, v);
+	} else if (k->in == CFG_IN_CFG)
+		cfg_error(x, s, "%s: '%s' is not %s", label, v, all);
+	else /* "people: role 'boss' is not agent or manager" */
+		cfg_error(x, s, "%.*s: %s '%s' is not %s",
+		          (int)(strlen(label) - strlen(cfg_leaf(k)) - 1), label,
+		          cfg_leaf(k), v, all);
+}
+
+/* cfg_set_default - an unset key: its default, unless it keeps. */
+static void
+cfg_set_default(const struct cfg_key *k, char *field)
+{
+	if (k->flags & CFG_F_KEEP)
+		return;
+	switch (k->type) {
+	case CFG_KT_STR:
+	case CFG_KT_ADDR:
+		g_free(*(char **)field);
+		*(char **)field = g_strdup(k->def);
+		break;
+	case CFG_KT_STRS:
+		g_strfreev(*(char ***)field);
+		*(char ***)field = NULL;
+		break;
+	case CFG_KT_INT:
+	case CFG_KT_INT64:
+	case CFG_KT_BOOL:
+	case CFG_KT_CHOICE:
+		cfg_put_int(field, k->size, k->idef);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * cfg_read_key - fill k's field in base from s (NULL: the key is unset);
+ * group is where s is or would be.  A wrong value is reported and leaves
+ * the default.
+ */
+static void
+cfg_read_key(struct cfg_ctx *x, const struct cfg_key *k,
+             const config_setting_t *s, const config_setting_t *group,
+             char *base, bool required)
+{
+	char *field = base + k->off;
+	g_autofree char *label = cfg_label(k);
+	const char *v;
+
+	if (s == NULL && required)
+		cfg_error(x, group, "%s: required setting is missing", label);
+	if (s == NULL || !(k->flags & CFG_F_KEEP))
+		cfg_set_default(k, field);
+	if (s == NULL)
+		return;
+	switch (k->type) {
+	case CFG_KT_STR:
+		if ((v = cfg_read_string(x, k, s, label)) == NULL)
+			break;
+		if (k->check != NULL && !k->check(x, k, s, v))
+			break;
+		g_free(*(char **)field);
+		*(char **)field = g_strdup(v);
+		if (k->flags & CFG_F_SECRET)
+			cfg_read_secret_key(x, k, s, base, v, label);
+		break;
+	case CFG_KT_ADDR:
+		if ((v = cfg_read_string(x, k, s, label)) != NULL)
+			cfg_read_addr(x, k, s, group, base, v, label);
+		break;
+	case CFG_KT_INT:
+	case CFG_KT_INT64:
+		cfg_read_number(x, k, s, field, label);
+		break;
+	case CFG_KT_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			cfg_error(x, s, "%s: expected true or false", label);
+		else
+			cfg_put_int(field, k->size, config_setting_get_bool(s));
+		break;
+	case CFG_KT_CHOICE:
+		cfg_read_choice(x, k, s, field, label);
+		break;
+	case CFG_KT_STRS:
+		cfg_read_strs(x, k, s, base, label);
+		break;
+	default:
+		break;
+	}
+}
+
+/* cfg_read_scope - every row of struct in: from the file's paths for
+ * struct cfg, from the members of list entry e otherwise. */
+static void
+cfg_read_scope(struct cfg_ctx *x, enum cfg_in in, const config_setting_t *e,
+               void *base, bool has_queues)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		const config_setting_t *s, *group = e;
+		bool req = (k->flags & CFG_F_REQUIRED) ||
+		           ((k->flags & CFG_F_SINGLE) && !has_queues);
+
+		if (k->in != in || k->type == CFG_KT_GROUP)
+			continue;
+		if (in == CFG_IN_CFG) {
+			s = config_lookup(x->lc, k->path);
+			if (s == NULL)
+				group = cfg_parent(x, k->path);
+		} else
+			s = config_setting_get_member(e, cfg_leaf(k));
+		cfg_read_key(x, k, s, s ? config_setting_parent(s) : group,
+		             base, req);
+	}
+}
+
+/* cfg_clear_scope - free the strings the rows of struct in own. */
+static void
+cfg_clear_scope(enum cfg_in in, void *base)
+{
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		char *field = (char *)base + k->off;
+
+		if (k->in != in)
+			continue;
+		if (k->type == CFG_KT_STR || k->type == CFG_KT_ADDR)
+			g_clear_pointer((char **)field, g_free);
+		else if (k->type == CFG_KT_STRS)
+			g_clear_pointer((char ***)field, g_strfreev);
+	}
 }
 
 /* cfg_path_known - is this setting path (indices as "*") a known key? */
 static bool
 cfg_path_known(const char *path)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(cfg_known); i++)
-		if (strcmp(cfg_known[i], path) == 0)
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (strcmp(cfg_keys[i].path, path) == 0)
 			return true;
 	return false;
 }
@@ -368,15 +919,205 @@ cfg_check_unknown(struct cfg_ctx *x, const config_setting_t *s,
 	}
 }
 
+const char *
+cfg_keys_next(size_t *i)
+{
+	return *i < CFG_NKEYS ? cfg_keys[(*i)++].path : NULL;
+}
+
+void
+cfg_keys_print(FILE *out)
+{
+	static const char *const types[] = {
+	    [CFG_KT_GROUP] = "group",   [CFG_KT_LIST] = "list",
+	    [CFG_KT_STR] = "string",    [CFG_KT_INT] = "integer",
+	    [CFG_KT_INT64] = "integer", [CFG_KT_BOOL] = "bool",
+	    [CFG_KT_CHOICE] = "choice", [CFG_KT_ADDR] = "address",
+	    [CFG_KT_STRS] = "strings",  [CFG_KT_DAY] = "hours",
+	};
+
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		g_autofree char *all = NULL;
+
+		fprintf(out, "%s\t%s", k->path, types[k->type]);
+		switch (k->type) {
+		case CFG_KT_INT:
+		case CFG_KT_INT64:
+			if (k->flags & CFG_F_KEEP)
+				fprintf(out, "\t(top level)");
+			else
+				fprintf(out, "\t%" G_GINT64_FORMAT, k->idef);
+			fprintf(out,
+			        "\t%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT,
+			        k->min, k->max);
+			break;
+		case CFG_KT_BOOL:
+			fprintf(out, "\t%s",
+			        (k->flags & CFG_F_KEEP) ? "(top level)"
+			        : k->idef               ? "true"
+			                                : "false");
+			break;
+		case CFG_KT_CHOICE:
+			all = cfg_choices(k->choices, false);
+			fprintf(out, "\t%s\t%s", k->choices[k->idef], all);
+			break;
+		case CFG_KT_STR:
+		case CFG_KT_ADDR:
+			if (k->flags & CFG_F_KEEP)
+				fprintf(out, "\t(top level)");
+			else if (k->def != NULL)
+				fprintf(out, "\t\"%s\"", k->def);
+			else if (k->flags & CFG_F_REQUIRED)
+				fprintf(out, "\t(required)");
+			else if (k->flags & CFG_F_SINGLE)
+				fprintf(out, "\t(required without queues)");
+			break;
+		default:
+			break;
+		}
+		fputc('\n', out);
+	}
+}
+
+/* ---- checks of single values ---- */
+
+static bool
+cfg_check_url(struct cfg_ctx *x, const config_setting_t *s, const char *key,
+              const char *url, const char *plain, const char *tls)
+{
+	if (*url == '\0' || g_str_has_prefix(url, plain) ||
+	    g_str_has_prefix(url, tls))
+		return true;
+	cfg_error(x, s, "%s: '%s' must start with %s or %s", key, url, plain,
+	          tls);
+	return false;
+}
+
+static bool
+cfg_check_imap_url(struct cfg_ctx *x, const struct cfg_key *k,
+                   const config_setting_t *s, const char *v)
+{
+	(void)k;
+	return cfg_check_url(x, s, "imap.url", v, "imap://", "imaps://");
+}
+
+static bool
+cfg_check_smtp_url(struct cfg_ctx *x, const struct cfg_key *k,
+                   const config_setting_t *s, const char *v)
+{
+	(void)k;
+	return cfg_check_url(x, s, "smtp.url", v, "smtp://", "smtps://");
+}
+
+/* cfg_check_tag - the tag goes between '[' and '#' of every subject. */
+static bool
+cfg_check_tag(struct cfg_ctx *x, const struct cfg_key *k,
+              const config_setting_t *s, const char *v)
+{
+	g_autofree char *label = cfg_label(k);
+
+	if (*v != '\0' && strpbrk(v, "[]#") == NULL)
+		return true;
+	cfg_error(x, s, "%s: must be non-empty and without '[', ']' or '#'",
+	          label);
+	return true; /* kept as before; the load fails anyway */
+}
+
+static bool
+cfg_check_timezone(struct cfg_ctx *x, const struct cfg_key *k,
+                   const config_setting_t *s, const char *v)
+{
+	GTimeZone *tz = *v ? g_time_zone_new_identifier(v) : NULL;
+
+	(void)k;
+	if (tz != NULL) {
+		g_time_zone_unref(tz);
+		return true;
+	}
+	cfg_error(x, s, "report.timezone: unknown zone '%s'", v);
+	return true;
+}
+
+/* agents.authserv_id: a token as MTAs write it in Authentication-Results */
+static bool
+cfg_check_authserv_id(struct cfg_ctx *x, const struct cfg_key *k,
+                      const config_setting_t *s, const char *v)
+{
+	(void)k;
+	if (*v != '\0' && strpbrk(v, " \t;()\"\\") == NULL)
+		return true;
+	cfg_error(x, s,
+	          "agents.authserv_id: '%s' is not a host name such "
+	          "as \"mx.example.com\"",
+	          v);
+	return false;
+}
+
+/* mime.fallback_charsets: each a charset iconv knows. */
+static bool
+cfg_check_charset(struct cfg_ctx *x, const struct cfg_key *k,
+                  const config_setting_t *s, const char *v)
+{
+	GIConv cd = g_iconv_open("UTF-8", v);
+
+	(void)k;
+	if (cd == (GIConv)-1) {
+		cfg_error(x, s, "mime.fallback_charsets: unknown charset '%s'",
+		          v);
+		return false;
+	}
+	g_iconv_close(cd);
+	return true;
+}
+
+/* A queue name is a word in logs, in tickctl --queue and in SQL rows. */
+static bool
+cfg_check_queue_name(struct cfg_ctx *x, const struct cfg_key *k,
+                     const config_setting_t *s, const char *v)
+{
+	(void)x;
+	(void)k;
+	(void)s;
+	return *v != '\0' &&
+	       strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(v);
+}
+
+/* ---- credentials ---- */
+
+int
+cfg_read_secret(const char *name, char **data_r, size_t *len_r)
+{
+	g_autofree char *path = NULL;
+	char *data = NULL;
+	gsize len = 0;
+	const char *credir = getenv("CREDENTIALS_DIRECTORY");
+
+	if (strchr(name, '/') == NULL && credir != NULL && *credir)
+		path = g_build_filename(credir, name, NULL);
+	else
+		path = g_strdup(name);
+	if (!g_file_get_contents(path, &data, &len, NULL))
+		return access(path, R_OK) == 0 ? -EIO : -errno;
+	/* A secret with a NUL would be cut short by every C string user. */
+	if (memchr(data, '\0', len) != NULL && len > 0) {
+		g_free(data);
+		return -EINVAL;
+	}
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	*data_r = data;
+	*len_r = len;
+	return 0;
+}
+
+/* ---- people ---- */
+
 static void
 cfg_person_free(gpointer p)
 {
-	struct cfg_person *pe = p;
-
-	g_free(pe->address);
-	g_free(pe->name);
-	g_free(pe->team);
-	g_free(pe);
+	cfg_clear_scope(CFG_IN_PERSON, p);
+	g_free(p);
 }
 
 static void
@@ -394,74 +1135,36 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 	n = config_setting_length(list);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(list, i);
-		const char *addr = NULL, *name = NULL, *team = NULL,
-		           *role = NULL;
 		struct cfg_person *p;
+		guint nerr = x->errors->len;
 
 		if (!config_setting_is_group(e)) {
 			cfg_error(x, e, "people: each entry must be { ... }");
 			continue;
 		}
-		if (!config_setting_lookup_string(e, "address", &addr) ||
-		    strchr(addr, '@') == NULL) {
-			cfg_error(x, e,
-			          "people: entry %d needs address = "
-			          "\"name@domain\"",
-			          i + 1);
-			continue;
-		}
-		(void)config_setting_lookup_string(e, "name", &name);
-		(void)config_setting_lookup_string(e, "team", &team);
-		(void)config_setting_lookup_string(e, "role", &role);
-		if (role != NULL && strcmp(role, "agent") != 0 &&
-		    strcmp(role, "manager") != 0) {
-			cfg_error(x, config_setting_get_member(e, "role"),
-			          "people: role '%s' is not agent or manager",
-			          role);
-			continue;
-		}
-		if (cfg_person(c, addr) != NULL) {
-			cfg_error(x, config_setting_get_member(e, "address"),
-			          "people: '%s' is listed twice", addr);
-			continue;
-		}
 		p = g_new0(struct cfg_person, 1);
-		p->address = g_ascii_strdown(addr, -1);
-		p->name = g_strdup(name ? name : addr);
-		p->team = g_strdup(team);
-		p->role = role && strcmp(role, "manager") == 0
-		              ? CFG_ROLE_MANAGER
-		              : CFG_ROLE_AGENT;
-		g_ptr_array_add(c->people, p);
+		cfg_read_scope(x, CFG_IN_PERSON, e, p, false);
+		if (p->address == NULL || *p->address == '\0') {
+			if (x->errors->len == nerr)
+				cfg_error(x, e,
+				          "people: entry %d needs address = "
+				          "\"name@domain\"",
+				          i + 1);
+		} else if (cfg_person(c, p->address) != NULL) {
+			const config_setting_t *a = config_setting_get_member(
+			    e, cfg_leaf(cfg_key_by_off(
+			           CFG_IN_PERSON,
+			           OFF(struct cfg_person, address))));
+			cfg_error(x, a, "people: '%s' is listed twice",
+			          config_setting_get_string(a));
+		} else if (x->errors->len == nerr) {
+			if (p->name == NULL)
+				p->name = g_strdup(p->address);
+			g_ptr_array_add(c->people, g_steal_pointer(&p));
+		}
+		if (p != NULL)
+			cfg_person_free(p);
 	}
-}
-
-/* cfg_load_agents - agents.authserv_id (a token as MTAs write it in
- * Authentication-Results) and agents.trust_from. */
-static void
-cfg_load_agents(struct cfg_ctx *x, struct cfg *c)
-{
-	g_autofree char *t =
-	    cfg_str(x, "agents.trust_from", "authenticated", false);
-	char *id = cfg_str(x, "agents.authserv_id", NULL, false);
-
-	if (id != NULL && (*id == '\0' || strpbrk(id, " \t;()\"\\") != NULL)) {
-		cfg_error(x, config_lookup(x->lc, "agents.authserv_id"),
-		          "agents.authserv_id: '%s' is not a host name such "
-		          "as \"mx.example.com\"",
-		          id);
-		g_clear_pointer(&id, g_free);
-	}
-	c->agents.authserv_id = id;
-	if (strcmp(t, "authenticated") == 0)
-		c->agents.trust_from = CFG_TRUST_AUTHENTICATED;
-	else if (strcmp(t, "header") == 0)
-		c->agents.trust_from = CFG_TRUST_HEADER;
-	else
-		cfg_error(x, config_lookup(x->lc, "agents.trust_from"),
-		          "agents.trust_from: expected \"authenticated\" or "
-		          "\"header\", not '%s'",
-		          t);
 }
 
 const char *
@@ -480,16 +1183,13 @@ cfg_agents_warning(const struct cfg *c)
 	return NULL;
 }
 
-static void cfg_check_url(struct cfg_ctx *x, const char *key, const char *url,
-                          const char *plain, const char *tls);
-
 /* cfg_load_templates - templates.dir (default: "templates" beside the
  * config file; without that directory the built-in English
  * acknowledgement is used).  Every template error is a config error. */
 static void
 cfg_load_templates(struct cfg_ctx *x, struct cfg *c, const char *confdir)
 {
-	g_autofree char *dir = cfg_str(x, "templates.dir", NULL, false);
+	char *dir = g_steal_pointer(&c->templates_dir);
 	bool given = dir != NULL;
 	int r;
 
@@ -507,48 +1207,21 @@ cfg_load_templates(struct cfg_ctx *x, struct cfg *c, const char *confdir)
 		          dir);
 	if (r == 0)
 		c->templates_dir = g_steal_pointer(&dir);
+	g_free(dir);
 }
 
-/* cfg_qstr - a string member of queue group e, or NULL. */
-static const char *
-cfg_qstr(struct cfg_ctx *x, const config_setting_t *e, const char *key)
-{
-	const config_setting_t *s = config_setting_get_member(e, key);
-
-	if (s == NULL)
-		return NULL;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		cfg_error(x, s,
-		          "queues: %s: expected a string in double quotes",
-		          key);
-		return NULL;
-	}
-	return config_setting_get_string(s);
-}
-
-static char *
-cfg_qkeep(struct cfg_queue *q, const char *v)
-{
-	char *d = g_strdup(v);
-
-	g_assert(q->nstrs < (int)ARRAY_SIZE(q->strs));
-	q->strs[q->nstrs++] = d;
-	return d;
-}
+/* ---- queues ---- */
 
 static void
 cfg_queue_free(gpointer p)
 {
 	struct cfg_queue *q = p;
 
-	for (int i = 0; i < q->nstrs; i++) {
-		if (q->strs[i] && q->view &&
-		    q->strs[i] == q->view->imap.password)
-			explicit_bzero(q->strs[i], strlen(q->strs[i]));
-		g_free(q->strs[i]);
-	}
+	if (q->password != NULL)
+		explicit_bzero(q->password, strlen(q->password));
+	g_free(q->password);
+	cfg_clear_scope(CFG_IN_QUEUE, q);
 	g_free(q->view);
-	g_free(q->name);
 	g_free(q);
 }
 
@@ -557,10 +1230,63 @@ cfg_queue_by_name(const struct cfg *c, const char *name)
 {
 	for (guint i = 0; c->queues && name && i < c->queues->len; i++) {
 		const struct cfg_queue *q = c->queues->pdata[i];
-		if (strcmp(q->name, name) == 0)
+		if (q->name != NULL && strcmp(q->name, name) == 0)
 			return q;
 	}
 	return NULL;
+}
+
+/* cfg_queue_inherit - a new queue holding the top-level values; the
+ * queue's own keys then overwrite what they set. */
+static struct cfg_queue *
+cfg_queue_inherit(const struct cfg *c)
+{
+	struct cfg_queue *q = g_new0(struct cfg_queue, 1);
+
+	q->name = g_strdup(c->tickets.queue);
+	q->url = g_strdup(c->imap.url);
+	q->user = g_strdup(c->imap.user);
+	q->password_file = g_strdup(c->imap.password_file);
+	q->password = g_strdup(c->imap.password);
+	q->mailbox = g_strdup(c->imap.mailbox);
+	q->sent_mailbox = g_strdup(c->imap.sent_mailbox);
+	q->subject_tag = g_strdup(c->tickets.subject_tag);
+	q->template_set = g_strdup(c->tickets.template_set);
+	q->language = g_strdup(c->tickets.language);
+	q->from = g_strdup(c->smtp.from);
+	q->from_name = g_strdup(c->smtp.from_name);
+	q->calendar = g_strdup(c->tickets.calendar);
+	q->sla = g_strdup(c->tickets.sla);
+	q->acknowledge = c->tickets.acknowledge;
+	q->retention_days = c->tickets.retention_days;
+	return q;
+}
+
+/* cfg_queue_view - the struct cfg the one-mailbox modules are handed:
+ * the parent's fields with this queue's values (borrowed from q). */
+static void
+cfg_queue_view(const struct cfg *c, struct cfg_queue *q)
+{
+	struct cfg *v = g_new(struct cfg, 1);
+
+	*v = *c;
+	v->imap.url = q->url;
+	v->imap.user = q->user;
+	v->imap.password_file = q->password_file;
+	v->imap.password = q->password;
+	v->imap.mailbox = q->mailbox;
+	v->imap.sent_mailbox = q->sent_mailbox;
+	v->tickets.queue = q->name;
+	v->tickets.subject_tag = q->subject_tag;
+	v->tickets.template_set = q->template_set;
+	v->tickets.language = q->language;
+	v->tickets.calendar = q->calendar;
+	v->tickets.sla = q->sla;
+	v->tickets.acknowledge = q->acknowledge;
+	v->tickets.retention_days = q->retention_days;
+	v->smtp.from = q->from;
+	v->smtp.from_name = q->from_name;
+	q->view = v;
 }
 
 /* cfg_check_queue_templates - a queue that acknowledges needs an "ack"
@@ -569,15 +1295,75 @@ static void
 cfg_check_queue_templates(struct cfg_ctx *x, const struct cfg *c,
                           const struct cfg_queue *q, const config_setting_t *s)
 {
-	if (c->templates == NULL || !q->view->tickets.acknowledge)
+	if (c->templates == NULL || !q->acknowledge)
 		return;
-	if (!template_has_set(c->templates, q->view->tickets.template_set,
-	                      "ack"))
+	if (!template_has_set(c->templates, q->template_set, "ack"))
 		cfg_error(x, s,
 		          "queue '%s': template set '%s' has no ack.txt "
 		          "under %s/%s/<lang>/",
-		          q->name, q->view->tickets.template_set,
-		          c->templates_dir, q->view->tickets.template_set);
+		          q->name, q->template_set, c->templates_dir,
+		          q->template_set);
+}
+
+/* cfg_load_queue - entry i of the queues list; NULL after an error that
+ * leaves no queue to check further. */
+static struct cfg_queue *
+cfg_load_queue(struct cfg_ctx *x, const struct cfg *c,
+               const config_setting_t *e, int i)
+{
+	struct cfg_queue *q;
+
+	if (!config_setting_is_group(e)) {
+		cfg_error(x, e, "queues: each entry must be { ... }");
+		return NULL;
+	}
+	q = cfg_queue_inherit(c);
+	cfg_read_scope(x, CFG_IN_QUEUE, e, q, true);
+	if (q->name == NULL) {
+		cfg_error(x, e,
+		          "queues: entry %d needs name = "
+		          "\"lower-case letters, digits, - or _\"",
+		          i + 1);
+		cfg_queue_free(q);
+		return NULL;
+	}
+	if (cfg_queue_by_name(c, q->name) != NULL) {
+		cfg_error(x, e, "queues: '%s' is listed twice", q->name);
+		cfg_queue_free(q);
+		return NULL;
+	}
+	if (q->sent_mailbox != NULL && *q->sent_mailbox == '\0')
+		g_clear_pointer(&q->sent_mailbox, g_free);
+	if (q->url == NULL || q->user == NULL)
+		cfg_error(x, e,
+		          "queue '%s': needs url and user (or imap.url "
+		          "and imap.user)",
+		          q->name);
+	cfg_check_queue_templates(x, c, q, e);
+	return q;
+}
+
+/* cfg_check_same_mailbox - two queues on one folder would race for the
+ * same mails. */
+static void
+cfg_check_same_mailbox(struct cfg_ctx *x, const struct cfg *c, GPtrArray *elems)
+{
+	for (guint k = 1; k < c->queues->len; k++)
+		for (guint i = 0; i < k; i++) {
+			const struct cfg_queue *a = c->queues->pdata[i],
+			                       *b = c->queues->pdata[k];
+			if (a->url && b->url && a->user && b->user &&
+			    strcmp(a->url, b->url) == 0 &&
+			    strcmp(a->user, b->user) == 0 &&
+			    strcmp(a->mailbox, b->mailbox) == 0) {
+				cfg_error(x, elems->pdata[k],
+				          "queues: '%s' reads the same mailbox "
+				          "as '%s' (%s %s)",
+				          b->name, a->name, b->user,
+				          b->mailbox);
+				break;
+			}
+		}
 }
 
 /*
@@ -590,200 +1376,42 @@ cfg_load_queues(struct cfg_ctx *x, struct cfg *c)
 {
 	const config_setting_t *list = config_lookup(x->lc, "queues");
 	g_autoptr(GPtrArray) elems = g_ptr_array_new(); /* setting per queue */
-	int n;
 
 	c->queues = g_ptr_array_new_with_free_func(cfg_queue_free);
 	if (list == NULL) {
-		struct cfg_queue *q = g_new0(struct cfg_queue, 1);
-		q->name = g_strdup(c->tickets.queue);
-		q->view = g_memdup2(c, sizeof(*c));
-		q->view->queues = c->queues; /* borrowed */
+		struct cfg_queue *q = cfg_queue_inherit(c);
+
 		g_ptr_array_add(c->queues, q);
 		cfg_check_queue_templates(
 		    x, c, q, config_lookup(x->lc, "tickets.template_set"));
-		return;
-	}
-	if (!config_setting_is_list(list)) {
+	} else if (!config_setting_is_list(list)) {
 		cfg_error(x, list, "queues: expected a list ( {...}, {...} )");
 		return;
-	}
-	n = config_setting_length(list);
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(list, i);
-		const char *name, *v, *pwfile;
-		struct cfg_queue *q;
-		struct cfg *w;
-		int b, days;
+	} else {
+		for (int i = 0; i < config_setting_length(list); i++) {
+			const config_setting_t *e =
+			    config_setting_get_elem(list, i);
+			struct cfg_queue *q = cfg_load_queue(x, c, e, i);
 
-		if (!config_setting_is_group(e)) {
-			cfg_error(x, e, "queues: each entry must be { ... }");
-			continue;
+			if (q == NULL)
+				continue;
+			g_ptr_array_add(c->queues, q);
+			g_ptr_array_add(elems, (gpointer)e);
 		}
-		name = cfg_qstr(x, e, "name");
-		if (name == NULL || *name == '\0' ||
-		    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
-		        strlen(name)) {
-			cfg_error(x, e,
-			          "queues: entry %d needs name = "
-			          "\"lower-case letters, digits, - or _\"",
-			          i + 1);
-			continue;
-		}
-		if (cfg_queue_by_name(c, name) != NULL) {
-			cfg_error(x, e, "queues: '%s' is listed twice", name);
-			continue;
-		}
-		q = g_new0(struct cfg_queue, 1);
-		q->name = g_strdup(name);
-		g_ptr_array_add(elems, (gpointer)e);
-		q->view = w = g_memdup2(c, sizeof(*c));
-		w->queues = NULL;
-		g_ptr_array_add(c->queues, q);
-		w->tickets.queue = q->name;
-		if ((v = cfg_qstr(x, e, "url")) != NULL)
-			w->imap.url = cfg_qkeep(q, v);
-		if ((v = cfg_qstr(x, e, "user")) != NULL)
-			w->imap.user = cfg_qkeep(q, v);
-		if ((v = cfg_qstr(x, e, "mailbox")) != NULL)
-			w->imap.mailbox = cfg_qkeep(q, v);
-		if ((v = cfg_qstr(x, e, "sent_mailbox")) != NULL)
-			w->imap.sent_mailbox = *v ? cfg_qkeep(q, v) : NULL;
-		if ((v = cfg_qstr(x, e, "subject_tag")) != NULL) {
-			if (*v == '\0' || strpbrk(v, "[]#") != NULL)
-				cfg_error(
-				    x,
-				    config_setting_get_member(e, "subject_tag"),
-				    "queues: subject_tag must be "
-				    "non-empty and without '[', ']' or "
-				    "'#'");
-			w->tickets.subject_tag = cfg_qkeep(q, v);
-		}
-		if ((v = cfg_qstr(x, e, "template_set")) != NULL)
-			w->tickets.template_set = cfg_qkeep(q, v);
-		if ((v = cfg_qstr(x, e, "language")) != NULL)
-			w->tickets.language = cfg_qkeep(q, v);
-		if ((v = cfg_qstr(x, e, "calendar")) != NULL)
-			w->tickets.calendar = cfg_qkeep(q, v);
-		if ((v = cfg_qstr(x, e, "sla")) != NULL)
-			w->tickets.sla = cfg_qkeep(q, v);
-		if ((v = cfg_qstr(x, e, "from")) != NULL) {
-			if (strchr(v, '@') == NULL)
-				cfg_error(
-				    x, config_setting_get_member(e, "from"),
-				    "queues: from '%s' is not an address", v);
-			w->smtp.from = cfg_qkeep(q, v);
-		}
-		if ((v = cfg_qstr(x, e, "from_name")) != NULL)
-			w->smtp.from_name = cfg_qkeep(q, v);
-		if (config_setting_lookup_bool(e, "acknowledge", &b))
-			w->tickets.acknowledge = b;
-		else if (config_setting_get_member(e, "acknowledge"))
-			cfg_error(
-			    x, config_setting_get_member(e, "acknowledge"),
-			    "queues: acknowledge: expected true or false");
-		if (config_setting_lookup_int(e, "retention_days", &days)) {
-			if (days < 0 || days > 36500)
-				cfg_error(x,
-				          config_setting_get_member(
-				              e, "retention_days"),
-				          "queues: retention_days %d is out of "
-				          "range (0..36500)",
-				          days);
-			else
-				w->tickets.retention_days = days;
-		}
-		if (w->imap.url == NULL || w->imap.user == NULL)
-			cfg_error(x, e,
-			          "queue '%s': needs url and user (or imap.url "
-			          "and imap.user)",
-			          name);
-		else
-			cfg_check_url(x, "imap.url", w->imap.url, "imap://",
-			              "imaps://");
-		pwfile = cfg_qstr(x, e, "password_file");
-		if (pwfile != NULL && x->need_secrets) {
-			char *data;
-			size_t len;
-			int r = cfg_read_secret(pwfile, &data, &len);
-			if (r < 0)
-				cfg_error(x,
-				          config_setting_get_member(
-				              e, "password_file"),
-				          "queues: password_file: cannot read "
-				          "'%s': %s",
-				          pwfile, g_strerror(-r));
-			else {
-				w->imap.password = cfg_qkeep(q, data);
-				explicit_bzero(data, len);
-				g_free(data);
-			}
-		}
-		cfg_check_queue_templates(x, c, q, e);
+		if (c->queues->len == 0)
+			cfg_error(x, list, "queues: the list is empty");
+		cfg_check_same_mailbox(x, c, elems);
 	}
-	if (c->queues->len == 0)
-		cfg_error(x, list, "queues: the list is empty");
 	for (guint i = 0; i < c->queues->len; i++)
-		((struct cfg_queue *)c->queues->pdata[i])->view->queues =
-		    c->queues;
-	/* two queues on one folder would race for the same mails */
-	for (guint k = 1; k < c->queues->len; k++)
-		for (guint i = 0; i < k; i++) {
-			const struct cfg *
-			    a = ((struct cfg_queue *)c->queues->pdata[i])->view,
-			   *b = ((struct cfg_queue *)c->queues->pdata[k])->view;
-			if (a->imap.url && b->imap.url && a->imap.user &&
-			    b->imap.user &&
-			    strcmp(a->imap.url, b->imap.url) == 0 &&
-			    strcmp(a->imap.user, b->imap.user) == 0 &&
-			    strcmp(a->imap.mailbox, b->imap.mailbox) == 0) {
-				cfg_error(
-				    x, elems->pdata[k],
-				    "queues: '%s' reads the same mailbox as "
-				    "'%s' (%s %s)",
-				    b->tickets.queue, a->tickets.queue,
-				    b->imap.user, b->imap.mailbox);
-				break;
-			}
-		}
+		cfg_queue_view(c, c->queues->pdata[i]);
 }
 
-static enum cfg_after
-cfg_after(struct cfg_ctx *x)
-{
-	g_autofree char *v = cfg_str(x, "imap.after", "seen", false);
-
-	if (strcmp(v, "seen") == 0)
-		return CFG_AFTER_SEEN;
-	if (strcmp(v, "move") == 0)
-		return CFG_AFTER_MOVE;
-	if (strcmp(v, "none") == 0)
-		return CFG_AFTER_NONE;
-	cfg_error(x, config_lookup(x->lc, "imap.after"),
-	          "imap.after: '%s' is not seen, move or none", v);
-	return CFG_AFTER_SEEN;
-}
-
-/* cfg_url_scheme - check that url starts with one of the schemes. */
-static void
-cfg_check_url(struct cfg_ctx *x, const char *key, const char *url,
-              const char *plain, const char *tls)
-{
-	if (url == NULL || *url == '\0')
-		return;
-	if (!g_str_has_prefix(url, plain) && !g_str_has_prefix(url, tls))
-		cfg_error(x, config_lookup(x->lc, key),
-		          "%s: '%s' must start with %s or %s", key, url, plain,
-		          tls);
-}
-
-/* ---- SLA and escalation (issue 7) ---- */
-
-static const char *const cfg_prio_names[] = {"low", "normal", "high", "urgent"};
+/* ---- SLA and escalation ---- */
 
 int
 cfg_priority_parse(const char *s)
 {
-	for (size_t i = 0; s != NULL && i < ARRAY_SIZE(cfg_prio_names); i++)
+	for (size_t i = 0; s != NULL && cfg_prio_names[i]; i++)
 		if (g_ascii_strcasecmp(s, cfg_prio_names[i]) == 0)
 			return (int)i;
 	return -EINVAL;
@@ -792,7 +1420,7 @@ cfg_priority_parse(const char *s)
 const char *
 cfg_priority_name(int prio)
 {
-	if (prio < 0 || prio >= (int)ARRAY_SIZE(cfg_prio_names))
+	if (prio < 0 || prio > CFG_PRIO_URGENT)
 		return "?";
 	return cfg_prio_names[prio];
 }
@@ -832,12 +1460,8 @@ cfg_fold(const char *s)
 static void
 cfg_rule_free(gpointer p)
 {
-	struct cfg_rule *r = p;
-
-	g_free(r->name);
-	g_strfreev(r->from);
-	g_strfreev(r->keywords);
-	g_free(r);
+	cfg_clear_scope(CFG_IN_RULE, p);
+	g_free(p);
 }
 
 static void
@@ -845,10 +1469,9 @@ cfg_chain_free(gpointer p)
 {
 	struct cfg_chain *ch = p;
 
-	g_free(ch->queue);
 	for (size_t i = 0; i < SLA_ESC_MAX_LEVELS; i++)
 		g_strfreev(ch->to[i]);
-	g_strfreev(ch->immediate);
+	cfg_clear_scope(CFG_IN_CHAIN, ch);
 	g_free(ch);
 }
 
@@ -876,171 +1499,40 @@ cfg_sla_free(struct cfg_sla *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* cfg_strings - a list or array of strings at member name of group e, as
- * a NULL-terminated vector (each passed through fold when set); NULL when
- * the member is missing.  Wrong types are reported. */
-static char **
-cfg_strings(struct cfg_ctx *x, const config_setting_t *e, const char *name,
-            const char *what, char *(*fold)(const char *))
+/* cfg_calendar_hours - the hours.<day> members of a calendar; false after
+ * an error. */
+static bool
+cfg_calendar_hours(struct cfg_ctx *x, const config_setting_t *hs,
+                   const char *name, struct sla_hours *hours, size_t *nh_r)
 {
-	const config_setting_t *a = config_setting_get_member(e, name);
-	GPtrArray *v;
-	int n;
+	size_t nh = 0;
+	bool ok = true;
 
-	if (a == NULL)
-		return NULL;
-	if (!config_setting_is_array(a) && !config_setting_is_list(a)) {
-		cfg_error(x, a, "%s.%s: expected [ \"...\", ... ]", what, name);
-		return NULL;
-	}
-	v = g_ptr_array_new();
-	n = config_setting_length(a);
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *s = config_setting_get_elem(a, i);
-		const char *str = config_setting_get_string(s);
-
-		if (str == NULL || *str == '\0' ||
-		    !g_utf8_validate(str, -1, NULL)) {
-			cfg_error(x, s,
-			          "%s.%s: entry %d must be a non-empty "
-			          "UTF-8 string",
-			          what, name, i + 1);
-			continue;
-		}
-		g_ptr_array_add(v, fold ? fold(str) : g_strdup(str));
-	}
-	g_ptr_array_add(v, NULL);
-	return (char **)g_ptr_array_free(v, FALSE);
-}
-
-/*
- * cfg_load_mime - mime.fallback_charsets: charsets for raw 8-bit header
- * bytes that are neither UTF-8 nor a charset the mail declares (a Chinese
- * or Japanese team's mail), each one iconv knows.
- */
-static void
-cfg_load_mime(struct cfg_ctx *x, struct cfg *c)
-{
-	const config_setting_t *g = config_lookup(x->lc, "mime");
-	char **v;
-
-	if (g == NULL)
-		return;
-	v = cfg_strings(x, g, "fallback_charsets", "mime", NULL);
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
-		GIConv cd = g_iconv_open("UTF-8", v[i]);
-
-		if (cd == (GIConv)-1) {
-			cfg_error(
-			    x,
-			    config_setting_get_elem(config_setting_get_member(
-			                                g, "fallback_charsets"),
-			                            (unsigned)i),
-			    "mime.fallback_charsets: unknown charset '%s'",
-			    v[i]);
-			continue;
-		}
-		g_iconv_close(cd);
-	}
-	c->mime_fallback_charsets = v;
-}
-
-static char *
-cfg_lower(const char *s)
-{
-	return g_ascii_strdown(s, -1);
-}
-
-static void
-cfg_load_calendars(struct cfg_ctx *x, struct cfg_sla *sla)
-{
-	const config_setting_t *list = config_lookup(x->lc, "calendars");
-	static const char *const days[] = {"mon", "tue", "wed", "thu",
-	                                   "fri", "sat", "sun"};
-
-	if (list == NULL)
-		return;
-	if (!config_setting_is_list(list)) {
-		cfg_error(x, list, "calendars: expected a list ( {...}, ... )");
-		return;
-	}
-	for (int i = 0; i < config_setting_length(list); i++) {
-		const config_setting_t *e = config_setting_get_elem(list, i);
-		const config_setting_t *hs;
-		const char *name = NULL, *tz = NULL;
-		struct sla_hours
-		    hours[SLA_WEEKDAY__COUNT * SLA_DAY_MAX_INTERVALS];
-		size_t nh = 0;
-		g_auto(GStrv) hol = NULL;
-		struct sla_calendar *cal = NULL;
+	for (size_t i = 0; i < CFG_NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		const config_setting_t *ds;
 		char err[256];
-		bool bad = false;
+		size_t n = 0;
 
-		if (!config_setting_is_group(e) ||
-		    !config_setting_lookup_string(e, "name", &name) ||
-		    !config_setting_lookup_string(e, "timezone", &tz)) {
-			cfg_error(x, e,
-			          "calendars: entry %d needs name = "
-			          "\"...\" and timezone = \"Area/City\"",
-			          i + 1);
+		if (k->type != CFG_KT_DAY ||
+		    (ds = config_setting_get_member(hs, cfg_leaf(k))) == NULL)
+			continue;
+		if (config_setting_type(ds) != CONFIG_TYPE_STRING ||
+		    sla_hours_parse((int)k->idef, config_setting_get_string(ds),
+		                    hours + nh, SLA_DAY_MAX_INTERVALS, &n, err,
+		                    sizeof(err)) < 0) {
+			cfg_error(x, ds, "calendars: '%s' hours.%s: %s", name,
+			          cfg_leaf(k),
+			          config_setting_type(ds) == CONFIG_TYPE_STRING
+			              ? err
+			              : "expected \"HH:MM-HH:MM, ...\"");
+			ok = false;
 			continue;
 		}
-		hs = config_setting_get_member(e, "hours");
-		if (hs == NULL || !config_setting_is_group(hs)) {
-			cfg_error(x, hs ? hs : e,
-			          "calendars: '%s' needs hours = { mon = "
-			          "\"09:00-17:00\"; ... }",
-			          name);
-			continue;
-		}
-		for (int d = 0; d < SLA_WEEKDAY__COUNT; d++) {
-			const config_setting_t *ds =
-			    config_setting_get_member(hs, days[d]);
-			size_t n = 0;
-
-			if (ds == NULL)
-				continue;
-			if (config_setting_type(ds) != CONFIG_TYPE_STRING ||
-			    sla_hours_parse(d, config_setting_get_string(ds),
-			                    hours + nh, SLA_DAY_MAX_INTERVALS,
-			                    &n, err, sizeof(err)) < 0) {
-				cfg_error(x, ds, "calendars: '%s' hours.%s: %s",
-				          name, days[d],
-				          config_setting_type(ds) ==
-				                  CONFIG_TYPE_STRING
-				              ? err
-				              : "expected \"HH:MM-HH:MM, "
-				                "...\"");
-				bad = true;
-				continue;
-			}
-			nh += n;
-		}
-		hol = cfg_strings(x, e, "holidays", "calendars.holidays", NULL);
-		if (bad)
-			continue;
-		for (guint j = 0; j < sla->calendars->len; j++)
-			if (strcmp(((struct sla_calendar *)
-			                sla->calendars->pdata[j])
-			               ->name,
-			           name) == 0) {
-				cfg_error(x, e,
-				          "calendars: '%s' is defined "
-				          "twice",
-				          name);
-				bad = true;
-			}
-		if (bad)
-			continue;
-		if (sla_calendar_new(name, tz, hours, nh,
-		                     (const char *const *)hol,
-		                     hol ? g_strv_length(hol) : 0, &cal, err,
-		                     sizeof(err)) < 0) {
-			cfg_error(x, e, "calendars: %s", err);
-			continue;
-		}
-		g_ptr_array_add(sla->calendars, cal);
+		nh += n;
 	}
+	*nh_r = nh;
+	return ok;
 }
 
 static const struct sla_calendar *
@@ -1054,28 +1546,118 @@ cfg_calendar_find(const struct cfg_sla *sla, const char *name)
 	return NULL;
 }
 
-/* cfg_member_int - an optional whole number member of group e. */
-static int
-cfg_member_int(struct cfg_ctx *x, const config_setting_t *e, const char *what,
-               const char *name, int def, int min, int max)
+/* cfg_load_calendar - entry i of calendars, or NULL after an error. */
+static struct sla_calendar *
+cfg_load_calendar(struct cfg_ctx *x, const struct cfg_sla *sla,
+                  const config_setting_t *e, int i)
 {
-	const config_setting_t *s = config_setting_get_member(e, name);
-	long long v;
+	struct cfg_cal_in in = {0};
+	const config_setting_t *hs;
+	struct sla_hours hours[SLA_WEEKDAY__COUNT * SLA_DAY_MAX_INTERVALS];
+	struct sla_calendar *cal = NULL;
+	size_t nh = 0;
+	char err[256];
 
-	if (s == NULL)
-		return def;
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64) {
-		cfg_error(x, s, "%s.%s: expected a whole number", what, name);
-		return def;
+	if (config_setting_is_group(e))
+		cfg_read_scope(x, CFG_IN_CALENDAR, e, &in, false);
+	if (!config_setting_is_group(e) || in.name == NULL ||
+	    in.timezone == NULL) {
+		cfg_error(x, e,
+		          "calendars: entry %d needs name = "
+		          "\"...\" and timezone = \"Area/City\"",
+		          i + 1);
+		goto out;
 	}
-	v = config_setting_get_int64(s);
-	if (v < min || v > max) {
-		cfg_error(x, s, "%s.%s: %lld is out of range (%d..%d)", what,
-		          name, v, min, max);
-		return def;
+	hs = config_setting_get_member(e, "hours");
+	if (hs == NULL || !config_setting_is_group(hs)) {
+		cfg_error(x, hs ? hs : e,
+		          "calendars: '%s' needs hours = { mon = "
+		          "\"09:00-17:00\"; ... }",
+		          in.name);
+		goto out;
 	}
-	return (int)v;
+	if (!cfg_calendar_hours(x, hs, in.name, hours, &nh))
+		goto out;
+	if (cfg_calendar_find(sla, in.name) != NULL) {
+		cfg_error(x, e, "calendars: '%s' is defined twice", in.name);
+		goto out;
+	}
+	if (sla_calendar_new(in.name, in.timezone, hours, nh,
+	                     (const char *const *)in.holidays,
+	                     in.holidays ? g_strv_length(in.holidays) : 0, &cal,
+	                     err, sizeof(err)) < 0) {
+		cfg_error(x, e, "calendars: %s", err);
+		cal = NULL;
+	}
+out:
+	cfg_clear_scope(CFG_IN_CALENDAR, &in);
+	return cal;
+}
+
+static void
+cfg_load_calendars(struct cfg_ctx *x, struct cfg_sla *sla)
+{
+	const config_setting_t *list = config_lookup(x->lc, "calendars");
+
+	if (list == NULL)
+		return;
+	if (!config_setting_is_list(list)) {
+		cfg_error(x, list, "calendars: expected a list ( {...}, ... )");
+		return;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		struct sla_calendar *cal = cfg_load_calendar(
+		    x, sla, config_setting_get_elem(list, i), i);
+
+		if (cal != NULL)
+			g_ptr_array_add(sla->calendars, cal);
+	}
+}
+
+/* cfg_load_policy - entry e of sla.policies into the next free slot. */
+static void
+cfg_load_policy(struct cfg_ctx *x, struct cfg_sla *sla,
+                const config_setting_t *e)
+{
+	struct cfg_policy_in in = {0};
+	struct sla_policy p = {0};
+	const struct sla_calendar *cal;
+	guint nerr = x->errors->len;
+	char err[256];
+
+	if (!config_setting_is_group(e)) {
+		cfg_error(x, e, "sla.policies: each entry must be { ... }");
+		return;
+	}
+	cfg_read_scope(x, CFG_IN_POLICY, e, &in, false);
+	if (x->errors->len > nerr)
+		goto out;
+	cal = cfg_calendar_find(sla, in.calendar);
+	if (cal == NULL) {
+		if (in.calendar != NULL)
+			cfg_error(x, config_setting_get_member(e, "calendar"),
+			          "sla.policies: unknown calendar '%s'",
+			          in.calendar);
+		else
+			cfg_error(x, e,
+			          "sla.policies: no calendars are defined");
+		goto out;
+	}
+	p.priority = cfg_policy_prios[in.priority][0] == '*' ? SLA_ANY_PRIORITY
+	                                                     : in.priority;
+	p.first_response_min = in.first_response;
+	p.next_response_min = in.next_response;
+	p.resolution_min = in.resolution;
+	p.warn_pct = in.warn_percent;
+	if (sla_policy_check(&p, err, sizeof(err)) < 0) {
+		cfg_error(x, e, "sla.policies: %s", err);
+		goto out;
+	}
+	p.queue = g_steal_pointer(&in.queue);
+	sla->policy_cal[sla->n_policies] = cal;
+	sla->policies[sla->n_policies++] = p;
+out:
+	cfg_clear_scope(CFG_IN_POLICY, &in);
 }
 
 static void
@@ -1093,61 +1675,28 @@ cfg_load_policies(struct cfg_ctx *x, struct cfg_sla *sla)
 	n = config_setting_length(list);
 	sla->policies = g_new0(struct sla_policy, MAX(n, 1));
 	sla->policy_cal = g_new0(const struct sla_calendar *, MAX(n, 1));
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(list, i);
-		const char *queue = NULL, *prio = NULL, *calname = NULL;
-		const char *w = "sla.policies";
-		struct sla_policy p = {.priority = SLA_ANY_PRIORITY};
-		const struct sla_calendar *cal;
-		char err[256];
+	for (int i = 0; i < n; i++)
+		cfg_load_policy(x, sla, config_setting_get_elem(list, i));
+}
 
-		if (!config_setting_is_group(e)) {
-			cfg_error(x, e,
-			          "sla.policies: each entry must be "
-			          "{ ... }");
-			continue;
-		}
-		(void)config_setting_lookup_string(e, "queue", &queue);
-		(void)config_setting_lookup_string(e, "calendar", &calname);
-		if (config_setting_lookup_string(e, "priority", &prio) &&
-		    strcmp(prio, "*") != 0 &&
-		    (p.priority = cfg_priority_parse(prio)) < 0) {
-			cfg_error(x, config_setting_get_member(e, "priority"),
-			          "sla.policies: priority '%s' is not low, "
-			          "normal, high, urgent or *",
-			          prio);
-			continue;
-		}
-		cal = cfg_calendar_find(sla, calname);
-		if (cal == NULL) {
-			const config_setting_t *cs =
-			    config_setting_get_member(e, "calendar");
-			if (calname != NULL)
-				cfg_error(x, cs,
-				          "sla.policies: unknown calendar "
-				          "'%s'",
-				          calname);
-			else
-				cfg_error(x, e,
-				          "sla.policies: no calendars "
-				          "are defined");
-			continue;
-		}
-		p.first_response_min =
-		    cfg_member_int(x, e, w, "first_response", 0, 0, 525600);
-		p.next_response_min =
-		    cfg_member_int(x, e, w, "next_response", 0, 0, 525600);
-		p.resolution_min =
-		    cfg_member_int(x, e, w, "resolution", 0, 0, 525600);
-		p.warn_pct = cfg_member_int(x, e, w, "warn_percent", 80, 0, 99);
-		if (sla_policy_check(&p, err, sizeof(err)) < 0) {
-			cfg_error(x, e, "sla.policies: %s", err);
-			continue;
-		}
-		p.queue = queue ? g_strdup(queue) : NULL;
-		sla->policy_cal[sla->n_policies] = cal;
-		sla->policies[sla->n_policies++] = p;
-	}
+/* cfg_rule_new - a built-in rule. */
+static struct cfg_rule *
+cfg_rule_new(const char *name, const char *const *keywords, bool escalate)
+{
+	struct cfg_rule *r = g_new0(struct cfg_rule, 1);
+
+	r->name = g_strdup(name);
+	if (keywords != NULL) {
+		size_t n = g_strv_length((char **)keywords);
+
+		r->keywords = g_new0(char *, n + 1);
+		for (size_t i = 0; i < n; i++)
+			r->keywords[i] = cfg_fold(keywords[i]);
+	} else
+		r->importance_high = true;
+	r->priority = CFG_PRIO_HIGH;
+	r->escalate = escalate;
+	return r;
 }
 
 static void
@@ -1156,28 +1705,14 @@ cfg_load_rules(struct cfg_ctx *x, struct cfg_sla *sla)
 	const config_setting_t *list = config_lookup(x->lc, "priority_rules");
 
 	if (list == NULL) {
-		struct cfg_rule *r;
-
-		r = g_new0(struct cfg_rule, 1);
-		r->name = g_strdup("churn risk");
-		r->keywords = g_new0(char *, ARRAY_SIZE(cfg_default_churn));
-		for (size_t i = 0; cfg_default_churn[i]; i++)
-			r->keywords[i] = cfg_fold(cfg_default_churn[i]);
-		r->priority = CFG_PRIO_HIGH;
-		r->escalate = true;
-		g_ptr_array_add(sla->rules, r);
-		r = g_new0(struct cfg_rule, 1);
-		r->name = g_strdup("urgent");
-		r->keywords = g_new0(char *, ARRAY_SIZE(cfg_default_urgent));
-		for (size_t i = 0; cfg_default_urgent[i]; i++)
-			r->keywords[i] = cfg_fold(cfg_default_urgent[i]);
-		r->priority = CFG_PRIO_HIGH;
-		g_ptr_array_add(sla->rules, r);
-		r = g_new0(struct cfg_rule, 1);
-		r->name = g_strdup("importance header");
-		r->importance_high = true;
-		r->priority = CFG_PRIO_HIGH;
-		g_ptr_array_add(sla->rules, r);
+		g_ptr_array_add(
+		    sla->rules,
+		    cfg_rule_new("churn risk", cfg_default_churn, true));
+		g_ptr_array_add(
+		    sla->rules,
+		    cfg_rule_new("urgent", cfg_default_urgent, false));
+		g_ptr_array_add(sla->rules,
+		                cfg_rule_new("importance header", NULL, false));
 		return;
 	}
 	if (!config_setting_is_list(list)) {
@@ -1186,9 +1721,7 @@ cfg_load_rules(struct cfg_ctx *x, struct cfg_sla *sla)
 	}
 	for (int i = 0; i < config_setting_length(list); i++) {
 		const config_setting_t *e = config_setting_get_elem(list, i);
-		const char *name = NULL, *prio = "high";
 		struct cfg_rule *r;
-		int b;
 
 		if (!config_setting_is_group(e)) {
 			cfg_error(x, e,
@@ -1197,25 +1730,7 @@ cfg_load_rules(struct cfg_ctx *x, struct cfg_sla *sla)
 			continue;
 		}
 		r = g_new0(struct cfg_rule, 1);
-		(void)config_setting_lookup_string(e, "name", &name);
-		(void)config_setting_lookup_string(e, "priority", &prio);
-		r->name = g_strdup_printf("%s", name ? name : "rule");
-		r->from =
-		    cfg_strings(x, e, "from", "priority_rules", cfg_lower);
-		r->keywords =
-		    cfg_strings(x, e, "keywords", "priority_rules", cfg_fold);
-		if (config_setting_lookup_bool(e, "importance_high", &b))
-			r->importance_high = b;
-		if (config_setting_lookup_bool(e, "escalate", &b))
-			r->escalate = b;
-		r->priority = cfg_priority_parse(prio);
-		if (r->priority < 0) {
-			cfg_error(x, config_setting_get_member(e, "priority"),
-			          "priority_rules: priority '%s' is not low, "
-			          "normal, high or urgent",
-			          prio);
-			r->priority = CFG_PRIO_HIGH;
-		}
+		cfg_read_scope(x, CFG_IN_RULE, e, r, false);
 		if (r->from == NULL && r->keywords == NULL &&
 		    !r->importance_high)
 			cfg_error(x, e,
@@ -1241,82 +1756,96 @@ cfg_check_people(struct cfg_ctx *x, const struct cfg *c,
 			    "%s: '%s' is not in people", what, v[i]);
 }
 
+/* cfg_load_level - level l of chain ch from setting le. */
+static void
+cfg_load_level(struct cfg_ctx *x, const struct cfg *c, struct cfg_chain *ch,
+               int l, const config_setting_t *le)
+{
+	const char *w = "escalation.chains";
+	struct cfg_level_in in = {0};
+	const struct cfg_key *tk =
+	    cfg_key_by_off(CFG_IN_LEVEL, OFF(struct cfg_level_in, to));
+
+	if (!config_setting_is_group(le)) {
+		cfg_error(x, le,
+		          "%s: each level must be { after = N; to = "
+		          "[...]; }",
+		          w);
+		return;
+	}
+	cfg_read_scope(x, CFG_IN_LEVEL, le, &in, false);
+	if (in.to == NULL || in.to[0] == NULL)
+		cfg_error(x, le, "%s: level %d needs to = [ \"person@...\" ]",
+		          w, l + 1);
+	cfg_check_people(x, c, config_setting_get_member(le, cfg_leaf(tk)),
+	                 in.to, "escalation.chains.levels.to");
+	ch->to[l] = g_steal_pointer(&in.to);
+	ch->chain.level[l].after_min = in.after;
+	ch->chain.level[l].to = (const char *const *)ch->to[l];
+	cfg_clear_scope(CFG_IN_LEVEL, &in);
+}
+
+/* cfg_load_chain - entry i of escalation.chains, or NULL. */
+static struct cfg_chain *
+cfg_load_chain(struct cfg_ctx *x, const struct cfg *c,
+               const config_setting_t *e, int i)
+{
+	const char *w = "escalation.chains";
+	const config_setting_t *lv = NULL;
+	const struct cfg_key *ik =
+	    cfg_key_by_off(CFG_IN_CHAIN, OFF(struct cfg_chain, immediate));
+	struct cfg_chain *ch;
+	char err[256];
+	int n;
+
+	if (!config_setting_is_group(e) ||
+	    (lv = config_setting_get_member(e, "levels")) == NULL ||
+	    !config_setting_is_list(lv)) {
+		cfg_error(x, e,
+		          "%s: entry %d needs levels = ( { after "
+		          "= 0; to = [ \"lead@...\" ]; }, ... )",
+		          w, i + 1);
+		return NULL;
+	}
+	n = config_setting_length(lv);
+	if (n < 1 || n > SLA_ESC_MAX_LEVELS) {
+		cfg_error(x, lv, "%s: 1..%d levels, not %d", w,
+		          SLA_ESC_MAX_LEVELS, n);
+		return NULL;
+	}
+	ch = g_new0(struct cfg_chain, 1);
+	cfg_read_scope(x, CFG_IN_CHAIN, e, ch, false);
+	cfg_check_people(x, c, config_setting_get_member(e, cfg_leaf(ik)),
+	                 ch->immediate, "escalation.chains.immediate");
+	for (int l = 0; l < n; l++)
+		cfg_load_level(x, c, ch, l,
+		               config_setting_get_elem(lv, (unsigned)l));
+	ch->chain.n_levels = (size_t)n;
+	ch->chain.queue = ch->queue;
+	if (sla_chain_check(&ch->chain, err, sizeof(err)) < 0)
+		cfg_error(x, e, "%s: %s", w, err);
+	return ch;
+}
+
 static void
 cfg_load_chains(struct cfg_ctx *x, struct cfg *c)
 {
 	const config_setting_t *list =
 	    config_lookup(x->lc, "escalation.chains");
-	const char *w = "escalation.chains";
 
 	if (list == NULL)
 		return;
 	if (!config_setting_is_list(list)) {
-		cfg_error(x, list, "%s: expected a list ( {...} )", w);
+		cfg_error(x, list,
+		          "escalation.chains: expected a list ( {...} )");
 		return;
 	}
 	for (int i = 0; i < config_setting_length(list); i++) {
-		const config_setting_t *e = config_setting_get_elem(list, i);
-		const config_setting_t *lv;
-		const char *queue = NULL;
-		struct cfg_chain *ch;
-		char err[256];
-		int n;
+		struct cfg_chain *ch =
+		    cfg_load_chain(x, c, config_setting_get_elem(list, i), i);
 
-		if (!config_setting_is_group(e) ||
-		    (lv = config_setting_get_member(e, "levels")) == NULL ||
-		    !config_setting_is_list(lv)) {
-			cfg_error(x, e,
-			          "%s: entry %d needs levels = ( { after "
-			          "= 0; to = [ \"lead@...\" ]; }, ... )",
-			          w, i + 1);
-			continue;
-		}
-		n = config_setting_length(lv);
-		if (n < 1 || n > SLA_ESC_MAX_LEVELS) {
-			cfg_error(x, lv, "%s: 1..%d levels, not %d", w,
-			          SLA_ESC_MAX_LEVELS, n);
-			continue;
-		}
-		ch = g_new0(struct cfg_chain, 1);
-		(void)config_setting_lookup_string(e, "queue", &queue);
-		ch->queue = queue ? g_strdup(queue) : NULL;
-		ch->immediate = cfg_strings(x, e, "immediate", w, cfg_lower);
-		cfg_check_people(x, c,
-		                 config_setting_get_member(e, "immediate"),
-		                 ch->immediate, "escalation.chains.immediate");
-		for (int l = 0; l < n; l++) {
-			const config_setting_t *le =
-			    config_setting_get_elem(lv, (unsigned)l);
-
-			if (!config_setting_is_group(le)) {
-				cfg_error(x, le,
-				          "%s: each level must be { after "
-				          "= N; to = [...]; }",
-				          w);
-				continue;
-			}
-			ch->to[l] = cfg_strings(x, le, "to",
-			                        "escalation.chains."
-			                        "levels",
-			                        cfg_lower);
-			if (ch->to[l] == NULL || ch->to[l][0] == NULL)
-				cfg_error(x, le,
-				          "%s: level %d needs to = [ "
-				          "\"person@...\" ]",
-				          w, l + 1);
-			cfg_check_people(
-			    x, c, config_setting_get_member(le, "to"),
-			    ch->to[l], "escalation.chains.levels.to");
-			ch->chain.level[l].after_min =
-			    cfg_member_int(x, le, "escalation.chains.levels",
-			                   "after", 0, 0, 525600);
-			ch->chain.level[l].to = (const char *const *)ch->to[l];
-		}
-		ch->chain.n_levels = (size_t)n;
-		ch->chain.queue = ch->queue;
-		if (sla_chain_check(&ch->chain, err, sizeof(err)) < 0)
-			cfg_error(x, e, "%s: %s", w, err);
-		g_ptr_array_add(c->sla.chains, ch);
+		if (ch != NULL)
+			g_ptr_array_add(c->sla.chains, ch);
 	}
 }
 
@@ -1328,16 +1857,61 @@ cfg_load_sla(struct cfg_ctx *x, struct cfg *c)
 	sla->calendars = g_ptr_array_new_with_free_func(cfg_calendar_free);
 	sla->rules = g_ptr_array_new_with_free_func(cfg_rule_free);
 	sla->chains = g_ptr_array_new_with_free_func(cfg_chain_free);
-	sla->batch_minutes =
-	    (int)cfg_int(x, "escalation.batch_minutes", 15, 0, 1440);
-	sla->hold_seconds =
-	    (int)cfg_int(x, "escalation.hold_seconds", 0, 0, 3600);
-	sla->tick_limit =
-	    (int)cfg_int(x, "escalation.tick_limit", 500, 1, 100000);
 	cfg_load_calendars(x, sla);
 	cfg_load_policies(x, sla);
 	cfg_load_rules(x, sla);
 	cfg_load_chains(x, c);
+}
+
+/* ---- the whole file ---- */
+
+/* cfg_read_file - parse path into lc; on failure the one libconfig error
+ * as "file:line: message" and -ENOENT (unreadable) or -EINVAL. */
+static int
+cfg_read_file(config_t *lc, const char *path, const char *dir,
+              GPtrArray *errors)
+{
+	bool io;
+
+	config_init(lc);
+	/* @include is relative to the file, not to systemd's cwd "/". */
+	config_set_include_dir(lc, dir);
+	if (config_read_file(lc, path))
+		return 0;
+	io = config_error_type(lc) == CONFIG_ERR_FILE_IO;
+	if (io)
+		g_ptr_array_add(errors,
+		                g_strdup_printf("%s:0: cannot read: %s", path,
+		                                g_strerror(errno)));
+	else
+		g_ptr_array_add(
+		    errors,
+		    g_strdup_printf(
+		        "%s:%d: %s",
+		        config_error_file(lc) ? config_error_file(lc) : path,
+		        config_error_line(lc), config_error_text(lc)));
+	config_destroy(lc);
+	return io ? -ENOENT : -EINVAL;
+}
+
+/* cfg_derive - the defaults that depend on other keys. */
+static void
+cfg_derive(struct cfg_ctx *x, struct cfg *c)
+{
+	const char *at;
+
+	if (c->instance == NULL)
+		c->instance = g_strdup(g_get_host_name());
+	if (c->tickets.domain == NULL && c->smtp.from != NULL &&
+	    (at = strchr(c->smtp.from, '@')) != NULL)
+		c->tickets.domain = g_ascii_strdown(at + 1, -1);
+	if (c->tickets.domain == NULL)
+		c->tickets.domain = g_strdup("localhost");
+	if (x->need_secrets && c->tickets.secret != NULL &&
+	    c->tickets.secret_len < 16)
+		cfg_error(x, config_lookup(x->lc, "tickets.secret_file"),
+		          "tickets.secret_file: secret is shorter than 16 "
+		          "bytes; run tickctl init-secret");
 }
 
 int
@@ -1349,153 +1923,18 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	struct cfg *c;
 	guint nerr = errors->len;
 	g_autofree char *dir = g_path_get_dirname(path);
-	char *at;
-	bool has_queues;
+	int r = cfg_read_file(&lc, path, dir, errors);
 
-	config_init(&lc);
-	/* @include is relative to the file, not to systemd's cwd "/". */
-	config_set_include_dir(&lc, dir);
-	if (!config_read_file(&lc, path)) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			g_ptr_array_add(
-			    errors, g_strdup_printf("%s:0: cannot read: %s",
-			                            path, g_strerror(errno)));
-		else
-			g_ptr_array_add(
-			    errors, g_strdup_printf("%s:%d: %s",
-			                            config_error_file(&lc)
-			                                ? config_error_file(&lc)
-			                                : path,
-			                            config_error_line(&lc),
-			                            config_error_text(&lc)));
-		bool io = config_error_type(&lc) == CONFIG_ERR_FILE_IO;
-		config_destroy(&lc);
-		return io ? -ENOENT : -EINVAL;
-	}
-
+	if (r < 0)
+		return r;
 	c = g_new0(struct cfg, 1);
 	c->path = g_strdup(path);
 	c->people = g_ptr_array_new_with_free_func(cfg_person_free);
 	cfg_check_unknown(&x, config_root_setting(&lc), "");
-
-	c->db_conninfo = cfg_str(&x, "database.conninfo", NULL, true);
-	c->instance = cfg_str(&x, "instance", NULL, false);
-	if (c->instance == NULL)
-		c->instance = g_strdup(g_get_host_name());
-	c->log_level = (int)cfg_int(&x, "log_level", 6, 3, 7);
-
-	has_queues = config_lookup(&lc, "queues") != NULL;
-	c->imap.url = cfg_str(&x, "imap.url", NULL, !has_queues);
-	c->imap.user = cfg_str(&x, "imap.user", NULL, !has_queues);
-	c->imap.password_file = cfg_str(&x, "imap.password_file", NULL, false);
-	c->imap.mailbox = cfg_str(&x, "imap.mailbox", "INBOX", false);
-	c->imap.sent_mailbox = cfg_str(&x, "imap.sent_mailbox", NULL, false);
-	c->imap.after = cfg_after(&x);
-	c->imap.move_to = cfg_str(&x, "imap.move_to", "Processed", false);
-	c->imap.poll_interval =
-	    (int)cfg_int(&x, "imap.poll_interval", 60, 1, 86400);
-	c->imap.starttls = cfg_bool(&x, "imap.starttls", true);
-	c->imap.idle = cfg_bool(&x, "imap.idle", true);
-	c->imap.timeout = (int)cfg_int(&x, "imap.timeout", 60, 1, 3600);
-	c->imap.batch = (int)cfg_int(&x, "imap.batch", 100, 1, 10000);
-	cfg_check_url(&x, "imap.url", c->imap.url, "imap://", "imaps://");
-	cfg_secret(&x, "imap.password_file", c->imap.password_file,
-	           &c->imap.password, NULL);
-
-	c->smtp.url = cfg_str(&x, "smtp.url", NULL, true);
-	c->smtp.user = cfg_str(&x, "smtp.user", NULL, false);
-	c->smtp.password_file = cfg_str(&x, "smtp.password_file", NULL, false);
-	c->smtp.from = cfg_str(&x, "smtp.from", NULL, true);
-	c->smtp.from_name = cfg_str(&x, "smtp.from_name", "Support", false);
-	c->smtp.starttls = cfg_bool(&x, "smtp.starttls", true);
-	c->smtp.timeout = (int)cfg_int(&x, "smtp.timeout", 60, 1, 3600);
-	c->smtp.max_attempt_age =
-	    (int)cfg_int(&x, "smtp.max_attempt_age", 5 * 86400, 60, 30 * 86400);
-	c->smtp.connections = (int)cfg_int(&x, "smtp.connections", 1, 1, 16);
-	cfg_check_url(&x, "smtp.url", c->smtp.url, "smtp://", "smtps://");
-	cfg_secret(&x, "smtp.password_file", c->smtp.password_file,
-	           &c->smtp.password, NULL);
-	if (c->smtp.from != NULL && *c->smtp.from &&
-	    strchr(c->smtp.from, '@') == NULL)
-		cfg_error(&x, config_lookup(&lc, "smtp.from"),
-		          "smtp.from: '%s' is not an address", c->smtp.from);
-
-	c->tickets.subject_tag =
-	    cfg_str(&x, "tickets.subject_tag", "Ticket", false);
-	if (strpbrk(c->tickets.subject_tag, "[]#") != NULL ||
-	    *c->tickets.subject_tag == '\0')
-		cfg_error(&x, config_lookup(&lc, "tickets.subject_tag"),
-		          "tickets.subject_tag: must be non-empty and "
-		          "without '[', ']' or '#'");
-	c->tickets.queue = cfg_str(&x, "tickets.queue", "support", false);
-	c->tickets.domain = cfg_str(&x, "tickets.domain", NULL, false);
-	if (c->tickets.domain == NULL && c->smtp.from != NULL &&
-	    (at = strchr(c->smtp.from, '@')) != NULL)
-		c->tickets.domain = g_ascii_strdown(at + 1, -1);
-	if (c->tickets.domain == NULL)
-		c->tickets.domain = g_strdup("localhost");
-	c->tickets.secret_file = cfg_str(&x, "tickets.secret_file", NULL, true);
-	c->tickets.acknowledge = cfg_bool(&x, "tickets.acknowledge", true);
-	c->tickets.trust_same_domain =
-	    cfg_bool(&x, "tickets.trust_same_domain", false);
-	c->tickets.reopen_days =
-	    (int)cfg_int(&x, "tickets.reopen_days", 14, 0, 3650);
-	c->tickets.max_mail_size =
-	    cfg_int(&x, "tickets.max_mail_size", 25 * 1024 * 1024, 1024,
-	            (gint64)1 << 31);
-	c->tickets.list_drop = cfg_drop(&x, "tickets.list_mail");
-	c->tickets.spam_drop = cfg_drop(&x, "tickets.spam_mail");
-	cfg_secret(&x, "tickets.secret_file", c->tickets.secret_file,
-	           (char **)&c->tickets.secret, &c->tickets.secret_len);
-	if (need_secrets && c->tickets.secret != NULL &&
-	    c->tickets.secret_len < 16)
-		cfg_error(&x, config_lookup(&lc, "tickets.secret_file"),
-		          "tickets.secret_file: secret is shorter than 16 "
-		          "bytes; run tickctl init-secret");
-
-	c->tickets.template_set =
-	    cfg_str(&x, "tickets.template_set", "default", false);
-	c->tickets.language = cfg_str(&x, "tickets.language", "en", false);
-	c->tickets.retention_days =
-	    (int)cfg_int(&x, "tickets.retention_days", 0, 0, 36500);
-	c->tickets.calendar = cfg_str(&x, "tickets.calendar", NULL, false);
-	c->tickets.sla = cfg_str(&x, "tickets.sla", NULL, false);
-
-	c->limits.per_recipient_day =
-	    (int)cfg_int(&x, "limits.per_recipient_day", 10, 0, 100000);
-	c->limits.per_ticket_hour =
-	    (int)cfg_int(&x, "limits.per_ticket_hour", 5, 0, 100000);
-	c->limits.global_per_minute =
-	    (int)cfg_int(&x, "limits.global_per_minute", 100, 0, 1000000);
-	c->limits.suppress_days =
-	    (int)cfg_int(&x, "limits.suppress_days", 30, 0, 3650);
-	c->limits.breaker_cooldown =
-	    (int)cfg_int(&x, "limits.breaker_cooldown", 900, 0, 7 * 86400);
-
-	c->report.daily = cfg_bool(&x, "report.daily", false);
-	c->report.weekly = cfg_bool(&x, "report.weekly", false);
-	c->report.hour = (int)cfg_int(&x, "report.hour", 7, 0, 23);
-	c->report.timezone = cfg_str(&x, "report.timezone", "UTC", false);
-	{
-		GTimeZone *tz = g_time_zone_new_identifier(c->report.timezone);
-		if (tz == NULL || *c->report.timezone == '\0')
-			cfg_error(&x, config_lookup(&lc, "report.timezone"),
-			          "report.timezone: unknown zone '%s'",
-			          c->report.timezone);
-		if (tz != NULL)
-			g_time_zone_unref(tz);
-	}
-	c->report.fallback_first_response =
-	    (int)cfg_int(&x, "report.fallback_first_response", 240, 0, 525600);
-	c->report.fallback_resolution =
-	    (int)cfg_int(&x, "report.fallback_resolution", 2880, 0, 525600);
-	c->csat.enabled = cfg_bool(&x, "csat.enabled", false);
-	c->csat.max_age =
-	    (int)cfg_int(&x, "csat.max_age", 3 * 86400, 60, 365 * 86400);
-
+	cfg_read_scope(&x, CFG_IN_CFG, NULL, c,
+	               config_lookup(&lc, "queues") != NULL);
+	cfg_derive(&x, c);
 	cfg_load_people(&x, c);
-	cfg_load_agents(&x, c);
-	cfg_load_mime(&x, c);
 	cfg_load_sla(&x, c);
 	cfg_load_templates(&x, c, dir);
 	cfg_load_queues(&x, c);
@@ -1516,46 +1955,23 @@ cfg_free(struct cfg **cp)
 
 	if (c == NULL)
 		return;
-	g_free(c->path);
-	g_free(c->db_conninfo);
-	g_free(c->instance);
-	g_free(c->imap.url);
-	g_free(c->imap.user);
+	/* the queues' views point into c: they go first */
+	if (c->queues)
+		g_ptr_array_unref(c->queues);
 	if (c->imap.password)
 		explicit_bzero(c->imap.password, strlen(c->imap.password));
 	g_free(c->imap.password);
-	g_free(c->imap.password_file);
-	g_free(c->imap.mailbox);
-	g_free(c->imap.sent_mailbox);
-	g_free(c->imap.move_to);
-	g_free(c->smtp.url);
-	g_free(c->smtp.user);
 	if (c->smtp.password)
 		explicit_bzero(c->smtp.password, strlen(c->smtp.password));
 	g_free(c->smtp.password);
-	g_free(c->smtp.password_file);
-	g_free(c->smtp.from);
-	g_free(c->smtp.from_name);
-	g_free(c->tickets.subject_tag);
-	g_free(c->tickets.queue);
-	g_free(c->tickets.domain);
-	g_free(c->tickets.secret_file);
 	if (c->tickets.secret)
 		explicit_bzero(c->tickets.secret, c->tickets.secret_len);
 	g_free(c->tickets.secret);
-	g_free(c->report.timezone);
+	cfg_clear_scope(CFG_IN_CFG, c);
+	g_free(c->path);
 	g_ptr_array_unref(c->people);
-	g_free(c->agents.authserv_id);
 	cfg_sla_free(&c->sla);
-	g_free(c->tickets.template_set);
-	g_free(c->tickets.language);
-	g_free(c->tickets.calendar);
-	g_free(c->tickets.sla);
-	g_free(c->templates_dir);
-	g_strfreev(c->mime_fallback_charsets);
 	template_lib_free(&c->templates);
-	if (c->queues)
-		g_ptr_array_unref(c->queues);
 	g_free(c);
 	*cp = NULL;
 }

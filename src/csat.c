@@ -7,8 +7,11 @@
 #include "log.h"
 #include "mime.h"
 #include "outbox.h"
-#include "store.h"
 #include "thread.h"
+#include "store.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
+#include "store_report.h"
 
 #include <string.h>
 
@@ -270,7 +273,8 @@ csat_send_one(const struct cfg *cfg, struct store *st,
 	};
 	wire = csat_compose_resolution(cfg, &m);
 	if ((r = outbox_queue(cfg, st, t->id, "resolution", "resolution mail",
-	                      t->requester, msgid, wire, now, &mid)) < 0)
+	                      t->requester, msgid, wire, now, NULL, false,
+	                      &mid)) < 0)
 		goto fail;
 	r = store_event_add(st, t->id, "tickd", "resolution-mail", t->requester,
 	                    mid);

@@ -12,6 +12,9 @@
 #include "mime.h"
 #include "report.h"
 #include "store.h"
+#include "store_admin.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -64,8 +67,12 @@ ctl_usage(FILE *f)
 	    "[--json|--csv]\n"
 	    "                        KPIs of [from, to) and the period "
 	    "before it\n"
-	    "                        (T: YYYY-MM-DD or ISO 8601; default "
+	    "                        (T: YYYY-MM-DD = midnight UTC, or ISO "
+	    "8601,\n"
+	    "                        UTC unless it names a zone; default "
 	    "the last 7 days)\n"
+	    "  config-keys           every config key: path, type, default, "
+	    "range\n"
 	    "exit codes (sysexits.h): 0 ok, 64 usage, 65 bad data, 66 no "
 	    "such ticket,\n"
 	    "  69 database unavailable, 75 try again, 78 config error\n",
@@ -406,29 +413,22 @@ ctl_actor(void)
 
 enum ctl_change { CTL_CLOSE, CTL_ASSIGN, CTL_PRIORITY, CTL_NOTE };
 
-/*
- * ctl_change - close/assign/priority/note N ...: the change and its event
- * row (actor, action status|assign|priority|note, detail) in one
- * transaction, like an agent's mail command.
- */
-static int
-ctl_change(struct ctl *c, enum ctl_change what, int argc, char **argv)
-{
-	static const char *const names[] = {"close", "assign", "priority",
-	                                    "note"};
-	struct store_ticket t = {0};
-	g_autofree char *actor = ctl_actor();
-	g_autofree char *value = NULL, *old_assignee = NULL;
-	const char *action = NULL;
-	gint64 id;
-	int rc, r;
-	bool noop = false;
+static const char *const ctl_change_names[] = {"close", "assign", "priority",
+                                               "note"};
 
-	if (argc < 1 || (id = ctl_id(argv[0])) == 0 ||
+/* ctl_change_args - check the words after the command: the ticket number
+ * into *id_r, a note's text into *value_r.  EX_OK, EX_USAGE or
+ * EX_DATAERR (after a message). */
+static int
+ctl_change_args(enum ctl_change what, int argc, char **argv, gint64 *id_r,
+                char **value_r)
+{
+	if (argc < 1 || (*id_r = ctl_id(argv[0])) == 0 ||
 	    (what == CTL_CLOSE && argc != 1) ||
 	    ((what == CTL_ASSIGN || what == CTL_PRIORITY) && argc != 2) ||
 	    (what == CTL_NOTE && argc < 2)) {
-		fprintf(stderr, "usage: tickctl %s N%s\n", names[what],
+		fprintf(stderr, "usage: tickctl %s N%s\n",
+		        ctl_change_names[what],
 		        what == CTL_ASSIGN     ? " ADDRESS|-"
 		        : what == CTL_PRIORITY ? " low|normal|high|urgent"
 		        : what == CTL_NOTE     ? " TEXT..."
@@ -443,64 +443,103 @@ ctl_change(struct ctl *c, enum ctl_change what, int argc, char **argv)
 		return EX_DATAERR;
 	}
 	if (what == CTL_NOTE) {
-		value = g_strjoinv(" ", argv + 1);
-		if (!g_utf8_validate(value, -1, NULL) ||
-		    *g_strstrip(value) == '\0') {
+		*value_r = g_strjoinv(" ", argv + 1);
+		if (!g_utf8_validate(*value_r, -1, NULL) ||
+		    *g_strstrip(*value_r) == '\0') {
 			fprintf(stderr, "tickctl: note: empty or not UTF-8\n");
 			return EX_DATAERR;
 		}
 	}
-	if ((rc = ctl_open(c, false, true)) != EX_OK)
-		return rc;
-	if (what == CTL_ASSIGN && strcmp(argv[1], "-") != 0) {
-		/* Only people of the config: a typo must not park a ticket
-		 * with nobody. */
-		const struct cfg_person *p = cfg_person(c->cfg, argv[1]);
-		if (p == NULL) {
-			fprintf(stderr,
-			        "tickctl: '%s' is not in people of "
-			        "%s\n",
-			        argv[1], c->cfg->path);
-			return EX_DATAERR;
-		}
-		value = g_strdup(p->address);
+	return EX_OK;
+}
+
+/* ctl_change_assignee - only people of the config: a typo must not park
+ * a ticket with nobody.  Their address into *value_r, or EX_DATAERR. */
+static int
+ctl_change_assignee(const struct ctl *c, const char *who, char **value_r)
+{
+	const struct cfg_person *p = cfg_person(c->cfg, who);
+
+	if (p == NULL) {
+		fprintf(stderr, "tickctl: '%s' is not in people of %s\n", who,
+		        c->cfg->path);
+		return EX_DATAERR;
 	}
-	if ((r = store_begin(c->st)) < 0)
-		return ctl_exit(r);
-	if ((r = store_ticket_get(c->st, id, &t)) < 0)
-		goto fail;
+	*value_r = g_strdup(p->address);
+	return EX_OK;
+}
+
+/* ctl_change_apply - the change itself, inside the transaction: the
+ * event's action into *action_r, its value into *value, and whether the
+ * ticket already was so into *noop_r.  0 or -errno. */
+static int
+ctl_change_apply(struct ctl *c, enum ctl_change what, gint64 id,
+                 const struct store_ticket *t, char **argv, char **value,
+                 const char **action_r, bool *noop_r)
+{
+	g_autofree char *old_assignee = NULL;
+	int r;
+
 	switch (what) {
 	case CTL_CLOSE:
-		action = "status";
-		value = g_strdup("closed");
-		noop = strcmp(t.status, "closed") == 0;
-		if (!noop)
-			r = store_ticket_set_status(c->st, id, "closed",
-			                            g_get_real_time() /
-			                                G_USEC_PER_SEC);
-		break;
+		*action_r = "status";
+		*value = g_strdup("closed");
+		*noop_r = strcmp(t->status, "closed") == 0;
+		if (*noop_r)
+			return 0;
+		return store_ticket_set_status(
+		    c->st, id, "closed", g_get_real_time() / G_USEC_PER_SEC);
 	case CTL_ASSIGN:
-		action = "assign";
+		*action_r = "assign";
 		if ((r = store_ticket_assignee(c->st, id, &old_assignee)) < 0)
-			goto fail;
-		noop = g_strcmp0(old_assignee, value) == 0;
-		if (!noop)
-			r = store_ticket_set_field(c->st, id, "assignee",
-			                           value);
-		break;
+			return r;
+		*noop_r = g_strcmp0(old_assignee, *value) == 0;
+		if (*noop_r)
+			return 0;
+		return store_ticket_set_field(c->st, id, "assignee", *value);
 	case CTL_PRIORITY:
-		action = "priority";
-		value = g_strdup(argv[1]);
-		noop = strcmp(t.priority, value) == 0;
-		if (!noop)
-			r = store_ticket_set_field(c->st, id, "priority",
-			                           value);
-		break;
+		*action_r = "priority";
+		*value = g_strdup(argv[1]);
+		*noop_r = strcmp(t->priority, *value) == 0;
+		if (*noop_r)
+			return 0;
+		return store_ticket_set_field(c->st, id, "priority", *value);
 	case CTL_NOTE:
-		action = "note";
-		break;
+		*action_r = "note";
+		*noop_r = false;
+		return 0;
 	}
-	if (r < 0)
+	return -EINVAL;
+}
+
+/*
+ * ctl_change - close/assign/priority/note N ...: the change and its event
+ * row (actor, action status|assign|priority|note, detail) in one
+ * transaction, like an agent's mail command.
+ */
+static int
+ctl_change(struct ctl *c, enum ctl_change what, int argc, char **argv)
+{
+	struct store_ticket t = {0};
+	g_autofree char *actor = ctl_actor();
+	g_autofree char *value = NULL;
+	const char *action = NULL;
+	gint64 id = 0;
+	int rc, r;
+	bool noop = false;
+
+	if ((rc = ctl_change_args(what, argc, argv, &id, &value)) != EX_OK)
+		return rc;
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if (what == CTL_ASSIGN && strcmp(argv[1], "-") != 0 &&
+	    (rc = ctl_change_assignee(c, argv[1], &value)) != EX_OK)
+		return rc;
+	if ((r = store_begin(c->st)) < 0)
+		return ctl_exit(r);
+	if ((r = store_ticket_get(c->st, id, &t)) < 0 ||
+	    (r = ctl_change_apply(c, what, id, &t, argv, &value, &action,
+	                          &noop)) < 0)
 		goto fail;
 	if (!noop && (r = store_event_add(c->st, id, actor, action,
 	                                  value ? value : "-", 0)) < 0)
@@ -605,7 +644,7 @@ ctl_outbox(struct ctl *c, int argc, char **argv)
 	}
 }
 
-/* ctl_status_queues - the configured queues (issue 12); their fetch
+/* ctl_status_queues - the configured queues; their fetch
  * state is in the mailboxes table as "queue:folder". */
 static void
 ctl_status_queues(const struct ctl *c)
@@ -619,27 +658,22 @@ ctl_status_queues(const struct ctl *c)
 		g_ptr_array_add(t.cols, g_strdup(cols[i]));
 	for (guint i = 0; i < c->cfg->queues->len; i++) {
 		const struct cfg_queue *q = c->cfg->queues->pdata[i];
-		const struct cfg *v = q->view;
 		GPtrArray *row = g_ptr_array_new_with_free_func(g_free);
 
 		g_ptr_array_add(row, g_strdup(q->name));
-		g_ptr_array_add(row, g_strdup(v->imap.user));
-		g_ptr_array_add(row,
-		                v->imap.sent_mailbox
-		                    ? g_strdup_printf("%s, %s", v->imap.mailbox,
-		                                      v->imap.sent_mailbox)
-		                    : g_strdup(v->imap.mailbox));
-		g_ptr_array_add(row, g_strdup(v->tickets.subject_tag));
+		g_ptr_array_add(row, g_strdup(q->user));
+		g_ptr_array_add(row, q->sent_mailbox
+		                         ? g_strdup_printf("%s, %s", q->mailbox,
+		                                           q->sent_mailbox)
+		                         : g_strdup(q->mailbox));
+		g_ptr_array_add(row, g_strdup(q->subject_tag));
+		g_ptr_array_add(row, g_strdup(q->acknowledge ? "yes" : "no"));
+		g_ptr_array_add(row, g_strdup_printf("%s/%s", q->template_set,
+		                                     q->language));
 		g_ptr_array_add(
-		    row, g_strdup(v->tickets.acknowledge ? "yes" : "no"));
-		g_ptr_array_add(row, g_strdup_printf("%s/%s",
-		                                     v->tickets.template_set,
-		                                     v->tickets.language));
-		g_ptr_array_add(
-		    row,
-		    v->tickets.retention_days > 0
-		        ? g_strdup_printf("%d days", v->tickets.retention_days)
-		        : NULL);
+		    row, q->retention_days > 0
+		             ? g_strdup_printf("%d days", q->retention_days)
+		             : NULL);
 		g_ptr_array_add(t.rows, row);
 	}
 	printf("queues:\n");
@@ -694,7 +728,7 @@ ctl_breaker(struct ctl *c, int argc, char **argv)
 	}
 	if ((rc = ctl_open(c, false, true)) != EX_OK)
 		return rc;
-	actor = g_strdup_printf("tickctl:%s", g_get_user_name());
+	actor = ctl_actor(); /* the admin behind sudo, as for tickets */
 	r = limit_breaker_reset(c->st, actor);
 	if (r < 0) {
 		fprintf(stderr, "tickctl: breaker reset: %s\n",
@@ -838,7 +872,7 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	bad_time:
 		fprintf(stderr,
 		        "tickctl: report: '%s' is not a date "
-		        "(YYYY-MM-DD or ISO 8601)\n",
+		        "(YYYY-MM-DD, midnight UTC, or ISO 8601)\n",
 		        argv[i]);
 		return EX_USAGE;
 	}
@@ -872,7 +906,7 @@ out:
 	return rc;
 }
 
-/* ---- issue 12: retention and the data subject's rights ---- */
+/* ---- retention and the data subject's rights ---- */
 
 /* ctl_purge - purge [--queue Q]: every queue with retention_days (or Q). */
 static int
@@ -904,7 +938,7 @@ ctl_purge(struct ctl *c, int argc, char **argv)
 	for (guint i = 0; i < c->cfg->queues->len && r == 0; i++) {
 		const struct cfg_queue *q = c->cfg->queues->pdata[i];
 		g_autoptr(GString) out = g_string_new(NULL);
-		int days = q->view->tickets.retention_days;
+		int days = q->retention_days;
 
 		if (only != NULL && strcmp(only, q->name) != 0)
 			continue;
@@ -1057,12 +1091,76 @@ ctl_export(struct ctl *c, int argc, char **argv)
 	return EX_OK;
 }
 
-int
-ctl_main(int argc, char **argv)
+/* Commands with one signature, for the dispatch table. */
+static int
+ctl_cmd_migrate(struct ctl *c, int argc, char **argv)
 {
-	struct ctl c = {.config_path = cfg_default_path()};
-	const char *cmd;
-	int opt, rc, verbose = 0;
+	(void)argc;
+	(void)argv;
+	return ctl_migrate(c);
+}
+
+static int
+ctl_cmd_status(struct ctl *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return ctl_status(c);
+}
+
+static int
+ctl_cmd_init_secret(struct ctl *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return ctl_init_secret(c);
+}
+
+static int
+ctl_cmd_close(struct ctl *c, int argc, char **argv)
+{
+	return ctl_change(c, CTL_CLOSE, argc, argv);
+}
+
+static int
+ctl_cmd_assign(struct ctl *c, int argc, char **argv)
+{
+	return ctl_change(c, CTL_ASSIGN, argc, argv);
+}
+
+static int
+ctl_cmd_priority(struct ctl *c, int argc, char **argv)
+{
+	return ctl_change(c, CTL_PRIORITY, argc, argv);
+}
+
+static int
+ctl_cmd_note(struct ctl *c, int argc, char **argv)
+{
+	return ctl_change(c, CTL_NOTE, argc, argv);
+}
+
+/* The commands that open the config (and most the database). */
+static const struct {
+	const char *name;
+	int (*fn)(struct ctl *c, int argc, char **argv);
+} ctl_commands[] = {
+    {"migrate", ctl_cmd_migrate}, {"import", ctl_import},
+    {"tickets", ctl_tickets},     {"ticket", ctl_ticket},
+    {"status", ctl_cmd_status},   {"close", ctl_cmd_close},
+    {"assign", ctl_cmd_assign},   {"priority", ctl_cmd_priority},
+    {"note", ctl_cmd_note},       {"outbox", ctl_outbox},
+    {"breaker", ctl_breaker},     {"init-secret", ctl_cmd_init_secret},
+    {"purge", ctl_purge},         {"forget", ctl_forget},
+    {"export", ctl_export},       {"report", ctl_report},
+};
+
+/* ctl_options - -c, -v, -h before the command; -1 to go on with argv[
+ * optind] as the command, else the exit code. */
+static int
+ctl_options(struct ctl *c, int argc, char **argv, int *verbose)
+{
+	int opt;
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
@@ -1073,10 +1171,10 @@ ctl_main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+c:vh", longopts, NULL)) != -1)
 		switch (opt) {
 		case 'c':
-			c.config_path = optarg;
+			c->config_path = optarg;
 			break;
 		case 'v':
-			verbose++;
+			(*verbose)++;
 			break;
 		case 'h':
 			ctl_usage(stdout);
@@ -1089,65 +1187,52 @@ ctl_main(int argc, char **argv)
 		ctl_usage(stderr);
 		return EX_USAGE;
 	}
+	return -1;
+}
+
+/* ctl_take_json - set c->json and drop every --json from argv: the
+ * commands see only their own words.  The new argc. */
+static int
+ctl_take_json(struct ctl *c, int argc, char **argv)
+{
+	int n = 0;
+
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			c->json = true;
+		else
+			argv[n++] = argv[i];
+	return n;
+}
+
+int
+ctl_main(int argc, char **argv)
+{
+	struct ctl c = {.config_path = cfg_default_path()};
+	const char *cmd;
+	int rc, verbose = 0;
+
+	if ((rc = ctl_options(&c, argc, argv, &verbose)) >= 0)
+		return rc;
 	log_init(verbose ? LOGP_DEBUG : LOGP_WARNING);
 	ctl_credentials_dir(c.config_path);
 	cmd = argv[optind];
 	argc -= optind + 1;
 	argv += optind + 1;
-	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--json") == 0)
-			c.json = true;
-
+	if (strcmp(cmd, "config-keys") == 0) {
+		cfg_keys_print(stdout);
+		return EX_OK;
+	}
 	if (strcmp(cmd, "corpus-report") == 0 || strcmp(cmd, "parse") == 0) {
 		mime_init();
-		return corpus_main(argc + 1, argv - 1);
+		return corpus_main(argc + 1, argv - 1); /* sees its --json */
 	}
-	if (strcmp(cmd, "import") != 0) {
-		/* --json is taken; the commands see only their own words */
-		int n = 0;
-		for (int i = 0; i < argc; i++)
-			if (strcmp(argv[i], "--json") != 0)
-				argv[n++] = argv[i];
-		argc = n;
-	}
-	if (strcmp(cmd, "migrate") == 0)
-		rc = ctl_migrate(&c);
-	else if (strcmp(cmd, "import") == 0) {
-		/* drop our own flags from the file list */
-		int n = 0;
-		for (int i = 0; i < argc; i++)
-			if (strcmp(argv[i], "--json") != 0)
-				argv[n++] = argv[i];
-		rc = ctl_import(&c, n, argv);
-	} else if (strcmp(cmd, "tickets") == 0)
-		rc = ctl_tickets(&c, argc, argv);
-	else if (strcmp(cmd, "ticket") == 0)
-		rc = ctl_ticket(&c, argc, argv);
-	else if (strcmp(cmd, "status") == 0)
-		rc = ctl_status(&c);
-	else if (strcmp(cmd, "close") == 0)
-		rc = ctl_change(&c, CTL_CLOSE, argc, argv);
-	else if (strcmp(cmd, "assign") == 0)
-		rc = ctl_change(&c, CTL_ASSIGN, argc, argv);
-	else if (strcmp(cmd, "priority") == 0)
-		rc = ctl_change(&c, CTL_PRIORITY, argc, argv);
-	else if (strcmp(cmd, "note") == 0)
-		rc = ctl_change(&c, CTL_NOTE, argc, argv);
-	else if (strcmp(cmd, "outbox") == 0)
-		rc = ctl_outbox(&c, argc, argv);
-	else if (strcmp(cmd, "breaker") == 0)
-		rc = ctl_breaker(&c, argc, argv);
-	else if (strcmp(cmd, "init-secret") == 0)
-		rc = ctl_init_secret(&c);
-	else if (strcmp(cmd, "purge") == 0)
-		rc = ctl_purge(&c, argc, argv);
-	else if (strcmp(cmd, "forget") == 0)
-		rc = ctl_forget(&c, argc, argv);
-	else if (strcmp(cmd, "export") == 0)
-		rc = ctl_export(&c, argc, argv);
-	else if (strcmp(cmd, "report") == 0)
-		rc = ctl_report(&c, argc, argv);
-	else {
+	argc = ctl_take_json(&c, argc, argv);
+	rc = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(ctl_commands) && rc < 0; i++)
+		if (strcmp(cmd, ctl_commands[i].name) == 0)
+			rc = ctl_commands[i].fn(&c, argc, argv);
+	if (rc < 0) {
 		fprintf(stderr, "tickctl: unknown command '%s'\n", cmd);
 		ctl_usage(stderr);
 		rc = EX_USAGE;

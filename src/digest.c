@@ -7,6 +7,8 @@
 #include "log.h"
 #include "mime.h"
 #include "store.h"
+#include "store_outbox.h"
+#include "store_report.h"
 
 #include <string.h>
 

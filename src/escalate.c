@@ -16,6 +16,10 @@
 #include "json.h"
 #include "log.h"
 #include "sla.h"
+#include "store.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
+#include "store_sla.h"
 #include "thread.h"
 
 #include <string.h>
@@ -233,39 +237,6 @@ escalate_status(const char *s)
 }
 
 static void
-escalate_row_to_ticket(const struct store_sla_row *row, struct sla_ticket *t)
-{
-	t->created = row->created;
-	t->status = (int)row->v[0];
-	t->first_response_at = row->v[1];
-	t->last_customer_at = row->v[2];
-	t->last_agent_at = row->v[3];
-	t->resolved_at = row->v[4];
-	t->run_since = row->v[5];
-	t->paused_since = row->v[6];
-	t->resolution_run_secs = row->v[7];
-	t->awaiting_since = row->v[8];
-	t->response_run_secs = row->v[9];
-	t->first_response_secs = row->v[10];
-}
-
-static void
-escalate_ticket_to_row(const struct sla_ticket *t, struct store_sla_row *row)
-{
-	row->v[0] = t->status;
-	row->v[1] = t->first_response_at;
-	row->v[2] = t->last_customer_at;
-	row->v[3] = t->last_agent_at;
-	row->v[4] = t->resolved_at;
-	row->v[5] = t->run_since;
-	row->v[6] = t->paused_since;
-	row->v[7] = t->resolution_run_secs;
-	row->v[8] = t->awaiting_since;
-	row->v[9] = t->response_run_secs;
-	row->v[10] = t->first_response_secs;
-}
-
-static void
 escalate_json_time(struct json *j, const char *key, gint64 t)
 {
 	g_autoptr(GDateTime) d = NULL;
@@ -442,6 +413,73 @@ escalate_immediate(struct escalate_tick *x, const struct store_sla_row *row,
 	                       detail, 0);
 }
 
+/* escalate_replay - feed the ticket's recorded changes (customer mail,
+ * agent reply, status) into its clocks; their ids into ids.  0 or the
+ * store's error. */
+static int
+escalate_replay(struct escalate_tick *x, const struct store_sla_row *row,
+                const struct sla_calendar *cal, struct sla_ticket *t,
+                GArray *changes, GArray *ids)
+{
+	int r;
+
+	if ((r = store_sla_changes(x->st, row->ticket_id, changes)) < 0)
+		return r;
+	for (guint i = 0; i < changes->len; i++) {
+		const struct store_sla_change *c =
+		    &g_array_index(changes, struct store_sla_change, i);
+		int s;
+
+		g_array_append_val(ids, c->id);
+		if (strcmp(c->kind, "customer") == 0)
+			r = sla_on_customer_message(t, c->at);
+		else if (strcmp(c->kind, "agent") == 0)
+			r = sla_on_agent_reply(t, cal, c->at);
+		else if ((s = escalate_status(c->status)) >= 0)
+			r = sla_on_status_change(t, cal, s, c->at);
+		else
+			r = -EINVAL;
+		/* e.g. a change stamped before the current stretch (clock
+		 * skew between instances): the clocks keep their state */
+		if (r < 0)
+			log_debug("escalate: ticket %" G_GINT64_FORMAT
+			          ": change %s %s at %" G_GINT64_FORMAT
+			          " does not fit the clock, ignored",
+			          row->ticket_id, c->kind, c->status, c->at);
+	}
+	return 0;
+}
+
+/* escalate_levels - fire the chain's levels that are due for the
+ * evaluated ticket and keep the chain state in row; the earliest next
+ * level into *next.  0 or the store's error. */
+static int
+escalate_levels(struct escalate_tick *x, struct store_sla_row *row,
+                const struct cfg_chain *ch, const struct sla_calendar *cal,
+                const struct sla_ticket *t, const struct sla_result *ev,
+                gint64 *next)
+{
+	struct sla_esc_state es;
+	struct sla_esc_result er;
+	int r;
+
+	for (int k = 0; k < SLA_ESC__COUNT; k++) {
+		es.start[k] = row->esc_start[k];
+		es.fired[k] = (guint32)row->esc_fired[k];
+	}
+	if (sla_escalation_due(&ch->chain, cal, t, ev, &es, x->now, &er) < 0)
+		return 0;
+	for (size_t i = 0; i < er.n_fire; i++)
+		if ((r = escalate_fire(x, row, ch, t, &er.fire[i])) < 0)
+			return r;
+	for (int k = 0; k < SLA_ESC__COUNT; k++) {
+		row->esc_start[k] = er.state.start[k];
+		row->esc_fired[k] = er.state.fired[k];
+	}
+	*next = MIN(*next, er.next_at);
+	return 0;
+}
+
 /* escalate_one - replay, evaluate and fire for one locked clock row. */
 static int
 escalate_one(struct escalate_tick *x, struct store_sla_row *row)
@@ -468,62 +506,19 @@ escalate_one(struct escalate_tick *x, struct store_sla_row *row)
 		if (row->agent_opened)
 			t.awaiting_since = 0; /* nobody waits for an answer */
 	} else {
-		escalate_row_to_ticket(row, &t);
+		t = row->clock;
 	}
 	t.priority = prio;
-
-	if ((r = store_sla_changes(x->st, row->ticket_id, changes)) < 0)
+	if ((r = escalate_replay(x, row, cal, &t, changes, ids)) < 0)
 		return r;
-	for (guint i = 0; i < changes->len; i++) {
-		const struct store_sla_change *c =
-		    &g_array_index(changes, struct store_sla_change, i);
-		int s;
-
-		g_array_append_val(ids, c->id);
-		if (strcmp(c->kind, "customer") == 0)
-			r = sla_on_customer_message(&t, c->at);
-		else if (strcmp(c->kind, "agent") == 0)
-			r = sla_on_agent_reply(&t, cal, c->at);
-		else if ((s = escalate_status(c->status)) >= 0)
-			r = sla_on_status_change(&t, cal, s, c->at);
-		else
-			r = -EINVAL;
-		/* e.g. a change stamped before the current stretch (clock
-		 * skew between instances): the clocks keep their state */
-		if (r < 0)
-			log_debug("escalate: ticket %" G_GINT64_FORMAT
-			          ": change %s %s at %" G_GINT64_FORMAT
-			          " does not fit the clock, ignored",
-			          row->ticket_id, c->kind, c->status, c->at);
-	}
-	escalate_ticket_to_row(&t, row);
+	row->clock = t;
 
 	if (p != NULL && sla_evaluate(p, cal, &t, x->now, &ev) == 0) {
 		have_ev = true;
 		next = ev.next_change;
-		if (ch != NULL) {
-			struct sla_esc_state es;
-			struct sla_esc_result er;
-
-			for (int k = 0; k < SLA_ESC__COUNT; k++) {
-				es.start[k] = row->esc_start[k];
-				es.fired[k] = (guint32)row->esc_fired[k];
-			}
-			if (sla_escalation_due(&ch->chain, cal, &t, &ev, &es,
-			                       x->now, &er) == 0) {
-				for (size_t i = 0; i < er.n_fire; i++) {
-					r = escalate_fire(x, row, ch, &t,
-					                  &er.fire[i]);
-					if (r < 0)
-						return r;
-				}
-				for (int k = 0; k < SLA_ESC__COUNT; k++) {
-					row->esc_start[k] = er.state.start[k];
-					row->esc_fired[k] = er.state.fired[k];
-				}
-				next = MIN(next, er.next_at);
-			}
-		}
+		if (ch != NULL &&
+		    (r = escalate_levels(x, row, ch, cal, &t, &ev, &next)) < 0)
+			return r;
 	} else if (p != NULL) {
 		log_warning("escalate: ticket %" G_GINT64_FORMAT
 		            ": inconsistent SLA clock state, not evaluated",
@@ -787,7 +782,7 @@ escalate_tick(const struct cfg *cfg, struct store *st, gint64 now,
 	struct sla_hours all[SLA_WEEKDAY__COUNT];
 	struct escalate_tick x = {
 	    .cfg = cfg, .st = st, .now = now, .next = SLA_NEVER};
-	gint64 n;
+	gint64 n = 0; /* the earliest next check, 0: none */
 	bool in_tx = false;
 	int r;
 
@@ -811,10 +806,8 @@ escalate_tick(const struct cfg *cfg, struct store *st, gint64 now,
 		r = escalate_one(&x, rows->pdata[i]);
 	if (r < 0 || (r = escalate_digests(&x)) < 0)
 		goto out;
-	if ((n = store_sla_next(st)) < 0) {
-		r = (int)n;
+	if ((r = store_sla_next(st, &n)) < 0)
 		goto out;
-	}
 	if ((r = store_commit(st)) < 0)
 		goto out;
 	in_tx = false;

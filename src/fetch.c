@@ -6,6 +6,8 @@
 #include "ingest.h"
 #include "log.h"
 #include "notify.h"
+#include "store.h"
+#include "store_ingest.h"
 
 #include <string.h>
 
@@ -18,6 +20,7 @@ struct fetch_ctx {
 	struct imap *im;
 	gint64 uidvalidity;
 	GArray *pending; /* uint32_t UIDs ingested in the open transaction */
+	GPtrArray *pending_logs; /* their ingest_log lines, for after COMMIT */
 	size_t pending_bytes;
 	guint commit_max; /* mails per transaction */
 	GArray *done;     /* uint32_t UIDs committed, not yet marked */
@@ -48,11 +51,13 @@ fetch_flush(struct fetch_ctx *x)
 
 	if (store_in_batch(x->st)) {
 		r = store_batch_end(x->st, true);
-		if (r == 0)
+		if (r == 0) {
 			g_array_append_vals(x->done, x->pending->data,
 			                    x->pending->len);
-		else if (x->pending->len > 0)
-			/* the "ingest:" lines of these mails did not last */
+			/* only now are they facts */
+			for (guint i = 0; i < x->pending_logs->len; i++)
+				ingest_log(x->pending_logs->pdata[i]);
+		} else if (x->pending->len > 0)
 			log_warning("fetch: '%s': COMMIT of %u mails failed, "
 			            "they are fetched again",
 			            x->mb->folder, x->pending->len);
@@ -60,6 +65,7 @@ fetch_flush(struct fetch_ctx *x)
 	if (x->done->len > 0 && x->mb->on_commit != NULL)
 		x->mb->on_commit(x->mb->on_commit_ctx);
 	g_array_set_size(x->pending, 0);
+	g_ptr_array_set_size(x->pending_logs, 0);
 	x->pending_bytes = 0;
 	if (x->done->len == 0)
 		return r;
@@ -129,12 +135,14 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 				            "again",
 				            x->mb->folder, x->pending->len);
 			g_array_set_size(x->pending, 0);
+			g_ptr_array_set_size(x->pending_logs, 0);
 		}
 		(void)fetch_flush(x);
 		return r;
 	}
 	if (store_in_batch(x->st)) {
 		g_array_append_val(x->pending, uid);
+		g_ptr_array_add(x->pending_logs, g_strdup(out.summary));
 		x->pending_bytes += size;
 	} else {
 		g_array_append_val(x->done, uid);
@@ -156,6 +164,66 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	if (x->pending->len >= x->commit_max ||
 	    x->pending_bytes >= FETCH_COMMIT_BYTES)
 		return fetch_flush(x);
+	return 0;
+}
+
+/* fetch_one_by_one - the n mails of batch with one round trip each (the
+ * server has no fast path). */
+static int
+fetch_one_by_one(struct fetch_ctx *x, const uint32_t *batch, guint n)
+{
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	int r = 0;
+
+	for (guint k = 0; k < n && r == 0 && !*x->stop; k++) {
+		g_byte_array_set_size(buf, 0);
+		r = imap_fetch(x->im, x->mb->folder, (uint32_t)x->uidvalidity,
+		               batch[k], buf);
+		if (r == -ENOENT) { /* expunged meanwhile */
+			r = 0;
+			continue;
+		}
+		if (r == -EFBIG)
+			r = fetch_ingest_cb(batch[k], NULL, 0, x);
+		else if (r == 0)
+			r = fetch_ingest_cb(batch[k], buf->data, buf->len, x);
+	}
+	return r;
+}
+
+/*
+ * fetch_uids - fetch and ingest uids, imap.batch at a time; what was
+ * ingested is committed and marked as each range ends, even if the fetch
+ * broke off.  0, or -E with *server_r true when the IMAP server failed
+ * (timeouts, garbage, refused literals: recorded for tickctl status),
+ * false when the store did (the loop's business).
+ */
+static int
+fetch_uids(struct fetch_ctx *x, GArray *uids, bool *server_r)
+{
+	int r, fr;
+
+	for (guint i = 0; i < uids->len && !*x->stop;) {
+		guint n = MIN(uids->len - i, (guint)x->cfg->imap.batch);
+		const uint32_t *batch = &g_array_index(uids, uint32_t, i);
+
+		x->err = 0;
+		r = imap_fetch_range(x->im, x->mb->folder,
+		                     (uint32_t)x->uidvalidity, batch, n,
+		                     fetch_ingest_cb, x);
+		if (r == -ENOSYS)
+			r = fetch_one_by_one(x, batch, n);
+		fr = fetch_flush(x);
+		if ((r == 0 || r == -ECANCELED) && fr < 0)
+			r = fr;
+		if (r == -ECANCELED)
+			r = 0;
+		if (r < 0) {
+			*server_r = r != x->err && r != -ENOTCONN;
+			return r;
+		}
+		i += n;
+	}
 	return 0;
 }
 
@@ -210,12 +278,14 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	struct store_cursor c = {0};
 	struct imap_status status;
 	g_autoptr(GArray) uids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	bool server = false;
 	int r;
 
 	x.im = im;
 	x.commit_max = MIN((guint)cfg->imap.batch, FETCH_COMMIT_MAX);
 	x.done = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	x.pending = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	x.pending_logs = g_ptr_array_new_with_free_func(g_free);
 	r = store_cursor_get(st, mb->key, &c);
 	if (r < 0 && r != -ENOENT)
 		goto out;
@@ -245,52 +315,10 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	if (r < 0)
 		goto imap_fail;
 
-	for (guint i = 0; i < uids->len && !*stop;) {
-		guint n = MIN(uids->len - i, (guint)cfg->imap.batch);
-		const uint32_t *batch = &g_array_index(uids, uint32_t, i);
-
-		x.err = 0;
-		r = imap_fetch_range(im, mb->folder, (uint32_t)c.uidvalidity,
-		                     batch, n, fetch_ingest_cb, &x);
-		if (r == -ENOSYS) {
-			/* no fast path: one round trip per mail */
-			g_autoptr(GByteArray) buf = g_byte_array_new();
-			r = 0;
-			for (guint k = 0; k < n && r == 0 && !*stop; k++) {
-				g_byte_array_set_size(buf, 0);
-				r = imap_fetch(im, mb->folder,
-				               (uint32_t)c.uidvalidity,
-				               batch[k], buf);
-				if (r == -ENOENT) { /* expunged meanwhile */
-					r = 0;
-					continue;
-				}
-				if (r == -EFBIG)
-					r = fetch_ingest_cb(batch[k], NULL, 0,
-					                    &x);
-				else if (r == 0)
-					r = fetch_ingest_cb(batch[k], buf->data,
-					                    buf->len, &x);
-			}
-		}
-		/* what was ingested is committed and marked even if the
-		 * fetch broke off */
-		{
-			int fr = fetch_flush(&x);
-			if ((r == 0 || r == -ECANCELED) && fr < 0)
-				r = fr;
-		}
-		if (r == -ECANCELED)
-			r = 0;
-		if (r < 0) {
-			/* the store's failures are the loop's business; the
-			 * server's (timeouts, garbage, refused literals) are
-			 * recorded for tickctl status */
-			if (r == x.err || r == -ENOTCONN)
-				goto out;
+	if ((r = fetch_uids(&x, uids, &server)) < 0) {
+		if (server)
 			goto imap_fail;
-		}
-		i += n;
+		goto out;
 	}
 done:
 	r = store_cursor_result(st, mb->key, NULL);
@@ -303,5 +331,6 @@ out:
 		(void)store_batch_end(st, false);
 	g_array_unref(x.done);
 	g_array_unref(x.pending);
+	g_ptr_array_unref(x.pending_logs);
 	return r;
 }

@@ -1,10 +1,12 @@
 /*
  * ingest.c - raw mail -> committed ticket change.  See ingest.h.
  *
- * Order inside the transaction: dedupe first (a mail seen before changes
- * nothing but the cursor), then find the ticket, then write.  Everything a
- * crash could tear apart (message, ticket, outbox, cursor) commits at once;
- * IMAP side effects happen in the caller, after COMMIT.
+ * One mail's database work is the list ingest_steps, run by ingest_tx in
+ * one transaction (a savepoint of the caller's fetch batch): dedupe first
+ * (a mail seen before changes nothing but the cursor), then find the
+ * ticket, then write.  Everything a crash could tear apart (message,
+ * ticket, outbox, cursor) commits at once; IMAP side effects happen in the
+ * caller, after COMMIT.
  */
 #include "ingest.h"
 
@@ -19,11 +21,23 @@
 #include "mime.h"
 #include "outbox.h"
 #include "thread.h"
+#include "store.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
 
 #include <string.h>
 
 /* How far into an oversized mail we look for its header block. */
 #define INGEST_HEADER_SCAN (256 * 1024)
+
+/* What the steps of one mail's transaction learn (reset for a retry). */
+struct ingest_tx {
+	gint64 ticket;   /* 0 until found or created */
+	gint64 linked;   /* the ticket a new one is linked to, 0: none */
+	gint64 msg;      /* the message row */
+	const char *how; /* how the ticket was found (static), NULL */
+	bool new_ticket;
+};
 
 struct ingest_ctx {
 	const struct cfg *cfg;
@@ -42,7 +56,14 @@ struct ingest_ctx {
 	bool oversized;
 	struct command_list cmds; /* the "#status ..." block at the top */
 	bool rating;              /* a CSAT rating reply (csat.c) */
+	struct ingest_tx tx;      /* what the steps of ingest_tx learn */
 };
+
+void
+ingest_log(const char *summary)
+{
+	log_info("ingest: %s", summary);
+}
 
 const char *
 ingest_kind_name(enum ingest_kind k)
@@ -91,7 +112,7 @@ ingest_is_own(const struct cfg *cfg, const char *addr)
 }
 
 /* ingest_is_other_queue - an address of another queue (billing@ on Cc of
- * a mail to support@) is ours too, never a participant (issue 12). */
+ * a mail to support@) is ours too, never a participant. */
 static bool
 ingest_is_other_queue(const struct cfg *cfg, const char *addr)
 {
@@ -215,8 +236,9 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 				return r;
 		}
 	}
-	t = store_ticket_by_msgids(x->st, refs);
-	if (t != 0) {
+	if ((r = store_ticket_by_msgids(x->st, refs, &t)) < 0)
+		return r;
+	if (r > 0) {
 		*how_r = "reference";
 		return t;
 	}
@@ -325,6 +347,42 @@ ingest_add_participants(struct ingest_ctx *x, gint64 t, bool new_ticket)
 	return 0;
 }
 
+/* ingest_ack_wire - the acknowledgement of ticket t to `to` as it goes
+ * on the wire (compose.c), in the requester's language.  0/-E. */
+static int
+ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
+                const char *msgid, GBytes **wire_r)
+{
+	g_autofree char *refs = NULL, *prev_lang = NULL;
+	struct compose_ack a = {
+	    .ticket = t,
+	    .to_addr = to->addr,
+	    .to_name = to->name,
+	    .subject = x->m->subject,
+	    .in_reply_to = x->m->message_id,
+	    .message_id = msgid,
+	    .now = x->now,
+	};
+	int r;
+
+	if (x->m->message_id) {
+		GString *s = g_string_new(NULL);
+		for (guint i = 0; i < x->m->references->len && i < 20; i++)
+			g_string_append_printf(
+			    s, "%s ", (char *)x->m->references->pdata[i]);
+		g_string_append(s, x->m->message_id);
+		refs = g_string_free(s, FALSE);
+	}
+	a.references = refs;
+	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
+		return r;
+	a.prev_language = prev_lang;
+	a.content_language = x->m->language;
+	a.accept_language = mime_header(x->m, "Accept-Language");
+	*wire_r = compose_ack(x->cfg, &a);
+	return 0;
+}
+
 /* ingest_ack - queue the acknowledgement for new ticket t, unless a loop
  * rule or a send limit says no (then the audit trail says why). */
 static int
@@ -332,10 +390,11 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 {
 	const struct cfg *cfg = x->cfg;
 	const struct mime_addr *to = x->from;
-	g_autofree char *msgid = NULL, *refs = NULL;
+	g_autofree char *msgid = NULL;
 	const char *why = NULL, *held = NULL;
 	g_autoptr(GBytes) wire = NULL;
 	gint64 mid = 0;
+	bool repeat = false;
 	int r;
 
 	if (x->m->reply_to && x->m->reply_to->len > 0)
@@ -349,8 +408,9 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		if (r < 0)
 			return r;
 		why = "address is suppressed after a bounce or complaint";
-	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr, &why)) !=
-	           LIMIT_SEND) {
+	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr,
+	                                  x->from ? x->from->addr : NULL,
+	                                  &repeat, &why)) != LIMIT_SEND) {
 		if (r < 0)
 			return r;
 		if (r == LIMIT_HOLD) { /* queued all the same, sent later */
@@ -369,34 +429,18 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 
 	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
 	                          t, "ack", cfg->tickets.domain);
-	if (x->m->message_id) {
-		GString *s = g_string_new(NULL);
-		for (guint i = 0; i < x->m->references->len && i < 20; i++)
-			g_string_append_printf(
-			    s, "%s ", (char *)x->m->references->pdata[i]);
-		g_string_append(s, x->m->message_id);
-		refs = g_string_free(s, FALSE);
-	}
-	struct compose_ack a = {
-	    .ticket = t,
-	    .to_addr = to->addr,
-	    .to_name = to->name,
-	    .subject = x->m->subject,
-	    .in_reply_to = x->m->message_id,
-	    .references = refs,
-	    .message_id = msgid,
-	    .now = x->now,
-	};
-	/* issue 12: the language of the acknowledgement */
-	g_autofree char *prev_lang = NULL;
-	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
+	if ((r = ingest_ack_wire(x, t, to, msgid, &wire)) < 0)
 		return r;
-	a.prev_language = prev_lang;
-	a.content_language = x->m->language;
-	a.accept_language = mime_header(x->m, "Accept-Language");
-	wire = compose_ack(cfg, &a);
-	r = outbox_queue(cfg, x->st, t, "ack", "acknowledgement", to->addr,
-	                 msgid, wire, x->now, &mid);
+	{
+		/* the sender identity: limits count per From as well as per
+		 * recipient (one From, many Reply-To is one sender) */
+		g_autofree char *who =
+		    limit_identity(x->from ? x->from->addr : to->addr);
+
+		r = outbox_queue(cfg, x->st, t, "ack", "acknowledgement",
+		                 to->addr, msgid, wire, x->now, who, repeat,
+		                 &mid);
+	}
 	if (r == 0 && held != NULL)
 		r = store_event_add(x->st, t, "tickd", "ack-held", held, mid);
 	if (r == 0)
@@ -820,8 +864,9 @@ ingest_complaint(struct ingest_ctx *x, gint64 t, gint64 msg)
 	g_autofree char *rcpt = NULL, *d = NULL;
 	int r;
 
-	if (orig != NULL)
-		rcpt = store_out_rcpt_by_msgid(x->st, orig);
+	if (orig != NULL &&
+	    (r = store_out_rcpt_by_msgid(x->st, orig, &rcpt)) < 0)
+		return r;
 	if (rcpt == NULL)
 		return store_event_add(x->st, t, "tickd", "complaint",
 		                       "quotes no mail tickd sent; nobody "
@@ -834,148 +879,299 @@ ingest_complaint(struct ingest_ctx *x, gint64 t, gint64 msg)
 	return store_event_add(x->st, t, "tickd", "complaint", d, msg);
 }
 
+/*
+ * ingest_bounce - a bounce on ticket t suppresses the failed address only
+ * when it proves that it bounced OUR mail to that address: the report
+ * quotes the Message-ID of a mail tickd sent to exactly that recipient
+ * (tickd's ids carry an HMAC token; only that recipient and its MTA have
+ * seen it).  A ticket number, a VERP address or an X-Failed-Recipients
+ * line anyone can write ("your mail to vip@ bounced", threaded into the
+ * sender's own ticket) is recorded on the ticket and suppresses nobody.
+ */
+static int
+ingest_bounce(struct ingest_ctx *x, gint64 t, gint64 msg)
+{
+	const char *who = x->cr.bounce_recipient;
+	const char *orig = x->cr.original_message_id;
+	const char *status = x->cr.bounce_status ? x->cr.bounce_status : "";
+	g_autofree char *rcpt = NULL, *d = NULL;
+	int r;
+
+	if (orig != NULL &&
+	    (r = store_out_rcpt_by_msgid(x->st, orig, &rcpt)) < 0)
+		return r;
+	if (rcpt == NULL || g_ascii_strcasecmp(rcpt, who) != 0) {
+		d = g_strdup_printf("%s %s: names no mail tickd sent to that "
+		                    "address; nobody suppressed",
+		                    who, status);
+		return store_event_add(x->st, t, "tickd", "bounce-unproven", d,
+		                       msg);
+	}
+	if ((r = store_suppress(x->st, who, "bounce",
+	                        x->cfg->limits.suppress_days)) < 0)
+		return r;
+	d = g_strdup_printf("%s %s", who, status);
+	return store_event_add(x->st, t, "tickd", "bounce", d, msg);
+}
+
+/*
+ * The steps of one mail's database work, in this order, between
+ * store_mail_begin and store_mail_commit (ingest_tx).  A step returns
+ * INGEST_STEP_NEXT to go on, INGEST_STEP_DONE when the mail is fully
+ * handled (only the cursor is left), or -E (the mail's work is rolled
+ * back).  A new feature adds a step here.
+ */
+#define INGEST_STEP_NEXT 0
+#define INGEST_STEP_DONE 1
+
+/* ingest_step_dedupe - a mail seen before changes nothing but the
+ * cursor. */
+static int
+ingest_step_dedupe(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	gint64 dup_ticket = 0;
+	int r = store_dedupe(x->st, x->dedupe_key, &dup_ticket);
+
+	if (r <= 0)
+		return r;
+	out->kind = INGEST_DUPLICATE;
+	out->ticket = dup_ticket;
+	return INGEST_STEP_DONE;
+}
+
+/* ingest_unattached - store the mail on no ticket, as kind. */
+static int
+ingest_unattached(struct ingest_ctx *x, struct ingest_outcome *out,
+                  enum ingest_kind kind)
+{
+	int r;
+
+	out->kind = kind;
+	if ((r = ingest_store_message(x, 0, &out->message)) < 0)
+		return r;
+	return INGEST_STEP_DONE;
+}
+
+/* ingest_step_own - our own mail coming back: kept raw, nothing else. */
+static int
+ingest_step_own(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	if (x->cr.cls != CLASSIFY_OWN)
+		return INGEST_STEP_NEXT;
+	return ingest_unattached(x, out, INGEST_DROPPED);
+}
+
+/* ingest_step_rating - a CSAT rating reply (never threaded). */
+static int
+ingest_step_rating(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	int rating = 0, r;
+	gint64 t;
+
+	if (classify_is_machine(x->cr.cls) || x->is_agent ||
+	    (t = csat_match(x->cfg, x->m->subject, &rating)) == 0)
+		return INGEST_STEP_NEXT;
+	if ((r = ingest_rating(x, t, rating, out)) < 0)
+		return r;
+	return INGEST_STEP_DONE;
+}
+
+/* ingest_step_thread - the ticket the mail belongs to (0: none yet), and
+ * what a follow-up does to it. */
+static int
+ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	struct ingest_tx *tx = &x->tx;
+	gint64 t = ingest_find_ticket(x, &tx->linked, &tx->how);
+
+	(void)out;
+	if (t > 0)
+		t = ingest_followup(x, t, &tx->linked);
+	if (t < 0)
+		return (int)t;
+	tx->ticket = t;
+	return INGEST_STEP_NEXT;
+}
+
+/* ingest_step_machine - an auto-reply or bounce that threads nowhere is
+ * kept, but never becomes a ticket (RT makes every DSN a ticket). */
+static int
+ingest_step_machine(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	if (x->tx.ticket != 0 || !classify_is_machine(x->cr.cls) ||
+	    ingest_machine_ticket(x))
+		return INGEST_STEP_NEXT;
+	return ingest_unattached(x, out, INGEST_UNATTACHED);
+}
+
+/* ingest_step_new_ticket - a mail that threads nowhere opens a ticket. */
+static int
+ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	struct ingest_tx *tx = &x->tx;
+	const struct mime_addr *req = ingest_requester(x);
+	struct store_new_ticket nt = {
+	    .queue = x->cfg->tickets.queue,
+	    .subject = *x->m->subject ? x->m->subject : "(no subject)",
+	    .requester = req ? req->addr : "unknown",
+	    .requester_name = req ? req->name : NULL,
+	    .language = x->m->language,
+	    .linked_ticket = tx->linked,
+	    .at = x->now,
+	};
+	int r;
+
+	(void)out;
+	if (tx->ticket != 0)
+		return INGEST_STEP_NEXT;
+	if (x->m->unparsed || req == NULL || x->oversized) {
+		nt.needs_review = true;
+		nt.review_reason =
+		    x->oversized     ? "mail over tickets.max_mail_size"
+		    : x->m->unparsed ? "mail could not be parsed"
+		                     : "mail has no sender address";
+	}
+	if ((r = store_ticket_create(x->st, &nt, &tx->ticket)) < 0)
+		return r;
+	tx->new_ticket = true;
+	r = store_event_add(x->st, tx->ticket,
+	                    x->is_agent && x->from ? x->from->addr
+	                    : req                  ? req->addr
+	                                           : "unknown",
+	                    "created", x->src->label, 0);
+	if (r == 0 && tx->linked)
+		r = store_event_add(x->st, tx->ticket, "tickd", "linked",
+		                    tx->how
+		                        ? "follow-up to a ticket closed more "
+		                          "than tickets.reopen_days ago"
+		                        : "subject named a ticket the sender "
+		                          "may not write into",
+		                    0);
+	return r;
+}
+
+/* ingest_step_message - the message row and its attachments. */
+static int
+ingest_step_message(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	return ingest_store_message(x, x->tx.ticket, &x->tx.msg);
+}
+
+/* ingest_step_participants - who is on the ticket (not for machines). */
+static int
+ingest_step_participants(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	if (classify_is_machine(x->cr.cls))
+		return INGEST_STEP_NEXT;
+	return ingest_add_participants(x, x->tx.ticket, x->tx.new_ticket);
+}
+
+/* ingest_step_priority - priority rules (VIPs, "speak to your manager")
+ * on customer mail. */
+static int
+ingest_step_priority(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	if (x->is_agent || classify_is_machine(x->cr.cls))
+		return INGEST_STEP_NEXT;
+	return escalate_on_mail(x->cfg, x->st, x->tx.ticket,
+	                        x->from ? x->from->addr : NULL, x->m->subject,
+	                        x->m->text_new, mime_header(x->m, "Importance"),
+	                        mime_header(x->m, "X-Priority"), x->now);
+}
+
+/* ingest_step_bounce - see ingest_bounce. */
+static int
+ingest_step_bounce(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	if (x->cr.cls != CLASSIFY_BOUNCE || !x->cr.bounce_recipient)
+		return INGEST_STEP_NEXT;
+	return ingest_bounce(x, x->tx.ticket, x->tx.msg);
+}
+
+/* ingest_step_complaint - see ingest_complaint. */
+static int
+ingest_step_complaint(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	if (x->cr.cls != CLASSIFY_COMPLAINT)
+		return INGEST_STEP_NEXT;
+	return ingest_complaint(x, x->tx.ticket, x->tx.msg);
+}
+
+/* ingest_step_ack - a new ticket's acknowledgement. */
+static int
+ingest_step_ack(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	if (!x->tx.new_ticket)
+		return INGEST_STEP_NEXT;
+	return ingest_ack(x, x->tx.ticket, &out->acknowledged);
+}
+
+/* ingest_step_people - agents' commands, links, events (see
+ * ingest_people_hook), and the outcome. */
+static int
+ingest_step_people(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	struct ingest_tx *tx = &x->tx;
+	int r = ingest_people_hook(x, tx->ticket, tx->msg, tx->new_ticket,
+	                           tx->linked);
+
+	out->kind = tx->new_ticket ? INGEST_NEW_TICKET : INGEST_FOLLOW_UP;
+	out->ticket = tx->ticket;
+	out->message = tx->msg;
+	return r;
+}
+
+typedef int ingest_step_fn(struct ingest_ctx *x, struct ingest_outcome *out);
+
+static ingest_step_fn *const ingest_steps[] = {
+    ingest_step_dedupe,       /* seen before: only the cursor moves */
+    ingest_step_own,          /* our own mail back: kept raw */
+    ingest_step_rating,       /* a CSAT rating reply */
+    ingest_step_thread,       /* which ticket, follow-up status */
+    ingest_step_machine,      /* machine mail threading nowhere: kept */
+    ingest_step_new_ticket,   /* or a new ticket */
+    ingest_step_message,      /* the message row, attachments */
+    ingest_step_participants, /* who is on the ticket */
+    ingest_step_priority,     /* priority rules, immediate escalation */
+    ingest_step_bounce,       /* a proven bounce suppresses its rcpt */
+    ingest_step_complaint,    /* so does a complaint about our mail */
+    ingest_step_ack,          /* a new ticket's acknowledgement */
+    ingest_step_people,       /* agents' commands, links, events */
+};
+
+/*
+ * ingest_tx - one mail's database work: a transaction of its own, or
+ * inside a fetch batch a savepoint (store_mail_begin); the steps, then the
+ * IMAP cursor, which moves on for every mail, handled or not.
+ */
 static int
 ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 {
-	const struct cfg *cfg = x->cfg;
-	gint64 t = 0, linked = 0, msg = 0, dup_ticket = 0;
-	const char *how = NULL;
-	bool new_ticket = false;
-	int r, rating = 0;
+	int r = 0;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = store_begin(x->st)) < 0)
+	memset(&x->tx, 0, sizeof(x->tx));
+	if ((r = store_mail_begin(x->st)) < 0)
 		return r;
-	r = store_dedupe(x->st, x->dedupe_key, &dup_ticket);
+	for (size_t i = 0; i < ARRAY_SIZE(ingest_steps); i++)
+		if ((r = ingest_steps[i](x, out)) != INGEST_STEP_NEXT)
+			break;
 	if (r < 0)
 		goto fail;
-	if (r > 0) {
-		out->kind = INGEST_DUPLICATE;
-		out->ticket = dup_ticket;
-		goto cursor;
-	}
-
-	if (x->cr.cls == CLASSIFY_OWN) {
-		out->kind = INGEST_DROPPED;
-		if ((r = ingest_store_message(x, 0, &msg)) < 0)
-			goto fail;
-		out->message = msg;
-		goto cursor;
-	}
-
-	if (!classify_is_machine(x->cr.cls) && !x->is_agent &&
-	    (t = csat_match(cfg, x->m->subject, &rating)) != 0) {
-		if ((r = ingest_rating(x, t, rating, out)) < 0)
-			goto fail;
-		goto cursor;
-	}
-	t = ingest_find_ticket(x, &linked, &how);
-	if (t < 0) {
-		r = (int)t;
-		goto fail;
-	}
-	if (t > 0) {
-		t = ingest_followup(x, t, &linked);
-		if (t < 0) {
-			r = (int)t;
-			goto fail;
-		}
-	}
-	if (t == 0 && classify_is_machine(x->cr.cls) &&
-	    !ingest_machine_ticket(x)) {
-		/* An auto-reply or bounce that threads nowhere is kept, but
-		 * never becomes a ticket (RT makes every DSN a ticket). */
-		out->kind = INGEST_UNATTACHED;
-		if ((r = ingest_store_message(x, 0, &msg)) < 0)
-			goto fail;
-		out->message = msg;
-		goto cursor;
-	}
-	if (t == 0) {
-		const struct mime_addr *req = ingest_requester(x);
-		g_autofree char *reason = NULL;
-		struct store_new_ticket nt = {
-		    .queue = cfg->tickets.queue,
-		    .subject = *x->m->subject ? x->m->subject : "(no subject)",
-		    .requester = req ? req->addr : "unknown",
-		    .requester_name = req ? req->name : NULL,
-		    .language = x->m->language,
-		    .linked_ticket = linked,
-		    .at = x->now,
-		};
-		if (x->m->unparsed || req == NULL || x->oversized) {
-			nt.needs_review = true;
-			reason = g_strdup(
-			    x->oversized     ? "mail over tickets.max_mail_size"
-			    : x->m->unparsed ? "mail could not be parsed"
-			                     : "mail has no sender address");
-			nt.review_reason = reason;
-		}
-		if ((r = store_ticket_create(x->st, &nt, &t)) < 0)
-			goto fail;
-		new_ticket = true;
-		r = store_event_add(x->st, t,
-		                    x->is_agent && x->from ? x->from->addr
-		                    : req                  ? req->addr
-		                                           : "unknown",
-		                    "created", x->src->label, 0);
-		if (r == 0 && linked)
-			r = store_event_add(
-			    x->st, t, "tickd", "linked",
-			    how ? "follow-up to a ticket closed more than "
-			          "tickets.reopen_days ago"
-			        : "subject named a ticket the sender "
-			          "may not write into",
-			    0);
-		if (r < 0)
-			goto fail;
-	}
-	if ((r = ingest_store_message(x, t, &msg)) < 0)
-		goto fail;
-	if (!classify_is_machine(x->cr.cls))
-		if ((r = ingest_add_participants(x, t, new_ticket)) < 0)
-			goto fail;
-	/* priority rules (VIPs, "speak to your manager") on customer mail */
-	if (!x->is_agent && !classify_is_machine(x->cr.cls) &&
-	    (r = escalate_on_mail(cfg, x->st, t, x->from ? x->from->addr : NULL,
-	                          x->m->subject, x->m->text_new,
-	                          mime_header(x->m, "Importance"),
-	                          mime_header(x->m, "X-Priority"), x->now)) < 0)
-		goto fail;
-	if (x->cr.cls == CLASSIFY_BOUNCE && x->cr.bounce_recipient) {
-		g_autofree char *d = g_strdup_printf(
-		    "%s %s", x->cr.bounce_recipient,
-		    x->cr.bounce_status ? x->cr.bounce_status : "");
-		r = store_suppress(x->st, x->cr.bounce_recipient, "bounce",
-		                   cfg->limits.suppress_days);
-		if (r == 0)
-			r = store_event_add(x->st, t, "tickd", "bounce", d,
-			                    msg);
-		if (r < 0)
-			goto fail;
-	}
-	if (x->cr.cls == CLASSIFY_COMPLAINT &&
-	    (r = ingest_complaint(x, t, msg)) < 0)
-		goto fail;
-	if (new_ticket && (r = ingest_ack(x, t, &out->acknowledged)) < 0)
-		goto fail;
-	if ((r = ingest_people_hook(x, t, msg, new_ticket, linked)) < 0)
-		goto fail;
-	out->kind = new_ticket ? INGEST_NEW_TICKET : INGEST_FOLLOW_UP;
-	out->ticket = t;
-	out->message = msg;
-	(void)how;
-
-cursor:
 	if (x->src->mailbox != NULL &&
 	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
 	                          x->src->uid)) < 0)
 		goto fail;
-	if ((r = store_commit(x->st)) < 0)
+	if ((r = store_mail_commit(x->st)) < 0)
 		goto fail;
 	return 0;
 fail:
-	store_rollback(x->st);
+	store_mail_rollback(x->st);
 	return r;
 }
 
@@ -1050,13 +1246,11 @@ ingest_is_agent(struct ingest_ctx *x)
 		g_strlcpy(x->agent_why, "several From addresses",
 		          sizeof(x->agent_why));
 	} else {
-		ar = g_ptr_array_new();
-		for (guint i = 0; i < x->m->headers->len; i++) {
-			const struct mime_header *h = x->m->headers->pdata[i];
-			if (g_ascii_strcasecmp(h->name,
-			                       "Authentication-Results") == 0)
-				g_ptr_array_add(ar, h->value);
-		}
+		/* the raw header, never GMime's decoded values: only the
+		 * topmost fields, as our own MTA wrote them, prove anything */
+		ar = g_ptr_array_new_with_free_func(g_free);
+		authres_raw_fields(x->raw, x->len,
+		                   (size_t)cfg->agents.authres_fields, ar);
 		if (authres_verify((const char *const *)ar->pdata, ar->len,
 		                   cfg->agents.authserv_id, x->from->addr,
 		                   x->agent_why, sizeof(x->agent_why)))
@@ -1108,14 +1302,19 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
 	out->cls = classify_name(x.cr.cls);
-	if (r == 0)
-		log_info("ingest: %s uid %" G_GINT64_FORMAT
-		         " '%s': %s %" G_GINT64_FORMAT " (%s)%s",
-		         src->label, src->uid,
-		         log_quote(x.m->message_id, q, sizeof(q)),
-		         ingest_kind_name(out->kind), out->ticket,
-		         classify_name(x.cr.cls),
-		         out->acknowledged ? ", acknowledged" : "");
+	if (r == 0) {
+		g_snprintf(out->summary, sizeof(out->summary),
+		           "%s uid %" G_GINT64_FORMAT
+		           " '%s': %s %" G_GINT64_FORMAT " (%s)%s",
+		           src->label, src->uid,
+		           log_quote(x.m->message_id, q, sizeof(q)),
+		           ingest_kind_name(out->kind), out->ticket,
+		           classify_name(x.cr.cls),
+		           out->acknowledged ? ", acknowledged" : "");
+		if (!store_in_batch(
+		        st)) /* else the batch's owner, after COMMIT */
+			ingest_log(out->summary);
+	}
 	if (r == 0 && out->kind == INGEST_DROPPED)
 		log_notice("ingest: dropped our own mail '%s' (%s)", q,
 		           x.cr.reason);

@@ -10,6 +10,10 @@
 #include "limit.h"
 
 #include "log.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
+
+#include <string.h>
 
 #define LIMIT_DAY    86400
 #define LIMIT_HOUR   3600
@@ -27,18 +31,27 @@ limit_decide(const struct cfg_limits *l, const struct limit_counts *c,
 		*why_r = "limits.per_recipient_day reached";
 		return LIMIT_SUPPRESS;
 	}
+	/* one sender behind many addresses (150 Reply-To, one From) */
+	if (c->sender_day >= l->per_recipient_day) {
+		*why_r = "limits.per_recipient_day reached for the sender";
+		return LIMIT_SUPPRESS;
+	}
 	if (c->ticket_hour >= l->per_ticket_hour) {
 		*why_r = "limits.per_ticket_hour reached";
 		return LIMIT_SUPPRESS;
 	}
+	/* volume is not a loop: a first mail is never held and never
+	 * trips the breaker, however many arrive at once */
+	if (!c->repeat)
+		return LIMIT_SEND;
 	if (c->breaker_open) {
 		*why_r = "held: circuit breaker open";
 		return LIMIT_HOLD;
 	}
 	if (c->global_minute >= l->global_per_minute) {
 		*trip_r = true;
-		*why_r = "held: limits.global_per_minute exceeded, circuit "
-		         "breaker tripped";
+		*why_r = "held: limits.global_per_minute repeats exceeded, "
+		         "circuit breaker tripped";
 		return LIMIT_HOLD;
 	}
 	return LIMIT_SEND;
@@ -64,7 +77,8 @@ limit_trip(const struct cfg *cfg, struct store *st, gint64 ticket, gint64 count,
            const char *where)
 {
 	g_autofree char *why = g_strdup_printf(
-	    "%" G_GINT64_FORMAT " automatic mails %s in the last minute, "
+	    "%" G_GINT64_FORMAT " repeated automatic mails (to a recipient or "
+	    "sender that had one today) %s in the last minute, "
 	    "limits.global_per_minute is %d",
 	    count, where, cfg->limits.global_per_minute);
 	int r = store_breaker_trip(st, LIMIT_BREAKER,
@@ -87,20 +101,43 @@ limit_trip(const struct cfg *cfg, struct store *st, gint64 ticket, gint64 count,
 	return r;
 }
 
+char *
+limit_identity(const char *addr)
+{
+	const char *at, *plus;
+
+	if (addr == NULL)
+		return NULL;
+	at = strrchr(addr, '@');
+	plus = memchr(addr, '+', at ? (size_t)(at - addr) : strlen(addr));
+	if (at == NULL || plus == NULL || plus == addr)
+		return g_ascii_strdown(addr, -1);
+	{
+		g_autofree char *s =
+		    g_strdup_printf("%.*s%s", (int)(plus - addr), addr, at);
+		return g_ascii_strdown(s, -1);
+	}
+}
+
 int
 limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
-                  const char *rcpt, const char **why_r)
+                  const char *rcpt, const char *sender, bool *repeat_r,
+                  const char **why_r)
 {
 	struct limit_counts c = {0};
 	struct store_breaker b;
+	g_autofree char *who = limit_identity(sender ? sender : rcpt);
 	enum limit_verdict v;
 	bool trip;
 	int r;
 
-	if ((r = store_limit_counts(st, false, rcpt, MAX(ticket, 0), LIMIT_DAY,
-	                            LIMIT_HOUR, &c.rcpt_day, &c.ticket_hour)) <
-	    0)
+	*repeat_r = false;
+	if ((r = store_limit_counts_sender(st, rcpt, who, MAX(ticket, 0),
+	                                   LIMIT_DAY, LIMIT_HOUR, &c.rcpt_day,
+	                                   &c.ticket_hour, &c.sender_day)) < 0)
 		return r;
+	c.repeat = c.rcpt_day > 0 || c.sender_day > 0;
+	*repeat_r = c.repeat;
 	if ((c.global_minute = store_auto_count_global(st, LIMIT_MINUTE)) < 0)
 		return (int)c.global_minute;
 	if ((r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
@@ -113,11 +150,14 @@ limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
 	return (int)v;
 }
 
-/* limit_internal - outbox kinds addressed to the config's people only. */
+/* limit_internal - mail to our own people: the kinds addressed to the
+ * config's people only, and anything to an address in `people`. */
 static bool
-limit_internal(const char *kind)
+limit_internal(const struct cfg *cfg, const struct store_outmail *o)
 {
-	return strcmp(kind, "escalation") == 0 || strcmp(kind, "digest") == 0;
+	return strcmp(o->kind, "escalation") == 0 ||
+	       strcmp(o->kind, "digest") == 0 ||
+	       cfg_person(cfg, o->rcpt) != NULL;
 }
 
 int
@@ -130,15 +170,18 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 	bool trip;
 	int r;
 
-	/* Escalation notices and digests go to our own people: the
-	 * per-recipient and per-ticket limits guard customers (and a manager
-	 * must hear about the eleventh breach of the day too); the breaker
-	 * still holds them, and escalate.c batches them. */
-	if (!limit_internal(o->kind) &&
-	    (r = store_limit_counts(st, true, o->rcpt, MAX(o->ticket_id, 0),
+	/* Escalation notices and digests go to our own people: the limits
+	 * guard customers (and a manager must hear about the eleventh breach
+	 * of the day too), and a breaker tripped by customer-facing mail
+	 * must never hold them; escalate.c batches them. */
+	*why_r = NULL;
+	if (limit_internal(cfg, o))
+		return LIMIT_SEND;
+	if ((r = store_limit_counts(st, true, o->rcpt, MAX(o->ticket_id, 0),
 	                            LIMIT_DAY, LIMIT_HOUR, &c.rcpt_day,
 	                            &c.ticket_hour)) < 0)
 		return r;
+	c.repeat = o->is_repeat;
 	c.global_minute = store_sent_count_global(st, LIMIT_MINUTE);
 	if (c.global_minute < 0)
 		return (int)c.global_minute;

@@ -22,6 +22,8 @@
 #include "sender.h"
 #include "smtp.h"
 #include "store.h"
+#include "store_admin.h"
+#include "store_outbox.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -31,8 +33,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define LOOP_MAX_BACKOFF 300       /* seconds */
-#define LOOP_REIDLE      (25 * 60) /* RFC 2177: re-IDLE before 29 min */
+#define LOOP_MAX_BACKOFF   300       /* seconds */
+#define LOOP_REIDLE        (25 * 60) /* RFC 2177: re-IDLE before 29 min */
+#define LOOP_ONCE_DB_TRIES 5         /* --once: connection attempts */
 
 static volatile sig_atomic_t loop_stop, loop_reload;
 static int loop_pipe[2] = {-1, -1};
@@ -54,7 +57,7 @@ loop_signal(int sig)
 struct loop_box {
 	struct fetch_mailbox mb;
 	char *key;
-	const struct cfg *qcfg; /* the queue's view of l->cfg (issue 12) */
+	const struct cfg *qcfg; /* the queue's view of l->cfg */
 	struct imap *imap;      /* the queue's client, owned by l->imaps */
 	gint64 next_try;        /* monotonic seconds */
 	int failures;
@@ -74,6 +77,7 @@ struct loop {
 	gint64 purge_next; /* monotonic: the daily retention job */
 	gint64 db_next_try, smtp_next_try;
 	int db_failures, smtp_failures;
+	int due_failures;   /* store_outbox_next_due failed in a row */
 	char db_error[256]; /* the outage's error, recorded once back */
 	bool idle_on;
 	gint64 idle_since;
@@ -118,12 +122,13 @@ loop_kick_sender(void *ctx)
 /* loop_queue_new - one queue's IMAP client and its mailboxes (inbox and
  * Sent), appended to l->boxes. */
 static void
-loop_queue_new(struct loop *l, const struct cfg *c)
+loop_queue_new(struct loop *l, const struct cfg_queue *q)
 {
+	const struct cfg *c = l->cfg;
 	struct imap_params ip = {
-	    .url = c->imap.url,
-	    .user = c->imap.user,
-	    .password = c->imap.password,
+	    .url = q->url,
+	    .user = q->user,
+	    .password = q->password,
 	    .starttls = c->imap.starttls,
 	    .timeout = c->imap.timeout,
 	    /* tickets.max_mail_size decides what is parsed; the fetch cap
@@ -131,7 +136,7 @@ loop_queue_new(struct loop *l, const struct cfg *c)
 	    .max_message =
 	        (size_t)MAX(c->tickets.max_mail_size * 2, 64 * 1024 * 1024),
 	};
-	const char *folders[] = {c->imap.mailbox, c->imap.sent_mailbox};
+	const char *folders[] = {q->mailbox, q->sent_mailbox};
 	struct imap *im = imap_new(&ip);
 
 	g_ptr_array_add(l->imaps, im);
@@ -140,11 +145,11 @@ loop_queue_new(struct loop *l, const struct cfg *c)
 		if (folders[i] == NULL || *folders[i] == '\0')
 			continue;
 		memset(b, 0, sizeof(*b));
-		b->key = g_strdup_printf("%s:%s", c->tickets.queue, folders[i]);
+		b->key = g_strdup_printf("%s:%s", q->name, folders[i]);
 		b->mb.key = b->key;
 		b->mb.folder = folders[i];
 		b->mb.sent = i == 1;
-		b->qcfg = c;
+		b->qcfg = q->view;
 		b->imap = im;
 		if (l->sender != NULL) {
 			b->mb.on_commit = loop_kick_sender;
@@ -170,8 +175,7 @@ loop_clients_new(struct loop *l)
 	l->imaps = g_ptr_array_new();
 	l->boxes = g_new0(struct loop_box, 2 * MAX(c->queues->len, 1));
 	for (guint q = 0; q < c->queues->len; q++)
-		loop_queue_new(
-		    l, ((const struct cfg_queue *)c->queues->pdata[q])->view);
+		loop_queue_new(l, c->queues->pdata[q]);
 	l->imap = l->imaps->len > 0 ? l->imaps->pdata[0] : NULL;
 }
 
@@ -282,7 +286,7 @@ loop_outbox(struct loop *l)
 }
 
 /* loop_reports - resolution mails with rating links for newly resolved
- * tickets, and the managers' digests when due (issue 11).  Both find
+ * tickets, and the managers' digests when due.  Both find
  * their work in the database, so whoever resolves a ticket needs no hook,
  * and both are safe with several instances. */
 static void
@@ -325,7 +329,7 @@ loop_purge(struct loop *l)
 	for (guint i = 0; i < l->cfg->queues->len; i++) {
 		const struct cfg_queue *q = l->cfg->queues->pdata[i];
 		g_autoptr(GString) out = g_string_new(NULL);
-		int days = q->view->tickets.retention_days;
+		int days = q->retention_days;
 
 		if (days <= 0)
 			continue;
@@ -482,13 +486,157 @@ loop_setup_signals(void)
 	return 0;
 }
 
+/* loop_open_db - connect and check the schema.  READY=1 means: config,
+ * database and schema are fine, so until then keep trying (PostgreSQL
+ * may start after us), but say so; --once gives up after
+ * LOOP_ONCE_DB_TRIES attempts.  EX_OK, EX_TEMPFAIL or EX_CONFIG. */
+static int
+loop_open_db(struct loop *l)
+{
+	int tries = 0;
+
+	(void)notify_send("STATUS=connecting to the database");
+	while (store_open(l->cfg->db_conninfo, &l->st) < 0) {
+		tries++;
+		if (loop_stop || (l->once && tries >= LOOP_ONCE_DB_TRIES)) {
+			if (loop_stop)
+				(void)notify_send("STOPPING=1");
+			return EX_TEMPFAIL;
+		}
+		(void)notify_send("STATUS=waiting for the database");
+		sleep((unsigned)MIN(2 << MIN(tries - 1, 5), 30));
+	}
+	if (store_schema_check(l->st) < 0)
+		return EX_CONFIG;
+	(void)store_instance_register(l->st, l->cfg->instance);
+	(void)store_conn_state(l->st, l->cfg->instance, "database", "up", NULL);
+	return EX_OK;
+}
+
+/* loop_take_back_leases - our name on a lease means our previous run died
+ * holding it (two live instances must have different names): send those
+ * mails now rather than after the lease expires.  At most one may go
+ * twice. */
+static void
+loop_take_back_leases(struct loop *l)
+{
+	int released = store_outbox_release(l->st, l->cfg->instance);
+
+	if (released > 0)
+		log_notice("loop: took back %d outbox lease(s) of a previous "
+		           "run",
+		           released);
+}
+
+/* loop_once - --once: one fetch of every mailbox, the reports, the SLA
+ * tick and the outbox, each once.  EX_TEMPFAIL when a mailbox or the
+ * SMTP server failed, so that a cron job retries. */
+static int
+loop_once(struct loop *l)
+{
+	loop_fetch(l, true);
+	loop_reports(l);
+	loop_escalate(l);
+	loop_outbox(l);
+	for (int i = 0; i < l->nboxes; i++)
+		if (l->boxes[i].failures > 0)
+			return EX_TEMPFAIL;
+	return l->smtp_failures > 0 ? EX_TEMPFAIL : EX_OK;
+}
+
+/* loop_outbox_next - when the outbox wants the loop again (no sender
+ * threads): its next due mail, never when it is empty, or after a
+ * database error a retry with backoff (an error is not an empty outbox). */
+static gint64
+loop_outbox_next(struct loop *l, gint64 now)
+{
+	gint64 due = 0, d;
+	int r = store_outbox_next_due(l->st, &due);
+
+	if (r >= 0) {
+		l->due_failures = 0;
+		return r > 0 ? MAX(now + due, l->smtp_next_try) : G_MAXINT64;
+	}
+	d = backoff_secs(++l->due_failures, LOOP_MAX_BACKOFF);
+	log_warning("loop: database: %s, retry in %" G_GINT64_FORMAT "s",
+	            store_error(l->st), d);
+	return now + d;
+}
+
+/* loop_deadline - when the next pass is due (monotonic seconds): the
+ * earliest mailbox, outbox row, database retry, SLA tick or watchdog. */
+static gint64
+loop_deadline(struct loop *l, gint64 now, uint64_t wd)
+{
+	gint64 deadline = now + 3600;
+
+	for (int i = 0; i < l->nboxes; i++)
+		deadline = MIN(deadline, l->boxes[i].next_try);
+	if (l->sender == NULL && store_connected(l->st))
+		deadline = MIN(deadline, loop_outbox_next(l, now));
+	if (!store_connected(l->st))
+		deadline = MIN(deadline, l->db_next_try);
+	if (l->esc_next > 0)
+		deadline = MIN(deadline,
+		               now + MAX(0, l->esc_next - g_get_real_time() /
+		                                              G_USEC_PER_SEC));
+	if (wd)
+		deadline =
+		    MIN(deadline, now + MAX(1, (gint64)(wd / G_USEC_PER_SEC)));
+	return deadline;
+}
+
+/* loop_pass - one pass of the daemon: every job that is due. */
+static void
+loop_pass(struct loop *l)
+{
+	if (loop_reload) {
+		loop_reload = 0;
+		loop_reload_cfg(l);
+	}
+	loop_fetch(l, false);
+	loop_reports(l);
+	loop_escalate(l);
+	loop_outbox(l);
+	loop_purge(l);
+	loop_idle(l);
+	/* also called per fetched mail (fetch.c), so that a long fetch does
+	 * not look like a hang */
+	notify_watchdog();
+	loop_status(l);
+}
+
+/* loop_forever - passes until SIGTERM/SIGINT, sleeping until the next
+ * deadline, the IDLE doorbell or a signal. */
+static void
+loop_forever(struct loop *l)
+{
+	uint64_t wd = notify_watchdog_usec();
+
+	while (!loop_stop) {
+		gint64 deadline;
+		int r = 0;
+
+		loop_pass(l);
+		deadline = loop_deadline(l, loop_now(), wd);
+		if (deadline > loop_now())
+			r = loop_wait(l, deadline);
+		if (r < 0) {
+			imap_idle_stop(l->imap);
+			l->idle_on = false;
+		} else if (r > 0 && l->nboxes > 0)
+			l->boxes[0].next_try = 0; /* the doorbell rang */
+	}
+	(void)notify_send("STOPPING=1");
+	log_notice("loop: stopping");
+}
+
 int
 loop_run(const struct loop_opts *o)
 {
 	g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
 	struct loop l = {.once = o->once};
-	uint64_t wd = notify_watchdog_usec();
-	int rc = EX_OK, tries = 0;
+	int rc;
 
 	if (cfg_load(o->config_path, true, &l.cfg, errors) < 0) {
 		for (guint i = 0; i < errors->len; i++)
@@ -496,108 +644,25 @@ loop_run(const struct loop_opts *o)
 		return EX_CONFIG;
 	}
 	log_init(o->log_level ? o->log_level : l.cfg->log_level);
-	if (loop_setup_signals() < 0)
+	if (loop_setup_signals() < 0) {
+		cfg_free(&l.cfg);
 		return EX_OSERR;
+	}
 	mime_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-
-	/* READY=1 means: config, database and schema are fine.  Until then
-	 * keep trying (PostgreSQL may start after us), but say so. */
-	(void)notify_send("STATUS=connecting to the database");
-	while (store_open(l.cfg->db_conninfo, &l.st) < 0) {
-		if (loop_stop || (o->once && ++tries >= 5)) {
-			if (loop_stop)
-				(void)notify_send("STOPPING=1");
-			rc = EX_TEMPFAIL;
-			goto out;
-		}
-		(void)notify_send("STATUS=waiting for the database");
-		sleep((unsigned)MIN(2 << MIN(tries, 5), 30));
-		tries = MIN(tries + 1, 10);
-	}
-	if (store_schema_check(l.st) < 0) {
-		rc = EX_CONFIG;
+	if ((rc = loop_open_db(&l)) != EX_OK)
 		goto out;
-	}
-	(void)store_instance_register(l.st, l.cfg->instance);
-	(void)store_conn_state(l.st, l.cfg->instance, "database", "up", NULL);
-	/* Our name on a lease means our previous run died holding it (two
-	 * live instances must have different names): send those mails now
-	 * rather than after the lease expires.  At most one may go twice. */
-	if ((tries = store_outbox_release(l.st, l.cfg->instance)) > 0)
-		log_notice("loop: took back %d outbox lease(s) of a previous "
-		           "run",
-		           tries);
+	loop_take_back_leases(&l);
 	loop_clients_new(&l);
 	log_notice("loop: started, %d mailbox(es), poll every %ds%s", l.nboxes,
 	           l.cfg->imap.poll_interval, o->once ? ", once" : "");
 	if (cfg_agents_warning(l.cfg) != NULL)
 		log_warning("loop: %s", cfg_agents_warning(l.cfg));
 	(void)notify_send("READY=1");
-
-	if (o->once) {
-		loop_fetch(&l, true);
-		loop_reports(&l);
-		loop_escalate(&l);
-		loop_outbox(&l);
-		for (int i = 0; i < l.nboxes; i++)
-			if (l.boxes[i].failures > 0)
-				rc = EX_TEMPFAIL;
-		if (l.smtp_failures > 0)
-			rc = EX_TEMPFAIL;
-		goto out;
-	}
-
-	while (!loop_stop) {
-		gint64 now = loop_now(), deadline = now + 3600, due;
-		bool rang = false;
-
-		if (loop_reload) {
-			loop_reload = 0;
-			loop_reload_cfg(&l);
-		}
-		loop_fetch(&l, false);
-		loop_reports(&l);
-		loop_escalate(&l);
-		loop_outbox(&l);
-		loop_purge(&l);
-		loop_idle(&l);
-		/* also called per fetched mail (fetch.c), so that a long
-		 * fetch does not look like a hang */
-		notify_watchdog();
-		loop_status(&l);
-
-		for (int i = 0; i < l.nboxes; i++)
-			deadline = MIN(deadline, l.boxes[i].next_try);
-		if (l.sender == NULL && store_connected(l.st) &&
-		    (due = store_outbox_next_due(l.st)) >= 0)
-			deadline =
-			    MIN(deadline, MAX(now + due, l.smtp_next_try));
-		if (!store_connected(l.st))
-			deadline = MIN(deadline, l.db_next_try);
-		if (l.esc_next > 0)
-			deadline =
-			    MIN(deadline,
-			        now + MAX(0, l.esc_next - g_get_real_time() /
-			                                      G_USEC_PER_SEC));
-		if (wd)
-			deadline =
-			    MIN(deadline,
-			        now + MAX(1, (gint64)(wd / G_USEC_PER_SEC)));
-		if (deadline > loop_now()) {
-			int r = loop_wait(&l, deadline);
-			if (r > 0)
-				rang = true;
-			else if (r < 0) {
-				imap_idle_stop(l.imap);
-				l.idle_on = false;
-			}
-		}
-		if (rang && l.nboxes > 0)
-			l.boxes[0].next_try = 0;
-	}
-	(void)notify_send("STOPPING=1");
-	log_notice("loop: stopping");
+	if (o->once)
+		rc = loop_once(&l);
+	else
+		loop_forever(&l);
 out:
 	loop_clients_free(&l);
 	store_free(&l.st);

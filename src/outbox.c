@@ -6,6 +6,8 @@
 #include "compose.h"
 #include "limit.h"
 #include "log.h"
+#include "store_ingest.h"
+#include "store_outbox.h"
 
 #include <string.h>
 
@@ -29,7 +31,8 @@ outbox_backoff(int attempts)
 int
 outbox_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
              const char *kind, const char *label, const char *rcpt,
-             const char *msgid, GBytes *wire, gint64 now, gint64 *mid_r)
+             const char *msgid, GBytes *wire, gint64 now, const char *sender,
+             bool is_repeat, gint64 *mid_r)
 {
 	g_autofree char *key = g_strconcat("mid:", msgid, NULL);
 	g_autofree char *tag = compose_tag(cfg, ticket);
@@ -59,8 +62,8 @@ outbox_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
 	if ((r = store_message_add(st, &sm, mid_r)) < 0)
 		return r;
 	env = compose_bounce_address(cfg, ticket);
-	return store_outbox_add(st, ticket, *mid_r, kind, env, rcpt, wdata,
-	                        wlen);
+	return store_outbox_add_auto(st, ticket, *mid_r, kind, env, rcpt, wdata,
+	                             wlen, sender, is_repeat);
 }
 
 /* outbox_limits - the send-side limits (limit.c records the verdict). */
@@ -96,8 +99,11 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 
 	while (!transport_down && (max == 0 || done < max)) {
 		g_ptr_array_set_size(batch, 0);
-		if ((r = limit_outbox_gate(cfg, st)) != 0)
-			return r < 0 ? r : 0; /* breaker open: mail held */
+		/* an open breaker puts the repeats aside; everything else,
+		 * first acknowledgements and notices to our own people, goes
+		 * on */
+		if ((r = limit_outbox_gate(cfg, st)) < 0)
+			return r;
 		r = store_outbox_claim(
 		    st, owner, OUTBOX_LEASE_SEC,
 		    max ? MIN(OUTBOX_BATCH, max - done) : OUTBOX_BATCH, batch);

@@ -291,6 +291,96 @@ report_sla_met(const struct sla_policy *pol, gint64 fr, gint64 res)
 	        res < (gint64)pol->resolution_min * 60);
 }
 
+/* One ticket's facts in one period [from, to). */
+struct report_fact {
+	bool created, resolved, backlog, met, fcr;
+	gint64 frt, res, age;   /* business seconds; -1: none */
+	gint64 sla_fr, sla_res; /* SLA clock seconds */
+};
+
+/* report_facts - what the ticket counts in period k (0: the report's,
+ * 1: the one before) by its calendar cal and SLA policy pol. */
+static void
+report_facts(const struct report *r, const struct report_row *row, int k,
+             const struct sla_calendar *cal, const struct sla_policy *pol,
+             const struct sla_calendar *pcal, struct report_fact *f)
+{
+	gint64 pf = k == 0 ? r->p.from : r->prev_from;
+	gint64 pt = k == 0 ? r->p.to : r->p.from;
+	bool responded = report_in(row->first_response, pf, pt);
+
+	memset(f, 0, sizeof(*f));
+	f->created = report_in(row->created, pf, pt);
+	f->resolved = report_in(row->resolved, pf, pt);
+	f->backlog =
+	    row->created < pt && (row->resolved == 0 || row->resolved >= pt);
+	f->frt = f->res = -1;
+	f->age = pt - row->created;
+	if (responded)
+		f->frt = report_bsecs(cal, row->created, row->first_response);
+	if (pol != NULL && (f->resolved || (f->backlog && k == 0)))
+		report_clocks(row, pcal, f->resolved ? row->resolved : pt,
+		              &f->sla_fr, &f->sla_res);
+	if (f->resolved) {
+		f->res = report_bsecs(cal, row->created, row->resolved);
+		f->met =
+		    pol != NULL && report_sla_met(pol, f->sla_fr, f->sla_res);
+		f->fcr = row->first_response != 0 &&
+		         row->last_agent == row->first_response &&
+		         row->last_customer <= row->first_response &&
+		         row->reopen_count == 0;
+	}
+}
+
+/* report_count - add the facts of period k to group g. */
+static void
+report_count(struct report_group *g, int k, const struct report_row *row,
+             const struct report_fact *f, bool has_policy)
+{
+	struct report_kpi *kp = k == 0 ? &g->cur : &g->prev;
+
+	kp->created += f->created;
+	if (f->frt >= 0)
+		g_array_append_val(g->s_frt[k], f->frt);
+	if (f->resolved) {
+		kp->resolved++;
+		g_array_append_val(g->s_res[k], f->res);
+		kp->sla_n += has_policy;
+		kp->sla_met += f->met;
+		kp->fcr += f->fcr;
+		kp->reopened += row->reopen_count > 0;
+	}
+	if (f->backlog) {
+		kp->backlog++;
+		g_array_append_val(g->s_age[k], f->age);
+	}
+}
+
+/* report_rank - the report period's lists: oldest open tickets and the
+ * worst SLA breaches. */
+static void
+report_rank(struct report *r, const struct report_row *row,
+            const struct sla_policy *pol, const struct report_fact *f)
+{
+	gint64 over_fr = -1, over_res = -1;
+
+	if (f->backlog)
+		report_top_insert(r->oldest, &r->n_oldest, f->age, true, row,
+		                  NULL);
+	if ((!f->backlog && !f->resolved) || pol == NULL)
+		return;
+	if (pol->first_response_min > 0)
+		over_fr = f->sla_fr - (gint64)pol->first_response_min * 60;
+	if (pol->resolution_min > 0)
+		over_res = f->sla_res - (gint64)pol->resolution_min * 60;
+	if (over_res >= 0 && over_res >= over_fr)
+		report_top_insert(r->worst, &r->n_worst, over_res, false, row,
+		                  "resolution");
+	else if (over_fr >= 0)
+		report_top_insert(r->worst, &r->n_worst, over_fr, false, row,
+		                  "response");
+}
+
 int
 report_add_ticket(struct report *r, const struct report_row *row)
 {
@@ -313,77 +403,14 @@ report_add_ticket(struct report *r, const struct report_row *row)
 	if (pcal == NULL)
 		pcal = cal;
 	ng = report_groups_of(r, row->queue, row->agent, gs);
-
 	for (int k = 0; k < 2; k++) {
-		gint64 pf = k == 0 ? r->p.from : r->prev_from;
-		gint64 pt = k == 0 ? r->p.to : r->p.from;
-		bool created = report_in(row->created, pf, pt);
-		bool responded = report_in(row->first_response, pf, pt);
-		bool resolved = report_in(row->resolved, pf, pt);
-		bool backlog = row->created < pt &&
-		               (row->resolved == 0 || row->resolved >= pt);
-		gint64 frt = -1, res = -1, age = pt - row->created;
-		gint64 sla_fr = 0, sla_res = 0;
-		bool met = false, fcr = false;
+		struct report_fact f;
 
-		if (responded)
-			frt = report_bsecs(cal, row->created,
-			                   row->first_response);
-		if (pol != NULL && (resolved || (backlog && k == 0)))
-			report_clocks(row, pcal, resolved ? row->resolved : pt,
-			              &sla_fr, &sla_res);
-		if (resolved) {
-			res = report_bsecs(cal, row->created, row->resolved);
-			met =
-			    pol != NULL && report_sla_met(pol, sla_fr, sla_res);
-			fcr = row->first_response != 0 &&
-			      row->last_agent == row->first_response &&
-			      row->last_customer <= row->first_response &&
-			      row->reopen_count == 0;
-		}
-		for (size_t i = 0; i < ng; i++) {
-			struct report_group *g = gs[i];
-			struct report_kpi *kp = k == 0 ? &g->cur : &g->prev;
-
-			kp->created += created;
-			if (frt >= 0)
-				g_array_append_val(g->s_frt[k], frt);
-			if (resolved) {
-				kp->resolved++;
-				g_array_append_val(g->s_res[k], res);
-				kp->sla_n += pol != NULL;
-				kp->sla_met += met;
-				kp->fcr += fcr;
-				kp->reopened += row->reopen_count > 0;
-			}
-			if (backlog) {
-				kp->backlog++;
-				g_array_append_val(g->s_age[k], age);
-			}
-		}
-		if (k != 0)
-			continue;
-		if (backlog)
-			report_top_insert(r->oldest, &r->n_oldest, age, true,
-			                  row, NULL);
-		if ((backlog || resolved) && pol != NULL) {
-			gint64 over_fr = -1, over_res = -1;
-
-			if (pol->first_response_min > 0)
-				over_fr = sla_fr -
-				          (gint64)pol->first_response_min * 60;
-			if (pol->resolution_min > 0)
-				over_res =
-				    sla_res - (gint64)pol->resolution_min * 60;
-			if (over_res >= 0 && over_res >= over_fr)
-				report_top_insert(r->worst, &r->n_worst,
-				                  over_res, false, row,
-				                  "resolution");
-			else if (over_fr >= 0)
-				report_top_insert(r->worst, &r->n_worst,
-				                  over_fr, false, row,
-				                  "response");
-		}
+		report_facts(r, row, k, cal, pol, pcal, &f);
+		for (size_t i = 0; i < ng; i++)
+			report_count(gs[i], k, row, &f, pol != NULL);
+		if (k == 0)
+			report_rank(r, row, pol, &f);
 	}
 	return 0;
 }

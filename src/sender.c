@@ -7,6 +7,8 @@
 #include "outbox.h"
 #include "smtp.h"
 #include "store.h"
+#include "store_admin.h"
+#include "store_outbox.h"
 
 #include <string.h>
 
@@ -87,121 +89,189 @@ sender_smtp_new(const struct cfg *cfg)
 	return smtp_new(&sp);
 }
 
+/* One sender thread's state between rounds. */
+struct sender_run {
+	struct sender_worker *w;
+	struct sender *s;
+	const struct cfg *cfg;
+	struct smtp *smtp; /* owned */
+	struct store *st;  /* owned; NULL until the first connect */
+	int db_failures, smtp_failures;
+	int due_failures;   /* store_outbox_next_due failed in a row */
+	char db_error[256]; /* the last database failure, for tickctl status */
+	const char *shown;  /* state last written for tickctl status */
+	gint64 unrecorded;  /* accepted by SMTP, not yet marked sent */
+};
+
+static bool
+sender_stopping(struct sender *s)
+{
+	bool stop;
+
+	g_mutex_lock(&s->lock);
+	stop = s->stop;
+	g_mutex_unlock(&s->lock);
+	return stop;
+}
+
+/* sender_db - a database session, taking back this worker's leases of a
+ * lost one: nobody else may hold its name, and it sends nothing
+ * meanwhile.  1 connected, 0 after a backoff sleep, -1 when stopping. */
+static int
+sender_db(struct sender_run *x)
+{
+	int r;
+
+	if (x->st != NULL && store_connected(x->st))
+		return 1;
+	r = x->st ? store_reconnect(x->st)
+	          : store_open(x->cfg->db_conninfo, &x->st);
+	if (r == 0)
+		r = store_instance_register(x->st, x->w->owner);
+	if (r == 0 && x->unrecorded > 0 &&
+	    (r = store_outbox_sent(x->st, x->unrecorded, 250)) == 0)
+		x->unrecorded = 0;
+	if (r == 0 && (r = store_outbox_release(x->st, x->w->owner)) > 0) {
+		log_notice("sender %d: took back %d lease(s) of its lost "
+		           "session",
+		           x->w->index, r);
+		r = 0;
+	}
+	sender_flags(x->w, r == 0, x->w->smtp_failing);
+	if (r < 0) {
+		gint64 d = backoff_secs(++x->db_failures, SENDER_MAX_BACKOFF);
+
+		log_warning("sender %d: database: %s, retry in "
+		            "%" G_GINT64_FORMAT "s",
+		            x->w->index, x->st ? store_error(x->st) : "", d);
+		g_strlcpy(x->db_error, x->st ? store_error(x->st) : "",
+		          sizeof(x->db_error));
+		return sender_sleep(x->s, d, false) ? 0 : -1;
+	}
+	if (x->db_failures > 0) {
+		/* tickctl status shows the outage's error (the main loop's
+		 * own connection may notice the outage later, or never) */
+		log_notice("sender %d: database is back", x->w->index);
+		(void)store_conn_state(x->st, x->cfg->instance, "database",
+		                       "up",
+		                       x->db_error[0] ? x->db_error : NULL);
+	}
+	x->db_failures = 0;
+	return 1;
+}
+
+/* sender_show - record the SMTP state for tickctl status once per
+ * change. */
+static void
+sender_show(struct sender_run *x, const char *state, const char *error)
+{
+	if (x->shown != NULL && strcmp(x->shown, state) == 0)
+		return;
+	if (store_conn_state(x->st, x->cfg->instance, "smtp", state, error) ==
+	    0)
+		x->shown = state;
+}
+
+/* sender_smtp_failing - a round that only retried: the server is down or
+ * refusing, so back off whatever the kicks say; false when stopping. */
+static bool
+sender_smtp_failing(struct sender_run *x)
+{
+	gint64 d = backoff_secs(++x->smtp_failures, SENDER_MAX_BACKOFF);
+
+	sender_flags(x->w, true, true);
+	sender_show(x, "failing", smtp_error(x->smtp));
+	log_notice("sender %d: SMTP failing (%s), next try in "
+	           "%" G_GINT64_FORMAT "s",
+	           x->w->index, smtp_error(x->smtp), d);
+	return sender_sleep(x->s, d, false);
+}
+
+/*
+ * sender_idle - nothing was sent: sleep until the next mail is due (at
+ * most SENDER_IDLE_WAIT; a kick wakes us), or after a database error a
+ * backoff (an error is not an empty outbox; a lost connection is
+ * reconnected on the next round).  False when stopping.
+ */
+static bool
+sender_idle(struct sender_run *x)
+{
+	gint64 due = SENDER_IDLE_WAIT;
+	int r = store_outbox_next_due(x->st, &due);
+
+	if (r < 0) {
+		due = backoff_secs(++x->due_failures, SENDER_MAX_BACKOFF);
+		sender_flags(x->w, store_connected(x->st), x->w->smtp_failing);
+		g_strlcpy(x->db_error, store_error(x->st), sizeof(x->db_error));
+		log_warning("sender %d: database: %s, retry in "
+		            "%" G_GINT64_FORMAT "s",
+		            x->w->index, store_error(x->st), due);
+		return sender_sleep(x->s, due, false);
+	}
+	x->due_failures = 0;
+	/* due 0 with nothing claimed: another sender holds those mails;
+	 * look again a little later */
+	return sender_sleep(x->s, CLAMP(due, 1, SENDER_IDLE_WAIT), true);
+}
+
+/* sender_round - one outbox_drain_as of up to SENDER_ROUND mails, then
+ * the wait its outcome asks for; false when stopping.
+ *
+ * Rounds of SENDER_ROUND: a stop request waits for that many mails at
+ * most (~0.1 s), several senders keep close to the order of age, and
+ * each claim (an index scan that gets slower with the dead rows a busy
+ * outbox leaves until autovacuum comes) serves many mails. */
+static bool
+sender_round(struct sender_run *x)
+{
+	struct outbox_stats os = {0};
+	int r = outbox_drain_as(x->cfg, x->st, x->smtp, x->w->owner,
+	                        SENDER_ROUND, &os);
+
+	if (os.unrecorded > 0)
+		x->unrecorded = os.unrecorded;
+	sender_note(x->s, &os,
+	            os.retried > 0 || os.failed > 0 ? smtp_error(x->smtp)
+	                                            : NULL);
+	if (r < 0) {
+		/* the store: a lost connection is reconnected on the next
+		 * round; any other error must not spin */
+		if (store_connected(x->st))
+			return sender_sleep(
+			    x->s,
+			    backoff_secs(++x->db_failures, SENDER_MAX_BACKOFF),
+			    false);
+		return true;
+	}
+	x->db_failures = 0;
+	if (os.retried > 0 && os.sent == 0)
+		return sender_smtp_failing(x);
+	if (x->smtp_failures > 0)
+		log_notice("sender %d: SMTP works again", x->w->index);
+	x->smtp_failures = 0;
+	sender_flags(x->w, true, false);
+	if (os.sent > 0)
+		sender_show(x, "up", NULL);
+	if (os.sent + os.failed + os.retried > 0)
+		return true; /* there may be more right away */
+	return sender_idle(x);
+}
+
 static gpointer
 sender_main(gpointer ud)
 {
 	struct sender_worker *w = ud;
-	struct sender *s = w->s;
-	const struct cfg *cfg = s->cfg;
-	struct smtp *smtp = sender_smtp_new(cfg);
-	struct store *st = NULL;
-	int db_failures = 0, smtp_failures = 0;
-	const char *shown = NULL; /* state last written for tickctl status */
-	gint64 unrecorded = 0;    /* accepted by SMTP, not yet marked sent */
+	struct sender_run x = {.w = w, .s = w->s, .cfg = w->s->cfg};
+	int r;
 
-	for (;;) {
-		struct outbox_stats os = {0};
-		gint64 due;
-		int r;
-
-		g_mutex_lock(&s->lock);
-		bool stop = s->stop;
-		g_mutex_unlock(&s->lock);
-		if (stop)
-			break;
-		if (st == NULL || !store_connected(st)) {
-			r = st ? store_reconnect(st)
-			       : store_open(cfg->db_conninfo, &st);
-			/* our leases from before a lost session: nobody
-			 * else may hold this name, and we send nothing now */
-			if (r == 0)
-				r = store_instance_register(st, w->owner);
-			if (r == 0 && unrecorded > 0 &&
-			    (r = store_outbox_sent(st, unrecorded, 250)) == 0)
-				unrecorded = 0;
-			if (r == 0 &&
-			    (r = store_outbox_release(st, w->owner)) > 0) {
-				log_notice(
-				    "sender %d: took back %d lease(s) of "
-				    "its lost session",
-				    w->index, r);
-				r = 0;
-			}
-			sender_flags(w, r == 0, w->smtp_failing);
-			if (r < 0) {
-				gint64 d = backoff_secs(++db_failures,
-				                        SENDER_MAX_BACKOFF);
-				log_warning("sender %d: database: %s, retry in "
-				            "%" G_GINT64_FORMAT "s",
-				            w->index, st ? store_error(st) : "",
-				            d);
-				if (!sender_sleep(s, d, false))
-					break;
-				continue;
-			}
-			db_failures = 0;
-		}
-		/* Rounds of SENDER_ROUND: a stop request waits for that many
-		 * mails at most (~0.1 s), several senders keep close to the
-		 * order of age, and each claim (an index scan that gets
-		 * slower with the dead rows a busy outbox leaves until
-		 * autovacuum comes) serves many mails. */
-		r = outbox_drain_as(cfg, st, smtp, w->owner, SENDER_ROUND, &os);
-		if (os.unrecorded > 0)
-			unrecorded = os.unrecorded;
-		sender_note(s, &os,
-		            os.retried > 0 || os.failed > 0 ? smtp_error(smtp)
-		                                            : NULL);
-		if (r < 0) {
-			/* the store: a lost connection is reconnected on the
-			 * next round; any other error must not spin */
-			if (store_connected(st) &&
-			    !sender_sleep(
-			        s,
-			        backoff_secs(++db_failures, SENDER_MAX_BACKOFF),
-			        false))
-				break;
-			continue;
-		}
-		db_failures = 0;
-		if (os.retried > 0 && os.sent == 0) {
-			/* the server is down or refusing: back off, whatever
-			 * the kicks say */
-			gint64 d =
-			    backoff_secs(++smtp_failures, SENDER_MAX_BACKOFF);
-			sender_flags(w, true, true);
-			if (shown == NULL || strcmp(shown, "failing") != 0)
-				if (store_conn_state(st, cfg->instance, "smtp",
-				                     "failing",
-				                     smtp_error(smtp)) == 0)
-					shown = "failing";
-			log_notice("sender %d: SMTP failing (%s), next try in "
-			           "%" G_GINT64_FORMAT "s",
-			           w->index, smtp_error(smtp), d);
-			if (!sender_sleep(s, d, false))
-				break;
-			continue;
-		}
-		if (smtp_failures > 0)
-			log_notice("sender %d: SMTP works again", w->index);
-		smtp_failures = 0;
-		sender_flags(w, true, false);
-		if (os.sent > 0 && (shown == NULL || strcmp(shown, "up") != 0))
-			if (store_conn_state(st, cfg->instance, "smtp", "up",
-			                     NULL) == 0)
-				shown = "up";
-		if (os.sent + os.failed + os.retried > 0)
-			continue; /* there may be more right away */
-		due = store_outbox_next_due(st);
-		if (due < 0 || due > SENDER_IDLE_WAIT)
-			due = SENDER_IDLE_WAIT;
-		/* due 0 with nothing claimed: another sender holds those
-		 * mails; look again a little later */
-		if (!sender_sleep(s, MAX(due, 1), true))
+	x.smtp = sender_smtp_new(x.cfg);
+	while (!sender_stopping(x.s)) {
+		r = sender_db(&x);
+		if (r < 0 || (r > 0 && !sender_round(&x)))
 			break;
 	}
-	smtp_free(&smtp);
-	store_free(&st);
+	smtp_free(&x.smtp);
+	store_free(&x.st);
 	return NULL;
 }
 

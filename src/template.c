@@ -212,26 +212,13 @@ template_is_header(const char *line)
 	return *p == ':';
 }
 
-int
-template_lib_parse(struct template_lib *lib, const char *file, const char *set,
-                   const char *lang, const char *name, bool is_html,
-                   const char *text, size_t len, GPtrArray *errors)
+/* template_crlf - CRLF files from Windows editors: the mail gets CRLF
+ * anyway.  A copy of text with LF line ends; g_free. */
+static char *
+template_crlf(const char *text, size_t len)
 {
-	guint nerr = errors->len;
-	g_autofree char *key = g_strdup_printf("%s/%s/%s", set, lang, name);
-	g_autofree char *copy = NULL;
-	struct template *t;
-	struct template_part *part;
-	char *body, *p;
-	unsigned line = 1;
+	char *copy = g_strndup(text, len);
 
-	if (memchr(text, '\0', len) != NULL ||
-	    !g_utf8_validate(text, (gssize)len, NULL)) {
-		template_error(errors, file, 1, "not valid UTF-8 text");
-		return -EINVAL;
-	}
-	copy = g_strndup(text, len);
-	/* CRLF files from Windows editors: the mail gets CRLF anyway. */
 	for (char *r = copy, *w = copy;; r++) {
 		if (*r == '\r' && r[1] == '\n')
 			continue;
@@ -239,69 +226,102 @@ template_lib_parse(struct template_lib *lib, const char *file, const char *set,
 		if (*r == '\0')
 			break;
 	}
-	t = g_hash_table_lookup(lib->by_key, key);
+	return copy;
+}
+
+/* template_slot - the template set/lang/name, created when new. */
+static struct template *
+template_slot(struct template_lib *lib, const char *set, const char *lang,
+              const char *name)
+{
+	g_autofree char *key = g_strdup_printf("%s/%s/%s", set, lang, name);
+	struct template *t = g_hash_table_lookup(lib->by_key, key);
+
 	if (t == NULL) {
 		t = g_new0(struct template, 1);
 		t->set = g_strdup(set);
 		t->lang = g_strdup(lang);
 		t->name = g_strdup(name);
 		g_ptr_array_add(lib->all, t);
-		g_hash_table_insert(lib->by_key, g_strdup(key), t);
+		g_hash_table_insert(lib->by_key, g_steal_pointer(&key), t);
 	}
+	return t;
+}
+
+/* template_headers - the header block of text (cut into lines in place)
+ * up to the first empty line: only Subject: is allowed.  The text after
+ * it, or NULL when the block never ends; *line counts the lines read. */
+static char *
+template_headers(char *text, const char *file, unsigned *line,
+                 struct template_part *part, GPtrArray *errors)
+{
+	for (char *p = text;;) {
+		char *eol = strchr(p, '\n');
+		char *colon;
+
+		if (eol == NULL) {
+			template_error(errors, file, *line,
+			               "headers must end with an empty line "
+			               "before the text");
+			return NULL;
+		}
+		*eol = '\0';
+		if (*p == '\0') {
+			(*line)++;
+			return eol + 1;
+		}
+		colon = strchr(p, ':');
+		if (!template_is_header(p) || colon == NULL)
+			template_error(errors, file, *line,
+			               "expected 'Header: value' or an empty "
+			               "line, got '%.40s'",
+			               p);
+		else if (g_ascii_strncasecmp(p, "Subject:", 8) != 0)
+			template_error(errors, file, *line,
+			               "unknown header '%.*s' (only Subject: "
+			               "is allowed; tickd writes the others)",
+			               (int)(colon - p), p);
+		else if (part->subject)
+			template_error(errors, file, *line,
+			               "Subject: given twice");
+		else
+			part->subject = template_compile(
+			    file, *line, g_strstrip(colon + 1), errors);
+		p = eol + 1;
+		(*line)++;
+	}
+}
+
+int
+template_lib_parse(struct template_lib *lib, const char *file, const char *set,
+                   const char *lang, const char *name, bool is_html,
+                   const char *text, size_t len, GPtrArray *errors)
+{
+	guint nerr = errors->len;
+	g_autofree char *copy = NULL;
+	g_autofree char *trim = NULL;
+	struct template *t;
+	struct template_part *part;
+	char *body;
+	unsigned line = 1;
+
+	if (memchr(text, '\0', len) != NULL ||
+	    !g_utf8_validate(text, (gssize)len, NULL)) {
+		template_error(errors, file, 1, "not valid UTF-8 text");
+		return -EINVAL;
+	}
+	copy = template_crlf(text, len);
+	t = template_slot(lib, set, lang, name);
 	part = is_html ? &t->html : &t->text;
 	template_part_clear(part);
-
 	body = copy;
-	if (template_is_header(copy)) {
-		/* header block up to the first empty line */
-		p = copy;
-		for (;;) {
-			char *eol = strchr(p, '\n');
-			char *colon;
-
-			if (eol == NULL) {
-				template_error(errors, file, line,
-				               "headers must end with an "
-				               "empty line before the text");
-				return -EINVAL;
-			}
-			*eol = '\0';
-			if (*p == '\0') {
-				body = eol + 1;
-				line++;
-				break;
-			}
-			colon = strchr(p, ':');
-			if (!template_is_header(p) || colon == NULL) {
-				template_error(errors, file, line,
-				               "expected 'Header: value' or an "
-				               "empty line, got '%.40s'",
-				               p);
-			} else if (g_ascii_strncasecmp(p, "Subject:", 8) == 0) {
-				if (part->subject)
-					template_error(errors, file, line,
-					               "Subject: given twice");
-				else
-					part->subject = template_compile(
-					    file, line, g_strstrip(colon + 1),
-					    errors);
-			} else {
-				template_error(errors, file, line,
-				               "unknown header '%.*s' (only "
-				               "Subject: is allowed; tickd "
-				               "writes the others)",
-				               (int)(colon - p), p);
-			}
-			p = eol + 1;
-			line++;
-		}
-	}
-	{
-		g_autofree char *trim = g_strstrip(g_strdup(body));
-		if (*trim == '\0')
-			template_error(errors, file, line,
-			               "the template text is empty");
-	}
+	if (template_is_header(copy) &&
+	    (body = template_headers(copy, file, &line, part, errors)) == NULL)
+		return -EINVAL;
+	trim = g_strstrip(g_strdup(body));
+	if (*trim == '\0')
+		template_error(errors, file, line,
+		               "the template text is empty");
 	part->body = template_compile(file, line, body, errors);
 	if (is_html)
 		t->has_html = true;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_report.sh [STACK_DIR] - time `tickctl report` over 1,000,000
-# generated tickets (issue 11, must-show 4).  Not part of `make check`.
+# generated tickets.  Not part of `make check`.
 #
 # Uses the running test stack in STACK_DIR (tests/stack.sh start DIR), or
 # starts and stops its own.  Creates a scratch database "bench_report",

@@ -48,8 +48,8 @@ if [ -z "$total" ] || [ "${invalid:-1}" != 0 ]; then
 	fail=1
 fi
 [ $rc -eq 0 ] || fail=1
-# The classifier against classes.tsv and sisimai's folders (issue 5, must
-# show 1; the ingest path itself is tests/integration/test_machine.py).
+# The classifier against classes.tsv and sisimai's folders (the ingest
+# path itself is tests/integration/test_machine.py).
 if [ -f "$corpora/classes.tsv" ]; then
 	if ! ASAN_OPTIONS=detect_leaks=0 /usr/bin/python3 tests/classes_compare.py \
 		--corpora "$corpora" --tickctl "$bin"; then

@@ -1,4 +1,4 @@
-"""Admin operations (issue 8): the systemd unit and its hardening score,
+"""Admin operations: the systemd unit and its hardening score,
 make install and the man pages, the notify protocol with a fake
 NOTIFY_SOCKET, --check-config on broken configs, SIGHUP reload, tickctl
 and the log format.  Real PostgreSQL/Dovecot/OpenSMTPD where a wire is

@@ -1,5 +1,5 @@
-"""An agent's From address is not enough to act as the agent (issue 6,
-non-negotiable 3): INBOX mail from an agent address runs its #commands only
+"""An agent's From address is not enough to act as the agent
+(non-negotiable 3): INBOX mail from an agent address runs its #commands only
 when the Authentication-Results header of the organisation's own MTA
 (agents.authserv_id) shows an aligned pass.  On the real servers: mail goes
 in by IMAP, outcomes are read from tickctl's JSON and the real mailboxes."""
@@ -46,7 +46,7 @@ def test_forged_agent_from_does_not_run_commands(make_world):
         "#priority low: agent From not authenticated"]
     assert all(e["actor"] == w.bob for e in ign)
     (why,) = [e for e in events(t, "agent-unauthenticated") if e["message"] == m["id"]]
-    assert why["detail"] == "no Authentication-Results from %s" % AUTHSERV
+    assert why["detail"] == "no Authentication-Results from %s on top" % AUTHSERV
     # Bob is not made an agent participant by the forgery
     roles = {p["addr"]: p["role"] for p in t["participants"]}
     assert roles.get(w.bob) != "agent"
@@ -99,7 +99,7 @@ def test_pass_from_foreign_or_unaligned_authserv_does_not_count(make_world):
         # anyone can add a header naming another authserv-id
         ("foreign1", ["Authentication-Results: mx.evil.example; dmarc=pass "
                       "header.from=example.com; dkim=pass header.d=example.com"],
-         "no Authentication-Results from %s" % AUTHSERV),
+         "no Authentication-Results from %s on top" % AUTHSERV),
         # our MTA's pass, but for the forger's own domain
         ("unaligned", ["Authentication-Results: %s; dkim=pass header.d=evil.example; "
                        "spf=pass smtp.mailfrom=x@evil.example" % AUTHSERV],
@@ -132,6 +132,106 @@ def test_pass_from_foreign_or_unaligned_authserv_does_not_count(make_world):
                   body="#status closed\n"))
     w.once()
     assert w.ticket(n)["status"] == "closed"
+
+
+def forged_variants():
+    """(tag, header lines at the very top of the mail, the reason recorded).
+    MTA_* is what our own MTA prepends; everything else the sender wrote."""
+    pass_ = "dmarc=pass header.from=example.com"
+    mta_none = "Authentication-Results: %s; spf=none smtp.mailfrom=evil.example; " \
+               "dmarc=none header.from=example.com" % AUTHSERV
+    junk = "".join(";\r\n\tdkim=fail header.d=junk%d.evil.example header.s=s" % i
+                   for i in range(40))
+    mta_junk = ("Authentication-Results: %s;\r\n\tdkim=pass header.d=example.com%s;"
+                "\r\n\tdmarc=fail (p=reject) header.from=example.com" % (AUTHSERV, junk))
+    not_ours = "no Authentication-Results from %s on top" % AUTHSERV
+    no_pass = "no aligned pass for example.com from %s" % AUTHSERV
+    return [
+        # the id as an RFC 2047 encoded word: GMime would decode it, tickd
+        # reads the raw field and compares the raw token
+        ("encoded", ["Authentication-Results: =?us-ascii?q?%s?=; %s" % (AUTHSERV, pass_)],
+         not_ours),
+        # a space before the colon: a field of another name; over our
+        # MTA's own field it hides nothing either
+        ("spaced", ["Authentication-Results : %s; %s" % (AUTHSERV, pass_)], not_ours),
+        ("spacedtop", ["Authentication-Results : %s; %s" % (AUTHSERV, pass_), mta_none],
+         no_pass),
+        ("quoted", ['Authentication-Results: "%s"; %s' % (AUTHSERV, pass_)], not_ours),
+        # below our MTA's own field: only the topmost is ours
+        ("below", [mta_none, "Authentication-Results: %s; %s" % (AUTHSERV, pass_)], no_pass),
+        # 40 results the sender provoked before our MTA's dmarc=fail
+        ("junk40", [mta_junk], "dmarc=fail from %s" % AUTHSERV),
+    ]
+
+
+def test_forged_authentication_results_variants_change_nothing(make_world):
+    """Must show 2 of the hostile-input issue: every forged variant leaves
+    the ticket untouched and records no agent action; the genuine agent (our
+    MTA's own topmost field, dmarc=pass) still works."""
+    w = agents_world(make_world)
+    n, ack = open_ticket(w, msgid="<q1@c.example>")
+    cases = forged_variants()
+    for tag, top, _ in cases:
+        raw = hijack(w, n, w.bob, headers=["In-Reply-To: %s" % ack["Message-ID"]],
+                     msgid="<%s@evil.example>" % tag)
+        w.append("\r\n".join(top) + "\r\n" + raw)
+    w.once()
+    t = w.ticket(n)
+    ticket_untouched(t)
+    for tag, _, why in cases:
+        (m,) = [x for x in inbound(t) if x["message_id"] == "%s@evil.example" % tag]
+        assert m["role"] == "customer", tag
+        ev = [(e["action"], e["detail"]) for e in t["events"] if e["message"] == m["id"]]
+        assert ("agent-unauthenticated", why) in ev, (tag, ev)
+        assert sum(a == "command-ignored" for a, _ in ev) == 3, (tag, ev)
+    roles = {p["addr"]: p["role"] for p in t["participants"]}
+    assert roles.get(w.bob) != "agent"
+    assert imapbox.count(w.customer) == 1  # the acknowledgement only
+
+    # the genuine agent: our MTA's field on top (a forged fail below it
+    # is not ours either and changes nothing)
+    genuine = ["Authentication-Results: %s; dkim=pass header.d=example.com;\r\n"
+               "\tdmarc=pass (p=reject) header.from=example.com" % AUTHSERV,
+               "Authentication-Results: %s; dmarc=fail header.from=example.com" % AUTHSERV]
+    w.append("\r\n".join(genuine) + "\r\n" + mail(
+        w.bob, w.addr(w.customer), "Re: [Example #%d] Printer on fire" % n,
+        msgid="<bob-real@support.example>",
+        headers=["Cc: %s" % w.addr(w.support), "In-Reply-To: <q1@c.example>"],
+        body="#status pending\n#priority high\n\nWhich model?\n"))
+    w.once()
+    t = w.ticket(n)
+    assert t["status"] == "pending" and t["priority"] == "high"
+    assert t["first_response_at"] is not None
+    (m,) = [x for x in inbound(t) if x["message_id"] == "bob-real@support.example"]
+    assert m["role"] == "agent"
+
+
+def test_authres_fields_is_checked(make_world):
+    w = agents_world(make_world, extra='agents: { authserv_id = "%s"; authres_fields = 2; };'
+                     % AUTHSERV)
+    p = subprocess.run([TICKD, "-c", w.conf, "--check-config"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    # with two trusted fields (OpenDKIM, then OpenDMARC), a pass in the
+    # second counts; a forged one in the third does not
+    n, ack = open_ticket(w, msgid="<q1@c.example>")
+    top = ["Authentication-Results: %s; dmarc=none header.from=example.com" % AUTHSERV,
+           "Authentication-Results: %s; dkim=fail header.d=example.com" % AUTHSERV,
+           "Authentication-Results: %s; dmarc=pass header.from=example.com" % AUTHSERV]
+    w.append("\r\n".join(top) + "\r\n" + hijack(w, n, w.bob, msgid="<third@evil.example>",
+                                                 headers=["In-Reply-To: %s" % ack["Message-ID"]]))
+    w.once()
+    ticket_untouched(w.ticket(n))
+    w.append("\r\n".join(top[1:]) + "\r\n" + mail(
+        w.bob, w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
+        headers=["In-Reply-To: <q1@c.example>"], body="#status closed\n"))
+    w.once()
+    assert w.ticket(n)["status"] == "closed"
+    w.write_conf(extra='agents: { authserv_id = "%s"; authres_fields = 0; };' % AUTHSERV)
+    p = subprocess.run([TICKD, "-c", w.conf, "--check-config"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 1 and "tickd.conf:" in p.stderr and "authres_fields" in p.stderr, \
+        p.stderr
 
 
 def test_without_authserv_id_only_sent_folder_acts_as_agent(make_world):

@@ -1,5 +1,5 @@
 """Threading that cannot be hijacked, agents who work by mail, Message-ID
-dedupe (issue 6, must-shows 1-6), on the real servers: mail goes in by IMAP
+dedupe, on the real servers: mail goes in by IMAP
 (INBOX and the shared mailbox's Sent folder), what customers and agents
 would receive is read from their real mailboxes."""
 import os

@@ -1,4 +1,4 @@
-"""Machine mail and loop protection on the real servers (issue 5).
+"""Machine mail and loop protection on the real servers.
 
 Must show 2: a real OpenSMTPD DSN of an acknowledgement lands on its ticket.
 Must show 3: two marker-less auto-responders (Python code reading the
@@ -113,6 +113,44 @@ def test_real_dsn_of_acknowledgement_lands_on_its_ticket(world):
     assert imapbox.count(world.support) == 3
 
 
+def test_forged_bounce_suppresses_nobody(world):
+    """A customer threads a 'bounce' into his own ticket claiming that mail
+    to vip@ failed (X-Failed-Recipients, even quoting the Message-ID of his
+    own acknowledgement): tickd never mailed vip@, so nobody is suppressed;
+    the claim is recorded on the ticket."""
+    cust = world.addr(world.customer)
+    vip = world.addr("vip" + uuid.uuid4().hex[:6])
+    use(world.support, world.customer)
+    world.append(mail(cust, world.addr(world.support), "Order 7"))
+    world.once()
+    n = world.tickets()[0]["number"]
+    ack = world.inbox(world.customer)[0]
+    forged = mail("Mail Delivery System <MAILER-DAEMON@customer.example>",
+                  "%s+bounce-%d@example.com" % (world.support, n),
+                  "Undelivered Mail Returned to Sender [Example #%d]" % n,
+                  headers=["In-Reply-To: %s" % ack["Message-ID"],
+                           "References: %s" % ack["Message-ID"],
+                           "Auto-Submitted: auto-replied",
+                           "X-Failed-Recipients: %s" % vip],
+                  body=("This is the mail system.\n\nI'm sorry to have to inform you that "
+                        "your message could not be delivered to one or more recipients.\n\n"
+                        "<%s>: host mx said: 550 5.1.1 user unknown\n\n"
+                        "Message-ID: %s\n" % (vip, ack["Message-ID"])))
+    world.append(forged)
+    world.once()
+    t = world.ticket(n)
+    inbound = [m for m in t["messages"] if m["direction"] == "in"]
+    assert [m["class"] for m in inbound] == ["human", "bounce"], inbound
+    assert events(t, "bounce") == []
+    (ev,) = events(t, "bounce-unproven")
+    assert ev["detail"].startswith(vip) and "nobody suppressed" in ev["detail"]
+    assert world.sql("SELECT count(*) FROM suppression") == "0"
+    # vip@ writes: acknowledged as anyone else
+    world.append(mail(vip, world.addr(world.support), "Hello from vip"))
+    world.once()
+    assert world.sql("SELECT state FROM outbox WHERE rcpt = '%s'" % vip) == "sent"
+
+
 # ---------------------------------------------------------------- must show 3
 class Responder:
     """A marker-less auto-responder living in a real mailbox: it answers
@@ -216,17 +254,27 @@ def test_per_ticket_hour_limit_suppresses_at_send_time(make_world):
 
 
 # ------------------------------------------------------- circuit breaker
-def _four_new_tickets(world):
+def _repeat_storm(world):
+    """Four customers are acknowledged (first mails: never held), then each
+    writes again with a fresh subject: four repeats, the loop's shape.  A
+    fifth, new customer writes at the same time."""
     custs = ["%s%d" % (world.customer, i) for i in range(4)]
-    use(world.support, *custs)
+    new = world.customer + "new"
+    use(world.support, new, *custs)
     for c in custs:
         world.append(mail(world.addr(c), world.addr(world.support), "Storm %s" % c))
-    return custs
+    world.once()
+    assert sum(imapbox.count(c) for c in custs) == 4
+    assert status(world)["breaker"]["open"] is False
+    for c in custs:
+        world.append(mail(world.addr(c), world.addr(world.support), "Again %s" % c))
+    world.append(mail(world.addr(new), world.addr(world.support), "First time"))
+    return custs, new
 
 
-def test_breaker_holds_all_automatic_mail_until_admin_reset(make_world):
+def test_breaker_holds_only_repeats_until_admin_reset(make_world):
     world = make_world(global_per_minute=3, breaker_cooldown=0)
-    custs = _four_new_tickets(world)
+    custs, new = _repeat_storm(world)
     world.once()
     st = status(world)
     print("status breaker:", json.dumps(st["breaker"]))
@@ -235,47 +283,51 @@ def test_breaker_holds_all_automatic_mail_until_admin_reset(make_world):
     assert st["breaker"]["trips"] == 1
     assert st["breaker"]["held"] == 4, st
     assert "limits.global_per_minute is 3" in st["breaker"]["reason"]
-    # all four acks are queued (held), none dropped, none delivered
-    assert world.sql("SELECT state, count(*) FROM outbox GROUP BY state") == "queued|4"
-    assert sum(imapbox.count(c) for c in custs) == 0
+    # the four repeats are queued (held), none dropped, none delivered;
+    # the new customer's first acknowledgement went out at once
+    assert world.sql("SELECT state, count(*) FROM outbox WHERE is_repeat GROUP BY state") == \
+        "queued|4"
+    assert sum(imapbox.count(c) for c in custs) == 4
+    assert imapbox.count(new) == 1
     tickets = world.tickets()
     ev = [e for t in tickets for e in world.ticket(t["number"])["events"]]
     assert len([e for e in ev if e["action"] == "breaker-tripped"]) == 1
-    assert len([e for e in ev if e["action"] == "ack-held"]) == 1  # the 4th
-    # tickd runs again: still nothing goes out
+    assert len([e for e in ev if e["action"] == "ack-held"]) == 1  # the 4th repeat
+    # tickd runs again: still no repeat goes out
     world.once()
-    assert sum(imapbox.count(c) for c in custs) == 0
-    # the admin resets it: the held mail goes out, but only 3 a minute:
-    # the 4th trips the breaker again at send time and stays queued
+    assert sum(imapbox.count(c) for c in custs) == 4
+    # the admin resets it: the held mail goes out, but only 3 repeats a
+    # minute: the 4th trips the breaker again at send time and stays queued
     out = world.ctl("breaker", "reset").stdout.decode()
     assert "was open" in out
     assert status(world)["breaker"]["open"] is False
     world.once()
-    assert sum(imapbox.count(c) for c in custs) == 3
+    assert sum(imapbox.count(c) for c in custs) == 7
     st = status(world)
     assert st["breaker"]["open"] is True and st["breaker"]["trips"] == 2
-    assert world.sql("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY 1") == "queued|1\nsent|3"
+    assert world.sql("SELECT state, count(*) FROM outbox GROUP BY state ORDER BY 1") == \
+        "queued|1\nsent|8"
     # with a higher limit and another reset, the last held ack is sent
     world.write_conf(global_per_minute=100)
     world.ctl("breaker", "reset")
     world.once()
-    assert sum(imapbox.count(c) for c in custs) == 4
+    assert sum(imapbox.count(c) for c in custs) == 8
     assert world.sql("SELECT count(*) FROM outbox WHERE state <> 'sent'") == "0"
 
 
 def test_breaker_closes_after_cooldown(make_world):
     world = make_world(global_per_minute=3, breaker_cooldown=3)
-    custs = _four_new_tickets(world)
+    custs, new = _repeat_storm(world)
     world.once()
     st = status(world)
     assert st["breaker"]["open"] is True and st["breaker"]["until"] is not None
-    assert sum(imapbox.count(c) for c in custs) == 0
+    assert sum(imapbox.count(c) for c in custs) == 4 and imapbox.count(new) == 1
     time.sleep(4)
     assert status(world)["breaker"]["open"] is False
     # held mail was put aside only until the cool-down's end
     assert world.sql("SELECT count(*) FROM outbox WHERE state = 'queued' AND next_attempt <= now()") == "4"
     world.once()
-    assert sum(imapbox.count(c) for c in custs) == 3  # 3 a minute again
+    assert sum(imapbox.count(c) for c in custs) == 7  # 3 repeats a minute again
 
 
 # ------------------------------------------------------- other classes

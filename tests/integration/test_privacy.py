@@ -1,4 +1,4 @@
-"""Issue 12 on real servers: `tickctl forget` (erasure), `tickctl export`
+"""On real servers: `tickctl forget` (erasure), `tickctl export`
 (access) and retention (`tickctl purge` and tickd's daily job).  The
 erasure test greps a full pg_dump of the test database."""
 import json
@@ -60,7 +60,8 @@ def test_forget_erases_one_person_everywhere(make_world):
                       "Re: [Example #%d] Invoice %s wrong" % (first, secret),
                       body="Dear %s,\n> My IBAN is %s-1\nfixed.\n" % (name_first, secret),
                       headers=["Cc: %s" % support,
-                               "Authentication-Results: mx.example.com; dmarc=pass"]))
+                               "Authentication-Results: mx.example.com; dmarc=pass "
+                               "header.from=example.com"]))
     world.once()
     world.sql("INSERT INTO suppression (addr, reason, until) VALUES ('%s', 'bounce', now() + "
               "interval '1 day')" % erika)
@@ -135,6 +136,30 @@ def test_forget_cuts_whole_words_only(world):
     body = world.sql("SELECT body_text FROM message WHERE from_addr = '%s'" % bob)
     assert body == ("[erased] said: write to [erased], not max.%s or %s.au.\n"
                     "Annual report by Ann Leeward." % (ann, ann)), body  # sql() strips
+
+
+def test_forget_uses_only_names_the_person_gave_themselves(world):
+    """A name someone else wrote beside her address (Cc: "Hello" <her>) is
+    not hers: forgetting her must not erase every "hello"; the name in the
+    From of her own mail is hers and goes."""
+    sup = world.addr(world.support)
+    vic = world.addr("vic" + uuid.uuid4().hex[:6])
+    eve = world.addr("eve" + uuid.uuid4().hex[:6])
+    carl = world.addr("carl" + uuid.uuid4().hex[:6])
+    world.ctl("import", input=mail('"Eve" <%s>' % eve, sup, "Poison",
+                                   headers=['Cc: "Hello" <%s>, "Help Desk" <%s>' % (vic, vic)],
+                                   body="nothing\n").encode())
+    world.ctl("import", input=mail('"Victoria Quill" <%s>' % vic, sup, "My order").encode())
+    text = "Hello, the Help Desk knows. Victoria Quill too.\n"
+    world.ctl("import", input=mail(carl, sup, "Hello there", body=text).encode())
+    world.ctl("forget", vic)
+    body = world.sql("SELECT body_text FROM message WHERE from_addr = '%s'" % carl)
+    assert body == "Hello, the Help Desk knows. [erased] too.", body
+    assert world.sql("SELECT subject FROM ticket WHERE requester = '%s'" % carl) == "Hello there"
+    # her address is gone from Eve's mail; Eve's own name stays
+    assert world.sql("SELECT coalesce(cc_addrs, '-') || '|' || from_name FROM message "
+                     "WHERE from_addr = '%s'" % eve) == "-|Eve"
+    assert world.sql("SELECT count(*) FROM participant WHERE addr = '%s'" % vic) == "0"
 
 
 def test_forget_refuses_agents_and_bad_addresses(make_world):

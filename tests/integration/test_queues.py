@@ -1,4 +1,4 @@
-"""Issue 12 on real servers: several mailboxes (queues) in one tickd, each
+"""On real servers: several mailboxes (queues) in one tickd, each
 with its own tag, From address and template set; the acknowledgement in
 the customer's language; a queue with a wrong password does not stop the
 others and shows up in `tickctl status`; template errors are

@@ -1,5 +1,4 @@
-"""Manager reports and CSAT by mail on real servers (issue 11, must-shows
-2 and 3): the resolution mail with rating links, the customer's "good"
+"""Manager reports and CSAT by mail on real servers: the resolution mail with rating links, the customer's "good"
 reply, forged and repeated ratings, and the managers' digest whose numbers
 equal `tickctl report --json` for the same period."""
 import datetime

@@ -23,7 +23,7 @@ test_parse_opendkim_style(void)
 	                         "header.i=@example.com header.b=\"abc/DEF=\"",
 	                         &h),
 	           0);
-	TEST_STREQ(h.authserv_id, "mx.example.com");
+	TEST_STREQ(h.authserv_id, "mx.Example.com"); /* raw, as written */
 	TEST_INTEQ(h.results->len, 1);
 	TEST_STREQ(res(&h, 0)->method, "dkim");
 	TEST_STREQ(res(&h, 0)->result, "pass");
@@ -85,7 +85,8 @@ test_parse_quotes_and_comments(void)
 	                         "dkim=fail header.d=example.com",
 	                         &h),
 	           0);
-	TEST_STREQ(h.authserv_id, "mx.example.com");
+	/* the id is the raw token: quotes stay (it is not our MTA's) */
+	TEST_STREQ(h.authserv_id, "\"mx.example.com\"");
 	TEST_INTEQ(h.results->len, 2);
 	TEST_STREQ(res(&h, 0)->smtp_mailfrom, "odd;(local)@example.com");
 	TEST_STREQ(res(&h, 1)->method, "dkim");
@@ -130,16 +131,17 @@ test_parse_rejects(void)
 	           0);
 	TEST_INTEQ(h.results->len, 0);
 	authres_header_clear(&h);
-	/* bounded: too long is not parsed, many results are cut */
+	/* bounded: too long is not parsed; every result of a shorter
+	 * field is read, however many */
 	while (big->len <= AUTHRES_MAX_VALUE)
 		g_string_append(big, " dkim=none;");
 	TEST_INTEQ(authres_parse(big->str, &h), -E2BIG);
 	g_string_truncate(big, 0);
 	g_string_append(big, "mx.example.com");
-	for (int i = 0; i < AUTHRES_MAX_RESULTS + 10; i++)
+	for (int i = 0; i < 42; i++)
 		g_string_append(big, "; dkim=none");
 	TEST_INTEQ(authres_parse(big->str, &h), 0);
-	TEST_INTEQ(h.results->len, AUTHRES_MAX_RESULTS);
+	TEST_INTEQ(h.results->len, 42);
 	authres_header_clear(&h);
 	g_string_free(big, TRUE);
 }
@@ -160,8 +162,8 @@ test_verify_passes(void)
 	TEST_CHECK(verify1("mx.example.com; dmarc=pass header.from=example.com",
 	                   "bob@example.com", why, sizeof(why)));
 	TEST_STREQ(why, "dmarc=pass for example.com by mx.example.com");
-	TEST_CHECK(verify1("mx.example.com; dmarc=pass", "bob@Example.COM", why,
-	                   sizeof(why)));
+	TEST_CHECK(verify1("mx.example.com; dmarc=pass header.from=example.com",
+	                   "bob@Example.COM", why, sizeof(why)));
 	TEST_CHECK(verify1("MX.example.com; dkim=pass header.d=EXAMPLE.com.",
 	                   "bob@example.com", why, sizeof(why)));
 	TEST_STREQ(why, "dkim=pass, aligned for example.com by mx.example.com");
@@ -172,15 +174,13 @@ test_verify_passes(void)
 	            "bob@example.com", why, sizeof(why)));
 	TEST_CHECK(verify1("mx.example.com; spf=pass smtp.mailfrom=example.com",
 	                   "bob@example.com", why, sizeof(why)));
-	/* a pile of foreign fields does not hide ours */
+	/* a second trusted field of ours (OpenDKIM, then OpenDMARC) */
 	{
-		const char *many[AUTHRES_MAX_HEADERS * 2 + 1];
-		for (size_t i = 0; i < ARRAY_SIZE(many) - 1; i++)
-			many[i] = "evil.test; dkim=fail header.d=example.com";
-		many[ARRAY_SIZE(many) - 1] = "mx.example.com; dmarc=pass";
-		TEST_CHECK(authres_verify(many, ARRAY_SIZE(many),
-		                          "mx.example.com", "bob@example.com",
-		                          why, sizeof(why)));
+		const char *two[] = {"mx.example.com; dmarc=pass "
+		                     "header.from=example.com",
+		                     "mx.example.com; dkim=fail"};
+		TEST_CHECK(authres_verify(two, 2, "mx.example.com",
+		                          "bob@example.com", why, sizeof(why)));
 	}
 	/* one failing method beside an aligned pass does not matter ... */
 	TEST_CHECK(verify1("mx.example.com; spf=fail smtp.mailfrom=example.com;"
@@ -220,6 +220,9 @@ test_verify_fails(void)
 	                    "bob@example.com", why, sizeof(why)));
 	TEST_CHECK(!verify1("mx.example.com; dmarc=pass header.from=evil.test",
 	                    "bob@example.com", why, sizeof(why)));
+	/* dmarc=pass says nothing about our From without header.from */
+	TEST_CHECK(!verify1("mx.example.com; dmarc=pass", "bob@example.com",
+	                    why, sizeof(why)));
 	TEST_CHECK(!verify1("mx.example.com; dkim=neutral header.d=example.com",
 	                    "bob@example.com", why, sizeof(why)));
 	/* a pass hidden in a comment or a quoted string is no pass */
@@ -231,10 +234,10 @@ test_verify_fails(void)
 	/* a pass from someone else's authserv-id counts for nothing */
 	TEST_CHECK(!authres_verify(two, 2, "mx.example.com", "bob@example.com",
 	                           why, sizeof(why)));
-	TEST_STREQ(why, "no aligned pass for example.com from mx.example.com");
+	TEST_STREQ(why, "no Authentication-Results from mx.example.com on top");
 	TEST_CHECK(!authres_verify(two, 1, "mx.example.com", "bob@example.com",
 	                           why, sizeof(why)));
-	TEST_STREQ(why, "no Authentication-Results from mx.example.com");
+	TEST_STREQ(why, "no Authentication-Results from mx.example.com on top");
 	/* nothing to go on */
 	TEST_CHECK(!authres_verify(NULL, 0, "mx.example.com", "bob@example.com",
 	                           why, sizeof(why)));
@@ -248,6 +251,155 @@ test_verify_fails(void)
 	TEST_STREQ(why, "no A");
 }
 
+/* raw_verify - authres_raw_fields over a raw header block, then
+ * authres_verify on the topmost n, as ingest.c does. */
+static bool
+raw_verify(const char *raw, size_t n, char *why, size_t whylen)
+{
+	g_autoptr(GPtrArray) f = g_ptr_array_new_with_free_func(g_free);
+
+	authres_raw_fields(raw, strlen(raw), n, f);
+	return authres_verify((const char *const *)f->pdata, f->len,
+	                      "mx.example.com", "agent@example.com", why,
+	                      whylen);
+}
+
+#define GENUINE_PASS                                                           \
+	"Authentication-Results: mx.example.com; dkim=pass "                   \
+	"header.d=example.com;\r\n\tdmarc=pass header.from=example.com\r\n"
+#define GENUINE_NONE                                                           \
+	"Authentication-Results: mx.example.com; dkim=none; dmarc=none "       \
+	"header.from=example.com\r\n"
+
+static void
+test_raw_fields(void)
+{
+	g_autoptr(GPtrArray) f = g_ptr_array_new_with_free_func(g_free);
+	const char *raw =
+	    "Received: from a\r\n"
+	    "Authentication-Results: mx.example.com; dkim=pass\r\n"
+	    "  header.d=example.com\r\n"
+	    "authentication-results:mx.example.com; spf=none\n"
+	    "Authentication-Results : mx.example.com; spaced\r\n"
+	    "X-Authentication-Results: mx.example.com; x\r\n"
+	    "Authentication-Results: mx.example.com; a\0b\r\n"
+	    "\r\n"
+	    "Authentication-Results: mx.example.com; body\r\n";
+
+	/* raw has a NUL: pass the length */
+	authres_raw_fields(raw, 290, 16, f);
+	TEST_INTEQ(f->len, 3);
+	/* unfolded (the line break goes, the white space stays), not
+	 * decoded; the spaced name and the X- field are other fields; the
+	 * body is not the header */
+	TEST_STREQ(f->pdata[0],
+	           " mx.example.com; dkim=pass  header.d=example.com");
+	TEST_STREQ(f->pdata[1], "mx.example.com; spf=none");
+	TEST_STREQ(f->pdata[2], " mx.example.com; a b");
+	/* only the topmost max_fields */
+	g_ptr_array_set_size(f, 0);
+	authres_raw_fields(raw, strlen(raw), 1, f);
+	TEST_INTEQ(f->len, 1);
+	/* an over-long field is NULL, i.e. fails closed */
+	{
+		GString *big = g_string_new("Authentication-Results: "
+		                            "mx.example.com; dmarc=pass "
+		                            "header.from=example.com");
+		char why[128];
+
+		while (big->len <= 2 * AUTHRES_MAX_VALUE)
+			g_string_append(big, "\r\n\tdkim=none");
+		g_string_append(big, "\r\n\r\n");
+		g_ptr_array_set_size(f, 0);
+		authres_raw_fields(big->str, big->len, 1, f);
+		TEST_INTEQ(f->len, 1);
+		TEST_CHECK(f->pdata[0] == NULL);
+		TEST_CHECK(!raw_verify(big->str, 1, why, sizeof(why)));
+		TEST_CHECK(strstr(why, "is over") != NULL);
+		g_string_free(big, TRUE);
+	}
+}
+
+/* Every forged variant of the hijack report, each with and without the
+ * MTA's own field on top; the genuine field still works. */
+static void
+test_forged_variants(void)
+{
+	char why[160];
+	GString *junk;
+
+	/* the genuine agent: our MTA's field on top, forged ones below
+	 * change nothing */
+	TEST_CHECK(raw_verify(GENUINE_PASS "Subject: hi\r\n\r\nbody", 1, why,
+	                      sizeof(why)));
+	TEST_STREQ(why, "dkim=pass, aligned for example.com by mx.example.com");
+
+	/* 1. the id as an RFC 2047 encoded word: never decoded */
+	TEST_CHECK(!raw_verify("Authentication-Results: "
+	                       "=?us-ascii?q?mx.example.com?=; dmarc=pass "
+	                       "header.from=example.com\r\n\r\n",
+	                       1, why, sizeof(why)));
+	TEST_STREQ(why, "no Authentication-Results from mx.example.com on top");
+	TEST_CHECK(!raw_verify(GENUINE_NONE
+	                       "Authentication-Results: "
+	                       "=?us-ascii?q?mx.example.com?=; dmarc=pass "
+	                       "header.from=example.com\r\n\r\n",
+	                       2, why, sizeof(why)));
+	/* 2. a space before the colon: not an Authentication-Results field */
+	TEST_CHECK(!raw_verify("Authentication-Results : mx.example.com; "
+	                       "dmarc=pass header.from=example.com\r\n\r\n",
+	                       1, why, sizeof(why)));
+	TEST_STREQ(why, "no Authentication-Results from mx.example.com on top");
+	TEST_CHECK(!raw_verify(
+	    "Authentication-Results\t: mx.example.com; "
+	    "dmarc=pass header.from=example.com\r\n" GENUINE_NONE "\r\n",
+	    1, why, sizeof(why)));
+	TEST_STREQ(why, "no aligned pass for example.com from mx.example.com");
+	/* 3. a quoted id */
+	TEST_CHECK(!raw_verify("Authentication-Results: \"mx.example.com\"; "
+	                       "dmarc=pass header.from=example.com\r\n\r\n",
+	                       1, why, sizeof(why)));
+	TEST_STREQ(why, "no Authentication-Results from mx.example.com on top");
+	/* 4. below the MTA's own field: only the topmost is trusted ... */
+	TEST_CHECK(!raw_verify(GENUINE_NONE
+	                       "Authentication-Results: mx.example.com; "
+	                       "dmarc=pass header.from=example.com\r\n\r\n",
+	                       1, why, sizeof(why)));
+	TEST_STREQ(why, "no aligned pass for example.com from mx.example.com");
+	/* ... and with more trusted, a field of ours below a foreign one is
+	 * still not ours */
+	TEST_CHECK(!raw_verify(GENUINE_NONE
+	                       "Authentication-Results: evil.test; none\r\n"
+	                       "Authentication-Results: mx.example.com; "
+	                       "dmarc=pass header.from=example.com\r\n\r\n",
+	                       3, why, sizeof(why)));
+	TEST_STREQ(why, "no aligned pass for example.com from mx.example.com");
+	/* no field of our MTA at all: the forger's is on top, but foreign */
+	TEST_CHECK(!raw_verify("Authentication-Results: evil.test; none\r\n"
+	                       "Authentication-Results: mx.example.com; "
+	                       "dmarc=pass header.from=example.com\r\n\r\n",
+	                       16, why, sizeof(why)));
+	/* 5. ~40 junk results the sender provoked before the MTA's own
+	 * dmarc=fail: every result is read, the fail is final */
+	junk = g_string_new("Authentication-Results: mx.example.com;\r\n"
+	                    "\tdkim=pass header.d=example.com;\r\n");
+	for (int i = 0; i < 40; i++)
+		g_string_append_printf(
+		    junk, "\tdkim=fail header.d=junk%d.test;\r\n", i);
+	g_string_append(junk, "\tdmarc=fail header.from=example.com\r\n\r\n");
+	TEST_CHECK(junk->len < AUTHRES_MAX_VALUE);
+	TEST_CHECK(!raw_verify(junk->str, 1, why, sizeof(why)));
+	TEST_STREQ(why, "dmarc=fail from mx.example.com");
+	g_string_free(junk, TRUE);
+	/* a dmarc=fail in the second trusted field beats a pass in the
+	 * first */
+	TEST_CHECK(!raw_verify(GENUINE_PASS
+	                       "Authentication-Results: mx.example.com; "
+	                       "dmarc=fail header.from=example.com\r\n\r\n",
+	                       2, why, sizeof(why)));
+	TEST_STREQ(why, "dmarc=fail from mx.example.com");
+}
+
 int
 main(void)
 {
@@ -258,6 +410,8 @@ main(void)
 	    {"parse rejects and bounds", test_parse_rejects},
 	    {"verify passes", test_verify_passes},
 	    {"verify fails", test_verify_fails},
+	    {"raw fields", test_raw_fields},
+	    {"forged variants", test_forged_variants},
 	};
 
 	return test_run("authres", cases, ARRAY_SIZE(cases));

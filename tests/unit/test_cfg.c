@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+static struct cfg *load_cfg_text(const char *text);
+
 static const char *dir; /* the scratch directory (testutil.h) */
 
 #define BASE_CONF                                                              \
@@ -88,7 +90,7 @@ test_broken(void)
 	g_free(e);
 }
 
-/* Issue 8: a person listed twice (addresses compare case-insensitively)
+/* A person listed twice (addresses compare case-insensitively)
  * is an error on the second entry's line; every problem is reported in
  * one pass, in file order. */
 static void
@@ -220,7 +222,7 @@ test_missing_secret(void)
 	g_free(p);
 }
 
-/* issue 12: the queues list, the implicit queue, template errors */
+/* the queues list, the implicit queue, template errors */
 static void
 test_queues(void)
 {
@@ -285,7 +287,7 @@ test_queues(void)
 	TEST_CHECK(
 	    testutil_has(e, "t.conf:7: unknown setting 'queues.*.colour'"));
 	TEST_CHECK(testutil_has(e,
-	                        "t.conf:8: queues: password_file: cannot read "
+	                        "t.conf:8: queues.password_file: cannot read "
 	                        "'/nonexistent/pw'"));
 	TEST_CHECK(testutil_has(
 	    e, "t.conf:8: queues: 'd' reads the same mailbox as 'a'"));
@@ -338,6 +340,268 @@ test_queues(void)
 	g_free(path);
 }
 
+/* load_smtp - errors of the base config with this smtp group instead. */
+static char *
+load_smtp(const char *smtp, const char *extra)
+{
+	char *path = g_strdup_printf("%s/t.conf", dir);
+	char *text = g_strdup_printf(
+	    "database: { conninfo = \"dbname=x\"; };\n"
+	    "imap: { url = \"imap://127.0.0.1:1\"; user = \"s\"; };\n"
+	    "tickets: { secret_file = \"%s/secret\"; };\n"
+	    "smtp: { url = \"smtp://127.0.0.1:2\"; %s };\n" /* 4 */
+	    "%s",
+	    dir, smtp, extra);
+	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *c = NULL;
+	char *out;
+
+	g_file_set_contents(path, text, -1, NULL);
+	if (cfg_load(path, true, &c, errs) == 0) {
+		out = g_strdup("");
+		cfg_free(&c);
+	} else {
+		g_ptr_array_add(errs, NULL);
+		out = g_strjoinv("\n", (char **)errs->pdata);
+	}
+	g_ptr_array_unref(errs);
+	g_free(text);
+	g_free(path);
+	return out;
+}
+
+static void
+test_address_split(void)
+{
+	static const struct {
+		const char *in, *addr, *name; /* addr NULL: refused */
+	} cases[] = {
+	    {"s@e.com", "s@e.com", NULL},
+	    {"  s@e.com ", "s@e.com", NULL},
+	    {"Example Support <support@example.com>", "support@example.com",
+	     "Example Support"},
+	    {"\"Support, Example\" <s@e.com>", "s@e.com", "Support, Example"},
+	    {"<s@e.com>", "s@e.com", NULL},
+	    {"Name<s@e.com>", "s@e.com", "Name"},
+	    {"support", NULL, NULL},
+	    {"support@", NULL, NULL},
+	    {"@e.com", NULL, NULL},
+	    {"a@b@c", NULL, NULL},
+	    {"a b@e.com", NULL, NULL},
+	    {"Name <s@e.com", NULL, NULL},
+	    {"Name <s@e.com> x", NULL, NULL},
+	    {"Name <Other <s@e.com>>", NULL, NULL},
+	    {"Na\r\nBcc: x <s@e.com>", NULL, NULL},
+	    {"Name <>", NULL, NULL},
+	    {"Jörg <jörg@e.com>", NULL, NULL}, /* no SMTPUTF8 */
+	    {"Jörg <joerg@e.com>", "joerg@e.com", "Jörg"},
+	    {"\"Weird\" Name\" <a@e.com>", NULL, NULL},
+	    {"", NULL, NULL},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *addr = NULL, *name = NULL;
+		int r = cfg_address_split(cases[i].in, &addr, &name);
+
+		if (cases[i].addr == NULL) {
+			if (r != -EINVAL)
+				fprintf(stderr, "  accepted '%s'\n",
+				        cases[i].in);
+			TEST_INTEQ(r, -EINVAL);
+			continue;
+		}
+		TEST_INTEQ(r, 0);
+		TEST_STREQ(addr, cases[i].addr);
+		if (cases[i].name == NULL)
+			TEST_CHECK(name == NULL);
+		else
+			TEST_STREQ(name, cases[i].name);
+		g_free(addr);
+		g_free(name);
+	}
+}
+
+/* Every address key takes "Name <addr>" (the name fills the matching
+ * name key when that is not set) or is refused at its line: a config
+ * that checks fine can send. */
+static void
+test_addresses(void)
+{
+	struct cfg *c;
+	const struct cfg_queue *q;
+	char *e;
+
+	c = load_cfg_text("smtp: { url = \"smtp://127.0.0.1:2\";\n"
+	                  "  from = \"Example Support <Support@Example.com>\"; "
+	                  "};\n"
+	                  "people = ( { address = \"Alice A <A@E.com>\"; },\n"
+	                  "  { address = \"Bob <b@e.com>\"; name = \"Robert\"; "
+	                  "role = \"manager\"; } );\n"
+	                  "queues = ( { name = \"support\"; },\n"
+	                  "  { name = \"billing\"; user = \"b\";\n"
+	                  "    from = \"Billing Team <billing@e.com>\"; },\n"
+	                  "  { name = \"sales\"; user = \"c\";\n"
+	                  "    from = \"Sales <sales@e.com>\"; "
+	                  "from_name = \"Our Sales\"; } );\n"
+	                  "escalation: { chains = ( { immediate = [ \"Bob "
+	                  "<b@e.com>\" ];\n"
+	                  "  levels = ( { after = 0; to = [ \"Alice "
+	                  "<a@e.com>\" ]; } ); } ); };\n"
+	                  "priority_rules = ( { name = \"vip\";\n"
+	                  "  from = [ \"Big Boss <Boss@Customer.example>\", "
+	                  "\"@vip.example\" ]; } );\n");
+	TEST_CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	TEST_STREQ(c->smtp.from, "Support@Example.com");
+	TEST_STREQ(c->smtp.from_name, "Example Support");
+	TEST_STREQ(c->tickets.domain, "example.com");
+	TEST_STREQ(cfg_person(c, "a@e.com")->name, "Alice A");
+	TEST_STREQ(cfg_person(c, "b@e.com")->name, "Robert"); /* set: kept */
+	q = cfg_queue_by_name(c, "support");
+	TEST_STREQ(q->from, "Support@Example.com");
+	TEST_STREQ(q->view->smtp.from, "Support@Example.com");
+	TEST_STREQ(q->from_name, "Example Support");
+	q = cfg_queue_by_name(c, "billing");
+	TEST_STREQ(q->from, "billing@e.com");
+	TEST_STREQ(q->view->smtp.from_name, "Billing Team");
+	q = cfg_queue_by_name(c, "sales");
+	TEST_STREQ(q->from, "sales@e.com");
+	TEST_STREQ(q->from_name, "Our Sales");
+	{
+		const struct cfg_chain *ch = c->sla.chains->pdata[0];
+		const struct cfg_rule *r = c->sla.rules->pdata[0];
+
+		TEST_STREQ(ch->immediate[0], "b@e.com");
+		TEST_STREQ(ch->to[0][0], "a@e.com");
+		TEST_STREQ(r->from[0], "boss@customer.example");
+		TEST_STREQ(r->from[1], "@vip.example");
+	}
+	cfg_free(&c);
+
+	/* from_name given: the address's name does not replace it */
+	c = load_cfg_text("smtp: { url = \"smtp://127.0.0.1:2\";\n"
+	                  "  from_name = \"Help\"; from = \"X <s@e.com>\"; "
+	                  "};\n");
+	TEST_STREQ(c ? c->smtp.from_name : NULL, "Help");
+	TEST_STREQ(c ? c->smtp.from : NULL, "s@e.com");
+	cfg_free(&c);
+
+	/* refused, each at its own line */
+	e = load_smtp("from = \"Example Support <support@>\";",
+	              "people = ( { address = \"Alice <alice>\"; } );\n"
+	              "queues = ( { name = \"q\"; from = \"Q <q@e.com\"; },\n"
+	              "  { name = \"r\"; user = \"r\"; from = \"r\"; } );\n"
+	              "escalation: { chains = ( { immediate = [ \"boss\" ];\n"
+	              "  levels = ( { to = [ \"A <a@e.com> x\" ]; } ); } "
+	              "); };\n"
+	              "priority_rules = ( { from = [ \"vip.example\" ]; } "
+	              ");\n");
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:4: smtp.from: 'Example Support <support@>' "
+	                    "is not an address"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:5: people.address: 'Alice <alice>' is not "
+	                    "an address"));
+	TEST_CHECK(testutil_has(e,
+	                        "t.conf:6: queues.from: 'Q <q@e.com' is not an "
+	                        "address"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:7: queues.from: 'r' is not an address"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:8: escalation.chains.immediate: 'boss' is "
+	                    "not an address"));
+	TEST_CHECK(testutil_has(e, "t.conf:9: escalation.chains.levels.to: 'A "
+	                           "<a@e.com> x' is not an address"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:10: priority_rules.from: 'vip.example' is "
+	                    "not an address or @domain"));
+	TEST_CHECK(strstr(e, "needs address") == NULL); /* reported once */
+	g_free(e);
+	/* an empty address is no address either */
+	e = load_smtp("from = \"s@e.com\";",
+	              "queues = ( { name = \"q\"; from = \"\"; } );\n");
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:5: queues.from: '' is not an address"));
+	g_free(e);
+}
+
+/* load_cfg_text - load the base database/imap/tickets groups + text. */
+static struct cfg *
+load_cfg_text(const char *text)
+{
+	char *path = g_strdup_printf("%s/t.conf", dir);
+	char *all = g_strdup_printf(
+	    "database: { conninfo = \"dbname=x\"; };\n"
+	    "imap: { url = \"imap://127.0.0.1:1\"; user = \"s\"; };\n"
+	    "tickets: { secret_file = \"%s/secret\"; };\n%s",
+	    dir, text);
+	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *c = NULL;
+
+	g_file_set_contents(path, all, -1, NULL);
+	if (cfg_load(path, true, &c, errs) < 0) {
+		for (guint i = 0; i < errs->len; i++)
+			fprintf(stderr, "  %s\n", (char *)errs->pdata[i]);
+		c = NULL;
+	}
+	g_ptr_array_unref(errs);
+	g_free(all);
+	g_free(path);
+	return c;
+}
+
+/* doc_mentions - does the file at path mention the key as a regex? */
+static bool
+doc_mentions(const char *text, const char *pattern)
+{
+	return g_regex_match_simple(pattern, text, G_REGEX_MULTILINE, 0);
+}
+
+/* Every key of the table is in the man page (spelled as in error
+ * messages: "queues.*.from") and set or shown in the example config. */
+static void
+test_keys_documented(void)
+{
+	g_autofree char *man = NULL, *example = NULL;
+	const char *key;
+	size_t i = 0, n = 0;
+
+	TEST_CHECK(g_file_get_contents("conf/tickd.conf.5", &man, NULL, NULL));
+	TEST_CHECK(g_file_get_contents("conf/tickd.conf.example", &example,
+	                               NULL, NULL));
+	if (man == NULL || example == NULL)
+		return;
+	while ((key = cfg_keys_next(&i)) != NULL) {
+		const char *leaf = strrchr(key, '.');
+		g_autofree char *qk = g_regex_escape_string(key, -1);
+		g_autofree char *man_re = g_strdup_printf(
+		    "^\\.[BIR]{1,2} (.*[^a-z_.])?%s(?![a-z_.*])", qk);
+		g_autofree char *ex_re = NULL;
+
+		n++;
+		if (!doc_mentions(man, man_re)) {
+			fprintf(stderr,
+			        "  conf/tickd.conf.5: no .B line "
+			        "names '%s'\n",
+			        key);
+			TEST_CHECK(false);
+		}
+		leaf = leaf ? leaf + 1 : key;
+		if (strcmp(leaf, "*") == 0)
+			continue; /* a list index has no name to write */
+		ex_re = g_strdup_printf("(^|[^a-z_.])%s\\s*[=:]", leaf);
+		if (!doc_mentions(example, ex_re)) {
+			fprintf(stderr,
+			        "  conf/tickd.conf.example: '%s' is "
+			        "not shown\n",
+			        key);
+			TEST_CHECK(false);
+		}
+	}
+	TEST_CHECK(n > 100);
+}
+
 int
 main(void)
 {
@@ -349,6 +613,9 @@ main(void)
 	    {"agents", test_agents},
 	    {"mime_charsets", test_mime_charsets},
 	    {"queues", test_queues},
+	    {"address_split", test_address_split},
+	    {"addresses", test_addresses},
+	    {"keys_documented", test_keys_documented},
 	};
 	int rc;
 

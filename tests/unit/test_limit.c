@@ -1,4 +1,4 @@
-/* Unit tests for limit.c's pure part: limit_decide. */
+/* Unit tests for limit.c's pure part: limit_decide, limit_identity. */
 #include "limit.h"
 
 #include "test.h"
@@ -15,9 +15,11 @@ static enum limit_verdict
 decide(gint64 rcpt, gint64 ticket, gint64 global, bool open, bool *trip,
        const char **why)
 {
+	/* a repeat: the only mail the breaker counts and holds */
 	struct limit_counts c = {.rcpt_day = rcpt,
 	                         .ticket_hour = ticket,
 	                         .global_minute = global,
+	                         .repeat = true,
 	                         .breaker_open = open};
 	return limit_decide(&lim, &c, trip, why);
 }
@@ -80,8 +82,57 @@ test_zero_means_none(void)
 	TEST_INTEQ(limit_decide(&z, &c, &trip, &why), LIMIT_SUPPRESS);
 	z.per_recipient_day = 1;
 	z.per_ticket_hour = 1;
+	c.repeat = true;
 	TEST_INTEQ(limit_decide(&z, &c, &trip, &why), LIMIT_HOLD);
 	TEST_CHECK(trip);
+}
+
+/* Volume is not a loop: a first mail to a recipient and sender is sent
+ * however many went out this minute and even while the breaker is open;
+ * one sender behind many addresses is limited as one. */
+static void
+test_volume_is_not_a_loop(void)
+{
+	struct limit_counts c = {.global_minute = 100000, .breaker_open = true};
+	bool trip = true;
+	const char *why = "x";
+
+	TEST_INTEQ(limit_decide(&lim, &c, &trip, &why), LIMIT_SEND);
+	TEST_CHECK(!trip && why == NULL);
+	c.breaker_open = false;
+	TEST_INTEQ(limit_decide(&lim, &c, &trip, &why), LIMIT_SEND);
+	TEST_CHECK(!trip);
+	/* the same sender identity behind a new Reply-To */
+	c.sender_day = 3;
+	c.repeat = true;
+	TEST_INTEQ(limit_decide(&lim, &c, &trip, &why), LIMIT_SUPPRESS);
+	TEST_STREQ(why, "limits.per_recipient_day reached for the sender");
+	TEST_CHECK(!trip);
+	c.sender_day = 2;
+	TEST_INTEQ(limit_decide(&lim, &c, &trip, &why), LIMIT_HOLD);
+	TEST_CHECK(trip);
+}
+
+static void
+test_identity(void)
+{
+	char *s;
+
+	TEST_CHECK(limit_identity(NULL) == NULL);
+	TEST_STREQ((s = limit_identity("Support+1042@Other.Example")),
+	           "support@other.example");
+	g_free(s);
+	TEST_STREQ((s = limit_identity("a+b+c@x.example")), "a@x.example");
+	g_free(s);
+	/* no tag, a leading '+', '+' only in the domain, no '@' */
+	TEST_STREQ((s = limit_identity("bob@x.example")), "bob@x.example");
+	g_free(s);
+	TEST_STREQ((s = limit_identity("+x@x.example")), "+x@x.example");
+	g_free(s);
+	TEST_STREQ((s = limit_identity("bob@x+y.example")), "bob@x+y.example");
+	g_free(s);
+	TEST_STREQ((s = limit_identity("Bob+x")), "bob+x");
+	g_free(s);
 }
 
 int
@@ -92,6 +143,8 @@ main(void)
 	    {"recipient and ticket", test_recipient_and_ticket},
 	    {"breaker", test_breaker},
 	    {"zero means none", test_zero_means_none},
+	    {"volume is not a loop", test_volume_is_not_a_loop},
+	    {"identity", test_identity},
 	};
 	return test_run("limit", cases, ARRAY_SIZE(cases));
 }

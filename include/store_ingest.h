@@ -1,0 +1,121 @@
+/*
+ * store_ingest.h - what one mail writes and reads (store_ingest.c): the
+ * IMAP cursor, dedupe, tickets, participants, the message and its
+ * attachments, events.  Errors as in store.h.
+ */
+#ifndef TICKD_STORE_INGEST_H
+#define TICKD_STORE_INGEST_H
+
+#include "store.h"
+
+/* ---- the IMAP cursor ---- */
+struct store_cursor {
+	gint64 uidvalidity, last_uid, marked_uid;
+};
+/* 0, or -ENOENT when the mailbox was never seen. */
+int store_cursor_get(struct store *st, const char *mailbox,
+                     struct store_cursor *c_r);
+int store_cursor_set(struct store *st, const char *mailbox, gint64 uidvalidity,
+                     gint64 last_uid);
+int store_cursor_reset(struct store *st, const char *mailbox,
+                       gint64 uidvalidity);
+int store_cursor_marked(struct store *st, const char *mailbox,
+                        gint64 marked_uid);
+/* store_cursor_result - record a fetch outcome (err NULL = success). */
+int store_cursor_result(struct store *st, const char *mailbox, const char *err);
+
+/* ---- ingestion ---- */
+struct store_ticket {
+	gint64 id;
+	char status[16];
+	char priority[16];
+	char *requester;  /* owned */
+	char *subject;    /* owned */
+	char *queue;      /* owned */
+	gint64 closed_at; /* unix seconds or 0 */
+	gint64 resolved_at;
+};
+void store_ticket_clear(struct store_ticket *t);
+
+/* store_dedupe - 1 when a message with this dedupe key exists (its ticket,
+ * 0 for none, in *ticket_r), 0 when not, -E. */
+int store_dedupe(struct store *st, const char *dedupe_key, gint64 *ticket_r);
+/* store_ticket_by_msgids - newest ticket holding a message whose
+ * Message-ID is one of ids (char*), or 0; -E on error. */
+/* store_ticket_by_msgids - the newest ticket holding a message whose
+ * Message-ID is one of ids (char*): 1 and *ticket_r, 0 when none, -E. */
+int store_ticket_by_msgids(struct store *st, GPtrArray *ids, gint64 *ticket_r);
+/* store_ticket_get - 0, -ENOENT, -E. */
+int store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r);
+/* store_is_participant - 1 yes, 0 no, -E. */
+int store_is_participant(struct store *st, gint64 ticket, const char *addr);
+/* store_participant_domain - 1 when some participant has this domain. */
+int store_participant_domain(struct store *st, gint64 ticket,
+                             const char *domain);
+
+struct store_new_ticket {
+	const char *queue, *subject, *requester, *requester_name;
+	const char *priority, *language, *review_reason;
+	bool needs_review;
+	gint64 linked_ticket; /* 0 = none */
+	gint64 at;            /* unix seconds */
+};
+/* store_ticket_create - *id_r is the new ticket number. */
+int store_ticket_create(struct store *st, const struct store_new_ticket *n,
+                        gint64 *id_r);
+/* store_ticket_touch - after a customer (customer=true) or agent mail. */
+int store_ticket_touch(struct store *st, gint64 id, bool customer, gint64 at);
+int store_ticket_set_status(struct store *st, gint64 id, const char *status,
+                            gint64 at);
+int store_ticket_set_field(struct store *st, gint64 id, const char *field,
+                           const char *value);
+int store_participant_add(struct store *st, gint64 ticket, const char *addr,
+                          const char *name, const char *role);
+/* store_participant_set - like store_participant_add, but an existing
+ * row takes this role. 0/-E. */
+int store_participant_set(struct store *st, gint64 ticket, const char *addr,
+                          const char *name, const char *role);
+/*
+ * store_ticket_agent_touch - an agent's mail at `at`: last_agent_at, and
+ * first_response_at unless already set; opened_by_agent (the agent's mail
+ * created the ticket) clears last_customer_at, nobody waits for us.
+ * 1 when this call recorded the first response, 0 when not, -ENOENT, -E.
+ */
+int store_ticket_agent_touch(struct store *st, gint64 id, gint64 at,
+                             bool opened_by_agent);
+
+struct store_message {
+	gint64 ticket_id;
+	const char *dedupe_key, *message_id, *direction, *role, *cls;
+	const char *class_reason, *source;
+	const char *from_addr, *from_name, *to_addrs, *cc_addrs, *subject;
+	const char *body_text, *body_new, *body_html;
+	GPtrArray *defects; /* char* or NULL */
+	gint64 sent_date, received;
+	bool unparsed;
+	const void *raw;
+	size_t raw_len;
+};
+/* store_message_add - *id_r the new id; -EEXIST when the dedupe key is
+ * taken (the transaction is then aborted: roll back and retry). */
+int store_message_add(struct store *st, const struct store_message *m,
+                      gint64 *id_r);
+int store_attachment_add(struct store *st, gint64 message, const char *name,
+                         const char *type, const char *cid, bool is_inline,
+                         const void *data, size_t len, bool keep_data);
+int store_event_add(struct store *st, gint64 ticket, const char *actor,
+                    const char *action, const char *detail, gint64 message);
+/* store_event_attach - events of ticket written earlier in the current
+ * transaction without a message now point at message. 0/-E. */
+int store_event_attach(struct store *st, gint64 ticket, gint64 message);
+/* store_event_global - an audit event about no ticket (a forged rating). */
+int store_event_global(struct store *st, const char *actor, const char *action,
+                       const char *detail, gint64 message);
+
+/* store_requester_language - the language of addr's newest other ticket
+ * that has one (not ticket except), into *lang_r (g_free, NULL when
+ * none).  0 / -E. */
+int store_requester_language(struct store *st, const char *addr, gint64 except,
+                             char **lang_r);
+
+#endif

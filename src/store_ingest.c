@@ -1,0 +1,493 @@
+/*
+ * store_ingest.c - what one mail writes and reads: the IMAP cursor,
+ * dedupe, tickets, participants, the message, attachments, events.  See
+ * store_ingest.h; the statement machinery is store.c's (store_int.h).
+ */
+#include "store_ingest.h"
+
+#include "store_int.h"
+
+#include <string.h>
+
+/* ---- the IMAP cursor ---- */
+
+int
+store_cursor_get(struct store *st, const char *mailbox,
+                 struct store_cursor *c_r)
+{
+	static const struct store_stmt stmt = {
+	    "cursor get", "SELECT uidvalidity, last_uid, marked_uid "
+	                  "FROM mailbox_state WHERE mailbox = $1"};
+	const char *vals[] = {mailbox};
+	int r;
+	PGresult *res = store_one_row(st, &stmt, 1, vals, &r);
+
+	if (res == NULL)
+		return r;
+	c_r->uidvalidity = store_col(res, 0, 0);
+	c_r->last_uid = store_col(res, 0, 1);
+	c_r->marked_uid = store_col(res, 0, 2);
+	PQclear(res);
+	return 0;
+}
+
+int
+store_cursor_set(struct store *st, const char *mailbox, gint64 uidvalidity,
+                 gint64 last_uid)
+{
+	static const struct store_stmt stmt = {
+	    "cursor set",
+	    "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid) "
+	    "VALUES ($1, $2, $3) ON CONFLICT (mailbox) DO UPDATE SET "
+	    "uidvalidity = $2, last_uid = GREATEST(CASE WHEN "
+	    "mailbox_state.uidvalidity = $2 THEN mailbox_state.last_uid "
+	    "ELSE 0 END, $3), updated = now()"};
+	char a[24], b[24];
+	const char *vals[] = {mailbox, store_i64(a, uidvalidity),
+	                      store_i64(b, last_uid)};
+
+	return store_exec(st, &stmt, 3, vals);
+}
+
+int
+store_cursor_reset(struct store *st, const char *mailbox, gint64 uidvalidity)
+{
+	static const struct store_stmt stmt = {
+	    "cursor reset",
+	    "INSERT INTO mailbox_state (mailbox, uidvalidity) VALUES ($1, $2) "
+	    "ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = $2, "
+	    "last_uid = 0, marked_uid = 0, updated = now()"};
+	char a[24];
+	const char *vals[] = {mailbox, store_i64(a, uidvalidity)};
+
+	return store_exec(st, &stmt, 2, vals);
+}
+
+int
+store_cursor_marked(struct store *st, const char *mailbox, gint64 marked_uid)
+{
+	static const struct store_stmt stmt = {
+	    "cursor marked", "UPDATE mailbox_state SET marked_uid = "
+	                     "GREATEST(marked_uid, $2) WHERE mailbox = $1"};
+	char a[24];
+	const char *vals[] = {mailbox, store_i64(a, marked_uid)};
+
+	return store_exec(st, &stmt, 2, vals);
+}
+
+int
+store_cursor_result(struct store *st, const char *mailbox, const char *err)
+{
+	static const struct store_stmt ok = {
+	    "cursor fetch ok",
+	    "UPDATE mailbox_state SET last_fetch = now(), "
+	    "last_ok = now(), failures = 0 WHERE mailbox = $1"};
+	static const struct store_stmt failed = {
+	    "cursor fetch error",
+	    "INSERT INTO mailbox_state (mailbox, uidvalidity, last_fetch, "
+	    "last_error, last_error_at, failures) VALUES ($1, 0, now(), $2, "
+	    "now(), 1) ON CONFLICT (mailbox) DO UPDATE SET last_fetch = "
+	    "now(), last_error = $2, last_error_at = now(), failures = "
+	    "mailbox_state.failures + 1"};
+	const char *vals[] = {mailbox, err};
+
+	return err ? store_exec(st, &failed, 2, vals)
+	           : store_exec(st, &ok, 1, vals);
+}
+
+/* ---- tickets ---- */
+
+void
+store_ticket_clear(struct store_ticket *t)
+{
+	g_free(t->requester);
+	g_free(t->subject);
+	g_free(t->queue);
+	memset(t, 0, sizeof(*t));
+}
+
+int
+store_dedupe(struct store *st, const char *dedupe_key, gint64 *ticket_r)
+{
+	static const struct store_stmt stmt = {
+	    "dedupe", "SELECT COALESCE(ticket_id, 0) FROM message WHERE "
+	              "dedupe_key = $1"};
+	const char *vals[] = {dedupe_key};
+
+	return store_int(st, &stmt, 1, vals, ticket_r);
+}
+
+int
+store_ticket_by_msgids(struct store *st, GPtrArray *ids, gint64 *ticket_r)
+{
+	/* MATERIALIZED: a generic plan guesses ~900 matches for ANY($1)
+	 * and would walk message_pkey backwards through every message
+	 * instead of looking the few ids up in message_msgid_idx. */
+	static const struct store_stmt stmt = {
+	    "ticket by message-ids",
+	    "WITH m AS MATERIALIZED (SELECT id, ticket_id FROM "
+	    "message WHERE message_id = ANY($1::text[])) SELECT "
+	    "ticket_id FROM m ORDER BY id DESC LIMIT 1"};
+	g_autofree char *arr = NULL;
+	const char *vals[1];
+
+	if (ids == NULL || ids->len == 0)
+		return 0;
+	arr = store_text_array(ids);
+	vals[0] = arr;
+	return store_int(st, &stmt, 1, vals, ticket_r);
+}
+
+int
+store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r)
+{
+	static const struct store_stmt stmt = {
+	    "ticket get",
+	    "SELECT id, status, priority, requester, subject, queue, "
+	    "COALESCE(extract(epoch FROM closed_at)::bigint, 0), "
+	    "COALESCE(extract(epoch FROM resolved_at)::bigint, 0) "
+	    "FROM ticket WHERE id = $1"};
+	char a[24];
+	const char *vals[] = {store_i64(a, id)};
+	int r;
+	PGresult *res = store_one_row(st, &stmt, 1, vals, &r);
+
+	if (res == NULL)
+		return r;
+	memset(t_r, 0, sizeof(*t_r));
+	t_r->id = id;
+	g_strlcpy(t_r->status, PQgetvalue(res, 0, 1), sizeof(t_r->status));
+	g_strlcpy(t_r->priority, PQgetvalue(res, 0, 2), sizeof(t_r->priority));
+	t_r->requester = g_strdup(PQgetvalue(res, 0, 3));
+	t_r->subject = g_strdup(PQgetvalue(res, 0, 4));
+	t_r->queue = g_strdup(PQgetvalue(res, 0, 5));
+	t_r->closed_at = store_col(res, 0, 6);
+	t_r->resolved_at = store_col(res, 0, 7);
+	PQclear(res);
+	return 0;
+}
+
+int
+store_ticket_create(struct store *st, const struct store_new_ticket *n,
+                    gint64 *id_r)
+{
+	static const struct store_stmt stmt = {
+	    "ticket create",
+	    "INSERT INTO ticket (queue, subject, requester, requester_name, "
+	    "priority, language, needs_review, review_reason, "
+	    "linked_ticket, created, updated, last_customer_at) VALUES ($1, "
+	    "$2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0), to_timestamp($10), "
+	    "to_timestamp($10), to_timestamp($10)) RETURNING id"};
+	char a[24], b[24];
+	const char *vals[] = {n->queue,
+	                      n->subject,
+	                      n->requester,
+	                      n->requester_name,
+	                      n->priority ? n->priority : "normal",
+	                      n->language,
+	                      n->needs_review ? "t" : "f",
+	                      n->review_reason,
+	                      store_i64(a, n->linked_ticket),
+	                      store_i64(b, n->at)};
+	int r = store_int(st, &stmt, 10, vals, id_r);
+
+	return r == 0 ? -EPROTO : MIN(r, 0); /* RETURNING always has a row */
+}
+
+int
+store_ticket_touch(struct store *st, gint64 id, bool customer, gint64 at)
+{
+	static const struct store_stmt by_customer = {
+	    "ticket touch customer",
+	    "UPDATE ticket SET updated = to_timestamp($2), "
+	    "last_customer_at = to_timestamp($2) WHERE id = $1"};
+	static const struct store_stmt by_agent = {
+	    "ticket touch agent",
+	    "UPDATE ticket SET updated = to_timestamp($2), last_agent_at = "
+	    "to_timestamp($2), first_response_at = "
+	    "COALESCE(first_response_at, to_timestamp($2)) WHERE id = $1"};
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, id), store_i64(b, at)};
+
+	return store_exec(st, customer ? &by_customer : &by_agent, 2, vals);
+}
+
+int
+store_ticket_set_status(struct store *st, gint64 id, const char *status,
+                        gint64 at)
+{
+	static const struct store_stmt stmt = {
+	    "ticket set status",
+	    "UPDATE ticket SET status = $2, updated = to_timestamp($3), "
+	    "resolved_at = CASE WHEN $2 = 'resolved' THEN to_timestamp($3) "
+	    "WHEN $2 IN ('new', 'open', 'pending') THEN NULL ELSE "
+	    "resolved_at END, closed_at = CASE WHEN $2 = 'closed' THEN "
+	    "to_timestamp($3) WHEN $2 IN ('new', 'open', 'pending') THEN "
+	    "NULL ELSE closed_at END, reopen_count = reopen_count + CASE "
+	    "WHEN status IN ('resolved', 'closed') AND $2 IN ('open', "
+	    "'new', 'pending') THEN 1 ELSE 0 END WHERE id = $1"};
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, id), status, store_i64(b, at)};
+
+	return store_exec(st, &stmt, 3, vals);
+}
+
+int
+store_ticket_set_field(struct store *st, gint64 id, const char *field,
+                       const char *value)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, id), value};
+	const char *sql;
+
+	/* Only these columns can be set by name; never SQL from input. */
+	if (strcmp(field, "priority") == 0)
+		sql = "UPDATE ticket SET priority = $2, updated = now() "
+		      "WHERE id = $1";
+	else if (strcmp(field, "assignee") == 0)
+		sql = "UPDATE ticket SET assignee = $2, updated = now() "
+		      "WHERE id = $1";
+	else if (strcmp(field, "language") == 0)
+		sql = "UPDATE ticket SET language = $2 WHERE id = $1";
+	else
+		return -EINVAL;
+	return store_query_exec(st, "set field", sql, 2, vals);
+}
+
+int
+store_ticket_agent_touch(struct store *st, gint64 id, gint64 at,
+                         bool opened_by_agent)
+{
+	/* The row lock in "old" makes "was this the first response"
+	 * exact even with two instances ingesting agent mail at once. */
+	static const struct store_stmt stmt = {
+	    "ticket agent touch",
+	    "WITH old AS (SELECT id, first_response_at FROM ticket WHERE "
+	    "id = $1 FOR UPDATE) UPDATE ticket t SET updated = "
+	    "to_timestamp($2), last_agent_at = to_timestamp($2), "
+	    "first_response_at = COALESCE(t.first_response_at, "
+	    "to_timestamp($2)), last_customer_at = CASE WHEN $3::boolean "
+	    "THEN NULL ELSE t.last_customer_at END FROM old WHERE t.id = "
+	    "old.id RETURNING (old.first_response_at IS NULL)::int"};
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, id), store_i64(b, at),
+	                      opened_by_agent ? "t" : "f"};
+	gint64 first = 0;
+	int r = store_int(st, &stmt, 3, vals, &first);
+
+	if (r == 0)
+		return -ENOENT;
+	return r < 0 ? r : first > 0;
+}
+
+int
+store_requester_language(struct store *st, const char *addr, gint64 except,
+                         char **lang_r)
+{
+	char e[24];
+	const char *vals[] = {addr, store_i64(e, except)};
+
+	return store_text(st, "requester language",
+	                  "SELECT language FROM ticket WHERE requester = "
+	                  "lower($1) AND id <> $2 AND language IS NOT NULL "
+	                  "AND language <> '' ORDER BY created DESC, id DESC "
+	                  "LIMIT 1",
+	                  2, vals, lang_r);
+}
+
+/* ---- participants ---- */
+
+int
+store_is_participant(struct store *st, gint64 ticket, const char *addr)
+{
+	static const struct store_stmt stmt = {
+	    "is participant",
+	    "SELECT 1 FROM participant WHERE ticket_id = $1 AND "
+	    "addr = $2"};
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket), addr};
+
+	return store_has_row(st, &stmt, 2, vals);
+}
+
+int
+store_participant_domain(struct store *st, gint64 ticket, const char *domain)
+{
+	static const struct store_stmt stmt = {
+	    "participant domain",
+	    "SELECT 1 FROM participant WHERE ticket_id = $1 AND "
+	    "role <> 'agent' AND split_part(addr, '@', 2) = $2 "
+	    "LIMIT 1"};
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket), domain};
+
+	return store_has_row(st, &stmt, 2, vals);
+}
+
+/* store_participant - a participant row by s (add or set). */
+static int
+store_participant(struct store *st, const struct store_stmt *s, gint64 ticket,
+                  const char *addr, const char *name, const char *role)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket), addr, name, role};
+
+	return store_exec(st, s, 4, vals);
+}
+
+int
+store_participant_add(struct store *st, gint64 ticket, const char *addr,
+                      const char *name, const char *role)
+{
+	static const struct store_stmt stmt = {
+	    "participant add",
+	    "INSERT INTO participant (ticket_id, addr, name, role) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"};
+
+	return store_participant(st, &stmt, ticket, addr, name, role);
+}
+
+int
+store_participant_set(struct store *st, gint64 ticket, const char *addr,
+                      const char *name, const char *role)
+{
+	static const struct store_stmt stmt = {
+	    "participant set",
+	    "INSERT INTO participant (ticket_id, addr, name, role) "
+	    "VALUES ($1, $2, $3, $4) ON CONFLICT (ticket_id, addr) "
+	    "DO UPDATE SET role = $4"};
+
+	return store_participant(st, &stmt, ticket, addr, name, role);
+}
+
+/* ---- the message, its attachments, events ---- */
+
+int
+store_message_add(struct store *st, const struct store_message *m, gint64 *id_r)
+{
+	static const struct store_stmt stmt = {
+	    "message add",
+	    "INSERT INTO message (ticket_id, dedupe_key, message_id, "
+	    "direction, role, class, class_reason, source, from_addr, "
+	    "from_name, to_addrs, cc_addrs, subject, body_text, body_new, "
+	    "body_html, defects, sent_date, received, unparsed, size, raw) "
+	    "VALUES (NULLIF($1, 0), $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+	    "$11, $12, $13, "
+	    "$14, $15, $16, $17::text[], to_timestamp(NULLIF($18, 0)), "
+	    "to_timestamp($19), $20, $21, $22) "
+	    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"};
+	char a[24], b[24], c[24], d[24];
+	g_autofree char *defects = NULL;
+	const char *vals[22];
+	int lens[22] = {0}, fmts[22] = {0};
+	int r;
+	PGresult *res;
+
+	if (m->defects && m->defects->len > 0)
+		defects = store_text_array(m->defects);
+	vals[0] = store_i64(a, m->ticket_id);
+	vals[1] = m->dedupe_key;
+	vals[2] = m->message_id;
+	vals[3] = m->direction;
+	vals[4] = m->role;
+	vals[5] = m->cls ? m->cls : "human";
+	vals[6] = m->class_reason;
+	vals[7] = m->source;
+	vals[8] = m->from_addr;
+	vals[9] = m->from_name;
+	vals[10] = m->to_addrs;
+	vals[11] = m->cc_addrs;
+	vals[12] = m->subject ? m->subject : "";
+	vals[13] = m->body_text ? m->body_text : "";
+	vals[14] = m->body_new ? m->body_new : "";
+	vals[15] = m->body_html;
+	vals[16] = defects;
+	vals[17] = store_i64(b, m->sent_date);
+	vals[18] = store_i64(c, m->received);
+	vals[19] = m->unparsed ? "t" : "f";
+	vals[20] = store_i64(d, (gint64)m->raw_len);
+	/* The raw mail goes in binary: no escaping cost, every byte kept. */
+	vals[21] = m->raw;
+	lens[21] = (int)m->raw_len;
+	fmts[21] = 1;
+	res = store_run(st, &stmt, 22, vals, lens, fmts, &r);
+	if (res == NULL)
+		return r;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return -EEXIST;
+	}
+	*id_r = store_col(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+int
+store_attachment_add(struct store *st, gint64 message, const char *name,
+                     const char *type, const char *cid, bool is_inline,
+                     const void *data, size_t len, bool keep_data)
+{
+	static const struct store_stmt stmt = {
+	    "attachment add",
+	    "INSERT INTO attachment (message_id, filename, "
+	    "content_type, content_id, is_inline, size, data) VALUES "
+	    "($1, $2, $3, $4, $5, $6, $7)"};
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, message),
+	                      name,
+	                      type,
+	                      cid,
+	                      is_inline ? "t" : "f",
+	                      store_i64(b, (gint64)len),
+	                      keep_data ? data : NULL};
+	int lens[7] = {0, 0, 0, 0, 0, 0, (int)len};
+	int fmts[7] = {0, 0, 0, 0, 0, 0, 1};
+
+	return store_send(st, &stmt, 7, vals, lens, fmts);
+}
+
+int
+store_event_add(struct store *st, gint64 ticket, const char *actor,
+                const char *action, const char *detail, gint64 message)
+{
+	static const struct store_stmt stmt = {
+	    "event add", "INSERT INTO event (ticket_id, actor, action, detail, "
+	                 "message_id) VALUES ($1, $2, $3, $4, NULLIF($5, 0))"};
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, ticket), actor, action, detail,
+	                      store_i64(b, message)};
+
+	return store_exec(st, &stmt, 5, vals);
+}
+
+int
+store_event_global(struct store *st, const char *actor, const char *action,
+                   const char *detail, gint64 message)
+{
+	static const struct store_stmt stmt = {
+	    "event global", "INSERT INTO event (actor, action, detail, "
+	                    "message_id) VALUES ($1, $2, $3, NULLIF($4, 0))"};
+	char a[24];
+	const char *vals[] = {actor, action, detail, store_i64(a, message)};
+
+	return store_exec(st, &stmt, 4, vals);
+}
+
+int
+store_event_attach(struct store *st, gint64 ticket, gint64 message)
+{
+	/* Events written earlier for this mail, before the message row
+	 * existed, get the message that caused them: those of the same
+	 * (sub)transaction as the message row, since in a fetch batch each
+	 * mail has its own savepoint, whose xid is not the top-level
+	 * pg_current_xact_id(). */
+	static const struct store_stmt stmt = {
+	    "event attach",
+	    "UPDATE event SET message_id = $2 WHERE ticket_id = $1 AND "
+	    "message_id IS NULL AND xmin = (SELECT m.xmin FROM message m "
+	    "WHERE m.id = $2)"};
+	char a[24], b[24];
+	const char *vals[] = {store_i64(a, ticket), store_i64(b, message)};
+
+	return store_exec(st, &stmt, 2, vals);
+}

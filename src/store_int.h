@@ -1,0 +1,120 @@
+/*
+ * store_int.h - what the store files (store.c and store_<domain>.c) share
+ * and nothing else sees: the connection struct, statement descriptors and
+ * the helpers that run them.  Private to src/ so that a PGresult never
+ * leaves the store files and libpq stays out of every other module.
+ *
+ * A statement is a `static const struct store_stmt` beside the one
+ * function that runs it.  It is prepared on a connection the first time it
+ * runs there; a reconnect forgets what was prepared (a reset loses
+ * prepared statements, SQLSTATE 26000 otherwise), so the next use
+ * prepares again.  Adding a query means editing that one function.
+ */
+#ifndef TICKD_STORE_INT_H
+#define TICKD_STORE_INT_H
+
+#include "store.h"
+
+#include <libpq-fe.h>
+
+/* A statement: its name (for the log) and its SQL text. */
+struct store_stmt {
+	const char *name;
+	const char *sql;
+};
+
+/*
+ * A count of all automatic mail in the last minute, re-read at most once a
+ * second (store_outbox.c).  This connection's own additions since the read
+ * are added at once.
+ */
+struct store_minute {
+	gint64 n;
+	gint64 read_at; /* g_get_monotonic_time(), 0: never read */
+	int seconds;
+};
+
+struct store {
+	PGconn *conn;
+	char *conninfo;
+	/* struct store_stmt* -> its server-side number on this connection;
+	 * emptied on every (re)connect */
+	GHashTable *prepared;
+	unsigned generation;
+	bool batch;   /* store_batch_begin: a mail is a savepoint */
+	bool pipe;    /* in libpq pipeline mode (a batch), see store_send */
+	int deferred; /* commands sent in pipeline mode, results unread */
+	gint64 planned_at; /* store_replan */
+	gint64 plan_ttl;
+	struct store_minute queued; /* store_auto_count_global */
+	struct store_minute sent;   /* store_sent_count_global */
+	char err[256];
+};
+
+/* store_fail - the errno for a failed result (PQclears it), logged once
+ * here with what and PostgreSQL's text. */
+int store_fail(struct store *st, PGresult *res, const char *what);
+void store_set_err(struct store *st, const char *what);
+
+/*
+ * store_run - execute statement s with text parameters (binary where
+ * fmts[i] is 1) and wait for its result.  Returns the result (caller
+ * PQclears) or NULL with *r_r set to the -errno.
+ */
+PGresult *store_run(struct store *st, const struct store_stmt *s, int n,
+                    const char *const *vals, const int *lens, const int *fmts,
+                    int *r_r);
+/* store_one_row - store_run for a statement whose first row is wanted:
+ * NULL with *r_r -ENOENT when it returned none. */
+PGresult *store_one_row(struct store *st, const struct store_stmt *s, int n,
+                        const char *const *vals, int *r_r);
+/* store_send - statement s for its effect only: deferred in pipeline mode
+ * (its failure is returned by a later call), else run at once.  0 or -E. */
+int store_send(struct store *st, const struct store_stmt *s, int n,
+               const char *const *vals, const int *lens, const int *fmts);
+/* store_exec - store_send with text parameters. */
+int store_exec(struct store *st, const struct store_stmt *s, int n,
+               const char *const *vals);
+/* store_int - the first column of the first row as a number into *v_r:
+ * 1 when there is a row whose value is not NULL, 0 when not (*v_r
+ * untouched), -E. */
+int store_int(struct store *st, const struct store_stmt *s, int n,
+              const char *const *vals, gint64 *v_r);
+/* store_has_row - run s; 1 when it returned a row, 0 when none, -E. */
+int store_has_row(struct store *st, const struct store_stmt *s, int n,
+                  const char *const *vals);
+/* store_changed - run s (an UPDATE): the number of rows it changed, -E. */
+gint64 store_changed(struct store *st, const struct store_stmt *s, int n,
+                     const char *const *vals);
+
+/*
+ * Unprepared SQL, for statements built at run time and one-off admin
+ * queries.  store_query: PQexecParams, also in pipeline mode; returns
+ * what PQexecParams would (the caller checks and PQclears).
+ * store_query_exec: 0, or -E with what in the log.  store_cmd: plain SQL
+ * without parameters or rows (deferred in pipeline mode).
+ */
+PGresult *store_query(struct store *st, const char *sql, int n,
+                      const char *const *vals);
+int store_query_exec(struct store *st, const char *what, const char *sql, int n,
+                     const char *const *vals);
+int store_cmd(struct store *st, const char *sql);
+/* store_text - sql's first cell of the first row into *out_r (g_free;
+ * NULL for SQL NULL or no row). 0/-E. */
+int store_text(struct store *st, const char *what, const char *sql, int n,
+               const char *const *vals, char **out_r);
+
+/* store_i64 - decimal text of v in buf (a libpq text parameter). */
+const char *store_i64(char buf[24], gint64 v);
+/* store_text_array - a PostgreSQL text[] literal of strs (char*). g_free. */
+char *store_text_array(GPtrArray *strs);
+/* store_i64_array - "{1,2,3}" for a bigint[] parameter.  g_free. */
+char *store_i64_array(const gint64 *v, size_t n);
+/* store_col - a number cell, 0 for NULL. */
+gint64 store_col(const PGresult *res, int row, int col);
+/* store_bool_col - a boolean cell ('t'). */
+bool store_bool_col(const PGresult *res, int row, int col);
+/* store_strdup_col - a text cell, g_strdup'ed; NULL for SQL NULL. */
+char *store_strdup_col(const PGresult *res, int row, int col);
+
+#endif
