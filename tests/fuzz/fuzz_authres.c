@@ -1,13 +1,17 @@
 /*
  * fuzz_authres.c - libFuzzer target for the Authentication-Results reader
- * (include/authres.h, public API only): the input is header values, one a
- * line, each through authres_parse, then all of them through
- * authres_verify as the fields of one mail.  Everything is freed, so
- * LeakSanitizer reports any leak.
+ * (include/authres.h, public API only).  The input is read twice: as raw
+ * mail bytes through authres_raw_fields, whose values then go through
+ * authres_verify as ingest.c passes them, and as header values, one a
+ * line, each through authres_parse and all of them through
+ * authres_verify.  Everything is freed, so LeakSanitizer reports any
+ * leak.
  *
- * Besides the sanitizers it checks the contract: a parsed header has an
- * authserv-id and lower-case method and result names, the verdict's
- * reason is a NUL-terminated string within its buffer.
+ * Besides the sanitizers it checks the contract: authres_raw_fields
+ * returns at most max_fields values, none longer than AUTHRES_MAX_VALUE;
+ * a parsed header has an authserv-id and lower-case method, result and
+ * domain properties; the verdict's reason is NUL-terminated within its
+ * buffer.
  */
 #include "authres.h"
 
@@ -30,21 +34,52 @@ check_lower(const char *s, bool may_be_null)
 			abort();
 }
 
+static void
+verify(const char *const *values, size_t n)
+{
+	char why[128];
+
+	memset(why, 'x', sizeof(why));
+	(void)authres_verify(values, n, "mx.example.com", "agent@example.com",
+	                     why, sizeof(why));
+	if (!memchr(why, '\0', sizeof(why)))
+		abort();
+	(void)authres_verify(values, n, "mx.example.com", "not an address", why,
+	                     sizeof(why));
+}
+
+static void
+raw_fields(const uint8_t *data, size_t size)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+
+	authres_raw_fields((const char *)data, size, 4, out);
+	if (out->len > 4)
+		abort();
+	for (guint i = 0; i < out->len; i++) {
+		const char *v = g_ptr_array_index(out, i);
+
+		if (v && strlen(v) > AUTHRES_MAX_VALUE)
+			abort();
+	}
+	verify((const char *const *)out->pdata, out->len);
+	g_ptr_array_unref(out);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = g_strndup((const char *)data, size);
-	char **values = g_strsplit(text, "\n", AUTHRES_MAX_HEADERS + 4);
+	char **values = g_strsplit(text, "\n", AUTHRES_MAX_FIELDS + 4);
 	size_t n = g_strv_length(values);
-	char why[128];
 
+	raw_fields(data, size);
 	for (size_t i = 0; i < n; i++) {
 		struct authres_header h = {0};
 
 		if (authres_parse(values[i], &h) != 0)
 			continue;
-		check_lower(h.authserv_id, false);
-		if (!h.results || h.results->len > AUTHRES_MAX_RESULTS)
+		if (!h.authserv_id || !h.authserv_id[0] || !h.results)
 			abort();
 		for (guint j = 0; j < h.results->len; j++) {
 			const struct authres_result *res =
@@ -57,13 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		authres_header_clear(&h);
 	}
-	memset(why, 'x', sizeof(why));
-	(void)authres_verify((const char *const *)values, n, "mx.example.com",
-	                     "agent@example.com", why, sizeof(why));
-	if (!memchr(why, '\0', sizeof(why)))
-		abort();
-	(void)authres_verify((const char *const *)values, n, "mx.example.com",
-	                     "not an address", why, sizeof(why));
+	verify((const char *const *)values, n);
 	g_strfreev(values);
 	g_free(text);
 	return 0;
