@@ -345,10 +345,11 @@ test_queues(void)
 static void
 test_first_run(void)
 {
-	char *path = write_conf("limits: { max_mail_age = 7200; };\n"
-	                        "queues = ( { name = \"a\"; },\n"
-	                        "  { name = \"b\"; user = \"b\"; "
-	                        "first_run = \"skip\"; } );\n");
+	char *path =
+	    testutil_write_conf(BASE_CONF, "limits: { max_mail_age = 7200; };\n"
+	                                   "queues = ( { name = \"a\"; },\n"
+	                                   "  { name = \"b\"; user = \"b\"; "
+	                                   "first_run = \"skip\"; } );\n");
 	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
 	struct cfg *c = NULL;
 	char *e;
@@ -366,16 +367,18 @@ test_first_run(void)
 	}
 	cfg_free(&c);
 	g_free(path);
-	path = write_conf("");
+	path = testutil_write_conf(BASE_CONF, "");
 	TEST_INTEQ(cfg_load(path, true, &c, errs), 0);
 	if (c != NULL)
 		TEST_INTEQ(c->limits.max_mail_age, 3 * 86400);
 	cfg_free(&c);
 	e = load("imap2 = 1;\nqueues = ( { name = \"a\"; first_run = "
 	         "\"all\"; } );\nlimits: { max_mail_age = 10; };\n");
-	TEST_CHECK(has(e, "t.conf:7: queues: first_run 'all' is not history, "
-	                  "new or skip"));
-	TEST_CHECK(has(e, "t.conf:8: limits.max_mail_age: 10 is out of range"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:7: queues: first_run 'all' is not history, "
+	                    "new or skip"));
+	TEST_CHECK(testutil_has(
+	    e, "t.conf:8: limits.max_mail_age: 10 is out of range"));
 	g_free(e);
 	g_ptr_array_unref(errs);
 	g_free(path);
