@@ -347,6 +347,53 @@ ingest_add_participants(struct ingest_ctx *x, gint64 t, bool new_ticket)
 	return 0;
 }
 
+/* ingest_date_zone - the sender's zone as the offset of its Date header
+ * ("... +0100"), NULL when there is none or it is "-0000" (RFC 5322:
+ * local zone unknown).  Only a fixed offset: a mail does not say which
+ * region's DST rules apply.  g_time_zone_unref. */
+static GTimeZone *
+ingest_date_zone(const char *date)
+{
+	const char *p;
+	int h, m;
+
+	if (date == NULL || strlen(date) > 200 ||
+	    (p = strrchr(date, ' ')) == NULL)
+		return NULL;
+	p++;
+	if ((*p != '+' && *p != '-') || strspn(p + 1, "0123456789") != 4 ||
+	    strcmp(p, "-0000") == 0)
+		return NULL;
+	h = (p[1] - '0') * 10 + (p[2] - '0');
+	m = (p[3] - '0') * 10 + (p[4] - '0');
+	if (h > 14 || m > 59)
+		return NULL;
+	return g_time_zone_new_offset((*p == '-' ? -1 : 1) *
+	                              (h * 3600 + m * 60));
+}
+
+/* ingest_ack_times - the SLA clock's promises for the acknowledgement of
+ * ticket t (escalate_ack_times), in the customer's zone when the Date
+ * header tells it, else the calendar's; *tz_r holds the customer's zone
+ * for a->tz.  0/-E. */
+static int
+ingest_ack_times(struct ingest_ctx *x, gint64 t, struct compose_ack *a,
+                 GTimeZone **tz_r)
+{
+	struct store_ticket tk;
+	GTimeZone *cal_tz = NULL;
+	int r;
+
+	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
+		return r;
+	escalate_ack_times(x->cfg, x->cfg->tickets.queue, tk.priority, x->now,
+	                   &a->first_response_due, &a->opens_at, &cal_tz);
+	store_ticket_clear(&tk);
+	*tz_r = ingest_date_zone(mime_header(x->m, "Date"));
+	a->tz = *tz_r ? *tz_r : cal_tz;
+	return 0;
+}
+
 /* ingest_ack_wire - the acknowledgement of ticket t to `to` as it goes
  * on the wire (compose.c), in the requester's language.  0/-E. */
 static int
@@ -354,6 +401,7 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
                 const char *msgid, GBytes **wire_r)
 {
 	g_autofree char *refs = NULL, *prev_lang = NULL;
+	g_autoptr(GTimeZone) cust_tz = NULL;
 	struct compose_ack a = {
 	    .ticket = t,
 	    .to_addr = to->addr,
@@ -374,6 +422,8 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
 		refs = g_string_free(s, FALSE);
 	}
 	a.references = refs;
+	if ((r = ingest_ack_times(x, t, &a, &cust_tz)) < 0)
+		return r;
 	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
 		return r;
 	a.prev_language = prev_lang;

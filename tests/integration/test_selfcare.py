@@ -1,0 +1,127 @@
+"""Tickets that look after themselves: immediate notices to every manager,
+the SLA promise in the acknowledgement, out-of-hours acknowledgements,
+thank-you replies, pending/resolved tickets moving on by themselves.
+
+Days are never waited for: `tickctl import --at` and `tickctl tick --at`
+act at an injected instant (the daemon uses the real clock)."""
+import os
+import shutil
+
+from conftest import ROOT, mail
+from test_sla import box, people, sla_conf
+
+TEMPLATES = os.path.join(ROOT, "conf", "templates")
+
+OFFICE = """
+calendars = ( { name = "office"; timezone = "Europe/Berlin";
+                hours = { mon = "09:00-17:00"; tue = "09:00-17:00"; wed = "09:00-17:00";
+                          thu = "09:00-17:00"; fri = "09:00-17:00"; };
+                holidays = [ "2026-12-24", "2026-12-25" ]; } );
+sla: { policies = ( { calendar = "office"; first_response = 60; next_response = 240;
+                      resolution = 2400; } ); };
+"""
+
+
+def with_templates(w):
+    tdir = os.path.join(w.dir, "templates")
+    shutil.copytree(TEMPLATES, tdir)
+    return 'templates: { dir = "%s"; };\n' % tdir
+
+
+def body(m):
+    return m.get_body(("plain",)).get_content()
+
+
+def imp(w, raw, at):
+    return w.ctl("import", "--at", at, input=raw.encode())
+
+
+def test_speak_to_your_manager_notifies_every_manager_once(make_world):
+    w = make_world()
+    pp, a = people(w, ("lead", "agent"), ("boss", "manager"), ("chief", "manager"))
+    w.write_conf(people=pp, extra=sla_conf([(0, [a["lead"]])], first_response=60))
+    cust = w.addr(w.customer)
+    w.append(mail(cust, w.addr(w.support), "Invoice wrong",
+                  body="I was charged twice. I want to speak to your manager.\n"))
+    w.once()
+    n = w.tickets()[0]["number"]
+    for who in ("boss", "chief"):
+        got = box(w, a[who])
+        assert len(got) == 1, (who, [m["Subject"] for m in got])
+        assert "[Example #%d]" % n in got[0]["Subject"]
+        assert got[0]["Auto-Submitted"] == "auto-generated"
+    assert box(w, a["lead"]) == []
+    # once each: another tick and the customer asking again add nothing
+    w.append(mail(cust, w.addr(w.support), "Re: [Example #%d] Invoice wrong" % n,
+                  body="I still want to speak to your manager!\n"))
+    w.once()
+    w.once()
+    assert len(box(w, a["boss"])) == 1 and len(box(w, a["chief"])) == 1
+    t = w.ticket(n)
+    assert sorted((x["rcpt"], x["kind"]) for x in t["escalations"]) == \
+        sorted([(a["boss"], "immediate"), (a["chief"], "immediate")])
+
+
+def test_ack_names_first_response_due_in_customer_zone(make_world):
+    w = make_world()
+    w.write_conf(extra=with_templates(w) + OFFICE)
+    tpl = os.path.join(w.dir, "templates", "default", "en", "ack.txt")
+    with open(tpl) as f:
+        text = f.read()
+    with open(tpl, "w") as f:
+        f.write(text.replace("An agent will answer you soon.",
+                             "An agent will answer you by {{first_response_due|soon}}."))
+    cust = w.addr(w.customer)
+    # Tuesday 2026-12-08 10:00 Berlin = 09:00 UTC; the customer writes
+    # from New York (-0500): due at 11:00 Berlin = 05:00 in New York
+    raw = mail(cust, w.addr(w.support), "Login broken").replace(
+        "Date: Tue, 24 Nov 2026 10:00:00 +0100", "Date: Tue, 08 Dec 2026 04:00:00 -0500")
+    imp(w, raw, "2026-12-08T10:00:00+01:00")
+    w.once()
+    got = w.inbox(w.customer)
+    assert len(got) == 1
+    assert "answer you by Tuesday 05:00 (2026-12-08 UTC-05:00)" in body(got[0]), body(got[0])
+    # no zone in the Date header ("-0000"): the calendar's
+    raw = mail(w.addr(w.customer + "b"), w.addr(w.support), "Other").replace(
+        "+0100", "-0000")
+    imp(w, raw, "2026-12-08T10:00:00+01:00")
+    w.once()
+    got = w.inbox(w.customer + "b")
+    assert "answer you by Tuesday 11:00 (2026-12-08 CET)" in body(got[0]), body(got[0])
+
+
+def test_saturday_night_gets_out_of_hours_ack_naming_monday(make_world):
+    w = make_world()
+    w.write_conf(extra=with_templates(w) + OFFICE)
+    de = w.addr(w.customer + "de")
+    en = w.addr(w.customer + "en")
+    sat = "Date: Sat, 05 Dec 2026 23:00:00 +0100"
+    imp(w, mail(de, w.addr(w.support), "Drucker defekt", body="Er druckt nicht.\n",
+                headers=["Content-Language: de"]).replace(
+        "Date: Tue, 24 Nov 2026 10:00:00 +0100", sat), "2026-12-05T23:00:00+01:00")
+    imp(w, mail(en, w.addr(w.support), "Printer broken").replace(
+        "Date: Tue, 24 Nov 2026 10:00:00 +0100", sat), "2026-12-05T23:00:00+01:00")
+    # a mail in business hours gets the ordinary acknowledgement
+    imp(w, mail(w.addr(w.customer + "day"), w.addr(w.support), "Question"),
+        "2026-12-07T10:00:00+01:00")
+    w.once()
+    d = w.inbox(w.customer + "de")
+    assert len(d) == 1
+    assert d[0]["Auto-Submitted"] == "auto-replied"
+    assert "ab Montag 09:00 (07.12.2026" in body(d[0]), body(d[0])
+    e = w.inbox(w.customer + "en")
+    assert len(e) == 1 and "open again on Monday 09:00 (2026-12-07" in body(e[0]), body(e[0])
+    day = w.inbox(w.customer + "day")
+    assert len(day) == 1 and "closed" not in body(day[0])
+    assert "An agent will answer you soon." in body(day[0])
+
+
+def test_christmas_eve_is_a_holiday(make_world):
+    w = make_world()
+    w.write_conf(extra=with_templates(w) + OFFICE)
+    # Thursday 2026-12-24 11:00 is a weekday, but a holiday: closed until
+    # the next working day after the 25th, Monday 28th
+    imp(w, mail(w.addr(w.customer), w.addr(w.support), "Help"), "2026-12-24T11:00:00+01:00")
+    w.once()
+    got = w.inbox(w.customer)
+    assert len(got) == 1 and "open again on Monday 09:00 (2026-12-28" in body(got[0]), body(got[0])
