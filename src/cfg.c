@@ -263,6 +263,8 @@ static const struct cfg_key cfg_keys[] = {
     K_BOOL("tickets.acknowledge", C_(tickets.acknowledge), true),
     K_BOOL("tickets.trust_same_domain", C_(tickets.trust_same_domain), false),
     K_INT("tickets.reopen_days", C_(tickets.reopen_days), 14, 0, 3650),
+    K_BOOL("tickets.thanks_keeps_resolved", C_(tickets.thanks_keeps_resolved),
+           true),
     K_INT64("tickets.max_mail_size", C_(tickets.max_mail_size),
             25 * 1024 * 1024, 1024, (gint64)1 << 31),
     K_CHOICE("tickets.list_mail", C_(tickets.list_drop), cfg_drop_names, 0,

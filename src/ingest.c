@@ -24,6 +24,7 @@
 #include "store.h"
 #include "store_ingest.h"
 #include "store_outbox.h"
+#include "thanks.h"
 
 #include <string.h>
 
@@ -37,6 +38,7 @@ struct ingest_tx {
 	gint64 msg;      /* the message row */
 	const char *how; /* how the ticket was found (static), NULL */
 	bool new_ticket;
+	bool thanks; /* a thank-you that left a resolved ticket alone */
 };
 
 struct ingest_ctx {
@@ -498,6 +500,18 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	return r;
 }
 
+/* ingest_is_thanks - a customer's reply that only thanks or confirms
+ * (thanks.c), without a new attachment, when the config lets it keep a
+ * resolved ticket resolved. */
+static bool
+ingest_is_thanks(const struct ingest_ctx *x)
+{
+	if (!x->cfg->tickets.thanks_keeps_resolved || x->m->unparsed ||
+	    x->oversized || (x->m->attachments && x->m->attachments->len > 0))
+		return false;
+	return thanks_only(x->m->text_new);
+}
+
 /* ingest_followup_status - what a follow-up does to the ticket's status.
  * Returns the ticket to use: t, or 0 when a new linked ticket is due
  * (closed longer than tickets.reopen_days ago). */
@@ -524,6 +538,13 @@ ingest_followup(struct ingest_ctx *x, gint64 t, gint64 *linked_r)
 			*linked_r = t;
 			store_ticket_clear(&tk);
 			return 0;
+		}
+		if (ingest_is_thanks(x)) {
+			/* stored and recorded (ingest_step_thanks), but no
+			 * reopen and no clock: nobody waits for an answer */
+			x->tx.thanks = true;
+			store_ticket_clear(&tk);
+			return t;
 		}
 		r = store_ticket_set_status(x->st, t, "open", x->now);
 		if (r == 0)
@@ -1108,6 +1129,19 @@ ingest_step_message(struct ingest_ctx *x, struct ingest_outcome *out)
 	return ingest_store_message(x, x->tx.ticket, &x->tx.msg);
 }
 
+/* ingest_step_thanks - a thank-you on a resolved ticket: an event that
+ * the report counts beside CSAT (see ingest_is_thanks). */
+static int
+ingest_step_thanks(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	if (!x->tx.thanks)
+		return INGEST_STEP_NEXT;
+	return store_event_add(x->st, x->tx.ticket,
+	                       x->from ? x->from->addr : "?", "thanks",
+	                       "kept resolved", x->tx.msg);
+}
+
 /* ingest_step_participants - who is on the ticket (not for machines). */
 static int
 ingest_step_participants(struct ingest_ctx *x, struct ingest_outcome *out)
@@ -1186,6 +1220,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_machine,      /* machine mail threading nowhere: kept */
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
+    ingest_step_thanks,       /* a thank-you: recorded, not reopened */
     ingest_step_participants, /* who is on the ticket */
     ingest_step_priority,     /* priority rules, immediate escalation */
     ingest_step_bounce,       /* a proven bounce suppresses its rcpt */

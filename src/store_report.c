@@ -95,7 +95,14 @@ static const char store_report_counts[] =
 	"t.assignee = $5))) GROUP BY 2, 3, 4, 5 "
 	/* 3, 4: customer mails, tickets they came in on */
 	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "
-	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm";
+	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm "
+	/* 5: thank-you replies that kept a ticket resolved (ingest) */
+	"UNION ALL SELECT 5, 0, CASE WHEN e.at >= to_timestamp($2) THEN 0 "
+	"ELSE 1 END, t.queue, t.assignee, count(*) FROM event e JOIN ticket "
+	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= "
+	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
+	"OR t.queue = $4) AND ($5::text IS NULL OR t.assignee = $5) "
+	"GROUP BY 2, 3, 4, 5";
 /* clang-format on */
 
 #define STORE_REPORT_FETCH 20000

@@ -125,3 +125,52 @@ def test_christmas_eve_is_a_holiday(make_world):
     w.once()
     got = w.inbox(w.customer)
     assert len(got) == 1 and "open again on Monday 09:00 (2026-12-28" in body(got[0]), body(got[0])
+
+
+def resolve(w, n):
+    w.sql("UPDATE ticket SET status = 'resolved', resolved_at = now(), updated = now() "
+          "WHERE id = %d" % n)
+
+
+def test_thank_you_keeps_resolved_but_still_fails_reopens(make_world):
+    import datetime
+    import json
+    w = make_world()
+    cust, other = w.addr(w.customer), w.addr(w.customer + "b")
+    w.append(mail(cust, w.addr(w.support), "VPN down"))
+    w.append(mail(other, w.addr(w.support), "Mail down"))
+    w.once()
+    by = {t["subject"]: t["number"] for t in w.tickets()}
+    a, b = by["VPN down"], by["Mail down"]
+    resolve(w, a)
+    resolve(w, b)
+    w.append(mail(cust, w.addr(w.support), "Re: [Example #%d] VPN down" % a,
+                  body="Thanks, that fixed it!\n\nOn Tue, Support wrote:\n> Is it still broken?\n"))
+    w.append(mail(other, w.addr(w.support), "Re: [Example #%d] Mail down" % b,
+                  body="Thanks, but it still fails\n"))
+    w.once()
+    ta, tb = w.ticket(a), w.ticket(b)
+    assert ta["status"] == "resolved", ta["status"]
+    assert [e["action"] for e in ta["events"]].count("thanks") == 1
+    assert "reopened" not in [e["action"] for e in ta["events"]]
+    assert len([m for m in ta["messages"] if m["direction"] == "in"]) == 2  # stored
+    assert tb["status"] == "open"
+    assert "reopened" in [e["action"] for e in tb["events"]]
+    assert "thanks" not in [e["action"] for e in tb["events"]]
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    rep = json.loads(w.ctl("report", "--json", "--from", today).stdout)
+    assert rep["groups"][0]["current"]["thanks"] == 1
+
+
+def test_thanks_keeps_resolved_can_be_switched_off(make_world):
+    w = make_world(tickets_extra="thanks_keeps_resolved = false;")
+    cust = w.addr(w.customer)
+    w.append(mail(cust, w.addr(w.support), "VPN down"))
+    w.once()
+    n = w.tickets()[0]["number"]
+    resolve(w, n)
+    w.append(mail(cust, w.addr(w.support), "Re: [Example #%d] VPN down" % n,
+                  body="Vielen Dank, es funktioniert wieder!\n"))
+    w.once()
+    t = w.ticket(n)
+    assert t["status"] == "open" and "thanks" not in [e["action"] for e in t["events"]]
