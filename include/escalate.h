@@ -48,6 +48,12 @@ int escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
                      const char *importance, const char *x_priority,
                      gint64 now);
 
+/* escalate_queue_calendar - the business calendar of queue: the one
+ * of its SLA policy (normal priority), else the one tickets.calendar
+ * names, else NULL (no calendar: every hour counts).  Borrowed from cfg. */
+const struct sla_calendar *
+escalate_queue_calendar(const struct cfg *cfg, const char *queue, int priority);
+
 /*
  * escalate_ack_times - what the acknowledgement of a new ticket of queue
  * with priority (a name), created at now, can promise: *due_r the first

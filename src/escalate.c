@@ -208,6 +208,23 @@ escalate_policy(const struct cfg *cfg, const char *queue, int prio,
 	return p;
 }
 
+const struct sla_calendar *
+escalate_queue_calendar(const struct cfg *cfg, const char *queue, int priority)
+{
+	const struct sla_calendar *cal = NULL;
+
+	if (escalate_policy(cfg, queue, priority, &cal) != NULL)
+		return cal;
+	for (guint i = 0; cfg->tickets.calendar && cfg->sla.calendars &&
+	                  i < cfg->sla.calendars->len;
+	     i++) {
+		const struct sla_calendar *c = cfg->sla.calendars->pdata[i];
+		if (strcmp(c->name, cfg->tickets.calendar) == 0)
+			return c;
+	}
+	return NULL;
+}
+
 void
 escalate_ack_times(const struct cfg *cfg, const char *queue,
                    const char *priority, gint64 now, gint64 *due_r,
@@ -219,15 +236,10 @@ escalate_ack_times(const struct cfg *cfg, const char *queue,
 
 	*due_r = *opens_r = 0;
 	*tz_r = NULL;
-	p = escalate_policy(cfg, queue, prio < 0 ? CFG_PRIO_NORMAL : prio,
-	                    &cal);
-	if (p == NULL && cfg->tickets.calendar)
-		for (guint i = 0; i < cfg->sla.calendars->len && !cal; i++) {
-			const struct sla_calendar *c =
-			    cfg->sla.calendars->pdata[i];
-			if (strcmp(c->name, cfg->tickets.calendar) == 0)
-				cal = c;
-		}
+	prio = prio < 0 ? CFG_PRIO_NORMAL : prio;
+	p = escalate_policy(cfg, queue, prio, &cal);
+	if (p == NULL)
+		cal = escalate_queue_calendar(cfg, queue, prio);
 	if (cal == NULL)
 		return;
 	*tz_r = cal->tz;

@@ -174,3 +174,64 @@ def test_thanks_keeps_resolved_can_be_switched_off(make_world):
     w.once()
     t = w.ticket(n)
     assert t["status"] == "open" and "thanks" not in [e["action"] for e in t["events"]]
+
+
+def tick(w, at):
+    out = w.ctl("tick", "--at", at).stdout.decode()
+    return int(out.split()[1])
+
+
+def test_pending_reminder_close_and_answer_stops_it_in_business_days(make_world):
+    """Calendar Mon-Fri 9-17 Berlin; pending 2 business days -> reminder,
+    3 more -> closed with a notice; resolved 5 -> closed, no mail."""
+    w = make_world(tickets_extra="pending_remind_days = 2; pending_close_days = 3; "
+                                 "resolved_close_days = 5;")
+    w.write_conf(extra=with_templates(w) + OFFICE)
+    # the mails come at 09:30, the agents set pending / resolved at 10:00
+    mon, came = "2026-12-07T10:00:00+01:00", "2026-12-07T09:30:00+01:00"
+    quiet, answers, done = (w.addr(w.customer + s) for s in ("q", "a", "d"))
+    imp(w, mail(quiet, w.addr(w.support), "Drucker", headers=["Content-Language: de"]), came)
+    imp(w, mail(answers, w.addr(w.support), "Scanner"), came)
+    imp(w, mail(done, w.addr(w.support), "Fax"), came)
+    by = {t["subject"]: t["number"] for t in w.tickets()}
+    q, a, d = by["Drucker"], by["Scanner"], by["Fax"]
+    w.sql("UPDATE ticket SET status = 'pending', updated = '%s' WHERE id IN (%d, %d)" % (mon, q, a))
+    w.sql("UPDATE ticket SET status = 'resolved', resolved_at = '%s', updated = '%s' "
+          "WHERE id = %d" % (mon, mon, d))
+    # Tuesday: one business day; Wednesday 09:59 not yet
+    assert tick(w, "2026-12-08T10:00:00+01:00") == 0
+    assert tick(w, "2026-12-09T09:59:00+01:00") == 0
+    # Wednesday 10:00: two business days -> both pending get a reminder, once
+    assert tick(w, "2026-12-09T10:00:00+01:00") == 2
+    assert tick(w, "2026-12-09T11:00:00+01:00") == 0
+    # the customer of `a` answers on Thursday: open again, sequence stopped
+    imp(w, mail(answers, w.addr(w.support), "Re: [Example #%d] Scanner" % a,
+                body="Here is the log you asked for.\n"), "2026-12-10T10:00:00+01:00")
+    assert w.ticket(a)["status"] == "open"
+    # the weekend does not count: Friday 12:00 is 2 business days after
+    # the reminder, resolved `d` is at 4 of 5
+    assert tick(w, "2026-12-11T12:00:00+01:00") == 0
+    # Monday 14th 10:00: 3 business days after the reminder -> `q` closed
+    # with a notice; `d` resolved 5 business days -> closed silently
+    assert tick(w, "2026-12-14T10:00:00+01:00") == 2
+    assert tick(w, "2026-12-21T10:00:00+01:00") == 0
+    w.once()
+    tq, ta, td = w.ticket(q), w.ticket(a), w.ticket(d)
+    assert tq["status"] == "closed" and td["status"] == "closed" and ta["status"] == "open"
+    acts = lambda t: [e["action"] for e in t["events"]]
+    assert acts(tq).count("pending-reminder") == 1 and acts(tq).count("auto-closed") == 1
+    assert acts(ta).count("pending-reminder") == 1 and "auto-closed" not in acts(ta)
+    assert "pending-reminder" not in acts(td) and acts(td).count("auto-closed") == 1
+    # mails: ack, reminder, closing notice, in German, RFC 3834 headers
+    got = w.inbox(w.customer + "q")
+    assert len(got) == 3, [m["Subject"] for m in got]
+    rem = [m for m in got if "wir warten auf Ihre Antwort" in body(m)]
+    clo = [m for m in got if m["Subject"].startswith("[Example #%d] Geschlossen" % q)]
+    assert len(rem) == 1 and len(clo) == 1
+    for m in rem + clo:
+        assert m["Auto-Submitted"] == "auto-generated" and m["Precedence"] == "bulk"
+        assert m["X-Auto-Response-Suppress"] == "All"
+    assert len(w.inbox(w.customer + "a")) == 2  # ack, reminder; no close
+    assert "we are waiting for your answer" in body(w.inbox(w.customer + "a")[1]) or \
+        "we are waiting for your answer" in body(w.inbox(w.customer + "a")[0])
+    assert len(w.inbox(w.customer + "d")) == 1  # the ack only
