@@ -51,14 +51,26 @@ check_config(const char *path)
 		                      c->agents.authserv_id, ")", NULL)
 		        : g_strdup("");
 
+		/* offline: how many mails wait is tickctl status's (an IMAP
+		 * STATUS), the rule for them is said here */
+		GString *first = g_string_new("; first run: ");
+		for (guint i = 0; i < c->queues->len; i++) {
+			const struct cfg_queue *q = c->queues->pdata[i];
+			if (c->queues->len > 1)
+				g_string_append_printf(
+				    first, "%s%s=", i ? ", " : "", q->name);
+			g_string_append(
+			    first, cfg_first_run_name(q->view->imap.first_run));
+		}
 		printf("%s: ok: %s%s%s on %s as %s, poll %ds, smtp %s from "
-		       "%s, queue %s, %u people%s\n",
+		       "%s, queue %s, %u people%s%s\n",
 		       path, c->imap.mailbox,
 		       c->imap.sent_mailbox ? " and " : "",
 		       c->imap.sent_mailbox ? c->imap.sent_mailbox : "",
 		       c->imap.url, c->imap.user, c->imap.poll_interval,
 		       c->smtp.url, c->smtp.from, c->tickets.queue,
-		       c->people->len, agents);
+		       c->people->len, agents, first->str);
+		g_string_free(first, TRUE);
 		rc = EX_OK;
 	}
 	cfg_free(&c);

@@ -28,6 +28,14 @@ enum cfg_after {
 	CFG_AFTER_NONE,     /* leave the mail as it is */
 };
 
+/* What a mailbox's first poll (no cursor yet) does with the mail already
+ * in it (imap.first_run). */
+enum cfg_first_run {
+	CFG_FIRST_HISTORY = 0, /* stored as closed history tickets, silent */
+	CFG_FIRST_NEW,         /* handled as new mail (the age guard holds) */
+	CFG_FIRST_SKIP,        /* left on the server, cursor at its end */
+};
+
 struct cfg_imap {
 	char *url, *user, *password; /* password read from password_file */
 	char *password_file;
@@ -39,6 +47,9 @@ struct cfg_imap {
 	bool starttls, idle;
 	int timeout; /* seconds per server response */
 	int batch;   /* mails per fetch round trip and per commit */
+	enum cfg_first_run first_run;
+	int first_run_age; /* seconds: present mail younger than this is
+	                      new on the first run; 0 = all of it history */
 };
 
 struct cfg_smtp {
@@ -78,6 +89,8 @@ struct cfg_limits {
 	int global_per_minute; /* circuit breaker: repeats per minute */
 	int suppress_days;     /* how long a bounced address gets nothing */
 	int breaker_cooldown;  /* seconds the breaker stays open; 0: reset */
+	int max_mail_age;      /* seconds: no automatic mail about a mail whose
+	                          Date (clamped to its arrival) is older */
 };
 
 /* Manager reports and CSAT. */
@@ -117,6 +130,9 @@ struct cfg_person {
 	char *name;
 	char *team;
 	enum cfg_role role;
+	/* queues whose digest this manager gets (NULL-terminated, names of
+	 * cfg queues); NULL = all queues */
+	char **queues;
 };
 
 /* Ticket priorities as sla.h's integers: bigger = more urgent. */
@@ -160,6 +176,8 @@ struct cfg_sla {
 
 /* cfg_priority_parse - "low".."urgent" -> enum cfg_priority, or -EINVAL. */
 int cfg_priority_parse(const char *s);
+/* cfg_first_run_name - "history", "new" or "skip"; static. */
+const char *cfg_first_run_name(enum cfg_first_run f);
 /* cfg_priority_name - the name of an enum cfg_priority; static. */
 const char *cfg_priority_name(int prio);
 struct template_lib;
@@ -207,6 +225,7 @@ struct cfg_queue {
 	char *calendar, *sla;   /* NULL: the SLA module's default */
 	bool acknowledge;
 	int retention_days;
+	enum cfg_first_run first_run;
 	struct cfg *view; /* owned shell; its pointers are borrowed */
 };
 

@@ -17,7 +17,9 @@
 
 #include <glib.h>
 
-/* At most this many command lines are read; more are rejected. */
+/* At most this many command lines are read; the block's further lines
+ * are only counted (command_list.excess), so a mail of 400k "#a" lines
+ * costs one summary event, not one per line. */
 #define COMMAND_MAX_LINES 16
 /* A command line longer than this (bytes) is rejected, not parsed. */
 #define COMMAND_MAX_LINE 256
@@ -27,7 +29,13 @@ enum command_kind {
 	COMMAND_PRIORITY, /* arg: low | normal | high | urgent */
 	COMMAND_ASSIGN,   /* arg: an address or a name, as written */
 	COMMAND_NOTE,     /* no arg: the mail is an internal note */
+	/* questions: answered by mail to the asking agent, change nothing */
+	COMMAND_SHOW,   /* arg: a ticket number, or NULL: the mail's ticket */
+	COMMAND_SEARCH, /* arg: the words, as written */
+	COMMAND_LIST,   /* arg: "mine", "breached" or "queue NAME" */
 };
+/* At most this many bytes of #search words are kept (longer: rejected). */
+#define COMMAND_MAX_WORDS 200
 
 struct command {
 	enum command_kind kind;
@@ -46,6 +54,11 @@ struct command_list {
 	GPtrArray *rejected; /* struct command_reject*, owned */
 	char *text;          /* owned; the text without the command block */
 	bool note;           /* a #note was among cmds */
+	size_t excess;       /* command lines of the block past the first
+	                        COMMAND_MAX_LINES: counted, never parsed */
+	/* every command is a question (#show/#search/#list) and none was
+	 * rejected: the mail asks, it is not a reply */
+	bool question;
 };
 
 /*
@@ -57,7 +70,11 @@ struct command_list {
 void command_parse(const char *text, struct command_list *out);
 void command_list_clear(struct command_list *l);
 
-/* command_kind_name - "status", "priority", "assign", "note"; static. */
+/* command_is_question - #show, #search or #list. */
+bool command_is_question(enum command_kind k);
+
+/* command_kind_name - "status", "priority", "assign", "note", "show",
+ * "search", "list"; static. */
 const char *command_kind_name(enum command_kind k);
 
 #endif

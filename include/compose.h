@@ -84,6 +84,19 @@ const char *const *compose_auto_headers(const struct cfg *cfg,
  */
 char *compose_when(gint64 t, GTimeZone *tz, const char *lang);
 
+/* An answer to an agent's question by mail (#show, #search, #list). */
+struct compose_answer {
+	const char *to_addr, *to_name;
+	const char *subject;     /* the whole subject line */
+	const char *text;        /* the answer */
+	const char *in_reply_to; /* the question's Message-ID or NULL */
+	const char *message_id;  /* ours, signed, without <> */
+	gint64 now;
+};
+/* compose_answer - the answer mail, Auto-Submitted: auto-replied and the
+ * other loop headers (RFC 3834).  Unref the GBytes. */
+GBytes *compose_answer(const struct cfg *cfg, const struct compose_answer *a);
+
 /* compose_tag - "[Tag #N]" for cfg's subject tag.  g_free. */
 char *compose_tag(const struct cfg *cfg, gint64 ticket);
 
@@ -105,6 +118,8 @@ struct compose_esc_item {
 	const char *breach;    /* when it was breached, formatted, or NULL */
 	gint64 age_min;        /* business minutes since the ticket opened */
 	const char *last_text; /* the last customer message's new part */
+	const char *history;   /* the customer's "N earlier tickets (...)"
+	                          or NULL/"": none */
 };
 
 struct compose_esc {

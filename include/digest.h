@@ -2,7 +2,8 @@
  * digest.h - the managers' digest mail.  On the schedules of
  * cfg report.* (daily and/or weekly: whole local days, weeks from Monday,
  * in report.timezone), the digest of the period that just ended goes to
- * every person with role manager at report.hour, once per period across
+ * every person with role manager at report.hour (for the queues in
+ * their `queues` key, all when unset), once per period across
  * all instances and restarts: the digest_log row (sql/005_report.sql) is
  * claimed in the same transaction that queues the mails.  Also owns the
  * report set-up that tickctl report shares, so that both give the same
@@ -53,11 +54,32 @@ int digest_report(const struct cfg *cfg, struct store *st, gint64 from,
                   gint64 to, const char *queue, const char *agent,
                   struct sla_policy *pol, struct report **r_r);
 
-/* digest_compose - one manager's digest mail: multipart/alternative,
- * text and HTML with the same numbers, RFC 3834 headers.  Unref. */
-GBytes *digest_compose(const struct cfg *cfg, const struct report *r,
-                       const char *schedule, const char *to_addr,
-                       const char *to_name, gint64 now);
+/*
+ * digest_render - the digest of [from, to) as a person reads it
+ * (digestview.h): what needs attention now (breaches as of the last
+ * tick, bad ratings and escalations of the last to - from seconds before
+ * now, the longest waits) with signed action links (action.h), trends
+ * over 7 buckets of to - from (8 when the period is a week or longer),
+ * each bucket's figures those of digest_report for it, the workload.
+ * queues: newline-separated queue names, NULL = all.  Text and/or HTML
+ * appended (NULL: not wanted).  0 or -E.  `tickctl report --html` and the
+ * digest mail both come from here.
+ */
+int digest_render(const struct cfg *cfg, struct store *st, gint64 from,
+                  gint64 to, gint64 now, const char *queues, const char *title,
+                  GString *text, GString *html);
+
+/* digest_compose - one manager's digest mail of [from, to) for the
+ * queues in the person's `queues` (all when unset): multipart/
+ * alternative, text and HTML with the same content, RFC 3834 headers.
+ * cache (or NULL): rendered parts by queue set, so that managers of the
+ * same queues cost one rendering (g_hash_table_new_full(g_str_hash,
+ * g_str_equal, g_free, g_free)).  Unref; NULL with *rc_r < 0 when the
+ * store failed. */
+GBytes *digest_compose(const struct cfg *cfg, struct store *st, gint64 from,
+                       gint64 to, const char *schedule,
+                       const struct cfg_person *to_person, gint64 now,
+                       GHashTable *cache, int *rc_r);
 
 /* digest_tick - queue the due digests; the number of mails queued, or
  * -E.  Nothing when report.daily and report.weekly are off or there is

@@ -27,6 +27,7 @@ struct fetch_mailbox {
 
 struct fetch_stats {
 	int fetched, new_tickets, follow_ups, duplicates, other;
+	int quarantined; /* could not be stored: kept for review, passed */
 };
 
 /*

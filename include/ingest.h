@@ -20,14 +20,23 @@ struct ingest_source {
 	gint64 uidvalidity;
 	gint64 uid;
 	bool sent_folder; /* the shared mailbox's Sent: agents' replies */
+	/* A mail whose date (its Date, clamped to now; now without one) is
+	 * before history_before is history: stored, threaded and counted in
+	 * customer history, but closed and silent (no acknowledgement, SLA
+	 * clock, escalation, reopening, status change, #command, bounce or
+	 * complaint suppression).  0: live mail; G_MAXINT64: all of it
+	 * (tickctl import --history). */
+	gint64 history_before;
 };
 
 enum ingest_kind {
 	INGEST_NEW_TICKET,
 	INGEST_FOLLOW_UP,
 	INGEST_DUPLICATE,
-	INGEST_UNATTACHED, /* machine mail kept without a ticket */
-	INGEST_DROPPED,    /* our own echo: kept raw, logged once */
+	INGEST_UNATTACHED,  /* machine mail kept without a ticket */
+	INGEST_DROPPED,     /* our own echo: kept raw, logged once */
+	INGEST_QUARANTINED, /* could not be stored: raw bytes and error kept
+	                       in the quarantine, the cursor moved on */
 };
 
 struct ingest_outcome {
@@ -35,15 +44,22 @@ struct ingest_outcome {
 	gint64 ticket;  /* 0 when none */
 	gint64 message; /* 0 for duplicates */
 	bool acknowledged;
+	bool history;      /* stored as history (see history_before) */
+	bool machine;      /* classify said machine mail */
 	const char *cls;   /* classify_name() of the mail; static */
 	char summary[320]; /* what was stored, the text of ingest_log */
+	char error[256];   /* INGEST_QUARANTINED: why, clipped */
 };
 
 /*
  * ingest_mail - everything above, committed (inside a fetch batch:
  * with the batch).  Retries the transaction once on a dedupe race with
  * another instance.  0 and *out, or -E from store (transient: nothing was
- * committed, fetch the mail again later).
+ * committed, fetch the mail again later).  A non-transient failure
+ * (err_is_transient false) is no -E: the mail is quarantined (raw bytes
+ * and error, cursor moved on; out->kind INGEST_QUARANTINED, out->error
+ * says why) so that one mail never stops the mailbox; -E only when even
+ * that failed.
  * now is the time to record (unix seconds; injected for tests).
  */
 int ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,

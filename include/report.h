@@ -3,8 +3,9 @@
  * queue and per agent, this period versus the previous one of the same
  * length.  No I/O, no libpq, never reads the clock: store.c feeds rows
  * (one per ticket, plus pre-counted event/message/rating rows) and the
- * caller renders the result as a terminal table, JSON, CSV or the digest's
- * text and HTML parts.  Owns struct report and everything inside it.
+ * caller renders the result as a terminal table, JSON or CSV here, or
+ * as the managers' digest (digestview.h).  Owns struct report and everything
+ * inside it.
  *
  * Definitions (period [from, to), times in unix seconds).  Two calendars
  * are at work: the queue's calendar (params.cal_for, else default_cal)
@@ -201,14 +202,15 @@ double report_pct(gint64 num, gint64 den);
  * queue without one (the SLA clocks use the same).  sla_calendar_free it. */
 struct sla_calendar *report_calendar_24x7(void);
 
+/* report_metric - the value of a KPI by its JSON name ("created",
+ * "sla_met_pct", ...) exactly as report_json writes it; < 0 = no data or
+ * no such key.  For renderers outside this file (digestview.c). */
+double report_metric(const struct report_kpi *k, const char *key);
+
 /* Renderers (append to out). */
 void report_json(const struct report *r, GString *out, bool pretty);
 void report_csv(const struct report *r, GString *out);
 void report_table(const struct report *r, GString *out);
-/* report_text / report_html - the digest's two parts, same numbers;
- * title is plain text (escaped here).  The HTML uses only tables and
- * inline CSS (bars are coloured cells), max-width 600px for phones. */
-void report_text(const struct report *r, const char *title, GString *out);
-void report_html(const struct report *r, const char *title, GString *out);
+/* The managers' digest (text and HTML) is digestview.h's. */
 
 #endif

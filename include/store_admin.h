@@ -37,7 +37,8 @@ void store_table_clear(struct store_table *t);
 /* Filters of `tickctl tickets`; NULL = any. */
 struct store_ticket_filter {
 	const char *status, *queue, *priority, *assignee;
-	bool breached; /* only tickets whose SLA clocks show a breach */
+	bool breached;         /* only tickets whose SLA clocks show a breach */
+	const char *requester; /* an address, or "@domain" */
 };
 
 /* store_tickets_list - tickets matching f, oldest first; into t (table)
@@ -53,9 +54,20 @@ enum store_view {
 	STORE_VIEW_SUPPRESSED, /* addresses that get no automatic mail now */
 	STORE_VIEW_OUTBOX_PENDING, /* queued/sending/failed rows */
 	STORE_VIEW_OUTBOX_ALL,     /* the newest 100 rows, any state */
+	STORE_VIEW_REVIEW,         /* quarantined mails, tickets to review */
 };
 int store_view(struct store *st, enum store_view v, struct store_table *t,
                GString *out, bool pretty);
+
+/* store_quarantine_list - every quarantined mail (id, mailbox, uid,
+ * received, size, error), oldest first; into t, or with t NULL as JSON
+ * into out.  0/-E. */
+int store_quarantine_list(struct store *st, struct store_table *t, GString *out,
+                          bool pretty);
+
+/* store_quarantine_raw - the raw bytes of quarantined mail id into
+ * *raw_r (caller g_bytes_unref); -ENOENT, -E. */
+int store_quarantine_raw(struct store *st, gint64 id, GBytes **raw_r);
 
 /* store_ticket_assignee - the ticket's assignee into *assignee_r
  * (g_free, NULL when unassigned).  0, -ENOENT, -E. */

@@ -11,6 +11,8 @@
 /* ---- the IMAP cursor ---- */
 struct store_cursor {
 	gint64 uidvalidity, last_uid, marked_uid;
+	gint64 history_uid; /* mail below this UID was there at the first
+	                       poll (imap.first_run); 0 = none */
 };
 /* 0, or -ENOENT when the mailbox was never seen. */
 int store_cursor_get(struct store *st, const char *mailbox,
@@ -19,6 +21,11 @@ int store_cursor_set(struct store *st, const char *mailbox, gint64 uidvalidity,
                      gint64 last_uid);
 int store_cursor_reset(struct store *st, const char *mailbox,
                        gint64 uidvalidity);
+/* store_cursor_first - a mailbox's first poll: the cursor at last_uid
+ * (marked too: nothing below it is touched on the server), history_uid as
+ * in struct store_cursor. */
+int store_cursor_first(struct store *st, const char *mailbox,
+                       gint64 uidvalidity, gint64 last_uid, gint64 history_uid);
 int store_cursor_marked(struct store *st, const char *mailbox,
                         gint64 marked_uid);
 /* store_cursor_result - record a fetch outcome (err NULL = success). */
@@ -59,6 +66,10 @@ struct store_new_ticket {
 	bool needs_review;
 	gint64 linked_ticket; /* 0 = none */
 	gint64 at;            /* unix seconds */
+	/* history (012_history): stored closed at closed_at, without an
+	 * SLA clock, outside the report's ticket KPIs */
+	bool history;
+	gint64 closed_at;
 };
 /* store_ticket_create - *id_r is the new ticket number. */
 int store_ticket_create(struct store *st, const struct store_new_ticket *n,
@@ -111,6 +122,26 @@ int store_event_attach(struct store *st, gint64 ticket, gint64 message);
 /* store_event_global - an audit event about no ticket (a forged rating). */
 int store_event_global(struct store *st, const char *actor, const char *action,
                        const char *detail, gint64 message);
+
+/* ---- quarantine: mail that could not be stored (sql/011) ---- */
+
+struct store_quarantine {
+	const char *mailbox; /* cursor key, or NULL (tickctl import) */
+	const char *source;  /* label, never NULL */
+	gint64 uidvalidity, uid;
+	const char *error; /* why, UTF-8, bounded by the caller */
+	const void *raw;   /* the mail as it came */
+	size_t raw_len;
+	gint64 received; /* unix seconds */
+};
+
+/*
+ * store_quarantine_add - keep a mail that could not be stored, with the
+ * error, and make the error its mailbox's last error.  1 when kept, 0
+ * when these raw bytes were kept before (a fetch again), -E.  The caller
+ * moves the cursor in the same transaction.
+ */
+int store_quarantine_add(struct store *st, const struct store_quarantine *q);
 
 /* store_requester_language - the language of addr's newest other ticket
  * that has one (not ticket except), into *lang_r (g_free, NULL when

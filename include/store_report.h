@@ -11,8 +11,9 @@
 struct report;
 /*
  * store_report_load - feed r (report.h) with the ticket rows and the
- * pre-counted rows for r's two periods, optionally only for one queue
- * and/or one assignee, in one REPEATABLE READ snapshot (inside the
+ * pre-counted rows for r's two periods, optionally only for some queues
+ * (queue: one name, or several separated by newlines) and/or one
+ * assignee, in one REPEATABLE READ snapshot (inside the
  * caller's transaction when there is one).  Tickets stream through a
  * cursor, so memory does not grow with the row count here.
  * Escalations are event rows with action 'escalated' (escalate.c), level
@@ -46,5 +47,26 @@ int store_csat_rate(struct store *st, gint64 ticket, const char *rating,
  * send, 0 sent already (by us or another instance), -E. */
 int store_digest_claim(struct store *st, const char *schedule, gint64 start,
                        gint64 end);
+
+/* ---- the managers' digest lists (digest.c, digestview.h) ---- */
+/*
+ * store_digest_needs - append struct digestview_item* (the caller frees
+ * them with digestview_item_free) to out: open tickets whose SLA target
+ * is breached or warned as of the tick's last evaluation (kind BREACH /
+ * AT_RISK, at = due, what = the target), bad ratings and escalations in
+ * [since, until) (at = when; what = comment / detail), the 5 open
+ * tickets whose customer waits longest for us (at = since when).  queues:
+ * newline-separated queue names, NULL = all.  0 or -E.
+ */
+int store_digest_needs(struct store *st, const char *queues, gint64 since,
+                       gint64 until, GPtrArray *out);
+/*
+ * store_digest_load - the workload: struct digestview_load* per agent
+ * (open tickets now; agent mails stored in [from, to)) appended to out
+ * (digestview_load_free), open unassigned tickets in *unassigned_r.
+ * queues as above.  0 or -E.
+ */
+int store_digest_load(struct store *st, const char *queues, gint64 from,
+                      gint64 to, GPtrArray *out, gint64 *unassigned_r);
 
 #endif

@@ -95,6 +95,7 @@ int store_sla_notices_sent(struct store *st, const gint64 *ids, size_t n,
 struct store_sla_info {
 	char *subject, *requester, *requester_name, *queue, *assignee;
 	char *last_text; /* the last customer message's new part */
+	char *history;   /* "N earlier tickets (last: ...)", "" for none */
 	char priority[16], status[16];
 	gint64 created;
 };

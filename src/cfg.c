@@ -112,6 +112,8 @@ static cfg_check_fn cfg_check_imap_url, cfg_check_smtp_url, cfg_check_tag,
     cfg_check_charset;
 
 static const char *const cfg_after_names[] = {"seen", "move", "none", NULL};
+static const char *const cfg_first_run_names[] = {"history", "new", "skip",
+                                                  NULL};
 static const char *const cfg_drop_names[] = {"ticket", "drop", NULL};
 static const char *const cfg_trust_names[] = {"authenticated", "header", NULL};
 static const char *const cfg_role_names[] = {"agent", "manager", NULL};
@@ -236,6 +238,9 @@ static const struct cfg_key cfg_keys[] = {
     K_BOOL("imap.idle", C_(imap.idle), true),
     K_INT("imap.timeout", C_(imap.timeout), 60, 1, 3600),
     K_INT("imap.batch", C_(imap.batch), 100, 1, 10000),
+    K_CHOICE("imap.first_run", C_(imap.first_run), cfg_first_run_names,
+             CFG_FIRST_HISTORY, 0),
+    K_INT("imap.first_run_age", C_(imap.first_run_age), 0, 0, 3650 * 86400),
 
     K_GROUP("smtp"),
     K_STR("smtp.url", C_(smtp.url), NULL, cfg_check_smtp_url, CFG_F_REQUIRED),
@@ -292,6 +297,10 @@ static const struct cfg_key cfg_keys[] = {
     K_INT("limits.suppress_days", C_(limits.suppress_days), 30, 0, 3650),
     K_INT("limits.breaker_cooldown", C_(limits.breaker_cooldown), 900, 0,
           7 * 86400),
+    /* 3 days: a weekend's mail read on Monday is still answered, a
+     * restored backup or a re-synced folder is not */
+    K_INT("limits.max_mail_age", C_(limits.max_mail_age), 3 * 86400, 3600,
+          20000 * 86400),
 
     K_GROUP("report"),
     K_BOOL("report.daily", C_(report.daily), false),
@@ -314,6 +323,10 @@ static const struct cfg_key cfg_keys[] = {
            OFF(struct cfg_person, name)),
     K_STR("people.*.team", P_(team), NULL, NULL, 0),
     K_CHOICE("people.*.role", P_(role), cfg_role_names, CFG_ROLE_AGENT, 0),
+    /* managers: the queues their digest covers (checked by
+     * cfg_check_people_queues once the queues are known) */
+    K_STRS("people.*.queues", P_(queues), 0),
+    K_ELEM("people.*.queues.*"),
 
     K_GROUP("agents"),
     K_STR("agents.authserv_id", C_(agents.authserv_id), NULL,
@@ -413,6 +426,7 @@ static const struct cfg_key cfg_keys[] = {
     K_STR("queues.*.calendar", Q_(calendar), NULL, NULL, QK),
     K_STR("queues.*.sla", Q_(sla), NULL, NULL, QK),
     K_KEEPINT("queues.*.retention_days", Q_(retention_days), 0, 36500),
+    K_CHOICE("queues.*.first_run", Q_(first_run), cfg_first_run_names, 0, QK),
 };
 
 #define CFG_NKEYS ARRAY_SIZE(cfg_keys)
@@ -1175,6 +1189,40 @@ cfg_load_people(struct cfg_ctx *x, struct cfg *c)
 	}
 }
 
+/* cfg_check_people_queues - every people.*.queues entry names a queue
+ * (after cfg_load_queues). */
+static void
+cfg_check_people_queues(struct cfg_ctx *x, struct cfg *c)
+{
+	const config_setting_t *list = config_lookup(x->lc, "people");
+	int n = list && config_setting_is_list(list)
+	            ? config_setting_length(list)
+	            : 0;
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, i);
+		const config_setting_t *a =
+		    config_setting_is_group(e)
+		        ? config_setting_get_member(e, "queues")
+		        : NULL;
+		int m = a && config_setting_is_aggregate(a)
+		            ? config_setting_length(a)
+		            : 0;
+
+		for (int k = 0; k < m; k++) {
+			const config_setting_t *q =
+			    config_setting_get_elem(a, k);
+			const char *name = config_setting_get_string(q);
+
+			if (name != NULL && *name != '\0' &&
+			    cfg_queue_by_name(c, name) == NULL)
+				cfg_error(x, q,
+				          "people.queues: no queue named '%s'",
+				          name);
+		}
+	}
+}
+
 const char *
 cfg_agents_warning(const struct cfg *c)
 {
@@ -1267,6 +1315,7 @@ cfg_queue_inherit(const struct cfg *c)
 	q->sla = g_strdup(c->tickets.sla);
 	q->acknowledge = c->tickets.acknowledge;
 	q->retention_days = c->tickets.retention_days;
+	q->first_run = c->imap.first_run;
 	return q;
 }
 
@@ -1292,6 +1341,7 @@ cfg_queue_view(const struct cfg *c, struct cfg_queue *q)
 	v->tickets.sla = q->sla;
 	v->tickets.acknowledge = q->acknowledge;
 	v->tickets.retention_days = q->retention_days;
+	v->imap.first_run = q->first_run;
 	v->smtp.from = q->from;
 	v->smtp.from_name = q->from_name;
 	q->view = v;
@@ -1946,6 +1996,7 @@ cfg_load(const char *path, bool need_secrets, struct cfg **cfg_r,
 	cfg_load_sla(&x, c);
 	cfg_load_templates(&x, c, dir);
 	cfg_load_queues(&x, c);
+	cfg_check_people_queues(&x, c);
 	config_destroy(&lc);
 
 	if (errors->len > nerr) {
@@ -2003,4 +2054,12 @@ cfg_default_path(void)
 	const char *p = getenv("TICKD_CONF");
 
 	return p && *p ? p : "/etc/tickd/tickd.conf";
+}
+
+const char *
+cfg_first_run_name(enum cfg_first_run f)
+{
+	if ((size_t)f >= ARRAY_SIZE(cfg_first_run_names) - 1)
+		return "?";
+	return cfg_first_run_names[f];
 }

@@ -26,8 +26,45 @@ command_kind_name(enum command_kind k)
 		return "assign";
 	case COMMAND_NOTE:
 		return "note";
+	case COMMAND_SHOW:
+		return "show";
+	case COMMAND_SEARCH:
+		return "search";
+	case COMMAND_LIST:
+		return "list";
 	}
 	return "?";
+}
+
+bool
+command_is_question(enum command_kind k)
+{
+	return k == COMMAND_SHOW || k == COMMAND_SEARCH || k == COMMAND_LIST;
+}
+
+/* command_list_arg - "mine", "breached", "queue NAME" (a queue name is
+ * letters, digits, '-', '_' and '.'), normalised; NULL when not. */
+static char *
+command_list_arg(const char *arg)
+{
+	const char *q;
+
+	if (g_ascii_strcasecmp(arg, "mine") == 0)
+		return g_strdup("mine");
+	if (g_ascii_strcasecmp(arg, "breached") == 0)
+		return g_strdup("breached");
+	if (g_ascii_strncasecmp(arg, "queue", 5) != 0 ||
+	    !g_ascii_isspace(arg[5]))
+		return NULL;
+	q = arg + 5;
+	while (g_ascii_isspace(*q))
+		q++;
+	if (*q == '\0' || strlen(q) > 64)
+		return NULL;
+	for (const char *p = q; *p; p++)
+		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
+			return NULL;
+	return g_strconcat("queue ", q, NULL);
 }
 
 static void
@@ -160,6 +197,42 @@ command_line(struct command_list *l, const char *line, size_t len,
 		l->note = true;
 		if (*arg != '\0' && *note_text_r == NULL)
 			*note_text_r = g_strdup(arg);
+	} else if (g_ascii_strcasecmp(name, "show") == 0) {
+		char *end;
+		gint64 n;
+		c->kind = COMMAND_SHOW;
+		if (*arg == '#')
+			arg++;
+		if (*arg != '\0') {
+			n = g_ascii_strtoll(arg, &end, 10);
+			if (*end != '\0' || n <= 0) {
+				command_reject(l, line, len,
+				               "#show takes a ticket number or "
+				               "nothing (the mail's ticket)",
+				               false);
+				goto drop;
+			}
+			c->arg = g_strdup_printf("%" G_GINT64_FORMAT, n);
+		}
+	} else if (g_ascii_strcasecmp(name, "search") == 0) {
+		c->kind = COMMAND_SEARCH;
+		if (*arg == '\0' || strlen(arg) > COMMAND_MAX_WORDS) {
+			command_reject(l, line, len,
+			               "#search needs words (at most 200 "
+			               "bytes)",
+			               false);
+			goto drop;
+		}
+		c->arg = g_strdup(arg);
+	} else if (g_ascii_strcasecmp(name, "list") == 0) {
+		c->kind = COMMAND_LIST;
+		if ((c->arg = command_list_arg(arg)) == NULL) {
+			command_reject(l, line, len,
+			               "#list takes mine, breached or queue "
+			               "NAME",
+			               false);
+			goto drop;
+		}
 	} else {
 		command_reject(l, line, len, "unknown command", true);
 		goto drop;
@@ -201,8 +274,7 @@ command_parse(const char *text, struct command_list *out)
 		}
 		if (a < b) {
 			if (++lines > COMMAND_MAX_LINES)
-				command_reject(out, a, (size_t)(b - a),
-				               "too many command lines", false);
+				out->excess++;
 			else if (b - a > COMMAND_MAX_LINE)
 				command_reject(out, a, (size_t)(b - a),
 				               "command line too long", false);
@@ -217,6 +289,11 @@ command_parse(const char *text, struct command_list *out)
 		}
 		line = nl + 1;
 	}
+	out->question = out->cmds->len > 0 && out->rejected->len == 0;
+	for (guint i = 0; i < out->cmds->len; i++)
+		if (!command_is_question(
+		        ((struct command *)out->cmds->pdata[i])->kind))
+			out->question = false;
 	if (note_text != NULL)
 		out->text = g_strconcat(note_text, "\n", body, NULL);
 	else

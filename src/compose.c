@@ -274,6 +274,9 @@ compose_esc_item_text(const struct cfg *cfg, GString *s,
 		                       it->what);
 	g_string_append_printf(s, "  Subject:  %s\n", it->subject);
 	g_string_append_printf(s, "  Customer: %s\n", it->customer);
+	g_string_append_printf(
+	    s, "  History:  %s\n",
+	    it->history && *it->history ? it->history : "no earlier tickets");
 	g_string_append_printf(s, "  Queue:    %s\n", it->queue);
 	g_string_append_printf(s, "  Priority: %s\n", it->priority);
 	g_string_append_printf(s, "  Status:   %s\n", it->status);
@@ -359,5 +362,30 @@ compose_escalation(const struct cfg *cfg, const struct compose_esc *e)
 	o.extra = compose_auto_headers(cfg, "auto-generated",
 	                               high ? "high" : NULL, &hdrs);
 	o.date = e->now;
+	return mime_build(&o);
+}
+
+GBytes *
+compose_answer(const struct cfg *cfg, const struct compose_answer *a)
+{
+	g_autofree char *text = g_strdup_printf(
+	    "%s\n-- \n%s\nThis is an automatic answer to your question "
+	    "by mail;\nonly configured agents get one.\n",
+	    a->text, cfg->smtp.from_name);
+	struct compose_auto hdrs;
+	struct mime_out o = {
+	    .from_name = cfg->smtp.from_name,
+	    .from_addr = cfg->smtp.from,
+	    .to_name = a->to_name,
+	    .to_addr = a->to_addr,
+	    .subject = a->subject,
+	    .text = text,
+	    .message_id = a->message_id,
+	    .in_reply_to = a->in_reply_to,
+	    .references = a->in_reply_to,
+	    .date = a->now,
+	};
+
+	o.extra = compose_auto_headers(cfg, "auto-replied", NULL, &hdrs);
 	return mime_build(&o);
 }

@@ -6,6 +6,8 @@
 #include "cfg.h"
 #include "corpus.h"
 #include "digest.h"
+#include "history.h"
+#include "imap.h"
 #include "ingest.h"
 #include "limit.h"
 #include "lifecycle.h"
@@ -16,6 +18,7 @@
 #include "store_admin.h"
 #include "store_ingest.h"
 #include "store_outbox.h"
+#include "store_search.h"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -45,10 +48,20 @@ ctl_usage(FILE *f)
 	    "  import [--queue Q] [--at WHEN] [FILE...]  ingest raw mails "
 	    "(stdin\n"
 	    "          when no FILE), as if at WHEN (unix seconds, ISO 8601)\n"
+	    "  import --history [--queue Q] PATH...  mbox files, Maildirs or "
+	    "mails as\n"
+	    "                        closed history (nothing sent; "
+	    "resumable)\n"
 	    "  tick [--at WHEN]      pending reminders and auto-close now\n"
 	    "  tickets [--json] [--status S] [--queue Q] [--priority P]\n"
-	    "          [--assignee ADDR|-] [--breached]\n"
+	    "          [--assignee ADDR|-] [--breached] [--requester "
+	    "ADDR|@DOMAIN]\n"
 	    "  ticket N [--json]     one ticket with messages and events\n"
+	    "  search WORDS [--queue Q] [--status S] [--from T] [--to T] "
+	    "[--limit N]\n"
+	    "         [--kept] [--json]  full-text search (\"a phrase\", "
+	    "-word, or, word*);\n"
+	    "                        --kept: stored mail without a ticket\n"
 	    "  close N               set the ticket's status to closed\n"
 	    "  assign N ADDR|-       assign to a person of the config (- = "
 	    "nobody)\n"
@@ -56,6 +69,9 @@ ctl_usage(FILE *f)
 	    "  note N TEXT...        add an internal note\n"
 	    "  outbox [--all] [--json] [--retry ID]\n"
 	    "  status [--json]       mailboxes, outbox, suppressions, breaker\n"
+	    "  quarantine [--json]   mail that could not be stored, kept "
+	    "for review\n"
+	    "  quarantine raw ID     its raw bytes (e.g. to import again)\n"
 	    "  breaker reset         close the circuit breaker, send held "
 	    "mail\n"
 	    "  init-secret           create tickets.secret_file\n"
@@ -68,7 +84,7 @@ ctl_usage(FILE *f)
 	    "  parse FILE [--json]   show how tickd parses a mail\n"
 	    "  corpus-report DIR     parse every mail below DIR\n"
 	    "  report [--from T] [--to T] [--queue Q] [--agent A] "
-	    "[--json|--csv]\n"
+	    "[--json|--csv|--html FILE]\n"
 	    "                        KPIs of [from, to) and the period "
 	    "before it\n"
 	    "                        (T: YYYY-MM-DD = midnight UTC, or ISO "
@@ -158,6 +174,10 @@ ctl_import_one(struct ctl *c, const char *name, int fd)
 		return err_is_transient(r) || r == -ENOTCONN ? EX_TEMPFAIL
 		                                             : EX_SOFTWARE;
 	}
+	if (out.kind == INGEST_QUARANTINED)
+		/* stored all the same: an MTA must not retry or bounce it */
+		fprintf(stderr, "tickctl: import '%s': quarantined: %s\n", name,
+		        out.error);
 	if (c->json)
 		printf("{\"file\":\"%s\",\"result\":\"%s\",\"ticket\":"
 		       "%" G_GINT64_FORMAT
@@ -210,10 +230,71 @@ ctl_take_at(struct ctl *c, int *argc, char **argv)
 	return EX_OK;
 }
 
+/* ctl_import_history - `import --history PATH...`: the summary on stdout
+ * (JSON with --json), the progress line on stderr when it is a terminal.
+ * 0 when every mail was stored or a duplicate, 65 when some failed (the
+ * others are stored), 75 when the database went away (run again: what
+ * was committed is skipped). */
+static int
+ctl_import_history(struct ctl *c, int argc, char **argv)
+{
+	struct history_stats s;
+	int r;
+
+	if (argc == 0) {
+		fprintf(stderr, "usage: tickctl import --history [--queue Q] "
+		                "MBOX|MAILDIR|FILE...\n");
+		return EX_USAGE;
+	}
+	r = history_import(c->qcfg ? c->qcfg : c->cfg, c->st, argv, argc,
+	                   isatty(STDERR_FILENO) && isatty(STDOUT_FILENO), &s);
+	if (c->json)
+		printf("{\"total\":%" G_GINT64_FORMAT
+		       ",\"imported\":%" G_GINT64_FORMAT
+		       ",\"duplicates\":%" G_GINT64_FORMAT
+		       ",\"machine\":%" G_GINT64_FORMAT
+		       ",\"failed\":%" G_GINT64_FORMAT
+		       ",\"seconds\":%.3f,\"complete\":%s}\n",
+		       s.total, s.imported, s.duplicates, s.machine, s.failed,
+		       s.seconds, r == 0 ? "true" : "false");
+	else
+		printf("import --history: %" G_GINT64_FORMAT
+		       " mails in %.1f s (%.0f/s): %" G_GINT64_FORMAT
+		       " imported, %" G_GINT64_FORMAT
+		       " duplicates, %" G_GINT64_FORMAT
+		       " machine mail, %" G_GINT64_FORMAT " failed\n",
+		       s.total, s.seconds,
+		       s.seconds > 0 ? (double)(s.imported + s.duplicates +
+		                                s.machine + s.failed) /
+		                           s.seconds
+		                     : 0.0,
+		       s.imported, s.duplicates, s.machine, s.failed);
+	for (guint i = 0; i < s.failures->len; i++)
+		fprintf(stderr, "tickctl: import --history: failed: %s\n",
+		        (char *)s.failures->pdata[i]);
+	if ((gint64)s.failures->len < s.failed)
+		fprintf(stderr,
+		        "tickctl: import --history: ... and %" G_GINT64_FORMAT
+		        " more failed\n",
+		        s.failed - (gint64)s.failures->len);
+	history_stats_clear(&s);
+	if (r == -ENOENT || r == -ENOTDIR || r == -EIO || r == -EACCES)
+		return EX_NOINPUT;
+	if (r < 0) {
+		fprintf(stderr,
+		        "tickctl: import --history: stopped: %s; run it again "
+		        "to go on (stored mails are skipped)\n",
+		        store_error(c->st));
+		return EX_TEMPFAIL;
+	}
+	return s.failed > 0 ? EX_DATAERR : EX_OK;
+}
+
 static int
 ctl_import(struct ctl *c, int argc, char **argv)
 {
 	int rc = ctl_open(c, true, true);
+	bool history = false;
 
 	/* An MTA bounces on 69 but retries on 75: a database that is down
 	 * must not lose the mail. */
@@ -221,6 +302,11 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		return EX_TEMPFAIL;
 	if (rc != EX_OK)
 		return rc;
+	if (argc >= 1 && strcmp(argv[0], "--history") == 0) {
+		history = true;
+		argc--;
+		argv++;
+	}
 	if ((rc = ctl_take_at(c, &argc, argv)) != EX_OK)
 		return rc;
 	if (argc >= 2 && strcmp(argv[0], "--queue") == 0) {
@@ -237,7 +323,14 @@ ctl_import(struct ctl *c, int argc, char **argv)
 		c->qcfg =
 		    ((const struct cfg_queue *)c->cfg->queues->pdata[0])->view;
 	}
+	if (argc >= 1 && strcmp(argv[0], "--history") == 0) {
+		history = true;
+		argc--;
+		argv++;
+	}
 	mime_init();
+	if (history)
+		return ctl_import_history(c, argc, argv);
 	if (argc == 0)
 		return ctl_import_one(c, "-", STDIN_FILENO);
 	for (int i = 0; i < argc && rc == EX_OK; i++) {
@@ -393,6 +486,8 @@ ctl_tickets(struct ctl *c, int argc, char **argv)
 			dst = &f.priority;
 		else if (strcmp(argv[i], "--assignee") == 0)
 			dst = &f.assignee;
+		else if (strcmp(argv[i], "--requester") == 0)
+			dst = &f.requester;
 		else {
 			fprintf(stderr,
 			        "tickctl: tickets: unknown option "
@@ -754,6 +849,133 @@ ctl_status_queues(const struct ctl *c)
 	store_table_clear(&t);
 }
 
+/* ctl_first_run_what - what imap.first_run does with present mail. */
+static const char *
+ctl_first_run_what(const struct cfg *v, char *buf, size_t len)
+{
+	switch (v->imap.first_run) {
+	case CFG_FIRST_HISTORY:
+		if (v->imap.first_run_age > 0)
+			snprintf(
+			    buf, len,
+			    "history: mail older than %d s stored as closed "
+			    "history, nothing sent; younger mail is new",
+			    v->imap.first_run_age);
+		else
+			snprintf(buf, len,
+			         "history: stored as closed history, "
+			         "nothing sent");
+		break;
+	case CFG_FIRST_NEW:
+		snprintf(
+		    buf, len,
+		    "new: handled as new mail; no acknowledgement for mail "
+		    "older than %d s (limits.max_mail_age)",
+		    v->limits.max_mail_age);
+		break;
+	case CFG_FIRST_SKIP:
+		snprintf(buf, len, "skip: left on the server, not imported");
+		break;
+	}
+	return buf;
+}
+
+/* ctl_status_first_run - mailboxes tickd has not polled yet: how many
+ * mails wait in them (an IMAP STATUS; the passwords are read only for
+ * this) and what imap.first_run will do with them; and first runs still
+ * going on.  A line per such mailbox; nothing when there is none. */
+static int
+ctl_status_first_run(struct ctl *c)
+{
+	g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *sc = NULL;
+	bool header = false, secrets_tried = false;
+	char what[160];
+	int r = 0;
+
+	for (guint i = 0; i < c->cfg->queues->len && r >= 0; i++) {
+		const struct cfg *v =
+		    ((const struct cfg_queue *)c->cfg->queues->pdata[i])->view;
+		const char *folders[] = {v->imap.mailbox, v->imap.sent_mailbox};
+		for (int f = 0; f < 2; f++) {
+			g_autofree char *key = NULL, *line = NULL;
+			struct store_cursor cur = {0};
+			struct imap_status ist;
+			if (folders[f] == NULL || *folders[f] == '\0')
+				continue;
+			key = g_strdup_printf("%s:%s", v->tickets.queue,
+			                      folders[f]);
+			r = store_cursor_get(c->st, key, &cur);
+			if (r < 0 && r != -ENOENT)
+				break;
+			ctl_first_run_what(v, what, sizeof(what));
+			if (r == 0 &&
+			    !(cur.uidvalidity == 0 && cur.last_uid == 0)) {
+				r = 0;
+				if (cur.history_uid <= cur.last_uid + 1)
+					continue;
+				line = g_strdup_printf(
+				    "%s: first run going on, uid "
+				    "%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+				    "; %s",
+				    key, cur.last_uid, cur.history_uid - 1,
+				    what);
+			} else {
+				r = 0;
+				if (!secrets_tried) {
+					secrets_tried = true;
+					if (cfg_load(c->config_path, true, &sc,
+					             errors) < 0)
+						sc = NULL;
+				}
+				if (sc == NULL || i >= sc->queues->len) {
+					line = g_strdup_printf(
+					    "%s: not polled yet (cannot count "
+					    "its mail: %s); first run: %s",
+					    key,
+					    errors->len
+					        ? (char *)errors->pdata[0]
+					        : "no password",
+					    what);
+				} else {
+					const struct cfg *sv =
+					    ((const struct cfg_queue *)
+					         sc->queues->pdata[i])
+					        ->view;
+					struct imap_params ip = {
+					    .url = sv->imap.url,
+					    .user = sv->imap.user,
+					    .password = sv->imap.password,
+					    .starttls = sv->imap.starttls,
+					    .connect_timeout = 10,
+					    .timeout = 20,
+					};
+					struct imap *im = imap_new(&ip);
+					if (imap_status(im, folders[f], &ist) ==
+					    0)
+						line = g_strdup_printf(
+						    "%s: not polled yet, %u "
+						    "mails wait; first run: %s",
+						    key, ist.messages, what);
+					else
+						line = g_strdup_printf(
+						    "%s: not polled yet (IMAP "
+						    "STATUS failed: %s); first "
+						    "run: %s",
+						    key, imap_error(im), what);
+					imap_free(&im);
+				}
+			}
+			if (!header)
+				printf("\nfirst run:\n");
+			header = true;
+			printf("%s\n", line);
+		}
+	}
+	cfg_free(&sc);
+	return r;
+}
+
 static int
 ctl_status(struct ctl *c)
 {
@@ -765,6 +987,7 @@ ctl_status(struct ctl *c)
 	    {STORE_VIEW_MAILBOXES, "mailboxes", "no mailbox fetched yet"},
 	    {STORE_VIEW_OUTBOX, "outbox", ""},
 	    {STORE_VIEW_SUPPRESSED, "suppressed addresses", "none"},
+	    {STORE_VIEW_REVIEW, "review (tickctl quarantine)", ""},
 	};
 	int rc = ctl_open(c, false, true), r = 0;
 
@@ -774,6 +997,8 @@ ctl_status(struct ctl *c)
 		return ctl_print_json(store_status_json(c->st, out, false),
 		                      out);
 	ctl_status_queues(c);
+	if ((r = ctl_status_first_run(c)) < 0)
+		return ctl_exit(r);
 	for (size_t i = 0; i < ARRAY_SIZE(parts) && r == 0; i++) {
 		struct store_table t;
 		store_table_init(&t);
@@ -784,6 +1009,52 @@ ctl_status(struct ctl *c)
 		}
 		store_table_clear(&t);
 	}
+	return ctl_exit(r);
+}
+
+/* ctl_quarantine - `tickctl quarantine [--json]` lists the mails that
+ * could not be stored; `tickctl quarantine raw ID` writes one's raw bytes
+ * to stdout, to look at or to import again once the cause is fixed. */
+static int
+ctl_quarantine(struct ctl *c, int argc, char **argv)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GBytes) raw = NULL;
+	struct store_table t;
+	gint64 id;
+	int rc, r;
+
+	if (argc > 0 && (strcmp(argv[0], "raw") != 0 || argc != 2 ||
+	                 (id = ctl_id(argv[1])) == 0)) {
+		fprintf(stderr, "usage: tickctl quarantine [--json] | "
+		                "quarantine raw ID\n");
+		return EX_USAGE;
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if (argc > 0) {
+		gsize n;
+		const void *p;
+		if ((r = store_quarantine_raw(c->st, id, &raw)) == -ENOENT)
+			fprintf(stderr,
+			        "tickctl: no quarantined mail %" G_GINT64_FORMAT
+			        "\n",
+			        id);
+		if (r < 0)
+			return ctl_exit(r);
+		p = g_bytes_get_data(raw, &n);
+		return fwrite(p, 1, n, stdout) == n && fflush(stdout) == 0
+		           ? EX_OK
+		           : EX_IOERR;
+	}
+	if (c->json)
+		return ctl_print_json(
+		    store_quarantine_list(c->st, NULL, out, false), out);
+	store_table_init(&t);
+	r = store_quarantine_list(c->st, &t, NULL, false);
+	if (r == 0)
+		ctl_table(&t, "no quarantined mail");
+	store_table_clear(&t);
 	return ctl_exit(r);
 }
 
@@ -903,11 +1174,39 @@ ctl_time(const char *s, gint64 *t_r)
 	return 0;
 }
 
+/* ctl_report_html - the digest's page for [from, to) into path: the
+ * same renderer as the managers' mail (digest_render). */
+static int
+ctl_report_html(struct ctl *c, const char *path, gint64 from, gint64 to,
+                gint64 now, const char *queue)
+{
+	g_autoptr(GString) page = g_string_new(NULL);
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GDateTime) f = g_date_time_new_from_unix_utc(from);
+	g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(to);
+	g_autofree char *fs = g_date_time_format(f, "%Y-%m-%d %H:%M");
+	g_autofree char *ts = g_date_time_format(t, "%Y-%m-%d %H:%M");
+	g_autofree char *title =
+	    g_strdup_printf("[%s] Support report %s .. %s UTC",
+	                    c->cfg->tickets.subject_tag, fs, ts);
+
+	if (digest_render(c->cfg, c->st, from, to, now, queue, title, NULL,
+	                  page) < 0) {
+		fprintf(stderr, "tickctl: report: %s\n", store_error(c->st));
+		return EX_SOFTWARE;
+	}
+	if (!g_file_set_contents(path, page->str, (gssize)page->len, &err)) {
+		fprintf(stderr, "tickctl: report: %s\n", err->message);
+		return EX_CANTCREAT;
+	}
+	return EX_OK;
+}
+
 static int
 ctl_report(struct ctl *c, int argc, char **argv)
 {
 	g_autoptr(GString) out = g_string_new(NULL);
-	const char *queue = NULL, *agent = NULL;
+	const char *queue = NULL, *agent = NULL, *html = NULL;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	gint64 from = 0, to = now;
 	bool csv = false, have_from = false;
@@ -934,6 +1233,8 @@ ctl_report(struct ctl *c, int argc, char **argv)
 			queue = argv[++i];
 		else if (strcmp(a, "--agent") == 0 && val)
 			agent = argv[++i];
+		else if (strcmp(a, "--html") == 0 && val)
+			html = argv[++i];
 		else {
 			fprintf(stderr,
 			        "tickctl: report: unknown argument "
@@ -957,6 +1258,8 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	}
 	if ((rc = ctl_open(c, false, true)) != EX_OK)
 		return rc;
+	if (html != NULL)
+		return ctl_report_html(c, html, from, to, now, queue);
 	/* the digest's own set-up: the same numbers for the same period */
 	if (digest_report(c->cfg, c->st, from, to, queue, agent, &pol, &r) <
 	    0) {
@@ -977,6 +1280,94 @@ ctl_report(struct ctl *c, int argc, char **argv)
 out:
 	report_free(&r);
 	return rc;
+}
+
+/* ctl_search - search WORDS... [--queue Q] [--status S] [--from T]
+ * [--to T] [--limit N] [--kept]: the words are every argument that is
+ * not an option, joined by spaces. */
+static int
+ctl_search(struct ctl *c, int argc, char **argv)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GString) words = g_string_new(NULL);
+	struct store_search_filter f = {.limit = 20};
+	struct store_table t;
+	const char *v;
+	int rc, r;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--kept") == 0) {
+			f.kept = true;
+			continue;
+		}
+		if (strcmp(a, "--queue") != 0 && strcmp(a, "--status") != 0 &&
+		    strcmp(a, "--from") != 0 && strcmp(a, "--to") != 0 &&
+		    strcmp(a, "--limit") != 0) {
+			if (a[0] == '-' && a[1] == '-') {
+				fprintf(stderr,
+				        "tickctl: search: unknown option "
+				        "'%s'\n",
+				        a);
+				return EX_USAGE;
+			}
+			g_string_append_printf(words, "%s%s",
+			                       words->len ? " " : "", a);
+			continue;
+		}
+		if ((v = ctl_arg(argc, argv, &i)) == NULL)
+			return EX_USAGE;
+		if (strcmp(a, "--queue") == 0)
+			f.queue = v;
+		else if (strcmp(a, "--status") == 0)
+			f.status = v;
+		else if (strcmp(a, "--limit") == 0) {
+			char *end;
+			gint64 l = g_ascii_strtoll(v, &end, 10);
+			f.limit =
+			    *end == '\0' && l >= 1 && l <= 1000 ? (int)l : 0;
+			if (f.limit == 0) {
+				fprintf(stderr, "tickctl: search: --limit "
+				                "is 1..1000\n");
+				return EX_USAGE;
+			}
+		} else if (ctl_time(v, strcmp(a, "--from") == 0 ? &f.from
+		                                                : &f.to) < 0) {
+			fprintf(stderr,
+			        "tickctl: search: '%s' is not a date "
+			        "(YYYY-MM-DD or ISO 8601)\n",
+			        v);
+			return EX_USAGE;
+		}
+	}
+	/* a bounded query: the words reach PostgreSQL as one parameter */
+	if (words->len > 1000) {
+		fprintf(stderr, "tickctl: search: words too long\n");
+		return EX_USAGE;
+	}
+	f.words = words->len ? words->str : NULL;
+	if (f.words == NULL && !f.kept) {
+		fprintf(stderr, "tickctl: search: what words?\n");
+		return EX_USAGE;
+	}
+	if (f.status && (f.kept || !ctl_one_of(f.status, ctl_statuses))) {
+		fprintf(stderr, "tickctl: search: --status is one of new, "
+		                "open, pending, resolved, closed, and not "
+		                "with --kept\n");
+		return EX_USAGE;
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if (c->json)
+		return ctl_print_json(store_search(c->st, &f, NULL, out, false),
+		                      out);
+	store_table_init(&t);
+	r = store_search(c->st, &f, &t, NULL, false);
+	if (r == 0)
+		ctl_table(&t, f.kept ? "no stored mail without a ticket matches"
+		                     : "no tickets match");
+	store_table_clear(&t);
+	return ctl_exit(r);
 }
 
 /* ---- retention and the data subject's rights ---- */
@@ -1218,14 +1609,24 @@ static const struct {
 	const char *name;
 	int (*fn)(struct ctl *c, int argc, char **argv);
 } ctl_commands[] = {
-    {"migrate", ctl_cmd_migrate}, {"import", ctl_import},
-    {"tickets", ctl_tickets},     {"ticket", ctl_ticket},
-    {"status", ctl_cmd_status},   {"close", ctl_cmd_close},
-    {"assign", ctl_cmd_assign},   {"priority", ctl_cmd_priority},
-    {"note", ctl_cmd_note},       {"outbox", ctl_outbox},
-    {"breaker", ctl_breaker},     {"init-secret", ctl_cmd_init_secret},
-    {"purge", ctl_purge},         {"forget", ctl_forget},
-    {"export", ctl_export},       {"report", ctl_report},
+    {"migrate", ctl_cmd_migrate},
+    {"import", ctl_import},
+    {"tickets", ctl_tickets},
+    {"ticket", ctl_ticket},
+    {"search", ctl_search},
+    {"status", ctl_cmd_status},
+    {"close", ctl_cmd_close},
+    {"assign", ctl_cmd_assign},
+    {"priority", ctl_cmd_priority},
+    {"note", ctl_cmd_note},
+    {"outbox", ctl_outbox},
+    {"breaker", ctl_breaker},
+    {"init-secret", ctl_cmd_init_secret},
+    {"purge", ctl_purge},
+    {"forget", ctl_forget},
+    {"export", ctl_export},
+    {"report", ctl_report},
+    {"quarantine", ctl_quarantine},
     {"tick", ctl_tick},
 };
 

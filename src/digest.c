@@ -3,7 +3,9 @@
  */
 #include "digest.h"
 
+#include "action.h"
 #include "compose.h"
+#include "digestview.h"
 #include "log.h"
 #include "mime.h"
 #include "store.h"
@@ -130,11 +132,11 @@ digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 }
 
 static char *
-digest_title(const struct cfg *cfg, const struct report *r,
+digest_title(const struct cfg *cfg, gint64 from, gint64 to,
              const char *schedule)
 {
-	g_autoptr(GDateTime) f = g_date_time_new_from_unix_utc(r->p.from);
-	g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(r->p.to - 1);
+	g_autoptr(GDateTime) f = g_date_time_new_from_unix_utc(from);
+	g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(to - 1);
 	g_autoptr(GTimeZone) tz =
 	    g_time_zone_new_identifier(cfg->report.timezone);
 	g_autoptr(GDateTime) fl = NULL, tl = NULL;
@@ -153,30 +155,221 @@ digest_title(const struct cfg *cfg, const struct report *r,
 	                       cfg->tickets.subject_tag, fs);
 }
 
-GBytes *
-digest_compose(const struct cfg *cfg, const struct report *r,
-               const char *schedule, const char *to_addr, const char *to_name,
-               gint64 now)
+/* digest_bounds - the trend buckets: n periods of to - from each, the
+ * last one [from, to).  Whole days step in local days of tz (a DST day
+ * is 23 or 25 hours, as the digest's own period is); other lengths in
+ * seconds.  bounds[0..n]. */
+static void
+digest_bounds(GTimeZone *tz, gint64 from, gint64 to, size_t n, gint64 *bounds)
 {
-	g_autofree char *title = digest_title(cfg, r, schedule);
-	g_autofree char *h =
-	    g_compute_checksum_for_string(G_CHECKSUM_SHA256, to_addr, -1);
+	gint64 len = to - from;
+	gint64 days = (len + 43200) / 86400;
+	g_autoptr(GDateTime) end = g_date_time_new_from_unix_utc(to);
+	g_autoptr(GDateTime) lend =
+	    end ? g_date_time_to_timezone(end, tz) : NULL;
+	bool local = days >= 1 && ABS(len - days * 86400) <= 3600 && lend;
+
+	for (size_t k = 0; k <= n; k++) {
+		if (local) {
+			g_autoptr(GDateTime) b = g_date_time_add_days(
+			    lend, -(gint)(days * (gint64)k));
+			bounds[n - k] = g_date_time_to_unix(b);
+		} else
+			bounds[n - k] = to - len * (gint64)k;
+	}
+}
+
+static char *
+digest_label(GTimeZone *tz, gint64 from, bool weekly)
+{
+	g_autoptr(GDateTime) d = g_date_time_new_from_unix_utc(from);
+	g_autoptr(GDateTime) l = d ? g_date_time_to_timezone(d, tz) : NULL;
+
+	if (l == NULL)
+		return g_strdup("?");
+	return g_date_time_format(l, weekly ? "week of %d %b" : "%a %d %b");
+}
+
+static gint
+digest_load_cmp(gconstpointer a, gconstpointer b)
+{
+	const struct digestview_load *x = *(const struct digestview_load **)a;
+	const struct digestview_load *y = *(const struct digestview_load **)b;
+
+	if (x->open != y->open)
+		return x->open > y->open ? -1 : 1;
+	return strcmp(x->agent, y->agent);
+}
+
+/* digest_time_note - how the times are measured, said once. */
+static char *
+digest_time_note(const struct cfg *cfg, const char *queues)
+{
+	g_autofree char *first = NULL;
+	const struct sla_calendar *cal;
+
+	if (queues != NULL)
+		first = g_strndup(queues, strcspn(queues, "\n"));
+	cal = digest_queue_calendar(cfg, first ? first : cfg->tickets.queue);
+	if (cal == NULL)
+		return g_strdup("Response and resolution times run round the "
+		                "clock (no SLA calendar); waiting and lateness "
+		                "are wall-clock time.");
+	return g_strdup_printf("Response and resolution times are business "
+	                       "time of the calendar '%s'; SLA met follows "
+	                       "each ticket's SLA policy; waiting and "
+	                       "lateness are wall-clock time.",
+	                       cal->name);
+}
+
+int
+digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
+              gint64 now, const char *queues, const char *title, GString *text,
+              GString *html)
+{
+	struct report *reps[DIGESTVIEW_TREND_MAX] = {NULL};
+	struct sla_policy pols[DIGESTVIEW_TREND_MAX];
+	char *labels[DIGESTVIEW_TREND_MAX] = {NULL};
+	gint64 bounds[DIGESTVIEW_TREND_MAX + 1];
+	g_autoptr(GPtrArray) items =
+	    g_ptr_array_new_with_free_func(digestview_item_free);
+	g_autoptr(GPtrArray) load =
+	    g_ptr_array_new_with_free_func(digestview_load_free);
+	g_autoptr(GTimeZone) tz = g_time_zone_new_identifier(
+	    cfg->report.timezone ? cfg->report.timezone : "UTC");
+	g_autofree char *note = digest_time_note(cfg, queues);
+	g_autofree char *scope = NULL;
+	bool weekly = to - from >= 6 * 86400;
+	size_t n = weekly ? 8 : 7;
+	struct digestview v = {.title = title, .now = now};
+	int rc = 0;
+
+	if (tz == NULL)
+		tz = g_time_zone_new_utc();
+	digest_bounds(tz, from, to, n, bounds);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = digest_report(cfg, st, bounds[i], bounds[i + 1], queues,
+		                   NULL, &pols[i], &reps[i]);
+		labels[i] = digest_label(tz, bounds[i], weekly);
+		v.trend[i] = reps[i];
+		v.trend_label[i] = labels[i];
+	}
+	v.n_trend = n;
+	/* "since the last digest": the same length back from now */
+	if (rc == 0)
+		rc = store_digest_needs(st, queues, now - (to - from), now,
+		                        items);
+	if (rc == 0)
+		rc = store_digest_load(st, queues, from, to, load,
+		                       &v.unassigned);
+	if (rc < 0)
+		goto out;
+	for (guint i = 0; i < items->len; i++) {
+		struct digestview_item *it = items->pdata[i];
+		if (cfg->tickets.secret_len > 0)
+			it->link = action_link(
+			    cfg->tickets.secret, cfg->tickets.secret_len,
+			    cfg->tickets.domain, cfg->smtp.from,
+			    cfg->tickets.subject_tag, it->ticket,
+			    "#assign me\n#priority high\n\n");
+	}
+	/* every agent of the whole company shows, also with nothing open */
+	for (guint i = 0; queues == NULL && i < cfg->people->len; i++) {
+		const struct cfg_person *p = cfg->people->pdata[i];
+		bool seen = false;
+
+		if (p->role != CFG_ROLE_AGENT)
+			continue;
+		for (guint k = 0; k < load->len && !seen; k++)
+			seen = g_ascii_strcasecmp(
+			           ((struct digestview_load *)load->pdata[k])
+			               ->agent,
+			           p->address) == 0;
+		if (!seen) {
+			struct digestview_load *l =
+			    g_new0(struct digestview_load, 1);
+			l->agent = g_strdup(p->address);
+			g_ptr_array_add(load, l);
+		}
+	}
+	g_ptr_array_sort(load, digest_load_cmp);
+	if (queues == NULL)
+		scope = g_strdup("all queues");
+	else {
+		g_auto(GStrv) q = g_strsplit(queues, "\n", -1);
+		g_autofree char *j = g_strjoinv(", ", q);
+		scope = g_strdup_printf("%s %s", q[1] ? "queues" : "queue", j);
+	}
+	v.scope = scope;
+	v.time_note = note;
+	v.items = items;
+	v.load = load;
+	if (text)
+		digestview_text(&v, text);
+	if (html)
+		digestview_html(&v, html);
+out:
+	for (size_t i = 0; i < n; i++) {
+		report_free(&reps[i]);
+		g_free(labels[i]);
+	}
+	return rc;
+}
+
+/* digest_person_queues - the queues a manager's digest covers, newline
+ * separated, or NULL for all.  g_free. */
+static char *
+digest_person_queues(const struct cfg_person *p)
+{
+	if (p->queues == NULL || p->queues[0] == NULL)
+		return NULL;
+	return g_strjoinv("\n", p->queues);
+}
+
+GBytes *
+digest_compose(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
+               const char *schedule, const struct cfg_person *to_person,
+               gint64 now, GHashTable *cache, int *rc_r)
+{
+	g_autofree char *title = digest_title(cfg, from, to, schedule);
+	g_autofree char *h = g_compute_checksum_for_string(
+	    G_CHECKSUM_SHA256, to_person->address, -1);
 	g_autofree char *msgid = NULL;
+	g_autofree char *queues = digest_person_queues(to_person);
+	g_autofree char *tkey = g_strconcat("t:", queues ? queues : "", NULL);
+	g_autofree char *hkey = g_strconcat("h:", queues ? queues : "", NULL);
 	g_autoptr(GString) text = g_string_new(NULL);
 	g_autoptr(GString) html = g_string_new(NULL);
+	const char *ct = cache ? g_hash_table_lookup(cache, tkey) : NULL;
+	const char *ch = cache ? g_hash_table_lookup(cache, hkey) : NULL;
 	struct compose_auto hdrs;
 	struct mime_out o = {0};
 
+	*rc_r = 0;
+	if (ct != NULL && ch != NULL) {
+		/* managers of the same queues get the same page */
+		g_string_assign(text, ct);
+		g_string_assign(html, ch);
+	} else {
+		*rc_r = digest_render(cfg, st, from, to, now, queues, title,
+		                      text, html);
+		if (*rc_r < 0)
+			return NULL;
+		if (cache != NULL) {
+			g_hash_table_insert(cache, g_steal_pointer(&tkey),
+			                    g_strdup(text->str));
+			g_hash_table_insert(cache, g_steal_pointer(&hkey),
+			                    g_strdup(html->str));
+		}
+	}
 	/* the same id for the same digest and manager: a resend after a
 	 * crash between the 250 and the outbox update is recognisable */
 	msgid = g_strdup_printf("tickd-digest.%s.%" G_GINT64_FORMAT ".%.16s@%s",
-	                        schedule, r->p.from, h, cfg->tickets.domain);
-	report_text(r, title, text);
-	report_html(r, title, html);
+	                        schedule, from, h, cfg->tickets.domain);
 	o.from_name = cfg->smtp.from_name;
 	o.from_addr = cfg->smtp.from;
-	o.to_name = to_name;
-	o.to_addr = to_addr;
+	o.to_name = to_person->name;
+	o.to_addr = to_person->address;
 	o.subject = title;
 	o.text = text->str;
 	o.html = html->str;
@@ -186,13 +379,14 @@ digest_compose(const struct cfg *cfg, const struct report *r,
 	return mime_build(&o);
 }
 
-/* digest_send - claim and queue one schedule's digest. */
+/* digest_send - claim and queue one schedule's digest: one mail per
+ * manager, each for the queues that manager is responsible for. */
 static int
 digest_send(const struct cfg *cfg, struct store *st, const char *schedule,
             gint64 now, GPtrArray *managers)
 {
-	struct report *r = NULL;
-	struct sla_policy pol;
+	g_autoptr(GHashTable) cache =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	gint64 from, to;
 	int rc, queued = 0;
 
@@ -204,15 +398,16 @@ digest_send(const struct cfg *cfg, struct store *st, const char *schedule,
 		return rc;
 	if ((rc = store_digest_claim(st, schedule, from, to)) <= 0)
 		goto out; /* sent before, by us or another instance */
-	if ((rc = digest_report(cfg, st, from, to, NULL, NULL, &pol, &r)) < 0)
-		goto out;
 	for (guint i = 0; i < managers->len; i++) {
 		const struct cfg_person *p = managers->pdata[i];
-		g_autoptr(GBytes) wire =
-		    digest_compose(cfg, r, schedule, p->address, p->name, now);
+		g_autoptr(GBytes) wire = digest_compose(
+		    cfg, st, from, to, schedule, p, now, cache, &rc);
 		gsize len;
-		const void *data = g_bytes_get_data(wire, &len);
+		const void *data;
 
+		if (wire == NULL)
+			goto out;
+		data = g_bytes_get_data(wire, &len);
 		rc = store_outbox_add(st, 0, 0, "digest", cfg->smtp.from,
 		                      p->address, data, len);
 		if (rc < 0)
@@ -220,7 +415,6 @@ digest_send(const struct cfg *cfg, struct store *st, const char *schedule,
 		queued++;
 	}
 out:
-	report_free(&r);
 	if (rc < 0) {
 		store_rollback(st);
 		return rc;

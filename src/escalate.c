@@ -657,6 +657,7 @@ escalate_item(struct escalate_tick *x, const struct store_sla_notice *n,
 	it->status = info->status;
 	it->assignee = info->assignee;
 	it->last_text = info->last_text;
+	it->history = info->history;
 	it->age_min = sla_business_minutes(cal, info->created, x->now);
 	if (p != NULL) {
 		int min = strcmp(n->kind, "next_response") == 0

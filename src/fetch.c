@@ -19,7 +19,8 @@ struct fetch_ctx {
 	volatile sig_atomic_t *stop;
 	struct imap *im;
 	gint64 uidvalidity;
-	GArray *pending; /* uint32_t UIDs ingested in the open transaction */
+	gint64 history_uid; /* store_cursor.history_uid */
+	GArray *pending;    /* uint32_t UIDs ingested in the open transaction */
 	GPtrArray *pending_logs; /* their ingest_log lines, for after COMMIT */
 	size_t pending_bytes;
 	guint commit_max; /* mails per transaction */
@@ -104,6 +105,7 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	    .uid = uid,
 	    .sent_folder = x->mb->sent,
 	};
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	struct ingest_outcome out;
 	g_autoptr(GBytes) placeholder = NULL;
 	int r;
@@ -121,12 +123,17 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 		placeholder = fetch_oversized(x->mb, uid, size);
 		data = g_bytes_get_data(placeholder, &size);
 	}
-	r = ingest_mail(x->cfg, x->st, data, size, &src,
-	                g_get_real_time() / G_USEC_PER_SEC, &out);
+	if (uid < x->history_uid) /* there before tickd's first poll */
+		src.history_before = x->cfg->imap.first_run_age > 0
+		                         ? now - x->cfg->imap.first_run_age
+		                         : G_MAXINT64;
+	r = ingest_mail(x->cfg, x->st, data, size, &src, now, &out);
 	if (r < 0) {
 		x->err = r;
-		/* Only this mail's savepoint was undone: keep the mails
-		 * before it (unless the connection took them along). */
+		/* A transient failure (ingest_mail quarantines a mail that
+		 * fails for good and returns 0): only this mail's savepoint
+		 * was undone, so keep the mails before it (unless the
+		 * connection took them along) and fetch it again later. */
 		if (r == -ENOTCONN) {
 			(void)store_batch_end(x->st, false);
 			if (x->pending->len > 0)
@@ -157,6 +164,9 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 		break;
 	case INGEST_DUPLICATE:
 		x->stats->duplicates++;
+		break;
+	case INGEST_QUARANTINED:
+		x->stats->quarantined++;
 		break;
 	default:
 		x->stats->other++;
@@ -246,6 +256,46 @@ fetch_mark(struct fetch_ctx *x, struct imap *im, const uint32_t *uids, size_t n,
 	return store_cursor_marked(x->st, x->mb->key, upto);
 }
 
+/*
+ * fetch_first - a mailbox's first poll (no cursor yet): imap.first_run
+ * decides what the mail already in it is.  "history" records UIDNEXT as
+ * the history boundary, "skip" puts the cursor at the end, "new" starts
+ * at UID 0 as every poll did before.  0 or -E (store).
+ */
+static int
+fetch_first(struct fetch_ctx *x, struct store_cursor *c,
+            const struct imap_status *status, gint64 end)
+{
+	const struct cfg *cfg = x->cfg;
+
+	c->uidvalidity = status->uidvalidity;
+	c->last_uid = c->marked_uid = c->history_uid = 0;
+	switch (cfg->imap.first_run) {
+	case CFG_FIRST_NEW:
+		log_notice("fetch: '%s': first poll, the %u mails there are "
+		           "new mail (imap.first_run = new)",
+		           x->mb->folder, status->messages);
+		return store_cursor_reset(x->st, x->mb->key,
+		                          status->uidvalidity);
+	case CFG_FIRST_SKIP:
+		c->last_uid = c->marked_uid = end;
+		log_notice("fetch: '%s': first poll, %u mails left alone "
+		           "(imap.first_run = skip), reading from uid "
+		           "%" G_GINT64_FORMAT,
+		           x->mb->folder, status->messages, end + 1);
+		break;
+	case CFG_FIRST_HISTORY:
+		c->history_uid = end + 1;
+		log_notice("fetch: '%s': first poll, the %u mails below uid "
+		           "%" G_GINT64_FORMAT " are history (imap.first_run = "
+		           "history)",
+		           x->mb->folder, status->messages, end + 1);
+		break;
+	}
+	return store_cursor_first(x->st, x->mb->key, c->uidvalidity,
+	                          c->last_uid, c->history_uid);
+}
+
 /* fetch_repair_marks - a crash between COMMIT and the mark left UIDs in
  * (marked_uid, last_uid]: mark them now (marking is idempotent). */
 static int
@@ -279,6 +329,7 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	struct imap_status status;
 	g_autoptr(GArray) uids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	bool server = false;
+	bool first;
 	int r;
 
 	x.im = im;
@@ -289,9 +340,28 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	r = store_cursor_get(st, mb->key, &c);
 	if (r < 0 && r != -ENOENT)
 		goto out;
+	/* a failed first poll leaves a row with uidvalidity 0: still first */
+	first = r == -ENOENT || (c.uidvalidity == 0 && c.last_uid == 0);
 	if ((r = imap_status(im, mb->folder, &status)) < 0)
 		goto imap_fail;
-	if (r == 0 && c.uidvalidity != status.uidvalidity) {
+	if (first) {
+		gint64 end =
+		    status.uidnext > 0 ? (gint64)status.uidnext - 1 : 0;
+		if (status.uidnext == 0) {
+			/* no UIDNEXT (optional in a STATUS reply): the
+			 * newest UID present marks the end */
+			r = imap_search(im, mb->folder, status.uidvalidity, 0,
+			                uids);
+			if (r < 0)
+				goto imap_fail;
+			if (uids->len > 0)
+				end = g_array_index(uids, uint32_t,
+				                    uids->len - 1);
+			g_array_set_size(uids, 0);
+		}
+		if ((r = fetch_first(&x, &c, &status, end)) < 0)
+			goto out;
+	} else if (c.uidvalidity != status.uidvalidity) {
 		if (c.uidvalidity != 0)
 			log_err("fetch: '%s': UIDVALIDITY changed from "
 			        "%" G_GINT64_FORMAT
@@ -304,6 +374,7 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 		c.last_uid = c.marked_uid = 0;
 	}
 	x.uidvalidity = c.uidvalidity;
+	x.history_uid = c.history_uid;
 	if ((r = fetch_repair_marks(&x, im, &c)) < 0)
 		goto imap_fail;
 	if (status.uidnext != 0 && status.uidnext <= c.last_uid + 1)

@@ -11,7 +11,9 @@
 #include "ingest.h"
 
 #include "authres.h"
+#include "bound.h"
 #include "classify.h"
+#include "action.h"
 #include "command.h"
 #include "compose.h"
 #include "csat.h"
@@ -25,6 +27,7 @@
 #include "store_ingest.h"
 #include "store_outbox.h"
 #include "thanks.h"
+#include "store_search.h"
 
 #include <string.h>
 
@@ -58,7 +61,11 @@ struct ingest_ctx {
 	bool oversized;
 	struct command_list cmds; /* the "#status ..." block at the top */
 	bool rating;              /* a CSAT rating reply (csat.c) */
-	struct ingest_tx tx;      /* what the steps of ingest_tx learn */
+	char *bounded; /* owned or NULL: what bound_msg cut from the mail */
+	bool suspect;  /* bound_msg: values no honest client writes */
+	struct ingest_tx tx; /* what the steps of ingest_tx learn */
+	gint64 date;  /* the mail's Date clamped to now; now without one */
+	bool history; /* see ingest_source.history_before */
 };
 
 void
@@ -81,6 +88,8 @@ ingest_kind_name(enum ingest_kind k)
 		return "kept without ticket";
 	case INGEST_DROPPED:
 		return "dropped";
+	case INGEST_QUARANTINED:
+		return "quarantined";
 	}
 	return "?";
 }
@@ -300,7 +309,9 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 	    .body_html = x->m->html,
 	    .defects = x->m->defects,
 	    .sent_date = x->m->date,
-	    .received = x->now,
+	    /* history arrived when it was sent, as far as we know: the
+	     * report's mail counts then see it in its own period */
+	    .received = x->history ? x->date : x->now,
 	    .unparsed = x->m->unparsed,
 	    .raw = x->raw,
 	    .raw_len = x->len,
@@ -437,6 +448,14 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
 
 /* ingest_ack - queue the acknowledgement for new ticket t, unless a loop
  * rule or a send limit says no (then the audit trail says why). */
+/* ingest_too_old - the mail's own date is older than limits.
+ * max_mail_age: no automatic mail about it. */
+static bool
+ingest_too_old(const struct ingest_ctx *x)
+{
+	return x->now - x->date > x->cfg->limits.max_mail_age;
+}
+
 static int
 ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 {
@@ -454,8 +473,23 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	if (!cfg->tickets.acknowledge || to == NULL || x->is_agent ||
 	    x->m->unparsed || classify_is_machine(x->cr.cls))
 		return 0;
+	if (ingest_too_old(x)) {
+		/* a restored backup, a re-synced folder, a UIDVALIDITY reset:
+		 * whatever the cursor says, nobody is mailed about the past */
+		g_autofree char *d = g_strdup_printf(
+		    "mail dated %" G_GINT64_FORMAT " s ago, older than "
+		    "limits.max_mail_age (%d s)",
+		    x->now - x->date, cfg->limits.max_mail_age);
+		log_notice("ingest: no acknowledgement for ticket "
+		           "%" G_GINT64_FORMAT ": %s",
+		           t, d);
+		return store_event_add(x->st, t, "tickd", "ack-skipped-age", d,
+		                       0);
+	}
 	if (ingest_is_own(cfg, to->addr) || ingest_never_answer(x, to->addr))
 		why = "sender is a robot or null Return-Path";
+	else if (x->suspect)
+		why = "mail has values over tickd's bounds; kept for review";
 	else if ((r = store_suppressed(x->st, to->addr)) != 0) {
 		if (r < 0)
 			return r;
@@ -748,6 +782,15 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		                       "internal note: never sent to the "
 		                       "customer",
 		                       msg);
+	case COMMAND_SHOW:
+	case COMMAND_SEARCH:
+	case COMMAND_LIST:
+		/* a reply is not a question: answers go to a mail that only
+		 * asks, so that nothing a reply does is mistaken for one */
+		d = g_strdup_printf("%s: ask in a mail of questions only",
+		                    c->line);
+		return store_event_add(x->st, t, who, "command-rejected", d,
+		                       msg);
 	}
 	return -EINVAL;
 }
@@ -867,6 +910,15 @@ ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
 	if (r == 0 && !classify_is_machine(x->cr.cls))
 		r = x->is_agent ? ingest_agent_apply(x, t, msg, new_ticket)
 		                : ingest_commands_ignored(x, t, msg);
+	if (r == 0 && !classify_is_machine(x->cr.cls) && x->cmds.excess > 0) {
+		/* one line for all of them, however many (400k "#a" lines
+		 * once wrote 400k events) */
+		g_autofree char *d = g_strdup_printf(
+		    "%zu more command lines after the first %d ignored",
+		    x->cmds.excess, COMMAND_MAX_LINES);
+		r = store_event_add(x->st, t, ingest_actor(x),
+		                    "command-ignored", d, msg);
+	}
 	if (r == 0 && new_ticket && linked > 0) {
 		g_autofree char *d = g_strdup_printf("ticket %" G_GINT64_FORMAT
 		                                     " was opened with a link "
@@ -1020,6 +1072,12 @@ ingest_unattached(struct ingest_ctx *x, struct ingest_outcome *out,
 	out->kind = kind;
 	if ((r = ingest_store_message(x, 0, &out->message)) < 0)
 		return r;
+	/* kept mail is findable too (tickctl search --kept) */
+	if (kind != INGEST_DROPPED &&
+	    (r = store_search_index(x->st, out->message, 0,
+	                            x->cfg->tickets.queue,
+	                            x->cfg->tickets.language)) < 0)
+		return r;
 	return INGEST_STEP_DONE;
 }
 
@@ -1039,12 +1097,223 @@ ingest_step_rating(struct ingest_ctx *x, struct ingest_outcome *out)
 	int rating = 0, r;
 	gint64 t;
 
-	if (classify_is_machine(x->cr.cls) || x->is_agent ||
+	if (classify_is_machine(x->cr.cls) || x->is_agent || x->history ||
 	    (t = csat_match(x->cfg, x->m->subject, &rating)) == 0)
 		return INGEST_STEP_NEXT;
 	if ((r = ingest_rating(x, t, rating, out)) < 0)
 		return r;
 	return INGEST_STEP_DONE;
+}
+
+/*
+ * ingest_step_action - a mail carrying a digest action token (action.h):
+ * its ticket is the one to act on when the token is valid, names the
+ * subject's ticket, the ticket exists and the sender is a proven agent or
+ * manager; the agent's commands then run as for any agent mail on it.
+ * Otherwise the mail is kept without a ticket, an event says why, and
+ * nothing changes (a tampered link does nothing).
+ */
+static int
+ingest_step_action(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const char *why = NULL;
+	char q[96];
+	gint64 act;
+	int r;
+
+	/* imported history is a record: old links act on nothing */
+	if (classify_is_machine(x->cr.cls) || x->history ||
+	    (act = action_match(x->cfg->tickets.secret,
+	                        x->cfg->tickets.secret_len, x->m->subject,
+	                        x->cfg->tickets.subject_tag)) == 0)
+		return INGEST_STEP_NEXT;
+	if (act < 0)
+		why = "action token invalid or moved to another ticket";
+	else if (!x->is_agent)
+		why = x->agent_unauth ? "agent From not authenticated"
+		                      : "sender is not an agent or manager";
+	else {
+		struct store_ticket tk;
+		if ((r = store_ticket_get(x->st, act, &tk)) == 0) {
+			store_ticket_clear(&tk);
+			x->tx.ticket = act;
+			x->tx.how = "action token";
+			return INGEST_STEP_NEXT;
+		}
+		if (r != -ENOENT)
+			return r;
+		why = "the ticket is gone";
+	}
+	log_notice("ingest: action mail from '%s' ignored: %s",
+	           log_quote(x->from ? x->from->addr : "?", q, sizeof(q)), why);
+	if ((r = ingest_unattached(x, out, INGEST_UNATTACHED)) < 0)
+		return r;
+	r = store_event_global(x->st, x->from ? x->from->addr : "?",
+	                       act < 0 ? "action-forged" : "action-refused",
+	                       why, out->message);
+	return r < 0 ? r : INGEST_STEP_DONE;
+}
+
+/* ingest_answer_one - the text answering one question into s; *ticket_r
+ * the ticket a #show is about (0 when none). */
+static int
+ingest_answer_one(struct ingest_ctx *x, const struct command *c, gint64 t,
+                  GString *s, gint64 *ticket_r)
+{
+	int n = 0, r;
+
+	g_string_append_printf(s, "> %s\n\n", c->line);
+	switch (c->kind) {
+	case COMMAND_SHOW:
+		if (c->arg)
+			t = g_ascii_strtoll(c->arg, NULL, 10);
+		if (t <= 0) {
+			g_string_append(s,
+			                "Which ticket? Keep the ticket tag "
+			                "in the subject or write #show N.\n\n");
+			return 0;
+		}
+		r = store_transcript(x->st, t, s);
+		if (r == -ENOENT)
+			g_string_append_printf(
+			    s, "There is no ticket #%" G_GINT64_FORMAT ".\n\n",
+			    t);
+		else if (r < 0)
+			return r;
+		else
+			*ticket_r = t;
+		return 0;
+	case COMMAND_SEARCH:
+		r = store_answer_lines(x->st, "search", c->arg, s, &n);
+		break;
+	case COMMAND_LIST:
+		if (strcmp(c->arg, "mine") == 0)
+			r = store_answer_lines(x->st, "mine", x->from->addr, s,
+			                       &n);
+		else if (strcmp(c->arg, "breached") == 0)
+			r = store_answer_lines(x->st, "breached", NULL, s, &n);
+		else
+			r = store_answer_lines(x->st, "queue", c->arg + 6, s,
+			                       &n);
+		break;
+	default:
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (n == 0)
+		g_string_append(s, "No tickets.\n");
+	else if (n >= STORE_ANSWER_LINES)
+		g_string_append_printf(s, "(the first %d; narrow it down)\n",
+		                       STORE_ANSWER_LINES);
+	g_string_append_c(s, '\n');
+	return 0;
+}
+
+/* ingest_answer - a proven agent's questions: one answer mail to the
+ * agent alone, through the send limits, recorded on the ticket shown. */
+static int
+ingest_answer(struct ingest_ctx *x, gint64 t, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	const struct cfg_person *p = cfg_person(cfg, x->from->addr);
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autofree char *msgid = NULL, *subject = NULL, *tag = NULL;
+	g_autoptr(GBytes) wire = NULL;
+	const char *why = NULL;
+	gint64 shown = 0, about, mid = 0;
+	bool repeat = false;
+	int r;
+
+	for (guint i = 0; i < x->cmds.cmds->len; i++)
+		if ((r = ingest_answer_one(x, x->cmds.cmds->pdata[i], t, s,
+		                           &shown)) < 0)
+			return r;
+	about = shown;
+	r = limit_check_queue(cfg, x->st, about, p->address, p->address,
+	                      &repeat, &why);
+	if (r < 0)
+		return r;
+	if (r == LIMIT_SUPPRESS) {
+		g_autofree char *d = g_strdup_printf(
+		    "answer to %s suppressed: %s", p->address, why);
+		return about ? store_event_add(x->st, about, "tickd",
+		                               "answer-suppressed", d,
+		                               out->message)
+		             : store_event_global(x->st, "tickd",
+		                                  "answer-suppressed", d,
+		                                  out->message);
+	}
+	tag = compose_tag(cfg, about);
+	subject = about ? g_strdup_printf("%s Answer: %s", tag, x->m->subject)
+	                : g_strdup_printf("Answer: %s", x->m->subject);
+	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
+	                          about, "answer", cfg->tickets.domain);
+	struct compose_answer a = {
+	    .to_addr = p->address,
+	    .to_name = p->name,
+	    .subject = subject,
+	    .text = s->str,
+	    .in_reply_to = x->m->message_id,
+	    .message_id = msgid,
+	    .now = x->now,
+	};
+	wire = compose_answer(cfg, &a);
+	{
+		g_autofree char *who = limit_identity(p->address);
+		r = outbox_queue(cfg, x->st, about, "answer",
+		                 "answer to an agent", p->address, msgid, wire,
+		                 x->now, who, repeat, &mid);
+	}
+	if (r == 0 && about)
+		r = store_event_add(x->st, about, p->address, "answered",
+		                    "#show by mail", out->message);
+	return r;
+}
+
+/*
+ * ingest_step_question - a mail whose command block only asks (#show,
+ * #search, #list) is not a reply: it is kept without a ticket, changes
+ * no ticket, and only a proven agent who is a configured person gets an
+ * answer.  Anyone else's question is recorded as command-ignored on the
+ * ticket it named (or as a global event) and never answered.
+ */
+static int
+ingest_step_question(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	gint64 linked = 0, t;
+	const char *how = NULL;
+	bool agent;
+	int r;
+
+	if (!x->cmds.question || classify_is_machine(x->cr.cls))
+		return INGEST_STEP_NEXT;
+	if ((t = ingest_find_ticket(x, &linked, &how)) < 0)
+		return (int)t;
+	agent = x->is_agent && x->from && cfg_person(x->cfg, x->from->addr);
+	if ((r = ingest_unattached(x, out, INGEST_UNATTACHED)) < 0)
+		return r;
+	if (agent) {
+		r = ingest_answer(x, t, out);
+	} else {
+		gint64 named = t > 0 ? t : linked;
+		const char *why = x->agent_unauth
+		                      ? "agent From not authenticated"
+		                      : "sender is not an agent";
+		for (guint i = 0; r >= 0 && i < x->cmds.cmds->len; i++) {
+			const struct command *c = x->cmds.cmds->pdata[i];
+			g_autofree char *d =
+			    g_strdup_printf("%s: %s", c->line, why);
+			r = named > 0
+			        ? store_event_add(x->st, named, ingest_actor(x),
+			                          "command-ignored", d,
+			                          out->message)
+			        : store_event_global(x->st, ingest_actor(x),
+			                             "command-ignored", d,
+			                             out->message);
+		}
+	}
+	return r < 0 ? r : INGEST_STEP_DONE;
 }
 
 /* ingest_step_thread - the ticket the mail belongs to (0: none yet), and
@@ -1053,10 +1322,13 @@ static int
 ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	struct ingest_tx *tx = &x->tx;
-	gint64 t = ingest_find_ticket(x, &tx->linked, &tx->how);
+	gint64 t;
 
 	(void)out;
-	if (t > 0)
+	if (tx->ticket > 0)
+		return INGEST_STEP_NEXT; /* an action link named it */
+	t = ingest_find_ticket(x, &tx->linked, &tx->how);
+	if (t > 0 && !x->history) /* history never reopens or touches */
 		t = ingest_followup(x, t, &tx->linked);
 	if (t < 0)
 		return (int)t;
@@ -1088,19 +1360,28 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	    .requester_name = req ? req->name : NULL,
 	    .language = x->m->language,
 	    .linked_ticket = tx->linked,
-	    .at = x->now,
+	    .at = x->history ? x->date : x->now,
+	    .history = x->history,
+	    /* closed now: tickets.reopen_days and retention_days count
+	     * from the import, not from the old mail */
+	    .closed_at = x->now,
 	};
+	g_autofree char *reason = NULL;
 	int r;
 
 	(void)out;
 	if (tx->ticket != 0)
 		return INGEST_STEP_NEXT;
-	if (x->m->unparsed || req == NULL || x->oversized) {
+	if (x->m->unparsed || req == NULL || x->oversized || x->suspect) {
 		nt.needs_review = true;
-		nt.review_reason =
+		reason = g_strdup_printf(
+		    "%s%s%s",
 		    x->oversized     ? "mail over tickets.max_mail_size"
 		    : x->m->unparsed ? "mail could not be parsed"
-		                     : "mail has no sender address";
+		    : req == NULL    ? "mail has no sender address"
+		                     : "mail over tickd's bounds",
+		    x->suspect ? ": " : "", x->suspect ? x->bounded : "");
+		nt.review_reason = reason;
 	}
 	if ((r = store_ticket_create(x->st, &nt, &tx->ticket)) < 0)
 		return r;
@@ -1109,7 +1390,8 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	                    x->is_agent && x->from ? x->from->addr
 	                    : req                  ? req->addr
 	                                           : "unknown",
-	                    "created", x->src->label, 0);
+	                    x->history ? "history" : "created", x->src->label,
+	                    0);
 	if (r == 0 && tx->linked)
 		r = store_event_add(x->st, tx->ticket, "tickd", "linked",
 		                    tx->how
@@ -1121,12 +1403,31 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	return r;
 }
 
-/* ingest_step_message - the message row and its attachments. */
+/* ingest_step_message - the message row and its attachments, and what
+ * bound_msg cut from the mail (one event). */
 static int
 ingest_step_message(struct ingest_ctx *x, struct ingest_outcome *out)
 {
+	int r;
+
 	(void)out;
-	return ingest_store_message(x, x->tx.ticket, &x->tx.msg);
+	if ((r = ingest_store_message(x, x->tx.ticket, &x->tx.msg)) < 0)
+		return r;
+	if (x->bounded != NULL)
+		r = store_event_add(x->st, x->tx.ticket, "tickd", "bounded",
+		                    x->bounded, x->tx.msg);
+	return r;
+}
+
+/* ingest_step_search - the message's full-text index row (one statement,
+ * computed in SQL from the rows just written; store_search.h). */
+static int
+ingest_step_search(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	return store_search_index(x->st, x->tx.msg, x->tx.ticket,
+	                          x->cfg->tickets.queue,
+	                          x->cfg->tickets.language);
 }
 
 /* ingest_step_thanks - a thank-you on a resolved ticket: an event that
@@ -1152,13 +1453,33 @@ ingest_step_participants(struct ingest_ctx *x, struct ingest_outcome *out)
 	return ingest_add_participants(x, x->tx.ticket, x->tx.new_ticket);
 }
 
+/* ingest_step_history - history (ingest_source.history_before) is a
+ * record, not work: stored, threaded, on its participants, and nothing
+ * more (no priority rule, suppression, acknowledgement, #command). */
+static int
+ingest_step_history(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	struct ingest_tx *tx = &x->tx;
+	int r;
+
+	if (!x->history)
+		return INGEST_STEP_NEXT;
+	out->kind = tx->new_ticket ? INGEST_NEW_TICKET : INGEST_FOLLOW_UP;
+	out->ticket = tx->ticket;
+	out->message = tx->msg;
+	if ((r = store_event_attach(x->st, tx->ticket, tx->msg)) < 0)
+		return r;
+	return INGEST_STEP_DONE;
+}
+
 /* ingest_step_priority - priority rules (VIPs, "speak to your manager")
- * on customer mail. */
+ * on customer mail, not on old mail (its managers' notice would be about
+ * the past). */
 static int
 ingest_step_priority(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	(void)out;
-	if (x->is_agent || classify_is_machine(x->cr.cls))
+	if (x->is_agent || classify_is_machine(x->cr.cls) || ingest_too_old(x))
 		return INGEST_STEP_NEXT;
 	return escalate_on_mail(x->cfg, x->st, x->tx.ticket,
 	                        x->from ? x->from->addr : NULL, x->m->subject,
@@ -1216,12 +1537,16 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_dedupe,       /* seen before: only the cursor moves */
     ingest_step_own,          /* our own mail back: kept raw */
     ingest_step_rating,       /* a CSAT rating reply */
+    ingest_step_action,       /* a manager's signed action link */
+    ingest_step_question,     /* #show/#search/#list: kept, answered */
     ingest_step_thread,       /* which ticket, follow-up status */
     ingest_step_machine,      /* machine mail threading nowhere: kept */
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
     ingest_step_thanks,       /* a thank-you: recorded, not reopened */
+    ingest_step_search,       /* its full-text index row */
     ingest_step_participants, /* who is on the ticket */
+    ingest_step_history,      /* history: nothing more */
     ingest_step_priority,     /* priority rules, immediate escalation */
     ingest_step_bounce,       /* a proven bounce suppresses its rcpt */
     ingest_step_complaint,    /* so does a complaint about our mail */
@@ -1257,6 +1582,84 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 	return 0;
 fail:
 	store_mail_rollback(x->st);
+	return r;
+}
+
+/* ingest_bound_report - what a bounce or report names comes from the
+ * mail's body, past bound_msg: the same bounds (an over-long recipient
+ * suppresses nobody; an over-long id is looked up in its hashed form). */
+static void
+ingest_bound_report(struct ingest_ctx *x)
+{
+	bool hashed;
+	char *id;
+
+	if (x->cr.bounce_recipient != NULL &&
+	    !bound_addr_ok(x->cr.bounce_recipient))
+		g_clear_pointer(&x->cr.bounce_recipient, g_free);
+	bound_utf8(x->cr.bounce_status, 32);
+	id = bound_msgid(x->cr.original_message_id, &hashed);
+	if (hashed) {
+		g_free(x->cr.original_message_id);
+		x->cr.original_message_id = id;
+	}
+}
+
+/*
+ * ingest_quarantine - ingest_tx failed with err for a reason a retry will
+ * not cure: keep the raw bytes and the error for review and move the
+ * cursor past the mail, in one transaction (in a batch: this mail's
+ * savepoint), so the mails behind it go on.  0 (out says so), or -E when
+ * even that failed (then the mailbox stops and tickctl status says why).
+ */
+static int
+ingest_quarantine(struct ingest_ctx *x, int err, struct ingest_outcome *out)
+{
+	g_autofree char *why = g_utf8_make_valid(store_error(x->st), -1);
+	struct store_quarantine q = {
+	    .mailbox = x->src->mailbox,
+	    .source = x->src->label,
+	    .uidvalidity = x->src->uidvalidity,
+	    .uid = x->src->uid,
+	    .error = why,
+	    .raw = x->raw,
+	    .raw_len = x->len,
+	    .received = x->now,
+	};
+	int r;
+
+	/* the error may quote the mail's values: a line, not a kilobyte */
+	g_strdelimit(why, "\r\n\t", ' ');
+	bound_utf8(why, sizeof(out->error) - 1);
+	if (*why == '\0') {
+		g_free(why);
+		why = g_strdup(g_strerror(-err));
+	}
+	q.error = why;
+	memset(out, 0, sizeof(*out));
+	if ((r = store_mail_begin(x->st)) < 0)
+		return r;
+	if ((r = store_quarantine_add(x->st, &q)) < 0)
+		goto fail;
+	if (x->src->mailbox != NULL &&
+	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
+	                          x->src->uid)) < 0)
+		goto fail;
+	if ((r = store_mail_commit(x->st)) < 0)
+		goto fail;
+	out->kind = INGEST_QUARANTINED;
+	g_strlcpy(out->error, why, sizeof(out->error));
+	/* said now (the store error is in the log above); the summary line
+	 * follows once it is committed */
+	log_warning("ingest: %s uid %" G_GINT64_FORMAT " is quarantined "
+	            "(%zu bytes kept for review; tickctl quarantine)",
+	            x->src->label, x->src->uid, x->len);
+	return 0;
+fail:
+	store_mail_rollback(x->st);
+	log_err("ingest: %s uid %" G_GINT64_FORMAT " could not be quarantined "
+	        "either: %s",
+	        x->src->label, x->src->uid, store_error(x->st));
 	return r;
 }
 
@@ -1371,31 +1774,44 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	int r;
 
 	ingest_parse(&x);
+	/* before anything reads the mail's values: nothing over its bound
+	 * reaches an index, a key, a loop or a log line */
+	x.bounded = bound_msg(x.m, &x.suspect);
 	classify_msg(x.m, &co, &x.cr);
+	ingest_bound_report(&x);
 	x.from = mime_first_from(x.m);
+	/* a Date in the future (a wrong clock, a forgery) counts as now */
+	x.date = x.m->date > 0 && x.m->date < now ? x.m->date : now;
+	x.history = src->history_before != 0 && x.date < src->history_before;
 	x.is_agent = ingest_is_agent(&x);
 	ingest_commands(&x);
-	if (x.m->message_id && *x.m->message_id)
-		x.dedupe_key = g_strconcat("mid:", x.m->message_id, NULL);
-	else {
-		g_autofree char *h =
-		    g_compute_checksum_for_data(G_CHECKSUM_SHA256, raw, len);
-		x.dedupe_key = g_strconcat("sha256:", h, NULL);
-	}
+	x.dedupe_key = bound_dedupe_key(x.m->message_id, raw, len);
+	if (x.bounded != NULL)
+		log_notice("ingest: %s uid %" G_GINT64_FORMAT " cut to tickd's "
+		           "bounds%s: %s",
+		           src->label, src->uid,
+		           x.suspect ? " (kept for review)" : "", x.bounded);
 
 	r = ingest_tx(&x, out);
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
+	if (r < 0 && !err_is_transient(r))
+		r = ingest_quarantine(&x, r, out);
 	out->cls = classify_name(x.cr.cls);
+	out->history = x.history;
+	out->machine = classify_is_machine(x.cr.cls);
 	if (r == 0) {
 		g_snprintf(out->summary, sizeof(out->summary),
 		           "%s uid %" G_GINT64_FORMAT
-		           " '%s': %s %" G_GINT64_FORMAT " (%s)%s",
+		           " '%s': %s %" G_GINT64_FORMAT " (%s)%s%s%s%s",
 		           src->label, src->uid,
 		           log_quote(x.m->message_id, q, sizeof(q)),
 		           ingest_kind_name(out->kind), out->ticket,
 		           classify_name(x.cr.cls),
-		           out->acknowledged ? ", acknowledged" : "");
+		           out->acknowledged ? ", acknowledged" : "",
+		           x.history ? ", history" : "",
+		           out->kind == INGEST_QUARANTINED ? ": " : "",
+		           out->kind == INGEST_QUARANTINED ? out->error : "");
 		if (!store_in_batch(
 		        st)) /* else the batch's owner, after COMMIT */
 			ingest_log(out->summary);
@@ -1407,5 +1823,6 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	command_list_clear(&x.cmds);
 	mime_msg_free(&x.m);
 	g_free(x.dedupe_key);
+	g_free(x.bounded);
 	return r;
 }

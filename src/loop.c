@@ -256,9 +256,9 @@ loop_fetch(struct loop *l, bool force)
 		l->last_fetch_ok = g_get_real_time() / G_USEC_PER_SEC;
 		if (fs.fetched > 0)
 			log_info("loop: '%s': %d mails, %d new tickets, %d "
-			         "follow-ups, %d duplicates",
+			         "follow-ups, %d duplicates, %d quarantined",
 			         b->key, fs.fetched, fs.new_tickets,
-			         fs.follow_ups, fs.duplicates);
+			         fs.follow_ups, fs.duplicates, fs.quarantined);
 	}
 }
 

@@ -31,12 +31,27 @@
 #define MIME_ORIG_HEADERS    (16u << 10)
 #define MIME_FILENAME_MAX    200
 #define MIME_DEFECT_ITEM_MAX 60
-#define MIME_HTML_MAX        (2u << 20)
+/* HTML given to libxml2 for text: its tree of dense tags took 42 MB for
+ * 2 MB ("<p>a</p><br>" x 400k), too much beside a 10 MB mail's copies
+ * within tickd's 100 MB; 1 MB is far above real mail (newsletters: KBs) */
+#define MIME_HTML_MAX        (1u << 20)
 #define MIME_DECLARED_MAX    4    /* declared charsets kept for the chain */
 #define MIME_CHARSET_LEN_MAX 40   /* longer charset= values are junk */
 #define MIME_EW_TEXT_MAX     1024 /* encoded text of one encoded word */
 #define MIME_GUESS_BYTES     4096 /* 8-bit header bytes given to uchardet */
 #define MIME_GUESS_MIN_HIGH  4    /* fewer 8-bit bytes: no guess at all */
+/* Bytes of one top-level header field that GMime sees: its decoder makes
+ * ~14 bytes of word list per byte of a header (a 3.4 MB Subject cost 48
+ * MB), so a hostile field is cut first; the raw mail keeps all of it. */
+#define MIME_FIELD_MAX (64u << 10)
+/* Bytes of a field's value decoded into mime_msg.headers. */
+#define MIME_VALUE_MAX (16u << 10)
+/* Top-level header fields GMime sees: each is an object (150k small
+ * fields cost 140 MB); the first ones, the MTA's own, stay. */
+#define MIME_FIELDS_MAX 2000
+/* Body parts GMime builds: each is an object graph (100k empty parts cost
+ * 215 MB); the mail is parsed up to the delimiter that opens the next. */
+#define MIME_PARSE_PARTS 2000
 
 static const char *const mime_default_fallback[] = {"utf-8", "windows-1252",
                                                     NULL};
@@ -60,6 +75,9 @@ struct mime_ctx {
 	GArray *nobound;       /* gint64 offsets: multiparts w/o boundary */
 	const char *raw;       /* what GMime parsed, for those offsets */
 	char *prefixed; /* owned: raw with boundary lines fixed, or NULL */
+	char *clipped;  /* owned: raw with over-long fields cut, or NULL */
+	GByteArray *borrowed; /* owned shell around the bytes GMime parses
+	                         (not their owner): mime_borrow_end */
 	size_t raw_len;
 	GString *salvaged;        /* text of multiparts that had no parts */
 	GMimeObject *report_part; /* delivery-status, feedback-report ... */
@@ -2616,7 +2634,12 @@ mime_add_header(struct mime_ctx *c, const char *name, size_t nl, const char *v,
                 size_t vl)
 {
 	struct mime_header *h = g_new0(struct mime_header, 1);
-	char *raw = g_strndup(v, vl), *dec, *fixed;
+	char *raw, *dec, *fixed;
+
+	/* every field is decoded: bound each (the decoder's word list
+	 * costs ~14 bytes per byte) */
+	vl = MIN(vl, (size_t)MIME_VALUE_MAX);
+	raw = g_strndup(v, vl);
 
 	h->name = mime_str(name, nl);
 	/* a NUL inside the raw value must not hide the rest of it */
@@ -3104,11 +3127,11 @@ mime_scan_line(struct mime_scan *sc, const char *p, size_t len)
  * same length), or NULL when no line needs it.
  */
 static char *
-mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t len)
+mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t *len_r)
 {
 	struct mime_scan sc = {.headers = true, .ctype = g_string_new(NULL)};
 	char *out = NULL;
-	size_t pos = 0, fixed = 0;
+	size_t pos = 0, fixed = 0, len = *len_r, parts = 0;
 
 	while (pos < len) {
 		const char *nl = memchr(raw + pos, '\n', len - pos);
@@ -3117,7 +3140,21 @@ mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t len)
 
 		if (l > 0 && raw[pos + l - 1] == '\r')
 			l--;
-		at = mime_scan_line(&sc, raw + pos, l);
+		if (!sc.headers && sc.n > 0 && l > 2 && raw[pos] == '-' &&
+		    raw[pos + 1] == '-') {
+			/* a delimiter opens a part's header block */
+			at = mime_scan_line(&sc, raw + pos, l);
+			if (sc.headers && ++parts > MIME_PARSE_PARTS) {
+				/* the rest is kept raw, not parsed */
+				mime_defect(c,
+				            "limit: more than %u MIME parts, "
+				            "the rest not parsed",
+				            MIME_PARSE_PARTS);
+				*len_r = len = pos;
+				break;
+			}
+		} else
+			at = mime_scan_line(&sc, raw + pos, l);
 		if (at > 0) {
 			if (out == NULL)
 				out = g_memdup2(raw, len);
@@ -3135,6 +3172,119 @@ mime_prefix_fix(struct mime_ctx *c, const char *raw, size_t len)
 	return out;
 }
 
+/* mime_clip_one - append field [f, e) (name, ':', folded value) to out,
+ * cut to about MIME_FIELD_MAX bytes at a space or comma.  References and
+ * In-Reply-To keep their head (the thread's root) and their tail (the
+ * newest ids, the ones threading looks at first). */
+static void
+mime_clip_one(GString *out, const char *f, const char *e)
+{
+	const char *colon = memchr(f, ':', (size_t)(e - f)), *v, *cut, *t;
+	size_t head = MIME_FIELD_MAX - 256;
+	bool refs;
+
+	if (colon == NULL) /* not a field: the parser's business */
+		colon = f;
+	v = colon + 1;
+	refs =
+	    (colon - f == 10 &&
+	     g_ascii_strncasecmp(f, "References", 10) == 0) ||
+	    (colon - f == 11 && g_ascii_strncasecmp(f, "In-Reply-To", 11) == 0);
+	if (refs)
+		head = 1024;
+	cut = v + MIN(head, (size_t)(e - v));
+	for (t = cut; t > v && t > cut - 1024; t--)
+		if (*t == ' ' || *t == '\t' || *t == ',' || *t == '\n')
+			break;
+	if (t > v && t > cut - 1024)
+		cut = t + (*t == ',');
+	while (cut > v && g_ascii_isspace(cut[-1]))
+		cut--;
+	g_string_append_len(out, f, cut - f);
+	if (refs) {
+		t = e - (MIME_FIELD_MAX - 2048);
+		while (t < e && !g_ascii_isspace(*t))
+			t++;
+		while (t < e && g_ascii_isspace(*t))
+			t++;
+		if (t > cut) {
+			g_string_append(out, "\r\n ");
+			cut = e;
+			while (cut > t && g_ascii_isspace(cut[-1]))
+				cut--;
+			g_string_append_len(out, t, cut - t);
+		}
+	}
+	g_string_append(out, "\r\n");
+}
+
+/*
+ * mime_clip_fields - raw (len bytes) with every top-level header field
+ * over MIME_FIELD_MAX cut by mime_clip_one, *len_r its length; NULL (and
+ * *len_r untouched) when no field is that long, the common case.  One
+ * pass over the header block, a copy only for a hostile mail.
+ */
+static char *
+mime_clip_fields(struct mime_ctx *c, const char *raw, size_t len, size_t *len_r)
+{
+	const char *p = raw, *end = raw + len, *f = raw, *done = raw;
+	GString *out = NULL;
+	size_t n = 0, fields = 0, dropped = 0;
+
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		bool blank = p == end || *p == '\n' ||
+		             (*p == '\r' && p + 1 < end && p[1] == '\n');
+		bool cont = !blank && (*p == ' ' || *p == '\t');
+
+		if (!cont && p > f) { /* the field [f, p) is complete */
+			if (++fields > MIME_FIELDS_MAX) {
+				if (out == NULL)
+					out = g_string_sized_new(len);
+				g_string_append_len(out, done, f - done);
+				done = p;
+				dropped++;
+			} else if ((size_t)(p - f) > MIME_FIELD_MAX) {
+				if (out == NULL)
+					out = g_string_sized_new(len);
+				g_string_append_len(out, done, f - done);
+				mime_clip_one(out, f, p);
+				done = p;
+				n++;
+			}
+			f = p;
+		}
+		if (blank || nl == NULL)
+			break;
+		p = next;
+	}
+	if (out == NULL)
+		return NULL;
+	g_string_append_len(out, done, end - done);
+	if (n > 0)
+		mime_defect(c, "limit: %zu header fields over %u bytes cut", n,
+		            MIME_FIELD_MAX);
+	if (dropped > 0)
+		mime_defect(c, "limit: %zu header fields, %u parsed", fields,
+		            MIME_FIELDS_MAX);
+	*len_r = out->len;
+	return g_string_free(out, FALSE);
+}
+
+/* mime_borrow_end - give the borrowed bytes back: the array forgets
+ * them, nothing is freed but its shell.  After every GMime object that
+ * may read the stream is gone. */
+static void
+mime_borrow_end(struct mime_ctx *c)
+{
+	if (c->borrowed == NULL)
+		return;
+	(void)g_byte_array_steal(c->borrowed, NULL);
+	g_byte_array_unref(c->borrowed);
+	c->borrowed = NULL;
+}
+
 /* mime_construct - GMime's message for len bytes at raw, or NULL. */
 static GMimeMessage *
 mime_construct(struct mime_ctx *c, const char *raw, size_t len)
@@ -3143,11 +3293,22 @@ mime_construct(struct mime_ctx *c, const char *raw, size_t len)
 	GMimeParser *p;
 	GMimeMessage *msg;
 
+	g_free(c->clipped);
+	c->clipped = mime_clip_fields(c, raw, len, &len);
+	if (c->clipped != NULL)
+		raw = c->clipped;
 	g_free(c->prefixed);
-	c->prefixed = mime_prefix_fix(c, raw, len);
+	c->prefixed = mime_prefix_fix(c, raw, &len);
 	if (c->prefixed != NULL)
 		raw = c->prefixed;
-	s = g_mime_stream_mem_new_with_buffer(raw, len);
+	/* GMime reads the bytes where they are: a copy would cost a
+	 * 16 MB array for a 10 MB mail (measured).  The array only wraps
+	 * them (the stream is not its owner, GMime never writes to it) and
+	 * outlives every GMime object of this parse (mime_borrow_end). */
+	mime_borrow_end(c);
+	c->borrowed = g_byte_array_new_take((guint8 *)(uintptr_t)raw, len);
+	s = g_mime_stream_mem_new_with_byte_array(c->borrowed);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
 	c->raw = raw;
 	c->raw_len = len;
 	g_array_set_size(c->nobound, 0);
@@ -3276,7 +3437,9 @@ out:
 	g_ptr_array_unref(c.uu_atts);
 	g_ptr_array_unref(c.reparsed);
 	g_array_unref(c.nobound);
+	mime_borrow_end(&c);
 	g_free(c.prefixed);
+	g_free(c.clipped);
 	if (c.salvaged != NULL)
 		g_string_free(c.salvaged, TRUE);
 	return m;

@@ -601,6 +601,15 @@ report_value(const struct report_kpi *k, size_t i)
 	return -1;
 }
 
+double
+report_metric(const struct report_kpi *k, const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(report_metrics); i++)
+		if (strcmp(report_metrics[i].key, key) == 0)
+			return report_value(k, i);
+	return -1;
+}
+
 /* report_fmt_value - v as the text/table/HTML show it ("-" = no data). */
 static char *
 report_fmt_value(double v, int fmt)
@@ -890,163 +899,4 @@ report_table(const struct report *r, GString *out)
 		report_lines(r->groups->pdata[i], out);
 	}
 	report_items_text(r, out);
-}
-
-void
-report_text(const struct report *r, const char *title, GString *out)
-{
-	g_string_append_printf(out, "%s\n\n", title);
-	report_table(r, out);
-	g_string_append(out, "\n-- \nThis is an automatic report from "
-	                     "tickd.\n");
-}
-
-static void
-report_html_escape(GString *out, const char *s)
-{
-	g_autofree char *e = g_markup_escape_text(s ? s : "", -1);
-
-	g_string_append(out, e);
-}
-
-/* report_bar - one bar: a two-cell table, width proportional to v/max. */
-static void
-report_bar(GString *out, double v, double max, const char *colour)
-{
-	int w = v > 0 && max > 0 ? (int)lround(100.0 * v / max) : 0;
-
-	if (w < 1 && v > 0)
-		w = 1;
-	if (w > 100)
-		w = 100;
-	g_string_append(out, "<table role=\"presentation\" width=\"100%\" "
-	                     "cellpadding=\"0\" cellspacing=\"0\" "
-	                     "style=\"border-collapse:collapse\"><tr>");
-	if (w > 0)
-		g_string_append_printf(out,
-		                       "<td width=\"%d%%\" style=\"background:"
-		                       "%s;height:8px;font-size:0;line-height:"
-		                       "0\">&nbsp;</td>",
-		                       w, colour);
-	if (w < 100)
-		g_string_append_printf(out,
-		                       "<td width=\"%d%%\" style=\"height:8px;"
-		                       "font-size:0;line-height:0\">&nbsp;"
-		                       "</td>",
-		                       100 - w);
-	g_string_append(out, "</tr></table>");
-}
-
-static void
-report_html_group(const struct report_group *g, GString *out)
-{
-	g_string_append(out, "<h2 style=\"font-size:16px;margin:16px 0 4px\">");
-	if (g->kind == REPORT_ALL)
-		g_string_append(out, "Overall");
-	else {
-		g_string_append(out,
-		                g->kind == REPORT_QUEUE ? "Queue " : "Agent ");
-		report_html_escape(out, g->name);
-	}
-	g_string_append(out,
-	                "</h2>\n<table width=\"100%\" cellpadding=\"3\" "
-	                "cellspacing=\"0\" style=\"border-collapse:collapse;"
-	                "font-size:13px\">\n<tr><th align=\"left\">KPI</th>"
-	                "<th align=\"right\">This period</th><th "
-	                "align=\"right\">Previous</th><th width=\"35%\"></th>"
-	                "</tr>\n");
-	for (size_t i = 0; i < ARRAY_SIZE(report_metrics); i++) {
-		double c = report_value(&g->cur, i);
-		double p = report_value(&g->prev, i);
-		double max =
-		    report_metrics[i].fmt == REPORT_F_PCT ? 100 : MAX(c, p);
-		g_autofree char *cs =
-		    report_fmt_value(c, report_metrics[i].fmt);
-		g_autofree char *ps =
-		    report_fmt_value(p, report_metrics[i].fmt);
-
-		g_string_append(out, "<tr style=\"border-top:1px solid "
-		                     "#ddd\"><td>");
-		report_html_escape(out, report_metrics[i].label);
-		g_string_append_printf(out,
-		                       "</td><td align=\"right\"><b>%s</b>"
-		                       "</td><td align=\"right\" style=\""
-		                       "color:#666\">%s</td><td>",
-		                       cs, ps);
-		report_bar(out, c, max, "#2b6cb0");
-		report_bar(out, p, max, "#a0aec0");
-		g_string_append(out, "</td></tr>\n");
-	}
-	g_string_append(out, "</table>\n");
-}
-
-static void
-report_html_items(const struct report *r, GString *out)
-{
-	g_string_append(out, "<h2 style=\"font-size:16px;margin:16px 0 4px\">"
-	                     "Oldest open tickets</h2>\n<table width=\"100%\" "
-	                     "cellpadding=\"3\" cellspacing=\"0\" style=\""
-	                     "font-size:13px\">\n");
-	if (r->n_oldest == 0)
-		g_string_append(out, "<tr><td>none</td></tr>\n");
-	for (size_t i = 0; i < r->n_oldest; i++) {
-		g_autofree char *a =
-		    report_fmt_value((double)r->oldest[i].age, REPORT_F_SECS);
-		g_string_append_printf(out,
-		                       "<tr><td>#%" G_GINT64_FORMAT
-		                       "</td><td align=\"right\">%s</td><td>",
-		                       r->oldest[i].id, a);
-		report_html_escape(out, r->oldest[i].subject);
-		g_string_append(out, "</td></tr>\n");
-	}
-	g_string_append(out, "</table>\n<h2 style=\"font-size:16px;margin:"
-	                     "16px 0 4px\">Worst breaches</h2>\n<table "
-	                     "width=\"100%\" cellpadding=\"3\" "
-	                     "cellspacing=\"0\" style=\"font-size:13px\">\n");
-	if (r->n_worst == 0)
-		g_string_append(out, "<tr><td>none</td></tr>\n");
-	for (size_t i = 0; i < r->n_worst; i++) {
-		g_autofree char *o =
-		    report_fmt_value((double)r->worst[i].over, REPORT_F_SECS);
-		g_string_append_printf(out,
-		                       "<tr><td>#%" G_GINT64_FORMAT
-		                       "</td><td align=\"right\">%s over %s"
-		                       "</td><td>",
-		                       r->worst[i].id, o, r->worst[i].what);
-		report_html_escape(out, r->worst[i].subject);
-		g_string_append(out, "</td></tr>\n");
-	}
-	g_string_append(out, "</table>\n");
-}
-
-void
-report_html(const struct report *r, const char *title, GString *out)
-{
-	g_autofree char *from = report_iso(r->p.from);
-	g_autofree char *to = report_iso(r->p.to);
-
-	g_string_append(out, "<!DOCTYPE html>\n<html><head><meta "
-	                     "charset=\"utf-8\"><meta name=\"viewport\" "
-	                     "content=\"width=device-width, initial-scale=1\">"
-	                     "<title>");
-	report_html_escape(out, title);
-	g_string_append(out, "</title></head>\n<body style=\"margin:0;"
-	                     "padding:8px;font-family:Arial,Helvetica,"
-	                     "sans-serif;color:#222\">\n<div style=\""
-	                     "max-width:600px;margin:0 auto\">\n<h1 style=\""
-	                     "font-size:20px\">");
-	report_html_escape(out, title);
-	g_string_append_printf(out,
-	                       "</h1>\n<p style=\"font-size:12px;color:#666\">"
-	                       "%s .. %s, compared with the period before. "
-	                       "Times are business time h/m/s (backlog age: "
-	                       "wall clock). Dark bar: "
-	                       "this period; grey bar: previous.</p>\n",
-	                       from, to);
-	for (guint i = 0; i < r->groups->len; i++)
-		report_html_group(r->groups->pdata[i], out);
-	report_html_items(r, out);
-	g_string_append(out, "<p style=\"font-size:11px;color:#999\">This is "
-	                     "an automatic report from tickd.</p>\n</div>\n"
-	                     "</body></html>\n");
 }

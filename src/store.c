@@ -14,6 +14,27 @@
 #define STORE_PLAN_TTL_MIN_US G_USEC_PER_SEC
 #define STORE_PLAN_TTL_MAX_US (60 * G_USEC_PER_SEC)
 
+/*
+ * store_not_the_mail - SQLSTATE classes that are the server's or the
+ * schema's trouble, never one mail's: retried (transient), so that a full
+ * disk or a broken migration stops the mailbox instead of quarantining
+ * every mail.  53: disk full, out of memory, too many connections; 58:
+ * I/O error; 42: undefined table/column (statements take mail values
+ * only as parameters); 0A, 3D, 3F, 28, 55: feature, database, schema,
+ * authorization, object state.
+ */
+static bool
+store_not_the_mail(const char *state)
+{
+	static const char *const classes[] = {"53", "58", "42", "0A",
+	                                      "3D", "3F", "28", "55"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(classes); i++)
+		if (strncmp(state, classes[i], 2) == 0)
+			return true;
+	return false;
+}
+
 const char *
 store_i64(char buf[24], gint64 v)
 {
@@ -68,7 +89,8 @@ store_fail(struct store *st, PGresult *res, const char *what)
 	    (state && strncmp(state, "57P", 3) == 0))
 		r = -ENOTCONN;
 	else if (state &&
-	         (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+	         (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	          store_not_the_mail(state)))
 		r = -EAGAIN;
 	else if (state && strcmp(state, "23505") == 0)
 		r = -EEXIST;

@@ -12,8 +12,7 @@
 
 /* ---- tickctl views: PostgreSQL builds the JSON ---- */
 
-/* store_json - run a one-row, one-column json query into out. */
-static int
+int
 store_json(struct store *st, const char *sql, int n, const char *const *vals,
            GString *out, bool pretty)
 {
@@ -107,7 +106,8 @@ store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty)
 	    "'state', o.state, 'attempts', o.attempts, 'last_code', "
 	    "o.last_code, 'last_error', o.last_error, 'created', o.created, "
 	    "'sent_at', o.sent_at) ORDER BY o.id), '[]') FROM outbox o "
-	    "WHERE o.ticket_id = t.id), " STORE_SLA_JSON ") FROM ticket t "
+	    "WHERE o.ticket_id = t.id), " STORE_SLA_JSON
+	    ", 'history', tickd_history(t.id)) FROM ticket t "
 	    "WHERE t.id = $1",
 	    1, vals, out, pretty);
 }
@@ -134,8 +134,14 @@ store_status_json(struct store *st, GString *out, bool pretty)
 	    "'marked_uid', s.marked_uid, 'last_fetch', s.last_fetch, "
 	    "'last_ok', s.last_ok, 'lag_seconds', extract(epoch FROM now() "
 	    "- s.last_ok)::bigint, 'last_error', s.last_error, "
-	    "'last_error_at', s.last_error_at, 'failures', s.failures) "
-	    "ORDER BY s.mailbox), '[]') FROM mailbox_state s), 'outbox', "
+	    "'last_error_at', s.last_error_at, 'failures', s.failures, "
+	    "'quarantined', (SELECT count(*) FROM quarantine q WHERE "
+	    "q.mailbox = s.mailbox)) ORDER BY s.mailbox), '[]') FROM "
+	    "mailbox_state s), 'quarantine', (SELECT json_build_object("
+	    "'count', count(*), 'last_error', (SELECT error FROM quarantine "
+	    "ORDER BY id DESC LIMIT 1), 'last_at', max(received)) FROM "
+	    "quarantine), 'needs_review', (SELECT count(*) FROM ticket WHERE "
+	    "needs_review), 'outbox', "
 	    "(SELECT json_build_object('queued', count(*) FILTER (WHERE "
 	    "state IN ('queued', 'sending')), 'failed', count(*) FILTER "
 	    "(WHERE state = 'failed'), 'sent', count(*) FILTER (WHERE state "
@@ -176,9 +182,7 @@ store_table_clear(struct store_table *t)
 	t->cols = t->rows = NULL;
 }
 
-/* store_rows - run one query either into t (text cells) or, with t NULL,
- * as a JSON array of row objects into out: one SQL text serves both. */
-static int
+int
 store_rows(struct store *st, const char *sql, int n, const char *const *vals,
            struct store_table *t, GString *out, bool pretty)
 {
@@ -217,14 +221,20 @@ store_rows(struct store *st, const char *sql, int n, const char *const *vals,
 	"($4::text IS NULL OR t.assignee = lower($4) OR ($4 = '-' AND "        \
 	"t.assignee IS NULL)) AND ($5::text IS NULL OR EXISTS (SELECT 1 "      \
 	"FROM sla_clock c WHERE c.ticket_id = t.id AND "                       \
-	"(c.view->>'breached')::boolean))"
+	"(c.view->>'breached')::boolean)) AND ($6::text IS NULL OR "           \
+	"t.requester = lower($6) OR (left($6, 1) = '@' AND "                   \
+	"split_part(t.requester, '@', 2) = lower(substr($6, 2))))"
 
 int
 store_tickets_list(struct store *st, const struct store_ticket_filter *f,
                    struct store_table *t, GString *out, bool pretty)
 {
-	const char *vals[] = {f->status, f->queue, f->priority, f->assignee,
-	                      f->breached ? "t" : NULL};
+	const char *vals[] = {f->status,
+	                      f->queue,
+	                      f->priority,
+	                      f->assignee,
+	                      f->breached ? "t" : NULL,
+	                      f->requester};
 
 	/* --json: every column `tickets --json` always had (one object per
 	 * ticket); the table: the columns that fit a terminal. */
@@ -235,7 +245,7 @@ store_tickets_list(struct store *st, const struct store_ticket_filter *f,
 		    "COALESCE(json_agg(json_build_object(" STORE_TICKET_COLS
 		    ") ORDER BY t.id), '[]') "
 		    "FROM ticket t" STORE_TICKET_WHERE,
-		    5, vals, out, pretty);
+		    6, vals, out, pretty);
 	return store_rows(st,
 	                  "SELECT t.id AS number, t.status, t.priority, "
 	                  "t.queue, COALESCE(t.assignee, '-') AS assignee, "
@@ -243,7 +253,7 @@ store_tickets_list(struct store *st, const struct store_ticket_filter *f,
 	                  "HH24:MI') AS updated, left(t.subject, 40) AS "
 	                  "subject FROM ticket t" STORE_TICKET_WHERE
 	                  " ORDER BY t.id",
-	                  5, vals, t, out, pretty);
+	                  6, vals, t, out, pretty);
 }
 
 static const char *const store_views[] = {
@@ -251,9 +261,15 @@ static const char *const store_views[] = {
         "SELECT mailbox, uidvalidity, last_uid AS cursor, marked_uid, "
         "to_char(last_ok, 'YYYY-MM-DD HH24:MI:SS') AS last_ok, "
         "extract(epoch FROM now() - last_ok)::bigint AS lag_seconds, "
-        "failures, left(last_error, 80) AS last_error, "
+        "failures, (SELECT count(*) FROM quarantine q WHERE q.mailbox = "
+        "s.mailbox) AS quarantined, left(last_error, 80) AS last_error, "
         "to_char(last_error_at, 'YYYY-MM-DD HH24:MI:SS') AS "
-        "last_error_at FROM mailbox_state ORDER BY mailbox",
+        "last_error_at FROM mailbox_state s ORDER BY mailbox",
+    [STORE_VIEW_REVIEW] =
+        "SELECT (SELECT count(*) FROM quarantine) AS quarantined_mails, "
+        "(SELECT left(error, 80) FROM quarantine ORDER BY id DESC LIMIT "
+        "1) AS last_quarantined, (SELECT count(*) FROM ticket WHERE "
+        "needs_review) AS tickets_needing_review",
     [STORE_VIEW_OUTBOX] =
         "SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')) "
         "AS backlog, to_char(min(created) FILTER (WHERE state IN "
@@ -290,6 +306,44 @@ store_view(struct store *st, enum store_view v, struct store_table *t,
 	if ((size_t)v >= ARRAY_SIZE(store_views))
 		return -EINVAL;
 	return store_rows(st, store_views[v], 0, NULL, t, out, pretty);
+}
+
+/* ---- quarantine: mail that could not be stored (sql/011) ---- */
+
+int
+store_quarantine_list(struct store *st, struct store_table *t, GString *out,
+                      bool pretty)
+{
+	return store_rows(
+	    st,
+	    "SELECT id, COALESCE(mailbox, source) AS mailbox, uid, "
+	    "to_char(received, 'YYYY-MM-DD HH24:MI:SS') AS received, size, "
+	    "left(error, 100) AS error FROM quarantine ORDER BY id",
+	    0, NULL, t, out, pretty);
+}
+
+int
+store_quarantine_raw(struct store *st, gint64 id, GBytes **raw_r)
+{
+	char a[24];
+	const char *vals[] = {store_i64(a, id)};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	/* binary result: the bytes as they came, no bytea escaping */
+	res = PQexecParams(st->conn, "SELECT raw FROM quarantine WHERE id = $1",
+	                   1, NULL, vals, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "quarantine raw");
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	*raw_r =
+	    g_bytes_new(PQgetvalue(res, 0, 0), (gsize)PQgetlength(res, 0, 0));
+	PQclear(res);
+	return 0;
 }
 
 int

@@ -16,8 +16,8 @@ store_cursor_get(struct store *st, const char *mailbox,
                  struct store_cursor *c_r)
 {
 	static const struct store_stmt stmt = {
-	    "cursor get", "SELECT uidvalidity, last_uid, marked_uid "
-	                  "FROM mailbox_state WHERE mailbox = $1"};
+	    "cursor get", "SELECT uidvalidity, last_uid, marked_uid, "
+	                  "history_uid FROM mailbox_state WHERE mailbox = $1"};
 	const char *vals[] = {mailbox};
 	int r;
 	PGresult *res = store_one_row(st, &stmt, 1, vals, &r);
@@ -27,6 +27,7 @@ store_cursor_get(struct store *st, const char *mailbox,
 	c_r->uidvalidity = store_col(res, 0, 0);
 	c_r->last_uid = store_col(res, 0, 1);
 	c_r->marked_uid = store_col(res, 0, 2);
+	c_r->history_uid = store_col(res, 0, 3);
 	PQclear(res);
 	return 0;
 }
@@ -56,11 +57,30 @@ store_cursor_reset(struct store *st, const char *mailbox, gint64 uidvalidity)
 	    "cursor reset",
 	    "INSERT INTO mailbox_state (mailbox, uidvalidity) VALUES ($1, $2) "
 	    "ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = $2, "
-	    "last_uid = 0, marked_uid = 0, updated = now()"};
+	    "last_uid = 0, marked_uid = 0, history_uid = 0, updated = now()"};
 	char a[24];
 	const char *vals[] = {mailbox, store_i64(a, uidvalidity)};
 
 	return store_exec(st, &stmt, 2, vals);
+}
+
+/* 012_history: a mailbox's first poll */
+int
+store_cursor_first(struct store *st, const char *mailbox, gint64 uidvalidity,
+                   gint64 last_uid, gint64 history_uid)
+{
+	static const struct store_stmt stmt = {
+	    "cursor first",
+	    "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, "
+	    "marked_uid, history_uid) VALUES ($1, $2, $3, $3, $4) ON "
+	    "CONFLICT (mailbox) DO UPDATE SET uidvalidity = $2, last_uid = "
+	    "$3, marked_uid = $3, history_uid = $4, updated = now()"};
+	char a[24], b[24], c[24];
+	const char *vals[] = {mailbox, store_i64(a, uidvalidity),
+	                      store_i64(b, last_uid),
+	                      store_i64(c, history_uid)};
+
+	return store_exec(st, &stmt, 4, vals);
 }
 
 int
@@ -175,10 +195,12 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
 	    "ticket create",
 	    "INSERT INTO ticket (queue, subject, requester, requester_name, "
 	    "priority, language, needs_review, review_reason, "
-	    "linked_ticket, created, updated, last_customer_at) VALUES ($1, "
-	    "$2, $3, $4, $5, $6, $7, $8, NULLIF($9, 0), to_timestamp($10), "
-	    "to_timestamp($10), to_timestamp($10)) RETURNING id"};
-	char a[24], b[24];
+	    "linked_ticket, created, updated, last_customer_at, history, "
+	    "status, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+	    "NULLIF($9, 0), to_timestamp($10), to_timestamp($10), "
+	    "to_timestamp($10), $11, CASE WHEN $11 THEN 'closed' ELSE 'new' "
+	    "END, CASE WHEN $11 THEN to_timestamp($12) END) RETURNING id"};
+	char a[24], b[24], c[24];
 	const char *vals[] = {n->queue,
 	                      n->subject,
 	                      n->requester,
@@ -188,8 +210,10 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
 	                      n->needs_review ? "t" : "f",
 	                      n->review_reason,
 	                      store_i64(a, n->linked_ticket),
-	                      store_i64(b, n->at)};
-	int r = store_int(st, &stmt, 10, vals, id_r);
+	                      store_i64(b, n->at),
+	                      n->history ? "t" : "f",
+	                      store_i64(c, n->closed_at)};
+	int r = store_int(st, &stmt, 12, vals, id_r);
 
 	return r == 0 ? -EPROTO : MIN(r, 0); /* RETURNING always has a row */
 }
@@ -358,6 +382,42 @@ store_participant_set(struct store *st, gint64 ticket, const char *addr,
 	    "DO UPDATE SET role = $4"};
 
 	return store_participant(st, &stmt, ticket, addr, name, role);
+}
+
+/* ---- quarantine: mail that could not be stored (sql/011) ---- */
+
+int
+store_quarantine_add(struct store *st, const struct store_quarantine *q)
+{
+	/* kept once per raw mail; the mailbox's last error says why, for
+	 * tickctl status */
+	static const struct store_stmt stmt = {
+	    "quarantine add",
+	    "WITH q AS (INSERT INTO quarantine (mailbox, source, uidvalidity, "
+	    "uid, raw_sha256, error, size, raw, received) VALUES ($1, $2, $3, "
+	    "$4, encode(sha256($8), 'hex'), $5, $6, $8, to_timestamp($7)) ON "
+	    "CONFLICT (raw_sha256) DO NOTHING RETURNING id), s AS (UPDATE "
+	    "mailbox_state SET last_error = $5, last_error_at = now() WHERE "
+	    "mailbox = $1) SELECT count(*) FROM q"};
+	char a[24], b[24], c[24], d[24];
+	const char *vals[8] = {q->mailbox,
+	                       q->source,
+	                       q->mailbox ? store_i64(a, q->uidvalidity) : NULL,
+	                       q->mailbox ? store_i64(b, q->uid) : NULL,
+	                       q->error,
+	                       store_i64(c, (gint64)q->raw_len),
+	                       store_i64(d, q->received),
+	                       q->raw};
+	int lens[8] = {0, 0, 0, 0, 0, 0, 0, (int)q->raw_len};
+	int fmts[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	int r;
+	PGresult *res = store_run(st, &stmt, 8, vals, lens, fmts, &r);
+
+	if (res == NULL)
+		return r;
+	r = store_col(res, 0, 0) > 0;
+	PQclear(res);
+	return r;
 }
 
 /* ---- the message, its attachments, events ---- */

@@ -104,6 +104,17 @@ int store_cmd(struct store *st, const char *sql);
 int store_text(struct store *st, const char *what, const char *sql, int n,
                const char *const *vals, char **out_r);
 
+/* store_json - run a one-row, one-column json query into out (pretty:
+ * jsonb_pretty); -ENOENT when it returned no row or NULL.  store_rows -
+ * one query either into t (text cells) or, with t NULL, as a JSON array
+ * of row objects into out: one SQL text serves both (store_admin.c). */
+struct store_table;
+int store_json(struct store *st, const char *sql, int n,
+               const char *const *vals, GString *out, bool pretty);
+int store_rows(struct store *st, const char *sql, int n,
+               const char *const *vals, struct store_table *t, GString *out,
+               bool pretty);
+
 /* store_i64 - decimal text of v in buf (a libpq text parameter). */
 const char *store_i64(char buf[24], gint64 v);
 /* store_text_array - a PostgreSQL text[] literal of strs (char*). g_free. */

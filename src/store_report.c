@@ -5,6 +5,7 @@
  */
 #include "store_report.h"
 
+#include "digestview.h"
 #include "report.h"
 #include "store_int.h"
 
@@ -38,10 +39,11 @@
 	"t.reopen_count, " STORE_REPORT_CLOCK " FROM ticket t LEFT JOIN "      \
 	"sla_clock c ON c.ticket_id = t.id LEFT JOIN (SELECT DISTINCT "        \
 	"ticket_id FROM sla_change) pc ON pc.ticket_id = t.id "                \
-	"WHERE t.created < to_timestamp($2) "                                  \
+	"WHERE t.created < to_timestamp($2) AND NOT t.history "                \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
 	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
-	"($3::text IS NULL OR t.queue = $3) AND ($4::text IS NULL OR "         \
+	"($3::text IS NULL OR t.queue = ANY(string_to_array($3, E'\\n'))) "    \
+	"AND ($4::text IS NULL OR "                                            \
 	"t.assignee = $4)"
 
 /*
@@ -56,8 +58,10 @@
  * (period, ticket) first, then per queue/assignee: a hash aggregate
  * instead of a sort for count(DISTINCT ticket).  $1..$3:
  * the previous period's start, the current one's start, its end; $4
- * queue, $5 assignee (NULL: any).
+ * queue(s), newline-separated, $5 assignee (NULL: any).
  */
+/* the queue filter: one queue name or several, newline-separated */
+#define STORE_QUEUE_IN4 "t.queue = ANY(string_to_array($4, E'\\n'))"
 /* clang-format off */
 static const char store_report_counts[] =
 	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "
@@ -66,7 +70,7 @@ static const char store_report_counts[] =
 	"message m WHERE m.direction = 'in' AND m.role = 'customer' AND "
 	"m.received >= to_timestamp($1) AND m.received < to_timestamp($3) "
 	"GROUP BY 1, 2) x JOIN ticket t ON t.id = x.ticket_id WHERE "
-	"($4::text IS NULL OR t.queue = $4) AND ($5::text IS NULL OR "
+	"($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
 	"t.assignee = $5) GROUP BY 1, 2, 3) "
 	/* 0: escalations by level */
 	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM "
@@ -75,14 +79,14 @@ static const char store_report_counts[] =
 	"FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE e.action "
 	"LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= "
 	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
-	"OR t.queue = $4) AND ($5::text IS NULL OR t.assignee = $5) "
+	"OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR t.assignee = $5) "
 	"GROUP BY 2, 3, 4, 5 "
 	/* 1: ratings, 1 good, 2 okay, 3 bad */
 	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "
 	"THEN 2 ELSE 3 END, CASE WHEN r.at >= to_timestamp($2) THEN 0 ELSE 1 "
 	"END, t.queue, t.assignee, count(*) FROM csat_rating r JOIN ticket t "
 	"ON t.id = r.ticket_id WHERE r.at >= to_timestamp($1) AND r.at < "
-	"to_timestamp($3) AND ($4::text IS NULL OR t.queue = $4) AND "
+	"to_timestamp($3) AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND "
 	"($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
 	/* 2: machine mail, with or without a ticket */
 	"UNION ALL SELECT 2, 0, CASE WHEN m.received >= to_timestamp($2) "
@@ -91,7 +95,7 @@ static const char store_report_counts[] =
 	"AND m.role = 'other' AND m.class <> 'rating' AND m.received >= "
 	"to_timestamp($1) AND m.received < to_timestamp($3) AND "
 	"(($4::text IS NULL AND $5::text IS NULL) OR (t.id IS NOT NULL AND "
-	"($4::text IS NULL OR t.queue = $4) AND ($5::text IS NULL OR "
+	"($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
 	"t.assignee = $5))) GROUP BY 2, 3, 4, 5 "
 	/* 3, 4: customer mails, tickets they came in on */
 	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "
@@ -339,4 +343,146 @@ store_digest_claim(struct store *st, const char *schedule, gint64 start,
 	const char *vals[] = {schedule, store_i64(a, start), store_i64(b, end)};
 
 	return store_has_row(st, &stmt, 3, vals);
+}
+
+/* ---- the digest's "needs you" and workload lists ------------------- */
+
+/* $1: queues (newline-separated) or NULL for all */
+#define STORE_DIGEST_QUEUES                                                    \
+	"($1::text IS NULL OR t.queue = ANY(string_to_array($1, E'\\n')))"
+#define STORE_DIGEST_WHO "COALESCE(t.requester_name, t.requester)"
+
+/*
+ * Breached / warned SLA targets of open tickets as of the tick's last
+ * evaluation (sla_clock.view, escalate.c), one row per ticket (its most
+ * urgent target); bad ratings and escalations in [$2, $3); the tickets
+ * whose customer waits longest (no agent reply since their last mail).
+ */
+static const char store_digest_needs_sql[] =
+    "(SELECT kind, id, who, subject, assignee, target, due FROM (SELECT "
+    "DISTINCT ON (t.id) CASE WHEN k.value->>'breached' = 'true' THEN 0 "
+    "ELSE 1 END AS kind, t.id, " STORE_DIGEST_WHO " AS who, t.subject, "
+    "t.assignee, replace(k.key, '_', ' ') AS target, extract(epoch FROM "
+    "(k.value->>'due')::timestamptz)::bigint AS due FROM ticket t JOIN "
+    "sla_clock c ON c.ticket_id = t.id CROSS JOIN LATERAL jsonb_each("
+    "c.view) k WHERE t.status IN ('new', 'open') AND k.key IN "
+    "('first_response', 'next_response', 'resolution') AND "
+    "jsonb_typeof(k.value) = 'object' AND (k.value->>'breached' = 'true' "
+    "OR k.value->>'warning' = 'true') AND k.value->>'due' IS NOT NULL "
+    /* a reply the clock has not replayed yet settles a first response */
+    "AND NOT (k.key = 'first_response' AND t.first_response_at IS NOT "
+    "NULL) AND " STORE_DIGEST_QUEUES
+    " ORDER BY t.id, 1, 7) b ORDER BY 1, 7 LIMIT 100) "
+    "UNION ALL (SELECT 2, t.id, " STORE_DIGEST_WHO ", t.subject, "
+    "t.assignee, COALESCE(r.comment, ''), extract(epoch FROM r.at)::bigint "
+    "FROM csat_rating r JOIN ticket t ON t.id = r.ticket_id WHERE "
+    "r.rating = 'bad' AND r.at >= to_timestamp($2) AND r.at < "
+    "to_timestamp($3) AND " STORE_DIGEST_QUEUES " ORDER BY r.at DESC "
+    "LIMIT 100) UNION ALL (SELECT 3, t.id, " STORE_DIGEST_WHO ", "
+    "t.subject, t.assignee, replace(split_part(e.detail, ' ->', 1), '_', "
+    "' '), extract(epoch FROM e.at)::bigint FROM event e JOIN ticket t ON t.id "
+    "= e.ticket_id "
+    "WHERE e.action LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= "
+    "to_timestamp($2) AND e.at < to_timestamp($3) AND " STORE_DIGEST_QUEUES
+    " ORDER BY e.at DESC LIMIT 100) UNION ALL (SELECT 4, "
+    "t.id, " STORE_DIGEST_WHO
+    ", t.subject, t.assignee, NULL, extract(epoch FROM "
+    "CASE WHEN t.last_agent_at IS NULL OR t.last_customer_at IS NULL THEN "
+    "t.created ELSE t.last_customer_at END)::bigint FROM ticket t WHERE "
+    "t.status IN ('new', 'open') AND (t.last_agent_at IS NULL OR "
+    "t.last_customer_at > t.last_agent_at) AND " STORE_DIGEST_QUEUES
+    " ORDER BY 7, 2 LIMIT 5)";
+
+int
+store_digest_needs(struct store *st, const char *queues, gint64 since,
+                   gint64 until, GPtrArray *out)
+{
+	char a[24], b[24];
+	const char *vals[] = {queues, store_i64(a, since), store_i64(b, until)};
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = store_query(st, store_digest_needs_sql, 3, vals);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "digest needs");
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct digestview_item *it = g_new0(struct digestview_item, 1);
+
+		it->kind = (int)store_col(res, i, 0);
+		it->ticket = store_col(res, i, 1);
+		it->customer = g_strdup(PQgetvalue(res, i, 2));
+		it->subject = g_strdup(PQgetvalue(res, i, 3));
+		it->holder = PQgetisnull(res, i, 4)
+		                 ? NULL
+		                 : g_strdup(PQgetvalue(res, i, 4));
+		it->what = PQgetisnull(res, i, 5)
+		               ? NULL
+		               : g_strdup(PQgetvalue(res, i, 5));
+		it->at = store_col(res, i, 6);
+		g_ptr_array_add(out, it);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Open tickets per assignee now (NULL = unassigned); agent mails stored
+ * in [$2, $3) per sender. */
+static const char store_digest_load_sql[] =
+    "SELECT 0, t.assignee, count(*) FROM ticket t WHERE t.status IN "
+    "('new', 'open', 'pending') AND " STORE_DIGEST_QUEUES " GROUP BY 2 "
+    "UNION ALL SELECT 1, lower(m.from_addr), count(*) FROM message m JOIN "
+    "ticket t ON t.id = m.ticket_id WHERE m.role = 'agent' AND "
+    "m.from_addr IS NOT NULL AND m.received >= to_timestamp($2) AND "
+    "m.received < to_timestamp($3) AND " STORE_DIGEST_QUEUES " GROUP BY 2";
+
+/* store_digest_load_row - the row of agent in out, made on first use. */
+static struct digestview_load *
+store_digest_load_row(GPtrArray *out, const char *agent)
+{
+	struct digestview_load *l;
+
+	for (guint i = 0; i < out->len; i++) {
+		l = out->pdata[i];
+		if (g_ascii_strcasecmp(l->agent, agent) == 0)
+			return l;
+	}
+	l = g_new0(struct digestview_load, 1);
+	l->agent = g_ascii_strdown(agent, -1);
+	g_ptr_array_add(out, l);
+	return l;
+}
+
+int
+store_digest_load(struct store *st, const char *queues, gint64 from, gint64 to,
+                  GPtrArray *out, gint64 *unassigned_r)
+{
+	char a[24], b[24];
+	const char *vals[] = {queues, store_i64(a, from), store_i64(b, to)};
+	PGresult *res;
+
+	*unassigned_r = 0;
+	if (!store_connected(st))
+		return -ENOTCONN;
+	res = store_query(st, store_digest_load_sql, 3, vals);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "digest workload");
+	for (int i = 0; i < PQntuples(res); i++) {
+		gint64 n = store_col(res, i, 2);
+		bool open = (int)store_col(res, i, 0) == 0;
+
+		if (PQgetisnull(res, i, 1)) {
+			if (open)
+				*unassigned_r = n;
+			continue;
+		}
+		if (open)
+			store_digest_load_row(out, PQgetvalue(res, i, 1))
+			    ->open = n;
+		else
+			store_digest_load_row(out, PQgetvalue(res, i, 1))
+			    ->responses = n;
+	}
+	PQclear(res);
+	return 0;
 }

@@ -71,8 +71,11 @@ store_sla_due(struct store *st, gint64 now, int limit, GPtrArray *out)
 	/* "< now + 1": now is whole seconds, next_check has fractions */
 	static const struct store_stmt stmt = {
 	    "sla due",
+	    /* a revived history ticket's clock starts when it became live
+	     * (012_history), not at its old mail's date */
 	    "SELECT c.ticket_id, t.queue, t.priority, t.status, "
-	    "extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
+	    "extract(epoch FROM COALESCE(t.live_since, t.created))::bigint, "
+	    "COALESCE((SELECT "
 	    "m.role = 'agent' FROM message m WHERE m.ticket_id = t.id "
 	    "ORDER BY m.id LIMIT 1), false), c.initialized, c.status, "
 	    "c.first_response_at, c.last_customer_at, c.last_agent_at, "
@@ -329,6 +332,7 @@ store_sla_info_clear(struct store_sla_info *i)
 	g_free(i->queue);
 	g_free(i->assignee);
 	g_free(i->last_text);
+	g_free(i->history);
 	memset(i, 0, sizeof(*i));
 }
 
@@ -341,8 +345,9 @@ store_sla_info(struct store *st, gint64 ticket, struct store_sla_info *i_r)
 	    "t.queue, t.priority, COALESCE(t.assignee, ''), t.status, "
 	    "extract(epoch FROM t.created)::bigint, COALESCE((SELECT "
 	    "left(m.body_new, 4000) FROM message m WHERE m.ticket_id = t.id "
-	    "AND m.role = 'customer' ORDER BY m.id DESC LIMIT 1), '') FROM "
-	    "ticket t WHERE t.id = $1"};
+	    "AND m.role = 'customer' ORDER BY m.id DESC LIMIT 1), ''), "
+	    "COALESCE(tickd_history(t.id)->>'line', '') FROM ticket t WHERE "
+	    "t.id = $1"};
 	char a[24];
 	const char *vals[] = {store_i64(a, ticket)};
 	int r;
@@ -360,6 +365,7 @@ store_sla_info(struct store *st, gint64 ticket, struct store_sla_info *i_r)
 	g_strlcpy(i_r->status, PQgetvalue(res, 0, 6), sizeof(i_r->status));
 	i_r->created = store_col(res, 0, 7);
 	i_r->last_text = g_strdup(PQgetvalue(res, 0, 8));
+	i_r->history = g_strdup(PQgetvalue(res, 0, 9));
 	PQclear(res);
 	return 0;
 }

@@ -73,34 +73,45 @@ thread_prefix_len(const char *s)
 	return 0;
 }
 
+/* thread_tag_len - length of a leading "[tag #N]" at s, or 0.  Looks
+ * only at the bracket itself: thread_subject_ticket would scan the whole
+ * rest of the subject for every tag stripped (quadratic on a subject of
+ * ten thousand tags). */
+static size_t
+thread_tag_len(const char *s, const char *tag)
+{
+	const char *end;
+	g_autofree char *one = NULL;
+
+	if (s[0] != '[' || tag == NULL || *tag == '\0' ||
+	    g_ascii_strncasecmp(s + 1, tag, strlen(tag)) != 0 ||
+	    (end = strchr(s, ']')) == NULL)
+		return 0;
+	one = g_strndup(s, (gsize)(end - s + 1));
+	return thread_subject_ticket(one, tag) > 0 ? (size_t)(end - s + 1) : 0;
+}
+
 char *
 thread_strip_subject(const char *subject, const char *tag)
 {
-	GString *s = g_string_new(subject ? subject : "");
+	const char *p = subject ? subject : "", *e;
 	size_t n;
-	bool again = true;
 
-	while (again) {
-		again = false;
-		g_strchug(s->str);
-		s->len = strlen(s->str);
-		if ((n = thread_prefix_len(s->str)) > 0) {
-			g_string_erase(s, 0, (gssize)n);
-			again = true;
+	/* a cursor that only moves forward: linear in the subject */
+	for (;;) {
+		while (g_ascii_isspace(*p))
+			p++;
+		if ((n = thread_prefix_len(p)) > 0 ||
+		    (n = thread_tag_len(p, tag)) > 0) {
+			p += n;
+			continue;
 		}
-		if (s->str[0] == '[' && tag != NULL) {
-			const char *end = strchr(s->str, ']');
-			if (end && thread_subject_ticket(s->str, tag) > 0 &&
-			    g_ascii_strncasecmp(s->str + 1, tag, strlen(tag)) ==
-			        0) {
-				g_string_erase(s, 0, end - s->str + 1);
-				again = true;
-			}
-		}
+		break;
 	}
-	g_strchomp(s->str);
-	s->len = strlen(s->str);
-	return g_string_free(s, FALSE);
+	e = p + strlen(p);
+	while (e > p && g_ascii_isspace(e[-1]))
+		e--;
+	return g_strndup(p, (gsize)(e - p));
 }
 
 static char *

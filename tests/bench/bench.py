@@ -297,6 +297,9 @@ class Tickd:
         self.rss = []  # (seconds since start, MB)
 
     def write_conf(self, idle, poll):
+        # first_run = "new": the mails appended before tickd starts stand
+        # for mail arriving while it runs (the default would store them as
+        # history, silently)
         e = self.stack.env
         extra = ""
         if self.args.smtp_conns:
@@ -308,7 +311,7 @@ instance = "bench";
 database: { conninfo = "%(ci)s"; };
 imap: { url = "imap://%(ih)s:%(ip)s"; user = "%(u)s"; password_file = "%(d)s/imap-password";
         after = "seen"; poll_interval = %(poll)d; starttls = false; idle = %(idle)s;
-        timeout = 60; batch = %(batch)d; };
+        timeout = 60; batch = %(batch)d; first_run = "new"; };
 smtp: { url = "smtp://%(sh)s:%(sp)s"; from = "%(u)s@example.com"; from_name = "Bench Support";
         starttls = false; timeout = 60; %(extra)s };
 tickets: { subject_tag = "Bench"; secret_file = "%(d)s/secret"; };

@@ -17,10 +17,12 @@ ticket, and quote the original like a mail client does.
 """
 import argparse
 import base64
+import email.utils
 import os
 import random
 import sys
 import textwrap
+import time
 
 FIRST = ["Anna", "Ben", "Carla", "David", "Eva", "Farid", "Greta", "Hugo", "Ines", "Jonas",
          "Karin", "Lars", "Maria", "Nils", "Olga", "Paul", "Rosa", "Sven", "Tina", "Umut"]
@@ -96,16 +98,19 @@ def _crlf(s):
     return s.replace("\r\n", "\n").replace("\n", "\r\n")
 
 
-def build(rnd, msgid, frm_name, frm, to, subject, text, kind, extra_headers=()):
-    """One raw mail as bytes (CRLF)."""
-    day = rnd.randrange(1, 24)
+def build(rnd, msgid, frm_name, frm, to, subject, text, kind, extra_headers=(), when=None):
+    """One raw mail as bytes (CRLF).  when: its Date (unix seconds); default
+    within the last hour, so that tickd's age guard (limits.max_mail_age)
+    treats it as new mail."""
+    if when is None:
+        when = time.time() - rnd.randrange(3600)
+    date = email.utils.formatdate(when)
     h = ["Return-Path: <%s>" % frm,
          "Received: from mx.%s (mx.%s [192.0.2.%d]) by mail.example.com with ESMTPS id %08X; "
-         "Mon, %d Nov 2026 09:%02d:%02d +0100" % (frm.split("@")[1], frm.split("@")[1],
-                                                   rnd.randrange(1, 254), rnd.getrandbits(32),
-                                                   day, rnd.randrange(60), rnd.randrange(60)),
+         "%s" % (frm.split("@")[1], frm.split("@")[1], rnd.randrange(1, 254),
+                 rnd.getrandbits(32), date),
          "From: \"%s\" <%s>" % (frm_name, frm), "To: %s" % to, "Subject: %s" % subject,
-         "Date: Mon, %d Nov 2026 09:%02d:%02d +0100" % (day, rnd.randrange(60), rnd.randrange(60)),
+         "Date: %s" % date,
          "Message-ID: %s" % msgid, "MIME-Version: 1.0",
          "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Thunderbird/115.5.0"]
     h += list(extra_headers)
@@ -141,9 +146,12 @@ def _kind(rnd):
     return "plain" if x < 0.5 else ("html" if x < 0.8 else "attach")
 
 
-def new_mails(n, seed=1, to="support@example.com", tag="b"):
-    """n first mails: [(message_id, from_addr, subject, raw)]."""
+def new_mails(n, seed=1, to="support@example.com", tag="b", span=0):
+    """n first mails: [(message_id, from_addr, subject, raw)].  span:
+    their Dates spread over that many seconds before now, oldest first
+    (0: within the last hour, in random order)."""
     rnd = random.Random(seed)
+    now = time.time()
     people = customers(rnd)
     out = []
     for i in range(n):
@@ -157,7 +165,9 @@ def new_mails(n, seed=1, to="support@example.com", tag="b"):
         size = {"plain": (1500, 7000), "html": (900, 3300), "attach": (400, 2500)}[kind]
         size = rnd.randrange(*size)
         msgid = "<%s.%d.%x@%s>" % (tag, i, rnd.getrandbits(40), addr.split("@")[1])
-        raw = build(rnd, msgid, name, addr, to, subj, _body(rnd, name, text, size), kind)
+        when = now - span + span * i / max(n, 1) if span else None
+        raw = build(rnd, msgid, name, addr, to, subj, _body(rnd, name, text, size), kind,
+                    when=when)
         out.append((msgid, addr, subj, raw, name))
     return out
 

@@ -4,6 +4,7 @@ support and customer mailboxes and its own tickd config, so tests never see
 each other's mail."""
 import email
 import email.policy
+import email.utils
 import itertools
 import json
 import os
@@ -75,7 +76,11 @@ class World:
                          per_recipient_day=10, people="", tag="Example", idle="false",
                          reopen_days=14, trust_same_domain="false",
                          per_ticket_hour=5, global_per_minute=100, breaker_cooldown=900,
-                         tickets_extra="", extra="")
+                         tickets_extra="", limits_extra="", extra="",
+                         # these tests append mail before tickd's first poll
+                         # to stand for mail arriving while it runs;
+                         # test_firstday.py tests the default (history)
+                         first_run="new")
         self.opts.update(overrides)
         self.conf = os.path.join(tmp, "tickd.conf")
         self.write_conf()
@@ -95,13 +100,13 @@ log_level = 7;
 database: { conninfo = "%(conninfo)s"; };
 imap: { url = "imap://%(ih)s:%(ip)s"; user = "%(support)s"; password_file = "%(dir)s/imap-password";
         mailbox = "%(mailbox)s"; %(sent)s after = "%(after)s"; poll_interval = %(poll)d;
-        starttls = false; idle = %(idle)s; timeout = 20; };
+        starttls = false; idle = %(idle)s; first_run = "%(fr)s"; timeout = 20; };
 smtp: { url = "smtp://%(sh)s:%(sp)s"; from = "%(support)s@example.com"; from_name = "Example Support";
         starttls = false; timeout = 20; };
 tickets: { subject_tag = "%(tag)s"; secret_file = "%(dir)s/secret"; reopen_days = %(reopen)d;
            trust_same_domain = %(tsd)s; %(tx)s };
 limits: { per_recipient_day = %(prd)d; per_ticket_hour = %(pth)d; global_per_minute = %(gpm)d;
-          breaker_cooldown = %(bcd)d; };
+          breaker_cooldown = %(bcd)d; %(lx)s };
 people = ( %(people)s );
 %(extra)s
 """ % dict(conninfo=self.conninfo, ih=self.stack["IMAP_HOST"], ip=self.stack["IMAP_PORT"],
@@ -110,7 +115,8 @@ people = ( %(people)s );
                 sp=self.stack["SMTP_PORT"], tag=o["tag"], reopen=o["reopen_days"],
                 tsd=o["trust_same_domain"], prd=o["per_recipient_day"], people=o["people"],
                 tx=o["tickets_extra"], pth=o["per_ticket_hour"], gpm=o["global_per_minute"],
-                bcd=o["breaker_cooldown"], extra=o["extra"]))
+                bcd=o["breaker_cooldown"], lx=o["limits_extra"], extra=o["extra"],
+                fr=o["first_run"]))
 
     # -- running the programs --------------------------------------------
     def ctl(self, *args, check=True, input=None):
@@ -157,7 +163,7 @@ def mail(frm, to, subject, body="Hello,\nplease help.\n", msgid=None, headers=No
     """A raw customer mail (str, CRLF added by imapbox.append)."""
     msgid = msgid or "<%s@customer.example>" % uuid.uuid4().hex
     h = ["From: %s" % frm, "To: %s" % to, "Subject: %s" % subject,
-         "Date: Tue, 24 Nov 2026 10:00:00 +0100", "Message-ID: %s" % msgid,
+         "Date: %s" % email.utils.formatdate(), "Message-ID: %s" % msgid,
          "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8"]
     h += headers or []
     return "\r\n".join(h) + "\r\n\r\n" + body.replace("\n", "\r\n")

@@ -725,9 +725,9 @@ def test_tickctl_status(make_world):
     out = p.stdout
     assert "mailboxes:" in out and "outbox:" in out and "suppressed addresses:" in out
     mb = "support:INBOX"
-    assert re.search(r"^MAILBOX +UIDVALIDITY +CURSOR +MARKED_UID +LAST_OK +LAG_SECONDS +FAILURES "
+    assert re.search(r"^MAILBOX +UIDVALIDITY +CURSOR +MARKED_UID +LAST_OK +LAG_SECONDS +FAILURES +QUARANTINED "
                      r"+LAST_ERROR +LAST_ERROR_AT$", out, re.M), out
-    assert re.search(r"^%s +\d+ +1 +1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+ +0 +- +-$" % mb, out, re.M), out
+    assert re.search(r"^%s +\d+ +1 +1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+ +0 +0 +- +-$" % mb, out, re.M), out
     assert re.search(r"^BACKLOG +OLDEST_QUEUED +OLDEST_AGE_SECONDS +FAILED +SUPPRESSED +SENT$", out, re.M)
     m = re.search(r"^1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +(\d+) +0 +0 +1$", out, re.M)
     assert m and 7100 < int(m.group(1)) < 7300, out
@@ -740,7 +740,7 @@ def test_tickctl_status(make_world):
     assert j["suppressed"][0]["addr"] == "bouncy@example.net"
     # a fetch error shows up
     w.sql("UPDATE mailbox_state SET last_error = 'login failed', failures = 3")
-    assert re.search(r" 3 +login failed ", ctl(w, "status").stdout)
+    assert re.search(r" 3 +0 +login failed ", ctl(w, "status").stdout)
 
 
 def test_tickctl_exit_codes_config_and_database(make_world, tmp_path):

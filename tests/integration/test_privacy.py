@@ -1,6 +1,7 @@
 """On real servers: `tickctl forget` (erasure), `tickctl export`
 (access) and retention (`tickctl purge` and tickd's daily job).  The
 erasure test greps a full pg_dump of the test database."""
+import email.utils
 import json
 import os
 import subprocess
@@ -22,7 +23,7 @@ def with_attachment(frm, to, subject, text, fname, data):
     b = "b" + uuid.uuid4().hex
     return "\r\n".join([
         "From: %s" % frm, "To: %s" % to, "Subject: %s" % subject,
-        "Date: Tue, 24 Nov 2026 10:00:00 +0100",
+        "Date: %s" % email.utils.formatdate(),
         "Message-ID: <%s@customer.example>" % uuid.uuid4().hex,
         "MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="%s"' % b, "",
         "--" + b, "Content-Type: text/plain; charset=utf-8", "", text,

@@ -366,6 +366,47 @@ test_queues(void)
 	g_free(path);
 }
 
+/* First run and the age guard: defaults, a queue's own rule, bad
+ * values as file:line errors. */
+static void
+test_first_run(void)
+{
+	char *path = write_conf("limits: { max_mail_age = 7200; };\n"
+	                        "queues = ( { name = \"a\"; },\n"
+	                        "  { name = \"b\"; user = \"b\"; "
+	                        "first_run = \"skip\"; } );\n");
+	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *c = NULL;
+	char *e;
+
+	TEST_INTEQ(cfg_load(path, true, &c, errs), 0);
+	if (c != NULL) {
+		TEST_INTEQ(c->imap.first_run, CFG_FIRST_HISTORY);
+		TEST_INTEQ(c->imap.first_run_age, 0);
+		TEST_INTEQ(c->limits.max_mail_age, 7200);
+		TEST_INTEQ(cfg_queue_by_name(c, "a")->view->imap.first_run,
+		           CFG_FIRST_HISTORY);
+		TEST_INTEQ(cfg_queue_by_name(c, "b")->view->imap.first_run,
+		           CFG_FIRST_SKIP);
+		TEST_STREQ(cfg_first_run_name(CFG_FIRST_NEW), "new");
+	}
+	cfg_free(&c);
+	g_free(path);
+	path = write_conf("");
+	TEST_INTEQ(cfg_load(path, true, &c, errs), 0);
+	if (c != NULL)
+		TEST_INTEQ(c->limits.max_mail_age, 3 * 86400);
+	cfg_free(&c);
+	e = load("imap2 = 1;\nqueues = ( { name = \"a\"; first_run = "
+	         "\"all\"; } );\nlimits: { max_mail_age = 10; };\n");
+	TEST_CHECK(has(e, "t.conf:7: queues: first_run 'all' is not history, "
+	                  "new or skip"));
+	TEST_CHECK(has(e, "t.conf:8: limits.max_mail_age: 10 is out of range"));
+	g_free(e);
+	g_ptr_array_unref(errs);
+	g_free(path);
+}
+
 /* load_smtp - errors of the base config with this smtp group instead. */
 static char *
 load_smtp(const char *smtp, const char *extra)
@@ -632,6 +673,7 @@ main(void)
 	    {"agents", test_agents},
 	    {"mime_charsets", test_mime_charsets},
 	    {"queues", test_queues},
+	    {"first_run", test_first_run},
 	    {"address_split", test_address_split},
 	    {"addresses", test_addresses},
 	    {"keys_documented", test_keys_documented},

@@ -159,8 +159,8 @@ test_bounds(void)
 	g_string_append(s, "text\n");
 	command_parse(s->str, &l);
 	TEST_INTEQ(l.cmds->len, COMMAND_MAX_LINES);
-	TEST_INTEQ(l.rejected->len, 5);
-	TEST_STREQ(rej(&l, 0)->reason, "too many command lines");
+	TEST_INTEQ(l.rejected->len, 0);
+	TEST_INTEQ(l.excess, 5);
 	TEST_STREQ(l.text, "text\n");
 	command_list_clear(&l);
 
@@ -187,6 +187,26 @@ test_bounds(void)
 	g_string_free(s, TRUE);
 }
 
+/* a customer's body of 400k "#a" lines: 16 read, the rest counted, in
+ * one pass (the caller writes one summary event for them) */
+static void
+test_huge_block(void)
+{
+	struct command_list l;
+	GString *s = g_string_new(NULL);
+
+	for (int i = 0; i < 400000; i++)
+		g_string_append(s, "#a\n");
+	g_string_append(s, "text\n");
+	command_parse(s->str, &l);
+	TEST_INTEQ(l.cmds->len, 0);
+	TEST_INTEQ(l.rejected->len, COMMAND_MAX_LINES);
+	TEST_INTEQ(l.excess, 400000 - COMMAND_MAX_LINES);
+	TEST_STREQ(l.text, "text\n");
+	command_list_clear(&l);
+	g_string_free(s, TRUE);
+}
+
 static void
 test_kind_names(void)
 {
@@ -194,6 +214,52 @@ test_kind_names(void)
 	TEST_STREQ(command_kind_name(COMMAND_PRIORITY), "priority");
 	TEST_STREQ(command_kind_name(COMMAND_ASSIGN), "assign");
 	TEST_STREQ(command_kind_name(COMMAND_NOTE), "note");
+}
+
+static void
+test_questions(void)
+{
+	struct command_list l;
+
+	command_parse("#show\n#show #1042\n#SEARCH \"march invoice\" bug*\n"
+	              "#list mine\n#list Queue billing-de\n#list breached\n",
+	              &l);
+	TEST_INTEQ(l.cmds->len, 6);
+	TEST_INTEQ(l.rejected->len, 0);
+	TEST_CHECK(l.question);
+	TEST_INTEQ(cmd(&l, 0)->kind, COMMAND_SHOW);
+	TEST_CHECK(cmd(&l, 0)->arg == NULL);
+	TEST_STREQ(cmd(&l, 1)->arg, "1042");
+	TEST_INTEQ(cmd(&l, 2)->kind, COMMAND_SEARCH);
+	TEST_STREQ(cmd(&l, 2)->arg, "\"march invoice\" bug*");
+	TEST_INTEQ(cmd(&l, 3)->kind, COMMAND_LIST);
+	TEST_STREQ(cmd(&l, 3)->arg, "mine");
+	TEST_STREQ(cmd(&l, 4)->arg, "queue billing-de");
+	TEST_STREQ(cmd(&l, 5)->arg, "breached");
+	TEST_STREQ(command_kind_name(COMMAND_SHOW), "show");
+	TEST_STREQ(command_kind_name(COMMAND_LIST), "list");
+	command_list_clear(&l);
+
+	/* a question beside a change is not a question mail */
+	command_parse("#show\n#status closed\n", &l);
+	TEST_INTEQ(l.cmds->len, 2);
+	TEST_CHECK(!l.question);
+	command_list_clear(&l);
+
+	/* bad arguments are rejected, and then the mail asks nothing */
+	command_parse("#show 12x\n#list everything\n#list queue a;b\n"
+	              "#search\n",
+	              &l);
+	TEST_INTEQ(l.cmds->len, 0);
+	TEST_INTEQ(l.rejected->len, 4);
+	TEST_CHECK(!l.question);
+	TEST_CHECK(!rej(&l, 0)->unknown);
+	command_list_clear(&l);
+
+	/* no command at all: no question */
+	command_parse("Hello\n#show\n", &l);
+	TEST_CHECK(!l.question);
+	command_list_clear(&l);
 }
 
 int
@@ -207,7 +273,9 @@ main(void)
 	    {"note with text", test_note_with_text},
 	    {"only commands", test_only_commands},
 	    {"bounds", test_bounds},
+	    {"huge block", test_huge_block},
 	    {"kind names", test_kind_names},
+	    {"questions", test_questions},
 	};
 
 	return test_run("command", cases, ARRAY_SIZE(cases));

@@ -1215,6 +1215,105 @@ test_part_names(void)
 	mime_msg_free(&m);
 }
 
+/* hostile header fields: cut before GMime sees them (its decoder costs
+ * ~14 bytes per byte), References keeping the root and the newest ids */
+static void
+test_huge_fields(void)
+{
+	GString *g = g_string_new("From: a@example.org\r\nSubject: ");
+	struct mime_msg *m;
+	const char *last;
+
+	for (int i = 0; i < 200000; i++)
+		g_string_append(g, "Re: [Example #1] ");
+	g_string_append(g, "\r\nReferences:");
+	for (int i = 0; i < 100000; i++)
+		g_string_append_printf(g, " <r%d@x.example>\r\n", i);
+	g_string_append(g, "X-Junk: ");
+	for (int i = 0; i < 100000; i++)
+		g_string_append(g, "junk ");
+	g_string_append(g, "\r\n\r\nhello\r\n");
+	m = mime_parse(g->str, g->len, NULL);
+	TEST_CHECK(!m->unparsed);
+	TEST_CHECK(strlen(m->subject) < 70000);
+	TEST_CHECK(g_str_has_prefix(m->subject, "Re: [Example #1] Re:"));
+	TEST_CHECK(m->references->len > 100 && m->references->len < 5000);
+	TEST_STREQ(m->references->pdata[0], "r0@x.example");
+	last = m->references->pdata[m->references->len - 1];
+	TEST_STREQ(last, "r99999@x.example");
+	TEST_CHECK(g_str_has_prefix(m->text, "hello"));
+	TEST_STREQ(mime_header(m, "From"), "a@example.org");
+	TEST_CHECK(strlen(mime_header(m, "X-Junk")) <= 16 * 1024);
+	TEST_CHECK(m->defects->len > 0 &&
+	           strstr(m->defects->pdata[0], "header fields over") != NULL);
+	mime_msg_free(&m);
+	g_string_free(g, TRUE);
+}
+
+/* GMime builds an object per header field and per part: a mail of 150k
+ * fields or 100k parts is parsed only up to the first few thousand */
+static void
+test_many_fields_and_parts(void)
+{
+	GString *g = g_string_new("From: a@example.org\r\n");
+	struct mime_msg *m;
+	bool seen = false;
+
+	for (int i = 0; i < 5000; i++)
+		g_string_append_printf(g, "X-H%d: v\r\n", i);
+	g_string_append(g, "\r\nhello\r\n");
+	m = mime_parse(g->str, g->len, NULL);
+	TEST_CHECK(!m->unparsed);
+	TEST_STREQ(mime_first_from(m)->addr, "a@example.org");
+	TEST_CHECK(g_str_has_prefix(m->text, "hello"));
+	for (guint i = 0; i < m->defects->len; i++)
+		seen |= strstr(m->defects->pdata[i], "header fields, 2000 "
+		                                     "parsed") != NULL;
+	TEST_CHECK(seen);
+	mime_msg_free(&m);
+	g_string_free(g, TRUE);
+
+	g = g_string_new("From: a@example.org\r\nMIME-Version: 1.0\r\n"
+	                 "Content-Type: multipart/mixed; boundary=\"b\""
+	                 "\r\n\r\n");
+	for (int i = 0; i < 5000; i++)
+		g_string_append_printf(g,
+		                       "--b\r\nContent-Type: text/plain\r\n"
+		                       "\r\npart %d\r\n",
+		                       i);
+	g_string_append(g, "--b--\r\n");
+	m = mime_parse(g->str, g->len, NULL);
+	seen = false;
+	for (guint i = 0; i < m->defects->len; i++)
+		seen |= strstr(m->defects->pdata[i],
+		               "more than 2000 MIME parts") != NULL;
+	TEST_CHECK(seen);
+	TEST_CHECK(g_str_has_prefix(m->text, "part 0"));
+	mime_msg_free(&m);
+	g_string_free(g, TRUE);
+}
+
+/* past QUOTE_MAX_LINES lines the text is all new: the index of a mail of
+ * millions of "#a" lines stays small; a short reply is split as before */
+static void
+test_quote_many_lines(void)
+{
+	GString *g = g_string_new(NULL);
+	char *out;
+
+	for (int i = 0; i < 60000; i++)
+		g_string_append(g, "#a\n");
+	g_string_append(g, "On Mon, Bob wrote:\n> old\n");
+	out = mime_quote_split(g->str);
+	TEST_INTEQ(strlen(out), g->len - 1); /* trimmed: the last \n */
+	g_free(out);
+	g_string_assign(g, "new text\n\nOn Mon, Bob wrote:\n> old\n");
+	out = mime_quote_split(g->str);
+	TEST_STREQ(out, "new text");
+	g_free(out);
+	g_string_free(g, TRUE);
+}
+
 int
 main(void)
 {
@@ -1251,6 +1350,9 @@ main(void)
 	    {"boundary_prefix", test_boundary_prefix},
 	    {"build_roundtrip", test_build_roundtrip},
 	    {"quote_split", test_quote_split},
+	    {"huge_fields", test_huge_fields},
+	    {"many_fields_and_parts", test_many_fields_and_parts},
+	    {"quote_many_lines", test_quote_many_lines},
 	    {"html_deep", test_html_deep},
 	};
 	int rc;

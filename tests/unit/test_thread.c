@@ -40,6 +40,30 @@ test_strip(void)
 	s = thread_strip_subject("Reply needed", "Example");
 	TEST_STREQ(s, "Reply needed");
 	g_free(s);
+	/* only a whole "[tag #N]" at the front goes, not one named later */
+	s = thread_strip_subject("[Example foo] x [Example #4]", "Example");
+	TEST_STREQ(s, "[Example foo] x [Example #4]");
+	g_free(s);
+	s = thread_strip_subject("  re : [example # 12 ]  ", "Example");
+	TEST_STREQ(s, "");
+	g_free(s);
+}
+
+/* 200k "Re: [Example #1] " (3.4 MB): every prefix and tag stripped in one
+ * forward pass (it took ~30 s when each strip moved the rest) */
+static void
+test_strip_many(void)
+{
+	GString *g = g_string_new(NULL);
+	char *s;
+
+	for (int i = 0; i < 200000; i++)
+		g_string_append(g, i % 2 ? "Re: [Example #1] " : "AW:Fwd: ");
+	g_string_append(g, "Login broken");
+	s = thread_strip_subject(g->str, "Example");
+	TEST_STREQ(s, "Login broken");
+	g_free(s);
+	g_string_free(g, TRUE);
 }
 
 static void
@@ -95,6 +119,7 @@ main(void)
 	static const struct test_case cases[] = {
 	    {"subject_tag", test_subject_tag},
 	    {"strip", test_strip},
+	    {"strip many", test_strip_many},
 	    {"msgid_roundtrip", test_msgid_roundtrip},
 	    {"msgid_forged", test_msgid_forged},
 	};

@@ -1,0 +1,245 @@
+"""Finding things (full-text search, customer history, asking tickd by mail)
+on the real servers: mail goes in through `tickctl import` or IMAP, results
+are read from tickctl's output and the agents' real mailboxes."""
+import json
+import uuid
+
+from conftest import mail
+
+
+def mime_with_attachment(frm, to, subject, text, filename):
+    b = "b" + uuid.uuid4().hex
+    return "\r\n".join([
+        "From: %s" % frm, "To: %s" % to, "Subject: %s" % subject,
+        "Date: Tue, 24 Nov 2026 10:00:00 +0100",
+        "Message-ID: <%s@customer.example>" % uuid.uuid4().hex,
+        "MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="%s"' % b, "",
+        "--" + b, "Content-Type: text/plain; charset=utf-8", "", text,
+        "--" + b, "Content-Type: application/pdf",
+        'Content-Disposition: attachment; filename="%s"' % filename,
+        "Content-Transfer-Encoding: base64", "", "JVBERi0xLjQK", "--" + b + "--", ""])
+
+
+def imp(w, raw, queue=None):
+    args = ["import"] + (["--queue", queue] if queue else [])
+    w.ctl(*args, input=raw.encode())
+
+
+def search(w, *args):
+    return json.loads(w.ctl("search", *args, "--json").stdout)
+
+
+def de_world(world):
+    with open(world.conf, "a") as f:
+        f.write("""
+queues = (
+  { name = "support"; subject_tag = "Support"; language = "en"; },
+  { name = "buchhaltung"; user = "%s"; subject_tag = "Buchhaltung"; language = "de"; }
+);
+""" % ("bh" + uuid.uuid4().hex[:8]))
+
+
+def test_search_words_stems_attachments_not_quotes(world):
+    de_world(world)
+    sup = world.addr(world.support)
+    cust, other = world.addr(world.customer), world.addr(world.customer + "o")
+    imp(world, mail(cust, sup, "Printer trouble",
+                    body="The flux capacitor of my printer is smoking.\n\n"
+                         "On Monday someone wrote:\n> the zanzibar gateway was fine\n> yesterday\n"))
+    imp(world, mail(other, sup, "Invoice wrong",
+                    body="Your invoices for March double-count the capacitor.\n"))
+    imp(world, mime_with_attachment(other, sup, "See scan", "Attached, as asked.\n",
+                                    "quartalsbericht-2026.pdf"))
+    imp(world, mail(cust, sup, "Rechnung falsch",
+                    body="Die Rechnungen vom März sind doppelt gebucht.\n"), queue="buchhaltung")
+    by_subject = {t["subject"]: t["number"] for t in world.tickets()}
+
+    # a word of the customer's own text, ranked: a subject hit beats a body hit
+    hits = search(world, "capacitor")
+    assert [h["ticket"] for h in hits] == [by_subject["Printer trouble"], by_subject["Invoice wrong"]] \
+        or [h["ticket"] for h in hits] == [by_subject["Invoice wrong"], by_subject["Printer trouble"]]
+    assert all("[capacitor]" in h["snippet"] for h in hits), hits
+    assert hits[0]["rank"] >= hits[1]["rank"]
+    hits = search(world, "printer capacitor")
+    assert [h["ticket"] for h in hits] == [by_subject["Printer trouble"]]
+    # English stemming and prefix, a phrase
+    assert [h["ticket"] for h in search(world, "invoice")] == [by_subject["Invoice wrong"]]
+    assert [h["ticket"] for h in search(world, "invoic*")] == [by_subject["Invoice wrong"]]
+    assert [h["ticket"] for h in search(world, '"flux capacitor"')] == [by_subject["Printer trouble"]]
+    assert search(world, '"capacitor flux"') == []
+    # a German word form in the German queue: Rechnungen / Rechnung, gebucht / buchen
+    hits = search(world, "rechnungen")
+    assert [h["ticket"] for h in hits] == [by_subject["Rechnung falsch"]]
+    assert "[Rechnung]" in hits[0]["snippet"] and "[Rechnungen]" in hits[0]["snippet"]
+    assert [h["ticket"] for h in search(world, "Rechnung", "--queue", "buchhaltung")] \
+        == [by_subject["Rechnung falsch"]]
+    assert search(world, "Rechnung", "--queue", "support") == []
+    # an attachment name, whole or by a part of it
+    assert [h["ticket"] for h in search(world, "quartalsbericht")] == [by_subject["See scan"]]
+    assert [h["ticket"] for h in search(world, "quartalsbericht-2026.pdf")] == [by_subject["See scan"]]
+    # an address
+    assert {h["ticket"] for h in search(world, other)} == {by_subject["Invoice wrong"],
+                                                          by_subject["See scan"]}
+    # a word only in quoted history is not found
+    assert search(world, "zanzibar") == []
+    # filters
+    assert search(world, "capacitor", "--status", "closed") == []
+    assert len(search(world, "capacitor", "--from", "2000-01-01", "--to", "2999-01-01")) == 2
+    assert search(world, "capacitor", "--to", "2000-01-01") == []
+    # the table
+    out = world.ctl("search", "flux").stdout.decode()
+    assert out.splitlines()[0].split()[:3] == ["TICKET", "QUEUE", "STATUS"]
+    assert "[flux]" in out
+
+
+def test_kept_mail_is_findable(world):
+    sup = world.addr(world.support)
+    bounce = "\r\n".join([
+        "From: MAILER-DAEMON@mx.example.net", "To: %s" % sup,
+        "Subject: Undelivered Mail Returned to Sender",
+        "Message-ID: <%s@mx.example.net>" % uuid.uuid4().hex,
+        "Auto-Submitted: auto-replied", "Content-Type: text/plain", "",
+        "This is the mail system. Your message to nobody@nowhere.example could not be"
+        " delivered: mailbox unavailable.", ""])
+    imp(world, bounce)
+    assert world.tickets() == []
+    kept = search(world, "--kept")
+    assert len(kept) == 1 and kept[0]["from"] == "mailer-daemon@mx.example.net"
+    hits = search(world, "--kept", "unavailable")
+    assert [h["message"] for h in hits] == [kept[0]["message"]]
+    assert "[unavailable]" in hits[0]["snippet"]
+    # ticket search does not list mail without a ticket
+    assert search(world, "unavailable") == []
+
+
+def test_requester_history(world):
+    sup = world.addr(world.support)
+    cust, colleague = world.addr(world.customer), world.addr(world.customer + "col")
+    stranger = "someone@elsewhere.example"
+    for frm, subj in ((cust, "one"), (colleague, "two"), (stranger, "three"), (cust, "four")):
+        imp(world, mail(frm, sup, subj))
+    n = {t["subject"]: t["number"] for t in world.tickets()}
+    rows = json.loads(world.ctl("tickets", "--requester", cust.upper(), "--json").stdout)
+    assert [r["number"] for r in rows] == [n["one"], n["four"]]
+    rows = json.loads(world.ctl("tickets", "--requester", "@" + world.domain, "--json").stdout)
+    assert [r["number"] for r in rows] == [n["one"], n["two"], n["four"]]
+    assert "no tickets" in world.ctl("tickets", "--requester", "@nowhere.example").stdout.decode()
+    # the ticket view: the earlier ticket, its status and CSAT
+    world.ctl("close", str(n["one"]))
+    world.sql("INSERT INTO csat_rating (ticket_id, rating) VALUES (%d, 'bad')" % n["one"])
+    h = world.ticket(n["four"])["history"]
+    assert h["line"] == "1 earlier ticket (last: #%d, closed, CSAT bad)" % n["one"]
+    assert h["earlier"] == 1 and h["last"] == n["one"]
+    assert world.ticket(n["one"])["history"] is None
+    assert "1 earlier ticket (last: #%d" % n["one"] in world.ctl("ticket", str(n["four"])).stdout.decode()
+
+
+# -- asking tickd by mail ------------------------------------------------------
+
+def test_agent_show_gets_transcript_stranger_gets_nothing(make_world):
+    from conftest import imapbox
+    from test_agents import AUTH, agents_world, open_ticket
+    w = agents_world(make_world)
+    cust = w.addr(w.customer)
+    n, ack = open_ticket(w, subject="Printer on fire",
+                         msgid="<first@c.example>")
+    w.append(mail(cust, w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
+                  body="It is the LaserJet 4000, smoke everywhere.\n",
+                  headers=["In-Reply-To: %s" % ack["Message-ID"]]))
+    w.once()
+    bob_local = w.bob.split("@")[0]
+    alice_local = w.alice.split("@")[0]
+    before = imapbox.count(bob_local)
+
+    # Bob, authenticated by our MTA, asks about the ticket by its tag
+    w.append(mail(w.bob, w.addr(w.support), "[Example #%d] state?" % n,
+                  msgid="<bob-show@support.example>", headers=[AUTH], body="#show\n"))
+    # a stranger asks the same (and forges nothing)
+    stranger = w.addr(w.customer + "evil")
+    w.append(mail(stranger, w.addr(w.support), "[Example #%d] state?" % n,
+                  msgid="<evil-show@x.example>", body="#show %d\n" % n))
+    # Alice's From without our MTA's pass is a stranger's too
+    w.append(mail(w.alice, w.addr(w.support), "[Example #%d] state?" % n,
+                  msgid="<alice-forged@x.example>", body="#show\n"))
+    w.once()
+
+    got = [m for m in w.inbox(bob_local)][before:]
+    assert len(got) == 1, [m["Subject"] for m in got]
+    a = got[0]
+    assert a["Subject"] == "[Example #%d] Answer: [Example #%d] state?" % (n, n)
+    assert a["Auto-Submitted"] == "auto-replied" and a["X-Auto-Response-Suppress"] == "All"
+    assert a["In-Reply-To"] == "<bob-show@support.example>"
+    text = a.get_body(preferencelist=("plain",)).get_content()
+    assert "Ticket #%d: Printer on fire" % n in text
+    assert "Status:   new" in text and "Customer: %s" % cust in text
+    assert "LaserJet 4000, smoke everywhere" in text and "please help" in text
+    # nothing for the stranger, nothing for forged Alice, nothing new for the customer
+    assert imapbox.count(stranger.split("@")[0]) == 0
+    assert imapbox.count(alice_local) == 0
+    assert imapbox.count(w.customer) == 1  # the acknowledgement only
+    t = w.ticket(n)
+    assert t["status"] == "new" and t["first_response_at"] is None
+    # the questions are not messages of the ticket, and opened no ticket
+    assert len([m for m in t["messages"] if m["direction"] == "in"]) == 2
+    assert len(w.tickets()) == 1
+    ev = [(e["actor"], e["action"], e["detail"]) for e in t["events"]]
+    assert (w.bob, "answered", "#show by mail") in ev
+    assert (stranger, "command-ignored", "#show %d: sender is not an agent" % n) in ev
+    assert (w.alice, "command-ignored", "#show: agent From not authenticated") in ev
+    # the question mails are kept, findable as mail without a ticket
+    kept = json.loads(w.ctl("search", "--kept", "--json").stdout)
+    assert len(kept) == 3
+
+
+def test_agent_search_and_list_by_mail(make_world):
+    from conftest import imapbox
+    from test_agents import AUTH, agents_world, open_ticket
+    w = agents_world(make_world)
+    n1, _ = open_ticket(w, subject="Invoice for March is wrong")
+    n2, _ = open_ticket(w, subject="Printer on fire")
+    w.ctl("assign", str(n2), w.bob)
+    bob_local = w.bob.split("@")[0]
+    w.append(mail(w.bob, w.addr(w.support), "questions", msgid="<bob-q@support.example>",
+                  headers=[AUTH], body="#search invoic*\n#list mine\n#list queue nosuch\n"))
+    w.once()
+    (a,) = w.inbox(bob_local)
+    assert a["Subject"] == "Answer: questions"
+    text = a.get_body(preferencelist=("plain",)).get_content()
+    lines = [l for l in text.splitlines() if l.startswith("#")]
+    assert lines[0].startswith("#%d  new  " % n1) and "Invoice for March" in lines[0]
+    assert lines[1].startswith("#%d  new  normal  " % n2) and "Printer on fire" in lines[1]
+    assert len(lines) == 2 and "No tickets." in text
+    assert len(w.tickets()) == 2
+
+
+def test_escalation_notice_shows_earlier_tickets(make_world):
+    from test_sla import box, people, sla_conf
+    w = make_world()
+    pp, a = people(w, ("lead", "agent"), ("boss", "manager"))
+    w.write_conf(people=pp, extra=sla_conf([(0, [a["lead"]]), (60, [a["boss"]])],
+                                           first_response=60))
+    cust = w.addr(w.customer)
+    imp(w, mail(cust, w.addr(w.support), "Invoice 2026-100 is wrong"))
+    imp(w, mail(cust, w.addr(w.support), "Invoice 2026-101 is wrong"))
+    first, second = sorted(t["number"] for t in w.tickets())
+    w.ctl("close", str(second))
+    w.sql("INSERT INTO csat_rating (ticket_id, rating) VALUES (%d, 'bad')" % second)
+    w.append(mail(cust, w.addr(w.support), "Invoice 2026-114 is wrong",
+                  body="Charged twice again. I want to speak to your manager.\n"))
+    w.once()
+    n = max(t["number"] for t in w.tickets())
+    (m,) = box(w, a["boss"])
+    body = m.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "  History:  2 earlier tickets (last: #%d, closed, CSAT bad)\n" % second in body, body
+
+
+def test_forget_leaves_nothing_findable(world):
+    sup = world.addr(world.support)
+    cust = world.addr(world.customer)
+    imp(world, mail(cust, sup, "Gizmo broken", body="My quuxinator gizmo is broken.\n"))
+    assert len(search(world, "quuxinator")) == 1
+    assert len(search(world, cust)) == 1
+    world.ctl("forget", cust)
+    assert search(world, "quuxinator") == []
+    assert search(world, "gizmo") == []
+    assert search(world, cust) == []
