@@ -367,15 +367,20 @@ ingest_add_participants(struct ingest_ctx *x, gint64 t, bool new_ticket)
 static GTimeZone *
 ingest_date_zone(const char *date)
 {
-	const char *p;
+	g_auto(GStrv) tok = NULL;
+	const char *p = NULL;
 	int h, m;
 
-	if (date == NULL || strlen(date) > 200 ||
-	    (p = strrchr(date, ' ')) == NULL)
+	if (date == NULL || strlen(date) > 200)
 		return NULL;
-	p++;
-	if ((*p != '+' && *p != '-') || strspn(p + 1, "0123456789") != 4 ||
-	    strcmp(p, "-0000") == 0)
+	/* the last "+hhmm" / "-hhmm" word: a "(CET)" comment may follow */
+	tok = g_strsplit_set(date, " \t\r\n", -1);
+	for (size_t i = 0; tok[i] != NULL; i++)
+		if ((tok[i][0] == '+' || tok[i][0] == '-') &&
+		    strlen(tok[i]) == 5 &&
+		    strspn(tok[i] + 1, "0123456789") == 4)
+			p = tok[i];
+	if (p == NULL || strcmp(p, "-0000") == 0)
 		return NULL;
 	h = (p[1] - '0') * 10 + (p[2] - '0');
 	m = (p[3] - '0') * 10 + (p[4] - '0');

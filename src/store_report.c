@@ -105,7 +105,7 @@ static const char store_report_counts[] =
 	"ELSE 1 END, t.queue, t.assignee, count(*) FROM event e JOIN ticket "
 	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= "
 	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
-	"OR t.queue = $4) AND ($5::text IS NULL OR t.assignee = $5) "
+	"OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR t.assignee = $5) "
 	"GROUP BY 2, 3, 4, 5";
 /* clang-format on */
 
