@@ -346,6 +346,44 @@ thanks_words(const char *s)
 	return n;
 }
 
+/* thanks_greeting - a salutation line ("hi bob,", "hallo frau meier,",
+ * "fred,"): short and ending in a comma, or opening with a greeting. */
+static bool
+thanks_greeting(const char *l)
+{
+	static const char *const open[] = {
+	    "hi",    "hello",  "hey",           "dear",      "hallo",
+	    "liebe", "lieber", "sehr geehrte*", "guten tag", "bonjour",
+	    "salut", "hola",   "buenos días",   "estimado*"};
+	size_t n = strlen(l);
+
+	if (n > 0 && l[n - 1] == ',' && thanks_words(l) <= 3)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(open); i++) {
+		const char *p = thanks_find(l, open[i]);
+		if (p == l)
+			return !thanks_any(l, thanks_yes,
+			                   ARRAY_SIZE(thanks_yes));
+	}
+	return false;
+}
+
+/* thanks_first_line_thanks - the first line after the salutation has a
+ * thank or confirm word. */
+static bool
+thanks_first_line_thanks(const char *s)
+{
+	g_auto(GStrv) lines = g_strsplit(s, "\n", -1);
+
+	for (size_t i = 0; lines[i] != NULL; i++) {
+		g_strstrip(lines[i]);
+		if (*lines[i] == '\0' || thanks_greeting(lines[i]))
+			continue;
+		return thanks_any(lines[i], thanks_yes, ARRAY_SIZE(thanks_yes));
+	}
+	return false;
+}
+
 bool
 thanks_only(const char *text)
 {
@@ -368,7 +406,9 @@ thanks_only(const char *text)
 	if (strchr(s, '?') || strstr(s, "\xc2\xbf") ||
 	    strstr(s, "\xef\xbc\x9f"))
 		return false;
-	if (!thanks_any(s, thanks_yes, ARRAY_SIZE(thanks_yes)))
+	/* the thanks must open the reply: "Thanks," as a sign-off under a
+	 * new request ("Fire up the server! Thanks, Al") is no thank-you */
+	if (!thanks_first_line_thanks(s))
 		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(thanks_neutral); i++) {
 		const char *p;

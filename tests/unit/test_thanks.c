@@ -43,6 +43,8 @@ static const char *const yes[] = {
     "THANK YOU!!!",
     "Thanks\n\n-----Original Message-----\nFrom: Support\nIt is not "
     "working? Please.\n",
+    "Hi Bob,\n\nthanks, works now.",
+    "Hallo Frau Meier,\n\nvielen Dank, jetzt klappt es.",
     "Danke!\n\nAm 24.11.2026 um 10:00 schrieb Support <s@example.com>:\n"
     "> Funktioniert es nicht?\n",
 };
@@ -76,6 +78,10 @@ static const char *const no[] = {
     "Gracias, por favor revisen la factura.",
     "",
     "Ok",
+    /* a thanks only as the sign-off of a new request (corpus cases) */
+    "Fred,\n\nFire up Air Force One!  We're going South!\n\nThanks,\nAl",
+    "Plain email.\n\nHope it works well!\n\nMikel",
+    "Hi,\n\nThis mail is composed in html format.\n\nCheers,\nErik",
     "See attached.",
     /* long: a real mail that happens to start with thanks */
     "Thanks for getting back to me. I have looked at the settings you "
