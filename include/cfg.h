@@ -107,6 +107,7 @@ struct cfg_report {
 struct cfg_csat {
 	bool enabled; /* resolution mail with rating links (tickets.queue) */
 	int max_age;  /* seconds: older resolutions get no mail */
+	bool nps;     /* the mail also asks the 0-10 NPS question */
 };
 
 enum cfg_role { CFG_ROLE_AGENT = 0, CFG_ROLE_MANAGER };

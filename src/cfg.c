@@ -315,6 +315,7 @@ static const struct cfg_key cfg_keys[] = {
     K_GROUP("csat"),
     K_BOOL("csat.enabled", C_(csat.enabled), false),
     K_INT("csat.max_age", C_(csat.max_age), 3 * 86400, 60, 365 * 86400),
+    K_BOOL("csat.nps", C_(csat.nps), false),
 
     K_LIST("people"),
     K_GROUP("people.*"),

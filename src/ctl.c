@@ -1209,7 +1209,7 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	const char *queue = NULL, *agent = NULL, *html = NULL;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	gint64 from = 0, to = now;
-	bool csv = false, have_from = false;
+	bool csv = false, have_from = false, unrolled = false;
 	struct sla_policy pol;
 	struct report *r = NULL;
 	int rc;
@@ -1222,6 +1222,8 @@ ctl_report(struct ctl *c, int argc, char **argv)
 			continue;
 		if (strcmp(a, "--csv") == 0)
 			csv = true;
+		else if (strcmp(a, "--unrolled") == 0)
+			unrolled = true; /* the reference computation */
 		else if (strcmp(a, "--from") == 0 && val) {
 			if (ctl_time(argv[++i], &from) < 0)
 				goto bad_time;
@@ -1261,8 +1263,8 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	if (html != NULL)
 		return ctl_report_html(c, html, from, to, now, queue);
 	/* the digest's own set-up: the same numbers for the same period */
-	if (digest_report(c->cfg, c->st, from, to, queue, agent, &pol, &r) <
-	    0) {
+	if (digest_report(c->cfg, c->st, from, to, queue, agent, unrolled, &pol,
+	                  &r) < 0) {
 		fprintf(stderr, "tickctl: report: %s\n", store_error(c->st));
 		rc = EX_SOFTWARE;
 		goto out;
