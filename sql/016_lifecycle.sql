@@ -12,7 +12,10 @@
 -- stops the sequence and a later pending starts a fresh one.
 ALTER TABLE ticket ADD COLUMN status_since timestamptz;
 ALTER TABLE ticket ADD COLUMN reminded_at timestamptz;
-UPDATE ticket SET status_since = COALESCE(closed_at, resolved_at, updated, created);
+-- A ticket pending before the upgrade starts its clock now: an upgrade
+-- must not send a burst of reminders about tickets pending for months.
+UPDATE ticket SET status_since = CASE WHEN status = 'pending' THEN now()
+	ELSE COALESCE(closed_at, resolved_at, updated, created) END;
 ALTER TABLE ticket ALTER COLUMN status_since SET DEFAULT now();
 
 CREATE FUNCTION ticket_status_since() RETURNS trigger LANGUAGE plpgsql AS $$
