@@ -105,6 +105,8 @@ enum report_count_kind {
 	REPORT_CUSTOMER_MAILS,  /* customer mails received */
 	REPORT_CONTACT_TICKETS, /* distinct tickets of those mails */
 	REPORT_NPS,             /* sub = the 0-10 answer */
+	REPORT_THANKS,          /* thank-you replies that kept a ticket
+	                           resolved: a positive signal beside CSAT */
 	REPORT_COUNT__KINDS
 };
 
@@ -132,6 +134,7 @@ struct report_kpi {
 	gint64 esc[REPORT_ESC_LEVELS]; /* [0] = level 1 */
 	gint64 machine;
 	gint64 csat_good, csat_okay, csat_bad;
+	gint64 thanks;
 	gint64 customer_mails, contact_tickets;
 	gint64 nps_promoters, nps_passives, nps_detractors; /* 9-10, 7-8, 0-6 */
 };

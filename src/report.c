@@ -587,6 +587,9 @@ report_add_count(struct report *r, const struct report_count *c)
 			else
 				kp->nps_detractors += c->n;
 			break;
+		case REPORT_THANKS:
+			kp->thanks += c->n;
+			break;
 		}
 	}
 	return 0;
@@ -784,6 +787,7 @@ static const struct report_metric report_metrics[] = {
     {"machine_mail", "Machine mail suppressed", REPORT_F_COUNT},
     {"csat_pct", "CSAT satisfied", REPORT_F_PCT},
     {"csat_n", "CSAT ratings", REPORT_F_COUNT},
+    {"thanks", "Thank-you replies", REPORT_F_COUNT},
     {"contact_ratio", "Customer mails per ticket", REPORT_F_RATIO},
     {"nps", "NPS (promoters - detractors)", REPORT_F_SIGNED},
     {"nps_n", "NPS answers", REPORT_F_COUNT},
@@ -845,6 +849,8 @@ report_value(const struct report_kpi *k, size_t i)
 		return report_pct(k->csat_good, csat_n);
 	if (strcmp(key, "csat_n") == 0)
 		return (double)csat_n;
+	if (strcmp(key, "thanks") == 0)
+		return (double)k->thanks;
 	if (strcmp(key, "contact_ratio") == 0)
 		return k->contact_tickets > 0
 		           ? round(100.0 * (double)k->customer_mails /
@@ -940,6 +946,8 @@ report_json_kpi(struct json *j, const struct report_kpi *k)
 	json_int(j, k->csat_okay);
 	json_key(j, "csat_bad");
 	json_int(j, k->csat_bad);
+	json_key(j, "thanks");
+	json_int(j, k->thanks);
 	json_key(j, "customer_mails");
 	json_int(j, k->customer_mails);
 	json_key(j, "contact_tickets");

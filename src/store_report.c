@@ -107,7 +107,14 @@ static const char store_report_counts[] =
 	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM nps_rating n "
 	"JOIN ticket t ON t.id = n.ticket_id WHERE n.at >= to_timestamp($1) "
 	"AND n.at < to_timestamp($3) AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") "
-	"AND ($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5";
+	"AND ($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
+	/* 6: thank-you replies that kept a ticket resolved (ingest) */
+	"UNION ALL SELECT 6, 0, CASE WHEN e.at >= to_timestamp($2) THEN 0 "
+	"ELSE 1 END, t.queue, t.assignee, count(*) FROM event e JOIN ticket "
+	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= "
+	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
+	"OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR t.assignee = $5) "
+	"GROUP BY 2, 3, 4, 5";
 /* clang-format on */
 
 #define STORE_REPORT_FETCH 20000
