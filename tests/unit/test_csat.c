@@ -228,14 +228,15 @@ test_nps(void)
 	{
 		/* a 9 turned into a 10, or the MAC of another ticket */
 		g_autofree char *tok = csat_token(c, 1042, CSAT_NPS(9));
-		g_autofree char *ten = g_strdup(tok);
-		char *p = strstr(ten, "nps9");
+		const char *p = strstr(tok, "nps9");
+		g_autofree char *ten = NULL;
 		g_autofree char *other = csat_token(c, 1043, CSAT_NPS(9));
 		g_autofree char *swap = NULL;
 
 		TEST_CHECK(p != NULL);
-		memmove(p + 5, p + 4, strlen(p + 4) + 1);
-		memcpy(p, "nps10", 5);
+		if (p != NULL)
+			ten = g_strdup_printf("%.*snps10%s", (int)(p - tok),
+			                      tok, p + 4);
 		TEST_INTEQ(csat_match(c, ten, &rating), -EBADMSG);
 		swap = g_strdup_printf("tickd.1042%s", strchr(other + 6, '.'));
 		TEST_INTEQ(csat_match(c, swap, &rating), -EBADMSG);
