@@ -1,5 +1,6 @@
 # tickd - GNU make + pkg-config.  `make` builds build/tickd and build/tickctl.
-# make check [SANITIZE=1]  unit tests, corpus run, integration tests on real servers
+# make check [SANITIZE=1]  unit tests (also under ASan+UBSan), corpus run, integration
+#                          tests on real servers; make fuzz: every parser
 # make demo                a private stack, sample mail, tickets, ack, escalation
 
 PKGS     := libcurl gmime-3.0 libpq libconfig libxml-2.0 glib-2.0 uchardet
@@ -26,7 +27,7 @@ MIGRATIONS := $(sort $(wildcard sql/[0-9]*_*.sql))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check unit itest corpus corpus-report demo bench fuzz lint \
+.PHONY: all deps check unit unit-asan itest corpus corpus-report demo bench fuzz lint \
         clean install format
 all: $(BUILD)/tickd $(BUILD)/tickctl
 
@@ -55,7 +56,8 @@ $(BUILD)/tickd: $(BUILD)/obj/daemon/tickd.o $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 $(BUILD)/tickctl: $(BUILD)/obj/daemon/tickctl.o $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/libcore.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/testutil.o \
+                 $(BUILD)/libcore.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
@@ -65,6 +67,11 @@ deps:
 
 unit: $(UNIT_BIN)
 	@tests/unit/run.sh $(UNIT_BIN)
+
+# The unit tests again with ASan+UBSan: a leak, an overflow or undefined
+# behaviour fails them (make check runs both).
+unit-asan:
+	$(MAKE) BUILD=build/asan SANITIZE=1 unit
 
 # Every file of ../shared/corpora through the real parse path, with an
 # ASan+UBSan build so that a crash or a leak fails the run.
@@ -79,32 +86,50 @@ corpus-report: $(BUILD)/tickctl
 	/usr/bin/python3 tests/corpus_compare.py $(BUILD)/corpus-report.json \
 	  $(or $(CORPORA),../shared/corpora)
 
-# libFuzzer on the parse module (mime.c, html.c, quote.c) with ASan and
-# UBSan; seeds are every file of the corpora (mbox files split), built under
-# build/fuzz/seed.  First replays the earlier finds kept as unit fixtures.
-# New inputs go to build/fuzz/corpus, crashes to build/fuzz/artifacts.
-# FUZZ_SECONDS=1800 FUZZ_JOBS=1 for a long run.
+# libFuzzer, with ASan and UBSan, on every parser of untrusted bytes: MIME
+# (mime.c, html.c, quote.c), IMAP responses (imap_parse.c),
+# Authentication-Results (authres.c), agents' commands (command.c) and
+# templates (template.c).  One binary per target, built from
+# tests/fuzz/fuzz_<target>.c and FUZZ_SRC_<target>.  `make fuzz` runs each
+# for FUZZ_SECONDS: first it replays the earlier finds kept as unit
+# fixtures under tests/unit/fixtures/fuzz/<target>/, then it fuzzes from
+# tests/fuzz/seeds/<target>/ with tests/fuzz/<target>.dict (MIME also from
+# every file of the corpora, mbox files split, built under
+# build/fuzz/seed/mime).  New inputs go to
+# build/fuzz/corpus/<target>, crashes to build/fuzz/artifacts/<target>.
+# `make fuzz-imap` runs one; FUZZ_SECONDS=1800 FUZZ_JOBS=1 for a long run.
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
 FUZZ_MAX_LEN ?= 131072
 FUZZ_CC      ?= clang
-FUZZ_SRC     := tests/fuzz/fuzz_mime.c src/mime.c src/html.c src/quote.c
-$(BUILD)/fuzz/fuzz_mime: $(FUZZ_SRC) include/mime.h include/html.h include/quote.h
+FUZZ_TARGETS := mime imap authres command template
+FUZZ_SRC_mime     := src/mime.c src/html.c src/quote.c
+FUZZ_SRC_imap     := src/imap_parse.c src/log.c
+FUZZ_SRC_authres  := src/authres.c
+FUZZ_SRC_command  := src/command.c
+FUZZ_SRC_template := src/template.c
+FUZZ_PREP_mime     = tests/fuzz/seed.sh $(BUILD)/fuzz/seed/mime \
+                     $(or $(CORPORA),../shared/corpora)
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRC_$$*) $(wildcard include/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer \
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -Iinclude $(PKG_CFLAGS) -o $@ $(FUZZ_SRC) $(PKG_LIBS) -lm
-fuzz: $(BUILD)/fuzz/fuzz_mime
-	$(BUILD)/fuzz/fuzz_mime tests/unit/fixtures/fuzz/*
-	tests/fuzz/seed.sh $(BUILD)/fuzz/seed $(or $(CORPORA),../shared/corpora)
-	@mkdir -p $(BUILD)/fuzz/corpus $(BUILD)/fuzz/artifacts
+	  -Iinclude $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRC_$*) $(PKG_LIBS) -lm
+fuzz: $(FUZZ_TARGETS:%=fuzz-%)
+fuzz-%: $(BUILD)/fuzz/fuzz_%
+	$(if $(wildcard tests/unit/fixtures/fuzz/$*/*),$< tests/unit/fixtures/fuzz/$*/*)
+	$(FUZZ_PREP_$*)
+	@mkdir -p $(BUILD)/fuzz/corpus/$* $(BUILD)/fuzz/artifacts/$* \
+	  $(BUILD)/fuzz/seed/$*
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	$(BUILD)/fuzz/fuzz_mime -max_total_time=$(FUZZ_SECONDS) \
+	$< -max_total_time=$(FUZZ_SECONDS) \
 	  $(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS)) \
 	  -max_len=$(FUZZ_MAX_LEN) \
 	  -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
-	  -artifact_prefix=$(BUILD)/fuzz/artifacts/ \
-	  $(BUILD)/fuzz/corpus $(BUILD)/fuzz/seed
+	  -artifact_prefix=$(BUILD)/fuzz/artifacts/$*/ \
+	  $(if $(wildcard tests/fuzz/$*.dict),-dict=tests/fuzz/$*.dict) \
+	  $(BUILD)/fuzz/corpus/$* tests/fuzz/seeds/$* $(BUILD)/fuzz/seed/$*
 
 itest: all
 	tests/integration/run.sh
@@ -113,6 +138,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) lint
 	$(MAKE) unit
+	$(MAKE) unit-asan
 	$(MAKE) corpus
 	$(MAKE) itest
 
@@ -125,12 +151,14 @@ N ?= 10000
 bench: all
 	nice /usr/bin/python3 tests/bench/bench.py --n $(N) $(BENCH_ARGS)
 
+LINT_SRC := src/*.c src/*.h include/*.h daemon/*.c tests/unit/*.c \
+            tests/unit/*.h tests/fuzz/*.c
 lint:
-	clang-format --dry-run --Werror src/*.c src/*.h include/*.h daemon/*.c
+	clang-format --dry-run --Werror $(LINT_SRC)
 	! grep -nE '\b(sprintf|strcpy|strcat|atoi|gets|strtok|system)\(' src/*.c daemon/*.c
 
 format:
-	clang-format -i src/*.c src/*.h include/*.h daemon/*.c tests/unit/*.c
+	clang-format -i $(LINT_SRC)
 
 clean:
 	rm -rf build

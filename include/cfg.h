@@ -71,6 +71,9 @@ struct cfg_tickets {
 	bool acknowledge;       /* send acknowledgements for new tickets */
 	bool trust_same_domain; /* requester's domain may write too */
 	int reopen_days;
+	bool thanks_keeps_resolved; /* a thank-you reply does not reopen */
+	/* lifecycle.c, business days; 0 = that step off */
+	int pending_remind_days, pending_close_days, resolved_close_days;
 	gint64 max_mail_size; /* bytes; larger mails are noted, kept raw */
 	bool list_drop;       /* list mail: kept without a ticket */
 	bool spam_drop;       /* spam-flagged mail: likewise */
@@ -104,6 +107,7 @@ struct cfg_report {
 struct cfg_csat {
 	bool enabled; /* resolution mail with rating links (tickets.queue) */
 	int max_age;  /* seconds: older resolutions get no mail */
+	bool nps;     /* the mail also asks the 0-10 NPS question */
 };
 
 enum cfg_role { CFG_ROLE_AGENT = 0, CFG_ROLE_MANAGER };

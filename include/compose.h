@@ -24,12 +24,20 @@ struct compose_ack {
 	const char *message_id;  /* ours, signed, without <> */
 	gint64 now;
 	/* language choice and template variables; NULL = none */
-	const char *prev_language;      /* the customer's earlier language */
-	const char *content_language;   /* Content-Language of the mail */
-	const char *accept_language;    /* Accept-Language of the mail */
-	const char *first_response_due; /* from the SLA module, text */
-	const char **language_r;        /* if set: the language written (owned
-	                                  by cfg's templates or static) */
+	const char *prev_language;    /* the customer's earlier language */
+	const char *content_language; /* Content-Language of the mail */
+	const char *accept_language;  /* Accept-Language of the mail */
+	/* what the SLA clock promises (escalate_ack_times): the first
+	 * response due (0: no policy) and, outside business hours or on a
+	 * holiday, the next opening (0: open now).  Written in tz (the
+	 * customer's zone where known, else the queue calendar's; NULL:
+	 * UTC) and in the template's language.  With opens_at the
+	 * "ack-closed" template is used when the set has one. */
+	gint64 first_response_due;
+	gint64 opens_at;
+	GTimeZone *tz;
+	const char **language_r; /* if set: the language written (owned
+	                           by cfg's templates or static) */
 };
 
 /* compose_ack - the acknowledgement for a new ticket, from the queue's
@@ -70,6 +78,11 @@ const char *const *compose_auto_headers(const struct cfg *cfg,
                                         const char *auto_submitted,
                                         const char *importance,
                                         struct compose_auto *a);
+
+/* compose_when - t as "Monday 09:00 (2026-12-07 CET)" in tz (NULL: UTC),
+ * the weekday in lang ("en", "de", "fr", "es"; others: English).  g_free.
+ */
+char *compose_when(gint64 t, GTimeZone *tz, const char *lang);
 
 /* An answer to an agent's question by mail (#show, #search, #list). */
 struct compose_answer {

@@ -27,6 +27,10 @@ struct store;
 #define CSAT_GOOD 1
 #define CSAT_OKAY 2
 #define CSAT_BAD  3
+/* An NPS answer 0-10 (csat.nps) travels as rating CSAT_NPS(score). */
+#define CSAT_NPS(score) (100 + (score))
+/* csat_nps_score - the 0-10 answer of rating, -1 when not an NPS one. */
+int csat_nps_score(int rating);
 
 /* csat_rating_name - "good", "okay", "bad", or NULL when out of range. */
 const char *csat_rating_name(int rating);

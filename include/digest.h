@@ -48,11 +48,12 @@ const struct sla_calendar *digest_queue_calendar(const struct cfg *cfg,
  * report.fallback_first_response / fallback_resolution on 24x7 UTC.
  * queue/agent filter (NULL = all, and split by queue/agent).  pol is the
  * caller's storage for that fallback policy, which *r_r may borrow; cfg
- * must outlive *r_r.  0 or -E.
+ * must outlive *r_r.  unrolled: from every ticket row instead of the
+ * stored facts (report.h, the reference path).  0 or -E.
  */
 int digest_report(const struct cfg *cfg, struct store *st, gint64 from,
                   gint64 to, const char *queue, const char *agent,
-                  struct sla_policy *pol, struct report **r_r);
+                  bool unrolled, struct sla_policy *pol, struct report **r_r);
 
 /*
  * digest_render - the digest of [from, to) as a person reads it

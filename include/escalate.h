@@ -48,6 +48,25 @@ int escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
                      const char *importance, const char *x_priority,
                      gint64 now);
 
+/* escalate_queue_calendar - the business calendar of queue: the one
+ * of its SLA policy (normal priority), else the one tickets.calendar
+ * names, else NULL (no calendar: every hour counts).  Borrowed from cfg. */
+const struct sla_calendar *
+escalate_queue_calendar(const struct cfg *cfg, const char *queue, int priority);
+
+/*
+ * escalate_ack_times - what the acknowledgement of a new ticket of queue
+ * with priority (a name), created at now, can promise: *due_r the first
+ * response due by the matching SLA policy (0: no policy), *opens_r the
+ * next opening of the queue's calendar when now is outside its business
+ * hours or on a holiday (0: open now, or no calendar), *tz_r the
+ * calendar's zone (borrowed from cfg, NULL: no calendar).  The calendar is
+ * the policy's, else the one tickets.calendar names.  Pure; never fails.
+ */
+void escalate_ack_times(const struct cfg *cfg, const char *queue,
+                        const char *priority, gint64 now, gint64 *due_r,
+                        gint64 *opens_r, GTimeZone **tz_r);
+
 /*
  * escalate_tick - one escalation pass at now (unix seconds), in its own
  * transaction: at most escalation.tick_limit tickets and their notices.

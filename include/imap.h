@@ -1,10 +1,12 @@
 /*
- * imap.h - IMAP client for one account over libcurl 7.88 (the only curl
- * IMAP user).  Owns one reused easy handle for STATUS / SEARCH / FETCH /
- * STORE / MOVE, a connect-only handle for the one-round-trip range fetch
- * (our own bounded IMAP reader), and optionally a third connect-only
- * handle used as an IDLE doorbell.  Nothing here knows about tickets or
- * the database: the caller keeps the cursor and commits before calling
+ * imap.h - IMAP client operations for one account: STATUS, SEARCH,
+ * FETCH (one UID, or a range in few round trips), \Seen/MOVE after the
+ * caller's COMMIT, APPEND, and the IDLE doorbell.  Owns one struct
+ * imap_conn (imap_conn.h: the libcurl transport with its reused easy
+ * handle) and two connect-only connections on it, one for the range
+ * fetch and one for IDLE; what the server's bytes mean comes from the
+ * pure parser imap_parse.h.  Nothing here knows about tickets or the
+ * database: the caller keeps the cursor and commits before calling
  * imap_mark().
  *
  * Every operation is bounded: connect and response timeouts, a cap on the
@@ -19,27 +21,16 @@
  *
  * Mailbox names are IMAP wire names (modified UTF-7, printable ASCII);
  * anything else is -EINVAL.  A struct imap is not thread-safe: use one per
- * thread.  main() calls curl_global_init() before any imap_new().
+ * thread.  loop_run() (the daemon) and the tests call curl_global_init()
+ * once, before any imap_new() and before other threads start.
  */
 #ifndef TICKD_IMAP_H
 #define TICKD_IMAP_H
 
 #include "common.h"
+#include "imap_conn.h" /* struct imap_params */
 
 #include <glib.h>
-
-struct imap_params {
-	const char *url; /* "imaps://host:993" or "imap://host:143" */
-	const char *user;
-	const char *password;      /* may be NULL */
-	bool starttls;             /* for imap:// : require STARTTLS (default);
-	                              false = plaintext (loopback tests only) */
-	bool insecure_skip_verify; /* tests only: accept self-signed certs */
-	long connect_timeout;      /* seconds, default 15 */
-	long timeout;              /* seconds per server response, default 60;
-	                              one message must arrive within 10x this */
-	size_t max_message;        /* bytes, default 25 MiB */
-};
 
 struct imap;
 

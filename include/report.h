@@ -57,6 +57,8 @@
  *    ...").  'escalation-requested' and 'escalation-skipped' (nobody to
  *    notify) are not escalations.
  *  - CSAT % = good / (good + okay + bad) of ratings given in the period.
+ *  - NPS = 100 * (promoters - detractors) / answers given in the period
+ *    (answers 9-10 promote, 0-6 detract), one decimal, -100..100.
  *  - contact ratio = customer mails received in the period / distinct
  *    tickets they belong to.
  */
@@ -102,6 +104,9 @@ enum report_count_kind {
 	REPORT_MACHINE,         /* machine mail stored and not answered */
 	REPORT_CUSTOMER_MAILS,  /* customer mails received */
 	REPORT_CONTACT_TICKETS, /* distinct tickets of those mails */
+	REPORT_NPS,             /* sub = the 0-10 answer */
+	REPORT_THANKS,          /* thank-you replies that kept a ticket
+	                           resolved: a positive signal beside CSAT */
 	REPORT_RESPONDED,       /* tickets a person first answered in the
 	                           period; agent = the responder */
 	REPORT_COUNT__KINDS
@@ -131,7 +136,9 @@ struct report_kpi {
 	gint64 esc[REPORT_ESC_LEVELS]; /* [0] = level 1 */
 	gint64 machine;
 	gint64 csat_good, csat_okay, csat_bad;
+	gint64 thanks;
 	gint64 customer_mails, contact_tickets;
+	gint64 nps_promoters, nps_passives, nps_detractors; /* 9-10, 7-8, 0-6 */
 	gint64 responded; /* REPORT_RESPONDED */
 };
 
@@ -141,8 +148,10 @@ struct report_group {
 	int kind;   /* enum report_group_kind */
 	char *name; /* "all", the queue, the agent or "(unassigned)" */
 	struct report_kpi cur, prev;
-	/* private: samples until report_finish */
+	/* private: samples until report_finish; preset[k]: the KPIs of
+	 * period k came whole from report_set_kpi */
 	GArray *s_frt[2], *s_res[2], *s_age[2];
+	bool preset[2];
 };
 
 /* A ticket for the digest's lists. */
@@ -167,6 +176,9 @@ struct report_params {
 	const struct sla_calendar *const *policy_cal;
 	size_t n_policies;
 	bool by_queue, by_agent; /* also split per queue / per agent */
+	/* compute from every ticket row (report_add_ticket) instead of the
+	 * stored facts: the reference the fast path is compared with */
+	bool unrolled;
 };
 
 struct report {
@@ -178,6 +190,9 @@ struct report {
 	bool finished;
 	bool wall_time;    /* default_cal is 24x7 without holidays */
 	GHashTable *index; /* private: "q:name" / "a:name" -> group */
+	/* report_fingerprint of the config, set by the caller before
+	 * store_report_load (the stored facts' validity) */
+	gint64 fact_fp;
 };
 
 /* report_new - an empty report; p is copied (its pointers borrowed).
@@ -193,11 +208,52 @@ int report_add_count(struct report *r, const struct report_count *c);
 /* report_finish - compute medians/p90; call once, before rendering. */
 void report_finish(struct report *r);
 
+/*
+ * The fast path (store_report.c): what report_add_ticket derives from one
+ * ticket that does not depend on the period, computed once per ticket in
+ * C and aggregated in SQL; the backlog's clocks at `to` and the top lists
+ * come back through report_add_open and report_add_worst.
+ */
+struct report_fact {
+	gint64 frt_b; /* business seconds created -> first reply, -1 none */
+	gint64 res_b; /* business seconds created -> resolution, -1 open */
+	int met;      /* SLA met at the resolution: 1, 0, -1 no policy/open */
+	bool fcr, reopened;
+	gint64 over; /* worst breach at the resolution, -1 none */
+	int what;    /* 1 "response", 2 "resolution" (with over) */
+};
+/* report_fact_of - row's fact under r's calendars and policies. */
+void report_fact_of(const struct report *r, const struct report_row *row,
+                    struct report_fact *f);
+/* report_fingerprint - a hash of every input of report_fact_of besides
+ * the row: the default calendar, the calendar of each of the n queue
+ * names, the policies and their calendars. */
+gint64 report_fingerprint(const struct report *r, const char *const *queues,
+                          size_t n);
+/* report_set_kpi - the per-ticket KPIs of group (kind, name) for period
+ * (0 current, 1 previous) as SQL counted them (created, resolved,
+ * backlog and its ages, frt/res n, median and p90, sla, fcr, reopened);
+ * report_finish keeps them.  0 or -EINVAL. */
+int report_set_kpi(struct report *r, int kind, const char *name, int period,
+                   const struct report_kpi *k);
+/* report_add_open - a ticket in the backlog at `to`: only the oldest and
+ * worst-breach lists (its counts come through report_set_kpi); a row not
+ * in that backlog is ignored.  0 or -EINVAL. */
+int report_add_open(struct report *r, const struct report_row *row);
+/* report_add_worst - a ticket resolved in the period with its fact's
+ * breach (over >= 0) for the worst-breach list; row needs id, subject,
+ * queue and agent. */
+void report_add_worst(struct report *r, const struct report_row *row,
+                      gint64 over, int what);
+
 /* report_percentile - nearest-rank p-th percentile of sorted v[0..n), -1
  * when n == 0. */
 gint64 report_percentile(const gint64 *v, size_t n, int p);
 /* report_pct - 100 * num / den rounded to one decimal, -1 when den == 0. */
 double report_pct(gint64 num, gint64 den);
+/* report_nps - the NPS of k's answers (report.h's definition), NAN when
+ * there are none (it may be negative). */
+double report_nps(const struct report_kpi *k);
 /* report_calendar_24x7 - every day 00:00-24:00 UTC: the calendar of a
  * queue without one (the SLA clocks use the same).  sla_calendar_free it. */
 struct sla_calendar *report_calendar_24x7(void);

@@ -43,6 +43,10 @@ int store_csat_request(struct store *st, gint64 ticket);
 int store_csat_rate(struct store *st, gint64 ticket, const char *rating,
                     const char *comment, const char *from, gint64 message,
                     gint64 at);
+/* store_nps_rate - record the ticket's 0-10 NPS answer: 1 recorded, 0
+ * the ticket was answered before (nothing changed), -E. */
+int store_nps_rate(struct store *st, gint64 ticket, int score, const char *from,
+                   gint64 message, gint64 at);
 /* store_digest_claim - claim the digest of (schedule, period): 1 ours to
  * send, 0 sent already (by us or another instance), -E. */
 int store_digest_claim(struct store *st, const char *schedule, gint64 start,

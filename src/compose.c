@@ -69,14 +69,74 @@ compose_template(const struct cfg *cfg, const char *name, gint64 ticket,
 	return 0;
 }
 
+char *
+compose_when(gint64 t, GTimeZone *tz, const char *lang)
+{
+	static const char *const days[][7] = {
+	    {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+	     "Sunday"},
+	    {"Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag",
+	     "Samstag", "Sonntag"},
+	    {"lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi",
+	     "dimanche"},
+	    {"lunes", "martes", "miércoles", "jueves", "viernes", "sábado",
+	     "domingo"},
+	};
+	static const char *const langs[] = {"en", "de", "fr", "es"};
+	g_autoptr(GDateTime) u = g_date_time_new_from_unix_utc(t);
+	g_autoptr(GDateTime) l = NULL;
+	g_autofree char *rest = NULL, *zone = NULL;
+	size_t li = 0;
+
+	if (u == NULL)
+		return g_strdup("?");
+	l = tz ? g_date_time_to_timezone(u, tz) : g_date_time_ref(u);
+	if (l == NULL)
+		l = g_date_time_ref(u);
+	for (size_t i = 0; lang && i < ARRAY_SIZE(langs); i++)
+		if (g_ascii_strncasecmp(lang, langs[i], 2) == 0)
+			li = i;
+	/* a fixed offset has no abbreviation (GLib writes "-05:00:00"):
+	 * "UTC-05:00" then */
+	zone = g_date_time_format(l, "%Z");
+	if (zone == NULL || *zone == '+' || *zone == '-') {
+		g_free(zone);
+		zone = g_date_time_format(l, "UTC%:z");
+	}
+	/* the date in the reader's order: 07.12.2026 in German */
+	rest = g_date_time_format(l, li == 1 ? "%H:%M (%d.%m.%Y"
+	                                     : "%H:%M (%Y-%m-%d");
+	return g_strdup_printf("%s %s %s)",
+	                       days[li][g_date_time_get_day_of_week(l) - 1],
+	                       rest ? rest : "?", zone ? zone : "UTC");
+}
+
 /* compose_ack_template - the queue's ack template in the customer's
- * language.  0, or -ENOENT/-ENODATA (the built-in text is used then). */
+ * language ("ack-closed" outside business hours when the set has it).
+ * 0, or -ENOENT/-ENODATA (the built-in text is used then). */
 static int
 compose_ack_template(const struct cfg *cfg, const struct compose_ack *a,
                      const char *tag, const char *stripped,
                      struct template_out *out)
 {
 	g_autofree char *num = g_strdup_printf("%" G_GINT64_FORMAT, a->ticket);
+	g_autofree char *due = NULL, *opens = NULL;
+	const char *name = "ack", *lang;
+
+	if (a->opens_at > 0 && cfg->templates &&
+	    template_has_set(cfg->templates, cfg->tickets.template_set,
+	                     "ack-closed"))
+		name = "ack-closed";
+	/* the dates are written in the language the template will be
+	 * chosen in: the same choice compose_template makes */
+	lang = template_choose_lang(cfg->templates, cfg->tickets.template_set,
+	                            name, a->prev_language, a->content_language,
+	                            a->accept_language, cfg->tickets.language);
+	if (a->first_response_due > 0)
+		due = compose_when(a->first_response_due, a->tz, lang);
+	if (a->opens_at > 0)
+		opens = compose_when(a->opens_at, a->tz, lang);
+
 	const struct template_var vars[] = {
 	    {"ticket", num},
 	    {"tag", tag},
@@ -84,13 +144,14 @@ compose_ack_template(const struct cfg *cfg, const struct compose_ack *a,
 	    {"customer_name", a->to_name},
 	    {"customer_address", a->to_addr},
 	    {"queue", cfg->tickets.queue},
-	    {"first_response_due", a->first_response_due},
+	    {"first_response_due", due},
+	    {"opens_at", opens},
 	    {"agent_name", NULL},
 	    {"from_name", cfg->smtp.from_name},
 	    {"status", "new"},
 	};
 
-	return compose_template(cfg, "ack", a->ticket, a->prev_language,
+	return compose_template(cfg, name, a->ticket, a->prev_language,
 	                        a->content_language, a->accept_language, vars,
 	                        ARRAY_SIZE(vars), out, a->language_r);
 }

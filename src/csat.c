@@ -29,14 +29,28 @@ csat_rating_name(int rating)
 	return csat_names[rating];
 }
 
+int
+csat_nps_score(int rating)
+{
+	return rating >= CSAT_NPS(0) && rating <= CSAT_NPS(10)
+	           ? rating - CSAT_NPS(0)
+	           : -1;
+}
+
 char *
 csat_token(const struct cfg *cfg, gint64 ticket, int rating)
 {
 	g_autofree char *kind = NULL;
 
-	if (csat_rating_name(rating) == NULL || ticket <= 0)
+	if (ticket <= 0)
 		return NULL;
-	kind = g_strconcat("rate-", csat_rating_name(rating), NULL);
+	/* "rate-nps7": a rating kind, so csat_match sees it */
+	if (csat_nps_score(rating) >= 0)
+		kind = g_strdup_printf("rate-nps%d", csat_nps_score(rating));
+	else if (csat_rating_name(rating) != NULL)
+		kind = g_strconcat("rate-", csat_rating_name(rating), NULL);
+	else
+		return NULL;
 	return thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
 	                         ticket, kind, cfg->tickets.domain);
 }
@@ -67,6 +81,18 @@ csat_match(const struct cfg *cfg, const char *subject, int *rating_r)
 			return -EBADMSG;
 		kind += 6;
 		dot = strchr(kind, '.');
+		if (dot && (dot - kind == 4 || dot - kind == 5) &&
+		    strncmp(kind, "nps", 3) == 0) {
+			/* nps0..nps10, exactly as csat_token writes them */
+			int s = kind[3] - '0';
+
+			if (dot - kind == 5)
+				s = kind[3] == '1' && kind[4] == '0' ? 10 : -1;
+			if (s < 0 || s > 10)
+				return -EBADMSG;
+			*rating_r = CSAT_NPS(s);
+			return t;
+		}
 		for (int r = CSAT_GOOD; dot && r <= CSAT_BAD; r++)
 			if ((size_t)(dot - kind) == strlen(csat_names[r]) &&
 			    strncmp(kind, csat_names[r],
@@ -84,15 +110,57 @@ static char *
 csat_link(const struct cfg *cfg, gint64 ticket, int rating)
 {
 	g_autofree char *tok = csat_token(cfg, ticket, rating);
-	g_autofree char *subj =
-	    g_strdup_printf("Rating %s for ticket %" G_GINT64_FORMAT " (%s)",
-	                    csat_rating_name(rating), ticket, tok);
+	g_autofree char *what =
+	    csat_nps_score(rating) >= 0
+	        ? g_strdup_printf("Recommend %d", csat_nps_score(rating))
+	        : g_strconcat("Rating ", csat_rating_name(rating), NULL);
+	g_autofree char *subj = g_strdup_printf(
+	    "%s for ticket %" G_GINT64_FORMAT " (%s)", what, ticket, tok);
 	g_autofree char *esubj = g_uri_escape_string(subj, NULL, FALSE);
 	g_autofree char *ebody =
 	    g_uri_escape_string("Any comment (optional):\n\n", NULL, FALSE);
 
 	return g_strdup_printf("mailto:%s?subject=%s&body=%s", cfg->smtp.from,
 	                       esubj, ebody);
+}
+
+#define CSAT_NPS_QUESTION                                                      \
+	"How likely are you to recommend us to a friend or colleague? "        \
+	"(0 = not at all, 10 = extremely likely)"
+
+/* csat_nps_text / csat_nps_html - the 0-10 question with its links. */
+static void
+csat_nps_text(const struct cfg *cfg, gint64 ticket, GString *text)
+{
+	g_string_append(text, CSAT_NPS_QUESTION ":\n\n");
+	for (int s = 0; s <= 10; s++) {
+		g_autofree char *l = csat_link(cfg, ticket, CSAT_NPS(s));
+
+		g_string_append_printf(text, "  %d: <%s>\n\n", s, l);
+	}
+}
+
+static void
+csat_nps_html(const struct cfg *cfg, gint64 ticket, GString *html)
+{
+	g_string_append(html, "<p>" CSAT_NPS_QUESTION
+	                      "</p>\n<table role=\"presentation\" "
+	                      "cellpadding=\"6\" cellspacing=\"2\"><tr>");
+	for (int s = 0; s <= 10; s++) {
+		g_autofree char *l = csat_link(cfg, ticket, CSAT_NPS(s));
+		g_autofree char *href = g_markup_escape_text(l, -1);
+
+		g_string_append_printf(html,
+		                       "<td style=\"background:%s;border-"
+		                       "radius:4px\"><a href=\"%s\" style=\""
+		                       "color:#fff;text-decoration:none;"
+		                       "font-weight:bold\">%d</a></td>",
+		                       s >= 9   ? "#2f855a"
+		                       : s >= 7 ? "#b7791f"
+		                                : "#c53030",
+		                       href, s);
+	}
+	g_string_append(html, "</tr></table>\n");
 }
 
 GBytes *
@@ -137,6 +205,8 @@ csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
 	for (int r = CSAT_GOOD; r <= CSAT_BAD; r++)
 		g_string_append_printf(text, "  %s: <%s>\n\n", labels[r],
 		                       links[r]);
+	if (cfg->csat.nps)
+		csat_nps_text(cfg, m->ticket, text);
 	g_string_append_printf(text, "-- \n%s\nThis is an automatic mail.\n",
 	                       cfg->smtp.from_name);
 
@@ -162,8 +232,11 @@ csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
 		                       "font-weight:bold\">%s</a></td>",
 		                       colours[r], href, labels[r]);
 	}
+	g_string_append(html, "</tr></table>\n");
+	if (cfg->csat.nps)
+		csat_nps_html(cfg, m->ticket, html);
 	g_string_append_printf(html,
-	                       "</tr></table>\n<p style=\"font-size:12px;"
+	                       "<p style=\"font-size:12px;"
 	                       "color:#666\">-- <br>%s<br>This is an "
 	                       "automatic mail.</p>\n</div>\n</body></html>\n",
 	                       cfg->smtp.from_name);
@@ -191,8 +264,22 @@ csat_record(struct store *st, gint64 ticket, int rating, const char *from,
             const char *comment, gint64 msg, gint64 now)
 {
 	g_autofree char *c = NULL;
+	g_autofree char *score = NULL;
 	int r;
 
+	if (ticket > 0 && csat_nps_score(rating) >= 0) {
+		score = g_strdup_printf("%d", csat_nps_score(rating));
+		r = store_nps_rate(st, ticket, csat_nps_score(rating), from,
+		                   msg, now);
+		if (r < 0)
+			return r;
+		log_info("csat: ticket %" G_GINT64_FORMAT " NPS answer %s%s",
+		         ticket, score,
+		         r == 0 ? " ignored (answered before)" : "");
+		return store_event_add(st, ticket, from ? from : "?",
+		                       r ? "nps-rated" : "nps-repeated", score,
+		                       msg);
+	}
 	if (ticket <= 0 || csat_rating_name(rating) == NULL) {
 		log_notice("csat: forged or unknown rating token from '%s' "
 		           "ignored",

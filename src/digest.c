@@ -89,10 +89,11 @@ digest_cal_for(void *ud, const char *queue)
 
 int
 digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
-              const char *queue, const char *agent, struct sla_policy *pol,
-              struct report **r_r)
+              const char *queue, const char *agent, bool unrolled,
+              struct sla_policy *pol, struct report **r_r)
 {
 	struct report *r = NULL;
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
 	int rc;
 	struct report_params p = {
 	    .from = from,
@@ -105,6 +106,7 @@ digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	    .n_policies = cfg->sla.n_policies,
 	    .by_queue = queue == NULL,
 	    .by_agent = agent == NULL,
+	    .unrolled = unrolled,
 	};
 
 	memset(pol, 0, sizeof(*pol));
@@ -122,6 +124,11 @@ digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 		return -ENOMEM;
 	if ((rc = report_new(&p, &r)) < 0)
 		return rc;
+	for (guint i = 0; cfg->queues != NULL && i < cfg->queues->len; i++)
+		g_ptr_array_add(
+		    names, ((struct cfg_queue *)cfg->queues->pdata[i])->name);
+	r->fact_fp = report_fingerprint(r, (const char *const *)names->pdata,
+	                                names->len);
 	if ((rc = store_report_load(st, r, queue, agent)) < 0) {
 		report_free(&r);
 		return rc;
@@ -249,7 +256,7 @@ digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	digest_bounds(tz, from, to, n, bounds);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = digest_report(cfg, st, bounds[i], bounds[i + 1], queues,
-		                   NULL, &pols[i], &reps[i]);
+		                   NULL, false, &pols[i], &reps[i]);
 		labels[i] = digest_label(tz, bounds[i], weekly);
 		v.trend[i] = reps[i];
 		v.trend_label[i] = labels[i];

@@ -208,6 +208,52 @@ escalate_policy(const struct cfg *cfg, const char *queue, int prio,
 	return p;
 }
 
+const struct sla_calendar *
+escalate_queue_calendar(const struct cfg *cfg, const char *queue, int priority)
+{
+	const struct sla_calendar *cal = NULL;
+
+	if (escalate_policy(cfg, queue, priority, &cal) != NULL)
+		return cal;
+	for (guint i = 0; cfg->tickets.calendar && cfg->sla.calendars &&
+	                  i < cfg->sla.calendars->len;
+	     i++) {
+		const struct sla_calendar *c = cfg->sla.calendars->pdata[i];
+		if (strcmp(c->name, cfg->tickets.calendar) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+void
+escalate_ack_times(const struct cfg *cfg, const char *queue,
+                   const char *priority, gint64 now, gint64 *due_r,
+                   gint64 *opens_r, GTimeZone **tz_r)
+{
+	const struct sla_calendar *cal = NULL;
+	const struct sla_policy *p;
+	int prio = cfg_priority_parse(priority ? priority : "normal");
+
+	*due_r = *opens_r = 0;
+	*tz_r = NULL;
+	prio = prio < 0 ? CFG_PRIO_NORMAL : prio;
+	p = escalate_policy(cfg, queue, prio, &cal);
+	if (p == NULL)
+		cal = escalate_queue_calendar(cfg, queue, prio);
+	if (cal == NULL)
+		return;
+	*tz_r = cal->tz;
+	if (p != NULL && p->first_response_min > 0) {
+		gint64 d = sla_add_business(cal, now, p->first_response_min);
+		*due_r = d == SLA_NEVER ? 0 : d;
+	}
+	if (!sla_is_business_time(cal, now)) {
+		/* the first business second after now starts at the opening */
+		gint64 o = sla_add_business_seconds(cal, now, 1);
+		*opens_r = o == SLA_NEVER ? 0 : o - 1;
+	}
+}
+
 /* escalate_chain - the chain for queue: its own, else the catch-all. */
 static const struct cfg_chain *
 escalate_chain(const struct cfg *cfg, const char *queue)
@@ -381,11 +427,14 @@ escalate_immediate(struct escalate_tick *x, const struct store_sla_row *row,
 	if (ch && ch->immediate)
 		for (size_t i = 0; ch->immediate[i]; i++)
 			g_ptr_array_add(to, ch->immediate[i]);
-	for (guint i = 0; to->len == 0 && i < x->cfg->people->len; i++) {
-		const struct cfg_person *p = x->cfg->people->pdata[i];
-		if (p->role == CFG_ROLE_MANAGER)
-			g_ptr_array_add(to, p->address);
-	}
+	/* every manager: the test is on the chain's list, not on the
+	 * managers gathered so far (which stopped after the first) */
+	if (to->len == 0)
+		for (guint i = 0; i < x->cfg->people->len; i++) {
+			const struct cfg_person *p = x->cfg->people->pdata[i];
+			if (p->role == CFG_ROLE_MANAGER)
+				g_ptr_array_add(to, p->address);
+		}
 	if (to->len == 0 && ch)
 		for (size_t i = 0; ch->to[0] && ch->to[0][i]; i++)
 			g_ptr_array_add(to, ch->to[0][i]);

@@ -27,6 +27,7 @@
 #include "store.h"
 #include "store_ingest.h"
 #include "store_outbox.h"
+#include "thanks.h"
 #include "store_search.h"
 
 #include <string.h>
@@ -53,6 +54,7 @@ struct ingest_tx {
 	 * newest customer mail on the ticket was written after that */
 	gint64 agent_at;
 	bool stale;
+	bool thanks; /* a thank-you that left a resolved ticket alone */
 };
 
 struct ingest_ctx {
@@ -377,6 +379,58 @@ ingest_add_participants(struct ingest_ctx *x, gint64 t, bool new_ticket)
 	return 0;
 }
 
+/* ingest_date_zone - the sender's zone as the offset of its Date header
+ * ("... +0100"), NULL when there is none or it is "-0000" (RFC 5322:
+ * local zone unknown).  Only a fixed offset: a mail does not say which
+ * region's DST rules apply.  g_time_zone_unref. */
+static GTimeZone *
+ingest_date_zone(const char *date)
+{
+	g_auto(GStrv) tok = NULL;
+	const char *p = NULL;
+	int h, m;
+
+	if (date == NULL || strlen(date) > 200)
+		return NULL;
+	/* the last "+hhmm" / "-hhmm" word: a "(CET)" comment may follow */
+	tok = g_strsplit_set(date, " \t\r\n", -1);
+	for (size_t i = 0; tok[i] != NULL; i++)
+		if ((tok[i][0] == '+' || tok[i][0] == '-') &&
+		    strlen(tok[i]) == 5 &&
+		    strspn(tok[i] + 1, "0123456789") == 4)
+			p = tok[i];
+	if (p == NULL || strcmp(p, "-0000") == 0)
+		return NULL;
+	h = (p[1] - '0') * 10 + (p[2] - '0');
+	m = (p[3] - '0') * 10 + (p[4] - '0');
+	if (h > 14 || m > 59)
+		return NULL;
+	return g_time_zone_new_offset((*p == '-' ? -1 : 1) *
+	                              (h * 3600 + m * 60));
+}
+
+/* ingest_ack_times - the SLA clock's promises for the acknowledgement of
+ * ticket t (escalate_ack_times), in the customer's zone when the Date
+ * header tells it, else the calendar's; *tz_r holds the customer's zone
+ * for a->tz.  0/-E. */
+static int
+ingest_ack_times(struct ingest_ctx *x, gint64 t, struct compose_ack *a,
+                 GTimeZone **tz_r)
+{
+	struct store_ticket tk;
+	GTimeZone *cal_tz = NULL;
+	int r;
+
+	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
+		return r;
+	escalate_ack_times(x->cfg, x->cfg->tickets.queue, tk.priority, x->now,
+	                   &a->first_response_due, &a->opens_at, &cal_tz);
+	store_ticket_clear(&tk);
+	*tz_r = ingest_date_zone(mime_header(x->m, "Date"));
+	a->tz = *tz_r ? *tz_r : cal_tz;
+	return 0;
+}
+
 /* ingest_ack_wire - the acknowledgement of ticket t to `to` as it goes
  * on the wire (compose.c), in the requester's language.  0/-E. */
 static int
@@ -384,6 +438,7 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
                 const char *msgid, GBytes **wire_r)
 {
 	g_autofree char *refs = NULL, *prev_lang = NULL;
+	g_autoptr(GTimeZone) cust_tz = NULL;
 	struct compose_ack a = {
 	    .ticket = t,
 	    .to_addr = to->addr,
@@ -404,6 +459,8 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
 		refs = g_string_free(s, FALSE);
 	}
 	a.references = refs;
+	if ((r = ingest_ack_times(x, t, &a, &cust_tz)) < 0)
+		return r;
 	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
 		return r;
 	a.prev_language = prev_lang;
@@ -501,6 +558,18 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	return r;
 }
 
+/* ingest_is_thanks - a customer's reply that only thanks or confirms
+ * (thanks.c), without a new attachment, when the config lets it keep a
+ * resolved ticket resolved. */
+static bool
+ingest_is_thanks(const struct ingest_ctx *x)
+{
+	if (!x->cfg->tickets.thanks_keeps_resolved || x->m->unparsed ||
+	    x->oversized || (x->m->attachments && x->m->attachments->len > 0))
+		return false;
+	return thanks_only(x->m->text_new);
+}
+
 /* ingest_followup_status - what a follow-up does to the ticket's status.
  * Returns the ticket to use: t, or 0 when a new linked ticket is due
  * (closed longer than tickets.reopen_days ago). */
@@ -527,6 +596,13 @@ ingest_followup(struct ingest_ctx *x, gint64 t, gint64 *linked_r)
 			*linked_r = t;
 			store_ticket_clear(&tk);
 			return 0;
+		}
+		if (ingest_is_thanks(x)) {
+			/* stored and recorded (ingest_step_thanks), but no
+			 * reopen and no clock: nobody waits for an answer */
+			x->tx.thanks = true;
+			store_ticket_clear(&tk);
+			return t;
 		}
 		r = store_ticket_set_status(x->st, t, "open", x->now);
 		if (r == 0)
@@ -1630,6 +1706,19 @@ ingest_step_search(struct ingest_ctx *x, struct ingest_outcome *out)
 	                          x->cfg->tickets.language);
 }
 
+/* ingest_step_thanks - a thank-you on a resolved ticket: an event that
+ * the report counts beside CSAT (see ingest_is_thanks). */
+static int
+ingest_step_thanks(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	if (!x->tx.thanks)
+		return INGEST_STEP_NEXT;
+	return store_event_add(x->st, x->tx.ticket,
+	                       x->from ? x->from->addr : "?", "thanks",
+	                       "kept resolved", x->tx.msg);
+}
+
 /* ingest_step_participants - who is on the ticket (not for machines). */
 static int
 ingest_step_participants(struct ingest_ctx *x, struct ingest_outcome *out)
@@ -1927,6 +2016,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_machine,      /* machine mail threading nowhere: kept */
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
+    ingest_step_thanks,       /* a thank-you: recorded, not reopened */
     ingest_step_search,       /* its full-text index row */
     ingest_step_participants, /* who is on the ticket */
     ingest_step_history,      /* history: nothing more */

@@ -15,6 +15,7 @@
 #include "escalate.h"
 #include "fetch.h"
 #include "imap.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "mime.h"
 #include "notify.h"
@@ -82,7 +83,8 @@ struct loop {
 	bool idle_on;
 	gint64 idle_since;
 	gint64 last_fetch_ok;
-	gint64 esc_next; /* unix seconds the SLA tick wants to run, 0 = none */
+	gint64 esc_next;  /* unix seconds the SLA tick wants to run, 0 = none */
+	gint64 life_next; /* unix seconds of the next lifecycle pass */
 	bool once;
 };
 
@@ -298,6 +300,12 @@ loop_reports(struct loop *l)
 		return;
 	(void)csat_tick(l->cfg, l->st, now);
 	(void)digest_tick(l->cfg, l->st, now);
+	/* pending reminders and auto-close count in business days: once a
+	 * minute is plenty (and each pass is one indexed query) */
+	if (now >= l->life_next) {
+		(void)lifecycle_tick(l->cfg, l->st, now);
+		l->life_next = now + 60;
+	}
 }
 
 /* loop_escalate - SLA clocks and escalation notices (escalate.c); cheap

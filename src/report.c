@@ -82,6 +82,18 @@ report_pct(gint64 num, gint64 den)
 	return round(1000.0 * (double)num / (double)den) / 10.0;
 }
 
+double
+report_nps(const struct report_kpi *k)
+{
+	gint64 n = k->nps_promoters + k->nps_passives + k->nps_detractors;
+
+	if (n <= 0)
+		return NAN;
+	return round(1000.0 * (double)(k->nps_promoters - k->nps_detractors) /
+	             (double)n) /
+	       10.0;
+}
+
 static struct report_group *
 report_group_new(int kind, const char *name)
 {
@@ -291,8 +303,140 @@ report_sla_met(const struct sla_policy *pol, gint64 fr, gint64 res)
 	        res < (gint64)pol->resolution_min * 60);
 }
 
-/* One ticket's facts in one period [from, to). */
-struct report_fact {
+/* report_cals - row's queue calendar, its SLA policy (or NULL) and the
+ * policy's calendar. */
+static void
+report_cals(const struct report *r, const struct report_row *row,
+            const struct sla_calendar **cal_r, const struct sla_policy **pol_r,
+            const struct sla_calendar **pcal_r)
+{
+	const struct sla_calendar *cal = NULL, *pcal = NULL;
+	const struct sla_policy *pol = NULL;
+
+	if (r->p.cal_for != NULL)
+		cal = r->p.cal_for(r->p.cal_ud, row->queue);
+	if (cal == NULL)
+		cal = r->p.default_cal;
+	if (r->p.policies != NULL)
+		pol = sla_policy_find(r->p.policies, r->p.n_policies,
+		                      row->queue, row->priority);
+	if (pol != NULL && r->p.policy_cal != NULL)
+		pcal = r->p.policy_cal[pol - r->p.policies];
+	if (pcal == NULL)
+		pcal = cal;
+	*cal_r = cal;
+	*pol_r = pol;
+	*pcal_r = pcal;
+}
+
+/* report_over - how far the clocks are past pol's targets for the
+ * worst-breach list: *what_r 2 resolution, 1 response, 0 neither. */
+static gint64
+report_over(const struct sla_policy *pol, gint64 sla_fr, gint64 sla_res,
+            int *what_r)
+{
+	gint64 over_fr = -1, over_res = -1;
+
+	if (pol->first_response_min > 0)
+		over_fr = sla_fr - (gint64)pol->first_response_min * 60;
+	if (pol->resolution_min > 0)
+		over_res = sla_res - (gint64)pol->resolution_min * 60;
+	*what_r = 0;
+	if (over_res >= 0 && over_res >= over_fr) {
+		*what_r = 2;
+		return over_res;
+	}
+	if (over_fr >= 0) {
+		*what_r = 1;
+		return over_fr;
+	}
+	return -1;
+}
+
+static void
+report_worst_insert(struct report *r, const struct report_row *row, gint64 over,
+                    int what)
+{
+	if (what == 2)
+		report_top_insert(r->worst, &r->n_worst, over, false, row,
+		                  "resolution");
+	else if (what == 1)
+		report_top_insert(r->worst, &r->n_worst, over, false, row,
+		                  "response");
+}
+
+static bool
+report_fcr(const struct report_row *row)
+{
+	return row->first_response != 0 &&
+	       row->last_agent == row->first_response &&
+	       row->last_customer <= row->first_response &&
+	       row->reopen_count == 0;
+}
+
+void
+report_fact_of(const struct report *r, const struct report_row *row,
+               struct report_fact *f)
+{
+	const struct sla_calendar *cal, *pcal;
+	const struct sla_policy *pol;
+	gint64 sla_fr = 0, sla_res = 0;
+
+	report_cals(r, row, &cal, &pol, &pcal);
+	*f = (struct report_fact){
+	    .frt_b = -1, .res_b = -1, .met = -1, .over = -1};
+	/* as report_add_ticket computes them for the period they fall in */
+	if (row->first_response != 0)
+		f->frt_b = report_bsecs(cal, row->created, row->first_response);
+	f->reopened = row->reopen_count > 0;
+	if (row->resolved == 0)
+		return;
+	f->res_b = report_bsecs(cal, row->created, row->resolved);
+	f->fcr = report_fcr(row);
+	if (pol == NULL)
+		return;
+	report_clocks(row, pcal, row->resolved, &sla_fr, &sla_res);
+	f->met = report_sla_met(pol, sla_fr, sla_res);
+	f->over = report_over(pol, sla_fr, sla_res, &f->what);
+}
+
+int
+report_add_open(struct report *r, const struct report_row *row)
+{
+	const struct sla_calendar *cal, *pcal;
+	const struct sla_policy *pol;
+	gint64 sla_fr = 0, sla_res = 0, over;
+	int what;
+
+	if (r->finished || row == NULL || row->created <= 0)
+		return -EINVAL;
+	/* not in the backlog at `to` by the seconds report_add_ticket
+	 * tests (the caller's selection may be a second wider) */
+	if (row->created >= r->p.to ||
+	    (row->resolved != 0 && row->resolved < r->p.to))
+		return 0;
+	report_cals(r, row, &cal, &pol, &pcal);
+	report_top_insert(r->oldest, &r->n_oldest, r->p.to - row->created, true,
+	                  row, NULL);
+	if (pol == NULL)
+		return 0;
+	report_clocks(row, pcal, r->p.to, &sla_fr, &sla_res);
+	over = report_over(pol, sla_fr, sla_res, &what);
+	report_worst_insert(r, row, over, what);
+	return 0;
+}
+
+void
+report_add_worst(struct report *r, const struct report_row *row, gint64 over,
+                 int what)
+{
+	if (!r->finished && over >= 0)
+		report_worst_insert(r, row, over, what);
+}
+
+/* One ticket's facts in one period [from, to) (not the stored, period-
+ * independent struct report_fact of report.h). */
+struct report_pfact {
 	bool created, resolved, backlog, met, fcr;
 	gint64 frt, res, age;   /* business seconds; -1: none */
 	gint64 sla_fr, sla_res; /* SLA clock seconds */
@@ -303,7 +447,7 @@ struct report_fact {
 static void
 report_facts(const struct report *r, const struct report_row *row, int k,
              const struct sla_calendar *cal, const struct sla_policy *pol,
-             const struct sla_calendar *pcal, struct report_fact *f)
+             const struct sla_calendar *pcal, struct report_pfact *f)
 {
 	gint64 pf = k == 0 ? r->p.from : r->prev_from;
 	gint64 pt = k == 0 ? r->p.to : r->p.from;
@@ -325,17 +469,14 @@ report_facts(const struct report *r, const struct report_row *row, int k,
 		f->res = report_bsecs(cal, row->created, row->resolved);
 		f->met =
 		    pol != NULL && report_sla_met(pol, f->sla_fr, f->sla_res);
-		f->fcr = row->first_response != 0 &&
-		         row->last_agent == row->first_response &&
-		         row->last_customer <= row->first_response &&
-		         row->reopen_count == 0;
+		f->fcr = report_fcr(row);
 	}
 }
 
 /* report_count - add the facts of period k to group g. */
 static void
 report_count(struct report_group *g, int k, const struct report_row *row,
-             const struct report_fact *f, bool has_policy)
+             const struct report_pfact *f, bool has_policy)
 {
 	struct report_kpi *kp = k == 0 ? &g->cur : &g->prev;
 
@@ -360,51 +501,34 @@ report_count(struct report_group *g, int k, const struct report_row *row,
  * worst SLA breaches. */
 static void
 report_rank(struct report *r, const struct report_row *row,
-            const struct sla_policy *pol, const struct report_fact *f)
+            const struct sla_policy *pol, const struct report_pfact *f)
 {
-	gint64 over_fr = -1, over_res = -1;
+	gint64 over;
+	int what;
 
 	if (f->backlog)
 		report_top_insert(r->oldest, &r->n_oldest, f->age, true, row,
 		                  NULL);
 	if ((!f->backlog && !f->resolved) || pol == NULL)
 		return;
-	if (pol->first_response_min > 0)
-		over_fr = f->sla_fr - (gint64)pol->first_response_min * 60;
-	if (pol->resolution_min > 0)
-		over_res = f->sla_res - (gint64)pol->resolution_min * 60;
-	if (over_res >= 0 && over_res >= over_fr)
-		report_top_insert(r->worst, &r->n_worst, over_res, false, row,
-		                  "resolution");
-	else if (over_fr >= 0)
-		report_top_insert(r->worst, &r->n_worst, over_fr, false, row,
-		                  "response");
+	over = report_over(pol, f->sla_fr, f->sla_res, &what);
+	report_worst_insert(r, row, over, what);
 }
 
 int
 report_add_ticket(struct report *r, const struct report_row *row)
 {
-	const struct sla_calendar *cal = NULL, *pcal = NULL;
-	const struct sla_policy *pol = NULL;
+	const struct sla_calendar *cal, *pcal;
+	const struct sla_policy *pol;
 	struct report_group *gs[3];
 	size_t ng;
 
 	if (r->finished || row == NULL || row->created <= 0)
 		return -EINVAL;
-	if (r->p.cal_for != NULL)
-		cal = r->p.cal_for(r->p.cal_ud, row->queue);
-	if (cal == NULL)
-		cal = r->p.default_cal;
-	if (r->p.policies != NULL)
-		pol = sla_policy_find(r->p.policies, r->p.n_policies,
-		                      row->queue, row->priority);
-	if (pol != NULL && r->p.policy_cal != NULL)
-		pcal = r->p.policy_cal[pol - r->p.policies];
-	if (pcal == NULL)
-		pcal = cal;
+	report_cals(r, row, &cal, &pol, &pcal);
 	ng = report_groups_of(r, row->queue, row->agent, gs);
 	for (int k = 0; k < 2; k++) {
-		struct report_fact f;
+		struct report_pfact f;
 
 		report_facts(r, row, k, cal, pol, pcal, &f);
 		for (size_t i = 0; i < ng; i++)
@@ -426,6 +550,8 @@ report_add_count(struct report *r, const struct report_count *c)
 		return -EINVAL;
 	if (c->kind == REPORT_CSAT &&
 	    (c->sub < REPORT_GOOD || c->sub > REPORT_BAD))
+		return -EINVAL;
+	if (c->kind == REPORT_NPS && (c->sub < 0 || c->sub > 10))
 		return -EINVAL;
 	ng = report_groups_of(r, c->queue, c->agent, gs);
 	for (size_t i = 0; i < ng; i++) {
@@ -453,6 +579,17 @@ report_add_count(struct report *r, const struct report_count *c)
 		case REPORT_CONTACT_TICKETS:
 			kp->contact_tickets += c->n;
 			break;
+		case REPORT_NPS:
+			if (c->sub >= 9)
+				kp->nps_promoters += c->n;
+			else if (c->sub >= 7)
+				kp->nps_passives += c->n;
+			else
+				kp->nps_detractors += c->n;
+			break;
+		case REPORT_THANKS:
+			kp->thanks += c->n;
+			break;
 		case REPORT_RESPONDED:
 			kp->responded += c->n;
 			break;
@@ -479,27 +616,136 @@ report_stats(GArray *a, gint64 *n_r, gint64 *median_r, gint64 *p90_r)
 	*p90_r = report_percentile((gint64 *)(void *)a->data, a->len, 90);
 }
 
+int
+report_set_kpi(struct report *r, int kind, const char *name, int period,
+               const struct report_kpi *k)
+{
+	struct report_group *g;
+	struct report_kpi *kp;
+
+	if (r->finished || k == NULL || period < 0 || period > 1 ||
+	    kind < REPORT_ALL || kind > REPORT_AGENT)
+		return -EINVAL;
+	g = kind == REPORT_ALL ? r->groups->pdata[0]
+	                       : report_group(r, kind, name);
+	kp = period == 0 ? &g->cur : &g->prev;
+	/* not the pre-counted fields: report_add_count may have run */
+	kp->created = k->created;
+	kp->resolved = k->resolved;
+	kp->backlog = k->backlog;
+	kp->backlog_age_median = k->backlog_age_median;
+	kp->backlog_age_max = k->backlog_age_max;
+	kp->frt_n = k->frt_n;
+	kp->frt_median = k->frt_median;
+	kp->frt_p90 = k->frt_p90;
+	kp->res_n = k->res_n;
+	kp->res_median = k->res_median;
+	kp->res_p90 = k->res_p90;
+	kp->sla_n = k->sla_n;
+	kp->sla_met = k->sla_met;
+	kp->fcr = k->fcr;
+	kp->reopened = k->reopened;
+	g->preset[period] = true;
+	return 0;
+}
+
+/* report_fp_cal - a calendar's every input to business time. */
+static void
+report_fp_cal(GChecksum *ck, const struct sla_calendar *cal)
+{
+	GString *s = g_string_new(NULL);
+
+	if (cal != NULL) {
+		g_string_append_printf(s, "cal %s|",
+		                       g_time_zone_get_identifier(cal->tz));
+		for (int d = 0; d < SLA_WEEKDAY__COUNT; d++)
+			for (int i = 0; i < cal->n_hours[d]; i++)
+				g_string_append_printf(
+				    s, "%d:%d-%d,", d,
+				    cal->hours[d][i].start_min,
+				    cal->hours[d][i].end_min);
+		for (size_t i = 0; i < cal->n_holidays; i++)
+			g_string_append_printf(s, "h%" G_GINT64_FORMAT ",",
+			                       cal->holidays[i]);
+	}
+	g_string_append(s, ";");
+	g_checksum_update(ck, (const guchar *)s->str, (gssize)s->len);
+	g_string_free(s, TRUE);
+}
+
+gint64
+report_fingerprint(const struct report *r, const char *const *queues, size_t n)
+{
+	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
+	guint8 d[32];
+	gsize dl = sizeof(d);
+	guint64 fp = 0;
+
+	/* bump the version when report_fact_of changes its definitions */
+	g_checksum_update(ck, (const guchar *)"facts v1;", -1);
+	report_fp_cal(ck, r->p.default_cal);
+	for (size_t i = 0; i < n; i++) {
+		g_checksum_update(ck, (const guchar *)queues[i], -1);
+		g_checksum_update(ck, (const guchar *)"=", 1);
+		report_fp_cal(ck, r->p.cal_for != NULL
+		                      ? r->p.cal_for(r->p.cal_ud, queues[i])
+		                      : NULL);
+	}
+	for (size_t i = 0; r->p.policies != NULL && i < r->p.n_policies; i++) {
+		const struct sla_policy *pol = &r->p.policies[i];
+		g_autofree char *t = g_strdup_printf(
+		    "pol %s|%d|%d|%d;", pol->queue ? pol->queue : "(any)",
+		    pol->priority, pol->first_response_min,
+		    pol->resolution_min);
+
+		g_checksum_update(ck, (const guchar *)t, -1);
+		report_fp_cal(ck, r->p.policy_cal ? r->p.policy_cal[i] : NULL);
+	}
+	g_checksum_get_digest(ck, d, &dl);
+	g_checksum_free(ck);
+	for (int i = 0; i < 8; i++)
+		fp = fp << 8 | d[i];
+	return (gint64)(fp >> 1); /* a positive bigint */
+}
+
+/* report_group_cmp - overall first, then queues, then agents, by name:
+ * the same order whichever path fed the report. */
+static gint
+report_group_cmp(gconstpointer a, gconstpointer b)
+{
+	const struct report_group *x = *(struct report_group *const *)a;
+	const struct report_group *y = *(struct report_group *const *)b;
+
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	return strcmp(x->name, y->name);
+}
+
+/* report_group_stats - medians and p90 of one period's samples. */
+static void
+report_group_stats(GArray *frt, GArray *res, GArray *age, struct report_kpi *kp)
+{
+	report_stats(frt, &kp->frt_n, &kp->frt_median, &kp->frt_p90);
+	report_stats(res, &kp->res_n, &kp->res_median, &kp->res_p90);
+	/* for the backlog: the maximum, not a p90 */
+	report_stats(age, NULL, &kp->backlog_age_median, &kp->backlog_age_max);
+	kp->backlog_age_max =
+	    age->len ? g_array_index(age, gint64, age->len - 1) : -1;
+}
+
 void
 report_finish(struct report *r)
 {
 	if (r->finished)
 		return;
+	g_ptr_array_sort(r->groups, report_group_cmp);
 	for (guint i = 0; i < r->groups->len; i++) {
 		struct report_group *g = r->groups->pdata[i];
 		for (int k = 0; k < 2; k++) {
 			struct report_kpi *kp = k == 0 ? &g->cur : &g->prev;
-			report_stats(g->s_frt[k], &kp->frt_n, &kp->frt_median,
-			             &kp->frt_p90);
-			report_stats(g->s_res[k], &kp->res_n, &kp->res_median,
-			             &kp->res_p90);
-			/* for the backlog: the maximum, not a p90 */
-			report_stats(g->s_age[k], NULL, &kp->backlog_age_median,
-			             &kp->backlog_age_max);
-			kp->backlog_age_max =
-			    g->s_age[k]->len
-			        ? g_array_index(g->s_age[k], gint64,
-			                        g->s_age[k]->len - 1)
-			        : -1;
+			if (!g->preset[k])
+				report_group_stats(g->s_frt[k], g->s_res[k],
+				                   g->s_age[k], kp);
 			g_array_unref(g->s_frt[k]);
 			g_array_unref(g->s_res[k]);
 			g_array_unref(g->s_age[k]);
@@ -511,7 +757,14 @@ report_finish(struct report *r)
 
 /* ---- rendering ------------------------------------------------------ */
 
-enum report_fmt { REPORT_F_COUNT, REPORT_F_SECS, REPORT_F_PCT, REPORT_F_RATIO };
+/* REPORT_F_SIGNED: a value that may be negative, NAN = no data */
+enum report_fmt {
+	REPORT_F_COUNT,
+	REPORT_F_SECS,
+	REPORT_F_PCT,
+	REPORT_F_RATIO,
+	REPORT_F_SIGNED
+};
 
 /* One line of the KPI table: a value and, for the bars, a scale. */
 struct report_metric {
@@ -537,9 +790,19 @@ static const struct report_metric report_metrics[] = {
     {"machine_mail", "Machine mail suppressed", REPORT_F_COUNT},
     {"csat_pct", "CSAT satisfied", REPORT_F_PCT},
     {"csat_n", "CSAT ratings", REPORT_F_COUNT},
+    {"thanks", "Thank-you replies", REPORT_F_COUNT},
     {"contact_ratio", "Customer mails per ticket", REPORT_F_RATIO},
+    {"nps", "NPS (promoters - detractors)", REPORT_F_SIGNED},
+    {"nps_n", "NPS answers", REPORT_F_COUNT},
     {"responded", "Tickets answered (first response)", REPORT_F_COUNT},
 };
+
+/* report_none - v of a metric of format fmt says "no data". */
+static bool
+report_none(double v, int fmt)
+{
+	return isnan(v) || (v < 0 && fmt != REPORT_F_SIGNED);
+}
 
 static gint64
 report_esc_total(const struct report_kpi *k)
@@ -590,6 +853,8 @@ report_value(const struct report_kpi *k, size_t i)
 		return report_pct(k->csat_good, csat_n);
 	if (strcmp(key, "csat_n") == 0)
 		return (double)csat_n;
+	if (strcmp(key, "thanks") == 0)
+		return (double)k->thanks;
 	if (strcmp(key, "responded") == 0)
 		return (double)k->responded;
 	if (strcmp(key, "contact_ratio") == 0)
@@ -598,6 +863,11 @@ report_value(const struct report_kpi *k, size_t i)
 		                   (double)k->contact_tickets) /
 		                 100.0
 		           : -1;
+	if (strcmp(key, "nps") == 0)
+		return report_nps(k);
+	if (strcmp(key, "nps_n") == 0)
+		return (double)(k->nps_promoters + k->nps_passives +
+		                k->nps_detractors);
 	return -1;
 }
 
@@ -616,7 +886,7 @@ report_fmt_value(double v, int fmt)
 {
 	gint64 s;
 
-	if (v < 0)
+	if (report_none(v, fmt))
 		return g_strdup("-");
 	switch (fmt) {
 	case REPORT_F_SECS:
@@ -626,6 +896,8 @@ report_fmt_value(double v, int fmt)
 		                       (int)(s % 60));
 	case REPORT_F_PCT:
 		return g_strdup_printf("%.1f%%", v);
+	case REPORT_F_SIGNED:
+		return g_strdup_printf("%.1f", v);
 	case REPORT_F_RATIO:
 		return g_strdup_printf("%.2f", v);
 	default:
@@ -648,10 +920,11 @@ report_json_kpi(struct json *j, const struct report_kpi *k)
 	for (size_t i = 0; i < ARRAY_SIZE(report_metrics); i++) {
 		double v = report_value(k, i);
 		json_key(j, report_metrics[i].key);
-		if (v < 0)
+		if (report_none(v, report_metrics[i].fmt))
 			json_null(j);
 		else if (report_metrics[i].fmt == REPORT_F_PCT ||
-		         report_metrics[i].fmt == REPORT_F_RATIO)
+		         report_metrics[i].fmt == REPORT_F_RATIO ||
+		         report_metrics[i].fmt == REPORT_F_SIGNED)
 			json_double(j, v);
 		else
 			json_int(j, (long long)v);
@@ -679,6 +952,8 @@ report_json_kpi(struct json *j, const struct report_kpi *k)
 	json_int(j, k->csat_okay);
 	json_key(j, "csat_bad");
 	json_int(j, k->csat_bad);
+	json_key(j, "thanks");
+	json_int(j, k->thanks);
 	json_key(j, "customer_mails");
 	json_int(j, k->customer_mails);
 	json_key(j, "contact_tickets");
@@ -798,12 +1073,14 @@ report_csv(const struct report *r, GString *out)
 			for (size_t i = 0; i < ARRAY_SIZE(report_metrics);
 			     i++) {
 				double v = report_value(kp, i);
-				if (v < 0)
+				if (report_none(v, report_metrics[i].fmt))
 					g_string_append(out, ",");
 				else if (report_metrics[i].fmt ==
 				             REPORT_F_PCT ||
 				         report_metrics[i].fmt ==
-				             REPORT_F_RATIO)
+				             REPORT_F_RATIO ||
+				         report_metrics[i].fmt ==
+				             REPORT_F_SIGNED)
 					g_string_append_printf(out, ",%g", v);
 				else
 					g_string_append_printf(out, ",%.0f", v);

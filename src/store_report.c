@@ -29,7 +29,7 @@
  * partial/expression indexes of 005_report.sql keeps a short period over
  * a large history an index scan.
  */
-#define STORE_REPORT_TICKETS                                                   \
+#define STORE_REPORT_ROW                                                       \
 	"SELECT t.id, t.queue, t.assignee, t.subject, t.priority, "            \
 	"extract(epoch FROM t.created)::bigint, COALESCE(extract(epoch "       \
 	"FROM t.first_response_at)::bigint, 0), COALESCE(extract(epoch "       \
@@ -38,7 +38,9 @@
 	"COALESCE(t.resolved_at, t.closed_at))::bigint, 0), "                  \
 	"t.reopen_count, " STORE_REPORT_CLOCK " FROM ticket t LEFT JOIN "      \
 	"sla_clock c ON c.ticket_id = t.id LEFT JOIN (SELECT DISTINCT "        \
-	"ticket_id FROM sla_change) pc ON pc.ticket_id = t.id "                \
+	"ticket_id FROM sla_change) pc ON pc.ticket_id = t.id "
+#define STORE_REPORT_TICKETS                                                   \
+	STORE_REPORT_ROW                                                       \
 	"WHERE t.created < to_timestamp($2) AND NOT t.history "                \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
 	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
@@ -101,23 +103,45 @@ static const char store_report_counts[] =
 	/* 3, 4: customer mails, tickets they came in on */
 	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "
 	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm "
-	/* 5: first responses per responder (017_responder.sql), counted
+	/* 5: NPS answers by score */
+	"UNION ALL SELECT 5, n.score, CASE WHEN n.at >= to_timestamp($2) "
+	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM nps_rating n "
+	"JOIN ticket t ON t.id = n.ticket_id WHERE n.at >= to_timestamp($1) "
+	"AND n.at < to_timestamp($3) AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") "
+	"AND ($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
+	/* 6: thank-you replies that kept a ticket resolved (ingest) */
+	"UNION ALL SELECT 6, 0, CASE WHEN e.at >= to_timestamp($2) THEN 0 "
+	"ELSE 1 END, t.queue, t.assignee, count(*) FROM event e JOIN ticket "
+	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= "
+	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
+	"OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR t.assignee = $5) "
+	"GROUP BY 2, 3, 4, 5 "
+	/* 7: first responses per responder (017_responder.sql), counted
 	 * for the person who answered, whoever is assigned */
-	"UNION ALL SELECT 5, 0, CASE WHEN r.first_at >= to_timestamp($2) "
+	"UNION ALL SELECT 7, 0, CASE WHEN r.first_at >= to_timestamp($2) "
 	"THEN 0 ELSE 1 END, t.queue, r.responder, count(*) FROM "
 	"ticket_response r JOIN ticket t ON t.id = r.ticket_id WHERE "
 	"r.first_at >= to_timestamp($1) AND r.first_at < to_timestamp($3) "
-	"AND ($4::text IS NULL OR t.queue = $4) AND ($5::text IS NULL OR "
+	"AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
 	"r.responder = $5) GROUP BY 2, 3, 4, 5";
 /* clang-format on */
 
 #define STORE_REPORT_FETCH 20000
 
-/* store_report_row - ticket row i of STORE_REPORT_TICKETS into r. */
-static int
-store_report_row(PGresult *res, int i, struct report *r)
+/* store_report_parse - ticket row i of STORE_REPORT_ROW (strings
+ * borrowed from res). */
+static void
+store_report_parse(PGresult *res, int i, struct report_row *row)
 {
-	struct report_row row = {
+	gint64 *tv[] = {&row->created, &row->first_response,
+	                &row->last_customer, &row->last_agent, &row->resolved};
+	gint64 *cv[] = {
+	    &row->clock.first_response_at,  &row->clock.run_since,
+	    &row->clock.paused_since,       &row->clock.resolution_run_secs,
+	    &row->clock.awaiting_since,     &row->clock.response_run_secs,
+	    &row->clock.first_response_secs};
+
+	*row = (struct report_row){
 	    .id = store_col(res, i, 0),
 	    .queue = PQgetvalue(res, i, 1),
 	    .agent = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
@@ -125,58 +149,90 @@ store_report_row(PGresult *res, int i, struct report *r)
 	    .priority = report_priority(PQgetvalue(res, i, 4)),
 	    .reopen_count = (int)store_col(res, i, 10),
 	};
-	gint64 *tv[] = {&row.created, &row.first_response, &row.last_customer,
-	                &row.last_agent, &row.resolved};
-	gint64 *cv[] = {
-	    &row.clock.first_response_at,  &row.clock.run_since,
-	    &row.clock.paused_since,       &row.clock.resolution_run_secs,
-	    &row.clock.awaiting_since,     &row.clock.response_run_secs,
-	    &row.clock.first_response_secs};
-
 	for (int c = 0; c < 5; c++)
 		*tv[c] = store_col(res, i, 5 + c);
 	/* the SLA clock (STORE_REPORT_CLOCK) */
-	row.has_clock = store_bool_col(res, i, 11);
-	row.clock.created = row.created;
-	row.clock.priority = row.priority;
-	row.clock.status = (int)store_col(res, i, 12);
+	row->has_clock = store_bool_col(res, i, 11);
+	row->clock.created = row->created;
+	row->clock.priority = row->priority;
+	row->clock.status = (int)store_col(res, i, 12);
 	for (size_t c = 0; c < ARRAY_SIZE(cv); c++)
 		*cv[c] = store_col(res, i, 13 + (int)c);
-	return report_add_ticket(r, &row);
 }
 
-/* store_report_fetch_tickets - the ticket rows through a cursor, so that
- * memory does not grow with the row count. */
+/* What to do with each batch of ticket rows of a cursor. */
+typedef int (*store_report_batch_fn)(struct store *st, PGresult *res, void *ud);
+
+/* store_report_cursor - the rows of sql (a STORE_REPORT_ROW query)
+ * through a cursor, STORE_REPORT_FETCH at a time, so that memory does
+ * not grow with the row count. */
 static int
-store_report_fetch_tickets(struct store *st, struct report *r,
-                           const char *const *vals)
+store_report_cursor(struct store *st, const char *sql, int n,
+                    const char *const *vals, store_report_batch_fn fn, void *ud)
 {
+	g_autofree char *decl = g_strconcat(
+	    "DECLARE tickd_report NO SCROLL CURSOR FOR ", sql, NULL);
 	PGresult *res;
 	int rc = 0;
 
-	if ((rc = store_query_exec(st, "report",
-	                           "DECLARE tickd_report NO SCROLL CURSOR "
-	                           "FOR " STORE_REPORT_TICKETS,
-	                           4, vals)) < 0)
+	if ((rc = store_query_exec(st, "report", decl, n, vals)) < 0)
 		return rc;
 	for (;;) {
-		int n;
+		int rows;
 
 		res = PQexec(st->conn,
 		             "FETCH " G_STRINGIFY(
 		                 STORE_REPORT_FETCH) " FROM tickd_report");
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			return store_fail(st, res, "report");
-		n = PQntuples(res);
-		for (int i = 0; i < n && rc == 0; i++)
-			rc = store_report_row(res, i, r);
+		rows = PQntuples(res);
+		rc = fn(st, res, ud);
 		PQclear(res);
 		if (rc < 0)
 			return rc;
-		if (n < STORE_REPORT_FETCH)
+		if (rows < STORE_REPORT_FETCH)
 			break;
 	}
 	return store_cmd(st, "CLOSE tickd_report");
+}
+
+static int
+store_report_add_rows(struct store *st, PGresult *res, void *ud)
+{
+	int rc = 0;
+
+	(void)st;
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		struct report_row row;
+
+		store_report_parse(res, i, &row);
+		rc = report_add_ticket(ud, &row);
+	}
+	return rc;
+}
+
+static int
+store_report_add_open(struct store *st, PGresult *res, void *ud)
+{
+	int rc = 0;
+
+	(void)st;
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		struct report_row row;
+
+		store_report_parse(res, i, &row);
+		rc = report_add_open(ud, &row);
+	}
+	return rc;
+}
+
+/* store_report_fetch_tickets - every ticket row (the unrolled path). */
+static int
+store_report_fetch_tickets(struct store *st, struct report *r,
+                           const char *const *vals)
+{
+	return store_report_cursor(st, STORE_REPORT_TICKETS, 4, vals,
+	                           store_report_add_rows, r);
 }
 
 /* store_report_fetch_counts - the pre-counted rows into r. */
@@ -206,6 +262,310 @@ store_report_fetch_counts(struct store *st, struct report *r,
 	return rc;
 }
 
+/* ---- the fast path: stored facts (015_report_facts.sql) ---- */
+
+/* Facts of one batch: parallel number arrays as SQL array literals. */
+struct store_fact_batch {
+	const struct report *r;
+	GString *col[8]; /* id frt_b res_b met fcr reopened over what */
+};
+
+/* store_report_fact_batch - facts of a batch of stale tickets, written
+ * and struck from report_stale in one statement.  The ticket columns come
+ * from the ticket row itself (locked, same snapshot), so only numbers
+ * travel. */
+static int
+store_report_fact_batch(struct store *st, PGresult *res, void *ud)
+{
+	static const char sql[] =
+	    "WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], "
+	    "$3::bigint[], $4::int[], $5::int[], $6::int[], $7::bigint[], "
+	    "$8::int[]) AS v(id, frt_b, res_b, met, fcr, reopened, over, "
+	    "what)), d AS (DELETE FROM report_stale s USING v WHERE "
+	    "s.ticket_id = v.id) INSERT INTO report_fact (ticket_id, queue, "
+	    "agent, history, cr_t, rs_t, cr, fr, rs, frt_b, res_b, met, fcr, "
+	    "reopened, over, what) SELECT t.id, t.queue, t.assignee, "
+	    "t.history, "
+	    "t.created, COALESCE(t.resolved_at, t.closed_at), extract(epoch "
+	    "FROM t.created)::bigint, COALESCE(extract(epoch FROM "
+	    "t.first_response_at)::bigint, 0), COALESCE(extract(epoch FROM "
+	    "COALESCE(t.resolved_at, t.closed_at))::bigint, 0), "
+	    "NULLIF(v.frt_b, -1), NULLIF(v.res_b, -1), NULLIF(v.met, "
+	    "-1)::boolean, v.fcr::boolean, v.reopened::boolean, "
+	    "NULLIF(v.over, -1), v.what FROM v JOIN ticket t ON t.id = v.id "
+	    "ON CONFLICT (ticket_id) DO UPDATE SET queue = EXCLUDED.queue, "
+	    "agent = EXCLUDED.agent, history = EXCLUDED.history, cr_t = "
+	    "EXCLUDED.cr_t, rs_t = "
+	    "EXCLUDED.rs_t, cr = EXCLUDED.cr, fr = EXCLUDED.fr, rs = "
+	    "EXCLUDED.rs, frt_b = EXCLUDED.frt_b, res_b = EXCLUDED.res_b, "
+	    "met = EXCLUDED.met, fcr = EXCLUDED.fcr, reopened = "
+	    "EXCLUDED.reopened, over = EXCLUDED.over, what = EXCLUDED.what";
+	struct store_fact_batch *b = ud;
+	const char *vals[8];
+	int n = PQntuples(res);
+
+	if (n == 0)
+		return 0;
+	for (int c = 0; c < 8; c++)
+		g_string_assign(b->col[c], "{");
+	for (int i = 0; i < n; i++) {
+		struct report_row row;
+		struct report_fact f;
+		gint64 v[8];
+
+		store_report_parse(res, i, &row);
+		if (row.created <= 0)
+			return -EINVAL; /* as report_add_ticket refuses it */
+		report_fact_of(b->r, &row, &f);
+		v[0] = row.id;
+		v[1] = f.frt_b;
+		v[2] = f.res_b;
+		v[3] = f.met;
+		v[4] = f.fcr;
+		v[5] = f.reopened;
+		v[6] = f.over;
+		v[7] = f.what;
+		for (int c = 0; c < 8; c++)
+			g_string_append_printf(b->col[c], "%s%" G_GINT64_FORMAT,
+			                       i ? "," : "", v[c]);
+	}
+	for (int c = 0; c < 8; c++) {
+		g_string_append_c(b->col[c], '}');
+		vals[c] = b->col[c]->str;
+	}
+	return store_query_exec(st, "report facts", sql, 8, vals);
+}
+
+/* store_report_refresh - bring the facts up to date: all of them stale
+ * when the config's fingerprint changed, then the stale tickets computed
+ * in C.  The share locks make a concurrent change of a ticket or its
+ * clock wait for our COMMIT (its trigger then marks it stale again), or
+ * fail this snapshot if it came first (never a fact from an old row). */
+static int
+store_report_refresh(struct store *st, struct report *r)
+{
+	char fp[24];
+	const char *v[] = {store_i64(fp, r->fact_fp)};
+	struct store_fact_batch b = {.r = r};
+	PGresult *res;
+	int rc;
+
+	res = store_query(st, "SELECT fp FROM report_fact_meta", 0, NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	rc = PQntuples(res) == 1 && store_col(res, 0, 0) == r->fact_fp;
+	PQclear(res);
+	if (!rc &&
+	    ((rc = store_cmd(st, "DELETE FROM report_fact")) < 0 ||
+	     (rc = store_cmd(st, "INSERT INTO report_stale SELECT id FROM "
+	                         "ticket ON CONFLICT DO NOTHING")) < 0 ||
+	     (rc = store_query_exec(
+	          st, "report",
+	          "INSERT INTO report_fact_meta (fp) VALUES "
+	          "($1) ON CONFLICT (one) DO UPDATE SET fp = $1",
+	          1, v)) < 0))
+		return rc;
+	/* usually nothing changed since the last report */
+	res = store_query(st, "SELECT EXISTS (SELECT 1 FROM report_stale)", 0,
+	                  NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	rc = store_bool_col(res, 0, 0);
+	PQclear(res);
+	if (!rc)
+		return 0;
+	if ((rc =
+	         store_query_exec(st, "report",
+	                          "SELECT 1 FROM sla_clock c JOIN "
+	                          "report_stale s ON s.ticket_id = c.ticket_id "
+	                          "FOR SHARE OF c",
+	                          0, NULL)) < 0)
+		return rc;
+	for (int c = 0; c < 8; c++)
+		b.col[c] = g_string_new(NULL);
+	rc = store_report_cursor(st,
+	                         STORE_REPORT_ROW "JOIN report_stale s ON "
+	                                          "s.ticket_id = t.id FOR "
+	                                          "SHARE OF t",
+	                         0, NULL, store_report_fact_batch, &b);
+	for (int c = 0; c < 8; c++)
+		g_string_free(b.col[c], TRUE);
+	return rc;
+}
+
+/*
+ * The per-ticket KPIs of every group from the facts, both periods ($1
+ * previous start, $2 current start, $3 end; $4 queue, $5 assignee): the
+ * same tickets as STORE_REPORT_TICKETS (exact times), the same tests as
+ * report_add_ticket (rounded seconds).  percentile_disc is the
+ * nearest-rank rule of report_percentile.
+ */
+#define STORE_KPI_PERIOD(F, T)                                                 \
+	"count(*) FILTER (WHERE cr >= " F " AND cr < " T "), "                 \
+	"count(*) FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T "), "     \
+	"count(*) FILTER (WHERE cr < " T " AND (rs = 0 OR rs >= " T ")), "     \
+	"percentile_disc(0.5) WITHIN GROUP (ORDER BY " T " - cr) FILTER "      \
+	"(WHERE cr < " T " AND (rs = 0 OR rs >= " T ")), max(" T " - cr) "     \
+	"FILTER (WHERE cr < " T " AND (rs = 0 OR rs >= " T ")), "              \
+	"count(*) FILTER (WHERE fr <> 0 AND fr >= " F " AND fr < " T "), "     \
+	"percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY frt_b) "      \
+	"FILTER (WHERE fr <> 0 AND fr >= " F " AND fr < " T "), "              \
+	"percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY res_b) "      \
+	"FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T "), "              \
+	"count(*) FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T           \
+	" AND met IS NOT NULL), count(*) FILTER (WHERE rs <> 0 AND rs >= " F   \
+	" AND rs < " T                                                         \
+	" AND met), count(*) FILTER (WHERE rs <> 0 AND rs >= " F               \
+	" AND rs < " T " AND fcr), count(*) FILTER (WHERE rs <> 0 AND "        \
+	"rs >= " F " AND rs < " T " AND reopened)"
+#define STORE_KPI_COLS 12 /* per period */
+/* clang-format off */
+#define STORE_KPI_SQL(SETS)                                                    \
+	"SELECT grouping(queue), grouping(agent), queue, agent, "              \
+	STORE_KPI_PERIOD("$2::bigint", "$3::bigint") ", "                      \
+	STORE_KPI_PERIOD("$1::bigint", "$2::bigint") " FROM report_fact "      \
+	"WHERE cr_t < to_timestamp($3) AND (rs_t IS NULL OR rs_t >= "          \
+	"to_timestamp($1)) AND NOT history AND ($4::text IS NULL OR queue = "  \
+	"ANY(string_to_array($4, E'\\n'))) AND ($5::text IS NULL OR agent = "  \
+	"$5) GROUP BY GROUPING SETS (" SETS ")"
+/* clang-format on */
+
+/* store_kpi_pair - "{a,b}" of percentile_disc(ARRAY[...]), -1s for NULL. */
+static void
+store_kpi_pair(PGresult *res, int i, int c, gint64 *a, gint64 *b)
+{
+	*a = *b = -1;
+	if (!PQgetisnull(res, i, c) &&
+	    sscanf(PQgetvalue(res, i, c),
+	           "{%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "}", a, b) != 2)
+		*a = *b = -1;
+}
+
+static int
+store_report_kpis(struct store *st, struct report *r, const char *const *vals)
+{
+	/* every grouping set: grouping() needs the column grouped somewhere;
+	 * the splits the report does not ask for are skipped below */
+	PGresult *res =
+	    store_query(st, STORE_KPI_SQL("(), (queue), (agent)"), 5, vals);
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		bool gq = store_col(res, i, 0), ga = store_col(res, i, 1);
+		int kind = !gq ? REPORT_QUEUE : !ga ? REPORT_AGENT : REPORT_ALL;
+		const char *name = kind == REPORT_QUEUE ? PQgetvalue(res, i, 2)
+		                   : kind == REPORT_AGENT
+		                       ? PQgetvalue(res, i, 3)
+		                       : NULL;
+
+		if ((kind == REPORT_QUEUE && !r->p.by_queue) ||
+		    (kind == REPORT_AGENT && !r->p.by_agent))
+			continue;
+		if (kind == REPORT_AGENT && PQgetisnull(res, i, 3))
+			name = NULL;
+		for (int k = 0; k < 2 && rc == 0; k++) {
+			int c = 4 + k * STORE_KPI_COLS;
+			struct report_kpi kp = {
+			    .created = store_col(res, i, c),
+			    .resolved = store_col(res, i, c + 1),
+			    .backlog = store_col(res, i, c + 2),
+			    .backlog_age_median =
+			        PQgetisnull(res, i, c + 3)
+			            ? -1
+			            : store_col(res, i, c + 3),
+			    .backlog_age_max = PQgetisnull(res, i, c + 4)
+			                           ? -1
+			                           : store_col(res, i, c + 4),
+			    .frt_n = store_col(res, i, c + 5),
+			    .res_n = store_col(res, i, c + 1),
+			    .sla_n = store_col(res, i, c + 8),
+			    .sla_met = store_col(res, i, c + 9),
+			    .fcr = store_col(res, i, c + 10),
+			    .reopened = store_col(res, i, c + 11),
+			};
+
+			store_kpi_pair(res, i, c + 6, &kp.frt_median,
+			               &kp.frt_p90);
+			store_kpi_pair(res, i, c + 7, &kp.res_median,
+			               &kp.res_p90);
+			rc = report_set_kpi(r, kind, name, k, &kp);
+		}
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* store_report_worst - the worst breaches among the tickets resolved in
+ * the period ($1 start, $2 end, $3 queue, $4 assignee). */
+static int
+store_report_worst(struct store *st, struct report *r, const char *const *vals)
+{
+	PGresult *res = store_query(
+	    st,
+	    "SELECT f.ticket_id, t.subject, f.queue, f.agent, f.over, f.what "
+	    "FROM report_fact f JOIN ticket t ON t.id = f.ticket_id WHERE "
+	    "f.rs <> 0 AND f.rs >= $1::bigint AND f.rs < $2::bigint AND "
+	    /* the index; the rounded seconds decide */
+	    "f.rs_t >= to_timestamp($1::bigint - 1) AND f.rs_t < "
+	    "to_timestamp($2::bigint + 1) AND "
+	    "f.over IS NOT NULL AND f.cr_t < to_timestamp($2) AND NOT "
+	    "f.history AND ($3::text IS NULL OR f.queue = "
+	    "ANY(string_to_array($3, E'\\n'))) AND ($4::text IS NULL OR "
+	    "f.agent = $4) "
+	    "ORDER BY f.over DESC, f.ticket_id LIMIT " G_STRINGIFY(REPORT_TOP),
+	    4, vals);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct report_row row = {
+		    .id = store_col(res, i, 0),
+		    .subject = PQgetvalue(res, i, 1),
+		    .queue = PQgetvalue(res, i, 2),
+		    .agent =
+		        PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3),
+		};
+
+		report_add_worst(r, &row, store_col(res, i, 4),
+		                 (int)store_col(res, i, 5));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* store_report_fast - the facts path: refresh, aggregate in SQL, the
+ * backlog at `to` (its clocks at `to`, the oldest) through C. */
+static int
+store_report_fast(struct store *st, struct report *r, const char *queue,
+                  const char *agent)
+{
+	char a[24], b[24], c[24];
+	const char *kv[] = {store_i64(a, r->prev_from), store_i64(b, r->p.from),
+	                    store_i64(c, r->p.to), queue, agent};
+	const char *wv[] = {kv[1], kv[2], queue, agent};
+	const char *ov[] = {kv[2], queue, agent};
+	int rc;
+
+	if ((rc = store_report_refresh(st, r)) < 0 ||
+	    (rc = store_report_kpis(st, r, kv)) < 0 ||
+	    (rc = store_report_worst(st, r, wv)) < 0)
+		return rc;
+	return store_report_cursor(
+	    st,
+	    /* a second of margin: report_add_open tests the rounded
+	     * seconds, as report_add_ticket does */
+	    STORE_REPORT_ROW
+	    "WHERE t.created < to_timestamp($1::bigint + 1) AND "
+	    "((t.resolved_at IS NULL AND t.closed_at IS NULL) "
+	    "OR COALESCE(t.resolved_at, t.closed_at) >= "
+	    "to_timestamp($1::bigint - 1)) AND NOT t.history AND ($2::text "
+	    "IS NULL OR t.queue = ANY(string_to_array($2, E'\\n'))) AND "
+	    "($3::text IS NULL OR t.assignee = $3)",
+	    3, ov, store_report_add_open, r);
+}
+
 int
 store_report_load(struct store *st, struct report *r, const char *queue,
                   const char *agent)
@@ -221,9 +581,13 @@ store_report_load(struct store *st, struct report *r, const char *queue,
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	/* one snapshot for both queries; a cursor needs a transaction */
-	if (own_tx && (rc = store_cmd(st, "BEGIN ISOLATION LEVEL REPEATABLE "
-	                                  "READ READ ONLY")) < 0)
+	/* one snapshot for every query; a cursor needs a transaction; the
+	 * fast path writes the facts it had to compute */
+	if (own_tx &&
+	    (rc = store_cmd(st, r->p.unrolled ? "BEGIN ISOLATION LEVEL "
+	                                        "REPEATABLE READ READ ONLY"
+	                                      : "BEGIN ISOLATION LEVEL "
+	                                        "REPEATABLE READ")) < 0)
 		return rc;
 	/* the cursor reads every row: plan for all of them, not the first
 	 * 10%; let the per-ticket aggregates hash in memory; the joins to
@@ -235,7 +599,8 @@ store_report_load(struct store *st, struct report *r, const char *queue,
 	    (rc = store_cmd(st, "SET LOCAL random_page_cost = 1.1")) < 0 ||
 	    (rc = store_cmd(st, "SET LOCAL jit = off")) < 0)
 		goto out;
-	if ((rc = store_report_fetch_tickets(st, r, tv)) < 0)
+	if ((rc = r->p.unrolled ? store_report_fetch_tickets(st, r, tv)
+	                        : store_report_fast(st, r, queue, agent)) < 0)
 		goto out;
 	rc = store_report_fetch_counts(st, r, cv);
 out:
@@ -330,6 +695,21 @@ store_csat_rate(struct store *st, gint64 ticket, const char *rating,
 	    store_i64(b, message), store_i64(c, at)};
 
 	return store_has_row(st, &stmt, 6, vals);
+}
+
+int
+store_nps_rate(struct store *st, gint64 ticket, int score, const char *from,
+               gint64 message, gint64 at)
+{
+	static const struct store_stmt stmt = {
+	    "nps rate", "INSERT INTO nps_rating (ticket_id, score, from_addr, "
+	                "message_id, at) VALUES ($1, $2, $3, NULLIF($4, 0), "
+	                "to_timestamp($5)) ON CONFLICT DO NOTHING RETURNING 1"};
+	char a[24], b[24], c[24], d[24];
+	const char *vals[] = {store_i64(a, ticket), store_i64(b, score), from,
+	                      store_i64(c, message), store_i64(d, at)};
+
+	return store_has_row(st, &stmt, 5, vals);
 }
 
 int

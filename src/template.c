@@ -21,6 +21,7 @@ const char *const template_vars[] = {
     "customer_address",
     "queue",
     "first_response_due",
+    "opens_at",
     "agent_name",
     "from_name",
     "status",

@@ -111,7 +111,7 @@ LABELS = {
     "resolution_median_s": "Resolution, median", "resolution_p90_s": "Resolution, p90",
     "sla_met_pct": "SLA met", "fcr_pct": "First-contact resolution", "reopen_pct": "Reopened",
     "escalations": "Escalations", "machine_mail": "Machine mail suppressed",
-    "csat_pct": "CSAT satisfied", "csat_n": "CSAT ratings",
+    "csat_pct": "CSAT satisfied", "csat_n": "CSAT ratings", "thanks": "Thank-you replies",
     "contact_ratio": "Customer mails per ticket",
 }
 

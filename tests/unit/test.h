@@ -13,44 +13,44 @@
 static int test_passed, test_failed;
 static const char *test_name;
 
-#define TEST_CHECK(expr)                                                     \
-	do {                                                                 \
-		if (expr) {                                                  \
-			test_passed++;                                       \
-		} else {                                                     \
-			test_failed++;                                       \
-			fprintf(stderr, "FAIL %s:%d [%s]: %s\n", __FILE__,   \
-				__LINE__, test_name, #expr);                 \
-		}                                                            \
+#define TEST_CHECK(expr)                                                       \
+	do {                                                                   \
+		if (expr) {                                                    \
+			test_passed++;                                         \
+		} else {                                                       \
+			test_failed++;                                         \
+			fprintf(stderr, "FAIL %s:%d [%s]: %s\n", __FILE__,     \
+			        __LINE__, test_name, #expr);                   \
+		}                                                              \
 	} while (0)
 
-#define TEST_STREQ(a, b)                                                     \
-	do {                                                                 \
-		const char *ta_ = (a), *tb_ = (b);                           \
-		if (ta_ != NULL && tb_ != NULL && strcmp(ta_, tb_) == 0) {   \
-			test_passed++;                                       \
-		} else {                                                     \
-			test_failed++;                                       \
-			fprintf(stderr,                                      \
-				"FAIL %s:%d [%s]: %s == %s\n  got:  '%s'\n"  \
-				"  want: '%s'\n",                            \
-				__FILE__, __LINE__, test_name, #a, #b,       \
-				ta_ ? ta_ : "(null)", tb_ ? tb_ : "(null)"); \
-		}                                                            \
+#define TEST_STREQ(a, b)                                                       \
+	do {                                                                   \
+		const char *ta_ = (a), *tb_ = (b);                             \
+		if (ta_ != NULL && tb_ != NULL && strcmp(ta_, tb_) == 0) {     \
+			test_passed++;                                         \
+		} else {                                                       \
+			test_failed++;                                         \
+			fprintf(stderr,                                        \
+			        "FAIL %s:%d [%s]: %s == %s\n  got:  '%s'\n"    \
+			        "  want: '%s'\n",                              \
+			        __FILE__, __LINE__, test_name, #a, #b,         \
+			        ta_ ? ta_ : "(null)", tb_ ? tb_ : "(null)");   \
+		}                                                              \
 	} while (0)
 
-#define TEST_INTEQ(a, b)                                                     \
-	do {                                                                 \
-		long long ta_ = (long long)(a), tb_ = (long long)(b);        \
-		if (ta_ == tb_) {                                            \
-			test_passed++;                                       \
-		} else {                                                     \
-			test_failed++;                                       \
-			fprintf(stderr,                                      \
-				"FAIL %s:%d [%s]: %s == %s (%lld != %lld)\n", \
-				__FILE__, __LINE__, test_name, #a, #b, ta_,  \
-				tb_);                                        \
-		}                                                            \
+#define TEST_INTEQ(a, b)                                                       \
+	do {                                                                   \
+		long long ta_ = (long long)(a), tb_ = (long long)(b);          \
+		if (ta_ == tb_) {                                              \
+			test_passed++;                                         \
+		} else {                                                       \
+			test_failed++;                                         \
+			fprintf(stderr,                                        \
+			        "FAIL %s:%d [%s]: %s == %s (%lld != %lld)\n",  \
+			        __FILE__, __LINE__, test_name, #a, #b, ta_,    \
+			        tb_);                                          \
+		}                                                              \
 	} while (0)
 
 struct test_case {

@@ -3,6 +3,7 @@
 #include "cfg.h"
 
 #include "test.h"
+#include "testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 
 static struct cfg *load_cfg_text(const char *text);
 
-static char dir[] = "/tmp/tickd-cfg-XXXXXX";
+static const char *dir; /* the scratch directory (testutil.h) */
 
 #define BASE_CONF                                                              \
 	"database: { conninfo = \"dbname=x\"; };\n"             /* 1 */        \
@@ -19,57 +20,19 @@ static char dir[] = "/tmp/tickd-cfg-XXXXXX";
 	"smtp: { url = \"smtp://127.0.0.1:2\"; from = \"s@e.com\"; };\n"       \
 	"tickets: { secret_file = \"%s/secret\"; };\n" /* 5 */
 
-static char *
-write_conf(const char *extra)
-{
-	char *path = g_strdup_printf("%s/t.conf", dir);
-	char *text = g_strdup_printf(BASE_CONF, dir);
-	char *all = g_strconcat(text, extra, NULL);
-
-	g_file_set_contents(path, all, -1, NULL);
-	g_free(text);
-	g_free(all);
-	return path;
-}
-
 /* load - errors joined by '\n', "" when the config loaded. */
 static char *
 load(const char *extra)
 {
-	char *path = write_conf(extra);
-	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
-	struct cfg *c = NULL;
-	char *out;
-
-	g_ptr_array_add(errs, NULL);
-	g_ptr_array_set_size(errs, 0);
-	if (cfg_load(path, true, &c, errs) == 0) {
-		out = g_strdup("");
-		cfg_free(&c);
-	} else {
-		g_ptr_array_add(errs, NULL);
-		out = g_strjoinv("\n", (char **)errs->pdata);
-	}
-	g_ptr_array_unref(errs);
-	g_free(path);
-	return out;
-}
-
-static bool
-has(const char *errs, const char *needle)
-{
-	if (strstr(errs, needle) == NULL) {
-		fprintf(stderr, "  missing '%s' in:\n%s\n", needle, errs);
-		return false;
-	}
-	return true;
+	return testutil_load(BASE_CONF, extra, NULL);
 }
 
 static void
 test_good(void)
 {
-	char *path = write_conf("people = ( { address = \"A@E.com\"; "
-	                        "role = \"manager\"; } );\n");
+	char *path = testutil_write_conf(BASE_CONF,
+	                                 "people = ( { address = \"A@E.com\"; "
+	                                 "role = \"manager\"; } );\n");
 	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
 	struct cfg *c = NULL;
 
@@ -95,32 +58,35 @@ test_broken(void)
 	char *e;
 
 	e = load("imap2: { x = 1; };\n");
-	TEST_CHECK(has(e, "t.conf:6: unknown setting 'imap2'"));
+	TEST_CHECK(testutil_has(e, "t.conf:6: unknown setting 'imap2'"));
 	g_free(e);
 	e = load("limits: { per_recipient_day = \"ten\"; };\n");
-	TEST_CHECK(has(e, "t.conf:6: limits.per_recipient_day: expected a "
-	                  "whole number"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:6: limits.per_recipient_day: expected a "
+	                    "whole number"));
 	g_free(e);
 	e = load("limits: { per_ticket_hour = 5000000000L; };\n");
-	TEST_CHECK(has(e, "t.conf:6: limits.per_ticket_hour: 5000000000 is "
-	                  "out of range"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:6: limits.per_ticket_hour: 5000000000 is "
+	                    "out of range"));
 	g_free(e);
 	e = load("limits: { breaker_cooldown = -1; };\n");
-	TEST_CHECK(has(e, "t.conf:6: limits.breaker_cooldown: -1 is out of "
-	                  "range"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:6: limits.breaker_cooldown: -1 is out of "
+	                    "range"));
 	g_free(e);
 	e = load("tickets2 = 1;\nlimits: { pol = 3; };\n");
-	TEST_CHECK(has(e, "t.conf:6: unknown setting 'tickets2'"));
-	TEST_CHECK(has(e, "t.conf:7: unknown setting 'limits.pol'"));
+	TEST_CHECK(testutil_has(e, "t.conf:6: unknown setting 'tickets2'"));
+	TEST_CHECK(testutil_has(e, "t.conf:7: unknown setting 'limits.pol'"));
 	g_free(e);
 	e = load("people = ( { name = \"x\"; } );\n");
-	TEST_CHECK(has(e, "t.conf:6: people: entry 1 needs address"));
+	TEST_CHECK(testutil_has(e, "t.conf:6: people: entry 1 needs address"));
 	g_free(e);
 	e = load("imap: { };\n"); /* a second imap group: libconfig error */
-	TEST_CHECK(has(e, "t.conf:6: duplicate setting name"));
+	TEST_CHECK(testutil_has(e, "t.conf:6: duplicate setting name"));
 	g_free(e);
 	e = load("x = ;\n");
-	TEST_CHECK(has(e, "t.conf:6: syntax error"));
+	TEST_CHECK(testutil_has(e, "t.conf:6: syntax error"));
 	g_free(e);
 }
 
@@ -136,21 +102,25 @@ test_people_and_all_errors(void)
 	         "  { address = \"a@e.com\"; },\n"
 	         "  { address = \"A@E.com\"; role = \"manager\"; }\n"
 	         ");\n");
-	TEST_CHECK(has(e, "t.conf:8: people: 'A@E.com' is listed twice"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:8: people: 'A@E.com' is listed twice"));
 	TEST_CHECK(strchr(e, '\n') == NULL); /* only that one */
 	g_free(e);
 	e = load("people = ( { address = \"b@e.com\"; role = \"boss\"; } );\n"
 	         "imap: { after = \"delete\"; };\n");
 	/* a second imap group is a libconfig error: first problem only */
-	TEST_CHECK(has(e, "t.conf:7: duplicate setting name"));
+	TEST_CHECK(testutil_has(e, "t.conf:7: duplicate setting name"));
 	g_free(e);
 	e = load("people = ( { address = \"b@e.com\"; role = \"boss\"; } );\n"
 	         "log_level = 9;\nlimits: { suppress_days = true; };\n");
-	TEST_CHECK(has(e, "t.conf:6: people: role 'boss' is not agent or "
-	                  "manager"));
-	TEST_CHECK(has(e, "t.conf:7: log_level: 9 is out of range (3..7)"));
-	TEST_CHECK(has(e, "t.conf:8: limits.suppress_days: expected a whole "
-	                  "number"));
+	TEST_CHECK(testutil_has(e,
+	                        "t.conf:6: people: role 'boss' is not agent or "
+	                        "manager"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:7: log_level: 9 is out of range (3..7)"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:8: limits.suppress_days: expected a whole "
+	                    "number"));
 	g_free(e);
 }
 
@@ -158,14 +128,9 @@ test_people_and_all_errors(void)
 static struct cfg *
 load_cfg(const char *extra)
 {
-	char *path = write_conf(extra);
-	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
-	struct cfg *c = NULL;
+	struct cfg *c;
 
-	if (cfg_load(path, true, &c, errs) < 0)
-		c = NULL;
-	g_ptr_array_unref(errs);
-	g_free(path);
+	g_free(testutil_load(BASE_CONF, extra, &c));
 	return c;
 }
 
@@ -202,11 +167,13 @@ test_agents(void)
 	cfg_free(&c);
 	e = load("agents: { authserv_id = \"mx.e.com; x\";\n"
 	         "  trust_from = \"maybe\"; mode = 1; };\n");
-	TEST_CHECK(has(e, "t.conf:6: agents.authserv_id: 'mx.e.com; x' is "
-	                  "not a host name"));
-	TEST_CHECK(has(e, "t.conf:7: agents.trust_from: expected "
-	                  "\"authenticated\" or \"header\", not 'maybe'"));
-	TEST_CHECK(has(e, "t.conf:7: unknown setting 'agents.mode'"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:6: agents.authserv_id: 'mx.e.com; x' is "
+	                    "not a host name"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:7: agents.trust_from: expected "
+	                    "\"authenticated\" or \"header\", not 'maybe'"));
+	TEST_CHECK(testutil_has(e, "t.conf:7: unknown setting 'agents.mode'"));
 	g_free(e);
 }
 
@@ -231,11 +198,12 @@ test_mime_charsets(void)
 	cfg_free(&c);
 	e = load("mime: {\n  fallback_charsets = [ \"gb18030\",\n"
 	         "    \"no-such-charset\" ]; };\n");
-	TEST_CHECK(has(e, "t.conf:8: mime.fallback_charsets: unknown "
-	                  "charset 'no-such-charset'"));
+	TEST_CHECK(testutil_has(e, "t.conf:8: mime.fallback_charsets: unknown "
+	                           "charset 'no-such-charset'"));
 	g_free(e);
 	e = load("mime: { fallback_charsets = \"gb18030\"; };\n");
-	TEST_CHECK(has(e, "t.conf:6: mime.fallback_charsets: expected"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:6: mime.fallback_charsets: expected"));
 	g_free(e);
 }
 
@@ -247,7 +215,8 @@ test_missing_secret(void)
 
 	unlink(p);
 	e = load("");
-	TEST_CHECK(has(e, "t.conf:5: tickets.secret_file: cannot read"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:5: tickets.secret_file: cannot read"));
 	g_free(e);
 	g_file_set_contents(p, "0123456789abcdef0123456789abcdef\n", -1, NULL);
 	g_free(p);
@@ -257,7 +226,8 @@ test_missing_secret(void)
 static void
 test_queues(void)
 {
-	char *path = write_conf(
+	char *path = testutil_write_conf(
+	    BASE_CONF,
 	    "queues = (\n"                 /* 6 */
 	    "  { name = \"support\"; },\n" /* 7 */
 	    "  { name = \"billing\"; user = \"b\"; subject_tag = \"Bill\";\n"
@@ -300,7 +270,7 @@ test_queues(void)
 	TEST_STREQ(e, "");
 	g_free(e);
 	g_free(path);
-	path = write_conf("");
+	path = testutil_write_conf(BASE_CONF, "");
 	TEST_INTEQ(cfg_load(path, true, &c, errs), 0);
 	if (c != NULL) {
 		TEST_INTEQ(c->queues->len, 1);
@@ -312,13 +282,15 @@ test_queues(void)
 	    "queues = ( { name = \"a\"; }, { name = \"a\"; },\n"
 	    "  { name = \"Bad Name\"; }, { name = \"c\"; colour = 1; },\n"
 	    "  { name = \"d\"; password_file = \"/nonexistent/pw\"; } );\n");
-	TEST_CHECK(has(e, "t.conf:6: queues: 'a' is listed twice"));
-	TEST_CHECK(has(e, "t.conf:7: queues: entry 3 needs name"));
-	TEST_CHECK(has(e, "t.conf:7: unknown setting 'queues.*.colour'"));
-	TEST_CHECK(has(e, "t.conf:8: queues.password_file: cannot read "
-	                  "'/nonexistent/pw'"));
+	TEST_CHECK(testutil_has(e, "t.conf:6: queues: 'a' is listed twice"));
+	TEST_CHECK(testutil_has(e, "t.conf:7: queues: entry 3 needs name"));
 	TEST_CHECK(
-	    has(e, "t.conf:8: queues: 'd' reads the same mailbox as 'a'"));
+	    testutil_has(e, "t.conf:7: unknown setting 'queues.*.colour'"));
+	TEST_CHECK(testutil_has(e,
+	                        "t.conf:8: queues.password_file: cannot read "
+	                        "'/nonexistent/pw'"));
+	TEST_CHECK(testutil_has(
+	    e, "t.conf:8: queues: 'd' reads the same mailbox as 'a'"));
 	g_free(e);
 
 	/* a template error is a config error at the template's file:line */
@@ -331,7 +303,7 @@ test_queues(void)
 	e = load(tdir);
 	g_free(tdir);
 	tdir = g_strdup_printf("%s:3: unknown variable '{{nmae}}'", tf);
-	TEST_CHECK(has(e, tdir));
+	TEST_CHECK(testutil_has(e, tdir));
 	g_free(e);
 	g_free(tdir);
 	/* fixed, but the queue's set has no ack template */
@@ -342,14 +314,16 @@ test_queues(void)
 	                    "  { name = \"q\"; template_set = \"vip\"; } );\n",
 	                    dir);
 	e = load(tdir);
-	TEST_CHECK(has(e, "t.conf:8: queue 'q': template set 'vip' has no "
-	                  "ack.txt"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:8: queue 'q': template set 'vip' has no "
+	                    "ack.txt"));
 	TEST_CHECK(strstr(e, "queue 's'") == NULL);
 	g_free(e);
 	g_free(tdir);
 	e = load("templates: { dir = \"/nonexistent/tpl\"; };\n");
-	TEST_CHECK(has(e, "t.conf:6: templates.dir: '/nonexistent/tpl' is not "
-	                  "a readable directory"));
+	TEST_CHECK(testutil_has(
+	    e, "t.conf:6: templates.dir: '/nonexistent/tpl' is not "
+	       "a readable directory"));
 	g_free(e);
 	unlink(tf);
 	g_free(tf);
@@ -371,10 +345,11 @@ test_queues(void)
 static void
 test_first_run(void)
 {
-	char *path = write_conf("limits: { max_mail_age = 7200; };\n"
-	                        "queues = ( { name = \"a\"; },\n"
-	                        "  { name = \"b\"; user = \"b\"; "
-	                        "first_run = \"skip\"; } );\n");
+	char *path =
+	    testutil_write_conf(BASE_CONF, "limits: { max_mail_age = 7200; };\n"
+	                                   "queues = ( { name = \"a\"; },\n"
+	                                   "  { name = \"b\"; user = \"b\"; "
+	                                   "first_run = \"skip\"; } );\n");
 	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
 	struct cfg *c = NULL;
 	char *e;
@@ -392,16 +367,18 @@ test_first_run(void)
 	}
 	cfg_free(&c);
 	g_free(path);
-	path = write_conf("");
+	path = testutil_write_conf(BASE_CONF, "");
 	TEST_INTEQ(cfg_load(path, true, &c, errs), 0);
 	if (c != NULL)
 		TEST_INTEQ(c->limits.max_mail_age, 3 * 86400);
 	cfg_free(&c);
 	e = load("imap2 = 1;\nqueues = ( { name = \"a\"; first_run = "
 	         "\"all\"; } );\nlimits: { max_mail_age = 10; };\n");
-	TEST_CHECK(has(e, "t.conf:7: queues: first_run 'all' is not history, "
-	                  "new or skip"));
-	TEST_CHECK(has(e, "t.conf:8: limits.max_mail_age: 10 is out of range"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:7: queues: first_run 'all' is not history, "
+	                    "new or skip"));
+	TEST_CHECK(testutil_has(
+	    e, "t.conf:8: limits.max_mail_age: 10 is out of range"));
 	g_free(e);
 	g_ptr_array_unref(errs);
 	g_free(path);
@@ -564,25 +541,32 @@ test_addresses(void)
 	              "); };\n"
 	              "priority_rules = ( { from = [ \"vip.example\" ]; } "
 	              ");\n");
-	TEST_CHECK(has(e, "t.conf:4: smtp.from: 'Example Support <support@>' "
-	                  "is not an address"));
-	TEST_CHECK(has(e, "t.conf:5: people.address: 'Alice <alice>' is not "
-	                  "an address"));
-	TEST_CHECK(has(e, "t.conf:6: queues.from: 'Q <q@e.com' is not an "
-	                  "address"));
-	TEST_CHECK(has(e, "t.conf:7: queues.from: 'r' is not an address"));
-	TEST_CHECK(has(e, "t.conf:8: escalation.chains.immediate: 'boss' is "
-	                  "not an address"));
-	TEST_CHECK(has(e, "t.conf:9: escalation.chains.levels.to: 'A "
-	                  "<a@e.com> x' is not an address"));
-	TEST_CHECK(has(e, "t.conf:10: priority_rules.from: 'vip.example' is "
-	                  "not an address or @domain"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:4: smtp.from: 'Example Support <support@>' "
+	                    "is not an address"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:5: people.address: 'Alice <alice>' is not "
+	                    "an address"));
+	TEST_CHECK(testutil_has(e,
+	                        "t.conf:6: queues.from: 'Q <q@e.com' is not an "
+	                        "address"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:7: queues.from: 'r' is not an address"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:8: escalation.chains.immediate: 'boss' is "
+	                    "not an address"));
+	TEST_CHECK(testutil_has(e, "t.conf:9: escalation.chains.levels.to: 'A "
+	                           "<a@e.com> x' is not an address"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:10: priority_rules.from: 'vip.example' is "
+	                    "not an address or @domain"));
 	TEST_CHECK(strstr(e, "needs address") == NULL); /* reported once */
 	g_free(e);
 	/* an empty address is no address either */
 	e = load_smtp("from = \"s@e.com\";",
 	              "queues = ( { name = \"q\"; from = \"\"; } );\n");
-	TEST_CHECK(has(e, "t.conf:5: queues.from: '' is not an address"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:5: queues.from: '' is not an address"));
 	g_free(e);
 }
 
@@ -678,19 +662,12 @@ main(void)
 	    {"addresses", test_addresses},
 	    {"keys_documented", test_keys_documented},
 	};
-	char *p;
 	int rc;
 
-	if (mkdtemp(dir) == NULL)
+	dir = testutil_dir_make("cfg");
+	if (dir == NULL)
 		return 2;
-	p = g_strdup_printf("%s/secret", dir);
-	g_file_set_contents(p, "0123456789abcdef0123456789abcdef\n", -1, NULL);
 	rc = test_run("cfg", cases, ARRAY_SIZE(cases));
-	unlink(p);
-	g_free(p);
-	p = g_strdup_printf("%s/t.conf", dir);
-	unlink(p);
-	g_free(p);
-	rmdir(dir);
+	testutil_dir_remove();
 	return rc;
 }

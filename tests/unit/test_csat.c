@@ -200,6 +200,65 @@ test_periods(void)
 	           -EINVAL);
 }
 
+/* NPS answers ride the rating tokens: signed, the score bound to the MAC;
+ * the mail asks only with csat.nps. */
+static void
+test_nps(void)
+{
+	struct cfg *c = cfg_new();
+	int rating = 0;
+	struct csat_mail m = {.ticket = 1042,
+	                      .to_addr = "cust@example.net",
+	                      .subject = "Printer",
+	                      .message_id = "<x@example.com>",
+	                      .now = 1767225600};
+	GBytes *wire;
+
+	for (int s = 0; s <= 10; s++) {
+		g_autofree char *tok = csat_token(c, 1042, CSAT_NPS(s));
+		g_autofree char *subj = g_strdup_printf(
+		    "Recommend %d for ticket 1042 (%s)", s, tok);
+
+		rating = 0;
+		TEST_INTEQ(csat_match(c, subj, &rating), 1042);
+		TEST_INTEQ(csat_nps_score(rating), s);
+	}
+	TEST_INTEQ(csat_nps_score(CSAT_GOOD), -1);
+	TEST_CHECK(csat_token(c, 1042, CSAT_NPS(11)) == NULL);
+	{
+		/* a 9 turned into a 10, or the MAC of another ticket */
+		g_autofree char *tok = csat_token(c, 1042, CSAT_NPS(9));
+		const char *p = strstr(tok, "nps9");
+		g_autofree char *ten = NULL;
+		g_autofree char *other = csat_token(c, 1043, CSAT_NPS(9));
+		g_autofree char *swap = NULL;
+
+		TEST_CHECK(p != NULL);
+		if (p != NULL)
+			ten = g_strdup_printf("%.*snps10%s", (int)(p - tok),
+			                      tok, p + 4);
+		TEST_INTEQ(csat_match(c, ten, &rating), -EBADMSG);
+		swap = g_strdup_printf("tickd.1042%s", strchr(other + 6, '.'));
+		TEST_INTEQ(csat_match(c, swap, &rating), -EBADMSG);
+	}
+	/* the question only with csat.nps */
+	wire = csat_compose_resolution(c, &m);
+	TEST_CHECK(g_strstr_len(g_bytes_get_data(wire, NULL),
+	                        (gssize)g_bytes_get_size(wire),
+	                        "rate-nps") == NULL);
+	g_bytes_unref(wire);
+	c->csat.nps = true;
+	wire = csat_compose_resolution(c, &m);
+	TEST_CHECK(g_strstr_len(g_bytes_get_data(wire, NULL),
+	                        (gssize)g_bytes_get_size(wire),
+	                        "rate-nps10") != NULL);
+	TEST_CHECK(g_strstr_len(g_bytes_get_data(wire, NULL),
+	                        (gssize)g_bytes_get_size(wire),
+	                        "recommend us") != NULL);
+	g_bytes_unref(wire);
+	cfg_del(c);
+}
+
 int
 main(void)
 {
@@ -207,6 +266,7 @@ main(void)
 	    {"tokens", test_tokens},
 	    {"resolution_mail", test_resolution_mail},
 	    {"periods", test_periods},
+	    {"nps", test_nps},
 	};
 	mime_init();
 	return test_run("csat", cases, ARRAY_SIZE(cases));

@@ -7,12 +7,13 @@
 #include "mime.h"
 
 #include "test.h"
+#include "testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/tickd-esc-XXXXXX";
+static const char *dir; /* the scratch directory (testutil.h) */
 
 #define BASE_CONF                                                              \
 	"database: { conninfo = \"dbname=x\"; };\n"                            \
@@ -42,51 +43,11 @@ static char dir[] = "/tmp/tickd-esc-XXXXXX";
 	"             { after = 60; to = [ \"Boss@E.com\", \"lead@e.com\" ]; " \
 	"} ); } ); };\n"
 
-static char *
-write_conf(const char *extra)
-{
-	char *path = g_strdup_printf("%s/t.conf", dir);
-	char *text = g_strdup_printf(BASE_CONF, dir);
-	char *all = g_strconcat(text, extra, NULL);
-
-	g_file_set_contents(path, all, -1, NULL);
-	g_free(text);
-	g_free(all);
-	return path;
-}
-
 /* load - *c_r on success (or NULL) and the errors joined by '\n'. */
 static char *
 load(const char *extra, struct cfg **c_r)
 {
-	char *path = write_conf(extra);
-	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
-	struct cfg *c = NULL;
-	char *out;
-
-	if (cfg_load(path, true, &c, errs) == 0)
-		out = g_strdup("");
-	else {
-		g_ptr_array_add(errs, NULL);
-		out = g_strjoinv("\n", (char **)errs->pdata);
-	}
-	if (c_r != NULL)
-		*c_r = c;
-	else
-		cfg_free(&c);
-	g_ptr_array_unref(errs);
-	g_free(path);
-	return out;
-}
-
-static bool
-has(const char *errs, const char *needle)
-{
-	if (strstr(errs, needle) == NULL) {
-		fprintf(stderr, "  missing '%s' in:\n%s\n", needle, errs);
-		return false;
-	}
-	return true;
+	return testutil_load(BASE_CONF, extra, c_r);
 }
 
 static void
@@ -155,22 +116,27 @@ test_sla_config_errors(void)
 	         ");\n", /* 21 */
 	         NULL);
 
-	TEST_CHECK(has(e, "t.conf:8: calendars: calendar 'eu': unknown time "
-	                  "zone 'Europe/Berlinn'"));
-	TEST_CHECK(has(e, "t.conf:11: calendars: 'x' hours.mon:"));
-	TEST_CHECK(has(e, "t.conf:12: calendars: 'y' hours.mon:"));
-	TEST_CHECK(has(e, "t.conf:13: sla.policies: unknown calendar 'nope'"));
-	TEST_CHECK(has(e, "t.conf:15: unknown setting "
-	                  "'sla.policies.*.frist_response'"));
-	TEST_CHECK(has(e, "t.conf:18: escalation.chains.levels.to: "
-	                  "'ghost@e.com' is not in people"));
-	TEST_CHECK(has(e, "t.conf:19: escalation.chains.levels.after: -5 is "
-	                  "out of range"));
-	TEST_CHECK(has(e, "t.conf:20: escalation.chains.immediate: "
-	                  "'nobody@e.com' is not in people"));
-	TEST_CHECK(has(e, "t.conf:21: priority_rules: priority 'huge'"));
-	TEST_CHECK(has(e, "t.conf:21: priority_rules: 'vip' needs from, "
-	                  "keywords or importance_high"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:8: calendars: calendar 'eu': unknown time "
+	                    "zone 'Europe/Berlinn'"));
+	TEST_CHECK(testutil_has(e, "t.conf:11: calendars: 'x' hours.mon:"));
+	TEST_CHECK(testutil_has(e, "t.conf:12: calendars: 'y' hours.mon:"));
+	TEST_CHECK(testutil_has(
+	    e, "t.conf:13: sla.policies: unknown calendar 'nope'"));
+	TEST_CHECK(testutil_has(e, "t.conf:15: unknown setting "
+	                           "'sla.policies.*.frist_response'"));
+	TEST_CHECK(testutil_has(e, "t.conf:18: escalation.chains.levels.to: "
+	                           "'ghost@e.com' is not in people"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:19: escalation.chains.levels.after: -5 is "
+	                    "out of range"));
+	TEST_CHECK(testutil_has(e, "t.conf:20: escalation.chains.immediate: "
+	                           "'nobody@e.com' is not in people"));
+	TEST_CHECK(
+	    testutil_has(e, "t.conf:21: priority_rules: priority 'huge'"));
+	TEST_CHECK(testutil_has(e,
+	                        "t.conf:21: priority_rules: 'vip' needs from, "
+	                        "keywords or importance_high"));
 	TEST_CHECK(strstr(e, "lead@e.com' is not") == NULL);
 	g_free(e);
 
@@ -179,7 +145,7 @@ test_sla_config_errors(void)
 	         "  { after = 60; to = [ \"lead@e.com\" ]; },\n"
 	         "  { after = 0; to = [ \"boss@e.com\" ]; } ); } ); };\n",
 	         NULL);
-	TEST_CHECK(has(e, "t.conf:8: escalation.chains: "));
+	TEST_CHECK(testutil_has(e, "t.conf:8: escalation.chains: "));
 	g_free(e);
 }
 
@@ -415,20 +381,13 @@ main(void)
 	    {"custom_rules", test_custom_rules},
 	    {"compose", test_compose},
 	};
-	char *p;
 	int rc;
 
-	if (mkdtemp(dir) == NULL)
+	dir = testutil_dir_make("esc");
+	if (dir == NULL)
 		return 2;
 	mime_init();
-	p = g_strdup_printf("%s/secret", dir);
-	g_file_set_contents(p, "0123456789abcdef0123456789abcdef\n", -1, NULL);
 	rc = test_run("escalate", cases, ARRAY_SIZE(cases));
-	unlink(p);
-	g_free(p);
-	p = g_strdup_printf("%s/t.conf", dir);
-	unlink(p);
-	g_free(p);
-	rmdir(dir);
+	testutil_dir_remove();
 	return rc;
 }

@@ -610,7 +610,7 @@ test_invalid_base64_text(void)
 }
 
 /*
- * Inputs the fuzzer (make fuzz) found, in tests/unit/fixtures/fuzz/: each
+ * Inputs the fuzzer (make fuzz) found, in tests/unit/fixtures/fuzz/mime/: each
  * must parse into a valid description.  Under SANITIZE=1 the sanitizers
  * check the rest (the first was undefined behaviour, not a crash).
  */
@@ -627,8 +627,8 @@ test_fuzz_regressions(void)
 	                             sizeof(meta)) &&
 	           strcmp(meta, "koi8-r") == 0);
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		char *path =
-		    g_strconcat("tests/unit/fixtures/fuzz/", names[i], NULL);
+		char *path = g_strconcat("tests/unit/fixtures/fuzz/mime/",
+		                         names[i], NULL);
 		char *data = NULL;
 		gsize len = 0;
 		struct mime_msg *m;
