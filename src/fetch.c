@@ -318,6 +318,53 @@ fetch_repair_marks(struct fetch_ctx *x, struct imap *im,
 	                  c->last_uid);
 }
 
+/*
+ * fetch_first_end - the last UID present as the first poll begins:
+ * UIDNEXT - 1, or, as UIDNEXT is optional in a STATUS reply, the newest
+ * UID a SEARCH finds.  uids is scratch space, left empty.  <0 when IMAP
+ * failed (imap_error tells why).
+ */
+static int
+fetch_first_end(struct imap *im, const struct fetch_mailbox *mb,
+                const struct imap_status *status, GArray *uids, gint64 *end_r)
+{
+	int r;
+
+	*end_r = status->uidnext > 0 ? (gint64)status->uidnext - 1 : 0;
+	if (status->uidnext != 0)
+		return 0;
+	r = imap_search(im, mb->folder, status->uidvalidity, 0, uids);
+	if (r < 0)
+		return r;
+	if (uids->len > 0)
+		*end_r = g_array_index(uids, uint32_t, uids->len - 1);
+	g_array_set_size(uids, 0);
+	return 0;
+}
+
+/*
+ * fetch_rescan - UIDVALIDITY changed: the folder's UIDs mean other mails
+ * now, so the cursor starts again from 0 (a mail already stored is
+ * skipped as a duplicate on import).  <0 when the store failed.
+ */
+static int
+fetch_rescan(struct store *st, const struct fetch_mailbox *mb,
+             struct store_cursor *c, const struct imap_status *status)
+{
+	int r;
+
+	if (c->uidvalidity != 0)
+		log_err("fetch: '%s': UIDVALIDITY changed from "
+		        "%" G_GINT64_FORMAT
+		        " to %u, re-scanning (duplicates are skipped)",
+		        mb->folder, c->uidvalidity, status->uidvalidity);
+	if ((r = store_cursor_reset(st, mb->key, status->uidvalidity)) < 0)
+		return r;
+	c->uidvalidity = status->uidvalidity;
+	c->last_uid = c->marked_uid = 0;
+	return 0;
+}
+
 int
 fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
               const struct fetch_mailbox *mb, struct fetch_stats *stats,
@@ -345,33 +392,15 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	if ((r = imap_status(im, mb->folder, &status)) < 0)
 		goto imap_fail;
 	if (first) {
-		gint64 end =
-		    status.uidnext > 0 ? (gint64)status.uidnext - 1 : 0;
-		if (status.uidnext == 0) {
-			/* no UIDNEXT (optional in a STATUS reply): the
-			 * newest UID present marks the end */
-			r = imap_search(im, mb->folder, status.uidvalidity, 0,
-			                uids);
-			if (r < 0)
-				goto imap_fail;
-			if (uids->len > 0)
-				end = g_array_index(uids, uint32_t,
-				                    uids->len - 1);
-			g_array_set_size(uids, 0);
-		}
+		gint64 end;
+
+		if ((r = fetch_first_end(im, mb, &status, uids, &end)) < 0)
+			goto imap_fail;
 		if ((r = fetch_first(&x, &c, &status, end)) < 0)
 			goto out;
 	} else if (c.uidvalidity != status.uidvalidity) {
-		if (c.uidvalidity != 0)
-			log_err("fetch: '%s': UIDVALIDITY changed from "
-			        "%" G_GINT64_FORMAT
-			        " to %u, re-scanning (duplicates are skipped)",
-			        mb->folder, c.uidvalidity, status.uidvalidity);
-		if ((r = store_cursor_reset(st, mb->key, status.uidvalidity)) <
-		    0)
+		if ((r = fetch_rescan(st, mb, &c, &status)) < 0)
 			goto out;
-		c.uidvalidity = status.uidvalidity;
-		c.last_uid = c.marked_uid = 0;
 	}
 	x.uidvalidity = c.uidvalidity;
 	x.history_uid = c.history_uid;
