@@ -94,6 +94,28 @@ fetch_oversized(const struct fetch_mailbox *mb, uint32_t uid, size_t size)
 	return g_bytes_new(s, strlen(s));
 }
 
+/* fetch_count - one imported mail in the poll's figures, by its outcome. */
+static void
+fetch_count(struct fetch_stats *stats, enum ingest_kind kind)
+{
+	switch (kind) {
+	case INGEST_NEW_TICKET:
+		stats->new_tickets++;
+		break;
+	case INGEST_FOLLOW_UP:
+		stats->follow_ups++;
+		break;
+	case INGEST_DUPLICATE:
+		stats->duplicates++;
+		break;
+	case INGEST_QUARANTINED:
+		stats->quarantined++;
+		break;
+	default:
+		stats->other++;
+	}
+}
+
 static int
 fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 {
@@ -155,22 +177,7 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 		g_array_append_val(x->done, uid);
 	}
 	x->stats->fetched++;
-	switch (out.kind) {
-	case INGEST_NEW_TICKET:
-		x->stats->new_tickets++;
-		break;
-	case INGEST_FOLLOW_UP:
-		x->stats->follow_ups++;
-		break;
-	case INGEST_DUPLICATE:
-		x->stats->duplicates++;
-		break;
-	case INGEST_QUARANTINED:
-		x->stats->quarantined++;
-		break;
-	default:
-		x->stats->other++;
-	}
+	fetch_count(x->stats, out.kind);
 	if (x->pending->len >= x->commit_max ||
 	    x->pending_bytes >= FETCH_COMMIT_BYTES)
 		return fetch_flush(x);
