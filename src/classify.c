@@ -551,6 +551,40 @@ is_negative(const char *v)
 	       token_is(v, "off");
 }
 
+/* sig_autoreply - the first X-Autoreply-like header that does not say no. */
+static void
+sig_autoreply(struct classify_sig *s, const char *name, const char *v)
+{
+	if (s->autoreply_name != NULL || is_negative(v))
+		return;
+	/* Amazon WorkMail stamps the relay type on every mail; only
+	 * "notification" is its auto-responder. */
+	if (g_ascii_strcasecmp(name, "X-AMAZON-MAIL-RELAY-TYPE") == 0 &&
+	    !token_is(v, "notification"))
+		return;
+	s->autoreply_name = name;
+	s->autoreply_value = v;
+}
+
+/* sig_precedence - Precedence: auto_reply and bulk/list/junk are told
+ * apart, the first of each kind kept; any value at all is noted too. */
+static void
+sig_precedence(struct classify_sig *s, const char *name, const char *v)
+{
+	if (*skip_ws(v) != '\0')
+		s->prec_any = true;
+	if (s->prec_auto == NULL &&
+	    (token_is(v, "auto_reply") || token_is(v, "auto-reply"))) {
+		s->prec_auto = v;
+		s->prec_auto_name = name;
+	} else if (s->prec_list == NULL &&
+	           (token_is(v, "bulk") || token_is(v, "list") ||
+	            token_is(v, "junk"))) {
+		s->prec_list = v;
+		s->prec_list_name = name;
+	}
+}
+
 static void
 sig_header(struct classify_sig *s, enum classify_hdr id, const char *name,
            const char *v)
@@ -566,29 +600,10 @@ sig_header(struct classify_sig *s, enum classify_hdr id, const char *name,
 			s->auto_submitted = v;
 		break;
 	case HDR_AUTOREPLY:
-		if (s->autoreply_name != NULL || is_negative(v))
-			break;
-		/* Amazon WorkMail stamps the relay type on every mail; only
-		 * "notification" is its auto-responder. */
-		if (g_ascii_strcasecmp(name, "X-AMAZON-MAIL-RELAY-TYPE") == 0 &&
-		    !token_is(v, "notification"))
-			break;
-		s->autoreply_name = name;
-		s->autoreply_value = v;
+		sig_autoreply(s, name, v);
 		break;
 	case HDR_PRECEDENCE:
-		if (*skip_ws(v) != '\0')
-			s->prec_any = true;
-		if (s->prec_auto == NULL &&
-		    (token_is(v, "auto_reply") || token_is(v, "auto-reply"))) {
-			s->prec_auto = v;
-			s->prec_auto_name = name;
-		} else if (s->prec_list == NULL &&
-		           (token_is(v, "bulk") || token_is(v, "list") ||
-		            token_is(v, "junk"))) {
-			s->prec_list = v;
-			s->prec_list_name = name;
-		}
+		sig_precedence(s, name, v);
 		break;
 	case HDR_MS_AUTO:
 		if (s->ms_name == NULL) {
@@ -1320,6 +1335,59 @@ report_field(const struct mime_msg *m, const char *name, char *v, size_t vsz)
 }
 
 /*
+ * classify_report_typed - a multipart/report that names its report-type:
+ * the type alone decides the class (DSN, complaint, receipt, or any other
+ * machine report), so this always classifies.
+ */
+static void
+classify_report_typed(const struct mime_msg *m, const struct classify_opts *o,
+                      const struct classify_sig *s, const char *rt,
+                      struct classify_result *res)
+{
+	const char *where = "multipart/report";
+	char v[REASON_VALUE_MAX + 1];
+	const char *tok;
+	size_t n = first_token(rt, &tok);
+	char type[48];
+
+	n = MIN(n, sizeof(type) - 1);
+	memcpy(type, tok, n);
+	type[n] = '\0';
+	if (g_ascii_strcasecmp(type, "delivery-status") == 0) {
+		classify_dsn(m, o, s, where, res);
+		return;
+	}
+	if (g_ascii_strcasecmp(type, "feedback-report") == 0) {
+		report_field(m, "Feedback-Type", v, sizeof(v));
+		result_set(res, CLASSIFY_COMPLAINT);
+		reason_set(res,
+		           "multipart/report feedback-report "
+		           "feedback-type=%s",
+		           v[0] != '\0' ? v : "none");
+		res->original_message_id = original_id(m);
+		return;
+	}
+	if (g_ascii_strcasecmp(type, "disposition-notification") == 0) {
+		report_field(m, "Disposition", v, sizeof(v));
+		result_set(res, CLASSIFY_RECEIPT);
+		reason_set(res,
+		           "multipart/report disposition-notification "
+		           "disposition=%s",
+		           v[0] != '\0' ? v : "none");
+		res->original_message_id = original_id(m);
+		return;
+	}
+	/*
+	 * Another report type (RFC 6522 allows new ones): still a
+	 * machine talking.  Not a bounce, nothing failed; the
+	 * auto-reply class means "do not answer" without side effects.
+	 */
+	clip(v, sizeof(v), type);
+	result_set(res, CLASSIFY_AUTO_REPLY);
+	reason_set(res, "multipart/report report-type=%s", v);
+}
+
+/*
  * classify_report - multipart/report (RFC 6522) by report-type, or a
  * report part found without that wrapper.  False when m is no report.
  */
@@ -1329,48 +1397,9 @@ classify_report(const struct mime_msg *m, const struct classify_opts *o,
 {
 	const char *rt = m->report_type;
 	char v[REASON_VALUE_MAX + 1];
-	const char *where = "multipart/report";
 
 	if (rt != NULL) {
-		const char *tok;
-		size_t n = first_token(rt, &tok);
-		char type[48];
-
-		n = MIN(n, sizeof(type) - 1);
-		memcpy(type, tok, n);
-		type[n] = '\0';
-		if (g_ascii_strcasecmp(type, "delivery-status") == 0) {
-			classify_dsn(m, o, s, where, res);
-			return true;
-		}
-		if (g_ascii_strcasecmp(type, "feedback-report") == 0) {
-			report_field(m, "Feedback-Type", v, sizeof(v));
-			result_set(res, CLASSIFY_COMPLAINT);
-			reason_set(res,
-			           "multipart/report feedback-report "
-			           "feedback-type=%s",
-			           v[0] != '\0' ? v : "none");
-			res->original_message_id = original_id(m);
-			return true;
-		}
-		if (g_ascii_strcasecmp(type, "disposition-notification") == 0) {
-			report_field(m, "Disposition", v, sizeof(v));
-			result_set(res, CLASSIFY_RECEIPT);
-			reason_set(res,
-			           "multipart/report disposition-notification "
-			           "disposition=%s",
-			           v[0] != '\0' ? v : "none");
-			res->original_message_id = original_id(m);
-			return true;
-		}
-		/*
-		 * Another report type (RFC 6522 allows new ones): still a
-		 * machine talking.  Not a bounce, nothing failed; the
-		 * auto-reply class means "do not answer" without side effects.
-		 */
-		clip(v, sizeof(v), type);
-		result_set(res, CLASSIFY_AUTO_REPLY);
-		reason_set(res, "multipart/report report-type=%s", v);
+		classify_report_typed(m, o, s, rt, res);
 		return true;
 	}
 	if (m->content_type != NULL &&
@@ -1638,6 +1667,40 @@ empty_return_path(const char *rp)
 }
 
 /*
+ * ndr_recipient - who failed, for a mail classify_ndr has found to be an
+ * NDR: Exim/Gmail say so in a header, the rest in prose after the marker
+ * (marker_at, may be NULL) or in a Final-Recipient line.  Newly allocated,
+ * or NULL when no plausible address is found.
+ */
+static char *
+ndr_recipient(const struct mime_msg *m, const struct classify_opts *o,
+              const struct classify_sig *s, const char *marker_at,
+              const char *text, size_t tlen)
+{
+	char *rcpt = NULL;
+
+	if (s->failed_rcpts != NULL) {
+		const char *e = strchr(s->failed_rcpts, ',');
+		size_t n = e != NULL ? (size_t)(e - s->failed_rcpts)
+		                     : strlen(s->failed_rcpts);
+
+		rcpt = addr_dup(s->failed_rcpts, n);
+	}
+	if (rcpt == NULL && marker_at != NULL)
+		rcpt = ndr_rcpt_after(m, o, marker_at, text + tlen);
+	if (rcpt == NULL) {
+		size_t vl;
+		const char *v = line_field(text, tlen, "Final-Recipient", &vl);
+		char *a = v != NULL ? addr_dup(v, vl) : NULL;
+
+		if (a != NULL && !rcpt_plausible(m, o, a))
+			g_clear_pointer(&a, g_free);
+		rcpt = a;
+	}
+	return rcpt;
+}
+
+/*
  * classify_ndr - bounces and delay warnings without a delivery-status
  * report: X-Failed-Recipients (Exim, Gmail), NDR wording in the body
  * (qmail, old sendmail, Exchange, Postfix, Exim), or an MTA sender
@@ -1708,25 +1771,7 @@ classify_ndr(const struct mime_msg *m, const struct classify_opts *o,
 	           delay ? "delay warning:" : "non-standard NDR:", why);
 
 	/* Who failed: Exim/Gmail say so in a header, the rest in prose. */
-	if (s->failed_rcpts != NULL) {
-		const char *e = strchr(s->failed_rcpts, ',');
-		size_t n = e != NULL ? (size_t)(e - s->failed_rcpts)
-		                     : strlen(s->failed_rcpts);
-
-		res->bounce_recipient = addr_dup(s->failed_rcpts, n);
-	}
-	if (res->bounce_recipient == NULL && marker_at != NULL)
-		res->bounce_recipient =
-		    ndr_rcpt_after(m, o, marker_at, text + tlen);
-	if (res->bounce_recipient == NULL) {
-		size_t vl;
-		const char *v = line_field(text, tlen, "Final-Recipient", &vl);
-		char *a = v != NULL ? addr_dup(v, vl) : NULL;
-
-		if (a != NULL && !rcpt_plausible(m, o, a))
-			g_clear_pointer(&a, g_free);
-		res->bounce_recipient = a;
-	}
+	res->bounce_recipient = ndr_recipient(m, o, s, marker_at, text, tlen);
 	res->bounce_status = status_in_text(
 	    text, strnlen(text, 2 * NDR_TEXT_WINDOW), delay ? '4' : '5');
 	res->original_message_id = original_id(m);

@@ -163,36 +163,17 @@ csat_nps_html(const struct cfg *cfg, gint64 ticket, GString *html)
 	g_string_append(html, "</tr></table>\n");
 }
 
-GBytes *
-csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
+/* The rating buttons, indexed by enum csat_rating (0 is unused). */
+static const char *const csat_labels[] = {NULL, "Good", "Okay", "Bad"};
+static const char *const csat_colours[] = {NULL, "#2f855a", "#b7791f",
+                                           "#c53030"};
+
+/* csat_resolution_text - the plain part of the resolution mail; links[r]
+ * is the rating link for r (the html part offers the same ones). */
+static void
+csat_resolution_text(const struct cfg *cfg, const struct csat_mail *m,
+                     const char *stripped, char *const *links, GString *text)
 {
-	g_autofree char *tag = compose_tag(cfg, m->ticket);
-	g_autofree char *stripped =
-	    thread_strip_subject(m->subject, cfg->tickets.subject_tag);
-	g_autofree char *subject = NULL;
-	g_autofree char *esc_subj = NULL;
-	g_autofree char *name = NULL;
-	char *links[CSAT_BAD + 1] = {NULL};
-	static const char *const labels[] = {NULL, "Good", "Okay", "Bad"};
-	static const char *const colours[] = {NULL, "#2f855a", "#b7791f",
-	                                      "#c53030"};
-	struct compose_auto hdrs;
-	GString *text = g_string_new(NULL);
-	GString *html = g_string_new(NULL);
-	struct mime_out o = {0};
-	GBytes *wire;
-
-	if (!*stripped) {
-		g_free(stripped);
-		stripped = g_strdup("(no subject)");
-	}
-	subject = g_strdup_printf("%s Resolved: %s", tag, stripped);
-	esc_subj = g_markup_escape_text(stripped, -1);
-	name = g_markup_escape_text(m->to_name && *m->to_name ? m->to_name : "",
-	                            -1);
-	for (int r = CSAT_GOOD; r <= CSAT_BAD; r++)
-		links[r] = csat_link(cfg, m->ticket, r);
-
 	g_string_append_printf(
 	    text,
 	    "Hello%s%s,\n\n"
@@ -203,13 +184,20 @@ csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
 	    m->to_name && *m->to_name ? " " : "",
 	    m->to_name && *m->to_name ? m->to_name : "", m->ticket, stripped);
 	for (int r = CSAT_GOOD; r <= CSAT_BAD; r++)
-		g_string_append_printf(text, "  %s: <%s>\n\n", labels[r],
+		g_string_append_printf(text, "  %s: <%s>\n\n", csat_labels[r],
 		                       links[r]);
 	if (cfg->csat.nps)
 		csat_nps_text(cfg, m->ticket, text);
 	g_string_append_printf(text, "-- \n%s\nThis is an automatic mail.\n",
 	                       cfg->smtp.from_name);
+}
 
+/* csat_resolution_html - the html part; name and esc_subj come escaped. */
+static void
+csat_resolution_html(const struct cfg *cfg, const struct csat_mail *m,
+                     const char *name, const char *esc_subj, char *const *links,
+                     GString *html)
+{
 	g_string_append_printf(
 	    html,
 	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta "
@@ -230,7 +218,7 @@ csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
 		                       "radius:4px\"><a href=\"%s\" style=\""
 		                       "color:#fff;text-decoration:none;"
 		                       "font-weight:bold\">%s</a></td>",
-		                       colours[r], href, labels[r]);
+		                       csat_colours[r], href, csat_labels[r]);
 	}
 	g_string_append(html, "</tr></table>\n");
 	if (cfg->csat.nps)
@@ -240,6 +228,37 @@ csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
 	                       "color:#666\">-- <br>%s<br>This is an "
 	                       "automatic mail.</p>\n</div>\n</body></html>\n",
 	                       cfg->smtp.from_name);
+}
+
+GBytes *
+csat_compose_resolution(const struct cfg *cfg, const struct csat_mail *m)
+{
+	g_autofree char *tag = compose_tag(cfg, m->ticket);
+	g_autofree char *stripped =
+	    thread_strip_subject(m->subject, cfg->tickets.subject_tag);
+	g_autofree char *subject = NULL;
+	g_autofree char *esc_subj = NULL;
+	g_autofree char *name = NULL;
+	char *links[CSAT_BAD + 1] = {NULL};
+	struct compose_auto hdrs;
+	GString *text = g_string_new(NULL);
+	GString *html = g_string_new(NULL);
+	struct mime_out o = {0};
+	GBytes *wire;
+
+	if (!*stripped) {
+		g_free(stripped);
+		stripped = g_strdup("(no subject)");
+	}
+	subject = g_strdup_printf("%s Resolved: %s", tag, stripped);
+	esc_subj = g_markup_escape_text(stripped, -1);
+	name = g_markup_escape_text(m->to_name && *m->to_name ? m->to_name : "",
+	                            -1);
+	for (int r = CSAT_GOOD; r <= CSAT_BAD; r++)
+		links[r] = csat_link(cfg, m->ticket, r);
+
+	csat_resolution_text(cfg, m, stripped, links, text);
+	csat_resolution_html(cfg, m, name, esc_subj, links, html);
 
 	o.from_name = cfg->smtp.from_name;
 	o.from_addr = cfg->smtp.from;

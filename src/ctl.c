@@ -880,6 +880,52 @@ ctl_first_run_what(const struct cfg *v, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * ctl_first_run_unpolled - the status line of a folder never polled: how
+ * many mails wait, asked of the IMAP server with the secrets of sc (the
+ * configuration read again with its password files; NULL when that failed,
+ * errors says why).  Newly allocated.
+ */
+static char *
+ctl_first_run_unpolled(const struct cfg *sc, guint i, const char *folder,
+                       const char *key, const char *what,
+                       const GPtrArray *errors)
+{
+	const struct cfg *sv;
+	struct imap_params ip;
+	struct imap_status ist;
+	struct imap *im;
+	char *line;
+
+	if (sc == NULL || i >= sc->queues->len)
+		return g_strdup_printf(
+		    "%s: not polled yet (cannot count "
+		    "its mail: %s); first run: %s",
+		    key, errors->len ? (char *)errors->pdata[0] : "no password",
+		    what);
+	sv = ((const struct cfg_queue *)sc->queues->pdata[i])->view;
+	ip = (struct imap_params){
+	    .url = sv->imap.url,
+	    .user = sv->imap.user,
+	    .password = sv->imap.password,
+	    .starttls = sv->imap.starttls,
+	    .connect_timeout = 10,
+	    .timeout = 20,
+	};
+	im = imap_new(&ip);
+	if (imap_status(im, folder, &ist) == 0)
+		line = g_strdup_printf("%s: not polled yet, %u "
+		                       "mails wait; first run: %s",
+		                       key, ist.messages, what);
+	else
+		line = g_strdup_printf("%s: not polled yet (IMAP "
+		                       "STATUS failed: %s); first "
+		                       "run: %s",
+		                       key, imap_error(im), what);
+	imap_free(&im);
+	return line;
+}
+
 /* ctl_status_first_run - mailboxes tickd has not polled yet: how many
  * mails wait in them (an IMAP STATUS; the passwords are read only for
  * this) and what imap.first_run will do with them; and first runs still
@@ -900,7 +946,6 @@ ctl_status_first_run(struct ctl *c)
 		for (int f = 0; f < 2; f++) {
 			g_autofree char *key = NULL, *line = NULL;
 			struct store_cursor cur = {0};
-			struct imap_status ist;
 			if (folders[f] == NULL || *folders[f] == '\0')
 				continue;
 			key = g_strdup_printf("%s:%s", v->tickets.queue,
@@ -928,43 +973,8 @@ ctl_status_first_run(struct ctl *c)
 					             errors) < 0)
 						sc = NULL;
 				}
-				if (sc == NULL || i >= sc->queues->len) {
-					line = g_strdup_printf(
-					    "%s: not polled yet (cannot count "
-					    "its mail: %s); first run: %s",
-					    key,
-					    errors->len
-					        ? (char *)errors->pdata[0]
-					        : "no password",
-					    what);
-				} else {
-					const struct cfg *sv =
-					    ((const struct cfg_queue *)
-					         sc->queues->pdata[i])
-					        ->view;
-					struct imap_params ip = {
-					    .url = sv->imap.url,
-					    .user = sv->imap.user,
-					    .password = sv->imap.password,
-					    .starttls = sv->imap.starttls,
-					    .connect_timeout = 10,
-					    .timeout = 20,
-					};
-					struct imap *im = imap_new(&ip);
-					if (imap_status(im, folders[f], &ist) ==
-					    0)
-						line = g_strdup_printf(
-						    "%s: not polled yet, %u "
-						    "mails wait; first run: %s",
-						    key, ist.messages, what);
-					else
-						line = g_strdup_printf(
-						    "%s: not polled yet (IMAP "
-						    "STATUS failed: %s); first "
-						    "run: %s",
-						    key, imap_error(im), what);
-					imap_free(&im);
-				}
+				line = ctl_first_run_unpolled(
+				    sc, i, folders[f], key, what, errors);
 			}
 			if (!header)
 				printf("\nfirst run:\n");
@@ -1284,23 +1294,22 @@ out:
 	return rc;
 }
 
-/* ctl_search - search WORDS... [--queue Q] [--status S] [--from T]
- * [--to T] [--limit N] [--kept]: the words are every argument that is
- * not an option, joined by spaces. */
+/*
+ * ctl_search_args - read the search options and words into f; the words
+ * are collected in words (f->words points into it).  EX_OK, or EX_USAGE
+ * after telling stderr what is wrong.  Apart from ctl_search so the
+ * command reads as parse, open, query.
+ */
 static int
-ctl_search(struct ctl *c, int argc, char **argv)
+ctl_search_args(int argc, char **argv, struct store_search_filter *f,
+                GString *words)
 {
-	g_autoptr(GString) out = g_string_new(NULL);
-	g_autoptr(GString) words = g_string_new(NULL);
-	struct store_search_filter f = {.limit = 20};
-	struct store_table t;
 	const char *v;
-	int rc, r;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--kept") == 0) {
-			f.kept = true;
+			f->kept = true;
 			continue;
 		}
 		if (strcmp(a, "--queue") != 0 && strcmp(a, "--status") != 0 &&
@@ -1320,21 +1329,21 @@ ctl_search(struct ctl *c, int argc, char **argv)
 		if ((v = ctl_arg(argc, argv, &i)) == NULL)
 			return EX_USAGE;
 		if (strcmp(a, "--queue") == 0)
-			f.queue = v;
+			f->queue = v;
 		else if (strcmp(a, "--status") == 0)
-			f.status = v;
+			f->status = v;
 		else if (strcmp(a, "--limit") == 0) {
 			char *end;
 			gint64 l = g_ascii_strtoll(v, &end, 10);
-			f.limit =
+			f->limit =
 			    *end == '\0' && l >= 1 && l <= 1000 ? (int)l : 0;
-			if (f.limit == 0) {
+			if (f->limit == 0) {
 				fprintf(stderr, "tickctl: search: --limit "
 				                "is 1..1000\n");
 				return EX_USAGE;
 			}
-		} else if (ctl_time(v, strcmp(a, "--from") == 0 ? &f.from
-		                                                : &f.to) < 0) {
+		} else if (ctl_time(v, strcmp(a, "--from") == 0 ? &f->from
+		                                                : &f->to) < 0) {
 			fprintf(stderr,
 			        "tickctl: search: '%s' is not a date "
 			        "(YYYY-MM-DD or ISO 8601)\n",
@@ -1347,17 +1356,34 @@ ctl_search(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "tickctl: search: words too long\n");
 		return EX_USAGE;
 	}
-	f.words = words->len ? words->str : NULL;
-	if (f.words == NULL && !f.kept) {
+	f->words = words->len ? words->str : NULL;
+	if (f->words == NULL && !f->kept) {
 		fprintf(stderr, "tickctl: search: what words?\n");
 		return EX_USAGE;
 	}
-	if (f.status && (f.kept || !ctl_one_of(f.status, ctl_statuses))) {
+	if (f->status && (f->kept || !ctl_one_of(f->status, ctl_statuses))) {
 		fprintf(stderr, "tickctl: search: --status is one of new, "
 		                "open, pending, resolved, closed, and not "
 		                "with --kept\n");
 		return EX_USAGE;
 	}
+	return EX_OK;
+}
+
+/* ctl_search - search WORDS... [--queue Q] [--status S] [--from T]
+ * [--to T] [--limit N] [--kept]: the words are every argument that is
+ * not an option, joined by spaces. */
+static int
+ctl_search(struct ctl *c, int argc, char **argv)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GString) words = g_string_new(NULL);
+	struct store_search_filter f = {.limit = 20};
+	struct store_table t;
+	int rc, r;
+
+	if ((rc = ctl_search_args(argc, argv, &f, words)) != EX_OK)
+		return rc;
 	if ((rc = ctl_open(c, false, true)) != EX_OK)
 		return rc;
 	if (c->json)

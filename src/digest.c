@@ -229,6 +229,47 @@ digest_time_note(const struct cfg *cfg, const char *queues)
 	                       cal->name);
 }
 
+/* digest_link_items - give each listed ticket its "assign it to me" mail
+ * link; without a token secret there is no signed link, so none is shown. */
+static void
+digest_link_items(const struct cfg *cfg, GPtrArray *items)
+{
+	for (guint i = 0; i < items->len; i++) {
+		struct digestview_item *it = items->pdata[i];
+		if (cfg->tickets.secret_len > 0)
+			it->link = action_link(
+			    cfg->tickets.secret, cfg->tickets.secret_len,
+			    cfg->tickets.domain, cfg->smtp.from,
+			    cfg->tickets.subject_tag, it->ticket,
+			    "#assign me\n#priority high\n\n");
+	}
+}
+
+/* digest_add_idle_agents - a zero row for each agent with nothing open, so
+ * the company-wide workload shows every agent and not only the busy ones. */
+static void
+digest_add_idle_agents(const struct cfg *cfg, GPtrArray *load)
+{
+	for (guint i = 0; i < cfg->people->len; i++) {
+		const struct cfg_person *p = cfg->people->pdata[i];
+		bool seen = false;
+
+		if (p->role != CFG_ROLE_AGENT)
+			continue;
+		for (guint k = 0; k < load->len && !seen; k++)
+			seen = g_ascii_strcasecmp(
+			           ((struct digestview_load *)load->pdata[k])
+			               ->agent,
+			           p->address) == 0;
+		if (!seen) {
+			struct digestview_load *l =
+			    g_new0(struct digestview_load, 1);
+			l->agent = g_strdup(p->address);
+			g_ptr_array_add(load, l);
+		}
+	}
+}
+
 int
 digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
               gint64 now, const char *queues, const char *title, GString *text,
@@ -271,34 +312,10 @@ digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 		                       &v.unassigned);
 	if (rc < 0)
 		goto out;
-	for (guint i = 0; i < items->len; i++) {
-		struct digestview_item *it = items->pdata[i];
-		if (cfg->tickets.secret_len > 0)
-			it->link = action_link(
-			    cfg->tickets.secret, cfg->tickets.secret_len,
-			    cfg->tickets.domain, cfg->smtp.from,
-			    cfg->tickets.subject_tag, it->ticket,
-			    "#assign me\n#priority high\n\n");
-	}
+	digest_link_items(cfg, items);
 	/* every agent of the whole company shows, also with nothing open */
-	for (guint i = 0; queues == NULL && i < cfg->people->len; i++) {
-		const struct cfg_person *p = cfg->people->pdata[i];
-		bool seen = false;
-
-		if (p->role != CFG_ROLE_AGENT)
-			continue;
-		for (guint k = 0; k < load->len && !seen; k++)
-			seen = g_ascii_strcasecmp(
-			           ((struct digestview_load *)load->pdata[k])
-			               ->agent,
-			           p->address) == 0;
-		if (!seen) {
-			struct digestview_load *l =
-			    g_new0(struct digestview_load, 1);
-			l->agent = g_strdup(p->address);
-			g_ptr_array_add(load, l);
-		}
-	}
+	if (queues == NULL)
+		digest_add_idle_agents(cfg, load);
 	g_ptr_array_sort(load, digest_load_cmp);
 	if (queues == NULL)
 		scope = g_strdup("all queues");

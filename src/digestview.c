@@ -393,6 +393,51 @@ digestview_has_load(const struct digestview *v)
 
 /* ---- text ----------------------------------------------------------- */
 
+/* digestview_text_trends - one sparkline line per KPI (needs n_trend > 0). */
+static void
+digestview_text_trends(const struct digestview *v, GString *out)
+{
+	g_string_append_printf(out,
+	                       "\nTRENDS (last %zu %ss, oldest "
+	                       "first; latest vs the %s before)\n",
+	                       v->n_trend, digestview_period_word(v),
+	                       digestview_period_word(v));
+	for (size_t i = 0; i < ARRAY_SIZE(digestview_kpis); i++) {
+		const struct digestview_kpi *d = &digestview_kpis[i];
+		const struct report *last = v->trend[v->n_trend - 1];
+		g_autofree char *val =
+		    digestview_value_str(d, digestview_cur(last, false));
+		int sign;
+		g_autofree char *chg = digestview_change(d, last, &sign);
+
+		g_string_append_printf(out, "  %-24s ", d->label);
+		digestview_spark(v, d, out);
+		g_string_append_printf(out, "  %s, %s\n", val, chg);
+	}
+}
+
+/* digestview_text_load - open tickets and responses per agent, with the
+ * backlog nobody owns (only when digestview_has_load). */
+static void
+digestview_text_load(const struct digestview *v, GString *out)
+{
+	double mean = digestview_mean_open(v);
+
+	g_string_append(out, "\nWORKLOAD (open now; responses in "
+	                     "the period)\n");
+	for (guint i = 0; v->load && i < v->load->len; i++) {
+		const struct digestview_load *l = v->load->pdata[i];
+		g_string_append_printf(
+		    out,
+		    "  %-32s %4" G_GINT64_FORMAT " open %4" G_GINT64_FORMAT
+		    " responses%s\n",
+		    l->agent, l->open, l->responses,
+		    digestview_overloaded(l->open, mean) ? "  OVERLOADED" : "");
+	}
+	g_string_append_printf(
+	    out, "  Unassigned backlog: %" G_GINT64_FORMAT "\n", v->unassigned);
+}
+
 void
 digestview_text(const struct digestview *v, GString *out)
 {
@@ -445,47 +490,10 @@ digestview_text(const struct digestview *v, GString *out)
 			                       it->link);
 	}
 
-	if (v->n_trend > 0) {
-		g_string_append_printf(out,
-		                       "\nTRENDS (last %zu %ss, oldest "
-		                       "first; latest vs the %s before)\n",
-		                       v->n_trend, digestview_period_word(v),
-		                       digestview_period_word(v));
-		for (size_t i = 0; i < ARRAY_SIZE(digestview_kpis); i++) {
-			const struct digestview_kpi *d = &digestview_kpis[i];
-			const struct report *last = v->trend[v->n_trend - 1];
-			g_autofree char *val = digestview_value_str(
-			    d, digestview_cur(last, false));
-			int sign;
-			g_autofree char *chg =
-			    digestview_change(d, last, &sign);
-
-			g_string_append_printf(out, "  %-24s ", d->label);
-			digestview_spark(v, d, out);
-			g_string_append_printf(out, "  %s, %s\n", val, chg);
-		}
-	}
-
-	if (digestview_has_load(v)) {
-		double mean = digestview_mean_open(v);
-
-		g_string_append(out, "\nWORKLOAD (open now; responses in "
-		                     "the period)\n");
-		for (guint i = 0; v->load && i < v->load->len; i++) {
-			const struct digestview_load *l = v->load->pdata[i];
-			g_string_append_printf(
-			    out,
-			    "  %-32s %4" G_GINT64_FORMAT
-			    " open %4" G_GINT64_FORMAT " responses%s\n",
-			    l->agent, l->open, l->responses,
-			    digestview_overloaded(l->open, mean)
-			        ? "  OVERLOADED"
-			        : "");
-		}
-		g_string_append_printf(
-		    out, "  Unassigned backlog: %" G_GINT64_FORMAT "\n",
-		    v->unassigned);
-	}
+	if (v->n_trend > 0)
+		digestview_text_trends(v, out);
+	if (digestview_has_load(v))
+		digestview_text_load(v, out);
 	g_string_append_printf(out,
 	                       "\n%s\n-- \nThis is an automatic report "
 	                       "from tickd.\n",

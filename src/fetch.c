@@ -94,6 +94,28 @@ fetch_oversized(const struct fetch_mailbox *mb, uint32_t uid, size_t size)
 	return g_bytes_new(s, strlen(s));
 }
 
+/* fetch_count - one imported mail in the poll's figures, by its outcome. */
+static void
+fetch_count(struct fetch_stats *stats, enum ingest_kind kind)
+{
+	switch (kind) {
+	case INGEST_NEW_TICKET:
+		stats->new_tickets++;
+		break;
+	case INGEST_FOLLOW_UP:
+		stats->follow_ups++;
+		break;
+	case INGEST_DUPLICATE:
+		stats->duplicates++;
+		break;
+	case INGEST_QUARANTINED:
+		stats->quarantined++;
+		break;
+	default:
+		stats->other++;
+	}
+}
+
 static int
 fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 {
@@ -155,22 +177,7 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 		g_array_append_val(x->done, uid);
 	}
 	x->stats->fetched++;
-	switch (out.kind) {
-	case INGEST_NEW_TICKET:
-		x->stats->new_tickets++;
-		break;
-	case INGEST_FOLLOW_UP:
-		x->stats->follow_ups++;
-		break;
-	case INGEST_DUPLICATE:
-		x->stats->duplicates++;
-		break;
-	case INGEST_QUARANTINED:
-		x->stats->quarantined++;
-		break;
-	default:
-		x->stats->other++;
-	}
+	fetch_count(x->stats, out.kind);
 	if (x->pending->len >= x->commit_max ||
 	    x->pending_bytes >= FETCH_COMMIT_BYTES)
 		return fetch_flush(x);
@@ -318,6 +325,53 @@ fetch_repair_marks(struct fetch_ctx *x, struct imap *im,
 	                  c->last_uid);
 }
 
+/*
+ * fetch_first_end - the last UID present as the first poll begins:
+ * UIDNEXT - 1, or, as UIDNEXT is optional in a STATUS reply, the newest
+ * UID a SEARCH finds.  uids is scratch space, left empty.  <0 when IMAP
+ * failed (imap_error tells why).
+ */
+static int
+fetch_first_end(struct imap *im, const struct fetch_mailbox *mb,
+                const struct imap_status *status, GArray *uids, gint64 *end_r)
+{
+	int r;
+
+	*end_r = status->uidnext > 0 ? (gint64)status->uidnext - 1 : 0;
+	if (status->uidnext != 0)
+		return 0;
+	r = imap_search(im, mb->folder, status->uidvalidity, 0, uids);
+	if (r < 0)
+		return r;
+	if (uids->len > 0)
+		*end_r = g_array_index(uids, uint32_t, uids->len - 1);
+	g_array_set_size(uids, 0);
+	return 0;
+}
+
+/*
+ * fetch_rescan - UIDVALIDITY changed: the folder's UIDs mean other mails
+ * now, so the cursor starts again from 0 (a mail already stored is
+ * skipped as a duplicate on import).  <0 when the store failed.
+ */
+static int
+fetch_rescan(struct store *st, const struct fetch_mailbox *mb,
+             struct store_cursor *c, const struct imap_status *status)
+{
+	int r;
+
+	if (c->uidvalidity != 0)
+		log_err("fetch: '%s': UIDVALIDITY changed from "
+		        "%" G_GINT64_FORMAT
+		        " to %u, re-scanning (duplicates are skipped)",
+		        mb->folder, c->uidvalidity, status->uidvalidity);
+	if ((r = store_cursor_reset(st, mb->key, status->uidvalidity)) < 0)
+		return r;
+	c->uidvalidity = status->uidvalidity;
+	c->last_uid = c->marked_uid = 0;
+	return 0;
+}
+
 int
 fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
               const struct fetch_mailbox *mb, struct fetch_stats *stats,
@@ -345,33 +399,15 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	if ((r = imap_status(im, mb->folder, &status)) < 0)
 		goto imap_fail;
 	if (first) {
-		gint64 end =
-		    status.uidnext > 0 ? (gint64)status.uidnext - 1 : 0;
-		if (status.uidnext == 0) {
-			/* no UIDNEXT (optional in a STATUS reply): the
-			 * newest UID present marks the end */
-			r = imap_search(im, mb->folder, status.uidvalidity, 0,
-			                uids);
-			if (r < 0)
-				goto imap_fail;
-			if (uids->len > 0)
-				end = g_array_index(uids, uint32_t,
-				                    uids->len - 1);
-			g_array_set_size(uids, 0);
-		}
+		gint64 end;
+
+		if ((r = fetch_first_end(im, mb, &status, uids, &end)) < 0)
+			goto imap_fail;
 		if ((r = fetch_first(&x, &c, &status, end)) < 0)
 			goto out;
 	} else if (c.uidvalidity != status.uidvalidity) {
-		if (c.uidvalidity != 0)
-			log_err("fetch: '%s': UIDVALIDITY changed from "
-			        "%" G_GINT64_FORMAT
-			        " to %u, re-scanning (duplicates are skipped)",
-			        mb->folder, c.uidvalidity, status.uidvalidity);
-		if ((r = store_cursor_reset(st, mb->key, status.uidvalidity)) <
-		    0)
+		if ((r = fetch_rescan(st, mb, &c, &status)) < 0)
 			goto out;
-		c.uidvalidity = status.uidvalidity;
-		c.last_uid = c.marked_uid = 0;
 	}
 	x.uidvalidity = c.uidvalidity;
 	x.history_uid = c.history_uid;

@@ -2168,6 +2168,40 @@ static void mime_walk(struct mime_ctx *c, GMimeMultipart *mp,
                       const char *subtype, bool in_alt, GPtrArray *text,
                       GPtrArray *html, size_t depth, bool in_report);
 
+/*
+ * mime_visit_multipart - descend into a multipart below mime_visit: the
+ * depth limit is checked here, before the walk, so a deep nest costs one
+ * defect line and no recursion; a multipart/report names its report-type.
+ */
+static void
+mime_visit_multipart(struct mime_ctx *c, GMimeObject *part, bool in_alt,
+                     GPtrArray **text, GPtrArray **html, size_t depth,
+                     bool in_report)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+	const char *sub =
+	    ct != NULL ? g_mime_content_type_get_media_subtype(ct) : NULL;
+	char *lsub = mime_lower(sub != NULL ? sub : "mixed");
+	bool is_report = strcmp(lsub, "report") == 0;
+
+	if (depth + 1 > c->lim.max_depth) {
+		if (!c->depth_hit)
+			mime_defect(c, "limit: nesting deeper than %zu",
+			            c->lim.max_depth);
+		c->depth_hit = true;
+		g_free(lsub);
+		return;
+	}
+	if (is_report && c->m->report_type == NULL)
+		c->m->report_type =
+		    mime_lower(g_mime_object_get_content_type_parameter(
+		        part, "report-type"));
+	mime_walk(c, (GMimeMultipart *)part, lsub,
+	          in_alt || strcmp(lsub, "alternative") == 0, *text, *html,
+	          depth + 1, in_report || is_report);
+	g_free(lsub);
+}
+
 /* mime_visit - one child (index i) of a multipart of the given subtype. */
 static void
 mime_visit(struct mime_ctx *c, GMimeObject *part, int i, const char *subtype,
@@ -2178,29 +2212,8 @@ mime_visit(struct mime_ctx *c, GMimeObject *part, int i, const char *subtype,
 	bool is_plain, is_html, is_media, is_inline, named;
 
 	if (GMIME_IS_MULTIPART(part)) {
-		GMimeContentType *ct = g_mime_object_get_content_type(part);
-		const char *sub =
-		    ct != NULL ? g_mime_content_type_get_media_subtype(ct)
-		               : NULL;
-		char *lsub = mime_lower(sub != NULL ? sub : "mixed");
-		bool is_report = strcmp(lsub, "report") == 0;
-
-		if (depth + 1 > c->lim.max_depth) {
-			if (!c->depth_hit)
-				mime_defect(c, "limit: nesting deeper than %zu",
-				            c->lim.max_depth);
-			c->depth_hit = true;
-			g_free(lsub);
-			return;
-		}
-		if (is_report && c->m->report_type == NULL)
-			c->m->report_type =
-			    mime_lower(g_mime_object_get_content_type_parameter(
-			        part, "report-type"));
-		mime_walk(c, (GMimeMultipart *)part, lsub,
-		          in_alt || strcmp(lsub, "alternative") == 0, *text,
-		          *html, depth + 1, in_report || is_report);
-		g_free(lsub);
+		mime_visit_multipart(c, part, in_alt, text, html, depth,
+		                     in_report);
 		return;
 	}
 	if (c->leaves >= c->lim.max_parts) {
@@ -2797,39 +2810,20 @@ mime_name_trim(char *s)
 }
 
 /*
- * mime_from_salvage - a sender from a From line GMime could not read as
- * one mailbox: none at all (or one that is no plain a@b) while the line
- * holds an address, or several from a line without a comma ("Support @ Acme
- * support@acme.example", "user@host junk").  The address in angle brackets
- * wins, else the last one whose domain has a dot (a display name with an @
- * comes first), else the last one; the text before it is the name.
+ * mime_from_parsed_ok - true when GMime's reading of the From line (v, its
+ * first n bytes) is to be kept: one plain address, or several that the
+ * line itself separates, or several well-formed ones with the comma missing.
  */
-static void
-mime_from_salvage(struct mime_ctx *c)
+static bool
+mime_from_parsed_ok(const GPtrArray *from, const char *v, size_t n)
 {
-	GPtrArray *from = c->m->from;
-	const char *v = NULL;
-	size_t n, best_s = 0, best_e = 0;
-	bool found = false, best_dot = false, best_angle = false;
-	struct mime_addr *a;
-
-	for (guint i = 0; i < c->m->headers->len && v == NULL; i++) {
-		const struct mime_header *h =
-		    g_ptr_array_index(c->m->headers, i);
-
-		if (g_ascii_strcasecmp(h->name, "From") == 0)
-			v = h->value;
-	}
-	if (v == NULL || strchr(v, '@') == NULL)
-		return;
-	n = strnlen(v, MIME_FROM_SCAN);
 	if (from->len == 1 &&
 	    mime_addr_plain(
 	        ((struct mime_addr *)g_ptr_array_index(from, 0))->addr))
-		return;
+		return true;
 	if (from->len > 1 &&
 	    (memchr(v, ',', n) != NULL || memchr(v, ';', n) != NULL))
-		return;
+		return true;
 	if (from->len > 1) {
 		/* "a@x.example b@x.example": two mailboxes, comma missing */
 		bool all_good = true;
@@ -2841,8 +2835,22 @@ mime_from_salvage(struct mime_ctx *c)
 			all_good = at != NULL && strchr(at, '.') != NULL;
 		}
 		if (all_good)
-			return;
+			return true;
 	}
+	return false;
+}
+
+/*
+ * mime_from_best_token - the address-like token of v[0..n) to salvage, as
+ * [*s_r, *e_r), by the rule told at mime_from_salvage. Its own step so
+ * the choice can be read apart from what is built from it. False: none.
+ */
+static bool
+mime_from_best_token(const char *v, size_t n, size_t *s_r, size_t *e_r)
+{
+	size_t best_s = 0, best_e = 0;
+	bool found = false, best_dot = false, best_angle = false;
+
 	for (size_t k = 0; k < n; k++) {
 		size_t s, e;
 		bool angle, dot;
@@ -2859,7 +2867,40 @@ mime_from_salvage(struct mime_ctx *c)
 		best_angle = angle;
 		best_dot = dot;
 	}
-	if (!found)
+	*s_r = best_s;
+	*e_r = best_e;
+	return found;
+}
+
+/*
+ * mime_from_salvage - a sender from a From line GMime could not read as
+ * one mailbox: none at all (or one that is no plain a@b) while the line
+ * holds an address, or several from a line without a comma ("Support @ Acme
+ * support@acme.example", "user@host junk").  The address in angle brackets
+ * wins, else the last one whose domain has a dot (a display name with an @
+ * comes first), else the last one; the text before it is the name.
+ */
+static void
+mime_from_salvage(struct mime_ctx *c)
+{
+	GPtrArray *from = c->m->from;
+	const char *v = NULL;
+	size_t n, best_s = 0, best_e = 0;
+	struct mime_addr *a;
+
+	for (guint i = 0; i < c->m->headers->len && v == NULL; i++) {
+		const struct mime_header *h =
+		    g_ptr_array_index(c->m->headers, i);
+
+		if (g_ascii_strcasecmp(h->name, "From") == 0)
+			v = h->value;
+	}
+	if (v == NULL || strchr(v, '@') == NULL)
+		return;
+	n = strnlen(v, MIME_FROM_SCAN);
+	if (mime_from_parsed_ok(from, v, n))
+		return;
+	if (!mime_from_best_token(v, n, &best_s, &best_e))
 		return;
 	a = g_new0(struct mime_addr, 1);
 	{
@@ -3347,6 +3388,66 @@ mime_header_start(const char *raw, size_t len)
 	return -1;
 }
 
+/*
+ * mime_ctx_init - fill the limits (0 means the default) and the work arrays.
+ * Kept apart from mime_parse so the parse reads as its steps; the warning
+ * callback gets c, so mime_ctx_free must run before c goes out of scope.
+ */
+static void
+mime_ctx_init(struct mime_ctx *c, struct mime_msg *m, const void *raw,
+              size_t len, const struct mime_limits *lim)
+{
+	c->m = m;
+	if (lim != NULL)
+		c->lim = *lim;
+	if (c->lim.max_depth == 0)
+		c->lim.max_depth = MIME_DEF_DEPTH;
+	if (c->lim.max_parts == 0)
+		c->lim.max_parts = MIME_DEF_PARTS;
+	if (c->lim.max_headers == 0)
+		c->lim.max_headers = MIME_DEF_HEADERS;
+	if (c->lim.max_text == 0)
+		c->lim.max_text = MIME_DEF_TEXT;
+	if (c->lim.charset_fallback == NULL ||
+	    c->lim.charset_fallback[0] == NULL)
+		c->lim.charset_fallback = mime_default_fallback;
+	c->text_parts = g_ptr_array_new();
+	c->html_parts = g_ptr_array_new();
+	c->att_parts = g_ptr_array_new();
+	c->open_parts = g_ptr_array_new();
+	c->uu_atts = g_ptr_array_new_with_free_func(mime_att_free);
+	c->reparsed = g_ptr_array_new_with_free_func(g_object_unref);
+	c->nobound = g_array_new(FALSE, FALSE, sizeof(gint64));
+	c->opts = g_mime_parser_options_new();
+	c->chain =
+	    mime_chain(&c->lim, raw != NULL ? raw : "", raw != NULL ? len : 0);
+	/* GMime reads 8-bit header bytes with the first of these that fits */
+	g_mime_parser_options_set_fallback_charsets(c->opts,
+	                                            (const char **)c->chain);
+	g_mime_parser_options_set_warning_callback(c->opts, mime_on_warning, c);
+}
+
+/* mime_ctx_free - release what mime_ctx_init and the parse steps took. */
+static void
+mime_ctx_free(struct mime_ctx *c)
+{
+	/* The callback must not outlive c: lazy decoding may still warn. */
+	g_mime_parser_options_free(c->opts);
+	g_strfreev(c->chain);
+	g_ptr_array_unref(c->text_parts);
+	g_ptr_array_unref(c->html_parts);
+	g_ptr_array_unref(c->att_parts);
+	g_ptr_array_unref(c->open_parts);
+	g_ptr_array_unref(c->uu_atts);
+	g_ptr_array_unref(c->reparsed);
+	g_array_unref(c->nobound);
+	mime_borrow_end(c);
+	g_free(c->prefixed);
+	g_free(c->clipped);
+	if (c->salvaged != NULL)
+		g_string_free(c->salvaged, TRUE);
+}
+
 struct mime_msg *
 mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 {
@@ -3355,34 +3456,7 @@ mime_parse(const void *raw, size_t len, const struct mime_limits *lim)
 	GMimeMessage *msg = NULL;
 	GMimeObject *body;
 
-	c.m = m;
-	if (lim != NULL)
-		c.lim = *lim;
-	if (c.lim.max_depth == 0)
-		c.lim.max_depth = MIME_DEF_DEPTH;
-	if (c.lim.max_parts == 0)
-		c.lim.max_parts = MIME_DEF_PARTS;
-	if (c.lim.max_headers == 0)
-		c.lim.max_headers = MIME_DEF_HEADERS;
-	if (c.lim.max_text == 0)
-		c.lim.max_text = MIME_DEF_TEXT;
-	if (c.lim.charset_fallback == NULL || c.lim.charset_fallback[0] == NULL)
-		c.lim.charset_fallback = mime_default_fallback;
-	c.text_parts = g_ptr_array_new();
-	c.html_parts = g_ptr_array_new();
-	c.att_parts = g_ptr_array_new();
-	c.open_parts = g_ptr_array_new();
-	c.uu_atts = g_ptr_array_new_with_free_func(mime_att_free);
-	c.reparsed = g_ptr_array_new_with_free_func(g_object_unref);
-	c.nobound = g_array_new(FALSE, FALSE, sizeof(gint64));
-	c.opts = g_mime_parser_options_new();
-	c.chain =
-	    mime_chain(&c.lim, raw != NULL ? raw : "", raw != NULL ? len : 0);
-	/* GMime reads 8-bit header bytes with the first of these that fits */
-	g_mime_parser_options_set_fallback_charsets(c.opts,
-	                                            (const char **)c.chain);
-	g_mime_parser_options_set_warning_callback(c.opts, mime_on_warning, &c);
-
+	mime_ctx_init(&c, m, raw, len, lim);
 	if (raw == NULL || len == 0) {
 		mime_defect(&c, "empty input");
 		m->unparsed = true;
@@ -3427,21 +3501,7 @@ out:
 	m->text_new = quote_split(m->text);
 	if (msg != NULL)
 		g_object_unref(msg);
-	/* The callback must not outlive c: lazy decoding may still warn. */
-	g_mime_parser_options_free(c.opts);
-	g_strfreev(c.chain);
-	g_ptr_array_unref(c.text_parts);
-	g_ptr_array_unref(c.html_parts);
-	g_ptr_array_unref(c.att_parts);
-	g_ptr_array_unref(c.open_parts);
-	g_ptr_array_unref(c.uu_atts);
-	g_ptr_array_unref(c.reparsed);
-	g_array_unref(c.nobound);
-	mime_borrow_end(&c);
-	g_free(c.prefixed);
-	g_free(c.clipped);
-	if (c.salvaged != NULL)
-		g_string_free(c.salvaged, TRUE);
+	mime_ctx_free(&c);
 	return m;
 }
 
@@ -3545,6 +3605,72 @@ mime_text_part(const char *subtype, const char *text)
 	return (GMimeObject *)t;
 }
 
+/* mime_build_references - References as <id> <id>, from a blank-separated
+ * list; empty ids are dropped so a stray blank makes no "<>". */
+static void
+mime_build_references(GMimeMessage *msg, const char *references)
+{
+	char **ids = g_strsplit_set(references, " \t\r\n", -1);
+	GString *r = g_string_new(NULL);
+	char *v;
+
+	for (char **id = ids; *id != NULL; id++) {
+		if (**id == '\0')
+			continue;
+		if (r->len > 0)
+			g_string_append_c(r, ' ');
+		g_string_append_printf(r, "<%s>", *id);
+	}
+	if (r->len > 0) {
+		v = mime_safe_value(r->str);
+		g_mime_object_set_header((GMimeObject *)msg, "References", v,
+		                         NULL);
+		g_free(v);
+	}
+	g_string_free(r, TRUE);
+	g_strfreev(ids);
+}
+
+/* mime_build_extra - the caller's name/value pairs; a name that is not a
+ * header field name is skipped rather than let it inject a header. */
+static void
+mime_build_extra(GMimeMessage *msg, const char *const *extra)
+{
+	char *v;
+
+	for (size_t i = 0;
+	     extra != NULL && extra[i] != NULL && extra[i + 1] != NULL;
+	     i += 2) {
+		if (!mime_safe_name(extra[i]))
+			continue;
+		v = mime_safe_value(extra[i + 1]);
+		g_mime_object_set_header((GMimeObject *)msg, extra[i], v,
+		                         "utf-8");
+		g_free(v);
+	}
+}
+
+/* mime_build_body - text/plain, or multipart/alternative when there is html. */
+static GMimeObject *
+mime_build_body(const struct mime_out *o)
+{
+	GMimeObject *body;
+
+	body = mime_text_part("plain", o->text);
+	if (o->html != NULL) {
+		GMimeMultipart *alt =
+		    g_mime_multipart_new_with_subtype("alternative");
+		GMimeObject *h = mime_text_part("html", o->html);
+
+		g_mime_multipart_add(alt, body);
+		g_mime_multipart_add(alt, h);
+		g_object_unref(body);
+		g_object_unref(h);
+		body = (GMimeObject *)alt;
+	}
+	return body;
+}
+
 GBytes *
 mime_build(const struct mime_out *o)
 {
@@ -3585,48 +3711,10 @@ mime_build(const struct mime_out *o)
 		g_free(wire);
 		g_free(v);
 	}
-	if (o->references != NULL) {
-		char **ids = g_strsplit_set(o->references, " \t\r\n", -1);
-		GString *r = g_string_new(NULL);
-
-		for (char **id = ids; *id != NULL; id++) {
-			if (**id == '\0')
-				continue;
-			if (r->len > 0)
-				g_string_append_c(r, ' ');
-			g_string_append_printf(r, "<%s>", *id);
-		}
-		if (r->len > 0) {
-			v = mime_safe_value(r->str);
-			g_mime_object_set_header((GMimeObject *)msg,
-			                         "References", v, NULL);
-			g_free(v);
-		}
-		g_string_free(r, TRUE);
-		g_strfreev(ids);
-	}
-	for (size_t i = 0;
-	     o->extra != NULL && o->extra[i] != NULL && o->extra[i + 1] != NULL;
-	     i += 2) {
-		if (!mime_safe_name(o->extra[i]))
-			continue;
-		v = mime_safe_value(o->extra[i + 1]);
-		g_mime_object_set_header((GMimeObject *)msg, o->extra[i], v,
-		                         "utf-8");
-		g_free(v);
-	}
-	body = mime_text_part("plain", o->text);
-	if (o->html != NULL) {
-		GMimeMultipart *alt =
-		    g_mime_multipart_new_with_subtype("alternative");
-		GMimeObject *h = mime_text_part("html", o->html);
-
-		g_mime_multipart_add(alt, body);
-		g_mime_multipart_add(alt, h);
-		g_object_unref(body);
-		g_object_unref(h);
-		body = (GMimeObject *)alt;
-	}
+	if (o->references != NULL)
+		mime_build_references(msg, o->references);
+	mime_build_extra(msg, o->extra);
+	body = mime_build_body(o);
 	g_mime_message_set_mime_part(msg, body);
 	g_object_unref(body);
 

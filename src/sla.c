@@ -355,6 +355,76 @@ cmp_hours(const void *a, const void *b)
 	return (x->start_min > y->start_min) - (x->start_min < y->start_min);
 }
 
+/*
+ * sla_calendar_add_hours - file each interval under its weekday; false with
+ * err set on a bad weekday, an inverted interval or a full day.  Only the
+ * interval itself is checked here: overlaps need the day sorted first.
+ */
+static bool
+sla_calendar_add_hours(struct sla_calendar *cal, const struct sla_hours *hours,
+                       size_t n_hours, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n_hours; i++) {
+		const struct sla_hours *h = &hours[i];
+		int wd = h->weekday;
+
+		if (wd < 0 || wd >= SLA_WEEKDAY__COUNT) {
+			sla_err(err, errlen, "calendar '%s': bad weekday %d",
+			        cal->name, wd);
+			return false;
+		}
+		if (h->start_min < 0 || h->end_min > 24 * 60 ||
+		    h->start_min >= h->end_min) {
+			sla_err(err, errlen,
+			        "calendar '%s': %s: interval %d-%d min is "
+			        "inverted or outside 00:00-24:00",
+			        cal->name, weekday_names[wd], h->start_min,
+			        h->end_min);
+			return false;
+		}
+		if (cal->n_hours[wd] == SLA_DAY_MAX_INTERVALS) {
+			sla_err(err, errlen,
+			        "calendar '%s': %s: more than %d intervals",
+			        cal->name, weekday_names[wd],
+			        SLA_DAY_MAX_INTERVALS);
+			return false;
+		}
+		cal->hours[wd][cal->n_hours[wd]++] = *h;
+	}
+	return true;
+}
+
+/*
+ * sla_calendar_sort_hours - sort each day's intervals and refuse overlaps,
+ * so the clock arithmetic can walk a day's intervals in order.
+ */
+static bool
+sla_calendar_sort_hours(struct sla_calendar *cal, char *err, size_t errlen)
+{
+	for (int wd = 0; wd < SLA_WEEKDAY__COUNT; wd++) {
+		struct sla_hours *h = cal->hours[wd];
+
+		qsort(h, (size_t)cal->n_hours[wd], sizeof(*h), cmp_hours);
+		for (int i = 1; i < cal->n_hours[wd]; i++) {
+			char a[16], b[16], c[16], d[16];
+
+			/* Touching (12:00-13:00, 13:00-17:00) is fine. */
+			if (h[i].start_min >= h[i - 1].end_min)
+				continue;
+			fmt_hhmm(h[i - 1].start_min, a, sizeof(a));
+			fmt_hhmm(h[i - 1].end_min, b, sizeof(b));
+			fmt_hhmm(h[i].start_min, c, sizeof(c));
+			fmt_hhmm(h[i].end_min, d, sizeof(d));
+			sla_err(err, errlen,
+			        "calendar '%s': %s: intervals %s-%s and %s-%s "
+			        "overlap",
+			        cal->name, weekday_names[wd], a, b, c, d);
+			return false;
+		}
+	}
+	return true;
+}
+
 int
 sla_calendar_new(const char *name, const char *tz_id,
                  const struct sla_hours *hours, size_t n_hours,
@@ -383,54 +453,9 @@ sla_calendar_new(const char *name, const char *tz_id,
 		        cal->name);
 		goto out;
 	}
-	for (size_t i = 0; i < n_hours; i++) {
-		const struct sla_hours *h = &hours[i];
-		int wd = h->weekday;
-
-		if (wd < 0 || wd >= SLA_WEEKDAY__COUNT) {
-			sla_err(err, errlen, "calendar '%s': bad weekday %d",
-			        cal->name, wd);
-			goto out;
-		}
-		if (h->start_min < 0 || h->end_min > 24 * 60 ||
-		    h->start_min >= h->end_min) {
-			sla_err(err, errlen,
-			        "calendar '%s': %s: interval %d-%d min is "
-			        "inverted or outside 00:00-24:00",
-			        cal->name, weekday_names[wd], h->start_min,
-			        h->end_min);
-			goto out;
-		}
-		if (cal->n_hours[wd] == SLA_DAY_MAX_INTERVALS) {
-			sla_err(err, errlen,
-			        "calendar '%s': %s: more than %d intervals",
-			        cal->name, weekday_names[wd],
-			        SLA_DAY_MAX_INTERVALS);
-			goto out;
-		}
-		cal->hours[wd][cal->n_hours[wd]++] = *h;
-	}
-	for (int wd = 0; wd < SLA_WEEKDAY__COUNT; wd++) {
-		struct sla_hours *h = cal->hours[wd];
-
-		qsort(h, (size_t)cal->n_hours[wd], sizeof(*h), cmp_hours);
-		for (int i = 1; i < cal->n_hours[wd]; i++) {
-			char a[16], b[16], c[16], d[16];
-
-			/* Touching (12:00-13:00, 13:00-17:00) is fine. */
-			if (h[i].start_min >= h[i - 1].end_min)
-				continue;
-			fmt_hhmm(h[i - 1].start_min, a, sizeof(a));
-			fmt_hhmm(h[i - 1].end_min, b, sizeof(b));
-			fmt_hhmm(h[i].start_min, c, sizeof(c));
-			fmt_hhmm(h[i].end_min, d, sizeof(d));
-			sla_err(err, errlen,
-			        "calendar '%s': %s: intervals %s-%s and %s-%s "
-			        "overlap",
-			        cal->name, weekday_names[wd], a, b, c, d);
-			goto out;
-		}
-	}
+	if (!sla_calendar_add_hours(cal, hours, n_hours, err, errlen) ||
+	    !sla_calendar_sort_hours(cal, err, errlen))
+		goto out;
 	cal->holidays = g_new(gint64, n_holidays > 0 ? n_holidays : 1);
 	for (size_t i = 0; i < n_holidays; i++) {
 		if (holidays[i] == NULL ||
