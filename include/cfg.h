@@ -119,11 +119,23 @@ enum cfg_trust_from {
 	CFG_TRUST_HEADER,            /* the From header alone (forgeable) */
 };
 
+enum cfg_confirm {
+	CFG_CONFIRM_ERRORS = 0, /* answer an agent's commands that failed */
+	CFG_CONFIRM_ALL,        /* and those that worked */
+	CFG_CONFIRM_NONE,
+};
+
 struct cfg_agents {
 	char *authserv_id;  /* owned or NULL: our MTA's authserv-id */
 	int authres_fields; /* topmost Authentication-Results fields that
 	                       our own MTA and filters add (trusted) */
 	enum cfg_trust_from trust_from;
+	bool assign_on_first_reply; /* a ticket without assignee takes the
+	                               person who first answered it */
+	char *relay_from_name;      /* owned: From name of a relayed reply,
+	                               "{agent} via {support}" */
+	enum cfg_confirm confirm;   /* answers to an agent's commands */
+	int collision_window;       /* seconds; 0: no collision check */
 };
 
 struct cfg_person {
@@ -131,6 +143,11 @@ struct cfg_person {
 	char *name;
 	char *team;
 	enum cfg_role role;
+	char **identities; /* owned, NULL-terminated, lower-cased, or NULL:
+	                      other addresses this person sends as */
+	char **notify;     /* owned, NULL-terminated, or NULL (defaults):
+	                      the events this person gets notices of
+	                      (agentmail.h) */
 	/* queues whose digest this manager gets (NULL-terminated, names of
 	 * cfg queues); NULL = all queues */
 	char **queues;
@@ -249,6 +266,11 @@ void cfg_free(struct cfg **c);
 
 /* cfg_person - the agent or manager with this address, or NULL. */
 const struct cfg_person *cfg_person(const struct cfg *c, const char *addr);
+/* cfg_person_identity - the person whose address or one of whose
+ * identities addr is (case-insensitive), or NULL.  Attribution only: an
+ * identity never makes an INBOX mail an agent's. */
+const struct cfg_person *cfg_person_identity(const struct cfg *c,
+                                             const char *addr);
 
 /*
  * cfg_agents_warning - when INBOX mail from agent addresses can never act

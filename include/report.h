@@ -107,6 +107,8 @@ enum report_count_kind {
 	REPORT_NPS,             /* sub = the 0-10 answer */
 	REPORT_THANKS,          /* thank-you replies that kept a ticket
 	                           resolved: a positive signal beside CSAT */
+	REPORT_RESPONDED,       /* tickets a person first answered in the
+	                           period; agent = the responder */
 	REPORT_COUNT__KINDS
 };
 
@@ -137,6 +139,7 @@ struct report_kpi {
 	gint64 thanks;
 	gint64 customer_mails, contact_tickets;
 	gint64 nps_promoters, nps_passives, nps_detractors; /* 9-10, 7-8, 0-6 */
+	gint64 responded; /* REPORT_RESPONDED */
 };
 
 enum report_group_kind { REPORT_ALL = 0, REPORT_QUEUE, REPORT_AGENT };

@@ -87,6 +87,41 @@ int store_participant_add(struct store *st, gint64 ticket, const char *addr,
 int store_participant_set(struct store *st, gint64 ticket, const char *addr,
                           const char *name, const char *role);
 /*
+ * store_responder_record - agent message msg on ticket was written by
+ * person who (an address of people): the message's responder, the
+ * ticket's first responder unless it has one, and who's first response
+ * on the ticket at `at` unless recorded.  1 when this was who's first
+ * response on the ticket, 0 when not, -E.
+ */
+int store_responder_record(struct store *st, gint64 ticket, gint64 msg,
+                           const char *who, gint64 at);
+/* store_ticket_assign_if_none - ticket's assignee becomes who unless it
+ * has one.  1 when it did, 0 when not, -E. */
+int store_ticket_assign_if_none(struct store *st, gint64 ticket,
+                                const char *who);
+/* What a notice to an agent shows of a ticket (agentmail.h); each
+ * field owned, NULL when the column is. */
+struct store_notice_info {
+	char *assignee, *status, *priority, *subject, *requester;
+	char *last_text;  /* the newest customer message's new text */
+	char *last_msgid; /* and its Message-ID (without <>) */
+};
+/* store_notice_info - 0 and *n (store_notice_info_clear), -ENOENT, -E. */
+int store_notice_info(struct store *st, gint64 ticket,
+                      struct store_notice_info *n);
+void store_notice_info_clear(struct store_notice_info *n);
+/* store_collision - another person than who answered the customer's
+ * newest mail on ticket since `since` (other than message msg), and this
+ * is who's first answer to it: 1 and *other_r (g_free), 0, -E. */
+int store_collision(struct store *st, gint64 ticket, gint64 msg,
+                    const char *who, gint64 since, char **other_r);
+/* store_agent_time_bounds - for an agent's mail on ticket answering the
+ * Message-IDs answers (char*, the first 20 count): *floor_r the later of
+ * the ticket's creation and those mails' arrival, *last_customer_r the
+ * ticket's last_customer_at (0: none), unix seconds.  0/-ENOENT/-E. */
+int store_agent_time_bounds(struct store *st, gint64 ticket, GPtrArray *answers,
+                            gint64 *floor_r, gint64 *last_customer_r);
+/*
  * store_ticket_agent_touch - an agent's mail at `at`: last_agent_at, and
  * first_response_at unless already set; opened_by_agent (the agent's mail
  * created the ticket) clears last_customer_at, nobody waits for us.

@@ -109,13 +109,14 @@ struct cfg_level_in {
 
 static cfg_check_fn cfg_check_imap_url, cfg_check_smtp_url, cfg_check_tag,
     cfg_check_timezone, cfg_check_authserv_id, cfg_check_queue_name,
-    cfg_check_charset;
+    cfg_check_charset, cfg_check_notify;
 
 static const char *const cfg_after_names[] = {"seen", "move", "none", NULL};
 static const char *const cfg_first_run_names[] = {"history", "new", "skip",
                                                   NULL};
 static const char *const cfg_drop_names[] = {"ticket", "drop", NULL};
 static const char *const cfg_trust_names[] = {"authenticated", "header", NULL};
+static const char *const cfg_confirm_names[] = {"errors", "all", "none", NULL};
 static const char *const cfg_role_names[] = {"agent", "manager", NULL};
 static const char *const cfg_prio_names[] = {"low", "normal", "high", "urgent",
                                              NULL};
@@ -324,6 +325,12 @@ static const struct cfg_key cfg_keys[] = {
            OFF(struct cfg_person, name)),
     K_STR("people.*.team", P_(team), NULL, NULL, 0),
     K_CHOICE("people.*.role", P_(role), cfg_role_names, CFG_ROLE_AGENT, 0),
+    /* the shared mailbox's Sent folder: which From a person's reply has */
+    K_STRS("people.*.identities", P_(identities), ADDR_LIST),
+    K_ELEM("people.*.identities.*"),
+    /* which notices (agentmail.h); unset: assigned, customer-reply */
+    K_STRS_CHECK("people.*.notify", P_(notify), 0, cfg_check_notify),
+    K_ELEM("people.*.notify.*"),
     /* managers: the queues their digest covers (checked by
      * cfg_check_people_queues once the queues are known) */
     K_STRS("people.*.queues", P_(queues), 0),
@@ -338,6 +345,14 @@ static const struct cfg_key cfg_keys[] = {
           AUTHRES_MAX_FIELDS),
     K_CHOICE("agents.trust_from", C_(agents.trust_from), cfg_trust_names,
              CFG_TRUST_AUTHENTICATED, CFG_F_EXPECT),
+    K_BOOL("agents.assign_on_first_reply", C_(agents.assign_on_first_reply),
+           false),
+    K_STR("agents.relay_from_name", C_(agents.relay_from_name),
+          "{agent} via {support}", NULL, 0),
+    K_CHOICE("agents.confirm", C_(agents.confirm), cfg_confirm_names,
+             CFG_CONFIRM_ERRORS, CFG_F_EXPECT),
+    K_INT("agents.collision_window", C_(agents.collision_window), 900, 0,
+          7 * 86400),
 
     /* charsets for raw 8-bit header bytes that are neither UTF-8 nor a
      * charset the mail declares (a Chinese or Japanese team's mail) */
@@ -1092,6 +1107,25 @@ cfg_check_charset(struct cfg_ctx *x, const struct cfg_key *k,
 	}
 	g_iconv_close(cd);
 	return true;
+}
+
+/* people.*.notify: the events agentmail.h knows ("none" alone: none). */
+static bool
+cfg_check_notify(struct cfg_ctx *x, const struct cfg_key *k,
+                 const config_setting_t *s, const char *v)
+{
+	static const char *const ok[] = {"assigned", "customer-reply",
+	                                 "new-ticket", "none"};
+
+	(void)k;
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+		if (strcmp(v, ok[i]) == 0)
+			return true;
+	cfg_error(x, s,
+	          "people.*.notify: unknown event '%s' (assigned, "
+	          "customer-reply, new-ticket or none)",
+	          v);
+	return false;
 }
 
 /* A queue name is a word in logs, in tickctl --queue and in SQL rows. */
@@ -2047,6 +2081,20 @@ cfg_person(const struct cfg *c, const char *addr)
 			return p;
 	}
 	return NULL;
+}
+
+const struct cfg_person *
+cfg_person_identity(const struct cfg *c, const char *addr)
+{
+	const struct cfg_person *p = cfg_person(c, addr);
+
+	for (guint i = 0; p == NULL && addr && i < c->people->len; i++) {
+		const struct cfg_person *q = c->people->pdata[i];
+		for (char **id = q->identities; id && *id; id++)
+			if (g_ascii_strcasecmp(*id, addr) == 0)
+				return q;
+	}
+	return p;
 }
 
 const char *

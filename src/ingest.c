@@ -10,6 +10,7 @@
  */
 #include "ingest.h"
 
+#include "agentmail.h"
 #include "authres.h"
 #include "bound.h"
 #include "classify.h"
@@ -31,6 +32,9 @@
 
 #include <string.h>
 
+/* A Sender field longer than this names nobody (bounded before use). */
+#define INGEST_ADDR_MAX 998
+
 /* How far into an oversized mail we look for its header block. */
 #define INGEST_HEADER_SCAN (256 * 1024)
 
@@ -41,6 +45,15 @@ struct ingest_tx {
 	gint64 msg;      /* the message row */
 	const char *how; /* how the ticket was found (static), NULL */
 	bool new_ticket;
+	/* the person an #assign of this mail assigned (borrowed), NULL */
+	const struct cfg_person *assigned;
+	/* what the agent's commands did not do, and did, one line each, for
+	 * the answer (agents.confirm); clipped */
+	char cmd_failed[1024], cmd_done[1024];
+	/* an agent's mail: when it was written (ingest_agent_time), and the
+	 * newest customer mail on the ticket was written after that */
+	gint64 agent_at;
+	bool stale;
 	bool thanks; /* a thank-you that left a resolved ticket alone */
 };
 
@@ -56,6 +69,12 @@ struct ingest_ctx {
 	char *dedupe_key;
 	const struct mime_addr *from; /* borrowed from m, may be NULL */
 	bool is_agent;
+	/* the person an agent's mail is attributed to (ingest_responder),
+	 * borrowed from cfg; NULL: the team's, or not an agent's mail */
+	const struct cfg_person *responder;
+	/* a proven agent's reply to a notice tickd sent that agent: it goes
+	 * on to the customer (ingest_step_relay_proof) */
+	bool relay;
 	bool agent_unauth;   /* From is an agent's, but not authenticated */
 	char agent_why[160]; /* authres_verify's reason for either verdict */
 	bool oversized;
@@ -652,6 +671,8 @@ ingest_to_customer(const struct ingest_ctx *x)
 {
 	GPtrArray *lists[] = {x->m->to, x->m->cc};
 
+	if (x->relay) /* to us, but it goes on to the customer */
+		return true;
 	for (size_t l = 0; l < ARRAY_SIZE(lists); l++)
 		for (guint i = 0; lists[l] && i < lists[l]->len; i++) {
 			const struct mime_addr *a = lists[l]->pdata[i];
@@ -688,6 +709,9 @@ ingest_assignee(const struct ingest_ctx *x, const char *arg, const char **why_r)
 		memmove(a, a + 1, len - 1);
 	}
 	if (g_ascii_strcasecmp(a, "me") == 0) {
+		/* a Sent-folder reply is From support@: its responder */
+		if (x->responder)
+			return x->responder;
 		if (x->from && (hit = cfg_person(x->cfg, x->from->addr)))
 			return hit;
 		*why_r = "'me' needs a mail from a configured agent address";
@@ -724,6 +748,15 @@ ingest_assignee(const struct ingest_ctx *x, const char *arg, const char **why_r)
 	return NULL;
 }
 
+/* ingest_cmd_note - one line of the answer to an agent's commands. */
+static void
+ingest_cmd_note(char *buf, size_t size, const char *line, const char *what)
+{
+	g_autofree char *l = g_strdup_printf("%s: %s\n", line, what);
+
+	g_strlcat(buf, l, size);
+}
+
 /* ingest_set_status - status cur -> to (cur is updated), one event. */
 static int
 ingest_set_status(struct ingest_ctx *x, gint64 t, gint64 msg, char cur[16],
@@ -741,6 +774,7 @@ ingest_set_status(struct ingest_ctx *x, gint64 t, gint64 msg, char cur[16],
 	if ((r = store_ticket_set_status(x->st, t, to, x->now)) < 0)
 		return r;
 	g_strlcpy(cur, to, 16);
+	ingest_cmd_note(x->tx.cmd_done, sizeof(x->tx.cmd_done), "#status", d);
 	return store_event_add(x->st, t, ingest_actor(x), "status", d, msg);
 }
 
@@ -757,6 +791,17 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 
 	switch (c->kind) {
 	case COMMAND_STATUS:
+		/* a status that ends the conversation, written before the
+		 * customer's newer mail, must not bury that mail */
+		if (x->tx.stale && strcmp(c->arg, "open") != 0) {
+			why = "written before the customer's newer mail; the "
+			      "ticket stays as it is";
+			ingest_cmd_note(x->tx.cmd_failed,
+			                sizeof(x->tx.cmd_failed), c->line, why);
+			d = g_strdup_printf("%s: %s", c->line, why);
+			return store_event_add(x->st, t, who, "command-stale",
+			                       d, msg);
+		}
 		return ingest_set_status(x, t, msg, status, c->arg);
 	case COMMAND_PRIORITY:
 		if (strcmp(priority, c->arg) == 0) {
@@ -770,9 +815,13 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		if (r < 0)
 			return r;
 		g_strlcpy(priority, c->arg, 16);
+		ingest_cmd_note(x->tx.cmd_done, sizeof(x->tx.cmd_done), c->line,
+		                d);
 		return store_event_add(x->st, t, who, "priority", d, msg);
 	case COMMAND_ASSIGN:
 		if ((p = ingest_assignee(x, c->arg, &why)) == NULL) {
+			ingest_cmd_note(x->tx.cmd_failed,
+			                sizeof(x->tx.cmd_failed), c->line, why);
 			d = g_strdup_printf("%s: %s", c->line, why);
 			return store_event_add(x->st, t, who,
 			                       "command-rejected", d, msg);
@@ -780,6 +829,9 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		r = store_ticket_set_field(x->st, t, "assignee", p->address);
 		if (r < 0)
 			return r;
+		x->tx.assigned = p;
+		ingest_cmd_note(x->tx.cmd_done, sizeof(x->tx.cmd_done), c->line,
+		                "assigned");
 		return store_event_add(x->st, t, who, "assigned", p->address,
 		                       msg);
 	case COMMAND_NOTE:
@@ -798,6 +850,111 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		                       msg);
 	}
 	return -EINVAL;
+}
+
+/*
+ * ingest_subaddress_person - the person a reply From the support address
+ * with a +detail names (support+alice@: alice's local part or first name,
+ * exactly one person), or NULL.
+ */
+static const struct cfg_person *
+ingest_subaddress_person(const struct ingest_ctx *x, const char *addr)
+{
+	const char *plus = strchr(addr, '+'), *at = strchr(addr, '@'), *why;
+	g_autofree char *tag = NULL;
+
+	if (plus == NULL || at == NULL || plus > at || at - plus < 2 ||
+	    !ingest_is_own(x->cfg, addr))
+		return NULL;
+	tag = g_strndup(plus + 1, (gsize)(at - plus - 1));
+	if (g_ascii_strcasecmp(tag, "me") == 0)
+		return NULL;
+	return ingest_assignee(x, tag, &why);
+}
+
+/*
+ * ingest_responder - who wrote an agent's mail.  An INBOX (or imported)
+ * mail acts as an agent's only with its From proven, so it is that
+ * person's.  A Sent-folder mail was written by one of the mailbox's users
+ * (ingest_is_agent), who often all send as support@: its Sender (send on
+ * behalf), else its From as a person's address or identity, else a
+ * support+name@ sub-address; NULL means the team.  Only the Sent folder's
+ * Sender is believed: in INBOX anyone writes any Sender.
+ */
+static const struct cfg_person *
+ingest_responder(const struct ingest_ctx *x)
+{
+	const struct cfg_person *p = NULL;
+	const char *sender;
+
+	if (!x->is_agent || x->from == NULL)
+		return NULL;
+	if (!x->src->sent_folder)
+		return cfg_person(x->cfg, x->from->addr);
+	sender = mime_header(x->m, "Sender");
+	if (sender != NULL && strlen(sender) <= INGEST_ADDR_MAX) {
+		g_autofree char *addr = NULL, *name = NULL;
+		if (cfg_address_split(sender, &addr, &name) == 0)
+			p = cfg_person_identity(x->cfg, addr);
+	}
+	if (p == NULL)
+		p = cfg_person_identity(x->cfg, x->from->addr);
+	if (p == NULL)
+		p = ingest_subaddress_person(x, x->from->addr);
+	return p;
+}
+
+/*
+ * ingest_record_responder - a reply to the customer on ticket t (message
+ * msg) by x->responder: recorded on the message, the ticket and as that
+ * person's first response; with agents.assign_on_first_reply a ticket
+ * nobody is assigned takes its first responder.
+ */
+static int
+ingest_record_responder(struct ingest_ctx *x, gint64 t, gint64 msg)
+{
+	const struct cfg_person *p = x->responder;
+	int r;
+
+	if (p == NULL)
+		return 0;
+	r = store_responder_record(x->st, t, msg, p->address, x->now);
+	if (r > 0)
+		r = store_event_add(x->st, t, ingest_actor(x), "responded",
+		                    p->address, msg);
+	if (r < 0 || !x->cfg->agents.assign_on_first_reply)
+		return r;
+	if ((r = store_ticket_assign_if_none(x->st, t, p->address)) <= 0)
+		return r;
+	return store_event_add(x->st, t, ingest_actor(x), "assigned",
+	                       p->address, msg);
+}
+
+/*
+ * ingest_agent_time - when an agent's mail was written: its own Date,
+ * clamped between the mail it answers (or the ticket's creation) and its
+ * arrival, since the Sent folder may be read late (after an outage, by
+ * the poll) and a client's clock or a forged Date must not move a
+ * response before its question or into the future.  Also whether the
+ * ticket's newest customer mail came after it (tx.stale).  0/-E.
+ */
+static int
+ingest_agent_time(struct ingest_ctx *x, gint64 t)
+{
+	gint64 floor_at = 0, last_customer = 0, at = x->m->date;
+	int r;
+
+	r = store_agent_time_bounds(x->st, t, x->m->in_reply_to, &floor_at,
+	                            &last_customer);
+	if (r < 0)
+		return r;
+	if (at <= 0 || at > x->now)
+		at = x->now;
+	if (at < floor_at)
+		at = MIN(floor_at, x->now);
+	x->tx.agent_at = at;
+	x->tx.stale = last_customer > at;
+	return 0;
 }
 
 /*
@@ -824,11 +981,15 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 	    (r = store_participant_set(x->st, t, req->addr, req->name,
 	                               "requester")) < 0)
 		return r;
+	if ((r = ingest_agent_time(x, t)) < 0)
+		return r;
 	if (reply)
-		r = store_ticket_agent_touch(x->st, t, x->now, new_ticket);
+		r = store_ticket_agent_touch(x->st, t, x->tx.agent_at,
+		                             new_ticket);
 	if (r > 0)
-		r = store_event_add(x->st, t, who, "first-response",
-		                    x->src->label, msg);
+		r = store_event_add(
+		    x->st, t, who, "first-response",
+		    x->responder ? x->responder->address : x->src->label, msg);
 	if (r < 0)
 		return r;
 	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
@@ -837,10 +998,13 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 	g_strlcpy(priority, tk.priority, sizeof(priority));
 	store_ticket_clear(&tk);
 
-	for (guint i = 0; i < x->cmds.cmds->len; i++)
-		if (((struct command *)x->cmds.cmds->pdata[i])->kind ==
-		    COMMAND_STATUS)
+	for (guint i = 0; i < x->cmds.cmds->len; i++) {
+		const struct command *c = x->cmds.cmds->pdata[i];
+		/* a stale status is not run (ingest_agent_command) */
+		if (c->kind == COMMAND_STATUS &&
+		    !(x->tx.stale && strcmp(c->arg, "open") != 0))
 			status_cmd = true;
+	}
 	if (reply && !status_cmd && strcmp(status, "new") == 0 &&
 	    (r = ingest_set_status(x, t, msg, status, "open")) < 0)
 		return r;
@@ -854,6 +1018,9 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 		const struct command_reject *j = x->cmds.rejected->pdata[i];
 		g_autofree char *d =
 		    g_strdup_printf("%s: %s", j->line, j->reason);
+		ingest_cmd_note(x->tx.cmd_failed, sizeof(x->tx.cmd_failed),
+		                j->line,
+		                j->unknown ? "unknown command" : j->reason);
 		r = store_event_add(x->st, t, who,
 		                    j->unknown ? "command-unknown"
 		                               : "command-rejected",
@@ -1341,6 +1508,110 @@ ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 	return INGEST_STEP_NEXT;
 }
 
+/*
+ * ingest_step_relay_proof - is this a reply to a notice that goes on to
+ * the customer?  Only an agent's INBOX (or imported) mail, i.e. one whose
+ * From is proven (ingest_is_agent), that names in In-Reply-To or
+ * References a signed Message-ID of tickd's for this ticket that was sent
+ * to this very agent: a notice forwarded to someone else, or a guessed
+ * id, relays nothing.
+ */
+static int
+ingest_step_relay_proof(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	GPtrArray *lists[] = {x->m->in_reply_to, x->m->references};
+	int r;
+
+	(void)out;
+	if (!x->is_agent || x->src->sent_folder || x->from == NULL ||
+	    x->tx.ticket <= 0 || x->tx.new_ticket ||
+	    classify_is_machine(x->cr.cls))
+		return INGEST_STEP_NEXT;
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++)
+		for (guint i = 0; lists[l] && i < lists[l]->len && i < 20;
+		     i++) {
+			const char *id = lists[l]->pdata[i];
+			g_autofree char *rcpt = NULL;
+			if (thread_msgid_ticket(cfg->tickets.secret,
+			                        cfg->tickets.secret_len,
+			                        id) != x->tx.ticket)
+				continue;
+			if ((r = store_out_rcpt_by_msgid(x->st, id, &rcpt)) < 0)
+				return r;
+			if (r > 0 &&
+			    g_ascii_strcasecmp(rcpt, x->from->addr) == 0) {
+				x->relay = true;
+				return INGEST_STEP_NEXT;
+			}
+		}
+	return INGEST_STEP_NEXT;
+}
+
+/* ingest_blank - nothing but white space. */
+static bool
+ingest_blank(const char *s)
+{
+	for (; s && *s; s++)
+		if (!g_ascii_isspace(*s))
+			return false;
+	return true;
+}
+
+/*
+ * ingest_step_relay - a proven reply to a notice (not a #note) goes to
+ * the requester from the support address: the agent's new text without
+ * the quoted notice or the command block, threaded to the customer's
+ * last mail, with a signed Message-ID so the customer's answer threads.
+ */
+static int
+ingest_step_relay(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	struct store_notice_info ni;
+	g_autofree char *msgid = NULL, *label = NULL;
+	g_autoptr(GBytes) wire = NULL;
+	gint64 t = x->tx.ticket, mid = 0;
+	int r;
+
+	(void)out;
+	if (!x->relay || x->cmds.note)
+		return INGEST_STEP_NEXT;
+	if ((r = store_notice_info(x->st, t, &ni)) < 0)
+		return r;
+	if (ni.requester == NULL || *ni.requester == '\0' ||
+	    ingest_blank(x->m->text_new)) {
+		store_notice_info_clear(&ni);
+		return store_event_add(
+		    x->st, t, ingest_actor(x), "relay-skipped",
+		    "no requester or no new text", x->tx.msg);
+	}
+	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
+	                          t, "reply", cfg->tickets.domain);
+	{
+		struct agentmail_relay rl = {
+		    .ticket = t,
+		    .agent_name =
+		        x->responder ? x->responder->name : x->from->addr,
+		    .to_addr = ni.requester,
+		    .subject = ni.subject,
+		    .text = x->m->text_new,
+		    .in_reply_to = ni.last_msgid,
+		    .message_id = msgid,
+		    .now = x->now,
+		};
+		wire = agentmail_relay(cfg, &rl);
+	}
+	label = g_strdup_printf("reply by %s", ingest_actor(x));
+	r = outbox_queue(cfg, x->st, t, "relay", label, ni.requester, msgid,
+	                 wire, x->now, NULL, false, &mid);
+	if (r == 0)
+		r = store_event_add(x->st, t, ingest_actor(x), "relayed",
+		                    ni.requester, mid);
+	store_notice_info_clear(&ni);
+	return r;
+}
+
 /* ingest_step_machine - an auto-reply or bounce that threads nowhere is
  * kept, but never becomes a ticket (RT makes every DSN a ticket). */
 static int
@@ -1536,6 +1807,202 @@ ingest_step_people(struct ingest_ctx *x, struct ingest_outcome *out)
 	return r;
 }
 
+/* ingest_step_responder - who answered the customer (an agent's reply,
+ * not a note): see ingest_record_responder. */
+static int
+ingest_step_responder(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	(void)out;
+	if (x->tx.ticket <= 0 || !x->is_agent || x->responder == NULL ||
+	    classify_is_machine(x->cr.cls) || x->cmds.note ||
+	    !ingest_to_customer(x))
+		return INGEST_STEP_NEXT;
+	return ingest_record_responder(x, x->tx.ticket, x->tx.msg);
+}
+
+/* ingest_notice - queue a notice about event on ticket t to person p
+ * with text (the customer's new words).  Mail to people is never limited
+ * or held (limit.h), so no limit is asked. */
+static int
+ingest_notice_note(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
+                   const char *event, const struct store_notice_info *ni,
+                   const char *text, const char *note)
+{
+	const struct cfg *cfg = x->cfg;
+	g_autofree char *msgid =
+	    thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len, t,
+	                      "notice", cfg->tickets.domain);
+	g_autofree char *label =
+	    g_strdup_printf("notice to %s: %s", p->address, event);
+	struct agentmail_notice n = {
+	    .ticket = t,
+	    .event = event,
+	    .to_addr = p->address,
+	    .to_name = p->name,
+	    .subject = ni->subject,
+	    .status = ni->status,
+	    .priority = ni->priority,
+	    .customer = ni->requester,
+	    .by =
+	        strcmp(event, AGENTMAIL_ASSIGNED) == 0 ? ingest_actor(x) : NULL,
+	    .note = note,
+	    .text = text,
+	    .message_id = msgid,
+	    .now = x->now,
+	};
+	g_autoptr(GBytes) wire = agentmail_notice(cfg, &n);
+	gint64 mid = 0;
+
+	return outbox_queue(cfg, x->st, t, "notice", label, p->address, msgid,
+	                    wire, x->now, NULL, false, &mid);
+}
+
+static int
+ingest_notice(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
+              const char *event, const struct store_notice_info *ni,
+              const char *text)
+{
+	return ingest_notice_note(x, t, p, event, ni, text, NULL);
+}
+
+/*
+ * ingest_step_notices - tell agents (people.*.notify, agentmail.h): the
+ * person an #assign named (not who assigned themselves), with the
+ * customer's newest text; the assignee when the customer wrote again,
+ * with this mail's new text only; whoever wants new tickets.  Machine
+ * mail and rating replies tell nobody.
+ */
+static int
+ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct cfg_person *p, *self = NULL;
+	struct store_notice_info ni;
+	gint64 t = x->tx.ticket;
+	bool customer = strcmp(ingest_role(x), "customer") == 0;
+	int r = 0;
+
+	(void)out;
+	if (t <= 0 || classify_is_machine(x->cr.cls) || x->rating ||
+	    x->m->unparsed)
+		return INGEST_STEP_NEXT;
+	if (x->is_agent && x->from)
+		self = x->responder ? x->responder
+		                    : cfg_person(x->cfg, x->from->addr);
+	if (!(x->tx.assigned && x->tx.assigned != self) && !customer)
+		return INGEST_STEP_NEXT;
+	if ((r = store_notice_info(x->st, t, &ni)) < 0)
+		return r;
+	if (x->tx.assigned && x->tx.assigned != self &&
+	    agentmail_wants(x->tx.assigned, AGENTMAIL_ASSIGNED))
+		r = ingest_notice(x, t, x->tx.assigned, AGENTMAIL_ASSIGNED, &ni,
+		                  ni.last_text);
+	if (r == 0 && customer && !x->tx.new_ticket &&
+	    (p = cfg_person(x->cfg, ni.assignee)) != NULL &&
+	    agentmail_wants(p, AGENTMAIL_CUSTOMER_REPLY))
+		r = ingest_notice(x, t, p, AGENTMAIL_CUSTOMER_REPLY, &ni,
+		                  x->m->text_new);
+	for (guint i = 0;
+	     r == 0 && customer && x->tx.new_ticket && i < x->cfg->people->len;
+	     i++) {
+		p = x->cfg->people->pdata[i];
+		if (agentmail_wants(p, AGENTMAIL_NEW_TICKET))
+			r = ingest_notice(x, t, p, AGENTMAIL_NEW_TICKET, &ni,
+			                  x->m->text_new);
+	}
+	store_notice_info_clear(&ni);
+	return r;
+}
+
+/*
+ * ingest_step_confirm - answer a proven agent's commands (agents.confirm:
+ * "errors", the default, only when one was not done; "all" always;
+ * "none" never): one short mail to the person, never to the shared
+ * support address.  Anyone else's commands are only recorded
+ * (ingest_commands_ignored): tickd answers no stranger.
+ */
+static int
+ingest_step_confirm(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	const struct cfg_person *p = x->responder;
+	const struct ingest_tx *tx = &x->tx;
+	g_autofree char *msgid = NULL, *label = NULL;
+	g_autoptr(GBytes) wire = NULL;
+	gint64 mid = 0;
+	struct agentmail_confirm c = {0};
+
+	(void)out;
+	if (tx->ticket <= 0 || !x->is_agent || p == NULL ||
+	    classify_is_machine(x->cr.cls) ||
+	    cfg->agents.confirm == CFG_CONFIRM_NONE ||
+	    (tx->cmd_failed[0] == '\0' &&
+	     (cfg->agents.confirm != CFG_CONFIRM_ALL ||
+	      tx->cmd_done[0] == '\0')))
+		return INGEST_STEP_NEXT;
+	msgid = thread_make_msgid(cfg->tickets.secret, cfg->tickets.secret_len,
+	                          tx->ticket, "confirm", cfg->tickets.domain);
+	c.ticket = tx->ticket;
+	c.to_addr = p->address;
+	c.to_name = p->name;
+	c.subject = x->m->subject;
+	c.failed = tx->cmd_failed;
+	c.done = tx->cmd_done;
+	c.in_reply_to = x->m->message_id;
+	c.message_id = msgid;
+	c.now = x->now;
+	wire = agentmail_confirm(cfg, &c);
+	label = g_strdup_printf("answer to %s's commands", p->address);
+	return outbox_queue(cfg, x->st, tx->ticket, "confirm", label,
+	                    p->address, msgid, wire, x->now, NULL, false, &mid);
+}
+
+/*
+ * ingest_step_collision - two people answered the same customer mail
+ * within agents.collision_window: an event, and a notice to both saying
+ * who holds the ticket (#assign me before answering is the claim).
+ */
+static int
+ingest_step_collision(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct cfg *cfg = x->cfg;
+	const struct cfg_person *me = x->responder, *two[2];
+	g_autofree char *other = NULL, *d = NULL, *claim = NULL;
+	struct store_notice_info ni;
+	gint64 t = x->tx.ticket;
+	int r;
+
+	(void)out;
+	if (t <= 0 || !x->is_agent || me == NULL ||
+	    cfg->agents.collision_window <= 0 ||
+	    classify_is_machine(x->cr.cls) || x->cmds.note ||
+	    !ingest_to_customer(x))
+		return INGEST_STEP_NEXT;
+	r = store_collision(x->st, t, x->tx.msg, me->address,
+	                    x->now - cfg->agents.collision_window, &other);
+	if (r <= 0)
+		return r;
+	d = g_strdup_printf("%s and %s answered the same customer mail", other,
+	                    me->address);
+	if ((r = store_event_add(x->st, t, ingest_actor(x), "collision", d,
+	                         x->tx.msg)) < 0)
+		return r;
+	if ((r = store_notice_info(x->st, t, &ni)) < 0)
+		return r;
+	claim = g_strdup_printf("%s.\nClaimed by: %s (\"#assign me\" before "
+	                        "answering claims a ticket)",
+	                        d, ni.assignee ? ni.assignee : "nobody");
+	two[0] = cfg_person(cfg, other);
+	two[1] = me;
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(two); i++) {
+		if (two[i] == NULL)
+			continue;
+		r = ingest_notice_note(x, t, two[i], AGENTMAIL_COLLISION, &ni,
+		                       ni.last_text, claim);
+	}
+	store_notice_info_clear(&ni);
+	return r;
+}
+
 typedef int ingest_step_fn(struct ingest_ctx *x, struct ingest_outcome *out);
 
 static ingest_step_fn *const ingest_steps[] = {
@@ -1545,6 +2012,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_action,       /* a manager's signed action link */
     ingest_step_question,     /* #show/#search/#list: kept, answered */
     ingest_step_thread,       /* which ticket, follow-up status */
+    ingest_step_relay_proof,  /* a proven reply to an agent's notice */
     ingest_step_machine,      /* machine mail threading nowhere: kept */
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
@@ -1557,6 +2025,11 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_complaint,    /* so does a complaint about our mail */
     ingest_step_ack,          /* a new ticket's acknowledgement */
     ingest_step_people,       /* agents' commands, links, events */
+    ingest_step_responder,    /* who answered the customer */
+    ingest_step_collision,    /* and whether someone else did too */
+    ingest_step_notices,      /* notices to agents (agentmail.h) */
+    ingest_step_relay,        /* which goes on to the customer */
+    ingest_step_confirm,      /* answers to an agent's commands */
 };
 
 /*
@@ -1789,6 +2262,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	x.date = x.m->date > 0 && x.m->date < now ? x.m->date : now;
 	x.history = src->history_before != 0 && x.date < src->history_before;
 	x.is_agent = ingest_is_agent(&x);
+	x.responder = ingest_responder(&x);
 	ingest_commands(&x);
 	x.dedupe_key = bound_dedupe_key(x.m->message_id, raw, len);
 	if (x.bounded != NULL)

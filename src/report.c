@@ -590,6 +590,9 @@ report_add_count(struct report *r, const struct report_count *c)
 		case REPORT_THANKS:
 			kp->thanks += c->n;
 			break;
+		case REPORT_RESPONDED:
+			kp->responded += c->n;
+			break;
 		}
 	}
 	return 0;
@@ -791,6 +794,7 @@ static const struct report_metric report_metrics[] = {
     {"contact_ratio", "Customer mails per ticket", REPORT_F_RATIO},
     {"nps", "NPS (promoters - detractors)", REPORT_F_SIGNED},
     {"nps_n", "NPS answers", REPORT_F_COUNT},
+    {"responded", "Tickets answered (first response)", REPORT_F_COUNT},
 };
 
 /* report_none - v of a metric of format fmt says "no data". */
@@ -851,6 +855,8 @@ report_value(const struct report_kpi *k, size_t i)
 		return (double)csat_n;
 	if (strcmp(key, "thanks") == 0)
 		return (double)k->thanks;
+	if (strcmp(key, "responded") == 0)
+		return (double)k->responded;
 	if (strcmp(key, "contact_ratio") == 0)
 		return k->contact_tickets > 0
 		           ? round(100.0 * (double)k->customer_mails /

@@ -37,6 +37,7 @@ store_json(struct store *st, const char *sql, int n, const char *const *vals,
 	"'number', t.id, 'queue', t.queue, 'status', t.status, 'priority', "   \
 	"t.priority, 'subject', t.subject, 'requester', t.requester, "         \
 	"'requester_name', t.requester_name, 'assignee', t.assignee, "         \
+	"'first_responder', t.first_responder, "                               \
 	"'needs_review', t.needs_review, 'review_reason', t.review_reason, "   \
 	"'linked_ticket', t.linked_ticket, 'created', t.created, "             \
 	"'updated', t.updated, 'first_response_at', t.first_response_at, "     \
@@ -86,7 +87,8 @@ store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty)
 	    "p.addr), '[]') FROM participant p WHERE p.ticket_id = t.id), "
 	    "'messages', (SELECT COALESCE(json_agg(json_build_object('id', "
 	    "m.id, 'message_id', m.message_id, 'direction', m.direction, "
-	    "'role', m.role, 'class', m.class, 'class_reason', "
+	    "'role', m.role, 'responder', m.responder, 'class', m.class, "
+	    "'class_reason', "
 	    "m.class_reason, 'from', m.from_addr, 'from_name', m.from_name, "
 	    "'to', m.to_addrs, 'cc', m.cc_addrs, 'subject', m.subject, "
 	    "'text', m.body_text, 'text_new', m.body_new, 'has_html', "

@@ -305,6 +305,151 @@ store_ticket_agent_touch(struct store *st, gint64 id, gint64 at,
 }
 
 int
+store_responder_record(struct store *st, gint64 ticket, gint64 msg,
+                       const char *who, gint64 at)
+{
+	/* One statement: the message learns its responder, the ticket its
+	 * first one, and ticket_response this person's first response on
+	 * it (the primary key makes "first" exact across instances). */
+	static const struct store_stmt stmt = {
+	    "responder record",
+	    "WITH m AS (UPDATE message SET responder = $3 WHERE id = $2), "
+	    "t AS (UPDATE ticket SET first_responder = COALESCE("
+	    "first_responder, $3) WHERE id = $1) "
+	    "INSERT INTO ticket_response (ticket_id, responder, first_at, "
+	    "msg_id) VALUES ($1, $3, to_timestamp($4), $2) ON CONFLICT DO "
+	    "NOTHING RETURNING 1"};
+	char a[24], b[24], c[24];
+	const char *vals[] = {store_i64(a, ticket), store_i64(b, msg), who,
+	                      store_i64(c, at)};
+
+	return store_has_row(st, &stmt, 4, vals);
+}
+
+int
+store_ticket_assign_if_none(struct store *st, gint64 ticket, const char *who)
+{
+	static const struct store_stmt stmt = {
+	    "ticket assign if none",
+	    "UPDATE ticket SET assignee = $2 WHERE id = $1 AND (assignee IS "
+	    "NULL OR assignee = '')"};
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket), who};
+	gint64 n = store_changed(st, &stmt, 2, vals);
+
+	return n < 0 ? (int)n : n > 0;
+}
+
+int
+store_notice_info(struct store *st, gint64 ticket, struct store_notice_info *n)
+{
+	/* the customer's newest words as ingest cut them (body_new): a
+	 * notice carries them, never the quoted history */
+	static const struct store_stmt stmt = {
+	    "notice info",
+	    "SELECT t.assignee, t.status, t.priority, t.subject, t.requester, "
+	    "(SELECT m.body_new FROM message m WHERE m.ticket_id = t.id AND "
+	    "m.role = 'customer' ORDER BY m.id DESC LIMIT 1), (SELECT "
+	    "m.message_id FROM message m WHERE m.ticket_id = t.id AND m.role "
+	    "= 'customer' ORDER BY m.id DESC LIMIT 1) FROM ticket t WHERE "
+	    "t.id = $1"};
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket)};
+	char **f[] = {&n->assignee,  &n->status,    &n->priority,  &n->subject,
+	              &n->requester, &n->last_text, &n->last_msgid};
+	int r;
+	PGresult *res = store_one_row(st, &stmt, 1, vals, &r);
+
+	memset(n, 0, sizeof(*n));
+	if (res == NULL)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		*f[i] = store_strdup_col(res, 0, (int)i);
+	PQclear(res);
+	return 0;
+}
+
+void
+store_notice_info_clear(struct store_notice_info *n)
+{
+	g_free(n->assignee);
+	g_free(n->status);
+	g_free(n->priority);
+	g_free(n->subject);
+	g_free(n->requester);
+	g_free(n->last_text);
+	g_free(n->last_msgid);
+	memset(n, 0, sizeof(*n));
+}
+
+int
+store_collision(struct store *st, gint64 ticket, gint64 msg, const char *who,
+                gint64 since, char **other_r)
+{
+	/* "the same customer mail": both replies came after the ticket's
+	 * newest customer message (ids: the order of arrival, finer than
+	 * received's seconds); only who's first reply to it counts, so one
+	 * collision is reported once */
+	static const struct store_stmt stmt = {
+	    "collision",
+	    "WITH lc AS (SELECT COALESCE(max(id), 0) AS id FROM message "
+	    "WHERE ticket_id = $1 AND role = 'customer') SELECT m.responder "
+	    "FROM message m, lc WHERE m.ticket_id = $1 AND m.role = 'agent' "
+	    "AND m.id <> $2 AND m.responder IS NOT NULL AND m.responder <> $3 "
+	    "AND m.id > lc.id AND m.received >= to_timestamp($4) AND NOT "
+	    "EXISTS (SELECT 1 FROM message o WHERE o.ticket_id = $1 AND "
+	    "o.role = 'agent' AND o.id <> $2 AND o.responder = $3 AND o.id > "
+	    "lc.id) ORDER BY m.id DESC LIMIT 1"};
+	char a[24], b[24], c[24];
+	const char *vals[] = {store_i64(a, ticket), store_i64(b, msg), who,
+	                      store_i64(c, since)};
+	int r;
+	PGresult *res = store_run(st, &stmt, 4, vals, NULL, NULL, &r);
+
+	*other_r = NULL;
+	if (res == NULL)
+		return r;
+	r = PQntuples(res) > 0;
+	if (r)
+		*other_r = g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return r;
+}
+
+int
+store_agent_time_bounds(struct store *st, gint64 ticket, GPtrArray *answers,
+                        gint64 *floor_r, gint64 *last_customer_r)
+{
+	/* whole seconds on both sides: a Date has no fraction */
+	static const struct store_stmt stmt = {
+	    "agent time bounds",
+	    "SELECT GREATEST(floor(extract(epoch FROM t.created)), COALESCE(("
+	    "SELECT floor(extract(epoch FROM max(m.received))) FROM message m "
+	    "WHERE m.ticket_id = t.id AND m.message_id = ANY($2::text[])), "
+	    "0))::bigint, COALESCE(floor(extract(epoch FROM "
+	    "t.last_customer_at)), 0)::bigint FROM ticket t WHERE t.id = $1"};
+	g_autoptr(GPtrArray) ids = g_ptr_array_new();
+	g_autofree char *arr = NULL;
+	char a[24];
+	const char *vals[2];
+	int r;
+	PGresult *res;
+
+	/* bounded: a mail may list thousands of ids */
+	for (guint i = 0; answers && i < answers->len && i < 20; i++)
+		g_ptr_array_add(ids, answers->pdata[i]);
+	arr = store_text_array(ids);
+	vals[0] = store_i64(a, ticket);
+	vals[1] = arr;
+	if ((res = store_one_row(st, &stmt, 2, vals, &r)) == NULL)
+		return r;
+	*floor_r = store_col(res, 0, 0);
+	*last_customer_r = store_col(res, 0, 1);
+	PQclear(res);
+	return 0;
+}
+
+int
 store_requester_language(struct store *st, const char *addr, gint64 except,
                          char **lang_r)
 {

@@ -58,7 +58,8 @@
  * inbound mail stored with role 'other' (classify said machine), except
  * rating replies (class 'rating').  Customer mails are counted per
  * (period, ticket) first, then per queue/assignee: a hash aggregate
- * instead of a sort for count(DISTINCT ticket).  $1..$3:
+ * instead of a sort for count(DISTINCT ticket).  Kind 5 is grouped by
+ * the responder, not the assignee.  $1..$3:
  * the previous period's start, the current one's start, its end; $4
  * queue(s), newline-separated, $5 assignee (NULL: any).
  */
@@ -114,7 +115,15 @@ static const char store_report_counts[] =
 	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= "
 	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
 	"OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR t.assignee = $5) "
-	"GROUP BY 2, 3, 4, 5";
+	"GROUP BY 2, 3, 4, 5 "
+	/* 7: first responses per responder (017_responder.sql), counted
+	 * for the person who answered, whoever is assigned */
+	"UNION ALL SELECT 7, 0, CASE WHEN r.first_at >= to_timestamp($2) "
+	"THEN 0 ELSE 1 END, t.queue, r.responder, count(*) FROM "
+	"ticket_response r JOIN ticket t ON t.id = r.ticket_id WHERE "
+	"r.first_at >= to_timestamp($1) AND r.first_at < to_timestamp($3) "
+	"AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
+	"r.responder = $5) GROUP BY 2, 3, 4, 5";
 /* clang-format on */
 
 #define STORE_REPORT_FETCH 20000

@@ -242,9 +242,15 @@ def test_agent_commands_change_ticket_and_audit_trail(make_world):
     assert any(b == "command-unknown" and "#frobnicate" in c for a, b, c in trail)
     assert any(b == "command-rejected" and "#status later" in c for a, b, c in trail)
     assert all(e["at"] for e in t["events"])
-    # nothing went to anyone (agents' mail is never acknowledged)
+    # agents' mail is never acknowledged; alice gets one answer about the
+    # two commands that were not done (agents.confirm = errors), bob a
+    # notice that the ticket is his
     assert imapbox.count(w.customer) == 1
-    assert imapbox.count(w.support + "alice") == 0
+    told = w.inbox(w.support + "alice")
+    assert len(told) == 1 and "command not done" in told[0]["Subject"]
+    assert "#frobnicate now" in told[0].get_content()
+    assert [m["Subject"] for m in w.inbox(w.support + "bob")] == [
+        "[Example #%d] Printer on fire (assigned to you)" % n]
 
     # a #note: an internal message, visible as such
     w.append(mail(w.bob, w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
