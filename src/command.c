@@ -126,6 +126,82 @@ command_word(const char *arg, const char *const *words, size_t n)
 }
 
 /*
+ * command_fill - c's kind and argument from the command's name and the
+ * rest of its line (arg, writable).  NULL when the line is well formed,
+ * else why it is rejected; *unknown_r is set for a name that is no
+ * command at all.
+ */
+static const char *
+command_fill(struct command *c, const char *name, char *arg,
+             struct command_list *l, char **note_text_r, bool *unknown_r)
+{
+	const char *w;
+
+	if (g_ascii_strcasecmp(name, "status") == 0) {
+		c->kind = COMMAND_STATUS;
+		w = command_word(arg, command_status,
+		                 ARRAY_SIZE(command_status));
+		if (w == NULL) {
+			return "#status takes open, pending, "
+			       "resolved or closed";
+		}
+		c->arg = g_strdup(w);
+	} else if (g_ascii_strcasecmp(name, "priority") == 0) {
+		c->kind = COMMAND_PRIORITY;
+		w = command_word(arg, command_priority,
+		                 ARRAY_SIZE(command_priority));
+		if (w == NULL) {
+			return "#priority takes low, normal, high or "
+			       "urgent";
+		}
+		c->arg = g_strdup(w);
+	} else if (g_ascii_strcasecmp(name, "assign") == 0) {
+		c->kind = COMMAND_ASSIGN;
+		if (*arg == '\0') {
+			return "#assign needs an agent's address or "
+			       "name";
+		}
+		c->arg = g_strdup(arg);
+	} else if (g_ascii_strcasecmp(name, "note") == 0) {
+		c->kind = COMMAND_NOTE;
+		l->note = true;
+		if (*arg != '\0' && *note_text_r == NULL)
+			*note_text_r = g_strdup(arg);
+	} else if (g_ascii_strcasecmp(name, "show") == 0) {
+		char *end;
+		gint64 n;
+		c->kind = COMMAND_SHOW;
+		if (*arg == '#')
+			arg++;
+		if (*arg != '\0') {
+			n = g_ascii_strtoll(arg, &end, 10);
+			if (*end != '\0' || n <= 0) {
+				return "#show takes a ticket number or "
+				       "nothing (the mail's ticket)";
+			}
+			c->arg = g_strdup_printf("%" G_GINT64_FORMAT, n);
+		}
+	} else if (g_ascii_strcasecmp(name, "search") == 0) {
+		c->kind = COMMAND_SEARCH;
+		if (*arg == '\0' || strlen(arg) > COMMAND_MAX_WORDS) {
+			return "#search needs words (at most 200 "
+			       "bytes)";
+		}
+		c->arg = g_strdup(arg);
+	} else if (g_ascii_strcasecmp(name, "list") == 0) {
+		c->kind = COMMAND_LIST;
+		if ((c->arg = command_list_arg(arg)) == NULL) {
+			return "#list takes mine, breached or queue "
+			       "NAME";
+		}
+	} else {
+		*unknown_r = true;
+		return "unknown command";
+	}
+	return NULL;
+}
+
+/*
  * command_line - one "#name arg" line (trimmed, len bytes, starts with
  * '#' and a letter).  Appends to cmds or rejected; *note_text_r gets the
  * text after "#note" (owned) when there is some.
@@ -136,7 +212,8 @@ command_line(struct command_list *l, const char *line, size_t len,
 {
 	g_autofree char *s = g_strndup(line, len);
 	char *name = s + 1, *arg = name;
-	const char *w;
+	const char *why;
+	bool unknown = false;
 	struct command *c;
 
 	while (g_ascii_isalnum(*arg) || *arg == '-' || *arg == '_')
@@ -158,89 +235,13 @@ command_line(struct command_list *l, const char *line, size_t len,
 
 	c = g_new0(struct command, 1);
 	c->line = g_strndup(line, len);
-	if (g_ascii_strcasecmp(name, "status") == 0) {
-		c->kind = COMMAND_STATUS;
-		w = command_word(arg, command_status,
-		                 ARRAY_SIZE(command_status));
-		if (w == NULL) {
-			command_reject(l, line, len,
-			               "#status takes open, pending, "
-			               "resolved or closed",
-			               false);
-			goto drop;
-		}
-		c->arg = g_strdup(w);
-	} else if (g_ascii_strcasecmp(name, "priority") == 0) {
-		c->kind = COMMAND_PRIORITY;
-		w = command_word(arg, command_priority,
-		                 ARRAY_SIZE(command_priority));
-		if (w == NULL) {
-			command_reject(l, line, len,
-			               "#priority takes low, normal, high or "
-			               "urgent",
-			               false);
-			goto drop;
-		}
-		c->arg = g_strdup(w);
-	} else if (g_ascii_strcasecmp(name, "assign") == 0) {
-		c->kind = COMMAND_ASSIGN;
-		if (*arg == '\0') {
-			command_reject(l, line, len,
-			               "#assign needs an agent's address or "
-			               "name",
-			               false);
-			goto drop;
-		}
-		c->arg = g_strdup(arg);
-	} else if (g_ascii_strcasecmp(name, "note") == 0) {
-		c->kind = COMMAND_NOTE;
-		l->note = true;
-		if (*arg != '\0' && *note_text_r == NULL)
-			*note_text_r = g_strdup(arg);
-	} else if (g_ascii_strcasecmp(name, "show") == 0) {
-		char *end;
-		gint64 n;
-		c->kind = COMMAND_SHOW;
-		if (*arg == '#')
-			arg++;
-		if (*arg != '\0') {
-			n = g_ascii_strtoll(arg, &end, 10);
-			if (*end != '\0' || n <= 0) {
-				command_reject(l, line, len,
-				               "#show takes a ticket number or "
-				               "nothing (the mail's ticket)",
-				               false);
-				goto drop;
-			}
-			c->arg = g_strdup_printf("%" G_GINT64_FORMAT, n);
-		}
-	} else if (g_ascii_strcasecmp(name, "search") == 0) {
-		c->kind = COMMAND_SEARCH;
-		if (*arg == '\0' || strlen(arg) > COMMAND_MAX_WORDS) {
-			command_reject(l, line, len,
-			               "#search needs words (at most 200 "
-			               "bytes)",
-			               false);
-			goto drop;
-		}
-		c->arg = g_strdup(arg);
-	} else if (g_ascii_strcasecmp(name, "list") == 0) {
-		c->kind = COMMAND_LIST;
-		if ((c->arg = command_list_arg(arg)) == NULL) {
-			command_reject(l, line, len,
-			               "#list takes mine, breached or queue "
-			               "NAME",
-			               false);
-			goto drop;
-		}
-	} else {
-		command_reject(l, line, len, "unknown command", true);
-		goto drop;
+	why = command_fill(c, name, arg, l, note_text_r, &unknown);
+	if (why != NULL) {
+		command_reject(l, line, len, why, unknown);
+		command_free(c);
+		return;
 	}
 	g_ptr_array_add(l->cmds, c);
-	return;
-drop:
-	command_free(c);
 }
 
 void

@@ -2033,6 +2033,23 @@ static ingest_step_fn *const ingest_steps[] = {
 };
 
 /*
+ * ingest_cursor_commit - the mail's last write: the IMAP cursor past it
+ * (imported mail has none), then the end of its transaction or savepoint.
+ * 0 or -E; the caller rolls back.
+ */
+static int
+ingest_cursor_commit(struct ingest_ctx *x)
+{
+	int r;
+
+	if (x->src->mailbox != NULL &&
+	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
+	                          x->src->uid)) < 0)
+		return r;
+	return store_mail_commit(x->st);
+}
+
+/*
  * ingest_tx - one mail's database work: a transaction of its own, or
  * inside a fetch batch a savepoint (store_mail_begin); the steps, then the
  * IMAP cursor, which moves on for every mail, handled or not.
@@ -2051,11 +2068,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 			break;
 	if (r < 0)
 		goto fail;
-	if (x->src->mailbox != NULL &&
-	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
-	                          x->src->uid)) < 0)
-		goto fail;
-	if ((r = store_mail_commit(x->st)) < 0)
+	if ((r = ingest_cursor_commit(x)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -2119,11 +2132,7 @@ ingest_quarantine(struct ingest_ctx *x, int err, struct ingest_outcome *out)
 		return r;
 	if ((r = store_quarantine_add(x->st, &q)) < 0)
 		goto fail;
-	if (x->src->mailbox != NULL &&
-	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
-	                          x->src->uid)) < 0)
-		goto fail;
-	if ((r = store_mail_commit(x->st)) < 0)
+	if ((r = ingest_cursor_commit(x)) < 0)
 		goto fail;
 	out->kind = INGEST_QUARANTINED;
 	g_strlcpy(out->error, why, sizeof(out->error));

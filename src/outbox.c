@@ -81,6 +81,66 @@ outbox_limits(const struct cfg *cfg, struct store *st,
 	return r;
 }
 
+/*
+ * outbox_record - record what the SMTP server said about o (sr from
+ * smtp_send, code its reply): sent; failed for good (a 5xx, with a
+ * send-failed event on the ticket, or retried for longer than
+ * smtp.max_attempt_age); or due again after a backoff, which closes the
+ * session (*in_session_r = 0) and, when the server gave no reply at all,
+ * sets *down_r (the server is down, not this mail at fault).  0 or -E.
+ */
+static int
+outbox_record(const struct cfg *cfg, struct store *st, struct smtp *smtp,
+              const struct store_outmail *o, int sr, int code,
+              struct outbox_stats *stats, bool *down_r, int *in_session_r)
+{
+	int r;
+
+	if (sr == 0) {
+		r = store_outbox_sent(st, o->id, code);
+		if (r < 0)
+			stats->unrecorded = o->id;
+		stats->sent++;
+		log_info("outbox: sent %s %" G_GINT64_FORMAT " to '%s'",
+		         o->kind, o->id, o->rcpt);
+	} else if (sr == -EBADMSG) {
+		r = store_outbox_failed(st, o->id, code, smtp_error(smtp));
+		if (r == 0 && o->ticket_id)
+			r = store_event_add(st, o->ticket_id, "tickd",
+			                    "send-failed", smtp_error(smtp), 0);
+		stats->failed++;
+		log_warning("outbox: send %s %" G_GINT64_FORMAT
+		            " to '%s': %s, giving up",
+		            o->kind, o->id, o->rcpt, smtp_error(smtp));
+	} else if (g_get_real_time() / G_USEC_PER_SEC - o->created >
+	           cfg->smtp.max_attempt_age) {
+		r = store_outbox_failed(st, o->id, code, smtp_error(smtp));
+		stats->failed++;
+		log_warning("outbox: send %s %" G_GINT64_FORMAT
+		            " to '%s': %s, too old, giving up",
+		            o->kind, o->id, o->rcpt, smtp_error(smtp));
+	} else {
+		/* No reply at all says nothing about this mail:
+		 * keep it due (the caller backs off from the
+		 * server), so that it still goes before younger
+		 * mails, in order of age. */
+		int delay = code == 0 ? 0 : outbox_backoff(o->attempts);
+		r = store_outbox_retry(st, o->id, code, smtp_error(smtp),
+		                       delay);
+		stats->retried++;
+		log_warning("outbox: send %s %" G_GINT64_FORMAT
+		            " to '%s': %s, retry in %ds",
+		            o->kind, o->id, o->rcpt, smtp_error(smtp), delay);
+		/* 4xx for one recipient says nothing about the
+		 * server; no reply at all means it is down. */
+		if (code == 0)
+			*down_r = true;
+		smtp_close(smtp);
+		*in_session_r = 0;
+	}
+	return r;
+}
+
 int
 outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
              int max, struct outbox_stats *stats)
@@ -139,57 +199,8 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 			               &code);
 			in_session++;
 			done++;
-			if (sr == 0) {
-				r = store_outbox_sent(st, o->id, code);
-				if (r < 0)
-					stats->unrecorded = o->id;
-				stats->sent++;
-				log_info("outbox: sent %s %" G_GINT64_FORMAT
-				         " to '%s'",
-				         o->kind, o->id, o->rcpt);
-			} else if (sr == -EBADMSG) {
-				r = store_outbox_failed(st, o->id, code,
-				                        smtp_error(smtp));
-				if (r == 0 && o->ticket_id)
-					r = store_event_add(
-					    st, o->ticket_id, "tickd",
-					    "send-failed", smtp_error(smtp), 0);
-				stats->failed++;
-				log_warning("outbox: send %s %" G_GINT64_FORMAT
-				            " to '%s': %s, giving up",
-				            o->kind, o->id, o->rcpt,
-				            smtp_error(smtp));
-			} else if (g_get_real_time() / G_USEC_PER_SEC -
-			               o->created >
-			           cfg->smtp.max_attempt_age) {
-				r = store_outbox_failed(st, o->id, code,
-				                        smtp_error(smtp));
-				stats->failed++;
-				log_warning("outbox: send %s %" G_GINT64_FORMAT
-				            " to '%s': %s, too old, giving up",
-				            o->kind, o->id, o->rcpt,
-				            smtp_error(smtp));
-			} else {
-				/* No reply at all says nothing about this mail:
-				 * keep it due (the caller backs off from the
-				 * server), so that it still goes before younger
-				 * mails, in order of age. */
-				int delay =
-				    code == 0 ? 0 : outbox_backoff(o->attempts);
-				r = store_outbox_retry(st, o->id, code,
-				                       smtp_error(smtp), delay);
-				stats->retried++;
-				log_warning("outbox: send %s %" G_GINT64_FORMAT
-				            " to '%s': %s, retry in %ds",
-				            o->kind, o->id, o->rcpt,
-				            smtp_error(smtp), delay);
-				/* 4xx for one recipient says nothing about the
-				 * server; no reply at all means it is down. */
-				if (code == 0)
-					transport_down = true;
-				smtp_close(smtp);
-				in_session = 0;
-			}
+			r = outbox_record(cfg, st, smtp, o, sr, code, stats,
+			                  &transport_down, &in_session);
 			if (r < 0)
 				return r;
 		}
