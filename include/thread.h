@@ -36,6 +36,16 @@ char *thread_make_msgid(const unsigned char *secret, size_t secret_len,
                         gint64 ticket, const char *kind, const char *domain);
 
 /*
+ * thread_token_next - the next word of s that starts "tickd." (a signed
+ * token in a subject: up to a space, quote, comma, semicolon or bracket),
+ * searching from *pos (start with *pos = s, the subject).  Words longer than
+ * max are skipped, and no more than max + 1 bytes of any word are read, so a
+ * subject full of "tickd." stays linear.  1 with the word in *tok_r
+ * (g_free) and *pos past its start, 0 when there is none.
+ */
+int thread_token_next(const char **pos, size_t max, char **tok_r);
+
+/*
  * thread_msgid_ticket - for an id (without <>) of tickd's shape: its ticket
  * number when the MAC is valid (> 0), 0 when the id is not ours at all,
  * -EBADMSG when it looks like ours but the MAC is wrong (forged or cut).

@@ -41,24 +41,15 @@ gint64
 action_match(const unsigned char *secret, size_t secret_len,
              const char *subject, const char *tag)
 {
-	const char *p, *end, *kind;
+	const char *pos = subject, *kind;
+	char *word;
 	gint64 t, named;
 
 	if (subject == NULL)
 		return 0;
-	for (p = strstr(subject, "tickd."); p; p = strstr(p + 1, "tickd.")) {
-		g_autofree char *tok = NULL;
+	while (thread_token_next(&pos, ACTION_TOKEN_MAX, &word) == 1) {
+		g_autofree char *tok = word;
 
-		/* a token is one word: up to a space or a bracket; looking
-		 * no further than a token can be keeps a subject full of
-		 * "tickd." linear */
-		for (end = p; *end && end - p <= ACTION_TOKEN_MAX &&
-		              !strchr(" \t\r\n()[]<>\"',;", *end);
-		     end++)
-			;
-		if (end - p > ACTION_TOKEN_MAX)
-			continue;
-		tok = g_strndup(p, (gsize)(end - p));
 		kind = strchr(tok + 6, '.');
 		if (kind == NULL ||
 		    strncmp(kind + 1, ACTION_KIND ".", strlen(ACTION_KIND) + 1))

@@ -58,18 +58,13 @@ csat_token(const struct cfg *cfg, gint64 ticket, int rating)
 gint64
 csat_match(const struct cfg *cfg, const char *subject, int *rating_r)
 {
-	const char *p, *end, *kind, *dot;
+	const char *pos = subject, *kind, *dot;
 	g_autofree char *tok = NULL;
 	gint64 t;
 
 	if (subject == NULL)
 		return 0;
-	for (p = strstr(subject, "tickd."); p; p = strstr(p + 1, "tickd.")) {
-		/* a token is one word: up to a space or a closing bracket */
-		end = p + strcspn(p, " \t\r\n()[]<>\"',;");
-		if (end - p > CSAT_TOKEN_MAX)
-			continue;
-		tok = g_strndup(p, (gsize)(end - p));
+	while (thread_token_next(&pos, CSAT_TOKEN_MAX, &tok) == 1) {
 		kind = strchr(tok + 6, '.');
 		if (kind == NULL || !g_str_has_prefix(kind + 1, "rate-")) {
 			g_clear_pointer(&tok, g_free);

@@ -179,3 +179,23 @@ thread_msgid_ticket(const unsigned char *secret, size_t secret_len,
 		diff |= (unsigned)(g_ascii_tolower(last_dot[1 + i]) ^ mac[i]);
 	return diff == 0 ? n : -EBADMSG;
 }
+
+int
+thread_token_next(const char **pos, size_t max, char **tok_r)
+{
+	const char *p, *end;
+
+	for (p = strstr(*pos, "tickd."); p != NULL;
+	     p = strstr(p + 1, "tickd.")) {
+		for (end = p; *end && (size_t)(end - p) <= max &&
+		              !strchr(" \t\r\n()[]<>\"',;", *end);
+		     end++)
+			;
+		if ((size_t)(end - p) > max)
+			continue;
+		*pos = p + 1;
+		*tok_r = g_strndup(p, (gsize)(end - p));
+		return 1;
+	}
+	return 0;
+}

@@ -113,6 +113,35 @@ test_msgid_forged(void)
 	g_free(id);
 }
 
+/* Signed tokens in a subject: found among words, too-long words skipped,
+ * and a megabyte of "tickd." (no separator) read once, not once per
+ * occurrence. */
+static void
+test_token_next(void)
+{
+	const char *s = "Re: [X #7] rate (tickd.7.rate-good.ab) and tickd.x";
+	const char *pos = s;
+	char *tok = NULL;
+	GString *big = g_string_new("");
+
+	TEST_INTEQ(thread_token_next(&pos, 200, &tok), 1);
+	TEST_STREQ(tok, "tickd.7.rate-good.ab");
+	g_free(tok);
+	TEST_INTEQ(thread_token_next(&pos, 200, &tok), 1);
+	TEST_STREQ(tok, "tickd.x");
+	g_free(tok);
+	TEST_INTEQ(thread_token_next(&pos, 200, &tok), 0);
+	for (int i = 0; i < 170000; i++)
+		g_string_append(big, "tickd.");
+	pos = big->str;
+	/* only the tail, where the word left is short enough, is a token */
+	TEST_INTEQ(thread_token_next(&pos, 200, &tok), 1);
+	TEST_CHECK(tok != NULL && strlen(tok) <= 200 &&
+	           pos > big->str + big->len - 200);
+	g_free(tok);
+	g_string_free(big, TRUE);
+}
+
 int
 main(void)
 {
@@ -122,6 +151,7 @@ main(void)
 	    {"strip many", test_strip_many},
 	    {"msgid_roundtrip", test_msgid_roundtrip},
 	    {"msgid_forged", test_msgid_forged},
+	    {"token_next", test_token_next},
 	};
 	return test_run("thread", cases, ARRAY_SIZE(cases));
 }
