@@ -649,6 +649,34 @@ report_set_kpi(struct report *r, int kind, const char *name, int period,
 	return 0;
 }
 
+int
+report_add_part(struct report *r, const struct report_part *part)
+{
+	struct report_group *gs[3];
+	size_t ng;
+
+	if (r->finished || part == NULL || part->period < 0 || part->period > 1)
+		return -EINVAL;
+	ng = report_groups_of(r, part->queue, part->agent, gs);
+	for (size_t i = 0; i < ng; i++) {
+		struct report_group *g = gs[i];
+		struct report_kpi *kp = part->period == 0 ? &g->cur : &g->prev;
+		int k = part->period;
+
+		kp->created += part->k.created;
+		kp->resolved += part->k.resolved;
+		kp->backlog += part->k.backlog;
+		kp->sla_n += part->k.sla_n;
+		kp->sla_met += part->k.sla_met;
+		kp->fcr += part->k.fcr;
+		kp->reopened += part->k.reopened;
+		g_array_append_vals(g->s_frt[k], part->frt, (guint)part->n_frt);
+		g_array_append_vals(g->s_res[k], part->res, (guint)part->n_res);
+		g_array_append_vals(g->s_age[k], part->age, (guint)part->n_age);
+	}
+	return 0;
+}
+
 /* report_fp_cal - a calendar's every input to business time. */
 static void
 report_fp_cal(GChecksum *ck, const struct sla_calendar *cal)
