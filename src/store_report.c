@@ -11,6 +11,18 @@
 
 #include <string.h>
 
+/*
+ * The tickets a report or digest covers: those of the queues in Q or
+ * assigned to one of the people in M (both newline-separated, a
+ * manager's queues and the members of their teams); both NULL: every
+ * ticket.  Q, M: parameter references; QC, AC: the queue and assignee
+ * columns.
+ */
+#define STORE_SCOPE(Q, M, QC, AC)                                              \
+	"((" Q "::text IS NULL AND " M "::text IS NULL) OR " QC " = "          \
+	"ANY(string_to_array(" Q ", E'\\n')) OR " AC " = "                     \
+	"ANY(string_to_array(" M ", E'\\n')))"
+
 /* The SLA clock (004_sla.sql) next to each ticket: usable when the tick
  * has initialised it and replayed every change (no sla_change row left);
  * the changes table holds only the unreplayed ones, so it hashes small.
@@ -44,9 +56,10 @@
 	"WHERE t.created < to_timestamp($2) AND NOT t.history "                \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
 	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
-	"($3::text IS NULL OR t.queue = ANY(string_to_array($3, E'\\n'))) "    \
-	"AND ($4::text IS NULL OR "                                            \
-	"t.assignee = $4)"
+	"AND " STORE_SCOPE(                                                    \
+	    "$3", "$5", "t.queue",                                             \
+	    "t.assignee") " "                                                  \
+	                  "AND ($4::text IS NULL OR t.assignee = $4)"
 
 /*
  * Pre-counted rows: kind, sub, period (0 current, 1 previous), queue,
@@ -64,7 +77,7 @@
  * queue(s), newline-separated, $5 assignee (NULL: any).
  */
 /* the queue filter: one queue name or several, newline-separated */
-#define STORE_QUEUE_IN4 "t.queue = ANY(string_to_array($4, E'\\n'))"
+#define STORE_SCOPE4 STORE_SCOPE("$4", "$6", "t.queue", "t.assignee")
 /* clang-format off */
 static const char store_report_counts[] =
 	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "
@@ -73,7 +86,7 @@ static const char store_report_counts[] =
 	"message m WHERE m.direction = 'in' AND m.role = 'customer' AND "
 	"m.received >= to_timestamp($1) AND m.received < to_timestamp($3) "
 	"GROUP BY 1, 2) x JOIN ticket t ON t.id = x.ticket_id WHERE "
-	"($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
+	"" STORE_SCOPE4 " AND ($5::text IS NULL OR "
 	"t.assignee = $5) GROUP BY 1, 2, 3) "
 	/* 0: escalations by level */
 	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM "
@@ -81,15 +94,14 @@ static const char store_report_counts[] =
 	"to_timestamp($2) THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) "
 	"FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE e.action "
 	"LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= "
-	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
-	"OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR t.assignee = $5) "
+	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) "
 	"GROUP BY 2, 3, 4, 5 "
 	/* 1: ratings, 1 good, 2 okay, 3 bad */
 	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "
 	"THEN 2 ELSE 3 END, CASE WHEN r.at >= to_timestamp($2) THEN 0 ELSE 1 "
 	"END, t.queue, t.assignee, count(*) FROM csat_rating r JOIN ticket t "
 	"ON t.id = r.ticket_id WHERE r.at >= to_timestamp($1) AND r.at < "
-	"to_timestamp($3) AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND "
+	"to_timestamp($3) AND " STORE_SCOPE4 " AND "
 	"($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
 	/* 2: machine mail, with or without a ticket */
 	"UNION ALL SELECT 2, 0, CASE WHEN m.received >= to_timestamp($2) "
@@ -97,8 +109,8 @@ static const char store_report_counts[] =
 	"LEFT JOIN ticket t ON t.id = m.ticket_id WHERE m.direction = 'in' "
 	"AND m.role = 'other' AND m.class <> 'rating' AND m.received >= "
 	"to_timestamp($1) AND m.received < to_timestamp($3) AND "
-	"(($4::text IS NULL AND $5::text IS NULL) OR (t.id IS NOT NULL AND "
-	"($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
+	"(($4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL) OR (t.id IS NOT NULL AND "
+	"" STORE_SCOPE4 " AND ($5::text IS NULL OR "
 	"t.assignee = $5))) GROUP BY 2, 3, 4, 5 "
 	/* 3, 4: customer mails, tickets they came in on */
 	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "
@@ -107,14 +119,13 @@ static const char store_report_counts[] =
 	"UNION ALL SELECT 5, n.score, CASE WHEN n.at >= to_timestamp($2) "
 	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM nps_rating n "
 	"JOIN ticket t ON t.id = n.ticket_id WHERE n.at >= to_timestamp($1) "
-	"AND n.at < to_timestamp($3) AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") "
+	"AND n.at < to_timestamp($3) AND " STORE_SCOPE4 " "
 	"AND ($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
 	/* 6: thank-you replies that kept a ticket resolved (ingest) */
 	"UNION ALL SELECT 6, 0, CASE WHEN e.at >= to_timestamp($2) THEN 0 "
 	"ELSE 1 END, t.queue, t.assignee, count(*) FROM event e JOIN ticket "
 	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= "
-	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
-	"OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR t.assignee = $5) "
+	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) "
 	"GROUP BY 2, 3, 4, 5 "
 	/* 7: first responses per responder (017_responder.sql), counted
 	 * for the person who answered, whoever is assigned */
@@ -122,7 +133,7 @@ static const char store_report_counts[] =
 	"THEN 0 ELSE 1 END, t.queue, r.responder, count(*) FROM "
 	"ticket_response r JOIN ticket t ON t.id = r.ticket_id WHERE "
 	"r.first_at >= to_timestamp($1) AND r.first_at < to_timestamp($3) "
-	"AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
+	"AND " STORE_SCOPE4 " AND ($5::text IS NULL OR "
 	"r.responder = $5) GROUP BY 2, 3, 4, 5";
 /* clang-format on */
 
@@ -231,7 +242,7 @@ static int
 store_report_fetch_tickets(struct store *st, struct report *r,
                            const char *const *vals)
 {
-	return store_report_cursor(st, STORE_REPORT_TICKETS, 4, vals,
+	return store_report_cursor(st, STORE_REPORT_TICKETS, 5, vals,
 	                           store_report_add_rows, r);
 }
 
@@ -240,7 +251,7 @@ static int
 store_report_fetch_counts(struct store *st, struct report *r,
                           const char *const *vals)
 {
-	PGresult *res = store_query(st, store_report_counts, 5, vals);
+	PGresult *res = store_query(st, store_report_counts, 6, vals);
 	int rc = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -425,8 +436,7 @@ static const char store_kpi_sql[] =
 	STORE_KPI_PERIOD("$2::bigint", "$3::bigint") ", "
 	STORE_KPI_PERIOD("$1::bigint", "$2::bigint") " FROM report_fact "
 	"WHERE cr_t < to_timestamp($3) AND (rs_t IS NULL OR rs_t >= "
-	"to_timestamp($1)) AND NOT history AND ($4::text IS NULL OR queue = "
-	"ANY(string_to_array($4, E'\\n'))) AND ($5::text IS NULL OR agent = "
+	"to_timestamp($1)) AND NOT history AND " STORE_SCOPE("$4", "$6", "queue", "agent") " AND ($5::text IS NULL OR agent = "
 	"$5) GROUP BY queue, agent";
 /* clang-format on */
 
@@ -455,7 +465,7 @@ store_int_array(PGresult *res, int i, int c, GArray *a)
 static int
 store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 {
-	PGresult *res = store_query(st, store_kpi_sql, 5, vals);
+	PGresult *res = store_query(st, store_kpi_sql, 6, vals);
 	GArray *a[3];
 	int rc = 0;
 
@@ -515,11 +525,13 @@ store_report_worst(struct store *st, struct report *r, const char *const *vals)
 	    "f.rs_t >= to_timestamp($1::bigint - 1) AND f.rs_t < "
 	    "to_timestamp($2::bigint + 1) AND "
 	    "f.over IS NOT NULL AND f.cr_t < to_timestamp($2) AND NOT "
-	    "f.history AND ($3::text IS NULL OR f.queue = "
-	    "ANY(string_to_array($3, E'\\n'))) AND ($4::text IS NULL OR "
-	    "f.agent = $4) "
-	    "ORDER BY f.over DESC, f.ticket_id LIMIT " G_STRINGIFY(REPORT_TOP),
-	    4, vals);
+	    "f.history AND " STORE_SCOPE(
+	        "$3", "$5", "f.queue",
+	        "f.agent") " AND ($4::text IS NULL OR "
+	                   "f.agent = $4) "
+	                   "ORDER BY f.over DESC, f.ticket_id "
+	                   "LIMIT " G_STRINGIFY(REPORT_TOP),
+	    5, vals);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "report");
@@ -543,13 +555,17 @@ store_report_worst(struct store *st, struct report *r, const char *const *vals)
  * backlog at `to` (its clocks at `to`, the oldest) through C. */
 static int
 store_report_fast(struct store *st, struct report *r, const char *queue,
-                  const char *agent)
+                  const char *agent, const char *members)
 {
 	char a[24], b[24], c[24];
-	const char *kv[] = {store_i64(a, r->prev_from), store_i64(b, r->p.from),
-	                    store_i64(c, r->p.to), queue, agent};
-	const char *wv[] = {kv[1], kv[2], queue, agent};
-	const char *ov[] = {kv[2], queue, agent};
+	const char *kv[] = {store_i64(a, r->prev_from),
+	                    store_i64(b, r->p.from),
+	                    store_i64(c, r->p.to),
+	                    queue,
+	                    agent,
+	                    members};
+	const char *wv[] = {kv[1], kv[2], queue, agent, members};
+	const char *ov[] = {kv[2], queue, agent, members};
 	int rc;
 
 	if ((rc = store_report_refresh(st, r)) < 0 ||
@@ -564,19 +580,20 @@ store_report_fast(struct store *st, struct report *r, const char *queue,
 	    "WHERE t.created < to_timestamp($1::bigint + 1) AND "
 	    "((t.resolved_at IS NULL AND t.closed_at IS NULL) "
 	    "OR COALESCE(t.resolved_at, t.closed_at) >= "
-	    "to_timestamp($1::bigint - 1)) AND NOT t.history AND ($2::text "
-	    "IS NULL OR t.queue = ANY(string_to_array($2, E'\\n'))) AND "
-	    "($3::text IS NULL OR t.assignee = $3)",
-	    3, ov, store_report_add_open, r);
+	    "to_timestamp($1::bigint - 1)) AND NOT t.history AND " STORE_SCOPE(
+	        "$2", "$4", "t.queue",
+	        "t.assignee") " AND "
+	                      "($3::text IS NULL OR t.assignee = $3)",
+	    4, ov, store_report_add_open, r);
 }
 
 int
 store_report_load(struct store *st, struct report *r, const char *queue,
-                  const char *agent)
+                  const char *agent, const char *members)
 {
 	char a[24], b[24], c[24];
 	const char *tv[] = {store_i64(a, r->prev_from), store_i64(b, r->p.to),
-	                    queue, agent};
+	                    queue, agent, members};
 	const char *cv[] = {tv[0], store_i64(c, r->p.from), tv[1], queue,
 	                    agent};
 	bool own_tx =
@@ -603,8 +620,9 @@ store_report_load(struct store *st, struct report *r, const char *queue,
 	    (rc = store_cmd(st, "SET LOCAL random_page_cost = 1.1")) < 0 ||
 	    (rc = store_cmd(st, "SET LOCAL jit = off")) < 0)
 		goto out;
-	if ((rc = r->p.unrolled ? store_report_fetch_tickets(st, r, tv)
-	                        : store_report_fast(st, r, queue, agent)) < 0)
+	if ((rc = r->p.unrolled
+	              ? store_report_fetch_tickets(st, r, tv)
+	              : store_report_fast(st, r, queue, agent, members)) < 0)
 		goto out;
 	rc = store_report_fetch_counts(st, r, cv);
 out:
@@ -734,9 +752,8 @@ store_digest_claim(struct store *st, const char *schedule, gint64 start,
 /* ---- the digest's "needs you" and workload lists ------------------- */
 
 /* $1: queues (newline-separated) or NULL for all */
-#define STORE_DIGEST_QUEUES                                                    \
-	"($1::text IS NULL OR t.queue = ANY(string_to_array($1, E'\\n')))"
-#define STORE_DIGEST_WHO "COALESCE(t.requester_name, t.requester)"
+#define STORE_DIGEST_QUEUES STORE_SCOPE("$1", "$4", "t.queue", "t.assignee")
+#define STORE_DIGEST_WHO    "COALESCE(t.requester_name, t.requester)"
 
 /*
  * Breached / warned SLA targets of open tickets as of the tick's last
@@ -780,16 +797,17 @@ static const char store_digest_needs_sql[] =
     " ORDER BY 7, 2 LIMIT 5)";
 
 int
-store_digest_needs(struct store *st, const char *queues, gint64 since,
-                   gint64 until, GPtrArray *out)
+store_digest_needs(struct store *st, const char *queues, const char *members,
+                   gint64 since, gint64 until, GPtrArray *out)
 {
 	char a[24], b[24];
-	const char *vals[] = {queues, store_i64(a, since), store_i64(b, until)};
+	const char *vals[] = {queues, store_i64(a, since), store_i64(b, until),
+	                      members};
 	PGresult *res;
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = store_query(st, store_digest_needs_sql, 3, vals);
+	res = store_query(st, store_digest_needs_sql, 4, vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "digest needs");
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -840,17 +858,18 @@ store_digest_load_row(GPtrArray *out, const char *agent)
 }
 
 int
-store_digest_load(struct store *st, const char *queues, gint64 from, gint64 to,
-                  GPtrArray *out, gint64 *unassigned_r)
+store_digest_load(struct store *st, const char *queues, const char *members,
+                  gint64 from, gint64 to, GPtrArray *out, gint64 *unassigned_r)
 {
 	char a[24], b[24];
-	const char *vals[] = {queues, store_i64(a, from), store_i64(b, to)};
+	const char *vals[] = {queues, store_i64(a, from), store_i64(b, to),
+	                      members};
 	PGresult *res;
 
 	*unassigned_r = 0;
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = store_query(st, store_digest_load_sql, 3, vals);
+	res = store_query(st, store_digest_load_sql, 4, vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "digest workload");
 	for (int i = 0; i < PQntuples(res); i++) {

@@ -313,6 +313,77 @@ def test_manager_sees_only_their_queue(make_world):
     assert sv["created"][6] == 3
 
 
+def test_manager_sees_only_their_teams(make_world):
+    """people.*.teams: a manager of team L1 gets the tickets assigned to
+    the people of L1, in any queue, and nothing else; one with a queue
+    and a team gets either; the figures are those of that scope."""
+    tina, quinn = "tina" + uuid.uuid4().hex[:6], "quinn" + uuid.uuid4().hex[:6]
+    billing = "billing" + uuid.uuid4().hex[:6]
+    people = ('{ address = "alice@example.com"; team = "L1"; }, '
+              '{ address = "bob@example.com"; team = "L2"; }, '
+              '{ address = "carol@example.com"; team = "L1"; }, '
+              '{ address = "%s@example.com"; name = "Tina"; role = "manager"; '
+              'teams = [ "L1" ]; }, '
+              '{ address = "%s@example.com"; name = "Quinn"; role = "manager"; '
+              'queues = [ "billing" ]; teams = [ "L2" ]; }' % (tina, quinn))
+    w = make_world(people=people,
+                   extra=ALWAYS + 'queues = ( { name = "support"; }, { name = "billing"; '
+                   'user = "%s"; subject_tag = "Billing"; } );\n' % billing)
+    d = (datetime.datetime.now(datetime.timezone.utc).date()
+         - datetime.timedelta(days=1)).isoformat()
+    w.sql("""INSERT INTO ticket (id, queue, subject, requester, status, assignee, created,
+                                 last_customer_at) VALUES
+             (5001, 'support', 'Alice support', 'a@c.example', 'open', 'alice@example.com',
+              '%(d)s 09:00Z', '%(d)s 09:00Z'),
+             (5002, 'support', 'Bob support', 'b@c.example', 'open', 'bob@example.com',
+              '%(d)s 10:00Z', '%(d)s 10:00Z'),
+             (5003, 'billing', 'Carol billing', 'c@c.example', 'open', 'carol@example.com',
+              '%(d)s 11:00Z', '%(d)s 11:00Z'),
+             (5004, 'support', 'Nobody support', 'd@c.example', 'open', NULL,
+              '%(d)s 12:00Z', '%(d)s 12:00Z'),
+             (5005, 'billing', 'Nobody billing', 'e@c.example', 'open', NULL,
+              '%(d)s 13:00Z', '%(d)s 13:00Z');
+          INSERT INTO csat_rating (ticket_id, rating, comment, at) VALUES
+             (5002, 'bad', 'bob ticket comment', now() - interval '1 hour'),
+             (5001, 'bad', 'alice ticket comment', now() - interval '1 hour');
+          """ % {"d": d})
+    _append_conf(w, REPORT)
+    w.once()
+    t = [m for m in w.inbox(tina) if "support report" in m["Subject"]]
+    q = [m for m in w.inbox(quinn) if "support report" in m["Subject"]]
+    assert len(t) == 1 and len(q) == 1
+    tt, qt = _part(t[0], "text/plain"), _part(q[0], "text/plain")
+    assert "For: team L1" in tt
+    assert "For: queue billing and team L2" in qt
+    # team L1: alice's and carol's tickets, whatever their queue
+    assert "#5001" in tt and "#5003" in tt
+    assert "#5002" not in tt and "#5004" not in tt and "#5005" not in tt
+    assert "alice ticket comment" in tt and "bob ticket comment" not in tt
+    # billing or team L2: carol's billing ticket, the unassigned billing
+    # one, bob's support ticket; not alice's support ticket
+    assert "#5002" in qt and "#5003" in qt and "#5005" in qt
+    assert "#5001" not in qt and "#5004" not in qt
+    assert "bob ticket comment" in qt and "alice ticket comment" not in qt
+    # the trend's last day counts the same scope
+    tv = _values(_part(t[0], "text/html"))
+    qv = _values(_part(q[0], "text/html"))
+    assert tv["created"][6] == 2 and qv["created"][6] == 3
+    # workload: only the team's people (and the scope's unassigned)
+    th = _part(t[0], "text/html")
+    assert "alice@example.com" in th and "bob@example.com" not in th
+
+    # a team nobody is in is a config error with file:line
+    _append_conf(w, "")
+    conf = open(w.conf).read().replace('teams = [ "L1" ]', 'teams = [ "L9" ]')
+    with open(w.conf, "w") as f:
+        f.write(conf)
+    p = w.ctl("status", check=False)
+    assert p.returncode != 0
+    err = p.stderr.decode()
+    assert re.search(r"%s:\d+: people\.teams: no person has team = \"L9\"" %
+                     re.escape(w.conf), err), err
+
+
 def _send(w, frm, subject, body, headers=()):
     """Compose the mail a mailto: link describes and send it through the
     stack's OpenSMTPD to the support mailbox, like a mail client would."""
