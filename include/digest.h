@@ -84,6 +84,13 @@ int digest_render(const struct cfg *cfg, struct store *st, gint64 from,
                   gint64 to, gint64 now, const struct digest_scope *sc,
                   const char *title, GString *text, GString *html);
 
+/* digest_render_page - `tickctl report --html`: digest_render's page
+ * plus the period's own charts (digestview.h: volume by day, every KPI
+ * per queue and per agent).  0 or -E. */
+int digest_render_page(const struct cfg *cfg, struct store *st, gint64 from,
+                       gint64 to, gint64 now, const struct digest_scope *sc,
+                       const char *title, GString *html);
+
 /* digest_compose - one manager's digest mail of [from, to) for the
  * queues in the person's `queues` and the tickets of the people in
  * their `teams` (everything when both are unset): multipart/

@@ -54,6 +54,17 @@ int store_nps_rate(struct store *st, gint64 ticket, int score, const char *from,
 int store_digest_claim(struct store *st, const char *schedule, gint64 start,
                        gint64 end);
 
+/*
+ * store_report_volume - tickets created and resolved in each of the n
+ * buckets [bounds[i], bounds[i + 1]) (ascending unix seconds, n + 1
+ * bounds) into created[n] and resolved[n], counted as the report counts
+ * them (stored facts, which a store_report_load just before brought up
+ * to date); queues/members as for store_digest_needs.  0 or -E.
+ */
+int store_report_volume(struct store *st, const char *queues,
+                        const char *members, const gint64 *bounds, size_t n,
+                        gint64 *created, gint64 *resolved);
+
 /* ---- the managers' digest lists (digest.c, digestview.h) ---- */
 /*
  * store_digest_needs - append struct digestview_item* (the caller frees

@@ -1202,8 +1202,8 @@ ctl_report_html(struct ctl *c, const char *path, gint64 from, gint64 to,
 
 	struct digest_scope sc = {.queues = queue};
 
-	if (digest_render(c->cfg, c->st, from, to, now, &sc, title, NULL,
-	                  page) < 0) {
+	if (digest_render_page(c->cfg, c->st, from, to, now, &sc, title, page) <
+	    0) {
 		fprintf(stderr, "tickctl: report: %s\n", store_error(c->st));
 		return EX_SOFTWARE;
 	}

@@ -293,10 +293,93 @@ digest_scope_label(const struct digest_scope *sc)
 	return g_string_free(out, FALSE);
 }
 
+/* The report page's volume chart: local days of the report's zone from
+ * `from` (the first may be partial) to `to`, weeks when that is more than
+ * DIGEST_VOL_DAYS days. */
+#define DIGEST_VOL_DAYS 92
+#define DIGEST_VOL_MAX  (DIGEST_VOL_DAYS + 2)
+
+struct digest_volume {
+	gint64 bounds[DIGEST_VOL_MAX + 1];
+	gint64 created[DIGEST_VOL_MAX], resolved[DIGEST_VOL_MAX];
+	char *label[DIGEST_VOL_MAX];
+	size_t n;
+};
+
+static void
+digest_volume_clear(struct digest_volume *vol)
+{
+	for (size_t i = 0; i < vol->n; i++)
+		g_free(vol->label[i]);
+	vol->n = 0;
+}
+
+/* digest_volume_load - the buckets of [from, to) and their counts. */
+static int
+digest_volume_load(GTimeZone *tz, struct store *st,
+                   const struct digest_scope *sc, gint64 from, gint64 to,
+                   struct digest_volume *vol)
+{
+	int step = to - from > DIGEST_VOL_DAYS * (gint64)86400 ? 7 : 1;
+	gint64 b = from;
+
+	vol->n = 0;
+	while (b < to && vol->n < DIGEST_VOL_MAX) {
+		g_autoptr(GDateTime) u = g_date_time_new_from_unix_utc(b);
+		g_autoptr(GDateTime) l =
+		    u ? g_date_time_to_timezone(u, tz) : NULL;
+		g_autoptr(GDateTime) day = NULL, next = NULL;
+		gint64 e;
+
+		if (l == NULL)
+			return -EINVAL;
+		day = g_date_time_new(tz, g_date_time_get_year(l),
+		                      g_date_time_get_month(l),
+		                      g_date_time_get_day_of_month(l), 0, 0, 0);
+		next = day ? g_date_time_add_days(day, step) : NULL;
+		if (next == NULL)
+			return -EINVAL;
+		e = MIN(g_date_time_to_unix(next), to);
+		if (e <= b)
+			e = b + 86400; /* a zone that skips midnight */
+		vol->bounds[vol->n] = b;
+		vol->label[vol->n] = g_date_time_format(l, "%Y-%m-%d");
+		vol->n++;
+		b = MIN(e, to);
+	}
+	vol->bounds[vol->n] = b;
+	return store_report_volume(st, sc ? sc->queues : NULL,
+	                           sc ? sc->members : NULL, vol->bounds, vol->n,
+	                           vol->created, vol->resolved);
+}
+
+static int digest_render_view(const struct cfg *cfg, struct store *st,
+                              gint64 from, gint64 to, gint64 now,
+                              const struct digest_scope *sc, const char *title,
+                              GString *text, GString *html, bool full);
+
 int
 digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
               gint64 now, const struct digest_scope *sc, const char *title,
               GString *text, GString *html)
+{
+	return digest_render_view(cfg, st, from, to, now, sc, title, text, html,
+	                          false);
+}
+
+int
+digest_render_page(const struct cfg *cfg, struct store *st, gint64 from,
+                   gint64 to, gint64 now, const struct digest_scope *sc,
+                   const char *title, GString *html)
+{
+	return digest_render_view(cfg, st, from, to, now, sc, title, NULL, html,
+	                          true);
+}
+
+static int
+digest_render_view(const struct cfg *cfg, struct store *st, gint64 from,
+                   gint64 to, gint64 now, const struct digest_scope *sc,
+                   const char *title, GString *text, GString *html, bool full)
 {
 	const char *queues = sc ? sc->queues : NULL;
 	const char *members = sc ? sc->members : NULL;
@@ -315,6 +398,9 @@ digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	bool weekly = to - from >= 6 * 86400;
 	size_t n = weekly ? 8 : 7;
 	struct digestview v = {.title = title, .now = now};
+	struct report *whole = NULL;
+	struct sla_policy wpol;
+	struct digest_volume *vol = NULL;
 	int rc = 0;
 
 	if (tz == NULL)
@@ -335,6 +421,20 @@ digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	if (rc == 0)
 		rc = store_digest_load(st, queues, members, from, to, load,
 		                       &v.unassigned);
+	/* the report page: the period itself per queue and agent (its
+	 * facts refreshed by that load), and its volume per day */
+	if (rc == 0 && full)
+		rc = digest_report(cfg, st, from, to, queues, NULL, members,
+		                   false, &wpol, &whole);
+	if (rc == 0 && full) {
+		vol = g_new0(struct digest_volume, 1);
+		rc = digest_volume_load(tz, st, sc, from, to, vol);
+		v.full = whole;
+		v.vol_created = vol->created;
+		v.vol_resolved = vol->resolved;
+		v.vol_label = (const char *const *)vol->label;
+		v.n_vol = vol->n;
+	}
 	if (rc < 0)
 		goto out;
 	digest_link_items(cfg, items);
@@ -355,6 +455,11 @@ out:
 	for (size_t i = 0; i < n; i++) {
 		report_free(&reps[i]);
 		g_free(labels[i]);
+	}
+	report_free(&whole);
+	if (vol != NULL) {
+		digest_volume_clear(vol);
+		g_free(vol);
 	}
 	return rc;
 }

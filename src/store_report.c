@@ -594,8 +594,8 @@ store_report_load(struct store *st, struct report *r, const char *queue,
 	char a[24], b[24], c[24];
 	const char *tv[] = {store_i64(a, r->prev_from), store_i64(b, r->p.to),
 	                    queue, agent, members};
-	const char *cv[] = {tv[0], store_i64(c, r->p.from), tv[1], queue,
-	                    agent};
+	const char *cv[] = {
+	    tv[0], store_i64(c, r->p.from), tv[1], queue, agent, members};
 	bool own_tx =
 	    st->conn != NULL && PQtransactionStatus(st->conn) == PQTRANS_IDLE;
 	int rc;
@@ -633,6 +633,68 @@ out:
 			store_rollback(st);
 	}
 	return rc;
+}
+
+/* Tickets created and resolved per bucket of $1 (ascending bounds,
+ * width_bucket: [b[i-1], b[i]) is bucket i), from the facts and by the
+ * rounded seconds, as the report's created and resolved; $2/$3 the
+ * first and last bound; $4 queues, $5 members (STORE_SCOPE).  The exact
+ * times with a second of margin let the indexes of 015 serve. */
+static const char store_volume_sql[] =
+    "SELECT 0, width_bucket(cr, $1::bigint[]), count(*) FROM report_fact "
+    "WHERE cr_t >= to_timestamp($2::bigint - 1) AND cr_t < "
+    "to_timestamp($3::bigint + 1) AND cr >= $2::bigint AND cr < $3::bigint "
+    "AND NOT history AND " STORE_SCOPE(
+        "$4", "$5", "queue",
+        "agent") " GROUP BY 2 UNION ALL SELECT 1, width_bucket(rs, "
+                 "$1::bigint[]), "
+                 "count(*) FROM report_fact WHERE rs_t >= "
+                 "to_timestamp($2::bigint - 1) "
+                 "AND rs_t < to_timestamp($3::bigint + 1) AND rs <> 0 AND rs "
+                 ">= "
+                 "$2::bigint AND rs < $3::bigint AND NOT history "
+                 "AND " STORE_SCOPE("$4", "$5", "queue", "agent") " GROUP BY 2";
+
+int
+store_report_volume(struct store *st, const char *queues, const char *members,
+                    const gint64 *bounds, size_t n, gint64 *created,
+                    gint64 *resolved)
+{
+	g_autoptr(GString) arr = g_string_new("{");
+	char a[24], b[24];
+	const char *vals[5];
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i <= n; i++)
+		g_string_append_printf(arr, "%s%" G_GINT64_FORMAT, i ? "," : "",
+		                       bounds[i]);
+	g_string_append_c(arr, '}');
+	vals[0] = arr->str;
+	vals[1] = store_i64(a, bounds[0]);
+	vals[2] = store_i64(b, bounds[n]);
+	vals[3] = queues;
+	vals[4] = members;
+	memset(created, 0, n * sizeof(*created));
+	memset(resolved, 0, n * sizeof(*resolved));
+	res = store_query(st, store_volume_sql, 5, vals);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report volume");
+	for (int i = 0; i < PQntuples(res); i++) {
+		gint64 k = store_col(res, i, 1);
+
+		if (k < 1 || k > (gint64)n)
+			continue; /* cannot happen: the WHERE bounds it */
+		if (store_col(res, i, 0) == 0)
+			created[k - 1] = store_col(res, i, 2);
+		else
+			resolved[k - 1] = store_col(res, i, 2);
+	}
+	PQclear(res);
+	return 0;
 }
 
 /* ---- CSAT and digests ---- */
