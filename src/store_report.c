@@ -74,67 +74,109 @@
  * instead of a sort for count(DISTINCT ticket).  Kind 5 is grouped by
  * the responder, not the assignee.  $1..$3:
  * the previous period's start, the current one's start, its end; $4
- * queue(s), newline-separated, $5 assignee (NULL: any).
+ * queue(s), newline-separated, $5 assignee (NULL: any), $6 members
+ * (STORE_SCOPE).  Kinds 3 and 4 (customer mails) come first, as a WITH
+ * of one of two forms: STORE_CM_UNROLLED from every mail (the reference
+ * path), STORE_CM_FACTS from the facts' per-ticket mail columns (022).
  */
-/* the queue filter: one queue name or several, newline-separated */
 #define STORE_SCOPE4 STORE_SCOPE("$4", "$6", "t.queue", "t.assignee")
 /* clang-format off */
-static const char store_report_counts[] =
-	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "
-	"count(*) AS tickets FROM (SELECT m.ticket_id, CASE WHEN m.received "
-	">= to_timestamp($2) THEN 0 ELSE 1 END AS p, count(*) AS n FROM "
-	"message m WHERE m.direction = 'in' AND m.role = 'customer' AND "
-	"m.received >= to_timestamp($1) AND m.received < to_timestamp($3) "
-	"GROUP BY 1, 2) x JOIN ticket t ON t.id = x.ticket_id WHERE "
-	"" STORE_SCOPE4 " AND ($5::text IS NULL OR "
+#define STORE_CM_UNROLLED                                                      \
+	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "     \
+	"count(*) AS tickets FROM (SELECT m.ticket_id, CASE WHEN m.received "  \
+	">= to_timestamp($2) THEN 0 ELSE 1 END AS p, count(*) AS n FROM "      \
+	"message m WHERE m.direction = 'in' AND m.role = 'customer' AND "      \
+	"m.received >= to_timestamp($1) AND m.received < to_timestamp($3) "    \
+	"GROUP BY 1, 2) x JOIN ticket t ON t.id = x.ticket_id WHERE "          \
+	STORE_SCOPE4 " AND ($5::text IS NULL OR "                              \
 	"t.assignee = $5) GROUP BY 1, 2, 3) "
-	/* 0: escalations by level */
-	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM "
-	"'^level ([0-9]{1,6})')::int, 1), 99), CASE WHEN e.at >= "
-	"to_timestamp($2) THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) "
-	"FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE e.action "
-	"LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= "
-	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) "
-	"GROUP BY 2, 3, 4, 5 "
-	/* 1: ratings, 1 good, 2 okay, 3 bad */
-	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "
-	"THEN 2 ELSE 3 END, CASE WHEN r.at >= to_timestamp($2) THEN 0 ELSE 1 "
-	"END, t.queue, t.assignee, count(*) FROM csat_rating r JOIN ticket t "
-	"ON t.id = r.ticket_id WHERE r.at >= to_timestamp($1) AND r.at < "
-	"to_timestamp($3) AND " STORE_SCOPE4 " AND "
+/*
+ * The same from the facts (in the same snapshot, just refreshed): a
+ * ticket whose customer mails all lie inside a period counts cm_n mails
+ * there, one whose mails all lie outside nothing; only a ticket with
+ * mails on both sides of a period's start or end has its mails counted
+ * (message_ticket_idx).  The facts' queue and agent are the ticket's.
+ */
+#define STORE_CM_FACTS                                                         \
+	"WITH c2 AS (SELECT queue, agent, sum(n0) AS m0, count(*) FILTER "     \
+	"(WHERE n0 > 0) AS t0, sum(n1) AS m1, count(*) FILTER (WHERE n1 > 0) " \
+	"AS t1 FROM (SELECT f.queue, f.agent, " STORE_CM_N("$2", "$3") " AS "  \
+	"n0, " STORE_CM_N("$1", "$2") " AS n1 FROM report_fact f WHERE "       \
+	"f.cm_n > 0 AND f.cm_last >= to_timestamp($1) AND f.cm_first < "       \
+	"to_timestamp($3) AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")  \
+	" AND ($5::text IS NULL OR f.agent = $5)) x GROUP BY 1, 2), cm AS "    \
+	"(SELECT 0 AS p, queue, agent AS assignee, m0 AS mails, t0 AS "        \
+	"tickets FROM c2 WHERE t0 > 0 UNION ALL SELECT 1, queue, agent, m1, "  \
+	"t1 FROM c2 WHERE t1 > 0) "
+/* a fact's customer mails in [A, B) */
+#define STORE_CM_N(A, B)                                                       \
+	"CASE WHEN f.cm_n = 0 THEN 0 WHEN f.cm_first >= to_timestamp(" A ") "  \
+	"AND f.cm_last < to_timestamp(" B ") THEN f.cm_n WHEN f.cm_last < "    \
+	"to_timestamp(" A ") OR f.cm_first >= to_timestamp(" B ") THEN 0 "     \
+	"ELSE (SELECT count(*) FROM message m WHERE m.ticket_id = "            \
+	"f.ticket_id AND m.direction = 'in' AND m.role = 'customer' AND "      \
+	"m.received >= to_timestamp(" A ") AND m.received < to_timestamp(" B   \
+	")) END"
+/* 1: ratings from the facts (one per ticket) */
+#define STORE_CSAT_FACTS                                                       \
+	"UNION ALL SELECT 1, f.csat, CASE WHEN f.csat_at >= to_timestamp($2) " \
+	"THEN 0 ELSE 1 END, f.queue, f.agent, count(*) FROM report_fact f "    \
+	"WHERE f.csat_at >= to_timestamp($1) AND f.csat_at < "                 \
+	"to_timestamp($3) AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")  \
+	" AND ($5::text IS NULL OR f.agent = $5) GROUP BY 2, 3, 4, 5 "
+/* 1: ratings, 1 good, 2 okay, 3 bad */
+#define STORE_CSAT_UNROLLED                                                    \
+	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "    \
+	"THEN 2 ELSE 3 END, CASE WHEN r.at >= to_timestamp($2) THEN 0 ELSE 1 " \
+	"END, t.queue, t.assignee, count(*) FROM csat_rating r JOIN ticket t " \
+	"ON t.id = r.ticket_id WHERE r.at >= to_timestamp($1) AND r.at < "     \
+	"to_timestamp($3) AND " STORE_SCOPE4 " AND "                           \
 	"($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
-	/* 2: machine mail, with or without a ticket */
-	"UNION ALL SELECT 2, 0, CASE WHEN m.received >= to_timestamp($2) "
-	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM message m "
-	"LEFT JOIN ticket t ON t.id = m.ticket_id WHERE m.direction = 'in' "
-	"AND m.role = 'other' AND m.class <> 'rating' AND m.received >= "
-	"to_timestamp($1) AND m.received < to_timestamp($3) AND "
-	"(($4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL) OR (t.id IS NOT NULL AND "
-	"" STORE_SCOPE4 " AND ($5::text IS NULL OR "
-	"t.assignee = $5))) GROUP BY 2, 3, 4, 5 "
-	/* 3, 4: customer mails, tickets they came in on */
-	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "
-	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm "
-	/* 5: NPS answers by score */
-	"UNION ALL SELECT 5, n.score, CASE WHEN n.at >= to_timestamp($2) "
-	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM nps_rating n "
-	"JOIN ticket t ON t.id = n.ticket_id WHERE n.at >= to_timestamp($1) "
-	"AND n.at < to_timestamp($3) AND " STORE_SCOPE4 " "
-	"AND ($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
-	/* 6: thank-you replies that kept a ticket resolved (ingest) */
-	"UNION ALL SELECT 6, 0, CASE WHEN e.at >= to_timestamp($2) THEN 0 "
-	"ELSE 1 END, t.queue, t.assignee, count(*) FROM event e JOIN ticket "
-	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= "
-	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) "
-	"GROUP BY 2, 3, 4, 5 "
-	/* 7: first responses per responder (017_responder.sql), counted
-	 * for the person who answered, whoever is assigned */
-	"UNION ALL SELECT 7, 0, CASE WHEN r.first_at >= to_timestamp($2) "
-	"THEN 0 ELSE 1 END, t.queue, r.responder, count(*) FROM "
-	"ticket_response r JOIN ticket t ON t.id = r.ticket_id WHERE "
-	"r.first_at >= to_timestamp($1) AND r.first_at < to_timestamp($3) "
-	"AND " STORE_SCOPE4 " AND ($5::text IS NULL OR "
-	"r.responder = $5) GROUP BY 2, 3, 4, 5";
+#define STORE_COUNTS_REST                                                      \
+	/* 0: escalations by level */ \
+	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM " \
+	"'^level ([0-9]{1,6})')::int, 1), 99), CASE WHEN e.at >= " \
+	"to_timestamp($2) THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) " \
+	"FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE e.action " \
+	"LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= " \
+	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) " \
+	"GROUP BY 2, 3, 4, 5 " \
+	/* 2: machine mail, with or without a ticket */ \
+	"UNION ALL SELECT 2, 0, CASE WHEN m.received >= to_timestamp($2) " \
+	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM message m " \
+	"LEFT JOIN ticket t ON t.id = m.ticket_id WHERE m.direction = 'in' " \
+	"AND m.role = 'other' AND m.class <> 'rating' AND m.received >= " \
+	"to_timestamp($1) AND m.received < to_timestamp($3) AND " \
+	"(($4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL) OR (t.id IS NOT NULL AND " \
+	"" STORE_SCOPE4 " AND ($5::text IS NULL OR " \
+	"t.assignee = $5))) GROUP BY 2, 3, 4, 5 " \
+	/* 3, 4: customer mails, tickets they came in on */ \
+	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm " \
+	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm " \
+	/* 5: NPS answers by score */ \
+	"UNION ALL SELECT 5, n.score, CASE WHEN n.at >= to_timestamp($2) " \
+	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM nps_rating n " \
+	"JOIN ticket t ON t.id = n.ticket_id WHERE n.at >= to_timestamp($1) " \
+	"AND n.at < to_timestamp($3) AND " STORE_SCOPE4 " " \
+	"AND ($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 " \
+	/* 6: thank-you replies that kept a ticket resolved (ingest) */ \
+	"UNION ALL SELECT 6, 0, CASE WHEN e.at >= to_timestamp($2) THEN 0 " \
+	"ELSE 1 END, t.queue, t.assignee, count(*) FROM event e JOIN ticket " \
+	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= " \
+	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) " \
+	"GROUP BY 2, 3, 4, 5 " \
+	/* 7: first responses per responder (017_responder.sql), counted \
+	 * for the person who answered, whoever is assigned */ \
+	"UNION ALL SELECT 7, 0, CASE WHEN r.first_at >= to_timestamp($2) " \
+	"THEN 0 ELSE 1 END, t.queue, r.responder, count(*) FROM " \
+	"ticket_response r JOIN ticket t ON t.id = r.ticket_id WHERE " \
+	"r.first_at >= to_timestamp($1) AND r.first_at < to_timestamp($3) " \
+	"AND " STORE_SCOPE4 " AND ($5::text IS NULL OR " \
+	"r.responder = $5) GROUP BY 2, 3, 4, 5 "
+static const char store_report_counts_unrolled[] =
+	STORE_CM_UNROLLED STORE_COUNTS_REST STORE_CSAT_UNROLLED;
+static const char store_report_counts_facts[] =
+	STORE_CM_FACTS STORE_COUNTS_REST STORE_CSAT_FACTS;
 /* clang-format on */
 
 #define STORE_REPORT_FETCH 20000
@@ -251,7 +293,10 @@ static int
 store_report_fetch_counts(struct store *st, struct report *r,
                           const char *const *vals)
 {
-	PGresult *res = store_query(st, store_report_counts, 6, vals);
+	PGresult *res = store_query(st,
+	                            r->p.unrolled ? store_report_counts_unrolled
+	                                          : store_report_counts_facts,
+	                            6, vals);
 	int rc = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -295,7 +340,9 @@ store_report_fact_batch(struct store *st, PGresult *res, void *ud)
 	    "what)), d AS (DELETE FROM report_stale s USING v WHERE "
 	    "s.ticket_id = v.id) INSERT INTO report_fact (ticket_id, queue, "
 	    "agent, history, cr_t, rs_t, cr, fr, rs, frt_b, res_b, met, fcr, "
-	    "reopened, over, what) SELECT t.id, t.queue, t.assignee, "
+	    "reopened, over, what, cm_first, cm_last, cm_n, csat, csat_at) "
+	    "SELECT t.id, "
+	    "t.queue, t.assignee, "
 	    "t.history, "
 	    "t.created, COALESCE(t.resolved_at, t.closed_at), extract(epoch "
 	    "FROM t.created)::bigint, COALESCE(extract(epoch FROM "
@@ -303,14 +350,22 @@ store_report_fact_batch(struct store *st, PGresult *res, void *ud)
 	    "COALESCE(t.resolved_at, t.closed_at))::bigint, 0), "
 	    "NULLIF(v.frt_b, -1), NULLIF(v.res_b, -1), NULLIF(v.met, "
 	    "-1)::boolean, v.fcr::boolean, v.reopened::boolean, "
-	    "NULLIF(v.over, -1), v.what FROM v JOIN ticket t ON t.id = v.id "
+	    "NULLIF(v.over, -1), v.what, cm.f, cm.l, cm.n, CASE r.rating WHEN "
+	    "'good' THEN 1 WHEN 'okay' THEN 2 WHEN 'bad' THEN 3 END, r.at "
+	    "FROM v JOIN ticket t ON t.id = v.id LEFT JOIN csat_rating r ON "
+	    "r.ticket_id = t.id CROSS JOIN LATERAL (SELECT min(m.received) AS "
+	    "f, max(m.received) AS l, count(*) AS n FROM message m WHERE "
+	    "m.ticket_id = t.id AND m.direction = 'in' AND m.role = "
+	    "'customer') cm "
 	    "ON CONFLICT (ticket_id) DO UPDATE SET queue = EXCLUDED.queue, "
 	    "agent = EXCLUDED.agent, history = EXCLUDED.history, cr_t = "
 	    "EXCLUDED.cr_t, rs_t = "
 	    "EXCLUDED.rs_t, cr = EXCLUDED.cr, fr = EXCLUDED.fr, rs = "
 	    "EXCLUDED.rs, frt_b = EXCLUDED.frt_b, res_b = EXCLUDED.res_b, "
 	    "met = EXCLUDED.met, fcr = EXCLUDED.fcr, reopened = "
-	    "EXCLUDED.reopened, over = EXCLUDED.over, what = EXCLUDED.what";
+	    "EXCLUDED.reopened, over = EXCLUDED.over, what = EXCLUDED.what, "
+	    "cm_first = EXCLUDED.cm_first, cm_last = EXCLUDED.cm_last, cm_n = "
+	    "EXCLUDED.cm_n, csat = EXCLUDED.csat, csat_at = EXCLUDED.csat_at";
 	struct store_fact_batch *b = ud;
 	const char *vals[8];
 	int n = PQntuples(res);
