@@ -55,11 +55,10 @@
 	STORE_REPORT_ROW                                                       \
 	"WHERE t.created < to_timestamp($2) AND NOT t.history "                \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
-	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
+	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) "           \
 	"AND " STORE_SCOPE(                                                    \
 	    "$3", "$5", "t.queue",                                             \
-	    "t.assignee") " "                                                  \
-	                  "AND ($4::text IS NULL OR t.assignee = $4)"
+	    "t.assignee") " AND ($4::text IS NULL OR t.assignee = $4)"
 
 /*
  * Pre-counted rows: kind, sub, period (0 current, 1 previous), queue,
