@@ -617,39 +617,6 @@ report_stats(GArray *a, gint64 *n_r, gint64 *median_r, gint64 *p90_r)
 }
 
 int
-report_set_kpi(struct report *r, int kind, const char *name, int period,
-               const struct report_kpi *k)
-{
-	struct report_group *g;
-	struct report_kpi *kp;
-
-	if (r->finished || k == NULL || period < 0 || period > 1 ||
-	    kind < REPORT_ALL || kind > REPORT_AGENT)
-		return -EINVAL;
-	g = kind == REPORT_ALL ? r->groups->pdata[0]
-	                       : report_group(r, kind, name);
-	kp = period == 0 ? &g->cur : &g->prev;
-	/* not the pre-counted fields: report_add_count may have run */
-	kp->created = k->created;
-	kp->resolved = k->resolved;
-	kp->backlog = k->backlog;
-	kp->backlog_age_median = k->backlog_age_median;
-	kp->backlog_age_max = k->backlog_age_max;
-	kp->frt_n = k->frt_n;
-	kp->frt_median = k->frt_median;
-	kp->frt_p90 = k->frt_p90;
-	kp->res_n = k->res_n;
-	kp->res_median = k->res_median;
-	kp->res_p90 = k->res_p90;
-	kp->sla_n = k->sla_n;
-	kp->sla_met = k->sla_met;
-	kp->fcr = k->fcr;
-	kp->reopened = k->reopened;
-	g->preset[period] = true;
-	return 0;
-}
-
-int
 report_add_part(struct report *r, const struct report_part *part)
 {
 	struct report_group *gs[3];
@@ -771,9 +738,8 @@ report_finish(struct report *r)
 		struct report_group *g = r->groups->pdata[i];
 		for (int k = 0; k < 2; k++) {
 			struct report_kpi *kp = k == 0 ? &g->cur : &g->prev;
-			if (!g->preset[k])
-				report_group_stats(g->s_frt[k], g->s_res[k],
-				                   g->s_age[k], kp);
+			report_group_stats(g->s_frt[k], g->s_res[k],
+			                   g->s_age[k], kp);
 			g_array_unref(g->s_frt[k]);
 			g_array_unref(g->s_res[k]);
 			g_array_unref(g->s_age[k]);
