@@ -89,24 +89,6 @@
 	"GROUP BY 1, 2) x JOIN ticket t ON t.id = x.ticket_id WHERE "          \
 	STORE_SCOPE4 " AND ($5::text IS NULL OR "                              \
 	"t.assignee = $5) GROUP BY 1, 2, 3) "
-/*
- * The same from the facts (in the same snapshot, just refreshed): a
- * ticket whose customer mails all lie inside a period counts cm_n mails
- * there, one whose mails all lie outside nothing; only a ticket with
- * mails on both sides of a period's start or end has its mails counted
- * (message_ticket_idx).  The facts' queue and agent are the ticket's.
- */
-#define STORE_CM_FACTS                                                         \
-	"WITH c2 AS (SELECT queue, agent, sum(n0) AS m0, count(*) FILTER "     \
-	"(WHERE n0 > 0) AS t0, sum(n1) AS m1, count(*) FILTER (WHERE n1 > 0) " \
-	"AS t1 FROM (SELECT f.queue, f.agent, " STORE_CM_N("$2", "$3") " AS "  \
-	"n0, " STORE_CM_N("$1", "$2") " AS n1 FROM report_fact f WHERE "       \
-	"f.cm_n > 0 AND f.cm_last >= to_timestamp($1) AND f.cm_first < "       \
-	"to_timestamp($3) AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")  \
-	" AND ($5::text IS NULL OR f.agent = $5)) x GROUP BY 1, 2), cm AS "    \
-	"(SELECT 0 AS p, queue, agent AS assignee, m0 AS mails, t0 AS "        \
-	"tickets FROM c2 WHERE t0 > 0 UNION ALL SELECT 1, queue, agent, m1, "  \
-	"t1 FROM c2 WHERE t1 > 0) "
 /* a fact's customer mails in [A, B) */
 #define STORE_CM_N(A, B)                                                       \
 	"CASE WHEN f.cm_n = 0 THEN 0 WHEN f.cm_first >= to_timestamp(" A ") "  \
@@ -116,13 +98,6 @@
 	"f.ticket_id AND m.direction = 'in' AND m.role = 'customer' AND "      \
 	"m.received >= to_timestamp(" A ") AND m.received < to_timestamp(" B   \
 	")) END"
-/* 1: ratings from the facts (one per ticket) */
-#define STORE_CSAT_FACTS                                                       \
-	"UNION ALL SELECT 1, f.csat, CASE WHEN f.csat_at >= to_timestamp($2) " \
-	"THEN 0 ELSE 1 END, f.queue, f.agent, count(*) FROM report_fact f "    \
-	"WHERE f.csat_at >= to_timestamp($1) AND f.csat_at < "                 \
-	"to_timestamp($3) AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")  \
-	" AND ($5::text IS NULL OR f.agent = $5) GROUP BY 2, 3, 4, 5 "
 /* 1: ratings, 1 good, 2 okay, 3 bad */
 #define STORE_CSAT_UNROLLED                                                    \
 	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "    \
@@ -149,9 +124,12 @@
 	"(($4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL) OR (t.id IS NOT NULL AND " \
 	"" STORE_SCOPE4 " AND ($5::text IS NULL OR " \
 	"t.assignee = $5))) GROUP BY 2, 3, 4, 5 " \
-	/* 3, 4: customer mails, tickets they came in on */ \
+
+/* 3, 4: customer mails, tickets they came in on */
+#define STORE_COUNTS_CM \
 	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm " \
-	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm " \
+	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm "
+#define STORE_COUNTS_B \
 	/* 5: NPS answers by score */ \
 	"UNION ALL SELECT 5, n.score, CASE WHEN n.at >= to_timestamp($2) " \
 	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM nps_rating n " \
@@ -173,9 +151,11 @@
 	"AND " STORE_SCOPE4 " AND ($5::text IS NULL OR " \
 	"r.responder = $5) GROUP BY 2, 3, 4, 5 "
 static const char store_report_counts_unrolled[] =
-	STORE_CM_UNROLLED STORE_COUNTS_REST STORE_CSAT_UNROLLED;
+	STORE_CM_UNROLLED STORE_COUNTS_REST STORE_COUNTS_CM STORE_COUNTS_B
+	STORE_CSAT_UNROLLED;
+/* the fast path's kinds 1, 3 and 4 come with its KPIs (store_kpi_sql) */
 static const char store_report_counts_facts[] =
-	STORE_CM_FACTS STORE_COUNTS_REST STORE_CSAT_FACTS;
+	STORE_COUNTS_REST STORE_COUNTS_B;
 /* clang-format on */
 
 #define STORE_REPORT_FETCH 20000
@@ -323,6 +303,7 @@ store_report_fetch_counts(struct store *st, struct report *r,
 struct store_fact_batch {
 	const struct report *r;
 	GString *col[8]; /* id frt_b res_b met fcr reopened over what */
+	gint64 done;     /* facts written */
 };
 
 /* store_report_fact_batch - facts of a batch of stale tickets, written
@@ -398,6 +379,7 @@ store_report_fact_batch(struct store *st, PGresult *res, void *ud)
 		g_string_append_c(b->col[c], '}');
 		vals[c] = b->col[c]->str;
 	}
+	b->done += n;
 	return store_query_exec(st, "report facts", sql, 8, vals);
 }
 
@@ -455,6 +437,11 @@ store_report_refresh(struct store *st, struct report *r)
 	                         0, NULL, store_report_fact_batch, &b);
 	for (int c = 0; c < 8; c++)
 		g_string_free(b.col[c], TRUE);
+	/* after many new facts (the first report, a new calendar) the
+	 * planner's idea of the table is from before them: the aggregates
+	 * below would be planned for an empty table */
+	if (rc == 0 && b.done >= STORE_REPORT_FETCH)
+		rc = store_cmd(st, "ANALYZE report_fact");
 	return rc;
 }
 
@@ -470,28 +457,56 @@ store_report_refresh(struct store *st, struct report *r)
  * per sample, measured in tests/bench_report.sh).
  */
 #define STORE_KPI_PERIOD(F, T)                                                 \
-	"count(*) FILTER (WHERE cr >= " F " AND cr < " T "), "                 \
-	"count(*) FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T "), "     \
-	"count(*) FILTER (WHERE cr < " T " AND (rs = 0 OR rs >= " T ")), "     \
-	"count(*) FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T           \
-	" AND met IS NOT NULL), count(*) FILTER (WHERE rs <> 0 AND rs >= " F   \
+	"count(*) FILTER (WHERE sel AND cr >= " F " AND cr < " T "), "         \
+	"count(*) FILTER (WHERE sel AND rs <> 0 AND rs >= " F " AND rs < " T   \
+	"), "                                                                  \
+	"count(*) FILTER (WHERE sel AND cr < " T " AND (rs = 0 OR rs >= " T    \
+	")), "                                                                 \
+	"count(*) FILTER (WHERE sel AND rs <> 0 AND rs >= " F " AND rs < " T   \
+	" AND met IS NOT NULL), count(*) FILTER (WHERE sel AND rs <> 0 AND "   \
+	"rs >= " F " AND rs < " T                                              \
+	" AND met), count(*) FILTER (WHERE sel AND rs <> 0 AND rs >= " F       \
 	" AND rs < " T                                                         \
-	" AND met), count(*) FILTER (WHERE rs <> 0 AND rs >= " F               \
-	" AND rs < " T " AND fcr), count(*) FILTER (WHERE rs <> 0 AND "        \
+	" AND fcr), count(*) FILTER (WHERE sel AND rs <> 0 AND "               \
 	"rs >= " F " AND rs < " T " AND reopened), "                           \
-	"array_agg(frt_b) FILTER (WHERE fr <> 0 AND fr >= " F " AND fr < " T   \
-	" AND frt_b IS NOT NULL), array_agg(res_b) FILTER (WHERE rs <> 0 AND " \
+	"array_agg(frt_b) FILTER (WHERE sel AND fr <> 0 AND fr >= " F          \
+	" AND fr < " T " AND frt_b IS NOT NULL), array_agg(res_b) FILTER "     \
+	"(WHERE sel AND rs <> 0 AND "                                          \
 	"rs >= " F " AND rs < " T " AND res_b IS NOT NULL), array_agg(" T      \
-	" - cr) FILTER (WHERE cr < " T " AND (rs = 0 OR rs >= " T "))"
+	" - cr) FILTER (WHERE sel AND cr < " T " AND (rs = 0 OR rs >= " T "))"
 #define STORE_KPI_COLS 10 /* per period */
+/* the tickets of the KPIs: those of STORE_REPORT_TICKETS */
+#define STORE_KPI_SEL                                                          \
+	"(f.cr_t < to_timestamp($3) AND (f.rs_t IS NULL OR f.rs_t >= "         \
+	"to_timestamp($1)) AND NOT f.history)"
+/* customer mails in the two periods (history tickets too, as
+ * STORE_CM_UNROLLED counts them) */
+#define STORE_KPI_CM                                                           \
+	"(f.cm_n > 0 AND f.cm_last >= to_timestamp($1) AND f.cm_first < "      \
+	"to_timestamp($3))"
+#define STORE_KPI_CSAT(F, T, V)                                                \
+	"count(*) FILTER (WHERE csat = " V " AND csat_at >= to_timestamp(" F   \
+	") AND csat_at < to_timestamp(" T "))"
 /* clang-format off */
 static const char store_kpi_sql[] =
-	"SELECT queue, agent, "
+	"SELECT queue, agent, count(*) FILTER (WHERE sel), "
 	STORE_KPI_PERIOD("$2::bigint", "$3::bigint") ", "
-	STORE_KPI_PERIOD("$1::bigint", "$2::bigint") " FROM report_fact "
-	"WHERE cr_t < to_timestamp($3) AND (rs_t IS NULL OR rs_t >= "
-	"to_timestamp($1)) AND NOT history AND " STORE_SCOPE("$4", "$6", "queue", "agent") " AND ($5::text IS NULL OR agent = "
-	"$5) GROUP BY queue, agent";
+	STORE_KPI_PERIOD("$1::bigint", "$2::bigint") ", "
+	/* 3, 4: customer mails and their tickets per period */
+	"sum(n0), count(*) FILTER (WHERE n0 > 0), sum(n1), "
+	"count(*) FILTER (WHERE n1 > 0), "
+	/* 1: ratings per period and value */
+	STORE_KPI_CSAT("$2", "$3", "1") ", " STORE_KPI_CSAT("$2", "$3", "2") ", "
+	STORE_KPI_CSAT("$2", "$3", "3") ", " STORE_KPI_CSAT("$1", "$2", "1") ", "
+	STORE_KPI_CSAT("$1", "$2", "2") ", " STORE_KPI_CSAT("$1", "$2", "3")
+	" FROM (SELECT f.queue, f.agent, f.cr, f.fr, f.rs, f.frt_b, f.res_b, "
+	"f.met, f.fcr, f.reopened, f.csat, f.csat_at, " STORE_KPI_SEL " AS sel, "
+	"CASE WHEN " STORE_KPI_CM " THEN " STORE_CM_N("$2", "$3") " ELSE 0 END "
+	"AS n0, CASE WHEN " STORE_KPI_CM " THEN " STORE_CM_N("$1", "$2") " ELSE "
+	"0 END AS n1 FROM report_fact f WHERE (" STORE_KPI_SEL " OR "
+	STORE_KPI_CM " OR (f.csat_at >= to_timestamp($1) AND f.csat_at < "
+	"to_timestamp($3))) AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")
+	" AND ($5::text IS NULL OR f.agent = $5)) f GROUP BY queue, agent";
 /* clang-format on */
 
 /* store_int_array - the numbers of a bigint[] in text form ("{1,2}",
@@ -516,6 +531,43 @@ store_int_array(PGresult *res, int i, int c, GArray *a)
 	}
 }
 
+/* store_report_kpi_counts - the customer mails, their tickets and the
+ * ratings of row i of store_kpi_sql as report_count rows (only those
+ * not 0: the unrolled path has no row for nothing). */
+static int
+store_report_kpi_counts(struct report *r, PGresult *res, int i)
+{
+	const int c = 3 + 2 * STORE_KPI_COLS;
+	struct report_count cnt = {
+	    .queue = PQgetvalue(res, i, 0),
+	    .agent = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1),
+	};
+	int rc = 0;
+
+	for (int k = 0; k < 2 && rc == 0; k++) {
+		cnt.period = k;
+		cnt.sub = 0;
+		if (store_col(res, i, c + 2 * k + 1) == 0)
+			continue;
+		cnt.kind = REPORT_CUSTOMER_MAILS;
+		cnt.n = store_col(res, i, c + 2 * k);
+		if ((rc = report_add_count(r, &cnt)) < 0)
+			break;
+		cnt.kind = REPORT_CONTACT_TICKETS;
+		cnt.n = store_col(res, i, c + 2 * k + 1);
+		rc = report_add_count(r, &cnt);
+	}
+	for (int k = 0; k < 6 && rc == 0; k++) {
+		cnt.kind = REPORT_CSAT;
+		cnt.period = k / 3;
+		cnt.sub = REPORT_GOOD + k % 3;
+		cnt.n = store_col(res, i, c + 4 + k);
+		if (cnt.n > 0)
+			rc = report_add_count(r, &cnt);
+	}
+	return rc;
+}
+
 static int
 store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 {
@@ -528,8 +580,11 @@ store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 	for (int k = 0; k < 3; k++)
 		a[k] = g_array_new(FALSE, FALSE, sizeof(gint64));
 	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-		for (int k = 0; k < 2 && rc == 0; k++) {
-			int c = 2 + k * STORE_KPI_COLS;
+		/* a group only mails or ratings put here has no KPI row in
+		 * the unrolled path: nothing of it but those counts */
+		for (int k = 0; k < 2 && rc == 0 && store_col(res, i, 2) > 0;
+		     k++) {
+			int c = 3 + k * STORE_KPI_COLS;
 			struct report_part part = {
 			    .queue = PQgetvalue(res, i, 0),
 			    .agent = PQgetisnull(res, i, 1)
@@ -558,6 +613,8 @@ store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 			part.n_age = a[2]->len;
 			rc = report_add_part(r, &part);
 		}
+		if (rc == 0)
+			rc = store_report_kpi_counts(r, res, i);
 	}
 	for (int k = 0; k < 3; k++)
 		g_array_unref(a[k]);
