@@ -102,12 +102,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
 FUZZ_MAX_LEN ?= 131072
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := mime imap authres command template
+FUZZ_TARGETS := mime imap authres command template searchdoc
 FUZZ_SRC_mime     := src/mime.c src/html.c src/quote.c
 FUZZ_SRC_imap     := src/imap_parse.c src/log.c
 FUZZ_SRC_authres  := src/authres.c
 FUZZ_SRC_command  := src/command.c
 FUZZ_SRC_template := src/template.c
+FUZZ_SRC_searchdoc := src/searchdoc.c
 FUZZ_PREP_mime     = tests/fuzz/seed.sh $(BUILD)/fuzz/seed/mime \
                      $(or $(CORPORA),../shared/corpora)
 .SECONDEXPANSION:
