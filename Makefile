@@ -149,8 +149,10 @@ demo: deps all
 # Throughput, latency and RSS on a private stack (see README "Performance").
 # Not part of `check`: it takes minutes.  N=100000 is the RSS soak run.
 N ?= 10000
+# N_EXISTING=1000000: also the held run into a database of that many tickets
+N_EXISTING ?= 0
 bench: all
-	nice /usr/bin/python3 tests/bench/bench.py --n $(N) $(BENCH_ARGS)
+	nice /usr/bin/python3 tests/bench/bench.py --n $(N) --existing $(N_EXISTING) $(BENCH_ARGS)
 
 LINT_SRC := src/*.c src/*.h include/*.h daemon/*.c tests/unit/*.c \
             tests/unit/*.h tests/fuzz/*.c
