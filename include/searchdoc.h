@@ -31,8 +31,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SEARCHDOC_MAX_WORD 256
-#define SEARCHDOC_MAX_POS 16383
+#define SEARCHDOC_MAX_WORD      256
+#define SEARCHDOC_MAX_POS       16383
 #define SEARCHDOC_MAX_POSITIONS 255
 
 struct searchdoc;

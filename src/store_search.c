@@ -54,8 +54,8 @@ store_search_lexemes(struct store *st, struct searchdoc *d, const char *cfg)
 	int r;
 
 	if (st->lexcache == NULL)
-		st->lexcache =
-		    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+		st->lexcache = g_hash_table_new_full(g_str_hash, g_str_equal,
+		                                     g_free, g_free);
 	for (guint i = 0; i < words->len; i++) {
 		const char *hit;
 		g_string_printf(key, "%s\x1f%s", cfg,
@@ -68,8 +68,8 @@ store_search_lexemes(struct store *st, struct searchdoc *d, const char *cfg)
 	if (miss->len == 0)
 		return 0;
 	arr = store_text_array(miss);
-	res = store_run(st, &stmt, 2, (const char *[]){cfg, arr}, NULL, NULL,
-	                &r);
+	res =
+	    store_run(st, &stmt, 2, (const char *[]){cfg, arr}, NULL, NULL, &r);
 	if (res == NULL)
 		return r;
 	lex = g_ptr_array_new_with_free_func(store_search_gstring_free);
@@ -93,7 +93,8 @@ store_search_lexemes(struct store *st, struct searchdoc *d, const char *cfg)
 		searchdoc_resolve(d, miss->pdata[i], s->str);
 		g_hash_table_insert(
 		    st->lexcache,
-		    g_strdup_printf("%s\x1f%s", cfg, (const char *)miss->pdata[i]),
+		    g_strdup_printf("%s\x1f%s", cfg,
+		                    (const char *)miss->pdata[i]),
 		    g_strdup(s->str));
 	}
 	return 0;

@@ -68,10 +68,15 @@ static void
 test_unicode_and_stray_bytes(void)
 {
 	/* German letters are letters; a stray byte and punctuation split */
-	g_autofree char *s =
-	    doc_of("R\xc3\xbc" "ckerstattung\xff" "Gr\xc3\xbc\xc3\x9f" "e e-mail", 'B', true);
+	g_autofree char *s = doc_of("R\xc3\xbc"
+	                            "ckerstattung\xff"
+	                            "Gr\xc3\xbc\xc3\x9f"
+	                            "e e-mail",
+	                            'B', true);
 
-	TEST_STREQ(s, "'r\xc3\xbc" "ckerstattung':1B 'gr\xc3\xbc\xc3\x9f" "e':2B "
+	TEST_STREQ(s, "'r\xc3\xbc"
+	              "ckerstattung':1B 'gr\xc3\xbc\xc3\x9f"
+	              "e':2B "
 	              "'e':3B 'mail':4B");
 	TEST_CHECK(g_utf8_validate(s, -1, NULL));
 }
@@ -127,11 +132,13 @@ test_query(void)
 	g_autofree char *a = searchdoc_query("invoice_march.pdf -spam \"e-mail "
 	                                     "bug\" invoic* a*b");
 	g_autofree char *b = searchdoc_query("alice@example.com 5.0");
-	g_autofree char *c = searchdoc_query("R\xc3\xbc" "ckerstattung?\xff");
+	g_autofree char *c = searchdoc_query("R\xc3\xbc"
+	                                     "ckerstattung?\xff");
 
 	TEST_STREQ(a, "invoice march pdf -spam \"e mail bug\" invoic* a b");
 	TEST_STREQ(b, "alice example com 5 0");
-	TEST_STREQ(c, "R\xc3\xbc" "ckerstattung  ");
+	TEST_STREQ(c, "R\xc3\xbc"
+	              "ckerstattung  ");
 	TEST_CHECK(searchdoc_query(NULL) == NULL);
 }
 
