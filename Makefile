@@ -102,12 +102,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
 FUZZ_MAX_LEN ?= 131072
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := mime imap authres command template
+FUZZ_TARGETS := mime imap authres command template searchdoc
 FUZZ_SRC_mime     := src/mime.c src/html.c src/quote.c
 FUZZ_SRC_imap     := src/imap_parse.c src/log.c
 FUZZ_SRC_authres  := src/authres.c
 FUZZ_SRC_command  := src/command.c
 FUZZ_SRC_template := src/template.c
+FUZZ_SRC_searchdoc := src/searchdoc.c
 FUZZ_PREP_mime     = tests/fuzz/seed.sh $(BUILD)/fuzz/seed/mime \
                      $(or $(CORPORA),../shared/corpora)
 .SECONDEXPANSION:
@@ -148,8 +149,10 @@ demo: deps all
 # Throughput, latency and RSS on a private stack (see README "Performance").
 # Not part of `check`: it takes minutes.  N=100000 is the RSS soak run.
 N ?= 10000
+# N_EXISTING=1000000: also the held run into a database of that many tickets
+N_EXISTING ?= 0
 bench: all
-	nice /usr/bin/python3 tests/bench/bench.py --n $(N) $(BENCH_ARGS)
+	nice /usr/bin/python3 tests/bench/bench.py --n $(N) --existing $(N_EXISTING) $(BENCH_ARGS)
 
 LINT_SRC := src/*.c src/*.h include/*.h daemon/*.c tests/unit/*.c \
             tests/unit/*.h tests/fuzz/*.c

@@ -350,6 +350,34 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 	return 0;
 }
 
+/* ingest_search_index - the full-text row of message msg: the same
+ * texts ingest_store_message stored, cut into words here (searchdoc.h). */
+static int
+ingest_search_index(struct ingest_ctx *x, gint64 msg, gint64 ticket)
+{
+	g_autofree char *to = ingest_join_addrs(x->m->to);
+	g_autofree char *cc = ingest_join_addrs(x->m->cc);
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
+	struct store_search_text t = {
+	    .subject = x->m->subject,
+	    .body = x->m->text_new,
+	    .from_addr = x->from ? x->from->addr : NULL,
+	    .from_name = x->from ? x->from->name : NULL,
+	    .to = to,
+	    .cc = cc,
+	};
+
+	for (guint i = 0; i < x->m->attachments->len; i++) {
+		const struct mime_attachment *a = x->m->attachments->pdata[i];
+		if (a->filename)
+			g_ptr_array_add(names, a->filename);
+	}
+	t.names = (const char *const *)names->pdata;
+	t.n_names = names->len;
+	return store_search_index(x->st, msg, ticket, x->cfg->tickets.queue,
+	                          x->cfg->tickets.language, &t);
+}
+
 /* ingest_add_participants - requester/sender and everyone on To/Cc who is
  * not the support mailbox itself. */
 static int
@@ -1246,9 +1274,7 @@ ingest_unattached(struct ingest_ctx *x, struct ingest_outcome *out,
 		return r;
 	/* kept mail is findable too (tickctl search --kept) */
 	if (kind != INGEST_DROPPED &&
-	    (r = store_search_index(x->st, out->message, 0,
-	                            x->cfg->tickets.queue,
-	                            x->cfg->tickets.language)) < 0)
+	    (r = ingest_search_index(x, out->message, 0)) < 0)
 		return r;
 	return INGEST_STEP_DONE;
 }
@@ -1701,9 +1727,7 @@ static int
 ingest_step_search(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	(void)out;
-	return store_search_index(x->st, x->tx.msg, x->tx.ticket,
-	                          x->cfg->tickets.queue,
-	                          x->cfg->tickets.language);
+	return ingest_search_index(x, x->tx.msg, x->tx.ticket);
 }
 
 /* ingest_step_thanks - a thank-you on a resolved ticket: an event that
