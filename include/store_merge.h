@@ -28,7 +28,6 @@ int store_ticket_resolve(struct store *st, gint64 id, struct store_ticket *t_r);
  * (whylen bytes); -E on a database error.
  */
 int store_merge(struct store *st, gint64 from, gint64 into, const char *actor,
-                gint64 msg, gint64 at, char *why, size_t whylen,
-                int *mails_r);
+                gint64 msg, gint64 at, char *why, size_t whylen, int *mails_r);
 
 #endif

@@ -1690,7 +1690,7 @@ static const struct {
     {"assign", ctl_cmd_assign},
     {"priority", ctl_cmd_priority},
     {"note", ctl_cmd_note},
-    {"merge", ctl_merge},
+    {"merge", ctl_merge}, /* A into B */
     {"outbox", ctl_outbox},
     {"breaker", ctl_breaker},
     {"init-secret", ctl_cmd_init_secret},

@@ -55,7 +55,7 @@ struct ingest_tx {
 	 * newest customer mail on the ticket was written after that */
 	gint64 agent_at;
 	bool stale;
-	bool thanks; /* a thank-you that left a resolved ticket alone */
+	bool thanks;       /* a thank-you that left a resolved ticket alone */
 	gint64 merge_into; /* an agent's #merge N: N, run after the rest */
 };
 
