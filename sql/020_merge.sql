@@ -89,3 +89,24 @@ BEGIN
 		ON CONFLICT DO NOTHING;
 	RETURN n_msg;
 END $$;
+
+-- tickd_history (014) without merged tickets: a merged ticket is part of
+-- its survivor, not an "earlier ticket" of the customer.
+CREATE OR REPLACE FUNCTION tickd_history(p_id bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT CASE WHEN h.n = 0 THEN NULL ELSE jsonb_build_object(
+		'earlier', h.n, 'last', h.last, 'last_status', l.status,
+		'last_csat', r.rating,
+		'line', h.n || CASE WHEN h.n = 1 THEN ' earlier ticket'
+				ELSE ' earlier tickets' END ||
+			' (last: #' || h.last || ', ' || l.status ||
+			coalesce(', CSAT ' || r.rating, '') || ')') END
+	FROM ticket t
+	CROSS JOIN LATERAL (SELECT count(*) n, max(e.id) last FROM ticket e
+		WHERE e.requester = t.requester AND e.id < t.id
+		AND e.merged_into IS NULL
+		AND t.requester NOT IN ('unknown', 'erased@invalid')) h
+	LEFT JOIN ticket l ON l.id = h.last
+	LEFT JOIN csat_rating r ON r.ticket_id = h.last
+	WHERE t.id = p_id
+$$;

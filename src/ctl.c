@@ -708,8 +708,18 @@ ctl_change(struct ctl *c, enum ctl_change what, int argc, char **argv)
 		return rc;
 	if ((r = store_begin(c->st)) < 0)
 		return ctl_exit(r);
-	if ((r = store_ticket_get(c->st, id, &t)) < 0 ||
-	    (r = ctl_change_apply(c, what, id, &t, argv, &value, &action,
+	/* a merged ticket's number means its survivor, as in mail */
+	if ((r = store_ticket_resolve(c->st, id, &t)) < 0)
+		goto fail;
+	if (t.id != id) {
+		fprintf(stderr,
+		        "tickctl: ticket %" G_GINT64_FORMAT
+		        " was merged into %" G_GINT64_FORMAT
+		        "; changing %" G_GINT64_FORMAT "\n",
+		        id, t.id, t.id);
+		id = t.id;
+	}
+	if ((r = ctl_change_apply(c, what, id, &t, argv, &value, &action,
 	                          &noop)) < 0)
 		goto fail;
 	if (!noop && (r = store_event_add(c->st, id, actor, action,

@@ -107,6 +107,12 @@ def test_merge_threads_to_survivor_and_keeps_strangers_out(make_world):
     # B and the stranger's ticket: A is not counted
     assert report_created(w) == (2, 2)
 
+    # tickctl's changes by A's number change B, and say so
+    p = w.ctl("note", str(a), "called", "the", "customer")
+    assert ("ticket %d was merged into %d; changing %d" % (a, b, b)) in p.stderr.decode()
+    assert events(w.ticket(b), "note")[-1]["detail"] == "called the customer"
+    assert not events(w.ticket(a), "note")
+
     # what is refused, and why
     merge_refused(w, b, b, 65, "ticket %d cannot be merged into itself" % b)
     merge_refused(w, a, c, 65, "ticket %d was already merged into %d" % (a, b))
@@ -170,6 +176,19 @@ def test_merge_command_by_agent_and_not_by_others(make_world):
     assert bm["role"] == "agent" and bm["text"].startswith("Same outage")
     assert mi["message"] == bm["id"] and mf["message"] == bm["id"]
     assert report_created(w) == (1, 1)
+    # A's requester wrote both: B's history does not count A as an
+    # earlier ticket (it is part of B)
+    assert tb["history"] is None
+
+    # "#show A" answers with the survivor
+    bob_local = w.bob.split("@")[0]
+    before = len(w.inbox(bob_local))
+    w.append(mail(w.bob, w.addr(w.support), "state?", msgid="<bobshow@support.example>",
+                  headers=[AUTH], body="#show %d\n" % a))
+    w.once()
+    (ans,) = w.inbox(bob_local)[before:]
+    text = ans.get_body(preferencelist=("plain",)).get_content()
+    assert "Ticket #%d: VPN still down" % b in text and "Same outage" in text
 
     # a refused #merge (into the merged ticket: a loop) is recorded as
     # rejected with the reason, and changes nothing
@@ -182,3 +201,7 @@ def test_merge_command_by_agent_and_not_by_others(make_world):
     rej = [e["detail"] for e in events(tb, "command-rejected")]
     assert rej == ["#merge %d: ticket %d was merged into %d; merging back would make a loop"
                    % (a, a, b)]
+    # and Bob is told why (agents.confirm = errors)
+    (conf,) = w.inbox(bob_local)[before + 1:]
+    text = conf.get_body(preferencelist=("plain",)).get_content()
+    assert "merging back would make a loop" in text
