@@ -19,8 +19,11 @@ def report_created(w):
     this very second counts (tickctl cuts "now" to the second)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     tomorrow = (now + datetime.timedelta(days=1)).date().isoformat()
-    rep = json.loads(w.ctl("report", "--json", "--from", now.date().isoformat(),
-                           "--to", tomorrow).stdout)
+    args = ["report", "--json", "--from", now.date().isoformat(), "--to", tomorrow]
+    rep = json.loads(w.ctl(*args).stdout)
+    # the per-ticket facts (015) and the full computation agree
+    ref = json.loads(w.ctl(*args, "--unrolled").stdout)
+    assert rep["groups"] == ref["groups"]
     cur = rep["groups"][0]["current"]
     return cur["created"], cur["backlog"]
 
