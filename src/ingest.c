@@ -1563,19 +1563,42 @@ ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 }
 
 /*
+ * ingest_merged_same - ticket nt was merged into this mail's ticket and
+ * has the same customer, so a notice about nt answers this ticket's
+ * customer (another customer's notice is not relayed to this one).
+ * 1/0/-E.
+ */
+static int
+ingest_merged_same(struct ingest_ctx *x, gint64 nt)
+{
+	struct store_ticket was = {0}, now = {0};
+	int r;
+
+	if ((r = store_ticket_get(x->st, nt, &was)) == 0 &&
+	    (r = store_ticket_resolve(x->st, nt, &now)) == 0)
+		r = now.id == x->tx.ticket && now.id != nt &&
+		    g_ascii_strcasecmp(was.requester, now.requester) == 0;
+	store_ticket_clear(&was);
+	store_ticket_clear(&now);
+	return r == -ENOENT ? 0 : r;
+}
+
+/*
  * ingest_step_relay_proof - is this a reply to a notice that goes on to
  * the customer?  Only an agent's INBOX (or imported) mail, i.e. one whose
  * From is proven (ingest_is_agent), that names in In-Reply-To or
  * References a signed Message-ID of tickd's for this ticket that was sent
  * to this very agent: a notice forwarded to someone else, or a guessed
- * id, relays nothing.
+ * id, relays nothing.  A notice about a ticket merged into this one
+ * counts when both tickets have the same customer.
  */
 static int
 ingest_step_relay_proof(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	const struct cfg *cfg = x->cfg;
 	GPtrArray *lists[] = {x->m->in_reply_to, x->m->references};
-	int r;
+	gint64 checked = 0;
+	int r, same = 0;
 
 	(void)out;
 	if (!x->is_agent || x->src->sent_folder || x->from == NULL ||
@@ -1587,9 +1610,14 @@ ingest_step_relay_proof(struct ingest_ctx *x, struct ingest_outcome *out)
 		     i++) {
 			const char *id = lists[l]->pdata[i];
 			g_autofree char *rcpt = NULL;
-			if (thread_msgid_ticket(cfg->tickets.secret,
-			                        cfg->tickets.secret_len,
-			                        id) != x->tx.ticket)
+			gint64 nt = thread_msgid_ticket(
+			    cfg->tickets.secret, cfg->tickets.secret_len, id);
+			if (nt != x->tx.ticket && nt > 0 && nt != checked) {
+				checked = nt; /* once per ticket named */
+				if ((same = ingest_merged_same(x, nt)) < 0)
+					return same;
+			}
+			if (nt != x->tx.ticket && (nt <= 0 || !same))
 				continue;
 			if ((r = store_out_rcpt_by_msgid(x->st, id, &rcpt)) < 0)
 				return r;

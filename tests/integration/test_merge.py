@@ -208,3 +208,46 @@ def test_merge_command_by_agent_and_not_by_others(make_world):
     (conf,) = w.inbox(bob_local)[before + 1:]
     text = conf.get_body(preferencelist=("plain",)).get_content()
     assert "merging back would make a loop" in text
+
+
+def test_answer_to_a_notice_about_the_merged_ticket(make_world):
+    """Bob got a notice about A's customer mail; A is merged into B before
+    he answers.  When A and B are the same customer's, the answer reaches
+    that customer, on B; when B is another customer's, it reaches nobody
+    (it would go to B's customer)."""
+    from test_team import answer, notices, team_world
+
+    w = team_world(make_world)
+    cust, col = w.addr(w.customer), w.addr(w.customer + "col")
+
+    def notified(frm, subject):
+        n, _ = open_ticket(w, frm=frm, subject=subject)
+        w.ctl("assign", str(n), w.bob)
+        w.append(mail(frm, w.addr(w.support), "Re: [Example #%d] %s" % (n, subject),
+                      body="It is still burning!\n"))
+        w.once()
+        (notice,) = notices(w, w.support + "bob", n)
+        return n, notice
+
+    a, notice_a = notified(cust, "Printer on fire")
+    b, _ = open_ticket(w, frm=cust, subject="Printer smokes")
+    w.ctl("merge", str(a), str(b))
+    before = len(w.inbox(w.customer))
+    answer(w, w.bob, notice_a, "Please pull the plug first.\n")
+    got = w.inbox(w.customer)[before:]
+    assert len(got) == 1 and "pull the plug" in got[0].get_content()
+    assert "[Example #%d]" % b in got[0]["Subject"]
+    assert [e["detail"] for e in events(w.ticket(b), "relayed")] == [cust]
+
+    # another customer's ticket as survivor: nothing is relayed to anyone
+    c, notice_c = notified(cust, "Scanner jams")
+    d, _ = open_ticket(w, frm=col, subject="Scanner broken")
+    w.ctl("merge", str(c), str(d))
+    before_c, before_d = len(w.inbox(w.customer)), len(w.inbox(w.customer + "col"))
+    answer(w, w.bob, notice_c, "Open the lid.\n")
+    assert len(w.inbox(w.customer)) == before_c
+    assert len(w.inbox(w.customer + "col")) == before_d
+    td = w.ticket(d)
+    assert not events(td, "relayed")
+    # the answer itself is kept on the survivor, as the agent's mail
+    assert any("Open the lid" in m["text"] for m in td["messages"] if m["role"] == "agent")
