@@ -67,6 +67,16 @@ BEGIN
 		AND NOT EXISTS (SELECT 1 FROM csat_rating WHERE ticket_id = p_into);
 	UPDATE nps_rating SET ticket_id = p_into WHERE ticket_id = p_from
 		AND NOT EXISTS (SELECT 1 FROM nps_rating WHERE ticket_id = p_into);
+	-- a customer who waited for an answer on the merged ticket waits on
+	-- the survivor now: its response clock starts at the merge (unless
+	-- one runs already, sla_on_customer_message), as for a mail
+	INSERT INTO sla_change (ticket_id, at, kind)
+		SELECT p_into, extract(epoch FROM p_at)::bigint, 'customer'
+		FROM ticket a WHERE a.id = p_from
+		AND a.status IN ('new', 'open') AND a.last_customer_at IS NOT NULL
+		AND (a.last_agent_at IS NULL OR a.last_customer_at > a.last_agent_at)
+		AND EXISTS (SELECT 1 FROM sla_clock WHERE ticket_id = p_into);
+	UPDATE sla_clock SET next_check = now() WHERE ticket_id = p_into;
 	-- the merged ticket is closed and its SLA clock stops for good: no
 	-- tick, escalation or lifecycle step looks at it again
 	UPDATE ticket SET merged_into = p_into, merged_at = p_at,

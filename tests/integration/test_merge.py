@@ -74,6 +74,9 @@ def test_merge_threads_to_survivor_and_keeps_strangers_out(make_world):
     assert [o["kind"] for o in tb["outbox"]].count("ack") == 2
     # the merged ticket's SLA clock stops for good
     assert w.sql("SELECT count(*) FROM sla_clock WHERE ticket_id = %d" % a) == "0"
+    # A's customer waited for an answer: that wait goes on on B's clock
+    assert w.sql("SELECT count(*) FROM sla_change WHERE ticket_id = %d AND kind = 'customer'"
+                 % b) == "1"
     # its words are found under B
     hits = json.loads(w.ctl("search", "zebrafrobnicator", "--json").stdout)
     assert [h["ticket"] for h in hits] == [b]
