@@ -73,7 +73,7 @@ int store_history_line(struct store *st, gint64 id, char **line_r);
 
 /* store_transcript - ticket id's state, customer history and its mails
  * (customer, agent, internal notes; newest STORE_ANSWER_MESSAGES) appended
- * to out.  0, -ENOENT, -E. */
+ * to out; a merged ticket's survivor's (020).  0, -ENOENT, -E. */
 int store_transcript(struct store *st, gint64 id, GString *out);
 
 /* store_answer_lines - one line per ticket ("#N status priority queue

@@ -26,6 +26,8 @@ command_kind_name(enum command_kind k)
 		return "assign";
 	case COMMAND_NOTE:
 		return "note";
+	case COMMAND_MERGE:
+		return "merge";
 	case COMMAND_SHOW:
 		return "show";
 	case COMMAND_SEARCH:
@@ -65,6 +67,24 @@ command_list_arg(const char *arg)
 		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
 			return NULL;
 	return g_strconcat("queue ", q, NULL);
+}
+
+/* command_ticket_arg - "1042" or "#1042" (at most 15 digits, > 0) as
+ * canonical digits; NULL when arg is anything else. */
+static char *
+command_ticket_arg(const char *arg)
+{
+	char *end;
+	gint64 n;
+
+	if (*arg == '#')
+		arg++;
+	if (!g_ascii_isdigit(*arg) || strlen(arg) > 15)
+		return NULL;
+	n = g_ascii_strtoll(arg, &end, 10);
+	if (*end != '\0' || n <= 0)
+		return NULL;
+	return g_strdup_printf("%" G_GINT64_FORMAT, n);
 }
 
 static void
@@ -167,6 +187,12 @@ command_fill(struct command *c, const char *name, char *arg,
 		l->note = true;
 		if (*arg != '\0' && *note_text_r == NULL)
 			*note_text_r = g_strdup(arg);
+	} else if (g_ascii_strcasecmp(name, "merge") == 0) {
+		c->kind = COMMAND_MERGE;
+		if ((c->arg = command_ticket_arg(arg)) == NULL) {
+			return "#merge takes the number of the ticket this "
+			       "one joins";
+		}
 	} else if (g_ascii_strcasecmp(name, "show") == 0) {
 		char *end;
 		gint64 n;

@@ -29,6 +29,7 @@
 #include "store_outbox.h"
 #include "thanks.h"
 #include "store_search.h"
+#include "store_merge.h"
 
 #include <string.h>
 
@@ -54,7 +55,8 @@ struct ingest_tx {
 	 * newest customer mail on the ticket was written after that */
 	gint64 agent_at;
 	bool stale;
-	bool thanks; /* a thank-you that left a resolved ticket alone */
+	bool thanks;       /* a thank-you that left a resolved ticket alone */
+	gint64 merge_into; /* an agent's #merge N: N, run after the rest */
 };
 
 struct ingest_ctx {
@@ -257,7 +259,9 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 		                        refs->pdata[i]);
 		if (t > 0) {
 			struct store_ticket tk;
-			if ((r = store_ticket_get(x->st, t, &tk)) == 0) {
+			/* a merged ticket's number leads to its survivor */
+			if ((r = store_ticket_resolve(x->st, t, &tk)) == 0) {
+				t = tk.id;
 				store_ticket_clear(&tk);
 				*how_r = "signed reference";
 				return t;
@@ -275,11 +279,14 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 	n = thread_subject_ticket(x->m->subject, x->cfg->tickets.subject_tag);
 	if (n > 0) {
 		struct store_ticket tk;
-		r = store_ticket_get(x->st, n, &tk);
+		r = store_ticket_resolve(x->st, n, &tk);
 		if (r == -ENOENT)
 			return 0;
 		if (r < 0)
 			return r;
+		/* the survivor's participants decide: merging lets nobody
+		 * in who was on neither ticket */
+		n = tk.id;
 		store_ticket_clear(&tk);
 		r = ingest_authorized(x, n);
 		if (r < 0)
@@ -867,6 +874,11 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		                       "internal note: never sent to the "
 		                       "customer",
 		                       msg);
+	case COMMAND_MERGE:
+		/* after every other command (ingest_merge): they are about
+		 * this ticket, which a merge closes */
+		x->tx.merge_into = g_ascii_strtoll(c->arg, NULL, 10);
+		return 0;
 	case COMMAND_SHOW:
 	case COMMAND_SEARCH:
 	case COMMAND_LIST:
@@ -986,6 +998,44 @@ ingest_agent_time(struct ingest_ctx *x, gint64 t)
 }
 
 /*
+ * ingest_merge - an agent's "#merge N": ticket t (this mail's, the mail
+ * already on it) into N.  The steps after this one work on N; a reply
+ * to a notice about t is not relayed (its customer may not be N's).  A
+ * refusal is a command-rejected event and a line of the answer.
+ */
+static int
+ingest_merge(struct ingest_ctx *x, gint64 t, gint64 msg)
+{
+	g_autofree char *d = NULL;
+	char why[160];
+	int r, n = 0;
+
+	r = store_merge(x->st, t, x->tx.merge_into, ingest_actor(x), msg,
+	                x->now, why, sizeof(why), &n);
+	if (r == -EINVAL || r == -ENOENT) {
+		ingest_cmd_note(x->tx.cmd_failed, sizeof(x->tx.cmd_failed),
+		                "#merge", why);
+		d = g_strdup_printf("#merge %" G_GINT64_FORMAT ": %s",
+		                    x->tx.merge_into, why);
+		return store_event_add(x->st, t, ingest_actor(x),
+		                       "command-rejected", d, msg);
+	}
+	if (r < 0)
+		return r;
+	d = g_strdup_printf("merged into %" G_GINT64_FORMAT " (%d mails)",
+	                    x->tx.merge_into, n);
+	ingest_cmd_note(x->tx.cmd_done, sizeof(x->tx.cmd_done), "#merge", d);
+	x->tx.ticket = x->tx.merge_into;
+	if (x->relay) {
+		x->relay = false;
+		return store_event_add(x->st, x->tx.ticket, ingest_actor(x),
+		                       "relay-skipped",
+		                       "the mail merged its ticket", msg);
+	}
+	return 0;
+}
+
+/*
  * ingest_agent_apply - an agent's mail on ticket t.  A reply to the
  * customer (an outside recipient, not a #note) records the first response
  * and last_agent_at and moves new -> open unless a #status says otherwise;
@@ -1042,6 +1092,8 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 		if (r < 0)
 			return r;
 	}
+	if (x->tx.merge_into > 0 && (r = ingest_merge(x, t, msg)) < 0)
+		return r;
 	for (guint i = 0; i < x->cmds.rejected->len; i++) {
 		const struct command_reject *j = x->cmds.rejected->pdata[i];
 		g_autofree char *d =
@@ -1143,12 +1195,14 @@ ingest_rating(struct ingest_ctx *x, gint64 t, int rating,
 	int r;
 
 	x->rating = true;
-	if (t > 0 && (r = store_ticket_get(x->st, t, &tk)) < 0) {
+	if (t > 0 && (r = store_ticket_resolve(x->st, t, &tk)) < 0) {
 		if (r != -ENOENT)
 			return r;
 		t = 0; /* validly signed, but the ticket is gone */
-	} else if (t > 0)
+	} else if (t > 0) {
+		t = tk.id; /* a merged ticket's rating is its survivor's */
 		store_ticket_clear(&tk);
+	}
 	if (t < 0)
 		t = 0;
 	if ((r = ingest_store_message(x, t, &msg)) < 0)
@@ -1332,9 +1386,9 @@ ingest_step_action(struct ingest_ctx *x, struct ingest_outcome *out)
 		                      : "sender is not an agent or manager";
 	else {
 		struct store_ticket tk;
-		if ((r = store_ticket_get(x->st, act, &tk)) == 0) {
+		if ((r = store_ticket_resolve(x->st, act, &tk)) == 0) {
+			x->tx.ticket = tk.id; /* a merged one's survivor */
 			store_ticket_clear(&tk);
-			x->tx.ticket = act;
 			x->tx.how = "action token";
 			return INGEST_STEP_NEXT;
 		}
@@ -1535,19 +1589,42 @@ ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 }
 
 /*
+ * ingest_merged_same - ticket nt was merged into this mail's ticket and
+ * has the same customer, so a notice about nt answers this ticket's
+ * customer (another customer's notice is not relayed to this one).
+ * 1/0/-E.
+ */
+static int
+ingest_merged_same(struct ingest_ctx *x, gint64 nt)
+{
+	struct store_ticket was = {0}, now = {0};
+	int r;
+
+	if ((r = store_ticket_get(x->st, nt, &was)) == 0 &&
+	    (r = store_ticket_resolve(x->st, nt, &now)) == 0)
+		r = now.id == x->tx.ticket && now.id != nt &&
+		    g_ascii_strcasecmp(was.requester, now.requester) == 0;
+	store_ticket_clear(&was);
+	store_ticket_clear(&now);
+	return r == -ENOENT ? 0 : r;
+}
+
+/*
  * ingest_step_relay_proof - is this a reply to a notice that goes on to
  * the customer?  Only an agent's INBOX (or imported) mail, i.e. one whose
  * From is proven (ingest_is_agent), that names in In-Reply-To or
  * References a signed Message-ID of tickd's for this ticket that was sent
  * to this very agent: a notice forwarded to someone else, or a guessed
- * id, relays nothing.
+ * id, relays nothing.  A notice about a ticket merged into this one
+ * counts when both tickets have the same customer.
  */
 static int
 ingest_step_relay_proof(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	const struct cfg *cfg = x->cfg;
 	GPtrArray *lists[] = {x->m->in_reply_to, x->m->references};
-	int r;
+	gint64 checked = 0;
+	int r, same = 0;
 
 	(void)out;
 	if (!x->is_agent || x->src->sent_folder || x->from == NULL ||
@@ -1559,9 +1636,14 @@ ingest_step_relay_proof(struct ingest_ctx *x, struct ingest_outcome *out)
 		     i++) {
 			const char *id = lists[l]->pdata[i];
 			g_autofree char *rcpt = NULL;
-			if (thread_msgid_ticket(cfg->tickets.secret,
-			                        cfg->tickets.secret_len,
-			                        id) != x->tx.ticket)
+			gint64 nt = thread_msgid_ticket(
+			    cfg->tickets.secret, cfg->tickets.secret_len, id);
+			if (nt != x->tx.ticket && nt > 0 && nt != checked) {
+				checked = nt; /* once per ticket named */
+				if ((same = ingest_merged_same(x, nt)) < 0)
+					return same;
+			}
+			if (nt != x->tx.ticket && (nt <= 0 || !same))
 				continue;
 			if ((r = store_out_rcpt_by_msgid(x->st, id, &rcpt)) < 0)
 				return r;

@@ -267,7 +267,9 @@ store_transcript(struct store *st, gint64 id, GString *out)
 	    "role IN ('customer', 'agent', 'note') ORDER BY id DESC "
 	    "LIMIT " G_STRINGIFY(
 	        STORE_ANSWER_MESSAGES) ") m), '(no messages)') FROM "
-	                               "ticket t WHERE t.id = $1",
+	                               "ticket t WHERE t.id = (SELECT "
+	                               "COALESCE(merged_into, id) FROM "
+	                               "ticket WHERE id = $1)",
 	    1, vals, &text);
 
 	if (r < 0)
