@@ -1956,9 +1956,9 @@ ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 	if (t <= 0 || classify_is_machine(x->cr.cls) || x->rating ||
 	    x->m->unparsed)
 		return INGEST_STEP_NEXT;
-	if (x->is_agent && x->from)
+	if ((x->is_agent || x->fwd) && x->from) /* a forward: its agent */
 		self = x->responder ? x->responder
-		                    : cfg_person(x->cfg, x->from->addr);
+		                    : cfg_person(x->cfg, ingest_actor(x));
 	if (!(x->tx.assigned && x->tx.assigned != self) && !customer)
 		return INGEST_STEP_NEXT;
 	if ((r = store_notice_info(x->st, t, &ni)) < 0)
