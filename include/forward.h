@@ -56,6 +56,10 @@ struct forward {
 	                      FORWARD_NOTE_MAX bytes */
 	char *language;    /* owned or NULL: an attached mail's
 	                      Content-Language */
+	/* the block is one replies quote with too ("-----Original
+	 * Message-----", Outlook's From/Sent block): only the subject's
+	 * FW:/WG: tells a forward (forward_subject_prefixed) */
+	bool reply_like;
 };
 
 /*
@@ -106,6 +110,10 @@ int forward_zone_offset(const char *date);
  * FORWARD_SUBJECT_MAX bytes.  g_free.
  */
 char *forward_subject(const char *subject);
+
+/* forward_subject_prefixed - subject starts with a forward prefix that
+ * forward_subject cuts ("Fwd:", "FW:", "WG:"...). */
+bool forward_subject_prefixed(const char *subject);
 
 /*
  * forward_addr - the address in a From value as forward blocks write it:

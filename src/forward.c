@@ -23,20 +23,21 @@
 static const struct {
 	const char *words;
 	const char *style;
-	bool bare; /* recognised without the dashes around it */
+	bool bare;  /* recognised without the dashes around it */
+	bool reply; /* replies quote this way too (forward.reply_like) */
 } forward_markers[] = {
-    {"forwarded message", "forwarded message", false},
-    {"original message", "original message", false},
-    {"begin forwarded message", "apple mail", true},
-    {"weitergeleitete nachricht", "weitergeleitete nachricht", false},
+    {"forwarded message", "forwarded message", false, false},
+    {"original message", "original message", false, true},
+    {"begin forwarded message", "apple mail", true, false},
+    {"weitergeleitete nachricht", "weitergeleitete nachricht", false, false},
     {"urspr\xc3\xbc"
      "ngliche nachricht",
-     "urspruengliche nachricht", false},
-    {"original-nachricht", "original-nachricht", false},
-    {"anfang der weitergeleiteten nachricht", "apple mail", true},
-    {"beginn der weitergeleiteten nachricht", "apple mail", true},
-    {"message transf\xc3\xa9r\xc3\xa9", "message transfere", false},
-    {"message d'origine", "message d'origine", false},
+     "urspruengliche nachricht", false, true},
+    {"original-nachricht", "original-nachricht", false, true},
+    {"anfang der weitergeleiteten nachricht", "apple mail", true, false},
+    {"beginn der weitergeleiteten nachricht", "apple mail", true, false},
+    {"message transf\xc3\xa9r\xc3\xa9", "message transfere", false, false},
+    {"message d'origine", "message d'origine", false, true},
 };
 
 enum forward_label {
@@ -114,7 +115,7 @@ forward_dup(const char *a, const char *b, size_t max)
  * underscores around them, so prose that says "original message" is none.
  */
 static const char *
-forward_marker(const char *a, const char *b)
+forward_marker(const char *a, const char *b, bool *reply_r)
 {
 	const char *p = a, *q = b;
 	size_t dashes = 0, n;
@@ -139,8 +140,10 @@ forward_marker(const char *a, const char *b)
 	buf[n] = '\0';
 	for (size_t i = 0; i < ARRAY_SIZE(forward_markers); i++)
 		if (strcmp(buf, forward_markers[i].words) == 0 &&
-		    (forward_markers[i].bare || dashes >= 2))
+		    (forward_markers[i].bare || dashes >= 2)) {
+			*reply_r = forward_markers[i].reply;
 			return forward_markers[i].style;
+		}
 	return NULL;
 }
 
@@ -352,6 +355,17 @@ forward_addr(const char *value, char **name_r)
 	if (name_r)
 		*name_r = forward_name(na, nb);
 	return addr;
+}
+
+bool
+forward_subject_prefixed(const char *subject)
+{
+	g_autofree char *cut = forward_subject(subject);
+	g_autofree char *all = g_utf8_make_valid(subject ? subject : "", -1);
+
+	g_strstrip(all);
+	forward_cut(all, FORWARD_SUBJECT_MAX);
+	return strcmp(cut, all) != 0;
 }
 
 char *
@@ -725,14 +739,16 @@ forward_parse_text(const char *text, const char *subject, int default_offset,
 		const char *e = forward_line_end(p, end), *next = e + (e < end);
 		const char *style = NULL, *v = NULL;
 		struct forward_block hb;
+		bool reply = true; /* Outlook's blocks quote replies too */
 
-		if ((style = forward_marker(p, e)) != NULL ||
+		if ((style = forward_marker(p, e, &reply)) != NULL ||
 		    forward_separator(p, e)) {
 			forward_block(next, end, &hb);
 			if (hb.labels > 0 && (style != NULL || hb.from)) {
 				forward_fill(t, p, &hb, end,
 				             style ? style : "outlook", subject,
 				             default_offset, f);
+				f->reply_like = reply;
 				return 1;
 			}
 		} else if (forward_label(p, e, &v) == FL_FROM) {
@@ -742,6 +758,7 @@ forward_parse_text(const char *text, const char *subject, int default_offset,
 			if (hb.from && hb.date && hb.sent && hb.subject) {
 				forward_fill(t, p, &hb, end, "outlook", subject,
 				             default_offset, f);
+				f->reply_like = true;
 				return 1;
 			}
 		}

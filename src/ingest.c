@@ -2089,6 +2089,16 @@ ingest_replies_to_us(const struct ingest_ctx *x)
 	return false;
 }
 
+/* ingest_has_command - a command of kind k is in the mail's block. */
+static bool
+ingest_has_command(const struct ingest_ctx *x, enum command_kind k)
+{
+	for (guint i = 0; i < x->cmds.cmds->len; i++)
+		if (((const struct command *)x->cmds.cmds->pdata[i])->kind == k)
+			return true;
+	return false;
+}
+
 /* ingest_fwd_requester - whose mail the forward is: #requester, else the
  * address forward.c read; never the support address or one of the team
  * (g_free), else NULL and *why_r. */
@@ -2151,7 +2161,12 @@ ingest_forward(struct ingest_ctx *x)
 	    ingest_replies_to_us(x))
 		return;
 	w = g_new0(struct ingest_fwd, 1);
+	/* Outlook quotes a reply the way it forwards: a reply to colleagues
+	 * that quotes the customer is no forward, unless the subject (FW:,
+	 * WG:) or a #requester says so */
 	if (!forward_parse_msg(m, &lim, &w->f) ||
+	    (w->f.reply_like && !forward_subject_prefixed(m->subject) &&
+	     !ingest_has_command(x, COMMAND_REQUESTER)) ||
 	    (addr = ingest_fwd_requester(x, w, &x->fwd_why)) == NULL) {
 		forward_clear(&w->f);
 		g_free(w);

@@ -212,3 +212,19 @@ def test_forward_without_usable_sender_stays_the_agents(make_world):
     (u,) = events(t, "forward-unresolved")
     assert "#requester" in u["detail"]
     assert not events(t, "forwarded")
+
+
+def test_outlook_reply_quoting_the_customer_is_no_forward(make_world):
+    w = agents_world(make_world)
+    # Outlook quotes a reply exactly as it forwards; without FW:/WG: in
+    # the subject (or a #requester) it stays the agent's own mail
+    body = ("Alice, can you check this?\n\n-----Original Message-----\n"
+            "From: Rita Real <%s>\nSent: Tuesday, December 1, 2026 10:00 AM\n"
+            "To: Bob <%s>\nSubject: Help\n\nHelp me.\n" % (customer_addr(w), w.bob))
+    w.append(mail(w.bob, w.addr(w.support), "RE: Help", body=body,
+                  msgid="<reply-like@support.example>", headers=[AUTH]))
+    w.once()
+    t = only_ticket(w)
+    assert t["requester"] == w.bob
+    assert not events(t, "forwarded") and not events(t, "forward-unresolved")
+    assert customer_addr(w) not in {p["addr"] for p in t["participants"]}

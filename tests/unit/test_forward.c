@@ -240,6 +240,35 @@ test_forward_first_block(void)
 }
 
 static void
+test_forward_reply_like(void)
+{
+	/* Outlook quotes replies as it forwards; Gmail's marker is only a
+	 * forward's */
+	struct forward f;
+
+	TEST_INTEQ(forward_parse_text(inline_cases[7].text, "", 0, &f), 1);
+	TEST_CHECK(f.reply_like);
+	forward_clear(&f);
+	TEST_INTEQ(forward_parse_text(inline_cases[10].text, "", 0, &f), 1);
+	TEST_CHECK(f.reply_like);
+	forward_clear(&f);
+	TEST_INTEQ(forward_parse_text(inline_cases[0].text, "", 0, &f), 1);
+	TEST_CHECK(!f.reply_like);
+	forward_clear(&f);
+	TEST_INTEQ(forward_parse_text(inline_cases[5].text, "", 0, &f), 1);
+	TEST_CHECK(!f.reply_like);
+	forward_clear(&f);
+
+	TEST_CHECK(forward_subject_prefixed("FW: Disk full"));
+	TEST_CHECK(forward_subject_prefixed(" wg:Platte voll"));
+	TEST_CHECK(forward_subject_prefixed("Fwd[2]: x"));
+	TEST_CHECK(!forward_subject_prefixed("RE: Disk full"));
+	TEST_CHECK(!forward_subject_prefixed("Forward planning"));
+	TEST_CHECK(!forward_subject_prefixed(""));
+	TEST_CHECK(!forward_subject_prefixed(NULL));
+}
+
+static void
 test_forward_dates(void)
 {
 	static const struct {
@@ -456,6 +485,7 @@ main(void)
 	    {"no forward", test_forward_not},
 	    {"a block without an address", test_forward_no_address},
 	    {"the first block counts", test_forward_first_block},
+	    {"reply-like blocks", test_forward_reply_like},
 	    {"dates", test_forward_dates},
 	    {"subjects and addresses", test_forward_subject_addr},
 	    {"bounds and linear scans", test_forward_bounds},
