@@ -2238,9 +2238,9 @@ ingest_step_forward(struct ingest_ctx *x, struct ingest_outcome *out)
 			g_snprintf(when, sizeof(when), ", written %s", s);
 	}
 	d = g_strdup_printf(
-	    "%s forward (%s) of %s's mail%s%s%s", w->f.style,
+	    "forward of %s's mail (%s, %s)%s%s%s", w->customer.addr,
 	    w->f.kind == FORWARD_ATTACHED ? "message/rfc822" : "inline",
-	    w->customer.addr, when,
+	    w->f.style, when,
 	    w->by_command ? ", requester named by #requester" : "",
 	    x->cfg->tickets.forward_acknowledge
 	        ? ""
