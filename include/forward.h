@@ -32,6 +32,7 @@
 #define FORWARD_NAME_MAX    200
 #define FORWARD_SUBJECT_MAX 998
 #define FORWARD_NOTE_MAX    8000
+#define FORWARD_MSGID_MAX   250
 /* An attached mail larger than this is not parsed (the mail stays whole). */
 #define FORWARD_ATTACHED_MAX (8 * 1024 * 1024)
 
@@ -56,6 +57,8 @@ struct forward {
 	                      FORWARD_NOTE_MAX bytes */
 	char *language;    /* owned or NULL: an attached mail's
 	                      Content-Language */
+	char *message_id;  /* owned or NULL: an attached mail's Message-ID
+	                      (without <>; dropped over FORWARD_MSGID_MAX) */
 	/* the block is one replies quote with too ("-----Original
 	 * Message-----", Outlook's From/Sent block): only the subject's
 	 * FW:/WG: tells a forward (forward_subject_prefixed) */

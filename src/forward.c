@@ -808,6 +808,9 @@ forward_parse_msg(const struct mime_msg *m, const struct mime_limits *lim,
 		f->note = forward_dup(m->text, m->text + strlen(m->text),
 		                      FORWARD_NOTE_MAX);
 		f->language = g_strdup(in->language);
+		if (in->message_id &&
+		    strlen(in->message_id) <= FORWARD_MSGID_MAX)
+			f->message_id = g_strdup(in->message_id);
 		mime_msg_free(&in);
 		return 1;
 	}
@@ -823,5 +826,6 @@ forward_clear(struct forward *f)
 	g_free(f->text);
 	g_free(f->note);
 	g_free(f->language);
+	g_free(f->message_id);
 	memset(f, 0, sizeof(*f));
 }

@@ -2190,6 +2190,14 @@ ingest_forward(struct ingest_ctx *x)
 		g_free(m->language);
 		m->language = g_steal_pointer(&w->f.language);
 	}
+	/* an attached mail's own id: the acknowledgement threads to it in
+	 * the customer's client, and a second forward of it (or the
+	 * customer's answer to it) threads to this ticket; the dedupe key
+	 * stays the forward's */
+	if (w->f.message_id) {
+		g_free(m->message_id);
+		m->message_id = g_steal_pointer(&w->f.message_id);
+	}
 	x->from = &w->customer;
 	x->is_agent = false;
 	x->fwd = w;

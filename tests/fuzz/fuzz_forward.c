@@ -65,6 +65,7 @@ fuzz_check(int r, struct forward *f)
 	fuzz_str(f->text, SIZE_MAX, false);
 	fuzz_str(f->note, FORWARD_NOTE_MAX, false);
 	fuzz_str(f->language, SIZE_MAX, true);
+	fuzz_str(f->message_id, FORWARD_MSGID_MAX, true);
 	forward_clear(f);
 	if (f->addr || f->text)
 		abort();

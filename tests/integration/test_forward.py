@@ -42,7 +42,7 @@ def inline_forward(w, frm, msgid, headers=(), top=""):
                   count=1, flags=re.M)
 
 
-def attached_forward(w, frm, msgid, headers=()):
+def attached_forward(w, frm, msgid, headers=(), inner_id=None):
     """Bob's forward with the customer's mail attached (Thunderbird's
     "Forward as Attachment")."""
     inner = "\r\n".join([
@@ -50,7 +50,7 @@ def attached_forward(w, frm, msgid, headers=()):
         "To: %s" % w.bob,
         "Subject: Invoice 4711 is wrong",
         "Date: Tue, 01 Dec 2026 10:00:00 +0100",
-        "Message-ID: <orig-%s@customer.example>" % uuid.uuid4().hex,
+        "Message-ID: %s" % (inner_id or "<orig-%s@customer.example>" % uuid.uuid4().hex),
         "MIME-Version: 1.0",
         "Content-Type: text/plain; charset=utf-8",
         "", "The invoice 4711 charges us twice.", ""])
@@ -124,15 +124,27 @@ def test_inline_forward_is_the_customers_ticket(make_world):
 
 def test_attached_forward_is_the_customers_ticket(make_world):
     w = agents_world(make_world)
-    w.append(attached_forward(w, w.bob, "<fwd-att@support.example>", [AUTH]))
+    w.append(attached_forward(w, w.bob, "<fwd-att@support.example>", [AUTH],
+                              inner_id="<orig-4711@customer.example>"))
     w.once()
     t = only_ticket(w)
     m = assert_customers_ticket(w, t, "Otto Original", "Invoice 4711 is wrong",
                                 "Please check his invoice, he called me too.")
     assert m["text"].startswith("The invoice 4711 charges us twice.")
     assert [a["type"] for a in m["attachments"]] == ["message/rfc822"]
+    # the customer's own Message-ID: his mail client threads to it
+    assert m["message_id"] == "orig-4711@customer.example"
     (fw,) = events(t, "forwarded")
     assert "message/rfc822" in fw["detail"]
+
+    # Alice forwards the same mail too: no second ticket, her forward is
+    # recorded on the first
+    w.append(attached_forward(w, w.alice, "<fwd-att2@support.example>", [AUTH],
+                              inner_id="<orig-4711@customer.example>"))
+    w.once()
+    t = only_ticket(w)
+    assert len(inbound(t)) == 2
+    assert [e["actor"] for e in events(t, "forwarded")] == [w.bob, w.alice]
 
 
 def test_requester_command_overrides_the_guess(make_world):

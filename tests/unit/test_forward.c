@@ -464,6 +464,7 @@ test_forward_attached(void)
 	TEST_STREQ(f.note, "She called me about it.");
 	TEST_CHECK(strstr(f.text, "Bildschirm flackert") != NULL);
 	TEST_STREQ(f.language, "de");
+	TEST_STREQ(f.message_id, "orig1@kunde.example");
 	forward_clear(&f);
 	mime_msg_free(&m);
 
