@@ -35,6 +35,8 @@ enum command_kind {
 	COMMAND_SHOW,   /* arg: a ticket number, or NULL: the mail's ticket */
 	COMMAND_SEARCH, /* arg: the words, as written */
 	COMMAND_LIST,   /* arg: "mine", "breached" or "queue NAME" */
+	/* in a forward: whose mail it is (forward.h) */
+	COMMAND_REQUESTER, /* arg: an address, lower case, without <> */
 };
 /* At most this many bytes of #search words are kept (longer: rejected). */
 #define COMMAND_MAX_WORDS 200
@@ -76,7 +78,7 @@ void command_list_clear(struct command_list *l);
 bool command_is_question(enum command_kind k);
 
 /* command_kind_name - "status", "priority", "assign", "note", "merge",
- * "show", "search", "list"; static. */
+ * "show", "search", "list", "requester"; static. */
 const char *command_kind_name(enum command_kind k);
 
 #endif

@@ -34,6 +34,8 @@ command_kind_name(enum command_kind k)
 		return "search";
 	case COMMAND_LIST:
 		return "list";
+	case COMMAND_REQUESTER:
+		return "requester";
 	}
 	return "?";
 }
@@ -220,6 +222,20 @@ command_fill(struct command *c, const char *name, char *arg,
 			return "#list takes mine, breached or queue "
 			       "NAME";
 		}
+	} else if (g_ascii_strcasecmp(name, "requester") == 0) {
+		size_t n = strlen(arg);
+		c->kind = COMMAND_REQUESTER;
+		if (n > 2 && arg[0] == '<' && arg[n - 1] == '>') {
+			arg[n - 1] = '\0';
+			arg++;
+			n -= 2;
+		}
+		/* the caller checks the address itself (forward_addr) */
+		if (n == 0 || n > 254 || strchr(arg, '@') == NULL ||
+		    strpbrk(arg, " \t") != NULL) {
+			return "#requester takes one address";
+		}
+		c->arg = g_ascii_strdown(arg, -1);
 	} else {
 		*unknown_r = true;
 		return "unknown command";

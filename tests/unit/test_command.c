@@ -118,6 +118,30 @@ test_rejections(void)
 }
 
 static void
+test_requester(void)
+{
+	struct command_list l;
+
+	command_parse("#requester <Rita@Customer.EXAMPLE>\n#Requester: "
+	              "x@y.example\n#requester\n#requester two words@x\n"
+	              "#requester nobody\n\nHi team",
+	              &l);
+	TEST_INTEQ(l.cmds->len, 2);
+	TEST_INTEQ(cmd(&l, 0)->kind, COMMAND_REQUESTER);
+	TEST_STREQ(cmd(&l, 0)->arg, "rita@customer.example");
+	TEST_STREQ(cmd(&l, 1)->arg, "x@y.example");
+	TEST_STREQ(command_kind_name(COMMAND_REQUESTER), "requester");
+	TEST_INTEQ(l.rejected->len, 3);
+	for (guint i = 0; i < l.rejected->len; i++) {
+		TEST_STREQ(rej(&l, i)->reason, "#requester takes one address");
+		TEST_CHECK(!rej(&l, i)->unknown);
+	}
+	TEST_CHECK(!l.question);
+	TEST_STREQ(l.text, "Hi team");
+	command_list_clear(&l);
+}
+
+static void
 test_note_with_text(void)
 {
 	struct command_list l;
@@ -302,6 +326,7 @@ main(void)
 	    {"no block keeps text", test_no_block_keeps_text},
 	    {"rejections", test_rejections},
 	    {"note with text", test_note_with_text},
+	    {"requester", test_requester},
 	    {"only commands", test_only_commands},
 	    {"bounds", test_bounds},
 	    {"huge block", test_huge_block},
