@@ -73,6 +73,7 @@ struct cfg_tickets {
 	bool trust_same_domain;   /* requester's domain may write too */
 	int reopen_days;
 	bool thanks_keeps_resolved; /* a thank-you reply does not reopen */
+	bool search_index;          /* write message_search rows (search) */
 	/* lifecycle.c, business days; 0 = that step off */
 	int pending_remind_days, pending_close_days, resolved_close_days;
 	gint64 max_mail_size; /* bytes; larger mails are noted, kept raw */

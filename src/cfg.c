@@ -270,6 +270,7 @@ static const struct cfg_key cfg_keys[] = {
     K_BOOL("tickets.forward_acknowledge", C_(tickets.forward_acknowledge),
            false),
     K_BOOL("tickets.trust_same_domain", C_(tickets.trust_same_domain), false),
+    K_BOOL("tickets.search_index", C_(tickets.search_index), true),
     K_INT("tickets.reopen_days", C_(tickets.reopen_days), 14, 0, 3650),
     K_BOOL("tickets.thanks_keeps_resolved", C_(tickets.thanks_keeps_resolved),
            true),

@@ -376,6 +376,9 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 static int
 ingest_search_index(struct ingest_ctx *x, gint64 msg, gint64 ticket)
 {
+	if (!x->cfg->tickets.search_index)
+		return 0;
+
 	g_autofree char *to = ingest_join_addrs(x->m->to);
 	g_autofree char *cc = ingest_join_addrs(x->m->cc);
 	g_autoptr(GPtrArray) names = g_ptr_array_new();

@@ -58,8 +58,10 @@ store_search_lexemes(struct store *st, struct searchdoc *d, const char *cfg)
 		                                     g_free, g_free);
 	for (guint i = 0; i < words->len; i++) {
 		const char *hit;
-		g_string_printf(key, "%s\x1f%s", cfg,
-		                (const char *)words->pdata[i]);
+		/* not g_string_printf: this runs for every distinct word */
+		g_string_assign(key, cfg);
+		g_string_append_c(key, '\x1f');
+		g_string_append(key, words->pdata[i]);
 		if ((hit = g_hash_table_lookup(st->lexcache, key->str)) != NULL)
 			searchdoc_resolve(d, words->pdata[i], hit);
 		else
