@@ -36,12 +36,20 @@
 static char *
 escalate_fold(const char *s, size_t max)
 {
-	size_t len = s ? strlen(s) : 0;
+	size_t len = s ? strlen(s) : 0, i = 0;
 	g_autofree char *valid = NULL, *norm = NULL;
 
 	if (len > max)
 		len = max;
-	valid = g_utf8_make_valid(s ? s : "", (gssize)len);
+	/* Most mail is ASCII, where NFC changes nothing and case folding is
+	 * ASCII lower case: one pass instead of three per-character Unicode
+	 * passes (perf, `make bench`: the Unicode passes were about 5% of
+	 * tickd's samples) */
+	while (i < len && (unsigned char)s[i] < 0x80)
+		i++;
+	if (i == len)
+		return g_ascii_strdown(s ? s : "", (gssize)len);
+	valid = g_utf8_make_valid(s, (gssize)len);
 	norm = g_utf8_normalize(valid, -1, G_NORMALIZE_ALL_COMPOSE);
 	return g_utf8_casefold(norm ? norm : valid, -1);
 }
