@@ -480,20 +480,12 @@ loop_idle(struct loop *l)
 	if (strcmp(state, l->idle_state) == 0 && nosys == 0)
 		return;
 	g_strlcpy(l->idle_state, state, sizeof(l->idle_state));
-	if (store_connected(l->st)) {
-		g_autofree char *detail =
-		    g_strdup_printf("%d of %d folder(s) on IDLE, the others "
-		                    "polled every %ds%s%s",
-		                    on, l->nboxes,
-		                    MIN(l->cfg->imap.poll_interval,
-		                        l->cfg->imap.idle_fallback_poll),
-		                    why ? ": " : "", why ? why : "");
+	/* tickctl status: "idle 3/4" says how many folders ring, the rest
+	 * are polled every imap.idle_fallback_poll seconds */
+	if (store_connected(l->st))
 		(void)store_conn_state(l->st, l->cfg->instance, "imap-idle",
-		                       err  ? "failing"
-		                       : on ? "idle"
-		                            : "polling",
-		                       on == l->nboxes && !err ? NULL : detail);
-	}
+		                       on == l->nboxes && !err ? "idle" : state,
+		                       err ? why : NULL);
 }
 
 /* loop_status - STATUS= one line: mailboxes, last fetch, outbox backlog;

@@ -175,3 +175,161 @@ def test_sla_warning_once_to_assignee_or_the_team(make_world):
     assert len(w.inbox(w.support + "team")) == 1
     assert len(w.inbox(w.support + "owner")) == 1
     assert len([e for e in w.ticket(free)["events"] if e["action"] == "sla-warning"]) == 1
+
+
+# -- IDLE on every queue's mailbox and on Sent ---------------------------------
+
+def wait_for(pred, what, timeout=30):
+    """pred() until it is true or the deadline passes (a bound, not a
+    measurement: the poll interval in these tests is an hour)."""
+    end = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        assert time.time() < end, "timed out waiting for " + what
+        time.sleep(0.2)
+
+
+def idle_state(w):
+    return w.sql("SELECT state FROM connection_state WHERE name = 'imap-idle'")
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == 0
+
+
+def two_queue_daemon(make_world, imap_extra):
+    """support and billing queues, each with INBOX and Sent, polled once an
+    hour: only a doorbell can make new mail arrive within the test."""
+    w = make_world(sent_mailbox="Sent", idle="true", poll_interval=3600,
+                   imap_extra=imap_extra)
+    billing, _ = setup_queues(w)
+    cust = w.addr(w.customer)
+    w.append(mail(cust, w.addr(w.support), "Printer on fire", msgid="<p1@c.example>"))
+    w.once()
+    (t,) = w.tickets()
+    return w, billing, t["number"]
+
+
+def test_idle_on_second_queue_and_sent_folder(make_world):
+    w, billing, n = two_queue_daemon(make_world, "idle_fallback_poll = 3600;")
+    cust = w.addr(w.customer)
+    p = w.start()
+    try:
+        # four folders, four doorbells ("idle 3/4" would name the ones short)
+        wait_for(lambda: idle_state(w) == "idle", "four IDLE connections")
+        # the doorbells start after the first pass, and each start looks
+        # once more: once mail in the last folder (billing's Sent) is in,
+        # that look is over, and later mail comes only through IDLE
+        w2 = w.addr(w.customer + "w")
+        imapbox.append(billing, "Sent", mail(billing + "@example.com", w2, "Warm-up",
+                                             body="Hello from billing.\n"))
+        wait_for(lambda: any(t["requester"] == w2 for t in w.tickets()), "the warm-up mail")
+
+        # a customer writes to the second queue
+        imapbox.append(billing, "INBOX", mail(cust, billing + "@example.com", "Invoice wrong"))
+        bt = wait_for(lambda: [t for t in w.tickets() if t["subject"] == "Invoice wrong"],
+                      "the billing ticket")
+        assert bt[0]["queue"] == "billing"
+
+        # an agent answers from the first queue's shared Sent folder
+        w.append(mail('"Example Support" <%s>' % w.addr(w.support), cust,
+                      "Re: [Example #%d] Printer on fire" % n, msgid="<a1@support.example>",
+                      headers=["In-Reply-To: <p1@c.example>"], body="Please unplug it.\n"),
+                 mailbox="Sent")
+        t = wait_for(lambda: (lambda t: t if t["first_response_at"] else None)(w.ticket(n)),
+                     "the agent's reply from Sent")
+        assert [m["role"] for m in t["messages"] if m["direction"] == "in"] == [
+            "customer", "agent"]
+        assert p.poll() is None
+    finally:
+        stop(p)
+
+
+def test_folders_over_idle_max_are_polled_at_the_fallback_interval(make_world):
+    w, billing, n = two_queue_daemon(make_world, "idle_max = 1; idle_fallback_poll = 2;")
+    cust = w.addr(w.customer)
+    p = w.start()
+    try:
+        # the one doorbell is the first queue's INBOX; the rest is polled
+        wait_for(lambda: idle_state(w) == "idle 1/4", "one IDLE connection")
+        imapbox.append(billing, "INBOX", mail(cust, billing + "@example.com", "Invoice wrong"))
+        wait_for(lambda: [t for t in w.tickets() if t["subject"] == "Invoice wrong"],
+                 "the billing ticket by the fallback poll")
+        w.append(mail(cust, w.addr(w.support), "Second one"))
+        wait_for(lambda: [t for t in w.tickets() if t["subject"] == "Second one"],
+                 "the INBOX ticket")
+    finally:
+        stop(p)
+
+
+# -- a real mail client: bob answers a notice with s-nail -----------------------
+
+SNAIL = shutil.which("s-nail")
+
+
+def snail(w, user, commands, frm, headers=()):
+    """Run s-nail in batch mode on user's INBOX (IMAP, the test Dovecot),
+    sending by SMTP to the test OpenSMTPD; commands go to its stdin."""
+    home = os.path.join(w.dir, "snail-" + user)
+    os.makedirs(home, exist_ok=True)
+    st = w.stack
+    # -:s: Debian's /etc/s-nail.rc (quote, indentprefix "> "), no user rc
+    args = [SNAIL, "-#", "-:s", "-S", "v15-compat", "-S", "ttycharset=utf-8",
+            "-S", "mta=smtp://%s:%s" % (st["SMTP_HOST"], st["SMTP_PORT"]),
+            "-S", "smtp-auth=none", "-S", "from=%s" % frm,
+            "-S", "password-%s@%s:%s=%s" % (user, st["IMAP_HOST"], st["IMAP_PORT"],
+                                            st["MAIL_PASSWORD"]),
+            "-S", "imap-auth=login", "-S", "sendwait"]
+    for h in headers:
+        args += ["-C", h]
+    args += ["-f", "imap://%s@%s:%s/INBOX" % (user, st["IMAP_HOST"], st["IMAP_PORT"])]
+    p = subprocess.run(args, input=commands.encode(), capture_output=True, timeout=120,
+                       env=dict(os.environ, HOME=home, LC_ALL="C.UTF-8"))
+    assert p.returncode == 0, (p.returncode, p.stdout.decode()[-2000:], p.stderr.decode()[-2000:])
+    subprocess.run([os.path.join(ROOT, "tests", "stack.sh"), "wait-delivered",
+                    st["STACK_DIR"], "60"], check=True, capture_output=True)
+    return p
+
+
+def test_agent_answers_a_notice_with_s_nail(make_world):
+    assert SNAIL, "s-nail is missing (tests/deps.sh installs it)"
+    w = agents_world(make_world)
+    cust = w.addr(w.customer)
+    n, _ = open_ticket(w, msgid="<q1@c.example>")
+    w.ctl("assign", str(n), w.bob)
+    w.append(mail(cust, w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
+                  msgid="<q2@c.example>", headers=["In-Reply-To: <q1@c.example>"],
+                  body="It is still burning!\n"))
+    w.once()
+    (notice,) = w.inbox(w.support + "bob")
+    assert "(the customer wrote again)" in notice["Subject"]
+    before = imapbox.count(w.customer)
+
+    # bob opens his INBOX in s-nail and replies to the notice's sender (the
+    # support address); s-nail quotes the notice.  The header stands for
+    # what the organisation's MTA adds to its own users' mail.
+    snail(w, w.support + "bob", "Reply 1\nPlease pull the plug first.\n~.\nquit\n",
+          "Bob Builder <%s>" % w.bob,
+          headers=["Authentication-Results: %s; dkim=pass header.d=example.com" % AUTHSERV])
+    # what s-nail sent: a reply to the notice, threaded by its Message-ID
+    (sent,) = [m for m in w.inbox(w.support) if m["From"] and w.bob in m["From"]]
+    assert notice["Message-ID"] in sent["In-Reply-To"]
+    assert "\n> It is still burning!" in sent.get_content()  # quoted by the client
+    w.once()
+
+    mails = w.inbox(w.customer)
+    assert len(mails) == before + 1
+    r = mails[-1]
+    assert w.addr(w.support) in r["From"] and "Bob Builder via Example Support" in r["From"]
+    assert r["Subject"].startswith("Re: [Example #%d]" % n)
+    assert r["In-Reply-To"] == "<q2@c.example>"
+    body = r.get_content()
+    assert "Please pull the plug first." in body
+    # no notice text, no quote of it, no signature of the notice
+    assert "still burning" not in body and "automatic notice" not in body, body
+    assert "> " not in body, body
+    t = w.ticket(n)
+    assert t["first_responder"] == w.bob and t["first_response_at"] is not None
