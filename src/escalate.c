@@ -631,16 +631,22 @@ escalate_warn_one(struct escalate_tick *x, const struct store_sla_row *row,
  * and not yet breached: warn once per ticket and clock (target and
  * start; 018_agents2), before the breach, so that someone can still act.
  * A clock the tick first sees already breached gets no warning: the
- * escalation chain speaks for it.  0 or the store's error.
+ * escalation chain speaks for it.  Costs nothing while nobody has
+ * sla-warning in people.*.notify.  0 or the store's error.
  */
 static int
 escalate_warnings(struct escalate_tick *x, const struct store_sla_row *row,
                   const struct sla_policy *p, const struct sla_calendar *cal,
                   const struct sla_result *ev)
 {
+	bool wanted = false;
 	int r;
 
-	if (p->warn_pct <= 0)
+	/* nobody asked for warnings: no row, no event, no query */
+	for (guint i = 0; i < x->cfg->people->len && !wanted; i++)
+		wanted = agentmail_wants(x->cfg->people->pdata[i],
+		                         AGENTMAIL_SLA_WARNING);
+	if (p->warn_pct <= 0 || !wanted)
 		return 0;
 	for (int k = 0; k < SLA_TARGET__COUNT; k++) {
 		const struct sla_clock *c = &ev->clock[k];
