@@ -70,10 +70,12 @@ struct cfg_tickets {
 	char *secret_file;
 	unsigned char *secret; /* HMAC key for Message-ID tokens */
 	size_t secret_len;
-	bool acknowledge;       /* send acknowledgements for new tickets */
-	bool trust_same_domain; /* requester's domain may write too */
+	bool acknowledge;         /* send acknowledgements for new tickets */
+	bool forward_acknowledge; /* also for tickets a forward opened */
+	bool trust_same_domain;   /* requester's domain may write too */
 	int reopen_days;
 	bool thanks_keeps_resolved; /* a thank-you reply does not reopen */
+	bool search_index;          /* write message_search rows (search) */
 	/* lifecycle.c, business days; 0 = that step off */
 	int pending_remind_days, pending_close_days, resolved_close_days;
 	gint64 max_mail_size; /* bytes; larger mails are noted, kept raw */
@@ -244,6 +246,7 @@ struct cfg_queue {
 	char *from, *from_name; /* sender address of its mail, its name */
 	char *calendar, *sla;   /* NULL: the SLA module's default */
 	bool acknowledge;
+	bool forward_acknowledge;
 	int retention_days;
 	enum cfg_first_run first_run;
 	struct cfg *view; /* owned shell; its pointers are borrowed */
