@@ -45,8 +45,10 @@ struct cfg_imap {
 	char *move_to;     /* default "Processed" */
 	int poll_interval; /* seconds */
 	bool starttls, idle;
-	int timeout; /* seconds per server response */
-	int batch;   /* mails per fetch round trip and per commit */
+	int idle_max;           /* IDLE connections, one per watched folder */
+	int idle_fallback_poll; /* seconds: poll of a folder without one */
+	int timeout;            /* seconds per server response */
+	int batch;              /* mails per fetch round trip and per commit */
 	enum cfg_first_run first_run;
 	int first_run_age; /* seconds: present mail younger than this is
 	                      new on the first run; 0 = all of it history */

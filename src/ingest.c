@@ -2049,8 +2049,9 @@ ingest_notice(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
  * ingest_step_notices - tell agents (people.*.notify, agentmail.h): the
  * person an #assign named (not who assigned themselves), with the
  * customer's newest text; the assignee when the customer wrote again,
- * with this mail's new text only; whoever wants new tickets.  Machine
- * mail and rating replies tell nobody.
+ * with this mail's new text only (not after a thank-you that kept the
+ * ticket resolved); whoever wants new tickets of this queue
+ * (agentmail_covers).  Machine mail and rating replies tell nobody.
  */
 static int
 ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
@@ -2076,7 +2077,8 @@ ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 	    agentmail_wants(x->tx.assigned, AGENTMAIL_ASSIGNED))
 		r = ingest_notice(x, t, x->tx.assigned, AGENTMAIL_ASSIGNED, &ni,
 		                  ni.last_text);
-	if (r == 0 && customer && !x->tx.new_ticket &&
+	/* a thank-you left the ticket resolved: nobody is asked to act */
+	if (r == 0 && customer && !x->tx.new_ticket && !x->tx.thanks &&
 	    (p = cfg_person(x->cfg, ni.assignee)) != NULL &&
 	    agentmail_wants(p, AGENTMAIL_CUSTOMER_REPLY))
 		r = ingest_notice(x, t, p, AGENTMAIL_CUSTOMER_REPLY, &ni,
@@ -2085,7 +2087,8 @@ ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 	     r == 0 && customer && x->tx.new_ticket && i < x->cfg->people->len;
 	     i++) {
 		p = x->cfg->people->pdata[i];
-		if (agentmail_wants(p, AGENTMAIL_NEW_TICKET))
+		if (agentmail_wants(p, AGENTMAIL_NEW_TICKET) &&
+		    agentmail_covers(p, x->cfg->tickets.queue))
 			r = ingest_notice(x, t, p, AGENTMAIL_NEW_TICKET, &ni,
 			                  x->m->text_new);
 	}
