@@ -235,13 +235,12 @@ store_search(struct store *st, const struct store_search_filter *f,
 int
 store_history_line(struct store *st, gint64 id, char **line_r)
 {
+	static const struct store_stmt stmt = {
+	    "history line", "SELECT tickd_history($1::bigint)->>'line'"};
 	char a[24];
 	const char *vals[] = {store_i64(a, id)};
 
-	*line_r = NULL;
-	return store_text(st, "history",
-	                  "SELECT tickd_history($1::bigint)->>'line'", 1, vals,
-	                  line_r);
+	return store_text_of(st, &stmt, 1, vals, line_r);
 }
 
 int
