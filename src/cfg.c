@@ -237,6 +237,9 @@ static const struct cfg_key cfg_keys[] = {
     K_INT("imap.poll_interval", C_(imap.poll_interval), 60, 1, 86400),
     K_BOOL("imap.starttls", C_(imap.starttls), true),
     K_BOOL("imap.idle", C_(imap.idle), true),
+    /* IDLE connections of one instance (one per watched folder) */
+    K_INT("imap.idle_max", C_(imap.idle_max), 8, 0, 100),
+    K_INT("imap.idle_fallback_poll", C_(imap.idle_fallback_poll), 30, 1, 86400),
     K_INT("imap.timeout", C_(imap.timeout), 60, 1, 3600),
     K_INT("imap.batch", C_(imap.batch), 100, 1, 10000),
     K_CHOICE("imap.first_run", C_(imap.first_run), cfg_first_run_names,
@@ -267,7 +270,10 @@ static const struct cfg_key cfg_keys[] = {
              OFF(struct cfg, tickets.secret),
              OFF(struct cfg, tickets.secret_len)),
     K_BOOL("tickets.acknowledge", C_(tickets.acknowledge), true),
+    K_BOOL("tickets.forward_acknowledge", C_(tickets.forward_acknowledge),
+           false),
     K_BOOL("tickets.trust_same_domain", C_(tickets.trust_same_domain), false),
+    K_BOOL("tickets.search_index", C_(tickets.search_index), true),
     K_INT("tickets.reopen_days", C_(tickets.reopen_days), 14, 0, 3650),
     K_BOOL("tickets.thanks_keeps_resolved", C_(tickets.thanks_keeps_resolved),
            true),
@@ -438,6 +444,7 @@ static const struct cfg_key cfg_keys[] = {
     K_STR("queues.*.sent_mailbox", Q_(sent_mailbox), NULL, NULL, QK),
     K_STR("queues.*.subject_tag", Q_(subject_tag), NULL, cfg_check_tag, QK),
     K_KEEPBOOL("queues.*.acknowledge", Q_(acknowledge)),
+    K_KEEPBOOL("queues.*.forward_acknowledge", Q_(forward_acknowledge)),
     K_STR("queues.*.template_set", Q_(template_set), NULL, NULL, QK),
     K_STR("queues.*.language", Q_(language), NULL, NULL, QK),
     K_STR("queues.*.from_name", Q_(from_name), NULL, NULL, QK),
@@ -1119,7 +1126,7 @@ cfg_check_notify(struct cfg_ctx *x, const struct cfg_key *k,
                  const config_setting_t *s, const char *v)
 {
 	static const char *const ok[] = {"assigned", "customer-reply",
-	                                 "new-ticket", "none"};
+	                                 "new-ticket", "sla-warning", "none"};
 
 	(void)k;
 	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
@@ -1127,7 +1134,7 @@ cfg_check_notify(struct cfg_ctx *x, const struct cfg_key *k,
 			return true;
 	cfg_error(x, s,
 	          "people.*.notify: unknown event '%s' (assigned, "
-	          "customer-reply, new-ticket or none)",
+	          "customer-reply, new-ticket, sla-warning or none)",
 	          v);
 	return false;
 }
@@ -1389,6 +1396,7 @@ cfg_queue_inherit(const struct cfg *c)
 	q->calendar = g_strdup(c->tickets.calendar);
 	q->sla = g_strdup(c->tickets.sla);
 	q->acknowledge = c->tickets.acknowledge;
+	q->forward_acknowledge = c->tickets.forward_acknowledge;
 	q->retention_days = c->tickets.retention_days;
 	q->first_run = c->imap.first_run;
 	return q;
@@ -1415,6 +1423,7 @@ cfg_queue_view(const struct cfg *c, struct cfg_queue *q)
 	v->tickets.calendar = q->calendar;
 	v->tickets.sla = q->sla;
 	v->tickets.acknowledge = q->acknowledge;
+	v->tickets.forward_acknowledge = q->forward_acknowledge;
 	v->tickets.retention_days = q->retention_days;
 	v->imap.first_run = q->first_run;
 	v->smtp.from = q->from;

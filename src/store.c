@@ -172,6 +172,8 @@ store_free(struct store **stp)
 	if (st->conn)
 		PQfinish(st->conn);
 	g_hash_table_destroy(st->prepared);
+	if (st->lexcache)
+		g_hash_table_destroy(st->lexcache);
 	g_free(st->conninfo);
 	g_free(st);
 	*stp = NULL;
@@ -548,6 +550,22 @@ store_text(struct store *st, const char *what, const char *sql, int n,
 	res = store_query(st, sql, n, vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, what);
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		*out_r = g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+int
+store_text_of(struct store *st, const struct store_stmt *s, int n,
+              const char *const *vals, char **out_r)
+{
+	int r;
+	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
+
+	*out_r = NULL;
+	if (res == NULL)
+		return r;
 	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
 		*out_r = g_strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
