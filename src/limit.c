@@ -180,10 +180,9 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 	if (o->counted) {
 		c.rcpt_day = o->rcpt_sent;
 		c.ticket_hour = o->ticket_sent;
-	} else if ((r = store_limit_counts(st, true, o->rcpt,
-	                                   MAX(o->ticket_id, 0), LIMIT_DAY,
-	                                   LIMIT_HOUR, &c.rcpt_day,
-	                                   &c.ticket_hour)) < 0)
+	} else if ((r = store_limit_counts(
+	                st, true, o->rcpt, MAX(o->ticket_id, 0), LIMIT_DAY,
+	                LIMIT_HOUR, &c.rcpt_day, &c.ticket_hour)) < 0)
 		return r;
 	c.repeat = o->is_repeat;
 	c.global_minute = store_sent_count_global(st, LIMIT_MINUTE);

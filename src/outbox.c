@@ -182,10 +182,10 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 		 * on */
 		if ((r = limit_outbox_gate(cfg, st)) < 0)
 			return r;
-		r = store_outbox_claim(
-		    st, owner, OUTBOX_LEASE_SEC,
-		    max ? MIN(OUTBOX_BATCH, max - done) : OUTBOX_BATCH,
-		    LIMIT_DAY, LIMIT_HOUR, batch);
+		r = store_outbox_claim(st, owner, OUTBOX_LEASE_SEC,
+		                       max ? MIN(OUTBOX_BATCH, max - done)
+		                           : OUTBOX_BATCH,
+		                       LIMIT_DAY, LIMIT_HOUR, batch);
 		if (r < 0 || batch->len == 0)
 			break;
 		for (guint i = 0; i < batch->len; i++) {
