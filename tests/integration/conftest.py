@@ -76,7 +76,7 @@ class World:
                          per_recipient_day=10, people="", tag="Example", idle="false",
                          reopen_days=14, trust_same_domain="false",
                          per_ticket_hour=5, global_per_minute=100, breaker_cooldown=900,
-                         tickets_extra="", limits_extra="", extra="",
+                         tickets_extra="", limits_extra="", extra="", imap_extra="",
                          # these tests append mail before tickd's first poll
                          # to stand for mail arriving while it runs;
                          # test_firstday.py tests the default (history)
@@ -100,7 +100,7 @@ log_level = 7;
 database: { conninfo = "%(conninfo)s"; };
 imap: { url = "imap://%(ih)s:%(ip)s"; user = "%(support)s"; password_file = "%(dir)s/imap-password";
         mailbox = "%(mailbox)s"; %(sent)s after = "%(after)s"; poll_interval = %(poll)d;
-        starttls = false; idle = %(idle)s; first_run = "%(fr)s"; timeout = 20; };
+        starttls = false; idle = %(idle)s; first_run = "%(fr)s"; timeout = 20; %(ix)s };
 smtp: { url = "smtp://%(sh)s:%(sp)s"; from = "%(support)s@example.com"; from_name = "Example Support";
         starttls = false; timeout = 20; };
 tickets: { subject_tag = "%(tag)s"; secret_file = "%(dir)s/secret"; reopen_days = %(reopen)d;
@@ -116,7 +116,7 @@ people = ( %(people)s );
                 tsd=o["trust_same_domain"], prd=o["per_recipient_day"], people=o["people"],
                 tx=o["tickets_extra"], pth=o["per_ticket_hour"], gpm=o["global_per_minute"],
                 bcd=o["breaker_cooldown"], lx=o["limits_extra"], extra=o["extra"],
-                fr=o["first_run"]))
+                fr=o["first_run"], ix=o["imap_extra"]))
 
     # -- running the programs --------------------------------------------
     def ctl(self, *args, check=True, input=None):

@@ -664,6 +664,75 @@ test_parse_untagged(void)
 	TEST_CHECK(!imap_parse_line_literal("{1234567890123456789}", 21, &n));
 }
 
+/* PERMANENTFLAGS as Dovecot, Cyrus and a read-only EXAMINE send them,
+ * and what a hostile server may send instead. */
+static void
+test_parse_permflags(void)
+{
+	static const struct {
+		const char *line;
+		int r;
+		bool found;
+		const char *flags;
+	} cases[] = {
+	    {"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+	     "\\Draft \\*)] Flags permitted.",
+	     0, true, " \\ANSWERED \\FLAGGED \\DELETED \\SEEN \\DRAFT \\* "},
+	    {"* OK [PERMANENTFLAGS ()] Read-only mailbox.", 0, true, " "},
+	    {"* OK [PERMANENTFLAGS (\\Seen $Ticket1042 $Open)]", 0, true,
+	     " \\SEEN $TICKET1042 $OPEN "},
+	    {"* OK [UNSEEN 3] first unseen", 0, false, ""},
+	    {"* OK [PERMANENTFLAGS (\\Seen", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (\\Seen)", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (\\ \\Seen)]", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (a(b)]", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (\\Seen  $x)]", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (\"$x\")]", -EPROTO, false, ""},
+	};
+	struct imap_cur k;
+	char flags[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		bool found = false;
+
+		flags[0] = '\0';
+		imap_cur_init(&k, cases[i].line, strlen(cases[i].line), 4, NULL,
+		              perr, sizeof(perr));
+		TEST_INTEQ(
+		    imap_parse_permflags(&k, flags, sizeof(flags), &found),
+		    cases[i].r);
+		TEST_CHECK(found == cases[i].found);
+		if (cases[i].found)
+			TEST_STREQ(flags, cases[i].flags);
+	}
+	imap_cur_init(&k, cases[0].line, strlen(cases[0].line), 4, NULL, perr,
+	              sizeof(perr));
+	{
+		bool found = false;
+		TEST_INTEQ(
+		    imap_parse_permflags(&k, flags, sizeof(flags), &found), 0);
+	}
+	TEST_CHECK(imap_parse_has_flag(flags, "\\*"));
+	TEST_CHECK(imap_parse_has_flag(flags, "\\seen"));
+	TEST_CHECK(!imap_parse_has_flag(flags, "$Open"));
+	TEST_CHECK(!imap_parse_has_flag(flags, "SEEN"));
+	TEST_CHECK(!imap_parse_has_flag(flags, ""));
+	/* a list longer than the buffer is cut at a name: the rest is "not
+	 * permitted" */
+	{
+		static const char l[] = "* OK [PERMANENTFLAGS ($aaaaaaaaaa "
+		                        "$bbbbbbbbbb $cccccccccc \\*)]";
+		char small[28];
+		bool found = false;
+
+		imap_cur_init(&k, l, strlen(l), 4, NULL, perr, sizeof(perr));
+		TEST_INTEQ(
+		    imap_parse_permflags(&k, small, sizeof(small), &found), 0);
+		TEST_STREQ(small, " $AAAAAAAAAA $BBBBBBBBBB ");
+		TEST_CHECK(!imap_parse_has_flag(small, "\\*"));
+	}
+}
+
 static void
 test_parse_caps_tagged(void)
 {
@@ -803,6 +872,7 @@ main(void)
 	    {"parse_fetch", test_parse_fetch},
 	    {"parse_untagged", test_parse_untagged},
 	    {"parse_caps_tagged", test_parse_caps_tagged},
+	    {"parse_permflags", test_parse_permflags},
 	    {"parse_replies", test_parse_replies},
 	    {"range_normal", test_range_normal},
 	    {"range_oversized", test_range_oversized},
