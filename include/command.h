@@ -33,6 +33,10 @@ enum command_kind {
 	COMMAND_SHOW,   /* arg: a ticket number, or NULL: the mail's ticket */
 	COMMAND_SEARCH, /* arg: the words, as written */
 	COMMAND_LIST,   /* arg: "mine", "breached" or "queue NAME" */
+	/* about the sender, not a ticket: they ride the questions' path
+	 * (kept without a ticket, answered) */
+	COMMAND_AWAY, /* arg: "YYYY-MM-DD" (a valid date), NULL: until #back */
+	COMMAND_BACK, /* no arg */
 };
 /* At most this many bytes of #search words are kept (longer: rejected). */
 #define COMMAND_MAX_WORDS 200
@@ -70,11 +74,12 @@ struct command_list {
 void command_parse(const char *text, struct command_list *out);
 void command_list_clear(struct command_list *l);
 
-/* command_is_question - #show, #search or #list. */
+/* command_is_question - #show, #search, #list, #away or #back: a mail
+ * of only these changes no ticket. */
 bool command_is_question(enum command_kind k);
 
 /* command_kind_name - "status", "priority", "assign", "note", "show",
- * "search", "list"; static. */
+ * "search", "list", "away", "back"; static. */
 const char *command_kind_name(enum command_kind k);
 
 #endif
