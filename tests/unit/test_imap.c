@@ -31,6 +31,7 @@ struct fake {
 	const char *scenario;
 	GThread *th;
 	gint stop;
+	GPtrArray *stores; /* the UID STORE lines received, without tag */
 };
 
 static void
@@ -199,6 +200,24 @@ fake_serve(struct fake *f, int fd)
 			            "* OK [UIDNEXT 4] n {5}\r\n"
 			            "%s OK [READ-ONLY] examined\r\n",
 			            tag);
+		} else if (strcmp(cmd, "SELECT") == 0) {
+			/* "kw": new keywords may be created; "kw-none": only
+			 * $Open is kept */
+			fake_printf(fd,
+			            "* FLAGS (\\Seen $Open)\r\n"
+			            "* OK [PERMANENTFLAGS (\\Seen %s)] p\r\n"
+			            "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] v\r\n"
+			            "%s OK [READ-WRITE] selected\r\n",
+			            strcmp(f->scenario, "kw") == 0 ? "\\*"
+			                                           : "$Open",
+			            tag);
+		} else if (strcmp(cmd, "UID") == 0 && strstr(line, "STORE")) {
+			g_ptr_array_add(f->stores,
+			                g_strdup(line + strlen(tag) + 1));
+			fake_printf(
+			    fd,
+			    "* 2 FETCH (FLAGS (\\Seen))\r\n%s OK stored\r\n",
+			    tag);
 		} else if (strcmp(cmd, "UID") == 0 && strstr(line, "BODY")) {
 			go_on = fake_bodies(f, fd, tag, w[3] ? w[3] : "");
 		} else if (strcmp(cmd, "UID") == 0) {
@@ -264,6 +283,7 @@ fake_start(struct fake *f, const char *scenario)
 
 	memset(f, 0, sizeof(*f));
 	f->scenario = scenario;
+	f->stores = g_ptr_array_new_with_free_func(g_free);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&sa, slen) < 0 ||
@@ -274,12 +294,21 @@ fake_start(struct fake *f, const char *scenario)
 	f->th = g_thread_new("fake", fake_main, f);
 }
 
+/* fake_join - wait for the server thread (its connections end when
+ * the client hangs up); what it recorded stays readable. */
 static void
-fake_stop(struct fake *f)
+fake_join(struct fake *f)
 {
 	g_atomic_int_set(&f->stop, 1);
 	g_thread_join(f->th);
 	close(f->lfd);
+}
+
+static void
+fake_stop(struct fake *f)
+{
+	fake_join(f);
+	g_ptr_array_unref(f->stores);
 }
 
 static struct imap *
@@ -865,6 +894,57 @@ test_parse_replies(void)
 	g_array_unref(u);
 }
 
+static const char *
+store_line(const struct fake *f, guint i)
+{
+	return i < f->stores->len ? f->stores->pdata[i] : "";
+}
+
+/* imap_keywords: SELECT (read-write), PERMANENTFLAGS honoured, removal
+ * before addition, nothing but keywords on the wire. */
+static void
+test_keywords(void)
+{
+	static const uint32_t u[] = {3, 1, 2, 2};
+	const char *add[] = {"$Ticket7", "$Open"}, *del[] = {"$New", "$Open"};
+	const char *bad1[] = {"a b"}, *bad2[] = {"\\Seen"}, *bad3[] = {"$x)"};
+	struct fake f;
+	struct imap *im;
+
+	fake_start(&f, "kw");
+	im = client(&f, 0);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 4, add, 2, del, 1), 0);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 43, u, 4, add, 2, del, 1),
+	           -ESTALE);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 4, bad1, 1, NULL, 0),
+	           -EINVAL);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 4, add, 2, bad2, 1),
+	           -EINVAL);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 4, bad3, 1, NULL, 0),
+	           -EINVAL);
+	imap_free(&im);
+	fake_join(&f);
+	TEST_INTEQ(f.stores->len, 2);
+	TEST_STREQ(store_line(&f, 0), "UID STORE 1:3 -FLAGS.SILENT ($New)");
+	TEST_STREQ(store_line(&f, 1),
+	           "UID STORE 1:3 +FLAGS.SILENT ($Ticket7 $Open)");
+	g_ptr_array_unref(f.stores);
+
+	fake_start(&f, "kw-none");
+	im = client(&f, 0);
+	/* only what PERMANENTFLAGS lists goes out */
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 2, add, 2, del, 2), 0);
+	/* a mailbox that keeps none of them: nothing is sent */
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 2, add, 1, NULL, 0),
+	           -ENOTSUP);
+	imap_free(&im);
+	fake_join(&f);
+	TEST_INTEQ(f.stores->len, 2);
+	TEST_STREQ(store_line(&f, 0), "UID STORE 1,3 -FLAGS.SILENT ($Open)");
+	TEST_STREQ(store_line(&f, 1), "UID STORE 1,3 +FLAGS.SILENT ($Open)");
+	g_ptr_array_unref(f.stores);
+}
+
 int
 main(void)
 {
@@ -879,6 +959,7 @@ main(void)
 	    {"range_hostile", test_range_hostile},
 	    {"idle", test_idle},
 	    {"arguments", test_arguments},
+	    {"keywords", test_keywords},
 	};
 	int r;
 
