@@ -169,6 +169,24 @@ fake_bodies(struct fake *f, int fd, const char *tag, const char *set)
 	return true;
 }
 
+/* fake_bigflags - "bigflags": a mailbox with 9,000 keywords lists them
+ * all in FLAGS and PERMANENTFLAGS (over 100 KB a line; "\\*" last). */
+static void
+fake_bigflags(struct fake *f, int fd, bool perm)
+{
+	GString *s;
+
+	if (strcmp(f->scenario, "bigflags") != 0)
+		return;
+	s = g_string_new(perm ? "* OK [PERMANENTFLAGS (\\Seen"
+	                      : "* FLAGS (\\Seen");
+	for (int i = 0; i < 9000; i++)
+		g_string_append_printf(s, " $Ticket%d", 10000 + i);
+	g_string_append(s, perm ? " \\*)] many\r\n" : ")\r\n");
+	fake_send(fd, s->str, s->len);
+	g_string_free(s, TRUE);
+}
+
 /* fake_serve - one connection: libcurl's login, then our commands */
 static void
 fake_serve(struct fake *f, int fd)
@@ -195,6 +213,8 @@ fake_serve(struct fake *f, int fd)
 			            "%s OK [CAPABILITY IMAP4rev1 IDLE] in\r\n",
 			            tag);
 		} else if (strcmp(cmd, "EXAMINE") == 0) {
+			fake_bigflags(f, fd, false);
+			fake_bigflags(f, fd, true);
 			fake_printf(fd,
 			            "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] v\r\n"
 			            "* OK [UIDNEXT 4] n {5}\r\n"
@@ -202,14 +222,17 @@ fake_serve(struct fake *f, int fd)
 			            tag);
 		} else if (strcmp(cmd, "SELECT") == 0) {
 			/* "kw": new keywords may be created; "kw-none": only
-			 * $Open is kept */
+			 * $Open is kept; "bigflags": see fake_bigflags */
+			fake_bigflags(f, fd, false);
+			fake_bigflags(f, fd, true);
 			fake_printf(fd,
 			            "* FLAGS (\\Seen $Open)\r\n"
 			            "* OK [PERMANENTFLAGS (\\Seen %s)] p\r\n"
 			            "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] v\r\n"
 			            "%s OK [READ-WRITE] selected\r\n",
-			            strcmp(f->scenario, "kw") == 0 ? "\\*"
-			                                           : "$Open",
+			            strcmp(f->scenario, "kw-none") != 0
+			                ? "\\*"
+			                : "$Open",
 			            tag);
 		} else if (strcmp(cmd, "UID") == 0 && strstr(line, "STORE")) {
 			g_ptr_array_add(f->stores,
@@ -945,6 +968,34 @@ test_keywords(void)
 	g_ptr_array_unref(f.stores);
 }
 
+/* A flag list over the line bound (a mailbox's every keyword) is read
+ * to its end and not kept: the range fetch and the keywords go on,
+ * "\\*" at its very end still counts. */
+static void
+test_bigflags(void)
+{
+	const char *add[] = {"$Open"};
+	struct fake f;
+	struct got g = {0};
+	struct imap *im;
+
+	fake_start(&f, "bigflags");
+	im = client(&f, 0);
+	TEST_INTEQ(imap_fetch_range(im, "INBOX", 42, uids, 4, collect, &g), 0);
+	TEST_INTEQ(g.n, 3);
+	TEST_CHECK(same(g.data[2], M3));
+	got_clear(&g);
+	/* the fake serves one connection at a time */
+	imap_free(&im);
+	im = client(&f, 0);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, uids, 4, add, 1, NULL, 0), 0);
+	imap_free(&im);
+	fake_join(&f);
+	TEST_INTEQ(f.stores->len, 1);
+	TEST_STREQ(store_line(&f, 0), "UID STORE 1:3 +FLAGS.SILENT ($Open)");
+	g_ptr_array_unref(f.stores);
+}
+
 int
 main(void)
 {
@@ -960,6 +1011,7 @@ main(void)
 	    {"idle", test_idle},
 	    {"arguments", test_arguments},
 	    {"keywords", test_keywords},
+	    {"big flag lists", test_bigflags},
 	};
 	int r;
 
