@@ -88,9 +88,9 @@ corpus-report: $(BUILD)/tickctl
 
 # libFuzzer, with ASan and UBSan, on every parser of untrusted bytes: MIME
 # (mime.c, html.c, quote.c), IMAP responses (imap_parse.c),
-# Authentication-Results (authres.c), agents' commands (command.c) and
-# templates (template.c).  One binary per target, built from
-# tests/fuzz/fuzz_<target>.c and FUZZ_SRC_<target>.  `make fuzz` runs each
+# Authentication-Results (authres.c), agents' commands (command.c),
+# templates (template.c) and forwarded mail (forward.c).  One binary per
+# target, built from tests/fuzz/fuzz_<target>.c and FUZZ_SRC_<target>.  `make fuzz` runs each
 # for FUZZ_SECONDS: first it replays the earlier finds kept as unit
 # fixtures under tests/unit/fixtures/fuzz/<target>/, then it fuzzes from
 # tests/fuzz/seeds/<target>/ with tests/fuzz/<target>.dict (MIME also from
@@ -102,12 +102,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
 FUZZ_MAX_LEN ?= 131072
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := mime imap authres command template
+FUZZ_TARGETS := mime imap authres command template searchdoc forward
 FUZZ_SRC_mime     := src/mime.c src/html.c src/quote.c
 FUZZ_SRC_imap     := src/imap_parse.c src/log.c
 FUZZ_SRC_authres  := src/authres.c
 FUZZ_SRC_command  := src/command.c
 FUZZ_SRC_template := src/template.c
+FUZZ_SRC_searchdoc := src/searchdoc.c
+FUZZ_SRC_forward  := src/forward.c src/mime.c src/html.c src/quote.c
 FUZZ_PREP_mime     = tests/fuzz/seed.sh $(BUILD)/fuzz/seed/mime \
                      $(or $(CORPORA),../shared/corpora)
 .SECONDEXPANSION:
@@ -148,8 +150,10 @@ demo: deps all
 # Throughput, latency and RSS on a private stack (see README "Performance").
 # Not part of `check`: it takes minutes.  N=100000 is the RSS soak run.
 N ?= 10000
+# N_EXISTING=1000000: also the held run into a database of that many tickets
+N_EXISTING ?= 0
 bench: all
-	nice /usr/bin/python3 tests/bench/bench.py --n $(N) $(BENCH_ARGS)
+	nice /usr/bin/python3 tests/bench/bench.py --n $(N) --existing $(N_EXISTING) $(BENCH_ARGS)
 
 LINT_SRC := src/*.c src/*.h include/*.h daemon/*.c tests/unit/*.c \
             tests/unit/*.h tests/fuzz/*.c

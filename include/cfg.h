@@ -83,8 +83,9 @@ struct cfg_tickets {
 	char *secret_file;
 	unsigned char *secret; /* HMAC key for Message-ID tokens */
 	size_t secret_len;
-	bool acknowledge;       /* send acknowledgements for new tickets */
-	bool trust_same_domain; /* requester's domain may write too */
+	bool acknowledge;         /* send acknowledgements for new tickets */
+	bool forward_acknowledge; /* also for tickets a forward opened */
+	bool trust_same_domain;   /* requester's domain may write too */
 	int reopen_days;
 	bool thanks_keeps_resolved; /* a thank-you reply does not reopen */
 	/* lifecycle.c, business days; 0 = that step off */
@@ -259,6 +260,7 @@ struct cfg_queue {
 	char *from, *from_name; /* sender address of its mail, its name */
 	char *calendar, *sla;   /* NULL: the SLA module's default */
 	bool acknowledge;
+	bool forward_acknowledge;
 	int retention_days;
 	enum cfg_first_run first_run;
 	enum cfg_assign auto_assign;

@@ -1,6 +1,7 @@
 /*
  * command.h - pure parser for the commands agents write at the top of a
- * mail ("#status resolved", "#priority high", "#assign bob", "#note").
+ * mail ("#status resolved", "#priority high", "#assign bob", "#note",
+ * "#merge 1042").
  * Owns nothing but what it returns; no I/O, no logging, no config: who
  * may run a command and what "bob" means is decided by the caller
  * (ingest.c), which also records every command in the audit trail.
@@ -29,6 +30,7 @@ enum command_kind {
 	COMMAND_PRIORITY, /* arg: low | normal | high | urgent */
 	COMMAND_ASSIGN,   /* arg: an address or a name, as written */
 	COMMAND_NOTE,     /* no arg: the mail is an internal note */
+	COMMAND_MERGE,    /* arg: the surviving ticket's number, digits */
 	/* questions: answered by mail to the asking agent, change nothing */
 	COMMAND_SHOW,   /* arg: a ticket number, or NULL: the mail's ticket */
 	COMMAND_SEARCH, /* arg: the words, as written */
@@ -37,6 +39,8 @@ enum command_kind {
 	 * (kept without a ticket, answered) */
 	COMMAND_AWAY, /* arg: "YYYY-MM-DD" (a valid date), NULL: until #back */
 	COMMAND_BACK, /* no arg */
+	/* in a forward: whose mail it is (forward.h) */
+	COMMAND_REQUESTER, /* arg: an address, lower case, without <> */
 };
 /* At most this many bytes of #search words are kept (longer: rejected). */
 #define COMMAND_MAX_WORDS 200
@@ -78,8 +82,8 @@ void command_list_clear(struct command_list *l);
  * of only these changes no ticket. */
 bool command_is_question(enum command_kind k);
 
-/* command_kind_name - "status", "priority", "assign", "note", "show",
- * "search", "list", "away", "back"; static. */
+/* command_kind_name - "status", "priority", "assign", "note", "merge",
+ * "show", "search", "list", "away", "back", "requester"; static. */
 const char *command_kind_name(enum command_kind k);
 
 #endif

@@ -17,14 +17,25 @@
  * Static string. */
 const char *store_search_config(const char *language);
 
+/* What a mail's index row is made of (borrowed strings, NULL = none). */
+struct store_search_text {
+	const char *subject;
+	const char *const *names; /* attachment file names */
+	guint n_names;
+	const char *body; /* the mail's own text, without quoted history */
+	const char *from_addr, *from_name, *to, *cc;
+};
+
 /*
  * store_search_index - index message msg (stored in this transaction,
- * ticket 0 = none) under queue and its language's configuration: one
- * INSERT ... SELECT, sent without waiting in a batch.  Call after the
- * message's attachments are added.  0/-E.
+ * ticket 0 = none) under queue and its language's configuration: the
+ * words of t cut by searchdoc.h, the lexemes of words this process has
+ * not seen yet in one statement, then the row, sent without waiting in a
+ * batch.  0/-E.
  */
 int store_search_index(struct store *st, gint64 msg, gint64 ticket,
-                       const char *queue, const char *language);
+                       const char *queue, const char *language,
+                       const struct store_search_text *t);
 
 /* Filters of `tickctl search`; NULL / 0 = any. */
 struct store_search_filter {
@@ -62,7 +73,7 @@ int store_history_line(struct store *st, gint64 id, char **line_r);
 
 /* store_transcript - ticket id's state, customer history and its mails
  * (customer, agent, internal notes; newest STORE_ANSWER_MESSAGES) appended
- * to out.  0, -ENOENT, -E. */
+ * to out; a merged ticket's survivor's (020).  0, -ENOENT, -E. */
 int store_transcript(struct store *st, gint64 id, GString *out);
 
 /* store_answer_lines - one line per ticket ("#N status priority queue

@@ -34,9 +34,10 @@ CREATE INDEX imap_keyword_dirty_idx ON imap_keyword (mailbox, dirty_since)
 -- Without imap.keywords imap_copy is empty and this is one index probe.
 CREATE FUNCTION imap_keyword_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+	-- one row per mailbox: an upsert may touch a row only once
 	INSERT INTO imap_keyword (mailbox, ticket_id, dirty_since)
-		SELECT DISTINCT c.mailbox, NEW.id, clock_timestamp()
-		FROM imap_copy c WHERE c.ticket_id = NEW.id
+		SELECT d.mailbox, NEW.id, clock_timestamp() FROM (SELECT
+		DISTINCT c.mailbox FROM imap_copy c WHERE c.ticket_id = NEW.id) d
 	ON CONFLICT (mailbox, ticket_id)
 		DO UPDATE SET dirty_since = EXCLUDED.dirty_since;
 	RETURN NULL;
@@ -66,3 +67,25 @@ CREATE TABLE assign_state (
 -- fewest_open counts each agent's open tickets on every new ticket
 CREATE INDEX ticket_assignee_open_idx ON ticket (assignee)
 	WHERE status IN ('new', 'open', 'pending');
+
+-- A merged ticket's copies are the survivor's mails now (020_merge moves
+-- the messages; merged_into is set in the same transaction): they get the
+-- survivor's keywords at the next pass.  $Ticket<merged> stays on them: the
+-- merged number is an alias of the survivor.
+CREATE FUNCTION imap_copy_merged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE imap_copy SET ticket_id = NEW.merged_into
+		WHERE ticket_id = NEW.id;
+	INSERT INTO imap_keyword (mailbox, ticket_id, dirty_since)
+		SELECT d.mailbox, NEW.merged_into, clock_timestamp() FROM
+		(SELECT DISTINCT c.mailbox FROM imap_copy c
+		 WHERE c.ticket_id = NEW.merged_into) d
+	ON CONFLICT (mailbox, ticket_id)
+		DO UPDATE SET dirty_since = EXCLUDED.dirty_since;
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER imap_copy_merged AFTER UPDATE OF merged_into ON ticket
+	FOR EACH ROW WHEN (NEW.merged_into IS NOT NULL AND
+	                   OLD.merged_into IS DISTINCT FROM NEW.merged_into)
+	EXECUTE FUNCTION imap_copy_merged();

@@ -275,6 +275,8 @@ static const struct cfg_key cfg_keys[] = {
              OFF(struct cfg, tickets.secret),
              OFF(struct cfg, tickets.secret_len)),
     K_BOOL("tickets.acknowledge", C_(tickets.acknowledge), true),
+    K_BOOL("tickets.forward_acknowledge", C_(tickets.forward_acknowledge),
+           false),
     K_BOOL("tickets.trust_same_domain", C_(tickets.trust_same_domain), false),
     K_INT("tickets.reopen_days", C_(tickets.reopen_days), 14, 0, 3650),
     K_BOOL("tickets.thanks_keeps_resolved", C_(tickets.thanks_keeps_resolved),
@@ -445,6 +447,7 @@ static const struct cfg_key cfg_keys[] = {
     K_STR("queues.*.sent_mailbox", Q_(sent_mailbox), NULL, NULL, QK),
     K_STR("queues.*.subject_tag", Q_(subject_tag), NULL, cfg_check_tag, QK),
     K_KEEPBOOL("queues.*.acknowledge", Q_(acknowledge)),
+    K_KEEPBOOL("queues.*.forward_acknowledge", Q_(forward_acknowledge)),
     K_STR("queues.*.template_set", Q_(template_set), NULL, NULL, QK),
     K_STR("queues.*.language", Q_(language), NULL, NULL, QK),
     K_STR("queues.*.from_name", Q_(from_name), NULL, NULL, QK),
@@ -1362,6 +1365,7 @@ cfg_queue_inherit(const struct cfg *c)
 	q->calendar = g_strdup(c->tickets.calendar);
 	q->sla = g_strdup(c->tickets.sla);
 	q->acknowledge = c->tickets.acknowledge;
+	q->forward_acknowledge = c->tickets.forward_acknowledge;
 	q->retention_days = c->tickets.retention_days;
 	q->first_run = c->imap.first_run;
 	q->auto_assign = c->tickets.auto_assign;
@@ -1389,6 +1393,7 @@ cfg_queue_view(const struct cfg *c, struct cfg_queue *q)
 	v->tickets.calendar = q->calendar;
 	v->tickets.sla = q->sla;
 	v->tickets.acknowledge = q->acknowledge;
+	v->tickets.forward_acknowledge = q->forward_acknowledge;
 	v->tickets.retention_days = q->retention_days;
 	v->imap.first_run = q->first_run;
 	v->tickets.auto_assign = q->auto_assign;

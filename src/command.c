@@ -27,6 +27,8 @@ command_kind_name(enum command_kind k)
 		return "assign";
 	case COMMAND_NOTE:
 		return "note";
+	case COMMAND_MERGE:
+		return "merge";
 	case COMMAND_SHOW:
 		return "show";
 	case COMMAND_SEARCH:
@@ -37,6 +39,8 @@ command_kind_name(enum command_kind k)
 		return "away";
 	case COMMAND_BACK:
 		return "back";
+	case COMMAND_REQUESTER:
+		return "requester";
 	}
 	return "?";
 }
@@ -94,6 +98,24 @@ command_list_arg(const char *arg)
 		if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
 			return NULL;
 	return g_strconcat("queue ", q, NULL);
+}
+
+/* command_ticket_arg - "1042" or "#1042" (at most 15 digits, > 0) as
+ * canonical digits; NULL when arg is anything else. */
+static char *
+command_ticket_arg(const char *arg)
+{
+	char *end;
+	gint64 n;
+
+	if (*arg == '#')
+		arg++;
+	if (!g_ascii_isdigit(*arg) || strlen(arg) > 15)
+		return NULL;
+	n = g_ascii_strtoll(arg, &end, 10);
+	if (*end != '\0' || n <= 0)
+		return NULL;
+	return g_strdup_printf("%" G_GINT64_FORMAT, n);
 }
 
 static void
@@ -196,6 +218,12 @@ command_fill(struct command *c, const char *name, char *arg,
 		l->note = true;
 		if (*arg != '\0' && *note_text_r == NULL)
 			*note_text_r = g_strdup(arg);
+	} else if (g_ascii_strcasecmp(name, "merge") == 0) {
+		c->kind = COMMAND_MERGE;
+		if ((c->arg = command_ticket_arg(arg)) == NULL) {
+			return "#merge takes the number of the ticket this "
+			       "one joins";
+		}
 	} else if (g_ascii_strcasecmp(name, "show") == 0) {
 		char *end;
 		gint64 n;
@@ -231,6 +259,20 @@ command_fill(struct command *c, const char *name, char *arg,
 		c->kind = COMMAND_BACK;
 		if (*arg != '\0')
 			return "#back takes nothing";
+	} else if (g_ascii_strcasecmp(name, "requester") == 0) {
+		size_t n = strlen(arg);
+		c->kind = COMMAND_REQUESTER;
+		if (n > 2 && arg[0] == '<' && arg[n - 1] == '>') {
+			arg[n - 1] = '\0';
+			arg++;
+			n -= 2;
+		}
+		/* the caller checks the address itself (forward_addr) */
+		if (n == 0 || n > 254 || strchr(arg, '@') == NULL ||
+		    strpbrk(arg, " \t") != NULL) {
+			return "#requester takes one address";
+		}
+		c->arg = g_ascii_strdown(arg, -1);
 	} else {
 		*unknown_r = true;
 		return "unknown command";

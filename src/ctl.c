@@ -18,6 +18,7 @@
 #include "store_admin.h"
 #include "store_ingest.h"
 #include "store_outbox.h"
+#include "store_merge.h"
 #include "store_search.h"
 
 #include <fcntl.h>
@@ -67,6 +68,8 @@ ctl_usage(FILE *f)
 	    "nobody)\n"
 	    "  priority N P          low, normal, high or urgent\n"
 	    "  note N TEXT...        add an internal note\n"
+	    "  merge A B             merge ticket A into B (A's number "
+	    "stays an alias)\n"
 	    "  outbox [--all] [--json] [--retry ID]\n"
 	    "  status [--json]       mailboxes, outbox, suppressions, breaker\n"
 	    "  quarantine [--json]   mail that could not be stored, kept "
@@ -705,8 +708,18 @@ ctl_change(struct ctl *c, enum ctl_change what, int argc, char **argv)
 		return rc;
 	if ((r = store_begin(c->st)) < 0)
 		return ctl_exit(r);
-	if ((r = store_ticket_get(c->st, id, &t)) < 0 ||
-	    (r = ctl_change_apply(c, what, id, &t, argv, &value, &action,
+	/* a merged ticket's number means its survivor, as in mail */
+	if ((r = store_ticket_resolve(c->st, id, &t)) < 0)
+		goto fail;
+	if (t.id != id) {
+		fprintf(stderr,
+		        "tickctl: ticket %" G_GINT64_FORMAT
+		        " was merged into %" G_GINT64_FORMAT
+		        "; changing %" G_GINT64_FORMAT "\n",
+		        id, t.id, t.id);
+		id = t.id;
+	}
+	if ((r = ctl_change_apply(c, what, id, &t, argv, &value, &action,
 	                          &noop)) < 0)
 		goto fail;
 	if (!noop && (r = store_event_add(c->st, id, actor, action,
@@ -730,6 +743,46 @@ fail:
 		fprintf(stderr, "tickctl: no ticket %" G_GINT64_FORMAT "\n",
 		        id);
 	return ctl_exit(r);
+}
+
+/*
+ * ctl_merge - merge A B: ticket A into B in one transaction (store_merge:
+ * mails, participants, events, outbox and search rows move, A is closed
+ * and stays an alias of B, an event on both).  A refusal (itself, an
+ * already merged ticket) is EX_DATAERR with the reason.
+ */
+static int
+ctl_merge(struct ctl *c, int argc, char **argv)
+{
+	g_autofree char *actor = ctl_actor();
+	char why[160];
+	gint64 from, into;
+	int rc, r, n = 0;
+
+	if (argc != 2 || (from = ctl_id(argv[0])) == 0 ||
+	    (into = ctl_id(argv[1])) == 0) {
+		fprintf(stderr, "usage: tickctl merge A B  (A into B)\n");
+		return EX_USAGE;
+	}
+	if ((rc = ctl_open(c, false, true)) != EX_OK)
+		return rc;
+	if ((r = store_begin(c->st)) < 0)
+		return ctl_exit(r);
+	r = store_merge(c->st, from, into, actor, 0,
+	                g_get_real_time() / G_USEC_PER_SEC, why, sizeof(why),
+	                &n);
+	if (r == 0)
+		r = store_commit(c->st);
+	if (r < 0) {
+		store_rollback(c->st);
+		if (r == -EINVAL || r == -ENOENT)
+			fprintf(stderr, "tickctl: merge: %s\n", why);
+		return r == -EINVAL ? EX_DATAERR : ctl_exit(r);
+	}
+	printf("ticket %" G_GINT64_FORMAT " merged into %" G_GINT64_FORMAT
+	       " (%d mails moved, by %s)\n",
+	       from, into, n, actor);
+	return EX_OK;
 }
 
 static int
@@ -1647,6 +1700,7 @@ static const struct {
     {"assign", ctl_cmd_assign},
     {"priority", ctl_cmd_priority},
     {"note", ctl_cmd_note},
+    {"merge", ctl_merge}, /* A into B */
     {"outbox", ctl_outbox},
     {"breaker", ctl_breaker},
     {"init-secret", ctl_cmd_init_secret},

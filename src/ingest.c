@@ -21,6 +21,7 @@
 #include "csat.h"
 #include "limit.h"
 #include "escalate.h"
+#include "forward.h"
 #include "log.h"
 #include "mime.h"
 #include "outbox.h"
@@ -30,6 +31,7 @@
 #include "store_outbox.h"
 #include "thanks.h"
 #include "store_search.h"
+#include "store_merge.h"
 
 #include <string.h>
 
@@ -55,7 +57,8 @@ struct ingest_tx {
 	 * newest customer mail on the ticket was written after that */
 	gint64 agent_at;
 	bool stale;
-	bool thanks; /* a thank-you that left a resolved ticket alone */
+	bool thanks;       /* a thank-you that left a resolved ticket alone */
+	gint64 merge_into; /* an agent's #merge N: N, run after the rest */
 };
 
 struct ingest_ctx {
@@ -86,6 +89,19 @@ struct ingest_ctx {
 	struct ingest_tx tx; /* what the steps of ingest_tx learn */
 	gint64 date;  /* the mail's Date clamped to now; now without one */
 	bool history; /* see ingest_source.history_before */
+	/* owned or NULL: a proven agent's forward, now the customer's mail
+	 * (ingest_forward); fwd_why (static): why a forward block was found
+	 * but the mail stays the agent's */
+	struct ingest_fwd *fwd;
+	const char *fwd_why;
+};
+
+/* A proven agent's forward of a customer's mail (ingest_forward). */
+struct ingest_fwd {
+	struct forward f;              /* what forward.c read */
+	struct mime_addr customer;     /* owned: the requester */
+	const struct mime_addr *agent; /* borrowed from m: the forwarder */
+	bool by_command;               /* #requester named the customer */
 };
 
 void
@@ -258,7 +274,9 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 		                        refs->pdata[i]);
 		if (t > 0) {
 			struct store_ticket tk;
-			if ((r = store_ticket_get(x->st, t, &tk)) == 0) {
+			/* a merged ticket's number leads to its survivor */
+			if ((r = store_ticket_resolve(x->st, t, &tk)) == 0) {
+				t = tk.id;
 				store_ticket_clear(&tk);
 				*how_r = "signed reference";
 				return t;
@@ -276,11 +294,14 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 	n = thread_subject_ticket(x->m->subject, x->cfg->tickets.subject_tag);
 	if (n > 0) {
 		struct store_ticket tk;
-		r = store_ticket_get(x->st, n, &tk);
+		r = store_ticket_resolve(x->st, n, &tk);
 		if (r == -ENOENT)
 			return 0;
 		if (r < 0)
 			return r;
+		/* the survivor's participants decide: merging lets nobody
+		 * in who was on neither ticket */
+		n = tk.id;
 		store_ticket_clear(&tk);
 		r = ingest_authorized(x, n);
 		if (r < 0)
@@ -349,6 +370,34 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 			return r;
 	}
 	return 0;
+}
+
+/* ingest_search_index - the full-text row of message msg: the same
+ * texts ingest_store_message stored, cut into words here (searchdoc.h). */
+static int
+ingest_search_index(struct ingest_ctx *x, gint64 msg, gint64 ticket)
+{
+	g_autofree char *to = ingest_join_addrs(x->m->to);
+	g_autofree char *cc = ingest_join_addrs(x->m->cc);
+	g_autoptr(GPtrArray) names = g_ptr_array_new();
+	struct store_search_text t = {
+	    .subject = x->m->subject,
+	    .body = x->m->text_new,
+	    .from_addr = x->from ? x->from->addr : NULL,
+	    .from_name = x->from ? x->from->name : NULL,
+	    .to = to,
+	    .cc = cc,
+	};
+
+	for (guint i = 0; i < x->m->attachments->len; i++) {
+		const struct mime_attachment *a = x->m->attachments->pdata[i];
+		if (a->filename)
+			g_ptr_array_add(names, a->filename);
+	}
+	t.names = (const char *const *)names->pdata;
+	t.n_names = names->len;
+	return store_search_index(x->st, msg, ticket, x->cfg->tickets.queue,
+	                          x->cfg->tickets.language, &t);
 }
 
 /* ingest_add_participants - requester/sender and everyone on To/Cc who is
@@ -493,10 +542,13 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 	bool repeat = false;
 	int r;
 
-	if (x->m->reply_to && x->m->reply_to->len > 0)
+	/* a forward's Reply-To is the agent's, not the customer's */
+	if (x->fwd == NULL && x->m->reply_to && x->m->reply_to->len > 0)
 		to = x->m->reply_to->pdata[0];
-	if (!cfg->tickets.acknowledge || to == NULL || x->is_agent ||
-	    x->m->unparsed || classify_is_machine(x->cr.cls))
+	if (!(x->fwd ? cfg->tickets.forward_acknowledge
+	             : cfg->tickets.acknowledge) ||
+	    to == NULL || x->is_agent || x->m->unparsed ||
+	    classify_is_machine(x->cr.cls))
 		return 0;
 	if (ingest_too_old(x)) {
 		/* a restored backup, a re-synced folder, a UIDVALIDITY reset:
@@ -688,6 +740,8 @@ ingest_to_customer(const struct ingest_ctx *x)
 static const char *
 ingest_actor(const struct ingest_ctx *x)
 {
+	if (x->fwd) /* the forwarder ran the commands, not the customer */
+		return x->fwd->agent->addr;
 	return x->from ? x->from->addr : "unknown";
 }
 
@@ -840,6 +894,22 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 		                       "internal note: never sent to the "
 		                       "customer",
 		                       msg);
+	case COMMAND_MERGE:
+		/* after every other command (ingest_merge): they are about
+		 * this ticket, which a merge closes */
+		x->tx.merge_into = g_ascii_strtoll(c->arg, NULL, 10);
+		return 0;
+	case COMMAND_REQUESTER:
+		/* names whose mail a forward is; anywhere else it would
+		 * hand a ticket to someone who never wrote */
+		why = x->fwd_why ? x->fwd_why
+		                 : "no forwarded mail in this mail to the "
+		                   "support address";
+		ingest_cmd_note(x->tx.cmd_failed, sizeof(x->tx.cmd_failed),
+		                c->line, why);
+		d = g_strdup_printf("%s: %s", c->line, why);
+		return store_event_add(x->st, t, who, "command-rejected", d,
+		                       msg);
 	case COMMAND_SHOW:
 	case COMMAND_SEARCH:
 	case COMMAND_LIST:
@@ -961,6 +1031,44 @@ ingest_agent_time(struct ingest_ctx *x, gint64 t)
 }
 
 /*
+ * ingest_merge - an agent's "#merge N": ticket t (this mail's, the mail
+ * already on it) into N.  The steps after this one work on N; a reply
+ * to a notice about t is not relayed (its customer may not be N's).  A
+ * refusal is a command-rejected event and a line of the answer.
+ */
+static int
+ingest_merge(struct ingest_ctx *x, gint64 t, gint64 msg)
+{
+	g_autofree char *d = NULL;
+	char why[160];
+	int r, n = 0;
+
+	r = store_merge(x->st, t, x->tx.merge_into, ingest_actor(x), msg,
+	                x->now, why, sizeof(why), &n);
+	if (r == -EINVAL || r == -ENOENT) {
+		ingest_cmd_note(x->tx.cmd_failed, sizeof(x->tx.cmd_failed),
+		                "#merge", why);
+		d = g_strdup_printf("#merge %" G_GINT64_FORMAT ": %s",
+		                    x->tx.merge_into, why);
+		return store_event_add(x->st, t, ingest_actor(x),
+		                       "command-rejected", d, msg);
+	}
+	if (r < 0)
+		return r;
+	d = g_strdup_printf("merged into %" G_GINT64_FORMAT " (%d mails)",
+	                    x->tx.merge_into, n);
+	ingest_cmd_note(x->tx.cmd_done, sizeof(x->tx.cmd_done), "#merge", d);
+	x->tx.ticket = x->tx.merge_into;
+	if (x->relay) {
+		x->relay = false;
+		return store_event_add(x->st, x->tx.ticket, ingest_actor(x),
+		                       "relay-skipped",
+		                       "the mail merged its ticket", msg);
+	}
+	return 0;
+}
+
+/*
  * ingest_agent_apply - an agent's mail on ticket t.  A reply to the
  * customer (an outside recipient, not a #note) records the first response
  * and last_agent_at and moves new -> open unless a #status says otherwise;
@@ -1017,6 +1125,8 @@ ingest_agent_apply(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket)
 		if (r < 0)
 			return r;
 	}
+	if (x->tx.merge_into > 0 && (r = ingest_merge(x, t, msg)) < 0)
+		return r;
 	for (guint i = 0; i < x->cmds.rejected->len; i++) {
 		const struct command_reject *j = x->cmds.rejected->pdata[i];
 		g_autofree char *d =
@@ -1066,6 +1176,46 @@ ingest_commands_ignored(struct ingest_ctx *x, gint64 t, gint64 msg)
 }
 
 /*
+ * ingest_forward_commands - the forwarder's commands on the customer's
+ * ticket t (#assign me, #priority, #status): run as an agent's, with the
+ * forwarder as actor; #requester was used already, the forward's note is
+ * an internal note anyway.
+ */
+static int
+ingest_forward_commands(struct ingest_ctx *x, gint64 t, gint64 msg)
+{
+	struct store_ticket tk;
+	char status[16], priority[16];
+	int r;
+
+	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
+		return r;
+	g_strlcpy(status, tk.status, sizeof(status));
+	g_strlcpy(priority, tk.priority, sizeof(priority));
+	store_ticket_clear(&tk);
+	for (guint i = 0; i < x->cmds.cmds->len; i++) {
+		const struct command *c = x->cmds.cmds->pdata[i];
+		if (c->kind == COMMAND_REQUESTER || c->kind == COMMAND_NOTE)
+			continue;
+		if ((r = ingest_agent_command(x, t, msg, c, status, priority)) <
+		    0)
+			return r;
+	}
+	for (guint i = 0; i < x->cmds.rejected->len; i++) {
+		const struct command_reject *j = x->cmds.rejected->pdata[i];
+		g_autofree char *d =
+		    g_strdup_printf("%s: %s", j->line, j->reason);
+		r = store_event_add(x->st, t, ingest_actor(x),
+		                    j->unknown ? "command-unknown"
+		                               : "command-rejected",
+		                    d, msg);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
  * ingest_people_hook - after the message row of a mail on ticket t: an
  * agent's reply is applied, anyone else's commands are recorded and
  * ignored, the ticket a new one was linked to learns of it, and every
@@ -1084,6 +1234,7 @@ ingest_people_hook(struct ingest_ctx *x, gint64 t, gint64 msg, bool new_ticket,
 		                    "agent-unauthenticated", x->agent_why, msg);
 	if (r == 0 && !classify_is_machine(x->cr.cls))
 		r = x->is_agent ? ingest_agent_apply(x, t, msg, new_ticket)
+		    : x->fwd    ? ingest_forward_commands(x, t, msg)
 		                : ingest_commands_ignored(x, t, msg);
 	if (r == 0 && !classify_is_machine(x->cr.cls) && x->cmds.excess > 0) {
 		/* one line for all of them, however many (400k "#a" lines
@@ -1118,12 +1269,14 @@ ingest_rating(struct ingest_ctx *x, gint64 t, int rating,
 	int r;
 
 	x->rating = true;
-	if (t > 0 && (r = store_ticket_get(x->st, t, &tk)) < 0) {
+	if (t > 0 && (r = store_ticket_resolve(x->st, t, &tk)) < 0) {
 		if (r != -ENOENT)
 			return r;
 		t = 0; /* validly signed, but the ticket is gone */
-	} else if (t > 0)
+	} else if (t > 0) {
+		t = tk.id; /* a merged ticket's rating is its survivor's */
 		store_ticket_clear(&tk);
+	}
 	if (t < 0)
 		t = 0;
 	if ((r = ingest_store_message(x, t, &msg)) < 0)
@@ -1249,9 +1402,7 @@ ingest_unattached(struct ingest_ctx *x, struct ingest_outcome *out,
 		return r;
 	/* kept mail is findable too (tickctl search --kept) */
 	if (kind != INGEST_DROPPED &&
-	    (r = store_search_index(x->st, out->message, 0,
-	                            x->cfg->tickets.queue,
-	                            x->cfg->tickets.language)) < 0)
+	    (r = ingest_search_index(x, out->message, 0)) < 0)
 		return r;
 	return INGEST_STEP_DONE;
 }
@@ -1309,9 +1460,9 @@ ingest_step_action(struct ingest_ctx *x, struct ingest_outcome *out)
 		                      : "sender is not an agent or manager";
 	else {
 		struct store_ticket tk;
-		if ((r = store_ticket_get(x->st, act, &tk)) == 0) {
+		if ((r = store_ticket_resolve(x->st, act, &tk)) == 0) {
+			x->tx.ticket = tk.id; /* a merged one's survivor */
 			store_ticket_clear(&tk);
-			x->tx.ticket = act;
 			x->tx.how = "action token";
 			return INGEST_STEP_NEXT;
 		}
@@ -1518,19 +1669,42 @@ ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 }
 
 /*
+ * ingest_merged_same - ticket nt was merged into this mail's ticket and
+ * has the same customer, so a notice about nt answers this ticket's
+ * customer (another customer's notice is not relayed to this one).
+ * 1/0/-E.
+ */
+static int
+ingest_merged_same(struct ingest_ctx *x, gint64 nt)
+{
+	struct store_ticket was = {0}, now = {0};
+	int r;
+
+	if ((r = store_ticket_get(x->st, nt, &was)) == 0 &&
+	    (r = store_ticket_resolve(x->st, nt, &now)) == 0)
+		r = now.id == x->tx.ticket && now.id != nt &&
+		    g_ascii_strcasecmp(was.requester, now.requester) == 0;
+	store_ticket_clear(&was);
+	store_ticket_clear(&now);
+	return r == -ENOENT ? 0 : r;
+}
+
+/*
  * ingest_step_relay_proof - is this a reply to a notice that goes on to
  * the customer?  Only an agent's INBOX (or imported) mail, i.e. one whose
  * From is proven (ingest_is_agent), that names in In-Reply-To or
  * References a signed Message-ID of tickd's for this ticket that was sent
  * to this very agent: a notice forwarded to someone else, or a guessed
- * id, relays nothing.
+ * id, relays nothing.  A notice about a ticket merged into this one
+ * counts when both tickets have the same customer.
  */
 static int
 ingest_step_relay_proof(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	const struct cfg *cfg = x->cfg;
 	GPtrArray *lists[] = {x->m->in_reply_to, x->m->references};
-	int r;
+	gint64 checked = 0;
+	int r, same = 0;
 
 	(void)out;
 	if (!x->is_agent || x->src->sent_folder || x->from == NULL ||
@@ -1542,9 +1716,14 @@ ingest_step_relay_proof(struct ingest_ctx *x, struct ingest_outcome *out)
 		     i++) {
 			const char *id = lists[l]->pdata[i];
 			g_autofree char *rcpt = NULL;
-			if (thread_msgid_ticket(cfg->tickets.secret,
-			                        cfg->tickets.secret_len,
-			                        id) != x->tx.ticket)
+			gint64 nt = thread_msgid_ticket(
+			    cfg->tickets.secret, cfg->tickets.secret_len, id);
+			if (nt != x->tx.ticket && nt > 0 && nt != checked) {
+				checked = nt; /* once per ticket named */
+				if ((same = ingest_merged_same(x, nt)) < 0)
+					return same;
+			}
+			if (nt != x->tx.ticket && (nt <= 0 || !same))
 				continue;
 			if ((r = store_out_rcpt_by_msgid(x->st, id, &rcpt)) < 0)
 				return r;
@@ -1731,9 +1910,7 @@ static int
 ingest_step_search(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	(void)out;
-	return store_search_index(x->st, x->tx.msg, x->tx.ticket,
-	                          x->cfg->tickets.queue,
-	                          x->cfg->tickets.language);
+	return ingest_search_index(x, x->tx.msg, x->tx.ticket);
 }
 
 /* ingest_step_thanks - a thank-you on a resolved ticket: an event that
@@ -1915,9 +2092,9 @@ ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 	if (t <= 0 || classify_is_machine(x->cr.cls) || x->rating ||
 	    x->m->unparsed)
 		return INGEST_STEP_NEXT;
-	if (x->is_agent && x->from)
+	if ((x->is_agent || x->fwd) && x->from) /* a forward: its agent */
 		self = x->responder ? x->responder
-		                    : cfg_person(x->cfg, x->from->addr);
+		                    : cfg_person(x->cfg, ingest_actor(x));
 	if (!(x->tx.assigned && x->tx.assigned != self) && !customer)
 		return INGEST_STEP_NEXT;
 	if ((r = store_notice_info(x->st, t, &ni)) < 0)
@@ -2033,6 +2210,195 @@ ingest_step_collision(struct ingest_ctx *x, struct ingest_outcome *out)
 	return r;
 }
 
+/* ---- an agent's forward of a customer's mail (forward.h) ---- */
+
+/* ingest_replies_to_us - In-Reply-To names a mail tickd signed: a reply
+ * in a ticket's thread (to a notice, say), not a forward of new mail. */
+static bool
+ingest_replies_to_us(const struct ingest_ctx *x)
+{
+	for (guint i = 0; i < x->m->in_reply_to->len; i++)
+		if (thread_msgid_ticket(x->cfg->tickets.secret,
+		                        x->cfg->tickets.secret_len,
+		                        x->m->in_reply_to->pdata[i]) > 0)
+			return true;
+	return false;
+}
+
+/* ingest_has_command - a command of kind k is in the mail's block. */
+static bool
+ingest_has_command(const struct ingest_ctx *x, enum command_kind k)
+{
+	for (guint i = 0; i < x->cmds.cmds->len; i++)
+		if (((const struct command *)x->cmds.cmds->pdata[i])->kind == k)
+			return true;
+	return false;
+}
+
+/* ingest_fwd_requester - whose mail the forward is: #requester, else the
+ * address forward.c read; never the support address or one of the team
+ * (g_free), else NULL and *why_r. */
+static char *
+ingest_fwd_requester(struct ingest_ctx *x, struct ingest_fwd *w,
+                     const char **why_r)
+{
+	char *addr = NULL;
+
+	for (guint i = 0; i < x->cmds.cmds->len; i++) {
+		const struct command *c = x->cmds.cmds->pdata[i];
+		if (c->kind == COMMAND_REQUESTER && addr == NULL) {
+			w->by_command = true;
+			if ((addr = forward_addr(c->arg, NULL)) == NULL) {
+				*why_r = "#requester: not a mail address";
+				return NULL;
+			}
+		}
+	}
+	if (addr == NULL && w->f.addr != NULL)
+		addr = g_strdup(w->f.addr);
+	if (addr == NULL)
+		*why_r = "no sender address in the forwarded mail; write "
+		         "#requester ADDRESS at the top";
+	else if (!bound_addr_ok(addr) || ingest_is_own(x->cfg, addr) ||
+	         ingest_is_other_queue(x->cfg, addr) ||
+	         cfg_person(x->cfg, addr) != NULL)
+		*why_r = "the forwarded mail is from a support address or "
+		         "from one of the team; write #requester ADDRESS";
+	else
+		return addr;
+	g_free(addr);
+	return NULL;
+}
+
+/*
+ * ingest_forward - a proven agent's mail (INBOX or import: the From is
+ * authenticated, ingest_is_agent) to the support address and nobody
+ * outside, not a reply in a ticket's thread, holding a forwarded mail
+ * (inline block or message/rfc822): from here on it is that customer's
+ * mail (sender, name, subject, date, text); the agent's words above the
+ * forward become an internal note (ingest_step_forward).  Anyone else's
+ * forward is an ordinary mail of its sender: a stranger cannot open a
+ * ticket in someone else's name.
+ */
+static void
+ingest_forward(struct ingest_ctx *x)
+{
+	struct mime_limits lim = {
+	    .extra_charsets =
+	        (const char *const *)x->cfg->mime_fallback_charsets,
+	};
+	struct mime_msg *m = x->m;
+	struct ingest_fwd *w;
+	char *addr;
+
+	if (!x->is_agent || x->src->sent_folder || x->from == NULL ||
+	    m->unparsed || x->oversized || classify_is_machine(x->cr.cls) ||
+	    x->cmds.question || ingest_to_customer(x) ||
+	    ingest_replies_to_us(x))
+		return;
+	w = g_new0(struct ingest_fwd, 1);
+	/* Outlook quotes a reply the way it forwards: a reply to colleagues
+	 * that quotes the customer is no forward, unless the subject (FW:,
+	 * WG:) or a #requester says so */
+	if (!forward_parse_msg(m, &lim, &w->f) ||
+	    (w->f.reply_like && !forward_subject_prefixed(m->subject) &&
+	     !ingest_has_command(x, COMMAND_REQUESTER)) ||
+	    (addr = ingest_fwd_requester(x, w, &x->fwd_why)) == NULL) {
+		forward_clear(&w->f);
+		g_free(w);
+		return;
+	}
+	w->customer.addr = addr;
+	if (w->f.addr && strcmp(w->f.addr, addr) == 0)
+		w->customer.name = g_steal_pointer(&w->f.name);
+	w->agent = x->from;
+	g_free(m->subject);
+	m->subject = g_steal_pointer(&w->f.subject);
+	g_free(m->text);
+	m->text = g_steal_pointer(&w->f.text);
+	g_free(m->text_new);
+	m->text_new = mime_quote_split(m->text);
+	/* the HTML is the agent's forward, not the customer's mail */
+	g_clear_pointer(&m->html, g_free);
+	if (w->f.date > 0 && w->f.date <= x->now)
+		m->date = w->f.date;
+	if (w->f.language) {
+		g_free(m->language);
+		m->language = g_steal_pointer(&w->f.language);
+	}
+	/* an attached mail's own id: the acknowledgement threads to it in
+	 * the customer's client, and a second forward of it (or the
+	 * customer's answer to it) threads to this ticket; the dedupe key
+	 * stays the forward's */
+	if (w->f.message_id) {
+		g_free(m->message_id);
+		m->message_id = g_steal_pointer(&w->f.message_id);
+	}
+	x->from = &w->customer;
+	x->is_agent = false;
+	x->fwd = w;
+}
+
+/* ingest_fwd_free - what ingest_forward allocated. */
+static void
+ingest_fwd_free(struct ingest_fwd **w)
+{
+	if (*w == NULL)
+		return;
+	forward_clear(&(*w)->f);
+	g_free((*w)->customer.addr);
+	g_free((*w)->customer.name);
+	g_clear_pointer(w, g_free);
+}
+
+/*
+ * ingest_step_forward - a forward's ticket records who forwarded it
+ * (event "forwarded", the agent a participant) and the agent's words
+ * (event "note", as tickctl note writes it).  A forward block that named
+ * nobody usable is an event on the agent's own mail.
+ */
+static int
+ingest_step_forward(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct ingest_fwd *w = x->fwd;
+	gint64 t = x->tx.ticket, msg = x->tx.msg;
+	g_autofree char *d = NULL;
+	char when[32] = "";
+	int r;
+
+	(void)out;
+	if (w == NULL)
+		return x->fwd_why == NULL || t <= 0
+		           ? INGEST_STEP_NEXT
+		           : store_event_add(x->st, t, ingest_actor(x),
+		                             "forward-unresolved", x->fwd_why,
+		                             msg);
+	if (w->f.date > 0) {
+		g_autoptr(GDateTime) dt =
+		    g_date_time_new_from_unix_utc(x->m->date);
+		g_autofree char *s =
+		    dt ? g_date_time_format(dt, "%Y-%m-%d %H:%M UTC") : NULL;
+		if (s)
+			g_snprintf(when, sizeof(when), ", written %s", s);
+	}
+	d = g_strdup_printf(
+	    "forward of %s's mail (%s, %s)%s%s%s", w->customer.addr,
+	    w->f.kind == FORWARD_ATTACHED ? "message/rfc822" : "inline",
+	    w->f.style, when,
+	    w->by_command ? ", requester named by #requester" : "",
+	    x->cfg->tickets.forward_acknowledge
+	        ? ""
+	        : "; not acknowledged (tickets.forward_acknowledge)");
+	r = store_event_add(x->st, t, w->agent->addr, "forwarded", d, msg);
+	if (r == 0)
+		r = store_participant_add(x->st, t, w->agent->addr,
+		                          w->agent->name, "agent");
+	if (r == 0 && *w->f.note != '\0')
+		r = store_event_add(x->st, t, w->agent->addr, "note", w->f.note,
+		                    msg);
+	return r;
+}
+
 typedef int ingest_step_fn(struct ingest_ctx *x, struct ingest_outcome *out);
 
 static ingest_step_fn *const ingest_steps[] = {
@@ -2046,6 +2412,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_machine,      /* machine mail threading nowhere: kept */
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
+    ingest_step_forward,      /* a forward: forwarder and note */
     ingest_step_assign,       /* a new ticket's agent (auto_assign) */
     ingest_step_thanks,       /* a thank-you: recorded, not reopened */
     ingest_step_search,       /* its full-text index row */
@@ -2305,6 +2672,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	x.responder = ingest_responder(&x);
 	ingest_commands(&x);
 	x.dedupe_key = bound_dedupe_key(x.m->message_id, raw, len);
+	ingest_forward(&x);
 	if (x.bounded != NULL)
 		log_notice("ingest: %s uid %" G_GINT64_FORMAT " cut to tickd's "
 		           "bounds%s: %s",
@@ -2340,6 +2708,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 		           x.cr.reason);
 	classify_result_clear(&x.cr);
 	command_list_clear(&x.cmds);
+	ingest_fwd_free(&x.fwd);
 	mime_msg_free(&x.m);
 	g_free(x.dedupe_key);
 	g_free(x.bounded);

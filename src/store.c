@@ -172,6 +172,8 @@ store_free(struct store **stp)
 	if (st->conn)
 		PQfinish(st->conn);
 	g_hash_table_destroy(st->prepared);
+	if (st->lexcache)
+		g_hash_table_destroy(st->lexcache);
 	g_free(st->conninfo);
 	g_free(st);
 	*stp = NULL;

@@ -39,7 +39,8 @@ store_json(struct store *st, const char *sql, int n, const char *const *vals,
 	"'requester_name', t.requester_name, 'assignee', t.assignee, "         \
 	"'first_responder', t.first_responder, "                               \
 	"'needs_review', t.needs_review, 'review_reason', t.review_reason, "   \
-	"'linked_ticket', t.linked_ticket, 'created', t.created, "             \
+	"'linked_ticket', t.linked_ticket, 'merged_into', t.merged_into, "     \
+	"'created', t.created, "                                               \
 	"'updated', t.updated, 'first_response_at', t.first_response_at, "     \
 	"'resolved_at', t.resolved_at, 'closed_at', t.closed_at, "             \
 	"'reopen_count', t.reopen_count, 'message_count', (SELECT count(*) "   \
@@ -81,7 +82,9 @@ store_ticket_json(struct store *st, gint64 id, GString *out, bool pretty)
 	    st,
 	    "SELECT json_build_object(" STORE_TICKET_COLS
 	    ", 'last_customer_at', t.last_customer_at, 'last_agent_at', "
-	    "t.last_agent_at, 'participants', (SELECT "
+	    "t.last_agent_at, 'merged_from', (SELECT COALESCE(json_agg(a.id "
+	    "ORDER BY a.id), '[]') FROM ticket a WHERE a.merged_into = t.id), "
+	    "'participants', (SELECT "
 	    "COALESCE(json_agg(json_build_object("
 	    "'addr', p.addr, 'name', p.name, 'role', p.role) ORDER BY "
 	    "p.addr), '[]') FROM participant p WHERE p.ticket_id = t.id), "

@@ -48,6 +48,9 @@ struct store {
 	gint64 plan_ttl;
 	struct store_minute queued; /* store_auto_count_global */
 	struct store_minute sent;   /* store_sent_count_global */
+	/* store_search_index: "cfg\x1fword" -> its quoted lexemes ("" for a
+	 * stop word), at most STORE_LEXCACHE_MAX entries; NULL until used */
+	GHashTable *lexcache;
 	char err[256];
 };
 

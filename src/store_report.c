@@ -42,6 +42,7 @@
 #define STORE_REPORT_TICKETS                                                   \
 	STORE_REPORT_ROW                                                       \
 	"WHERE t.created < to_timestamp($2) AND NOT t.history "                \
+	"AND t.merged_into IS NULL "                                           \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
 	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
 	"($3::text IS NULL OR t.queue = ANY(string_to_array($3, E'\\n'))) "    \
@@ -285,7 +286,8 @@ store_report_fact_batch(struct store *st, PGresult *res, void *ud)
 	    "s.ticket_id = v.id) INSERT INTO report_fact (ticket_id, queue, "
 	    "agent, history, cr_t, rs_t, cr, fr, rs, frt_b, res_b, met, fcr, "
 	    "reopened, over, what) SELECT t.id, t.queue, t.assignee, "
-	    "t.history, "
+	    /* a merged ticket (020) is counted in its survivor */
+	    "t.history OR t.merged_into IS NOT NULL, "
 	    "t.created, COALESCE(t.resolved_at, t.closed_at), extract(epoch "
 	    "FROM t.created)::bigint, COALESCE(extract(epoch FROM "
 	    "t.first_response_at)::bigint, 0), COALESCE(extract(epoch FROM "
@@ -560,7 +562,8 @@ store_report_fast(struct store *st, struct report *r, const char *queue,
 	    "WHERE t.created < to_timestamp($1::bigint + 1) AND "
 	    "((t.resolved_at IS NULL AND t.closed_at IS NULL) "
 	    "OR COALESCE(t.resolved_at, t.closed_at) >= "
-	    "to_timestamp($1::bigint - 1)) AND NOT t.history AND ($2::text "
+	    "to_timestamp($1::bigint - 1)) AND NOT t.history AND "
+	    "t.merged_into IS NULL AND ($2::text "
 	    "IS NULL OR t.queue = ANY(string_to_array($2, E'\\n'))) AND "
 	    "($3::text IS NULL OR t.assignee = $3)",
 	    3, ov, store_report_add_open, r);

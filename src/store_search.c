@@ -7,6 +7,8 @@
 
 #include "store_int.h"
 
+#include "searchdoc.h"
+
 #include <string.h>
 
 const char *
@@ -23,23 +25,130 @@ store_search_config(const char *language)
 	return "simple";
 }
 
+/* Distinct words whose lexemes a process keeps: the vocabulary of a
+ * support mailbox; when full the cache starts again (bounded memory). */
+#define STORE_LEXCACHE_MAX 50000
+
+static void
+store_search_gstring_free(gpointer s)
+{
+	g_string_free(s, TRUE);
+}
+
+/* store_search_lexemes - the lexemes of d's letter words under cfg: from
+ * the cache, the rest in one statement (the server's own dictionaries,
+ * sql/023_speed.sql tickd_search_lexemes), then cached. */
+static int
+store_search_lexemes(struct store *st, struct searchdoc *d, const char *cfg)
+{
+	static const struct store_stmt stmt = {
+	    "search lexemes",
+	    "SELECT i, lexeme FROM tickd_search_lexemes($1::regconfig, "
+	    "$2::text[])"};
+	g_autoptr(GPtrArray) words = searchdoc_words(d);
+	g_autoptr(GPtrArray) miss = g_ptr_array_new();
+	g_autoptr(GPtrArray) lex = NULL;
+	g_autoptr(GString) key = g_string_sized_new(64);
+	g_autofree char *arr = NULL;
+	PGresult *res;
+	int r;
+
+	if (st->lexcache == NULL)
+		st->lexcache = g_hash_table_new_full(g_str_hash, g_str_equal,
+		                                     g_free, g_free);
+	for (guint i = 0; i < words->len; i++) {
+		const char *hit;
+		g_string_printf(key, "%s\x1f%s", cfg,
+		                (const char *)words->pdata[i]);
+		if ((hit = g_hash_table_lookup(st->lexcache, key->str)) != NULL)
+			searchdoc_resolve(d, words->pdata[i], hit);
+		else
+			g_ptr_array_add(miss, words->pdata[i]);
+	}
+	if (miss->len == 0)
+		return 0;
+	arr = store_text_array(miss);
+	res =
+	    store_run(st, &stmt, 2, (const char *[]){cfg, arr}, NULL, NULL, &r);
+	if (res == NULL)
+		return r;
+	lex = g_ptr_array_new_with_free_func(store_search_gstring_free);
+	for (guint i = 0; i < miss->len; i++)
+		g_ptr_array_add(lex, g_string_new(NULL));
+	for (int row = 0; row < PQntuples(res); row++) {
+		gint64 i = store_col(res, row, 0);
+		GString *s;
+		if (i < 1 || i > (gint64)miss->len)
+			continue;
+		s = lex->pdata[i - 1];
+		if (s->len)
+			g_string_append_c(s, ' ');
+		searchdoc_quote(s, PQgetvalue(res, row, 1));
+	}
+	PQclear(res);
+	if (g_hash_table_size(st->lexcache) + miss->len > STORE_LEXCACHE_MAX)
+		g_hash_table_remove_all(st->lexcache);
+	for (guint i = 0; i < miss->len; i++) {
+		const GString *s = lex->pdata[i];
+		searchdoc_resolve(d, miss->pdata[i], s->str);
+		g_hash_table_insert(
+		    st->lexcache,
+		    g_strdup_printf("%s\x1f%s", cfg,
+		                    (const char *)miss->pdata[i]),
+		    g_strdup(s->str));
+	}
+	return 0;
+}
+
 int
 store_search_index(struct store *st, gint64 msg, gint64 ticket,
-                   const char *queue, const char *language)
+                   const char *queue, const char *language,
+                   const struct store_search_text *t)
 {
-	/* One statement computed in SQL from the rows just written: nothing
-	 * crosses the wire twice, and in a batch it is not waited for. */
+	/* The words are cut here (searchdoc.h: PostgreSQL's own parser cost
+	 * more than the rest of a new ticket); the server stems each distinct
+	 * word once per process and stores the tsvector as text.  Weights
+	 * and parts as tickd_search_doc: subject and attachment names A, the
+	 * mail's own text B (at most 64 kB), addresses and names C.  The
+	 * addresses' words are stemmed too: a query is cut and stemmed
+	 * under the queue's configuration as a whole, so "alice@example.com"
+	 * asks for alice, exampl and com. */
 	static const struct store_stmt stmt = {
 	    "search index",
 	    "INSERT INTO message_search (message_id, ticket_id, queue, cfg, "
 	    "doc) VALUES ($1, NULLIF($2, 0)::bigint, $3, $4::regconfig, "
-	    "tickd_search_doc($4::regconfig, $1))"};
+	    "$5::tsvector)"};
+	const char *cfg = store_search_config(language);
+	bool simple = strcmp(cfg, "simple") == 0;
+	const char *const addrs[] = {t->from_addr, t->from_name, t->to, t->cc};
+	struct searchdoc *d = searchdoc_new();
+	g_autofree char *doc = NULL;
 	char a[24], b[24];
-	const char *vals[] = {store_i64(a, msg), store_i64(b, ticket),
-	                      queue ? queue : "",
-	                      store_search_config(language)};
+	int r = 0;
 
-	return store_exec(st, &stmt, 4, vals);
+	if (t->subject)
+		searchdoc_add(d, t->subject, strlen(t->subject), 'A', simple);
+	for (guint i = 0; i < t->n_names; i++)
+		if (t->names[i])
+			searchdoc_add(d, t->names[i], strlen(t->names[i]), 'A',
+			              simple);
+	if (t->body)
+		searchdoc_add(d, t->body, MIN(strlen(t->body), 65536), 'B',
+		              simple);
+	for (size_t i = 0; i < G_N_ELEMENTS(addrs); i++)
+		if (addrs[i])
+			searchdoc_add(d, addrs[i], strlen(addrs[i]), 'C',
+			              simple);
+	if (!simple)
+		r = store_search_lexemes(st, d, cfg);
+	if (r == 0) {
+		const char *vals[] = {store_i64(a, msg), store_i64(b, ticket),
+		                      queue ? queue : "", cfg,
+		                      doc = searchdoc_tsvector(d)};
+		r = store_exec(st, &stmt, 5, vals);
+	}
+	searchdoc_free(d);
+	return r;
 }
 
 /* The query in each configuration a queue can use: a mail matches when
@@ -103,7 +212,9 @@ store_search(struct store *st, const struct store_search_filter *f,
 {
 	char a[24], b[24], c[24];
 	int limit = f->limit > 0 && f->limit <= 1000 ? f->limit : 20;
-	const char *vals[] = {f->words,
+	/* the user's words cut as the documents were (searchdoc.h) */
+	g_autofree char *words = searchdoc_query(f->words);
+	const char *vals[] = {words,
 	                      f->queue,
 	                      f->status,
 	                      f->from ? store_i64(a, f->from) : NULL,
@@ -156,7 +267,9 @@ store_transcript(struct store *st, gint64 id, GString *out)
 	    "role IN ('customer', 'agent', 'note') ORDER BY id DESC "
 	    "LIMIT " G_STRINGIFY(
 	        STORE_ANSWER_MESSAGES) ") m), '(no messages)') FROM "
-	                               "ticket t WHERE t.id = $1",
+	                               "ticket t WHERE t.id = (SELECT "
+	                               "COALESCE(merged_into, id) FROM "
+	                               "ticket WHERE id = $1)",
 	    1, vals, &text);
 
 	if (r < 0)

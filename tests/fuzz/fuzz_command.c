@@ -44,6 +44,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (const char *s = c->arg; *s; s++)
 				if (g_ascii_isupper(*s))
 					abort();
+		/* a ticket number: digits only, never empty */
+		if (c->kind == COMMAND_MERGE &&
+		    (!c->arg || !*c->arg ||
+		     strspn(c->arg, "0123456789") != strlen(c->arg)))
+			abort();
 	}
 	if (note != l.note)
 		abort();

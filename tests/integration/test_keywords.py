@@ -42,6 +42,13 @@ def test_keywords_follow_the_ticket(make_world):
     # \Seen is there because imap.after = seen says so, not as state
     assert kws(flags(w, q)) == {"$Ticket%d" % n, "$New"}
     assert "\\Seen" in flags(w, q)
+    # the customer writes again: two copies of the ticket in INBOX
+    q2 = "<kw-1b@customer.example>"
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "Re: [Example #%d] Printer on fire" % n,
+                  msgid=q2, headers=["In-Reply-To: %s" % q]))
+    w.once()
+    assert len(w.tickets()) == 1
+    assert kws(flags(w, q2)) == {"$Ticket%d" % n, "$New"}
     # an agent's reply from the Sent folder sets the ticket pending: both
     # copies show it, the old state keyword is gone
     r = "<kw-r1@support.example>"
@@ -54,6 +61,7 @@ def test_keywords_follow_the_ticket(make_world):
     assert w.ticket(n)["status"] == "pending"
     assert kws(flags(w, q)) == {"$Ticket%d" % n, "$Pending"}
     assert kws(flags(w, r, "Sent")) == {"$Ticket%d" % n, "$Pending"}
+    assert kws(flags(w, q2)) == {"$Ticket%d" % n, "$Pending"}
     # tickctl (another process, no IMAP) changes assignee and status; the
     # daemon's next poll brings the keywords up to date
     w.ctl("assign", str(n), w.bob)
@@ -66,6 +74,23 @@ def test_keywords_follow_the_ticket(make_world):
     assert kws(flags(w, r, "Sent")) == kws(flags(w, q))
     # nothing is due any more: a pass writes nothing
     assert w.sql("SELECT count(*) FROM imap_keyword WHERE dirty_since IS NOT NULL") == "0"
+
+
+def test_merged_ticket_copies_show_the_survivor(make_world):
+    w = kw_world(make_world)
+    qa, qb = "<kw-ma@customer.example>", "<kw-mb@customer.example>"
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "Printer broken", msgid=qa))
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "Printer still broken", msgid=qb))
+    w.once()
+    a, b = sorted(t["number"] for t in w.tickets())
+    w.ctl("assign", str(b), w.bob)
+    w.ctl("merge", str(a), str(b))
+    w.once()
+    # A's mail is B's now: B's number, state and agent; A's number stays
+    # on it as the alias it is
+    assert kws(flags(w, qa)) == {"$Ticket%d" % a, "$Ticket%d" % b, "$New",
+                                 "$Assigned-%sbob" % w.support}
+    assert kws(flags(w, qb)) == {"$Ticket%d" % b, "$New", "$Assigned-%sbob" % w.support}
 
 
 def test_state_mode_and_keywords_are_not_state(make_world):

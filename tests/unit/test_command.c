@@ -118,6 +118,30 @@ test_rejections(void)
 }
 
 static void
+test_requester(void)
+{
+	struct command_list l;
+
+	command_parse("#requester <Rita@Customer.EXAMPLE>\n#Requester: "
+	              "x@y.example\n#requester\n#requester two words@x\n"
+	              "#requester nobody\n\nHi team",
+	              &l);
+	TEST_INTEQ(l.cmds->len, 2);
+	TEST_INTEQ(cmd(&l, 0)->kind, COMMAND_REQUESTER);
+	TEST_STREQ(cmd(&l, 0)->arg, "rita@customer.example");
+	TEST_STREQ(cmd(&l, 1)->arg, "x@y.example");
+	TEST_STREQ(command_kind_name(COMMAND_REQUESTER), "requester");
+	TEST_INTEQ(l.rejected->len, 3);
+	for (guint i = 0; i < l.rejected->len; i++) {
+		TEST_STREQ(rej(&l, i)->reason, "#requester takes one address");
+		TEST_CHECK(!rej(&l, i)->unknown);
+	}
+	TEST_CHECK(!l.question);
+	TEST_STREQ(l.text, "Hi team");
+	command_list_clear(&l);
+}
+
+static void
 test_note_with_text(void)
 {
 	struct command_list l;
@@ -301,6 +325,37 @@ test_away_back(void)
 	command_list_clear(&l);
 }
 
+static void
+test_merge(void)
+{
+	struct command_list l;
+
+	command_parse("#merge 1042\n#MERGE: #77\nSame problem as 1042.\n", &l);
+	TEST_INTEQ(l.cmds->len, 2);
+	TEST_INTEQ(cmd(&l, 0)->kind, COMMAND_MERGE);
+	TEST_STREQ(cmd(&l, 0)->arg, "1042");
+	TEST_STREQ(cmd(&l, 1)->arg, "77");
+	TEST_STREQ(command_kind_name(COMMAND_MERGE), "merge");
+	TEST_CHECK(!command_is_question(COMMAND_MERGE));
+	TEST_CHECK(!l.question);
+	TEST_STREQ(l.text, "Same problem as 1042.\n");
+	command_list_clear(&l);
+
+	/* no number, not a number, zero, 16 digits, a tag: rejected, with
+	 * the reason, not unknown */
+	command_parse("#merge\n#merge bob\n#merge 0\n"
+	              "#merge 1234567890123456\n#merge [Example #1042]\n"
+	              "#merge 10 42\n",
+	              &l);
+	TEST_INTEQ(l.cmds->len, 0);
+	TEST_INTEQ(l.rejected->len, 6);
+	for (guint i = 0; i < l.rejected->len; i++) {
+		TEST_CHECK(!rej(&l, i)->unknown);
+		TEST_CHECK(strstr(rej(&l, i)->reason, "#merge") != NULL);
+	}
+	command_list_clear(&l);
+}
+
 int
 main(void)
 {
@@ -310,12 +365,14 @@ main(void)
 	    {"no block keeps text", test_no_block_keeps_text},
 	    {"rejections", test_rejections},
 	    {"note with text", test_note_with_text},
+	    {"requester", test_requester},
 	    {"only commands", test_only_commands},
 	    {"bounds", test_bounds},
 	    {"huge block", test_huge_block},
 	    {"kind names", test_kind_names},
 	    {"questions", test_questions},
 	    {"away and back", test_away_back},
+	    {"merge", test_merge},
 	};
 
 	return test_run("command", cases, ARRAY_SIZE(cases));
