@@ -64,9 +64,10 @@ CREATE TABLE assign_state (
 	last_agent	text
 );
 
--- fewest_open counts each agent's open tickets on every new ticket
+-- fewest_open counts each agent's open tickets on every new ticket;
+-- unassigned tickets (all of them without auto_assign) stay out of it
 CREATE INDEX ticket_assignee_open_idx ON ticket (assignee)
-	WHERE status IN ('new', 'open', 'pending');
+	WHERE assignee IS NOT NULL AND status IN ('new', 'open', 'pending');
 
 -- A merged ticket's copies are the survivor's mails now (020_merge moves
 -- the messages; merged_into is set in the same transaction): they get the
