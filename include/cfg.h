@@ -65,6 +65,7 @@ struct cfg_imap {
 	int first_run_age; /* seconds: present mail younger than this is
 	                      new on the first run; 0 = all of it history */
 	enum cfg_keywords keywords; /* ticket state as IMAP keywords */
+	char *closed_move_to; /* NULL: closed tickets' mail stays in INBOX */
 };
 
 struct cfg_smtp {

@@ -62,8 +62,14 @@ size_t keywords_stale(const struct keywords_set *k, const char *old_assigned,
                       const char **del);
 
 /*
+ * keywords_on - does cfg want the pass: imap.keywords or
+ * imap.closed_move_to (closed tickets' INBOX mail moved there by it).
+ */
+bool keywords_on(const struct cfg *cfg);
+
+/*
  * keywords_note - remember one ingested mail for keywords_record (only
- * with imap.keywords and a ticket): copies is a GArray of struct
+ * with keywords_on and a ticket): copies is a GArray of struct
  * store_kw_copy.
  */
 void keywords_note(const struct cfg *cfg, GArray *copies, uint32_t uid,
@@ -80,10 +86,12 @@ int keywords_record(struct store *st, const char *mailbox, gint64 uidvalidity,
 /*
  * keywords_pass - write the due keywords of mailbox (cursor key) whose
  * IMAP name is folder, up to KEYWORDS_PASS_MAX tickets, as
- * cfg->imap.keywords says ("state": no $Ticket<N>).  A mailbox that
- * keeps no keywords (PERMANENTFLAGS) or whose UIDVALIDITY changed gets
- * its due tickets cleared (they are due again at their next change).
- * 0, or the first -E of store or imap (the rest waits for the next pass).
+ * cfg->imap.keywords says ("state": no $Ticket<N>); with
+ * imap.closed_move_to, a closed ticket's copies in the queue's inbox
+ * (folder is cfg->imap.mailbox) are then moved there and forgotten.  A mailbox
+ * that keeps no keywords (PERMANENTFLAGS) or whose UIDVALIDITY changed gets its
+ * due tickets cleared (they are due again at their next change). 0, or the
+ * first -E of store or imap (the rest waits for the next pass).
  */
 int keywords_pass(const struct cfg *cfg, struct store *st, struct imap *im,
                   const char *mailbox, const char *folder);

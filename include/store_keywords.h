@@ -59,4 +59,11 @@ int store_kw_due(struct store *st, const char *mailbox, int limit,
 int store_kw_done(struct store *st, const char *mailbox,
                   const struct store_kw_row *row, const char *assigned_kw);
 
+/*
+ * store_kw_forget - the copies uids (n) of mailbox under uidvalidity are
+ * not there any more (moved away).  0/-E.
+ */
+int store_kw_forget(struct store *st, const char *mailbox, gint64 uidvalidity,
+                    const uint32_t *uids, size_t n);
+
 #endif

@@ -250,6 +250,8 @@ static const struct cfg_key cfg_keys[] = {
      * ticket, which servers list in every SELECT's FLAGS */
     K_CHOICE("imap.keywords", C_(imap.keywords), cfg_keywords_names,
              CFG_KEYWORDS_OFF, CFG_F_EXPECT),
+    /* unset: off; rides the keywords' pass (keywords.h) */
+    K_STR("imap.closed_move_to", C_(imap.closed_move_to), NULL, NULL, 0),
 
     K_GROUP("smtp"),
     K_STR("smtp.url", C_(smtp.url), NULL, cfg_check_smtp_url, CFG_F_REQUIRED),

@@ -63,6 +63,13 @@ keywords_stale(const struct keywords_set *k, const char *old_assigned,
 	return n;
 }
 
+bool
+keywords_on(const struct cfg *cfg)
+{
+	return cfg->imap.keywords != CFG_KEYWORDS_OFF ||
+	       cfg->imap.closed_move_to != NULL;
+}
+
 void
 keywords_note(const struct cfg *cfg, GArray *copies, uint32_t uid,
               gint64 ticket, bool history)
@@ -70,7 +77,7 @@ keywords_note(const struct cfg *cfg, GArray *copies, uint32_t uid,
 	struct store_kw_copy c = {
 	    .uid = uid, .ticket = ticket, .due = !history};
 
-	if (cfg->imap.keywords != CFG_KEYWORDS_OFF && ticket > 0)
+	if (keywords_on(cfg) && ticket > 0)
 		g_array_append_val(copies, c);
 }
 
@@ -89,16 +96,19 @@ keywords_record(struct store *st, const char *mailbox, gint64 uidvalidity,
 	return r;
 }
 
-/* keywords_one - write one ticket's keywords on its copies. */
+/* keywords_one - write one ticket's keywords on its copies (mode
+ * CFG_KEYWORDS_OFF: only work out what they are). */
 static int
-keywords_one(struct imap *im, const char *folder, bool ticket,
+keywords_one(struct imap *im, const char *folder, enum cfg_keywords mode,
              const struct store_kw_row *row, struct keywords_set *k)
 {
 	const char *add[3], *del[KEYWORDS_MAX_STALE];
 	size_t nadd = 0, ndel;
 
 	keywords_for(row->ticket, row->status, row->assignee, k);
-	if (ticket)
+	if (mode == CFG_KEYWORDS_OFF)
+		return 0;
+	if (mode == CFG_KEYWORDS_ALL)
 		add[nadd++] = k->ticket;
 	if (k->state)
 		add[nadd++] = k->state;
@@ -111,6 +121,29 @@ keywords_one(struct imap *im, const char *folder, bool ticket,
 	return imap_keywords(im, folder, (uint32_t)row->uidvalidity,
 	                     (const uint32_t *)(void *)row->uids->data,
 	                     row->uids->len, add, nadd, del, ndel);
+}
+
+/* keywords_move - a closed ticket's copies in the queue's inbox to
+ * imap.closed_move_to (MOVE keeps their keywords), then forgotten. */
+static int
+keywords_move(const struct cfg *cfg, struct store *st, struct imap *im,
+              const char *mailbox, const char *folder,
+              const struct store_kw_row *row)
+{
+	const uint32_t *u = (const uint32_t *)(void *)row->uids->data;
+	int r;
+
+	if (cfg->imap.closed_move_to == NULL || row->uids->len == 0 ||
+	    strcmp(row->status, "closed") != 0 ||
+	    strcmp(folder, cfg->imap.mailbox) != 0 || row->uidvalidity <= 0 ||
+	    row->uidvalidity > G_MAXUINT32)
+		return 0;
+	r = imap_mark(im, folder, (uint32_t)row->uidvalidity, u, row->uids->len,
+	              cfg->imap.closed_move_to);
+	if (r < 0)
+		return r;
+	return store_kw_forget(st, mailbox, row->uidvalidity, u,
+	                       row->uids->len);
 }
 
 int
@@ -127,9 +160,9 @@ keywords_pass(const struct cfg *cfg, struct store *st, struct imap *im,
 		const struct store_kw_row *row = rows->pdata[i];
 		struct keywords_set k;
 
-		r = keywords_one(im, folder,
-		                 cfg->imap.keywords == CFG_KEYWORDS_ALL, row,
-		                 &k);
+		r = keywords_one(im, folder, cfg->imap.keywords, row, &k);
+		if (r == 0)
+			r = keywords_move(cfg, st, im, mailbox, folder, row);
 		if (r == 0) {
 			failed = 0;
 			r = store_kw_done(st, mailbox, row,

@@ -266,8 +266,8 @@ loop_fetch(struct loop *l, bool force)
 	for (int i = 0; i < l->nboxes && !loop_stop; i++) {
 		struct loop_box *b = &l->boxes[i];
 
-		if (b->qcfg->imap.keywords != CFG_KEYWORDS_OFF && b->locked &&
-		    b->failures == 0 && store_connected(l->st))
+		if (keywords_on(b->qcfg) && b->locked && b->failures == 0 &&
+		    store_connected(l->st))
 			(void)keywords_pass(b->qcfg, l->st, b->imap, b->key,
 			                    b->mb.folder);
 	}

@@ -137,6 +137,30 @@ store_kw_due(struct store *st, const char *mailbox, int limit, GPtrArray *out)
 }
 
 int
+store_kw_forget(struct store *st, const char *mailbox, gint64 uidvalidity,
+                const uint32_t *uids, size_t n)
+{
+	static const struct store_stmt stmt = {
+	    "keyword copies gone",
+	    "DELETE FROM imap_copy WHERE mailbox = $1 AND uidvalidity = $2 "
+	    "AND uid = ANY ($3::bigint[])"};
+	GString *u = g_string_new("{");
+	char a[24];
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		g_string_append_printf(u, "%s%u", i ? "," : "", uids[i]);
+	g_string_append_c(u, '}');
+	{
+		const char *vals[] = {mailbox, store_i64(a, uidvalidity),
+		                      u->str};
+		r = store_exec(st, &stmt, 3, vals);
+	}
+	g_string_free(u, TRUE);
+	return r;
+}
+
+int
 store_kw_done(struct store *st, const char *mailbox,
               const struct store_kw_row *row, const char *assigned_kw)
 {

@@ -10,7 +10,8 @@ AUTHSERV = "mx.example.com"
 
 
 def kw_world(make_world, mode="all", **kw):
-    w = make_world(sent_mailbox="Sent", imap_extra='keywords = "%s";' % mode,
+    kw.setdefault("imap_extra", 'keywords = "%s";' % mode)
+    w = make_world(sent_mailbox="Sent",
                    extra='agents: { authserv_id = "%s"; };' % AUTHSERV, **kw)
     w.bob = w.addr(w.support + "bob")
     w.alice = w.addr(w.support + "alice")
@@ -121,6 +122,25 @@ def test_state_mode_and_keywords_are_not_state(make_world):
     # the next change writes the state again and removes the stale one;
     # what tickd never writes ($Ticket9999 in "state" mode) is left alone
     assert kws(flags(w, q)) == {"$New", "$Assigned-%sbob" % w.support, "$Ticket9999"}
+
+
+def test_closed_tickets_move_to_a_folder(make_world):
+    w = kw_world(make_world, mode="state", imap_extra='keywords = "state"; closed_move_to = "Closed";')
+    imapbox.create_mailbox(w.support, "Closed")
+    qa, qb = "<kw-ca@customer.example>", "<kw-cb@customer.example>"
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "One", msgid=qa))
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "Two", msgid=qb))
+    w.once()
+    a, b = sorted(t["number"] for t in w.tickets())
+    w.ctl("close", str(a))
+    w.once()
+    # the closed ticket's mail is in Closed, with its keywords; the open
+    # one's stays; the ticket is what it was
+    assert kws(flags(w, qa, "Closed")) == {"$Closed"}
+    assert [m for m in imapbox.fetch(w.support) if qa.encode() in m["raw"]] == []
+    assert kws(flags(w, qb)) == {"$New"}
+    assert w.ticket(a)["status"] == "closed" and w.ticket(b)["status"] == "new"
+    assert w.sql("SELECT count(*) FROM imap_copy WHERE ticket_id = %d" % a) == "0"
 
 
 def test_off_by_default_writes_nothing(make_world):
