@@ -14,12 +14,23 @@
 #define AGENTMAIL_ASSIGNED       "assigned"
 #define AGENTMAIL_CUSTOMER_REPLY "customer-reply"
 #define AGENTMAIL_NEW_TICKET     "new-ticket"
+/* a ticket's SLA clock passed sla.policies.*.warn_percent (escalate.c) */
+#define AGENTMAIL_SLA_WARNING "sla-warning"
 /* two agents answered the same customer mail: always sent */
 #define AGENTMAIL_COLLISION "collision"
 
 /* agentmail_wants - does p want notices about event?  Without
- * people.*.notify: assigned and customer-reply (new-ticket is off). */
+ * people.*.notify: assigned and customer-reply (new-ticket and
+ * sla-warning are off). */
 bool agentmail_wants(const struct cfg_person *p, const char *event);
+
+/*
+ * agentmail_covers - is queue (a queue name) p's?  people.*.queues when
+ * set, else the queue named like people.*.team, else (neither set) every
+ * queue: a one-queue site names neither.  Decides who hears of a new
+ * ticket or an unassigned ticket's SLA warning.
+ */
+bool agentmail_covers(const struct cfg_person *p, const char *queue);
 
 /* One notice; strings borrowed, NULL where unknown. */
 struct agentmail_notice {
@@ -33,6 +44,7 @@ struct agentmail_notice {
 	const char *customer;   /* the requester's address */
 	const char *by;         /* who assigned (assigned) */
 	const char *note;       /* a line above the text, or NULL */
+	const char *what;       /* the subject's "(...)", NULL: by event */
 	const char *text;       /* the customer's new text, quotes cut */
 	const char *message_id; /* signed (thread_make_msgid), without <> */
 	gint64 now;

@@ -17,9 +17,10 @@
 struct store;
 
 /*
- * assign_candidates - the agents (role agent) of cfg who serve queue: its
- * name is in their people.*.queues, or they have no queues key.  Appends
- * their addresses (borrowed from cfg) in the order of people.
+ * assign_candidates - the agents (role agent) of cfg who serve queue as
+ * agentmail_covers says (people.*.queues, else the queue named like
+ * people.*.team, else every queue).  Appends their addresses (borrowed
+ * from cfg) in the order of people.
  */
 void assign_candidates(const struct cfg *cfg, const char *queue,
                        GPtrArray *out);

@@ -59,8 +59,10 @@ struct cfg_imap {
 	char *move_to;     /* default "Processed" */
 	int poll_interval; /* seconds */
 	bool starttls, idle;
-	int timeout; /* seconds per server response */
-	int batch;   /* mails per fetch round trip and per commit */
+	int idle_max;           /* IDLE connections, one per watched folder */
+	int idle_fallback_poll; /* seconds: poll of a folder without one */
+	int timeout;            /* seconds per server response */
+	int batch;              /* mails per fetch round trip and per commit */
 	enum cfg_first_run first_run;
 	int first_run_age; /* seconds: present mail younger than this is
 	                      new on the first run; 0 = all of it history */
@@ -89,6 +91,7 @@ struct cfg_tickets {
 	bool trust_same_domain;   /* requester's domain may write too */
 	int reopen_days;
 	bool thanks_keeps_resolved; /* a thank-you reply does not reopen */
+	bool search_index;          /* write message_search rows (search) */
 	/* lifecycle.c, business days; 0 = that step off */
 	int pending_remind_days, pending_close_days, resolved_close_days;
 	gint64 max_mail_size; /* bytes; larger mails are noted, kept raw */

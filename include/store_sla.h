@@ -72,6 +72,12 @@ int store_sla_next(struct store *st, gint64 *at_r);
  * 1, or 0 when it was escalated at once before (once per ticket), -E. */
 int store_sla_immediate(struct store *st, gint64 ticket, const char *reason);
 
+/* store_sla_warning_once - record that ticket's clock target (a name,
+ * e.g. "first_response") started at clock_start was warned about at now:
+ * 1 when this is the first time, 0 when it was warned about before, -E. */
+int store_sla_warning_once(struct store *st, gint64 ticket, const char *target,
+                           gint64 clock_start, gint64 now);
+
 int store_sla_notice_add(struct store *st, gint64 ticket, const char *rcpt,
                          const char *kind, int level, gint64 breach_at,
                          const char *reason, gint64 now);

@@ -27,6 +27,18 @@ agentmail_wants(const struct cfg_person *p, const char *event)
 	return false;
 }
 
+bool
+agentmail_covers(const struct cfg_person *p, const char *queue)
+{
+	if (p == NULL || queue == NULL)
+		return false;
+	if (p->queues != NULL && p->queues[0] != NULL)
+		return g_strv_contains((const char *const *)p->queues, queue);
+	if (p->team != NULL && *p->team != '\0')
+		return strcmp(p->team, queue) == 0;
+	return true;
+}
+
 GBytes *
 agentmail_notice(const struct cfg *cfg, const struct agentmail_notice *n)
 {
@@ -40,7 +52,9 @@ agentmail_notice(const struct cfg *cfg, const struct agentmail_notice *n)
 	GString *b = g_string_new(NULL);
 	GBytes *wire;
 
-	if (strcmp(n->event, AGENTMAIL_ASSIGNED) == 0)
+	if (n->what != NULL)
+		what = n->what;
+	else if (strcmp(n->event, AGENTMAIL_ASSIGNED) == 0)
 		what = "assigned to you";
 	else if (strcmp(n->event, AGENTMAIL_CUSTOMER_REPLY) == 0)
 		what = "the customer wrote again";

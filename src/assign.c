@@ -3,6 +3,7 @@
  */
 #include "assign.h"
 
+#include "agentmail.h"
 #include "store_assign.h"
 #include "store_ingest.h"
 
@@ -14,13 +15,8 @@ assign_candidates(const struct cfg *cfg, const char *queue, GPtrArray *out)
 {
 	for (guint i = 0; i < cfg->people->len; i++) {
 		const struct cfg_person *p = cfg->people->pdata[i];
-		bool serves = p->queues == NULL;
 
-		if (p->role != CFG_ROLE_AGENT)
-			continue;
-		for (char **q = p->queues; q && *q && !serves; q++)
-			serves = strcmp(*q, queue) == 0;
-		if (serves)
+		if (p->role == CFG_ROLE_AGENT && agentmail_covers(p, queue))
 			g_ptr_array_add(out, p->address);
 	}
 }

@@ -240,6 +240,9 @@ static const struct cfg_key cfg_keys[] = {
     K_INT("imap.poll_interval", C_(imap.poll_interval), 60, 1, 86400),
     K_BOOL("imap.starttls", C_(imap.starttls), true),
     K_BOOL("imap.idle", C_(imap.idle), true),
+    /* IDLE connections of one instance (one per watched folder) */
+    K_INT("imap.idle_max", C_(imap.idle_max), 8, 0, 100),
+    K_INT("imap.idle_fallback_poll", C_(imap.idle_fallback_poll), 30, 1, 86400),
     K_INT("imap.timeout", C_(imap.timeout), 60, 1, 3600),
     K_INT("imap.batch", C_(imap.batch), 100, 1, 10000),
     K_CHOICE("imap.first_run", C_(imap.first_run), cfg_first_run_names,
@@ -280,6 +283,7 @@ static const struct cfg_key cfg_keys[] = {
     K_BOOL("tickets.forward_acknowledge", C_(tickets.forward_acknowledge),
            false),
     K_BOOL("tickets.trust_same_domain", C_(tickets.trust_same_domain), false),
+    K_BOOL("tickets.search_index", C_(tickets.search_index), true),
     K_INT("tickets.reopen_days", C_(tickets.reopen_days), 14, 0, 3650),
     K_BOOL("tickets.thanks_keeps_resolved", C_(tickets.thanks_keeps_resolved),
            true),
@@ -1133,7 +1137,7 @@ cfg_check_notify(struct cfg_ctx *x, const struct cfg_key *k,
                  const config_setting_t *s, const char *v)
 {
 	static const char *const ok[] = {"assigned", "customer-reply",
-	                                 "new-ticket", "none"};
+	                                 "new-ticket", "sla-warning", "none"};
 
 	(void)k;
 	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
@@ -1141,7 +1145,7 @@ cfg_check_notify(struct cfg_ctx *x, const struct cfg_key *k,
 			return true;
 	cfg_error(x, s,
 	          "people.*.notify: unknown event '%s' (assigned, "
-	          "customer-reply, new-ticket or none)",
+	          "customer-reply, new-ticket, sla-warning or none)",
 	          v);
 	return false;
 }

@@ -6,6 +6,7 @@
 #include "cfg.h"
 #include "corpus.h"
 #include "digest.h"
+#include "escalate.h"
 #include "history.h"
 #include "imap.h"
 #include "ingest.h"
@@ -53,7 +54,8 @@ ctl_usage(FILE *f)
 	    "mails as\n"
 	    "                        closed history (nothing sent; "
 	    "resumable)\n"
-	    "  tick [--at WHEN]      pending reminders and auto-close now\n"
+	    "  tick [--at WHEN]      pending reminders, auto-close, SLA clocks "
+	    "now\n"
 	    "  tickets [--json] [--status S] [--queue Q] [--priority P]\n"
 	    "          [--assignee ADDR|-] [--breached] [--requester "
 	    "ADDR|@DOMAIN]\n"
@@ -355,7 +357,8 @@ ctl_import(struct ctl *c, int argc, char **argv)
 static int
 ctl_tick(struct ctl *c, int argc, char **argv)
 {
-	int rc = ctl_open(c, true, true), r;
+	int rc = ctl_open(c, true, true), r, e = 0;
+	gint64 now;
 
 	if (rc != EX_OK)
 		return rc;
@@ -366,13 +369,16 @@ ctl_tick(struct ctl *c, int argc, char **argv)
 		return EX_USAGE;
 	}
 	mime_init(); /* the reminders are built with GMime */
-	r = lifecycle_tick(c->cfg, c->st,
-	                   c->at ? c->at : g_get_real_time() / G_USEC_PER_SEC);
+	now = c->at ? c->at : g_get_real_time() / G_USEC_PER_SEC;
+	r = lifecycle_tick(c->cfg, c->st, now);
+	/* and the SLA clocks: escalations and warnings due at WHEN */
+	if (r >= 0 && (e = escalate_tick(c->cfg, c->st, now, NULL)) < 0)
+		r = e;
 	if (r < 0) {
 		fprintf(stderr, "tickctl: tick: %s\n", store_error(c->st));
 		return EX_TEMPFAIL;
 	}
-	printf("tick: %d ticket(s) moved on\n", r);
+	printf("tick: %d ticket(s) moved on, %d SLA mail(s) queued\n", r, e);
 	return EX_OK;
 }
 

@@ -377,6 +377,9 @@ ingest_store_message(struct ingest_ctx *x, gint64 ticket, gint64 *id_r)
 static int
 ingest_search_index(struct ingest_ctx *x, gint64 msg, gint64 ticket)
 {
+	if (!x->cfg->tickets.search_index)
+		return 0;
+
 	g_autofree char *to = ingest_join_addrs(x->m->to);
 	g_autofree char *cc = ingest_join_addrs(x->m->cc);
 	g_autoptr(GPtrArray) names = g_ptr_array_new();
@@ -2076,8 +2079,9 @@ ingest_notice(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
  * ingest_step_notices - tell agents (people.*.notify, agentmail.h): the
  * person an #assign named (not who assigned themselves), with the
  * customer's newest text; the assignee when the customer wrote again,
- * with this mail's new text only; whoever wants new tickets.  Machine
- * mail and rating replies tell nobody.
+ * with this mail's new text only (not after a thank-you that kept the
+ * ticket resolved); whoever wants new tickets of this queue
+ * (agentmail_covers).  Machine mail and rating replies tell nobody.
  */
 static int
 ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
@@ -2103,7 +2107,8 @@ ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 	    agentmail_wants(x->tx.assigned, AGENTMAIL_ASSIGNED))
 		r = ingest_notice(x, t, x->tx.assigned, AGENTMAIL_ASSIGNED, &ni,
 		                  ni.last_text);
-	if (r == 0 && customer && !x->tx.new_ticket &&
+	/* a thank-you left the ticket resolved: nobody is asked to act */
+	if (r == 0 && customer && !x->tx.new_ticket && !x->tx.thanks &&
 	    (p = cfg_person(x->cfg, ni.assignee)) != NULL &&
 	    agentmail_wants(p, AGENTMAIL_CUSTOMER_REPLY))
 		r = ingest_notice(x, t, p, AGENTMAIL_CUSTOMER_REPLY, &ni,
@@ -2112,7 +2117,8 @@ ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 	     r == 0 && customer && x->tx.new_ticket && i < x->cfg->people->len;
 	     i++) {
 		p = x->cfg->people->pdata[i];
-		if (agentmail_wants(p, AGENTMAIL_NEW_TICKET))
+		if (agentmail_wants(p, AGENTMAIL_NEW_TICKET) &&
+		    agentmail_covers(p, x->cfg->tickets.queue))
 			r = ingest_notice(x, t, p, AGENTMAIL_NEW_TICKET, &ni,
 			                  x->m->text_new);
 	}

@@ -3,8 +3,16 @@
  *
  * Every remote party can be down; none of that ends the process.  Each
  * has its own "next try" time with capped exponential backoff and jitter;
- * the loop sleeps in poll() until the earliest of them, the IDLE doorbell
+ * the loop sleeps in poll() until the earliest of them, an IDLE doorbell
  * or a signal (through a self-pipe, so no signal is missed).
+ *
+ * Doorbells: libcurl's connect-only IDLE watches one mailbox per
+ * connection, so every watched folder (each queue's mailbox, then each
+ * Sent folder) gets its own, up to imap.idle_max per instance; a folder
+ * without one (over the bound, no IDLE on its server, or its connection
+ * down) is polled every imap.idle_fallback_poll seconds instead.  A
+ * doorbell only makes its folder due; the fetch runs on the queue's own
+ * client.
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "loop.h"
@@ -65,6 +73,13 @@ struct loop_box {
 	int failures;
 	unsigned locked_gen; /* store generation the advisory lock is from */
 	bool locked;
+	/* the IDLE doorbell: a client of its own (it holds one connection),
+	 * NULL when the folder is polled (imap.idle_max, no IDLE) */
+	struct imap *bell; /* owned */
+	bool idle_on;
+	gint64 idle_since;    /* monotonic: when IDLE began, for re-IDLE */
+	gint64 bell_next_try; /* monotonic: backoff of a failing doorbell */
+	int bell_failures;
 };
 
 struct loop {
@@ -76,13 +91,13 @@ struct loop {
 	struct loop_box *boxes; /* inbox (+ Sent) of every queue */
 	int nboxes;
 	GPtrArray *imaps;  /* struct imap* per queue; [0] is l->imap */
+	int nbells;        /* boxes with a doorbell, idling or not */
 	gint64 purge_next; /* monotonic: the daily retention job */
 	gint64 db_next_try, smtp_next_try;
 	int db_failures, smtp_failures;
-	int due_failures;   /* store_outbox_next_due failed in a row */
-	char db_error[256]; /* the outage's error, recorded once back */
-	bool idle_on;
-	gint64 idle_since;
+	int due_failures;     /* store_outbox_next_due failed in a row */
+	char db_error[256];   /* the outage's error, recorded once back */
+	char idle_state[160]; /* what store_conn_state last heard */
 	gint64 last_fetch_ok;
 	gint64 esc_next;  /* unix seconds the SLA tick wants to run, 0 = none */
 	gint64 life_next; /* unix seconds of the next lifecycle pass */
@@ -99,8 +114,8 @@ static void
 loop_clients_free(struct loop *l)
 {
 	sender_stop(&l->sender);
-	if (l->imap)
-		imap_idle_stop(l->imap);
+	for (int i = 0; i < l->nboxes; i++)
+		imap_free(&l->boxes[i].bell); /* DONE and LOGOUT */
 	l->imap = NULL;
 	if (l->imaps)
 		for (guint i = 0; i < l->imaps->len; i++) {
@@ -113,7 +128,8 @@ loop_clients_free(struct loop *l)
 		g_free(l->boxes[i].key);
 	g_clear_pointer(&l->boxes, g_free);
 	l->nboxes = 0;
-	l->idle_on = false;
+	l->nbells = 0;
+	l->idle_state[0] = '\0';
 }
 
 static void
@@ -125,7 +141,8 @@ loop_kick_sender(void *ctx)
 /* loop_queue_new - one queue's IMAP client and its mailboxes (inbox and
  * Sent), appended to l->boxes. */
 static void
-loop_queue_new(struct loop *l, const struct cfg_queue *q)
+loop_queue_new(struct loop *l, const struct cfg_queue *q,
+               struct imap_params *ip_r)
 {
 	const struct cfg *c = l->cfg;
 	struct imap_params ip = {
@@ -142,6 +159,7 @@ loop_queue_new(struct loop *l, const struct cfg_queue *q)
 	const char *folders[] = {q->mailbox, q->sent_mailbox};
 	struct imap *im = imap_new(&ip);
 
+	*ip_r = ip;
 	g_ptr_array_add(l->imaps, im);
 	for (int i = 0; i < 2; i++) {
 		struct loop_box *b = &l->boxes[l->nboxes];
@@ -169,6 +187,8 @@ static void
 loop_clients_new(struct loop *l)
 {
 	const struct cfg *c = l->cfg;
+	struct imap_params *params;
+	g_autofree guint *qof = g_new0(guint, 2 * MAX(c->queues->len, 1));
 
 	l->smtp = sender_smtp_new(c);
 	/* the sender threads start first: the boxes' on_commit kicks them */
@@ -177,9 +197,27 @@ loop_clients_new(struct loop *l)
 	l->nboxes = 0;
 	l->imaps = g_ptr_array_new();
 	l->boxes = g_new0(struct loop_box, 2 * MAX(c->queues->len, 1));
-	for (guint q = 0; q < c->queues->len; q++)
-		loop_queue_new(l, c->queues->pdata[q]);
+	params = g_new0(struct imap_params, c->queues->len + 1);
+	for (guint q = 0; q < c->queues->len; q++) {
+		int first = l->nboxes;
+
+		loop_queue_new(l, c->queues->pdata[q], &params[q]);
+		for (int i = first; i < l->nboxes; i++)
+			qof[i] = q;
+	}
 	l->imap = l->imaps->len > 0 ? l->imaps->pdata[0] : NULL;
+	/* doorbells: customers' mail first, then the agents' Sent folders */
+	for (int pass = 0; pass < 2 && c->imap.idle && !l->once; pass++)
+		for (int i = 0; i < l->nboxes; i++) {
+			struct loop_box *b = &l->boxes[i];
+
+			if (b->mb.sent != (pass == 1) ||
+			    l->nbells >= c->imap.idle_max)
+				continue;
+			b->bell = imap_new(&params[qof[i]]);
+			l->nbells += b->bell != NULL;
+		}
+	g_free(params);
 }
 
 /* loop_db - make sure the database is there; false while it is not. */
@@ -213,6 +251,19 @@ loop_db(struct loop *l)
 	return false;
 }
 
+/* loop_interval - seconds between two polls of b: imap.poll_interval as
+ * a safety net behind its doorbell; without a ringing doorbell while
+ * imap.idle is on, imap.idle_fallback_poll. */
+static gint64
+loop_interval(const struct loop *l, const struct loop_box *b)
+{
+	const struct cfg_imap *ic = &l->cfg->imap;
+
+	if (!ic->idle || l->once || b->idle_on)
+		return ic->poll_interval;
+	return MIN(ic->poll_interval, ic->idle_fallback_poll);
+}
+
 static void
 loop_fetch(struct loop *l, bool force)
 {
@@ -240,6 +291,9 @@ loop_fetch(struct loop *l, bool force)
 		}
 		if (!b->locked) {
 			b->next_try = now + l->cfg->imap.poll_interval;
+			if (b->idle_on) /* the other instance listens */
+				imap_idle_stop(b->bell);
+			b->idle_on = false;
 			continue;
 		}
 		r = fetch_mailbox(b->qcfg, l->st, b->imap, &b->mb, &fs,
@@ -253,7 +307,7 @@ loop_fetch(struct loop *l, bool force)
 		if (b->failures > 0)
 			log_notice("loop: '%s' works again", b->key);
 		b->failures = 0;
-		b->next_try = now + l->cfg->imap.poll_interval;
+		b->next_try = now + loop_interval(l, b);
 		l->last_fetch_ok = g_get_real_time() / G_USEC_PER_SEC;
 		if (fs.fetched > 0)
 			log_info("loop: '%s': %d mails, %d new tickets, %d "
@@ -361,37 +415,88 @@ loop_purge(struct loop *l)
 	}
 }
 
-/* loop_idle - keep the IDLE doorbell on INBOX ringing-ready. */
+/* loop_bell - keep b's doorbell ringing-ready: start it, re-IDLE before
+ * RFC 2177's 29 minutes, back off while it fails.  -ENOSYS: the server
+ * has no IDLE (the folder is polled from now on). */
+static int
+loop_bell(struct loop *l, struct loop_box *b, gint64 now)
+{
+	int r;
+
+	if (b->idle_on && now - b->idle_since < LOOP_REIDLE)
+		return 0;
+	if (b->idle_on)
+		imap_idle_stop(b->bell);
+	b->idle_on = false;
+	/* only where this instance fetches, and not while the mailbox
+	 * itself is failing (its backoff) or the doorbell is */
+	if (!b->locked || b->failures > 0 || now < b->bell_next_try)
+		return 0;
+	r = imap_idle_start(b->bell, b->mb.folder);
+	if (r == 0) {
+		b->idle_on = true;
+		b->idle_since = now;
+		b->bell_failures = 0;
+		/* mail that came while the bell was down: look once now */
+		if (b->next_try > now + 1)
+			b->next_try = now;
+		return 0;
+	}
+	if (r == -ENOSYS) {
+		log_notice("loop: '%s': server has no IDLE; polling every "
+		           "%" G_GINT64_FORMAT "s",
+		           b->key, loop_interval(l, b));
+		imap_free(&b->bell);
+		l->nbells--;
+		return r;
+	}
+	b->bell_failures++;
+	b->bell_next_try =
+	    now + backoff_secs(b->bell_failures, LOOP_MAX_BACKOFF);
+	/* polled at the fallback interval until the bell works again */
+	b->next_try = MIN(b->next_try, now + loop_interval(l, b));
+	return r;
+}
+
+/* loop_idle - every doorbell up, and what they do in tickctl status. */
 static void
 loop_idle(struct loop *l)
 {
 	gint64 now = loop_now();
-	int r;
+	int on = 0, err = 0, nosys = 0;
+	char state[sizeof(l->idle_state)];
+	const char *why = NULL;
 
-	if (!l->cfg->imap.idle || l->once || l->nboxes == 0 || l->imap == NULL)
+	if (!l->cfg->imap.idle || l->once || l->nboxes == 0)
 		return;
-	if (l->idle_on && now - l->idle_since < LOOP_REIDLE)
+	for (int i = 0; i < l->nboxes; i++) {
+		struct loop_box *b = &l->boxes[i];
+		int r;
+
+		if (b->bell == NULL)
+			continue;
+		r = loop_bell(l, b, now);
+		nosys += r == -ENOSYS;
+		if (r < 0 && r != -ENOSYS) {
+			err++;
+			why = imap_error(b->bell);
+		}
+		on += b->idle_on;
+	}
+	g_snprintf(state, sizeof(state), "%s %d/%d",
+	           err  ? "failing"
+	           : on ? "idle"
+	                : "polling",
+	           on, l->nboxes);
+	if (strcmp(state, l->idle_state) == 0 && nosys == 0)
 		return;
-	if (l->idle_on)
-		imap_idle_stop(l->imap);
-	l->idle_on = false;
-	if (now < l->boxes[0].next_try - l->cfg->imap.poll_interval)
-		return; /* the server is failing: wait for the backoff */
-	r = imap_idle_start(l->imap, l->boxes[0].mb.folder);
+	g_strlcpy(l->idle_state, state, sizeof(l->idle_state));
+	/* tickctl status: "idle 3/4" says how many folders ring, the rest
+	 * are polled every imap.idle_fallback_poll seconds */
 	if (store_connected(l->st))
 		(void)store_conn_state(l->st, l->cfg->instance, "imap-idle",
-		                       r == 0         ? "idle"
-		                       : r == -ENOSYS ? "polling"
-		                                      : "failing",
-		                       r == 0 ? NULL : imap_error(l->imap));
-	if (r == 0) {
-		l->idle_on = true;
-		l->idle_since = now;
-	} else if (r == -ENOSYS) {
-		log_notice("loop: server has no IDLE; polling every %ds",
-		           l->cfg->imap.poll_interval);
-		l->cfg->imap.idle = false;
-	}
+		                       on == l->nboxes && !err ? "idle" : state,
+		                       err ? why : NULL);
 }
 
 /* loop_status - STATUS= one line: mailboxes, last fetch, outbox backlog;
@@ -402,8 +507,13 @@ loop_status(struct loop *l)
 	static char last[256];
 	char line[256], when[32] = "never", backlog[48] = "unknown";
 	gint64 n = store_connected(l->st) ? store_outbox_backlog(l->st) : -1;
-	int failing = 0;
+	int failing = 0, on = 0;
+	char idle[32] = "";
 
+	for (int i = 0; i < l->nboxes; i++)
+		on += l->boxes[i].idle_on;
+	if (on > 0)
+		g_snprintf(idle, sizeof(idle), ", IDLE on %d", on);
 	if (l->last_fetch_ok) {
 		g_autoptr(GDateTime) t =
 		    g_date_time_new_from_unix_local(l->last_fetch_ok);
@@ -419,7 +529,7 @@ loop_status(struct loop *l)
 	    "STATUS=%d mailbox(es)%s, last fetch %s, outbox backlog %s%s%s",
 	    l->nboxes, failing ? " (failing)" : "", when, backlog,
 	    store_connected(l->st) ? "" : ", database unreachable",
-	    l->idle_on ? ", IDLE" : "");
+	    idle[0] ? idle : "");
 	if (strcmp(line, last) == 0)
 		return;
 	g_strlcpy(last, line, sizeof(last));
@@ -463,31 +573,66 @@ loop_reload_cfg(struct loop *l)
 	(void)notify_send("READY=1");
 }
 
-static int
+/* loop_ring - read what b's doorbell has (also bytes TLS holds already,
+ * which poll() does not show): a change makes b due now; a lost
+ * connection is started again by the next loop_idle.  true when it
+ * rang. */
+static bool
+loop_ring(struct loop_box *b)
+{
+	int r = imap_idle_check(b->bell);
+
+	if (r < 0) {
+		imap_idle_stop(b->bell);
+		b->idle_on = false;
+		b->next_try = 0; /* look now: something may have come */
+		return true;
+	}
+	if (r > 0)
+		b->next_try = 0;
+	return r > 0;
+}
+
+/* loop_wait - sleep until deadline, a signal or a doorbell.  The boxes
+ * whose doorbell rang are due (next_try 0) on return. */
+static void
 loop_wait(struct loop *l, gint64 deadline)
 {
-	struct pollfd fds[2] = {{.fd = loop_pipe[0], .events = POLLIN}};
-	int nfds = 1, r;
+	g_autofree struct pollfd *fds = g_new0(struct pollfd, l->nboxes + 1);
+	g_autofree int *box = g_new0(int, l->nboxes + 1);
+	nfds_t nfds = 1;
 	gint64 ms = (deadline - loop_now()) * 1000;
+	bool rang = false;
+	int r;
 
-	if (l->idle_on && imap_idle_fd(l->imap) >= 0) {
-		fds[1].fd = imap_idle_fd(l->imap);
-		fds[1].events = POLLIN;
-		nfds = 2;
+	fds[0] = (struct pollfd){.fd = loop_pipe[0], .events = POLLIN};
+	for (int i = 0; i < l->nboxes; i++) {
+		struct loop_box *b = &l->boxes[i];
+		int fd = b->idle_on ? imap_idle_fd(b->bell) : -1;
+
+		if (fd < 0)
+			continue;
 		/* TLS may hold decoded bytes already: check before sleeping */
-		if ((r = imap_idle_check(l->imap)) != 0)
-			return r;
+		rang |= loop_ring(b);
+		if (!b->idle_on)
+			continue;
+		fds[nfds] = (struct pollfd){.fd = fd, .events = POLLIN};
+		box[nfds++] = i;
 	}
+	if (rang)
+		return;
 	if (ms < 0)
 		ms = 0;
-	r = poll(fds, (nfds_t)nfds, (int)MIN(ms, 3600 * 1000));
-	if (r > 0 && (fds[0].revents & POLLIN)) {
+	r = poll(fds, nfds, (int)MIN(ms, 3600 * 1000));
+	if (r <= 0)
+		return;
+	if (fds[0].revents & POLLIN) {
 		char buf[16];
 		(void)!read(loop_pipe[0], buf, sizeof(buf));
 	}
-	if (r > 0 && nfds == 2 && fds[1].revents)
-		return imap_idle_check(l->imap);
-	return 0;
+	for (nfds_t k = 1; k < nfds; k++)
+		if (fds[k].revents)
+			(void)loop_ring(&l->boxes[box[k]]);
 }
 
 static int
@@ -589,8 +734,18 @@ loop_deadline(struct loop *l, gint64 now, uint64_t wd)
 {
 	gint64 deadline = now + 3600;
 
-	for (int i = 0; i < l->nboxes; i++)
-		deadline = MIN(deadline, l->boxes[i].next_try);
+	for (int i = 0; i < l->nboxes; i++) {
+		const struct loop_box *b = &l->boxes[i];
+
+		deadline = MIN(deadline, b->next_try);
+		/* a doorbell waiting out its backoff, or due for re-IDLE */
+		if (b->bell != NULL && !b->idle_on && b->locked &&
+		    b->failures == 0)
+			deadline =
+			    MIN(deadline, MAX(b->bell_next_try, now + 1));
+		if (b->idle_on)
+			deadline = MIN(deadline, b->idle_since + LOOP_REIDLE);
+	}
 	if (l->sender == NULL && store_connected(l->st))
 		deadline = MIN(deadline, loop_outbox_next(l, now));
 	if (!store_connected(l->st))
@@ -634,17 +789,11 @@ loop_forever(struct loop *l)
 
 	while (!loop_stop) {
 		gint64 deadline;
-		int r = 0;
 
 		loop_pass(l);
 		deadline = loop_deadline(l, loop_now(), wd);
 		if (deadline > loop_now())
-			r = loop_wait(l, deadline);
-		if (r < 0) {
-			imap_idle_stop(l->imap);
-			l->idle_on = false;
-		} else if (r > 0 && l->nboxes > 0)
-			l->boxes[0].next_try = 0; /* the doorbell rang */
+			loop_wait(l, deadline);
 	}
 	(void)notify_send("STOPPING=1");
 	log_notice("loop: stopping");

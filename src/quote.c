@@ -387,7 +387,13 @@ quote_lead(const struct quote_line *lines, size_t n, size_t cut)
 	    quote_ends_with(lines[i].t, lines[i].tlen, ":") && i + 1 < cut &&
 	    lines[i + 1].t[0] == '>')
 		a = 1; /* "Bob wrote:" in a form we do not know */
+	/* mailx/s-nail: "Name <addr> wrote:", a blank line, the quote */
+	if (a == 0 && lines[i].t[0] != '>' && lines[i].tlen < 400 &&
+	    quote_ends_with(lines[i].t, lines[i].tlen, "wrote:"))
+		a = 1;
 	i += a;
+	while (a > 0 && i < cut && quote_is_blank(&lines[i]))
+		i++;
 	if (i >= cut || lines[i].t[0] != '>')
 		return 0;
 	while (i < cut && (quote_is_blank(&lines[i]) || lines[i].t[0] == '>'))

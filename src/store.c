@@ -556,6 +556,22 @@ store_text(struct store *st, const char *what, const char *sql, int n,
 	return 0;
 }
 
+int
+store_text_of(struct store *st, const struct store_stmt *s, int n,
+              const char *const *vals, char **out_r)
+{
+	int r;
+	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
+
+	*out_r = NULL;
+	if (res == NULL)
+		return r;
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		*out_r = g_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
 char *
 store_text_array(GPtrArray *strs)
 {

@@ -83,6 +83,11 @@ int store_exec(struct store *st, const struct store_stmt *s, int n,
  * untouched), -E. */
 int store_int(struct store *st, const struct store_stmt *s, int n,
               const char *const *vals, gint64 *v_r);
+/* store_text_of - the first column of s's first row as a new string into
+ * *out_r (NULL for no row or NULL), 0 or -E.  A prepared statement:
+ * store_text plans its SQL for every call. */
+int store_text_of(struct store *st, const struct store_stmt *s, int n,
+                  const char *const *vals, char **out_r);
 /* store_has_row - run s; 1 when it returned a row, 0 when none, -E. */
 int store_has_row(struct store *st, const struct store_stmt *s, int n,
                   const char *const *vals);

@@ -58,8 +58,10 @@ store_search_lexemes(struct store *st, struct searchdoc *d, const char *cfg)
 		                                     g_free, g_free);
 	for (guint i = 0; i < words->len; i++) {
 		const char *hit;
-		g_string_printf(key, "%s\x1f%s", cfg,
-		                (const char *)words->pdata[i]);
+		/* not g_string_printf: this runs for every distinct word */
+		g_string_assign(key, cfg);
+		g_string_append_c(key, '\x1f');
+		g_string_append(key, words->pdata[i]);
 		if ((hit = g_hash_table_lookup(st->lexcache, key->str)) != NULL)
 			searchdoc_resolve(d, words->pdata[i], hit);
 		else
@@ -233,13 +235,12 @@ store_search(struct store *st, const struct store_search_filter *f,
 int
 store_history_line(struct store *st, gint64 id, char **line_r)
 {
+	static const struct store_stmt stmt = {
+	    "history line", "SELECT tickd_history($1::bigint)->>'line'"};
 	char a[24];
 	const char *vals[] = {store_i64(a, id)};
 
-	*line_r = NULL;
-	return store_text(st, "history",
-	                  "SELECT tickd_history($1::bigint)->>'line'", 1, vals,
-	                  line_r);
+	return store_text_of(st, &stmt, 1, vals, line_r);
 }
 
 int

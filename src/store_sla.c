@@ -211,6 +211,24 @@ store_sla_immediate(struct store *st, gint64 ticket, const char *reason)
 /* ---- notices and digests ---- */
 
 int
+store_sla_warning_once(struct store *st, gint64 ticket, const char *target,
+                       gint64 clock_start, gint64 now)
+{
+	/* the primary key is the "once": a repeated or concurrent tick
+	 * inserts nothing (018_agents2) */
+	static const struct store_stmt stmt = {
+	    "sla warning once",
+	    "INSERT INTO sla_warning (ticket_id, target, clock_start, "
+	    "warned_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING "
+	    "RETURNING 1"};
+	char a[24], b[24], c[24];
+	const char *vals[] = {store_i64(a, ticket), target,
+	                      store_i64(b, clock_start), store_i64(c, now)};
+
+	return store_has_row(st, &stmt, 4, vals);
+}
+
+int
 store_sla_notice_add(struct store *st, gint64 ticket, const char *rcpt,
                      const char *kind, int level, gint64 breach_at,
                      const char *reason, gint64 now)

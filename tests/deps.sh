@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config libcurl4-openssl-dev libgmime-3.0-dev
 libpq-dev libconfig-dev libxml2-dev libglib2.0-dev libuchardet-dev postgresql-15
 dovecot-imapd dovecot-lmtpd opensmtpd python3 python3-pytest clang clang-format
 util-linux procps iproute2 man-db groff-base systemd wkhtmltopdf
-chromium"
+chromium s-nail"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -76,7 +76,7 @@ class World:
                          per_recipient_day=10, people="", tag="Example", idle="false",
                          reopen_days=14, trust_same_domain="false",
                          per_ticket_hour=5, global_per_minute=100, breaker_cooldown=900,
-                         tickets_extra="", limits_extra="", extra="", imap_extra="",
+                         tickets_extra="", limits_extra="", imap_extra="", extra="",
                          # these tests append mail before tickd's first poll
                          # to stand for mail arriving while it runs;
                          # test_firstday.py tests the default (history)

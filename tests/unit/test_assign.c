@@ -16,6 +16,8 @@ test_candidates(void)
 	    {.address = "boss@x", .role = CFG_ROLE_MANAGER},
 	    {.address = "dave@x", .role = CFG_ROLE_AGENT, .queues = billing},
 	    {.address = "bob@x", .role = CFG_ROLE_AGENT, .queues = both},
+	    /* no queues: the queue named like the team */
+	    {.address = "erin@x", .role = CFG_ROLE_AGENT, .team = "billing"},
 	};
 	g_autoptr(GPtrArray) pp = g_ptr_array_new();
 	g_autoptr(GPtrArray) out = g_ptr_array_new();
@@ -30,8 +32,9 @@ test_candidates(void)
 	TEST_STREQ(out->pdata[1], "bob@x");
 	g_ptr_array_set_size(out, 0);
 	assign_candidates(&c, "billing", out);
-	TEST_INTEQ(out->len, 3);
+	TEST_INTEQ(out->len, 4);
 	TEST_STREQ(out->pdata[1], "dave@x");
+	TEST_STREQ(out->pdata[3], "erin@x");
 	g_ptr_array_set_size(out, 0);
 	assign_candidates(&c, "sales", out);
 	TEST_INTEQ(out->len, 1);

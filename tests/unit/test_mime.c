@@ -873,6 +873,15 @@ test_quote_split(void)
 	    {"Best answer\n-- \nJohn Doe\nACME\n", "Best answer"},
 	    {"Bob wrote:\n> question?\n\nMy answer below.\n-- \nBob\n",
 	     "My answer below."},
+	    /* s-nail (Debian's s-nail.rc): "%f wrote:", a blank line, the
+	     * quote, the answer below it */
+	    {"Support <s@x.com> wrote:\n\n> Ticket #1: new\n> \n> -- \n"
+	     "> Support\nPull the plug.\n",
+	     "Pull the plug."},
+	    {"On Tue, Support wrote:\n\n> old\n\nNew words.\n", "New words."},
+	    /* a line ending in ':' alone, a gap, then a quote: kept */
+	    {"Here is the log:\n\n> error 42\n\nWhat now?\n",
+	     "Here is the log:\n\n> error 42\n\nWhat now?"},
 	    {"See below.\n\n---------- Forwarded message ---------\n"
 	     "From: Carol <c@x>\nDate: Mon, Jan 8\nSubject: x\n\nbody\n",
 	     "See below.\n\n---------- Forwarded message ---------\n"
