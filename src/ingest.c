@@ -1899,6 +1899,11 @@ ingest_step_assign(struct ingest_ctx *x, struct ingest_outcome *out)
 	    classify_is_machine(x->cr.cls) ||
 	    x->cfg->tickets.auto_assign == CFG_ASSIGN_OFF)
 		return INGEST_STEP_NEXT;
+	/* an agent's forward that says #assign: that is who gets it */
+	for (guint i = 0; x->fwd && i < x->cmds.cmds->len; i++)
+		if (((const struct command *)x->cmds.cmds->pdata[i])->kind ==
+		    COMMAND_ASSIGN)
+			return INGEST_STEP_NEXT;
 	r = assign_new_ticket(x->cfg, x->st, x->tx.ticket, x->now, &p);
 	if (r <= 0)
 		return r;

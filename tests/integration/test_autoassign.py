@@ -144,3 +144,24 @@ def test_two_importers_share_the_count(make_world):
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err.decode()
     assert by_assignee(w) == {w.alice: 15, w.bob: 15}
+
+
+def test_forward_with_assign_goes_to_its_agent(make_world):
+    """An agent's forward is a new customer ticket: auto-assigned, unless
+    the forwarder's own #assign says who takes it (no second pick, no
+    notice to someone else)."""
+    from test_forward import inline_forward
+    w = aa_world(make_world)
+    w.append(inline_forward(w, w.bob, "<fwd-a1@support.example>", [AUTH],
+                            top="#assign me\n\n"))
+    w.once()
+    t = w.ticket(w.tickets()[0]["number"])
+    assert t["assignee"] == w.bob
+    assert [e["actor"] for e in t["events"] if e["action"] == "assigned"] == [w.bob]
+    imapbox.expunge_all(w.support)
+    w.append(inline_forward(w, w.bob, "<fwd-a2@support.example>", [AUTH])
+             .replace("Printer prints blank pages", "Scanner jams"))
+    w.once()
+    t2 = [t for t in w.tickets() if t["subject"].startswith("Scanner")][0]
+    # fewest open: alice has none, bob one
+    assert t2["assignee"] == w.alice
