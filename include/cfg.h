@@ -22,6 +22,20 @@
 #include <glib.h>
 #include <stdio.h>
 
+/* Which IMAP keywords tickd writes (keywords.h). */
+enum cfg_keywords {
+	CFG_KEYWORDS_OFF = 0,
+	CFG_KEYWORDS_STATE, /* $Open ... and $Assigned-name: a fixed set */
+	CFG_KEYWORDS_ALL,   /* and $Ticket<N>: one new keyword per ticket */
+};
+
+/* Who gets a new ticket of a queue (assign.h). */
+enum cfg_assign {
+	CFG_ASSIGN_OFF = 0,     /* nobody: the team picks */
+	CFG_ASSIGN_ROUND_ROBIN, /* the queue's agents in turn */
+	CFG_ASSIGN_FEWEST_OPEN, /* the one with the fewest open tickets */
+};
+
 enum cfg_after {
 	CFG_AFTER_SEEN = 0, /* UID STORE +FLAGS (\Seen) after commit */
 	CFG_AFTER_MOVE,     /* UID MOVE to imap.move_to after commit */
@@ -52,6 +66,8 @@ struct cfg_imap {
 	enum cfg_first_run first_run;
 	int first_run_age; /* seconds: present mail younger than this is
 	                      new on the first run; 0 = all of it history */
+	enum cfg_keywords keywords; /* ticket state as IMAP keywords */
+	char *closed_move_to; /* NULL: closed tickets' mail stays in INBOX */
 };
 
 struct cfg_smtp {
@@ -85,6 +101,7 @@ struct cfg_tickets {
 	char *language;       /* the queue's default language, "en" */
 	int retention_days;   /* closed tickets kept this long; 0 = forever */
 	char *calendar, *sla; /* names for the SLA module to resolve */
+	enum cfg_assign auto_assign; /* new tickets of the queue */
 };
 
 struct cfg_limits {
@@ -140,6 +157,7 @@ struct cfg_agents {
 	                               "{agent} via {support}" */
 	enum cfg_confirm confirm;   /* answers to an agent's commands */
 	int collision_window;       /* seconds; 0: no collision check */
+	bool away_unassign; /* #away hands the agent's open tickets back */
 };
 
 struct cfg_person {
@@ -252,6 +270,7 @@ struct cfg_queue {
 	bool forward_acknowledge;
 	int retention_days;
 	enum cfg_first_run first_run;
+	enum cfg_assign auto_assign;
 	struct cfg *view; /* owned shell; its pointers are borrowed */
 };
 

@@ -35,6 +35,10 @@ enum command_kind {
 	COMMAND_SHOW,   /* arg: a ticket number, or NULL: the mail's ticket */
 	COMMAND_SEARCH, /* arg: the words, as written */
 	COMMAND_LIST,   /* arg: "mine", "breached" or "queue NAME" */
+	/* about the sender, not a ticket: they ride the questions' path
+	 * (kept without a ticket, answered) */
+	COMMAND_AWAY, /* arg: "YYYY-MM-DD" (a valid date), NULL: until #back */
+	COMMAND_BACK, /* no arg */
 	/* in a forward: whose mail it is (forward.h) */
 	COMMAND_REQUESTER, /* arg: an address, lower case, without <> */
 };
@@ -74,11 +78,12 @@ struct command_list {
 void command_parse(const char *text, struct command_list *out);
 void command_list_clear(struct command_list *l);
 
-/* command_is_question - #show, #search or #list. */
+/* command_is_question - #show, #search, #list, #away or #back: a mail
+ * of only these changes no ticket. */
 bool command_is_question(enum command_kind k);
 
 /* command_kind_name - "status", "priority", "assign", "note", "merge",
- * "show", "search", "list", "requester"; static. */
+ * "show", "search", "list", "away", "back", "requester"; static. */
 const char *command_kind_name(enum command_kind k);
 
 #endif

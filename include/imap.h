@@ -113,6 +113,21 @@ int imap_mark(struct imap *im, const char *mailbox, uint32_t uidvalidity,
               const uint32_t *uids, size_t n, const char *move_to);
 
 /*
+ * imap_keywords - after the caller's COMMIT: add the keywords add (nadd)
+ * to uids and remove del (ndel), on a connection of its own that SELECTs
+ * mailbox (read-write: EXAMINE would report no permanent flags).  Only
+ * keywords the server keeps are sent: PERMANENTFLAGS lists them or "\*"
+ * (none at all: RFC 3501 says every flag is kept).  Keywords must be
+ * atoms of at most 64 bytes without '\' (-EINVAL).  -ENOTSUP when the
+ * mailbox keeps none of add (nothing is stored), -ESTALE when UIDVALIDITY
+ * is not uidvalidity.  UIDs already gone are not an error.  Never
+ * touches \Seen or any other flag.
+ */
+int imap_keywords(struct imap *im, const char *mailbox, uint32_t uidvalidity,
+                  const uint32_t *uids, size_t n, const char *const *add,
+                  size_t nadd, const char *const *del, size_t ndel);
+
+/*
  * imap_append - APPEND raw to mailbox (tests, Sent copies). 0 or -E.
  * libcurl 7.88 always sets \Seen on the appended message.
  */

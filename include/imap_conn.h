@@ -157,9 +157,13 @@ int imap_conn_raw_send(struct imap_conn_raw *raw, const char *buf, size_t len);
 /*
  * imap_conn_raw_read_line - wait for the next line (at most 64 KiB, no
  * NUL); it must arrive within one timeout and the command within its
- * deadline.  imap_conn_raw_take_line - the same without waiting: 1 a
- * line, 0 none buffered yet.  imap_conn_raw_line - the current line
- * (borrowed, NUL-terminated, without CRLF, until the next read).
+ * deadline.  A longer "* FLAGS (" or "* OK [PERMANENTFLAGS (" line (a
+ * mailbox's every keyword; up to 16 MiB) is read and stands as a short
+ * one: "* FLAGS ()", "* OK [PERMANENTFLAGS (\*)] list cut" if "\*" was
+ * in it, else with "()".  imap_conn_raw_take_line - the same without
+ * waiting: 1 a line, 0 none buffered yet.  imap_conn_raw_line - the
+ * current line (borrowed, NUL-terminated, without CRLF, until the next
+ * read).
  */
 int imap_conn_raw_read_line(struct imap_conn_raw *raw);
 int imap_conn_raw_take_line(struct imap_conn_raw *raw);

@@ -139,6 +139,22 @@ int imap_parse_untagged(struct imap_cur *k);
  */
 int imap_parse_uidvalidity(struct imap_cur *k, uint32_t *v_r);
 
+/* The longest flag name imap_parse_has_flag looks up. */
+#define IMAP_PARSE_MAX_FLAG 64
+
+/*
+ * imap_parse_permflags - after "* OK": the " [PERMANENTFLAGS (...)]"
+ * code if it is there (RFC 3501 7.1): its flags as " \SEEN $LABEL1 \* "
+ * in upper case into flags (size bytes, at least 2) and *found_r = true;
+ * else nothing (0, k unmoved).  A list longer than size is cut at a name
+ * (what is cut off reads as not permitted).  0 or -EPROTO.
+ * imap_parse_has_flag - is flag (any case; "\*" for "new keywords may be
+ * created") in such a string?
+ */
+int imap_parse_permflags(struct imap_cur *k, char *flags, size_t size,
+                         bool *found_r);
+bool imap_parse_has_flag(const char *flags, const char *flag);
+
 /*
  * imap_parse_caps - a capability list (text after "CAPABILITY ", up to
  * the end or ']') as " CAP1 CAP2 " in upper case into caps; a list

@@ -115,6 +115,9 @@ static const char *const cfg_after_names[] = {"seen", "move", "none", NULL};
 static const char *const cfg_first_run_names[] = {"history", "new", "skip",
                                                   NULL};
 static const char *const cfg_drop_names[] = {"ticket", "drop", NULL};
+static const char *const cfg_keywords_names[] = {"off", "state", "all", NULL};
+static const char *const cfg_assign_names[] = {"off", "round_robin",
+                                               "fewest_open", NULL};
 static const char *const cfg_trust_names[] = {"authenticated", "header", NULL};
 static const char *const cfg_confirm_names[] = {"errors", "all", "none", NULL};
 static const char *const cfg_role_names[] = {"agent", "manager", NULL};
@@ -245,6 +248,13 @@ static const struct cfg_key cfg_keys[] = {
     K_CHOICE("imap.first_run", C_(imap.first_run), cfg_first_run_names,
              CFG_FIRST_HISTORY, 0),
     K_INT("imap.first_run_age", C_(imap.first_run_age), 0, 0, 3650 * 86400),
+    /* off by default: it writes on the shared mailbox's mail and costs a
+     * connection and a STORE per changed ticket; "all" makes a keyword per
+     * ticket, which servers list in every SELECT's FLAGS */
+    K_CHOICE("imap.keywords", C_(imap.keywords), cfg_keywords_names,
+             CFG_KEYWORDS_OFF, CFG_F_EXPECT),
+    /* unset: off; rides the keywords' pass (keywords.h) */
+    K_STR("imap.closed_move_to", C_(imap.closed_move_to), NULL, NULL, 0),
 
     K_GROUP("smtp"),
     K_STR("smtp.url", C_(smtp.url), NULL, cfg_check_smtp_url, CFG_F_REQUIRED),
@@ -294,6 +304,8 @@ static const struct cfg_key cfg_keys[] = {
     K_INT("tickets.retention_days", C_(tickets.retention_days), 0, 0, 36500),
     K_STR("tickets.calendar", C_(tickets.calendar), NULL, NULL, 0),
     K_STR("tickets.sla", C_(tickets.sla), NULL, NULL, 0),
+    K_CHOICE("tickets.auto_assign", C_(tickets.auto_assign), cfg_assign_names,
+             CFG_ASSIGN_OFF, CFG_F_EXPECT),
 
     K_GROUP("limits"),
     K_INT("limits.per_recipient_day", C_(limits.per_recipient_day), 10, 0,
@@ -363,6 +375,7 @@ static const struct cfg_key cfg_keys[] = {
              CFG_CONFIRM_ERRORS, CFG_F_EXPECT),
     K_INT("agents.collision_window", C_(agents.collision_window), 900, 0,
           7 * 86400),
+    K_BOOL("agents.away_unassign", C_(agents.away_unassign), false),
 
     /* charsets for raw 8-bit header bytes that are neither UTF-8 nor a
      * charset the mail declares (a Chinese or Japanese team's mail) */
@@ -454,6 +467,8 @@ static const struct cfg_key cfg_keys[] = {
     K_STR("queues.*.sla", Q_(sla), NULL, NULL, QK),
     K_KEEPINT("queues.*.retention_days", Q_(retention_days), 0, 36500),
     K_CHOICE("queues.*.first_run", Q_(first_run), cfg_first_run_names, 0, QK),
+    K_CHOICE("queues.*.auto_assign", Q_(auto_assign), cfg_assign_names, 0,
+             QK | CFG_F_EXPECT),
 };
 
 #define CFG_NKEYS ARRAY_SIZE(cfg_keys)
@@ -1399,6 +1414,7 @@ cfg_queue_inherit(const struct cfg *c)
 	q->forward_acknowledge = c->tickets.forward_acknowledge;
 	q->retention_days = c->tickets.retention_days;
 	q->first_run = c->imap.first_run;
+	q->auto_assign = c->tickets.auto_assign;
 	return q;
 }
 
@@ -1426,6 +1442,7 @@ cfg_queue_view(const struct cfg *c, struct cfg_queue *q)
 	v->tickets.forward_acknowledge = q->forward_acknowledge;
 	v->tickets.retention_days = q->retention_days;
 	v->imap.first_run = q->first_run;
+	v->tickets.auto_assign = q->auto_assign;
 	v->smtp.from = q->from;
 	v->smtp.from_name = q->from_name;
 	q->view = v;

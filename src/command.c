@@ -7,6 +7,7 @@
  */
 #include "command.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const command_status[] = {"open", "pending", "resolved",
@@ -34,6 +35,10 @@ command_kind_name(enum command_kind k)
 		return "search";
 	case COMMAND_LIST:
 		return "list";
+	case COMMAND_AWAY:
+		return "away";
+	case COMMAND_BACK:
+		return "back";
 	case COMMAND_REQUESTER:
 		return "requester";
 	}
@@ -43,7 +48,31 @@ command_kind_name(enum command_kind k)
 bool
 command_is_question(enum command_kind k)
 {
-	return k == COMMAND_SHOW || k == COMMAND_SEARCH || k == COMMAND_LIST;
+	return k == COMMAND_SHOW || k == COMMAND_SEARCH || k == COMMAND_LIST ||
+	       k == COMMAND_AWAY || k == COMMAND_BACK;
+}
+
+/* command_away_arg - "until YYYY-MM-DD" (a date that exists) as
+ * "YYYY-MM-DD"; NULL when not. */
+static char *
+command_away_arg(const char *arg)
+{
+	unsigned y, m, d;
+	char tail;
+
+	if (g_ascii_strncasecmp(arg, "until", 5) != 0 ||
+	    !g_ascii_isspace(arg[5]))
+		return NULL;
+	arg += 5;
+	while (g_ascii_isspace(*arg))
+		arg++;
+	if (strlen(arg) != 10 ||
+	    sscanf(arg, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 ||
+	    !g_ascii_isdigit(arg[0]) || arg[4] != '-' || arg[7] != '-' ||
+	    !g_date_valid_dmy((GDateDay)d, (GDateMonth)m, (GDateYear)y) ||
+	    y < 2000)
+		return NULL;
+	return g_strdup_printf("%04u-%02u-%02u", y, m, d);
 }
 
 /* command_list_arg - "mine", "breached", "queue NAME" (a queue name is
@@ -222,6 +251,14 @@ command_fill(struct command *c, const char *name, char *arg,
 			return "#list takes mine, breached or queue "
 			       "NAME";
 		}
+	} else if (g_ascii_strcasecmp(name, "away") == 0) {
+		c->kind = COMMAND_AWAY;
+		if (*arg != '\0' && (c->arg = command_away_arg(arg)) == NULL)
+			return "#away takes nothing or until YYYY-MM-DD";
+	} else if (g_ascii_strcasecmp(name, "back") == 0) {
+		c->kind = COMMAND_BACK;
+		if (*arg != '\0')
+			return "#back takes nothing";
 	} else if (g_ascii_strcasecmp(name, "requester") == 0) {
 		size_t n = strlen(arg);
 		c->kind = COMMAND_REQUESTER;

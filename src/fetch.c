@@ -4,6 +4,7 @@
 #include "fetch.h"
 
 #include "ingest.h"
+#include "keywords.h"
 #include "log.h"
 #include "notify.h"
 #include "store.h"
@@ -25,6 +26,7 @@ struct fetch_ctx {
 	size_t pending_bytes;
 	guint commit_max; /* mails per transaction */
 	GArray *done;     /* uint32_t UIDs committed, not yet marked */
+	GArray *copies;   /* struct store_kw_copy since the last COMMIT */
 	int err; /* the last store (not IMAP) failure inside the callback */
 };
 
@@ -58,11 +60,17 @@ fetch_flush(struct fetch_ctx *x)
 			/* only now are they facts */
 			for (guint i = 0; i < x->pending_logs->len; i++)
 				ingest_log(x->pending_logs->pdata[i]);
+			(void)keywords_record(x->st, x->mb->key, x->uidvalidity,
+			                      x->copies);
 		} else if (x->pending->len > 0)
 			log_warning("fetch: '%s': COMMIT of %u mails failed, "
 			            "they are fetched again",
 			            x->mb->folder, x->pending->len);
+	} else { /* one transaction per mail: each committed already */
+		(void)keywords_record(x->st, x->mb->key, x->uidvalidity,
+		                      x->copies);
 	}
+	g_array_set_size(x->copies, 0);
 	if (x->done->len > 0 && x->mb->on_commit != NULL)
 		x->mb->on_commit(x->mb->on_commit_ctx);
 	g_array_set_size(x->pending, 0);
@@ -165,6 +173,7 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 				            x->mb->folder, x->pending->len);
 			g_array_set_size(x->pending, 0);
 			g_ptr_array_set_size(x->pending_logs, 0);
+			g_array_set_size(x->copies, 0);
 		}
 		(void)fetch_flush(x);
 		return r;
@@ -176,6 +185,7 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	} else {
 		g_array_append_val(x->done, uid);
 	}
+	keywords_note(x->cfg, x->copies, uid, out.ticket, out.history);
 	x->stats->fetched++;
 	fetch_count(x->stats, out.kind);
 	if (x->pending->len >= x->commit_max ||
@@ -389,6 +399,7 @@ fetch_mailbox(const struct cfg *cfg, struct store *st, struct imap *im,
 	x.im = im;
 	x.commit_max = MIN((guint)cfg->imap.batch, FETCH_COMMIT_MAX);
 	x.done = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	x.copies = g_array_new(FALSE, FALSE, sizeof(struct store_kw_copy));
 	x.pending = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	x.pending_logs = g_ptr_array_new_with_free_func(g_free);
 	r = store_cursor_get(st, mb->key, &c);
@@ -437,6 +448,7 @@ out:
 	if (store_in_batch(st)) /* an early exit: never half a batch */
 		(void)store_batch_end(st, false);
 	g_array_unref(x.done);
+	g_array_unref(x.copies);
 	g_array_unref(x.pending);
 	g_ptr_array_unref(x.pending_logs);
 	return r;

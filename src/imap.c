@@ -62,9 +62,13 @@ struct sess {
 struct imap {
 	struct imap_conn *conn; /* owned: settings, easy handle, caps */
 	size_t max_message;
-	struct sess fetch; /* the range fast path */
-	struct sess idle;  /* the doorbell */
-	bool range_off;    /* fast path disabled: its reader failed */
+	struct sess fetch;       /* the range fast path */
+	struct sess idle;        /* the doorbell */
+	struct sess kw;          /* keywords: a SELECTed (read-write) mailbox */
+	char permflags[512];     /* kw's mailbox: imap_parse_permflags or "" */
+	bool has_permflags;      /* the SELECT sent PERMANENTFLAGS */
+	uint32_t kw_uidvalidity; /* kw's mailbox, as its SELECT said */
+	bool range_off;          /* fast path disabled: its reader failed */
 	bool warned_uidplus;
 	char msg[512]; /* imap_error(); conn and parser write here too */
 };
@@ -93,7 +97,8 @@ struct raw_ctx {
 	bool changed;         /* EXISTS, RECENT or EXPUNGE seen */
 	bool want_cont;       /* return at a "+" continuation (IDLE) */
 	bool cont;
-	struct range *rg; /* RAW_SIZES, RAW_BODIES */
+	struct range *rg;  /* RAW_SIZES, RAW_BODIES */
+	struct imap *perm; /* non-NULL: record PERMANENTFLAGS there */
 };
 
 static void imap_log(struct imap *im, int r, const char *object,
@@ -118,7 +123,7 @@ imap_log(struct imap *im, int r, const char *object, const char *fmt, ...)
 	 * handled by the caller; everything else means an operation failed. */
 	if (r == -ENOENT && strncmp(action, "fetch uid", 9) == 0)
 		prio = LOGP_INFO;
-	else if (r == -EFBIG)
+	else if (r == -EFBIG || r == -ENOTSUP)
 		prio = LOGP_WARNING;
 	if (im->msg[0] == '\0')
 		(void)imap_fail(im, r, "%s", g_strerror(-r));
@@ -394,9 +399,16 @@ raw_untagged(struct imap *im, struct sess *s, struct raw_ctx *x)
 	case IMAP_UNTAGGED_CHANGE:
 		x->changed = true;
 		return 0;
-	case IMAP_UNTAGGED_OK:
+	case IMAP_UNTAGGED_OK: {
 		/* resp-text: never a literal, whatever it ends with */
-		return imap_parse_uidvalidity(&k, &x->uidvalidity);
+		int r = imap_parse_uidvalidity(&k, &x->uidvalidity);
+
+		if (r == 0 && x->perm != NULL)
+			r = imap_parse_permflags(&k, x->perm->permflags,
+			                         sizeof(x->perm->permflags),
+			                         &x->perm->has_permflags);
+		return r;
+	}
 	case IMAP_UNTAGGED_REFUSAL:
 		return 0;
 	case IMAP_UNTAGGED_BYE:
@@ -519,13 +531,14 @@ raw_close(struct imap *im, struct sess *s)
 }
 
 /* raw_examine - EXAMINE (read-only: no \Seen, no \Recent taken from
- * humans) and check UIDVALIDITY when uidvalidity != 0. */
+ * humans), or SELECT when the session is to change flags (rw), and check
+ * UIDVALIDITY when uidvalidity != 0. */
 static int
 raw_examine(struct imap *im, struct sess *s, const char *mailbox,
-            uint32_t uidvalidity, struct raw_ctx *x)
+            uint32_t uidvalidity, struct raw_ctx *x, bool rw)
 {
 	char *q = mbox_quoted(mailbox);
-	char *cmd = g_strdup_printf("EXAMINE %s", q);
+	char *cmd = g_strdup_printf("%s %s", rw ? "SELECT" : "EXAMINE", q);
 	int r;
 
 	g_free(s->mailbox);
@@ -573,7 +586,7 @@ range_open(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 				return r;
 		}
 		*session_r = true;
-		r = raw_examine(im, s, mailbox, uidvalidity, &x);
+		r = raw_examine(im, s, mailbox, uidvalidity, &x, false);
 		if (r >= 0 || fresh || !imap_conn_raw_broken(s->c))
 			return r;
 		sess_drop(s);
@@ -696,6 +709,7 @@ imap_new(const struct imap_params *p)
 	im->max_message = MIN(im->max_message, (size_t)G_MAXUINT / 2);
 	sess_init(im, &im->fetch, "fetch");
 	sess_init(im, &im->idle, "idle");
+	sess_init(im, &im->kw, "keywords");
 	return im;
 }
 
@@ -711,6 +725,8 @@ imap_free(struct imap **pim)
 	imap_conn_raw_free(&im->idle.c);
 	raw_close(im, &im->fetch);
 	imap_conn_raw_free(&im->fetch.c);
+	raw_close(im, &im->kw);
+	imap_conn_raw_free(&im->kw.c);
 	imap_conn_free(&im->conn);
 	g_free(im);
 	*pim = NULL;
@@ -1119,6 +1135,151 @@ out:
 	return r;
 }
 
+/* --- keywords: their own SELECTed session --- */
+
+/* kw_open - the keyword session with mailbox SELECTed under uidvalidity
+ * and its PERMANENTFLAGS read; a session already there is reused (its
+ * flags stand: a server changes them only with a new SELECT). */
+static int
+kw_open(struct imap *im, const char *mailbox, uint32_t uidvalidity)
+{
+	struct sess *s = &im->kw;
+	int r = 0;
+
+	if (sess_open(s) && (imap_conn_raw_broken(s->c) ||
+	                     imap_conn_raw_age_us(s->c) > IMAP_RAW_MAXAGE_US))
+		raw_close(im, s);
+	if (sess_open(s) && s->mailbox && strcmp(s->mailbox, mailbox) == 0) {
+		if (im->kw_uidvalidity == uidvalidity)
+			return 0;
+		return imap_fail(im, -ESTALE, "UIDVALIDITY is %u, expected %u",
+		                 im->kw_uidvalidity, uidvalidity);
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct raw_ctx x = {.mode = RAW_PLAIN, .perm = im};
+		bool fresh = !sess_open(s);
+
+		if (fresh && (r = raw_connect(im, s)) < 0)
+			return r;
+		im->permflags[0] = '\0';
+		im->has_permflags = false;
+		r = raw_examine(im, s, mailbox, uidvalidity, &x, true);
+		im->kw_uidvalidity = x.uidvalidity;
+		if (r >= 0 || fresh || !imap_conn_raw_broken(s->c))
+			break;
+		sess_drop(s);
+	}
+	return r;
+}
+
+/* kw_allowed - may keyword be stored permanently here?  RFC 3501: a
+ * server without PERMANENTFLAGS keeps every flag; with them, a keyword
+ * only when it is listed or "\*" (new keywords may be created) is. */
+static bool
+kw_allowed(const struct imap *im, const char *keyword)
+{
+	return !im->has_permflags ||
+	       imap_parse_has_flag(im->permflags, "\\*") ||
+	       imap_parse_has_flag(im->permflags, keyword);
+}
+
+/* kw_list - "(a b)" of the keywords in v (n) the server keeps; "" when
+ * none.  g_free. */
+static char *
+kw_list(const struct imap *im, const char *const *v, size_t n)
+{
+	GString *s = g_string_new(NULL);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!kw_allowed(im, v[i]))
+			continue;
+		g_string_append_c(s, s->len ? ' ' : '(');
+		g_string_append(s, v[i]);
+	}
+	if (s->len)
+		g_string_append_c(s, ')');
+	return g_string_free(s, FALSE);
+}
+
+/* kw_ok - a keyword we may put on the wire: an atom of at most
+ * IMAP_PARSE_MAX_FLAG bytes, no backslash (system flags are not ours). */
+static bool
+kw_ok(const char *k)
+{
+	size_t n = k ? strlen(k) : 0;
+
+	if (n == 0 || n > IMAP_PARSE_MAX_FLAG)
+		return false;
+	for (; *k; k++)
+		if (*k <= 0x20 || *k >= 0x7f || strchr("(){%*\"\\]", *k))
+			return false;
+	return true;
+}
+
+int
+imap_keywords(struct imap *im, const char *mailbox, uint32_t uidvalidity,
+              const uint32_t *uids, size_t n, const char *const *add,
+              size_t nadd, const char *const *del, size_t ndel)
+{
+	GString *set = g_string_new(NULL);
+	uint32_t *sorted = NULL;
+	char *plus = NULL, *minus = NULL, *cmd = NULL;
+	size_t i = 0, m = 0;
+	int r;
+
+	im->msg[0] = '\0';
+	if ((!uids && n > 0) || uidvalidity == 0 || (!add && nadd > 0) ||
+	    (!del && ndel > 0)) {
+		r = imap_fail(im, -EINVAL, "bad arguments");
+		goto out;
+	}
+	for (size_t k = 0; k < nadd + ndel; k++)
+		if (!kw_ok(k < nadd ? add[k] : del[k - nadd])) {
+			r = imap_fail(im, -EINVAL, "bad keyword");
+			goto out;
+		}
+	if ((r = uids_prepare(im, mailbox, uids, n, &sorted, &m)) <= 0)
+		goto out;
+	if ((r = kw_open(im, mailbox, uidvalidity)) < 0)
+		goto out;
+	plus = kw_list(im, add, nadd);
+	minus = kw_list(im, del, ndel);
+	if (*plus == '\0' && nadd > 0) {
+		r = imap_fail(im, -ENOTSUP,
+		              "the mailbox keeps no new keywords "
+		              "(PERMANENTFLAGS%s)",
+		              im->permflags);
+		goto out;
+	}
+	while (i < m) {
+		struct raw_ctx x = {.mode = RAW_PLAIN};
+
+		i += uidset_build(set, sorted + i, m - i, SIZE_MAX);
+		/* remove first: a keyword in both lists ends up set */
+		for (int pass = 0; pass < 2; pass++) {
+			const char *l = pass == 0 ? minus : plus;
+
+			if (*l == '\0')
+				continue;
+			g_free(cmd);
+			cmd =
+			    g_strdup_printf("UID STORE %s %cFLAGS.SILENT %s",
+			                    set->str, pass == 0 ? '-' : '+', l);
+			if ((r = raw_simple(im, &im->kw, cmd, &x)) < 0)
+				goto out;
+		}
+	}
+out:
+	if (r < 0)
+		imap_log(im, r, mailbox ? mailbox : "", "store keywords");
+	g_string_free(set, TRUE);
+	g_free(sorted);
+	g_free(plus);
+	g_free(minus);
+	g_free(cmd);
+	return r < 0 ? r : 0;
+}
+
 int
 imap_append(struct imap *im, const char *mailbox, const void *raw, size_t len)
 {
@@ -1161,7 +1322,7 @@ imap_idle_start(struct imap *im, const char *mailbox)
 		r = imap_fail(im, -ENOSYS, "server lacks IDLE");
 		goto out;
 	}
-	r = raw_examine(im, s, mailbox, 0, &x);
+	r = raw_examine(im, s, mailbox, 0, &x, false);
 	if (r < 0)
 		goto out;
 	r = imap_conn_raw_cmd(s->c, "IDLE");

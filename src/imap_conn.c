@@ -84,6 +84,12 @@ struct imap_conn_raw {
 	gint64 last_used;    /* monotonic: end of the last command */
 	bool broken;         /* mid-response or failed: never reuse */
 	bool bye;            /* the server said BYE */
+	/* inside an over-long flag list (raw_skip_start): 0 no, else which
+	 * kind, whether "\*" was in it, and the byte before */
+	int skipping;
+	bool skip_star;
+	guint8 skip_prev;
+	size_t skip_len; /* bytes skipped so far */
 };
 
 int
@@ -505,6 +511,7 @@ imap_conn_raw_drop(struct imap_conn_raw *c)
 	g_byte_array_set_size(c->in, 0);
 	c->pos = 0;
 	c->broken = c->bye = false;
+	c->skipping = 0;
 }
 
 void
@@ -732,8 +739,77 @@ raw_fill(struct imap_conn *im, struct imap_conn_raw *c, gint64 deadline)
 	return r;
 }
 
+/*
+ * The one kind of response line that honestly outgrows any bound: a
+ * mailbox's keywords, all of them, in the FLAGS and PERMANENTFLAGS of
+ * every SELECT and EXAMINE.  Dovecot 2.3 keeps every keyword a mailbox
+ * ever had: after 7,000 distinct ones (added and removed again) both
+ * lines were 84 KB.  Such a line is read to its end without being kept
+ * and stands as a short one: "* FLAGS ()" (tickd uses none), or
+ * PERMANENTFLAGS with only "\*" if the list had it (new keywords may be
+ * created; whether one of ours was listed is lost, the safe side).
+ */
+enum { RAW_SKIP_NONE = 0, RAW_SKIP_FLAGS, RAW_SKIP_PERM };
+/* A flag list longer than this is garbage, not keywords. */
+#define RAW_SKIP_MAX ((size_t)16 << 20)
+
+/* raw_skip_start - is the over-long line at s a flag list?  Then start
+ * skipping it. */
+static bool
+raw_skip_start(struct imap_conn_raw *c, const guint8 *s)
+{
+	static const char flags[] = "* FLAGS (",
+	                  perm[] = "* OK [PERMANENTFLAGS (";
+
+	if (g_ascii_strncasecmp((const char *)s, flags, sizeof(flags) - 1) == 0)
+		c->skipping = RAW_SKIP_FLAGS;
+	else if (g_ascii_strncasecmp((const char *)s, perm, sizeof(perm) - 1) ==
+	         0)
+		c->skipping = RAW_SKIP_PERM;
+	else
+		return false;
+	c->skip_star = false;
+	c->skip_prev = 0;
+	c->skip_len = 0;
+	return true;
+}
+
+/* raw_skip - consume the skipped line's bytes in c->in: 1 and the short
+ * line in c->line at its end, 0 need more bytes, -EPROTO past
+ * RAW_SKIP_MAX. */
+static int
+raw_skip(struct imap_conn_raw *c)
+{
+	const guint8 *s = c->in->data + c->pos;
+	size_t avail = c->in->len - c->pos, i;
+
+	for (i = 0; i < avail && s[i] != '\n'; i++) {
+		if (c->skip_prev == '\\' && s[i] == '*')
+			c->skip_star = true;
+		c->skip_prev = s[i];
+	}
+	c->pos += i;
+	c->skip_len += i;
+	if (c->skip_len > RAW_SKIP_MAX) {
+		c->broken = true;
+		return imap_conn_fail(c->conn, -EPROTO,
+		                      "flag list over %zu bytes", RAW_SKIP_MAX);
+	}
+	if (i == avail)
+		return 0;
+	c->pos++;
+	c->line_len = (size_t)g_snprintf(
+	    c->line, IMAP_PARSE_MAX_LINE + 1, "%s",
+	    c->skipping == RAW_SKIP_FLAGS ? "* FLAGS ()"
+	    : c->skip_star ? "* OK [PERMANENTFLAGS (\\*)] list cut"
+	                   : "* OK [PERMANENTFLAGS ()] list cut");
+	c->skipping = RAW_SKIP_NONE;
+	return 1;
+}
+
 /* raw_take_line - move one complete line from c->in to c->line: 1 done,
- * 0 need more bytes, -EPROTO for a line over IMAP_PARSE_MAX_LINE or a NUL. */
+ * 0 need more bytes, -EPROTO for a line over IMAP_PARSE_MAX_LINE (but a
+ * flag list, see above) or a NUL. */
 int
 imap_conn_raw_take_line(struct imap_conn_raw *c)
 {
@@ -744,8 +820,12 @@ imap_conn_raw_take_line(struct imap_conn_raw *c)
 
 	if (avail == 0) /* data may be NULL before the first read */
 		return 0;
+	if (c->skipping)
+		return raw_skip(c);
 	nl = memchr(s, '\n', MIN(avail, IMAP_PARSE_MAX_LINE + 2));
 	if (!nl) {
+		if (avail >= IMAP_PARSE_MAX_LINE + 2 && raw_skip_start(c, s))
+			return raw_skip(c);
 		if (avail >= IMAP_PARSE_MAX_LINE + 2) {
 			c->broken = true;
 			return imap_conn_fail(im, -EPROTO,

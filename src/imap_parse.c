@@ -454,6 +454,80 @@ imap_parse_uidvalidity(struct imap_cur *k, uint32_t *v_r)
 	return imap_parse_u32(k, v_r);
 }
 
+/* permflag_char - may c be part of a flag name?  RFC 3501 atom-char
+ * minus the list and code delimiters; a backslash only leads a system flag. */
+static bool
+permflag_char(int c)
+{
+	return c > 0x20 && c < 0x7f && !strchr("(){%*\"\\]", c);
+}
+
+int
+imap_parse_permflags(struct imap_cur *k, char *flags, size_t size,
+                     bool *found_r)
+{
+	size_t o = 0;
+
+	if (size < 2)
+		return -EINVAL;
+	if (k->len - MIN(k->p, k->len) < 18 ||
+	    g_ascii_strncasecmp(k->s + k->p, " [PERMANENTFLAGS (", 18) != 0)
+		return 0;
+	k->p += 18;
+	flags[o++] = ' ';
+	for (;;) {
+		size_t start = k->p, n;
+		int c = imap_parse_peek(k);
+
+		if (c == ')')
+			break;
+		if (c == '\\')
+			k->p++;
+		if (imap_parse_peek(k) == '*' && c == '\\')
+			k->p++; /* "\*": new keywords may be created */
+		else
+			while (permflag_char(imap_parse_peek(k)))
+				k->p++;
+		n = k->p - start;
+		if (n == 0 || (n == 1 && c == '\\'))
+			return imap_parse_bad(k, "bad PERMANENTFLAGS");
+		/* a list longer than flags is cut at a name: what is cut
+		 * off reads as "not permitted", the safe side */
+		if (o + n + 2 < size) {
+			for (size_t i = start; i < k->p; i++)
+				flags[o++] = g_ascii_toupper(k->s[i]);
+			flags[o++] = ' ';
+		}
+		c = imap_parse_peek(k);
+		if (c == ' ')
+			k->p++;
+		else if (c != ')')
+			return imap_parse_bad(k, "bad PERMANENTFLAGS");
+	}
+	k->p++;
+	if (imap_parse_getc(k) != ']')
+		return imap_parse_bad(k, "PERMANENTFLAGS without ']'");
+	flags[o] = '\0';
+	*found_r = true;
+	return 0;
+}
+
+bool
+imap_parse_has_flag(const char *flags, const char *flag)
+{
+	char want[IMAP_PARSE_MAX_FLAG + 3];
+	size_t n = strlen(flag);
+
+	if (n == 0 || n > IMAP_PARSE_MAX_FLAG)
+		return false;
+	want[0] = ' ';
+	for (size_t i = 0; i < n; i++)
+		want[i + 1] = g_ascii_toupper(flag[i]);
+	want[n + 1] = ' ';
+	want[n + 2] = '\0';
+	return strstr(flags, want) != NULL;
+}
+
 void
 imap_parse_caps(const char *s, char *caps, size_t size)
 {

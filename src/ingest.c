@@ -11,6 +11,7 @@
 #include "ingest.h"
 
 #include "agentmail.h"
+#include "assign.h"
 #include "authres.h"
 #include "bound.h"
 #include "classify.h"
@@ -915,6 +916,8 @@ ingest_agent_command(struct ingest_ctx *x, gint64 t, gint64 msg,
 	case COMMAND_SHOW:
 	case COMMAND_SEARCH:
 	case COMMAND_LIST:
+	case COMMAND_AWAY:
+	case COMMAND_BACK:
 		/* a reply is not a question: answers go to a mail that only
 		 * asks, so that nothing a reply does is mistaken for one */
 		d = g_strdup_printf("%s: ask in a mail of questions only",
@@ -1512,6 +1515,11 @@ ingest_answer_one(struct ingest_ctx *x, const struct command *c, gint64 t,
 	case COMMAND_SEARCH:
 		r = store_answer_lines(x->st, "search", c->arg, s, &n);
 		break;
+	case COMMAND_AWAY:
+	case COMMAND_BACK:
+		return assign_by_mail(x->cfg, x->st, x->from->addr,
+		                      c->kind == COMMAND_AWAY, c->arg, x->now,
+		                      x->tx.msg, s);
 	case COMMAND_LIST:
 		if (strcmp(c->arg, "mine") == 0)
 			r = store_answer_lines(x->st, "mine", x->from->addr, s,
@@ -1619,6 +1627,7 @@ ingest_step_question(struct ingest_ctx *x, struct ingest_outcome *out)
 	agent = x->is_agent && x->from && cfg_person(x->cfg, x->from->addr);
 	if ((r = ingest_unattached(x, out, INGEST_UNATTACHED)) < 0)
 		return r;
+	x->tx.msg = out->message; /* what #away/#back events point at */
 	if (agent) {
 		r = ingest_answer(x, t, out);
 	} else {
@@ -1875,6 +1884,32 @@ ingest_step_message(struct ingest_ctx *x, struct ingest_outcome *out)
 		r = store_event_add(x->st, x->tx.ticket, "tickd", "bounded",
 		                    x->bounded, x->tx.msg);
 	return r;
+}
+
+/* ingest_step_assign - a new customer ticket to an agent of the queue
+ * (tickets.auto_assign, assign.h), who then gets the assigned notice. */
+static int
+ingest_step_assign(struct ingest_ctx *x, struct ingest_outcome *out)
+{
+	const struct cfg_person *p = NULL;
+	int r;
+
+	(void)out;
+	if (!x->tx.new_ticket || x->history || x->is_agent ||
+	    classify_is_machine(x->cr.cls) ||
+	    x->cfg->tickets.auto_assign == CFG_ASSIGN_OFF)
+		return INGEST_STEP_NEXT;
+	/* an agent's forward that says #assign: that is who gets it */
+	for (guint i = 0; x->fwd && i < x->cmds.cmds->len; i++)
+		if (((const struct command *)x->cmds.cmds->pdata[i])->kind ==
+		    COMMAND_ASSIGN)
+			return INGEST_STEP_NEXT;
+	r = assign_new_ticket(x->cfg, x->st, x->tx.ticket, x->now, &p);
+	if (r <= 0)
+		return r;
+	x->tx.assigned = p;
+	return store_event_add(x->st, x->tx.ticket, "tickd", "assigned",
+	                       p->address, x->tx.msg);
 }
 
 /* ingest_step_search - the message's full-text index row (one statement,
@@ -2389,6 +2424,7 @@ static ingest_step_fn *const ingest_steps[] = {
     ingest_step_new_ticket,   /* or a new ticket */
     ingest_step_message,      /* the message row, attachments */
     ingest_step_forward,      /* a forward: forwarder and note */
+    ingest_step_assign,       /* a new ticket's agent (auto_assign) */
     ingest_step_thanks,       /* a thank-you: recorded, not reopened */
     ingest_step_search,       /* its full-text index row */
     ingest_step_participants, /* who is on the ticket */

@@ -22,6 +22,7 @@
 #include "digest.h"
 #include "escalate.h"
 #include "fetch.h"
+#include "keywords.h"
 #include "imap.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -313,6 +314,16 @@ loop_fetch(struct loop *l, bool force)
 			         "follow-ups, %d duplicates, %d quarantined",
 			         b->key, fs.fetched, fs.new_tickets,
 			         fs.follow_ups, fs.duplicates, fs.quarantined);
+	}
+	/* after every box's COMMITs (a Sent-folder reply changes the state
+	 * of INBOX copies too), each box by its fetcher, under its lock */
+	for (int i = 0; i < l->nboxes && !loop_stop; i++) {
+		struct loop_box *b = &l->boxes[i];
+
+		if (keywords_on(b->qcfg) && b->locked && b->failures == 0 &&
+		    store_connected(l->st))
+			(void)keywords_pass(b->qcfg, l->st, b->imap, b->key,
+			                    b->mb.folder);
 	}
 }
 

@@ -174,8 +174,15 @@ store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r)
 
 	if (res == NULL)
 		return r;
+	store_ticket_row(res, t_r);
+	return 0;
+}
+
+void
+store_ticket_row(PGresult *res, struct store_ticket *t_r)
+{
 	memset(t_r, 0, sizeof(*t_r));
-	t_r->id = id;
+	t_r->id = store_col(res, 0, 0);
 	g_strlcpy(t_r->status, PQgetvalue(res, 0, 1), sizeof(t_r->status));
 	g_strlcpy(t_r->priority, PQgetvalue(res, 0, 2), sizeof(t_r->priority));
 	t_r->requester = g_strdup(PQgetvalue(res, 0, 3));
@@ -184,7 +191,6 @@ store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r)
 	t_r->closed_at = store_col(res, 0, 6);
 	t_r->resolved_at = store_col(res, 0, 7);
 	PQclear(res);
-	return 0;
 }
 
 int

@@ -83,6 +83,11 @@ int store_exec(struct store *st, const struct store_stmt *s, int n,
  * untouched), -E. */
 int store_int(struct store *st, const struct store_stmt *s, int n,
               const char *const *vals, gint64 *v_r);
+/* store_ticket_row - a struct store_ticket from the first row of res
+ * (columns id, status, priority, requester, subject, queue, closed_at,
+ * resolved_at as epoch seconds); PQclears res. */
+struct store_ticket;
+void store_ticket_row(PGresult *res, struct store_ticket *t_r);
 /* store_text_of - the first column of s's first row as a new string into
  * *out_r (NULL for no row or NULL), 0 or -E.  A prepared statement:
  * store_text plans its SQL for every call. */

@@ -72,9 +72,20 @@ stream(const uint8_t *data, size_t size)
 			if (r == 0 && it.has_uid && it.uid == 0)
 				abort();
 			break;
-		case IMAP_UNTAGGED_OK:
+		case IMAP_UNTAGGED_OK: {
+			char flags[64];
+			bool found = false;
+
 			r = imap_parse_uidvalidity(&k, &v);
+			if (r == 0)
+				r = imap_parse_permflags(&k, flags,
+				                         sizeof(flags), &found);
+			if (r == 0 && found)
+				check_caps(flags, sizeof(flags));
+			if (r == 0)
+				(void)imap_parse_has_flag(flags, "\\*");
 			break;
+		}
 		case IMAP_UNTAGGED_CAPABILITY:
 			imap_parse_caps(k.s + k.p, caps, sizeof(caps));
 			check_caps(caps, sizeof(caps));

@@ -243,3 +243,21 @@ def test_forget_leaves_nothing_findable(world):
     assert search(world, "quuxinator") == []
     assert search(world, "gizmo") == []
     assert search(world, cust) == []
+
+
+def test_words_with_punctuation_and_their_phrases(world):
+    """tickd cuts words itself (src/searchdoc.c) and cuts a query the same
+    way: host names, versions, addresses and hyphenated words are found
+    whole, as phrases, and by a part; a phrase never spans other words."""
+    sup = world.addr(world.support)
+    cust = world.addr(world.customer)
+    imp(world, mail(cust, sup, "Upgrade broke the e-mail relay",
+                    body="Since the upgrade to 5.0.2 the host db-01.example.net "
+                         "refuses mail from ops@example.org, don't know why.\n"))
+    for q in ("db-01.example.net", '"upgrade to 5.0.2"', "5.0.2", "e-mail",
+              "ops@example.org", "example", '"e mail relay"'):
+        assert len(search(world, q)) == 1, q
+    # stop words are nobody's search ("don't": don, t), as in to_tsvector
+    for q in ('"upgrade to 5.0.3"', '"db-01.example.org"', '"relay upgrade"',
+              "don't"):
+        assert search(world, q) == [], q

@@ -286,6 +286,45 @@ test_questions(void)
 	command_list_clear(&l);
 }
 
+/* #away and #back are about the sender: they ride the questions' path;
+ * the date must exist and be written YYYY-MM-DD. */
+static void
+test_away_back(void)
+{
+	static const char *const bad[] = {
+	    "#away tomorrow\n",         "#away until\n",
+	    "#away until 2026-02-30\n", "#away until 2026-12-24x\n",
+	    "#away until 26-12-24\n",   "#away until 2026-1-024\n",
+	    "#away until +026-12-24\n", "#back now\n",
+	    "#away until 1999-12-24\n",
+	};
+	struct command_list l;
+
+	command_parse("#away until 2026-12-24\n#Away:\n#back\nSee you\n", &l);
+	TEST_INTEQ(l.cmds->len, 3);
+	TEST_INTEQ(l.rejected->len, 0);
+	TEST_CHECK(l.question);
+	TEST_INTEQ(cmd(&l, 0)->kind, COMMAND_AWAY);
+	TEST_STREQ(cmd(&l, 0)->arg, "2026-12-24");
+	TEST_INTEQ(cmd(&l, 1)->kind, COMMAND_AWAY);
+	TEST_CHECK(cmd(&l, 1)->arg == NULL);
+	TEST_INTEQ(cmd(&l, 2)->kind, COMMAND_BACK);
+	TEST_STREQ(command_kind_name(COMMAND_AWAY), "away");
+	TEST_STREQ(command_kind_name(COMMAND_BACK), "back");
+	command_list_clear(&l);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		command_parse(bad[i], &l);
+		TEST_INTEQ(l.cmds->len, 0);
+		TEST_INTEQ(l.rejected->len, 1);
+		TEST_CHECK(!l.question);
+		command_list_clear(&l);
+	}
+	/* beside a ticket change it is no question mail */
+	command_parse("#away\n#status pending\n", &l);
+	TEST_CHECK(!l.question);
+	command_list_clear(&l);
+}
+
 static void
 test_merge(void)
 {
@@ -332,6 +371,7 @@ main(void)
 	    {"huge block", test_huge_block},
 	    {"kind names", test_kind_names},
 	    {"questions", test_questions},
+	    {"away and back", test_away_back},
 	    {"merge", test_merge},
 	};
 

@@ -31,6 +31,7 @@ struct fake {
 	const char *scenario;
 	GThread *th;
 	gint stop;
+	GPtrArray *stores; /* the UID STORE lines received, without tag */
 };
 
 static void
@@ -168,6 +169,24 @@ fake_bodies(struct fake *f, int fd, const char *tag, const char *set)
 	return true;
 }
 
+/* fake_bigflags - "bigflags": a mailbox with 9,000 keywords lists them
+ * all in FLAGS and PERMANENTFLAGS (over 100 KB a line; "\\*" last). */
+static void
+fake_bigflags(struct fake *f, int fd, bool perm)
+{
+	GString *s;
+
+	if (strcmp(f->scenario, "bigflags") != 0)
+		return;
+	s = g_string_new(perm ? "* OK [PERMANENTFLAGS (\\Seen"
+	                      : "* FLAGS (\\Seen");
+	for (int i = 0; i < 9000; i++)
+		g_string_append_printf(s, " $Ticket%d", 10000 + i);
+	g_string_append(s, perm ? " \\*)] many\r\n" : ")\r\n");
+	fake_send(fd, s->str, s->len);
+	g_string_free(s, TRUE);
+}
+
 /* fake_serve - one connection: libcurl's login, then our commands */
 static void
 fake_serve(struct fake *f, int fd)
@@ -194,11 +213,34 @@ fake_serve(struct fake *f, int fd)
 			            "%s OK [CAPABILITY IMAP4rev1 IDLE] in\r\n",
 			            tag);
 		} else if (strcmp(cmd, "EXAMINE") == 0) {
+			fake_bigflags(f, fd, false);
+			fake_bigflags(f, fd, true);
 			fake_printf(fd,
 			            "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] v\r\n"
 			            "* OK [UIDNEXT 4] n {5}\r\n"
 			            "%s OK [READ-ONLY] examined\r\n",
 			            tag);
+		} else if (strcmp(cmd, "SELECT") == 0) {
+			/* "kw": new keywords may be created; "kw-none": only
+			 * $Open is kept; "bigflags": see fake_bigflags */
+			fake_bigflags(f, fd, false);
+			fake_bigflags(f, fd, true);
+			fake_printf(fd,
+			            "* FLAGS (\\Seen $Open)\r\n"
+			            "* OK [PERMANENTFLAGS (\\Seen %s)] p\r\n"
+			            "* 3 EXISTS\r\n* OK [UIDVALIDITY 42] v\r\n"
+			            "%s OK [READ-WRITE] selected\r\n",
+			            strcmp(f->scenario, "kw-none") != 0
+			                ? "\\*"
+			                : "$Open",
+			            tag);
+		} else if (strcmp(cmd, "UID") == 0 && strstr(line, "STORE")) {
+			g_ptr_array_add(f->stores,
+			                g_strdup(line + strlen(tag) + 1));
+			fake_printf(
+			    fd,
+			    "* 2 FETCH (FLAGS (\\Seen))\r\n%s OK stored\r\n",
+			    tag);
 		} else if (strcmp(cmd, "UID") == 0 && strstr(line, "BODY")) {
 			go_on = fake_bodies(f, fd, tag, w[3] ? w[3] : "");
 		} else if (strcmp(cmd, "UID") == 0) {
@@ -264,6 +306,7 @@ fake_start(struct fake *f, const char *scenario)
 
 	memset(f, 0, sizeof(*f));
 	f->scenario = scenario;
+	f->stores = g_ptr_array_new_with_free_func(g_free);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&sa, slen) < 0 ||
@@ -274,12 +317,21 @@ fake_start(struct fake *f, const char *scenario)
 	f->th = g_thread_new("fake", fake_main, f);
 }
 
+/* fake_join - wait for the server thread (its connections end when
+ * the client hangs up); what it recorded stays readable. */
 static void
-fake_stop(struct fake *f)
+fake_join(struct fake *f)
 {
 	g_atomic_int_set(&f->stop, 1);
 	g_thread_join(f->th);
 	close(f->lfd);
+}
+
+static void
+fake_stop(struct fake *f)
+{
+	fake_join(f);
+	g_ptr_array_unref(f->stores);
 }
 
 static struct imap *
@@ -664,6 +716,75 @@ test_parse_untagged(void)
 	TEST_CHECK(!imap_parse_line_literal("{1234567890123456789}", 21, &n));
 }
 
+/* PERMANENTFLAGS as Dovecot, Cyrus and a read-only EXAMINE send them,
+ * and what a hostile server may send instead. */
+static void
+test_parse_permflags(void)
+{
+	static const struct {
+		const char *line;
+		int r;
+		bool found;
+		const char *flags;
+	} cases[] = {
+	    {"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen "
+	     "\\Draft \\*)] Flags permitted.",
+	     0, true, " \\ANSWERED \\FLAGGED \\DELETED \\SEEN \\DRAFT \\* "},
+	    {"* OK [PERMANENTFLAGS ()] Read-only mailbox.", 0, true, " "},
+	    {"* OK [PERMANENTFLAGS (\\Seen $Ticket1042 $Open)]", 0, true,
+	     " \\SEEN $TICKET1042 $OPEN "},
+	    {"* OK [UNSEEN 3] first unseen", 0, false, ""},
+	    {"* OK [PERMANENTFLAGS (\\Seen", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (\\Seen)", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (\\ \\Seen)]", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (a(b)]", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (\\Seen  $x)]", -EPROTO, false, ""},
+	    {"* OK [PERMANENTFLAGS (\"$x\")]", -EPROTO, false, ""},
+	};
+	struct imap_cur k;
+	char flags[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		bool found = false;
+
+		flags[0] = '\0';
+		imap_cur_init(&k, cases[i].line, strlen(cases[i].line), 4, NULL,
+		              perr, sizeof(perr));
+		TEST_INTEQ(
+		    imap_parse_permflags(&k, flags, sizeof(flags), &found),
+		    cases[i].r);
+		TEST_CHECK(found == cases[i].found);
+		if (cases[i].found)
+			TEST_STREQ(flags, cases[i].flags);
+	}
+	imap_cur_init(&k, cases[0].line, strlen(cases[0].line), 4, NULL, perr,
+	              sizeof(perr));
+	{
+		bool found = false;
+		TEST_INTEQ(
+		    imap_parse_permflags(&k, flags, sizeof(flags), &found), 0);
+	}
+	TEST_CHECK(imap_parse_has_flag(flags, "\\*"));
+	TEST_CHECK(imap_parse_has_flag(flags, "\\seen"));
+	TEST_CHECK(!imap_parse_has_flag(flags, "$Open"));
+	TEST_CHECK(!imap_parse_has_flag(flags, "SEEN"));
+	TEST_CHECK(!imap_parse_has_flag(flags, ""));
+	/* a list longer than the buffer is cut at a name: the rest is "not
+	 * permitted" */
+	{
+		static const char l[] = "* OK [PERMANENTFLAGS ($aaaaaaaaaa "
+		                        "$bbbbbbbbbb $cccccccccc \\*)]";
+		char small[28];
+		bool found = false;
+
+		imap_cur_init(&k, l, strlen(l), 4, NULL, perr, sizeof(perr));
+		TEST_INTEQ(
+		    imap_parse_permflags(&k, small, sizeof(small), &found), 0);
+		TEST_STREQ(small, " $AAAAAAAAAA $BBBBBBBBBB ");
+		TEST_CHECK(!imap_parse_has_flag(small, "\\*"));
+	}
+}
+
 static void
 test_parse_caps_tagged(void)
 {
@@ -796,6 +917,85 @@ test_parse_replies(void)
 	g_array_unref(u);
 }
 
+static const char *
+store_line(const struct fake *f, guint i)
+{
+	return i < f->stores->len ? f->stores->pdata[i] : "";
+}
+
+/* imap_keywords: SELECT (read-write), PERMANENTFLAGS honoured, removal
+ * before addition, nothing but keywords on the wire. */
+static void
+test_keywords(void)
+{
+	static const uint32_t u[] = {3, 1, 2, 2};
+	const char *add[] = {"$Ticket7", "$Open"}, *del[] = {"$New", "$Open"};
+	const char *bad1[] = {"a b"}, *bad2[] = {"\\Seen"}, *bad3[] = {"$x)"};
+	struct fake f;
+	struct imap *im;
+
+	fake_start(&f, "kw");
+	im = client(&f, 0);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 4, add, 2, del, 1), 0);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 43, u, 4, add, 2, del, 1),
+	           -ESTALE);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 4, bad1, 1, NULL, 0),
+	           -EINVAL);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 4, add, 2, bad2, 1),
+	           -EINVAL);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 4, bad3, 1, NULL, 0),
+	           -EINVAL);
+	imap_free(&im);
+	fake_join(&f);
+	TEST_INTEQ(f.stores->len, 2);
+	TEST_STREQ(store_line(&f, 0), "UID STORE 1:3 -FLAGS.SILENT ($New)");
+	TEST_STREQ(store_line(&f, 1),
+	           "UID STORE 1:3 +FLAGS.SILENT ($Ticket7 $Open)");
+	g_ptr_array_unref(f.stores);
+
+	fake_start(&f, "kw-none");
+	im = client(&f, 0);
+	/* only what PERMANENTFLAGS lists goes out */
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 2, add, 2, del, 2), 0);
+	/* a mailbox that keeps none of them: nothing is sent */
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, u, 2, add, 1, NULL, 0),
+	           -ENOTSUP);
+	imap_free(&im);
+	fake_join(&f);
+	TEST_INTEQ(f.stores->len, 2);
+	TEST_STREQ(store_line(&f, 0), "UID STORE 1,3 -FLAGS.SILENT ($Open)");
+	TEST_STREQ(store_line(&f, 1), "UID STORE 1,3 +FLAGS.SILENT ($Open)");
+	g_ptr_array_unref(f.stores);
+}
+
+/* A flag list over the line bound (a mailbox's every keyword) is read
+ * to its end and not kept: the range fetch and the keywords go on,
+ * "\\*" at its very end still counts. */
+static void
+test_bigflags(void)
+{
+	const char *add[] = {"$Open"};
+	struct fake f;
+	struct got g = {0};
+	struct imap *im;
+
+	fake_start(&f, "bigflags");
+	im = client(&f, 0);
+	TEST_INTEQ(imap_fetch_range(im, "INBOX", 42, uids, 4, collect, &g), 0);
+	TEST_INTEQ(g.n, 3);
+	TEST_CHECK(same(g.data[2], M3));
+	got_clear(&g);
+	/* the fake serves one connection at a time */
+	imap_free(&im);
+	im = client(&f, 0);
+	TEST_INTEQ(imap_keywords(im, "INBOX", 42, uids, 4, add, 1, NULL, 0), 0);
+	imap_free(&im);
+	fake_join(&f);
+	TEST_INTEQ(f.stores->len, 1);
+	TEST_STREQ(store_line(&f, 0), "UID STORE 1:3 +FLAGS.SILENT ($Open)");
+	g_ptr_array_unref(f.stores);
+}
+
 int
 main(void)
 {
@@ -803,12 +1003,15 @@ main(void)
 	    {"parse_fetch", test_parse_fetch},
 	    {"parse_untagged", test_parse_untagged},
 	    {"parse_caps_tagged", test_parse_caps_tagged},
+	    {"parse_permflags", test_parse_permflags},
 	    {"parse_replies", test_parse_replies},
 	    {"range_normal", test_range_normal},
 	    {"range_oversized", test_range_oversized},
 	    {"range_hostile", test_range_hostile},
 	    {"idle", test_idle},
 	    {"arguments", test_arguments},
+	    {"keywords", test_keywords},
+	    {"big flag lists", test_bigflags},
 	};
 	int r;
 
