@@ -173,6 +173,9 @@ struct cfg_person {
 	/* queues whose digest this manager gets (NULL-terminated, names of
 	 * cfg queues); NULL = all queues */
 	char **queues;
+	/* teams (people.*.team values) whose members' tickets this
+	 * manager's digest covers too (NULL-terminated), or NULL */
+	char **teams;
 };
 
 /* Ticket priorities as sla.h's integers: bigger = more urgent. */
@@ -270,6 +273,10 @@ struct cfg_queue {
 	enum cfg_assign auto_assign;
 	struct cfg *view; /* owned shell; its pointers are borrowed */
 };
+
+/* cfg_team_members - the addresses of the people whose team is team,
+ * newline-separated, or NULL when nobody is in it.  g_free. */
+char *cfg_team_members(const struct cfg *c, const char *team);
 
 /* cfg_queue_by_name - the queue called name, or NULL. */
 const struct cfg_queue *cfg_queue_by_name(const struct cfg *c,

@@ -3,7 +3,8 @@
  * cfg report.* (daily and/or weekly: whole local days, weeks from Monday,
  * in report.timezone), the digest of the period that just ended goes to
  * every person with role manager at report.hour (for the queues in
- * their `queues` key, all when unset), once per period across
+ * their `queues` key and the tickets assigned to the people of their
+ * `teams`, everything when both are unset), once per period across
  * all instances and restarts: the digest_log row (sql/005_report.sql) is
  * claimed in the same transaction that queues the mails.  Also owns the
  * report set-up that tickctl report shares, so that both give the same
@@ -46,14 +47,27 @@ const struct sla_calendar *digest_queue_calendar(const struct cfg *cfg,
  * each ticket's policy (cfg->sla) and its calendar.  Only when
  * sla.policies is empty, one catch-all policy from
  * report.fallback_first_response / fallback_resolution on 24x7 UTC.
- * queue/agent filter (NULL = all, and split by queue/agent).  pol is the
+ * queue/agent filter (NULL = all, and split by queue/agent); members:
+ * newline-separated assignees whose tickets count besides those of
+ * queue (a manager's teams, digest_scope; NULL = none).  pol is the
  * caller's storage for that fallback policy, which *r_r may borrow; cfg
  * must outlive *r_r.  unrolled: from every ticket row instead of the
  * stored facts (report.h, the reference path).  0 or -E.
  */
 int digest_report(const struct cfg *cfg, struct store *st, gint64 from,
                   gint64 to, const char *queue, const char *agent,
-                  bool unrolled, struct sla_policy *pol, struct report **r_r);
+                  const char *members, bool unrolled, struct sla_policy *pol,
+                  struct report **r_r);
+
+/* What one digest covers: the tickets of the queues or assigned to the
+ * members (a ticket matching either); all NULL = the whole company.
+ * Borrowed. */
+struct digest_scope {
+	const char *queues;  /* newline-separated queue names */
+	const char *members; /* newline-separated assignee addresses */
+	const char *teams;   /* the teams of members, ", " between, for
+	                        the page's "For:" line */
+};
 
 /*
  * digest_render - the digest of [from, to) as a person reads it
@@ -62,19 +76,27 @@ int digest_report(const struct cfg *cfg, struct store *st, gint64 from,
  * now, the longest waits) with signed action links (action.h), trends
  * over 7 buckets of to - from (8 when the period is a week or longer),
  * each bucket's figures those of digest_report for it, the workload.
- * queues: newline-separated queue names, NULL = all.  Text and/or HTML
+ * sc: what it covers (NULL = everything).  Text and/or HTML
  * appended (NULL: not wanted).  0 or -E.  `tickctl report --html` and the
  * digest mail both come from here.
  */
 int digest_render(const struct cfg *cfg, struct store *st, gint64 from,
-                  gint64 to, gint64 now, const char *queues, const char *title,
-                  GString *text, GString *html);
+                  gint64 to, gint64 now, const struct digest_scope *sc,
+                  const char *title, GString *text, GString *html);
+
+/* digest_render_page - `tickctl report --html`: digest_render's page
+ * plus the period's own charts (digestview.h: volume by day, every KPI
+ * per queue and per agent).  0 or -E. */
+int digest_render_page(const struct cfg *cfg, struct store *st, gint64 from,
+                       gint64 to, gint64 now, const struct digest_scope *sc,
+                       const char *title, GString *html);
 
 /* digest_compose - one manager's digest mail of [from, to) for the
- * queues in the person's `queues` (all when unset): multipart/
+ * queues in the person's `queues` and the tickets of the people in
+ * their `teams` (everything when both are unset): multipart/
  * alternative, text and HTML with the same content, RFC 3834 headers.
- * cache (or NULL): rendered parts by queue set, so that managers of the
- * same queues cost one rendering (g_hash_table_new_full(g_str_hash,
+ * cache (or NULL): rendered parts by queues and teams, so that managers
+ * of the same scope cost one rendering (g_hash_table_new_full(g_str_hash,
  * g_str_equal, g_free, g_free)).  Unref; NULL with *rc_r < 0 when the
  * store failed. */
 GBytes *digest_compose(const struct cfg *cfg, struct store *st, gint64 from,

@@ -18,7 +18,17 @@
  *     of the series (percentages to 100), so a previous 0 never makes a
  *     bar full width.  Each <svg> carries data-kpi and data-values (comma
  *     separated, empty = no data) so the figures can be checked.
- *  3. Workload: open tickets and responses per agent, who is overloaded
+ *  3. With `full` (the report page): volume by day, a bar chart of
+ *     tickets created and resolved per bucket (the <svg> carries
+ *     data-chart="volume", data-labels, data-created, data-resolved),
+ *     then per queue and per agent one chart per KPI of the period
+ *     (created, resolved, backlog, backlog age, first response and
+ *     resolution median and p90, SLA met, CSAT): a table with
+ *     data-chart="queue:KEY" / "agent:KEY", one row per group with
+ *     data-name and data-value (report_metric, as --json; empty = no
+ *     data) and an inline SVG bar scaled to the largest value (100 for
+ *     percentages).
+ *  4. Workload: open tickets and responses per agent, who is overloaded
  *     (open > 1.5 x the agents' mean and at least 3 over it), the
  *     unassigned backlog.
  * Durations read "1 h 20 min" / "3 d 4 h", percentages "92% of 48", and
@@ -75,6 +85,13 @@ struct digestview {
 	size_t n_trend;
 	GPtrArray *load; /* struct digestview_load*, may be NULL */
 	gint64 unassigned;
+	/* `tickctl report --html` only (NULL / 0 in the digest mail): the
+	 * period's own report split per queue and per agent, and tickets
+	 * created / resolved per day (per week over long periods) */
+	const struct report *full;
+	const gint64 *vol_created, *vol_resolved; /* n_vol each */
+	const char *const *vol_label;             /* "2026-12-01" */
+	size_t n_vol;
 };
 
 /* digestview_duration - "40 s", "12 min", "1 h 20 min", "3 d 4 h";

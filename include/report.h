@@ -148,10 +148,8 @@ struct report_group {
 	int kind;   /* enum report_group_kind */
 	char *name; /* "all", the queue, the agent or "(unassigned)" */
 	struct report_kpi cur, prev;
-	/* private: samples until report_finish; preset[k]: the KPIs of
-	 * period k came whole from report_set_kpi */
+	/* private: samples until report_finish */
 	GArray *s_frt[2], *s_res[2], *s_age[2];
-	bool preset[2];
 };
 
 /* A ticket for the digest's lists. */
@@ -230,14 +228,25 @@ void report_fact_of(const struct report *r, const struct report_row *row,
  * names, the policies and their calendars. */
 gint64 report_fingerprint(const struct report *r, const char *const *queues,
                           size_t n);
-/* report_set_kpi - the per-ticket KPIs of group (kind, name) for period
- * (0 current, 1 previous) as SQL counted them (created, resolved,
- * backlog and its ages, frt/res n, median and p90, sla, fcr, reopened);
- * report_finish keeps them.  0 or -EINVAL. */
-int report_set_kpi(struct report *r, int kind, const char *name, int period,
-                   const struct report_kpi *k);
+/* The per-ticket KPIs of the tickets of one (queue, agent) in one
+ * period as SQL summed them (created, resolved, backlog, sla_n, sla_met,
+ * fcr, reopened of k) and their samples: business seconds to the first
+ * reply of those answered in the period, to the resolution of those
+ * resolved in it, wall-clock age at the period's end of its backlog, in
+ * any order. */
+struct report_part {
+	const char *queue, *agent; /* agent NULL = unassigned */
+	int period;                /* 0 current, 1 previous */
+	struct report_kpi k;
+	const gint64 *frt, *res, *age;
+	size_t n_frt, n_res, n_age;
+};
+/* report_add_part - add part to the groups it belongs to (overall, its
+ * queue, its agent as r splits); report_finish computes the medians and
+ * p90 from the samples as for report_add_ticket's.  0 or -EINVAL. */
+int report_add_part(struct report *r, const struct report_part *part);
 /* report_add_open - a ticket in the backlog at `to`: only the oldest and
- * worst-breach lists (its counts come through report_set_kpi); a row not
+ * worst-breach lists (its counts come through report_add_part); a row not
  * in that backlog is ignored.  0 or -EINVAL. */
 int report_add_open(struct report *r, const struct report_row *row);
 /* report_add_worst - a ticket resolved in the period with its fact's

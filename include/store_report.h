@@ -12,8 +12,10 @@ struct report;
 /*
  * store_report_load - feed r (report.h) with the ticket rows and the
  * pre-counted rows for r's two periods, optionally only for some queues
- * (queue: one name, or several separated by newlines) and/or one
- * assignee, in one REPEATABLE READ snapshot (inside the
+ * (queue: one name, or several separated by newlines) or the tickets
+ * assigned to some people (members: addresses, newline-separated; a
+ * ticket matching either counts), and/or one assignee, in one
+ * REPEATABLE READ snapshot (inside the
  * caller's transaction when there is one).  Tickets stream through a
  * cursor, so memory does not grow with the row count here.
  * Escalations are event rows with action 'escalated' (escalate.c), level
@@ -21,7 +23,7 @@ struct report;
  * Tickets come with their sla_clock state when it is current.
  */
 int store_report_load(struct store *st, struct report *r, const char *queue,
-                      const char *agent);
+                      const char *agent, const char *members);
 
 struct store_resolved {
 	gint64 id, resolved_at;
@@ -52,6 +54,17 @@ int store_nps_rate(struct store *st, gint64 ticket, int score, const char *from,
 int store_digest_claim(struct store *st, const char *schedule, gint64 start,
                        gint64 end);
 
+/*
+ * store_report_volume - tickets created and resolved in each of the n
+ * buckets [bounds[i], bounds[i + 1]) (ascending unix seconds, n + 1
+ * bounds) into created[n] and resolved[n], counted as the report counts
+ * them (stored facts, which a store_report_load just before brought up
+ * to date); queues/members as for store_digest_needs.  0 or -E.
+ */
+int store_report_volume(struct store *st, const char *queues,
+                        const char *members, const gint64 *bounds, size_t n,
+                        gint64 *created, gint64 *resolved);
+
 /* ---- the managers' digest lists (digest.c, digestview.h) ---- */
 /*
  * store_digest_needs - append struct digestview_item* (the caller frees
@@ -60,17 +73,20 @@ int store_digest_claim(struct store *st, const char *schedule, gint64 start,
  * AT_RISK, at = due, what = the target), bad ratings and escalations in
  * [since, until) (at = when; what = comment / detail), the 5 open
  * tickets whose customer waits longest for us (at = since when).  queues:
- * newline-separated queue names, NULL = all.  0 or -E.
+ * newline-separated queue names, members: newline-separated assignees, a
+ * ticket matching either is listed; both NULL = all.  0 or -E.
  */
-int store_digest_needs(struct store *st, const char *queues, gint64 since,
-                       gint64 until, GPtrArray *out);
+int store_digest_needs(struct store *st, const char *queues,
+                       const char *members, gint64 since, gint64 until,
+                       GPtrArray *out);
 /*
  * store_digest_load - the workload: struct digestview_load* per agent
  * (open tickets now; agent mails stored in [from, to)) appended to out
  * (digestview_load_free), open unassigned tickets in *unassigned_r.
- * queues as above.  0 or -E.
+ * queues and members as above.  0 or -E.
  */
-int store_digest_load(struct store *st, const char *queues, gint64 from,
-                      gint64 to, GPtrArray *out, gint64 *unassigned_r);
+int store_digest_load(struct store *st, const char *queues, const char *members,
+                      gint64 from, gint64 to, GPtrArray *out,
+                      gint64 *unassigned_r);
 
 #endif

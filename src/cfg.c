@@ -353,6 +353,10 @@ static const struct cfg_key cfg_keys[] = {
      * cfg_check_people_queues once the queues are known) */
     K_STRS("people.*.queues", P_(queues), 0),
     K_ELEM("people.*.queues.*"),
+    /* managers: the teams (people.*.team values) whose tickets their
+     * digest covers besides the queues (cfg_check_people_queues) */
+    K_STRS("people.*.teams", P_(teams), 0),
+    K_ELEM("people.*.teams.*"),
 
     K_GROUP("agents"),
     K_STR("agents.authserv_id", C_(agents.authserv_id), NULL,
@@ -1277,7 +1281,43 @@ cfg_check_people_queues(struct cfg_ctx *x, struct cfg *c)
 				          "people.queues: no queue named '%s'",
 				          name);
 		}
+		a = config_setting_is_group(e)
+		        ? config_setting_get_member(e, "teams")
+		        : NULL;
+		m = a && config_setting_is_aggregate(a)
+		        ? config_setting_length(a)
+		        : 0;
+		for (int k = 0; k < m; k++) {
+			const config_setting_t *t =
+			    config_setting_get_elem(a, k);
+			const char *name = config_setting_get_string(t);
+
+			if (name != NULL && cfg_team_members(c, name) == NULL)
+				cfg_error(x, t,
+				          "people.teams: no person has team = "
+				          "\"%s\"",
+				          name);
+		}
 	}
+}
+
+char *
+cfg_team_members(const struct cfg *c, const char *team)
+{
+	GString *out = NULL;
+
+	for (guint i = 0; team != NULL && i < c->people->len; i++) {
+		const struct cfg_person *p = c->people->pdata[i];
+
+		if (p->team == NULL || strcmp(p->team, team) != 0)
+			continue;
+		if (out == NULL)
+			out = g_string_new(NULL);
+		else
+			g_string_append_c(out, '\n');
+		g_string_append(out, p->address);
+	}
+	return out ? g_string_free(out, FALSE) : NULL;
 }
 
 const char *

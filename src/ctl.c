@@ -1259,8 +1259,10 @@ ctl_report_html(struct ctl *c, const char *path, gint64 from, gint64 to,
 	    g_strdup_printf("[%s] Support report %s .. %s UTC",
 	                    c->cfg->tickets.subject_tag, fs, ts);
 
-	if (digest_render(c->cfg, c->st, from, to, now, queue, title, NULL,
-	                  page) < 0) {
+	struct digest_scope sc = {.queues = queue};
+
+	if (digest_render_page(c->cfg, c->st, from, to, now, &sc, title, page) <
+	    0) {
 		fprintf(stderr, "tickctl: report: %s\n", store_error(c->st));
 		return EX_SOFTWARE;
 	}
@@ -1332,8 +1334,8 @@ ctl_report(struct ctl *c, int argc, char **argv)
 	if (html != NULL)
 		return ctl_report_html(c, html, from, to, now, queue);
 	/* the digest's own set-up: the same numbers for the same period */
-	if (digest_report(c->cfg, c->st, from, to, queue, agent, unrolled, &pol,
-	                  &r) < 0) {
+	if (digest_report(c->cfg, c->st, from, to, queue, agent, NULL, unrolled,
+	                  &pol, &r) < 0) {
 		fprintf(stderr, "tickctl: report: %s\n", store_error(c->st));
 		rc = EX_SOFTWARE;
 		goto out;

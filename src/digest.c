@@ -89,8 +89,8 @@ digest_cal_for(void *ud, const char *queue)
 
 int
 digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
-              const char *queue, const char *agent, bool unrolled,
-              struct sla_policy *pol, struct report **r_r)
+              const char *queue, const char *agent, const char *members,
+              bool unrolled, struct sla_policy *pol, struct report **r_r)
 {
 	struct report *r = NULL;
 	g_autoptr(GPtrArray) names = g_ptr_array_new();
@@ -104,7 +104,7 @@ digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	    .policies = cfg->sla.policies,
 	    .policy_cal = cfg->sla.policy_cal,
 	    .n_policies = cfg->sla.n_policies,
-	    .by_queue = queue == NULL,
+	    .by_queue = queue == NULL && members == NULL,
 	    .by_agent = agent == NULL,
 	    .unrolled = unrolled,
 	};
@@ -129,7 +129,7 @@ digest_report(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 		    names, ((struct cfg_queue *)cfg->queues->pdata[i])->name);
 	r->fact_fp = report_fingerprint(r, (const char *const *)names->pdata,
 	                                names->len);
-	if ((rc = store_report_load(st, r, queue, agent)) < 0) {
+	if ((rc = store_report_load(st, r, queue, agent, members)) < 0) {
 		report_free(&r);
 		return rc;
 	}
@@ -270,11 +270,119 @@ digest_add_idle_agents(const struct cfg *cfg, GPtrArray *load)
 	}
 }
 
+/* digest_scope_label - "all queues", "queue billing", "queues a, b",
+ * "team L1", "queue billing and team L1".  g_free. */
+static char *
+digest_scope_label(const struct digest_scope *sc)
+{
+	GString *out = g_string_new(NULL);
+
+	if (sc != NULL && sc->queues != NULL) {
+		g_auto(GStrv) q = g_strsplit(sc->queues, "\n", -1);
+		g_autofree char *j = g_strjoinv(", ", q);
+
+		g_string_append_printf(out, "%s %s", q[1] ? "queues" : "queue",
+		                       j);
+	}
+	if (sc != NULL && sc->members != NULL && sc->teams != NULL)
+		g_string_append_printf(
+		    out, "%s%s %s", out->len ? " and " : "",
+		    strchr(sc->teams, ',') ? "teams" : "team", sc->teams);
+	if (out->len == 0)
+		g_string_append(out, "all queues");
+	return g_string_free(out, FALSE);
+}
+
+/* The report page's volume chart: local days of the report's zone from
+ * `from` (the first may be partial) to `to`, weeks when that is more than
+ * DIGEST_VOL_DAYS days. */
+#define DIGEST_VOL_DAYS 92
+#define DIGEST_VOL_MAX  (DIGEST_VOL_DAYS + 2)
+
+struct digest_volume {
+	gint64 bounds[DIGEST_VOL_MAX + 1];
+	gint64 created[DIGEST_VOL_MAX], resolved[DIGEST_VOL_MAX];
+	char *label[DIGEST_VOL_MAX];
+	size_t n;
+};
+
+static void
+digest_volume_clear(struct digest_volume *vol)
+{
+	for (size_t i = 0; i < vol->n; i++)
+		g_free(vol->label[i]);
+	vol->n = 0;
+}
+
+/* digest_volume_load - the buckets of [from, to) and their counts. */
+static int
+digest_volume_load(GTimeZone *tz, struct store *st,
+                   const struct digest_scope *sc, gint64 from, gint64 to,
+                   struct digest_volume *vol)
+{
+	int step = to - from > DIGEST_VOL_DAYS * (gint64)86400 ? 7 : 1;
+	gint64 b = from;
+
+	vol->n = 0;
+	while (b < to && vol->n < DIGEST_VOL_MAX) {
+		g_autoptr(GDateTime) u = g_date_time_new_from_unix_utc(b);
+		g_autoptr(GDateTime) l =
+		    u ? g_date_time_to_timezone(u, tz) : NULL;
+		g_autoptr(GDateTime) day = NULL, next = NULL;
+		gint64 e;
+
+		if (l == NULL)
+			return -EINVAL;
+		day = g_date_time_new(tz, g_date_time_get_year(l),
+		                      g_date_time_get_month(l),
+		                      g_date_time_get_day_of_month(l), 0, 0, 0);
+		next = day ? g_date_time_add_days(day, step) : NULL;
+		if (next == NULL)
+			return -EINVAL;
+		e = MIN(g_date_time_to_unix(next), to);
+		if (e <= b)
+			e = b + 86400; /* a zone that skips midnight */
+		vol->bounds[vol->n] = b;
+		vol->label[vol->n] = g_date_time_format(l, "%Y-%m-%d");
+		vol->n++;
+		b = MIN(e, to);
+	}
+	vol->bounds[vol->n] = b;
+	return store_report_volume(st, sc ? sc->queues : NULL,
+	                           sc ? sc->members : NULL, vol->bounds, vol->n,
+	                           vol->created, vol->resolved);
+}
+
+static int digest_render_view(const struct cfg *cfg, struct store *st,
+                              gint64 from, gint64 to, gint64 now,
+                              const struct digest_scope *sc, const char *title,
+                              GString *text, GString *html, bool full);
+
 int
 digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
-              gint64 now, const char *queues, const char *title, GString *text,
-              GString *html)
+              gint64 now, const struct digest_scope *sc, const char *title,
+              GString *text, GString *html)
 {
+	return digest_render_view(cfg, st, from, to, now, sc, title, text, html,
+	                          false);
+}
+
+int
+digest_render_page(const struct cfg *cfg, struct store *st, gint64 from,
+                   gint64 to, gint64 now, const struct digest_scope *sc,
+                   const char *title, GString *html)
+{
+	return digest_render_view(cfg, st, from, to, now, sc, title, NULL, html,
+	                          true);
+}
+
+static int
+digest_render_view(const struct cfg *cfg, struct store *st, gint64 from,
+                   gint64 to, gint64 now, const struct digest_scope *sc,
+                   const char *title, GString *text, GString *html, bool full)
+{
+	const char *queues = sc ? sc->queues : NULL;
+	const char *members = sc ? sc->members : NULL;
 	struct report *reps[DIGESTVIEW_TREND_MAX] = {NULL};
 	struct sla_policy pols[DIGESTVIEW_TREND_MAX];
 	char *labels[DIGESTVIEW_TREND_MAX] = {NULL};
@@ -290,6 +398,9 @@ digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	bool weekly = to - from >= 6 * 86400;
 	size_t n = weekly ? 8 : 7;
 	struct digestview v = {.title = title, .now = now};
+	struct report *whole = NULL;
+	struct sla_policy wpol;
+	struct digest_volume *vol = NULL;
 	int rc = 0;
 
 	if (tz == NULL)
@@ -297,7 +408,7 @@ digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	digest_bounds(tz, from, to, n, bounds);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = digest_report(cfg, st, bounds[i], bounds[i + 1], queues,
-		                   NULL, false, &pols[i], &reps[i]);
+		                   NULL, members, false, &pols[i], &reps[i]);
 		labels[i] = digest_label(tz, bounds[i], weekly);
 		v.trend[i] = reps[i];
 		v.trend_label[i] = labels[i];
@@ -305,25 +416,33 @@ digest_render(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	v.n_trend = n;
 	/* "since the last digest": the same length back from now */
 	if (rc == 0)
-		rc = store_digest_needs(st, queues, now - (to - from), now,
-		                        items);
+		rc = store_digest_needs(st, queues, members, now - (to - from),
+		                        now, items);
 	if (rc == 0)
-		rc = store_digest_load(st, queues, from, to, load,
+		rc = store_digest_load(st, queues, members, from, to, load,
 		                       &v.unassigned);
+	/* the report page: the period itself per queue and agent (its
+	 * facts refreshed by that load), and its volume per day */
+	if (rc == 0 && full)
+		rc = digest_report(cfg, st, from, to, queues, NULL, members,
+		                   false, &wpol, &whole);
+	if (rc == 0 && full) {
+		vol = g_new0(struct digest_volume, 1);
+		rc = digest_volume_load(tz, st, sc, from, to, vol);
+		v.full = whole;
+		v.vol_created = vol->created;
+		v.vol_resolved = vol->resolved;
+		v.vol_label = (const char *const *)vol->label;
+		v.n_vol = vol->n;
+	}
 	if (rc < 0)
 		goto out;
 	digest_link_items(cfg, items);
 	/* every agent of the whole company shows, also with nothing open */
-	if (queues == NULL)
+	if (queues == NULL && members == NULL)
 		digest_add_idle_agents(cfg, load);
 	g_ptr_array_sort(load, digest_load_cmp);
-	if (queues == NULL)
-		scope = g_strdup("all queues");
-	else {
-		g_auto(GStrv) q = g_strsplit(queues, "\n", -1);
-		g_autofree char *j = g_strjoinv(", ", q);
-		scope = g_strdup_printf("%s %s", q[1] ? "queues" : "queue", j);
-	}
+	scope = digest_scope_label(sc);
 	v.scope = scope;
 	v.time_note = note;
 	v.items = items;
@@ -337,17 +456,40 @@ out:
 		report_free(&reps[i]);
 		g_free(labels[i]);
 	}
+	report_free(&whole);
+	if (vol != NULL) {
+		digest_volume_clear(vol);
+		g_free(vol);
+	}
 	return rc;
 }
 
-/* digest_person_queues - the queues a manager's digest covers, newline
- * separated, or NULL for all.  g_free. */
-static char *
-digest_person_queues(const struct cfg_person *p)
+/* digest_person_scope - the queues and teams a manager's digest covers
+ * (people.*.queues, people.*.teams); neither: the whole company.  The
+ * strings are the caller's to g_free. */
+static void
+digest_person_scope(const struct cfg *cfg, const struct cfg_person *p,
+                    char **queues_r, char **members_r, char **teams_r)
 {
-	if (p->queues == NULL || p->queues[0] == NULL)
-		return NULL;
-	return g_strjoinv("\n", p->queues);
+	GString *m = NULL;
+
+	*queues_r = *members_r = *teams_r = NULL;
+	if (p->queues != NULL && p->queues[0] != NULL)
+		*queues_r = g_strjoinv("\n", p->queues);
+	for (size_t i = 0; p->teams != NULL && p->teams[i] != NULL; i++) {
+		g_autofree char *who = cfg_team_members(cfg, p->teams[i]);
+
+		if (who == NULL)
+			continue; /* cfg refuses a team nobody is in */
+		if (m == NULL)
+			m = g_string_new(who);
+		else
+			g_string_append_printf(m, "\n%s", who);
+	}
+	if (m != NULL) {
+		*members_r = g_string_free(m, FALSE);
+		*teams_r = g_strjoinv(", ", p->teams);
+	}
 }
 
 GBytes *
@@ -359,24 +501,33 @@ digest_compose(const struct cfg *cfg, struct store *st, gint64 from, gint64 to,
 	g_autofree char *h = g_compute_checksum_for_string(
 	    G_CHECKSUM_SHA256, to_person->address, -1);
 	g_autofree char *msgid = NULL;
-	g_autofree char *queues = digest_person_queues(to_person);
-	g_autofree char *tkey = g_strconcat("t:", queues ? queues : "", NULL);
-	g_autofree char *hkey = g_strconcat("h:", queues ? queues : "", NULL);
+	g_autofree char *queues = NULL, *members = NULL, *teams = NULL;
+	g_autofree char *tkey = NULL, *hkey = NULL;
 	g_autoptr(GString) text = g_string_new(NULL);
 	g_autoptr(GString) html = g_string_new(NULL);
-	const char *ct = cache ? g_hash_table_lookup(cache, tkey) : NULL;
-	const char *ch = cache ? g_hash_table_lookup(cache, hkey) : NULL;
+	const char *ct, *ch;
+	struct digest_scope sc;
 	struct compose_auto hdrs;
 	struct mime_out o = {0};
 
+	digest_person_scope(cfg, to_person, &queues, &members, &teams);
+	sc = (struct digest_scope){
+	    .queues = queues, .members = members, .teams = teams};
+	/* queue names and team names hold no newline or unit separator */
+	tkey = g_strdup_printf("t:%s\x1f%s", queues ? queues : "",
+	                       teams ? teams : "");
+	hkey = g_strdup_printf("h:%s\x1f%s", queues ? queues : "",
+	                       teams ? teams : "");
+	ct = cache ? g_hash_table_lookup(cache, tkey) : NULL;
+	ch = cache ? g_hash_table_lookup(cache, hkey) : NULL;
 	*rc_r = 0;
 	if (ct != NULL && ch != NULL) {
-		/* managers of the same queues get the same page */
+		/* managers of the same queues and teams get the same page */
 		g_string_assign(text, ct);
 		g_string_assign(html, ch);
 	} else {
-		*rc_r = digest_render(cfg, st, from, to, now, queues, title,
-		                      text, html);
+		*rc_r = digest_render(cfg, st, from, to, now, &sc, title, text,
+		                      html);
 		if (*rc_r < 0)
 			return NULL;
 		if (cache != NULL) {

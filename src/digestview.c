@@ -642,6 +642,180 @@ digestview_html_trends(const struct digestview *v, GString *out)
 	g_string_append(out, "</table>\n</section>\n");
 }
 
+/* ---- the report page: volume by day, per queue and per agent ---- */
+
+#define DV_VOL_W 600 /* viewBox units; the <svg> is as wide as the page */
+#define DV_VOL_H 150
+
+/* digestview_html_volume - created (dark) and resolved (light) side by
+ * side per bucket, scaled to the largest of both series. */
+static void
+digestview_html_volume(const struct digestview *v, GString *out)
+{
+	gint64 max = 1;
+	double slot, bw;
+	const int base = DV_VOL_H - 2;
+
+	if (v->n_vol == 0)
+		return;
+	for (size_t i = 0; i < v->n_vol; i++)
+		max = MAX(max, MAX(v->vol_created[i], v->vol_resolved[i]));
+	slot = (double)DV_VOL_W / (double)v->n_vol;
+	bw = MAX(slot / 2 - 0.5, 0.6);
+	g_string_append(out, "<section id=\"volume\">\n" DV_H2
+	                     "Volume by day</h2>\n<p style=\"font-size:12px;"
+	                     "color:#718096;margin:0 0 6px\"><span style=\""
+	                     "color:#2b6cb0\">&#9632;</span> created "
+	                     "<span style=\"color:#90cdf4\">&#9632;</span> "
+	                     "resolved</p>\n<svg xmlns=\"http://www.w3.org/"
+	                     "2000/svg\" width=\"100%\" ");
+	g_string_append_printf(out,
+	                       "viewBox=\"0 0 %d %d\" preserveAspectRatio="
+	                       "\"none\" role=\"img\" data-chart=\"volume\" "
+	                       "style=\"display:block;height:%dpx\" "
+	                       "data-labels=\"",
+	                       DV_VOL_W, DV_VOL_H, DV_VOL_H);
+	for (size_t i = 0; i < v->n_vol; i++) {
+		if (i)
+			g_string_append_c(out, ',');
+		digestview_esc(out, v->vol_label[i]);
+	}
+	g_string_append(out, "\" data-created=\"");
+	for (size_t i = 0; i < v->n_vol; i++)
+		g_string_append_printf(out, "%s%" G_GINT64_FORMAT, i ? "," : "",
+		                       v->vol_created[i]);
+	g_string_append(out, "\" data-resolved=\"");
+	for (size_t i = 0; i < v->n_vol; i++)
+		g_string_append_printf(out, "%s%" G_GINT64_FORMAT, i ? "," : "",
+		                       v->vol_resolved[i]);
+	g_string_append(out, "\"><title>Tickets created and resolved per "
+	                     "day</title>");
+	g_string_append_printf(out,
+	                       "<line x1=\"0\" y1=\"%d.5\" x2=\"%d\" "
+	                       "y2=\"%d.5\" stroke=\"#cbd5e0\"/>",
+	                       base, DV_VOL_W, base);
+	for (size_t i = 0; i < v->n_vol; i++) {
+		for (int k = 0; k < 2; k++) {
+			gint64 n = k ? v->vol_resolved[i] : v->vol_created[i];
+			double h = (double)(base - 2) * (double)n / (double)max;
+
+			if (h < 1)
+				h = 1;
+			g_string_append_printf(
+			    out,
+			    "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
+			    "height=\"%.2f\" fill=\"%s\"><title>",
+			    slot * (double)i + (k ? bw : 0), (double)base - h,
+			    bw, h, k ? "#90cdf4" : "#2b6cb0");
+			digestview_esc(out, v->vol_label[i]);
+			g_string_append_printf(out,
+			                       ": %" G_GINT64_FORMAT
+			                       " %s</title>"
+			                       "</rect>",
+			                       n, k ? "resolved" : "created");
+		}
+	}
+	/* the first and the last day under the bars, as HTML: text in an
+	 * SVG stretched to the page's width would be stretched too */
+	g_string_append(out, "</svg>\n<div style=\"display:flex;justify-"
+	                     "content:space-between;font-size:12px;color:"
+	                     "#718096\"><span>");
+	digestview_esc(out, v->vol_label[0]);
+	g_string_append(out, "</span><span>");
+	digestview_esc(out, v->vol_label[v->n_vol - 1]);
+	g_string_append(out, "</span></div>\n</section>\n");
+}
+
+/* The KPIs charted per queue and per agent on the report page. */
+static const struct digestview_kpi digestview_group_kpis[] = {
+    {"created", "Created", DV_COUNT, 0},
+    {"resolved", "Resolved", DV_COUNT, 1},
+    {"backlog", "Backlog at the end", DV_COUNT, -1},
+    {"backlog_age_median_s", "Backlog age (median)", DV_SECS, -1},
+    {"first_response_median_s", "First response (median)", DV_SECS, -1},
+    {"first_response_p90_s", "First response (p90)", DV_SECS, -1},
+    {"resolution_median_s", "Resolution (median)", DV_SECS, -1},
+    {"resolution_p90_s", "Resolution (p90)", DV_SECS, -1},
+    {"sla_met_pct", "SLA met", DV_PCT, 1},
+    {"csat_pct", "CSAT satisfied", DV_PCT, 1},
+};
+
+/* digestview_group_chart - one KPI for every group of kind: a row per
+ * group with its name, a bar and the value as a person reads it. */
+static void
+digestview_group_chart(const struct report *r, int kind, const char *kname,
+                       const struct digestview_kpi *d, GString *out)
+{
+	double max = d->fmt == DV_PCT ? 100 : 0;
+
+	for (guint i = 0; d->fmt != DV_PCT && i < r->groups->len; i++) {
+		const struct report_group *g = r->groups->pdata[i];
+
+		if (g->kind == kind)
+			max = MAX(max, report_metric(&g->cur, d->key));
+	}
+	g_string_append_printf(
+	    out,
+	    "<h3 style=\"font-size:14px;margin:12px 0 2px\">"
+	    "%s</h3>\n<table data-chart=\"%s:%s\" "
+	    "width=\"100%%\" cellpadding=\"2\" "
+	    "cellspacing=\"0\" style=\"border-collapse:"
+	    "collapse;font-size:13px;table-layout:fixed\">\n",
+	    d->label, kname, d->key);
+	for (guint i = 0; i < r->groups->len; i++) {
+		const struct report_group *g = r->groups->pdata[i];
+		double x;
+		g_autofree char *vs = NULL;
+
+		if (g->kind != kind)
+			continue;
+		x = report_metric(&g->cur, d->key);
+		vs = digestview_value_str(d, &g->cur);
+		g_string_append(out, "<tr data-name=\"");
+		digestview_esc(out, g->name);
+		g_string_append(out, "\" data-value=\"");
+		digestview_fmt_num(out, x, d->fmt);
+		g_string_append(out, "\"><td style=\"width:34%;overflow:hidden;"
+		                     "text-overflow:ellipsis;white-space:nowrap"
+		                     "\">");
+		digestview_esc(out, g->name);
+		g_string_append_printf(
+		    out,
+		    "</td><td><svg xmlns=\"http://www.w3.org/2000/svg\" "
+		    "width=\"100%%\" height=\"14\" viewBox=\"0 0 100 14\" "
+		    "preserveAspectRatio=\"none\" style=\"display:block\">"
+		    "<rect x=\"0\" y=\"1\" width=\"100\" height=\"12\" "
+		    "fill=\"#edf2f7\"/><rect x=\"0\" y=\"1\" width=\"%.2f\" "
+		    "height=\"12\" fill=\"#2b6cb0\"/></svg></td><td "
+		    "style=\"width:30%%;text-align:right;white-space:nowrap\">",
+		    x > 0 && max > 0 ? MAX(100.0 * x / max, 1.0) : 0.0);
+		digestview_esc(out, vs);
+		g_string_append(out, "</td></tr>\n");
+	}
+	g_string_append(out, "</table>\n");
+}
+
+/* digestview_html_groups - every charted KPI per queue or per agent. */
+static void
+digestview_html_groups(const struct digestview *v, int kind, GString *out)
+{
+	const char *kname = kind == REPORT_QUEUE ? "queue" : "agent";
+	bool any = false;
+
+	for (guint i = 0; i < v->full->groups->len && !any; i++)
+		any = ((const struct report_group *)v->full->groups->pdata[i])
+		          ->kind == kind;
+	if (!any)
+		return;
+	g_string_append_printf(out,
+	                       "<section id=\"by-%s\">\n" DV_H2 "Per %s</h2>\n",
+	                       kname, kname);
+	for (size_t i = 0; i < ARRAY_SIZE(digestview_group_kpis); i++)
+		digestview_group_chart(v->full, kind, kname,
+		                       &digestview_group_kpis[i], out);
+	g_string_append(out, "</section>\n");
+}
+
 static void
 digestview_html_load(const struct digestview *v, GString *out)
 {
@@ -703,6 +877,11 @@ digestview_html(const struct digestview *v, GString *out)
 	g_string_append(out, "</p>\n");
 	digestview_html_needs(v, out);
 	digestview_html_trends(v, out);
+	if (v->full != NULL) {
+		digestview_html_volume(v, out);
+		digestview_html_groups(v, REPORT_QUEUE, out);
+		digestview_html_groups(v, REPORT_AGENT, out);
+	}
 	digestview_html_load(v, out);
 	g_string_append(out, "<p style=\"font-size:12px;color:#718096;"
 	                     "margin-top:20px\">");

@@ -598,54 +598,87 @@ report_add_count(struct report *r, const struct report_count *c)
 	return 0;
 }
 
-static gint
-report_cmp_i64(gconstpointer a, gconstpointer b)
+/* report_select - the value of rank k (0-based) of v[lo, hi) as if
+ * sorted, moving v so that v[lo, k) <= v[k] <= v[k + 1, hi): quickselect
+ * with a three-way partition (many equal durations), linear on average.
+ * A year's samples are a million values per group; a sort of each cost
+ * more than the rest of the report together. */
+static gint64
+report_select(gint64 *v, size_t lo, size_t hi, size_t k)
 {
-	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+	while (hi - lo > 1) {
+		gint64 a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1];
+		gint64 piv = MAX(MIN(a, b), MIN(MAX(a, b), c)); /* median */
+		size_t lt = lo, i = lo, gt = hi;
 
-	return x < y ? -1 : x > y;
+		while (i < gt) {
+			if (v[i] < piv) {
+				gint64 t = v[lt];
+				v[lt++] = v[i];
+				v[i++] = t;
+			} else if (v[i] > piv) {
+				gint64 t = v[--gt];
+				v[gt] = v[i];
+				v[i] = t;
+			} else
+				i++;
+		}
+		if (k < lt)
+			hi = lt;
+		else if (k >= gt)
+			lo = gt;
+		else
+			return piv;
+	}
+	return v[k];
 }
 
+/* report_stats - n, the nearest-rank median and p90 of a (reordered),
+ * as report_percentile of the sorted samples. */
 static void
 report_stats(GArray *a, gint64 *n_r, gint64 *median_r, gint64 *p90_r)
 {
-	g_array_sort(a, report_cmp_i64);
+	gint64 *v = (gint64 *)(void *)a->data;
+	size_t n = a->len;
+	size_t r50 = MAX(((size_t)50 * n + 99) / 100, 1) - 1;
+	size_t r90 = MAX(((size_t)90 * n + 99) / 100, 1) - 1;
+
 	if (n_r)
-		*n_r = a->len;
-	*median_r = report_percentile((gint64 *)(void *)a->data, a->len, 50);
-	*p90_r = report_percentile((gint64 *)(void *)a->data, a->len, 90);
+		*n_r = (gint64)n;
+	if (n == 0) {
+		*median_r = *p90_r = -1;
+		return;
+	}
+	*median_r = report_select(v, 0, n, r50);
+	/* everything from r50 on is >= the median: p90 is among them */
+	*p90_r = r90 == r50 ? *median_r : report_select(v, r50 + 1, n, r90);
 }
 
 int
-report_set_kpi(struct report *r, int kind, const char *name, int period,
-               const struct report_kpi *k)
+report_add_part(struct report *r, const struct report_part *part)
 {
-	struct report_group *g;
-	struct report_kpi *kp;
+	struct report_group *gs[3];
+	size_t ng;
 
-	if (r->finished || k == NULL || period < 0 || period > 1 ||
-	    kind < REPORT_ALL || kind > REPORT_AGENT)
+	if (r->finished || part == NULL || part->period < 0 || part->period > 1)
 		return -EINVAL;
-	g = kind == REPORT_ALL ? r->groups->pdata[0]
-	                       : report_group(r, kind, name);
-	kp = period == 0 ? &g->cur : &g->prev;
-	/* not the pre-counted fields: report_add_count may have run */
-	kp->created = k->created;
-	kp->resolved = k->resolved;
-	kp->backlog = k->backlog;
-	kp->backlog_age_median = k->backlog_age_median;
-	kp->backlog_age_max = k->backlog_age_max;
-	kp->frt_n = k->frt_n;
-	kp->frt_median = k->frt_median;
-	kp->frt_p90 = k->frt_p90;
-	kp->res_n = k->res_n;
-	kp->res_median = k->res_median;
-	kp->res_p90 = k->res_p90;
-	kp->sla_n = k->sla_n;
-	kp->sla_met = k->sla_met;
-	kp->fcr = k->fcr;
-	kp->reopened = k->reopened;
-	g->preset[period] = true;
+	ng = report_groups_of(r, part->queue, part->agent, gs);
+	for (size_t i = 0; i < ng; i++) {
+		struct report_group *g = gs[i];
+		struct report_kpi *kp = part->period == 0 ? &g->cur : &g->prev;
+		int k = part->period;
+
+		kp->created += part->k.created;
+		kp->resolved += part->k.resolved;
+		kp->backlog += part->k.backlog;
+		kp->sla_n += part->k.sla_n;
+		kp->sla_met += part->k.sla_met;
+		kp->fcr += part->k.fcr;
+		kp->reopened += part->k.reopened;
+		g_array_append_vals(g->s_frt[k], part->frt, (guint)part->n_frt);
+		g_array_append_vals(g->s_res[k], part->res, (guint)part->n_res);
+		g_array_append_vals(g->s_age[k], part->age, (guint)part->n_age);
+	}
 	return 0;
 }
 
@@ -729,8 +762,10 @@ report_group_stats(GArray *frt, GArray *res, GArray *age, struct report_kpi *kp)
 	report_stats(res, &kp->res_n, &kp->res_median, &kp->res_p90);
 	/* for the backlog: the maximum, not a p90 */
 	report_stats(age, NULL, &kp->backlog_age_median, &kp->backlog_age_max);
-	kp->backlog_age_max =
-	    age->len ? g_array_index(age, gint64, age->len - 1) : -1;
+	kp->backlog_age_max = -1;
+	for (guint i = 0; i < age->len; i++)
+		kp->backlog_age_max =
+		    MAX(kp->backlog_age_max, g_array_index(age, gint64, i));
 }
 
 void
@@ -743,9 +778,8 @@ report_finish(struct report *r)
 		struct report_group *g = r->groups->pdata[i];
 		for (int k = 0; k < 2; k++) {
 			struct report_kpi *kp = k == 0 ? &g->cur : &g->prev;
-			if (!g->preset[k])
-				report_group_stats(g->s_frt[k], g->s_res[k],
-				                   g->s_age[k], kp);
+			report_group_stats(g->s_frt[k], g->s_res[k],
+			                   g->s_age[k], kp);
 			g_array_unref(g->s_frt[k]);
 			g_array_unref(g->s_res[k]);
 			g_array_unref(g->s_age[k]);

@@ -11,6 +11,18 @@
 
 #include <string.h>
 
+/*
+ * The tickets a report or digest covers: those of the queues in Q or
+ * assigned to one of the people in M (both newline-separated, a
+ * manager's queues and the members of their teams); both NULL: every
+ * ticket.  Q, M: parameter references; QC, AC: the queue and assignee
+ * columns.
+ */
+#define STORE_SCOPE(Q, M, QC, AC)                                              \
+	"((" Q "::text IS NULL AND " M "::text IS NULL) OR " QC " = "          \
+	"ANY(string_to_array(" Q ", E'\\n')) OR " AC " = "                     \
+	"ANY(string_to_array(" M ", E'\\n')))"
+
 /* The SLA clock (004_sla.sql) next to each ticket: usable when the tick
  * has initialised it and replayed every change (no sla_change row left);
  * the changes table holds only the unreplayed ones, so it hashes small.
@@ -44,10 +56,10 @@
 	"WHERE t.created < to_timestamp($2) AND NOT t.history "                \
 	"AND t.merged_into IS NULL "                                           \
 	"AND ((t.resolved_at IS NULL AND t.closed_at IS NULL) OR "             \
-	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) AND "       \
-	"($3::text IS NULL OR t.queue = ANY(string_to_array($3, E'\\n'))) "    \
-	"AND ($4::text IS NULL OR "                                            \
-	"t.assignee = $4)"
+	"COALESCE(t.resolved_at, t.closed_at) >= to_timestamp($1)) "           \
+	"AND " STORE_SCOPE(                                                    \
+	    "$3", "$5", "t.queue",                                             \
+	    "t.assignee") " AND ($4::text IS NULL OR t.assignee = $4)"
 
 /*
  * Pre-counted rows: kind, sub, period (0 current, 1 previous), queue,
@@ -62,69 +74,89 @@
  * instead of a sort for count(DISTINCT ticket).  Kind 5 is grouped by
  * the responder, not the assignee.  $1..$3:
  * the previous period's start, the current one's start, its end; $4
- * queue(s), newline-separated, $5 assignee (NULL: any).
+ * queue(s), newline-separated, $5 assignee (NULL: any), $6 members
+ * (STORE_SCOPE).  Kinds 3 and 4 (customer mails) come first, as a WITH
+ * of one of two forms: STORE_CM_UNROLLED from every mail (the reference
+ * path), STORE_CM_FACTS from the facts' per-ticket mail columns (022).
  */
-/* the queue filter: one queue name or several, newline-separated */
-#define STORE_QUEUE_IN4 "t.queue = ANY(string_to_array($4, E'\\n'))"
+#define STORE_SCOPE4 STORE_SCOPE("$4", "$6", "t.queue", "t.assignee")
 /* clang-format off */
-static const char store_report_counts[] =
-	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "
-	"count(*) AS tickets FROM (SELECT m.ticket_id, CASE WHEN m.received "
-	">= to_timestamp($2) THEN 0 ELSE 1 END AS p, count(*) AS n FROM "
-	"message m WHERE m.direction = 'in' AND m.role = 'customer' AND "
-	"m.received >= to_timestamp($1) AND m.received < to_timestamp($3) "
-	"GROUP BY 1, 2) x JOIN ticket t ON t.id = x.ticket_id WHERE "
-	"($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
+#define STORE_CM_UNROLLED                                                      \
+	"WITH cm AS (SELECT x.p, t.queue, t.assignee, sum(x.n) AS mails, "     \
+	"count(*) AS tickets FROM (SELECT m.ticket_id, CASE WHEN m.received "  \
+	">= to_timestamp($2) THEN 0 ELSE 1 END AS p, count(*) AS n FROM "      \
+	"message m WHERE m.direction = 'in' AND m.role = 'customer' AND "      \
+	"m.received >= to_timestamp($1) AND m.received < to_timestamp($3) "    \
+	"GROUP BY 1, 2) x JOIN ticket t ON t.id = x.ticket_id WHERE "          \
+	STORE_SCOPE4 " AND ($5::text IS NULL OR "                              \
 	"t.assignee = $5) GROUP BY 1, 2, 3) "
-	/* 0: escalations by level */
-	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM "
-	"'^level ([0-9]{1,6})')::int, 1), 99), CASE WHEN e.at >= "
-	"to_timestamp($2) THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) "
-	"FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE e.action "
-	"LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= "
-	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
-	"OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR t.assignee = $5) "
-	"GROUP BY 2, 3, 4, 5 "
-	/* 1: ratings, 1 good, 2 okay, 3 bad */
-	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "
-	"THEN 2 ELSE 3 END, CASE WHEN r.at >= to_timestamp($2) THEN 0 ELSE 1 "
-	"END, t.queue, t.assignee, count(*) FROM csat_rating r JOIN ticket t "
-	"ON t.id = r.ticket_id WHERE r.at >= to_timestamp($1) AND r.at < "
-	"to_timestamp($3) AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND "
+/* a fact's customer mails in [A, B) */
+#define STORE_CM_N(A, B)                                                       \
+	"CASE WHEN f.cm_n = 0 THEN 0 WHEN f.cm_first >= to_timestamp(" A ") "  \
+	"AND f.cm_last < to_timestamp(" B ") THEN f.cm_n WHEN f.cm_last < "    \
+	"to_timestamp(" A ") OR f.cm_first >= to_timestamp(" B ") THEN 0 "     \
+	"ELSE (SELECT count(*) FROM message m WHERE m.ticket_id = "            \
+	"f.ticket_id AND m.direction = 'in' AND m.role = 'customer' AND "      \
+	"m.received >= to_timestamp(" A ") AND m.received < to_timestamp(" B   \
+	")) END"
+/* 1: ratings, 1 good, 2 okay, 3 bad */
+#define STORE_CSAT_UNROLLED                                                    \
+	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "    \
+	"THEN 2 ELSE 3 END, CASE WHEN r.at >= to_timestamp($2) THEN 0 ELSE 1 " \
+	"END, t.queue, t.assignee, count(*) FROM csat_rating r JOIN ticket t " \
+	"ON t.id = r.ticket_id WHERE r.at >= to_timestamp($1) AND r.at < "     \
+	"to_timestamp($3) AND " STORE_SCOPE4 " AND "                           \
 	"($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
-	/* 2: machine mail, with or without a ticket */
-	"UNION ALL SELECT 2, 0, CASE WHEN m.received >= to_timestamp($2) "
-	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM message m "
-	"LEFT JOIN ticket t ON t.id = m.ticket_id WHERE m.direction = 'in' "
-	"AND m.role = 'other' AND m.class <> 'rating' AND m.received >= "
-	"to_timestamp($1) AND m.received < to_timestamp($3) AND "
-	"(($4::text IS NULL AND $5::text IS NULL) OR (t.id IS NOT NULL AND "
-	"($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
-	"t.assignee = $5))) GROUP BY 2, 3, 4, 5 "
-	/* 3, 4: customer mails, tickets they came in on */
-	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm "
+#define STORE_COUNTS_REST                                                      \
+	/* 0: escalations by level */ \
+	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM " \
+	"'^level ([0-9]{1,6})')::int, 1), 99), CASE WHEN e.at >= " \
+	"to_timestamp($2) THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) " \
+	"FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE e.action " \
+	"LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= " \
+	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) " \
+	"GROUP BY 2, 3, 4, 5 " \
+	/* 2: machine mail, with or without a ticket */ \
+	"UNION ALL SELECT 2, 0, CASE WHEN m.received >= to_timestamp($2) " \
+	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM message m " \
+	"LEFT JOIN ticket t ON t.id = m.ticket_id WHERE m.direction = 'in' " \
+	"AND m.role = 'other' AND m.class <> 'rating' AND m.received >= " \
+	"to_timestamp($1) AND m.received < to_timestamp($3) AND " \
+	"(($4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL) OR (t.id IS NOT NULL AND " \
+	"" STORE_SCOPE4 " AND ($5::text IS NULL OR " \
+	"t.assignee = $5))) GROUP BY 2, 3, 4, 5 " \
+
+/* 3, 4: customer mails, tickets they came in on */
+#define STORE_COUNTS_CM \
+	"UNION ALL SELECT 3, 0, p, queue, assignee, mails FROM cm " \
 	"UNION ALL SELECT 4, 0, p, queue, assignee, tickets FROM cm "
-	/* 5: NPS answers by score */
-	"UNION ALL SELECT 5, n.score, CASE WHEN n.at >= to_timestamp($2) "
-	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM nps_rating n "
-	"JOIN ticket t ON t.id = n.ticket_id WHERE n.at >= to_timestamp($1) "
-	"AND n.at < to_timestamp($3) AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") "
-	"AND ($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
-	/* 6: thank-you replies that kept a ticket resolved (ingest) */
-	"UNION ALL SELECT 6, 0, CASE WHEN e.at >= to_timestamp($2) THEN 0 "
-	"ELSE 1 END, t.queue, t.assignee, count(*) FROM event e JOIN ticket "
-	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= "
-	"to_timestamp($1) AND e.at < to_timestamp($3) AND ($4::text IS NULL "
-	"OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR t.assignee = $5) "
-	"GROUP BY 2, 3, 4, 5 "
-	/* 7: first responses per responder (017_responder.sql), counted
-	 * for the person who answered, whoever is assigned */
-	"UNION ALL SELECT 7, 0, CASE WHEN r.first_at >= to_timestamp($2) "
-	"THEN 0 ELSE 1 END, t.queue, r.responder, count(*) FROM "
-	"ticket_response r JOIN ticket t ON t.id = r.ticket_id WHERE "
-	"r.first_at >= to_timestamp($1) AND r.first_at < to_timestamp($3) "
-	"AND ($4::text IS NULL OR " STORE_QUEUE_IN4 ") AND ($5::text IS NULL OR "
-	"r.responder = $5) GROUP BY 2, 3, 4, 5";
+#define STORE_COUNTS_B \
+	/* 5: NPS answers by score */ \
+	"UNION ALL SELECT 5, n.score, CASE WHEN n.at >= to_timestamp($2) " \
+	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM nps_rating n " \
+	"JOIN ticket t ON t.id = n.ticket_id WHERE n.at >= to_timestamp($1) " \
+	"AND n.at < to_timestamp($3) AND " STORE_SCOPE4 " " \
+	"AND ($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 " \
+	/* 6: thank-you replies that kept a ticket resolved (ingest) */ \
+	"UNION ALL SELECT 6, 0, CASE WHEN e.at >= to_timestamp($2) THEN 0 " \
+	"ELSE 1 END, t.queue, t.assignee, count(*) FROM event e JOIN ticket " \
+	"t ON t.id = e.ticket_id WHERE e.action = 'thanks' AND e.at >= " \
+	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) " \
+	"GROUP BY 2, 3, 4, 5 " \
+	/* 7: first responses per responder (017_responder.sql), counted \
+	 * for the person who answered, whoever is assigned */ \
+	"UNION ALL SELECT 7, 0, CASE WHEN r.first_at >= to_timestamp($2) " \
+	"THEN 0 ELSE 1 END, t.queue, r.responder, count(*) FROM " \
+	"ticket_response r JOIN ticket t ON t.id = r.ticket_id WHERE " \
+	"r.first_at >= to_timestamp($1) AND r.first_at < to_timestamp($3) " \
+	"AND " STORE_SCOPE4 " AND ($5::text IS NULL OR " \
+	"r.responder = $5) GROUP BY 2, 3, 4, 5 "
+static const char store_report_counts_unrolled[] =
+	STORE_CM_UNROLLED STORE_COUNTS_REST STORE_COUNTS_CM STORE_COUNTS_B
+	STORE_CSAT_UNROLLED;
+/* the fast path's kinds 1, 3 and 4 come with its KPIs (store_kpi_sql) */
+static const char store_report_counts_facts[] =
+	STORE_COUNTS_REST STORE_COUNTS_B;
 /* clang-format on */
 
 #define STORE_REPORT_FETCH 20000
@@ -232,7 +264,7 @@ static int
 store_report_fetch_tickets(struct store *st, struct report *r,
                            const char *const *vals)
 {
-	return store_report_cursor(st, STORE_REPORT_TICKETS, 4, vals,
+	return store_report_cursor(st, STORE_REPORT_TICKETS, 5, vals,
 	                           store_report_add_rows, r);
 }
 
@@ -241,7 +273,10 @@ static int
 store_report_fetch_counts(struct store *st, struct report *r,
                           const char *const *vals)
 {
-	PGresult *res = store_query(st, store_report_counts, 5, vals);
+	PGresult *res = store_query(st,
+	                            r->p.unrolled ? store_report_counts_unrolled
+	                                          : store_report_counts_facts,
+	                            6, vals);
 	int rc = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -269,6 +304,7 @@ store_report_fetch_counts(struct store *st, struct report *r,
 struct store_fact_batch {
 	const struct report *r;
 	GString *col[8]; /* id frt_b res_b met fcr reopened over what */
+	gint64 done;     /* facts written */
 };
 
 /* store_report_fact_batch - facts of a batch of stale tickets, written
@@ -285,7 +321,8 @@ store_report_fact_batch(struct store *st, PGresult *res, void *ud)
 	    "what)), d AS (DELETE FROM report_stale s USING v WHERE "
 	    "s.ticket_id = v.id) INSERT INTO report_fact (ticket_id, queue, "
 	    "agent, history, cr_t, rs_t, cr, fr, rs, frt_b, res_b, met, fcr, "
-	    "reopened, over, what) SELECT t.id, t.queue, t.assignee, "
+	    "reopened, over, what, cm_first, cm_last, cm_n, csat, csat_at) "
+	    "SELECT t.id, t.queue, t.assignee, "
 	    /* a merged ticket (020) is counted in its survivor */
 	    "t.history OR t.merged_into IS NOT NULL, "
 	    "t.created, COALESCE(t.resolved_at, t.closed_at), extract(epoch "
@@ -294,14 +331,22 @@ store_report_fact_batch(struct store *st, PGresult *res, void *ud)
 	    "COALESCE(t.resolved_at, t.closed_at))::bigint, 0), "
 	    "NULLIF(v.frt_b, -1), NULLIF(v.res_b, -1), NULLIF(v.met, "
 	    "-1)::boolean, v.fcr::boolean, v.reopened::boolean, "
-	    "NULLIF(v.over, -1), v.what FROM v JOIN ticket t ON t.id = v.id "
+	    "NULLIF(v.over, -1), v.what, cm.f, cm.l, cm.n, CASE r.rating WHEN "
+	    "'good' THEN 1 WHEN 'okay' THEN 2 WHEN 'bad' THEN 3 END, r.at "
+	    "FROM v JOIN ticket t ON t.id = v.id LEFT JOIN csat_rating r ON "
+	    "r.ticket_id = t.id CROSS JOIN LATERAL (SELECT min(m.received) AS "
+	    "f, max(m.received) AS l, count(*) AS n FROM message m WHERE "
+	    "m.ticket_id = t.id AND m.direction = 'in' AND m.role = "
+	    "'customer') cm "
 	    "ON CONFLICT (ticket_id) DO UPDATE SET queue = EXCLUDED.queue, "
 	    "agent = EXCLUDED.agent, history = EXCLUDED.history, cr_t = "
 	    "EXCLUDED.cr_t, rs_t = "
 	    "EXCLUDED.rs_t, cr = EXCLUDED.cr, fr = EXCLUDED.fr, rs = "
 	    "EXCLUDED.rs, frt_b = EXCLUDED.frt_b, res_b = EXCLUDED.res_b, "
 	    "met = EXCLUDED.met, fcr = EXCLUDED.fcr, reopened = "
-	    "EXCLUDED.reopened, over = EXCLUDED.over, what = EXCLUDED.what";
+	    "EXCLUDED.reopened, over = EXCLUDED.over, what = EXCLUDED.what, "
+	    "cm_first = EXCLUDED.cm_first, cm_last = EXCLUDED.cm_last, cm_n = "
+	    "EXCLUDED.cm_n, csat = EXCLUDED.csat, csat_at = EXCLUDED.csat_at";
 	struct store_fact_batch *b = ud;
 	const char *vals[8];
 	int n = PQntuples(res);
@@ -335,6 +380,7 @@ store_report_fact_batch(struct store *st, PGresult *res, void *ud)
 		g_string_append_c(b->col[c], '}');
 		vals[c] = b->col[c]->str;
 	}
+	b->done += n;
 	return store_query_exec(st, "report facts", sql, 8, vals);
 }
 
@@ -392,109 +438,187 @@ store_report_refresh(struct store *st, struct report *r)
 	                         0, NULL, store_report_fact_batch, &b);
 	for (int c = 0; c < 8; c++)
 		g_string_free(b.col[c], TRUE);
+	/* after many new facts (the first report, a new calendar) the
+	 * planner's idea of the table is from before them: the aggregates
+	 * below would be planned for an empty table */
+	if (rc == 0 && b.done >= STORE_REPORT_FETCH)
+		rc = store_cmd(st, "ANALYZE report_fact");
 	return rc;
 }
 
 /*
- * The per-ticket KPIs of every group from the facts, both periods ($1
- * previous start, $2 current start, $3 end; $4 queue, $5 assignee): the
- * same tickets as STORE_REPORT_TICKETS (exact times), the same tests as
- * report_add_ticket (rounded seconds).  percentile_disc is the
- * nearest-rank rule of report_percentile.
+ * The per-ticket KPIs from the facts, both periods ($1 previous start, $2
+ * current start, $3 end; $4 queue, $5 assignee), per (queue, assignee):
+ * the same tickets as STORE_REPORT_TICKETS (exact times), the same tests
+ * as report_add_ticket (rounded seconds).  One hash aggregate, no sort:
+ * the sums and the samples (unsorted arrays) go to report_add_part, and
+ * report_finish takes the medians and p90 by the same nearest-rank code
+ * as the unrolled path.  Sorting the samples in C costs a fraction of
+ * what percentile_disc over GROUPING SETS cost (three sorts of every row
+ * per sample, measured in tests/bench_report.sh).
  */
 #define STORE_KPI_PERIOD(F, T)                                                 \
-	"count(*) FILTER (WHERE cr >= " F " AND cr < " T "), "                 \
-	"count(*) FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T "), "     \
-	"count(*) FILTER (WHERE cr < " T " AND (rs = 0 OR rs >= " T ")), "     \
-	"percentile_disc(0.5) WITHIN GROUP (ORDER BY " T " - cr) FILTER "      \
-	"(WHERE cr < " T " AND (rs = 0 OR rs >= " T ")), max(" T " - cr) "     \
-	"FILTER (WHERE cr < " T " AND (rs = 0 OR rs >= " T ")), "              \
-	"count(*) FILTER (WHERE fr <> 0 AND fr >= " F " AND fr < " T "), "     \
-	"percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY frt_b) "      \
-	"FILTER (WHERE fr <> 0 AND fr >= " F " AND fr < " T "), "              \
-	"percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY res_b) "      \
-	"FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T "), "              \
-	"count(*) FILTER (WHERE rs <> 0 AND rs >= " F " AND rs < " T           \
-	" AND met IS NOT NULL), count(*) FILTER (WHERE rs <> 0 AND rs >= " F   \
+	"count(*) FILTER (WHERE sel AND cr >= " F " AND cr < " T "), "         \
+	"count(*) FILTER (WHERE sel AND rs <> 0 AND rs >= " F " AND rs < " T   \
+	"), "                                                                  \
+	"count(*) FILTER (WHERE sel AND cr < " T " AND (rs = 0 OR rs >= " T    \
+	")), "                                                                 \
+	"count(*) FILTER (WHERE sel AND rs <> 0 AND rs >= " F " AND rs < " T   \
+	" AND met IS NOT NULL), count(*) FILTER (WHERE sel AND rs <> 0 AND "   \
+	"rs >= " F " AND rs < " T                                              \
+	" AND met), count(*) FILTER (WHERE sel AND rs <> 0 AND rs >= " F       \
 	" AND rs < " T                                                         \
-	" AND met), count(*) FILTER (WHERE rs <> 0 AND rs >= " F               \
-	" AND rs < " T " AND fcr), count(*) FILTER (WHERE rs <> 0 AND "        \
-	"rs >= " F " AND rs < " T " AND reopened)"
-#define STORE_KPI_COLS 12 /* per period */
+	" AND fcr), count(*) FILTER (WHERE sel AND rs <> 0 AND "               \
+	"rs >= " F " AND rs < " T " AND reopened), "                           \
+	"array_agg(frt_b) FILTER (WHERE sel AND fr <> 0 AND fr >= " F          \
+	" AND fr < " T " AND frt_b IS NOT NULL), array_agg(res_b) FILTER "     \
+	"(WHERE sel AND rs <> 0 AND "                                          \
+	"rs >= " F " AND rs < " T " AND res_b IS NOT NULL), array_agg(" T      \
+	" - cr) FILTER (WHERE sel AND cr < " T " AND (rs = 0 OR rs >= " T "))"
+#define STORE_KPI_COLS 10 /* per period */
+/* the tickets of the KPIs: those of STORE_REPORT_TICKETS */
+#define STORE_KPI_SEL                                                          \
+	"(f.cr_t < to_timestamp($3) AND (f.rs_t IS NULL OR f.rs_t >= "         \
+	"to_timestamp($1)) AND NOT f.history)"
+/* customer mails in the two periods (history tickets too, as
+ * STORE_CM_UNROLLED counts them) */
+#define STORE_KPI_CM                                                           \
+	"(f.cm_n > 0 AND f.cm_last >= to_timestamp($1) AND f.cm_first < "      \
+	"to_timestamp($3))"
+#define STORE_KPI_CSAT(F, T, V)                                                \
+	"count(*) FILTER (WHERE csat = " V " AND csat_at >= to_timestamp(" F   \
+	") AND csat_at < to_timestamp(" T "))"
 /* clang-format off */
-#define STORE_KPI_SQL(SETS)                                                    \
-	"SELECT grouping(queue), grouping(agent), queue, agent, "              \
-	STORE_KPI_PERIOD("$2::bigint", "$3::bigint") ", "                      \
-	STORE_KPI_PERIOD("$1::bigint", "$2::bigint") " FROM report_fact "      \
-	"WHERE cr_t < to_timestamp($3) AND (rs_t IS NULL OR rs_t >= "          \
-	"to_timestamp($1)) AND NOT history AND ($4::text IS NULL OR queue = "  \
-	"ANY(string_to_array($4, E'\\n'))) AND ($5::text IS NULL OR agent = "  \
-	"$5) GROUP BY GROUPING SETS (" SETS ")"
+static const char store_kpi_sql[] =
+	"SELECT queue, agent, count(*) FILTER (WHERE sel), "
+	STORE_KPI_PERIOD("$2::bigint", "$3::bigint") ", "
+	STORE_KPI_PERIOD("$1::bigint", "$2::bigint") ", "
+	/* 3, 4: customer mails and their tickets per period */
+	"sum(n0), count(*) FILTER (WHERE n0 > 0), sum(n1), "
+	"count(*) FILTER (WHERE n1 > 0), "
+	/* 1: ratings per period and value */
+	STORE_KPI_CSAT("$2", "$3", "1") ", " STORE_KPI_CSAT("$2", "$3", "2") ", "
+	STORE_KPI_CSAT("$2", "$3", "3") ", " STORE_KPI_CSAT("$1", "$2", "1") ", "
+	STORE_KPI_CSAT("$1", "$2", "2") ", " STORE_KPI_CSAT("$1", "$2", "3")
+	" FROM (SELECT f.queue, f.agent, f.cr, f.fr, f.rs, f.frt_b, f.res_b, "
+	"f.met, f.fcr, f.reopened, f.csat, f.csat_at, " STORE_KPI_SEL " AS sel, "
+	"CASE WHEN " STORE_KPI_CM " THEN " STORE_CM_N("$2", "$3") " ELSE 0 END "
+	"AS n0, CASE WHEN " STORE_KPI_CM " THEN " STORE_CM_N("$1", "$2") " ELSE "
+	"0 END AS n1 FROM report_fact f WHERE (" STORE_KPI_SEL " OR "
+	STORE_KPI_CM " OR (f.csat_at >= to_timestamp($1) AND f.csat_at < "
+	"to_timestamp($3))) AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")
+	" AND ($5::text IS NULL OR f.agent = $5)) f GROUP BY queue, agent";
 /* clang-format on */
 
-/* store_kpi_pair - "{a,b}" of percentile_disc(ARRAY[...]), -1s for NULL. */
+/* store_int_array - the numbers of a bigint[] in text form ("{1,2}",
+ * NULL elements skipped; an SQL NULL is an empty array) into a. */
 static void
-store_kpi_pair(PGresult *res, int i, int c, gint64 *a, gint64 *b)
+store_int_array(PGresult *res, int i, int c, GArray *a)
 {
-	*a = *b = -1;
-	if (!PQgetisnull(res, i, c) &&
-	    sscanf(PQgetvalue(res, i, c),
-	           "{%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "}", a, b) != 2)
-		*a = *b = -1;
+	const char *p = PQgetvalue(res, i, c);
+
+	g_array_set_size(a, 0);
+	if (PQgetisnull(res, i, c) || *p++ != '{')
+		return;
+	while (*p != '\0' && *p != '}') {
+		char *end;
+		gint64 v = g_ascii_strtoll(p, &end, 10);
+
+		if (end != p)
+			g_array_append_val(a, v);
+		else
+			end += strcspn(end, ",}"); /* NULL */
+		p = *end == ',' ? end + 1 : end;
+	}
+}
+
+/* store_report_kpi_counts - the customer mails, their tickets and the
+ * ratings of row i of store_kpi_sql as report_count rows (only those
+ * not 0: the unrolled path has no row for nothing). */
+static int
+store_report_kpi_counts(struct report *r, PGresult *res, int i)
+{
+	const int c = 3 + 2 * STORE_KPI_COLS;
+	struct report_count cnt = {
+	    .queue = PQgetvalue(res, i, 0),
+	    .agent = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1),
+	};
+	int rc = 0;
+
+	for (int k = 0; k < 2 && rc == 0; k++) {
+		cnt.period = k;
+		cnt.sub = 0;
+		if (store_col(res, i, c + 2 * k + 1) == 0)
+			continue;
+		cnt.kind = REPORT_CUSTOMER_MAILS;
+		cnt.n = store_col(res, i, c + 2 * k);
+		if ((rc = report_add_count(r, &cnt)) < 0)
+			break;
+		cnt.kind = REPORT_CONTACT_TICKETS;
+		cnt.n = store_col(res, i, c + 2 * k + 1);
+		rc = report_add_count(r, &cnt);
+	}
+	for (int k = 0; k < 6 && rc == 0; k++) {
+		cnt.kind = REPORT_CSAT;
+		cnt.period = k / 3;
+		cnt.sub = REPORT_GOOD + k % 3;
+		cnt.n = store_col(res, i, c + 4 + k);
+		if (cnt.n > 0)
+			rc = report_add_count(r, &cnt);
+	}
+	return rc;
 }
 
 static int
 store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 {
-	/* every grouping set: grouping() needs the column grouped somewhere;
-	 * the splits the report does not ask for are skipped below */
-	PGresult *res =
-	    store_query(st, STORE_KPI_SQL("(), (queue), (agent)"), 5, vals);
+	PGresult *res = store_query(st, store_kpi_sql, 6, vals);
+	GArray *a[3];
 	int rc = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "report");
+	for (int k = 0; k < 3; k++)
+		a[k] = g_array_new(FALSE, FALSE, sizeof(gint64));
 	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
-		bool gq = store_col(res, i, 0), ga = store_col(res, i, 1);
-		int kind = !gq ? REPORT_QUEUE : !ga ? REPORT_AGENT : REPORT_ALL;
-		const char *name = kind == REPORT_QUEUE ? PQgetvalue(res, i, 2)
-		                   : kind == REPORT_AGENT
-		                       ? PQgetvalue(res, i, 3)
-		                       : NULL;
-
-		if ((kind == REPORT_QUEUE && !r->p.by_queue) ||
-		    (kind == REPORT_AGENT && !r->p.by_agent))
-			continue;
-		if (kind == REPORT_AGENT && PQgetisnull(res, i, 3))
-			name = NULL;
-		for (int k = 0; k < 2 && rc == 0; k++) {
-			int c = 4 + k * STORE_KPI_COLS;
-			struct report_kpi kp = {
-			    .created = store_col(res, i, c),
-			    .resolved = store_col(res, i, c + 1),
-			    .backlog = store_col(res, i, c + 2),
-			    .backlog_age_median =
-			        PQgetisnull(res, i, c + 3)
-			            ? -1
-			            : store_col(res, i, c + 3),
-			    .backlog_age_max = PQgetisnull(res, i, c + 4)
-			                           ? -1
-			                           : store_col(res, i, c + 4),
-			    .frt_n = store_col(res, i, c + 5),
-			    .res_n = store_col(res, i, c + 1),
-			    .sla_n = store_col(res, i, c + 8),
-			    .sla_met = store_col(res, i, c + 9),
-			    .fcr = store_col(res, i, c + 10),
-			    .reopened = store_col(res, i, c + 11),
+		/* a group only mails or ratings put here has no KPI row in
+		 * the unrolled path: nothing of it but those counts */
+		for (int k = 0; k < 2 && rc == 0 && store_col(res, i, 2) > 0;
+		     k++) {
+			int c = 3 + k * STORE_KPI_COLS;
+			struct report_part part = {
+			    .queue = PQgetvalue(res, i, 0),
+			    .agent = PQgetisnull(res, i, 1)
+			                 ? NULL
+			                 : PQgetvalue(res, i, 1),
+			    .period = k,
+			    .k =
+			        {
+			            .created = store_col(res, i, c),
+			            .resolved = store_col(res, i, c + 1),
+			            .backlog = store_col(res, i, c + 2),
+			            .sla_n = store_col(res, i, c + 3),
+			            .sla_met = store_col(res, i, c + 4),
+			            .fcr = store_col(res, i, c + 5),
+			            .reopened = store_col(res, i, c + 6),
+			        },
 			};
 
-			store_kpi_pair(res, i, c + 6, &kp.frt_median,
-			               &kp.frt_p90);
-			store_kpi_pair(res, i, c + 7, &kp.res_median,
-			               &kp.res_p90);
-			rc = report_set_kpi(r, kind, name, k, &kp);
+			for (int s = 0; s < 3; s++)
+				store_int_array(res, i, c + 7 + s, a[s]);
+			part.frt = (const gint64 *)(void *)a[0]->data;
+			part.n_frt = a[0]->len;
+			part.res = (const gint64 *)(void *)a[1]->data;
+			part.n_res = a[1]->len;
+			part.age = (const gint64 *)(void *)a[2]->data;
+			part.n_age = a[2]->len;
+			rc = report_add_part(r, &part);
 		}
+		if (rc == 0)
+			rc = store_report_kpi_counts(r, res, i);
 	}
+	for (int k = 0; k < 3; k++)
+		g_array_unref(a[k]);
 	PQclear(res);
 	return rc;
 }
@@ -513,11 +637,13 @@ store_report_worst(struct store *st, struct report *r, const char *const *vals)
 	    "f.rs_t >= to_timestamp($1::bigint - 1) AND f.rs_t < "
 	    "to_timestamp($2::bigint + 1) AND "
 	    "f.over IS NOT NULL AND f.cr_t < to_timestamp($2) AND NOT "
-	    "f.history AND ($3::text IS NULL OR f.queue = "
-	    "ANY(string_to_array($3, E'\\n'))) AND ($4::text IS NULL OR "
-	    "f.agent = $4) "
-	    "ORDER BY f.over DESC, f.ticket_id LIMIT " G_STRINGIFY(REPORT_TOP),
-	    4, vals);
+	    "f.history AND " STORE_SCOPE(
+	        "$3", "$5", "f.queue",
+	        "f.agent") " AND ($4::text IS NULL OR "
+	                   "f.agent = $4) "
+	                   "ORDER BY f.over DESC, f.ticket_id "
+	                   "LIMIT " G_STRINGIFY(REPORT_TOP),
+	    5, vals);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "report");
@@ -541,13 +667,17 @@ store_report_worst(struct store *st, struct report *r, const char *const *vals)
  * backlog at `to` (its clocks at `to`, the oldest) through C. */
 static int
 store_report_fast(struct store *st, struct report *r, const char *queue,
-                  const char *agent)
+                  const char *agent, const char *members)
 {
 	char a[24], b[24], c[24];
-	const char *kv[] = {store_i64(a, r->prev_from), store_i64(b, r->p.from),
-	                    store_i64(c, r->p.to), queue, agent};
-	const char *wv[] = {kv[1], kv[2], queue, agent};
-	const char *ov[] = {kv[2], queue, agent};
+	const char *kv[] = {store_i64(a, r->prev_from),
+	                    store_i64(b, r->p.from),
+	                    store_i64(c, r->p.to),
+	                    queue,
+	                    agent,
+	                    members};
+	const char *wv[] = {kv[1], kv[2], queue, agent, members};
+	const char *ov[] = {kv[2], queue, agent, members};
 	int rc;
 
 	if ((rc = store_report_refresh(st, r)) < 0 ||
@@ -563,21 +693,21 @@ store_report_fast(struct store *st, struct report *r, const char *queue,
 	    "((t.resolved_at IS NULL AND t.closed_at IS NULL) "
 	    "OR COALESCE(t.resolved_at, t.closed_at) >= "
 	    "to_timestamp($1::bigint - 1)) AND NOT t.history AND "
-	    "t.merged_into IS NULL AND ($2::text "
-	    "IS NULL OR t.queue = ANY(string_to_array($2, E'\\n'))) AND "
-	    "($3::text IS NULL OR t.assignee = $3)",
-	    3, ov, store_report_add_open, r);
+	    "t.merged_into IS NULL AND " STORE_SCOPE(
+	        "$2", "$4", "t.queue",
+	        "t.assignee") " AND ($3::text IS NULL OR t.assignee = $3)",
+	    4, ov, store_report_add_open, r);
 }
 
 int
 store_report_load(struct store *st, struct report *r, const char *queue,
-                  const char *agent)
+                  const char *agent, const char *members)
 {
 	char a[24], b[24], c[24];
 	const char *tv[] = {store_i64(a, r->prev_from), store_i64(b, r->p.to),
-	                    queue, agent};
-	const char *cv[] = {tv[0], store_i64(c, r->p.from), tv[1], queue,
-	                    agent};
+	                    queue, agent, members};
+	const char *cv[] = {
+	    tv[0], store_i64(c, r->p.from), tv[1], queue, agent, members};
 	bool own_tx =
 	    st->conn != NULL && PQtransactionStatus(st->conn) == PQTRANS_IDLE;
 	int rc;
@@ -602,8 +732,9 @@ store_report_load(struct store *st, struct report *r, const char *queue,
 	    (rc = store_cmd(st, "SET LOCAL random_page_cost = 1.1")) < 0 ||
 	    (rc = store_cmd(st, "SET LOCAL jit = off")) < 0)
 		goto out;
-	if ((rc = r->p.unrolled ? store_report_fetch_tickets(st, r, tv)
-	                        : store_report_fast(st, r, queue, agent)) < 0)
+	if ((rc = r->p.unrolled
+	              ? store_report_fetch_tickets(st, r, tv)
+	              : store_report_fast(st, r, queue, agent, members)) < 0)
 		goto out;
 	rc = store_report_fetch_counts(st, r, cv);
 out:
@@ -614,6 +745,68 @@ out:
 			store_rollback(st);
 	}
 	return rc;
+}
+
+/* Tickets created and resolved per bucket of $1 (ascending bounds,
+ * width_bucket: [b[i-1], b[i]) is bucket i), from the facts and by the
+ * rounded seconds, as the report's created and resolved; $2/$3 the
+ * first and last bound; $4 queues, $5 members (STORE_SCOPE).  The exact
+ * times with a second of margin let the indexes of 015 serve. */
+static const char store_volume_sql[] =
+    "SELECT 0, width_bucket(cr, $1::bigint[]), count(*) FROM report_fact "
+    "WHERE cr_t >= to_timestamp($2::bigint - 1) AND cr_t < "
+    "to_timestamp($3::bigint + 1) AND cr >= $2::bigint AND cr < $3::bigint "
+    "AND NOT history AND " STORE_SCOPE(
+        "$4", "$5", "queue",
+        "agent") " GROUP BY 2 UNION ALL SELECT 1, width_bucket(rs, "
+                 "$1::bigint[]), "
+                 "count(*) FROM report_fact WHERE rs_t >= "
+                 "to_timestamp($2::bigint - 1) "
+                 "AND rs_t < to_timestamp($3::bigint + 1) AND rs <> 0 AND rs "
+                 ">= "
+                 "$2::bigint AND rs < $3::bigint AND NOT history "
+                 "AND " STORE_SCOPE("$4", "$5", "queue", "agent") " GROUP BY 2";
+
+int
+store_report_volume(struct store *st, const char *queues, const char *members,
+                    const gint64 *bounds, size_t n, gint64 *created,
+                    gint64 *resolved)
+{
+	g_autoptr(GString) arr = g_string_new("{");
+	char a[24], b[24];
+	const char *vals[5];
+	PGresult *res;
+
+	if (!store_connected(st))
+		return -ENOTCONN;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i <= n; i++)
+		g_string_append_printf(arr, "%s%" G_GINT64_FORMAT, i ? "," : "",
+		                       bounds[i]);
+	g_string_append_c(arr, '}');
+	vals[0] = arr->str;
+	vals[1] = store_i64(a, bounds[0]);
+	vals[2] = store_i64(b, bounds[n]);
+	vals[3] = queues;
+	vals[4] = members;
+	memset(created, 0, n * sizeof(*created));
+	memset(resolved, 0, n * sizeof(*resolved));
+	res = store_query(st, store_volume_sql, 5, vals);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report volume");
+	for (int i = 0; i < PQntuples(res); i++) {
+		gint64 k = store_col(res, i, 1);
+
+		if (k < 1 || k > (gint64)n)
+			continue; /* cannot happen: the WHERE bounds it */
+		if (store_col(res, i, 0) == 0)
+			created[k - 1] = store_col(res, i, 2);
+		else
+			resolved[k - 1] = store_col(res, i, 2);
+	}
+	PQclear(res);
+	return 0;
 }
 
 /* ---- CSAT and digests ---- */
@@ -733,9 +926,8 @@ store_digest_claim(struct store *st, const char *schedule, gint64 start,
 /* ---- the digest's "needs you" and workload lists ------------------- */
 
 /* $1: queues (newline-separated) or NULL for all */
-#define STORE_DIGEST_QUEUES                                                    \
-	"($1::text IS NULL OR t.queue = ANY(string_to_array($1, E'\\n')))"
-#define STORE_DIGEST_WHO "COALESCE(t.requester_name, t.requester)"
+#define STORE_DIGEST_QUEUES STORE_SCOPE("$1", "$4", "t.queue", "t.assignee")
+#define STORE_DIGEST_WHO    "COALESCE(t.requester_name, t.requester)"
 
 /*
  * Breached / warned SLA targets of open tickets as of the tick's last
@@ -779,16 +971,17 @@ static const char store_digest_needs_sql[] =
     " ORDER BY 7, 2 LIMIT 5)";
 
 int
-store_digest_needs(struct store *st, const char *queues, gint64 since,
-                   gint64 until, GPtrArray *out)
+store_digest_needs(struct store *st, const char *queues, const char *members,
+                   gint64 since, gint64 until, GPtrArray *out)
 {
 	char a[24], b[24];
-	const char *vals[] = {queues, store_i64(a, since), store_i64(b, until)};
+	const char *vals[] = {queues, store_i64(a, since), store_i64(b, until),
+	                      members};
 	PGresult *res;
 
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = store_query(st, store_digest_needs_sql, 3, vals);
+	res = store_query(st, store_digest_needs_sql, 4, vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "digest needs");
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -839,17 +1032,18 @@ store_digest_load_row(GPtrArray *out, const char *agent)
 }
 
 int
-store_digest_load(struct store *st, const char *queues, gint64 from, gint64 to,
-                  GPtrArray *out, gint64 *unassigned_r)
+store_digest_load(struct store *st, const char *queues, const char *members,
+                  gint64 from, gint64 to, GPtrArray *out, gint64 *unassigned_r)
 {
 	char a[24], b[24];
-	const char *vals[] = {queues, store_i64(a, from), store_i64(b, to)};
+	const char *vals[] = {queues, store_i64(a, from), store_i64(b, to),
+	                      members};
 	PGresult *res;
 
 	*unassigned_r = 0;
 	if (!store_connected(st))
 		return -ENOTCONN;
-	res = store_query(st, store_digest_load_sql, 3, vals);
+	res = store_query(st, store_digest_load_sql, 4, vals);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "digest workload");
 	for (int i = 0; i < PQntuples(res); i++) {

@@ -264,6 +264,183 @@ def test_busy_week_first_screen_and_trends(make_world):
             assert wv[k][i] == cur[k], (end, k, wv[k], cur[k])
 
 
+def _png_pixels(path):
+    """(width, height, rows of RGB tuples) of a non-interlaced 8-bit PNG:
+    the filters undone, so that a pixel is a colour."""
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    assert depth == 8 and ctype in (2, 6) and interlace == 0, (depth, ctype, interlace)
+    idat, pos = b"", 8
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    bpp = {2: 3, 6: 4}[ctype]
+    stride = w * bpp
+    prev = bytearray(stride)
+    rows = []
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                line[i] = (line[i] + pr) & 255
+        rows.append(bytes(line))
+        prev = line
+    return w, h, [[tuple(r[x * bpp:x * bpp + 3]) for x in range(w)] for r in rows]
+
+
+def _chart_rects(page, out_dir, width):
+    """{data-chart: (left, top, width, height)} and the page's height at
+    width, probed from an outer page (the report has no script); the
+    iframe is as tall as the page, so neither view has a scroll bar."""
+    probe = """<!DOCTYPE html><html><body style="margin:0"><iframe id="f" style="border:0"
+width="%d" height="20000" srcdoc="%s"></iframe><script>
+window.addEventListener('load', function () {
+  var d = document.getElementById('f').contentDocument, r = {};
+  d.querySelectorAll('[data-chart]').forEach(function (e) {
+    var b = e.getBoundingClientRect();
+    r[e.getAttribute('data-chart')] = [b.left, b.top, b.width, b.height];
+  });
+  r.height = d.documentElement.scrollHeight;
+  r.inner = d.defaultView.innerWidth;
+  document.body.setAttribute('data-probe', JSON.stringify(r));
+});
+</script></body></html>""" % (width, html.escape(page, quote=True))
+    path = os.path.join(out_dir, "charts-%d.html" % width)
+    with open(path, "w") as f:
+        f.write(probe)
+    dom = _chromium(path, out_dir, width=max(width, 500), dump=True)
+    m = re.search(r"data-probe=\"([^\"]+)\"", dom)
+    assert m, dom[-500:]
+    r = json.loads(m.group(1).replace("&quot;", '"'))
+    assert r["inner"] == width, r
+    return r
+
+
+def _chart_rows(page):
+    """{"queue:created": {name: value or None}, ...} of the report page."""
+    out = {}
+    for chart, body in re.findall(r'<table data-chart="([a-z0-9_]+:[a-z0-9_]+)"[^>]*>(.*?)</table>',
+                                  page, re.S):
+        out[chart] = {html.unescape(n): None if v == "" else float(v)
+                      for n, v in re.findall(r'<tr data-name="([^"]*)" data-value="([^"]*)"', body)}
+    return out
+
+
+def test_report_page_charts(make_world):
+    """tickctl report --html: volume by day, every KPI per queue and per
+    agent, each number what `tickctl report --json` says; rendered by
+    headless Chromium at a phone's and a desktop's width with ink in
+    every chart's area."""
+    billing = "billing" + uuid.uuid4().hex[:6]
+    w = make_world(people='{ address = "alice@example.com"; name = "Alice"; }, '
+                          '{ address = "bob@example.com"; name = "Bob"; }',
+                   extra=ALWAYS + 'queues = ( { name = "support"; }, { name = "billing"; '
+                   'user = "%s"; subject_tag = "Billing"; } );\n' % billing)
+    today = _week(w)
+    # billing: per day one ticket of bob's, answered after 20 min and
+    # resolved after 5 h; two ratings
+    rows = []
+    for k in range(7, 0, -1):
+        d = (today - datetime.timedelta(days=k)).isoformat()
+        n = 6000 + k
+        rows.append("(%d, 'billing', 'Bill %d', 'b%d@c.example', 'resolved', 'bob@example.com', "
+                    "'%s 09:00Z', '%s 09:20Z', '%s 09:20Z', '%s 09:00Z', '%s 14:00Z')"
+                    % (n, n, n, d, d, d, d, d))
+    w.sql("INSERT INTO ticket (id, queue, subject, requester, status, assignee, created, "
+          "first_response_at, last_agent_at, last_customer_at, resolved_at) VALUES "
+          + ", ".join(rows) + "; INSERT INTO csat_rating (ticket_id, rating, at) VALUES "
+          "(6001, 'good', '%(y)sT20:00Z'), (3001, 'bad', '%(y)sT21:00Z')"
+          % {"y": (today - datetime.timedelta(days=1)).isoformat()})
+    frm = (today - datetime.timedelta(days=7)).isoformat()
+    out = os.path.join(w.dir, "report.html")
+    w.ctl("report", "--html", out, "--from", frm, "--to", today.isoformat())
+    page = open(out).read()
+    rep = json.loads(w.ctl("report", "--json", "--from", frm, "--to", today.isoformat()).stdout)
+
+    # no script, nothing from the network, inline SVG only
+    assert "<script" not in page.lower() and "<img" not in page and "<link" not in page
+    assert "https://" not in page
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+
+    # every chart per queue and per agent, each row the --json value
+    charts = _chart_rows(page)
+    keys = ("created", "resolved", "backlog", "backlog_age_median_s", "first_response_median_s",
+            "first_response_p90_s", "resolution_median_s", "resolution_p90_s", "sla_met_pct",
+            "csat_pct")
+    assert sorted(charts) == sorted("%s:%s" % (g, k) for g in ("queue", "agent") for k in keys)
+    groups = {(g["group"], g["name"]): g["current"] for g in rep["groups"]}
+    for chart, vals in charts.items():
+        kind, key = chart.split(":")
+        want = {name: cur[key] for (gk, name), cur in groups.items() if gk == kind}
+        assert vals == want, (chart, vals, want)
+    # not vacuous: the hand-made figures
+    assert charts["queue:created"] == {"billing": 7, "support": 21}
+    assert charts["queue:first_response_median_s"]["billing"] == 1200
+    assert charts["queue:resolution_median_s"]["billing"] == 5 * 3600
+    assert charts["agent:created"]["bob@example.com"] == 7
+    assert charts["queue:csat_pct"] == {"billing": 100.0, "support": 0.0}
+
+    # volume by day: each day's created and resolved as --json says
+    m = re.search(r'data-chart="volume"[^>]*data-labels="([^"]*)" data-created="([^"]*)" '
+                  r'data-resolved="([^"]*)"', page)
+    assert m, page[:500]
+    labels = m.group(1).split(",")
+    created = [int(x) for x in m.group(2).split(",")]
+    resolved = [int(x) for x in m.group(3).split(",")]
+    assert len(labels) == 7 and created == [4] * 7, (labels, created)
+    for i, lab in enumerate(labels):
+        d = datetime.date.fromisoformat(lab)
+        day = json.loads(w.ctl("report", "--json", "--from", d.isoformat(), "--to",
+                               (d + datetime.timedelta(days=1)).isoformat()).stdout)
+        cur = day["groups"][0]["current"]
+        assert (created[i], resolved[i]) == (cur["created"], cur["resolved"]), lab
+
+    # rendered: at 390 px and 1280 px nothing is wider than the screen,
+    # and every chart's area holds the bars' colours (not blank)
+    bars = {(0x2b, 0x6c, 0xb0), (0x90, 0xcd, 0xf4)}
+    for width in (390, 1280):
+        r = _chart_rects(page, w.dir, width)
+        height = int(r["height"]) + 10
+        prof = tempfile.mkdtemp(dir=w.dir)
+        png = os.path.join(w.dir, "report-%d.png" % width)
+        p = subprocess.run([shutil.which("chromium"), "--headless", "--no-sandbox",
+                            "--disable-gpu", "--no-first-run", "--hide-scrollbars",
+                            "--force-device-scale-factor=1", "--user-data-dir=%s" % prof,
+                            "--window-size=%d,%d" % (width, height), "--screenshot=%s" % png,
+                            "file://" + out], capture_output=True, timeout=120, cwd=w.dir)
+        assert p.returncode == 0, p.stderr.decode()[-2000:]
+        pw, ph, px = _png_pixels(png)
+        assert (pw, ph) == (width, height)
+        for chart in ["volume"] + ["%s:%s" % (g, k) for g in ("queue", "agent") for k in keys]:
+            x, y, cw, ch = (int(round(v)) for v in r[chart])
+            assert 0 <= x and x + cw <= width and ch > 0, (width, chart, r[chart])
+            area = [px[yy][xx] for yy in range(y, min(y + ch, ph)) for xx in range(x, x + cw)]
+            ink = sum(1 for c in area if c in bars)
+            # the volume chart is mostly bars; a KPI table has a bar per row
+            assert ink > (0.3 if chart == "volume" else 0.01) * len(area), \
+                (width, chart, ink, len(area))
+        keep = os.environ.get("TICKD_SCREENSHOT")
+        if keep:
+            shutil.copy(png, "%s-%d.png" % (keep, width))
+
+
 def test_quiet_day_is_short(make_world):
     mgr = "mgr" + uuid.uuid4().hex[:8]
     w = make_world(people='{ address = "%s@example.com"; name = "Mary"; role = "manager"; }'
@@ -311,6 +488,77 @@ def test_manager_sees_only_their_queue(make_world):
                                     + datetime.timedelta(days=1)).isoformat()).stdout)
     assert mv["created"][6] == rep["groups"][0]["current"]["created"] == 1
     assert sv["created"][6] == 3
+
+
+def test_manager_sees_only_their_teams(make_world):
+    """people.*.teams: a manager of team L1 gets the tickets assigned to
+    the people of L1, in any queue, and nothing else; one with a queue
+    and a team gets either; the figures are those of that scope."""
+    tina, quinn = "tina" + uuid.uuid4().hex[:6], "quinn" + uuid.uuid4().hex[:6]
+    billing = "billing" + uuid.uuid4().hex[:6]
+    people = ('{ address = "alice@example.com"; team = "L1"; }, '
+              '{ address = "bob@example.com"; team = "L2"; }, '
+              '{ address = "carol@example.com"; team = "L1"; }, '
+              '{ address = "%s@example.com"; name = "Tina"; role = "manager"; '
+              'teams = [ "L1" ]; }, '
+              '{ address = "%s@example.com"; name = "Quinn"; role = "manager"; '
+              'queues = [ "billing" ]; teams = [ "L2" ]; }' % (tina, quinn))
+    w = make_world(people=people,
+                   extra=ALWAYS + 'queues = ( { name = "support"; }, { name = "billing"; '
+                   'user = "%s"; subject_tag = "Billing"; } );\n' % billing)
+    d = (datetime.datetime.now(datetime.timezone.utc).date()
+         - datetime.timedelta(days=1)).isoformat()
+    w.sql("""INSERT INTO ticket (id, queue, subject, requester, status, assignee, created,
+                                 last_customer_at) VALUES
+             (5001, 'support', 'Alice support', 'a@c.example', 'open', 'alice@example.com',
+              '%(d)s 09:00Z', '%(d)s 09:00Z'),
+             (5002, 'support', 'Bob support', 'b@c.example', 'open', 'bob@example.com',
+              '%(d)s 10:00Z', '%(d)s 10:00Z'),
+             (5003, 'billing', 'Carol billing', 'c@c.example', 'open', 'carol@example.com',
+              '%(d)s 11:00Z', '%(d)s 11:00Z'),
+             (5004, 'support', 'Nobody support', 'd@c.example', 'open', NULL,
+              '%(d)s 12:00Z', '%(d)s 12:00Z'),
+             (5005, 'billing', 'Nobody billing', 'e@c.example', 'open', NULL,
+              '%(d)s 13:00Z', '%(d)s 13:00Z');
+          INSERT INTO csat_rating (ticket_id, rating, comment, at) VALUES
+             (5002, 'bad', 'bob ticket comment', now() - interval '1 hour'),
+             (5001, 'bad', 'alice ticket comment', now() - interval '1 hour');
+          """ % {"d": d})
+    _append_conf(w, REPORT)
+    w.once()
+    t = [m for m in w.inbox(tina) if "support report" in m["Subject"]]
+    q = [m for m in w.inbox(quinn) if "support report" in m["Subject"]]
+    assert len(t) == 1 and len(q) == 1
+    tt, qt = _part(t[0], "text/plain"), _part(q[0], "text/plain")
+    assert "For: team L1" in tt
+    assert "For: queue billing and team L2" in qt
+    # team L1: alice's and carol's tickets, whatever their queue
+    assert "#5001" in tt and "#5003" in tt
+    assert "#5002" not in tt and "#5004" not in tt and "#5005" not in tt
+    assert "alice ticket comment" in tt and "bob ticket comment" not in tt
+    # billing or team L2: carol's billing ticket, the unassigned billing
+    # one, bob's support ticket; not alice's support ticket
+    assert "#5002" in qt and "#5003" in qt and "#5005" in qt
+    assert "#5001" not in qt and "#5004" not in qt
+    assert "bob ticket comment" in qt and "alice ticket comment" not in qt
+    # the trend's last day counts the same scope
+    tv = _values(_part(t[0], "text/html"))
+    qv = _values(_part(q[0], "text/html"))
+    assert tv["created"][6] == 2 and qv["created"][6] == 3
+    # workload: only the team's people (and the scope's unassigned)
+    th = _part(t[0], "text/html")
+    assert "alice@example.com" in th and "bob@example.com" not in th
+
+    # a team nobody is in is a config error with file:line
+    _append_conf(w, "")
+    conf = open(w.conf).read().replace('teams = [ "L1" ]', 'teams = [ "L9" ]')
+    with open(w.conf, "w") as f:
+        f.write(conf)
+    p = w.ctl("status", check=False)
+    assert p.returncode != 0
+    err = p.stderr.decode()
+    assert re.search(r"%s:\d+: people\.teams: no person has team = \"L9\"" %
+                     re.escape(w.conf), err), err
 
 
 def _send(w, frm, subject, body, headers=()):

@@ -139,6 +139,39 @@ def test_facts_equal_unrolled(world):
     month_json = world.ctl("report", "--json", *periods[1]).stdout
     assert b"agent9@example.com" in world.ctl("report", "--csv", *periods[1]).stdout
 
+    # customer mails and ratings (022): a mail or rating stored, moved or
+    # deleted makes its ticket stale even when the ticket row stays as it
+    # was; tickets whose mails straddle a period's start or end are
+    # counted mail by mail
+    wk = "timestamptz '%s'" % week
+    world.sql(f"""
+      INSERT INTO message (ticket_id, dedupe_key, direction, role, received)
+        SELECT id, 'edge:' || id || ':' || k, 'in', 'customer',
+            {wk} + k * interval '1 hour' + interval '0.2 s'
+        FROM ticket, generate_series(-2, 1) k WHERE id BETWEEN 5100 AND 5109;
+      INSERT INTO message (ticket_id, dedupe_key, direction, role, received)
+        VALUES (5200, 'late:5200', 'in', 'customer', {wk} + interval '2 days'),
+               (5201, 'agent:5201', 'out', 'agent', {wk} + interval '2 days');
+      DELETE FROM message WHERE dedupe_key = 'gen:5300';
+      UPDATE message SET ticket_id = 5302 WHERE dedupe_key = 'gen:5301';
+      INSERT INTO csat_rating (ticket_id, rating, at)
+        VALUES (5303, 'bad', {wk} + interval '1 day') ON CONFLICT (ticket_id) DO UPDATE
+        SET rating = 'bad', at = EXCLUDED.at;
+      DELETE FROM csat_rating WHERE ticket_id = 5310;
+    """)
+    stale = world.sql("SELECT string_agg(ticket_id::text, ',' ORDER BY ticket_id) "
+                      "FROM report_stale").split(",")
+    for t in ("5100", "5109", "5200", "5300", "5301", "5302", "5303", "5310"):
+        assert t in stale, (t, stale)
+    assert "5201" not in stale  # an agent's mail changes no fact
+    periods.append(["--from", week, "--to", to.isoformat(), "--queue", "support\nsales"])
+    assert _compare(world, periods) == 18
+    wk_json = json.loads(world.ctl("report", "--json", *periods[0]).stdout)
+    # not vacuous: mails on both sides of the week's start were counted
+    assert wk_json["groups"][0]["current"]["customer_mails"] > 20
+    assert wk_json["groups"][0]["previous"]["customer_mails"] > 20
+    month_json = world.ctl("report", "--json", *periods[1]).stdout
+
     # another calendar for billing: every fact is computed again
     with open(world.conf) as f:
         conf = f.read()

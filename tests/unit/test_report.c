@@ -776,8 +776,9 @@ test_nps(void)
 }
 
 /* The facts path: report_fact_of gives the per-ticket values the
- * unrolled path counts (row 1 and 2 of history()); report_set_kpi's
- * figures survive report_finish; the fingerprint follows the calendars. */
+ * unrolled path counts (row 1 and 2 of history()); report_add_part's
+ * sums and samples make the groups' figures; the fingerprint follows the
+ * calendars. */
 static void
 test_facts(void)
 {
@@ -799,16 +800,6 @@ test_facts(void)
 	                          .policies = &policy,
 	                          .n_policies = 1,
 	                          .by_queue = true};
-	struct report_kpi k = {.created = 7,
-	                       .resolved = 5,
-	                       .frt_n = 3,
-	                       .frt_median = 60,
-	                       .frt_p90 = 90,
-	                       .res_n = 5,
-	                       .res_median = 100,
-	                       .res_p90 = 200,
-	                       .backlog_age_median = -1,
-	                       .backlog_age_max = -1};
 	struct report *r = NULL, *r2 = NULL;
 	struct report_fact f;
 	const char *queues[] = {"support"};
@@ -838,16 +829,43 @@ test_facts(void)
 	TEST_INTEQ(f.over, 23 * 3600);
 	TEST_CHECK(!f.fcr);
 
-	/* SQL's figures are kept; groups come out sorted */
-	TEST_INTEQ(report_set_kpi(r, REPORT_QUEUE, "zeta", 0, &k), 0);
-	TEST_INTEQ(report_set_kpi(r, REPORT_QUEUE, "alpha", 0, &k), 0);
-	TEST_INTEQ(report_set_kpi(r, REPORT_ALL, NULL, 0, &k), 0);
-	TEST_INTEQ(report_set_kpi(r, REPORT_ALL, NULL, 2, &k), -EINVAL);
+	/* SQL's sums and samples per (queue, agent): each lands in the
+	 * overall, queue and agent group; medians by the nearest rank */
+	{
+		static const gint64 frt_a[] = {300, 60, 120}, res_a[] = {900};
+		static const gint64 frt_b[] = {30}, res_b[] = {100, 500};
+		struct report_part pa = {.queue = "zeta",
+		                         .agent = "alice",
+		                         .period = 0,
+		                         .k = {.created = 4, .resolved = 1},
+		                         .frt = frt_a,
+		                         .n_frt = 3,
+		                         .res = res_a,
+		                         .n_res = 1};
+		struct report_part pb = {.queue = "alpha",
+		                         .agent = NULL,
+		                         .period = 0,
+		                         .k = {.created = 3, .resolved = 2},
+		                         .frt = frt_b,
+		                         .n_frt = 1,
+		                         .res = res_b,
+		                         .n_res = 2};
+
+		TEST_INTEQ(report_add_part(r, &pa), 0);
+		TEST_INTEQ(report_add_part(r, &pb), 0);
+		pb.period = 2;
+		TEST_INTEQ(report_add_part(r, &pb), -EINVAL);
+	}
 	report_finish(r);
-	TEST_INTEQ(r->groups->len, 3);
+	TEST_INTEQ(r->groups->len, 3); /* all, alpha, zeta: by_queue only */
 	TEST_STREQ(((struct report_group *)r->groups->pdata[1])->name, "alpha");
-	TEST_INTEQ(group(r, REPORT_ALL, "all")->cur.frt_p90, 90);
-	TEST_INTEQ(group(r, REPORT_QUEUE, "zeta")->cur.res_median, 100);
+	TEST_INTEQ(group(r, REPORT_ALL, "all")->cur.created, 7);
+	TEST_INTEQ(group(r, REPORT_ALL, "all")->cur.frt_n, 4);
+	TEST_INTEQ(group(r, REPORT_ALL, "all")->cur.frt_median, 60);
+	TEST_INTEQ(group(r, REPORT_ALL, "all")->cur.frt_p90, 300);
+	TEST_INTEQ(group(r, REPORT_ALL, "all")->cur.res_median, 500);
+	TEST_INTEQ(group(r, REPORT_QUEUE, "zeta")->cur.frt_median, 120);
+	TEST_INTEQ(group(r, REPORT_QUEUE, "alpha")->cur.res_median, 100);
 	TEST_INTEQ(group(r, REPORT_QUEUE, "zeta")->prev.res_median, -1);
 
 	fp = report_fingerprint(r, queues, 1);
