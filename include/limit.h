@@ -28,10 +28,6 @@
 #include "store_outbox.h"
 
 /* The breaker's name in the breaker table. */
-/* The windows of the per-recipient and per-ticket counts (seconds). */
-#define LIMIT_DAY  86400
-#define LIMIT_HOUR 3600
-
 #define LIMIT_BREAKER "auto"
 /* At most how long a held mail waits before the outbox looks at the
  * breaker again (the daemon would otherwise spin on a due-but-held mail);

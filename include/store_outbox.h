@@ -37,25 +37,16 @@ struct store_outmail {
 	int attempts;
 	gint64 created;
 	bool is_repeat; /* see store_outbox_add_auto */
-	/* counted: rcpt_sent and ticket_sent hold the mail sent to rcpt in
-	 * the claim's rcpt window and on the ticket in its ticket window
-	 * (escalations and digests not counted), as of the claim */
-	bool counted;
-	gint64 rcpt_sent, ticket_sent;
 };
 void store_outmail_free(gpointer p);
 /*
  * store_outbox_claim - lease up to limit due mails (queued, or sending with
  * an expired lease) to owner for lease_secs, oldest first, with FOR UPDATE
- * SKIP LOCKED so that several instances never take the same mail, each
- * with its send-time limit counts (rcpt_secs / ticket_secs windows, as
- * store_limit_counts with sent), so that limit_check_send needs no
- * statement per mail.
+ * SKIP LOCKED so that several instances never take the same mail.
  * Appends struct store_outmail* to out (free func store_outmail_free).
  */
 int store_outbox_claim(struct store *st, const char *owner, int lease_secs,
-                       int limit, int rcpt_secs, int ticket_secs,
-                       GPtrArray *out);
+                       int limit, GPtrArray *out);
 /*
  * store_instance_register - mark this session as belonging to the live
  * instance name (a shared advisory lock, gone with the session).  Call on

@@ -15,6 +15,8 @@
 
 #include <string.h>
 
+#define LIMIT_DAY    86400
+#define LIMIT_HOUR   3600
 #define LIMIT_MINUTE 60
 
 enum limit_verdict
@@ -175,14 +177,9 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 	*why_r = NULL;
 	if (limit_internal(cfg, o))
 		return LIMIT_SEND;
-	/* counted by the claim (store_outbox_claim) plus what this drain
-	 * sent since: no statement of its own per mail */
-	if (o->counted) {
-		c.rcpt_day = o->rcpt_sent;
-		c.ticket_hour = o->ticket_sent;
-	} else if ((r = store_limit_counts(
-	                st, true, o->rcpt, MAX(o->ticket_id, 0), LIMIT_DAY,
-	                LIMIT_HOUR, &c.rcpt_day, &c.ticket_hour)) < 0)
+	if ((r = store_limit_counts(st, true, o->rcpt, MAX(o->ticket_id, 0),
+	                            LIMIT_DAY, LIMIT_HOUR, &c.rcpt_day,
+	                            &c.ticket_hour)) < 0)
 		return r;
 	c.repeat = o->is_repeat;
 	c.global_minute = store_sent_count_global(st, LIMIT_MINUTE);

@@ -141,24 +141,6 @@ outbox_record(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 	return r;
 }
 
-/* outbox_count_sent - batch[i] went out: the later mails of the batch to
- * the same address or ticket count it (their counts are the claim's). */
-static void
-outbox_count_sent(GPtrArray *batch, guint i)
-{
-	const struct store_outmail *o = batch->pdata[i];
-	bool counts = strcmp(o->kind, "escalation") != 0 &&
-	              strcmp(o->kind, "digest") != 0;
-
-	for (guint j = i + 1; counts && j < batch->len; j++) {
-		struct store_outmail *p = batch->pdata[j];
-		if (strcmp(p->rcpt, o->rcpt) == 0)
-			p->rcpt_sent++;
-		if (o->ticket_id > 0 && p->ticket_id == o->ticket_id)
-			p->ticket_sent++;
-	}
-}
-
 int
 outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
              int max, struct outbox_stats *stats)
@@ -182,10 +164,9 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 		 * on */
 		if ((r = limit_outbox_gate(cfg, st)) < 0)
 			return r;
-		r = store_outbox_claim(st, owner, OUTBOX_LEASE_SEC,
-		                       max ? MIN(OUTBOX_BATCH, max - done)
-		                           : OUTBOX_BATCH,
-		                       LIMIT_DAY, LIMIT_HOUR, batch);
+		r = store_outbox_claim(
+		    st, owner, OUTBOX_LEASE_SEC,
+		    max ? MIN(OUTBOX_BATCH, max - done) : OUTBOX_BATCH, batch);
 		if (r < 0 || batch->len == 0)
 			break;
 		for (guint i = 0; i < batch->len; i++) {
@@ -222,8 +203,6 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 			                  &transport_down, &in_session);
 			if (r < 0)
 				return r;
-			if (sr == 0)
-				outbox_count_sent(batch, i);
 		}
 	}
 	return r;

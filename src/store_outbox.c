@@ -117,24 +117,19 @@ store_outmail_row(PGresult *res, int i)
 	o->attempts = (int)store_col(res, i, 6);
 	o->created = store_col(res, i, 7);
 	o->is_repeat = store_bool_col(res, i, 8);
-	o->counted = true;
-	o->rcpt_sent = store_col(res, i, 9);
-	o->ticket_sent = store_col(res, i, 10);
 	return o;
 }
 
 int
 store_outbox_claim(struct store *st, const char *owner, int lease_secs,
-                   int limit, int rcpt_secs, int ticket_secs, GPtrArray *out)
+                   int limit, GPtrArray *out)
 {
 	/* Oldest first, in the order of outbox_pending_idx, so that the scan
 	 * stops after $3 rows and marks the dead entries it passes (queued
 	 * and sending versions of sent mail, until autovacuum comes) for the
 	 * next scan to skip; a bitmap scan would read them all, every time.
 	 * next_attempt <= now() holds for every claimable row (a lease is
-	 * taken only when due).  The send-time limit counts of each row come
-	 * along (the statement of store_limit_counts, sent, per row): one
-	 * statement per claim instead of one per mail. */
+	 * taken only when due). */
 	static const struct store_stmt stmt = {
 	    "outbox claim",
 	    "UPDATE outbox o SET state = 'sending', leased_by = $1, "
@@ -146,19 +141,12 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 	    ")) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due WHERE o.id = "
 	    "due.id RETURNING o.id, COALESCE(o.ticket_id, 0), o.kind, "
 	    "o.env_from, o.rcpt, o.data, o.attempts, extract(epoch FROM "
-	    "o.created)::bigint, o.is_repeat, (SELECT count(*) FROM outbox s "
-	    "WHERE s.rcpt = o.rcpt AND s.state = 'sent' AND s.sent_at > now() "
-	    "- make_interval(secs => $4::int) AND s.kind NOT IN ('escalation', "
-	    "'digest')), (SELECT count(*) FROM outbox s WHERE s.ticket_id = "
-	    "o.ticket_id AND s.state = 'sent' AND s.sent_at > now() - "
-	    "make_interval(secs => $5::int) AND s.kind NOT IN ('escalation', "
-	    "'digest'))"};
-	char a[24], b[24], c[24], d[24];
+	    "o.created)::bigint, o.is_repeat"};
+	char a[24], b[24];
 	const char *vals[] = {owner, store_i64(a, lease_secs),
-	                      store_i64(b, limit), store_i64(c, rcpt_secs),
-	                      store_i64(d, ticket_secs)};
+	                      store_i64(b, limit)};
 	int r;
-	PGresult *res = store_run(st, &stmt, 5, vals, NULL, NULL, &r);
+	PGresult *res = store_run(st, &stmt, 3, vals, NULL, NULL, &r);
 
 	if (res == NULL)
 		return r;
