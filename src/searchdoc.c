@@ -7,7 +7,8 @@
 
 /* One distinct word of the document (per dictionary kind). */
 struct searchdoc_word {
-	char *word;    /* lower case, no kind prefix */
+	char *key;     /* kind ('s' simple, 'w' stemmed) + word; owned */
+	char *word;    /* lower case, no kind prefix: key + 1 */
 	char *lexemes; /* SEARCHDOC_SEP-joined; "" stop word; NULL unknown */
 	guint16 *pos;  /* PostgreSQL's WordEntryPos: weight << 14 | position */
 	int npos;
@@ -32,7 +33,7 @@ searchdoc_word_free(gpointer p)
 {
 	struct searchdoc_word *w = p;
 
-	g_free(w->word);
+	g_free(w->key);
 	g_free(w->lexemes);
 	g_free(w->pos);
 	g_free(w);
@@ -43,7 +44,8 @@ searchdoc_new(void)
 {
 	struct searchdoc *d = g_new0(struct searchdoc, 1);
 
-	d->index = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	/* keys belong to the words (d->order frees them) */
+	d->index = g_hash_table_new(g_str_hash, g_str_equal);
 	d->order = g_ptr_array_new_with_free_func(searchdoc_word_free);
 	d->key = g_string_sized_new(64);
 	return d;
@@ -102,12 +104,14 @@ searchdoc_word(struct searchdoc *d, const char *p, size_t len, char weight,
 	simple = simple || digit;
 	/* the key (kind + lower-case word) is built in place: most words of
 	 * a mail are already in the document and cost no allocation */
-	g_string_truncate(d->key, 0);
-	g_string_append_c(d->key, simple ? 's' : 'w');
+	g_string_set_size(d->key, len + 1);
+	d->key->str[0] = simple ? 's' : 'w';
 	if (ascii) {
+		char *k = d->key->str + 1;
 		for (size_t i = 0; i < len; i++)
-			g_string_append_c(d->key, g_ascii_tolower(p[i]));
+			k[i] = p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i];
 	} else {
+		g_string_truncate(d->key, 1);
 		char *lower = g_utf8_strdown(p, (gssize)len);
 		g_string_append(d->key, lower);
 		g_free(lower);
@@ -115,12 +119,13 @@ searchdoc_word(struct searchdoc *d, const char *p, size_t len, char weight,
 	w = g_hash_table_lookup(d->index, d->key->str);
 	if (w == NULL) {
 		w = g_new0(struct searchdoc_word, 1);
-		w->word = g_strdup(d->key->str + 1);
+		w->key = g_strndup(d->key->str, d->key->len);
+		w->word = w->key + 1;
 		/* a digit's word, or any word of a simple part, is its own
 		 * lexeme (the 'simple' dictionary: lower case) */
 		if (simple)
 			w->lexemes = g_strdup(w->word);
-		g_hash_table_insert(d->index, g_strdup(d->key->str), w);
+		g_hash_table_insert(d->index, w->key, w);
 		g_ptr_array_add(d->order, w);
 	}
 	if (w->npos >= SEARCHDOC_MAX_POSITIONS)
