@@ -84,8 +84,8 @@ store_search_lexemes(struct store *st, struct searchdoc *d, const char *cfg)
 			continue;
 		s = lex->pdata[i - 1];
 		if (s->len)
-			g_string_append_c(s, ' ');
-		searchdoc_quote(s, PQgetvalue(res, row, 1));
+			g_string_append_c(s, SEARCHDOC_SEP);
+		g_string_append(s, PQgetvalue(res, row, 1));
 	}
 	PQclear(res);
 	if (g_hash_table_size(st->lexcache) + miss->len > STORE_LEXCACHE_MAX)
@@ -120,11 +120,14 @@ store_search_index(struct store *st, gint64 msg, gint64 ticket,
 	    "INSERT INTO message_search (message_id, ticket_id, queue, cfg, "
 	    "doc) VALUES ($1, NULLIF($2, 0)::bigint, $3, $4::regconfig, "
 	    "$5::tsvector)"};
+	/* the tsvector goes in binary (searchdoc_binary): the server's text
+	 * input parsed it for as long as the GIN index took to insert it */
+	static const int fmts[5] = {0, 0, 0, 0, 1};
 	const char *cfg = store_search_config(language);
 	bool simple = strcmp(cfg, "simple") == 0;
 	const char *const addrs[] = {t->from_addr, t->from_name, t->to, t->cc};
 	struct searchdoc *d = searchdoc_new();
-	g_autofree char *doc = NULL;
+	g_autoptr(GBytes) doc = NULL;
 	char a[24], b[24];
 	int r = 0;
 
@@ -144,10 +147,15 @@ store_search_index(struct store *st, gint64 msg, gint64 ticket,
 	if (!simple)
 		r = store_search_lexemes(st, d, cfg);
 	if (r == 0) {
+		gsize len;
 		const char *vals[] = {store_i64(a, msg), store_i64(b, ticket),
-		                      queue ? queue : "", cfg,
-		                      doc = searchdoc_tsvector(d)};
-		r = store_exec(st, &stmt, 5, vals);
+		                      queue ? queue : "", cfg, NULL};
+		int lens[5] = {0};
+
+		doc = searchdoc_binary(d);
+		vals[4] = g_bytes_get_data(doc, &len);
+		lens[4] = (int)len;
+		r = store_send(st, &stmt, 5, vals, lens, fmts);
 	}
 	searchdoc_free(d);
 	return r;
