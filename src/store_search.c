@@ -162,9 +162,14 @@ store_search_index(struct store *st, gint64 msg, gint64 ticket,
 }
 
 /* The query in each configuration a queue can use: a mail matches when
- * the words match under its own queue's configuration. */
+ * the words match under its own queue's configuration.  $1 is the query
+ * cut as searchdoc.h cuts documents; $8, when it differs, the words as
+ * typed, OR-ed in: rows indexed before 023 by PostgreSQL's own parser
+ * (014) keep host names and addresses as one token. */
 #define STORE_SEARCH_Q                                                         \
-	"WITH q AS (SELECT c.cfg, tickd_search_query(c.cfg, $1) AS q FROM "    \
+	"WITH q AS (SELECT c.cfg, CASE WHEN $8::text IS NULL THEN "            \
+	"tickd_search_query(c.cfg, $1) ELSE tickd_search_query(c.cfg, $1) || " \
+	"tickd_search_query(c.cfg, $8) END AS q FROM "                         \
 	"unnest('{english,german,simple}'::regconfig[]) c(cfg)), "             \
 	"hits AS (SELECT s.message_id, s.ticket_id, s.cfg, q.q, "              \
 	"ts_rank_cd(s.doc, q.q) AS rank FROM message_search s JOIN q ON "      \
@@ -214,7 +219,8 @@ static const char store_search_kept_all[] =
     "s WHERE s.message_id = m.id AND s.queue = $2)) AND "
     "$3::text IS NULL AND ($4::bigint IS NULL OR m.received >= "
     "to_timestamp($4)) AND ($5::bigint IS NULL OR m.received < "
-    "to_timestamp($5)) AND $6::boolean ORDER BY m.id DESC LIMIT $7";
+    "to_timestamp($5)) AND $6::boolean AND ($8::text IS NULL OR true) "
+    "ORDER BY m.id DESC LIMIT $7";
 
 int
 store_search(struct store *st, const struct store_search_filter *f,
@@ -230,14 +236,15 @@ store_search(struct store *st, const struct store_search_filter *f,
 	                      f->from ? store_i64(a, f->from) : NULL,
 	                      f->to ? store_i64(b, f->to) : NULL,
 	                      f->kept ? "t" : "f",
-	                      store_i64(c, limit)};
+	                      store_i64(c, limit),
+	                      g_strcmp0(words, f->words) ? f->words : NULL};
 	const char *sql = !f->kept                ? store_search_tickets
 	                  : f->words && *f->words ? store_search_kept
 	                                          : store_search_kept_all;
 
 	if (!f->kept && (f->words == NULL || *f->words == '\0'))
 		return -EINVAL;
-	return store_rows(st, sql, 7, vals, t, out, pretty);
+	return store_rows(st, sql, 8, vals, t, out, pretty);
 }
 
 int
