@@ -100,7 +100,7 @@ log_level = 7;
 database: { conninfo = "%(conninfo)s"; };
 imap: { url = "imap://%(ih)s:%(ip)s"; user = "%(support)s"; password_file = "%(dir)s/imap-password";
         mailbox = "%(mailbox)s"; %(sent)s after = "%(after)s"; poll_interval = %(poll)d;
-        starttls = false; idle = %(idle)s; first_run = "%(fr)s"; timeout = 20; %(ix)s };
+        starttls = false; idle = %(idle)s; first_run = "%(fr)s"; %(ix)s timeout = 20; };
 smtp: { url = "smtp://%(sh)s:%(sp)s"; from = "%(support)s@example.com"; from_name = "Example Support";
         starttls = false; timeout = 20; };
 tickets: { subject_tag = "%(tag)s"; secret_file = "%(dir)s/secret"; reopen_days = %(reopen)d;
