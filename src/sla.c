@@ -196,8 +196,8 @@ day_fill(const struct sla_calendar *cal, gint64 day, struct sla_day_secs *d)
 /* memo_cover - make m hold the days [first, last] (m locked); false when
  * they are too many. */
 static bool
-memo_cover(const struct sla_calendar *cal, struct sla_day_memo *m,
-           gint64 first, gint64 last)
+memo_cover(const struct sla_calendar *cal, struct sla_day_memo *m, gint64 first,
+           gint64 last)
 {
 	gint64 lo = first, hi = last;
 	struct sla_day_secs *day;
@@ -259,7 +259,8 @@ sla_business_seconds(const struct sla_calendar *cal, gint64 from, gint64 to)
 				if (from <= d->lo && d->hi <= to)
 					total += d->secs;
 				else
-					total += day_clipped(cal, day, from, to);
+					total +=
+					    day_clipped(cal, day, from, to);
 			}
 			done = true;
 		}

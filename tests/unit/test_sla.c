@@ -463,8 +463,8 @@ test_memo(void)
 		for (int i = 0; i < 30; i++) {
 			/* the second half: far from the first, a new memo */
 			gint64 base = i < 20 ? t0 : t0 + 45 * 366 * 86400LL;
-			gint64 a = base + g_rand_int_range(rnd, 0, 730) *
-			                      86400LL +
+			gint64 a = base +
+			           g_rand_int_range(rnd, 0, 730) * 86400LL +
 			           g_rand_int_range(rnd, 0, 86400);
 			gint64 b = a + g_rand_int_range(rnd, 0, 730) * 86400LL +
 			           g_rand_int_range(rnd, 0, 86400);
