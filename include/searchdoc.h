@@ -34,6 +34,8 @@
 #define SEARCHDOC_MAX_WORD      256
 #define SEARCHDOC_MAX_POS       16383
 #define SEARCHDOC_MAX_POSITIONS 255
+/* separates the lexemes of one word in searchdoc_resolve */
+#define SEARCHDOC_SEP '\x1f'
 
 struct searchdoc;
 
@@ -59,25 +61,26 @@ GPtrArray *searchdoc_words(struct searchdoc *d);
 
 /*
  * searchdoc_resolve - the lexemes of word (as returned by
- * searchdoc_words), as tsvector text: zero or more quoted lexemes
- * separated by spaces ("" for a stop word), e.g. searchdoc_quote's
- * output.  Unknown words are ignored.
+ * searchdoc_words): zero or more joined by SEARCHDOC_SEP ("" for a stop
+ * word).  Unknown words are ignored.
  */
 void searchdoc_resolve(struct searchdoc *d, const char *word,
                        const char *lexemes);
 
 /*
- * searchdoc_quote - lexeme as one tsvector text token: 'x' with ' and \
- * doubled.  Appends to s.
- */
-void searchdoc_quote(GString *s, const char *lexeme);
-
-/*
  * searchdoc_tsvector - the document as tsvector input text
- * ("'lex':1A,4B 'other':2A"); words still without lexemes are left out.
- * Returns a new string (g_free); "" for no words.
+ * ("'lex':1A,4B 'other':2A"), lexemes in PostgreSQL's order, equal
+ * lexemes of different words merged; words still without lexemes are left
+ * out.  Returns a new string (g_free); "" for no words.
  */
 char *searchdoc_tsvector(const struct searchdoc *d);
+
+/*
+ * searchdoc_binary - the same as tsvector's binary format (tsvector_send),
+ * which the server reads without parsing text: send it as a binary
+ * parameter.  Returns new bytes (g_bytes_unref).
+ */
+GBytes *searchdoc_binary(const struct searchdoc *d);
 
 /* searchdoc_positions - positions used so far (the next word's - 1). */
 int searchdoc_positions(const struct searchdoc *d);

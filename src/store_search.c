@@ -84,8 +84,8 @@ store_search_lexemes(struct store *st, struct searchdoc *d, const char *cfg)
 			continue;
 		s = lex->pdata[i - 1];
 		if (s->len)
-			g_string_append_c(s, ' ');
-		searchdoc_quote(s, PQgetvalue(res, row, 1));
+			g_string_append_c(s, SEARCHDOC_SEP);
+		g_string_append(s, PQgetvalue(res, row, 1));
 	}
 	PQclear(res);
 	if (g_hash_table_size(st->lexcache) + miss->len > STORE_LEXCACHE_MAX)
@@ -120,11 +120,14 @@ store_search_index(struct store *st, gint64 msg, gint64 ticket,
 	    "INSERT INTO message_search (message_id, ticket_id, queue, cfg, "
 	    "doc) VALUES ($1, NULLIF($2, 0)::bigint, $3, $4::regconfig, "
 	    "$5::tsvector)"};
+	/* the tsvector goes in binary (searchdoc_binary): the server's text
+	 * input parsed it for as long as the GIN index took to insert it */
+	static const int fmts[5] = {0, 0, 0, 0, 1};
 	const char *cfg = store_search_config(language);
 	bool simple = strcmp(cfg, "simple") == 0;
 	const char *const addrs[] = {t->from_addr, t->from_name, t->to, t->cc};
 	struct searchdoc *d = searchdoc_new();
-	g_autofree char *doc = NULL;
+	g_autoptr(GBytes) doc = NULL;
 	char a[24], b[24];
 	int r = 0;
 
@@ -144,19 +147,29 @@ store_search_index(struct store *st, gint64 msg, gint64 ticket,
 	if (!simple)
 		r = store_search_lexemes(st, d, cfg);
 	if (r == 0) {
+		gsize len;
 		const char *vals[] = {store_i64(a, msg), store_i64(b, ticket),
-		                      queue ? queue : "", cfg,
-		                      doc = searchdoc_tsvector(d)};
-		r = store_exec(st, &stmt, 5, vals);
+		                      queue ? queue : "", cfg, NULL};
+		int lens[5] = {0};
+
+		doc = searchdoc_binary(d);
+		vals[4] = g_bytes_get_data(doc, &len);
+		lens[4] = (int)len;
+		r = store_send(st, &stmt, 5, vals, lens, fmts);
 	}
 	searchdoc_free(d);
 	return r;
 }
 
 /* The query in each configuration a queue can use: a mail matches when
- * the words match under its own queue's configuration. */
+ * the words match under its own queue's configuration.  $1 is the query
+ * cut as searchdoc.h cuts documents; $8, when it differs, the words as
+ * typed, OR-ed in: rows indexed before 023 by PostgreSQL's own parser
+ * (014) keep host names and addresses as one token. */
 #define STORE_SEARCH_Q                                                         \
-	"WITH q AS (SELECT c.cfg, tickd_search_query(c.cfg, $1) AS q FROM "    \
+	"WITH q AS (SELECT c.cfg, CASE WHEN $8::text IS NULL THEN "            \
+	"tickd_search_query(c.cfg, $1) ELSE tickd_search_query(c.cfg, $1) || " \
+	"tickd_search_query(c.cfg, $8) END AS q FROM "                         \
 	"unnest('{english,german,simple}'::regconfig[]) c(cfg)), "             \
 	"hits AS (SELECT s.message_id, s.ticket_id, s.cfg, q.q, "              \
 	"ts_rank_cd(s.doc, q.q) AS rank FROM message_search s JOIN q ON "      \
@@ -206,7 +219,8 @@ static const char store_search_kept_all[] =
     "s WHERE s.message_id = m.id AND s.queue = $2)) AND "
     "$3::text IS NULL AND ($4::bigint IS NULL OR m.received >= "
     "to_timestamp($4)) AND ($5::bigint IS NULL OR m.received < "
-    "to_timestamp($5)) AND $6::boolean ORDER BY m.id DESC LIMIT $7";
+    "to_timestamp($5)) AND $6::boolean AND ($8::text IS NULL OR true) "
+    "ORDER BY m.id DESC LIMIT $7";
 
 int
 store_search(struct store *st, const struct store_search_filter *f,
@@ -222,14 +236,15 @@ store_search(struct store *st, const struct store_search_filter *f,
 	                      f->from ? store_i64(a, f->from) : NULL,
 	                      f->to ? store_i64(b, f->to) : NULL,
 	                      f->kept ? "t" : "f",
-	                      store_i64(c, limit)};
+	                      store_i64(c, limit),
+	                      g_strcmp0(words, f->words) ? f->words : NULL};
 	const char *sql = !f->kept                ? store_search_tickets
 	                  : f->words && *f->words ? store_search_kept
 	                                          : store_search_kept_all;
 
 	if (!f->kept && (f->words == NULL || *f->words == '\0'))
 		return -EINVAL;
-	return store_rows(st, sql, 7, vals, t, out, pretty);
+	return store_rows(st, sql, 8, vals, t, out, pretty);
 }
 
 int

@@ -29,11 +29,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	words = searchdoc_words(d);
 	for (guint i = 0; i < words->len; i++)
-		searchdoc_resolve(d, words->pdata[i], i & 1 ? "" : "'x''y'");
+		searchdoc_resolve(d, words->pdata[i], i & 1 ? "" : "x'y\x1fz");
 	g_ptr_array_unref(words);
 	v = searchdoc_tsvector(d);
 	if (!g_utf8_validate(v, -1, NULL))
 		abort();
+	g_bytes_unref(searchdoc_binary(d));
 	q = searchdoc_query(text);
 	if (strlen(q) > strlen(text) || !g_utf8_validate(q, -1, NULL))
 		abort();

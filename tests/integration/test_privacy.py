@@ -70,6 +70,12 @@ def test_forget_erases_one_person_everywhere(make_world):
     # her rating of an earlier resolution, with a comment in her words
     world.sql("INSERT INTO csat_rating (ticket_id, rating, comment, from_addr) VALUES "
               "(%d, 'bad', 'Rated by %s: %s-4', '%s')" % (first, name_last, secret, erika))
+    # a mail of hers that tickd could not store, kept for review (011)
+    world.sql("INSERT INTO quarantine (mailbox, source, raw_sha256, error, size, raw) VALUES "
+              "('support:INBOX', 'support:INBOX', 'x', 'test', 60, convert_to('From: %s\r\n"
+              "Subject: %s-5\r\n\r\nhi\r\n', 'UTF8'))" % (erika.upper(), secret))
+    world.sql("INSERT INTO quarantine (mailbox, source, raw_sha256, error, size, raw) VALUES "
+              "('support:INBOX', 'support:INBOX', 'y', 'test', 9, 'someone else'::bytea)")
     dump = pg_dump(world)
     assert erika in dump and secret in dump and name_last in dump  # the test can see them
 
@@ -89,10 +95,12 @@ def test_forget_erases_one_person_everywhere(make_world):
     assert oct(os.stat(os.path.join(out, "data.json")).st_mode & 0o777) == "0o600"
     js = json.loads(world.ctl("export", erika).stdout)
     assert len(js["tickets"]) == 4
+    assert [q["error"] for q in js["quarantined"]] == ["test"]  # hers only
     assert [r["comment"] for r in js["ratings"]] == ["Rated by %s: %s-4" % (name_last, secret)]
 
     p = world.ctl("forget", erika)
     assert b"erased" in p.stdout
+    assert world.sql("SELECT count(*) FROM quarantine") == "1"  # someone else's stays
 
     dump = pg_dump(world)
     low = dump.lower()
@@ -205,8 +213,17 @@ def test_purge_removes_only_tickets_closed_longer_than_retention(world):
     assert sq("SELECT count(*) FROM attachment a JOIN message m ON m.id = a.message_id "
               "WHERE m.ticket_id = %d" % old) == "1"
 
+    # quarantined mail of the queue: the old one goes, the recent one and
+    # another queue's stay
+    for key, days in (("q-old", 31), ("q-new", 29), ("q-billing", 100)):
+        sq("INSERT INTO quarantine (mailbox, source, raw_sha256, error, size, raw, received) "
+           "VALUES ('%s:INBOX', 'x', '%s', 'test', 1, 'x'::bytea, now() - interval '%d days')"
+           % ("billing" if key == "q-billing" else "support", key, days))
+
     out = json.loads(world.ctl("purge", "--json").stdout)
-    assert len(out) == 1 and out[0]["queue"] == "support"
+    assert sq("SELECT string_agg(raw_sha256, ',' ORDER BY raw_sha256) FROM quarantine") \
+        == "q-billing,q-new"
+    assert len(out) == 1 and out[0]["queue"] == "support" and out[0]["quarantined"] == 1
     assert out[0]["ids"] == [old] and out[0]["tickets"] == 1
     assert out[0]["messages"] == 2 and out[0]["attachments"] == 1 and out[0]["bytes"] > 0
 

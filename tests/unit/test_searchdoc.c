@@ -25,8 +25,8 @@ test_simple_positions(void)
 	g_autofree char *s = doc_of("Token expired, token EXPIRED!", 'B', true);
 	g_autofree char *e = doc_of("", 'B', true);
 
-	/* one entry a distinct word, every position of it, weight after */
-	TEST_STREQ(s, "'token':1B,3B 'expired':2B,4B");
+	/* lexemes in PostgreSQL's order, every position, weight after */
+	TEST_STREQ(s, "'expired':2B,4B 'token':1B,3B");
 	TEST_STREQ(e, "");
 }
 
@@ -50,15 +50,15 @@ test_letter_words_need_lexemes(void)
 	TEST_STREQ(s, "'8c09786b':5A");
 	g_free(s);
 	searchdoc_resolve(d, "the", ""); /* a stop word keeps its position */
-	searchdoc_resolve(d, "invoices", "'invoic'");
+	searchdoc_resolve(d, "invoices", "invoic");
 	searchdoc_resolve(d, "of", "");
-	searchdoc_resolve(d, "session", "'session' 'sess'");
-	searchdoc_resolve(d, "nothere", "'x'");
+	searchdoc_resolve(d, "session", "session\x1fsess");
+	searchdoc_resolve(d, "nothere", "x");
 	w = searchdoc_words(d);
 	TEST_INTEQ(w->len, 0);
 	g_ptr_array_unref(w);
 	s = searchdoc_tsvector(d);
-	TEST_STREQ(s, "'invoic':2A 'session':4A 'sess':4A '8c09786b':5A");
+	TEST_STREQ(s, "'8c09786b':5A 'invoic':2A 'sess':4A 'session':4A");
 	g_free(s);
 	TEST_INTEQ(searchdoc_positions(d), 5);
 	searchdoc_free(d);
@@ -74,31 +74,52 @@ test_unicode_and_stray_bytes(void)
 	                            "e e-mail",
 	                            'B', true);
 
-	TEST_STREQ(s, "'r\xc3\xbc"
-	              "ckerstattung':1B 'gr\xc3\xbc\xc3\x9f"
-	              "e':2B "
-	              "'e':3B 'mail':4B");
+	TEST_STREQ(s, "'e':3B 'gr\xc3\xbc\xc3\x9f"
+	              "e':2B 'mail':4B 'r\xc3\xbc"
+	              "ckerstattung':1B");
 	TEST_CHECK(g_utf8_validate(s, -1, NULL));
 }
 
 static void
-test_quote(void)
+test_quote_and_merge(void)
 {
-	g_autoptr(GString) q = g_string_new(NULL);
+	struct searchdoc *d = searchdoc_new();
+	char *s;
 
-	searchdoc_quote(q, "it's\\");
-	TEST_STREQ(q->str, "'it''s\\\\'");
-	/* a quoted lexeme with a doubled quote is one token to the writer */
-	{
-		struct searchdoc *d = searchdoc_new();
-		char *s;
-		searchdoc_add(d, "dont", 4, 'D', false);
-		searchdoc_resolve(d, "dont", "'it''s' 'b\\\\c'");
-		s = searchdoc_tsvector(d);
-		TEST_STREQ(s, "'it''s':1 'b\\\\c':1");
-		g_free(s);
-		searchdoc_free(d);
-	}
+	searchdoc_add(d, "dont invoices invoice", 21, 'D', false);
+	searchdoc_resolve(d, "dont",
+	                  "it's\x1f"
+	                  "b\\c");
+	/* words that stem alike are one lexeme with the positions of both */
+	searchdoc_resolve(d, "invoices", "invoic");
+	searchdoc_resolve(d, "invoice", "invoic");
+	s = searchdoc_tsvector(d);
+	TEST_STREQ(s, "'b\\\\c':1 'invoic':2,3 'it''s':1");
+	g_free(s);
+	searchdoc_free(d);
+}
+
+static void
+test_binary(void)
+{
+	struct searchdoc *d = searchdoc_new();
+	GBytes *b;
+	gsize n;
+	const guint8 *p;
+	/* tsvector_send: 2 entries; "ab" NUL, 1 position (A, 2); "x" NUL,
+	 * 2 positions (D 1, B 3) */
+	static const guint8 want[] = {0, 0,   0, 2, 'a', 'b', 0, 0,    1, 0xc0,
+	                              2, 'x', 0, 0, 2,   0,   1, 0x80, 3};
+
+	searchdoc_add(d, "x", 1, 'D', true);
+	searchdoc_add(d, "ab", 2, 'A', true);
+	searchdoc_add(d, "X", 1, 'B', true);
+	b = searchdoc_binary(d);
+	p = g_bytes_get_data(b, &n);
+	TEST_INTEQ(n, sizeof(want));
+	TEST_CHECK(n == sizeof(want) && memcmp(p, want, n) == 0);
+	g_bytes_unref(b);
+	searchdoc_free(d);
 }
 
 static void
@@ -149,7 +170,8 @@ main(void)
 	    {"simple positions", test_simple_positions},
 	    {"letter words need lexemes", test_letter_words_need_lexemes},
 	    {"unicode and stray bytes", test_unicode_and_stray_bytes},
-	    {"quote", test_quote},
+	    {"quote and merge", test_quote_and_merge},
+	    {"binary", test_binary},
 	    {"bounds", test_bounds},
 	    {"query", test_query},
 	};
