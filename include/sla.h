@@ -55,9 +55,15 @@ struct sla_hours {
 	int end_min;   /* exclusive, start_min < end_min <= 1440 (24:00) */
 };
 
+struct sla_day_memo;
+
 /*
  * Read-only after sla_calendar_new; members are public so that a status
- * page can show them.  Free with sla_calendar_free.
+ * page can show them.  Free with sla_calendar_free.  The one exception
+ * is memo: sla.c's private memo of the business seconds of whole local
+ * days, filled on demand under its own lock (so a calendar stays
+ * shareable between threads); it never changes a result, only how often
+ * GTimeZone is asked.
  */
 struct sla_calendar {
 	char *name;    /* owned */
@@ -66,6 +72,7 @@ struct sla_calendar {
 	int n_hours[SLA_WEEKDAY__COUNT]; /* per weekday, sorted, disjoint */
 	gint64 *holidays; /* owned: local days since 1970-01-01, sorted */
 	size_t n_holidays;
+	struct sla_day_memo *memo; /* private, owned */
 };
 
 /*
@@ -113,7 +120,9 @@ int sla_hours_parse(int weekday, const char *spec, struct sla_hours *out,
  * sla_business_minutes is the same, rounded down to whole minutes.
  * Cost grows with the number of calendar days spanned (a few GTimeZone
  * lookups per business day, ~10 us for six weeks), never with the number
- * of minutes - so do not pass SLA_NEVER as to.
+ * of minutes - so do not pass SLA_NEVER as to.  Spans of a week or more
+ * take whole days from the calendar's memo once they have been asked for
+ * (an array read per day; only the days at the edges ask GTimeZone).
  */
 gint64 sla_business_seconds(const struct sla_calendar *cal, gint64 from,
                             gint64 to);

@@ -124,9 +124,118 @@ day_hours(const struct sla_calendar *cal, gint64 day, int *n_r)
 	return cal->hours[wd];
 }
 
+/* day_clipped - the business seconds of local day `day` inside [from,
+ * to). */
+static gint64
+day_clipped(const struct sla_calendar *cal, gint64 day, gint64 from, gint64 to)
+{
+	const struct sla_hours *h;
+	gint64 total = 0;
+	int n = 0;
+
+	h = day_hours(cal, day, &n);
+	for (int i = 0; i < n; i++) {
+		gint64 s = local_to_unix(cal, day, h[i].start_min);
+		gint64 e = local_to_unix(cal, day, h[i].end_min);
+
+		s = MAX(s, from);
+		e = MIN(e, to);
+		if (e > s)
+			total += e - s;
+	}
+	return total;
+}
+
+/* ---- the memo of whole days ------------------------------------------- */
+
+/*
+ * A report over a year of open tickets asks for the same few hundred
+ * days again and again (tests/bench_report.sh: 20,000 tickets in the
+ * backlog, two zone lookups per business day each, most of tickctl's
+ * time).  The memo keeps, for each local day of [base, base + n), the
+ * day's business seconds and the first and last instant of its hours:
+ * a day that lies wholly inside [from, to) then adds its seconds from
+ * the memo, exactly what day_clipped would add, as no interval of it is
+ * clipped.  Days at the edges are walked as before.
+ */
+#define SLA_MEMO_MIN_DAYS 7          /* shorter spans walk: no memo */
+#define SLA_MEMO_MAX_DAYS (40 * 366) /* ~350 KB; a wider span walks */
+#define SLA_MEMO_MARGIN   64         /* days grown beyond a request */
+
+struct sla_day_secs {
+	gint64 secs;   /* business seconds of the whole day */
+	gint64 lo, hi; /* first start, last end of its hours; closed: lo > hi */
+};
+
+struct sla_day_memo {
+	GMutex lock;
+	gint64 base;              /* the first day */
+	gint64 n;                 /* days */
+	struct sla_day_secs *day; /* [n], owned */
+};
+
+static void
+day_fill(const struct sla_calendar *cal, gint64 day, struct sla_day_secs *d)
+{
+	const struct sla_hours *h;
+	int n = 0;
+
+	*d = (struct sla_day_secs){0, G_MAXINT64, G_MININT64};
+	h = day_hours(cal, day, &n);
+	for (int i = 0; i < n; i++) {
+		gint64 s = local_to_unix(cal, day, h[i].start_min);
+		gint64 e = local_to_unix(cal, day, h[i].end_min);
+
+		d->lo = MIN(d->lo, s);
+		d->hi = MAX(d->hi, e);
+		if (e > s)
+			d->secs += e - s;
+	}
+}
+
+/* memo_cover - make m hold the days [first, last] (m locked); false when
+ * they are too many. */
+static bool
+memo_cover(const struct sla_calendar *cal, struct sla_day_memo *m, gint64 first,
+           gint64 last)
+{
+	gint64 lo = first, hi = last;
+	struct sla_day_secs *day;
+	bool keep = m->n > 0;
+
+	if (keep && first >= m->base && last < m->base + m->n)
+		return true;
+	if (keep) {
+		/* grow in steps: the next ticket's span is a little wider */
+		lo = first < m->base ? first - SLA_MEMO_MARGIN : m->base;
+		hi = last >= m->base + m->n ? last + SLA_MEMO_MARGIN
+		                            : m->base + m->n - 1;
+		if (hi - lo + 1 > SLA_MEMO_MAX_DAYS) {
+			lo = first;
+			hi = last;
+			keep = false;
+		}
+	}
+	if (hi - lo + 1 > SLA_MEMO_MAX_DAYS)
+		return false;
+	day = g_new(struct sla_day_secs, hi - lo + 1);
+	for (gint64 d = lo; d <= hi; d++) {
+		if (keep && d >= m->base && d < m->base + m->n)
+			day[d - lo] = m->day[d - m->base];
+		else
+			day_fill(cal, d, &day[d - lo]);
+	}
+	g_free(m->day);
+	m->day = day;
+	m->base = lo;
+	m->n = hi - lo + 1;
+	return true;
+}
+
 gint64
 sla_business_seconds(const struct sla_calendar *cal, gint64 from, gint64 to)
 {
+	struct sla_day_memo *m = cal->memo;
 	gint64 total = 0, first, last;
 
 	from = clamp_time(from);
@@ -137,21 +246,30 @@ sla_business_seconds(const struct sla_calendar *cal, gint64 from, gint64 to)
 	 * of a local day after an instant that already belongs to it. */
 	first = local_day(cal, from) - 1;
 	last = local_day(cal, to) + 1;
-	for (gint64 day = first; day <= last; day++) {
-		const struct sla_hours *h;
-		int n = 0;
+	if (m != NULL && last - first >= SLA_MEMO_MIN_DAYS &&
+	    last - first < SLA_MEMO_MAX_DAYS) {
+		bool done = false;
 
-		h = day_hours(cal, day, &n);
-		for (int i = 0; i < n; i++) {
-			gint64 s = local_to_unix(cal, day, h[i].start_min);
-			gint64 e = local_to_unix(cal, day, h[i].end_min);
+		g_mutex_lock(&m->lock);
+		if (memo_cover(cal, m, first, last)) {
+			for (gint64 day = first; day <= last; day++) {
+				const struct sla_day_secs *d =
+				    &m->day[day - m->base];
 
-			s = MAX(s, from);
-			e = MIN(e, to);
-			if (e > s)
-				total += e - s;
+				if (from <= d->lo && d->hi <= to)
+					total += d->secs;
+				else
+					total +=
+					    day_clipped(cal, day, from, to);
+			}
+			done = true;
 		}
+		g_mutex_unlock(&m->lock);
+		if (done)
+			return total;
 	}
+	for (gint64 day = first; day <= last; day++)
+		total += day_clipped(cal, day, from, to);
 	return total;
 }
 
@@ -437,6 +555,8 @@ sla_calendar_new(const char *name, const char *tz_id,
 
 	cal = g_new0(struct sla_calendar, 1);
 	cal->name = g_strdup(name != NULL ? name : "");
+	cal->memo = g_new0(struct sla_day_memo, 1);
+	g_mutex_init(&cal->memo->lock);
 	if (tz_id == NULL || *tz_id == '\0') {
 		sla_err(err, errlen, "calendar '%s': no time zone", cal->name);
 		goto out;
@@ -490,6 +610,11 @@ sla_calendar_free(struct sla_calendar **cal)
 		g_time_zone_unref((*cal)->tz);
 	g_free((*cal)->holidays);
 	g_free((*cal)->name);
+	if ((*cal)->memo != NULL) {
+		g_mutex_clear(&(*cal)->memo->lock);
+		g_free((*cal)->memo->day);
+		g_free((*cal)->memo);
+	}
 	g_free(*cal);
 	*cal = NULL;
 }

@@ -456,26 +456,34 @@ store_report_refresh(struct store *st, struct report *r)
  * as the unrolled path.  Sorting the samples in C costs a fraction of
  * what percentile_disc over GROUPING SETS cost (three sorts of every row
  * per sample, measured in tests/bench_report.sh).
+ *
+ * The inner query tells once per fact in which period it was created,
+ * answered and resolved (pc, pf, pr: 0 current, 1 previous, NULL
+ * neither) and whether it is in the backlog at either end (b0, b1); the
+ * OFFSET 0 keeps the planner from pasting those expressions (and sel's
+ * timestamps, the customer mails' CASE) into each of the thirty
+ * aggregates that read them, which evaluated them once per aggregate for
+ * each of a year's million facts.
  */
-#define STORE_KPI_PERIOD(F, T)                                                 \
-	"count(*) FILTER (WHERE sel AND cr >= " F " AND cr < " T "), "         \
-	"count(*) FILTER (WHERE sel AND rs <> 0 AND rs >= " F " AND rs < " T   \
-	"), "                                                                  \
-	"count(*) FILTER (WHERE sel AND cr < " T " AND (rs = 0 OR rs >= " T    \
-	")), "                                                                 \
-	"count(*) FILTER (WHERE sel AND rs <> 0 AND rs >= " F " AND rs < " T   \
-	" AND met IS NOT NULL), count(*) FILTER (WHERE sel AND rs <> 0 AND "   \
-	"rs >= " F " AND rs < " T                                              \
-	" AND met), count(*) FILTER (WHERE sel AND rs <> 0 AND rs >= " F       \
-	" AND rs < " T                                                         \
-	" AND fcr), count(*) FILTER (WHERE sel AND rs <> 0 AND "               \
-	"rs >= " F " AND rs < " T " AND reopened), "                           \
-	"array_agg(frt_b) FILTER (WHERE sel AND fr <> 0 AND fr >= " F          \
-	" AND fr < " T " AND frt_b IS NOT NULL), array_agg(res_b) FILTER "     \
-	"(WHERE sel AND rs <> 0 AND "                                          \
-	"rs >= " F " AND rs < " T " AND res_b IS NOT NULL), array_agg(" T      \
-	" - cr) FILTER (WHERE sel AND cr < " T " AND (rs = 0 OR rs >= " T "))"
+#define STORE_KPI_PERIOD(K, B, T)                                              \
+	"count(*) FILTER (WHERE sel AND pc = " K "), "                         \
+	"count(*) FILTER (WHERE sel AND pr = " K "), "                         \
+	"count(*) FILTER (WHERE sel AND " B "), "                              \
+	"count(*) FILTER (WHERE sel AND pr = " K " AND met IS NOT NULL), "     \
+	"count(*) FILTER (WHERE sel AND pr = " K " AND met), "                 \
+	"count(*) FILTER (WHERE sel AND pr = " K " AND fcr), "                 \
+	"count(*) FILTER (WHERE sel AND pr = " K " AND reopened), "            \
+	"array_agg(frt_b) FILTER (WHERE sel AND pf = " K " AND frt_b IS NOT "  \
+	"NULL), array_agg(res_b) FILTER (WHERE sel AND pr = " K " AND res_b "  \
+	"IS NOT NULL), array_agg(" T " - cr) FILTER (WHERE sel AND " B ")"
 #define STORE_KPI_COLS 10 /* per period */
+/* the period of a rounded second X (0 = none) */
+#define STORE_KPI_IN(X)                                                        \
+	"CASE WHEN " X " = 0 THEN NULL WHEN " X " >= $2::bigint AND " X        \
+	" < $3::bigint THEN 0 WHEN " X " >= $1::bigint AND " X                 \
+	" < $2::bigint THEN 1 END"
+/* in the backlog at T */
+#define STORE_KPI_BACKLOG(T) "(f.cr < " T " AND (f.rs = 0 OR f.rs >= " T "))"
 /* the tickets of the KPIs: those of STORE_REPORT_TICKETS */
 #define STORE_KPI_SEL                                                          \
 	"(f.cr_t < to_timestamp($3) AND (f.rs_t IS NULL OR f.rs_t >= "         \
@@ -485,29 +493,35 @@ store_report_refresh(struct store *st, struct report *r)
 #define STORE_KPI_CM                                                           \
 	"(f.cm_n > 0 AND f.cm_last >= to_timestamp($1) AND f.cm_first < "      \
 	"to_timestamp($3))"
-#define STORE_KPI_CSAT(F, T, V)                                                \
-	"count(*) FILTER (WHERE csat = " V " AND csat_at >= to_timestamp(" F   \
-	") AND csat_at < to_timestamp(" T "))"
+/* the rating's value in the current period (1..3), + 3 in the previous */
+#define STORE_KPI_CS                                                           \
+	"CASE WHEN f.csat_at >= to_timestamp($2) AND f.csat_at < "             \
+	"to_timestamp($3) THEN f.csat WHEN f.csat_at >= to_timestamp($1) AND " \
+	"f.csat_at < to_timestamp($2) THEN f.csat + 3 END"
 /* clang-format off */
 static const char store_kpi_sql[] =
 	"SELECT queue, agent, count(*) FILTER (WHERE sel), "
-	STORE_KPI_PERIOD("$2::bigint", "$3::bigint") ", "
-	STORE_KPI_PERIOD("$1::bigint", "$2::bigint") ", "
+	STORE_KPI_PERIOD("0", "b0", "$3::bigint") ", "
+	STORE_KPI_PERIOD("1", "b1", "$2::bigint") ", "
 	/* 3, 4: customer mails and their tickets per period */
 	"sum(n0), count(*) FILTER (WHERE n0 > 0), sum(n1), "
 	"count(*) FILTER (WHERE n1 > 0), "
 	/* 1: ratings per period and value */
-	STORE_KPI_CSAT("$2", "$3", "1") ", " STORE_KPI_CSAT("$2", "$3", "2") ", "
-	STORE_KPI_CSAT("$2", "$3", "3") ", " STORE_KPI_CSAT("$1", "$2", "1") ", "
-	STORE_KPI_CSAT("$1", "$2", "2") ", " STORE_KPI_CSAT("$1", "$2", "3")
-	" FROM (SELECT f.queue, f.agent, f.cr, f.fr, f.rs, f.frt_b, f.res_b, "
-	"f.met, f.fcr, f.reopened, f.csat, f.csat_at, " STORE_KPI_SEL " AS sel, "
-	"CASE WHEN " STORE_KPI_CM " THEN " STORE_CM_N("$2", "$3") " ELSE 0 END "
+	"count(*) FILTER (WHERE cs = 1), count(*) FILTER (WHERE cs = 2), "
+	"count(*) FILTER (WHERE cs = 3), count(*) FILTER (WHERE cs = 4), "
+	"count(*) FILTER (WHERE cs = 5), count(*) FILTER (WHERE cs = 6)"
+	" FROM (SELECT f.queue, f.agent, f.cr, f.frt_b, f.res_b, "
+	"f.met, f.fcr, f.reopened, " STORE_KPI_SEL " AS sel, "
+	STORE_KPI_IN("f.cr") " AS pc, " STORE_KPI_IN("f.fr") " AS pf, "
+	STORE_KPI_IN("f.rs") " AS pr, " STORE_KPI_BACKLOG("$3::bigint")
+	" AS b0, " STORE_KPI_BACKLOG("$2::bigint") " AS b1, " STORE_KPI_CS
+	" AS cs, CASE WHEN " STORE_KPI_CM " THEN " STORE_CM_N("$2", "$3") " ELSE 0 END "
 	"AS n0, CASE WHEN " STORE_KPI_CM " THEN " STORE_CM_N("$1", "$2") " ELSE "
-	"0 END AS n1 FROM report_fact f WHERE (" STORE_KPI_SEL " OR "
-	STORE_KPI_CM " OR (f.csat_at >= to_timestamp($1) AND f.csat_at < "
-	"to_timestamp($3))) AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")
-	" AND ($5::text IS NULL OR f.agent = $5)) f GROUP BY queue, agent";
+	"0 END AS n1 FROM report_fact f WHERE (" STORE_KPI_SEL
+	" OR " STORE_KPI_CM " OR (f.csat_at >= to_timestamp($1) AND "
+	"f.csat_at < to_timestamp($3))) AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")
+	" AND ($5::text IS NULL OR f.agent = $5) OFFSET 0) f "
+	"GROUP BY queue, agent";
 /* clang-format on */
 
 /* store_int_array - the numbers of a bigint[] in text form ("{1,2}",

@@ -423,6 +423,68 @@ test_add_inverse(void)
 		sla_calendar_free(&cals[c]);
 }
 
+/* walked - business seconds of [a, b) in 12-hour steps: no step spans a
+ * whole local day, so none is served from the memo of whole days. */
+static gint64
+walked(const struct sla_calendar *cal, gint64 a, gint64 b)
+{
+	gint64 total = 0;
+
+	for (gint64 t = a; t < b; t += 12 * HOUR)
+		total += sla_business_seconds(cal, t, MIN(t + 12 * HOUR, b));
+	return total;
+}
+
+/* The memo of whole days (a year's report asks for the same days for
+ * every open ticket) gives exactly the day walk's answer: spans of up to
+ * two years across DST changes, holidays and a split day, asked in an
+ * order that makes the memo grow on both sides and start over. */
+static void
+test_memo(void)
+{
+	const char *const hol[] = {"2025-12-24", "2025-12-25", "2026-01-01",
+	                           "2026-03-29"};
+	struct sla_hours split[10];
+	struct sla_calendar *cals[5];
+	GRand *rnd = g_rand_new_with_seed(21);
+	const gint64 t0 = 1735689600; /* 2025-01-01T00:00Z */
+	int bad = 0, n = 0;
+
+	for (int d = SLA_MON; d <= SLA_FRI; d++) {
+		split[2 * d] = (struct sla_hours){d, 8 * 60, 12 * 60};
+		split[2 * d + 1] = (struct sla_hours){d, 13 * 60, 24 * 60};
+	}
+	cals[0] = office("Europe/Berlin", hol, ARRAY_SIZE(hol));
+	cals[1] = office("America/New_York", NULL, 0);
+	cals[2] = always("Europe/Berlin");
+	cals[3] = mkcal("Europe/Berlin", split, ARRAY_SIZE(split), NULL, 0);
+	cals[4] = always("Australia/Lord_Howe"); /* 30-minute DST */
+	for (size_t c = 0; c < ARRAY_SIZE(cals); c++) {
+		for (int i = 0; i < 30; i++) {
+			/* the second half: far from the first, a new memo */
+			gint64 base = i < 20 ? t0 : t0 + 45 * 366 * 86400LL;
+			gint64 a = base +
+			           g_rand_int_range(rnd, 0, 730) * 86400LL +
+			           g_rand_int_range(rnd, 0, 86400);
+			gint64 b = a + g_rand_int_range(rnd, 0, 730) * 86400LL +
+			           g_rand_int_range(rnd, 0, 86400);
+
+			n++;
+			if (sla_business_seconds(cals[c], a, b) !=
+			    walked(cals[c], a, b))
+				bad++;
+		}
+	}
+	TEST_INTEQ(n, 150);
+	TEST_INTEQ(bad, 0);
+	/* a whole non-DST week of office hours, served from the memo */
+	TEST_INTEQ(sla_business_seconds(cals[0], 1736121600, 1736726400),
+	           5 * 8 * HOUR); /* Mon 2025-01-06 01:00 CET, a week */
+	g_rand_free(rnd);
+	for (size_t c = 0; c < ARRAY_SIZE(cals); c++)
+		sla_calendar_free(&cals[c]);
+}
+
 static void
 test_efficiency(void)
 {
@@ -1023,6 +1085,7 @@ main(void)
 	    {"split_day", test_split_day},
 	    {"24x7", test_24x7},
 	    {"add_inverse", test_add_inverse},
+	    {"memo", test_memo},
 	    {"efficiency", test_efficiency},
 	    {"clocks_pause", test_clocks_pause},
 	    {"ticket_invalid", test_ticket_invalid},
