@@ -130,24 +130,22 @@ def _png_stats(path):
     return w, h, len(set(raw[::5])), busy / h
 
 
-def _layout(page, out_dir, width):
-    """Where the sections end up at width: the page in an iframe of that
-    width (headless Chromium's own window is at least 500 px wide), probed
-    by a script of the outer page (the digest itself has none)."""
+def _probe(page, out_dir, width, height, name, collect):
+    """Run the JavaScript statements collect (filling r from d, the page's
+    document) on page shown in an iframe of width x height (headless
+    Chromium's own window is at least 500 px wide), from an outer page:
+    the page itself has no script.  Returns r, with r["inner"] checked to
+    be width."""
     probe = """<!DOCTYPE html><html><body style="margin:0"><iframe id="f" style="border:0"
-width="%d" height="900" srcdoc="%s"></iframe><script>
+width="%d" height="%d" srcdoc="%s"></iframe><script>
 window.addEventListener('load', function () {
   var d = document.getElementById('f').contentDocument, r = {};
-  d.querySelectorAll('[data-kind]').forEach(function (e) {
-    var k = e.getAttribute('data-kind'), b = e.getBoundingClientRect();
-    r[k] = Math.max(r[k] || 0, b.bottom);
-  });
-  r.width = d.documentElement.scrollWidth;
+%s
   r.inner = d.defaultView.innerWidth;
   document.body.setAttribute('data-probe', JSON.stringify(r));
 });
-</script></body></html>""" % (width, html.escape(page, quote=True))
-    path = os.path.join(out_dir, "probe-%d.html" % width)
+</script></body></html>""" % (width, height, html.escape(page, quote=True), collect)
+    path = os.path.join(out_dir, "%s-%d.html" % (name, width))
     with open(path, "w") as f:
         f.write(probe)
     dom = _chromium(path, out_dir, width=max(width, 500), dump=True)
@@ -156,6 +154,16 @@ window.addEventListener('load', function () {
     r = json.loads(m.group(1).replace("&quot;", '"'))
     assert r["inner"] == width, r
     return r
+
+
+def _layout(page, out_dir, width):
+    """Where the sections end up at width (the bottom of each data-kind)."""
+    return _probe(page, out_dir, width, 900, "probe", """\
+  d.querySelectorAll('[data-kind]').forEach(function (e) {
+    var k = e.getAttribute('data-kind'), b = e.getBoundingClientRect();
+    r[k] = Math.max(r[k] || 0, b.bottom);
+  });
+  r.width = d.documentElement.scrollWidth;""")
 
 
 def test_busy_week_first_screen_and_trends(make_world):
@@ -307,30 +315,14 @@ def _png_pixels(path):
 
 def _chart_rects(page, out_dir, width):
     """{data-chart: (left, top, width, height)} and the page's height at
-    width, probed from an outer page (the report has no script); the
-    iframe is as tall as the page, so neither view has a scroll bar."""
-    probe = """<!DOCTYPE html><html><body style="margin:0"><iframe id="f" style="border:0"
-width="%d" height="20000" srcdoc="%s"></iframe><script>
-window.addEventListener('load', function () {
-  var d = document.getElementById('f').contentDocument, r = {};
+    width; the iframe is as tall as the page, so neither view has a scroll
+    bar."""
+    return _probe(page, out_dir, width, 20000, "charts", """\
   d.querySelectorAll('[data-chart]').forEach(function (e) {
     var b = e.getBoundingClientRect();
     r[e.getAttribute('data-chart')] = [b.left, b.top, b.width, b.height];
   });
-  r.height = d.documentElement.scrollHeight;
-  r.inner = d.defaultView.innerWidth;
-  document.body.setAttribute('data-probe', JSON.stringify(r));
-});
-</script></body></html>""" % (width, html.escape(page, quote=True))
-    path = os.path.join(out_dir, "charts-%d.html" % width)
-    with open(path, "w") as f:
-        f.write(probe)
-    dom = _chromium(path, out_dir, width=max(width, 500), dump=True)
-    m = re.search(r"data-probe=\"([^\"]+)\"", dom)
-    assert m, dom[-500:]
-    r = json.loads(m.group(1).replace("&quot;", '"'))
-    assert r["inner"] == width, r
-    return r
+  r.height = d.documentElement.scrollHeight;""")
 
 
 def _chart_rows(page):
