@@ -110,18 +110,25 @@ def _chromium(html_path, out_dir, width=390, height=900, dump=False):
     return p.stdout.decode() if dump else png
 
 
-def _png_stats(path):
-    """(width, height, distinct byte values, share of non-white rows)."""
+def _png_read(path):
+    """(width, height, colour type, the inflated IDAT bytes) of a
+    non-interlaced 8-bit RGB or RGBA PNG, as headless Chromium writes."""
     data = open(path, "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    w, h, depth, ctype = struct.unpack(">IIBB", data[16:26])
+    w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    assert depth == 8 and ctype in (2, 6) and interlace == 0, (depth, ctype, interlace)
     idat, pos = b"", 8
     while pos < len(data):
         n, kind = struct.unpack(">I4s", data[pos:pos + 8])
         if kind == b"IDAT":
             idat += data[pos + 8:pos + 8 + n]
         pos += 12 + n
-    raw = zlib.decompress(idat)
+    return w, h, ctype, zlib.decompress(idat)
+
+
+def _png_stats(path):
+    """(width, height, distinct byte values, share of non-white rows)."""
+    w, h, ctype, raw = _png_read(path)
     bpp = {2: 3, 6: 4}[ctype]
     stride = 1 + w * bpp
     # unfiltered data is not needed: a row whose filtered bytes are all
@@ -275,17 +282,7 @@ def test_busy_week_first_screen_and_trends(make_world):
 def _png_pixels(path):
     """(width, height, rows of RGB tuples) of a non-interlaced 8-bit PNG:
     the filters undone, so that a pixel is a colour."""
-    data = open(path, "rb").read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
-    assert depth == 8 and ctype in (2, 6) and interlace == 0, (depth, ctype, interlace)
-    idat, pos = b"", 8
-    while pos < len(data):
-        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        if kind == b"IDAT":
-            idat += data[pos + 8:pos + 8 + n]
-        pos += 12 + n
-    raw = zlib.decompress(idat)
+    w, h, ctype, raw = _png_read(path)
     bpp = {2: 3, 6: 4}[ctype]
     stride = w * bpp
     prev = bytearray(stride)
