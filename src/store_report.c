@@ -570,17 +570,20 @@ store_report_flush(struct store *st)
 	"), to_timestamp(" B "), '[)'))"
 #define STORE_CM_AT(P)                                                         \
 	"(f.cm_n > 0 AND " STORE_CM_SPAN " @> to_timestamp(" P "))"
-#define STORE_KPI_CAND                                                                                                                                                                              \
-	"((NOT f.rolled AND NOT f.history AND f.cr_t < to_timestamp($3)) "                                                                                                                          \
-	"OR " STORE_GAPS(                                                                                                                                                                           \
-	    "f.cr_t", STORE_TS_MARGIN_LO,                                                                                                                                                           \
-	    STORE_TS_MARGIN_HI) " OR " STORE_GAPS("f.rs_t",                                                                                                                                         \
-	                                          STORE_TS_MARGIN_LO,                                                                                                                               \
-	                                          STORE_TS_MARGIN_HI) " OR"                                                                                                                         \
-	                                                              " " STORE_GAPS("f.fr",                                                                                                        \
-	                                                                             STORE_NUM, STORE_NUM) " OR " STORE_SPAN                                                                        \
-	                                                                                                   " @> ($3::bigint - 1) OR " STORE_SPAN " @> ($2::bigint - 1) OR " STORE_GAPS("f.csat_at", \
-	                                                                                                                                                                               STORE_TS, STORE_TS) " OR " STORE_CM_GAP("$1::bigint", "$7::bigint") " OR " STORE_CM_GAP("$8::bigint", "$9::bigint") " OR " STORE_CM_GAP("$10::bigint", "$3::bigint") " OR " STORE_CM_AT("$1::bigint") " OR " STORE_CM_AT("$2::bigint") " OR " STORE_CM_AT("$3::bigint") ")"
+/* clang-format off */
+#define STORE_KPI_CAND                                                         \
+	"((NOT f.rolled AND NOT f.history AND f.cr_t < to_timestamp($3)) OR "  \
+	STORE_GAPS("f.cr_t", STORE_TS_MARGIN_LO, STORE_TS_MARGIN_HI) " OR "    \
+	STORE_GAPS("f.rs_t", STORE_TS_MARGIN_LO, STORE_TS_MARGIN_HI) " OR "    \
+	STORE_GAPS("f.fr", STORE_NUM, STORE_NUM) " OR " STORE_SPAN             \
+	" @> ($3::bigint - 1) OR " STORE_SPAN " @> ($2::bigint - 1) OR "       \
+	STORE_GAPS("f.csat_at", STORE_TS, STORE_TS) " OR "                     \
+	STORE_CM_GAP("$1::bigint", "$7::bigint") " OR "                        \
+	STORE_CM_GAP("$8::bigint", "$9::bigint") " OR "                        \
+	STORE_CM_GAP("$10::bigint", "$3::bigint") " OR "                       \
+	STORE_CM_AT("$1::bigint") " OR " STORE_CM_AT("$2::bigint") " OR "      \
+	STORE_CM_AT("$3::bigint") ")"
+/* clang-format on */
 /* the period of an event at rounded second X, NULL when a rollup has it */
 #define STORE_KPI_EV(X)                                                        \
 	"CASE WHEN f.rolled AND " STORE_SERVED(                                \
