@@ -76,8 +76,22 @@ CREATE TABLE report_cm_day (
 );
 CREATE INDEX report_cm_day_idx ON report_cm_day (day);
 
+-- Escalations (event action 'escalated', level as store_report.c reads
+-- it) per day of the event and (queue, assignee) of its ticket.
+CREATE TABLE report_esc_day (
+	day		integer NOT NULL,
+	queue		text NOT NULL,
+	agent		text,
+	level		integer NOT NULL,
+	n		bigint NOT NULL
+);
+CREATE INDEX report_esc_day_idx ON report_esc_day (day);
+
+-- The days to recompute; no key: an escalation stored by the tick adds a
+-- row without waiting for another transaction's (report_day_flush reads
+-- them DISTINCT and deletes the ones its snapshot saw).
 CREATE TABLE report_day_dirty (
-	day		integer PRIMARY KEY
+	day		integer NOT NULL
 );
 
 -- the days a set of facts counts on
@@ -89,7 +103,17 @@ BEGIN
 			(f.cr / 86400), (NULLIF(f.fr, 0) / 86400), (NULLIF(f.rs, 0) / 86400),
 			(floor(extract(epoch FROM f.csat_at) / 86400)),
 			(floor(extract(epoch FROM f.cm_first) / 86400))) v(d)
-		WHERE d IS NOT NULL ON CONFLICT DO NOTHING;
+		WHERE d IS NOT NULL;
+	END IF;
+	-- a ticket's escalations count for its queue and assignee
+	IF TG_OP = 'UPDATE' THEN
+		INSERT INTO report_day_dirty (day)
+		SELECT DISTINCT floor(extract(epoch FROM e.at) / 86400)
+		FROM old_rows o JOIN new_rows n ON n.ticket_id = o.ticket_id
+		JOIN event e ON e.ticket_id = o.ticket_id AND
+			e.action = 'escalated'
+		WHERE o.queue IS DISTINCT FROM n.queue OR
+			o.agent IS DISTINCT FROM n.agent;
 	END IF;
 	IF TG_OP IN ('UPDATE', 'INSERT') THEN
 		INSERT INTO report_day_dirty (day)
@@ -97,7 +121,7 @@ BEGIN
 			(f.cr / 86400), (NULLIF(f.fr, 0) / 86400), (NULLIF(f.rs, 0) / 86400),
 			(floor(extract(epoch FROM f.csat_at) / 86400)),
 			(floor(extract(epoch FROM f.cm_first) / 86400))) v(d)
-		WHERE d IS NOT NULL ON CONFLICT DO NOTHING;
+		WHERE d IS NOT NULL;
 	END IF;
 	RETURN NULL;
 END $$;
@@ -111,12 +135,34 @@ CREATE TRIGGER report_fact_days_delete AFTER DELETE ON report_fact
 	REFERENCING OLD TABLE AS old_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION report_fact_days();
 
+CREATE FUNCTION report_esc_days() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP <> 'INSERT' AND OLD.action = 'escalated' THEN
+		INSERT INTO report_day_dirty (day)
+		VALUES (floor(extract(epoch FROM OLD.at) / 86400));
+	END IF;
+	IF TG_OP <> 'DELETE' AND NEW.action = 'escalated' THEN
+		INSERT INTO report_day_dirty (day)
+		VALUES (floor(extract(epoch FROM NEW.at) / 86400));
+	END IF;
+	RETURN NULL;
+END $$;
+-- only escalations: every other event costs nothing
+CREATE TRIGGER report_esc_insert AFTER INSERT ON event FOR EACH ROW
+	WHEN (NEW.action = 'escalated') EXECUTE FUNCTION report_esc_days();
+CREATE TRIGGER report_esc_update AFTER UPDATE ON event FOR EACH ROW
+	WHEN (OLD.action = 'escalated' OR NEW.action = 'escalated')
+	EXECUTE FUNCTION report_esc_days();
+CREATE TRIGGER report_esc_delete AFTER DELETE ON event FOR EACH ROW
+	WHEN (OLD.action = 'escalated') EXECUTE FUNCTION report_esc_days();
+
 -- report_day_flush - recompute the dirty days from the facts.  The
 -- second of margin on the exact times lets their indexes find the facts
 -- of a day by the rounded seconds.
 CREATE FUNCTION report_day_flush() RETURNS void LANGUAGE sql AS $$
 DELETE FROM report_day r USING report_day_dirty d WHERE r.day = d.day;
 DELETE FROM report_cm_day r USING report_day_dirty d WHERE r.day = d.day;
+DELETE FROM report_esc_day r USING report_day_dirty d WHERE r.day = d.day;
 INSERT INTO report_day (day, queue, agent, created, resolved, sla_n,
 	sla_met, fcr, reopened, frt, res, csat_good, csat_okay, csat_bad)
 SELECT day, queue, agent, count(*) FILTER (WHERE k = 0),
@@ -133,24 +179,24 @@ SELECT day, queue, agent, count(*) FILTER (WHERE k = 0),
 FROM (
 	SELECT d.day, f.queue, f.agent, 0 AS k, NULL::bigint AS v,
 		NULL::boolean AS met, false AS fcr, false AS reopened
-	FROM report_day_dirty d JOIN report_fact f ON f.cr_t >=
+	FROM (SELECT DISTINCT day FROM report_day_dirty) d JOIN report_fact f ON f.cr_t >=
 		to_timestamp(d.day::bigint * 86400 - 1) AND f.cr_t <
 		to_timestamp((d.day + 1)::bigint * 86400 + 1) AND
 		f.cr / 86400 = d.day AND f.rolled
 	UNION ALL
 	SELECT d.day, f.queue, f.agent, 1, f.frt_b, NULL, false, false
-	FROM report_day_dirty d JOIN report_fact f ON f.fr >=
+	FROM (SELECT DISTINCT day FROM report_day_dirty) d JOIN report_fact f ON f.fr >=
 		d.day::bigint * 86400 AND f.fr < (d.day + 1)::bigint * 86400
 		AND f.rolled
 	UNION ALL
 	SELECT d.day, f.queue, f.agent, 2, f.res_b, f.met, f.fcr, f.reopened
-	FROM report_day_dirty d JOIN report_fact f ON f.rs_t >=
+	FROM (SELECT DISTINCT day FROM report_day_dirty) d JOIN report_fact f ON f.rs_t >=
 		to_timestamp(d.day::bigint * 86400 - 1) AND f.rs_t <
 		to_timestamp((d.day + 1)::bigint * 86400 + 1) AND
 		f.rs <> 0 AND f.rs / 86400 = d.day AND f.rolled
 	UNION ALL
 	SELECT d.day, f.queue, f.agent, 3, f.csat, NULL, false, false
-	FROM report_day_dirty d JOIN report_fact f ON f.csat_at >=
+	FROM (SELECT DISTINCT day FROM report_day_dirty) d JOIN report_fact f ON f.csat_at >=
 		to_timestamp(d.day::bigint * 86400) AND f.csat_at <
 		to_timestamp((d.day + 1)::bigint * 86400) AND
 		f.csat_at IS NOT NULL
@@ -158,18 +204,30 @@ FROM (
 INSERT INTO report_cm_day (day, last_day, queue, agent, mails, tickets)
 SELECT d.day, floor(extract(epoch FROM f.cm_last) / 86400), f.queue,
 	f.agent, sum(f.cm_n), count(*)
-FROM report_day_dirty d JOIN report_fact f ON f.cm_n > 0 AND
+FROM (SELECT DISTINCT day FROM report_day_dirty) d JOIN report_fact f ON f.cm_n > 0 AND
 	f.cm_first >= to_timestamp(d.day::bigint * 86400) AND
 	f.cm_first < to_timestamp((d.day + 1)::bigint * 86400)
+GROUP BY 1, 2, 3, 4;
+INSERT INTO report_esc_day (day, queue, agent, level, n)
+SELECT d.day, t.queue, t.assignee, LEAST(COALESCE(substring(e.detail FROM
+	'^level ([0-9]{1,6})')::int, 1), 99), count(*)
+FROM (SELECT DISTINCT day FROM report_day_dirty) d JOIN event e ON
+	e.action LIKE 'escalat%' AND e.action = 'escalated' AND
+	e.at >= to_timestamp(d.day::bigint * 86400) AND
+	e.at < to_timestamp((d.day + 1)::bigint * 86400)
+JOIN ticket t ON t.id = e.ticket_id
 GROUP BY 1, 2, 3, 4;
 DELETE FROM report_day_dirty;
 $$;
 
--- the rollups of the facts there are (the next report computes the
--- stale ones and flushes their days)
+-- the rollups of the facts and escalations there are (the next report
+-- computes the stale facts and flushes their days)
+INSERT INTO report_day_dirty (day)
+SELECT DISTINCT floor(extract(epoch FROM at) / 86400) FROM event
+WHERE action LIKE 'escalat%' AND action = 'escalated';
 INSERT INTO report_day_dirty (day)
 SELECT DISTINCT d FROM report_fact f CROSS JOIN LATERAL (VALUES
 	(f.cr / 86400), (NULLIF(f.fr, 0) / 86400), (NULLIF(f.rs, 0) / 86400),
 	(floor(extract(epoch FROM f.csat_at) / 86400)),
 	(floor(extract(epoch FROM f.cm_first) / 86400))) v(d)
-WHERE d IS NOT NULL ON CONFLICT DO NOTHING;
+WHERE d IS NOT NULL;

@@ -103,6 +103,21 @@
 	"f.ticket_id AND m.direction = 'in' AND m.role = 'customer' AND "      \
 	"m.received >= to_timestamp(" A ") AND m.received < to_timestamp(" B   \
 	")) END"
+/* the partial days: [$1, $7), [$8, $9), [$10, $3) */
+#define STORE_GAP(A, B, X, LO, HI) "(" X " >= " LO A ") AND " X " < " HI B "))"
+#define STORE_GAPS(X, LO, HI)                                                  \
+	STORE_GAP("$1::bigint", "$7::bigint", X, LO, HI)                       \
+	" OR " STORE_GAP("$8::bigint", "$9::bigint", X, LO,                    \
+	                 HI) " OR " STORE_GAP("$10::bigint", "$3::bigint", X,  \
+	                                      LO, HI)
+#define STORE_TS_MARGIN_LO "to_timestamp(-1 + "
+#define STORE_TS_MARGIN_HI "to_timestamp(1 + "
+#define STORE_TS           "to_timestamp("
+#define STORE_NUM          "("
+/* an escalation's level as escalate.c writes it (005_report.sql) */
+#define STORE_ESC_LEVEL \
+	"LEAST(COALESCE(substring(e.detail FROM '^level ([0-9]{1,6})')::int, " \
+	"1), 99)"
 /* 1: ratings, 1 good, 2 okay, 3 bad */
 #define STORE_CSAT_UNROLLED                                                    \
 	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "    \
@@ -111,16 +126,16 @@
 	"ON t.id = r.ticket_id WHERE r.at >= to_timestamp($1) AND r.at < "     \
 	"to_timestamp($3) AND " STORE_SCOPE4 " AND "                           \
 	"($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
-#define STORE_COUNTS_REST                                                      \
-	/* 0: escalations by level */ \
-	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM " \
-	"'^level ([0-9]{1,6})')::int, 1), 99), CASE WHEN e.at >= " \
+/* 0: escalations by level (EXTRA: more conditions on e) */
+#define STORE_COUNTS_ESC(EXTRA) \
+	"SELECT 0, " STORE_ESC_LEVEL ", CASE WHEN e.at >= " \
 	"to_timestamp($2) THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) " \
 	"FROM event e CROSS JOIN LATERAL (SELECT t.queue, t.assignee FROM " \
 	"ticket t WHERE t.id = e.ticket_id OFFSET 0) t WHERE e.action " \
 	"LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= " \
 	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) " \
-	"GROUP BY 2, 3, 4, 5 " \
+	EXTRA "GROUP BY 2, 3, 4, 5 "
+#define STORE_COUNTS_REST \
 	/* 2: machine mail, with or without a ticket */ \
 	"UNION ALL SELECT 2, 0, CASE WHEN m.received >= to_timestamp($2) " \
 	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM message m " \
@@ -157,10 +172,14 @@
 	"AND " STORE_SCOPE4 " AND ($5::text IS NULL OR " \
 	"r.responder = $5) GROUP BY 2, 3, 4, 5 "
 static const char store_report_counts_unrolled[] =
-	STORE_CM_UNROLLED STORE_COUNTS_REST STORE_COUNTS_CM STORE_COUNTS_B
-	STORE_CSAT_UNROLLED;
-/* the fast path's kinds 1, 3 and 4 come with its KPIs (store_kpi_sql) */
+	STORE_CM_UNROLLED STORE_COUNTS_ESC("") STORE_COUNTS_REST
+	STORE_COUNTS_CM STORE_COUNTS_B STORE_CSAT_UNROLLED;
+/* the fast path's kinds 1, 3 and 4 come with its KPIs (store_kpi_sql),
+ * its escalations in the whole days $7..$10 (store_kpi_sql) from
+ * report_esc_day (store_report_rollups): here only those in the partial
+ * days at the periods' edges */
 static const char store_report_counts_facts[] =
+	STORE_COUNTS_ESC("AND (" STORE_GAPS("e.at", STORE_TS, STORE_TS) ") ")
 	STORE_COUNTS_REST STORE_COUNTS_B;
 /* clang-format on */
 
@@ -273,16 +292,52 @@ store_report_fetch_tickets(struct store *st, struct report *r,
 	                           store_report_add_rows, r);
 }
 
+/* store_report_days - the whole UTC days [*s_r, *e_r) inside [from, to);
+ * both from when there are none. */
+static void
+store_report_days(gint64 from, gint64 to, gint64 *s_r, gint64 *e_r)
+{
+	const gint64 day = 86400;
+	gint64 s =
+	    from >= 0 ? (from + day - 1) / day * day : -(-from / day * day);
+	gint64 e = to >= 0 ? to / day * day : -((-to + day - 1) / day * day);
+
+	if (e <= s)
+		s = e = from;
+	*s_r = s;
+	*e_r = e;
+}
+
+/* store_report_served - r's whole days as text parameters: [0], [1) of
+ * the previous period, [2], [3) of the current one ($7..$10 of
+ * store_kpi_sql and store_report_counts_facts). */
+static void
+store_report_served(const struct report *r, char buf[4][24], const char *out[4])
+{
+	gint64 days[4];
+
+	store_report_days(r->prev_from, r->p.from, &days[0], &days[1]);
+	store_report_days(r->p.from, r->p.to, &days[2], &days[3]);
+	for (int i = 0; i < 4; i++)
+		out[i] = store_i64(buf[i], days[i]);
+}
+
 /* store_report_fetch_counts - the pre-counted rows into r. */
 static int
 store_report_fetch_counts(struct store *st, struct report *r,
                           const char *const *vals)
 {
-	PGresult *res = store_query(st,
-	                            r->p.unrolled ? store_report_counts_unrolled
-	                                          : store_report_counts_facts,
-	                            6, vals);
+	char buf[4][24];
+	const char *v[10];
+	PGresult *res;
 	int rc = 0;
+
+	memcpy(v, vals, 6 * sizeof(*v));
+	store_report_served(r, buf, v + 6);
+	res = store_query(st,
+	                  r->p.unrolled ? store_report_counts_unrolled
+	                                : store_report_counts_facts,
+	                  r->p.unrolled ? 6 : 10, v);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "report");
@@ -549,17 +604,6 @@ store_report_flush(struct store *st)
 	"to_timestamp($8::bigint)) OR (f.cm_first >= "                         \
 	"to_timestamp($9::bigint) "                                            \
 	"AND f.cm_last < to_timestamp($10::bigint)))"
-/* the partial days: [$1, $7), [$8, $9), [$10, $3) */
-#define STORE_GAP(A, B, X, LO, HI) "(" X " >= " LO A ") AND " X " < " HI B "))"
-#define STORE_GAPS(X, LO, HI)                                                  \
-	STORE_GAP("$1::bigint", "$7::bigint", X, LO, HI)                       \
-	" OR " STORE_GAP("$8::bigint", "$9::bigint", X, LO,                    \
-	                 HI) " OR " STORE_GAP("$10::bigint", "$3::bigint", X,  \
-	                                      LO, HI)
-#define STORE_TS_MARGIN_LO "to_timestamp(-1 + "
-#define STORE_TS_MARGIN_HI "to_timestamp(1 + "
-#define STORE_TS           "to_timestamp("
-#define STORE_NUM          "("
 /* report_fact_span_idx and report_fact_cm_span_idx */
 #define STORE_SPAN                                                             \
 	"(CASE WHEN f.rs <> 0 AND f.rs < f.cr THEN 'empty'::int8range ELSE "   \
@@ -751,6 +795,11 @@ static const char store_rollup_cm_sql[] =
     "WHERE ((d.day >= $1::bigint / 86400 AND d.last_day < $2::bigint / "
     "86400) OR (d.day >= $3::bigint / 86400 AND d.last_day < $4::bigint / "
     "86400)) AND " STORE_ROLLUP_SCOPE " GROUP BY 1, 2, 3";
+static const char store_rollup_esc_sql[] =
+    "SELECT CASE WHEN d.day >= $3::bigint / 86400 THEN 0 ELSE 1 END, "
+    "d.queue, d.agent, d.level, sum(d.n) FROM report_esc_day d WHERE "
+    "" STORE_ROLLUP_DAYS("d.day") " AND " STORE_ROLLUP_SCOPE
+                                  " GROUP BY 1, 2, 3, 4";
 
 /* store_report_rollups - the rollups' share of the KPIs into r (vals as
  * for store_rollup_sql). */
@@ -833,23 +882,26 @@ store_report_rollups(struct store *st, struct report *r,
 		}
 	}
 	PQclear(res);
+	if (rc < 0)
+		return rc;
+	res = store_query(st, store_rollup_esc_sql, 7, vals);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		struct report_count cnt = {
+		    .kind = REPORT_ESCALATION,
+		    .period = (int)store_col(res, i, 0),
+		    .queue = PQgetvalue(res, i, 1),
+		    .agent =
+		        PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+		    .sub = (int)store_col(res, i, 3),
+		    .n = store_col(res, i, 4),
+		};
+
+		rc = report_add_count(r, &cnt);
+	}
+	PQclear(res);
 	return rc;
-}
-
-/* store_report_days - the whole UTC days [*s_r, *e_r) inside [from, to);
- * both from when there are none. */
-static void
-store_report_days(gint64 from, gint64 to, gint64 *s_r, gint64 *e_r)
-{
-	const gint64 day = 86400;
-	gint64 s =
-	    from >= 0 ? (from + day - 1) / day * day : -(-from / day * day);
-	gint64 e = to >= 0 ? to / day * day : -((-to + day - 1) / day * day);
-
-	if (e <= s)
-		s = e = from;
-	*s_r = s;
-	*e_r = e;
 }
 
 /* store_report_worst - the worst breaches among the tickets resolved in
@@ -899,7 +951,6 @@ store_report_fast(struct store *st, struct report *r, const char *queue,
                   const char *agent, const char *members)
 {
 	char a[24], b[24], c[24], d[4][24];
-	gint64 days[4];
 	const char *kv[10] = {store_i64(a, r->prev_from),
 	                      store_i64(b, r->p.from),
 	                      store_i64(c, r->p.to),
@@ -911,10 +962,8 @@ store_report_fast(struct store *st, struct report *r, const char *queue,
 	const char *ov[] = {kv[2], queue, agent, members};
 	int rc;
 
-	store_report_days(r->prev_from, r->p.from, &days[0], &days[1]);
-	store_report_days(r->p.from, r->p.to, &days[2], &days[3]);
-	for (int i = 0; i < 4; i++)
-		kv[6 + i] = dv[i] = store_i64(d[i], days[i]);
+	store_report_served(r, d, dv);
+	memcpy(kv + 6, dv, 4 * sizeof(*kv));
 	if ((rc = store_report_refresh(st, r)) < 0 ||
 	    (rc = store_report_flush(st)) < 0 ||
 	    (rc = store_report_rollups(st, r, dv)) < 0 ||

@@ -18,7 +18,10 @@ ROLLUPS = """SELECT string_agg(r, E'\\n' ORDER BY r) FROM (
       csat_okay, csat_bad) AS r FROM report_day
   UNION ALL
   SELECT concat_ws('|', 'cm', day, last_day, queue, agent, mails, tickets)
-  FROM report_cm_day) s"""
+  FROM report_cm_day
+  UNION ALL
+  SELECT concat_ws('|', 'esc', day, queue, agent, level, n)
+  FROM report_esc_day) s"""
 
 
 def _same(world, periods):
@@ -34,11 +37,14 @@ def _same(world, periods):
 def _rebuilt(world):
     """The rollups recomputed from every fact."""
     world.sql("""DELETE FROM report_day; DELETE FROM report_cm_day;
+      DELETE FROM report_esc_day;
+      INSERT INTO report_day_dirty (day) SELECT floor(extract(epoch FROM at) / 86400)
+        FROM event WHERE action = 'escalated';
       INSERT INTO report_day_dirty (day) SELECT DISTINCT d FROM report_fact f
         CROSS JOIN LATERAL (VALUES (f.cr / 86400), (NULLIF(f.fr, 0) / 86400),
           (NULLIF(f.rs, 0) / 86400), (floor(extract(epoch FROM f.csat_at) / 86400)),
           (floor(extract(epoch FROM f.cm_first) / 86400))) v(d)
-        WHERE d IS NOT NULL ON CONFLICT DO NOTHING;
+        WHERE d IS NOT NULL;
       SELECT report_day_flush();""")
     return world.sql(ROLLUPS)
 
@@ -48,6 +54,22 @@ def test_rollups_follow_ticket_changes(world):
         f.write(SLA % "us")
     to = datetime.datetime.now(datetime.timezone.utc).date()
     _generate(world, to.isoformat())
+    # escalations as escalate.c writes them, a few a day, some a fraction
+    # of a second around midnight (the rollups count them by the exact time)
+    world.sql(f"""
+      INSERT INTO event (ticket_id, at, actor, action, detail)
+      SELECT id, created + interval '5 hours', 'tickd', 'escalated',
+          'level ' || (1 + id % 3) || ': first_response breached -> lead@example.com'
+      FROM ticket WHERE id % 9 = 2;
+      INSERT INTO event (ticket_id, at, actor, action, detail)
+      SELECT id, timestamptz '{to.isoformat()}' - (id % 40) * interval '1 day'
+          + (CASE WHEN id % 2 = 0 THEN 1 ELSE -1 END) * interval '0.3 s', 'tickd',
+          'escalated', 'immediate: urgent -> lead@example.com'
+      FROM ticket WHERE id % 37 = 5;
+      INSERT INTO event (ticket_id, at, actor, action, detail)
+      SELECT id, created + interval '1 hour', 'tickd', 'escalation-skipped', 'nobody'
+      FROM ticket WHERE id % 50 = 1;
+    """)
     iso = datetime.date.isoformat
     day = datetime.timedelta(days=1)
     periods = [["--from", iso(to - 7 * day), "--to", iso(to)],
@@ -63,6 +85,7 @@ def test_rollups_follow_ticket_changes(world):
     created = int(world.sql("SELECT sum(created) FROM report_day"))
     assert created > 2900
     assert int(world.sql("SELECT count(*) FROM report_fact WHERE NOT rolled AND NOT history")) > 0
+    assert int(world.sql("SELECT sum(n) FROM report_esc_day")) > 300
 
     # changes as the daemon, the tick and an admin make them
     mid = "timestamptz '%s'" % iso(to - 5 * day)
@@ -94,6 +117,17 @@ def test_rollups_follow_ticket_changes(world):
       -- a customer mail days later: the ticket's mails span days now
       INSERT INTO message (ticket_id, dedupe_key, direction, role, received)
           VALUES (5170, 'later:5170', 'in', 'customer', now() - interval '1 day');
+      -- escalations: new ones, one taken back, and the tickets of some
+      -- moved to another agent (their escalations go with them)
+      INSERT INTO event (ticket_id, at, actor, action, detail)
+          VALUES (5133, now() - interval '2 days', 'tickd', 'escalated',
+                  'level 2: resolution breached -> lead@example.com'),
+                 (5201, {mid}, 'tickd', 'escalated', 'level 4: x -> y');
+      DELETE FROM event WHERE id = (SELECT min(id) FROM event WHERE action = 'escalated'
+          AND ticket_id > 5300);
+      UPDATE ticket SET assignee = 'agent8@example.com' WHERE id IN
+          (SELECT ticket_id FROM event WHERE action = 'escalated' AND ticket_id > 5400
+           ORDER BY ticket_id LIMIT 6);
       SELECT tickd_merge(5180, 5181, 'admin', NULL, now() - interval '1 day');
       SELECT tickd_merge(5182, 5183, 'admin', NULL, now() - interval '40 days');
     """)
@@ -110,6 +144,8 @@ def test_rollups_follow_ticket_changes(world):
     names = {g["name"] for g in rep["groups"]}
     assert "agent7@example.com" in names
     assert rep["groups"][0]["current"]["reopened"] > 0
+    assert rep["groups"][0]["current"]["escalations"] > 30
+    assert "agent8@example.com" in names
     # rolled incrementally == rebuilt from scratch
     assert after == _rebuilt(world)
     _same(world, periods[:2])
