@@ -776,7 +776,8 @@ store_report_kpis(struct store *st, struct report *r, const char *const *vals)
  * (current), $5 queue, $6 assignee, $7 members: per day and (queue,
  * assignee) the counts and samples of the events of rolled facts and the
  * ratings; then the customer mails of the facts whose first and last
- * mail lie in one period's whole days, per (period, queue, assignee). */
+ * mail lie in one period's whole days, per (period, queue, assignee);
+ * then the escalations per (period, queue, assignee, level). */
 #define STORE_ROLLUP_DAYS(D)                                                   \
 	"((" D " >= $1::bigint / 86400 AND " D " < $2::bigint / 86400) OR "    \
 	"(" D " >= $3::bigint / 86400 AND " D " < $4::bigint / 86400))"
