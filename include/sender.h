@@ -74,9 +74,9 @@ struct outbox_stats;
 /* sender_pool_init - one connection open, at most cap. */
 void sender_pool_init(struct sender_pool *p, int cap, gint64 now);
 
-/* sender_backlog - does a round's outcome say mail waits: a full round
- * (SENDER_ROUND leased), or its oldest mail queued > SENDER_LAG_S before
- * now_s (unix seconds)? */
+/* sender_backlog - does a round's outcome say mail waits: it sent, and
+ * it was full (SENDER_ROUND leased) or its oldest mail was queued more
+ * than SENDER_LAG_S before now_s (unix seconds)? */
 bool sender_backlog(const struct outbox_stats *os, gint64 now_s);
 
 /* sender_pool_round - after a round: one more connection on a backlog

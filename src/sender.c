@@ -28,6 +28,7 @@ struct sender_worker {
 	char owner[128]; /* "instance#n": leases and the liveness lock */
 	bool db_up, smtp_failing;
 	gint64 last_ok; /* monotonic ms of its last accepted mail, 0 never */
+	gint64 opened;  /* monotonic ms it was last let send */
 };
 
 struct sender {
@@ -83,6 +84,10 @@ sender_pool_init(struct sender_pool *p, int cap, gint64 now)
 bool
 sender_backlog(const struct outbox_stats *os, gint64 now_s)
 {
+	/* a round that sent nothing says the server is failing, not that
+	 * more connections would help */
+	if (os->sent == 0)
+		return false;
 	return os->claimed >= SENDER_ROUND ||
 	       (os->oldest > 0 && now_s - os->oldest > SENDER_LAG_S);
 }
@@ -326,7 +331,9 @@ sender_resize(struct sender_run *x, const struct outbox_stats *os)
 	sender_publish(x, now_open != was, NULL);
 }
 
-/* sender_others_work - how many other open workers sent a mail lately. */
+/* sender_others_work - how many other open workers work: not in SMTP
+ * backoff, and sent a mail lately or were opened lately (one that took
+ * the last free slot may not have finished its first round yet). */
 static int
 sender_others_work(struct sender_run *x)
 {
@@ -335,26 +342,31 @@ sender_others_work(struct sender_run *x)
 	int n = 0;
 
 	g_mutex_lock(&s->lock);
-	for (int i = 0; i < s->n; i++)
-		n += &s->w[i] != x->w && s->w[i].index <= s->open &&
-		     s->w[i].last_ok > 0 &&
-		     now - s->w[i].last_ok < SENDER_WORKS_MS;
+	for (int i = 0; i < s->n; i++) {
+		struct sender_worker *o = &s->w[i];
+
+		n += o != x->w && o->index <= s->open && !o->smtp_failing &&
+		     now - MAX(o->last_ok, o->opened) < SENDER_WORKS_MS;
+	}
 	g_mutex_unlock(&s->lock);
 	return n;
 }
 
 /* sender_limit - auto: this extra connection was refused while working
  * others worked: that many is the server's limit for a while.  The mail
- * it tried is due again at once (outbox_record); this worker parks. */
-static void
+ * it tried is due again at once (outbox_record).  True when this worker
+ * is now beyond the limit and parks; false when it is within it (it lost
+ * a race for a slot) and backs off like any failing one. */
+static bool
 sender_limit(struct sender_run *x, int working)
 {
 	struct sender *s = x->s;
-	bool news;
+	bool news, park;
 
 	g_mutex_lock(&s->lock);
 	news = sender_pool_refused(&s->pool, working, sender_ms());
 	s->open = s->pool.open;
+	park = x->w->index > s->open;
 	s->kicks++;
 	g_cond_broadcast(&s->cond);
 	g_mutex_unlock(&s->lock);
@@ -364,6 +376,7 @@ sender_limit(struct sender_run *x, int working)
 		           x->w->index, working, smtp_error(x->smtp), working,
 		           SENDER_LIMIT_MS / 60000);
 	sender_publish(x, true, smtp_error(x->smtp));
+	return park;
 }
 
 /*
@@ -391,6 +404,8 @@ sender_turn(struct sender_run *x)
 		}
 		g_cond_wait(&s->cond, &s->lock);
 	}
+	if (parked)
+		x->w->opened = sender_ms();
 	go = !s->stop;
 	g_mutex_unlock(&s->lock);
 	return go;
@@ -469,10 +484,9 @@ sender_round(struct sender_run *x)
 	/* an extra connection refused while others work: the server's
 	 * limit, not an outage (the first connection's refusal is one) */
 	if (x->s->autosize && os.refused > 0 && os.sent == 0 &&
-	    x->w->index > 1 && (working = sender_others_work(x)) > 0) {
-		sender_limit(x, working);
-		return true;
-	}
+	    x->w->index > 1 && (working = sender_others_work(x)) > 0 &&
+	    sender_limit(x, working))
+		return true; /* parks */
 	if (x->s->autosize && r == 0)
 		sender_resize(x, &os);
 	if (r < 0) {

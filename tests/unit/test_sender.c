@@ -99,6 +99,7 @@ test_backlog(void)
 
 	TEST_CHECK(!sender_backlog(&os, now));
 	os.claimed = 5;
+	os.sent = 5;
 	os.oldest = now - SENDER_LAG_S;
 	TEST_CHECK(!sender_backlog(&os, now));
 	os.oldest = now - SENDER_LAG_S - 1;
@@ -106,6 +107,11 @@ test_backlog(void)
 	os.oldest = now;
 	os.claimed = 32; /* a full round: more may wait */
 	TEST_CHECK(sender_backlog(&os, now));
+	/* ... unless it sent nothing: the server fails, more will not help */
+	os.sent = 0;
+	os.retried = 32;
+	os.oldest = now - 100;
+	TEST_CHECK(!sender_backlog(&os, now));
 }
 
 int
