@@ -394,6 +394,8 @@ sender_turn(struct sender_run *x)
 	g_mutex_lock(&s->lock);
 	while (!s->stop && x->w->index > s->open && x->unrecorded == 0) {
 		if (!parked) {
+			x->w->smtp_failing = false;
+			x->w->db_up = false;
 			g_mutex_unlock(&s->lock);
 			smtp_close(x->smtp);
 			store_free(&x->st);
