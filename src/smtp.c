@@ -19,6 +19,7 @@ struct smtp {
 	int in_session;     /* mails sent on the current connection */
 	long long commands; /* SMTP commands sent, end of DATA included */
 	bool mail_cmd;      /* this transfer got as far as MAIL FROM */
+	bool timed_out;     /* this transfer ran into a timeout */
 	/* upload state */
 	const char *data;
 	size_t len, off;
@@ -157,10 +158,12 @@ smtp_send(struct smtp *s, const char *env_from, const char *rcpt,
 	r = smtp_send_once(s, env_from, rcpt, data, len, code_r);
 	/* 421, or 452 "too many messages" on a session that has sent mail
 	 * already, is the server's per-session limit, not about this mail;
-	 * no reply at all on a re-used session is one the server closed
-	 * while it was idle: a fresh session, once. */
+	 * no reply at all on a re-used session (not a timeout: the server
+	 * may be busy with the mail) is one the server closed while it was
+	 * idle: a fresh session, once. */
 	if (r != 0 && r != -EBADMSG && before > 0 &&
-	    (*code_r == 421 || *code_r == 452 || *code_r == 0)) {
+	    (*code_r == 421 || *code_r == 452 ||
+	     (*code_r == 0 && !s->timed_out))) {
 		log_info("smtp: %s after %d mails in this session, "
 		         "reconnecting",
 		         s->msg, before);
@@ -197,6 +200,7 @@ smtp_send_once(struct smtp *s, const char *env_from, const char *rcpt,
 	curl_slist_free_all(rcpts);
 	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
 	*code_r = (int)code;
+	s->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 	if (rc == CURLE_OK) {
 		s->msg[0] = '\0';
 		s->in_session++;
