@@ -1052,8 +1052,6 @@ cfg_keys_print(FILE *out)
 		case CFG_KT_ADDR:
 			if (k->flags & CFG_F_KEEP)
 				fprintf(out, "\t(top level)");
-			else if ((k->flags & CFG_F_AUTO) && k->idef == 0)
-				fprintf(out, "\tauto");
 			else if (k->def != NULL)
 				fprintf(out, "\t\"%s\"", k->def);
 			else if (k->flags & CFG_F_REQUIRED)
