@@ -77,7 +77,7 @@ sender_pool_init(struct sender_pool *p, int cap, gint64 now)
 	memset(p, 0, sizeof(*p));
 	p->cap = MAX(cap, 1);
 	p->open = 1;
-	p->changed = now;
+	p->changed = now - SENDER_GROW_MS; /* the first backlog may grow */
 	p->busy = now;
 }
 

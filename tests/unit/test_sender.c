@@ -26,6 +26,9 @@ test_grow(void)
 
 	sender_pool_init(&p, 4, now);
 	TEST_INTEQ(p.open, 1);
+	/* a backlog right at the start: a second connection at once */
+	TEST_INTEQ(sender_pool_round(&p, true, now), 2);
+	sender_pool_init(&p, 4, now);
 	/* no backlog: stays at one */
 	TEST_INTEQ(rounds(&p, 50, false, &now, 100), 1);
 	/* a backlog adds one connection per SENDER_GROW_MS, not per round */
