@@ -67,7 +67,11 @@
  * action 'escalated' per fired level, detail "level N: ..." (a priority
  * rule's immediate one, "immediate: ...", is level 1); not the
  * 'escalation-requested' / 'escalation-skipped' events.  The LIKE lets
- * the partial index of 005_report.sql serve the scan.  Machine mail is
+ * the partial index of 005_report.sql serve the scan; each event looks
+ * its ticket up by key (the LATERAL ... OFFSET 0): a year's escalations
+ * are a few per cent of the tickets, and the hash join the planner chose
+ * read every ticket (a third of the year report over 1M tickets once
+ * the KPIs came from the rollups).  Machine mail is
  * inbound mail stored with role 'other' (classify said machine), except
  * rating replies (class 'rating').  Customer mails are counted per
  * (period, ticket) first, then per queue/assignee: a hash aggregate
@@ -99,6 +103,21 @@
 	"f.ticket_id AND m.direction = 'in' AND m.role = 'customer' AND "      \
 	"m.received >= to_timestamp(" A ") AND m.received < to_timestamp(" B   \
 	")) END"
+/* the partial days: [$1, $7), [$8, $9), [$10, $3) */
+#define STORE_GAP(A, B, X, LO, HI) "(" X " >= " LO A ") AND " X " < " HI B "))"
+#define STORE_GAPS(X, LO, HI)                                                  \
+	STORE_GAP("$1::bigint", "$7::bigint", X, LO, HI)                       \
+	" OR " STORE_GAP("$8::bigint", "$9::bigint", X, LO,                    \
+	                 HI) " OR " STORE_GAP("$10::bigint", "$3::bigint", X,  \
+	                                      LO, HI)
+#define STORE_TS_MARGIN_LO "to_timestamp(-1 + "
+#define STORE_TS_MARGIN_HI "to_timestamp(1 + "
+#define STORE_TS           "to_timestamp("
+#define STORE_NUM          "("
+/* an escalation's level as escalate.c writes it (005_report.sql) */
+#define STORE_ESC_LEVEL \
+	"LEAST(COALESCE(substring(e.detail FROM '^level ([0-9]{1,6})')::int, " \
+	"1), 99)"
 /* 1: ratings, 1 good, 2 okay, 3 bad */
 #define STORE_CSAT_UNROLLED                                                    \
 	"UNION ALL SELECT 1, CASE r.rating WHEN 'good' THEN 1 WHEN 'okay' "    \
@@ -107,15 +126,16 @@
 	"ON t.id = r.ticket_id WHERE r.at >= to_timestamp($1) AND r.at < "     \
 	"to_timestamp($3) AND " STORE_SCOPE4 " AND "                           \
 	"($5::text IS NULL OR t.assignee = $5) GROUP BY 2, 3, 4, 5 "
-#define STORE_COUNTS_REST                                                      \
-	/* 0: escalations by level */ \
-	"SELECT 0, LEAST(COALESCE(substring(e.detail FROM " \
-	"'^level ([0-9]{1,6})')::int, 1), 99), CASE WHEN e.at >= " \
+/* 0: escalations by level (EXTRA: more conditions on e) */
+#define STORE_COUNTS_ESC(EXTRA) \
+	"SELECT 0, " STORE_ESC_LEVEL ", CASE WHEN e.at >= " \
 	"to_timestamp($2) THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) " \
-	"FROM event e JOIN ticket t ON t.id = e.ticket_id WHERE e.action " \
+	"FROM event e CROSS JOIN LATERAL (SELECT t.queue, t.assignee FROM " \
+	"ticket t WHERE t.id = e.ticket_id OFFSET 0) t WHERE e.action " \
 	"LIKE 'escalat%' AND e.action = 'escalated' AND e.at >= " \
 	"to_timestamp($1) AND e.at < to_timestamp($3) AND " STORE_SCOPE4 " AND ($5::text IS NULL OR t.assignee = $5) " \
-	"GROUP BY 2, 3, 4, 5 " \
+	EXTRA "GROUP BY 2, 3, 4, 5 "
+#define STORE_COUNTS_REST \
 	/* 2: machine mail, with or without a ticket */ \
 	"UNION ALL SELECT 2, 0, CASE WHEN m.received >= to_timestamp($2) " \
 	"THEN 0 ELSE 1 END, t.queue, t.assignee, count(*) FROM message m " \
@@ -152,10 +172,14 @@
 	"AND " STORE_SCOPE4 " AND ($5::text IS NULL OR " \
 	"r.responder = $5) GROUP BY 2, 3, 4, 5 "
 static const char store_report_counts_unrolled[] =
-	STORE_CM_UNROLLED STORE_COUNTS_REST STORE_COUNTS_CM STORE_COUNTS_B
-	STORE_CSAT_UNROLLED;
-/* the fast path's kinds 1, 3 and 4 come with its KPIs (store_kpi_sql) */
+	STORE_CM_UNROLLED STORE_COUNTS_ESC("") STORE_COUNTS_REST
+	STORE_COUNTS_CM STORE_COUNTS_B STORE_CSAT_UNROLLED;
+/* the fast path's kinds 1, 3 and 4 come with its KPIs (store_kpi_sql),
+ * its escalations in the whole days $7..$10 (store_kpi_sql) from
+ * report_esc_day (store_report_rollups): here only those in the partial
+ * days at the periods' edges */
 static const char store_report_counts_facts[] =
+	STORE_COUNTS_ESC("AND (" STORE_GAPS("e.at", STORE_TS, STORE_TS) ") ")
 	STORE_COUNTS_REST STORE_COUNTS_B;
 /* clang-format on */
 
@@ -268,16 +292,52 @@ store_report_fetch_tickets(struct store *st, struct report *r,
 	                           store_report_add_rows, r);
 }
 
+/* store_report_days - the whole UTC days [*s_r, *e_r) inside [from, to);
+ * both from when there are none. */
+static void
+store_report_days(gint64 from, gint64 to, gint64 *s_r, gint64 *e_r)
+{
+	const gint64 day = 86400;
+	gint64 s =
+	    from >= 0 ? (from + day - 1) / day * day : -(-from / day * day);
+	gint64 e = to >= 0 ? to / day * day : -((-to + day - 1) / day * day);
+
+	if (e <= s)
+		s = e = from;
+	*s_r = s;
+	*e_r = e;
+}
+
+/* store_report_served - r's whole days as text parameters: [0], [1) of
+ * the previous period, [2], [3) of the current one ($7..$10 of
+ * store_kpi_sql and store_report_counts_facts). */
+static void
+store_report_served(const struct report *r, char buf[4][24], const char *out[4])
+{
+	gint64 days[4];
+
+	store_report_days(r->prev_from, r->p.from, &days[0], &days[1]);
+	store_report_days(r->p.from, r->p.to, &days[2], &days[3]);
+	for (int i = 0; i < 4; i++)
+		out[i] = store_i64(buf[i], days[i]);
+}
+
 /* store_report_fetch_counts - the pre-counted rows into r. */
 static int
 store_report_fetch_counts(struct store *st, struct report *r,
                           const char *const *vals)
 {
-	PGresult *res = store_query(st,
-	                            r->p.unrolled ? store_report_counts_unrolled
-	                                          : store_report_counts_facts,
-	                            6, vals);
+	char buf[4][24];
+	const char *v[10];
+	PGresult *res;
 	int rc = 0;
+
+	memcpy(v, vals, 6 * sizeof(*v));
+	store_report_served(r, buf, v + 6);
+	res = store_query(st,
+	                  r->p.unrolled ? store_report_counts_unrolled
+	                                : store_report_counts_facts,
+	                  r->p.unrolled ? 6 : 10, v);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return store_fail(st, res, "report");
@@ -446,6 +506,26 @@ store_report_refresh(struct store *st, struct report *r)
 	return rc;
 }
 
+/* store_report_flush - recompute the rollups of the days whose facts
+ * changed (026_report_rollup.sql), after store_report_refresh; usually
+ * there are none. */
+static int
+store_report_flush(struct store *st)
+{
+	PGresult *res = store_query(
+	    st, "SELECT EXISTS (SELECT 1 FROM report_day_dirty)", 0, NULL);
+	bool dirty;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	dirty = store_bool_col(res, 0, 0);
+	PQclear(res);
+	if (!dirty)
+		return 0;
+	return store_query_exec(st, "report", "SELECT report_day_flush()", 0,
+	                        NULL);
+}
+
 /*
  * The per-ticket KPIs from the facts, both periods ($1 previous start, $2
  * current start, $3 end; $4 queue, $5 assignee), per (queue, assignee):
@@ -498,6 +578,60 @@ store_report_refresh(struct store *st, struct report *r)
 	"CASE WHEN f.csat_at >= to_timestamp($2) AND f.csat_at < "             \
 	"to_timestamp($3) THEN f.csat WHEN f.csat_at >= to_timestamp($1) AND " \
 	"f.csat_at < to_timestamp($2) THEN f.csat + 3 END"
+/*
+ * With the rollups (026_report_rollup.sql) this pass reads only what they
+ * do not hold: $7..$10 are the whole UTC days of the previous period
+ * [$7, $8) and of the current one [$9, $10) (empty: both equal), whose
+ * events of rolled facts, ratings and customer mails store_report_rollups
+ * adds; here an event counts only outside them.  STORE_KPI_CAND finds,
+ * by index, every fact with anything left to count: the facts the rollups
+ * leave out, events in the partial days at the periods' edges (the exact
+ * times with a second of margin around the rounded ones), the backlog at
+ * either period's end, ratings in the partial days and customer mails
+ * that straddle a boundary or touch a partial day.  Any other fact adds
+ * nothing here, so the OR only has to find a superset of them.
+ */
+#define STORE_SERVED(X)                                                        \
+	"((" X " >= $7::bigint AND " X " < $8::bigint) OR (" X                 \
+	" >= $9::bigint AND " X " < $10::bigint))"
+#define STORE_SERVED_T(X)                                                      \
+	"((" X " >= to_timestamp($7::bigint) AND " X                           \
+	" < to_timestamp($8::bigint)) OR (" X " >= to_timestamp($9::bigint) "  \
+	"AND " X " < to_timestamp($10::bigint)))"
+/* the customer mails of a fact lie in one period's whole days */
+#define STORE_CM_SERVED                                                        \
+	"((f.cm_first >= to_timestamp($7::bigint) AND f.cm_last < "            \
+	"to_timestamp($8::bigint)) OR (f.cm_first >= "                         \
+	"to_timestamp($9::bigint) "                                            \
+	"AND f.cm_last < to_timestamp($10::bigint)))"
+/* report_fact_span_idx and report_fact_cm_span_idx */
+#define STORE_SPAN                                                             \
+	"(CASE WHEN f.rs <> 0 AND f.rs < f.cr THEN 'empty'::int8range ELSE "   \
+	"int8range(f.cr, NULLIF(f.rs, 0)) END)"
+#define STORE_CM_SPAN "tstzrange(f.cm_first, f.cm_last, '[]')"
+#define STORE_CM_GAP(A, B)                                                     \
+	"(f.cm_n > 0 AND " STORE_CM_SPAN " && tstzrange(to_timestamp(" A       \
+	"), to_timestamp(" B "), '[)'))"
+#define STORE_CM_AT(P)                                                         \
+	"(f.cm_n > 0 AND " STORE_CM_SPAN " @> to_timestamp(" P "))"
+/* clang-format off */
+#define STORE_KPI_CAND                                                         \
+	"((NOT f.rolled AND NOT f.history AND f.cr_t < to_timestamp($3)) OR "  \
+	STORE_GAPS("f.cr_t", STORE_TS_MARGIN_LO, STORE_TS_MARGIN_HI) " OR "    \
+	STORE_GAPS("f.rs_t", STORE_TS_MARGIN_LO, STORE_TS_MARGIN_HI) " OR "    \
+	STORE_GAPS("f.fr", STORE_NUM, STORE_NUM) " OR " STORE_SPAN             \
+	" @> ($3::bigint - 1) OR " STORE_SPAN " @> ($2::bigint - 1) OR "       \
+	STORE_GAPS("f.csat_at", STORE_TS, STORE_TS) " OR "                     \
+	STORE_CM_GAP("$1::bigint", "$7::bigint") " OR "                        \
+	STORE_CM_GAP("$8::bigint", "$9::bigint") " OR "                        \
+	STORE_CM_GAP("$10::bigint", "$3::bigint") " OR "                       \
+	STORE_CM_AT("$1::bigint") " OR " STORE_CM_AT("$2::bigint") " OR "      \
+	STORE_CM_AT("$3::bigint") ")"
+/* clang-format on */
+/* the period of an event at rounded second X, NULL when a rollup has it */
+#define STORE_KPI_EV(X)                                                        \
+	"CASE WHEN f.rolled AND " STORE_SERVED(                                \
+	    X) " THEN NULL ELSE " STORE_KPI_IN(X) " END"
 /* clang-format off */
 static const char store_kpi_sql[] =
 	"SELECT queue, agent, count(*) FILTER (WHERE sel), "
@@ -512,14 +646,15 @@ static const char store_kpi_sql[] =
 	"count(*) FILTER (WHERE cs = 5), count(*) FILTER (WHERE cs = 6)"
 	" FROM (SELECT f.queue, f.agent, f.cr, f.frt_b, f.res_b, "
 	"f.met, f.fcr, f.reopened, " STORE_KPI_SEL " AS sel, "
-	STORE_KPI_IN("f.cr") " AS pc, " STORE_KPI_IN("f.fr") " AS pf, "
-	STORE_KPI_IN("f.rs") " AS pr, " STORE_KPI_BACKLOG("$3::bigint")
-	" AS b0, " STORE_KPI_BACKLOG("$2::bigint") " AS b1, " STORE_KPI_CS
-	" AS cs, CASE WHEN " STORE_KPI_CM " THEN " STORE_CM_N("$2", "$3") " ELSE 0 END "
-	"AS n0, CASE WHEN " STORE_KPI_CM " THEN " STORE_CM_N("$1", "$2") " ELSE "
-	"0 END AS n1 FROM report_fact f WHERE (" STORE_KPI_SEL
-	" OR " STORE_KPI_CM " OR (f.csat_at >= to_timestamp($1) AND "
-	"f.csat_at < to_timestamp($3))) AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")
+	STORE_KPI_EV("f.cr") " AS pc, " STORE_KPI_EV("f.fr") " AS pf, "
+	STORE_KPI_EV("f.rs") " AS pr, " STORE_KPI_BACKLOG("$3::bigint")
+	" AS b0, " STORE_KPI_BACKLOG("$2::bigint") " AS b1, CASE WHEN "
+	STORE_SERVED_T("f.csat_at") " THEN NULL ELSE " STORE_KPI_CS " END "
+	"AS cs, CASE WHEN " STORE_KPI_CM " AND NOT " STORE_CM_SERVED " THEN "
+	STORE_CM_N("$2", "$3") " ELSE 0 END "
+	"AS n0, CASE WHEN " STORE_KPI_CM " AND NOT " STORE_CM_SERVED " THEN "
+	STORE_CM_N("$1", "$2") " ELSE 0 END AS n1 FROM report_fact f WHERE "
+	STORE_KPI_CAND " AND " STORE_SCOPE("$4", "$6", "f.queue", "f.agent")
 	" AND ($5::text IS NULL OR f.agent = $5) OFFSET 0) f "
 	"GROUP BY queue, agent";
 /* clang-format on */
@@ -586,7 +721,7 @@ store_report_kpi_counts(struct report *r, PGresult *res, int i)
 static int
 store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 {
-	PGresult *res = store_query(st, store_kpi_sql, 6, vals);
+	PGresult *res = store_query(st, store_kpi_sql, 10, vals);
 	GArray *a[3];
 	int rc = 0;
 
@@ -637,6 +772,139 @@ store_report_kpis(struct store *st, struct report *r, const char *const *vals)
 	return rc;
 }
 
+/* The rollups of the whole days [$1, $2) (previous period) and [$3, $4)
+ * (current), $5 queue, $6 assignee, $7 members: per day and (queue,
+ * assignee) the counts and samples of the events of rolled facts and the
+ * ratings; then the customer mails of the facts whose first and last
+ * mail lie in one period's whole days, per (period, queue, assignee);
+ * then the escalations per (period, queue, assignee, level). */
+#define STORE_ROLLUP_DAYS(D)                                                   \
+	"((" D " >= $1::bigint / 86400 AND " D " < $2::bigint / 86400) OR "    \
+	"(" D " >= $3::bigint / 86400 AND " D " < $4::bigint / 86400))"
+#define STORE_ROLLUP_SCOPE                                                     \
+	STORE_SCOPE("$5", "$7", "d.queue", "d.agent")                          \
+	" AND ($6::text IS NULL OR d.agent = $6)"
+static const char store_rollup_sql[] =
+    "SELECT CASE WHEN d.day >= $3::bigint / 86400 THEN 0 ELSE 1 END, "
+    "d.queue, d.agent, d.created, d.resolved, d.sla_n, d.sla_met, d.fcr, "
+    "d.reopened, d.frt, d.res, d.csat_good, d.csat_okay, d.csat_bad "
+    "FROM report_day d WHERE " STORE_ROLLUP_DAYS(
+        "d.day") " AND " STORE_ROLLUP_SCOPE;
+static const char store_rollup_cm_sql[] =
+    "SELECT CASE WHEN d.day >= $3::bigint / 86400 THEN 0 ELSE 1 END, "
+    "d.queue, d.agent, sum(d.mails), sum(d.tickets) FROM report_cm_day d "
+    "WHERE ((d.day >= $1::bigint / 86400 AND d.last_day < $2::bigint / "
+    "86400) OR (d.day >= $3::bigint / 86400 AND d.last_day < $4::bigint / "
+    "86400)) AND " STORE_ROLLUP_SCOPE " GROUP BY 1, 2, 3";
+static const char store_rollup_esc_sql[] =
+    "SELECT CASE WHEN d.day >= $3::bigint / 86400 THEN 0 ELSE 1 END, "
+    "d.queue, d.agent, d.level, sum(d.n) FROM report_esc_day d WHERE "
+    "" STORE_ROLLUP_DAYS("d.day") " AND " STORE_ROLLUP_SCOPE
+                                  " GROUP BY 1, 2, 3, 4";
+
+/* store_report_rollups - the rollups' share of the KPIs into r (vals as
+ * for store_rollup_sql). */
+static int
+store_report_rollups(struct store *st, struct report *r,
+                     const char *const *vals)
+{
+	PGresult *res = store_query(st, store_rollup_sql, 7, vals);
+	GArray *a[2];
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	for (int k = 0; k < 2; k++)
+		a[k] = g_array_new(FALSE, FALSE, sizeof(gint64));
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		struct report_part part = {
+		    .queue = PQgetvalue(res, i, 1),
+		    .agent =
+		        PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+		    .period = (int)store_col(res, i, 0),
+		    .k =
+		        {
+		            .created = store_col(res, i, 3),
+		            .resolved = store_col(res, i, 4),
+		            .sla_n = store_col(res, i, 5),
+		            .sla_met = store_col(res, i, 6),
+		            .fcr = store_col(res, i, 7),
+		            .reopened = store_col(res, i, 8),
+		        },
+		};
+		struct report_count cnt = {
+		    .kind = REPORT_CSAT,
+		    .period = part.period,
+		    .queue = part.queue,
+		    .agent = part.agent,
+		};
+
+		store_int_array(res, i, 9, a[0]);
+		store_int_array(res, i, 10, a[1]);
+		part.frt = (const gint64 *)(void *)a[0]->data;
+		part.n_frt = a[0]->len;
+		part.res = (const gint64 *)(void *)a[1]->data;
+		part.n_res = a[1]->len;
+		/* a day only ratings put here adds no KPI part (the ratings
+		 * alone make the group, as their count rows do unrolled) */
+		if (part.k.created > 0 || part.k.resolved > 0 || part.n_frt > 0)
+			rc = report_add_part(r, &part);
+		for (int c = 0; c < 3 && rc == 0; c++) {
+			cnt.sub = REPORT_GOOD + c;
+			cnt.n = store_col(res, i, 11 + c);
+			if (cnt.n > 0)
+				rc = report_add_count(r, &cnt);
+		}
+	}
+	for (int k = 0; k < 2; k++)
+		g_array_unref(a[k]);
+	PQclear(res);
+	if (rc < 0)
+		return rc;
+	res = store_query(st, store_rollup_cm_sql, 7, vals);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		struct report_count cnt = {
+		    .kind = REPORT_CUSTOMER_MAILS,
+		    .period = (int)store_col(res, i, 0),
+		    .queue = PQgetvalue(res, i, 1),
+		    .agent =
+		        PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+		    .n = store_col(res, i, 3),
+		};
+
+		if (store_col(res, i, 4) == 0)
+			continue;
+		if ((rc = report_add_count(r, &cnt)) == 0) {
+			cnt.kind = REPORT_CONTACT_TICKETS;
+			cnt.n = store_col(res, i, 4);
+			rc = report_add_count(r, &cnt);
+		}
+	}
+	PQclear(res);
+	if (rc < 0)
+		return rc;
+	res = store_query(st, store_rollup_esc_sql, 7, vals);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return store_fail(st, res, "report");
+	for (int i = 0; i < PQntuples(res) && rc == 0; i++) {
+		struct report_count cnt = {
+		    .kind = REPORT_ESCALATION,
+		    .period = (int)store_col(res, i, 0),
+		    .queue = PQgetvalue(res, i, 1),
+		    .agent =
+		        PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+		    .sub = (int)store_col(res, i, 3),
+		    .n = store_col(res, i, 4),
+		};
+
+		rc = report_add_count(r, &cnt);
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* store_report_worst - the worst breaches among the tickets resolved in
  * the period ($1 start, $2 end, $3 queue, $4 assignee). */
 static int
@@ -683,18 +951,23 @@ static int
 store_report_fast(struct store *st, struct report *r, const char *queue,
                   const char *agent, const char *members)
 {
-	char a[24], b[24], c[24];
-	const char *kv[] = {store_i64(a, r->prev_from),
-	                    store_i64(b, r->p.from),
-	                    store_i64(c, r->p.to),
-	                    queue,
-	                    agent,
-	                    members};
+	char a[24], b[24], c[24], d[4][24];
+	const char *kv[10] = {store_i64(a, r->prev_from),
+	                      store_i64(b, r->p.from),
+	                      store_i64(c, r->p.to),
+	                      queue,
+	                      agent,
+	                      members};
+	const char *dv[] = {NULL, NULL, NULL, NULL, queue, agent, members};
 	const char *wv[] = {kv[1], kv[2], queue, agent, members};
 	const char *ov[] = {kv[2], queue, agent, members};
 	int rc;
 
+	store_report_served(r, d, dv);
+	memcpy(kv + 6, dv, 4 * sizeof(*kv));
 	if ((rc = store_report_refresh(st, r)) < 0 ||
+	    (rc = store_report_flush(st)) < 0 ||
+	    (rc = store_report_rollups(st, r, dv)) < 0 ||
 	    (rc = store_report_kpis(st, r, kv)) < 0 ||
 	    (rc = store_report_worst(st, r, wv)) < 0)
 		return rc;

@@ -7,7 +7,8 @@
 # migrates it with tickctl, fills it with generate_series SQL (1M tickets
 # over the last 365 days, 2M customer mails, 50k escalation events, 300k
 # ratings, 20k machine mails, SLA clocks for half the resolved tickets),
-# ANALYZEs, builds the report facts, then times four reports: 7 days, 7 days for one agent, 30
+# ANALYZEs, builds the report facts (and their per-day rollups, 026), then
+# times four reports: 7 days, 7 days for one agent, 30
 # days, and the whole year (all 1M tickets); then 30 days and the year
 # again with business-hours calendars and SLA policies per priority.
 # `uptime` is printed too: the figures depend on what else runs.
