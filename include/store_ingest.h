@@ -71,9 +71,11 @@ struct store_new_ticket {
 	bool history;
 	gint64 closed_at;
 };
-/* store_ticket_create - *id_r is the new ticket number. */
+/* store_ticket_create - *id_r is the new ticket number; *prev_lang_r
+ * (g_free, NULL: none) what store_requester_language would say of the
+ * requester now, read in the same statement.  0/-E. */
 int store_ticket_create(struct store *st, const struct store_new_ticket *n,
-                        gint64 *id_r);
+                        gint64 *id_r, char **prev_lang_r);
 /* store_ticket_touch - after a customer (customer=true) or agent mail. */
 int store_ticket_touch(struct store *st, gint64 id, bool customer, gint64 at);
 int store_ticket_set_status(struct store *st, gint64 id, const char *status,
@@ -143,7 +145,9 @@ struct store_message {
 	size_t raw_len;
 };
 /* store_message_add - *id_r the new id; -EEXIST when the dedupe key is
- * taken (the transaction is then aborted: roll back and retry). */
+ * taken (the transaction is then aborted: roll back and retry).  In a
+ * batch the insert is deferred (store.h): the -EEXIST then comes from a
+ * later call of the same mail, store_mail_commit at the latest. */
 int store_message_add(struct store *st, const struct store_message *m,
                       gint64 *id_r);
 int store_attachment_add(struct store *st, gint64 message, const char *name,

@@ -48,6 +48,14 @@ struct ingest_tx {
 	gint64 msg;      /* the message row */
 	const char *how; /* how the ticket was found (static), NULL */
 	bool new_ticket;
+	/* a new ticket's priority (static) as this mail left it so far: set
+	 * at its creation, raised by a priority rule; NULL: read it */
+	const char *priority;
+	/* the language of the requester's newest earlier ticket (owned, NULL:
+	 * none), read with a new ticket's creation; prev_lang_known: it was */
+	char *prev_lang;
+	bool prev_lang_known;
+	const char *requester; /* whose (borrowed from the mail) */
 	/* the person an #assign of this mail assigned (borrowed), NULL */
 	const struct cfg_person *assigned;
 	/* what the agent's commands did not do, and did, one line each, for
@@ -470,14 +478,18 @@ static int
 ingest_ack_times(struct ingest_ctx *x, gint64 t, struct compose_ack *a,
                  GTimeZone **tz_r)
 {
-	struct store_ticket tk;
+	struct store_ticket tk = {0};
 	GTimeZone *cal_tz = NULL;
 	int r;
 
-	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
+	/* a new ticket's priority is known: no round trip */
+	if (x->tx.priority == NULL &&
+	    (r = store_ticket_get(x->st, t, &tk)) < 0)
 		return r;
-	escalate_ack_times(x->cfg, x->cfg->tickets.queue, tk.priority, x->now,
-	                   &a->first_response_due, &a->opens_at, &cal_tz);
+	escalate_ack_times(x->cfg, x->cfg->tickets.queue,
+	                   x->tx.priority ? x->tx.priority : tk.priority,
+	                   x->now, &a->first_response_due, &a->opens_at,
+	                   &cal_tz);
 	store_ticket_clear(&tk);
 	*tz_r = ingest_date_zone(mime_header(x->m, "Date"));
 	a->tz = *tz_r ? *tz_r : cal_tz;
@@ -514,7 +526,11 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
 	a.references = refs;
 	if ((r = ingest_ack_times(x, t, &a, &cust_tz)) < 0)
 		return r;
-	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
+	if (x->tx.prev_lang_known && x->tx.ticket == t &&
+	    g_ascii_strcasecmp(to->addr, x->tx.requester) == 0)
+		prev_lang = g_strdup(x->tx.prev_lang);
+	else if ((r = store_requester_language(x->st, to->addr, t,
+	                                       &prev_lang)) < 0)
 		return r;
 	a.prev_language = prev_lang;
 	a.content_language = x->m->language;
@@ -570,13 +586,9 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		why = "sender is a robot or null Return-Path";
 	else if (x->suspect)
 		why = "mail has values over tickd's bounds; kept for review";
-	else if ((r = store_suppressed(x->st, to->addr)) != 0) {
-		if (r < 0)
-			return r;
-		why = "address is suppressed after a bounce or complaint";
-	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr,
-	                                  x->from ? x->from->addr : NULL,
-	                                  &repeat, &why)) != LIMIT_SEND) {
+	else if ((r = limit_check_queue(cfg, x->st, t, to->addr,
+	                                x->from ? x->from->addr : NULL, true,
+	                                &repeat, &why)) != LIMIT_SEND) {
 		if (r < 0)
 			return r;
 		if (r == LIMIT_HOLD) { /* queued all the same, sent later */
@@ -1565,7 +1577,7 @@ ingest_answer(struct ingest_ctx *x, gint64 t, struct ingest_outcome *out)
 			return r;
 	about = shown;
 	r = limit_check_queue(cfg, x->st, about, p->address, p->address,
-	                      &repeat, &why);
+	                      false, &repeat, &why);
 	if (r < 0)
 		return r;
 	if (r == LIMIT_SUPPRESS) {
@@ -1850,9 +1862,13 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 		    x->suspect ? ": " : "", x->suspect ? x->bounded : "");
 		nt.review_reason = reason;
 	}
-	if ((r = store_ticket_create(x->st, &nt, &tx->ticket)) < 0)
+	if ((r = store_ticket_create(x->st, &nt, &tx->ticket,
+	                             &tx->prev_lang)) < 0)
 		return r;
 	tx->new_ticket = true;
+	tx->priority = "normal"; /* (nt.priority NULL) */
+	tx->requester = nt.requester;
+	tx->prev_lang_known = true;
 	r = store_event_add(x->st, tx->ticket,
 	                    x->is_agent && x->from ? x->from->addr
 	                    : req                  ? req->addr
@@ -1975,7 +1991,8 @@ ingest_step_priority(struct ingest_ctx *x, struct ingest_outcome *out)
 	return escalate_on_mail(x->cfg, x->st, x->tx.ticket,
 	                        x->from ? x->from->addr : NULL, x->m->subject,
 	                        x->m->text_new, mime_header(x->m, "Importance"),
-	                        mime_header(x->m, "X-Priority"), x->now);
+	                        mime_header(x->m, "X-Priority"), x->now,
+	                        &x->tx.priority);
 }
 
 /* ingest_step_bounce - see ingest_bounce. */
@@ -2088,6 +2105,30 @@ ingest_notice(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
  * ticket resolved); whoever wants new tickets of this queue
  * (agentmail_covers).  Machine mail and rating replies tell nobody.
  */
+/* ingest_notice_due - could ingest_step_notices tell anybody?  (What
+ * the ticket's assignee wants is only known from the ticket: then any
+ * person who wants customer replies makes it so.) */
+static bool
+ingest_notice_due(const struct ingest_ctx *x, const struct cfg_person *self,
+                  bool customer)
+{
+	const struct cfg_person *p;
+
+	if (x->tx.assigned && x->tx.assigned != self &&
+	    agentmail_wants(x->tx.assigned, AGENTMAIL_ASSIGNED))
+		return true;
+	for (guint i = 0; customer && i < x->cfg->people->len; i++) {
+		p = x->cfg->people->pdata[i];
+		if (x->tx.new_ticket
+		        ? agentmail_wants(p, AGENTMAIL_NEW_TICKET) &&
+		              agentmail_covers(p, x->cfg->tickets.queue)
+		        : !x->tx.thanks &&
+		              agentmail_wants(p, AGENTMAIL_CUSTOMER_REPLY))
+			return true;
+	}
+	return false;
+}
+
 static int
 ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 {
@@ -2106,6 +2147,8 @@ ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 		                    : cfg_person(x->cfg, ingest_actor(x));
 	if (!(x->tx.assigned && x->tx.assigned != self) && !customer)
 		return INGEST_STEP_NEXT;
+	if (!ingest_notice_due(x, self, customer))
+		return INGEST_STEP_NEXT; /* (nobody to tell: no round trip) */
 	if ((r = store_notice_info(x->st, t, &ni)) < 0)
 		return r;
 	if (x->tx.assigned && x->tx.assigned != self &&
@@ -2469,6 +2512,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
+	g_free(x->tx.prev_lang);
 	memset(&x->tx, 0, sizeof(x->tx));
 	if ((r = store_mail_begin(x->st)) < 0)
 		return r;
@@ -2693,7 +2737,9 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	r = ingest_tx(&x, out);
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
-	if (r < 0 && !err_is_transient(r))
+	/* (-ESTALE: the mail before it failed, store_mail_settle: not this
+	 * mail's fault) */
+	if (r < 0 && r != -ESTALE && !err_is_transient(r))
 		r = ingest_quarantine(&x, r, out);
 	out->cls = classify_name(x.cr.cls);
 	out->history = x.history;
@@ -2717,6 +2763,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	if (r == 0 && out->kind == INGEST_DROPPED)
 		log_notice("ingest: dropped our own mail '%s' (%s)", q,
 		           x.cr.reason);
+	g_free(x.tx.prev_lang);
 	classify_result_clear(&x.cr);
 	command_list_clear(&x.cmds);
 	ingest_fwd_free(&x.fwd);

@@ -119,6 +119,8 @@ store_connect(struct store *st)
 	st->planned_at = g_get_monotonic_time();
 	st->plan_ttl = STORE_PLAN_TTL_MIN_US;
 	st->generation++;
+	st->mid_next = st->mid_n = 0;
+	st->unsettled = false;
 	st->batch = false; /* a lost connection took the batch with it */
 	st->pipe = false;
 	st->deferred = 0;
@@ -639,6 +641,34 @@ store_top_only(struct store *st, const char *what)
 }
 
 int
+store_message_id(struct store *st, gint64 *id_r)
+{
+	static const struct store_stmt stmt = {
+	    "message ids",
+	    "SELECT nextval(pg_get_serial_sequence('message', 'id')) FROM "
+	    "generate_series(1, $1::int)"};
+	char a[24];
+	const char *vals[] = {store_i64(a, STORE_MID_POOL)};
+	PGresult *res;
+	int r;
+
+	if (st->mid_next >= st->mid_n) {
+		if ((res = store_run(st, &stmt, 1, vals, NULL, NULL, &r)) ==
+		    NULL)
+			return r;
+		st->mid_n = MIN(PQntuples(res), STORE_MID_POOL);
+		for (int i = 0; i < st->mid_n; i++)
+			st->mid_pool[i] = store_col(res, i, 0);
+		st->mid_next = 0;
+		PQclear(res);
+		if (st->mid_n == 0)
+			return -EPROTO;
+	}
+	*id_r = st->mid_pool[st->mid_next++];
+	return 0;
+}
+
+int
 store_begin(struct store *st)
 {
 	int r = store_top_only(st, "BEGIN");
@@ -665,6 +695,10 @@ store_rollback(struct store *st)
 int
 store_mail_begin(struct store *st)
 {
+	/* (the batch's owner settles first: this only keeps one mail's
+	 * failure from passing for the next one's) */
+	if (st->unsettled && store_mail_settle(st) < 0)
+		return -ESTALE;
 	return store_cmd(st, st->batch ? "SAVEPOINT tickd_one" : "BEGIN");
 }
 
@@ -675,10 +709,47 @@ store_mail_commit(struct store *st)
 
 	if (!st->batch)
 		return store_cmd(st, "COMMIT");
-	/* the end of a mail: every deferred statement's fate is known here */
 	if ((r = store_cmd(st, "RELEASE SAVEPOINT tickd_one")) < 0)
 		return r;
-	return store_pipe_drain(st, NULL);
+	if (st->careful)
+		/* every deferred statement's fate is known here */
+		return store_pipe_drain(st, NULL);
+	/* Sent, not waited for: the server runs the mail's last statements
+	 * while the caller parses the next mail.  store_mail_settle reads
+	 * their fate. */
+	if (PQsendFlushRequest(st->conn) != 1 || PQflush(st->conn) != 0) {
+		store_set_err(st, "pipeline");
+		return -ENOTCONN;
+	}
+	st->unsettled = true;
+	return 0;
+}
+
+int
+store_mail_settle(struct store *st)
+{
+	int r;
+
+	if (!st->unsettled)
+		return 0;
+	st->unsettled = false;
+	if ((r = store_pipe_drain(st, NULL)) == 0 || r == -ENOTCONN)
+		return r;
+	/* A statement of the mail failed, and the server skipped the rest
+	 * of it up to the sync store_pipe_drain sent, its RELEASE too: its
+	 * savepoint is still there to undo exactly this mail.  (The error
+	 * stays in store_error: the undo only overwrites it if it fails.) */
+	if ((r = store_cmd(st, "ROLLBACK TO SAVEPOINT tickd_one")) < 0 ||
+	    (r = store_cmd(st, "RELEASE SAVEPOINT tickd_one")) < 0 ||
+	    (r = store_pipe_drain(st, NULL)) < 0)
+		return r == -ENOTCONN ? r : -ENOTCONN;
+	return -ESTALE;
+}
+
+void
+store_batch_careful(struct store *st, bool careful)
+{
+	st->careful = careful;
 }
 
 void
@@ -709,6 +780,7 @@ store_batch_begin(struct store *st)
 	if ((r = store_cmd(st, "BEGIN")) < 0)
 		return r;
 	st->batch = true;
+	st->careful = true; /* unless the owner settles: store_batch_careful */
 	st->pipe = PQenterPipelineMode(st->conn) == 1;
 	return 0;
 }
@@ -735,8 +807,14 @@ store_batch_end(struct store *st, bool commit)
 
 	if (!st->batch)
 		return 0;
+	/* (the owner settles first; a failed mail here fails the batch) */
+	if (st->unsettled && (r = store_mail_settle(st)) < 0)
+		commit = false;
 	store_pipe_end(st);
 	st->batch = false;
+	/* ids unused now stay unused: a pool kept across batches would hand
+	 * a later mail a smaller id than another instance's earlier one */
+	st->mid_next = st->mid_n = 0;
 	/* COMMIT of a transaction in error "succeeds" as a ROLLBACK: never
 	 * let that pass for a commit. */
 	if (commit && store_connected(st) &&
