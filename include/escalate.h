@@ -46,8 +46,8 @@ int escalate_rules_match(const struct cfg *cfg, const char *from,
  */
 int escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
                      const char *from, const char *subject, const char *text,
-                     const char *importance, const char *x_priority,
-                     gint64 now, const char **raised_r);
+                     const char *importance, const char *x_priority, gint64 now,
+                     const char **raised_r);
 
 /* escalate_queue_calendar - the business calendar of queue: the one
  * of its SLA policy (normal priority), else the one tickets.calendar

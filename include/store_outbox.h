@@ -97,8 +97,8 @@ int store_limit_counts(struct store *st, bool sent, const char *rcpt,
 struct store_queue_counts {
 	gint64 rcpt, ticket, sender; /* store_limit_counts (queued), and the
 	                                mails sender identity caused */
-	bool suppressed;   /* rcpt is suppressed (store_suppressed) */
-	bool breaker_open; /* store_breaker_get(breaker).open */
+	bool suppressed;             /* rcpt is suppressed (store_suppressed) */
+	bool breaker_open;           /* store_breaker_get(breaker).open */
 };
 /* store_queue_counts - rcpt's mails in the last rcpt_secs, ticket's (0:
  * none) in the last ticket_secs, sender identity's in the last

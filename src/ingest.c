@@ -483,8 +483,7 @@ ingest_ack_times(struct ingest_ctx *x, gint64 t, struct compose_ack *a,
 	int r;
 
 	/* a new ticket's priority is known: no round trip */
-	if (x->tx.priority == NULL &&
-	    (r = store_ticket_get(x->st, t, &tk)) < 0)
+	if (x->tx.priority == NULL && (r = store_ticket_get(x->st, t, &tk)) < 0)
 		return r;
 	escalate_ack_times(x->cfg, x->cfg->tickets.queue,
 	                   x->tx.priority ? x->tx.priority : tk.priority,
@@ -1576,8 +1575,8 @@ ingest_answer(struct ingest_ctx *x, gint64 t, struct ingest_outcome *out)
 		                           &shown)) < 0)
 			return r;
 	about = shown;
-	r = limit_check_queue(cfg, x->st, about, p->address, p->address,
-	                      false, &repeat, &why);
+	r = limit_check_queue(cfg, x->st, about, p->address, p->address, false,
+	                      &repeat, &why);
 	if (r < 0)
 		return r;
 	if (r == LIMIT_SUPPRESS) {
@@ -1862,8 +1861,8 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 		    x->suspect ? ": " : "", x->suspect ? x->bounded : "");
 		nt.review_reason = reason;
 	}
-	if ((r = store_ticket_create(x->st, &nt, &tx->ticket,
-	                             &tx->prev_lang)) < 0)
+	if ((r = store_ticket_create(x->st, &nt, &tx->ticket, &tx->prev_lang)) <
+	    0)
 		return r;
 	tx->new_ticket = true;
 	tx->priority = "normal"; /* (nt.priority NULL) */
@@ -1988,11 +1987,10 @@ ingest_step_priority(struct ingest_ctx *x, struct ingest_outcome *out)
 	(void)out;
 	if (x->is_agent || classify_is_machine(x->cr.cls) || ingest_too_old(x))
 		return INGEST_STEP_NEXT;
-	return escalate_on_mail(x->cfg, x->st, x->tx.ticket,
-	                        x->from ? x->from->addr : NULL, x->m->subject,
-	                        x->m->text_new, mime_header(x->m, "Importance"),
-	                        mime_header(x->m, "X-Priority"), x->now,
-	                        &x->tx.priority);
+	return escalate_on_mail(
+	    x->cfg, x->st, x->tx.ticket, x->from ? x->from->addr : NULL,
+	    x->m->subject, x->m->text_new, mime_header(x->m, "Importance"),
+	    mime_header(x->m, "X-Priority"), x->now, &x->tx.priority);
 }
 
 /* ingest_step_bounce - see ingest_bounce. */

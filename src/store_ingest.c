@@ -230,9 +230,8 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
 	if (res == NULL)
 		return r == -ENOENT ? -EPROTO : r; /* RETURNING has a row */
 	*id_r = store_col(res, 0, 0);
-	*prev_lang_r = PQgetisnull(res, 0, 1)
-	                   ? NULL
-	                   : g_strdup(PQgetvalue(res, 0, 1));
+	*prev_lang_r =
+	    PQgetisnull(res, 0, 1) ? NULL : g_strdup(PQgetvalue(res, 0, 1));
 	PQclear(res);
 	return 0;
 }

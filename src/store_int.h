@@ -44,9 +44,9 @@ struct store {
 	 * emptied on every (re)connect */
 	GHashTable *prepared;
 	unsigned generation;
-	bool batch;   /* store_batch_begin: a mail is a savepoint */
-	bool pipe;    /* in libpq pipeline mode (a batch), see store_send */
-	int deferred; /* commands sent in pipeline mode, results unread */
+	bool batch;     /* store_batch_begin: a mail is a savepoint */
+	bool pipe;      /* in libpq pipeline mode (a batch), see store_send */
+	int deferred;   /* commands sent in pipeline mode, results unread */
 	bool careful;   /* store_batch_careful: each mail settled at once */
 	bool unsettled; /* the last mail's commit not settled yet */
 	/* message ids drawn for this batch (store_message_add in pipeline
