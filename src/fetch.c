@@ -28,13 +28,14 @@ struct fetch_ctx {
 	GArray *done;     /* uint32_t UIDs committed, not yet marked */
 	GArray *copies;   /* struct store_kw_copy since the last COMMIT */
 	int err; /* the last store (not IMAP) failure inside the callback */
-	/* The mail ingested last in a batch, until store_mail_settle says
-	 * its work all landed (fetch_settle): a copy of it, to ingest again
+	/* The mail ingested last in a batch, until store_mail_fate says its
+	 * work all landed (fetch_settle): a copy of it, to ingest again
 	 * should it not have. */
 	struct fetch_prov {
 		GBytes *raw; /* NULL: none */
 		uint32_t uid;
 		gint64 now;
+		guint64 seq; /* store_mail_seq */
 		struct ingest_outcome out;
 	} prov;
 };
@@ -156,9 +157,9 @@ fetch_source(const struct fetch_ctx *x, uint32_t uid, gint64 now,
 		                          : G_MAXINT64;
 }
 
-/* fetch_accept - mail uid (size bytes) is ingested for good: count it, and
- * commit and mark it with the rest of its batch.  0 or -E (fetch_flush). */
-static int
+/* fetch_accept - mail uid (size bytes) is ingested for good: counted, to
+ * be committed and marked with the rest of its batch. */
+static void
 fetch_accept(struct fetch_ctx *x, uint32_t uid, size_t size,
              const struct ingest_outcome *out)
 {
@@ -172,10 +173,14 @@ fetch_accept(struct fetch_ctx *x, uint32_t uid, size_t size,
 	keywords_note(x->cfg, x->copies, uid, out->ticket, out->history);
 	x->stats->fetched++;
 	fetch_count(x->stats, out->kind);
-	if (x->pending->len >= x->commit_max ||
-	    x->pending_bytes >= FETCH_COMMIT_BYTES)
-		return fetch_flush(x);
-	return 0;
+}
+
+/* fetch_full - the open batch is to be committed now. */
+static bool
+fetch_full(const struct fetch_ctx *x)
+{
+	return x->pending->len + (x->prov.raw != NULL) >= x->commit_max ||
+	       x->pending_bytes >= FETCH_COMMIT_BYTES;
 }
 
 /*
@@ -205,7 +210,7 @@ fetch_fail(struct fetch_ctx *x, int r)
 
 /*
  * fetch_settle - the provisional mail (x->prov): accepted when all its
- * work landed; else, its work undone by store_mail_settle, ingested again
+ * work landed; else, its work undone (store_mail_fate), ingested again
  * with every statement waited for, so that ingest_mail sees its own
  * failure (a retry after a taken dedupe key, or the quarantine).  0 or
  * -E; the caller then goes the failure path (fetch_fail).
@@ -223,9 +228,11 @@ fetch_settle(struct fetch_ctx *x)
 	if (raw == NULL)
 		return 0;
 	data = g_bytes_get_data(raw, &size);
-	r = store_mail_settle(x->st);
-	if (r == 0)
-		return fetch_accept(x, x->prov.uid, size, &x->prov.out);
+	r = store_mail_fate(x->st, x->prov.seq);
+	if (r == 0) {
+		fetch_accept(x, x->prov.uid, size, &x->prov.out);
+		return 0;
+	}
 	if (r != -ESTALE)
 		return r;
 	log_notice("fetch: '%s': uid %u failed as it was committed (%s): "
@@ -235,7 +242,9 @@ fetch_settle(struct fetch_ctx *x)
 	store_batch_careful(x->st, true);
 	r = ingest_mail(x->cfg, x->st, data, size, &src, x->prov.now, &out);
 	store_batch_careful(x->st, false);
-	return r < 0 ? r : fetch_accept(x, x->prov.uid, size, &out);
+	if (r == 0)
+		fetch_accept(x, x->prov.uid, size, &out);
+	return r;
 }
 
 static int
@@ -246,14 +255,11 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	struct ingest_outcome out;
 	g_autoptr(GBytes) placeholder = NULL;
-	int r;
+	int r, pr;
 
 	if (*x->stop)
 		return -ECANCELED;
 	notify_watchdog(); /* a long fetch is progress, not a hang */
-	/* the mail before: its fate first, and its batch full? */
-	if (x->prov.raw != NULL && (r = fetch_settle(x)) < 0)
-		return fetch_fail(x, r);
 	if (x->commit_max > 1 && !store_in_batch(x->st)) {
 		if ((r = store_batch_begin(x->st)) < 0)
 			return r;
@@ -267,18 +273,29 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 		data = g_bytes_get_data(placeholder, &size);
 	}
 	fetch_source(x, uid, now, &src);
+	/* its first wait also reads the end of the mail before */
 	r = ingest_mail(x->cfg, x->st, data, size, &src, now, &out);
+	if (x->prov.raw != NULL) {
+		if ((pr = fetch_settle(x)) < 0)
+			return fetch_fail(x, pr); /* (this one: next poll) */
+		if (r == -ESTALE) /* it waited for the one before: again */
+			r = ingest_mail(x->cfg, x->st, data, size, &src, now,
+			                &out);
+	}
 	if (r < 0)
 		return fetch_fail(x, r);
-	if (!store_in_batch(x->st))
-		return fetch_accept(x, uid, size, &out);
+	if (!store_in_batch(x->st)) {
+		fetch_accept(x, uid, size, &out);
+		return 0;
+	}
 	/* committed as far as the batch goes, its fate not known yet: kept
 	 * until the next mail or the batch's end settles it */
 	x->prov.raw = g_bytes_new(data, size);
 	x->prov.uid = uid;
 	x->prov.now = now;
+	x->prov.seq = store_mail_seq(x->st);
 	x->prov.out = out;
-	return 0;
+	return fetch_full(x) ? fetch_flush(x) : 0;
 }
 
 /* fetch_one_by_one - the n mails of batch with one round trip each (the

@@ -2735,8 +2735,8 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	r = ingest_tx(&x, out);
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
-	/* (-ESTALE: the mail before it failed, store_mail_settle: not this
-	 * mail's fault) */
+	/* (-ESTALE: the mail before it failed as it was committed,
+	 * store_mail_fate: not this mail's fault) */
 	if (r < 0 && r != -ESTALE && !err_is_transient(r))
 		r = ingest_quarantine(&x, r, out);
 	out->cls = classify_name(x.cr.cls);

@@ -47,8 +47,16 @@ struct store {
 	bool batch;     /* store_batch_begin: a mail is a savepoint */
 	bool pipe;      /* in libpq pipeline mode (a batch), see store_send */
 	int deferred;   /* commands sent in pipeline mode, results unread */
-	bool careful;   /* store_batch_careful: each mail settled at once */
-	bool unsettled; /* the last mail's commit not settled yet */
+	/* Mails committed in a batch without waiting (store_mail_commit):
+	 * each is numbered (commit_seq); the results of the newest, if not
+	 * read yet (unsettled), are the first unsettled_n of the deferred
+	 * ones.  failed_seq: the newest that failed as it was read, undone;
+	 * stale: that failure is not claimed yet (store_mail_fate), and
+	 * until it is, every statement fails with -ESTALE. */
+	bool careful; /* store_batch_careful: each mail settled at once */
+	bool unsettled, stale;
+	int unsettled_n;
+	guint64 commit_seq, failed_seq;
 	/* message ids drawn for this batch (store_message_add in pipeline
 	 * mode), mid_pool[mid_next .. mid_n); emptied at every batch's end */
 	gint64 mid_pool[STORE_MID_POOL];
