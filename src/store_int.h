@@ -44,9 +44,9 @@ struct store {
 	 * emptied on every (re)connect */
 	GHashTable *prepared;
 	unsigned generation;
-	bool batch;     /* store_batch_begin: a mail is a savepoint */
-	bool pipe;      /* in libpq pipeline mode (a batch), see store_send */
-	int deferred;   /* commands sent in pipeline mode, results unread */
+	bool batch;   /* store_batch_begin: a mail is a savepoint */
+	bool pipe;    /* in libpq pipeline mode (a batch), see store_send */
+	int deferred; /* commands sent in pipeline mode, results unread */
 	/* Mails committed in a batch without waiting (store_mail_commit):
 	 * each is numbered (commit_seq); the results of the newest, if not
 	 * read yet (unsettled), are the first unsettled_n of the deferred
