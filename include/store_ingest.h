@@ -47,11 +47,12 @@ void store_ticket_clear(struct store_ticket *t);
 /* store_dedupe - 1 when a message with this dedupe key exists (its ticket,
  * 0 for none, in *ticket_r), 0 when not, -E. */
 int store_dedupe(struct store *st, const char *dedupe_key, gint64 *ticket_r);
-/* store_ticket_by_msgids - newest ticket holding a message whose
- * Message-ID is one of ids (char*), or 0; -E on error. */
-/* store_ticket_by_msgids - the newest ticket holding a message whose
- * Message-ID is one of ids (char*): 1 and *ticket_r, 0 when none, -E. */
-int store_ticket_by_msgids(struct store *st, GPtrArray *ids, gint64 *ticket_r);
+/* store_ticket_by_msgids - the ticket of the newest message whose
+ * Message-ID is one of ids (char*): 1 and *t_r (as store_ticket_get,
+ * store_ticket_clear it: the row comes with the look-up, one round trip),
+ * 0 when none, -E. */
+int store_ticket_by_msgids(struct store *st, GPtrArray *ids,
+                           struct store_ticket *t_r);
 /* store_ticket_get - 0, -ENOENT, -E. */
 int store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r);
 /* store_is_participant - 1 yes, 0 no, -E. */

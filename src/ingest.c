@@ -269,10 +269,25 @@ ingest_authorized(struct ingest_ctx *x, gint64 t)
  * is set when the subject names a ticket the sender may not write into
  * (the new ticket gets linked to it instead: no hijacking).
  */
+/* ingest_found - tk's id; its row into *tk_r when wanted, else cleared */
 static gint64
-ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
+ingest_found(struct store_ticket *tk, struct store_ticket *tk_r)
+{
+	gint64 t = tk->id;
+
+	if (tk_r != NULL)
+		*tk_r = *tk; /* (ownership moves) */
+	else
+		store_ticket_clear(tk);
+	return t;
+}
+
+static gint64
+ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r,
+                   struct store_ticket *tk_r)
 {
 	g_autoptr(GPtrArray) refs = ingest_refs(x);
+	struct store_ticket tk;
 	gint64 t, n;
 	int r;
 
@@ -281,27 +296,23 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 		                        x->cfg->tickets.secret_len,
 		                        refs->pdata[i]);
 		if (t > 0) {
-			struct store_ticket tk;
 			/* a merged ticket's number leads to its survivor */
 			if ((r = store_ticket_resolve(x->st, t, &tk)) == 0) {
-				t = tk.id;
-				store_ticket_clear(&tk);
 				*how_r = "signed reference";
-				return t;
+				return ingest_found(&tk, tk_r);
 			}
 			if (r != -ENOENT)
 				return r;
 		}
 	}
-	if ((r = store_ticket_by_msgids(x->st, refs, &t)) < 0)
+	if ((r = store_ticket_by_msgids(x->st, refs, &tk)) < 0)
 		return r;
 	if (r > 0) {
 		*how_r = "reference";
-		return t;
+		return ingest_found(&tk, tk_r);
 	}
 	n = thread_subject_ticket(x->m->subject, x->cfg->tickets.subject_tag);
 	if (n > 0) {
-		struct store_ticket tk;
 		r = store_ticket_resolve(x->st, n, &tk);
 		if (r == -ENOENT)
 			return 0;
@@ -637,17 +648,26 @@ ingest_is_thanks(const struct ingest_ctx *x)
 	return thanks_only(x->m->text_new);
 }
 
-/* ingest_followup_status - what a follow-up does to the ticket's status.
+/* ingest_followup - what a follow-up does to the ticket's status.
  * Returns the ticket to use: t, or 0 when a new linked ticket is due
- * (closed longer than tickets.reopen_days ago). */
+ * (closed longer than tickets.reopen_days ago).  known: t's row when the
+ * look-up brought it (id 0: not). */
 static gint64
-ingest_followup(struct ingest_ctx *x, gint64 t, gint64 *linked_r)
+ingest_followup(struct ingest_ctx *x, gint64 t,
+                const struct store_ticket *known, gint64 *linked_r)
 {
 	struct store_ticket tk;
 	int r;
 	bool customer = !x->is_agent && !classify_is_machine(x->cr.cls);
 
-	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
+	/* the row the look-up brought along, else one round trip */
+	if (known->id == t) {
+		tk =
+		    *known; /* (its strings copied: known stays the caller's) */
+		tk.requester = g_strdup(known->requester);
+		tk.subject = g_strdup(known->subject);
+		tk.queue = g_strdup(known->queue);
+	} else if ((r = store_ticket_get(x->st, t, &tk)) < 0)
 		return r;
 	if (classify_is_machine(x->cr.cls) || x->is_agent) {
 		/* machine mail never reopens, never resets a clock; an
@@ -1633,7 +1653,7 @@ ingest_step_question(struct ingest_ctx *x, struct ingest_outcome *out)
 
 	if (!x->cmds.question || classify_is_machine(x->cr.cls))
 		return INGEST_STEP_NEXT;
-	if ((t = ingest_find_ticket(x, &linked, &how)) < 0)
+	if ((t = ingest_find_ticket(x, &linked, &how, NULL)) < 0)
 		return (int)t;
 	agent = x->is_agent && x->from && cfg_person(x->cfg, x->from->addr);
 	if ((r = ingest_unattached(x, out, INGEST_UNATTACHED)) < 0)
@@ -1668,14 +1688,16 @@ static int
 ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	struct ingest_tx *tx = &x->tx;
+	struct store_ticket tk = {0};
 	gint64 t;
 
 	(void)out;
 	if (tx->ticket > 0)
 		return INGEST_STEP_NEXT; /* an action link named it */
-	t = ingest_find_ticket(x, &tx->linked, &tx->how);
+	t = ingest_find_ticket(x, &tx->linked, &tx->how, &tk);
 	if (t > 0 && !x->history) /* history never reopens or touches */
-		t = ingest_followup(x, t, &tx->linked);
+		t = ingest_followup(x, t, &tk, &tx->linked);
+	store_ticket_clear(&tk);
 	if (t < 0)
 		return (int)t;
 	tx->ticket = t;

@@ -138,24 +138,36 @@ store_dedupe(struct store *st, const char *dedupe_key, gint64 *ticket_r)
 }
 
 int
-store_ticket_by_msgids(struct store *st, GPtrArray *ids, gint64 *ticket_r)
+store_ticket_by_msgids(struct store *st, GPtrArray *ids,
+                       struct store_ticket *t_r)
 {
 	/* MATERIALIZED: a generic plan guesses ~900 matches for ANY($1)
 	 * and would walk message_pkey backwards through every message
-	 * instead of looking the few ids up in message_msgid_idx. */
+	 * instead of looking the few ids up in message_msgid_idx.  The
+	 * newest message decides, also when it has no ticket (then: none),
+	 * and its ticket's row comes along (store_ticket_get's columns). */
 	static const struct store_stmt stmt = {
 	    "ticket by message-ids",
 	    "WITH m AS MATERIALIZED (SELECT id, ticket_id FROM "
-	    "message WHERE message_id = ANY($1::text[])) SELECT "
-	    "ticket_id FROM m ORDER BY id DESC LIMIT 1"};
+	    "message WHERE message_id = ANY($1::text[])), n AS (SELECT "
+	    "ticket_id FROM m ORDER BY id DESC LIMIT 1) SELECT t.id, "
+	    "t.status, t.priority, t.requester, t.subject, t.queue, "
+	    "COALESCE(extract(epoch FROM t.closed_at)::bigint, 0), "
+	    "COALESCE(extract(epoch FROM t.resolved_at)::bigint, 0) FROM n "
+	    "JOIN ticket t ON t.id = n.ticket_id"};
 	g_autofree char *arr = NULL;
 	const char *vals[1];
+	int r;
+	PGresult *res;
 
 	if (ids == NULL || ids->len == 0)
 		return 0;
 	arr = store_text_array(ids);
 	vals[0] = arr;
-	return store_int(st, &stmt, 1, vals, ticket_r);
+	if ((res = store_one_row(st, &stmt, 1, vals, &r)) == NULL)
+		return r == -ENOENT ? 0 : r;
+	store_ticket_row(res, t_r);
+	return 1;
 }
 
 int
