@@ -76,7 +76,11 @@ struct cfg_smtp {
 	bool starttls;
 	int timeout;
 	int max_attempt_age; /* seconds a transient failure is retried */
-	int connections;     /* outbox sender threads / SMTP connections */
+	/* outbox sender threads / SMTP connections: 1..16 fixed, or 0
+	 * ("auto"): one, more while a backlog waits, up to max_connections
+	 * and below the server's limit (sender.h) */
+	int connections;
+	int max_connections;
 };
 
 struct cfg_tickets {

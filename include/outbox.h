@@ -16,6 +16,9 @@ struct store;
 struct outbox_stats {
 	int sent, retried, failed;
 	int held, suppressed; /* by a send limit or the breaker (limit.h) */
+	int refused;          /* no SMTP session (smtp.h -ECONNREFUSED) */
+	int claimed;          /* mails leased (the sender's backlog signal) */
+	gint64 oldest;        /* created (unix s) of the oldest, 0 = none */
 	/* a mail the SMTP server accepted whose "sent" could not be stored
 	 * (the database went away): record it after the reconnect instead of
 	 * sending it again; 0 = none */

@@ -55,6 +55,7 @@ enum store_view {
 	STORE_VIEW_OUTBOX_PENDING, /* queued/sending/failed rows */
 	STORE_VIEW_OUTBOX_ALL,     /* the newest 100 rows, any state */
 	STORE_VIEW_REVIEW,         /* quarantined mails, tickets to review */
+	STORE_VIEW_CONNECTIONS,    /* connection_state: smtp, database... */
 };
 int store_view(struct store *st, enum store_view v, struct store_table *t,
                GString *out, bool pretty);

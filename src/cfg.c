@@ -70,6 +70,7 @@ enum cfg_in {
 #define CFG_F_SECRET   0x80u  /* STR: a credential file, read into aux */
 #define CFG_F_ICASE    0x100u /* CHOICE: ASCII case-insensitive */
 #define CFG_F_EXPECT   0x200u /* CHOICE: say 'expected "a" or "b", not 'x'' */
+#define CFG_F_AUTO     0x400u /* INT: "auto" is 0 (decided at run time) */
 
 struct cfg_key;
 /* cfg_check_fn - false (after cfg_error) when v is not acceptable. */
@@ -162,6 +163,11 @@ static const char *const cfg_policy_prios[] = {"low",    "normal", "high",
 	{                                                                      \
 		.path = p, .type = CFG_KT_INT, at, .idef = d, .min = lo,       \
 		.max = hi, .aux = -1, .aux2 = -1                               \
+	}
+#define K_AUTOINT(p, at, lo, hi)                                               \
+	{                                                                      \
+		.path = p, .type = CFG_KT_INT, at, .idef = 0, .min = lo,       \
+		.max = hi, .flags = CFG_F_AUTO, .aux = -1, .aux2 = -1          \
 	}
 #define K_INT64(p, at, d, lo, hi)                                              \
 	{                                                                      \
@@ -268,7 +274,9 @@ static const struct cfg_key cfg_keys[] = {
     K_INT("smtp.timeout", C_(smtp.timeout), 60, 1, 3600),
     K_INT("smtp.max_attempt_age", C_(smtp.max_attempt_age), 5 * 86400, 60,
           30 * 86400),
-    K_INT("smtp.connections", C_(smtp.connections), 1, 1, 16),
+    /* "auto" (0): sender.c sizes it, up to smtp.max_connections */
+    K_AUTOINT("smtp.connections", C_(smtp.connections), 1, 16),
+    K_INT("smtp.max_connections", C_(smtp.max_connections), 4, 1, 16),
 
     K_GROUP("tickets"),
     K_STR("tickets.subject_tag", C_(tickets.subject_tag), "Ticket",
@@ -772,6 +780,18 @@ cfg_read_number(struct cfg_ctx *x, const struct cfg_key *k,
 	gint64 v;
 
 	/* int64 lookups: config_lookup_int silently truncates (notes 5). */
+	if ((k->flags & CFG_F_AUTO) &&
+	    config_setting_type(s) == CONFIG_TYPE_STRING) {
+		if (strcmp(config_setting_get_string(s), "auto") == 0) {
+			cfg_put_int(field, k->size, 0);
+			return;
+		}
+		cfg_error(x, s,
+		          "%s: expected \"auto\" or %" G_GINT64_FORMAT
+		          "..%" G_GINT64_FORMAT ", not '%s'",
+		          label, k->min, k->max, config_setting_get_string(s));
+		return;
+	}
 	if (config_setting_type(s) == CONFIG_TYPE_INT)
 		v = config_setting_get_int(s);
 	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
@@ -1010,6 +1030,8 @@ cfg_keys_print(FILE *out)
 		case CFG_KT_INT64:
 			if (k->flags & CFG_F_KEEP)
 				fprintf(out, "\t(top level)");
+			else if ((k->flags & CFG_F_AUTO) && k->idef == 0)
+				fprintf(out, "\tauto");
 			else
 				fprintf(out, "\t%" G_GINT64_FORMAT, k->idef);
 			fprintf(out,

@@ -1055,6 +1055,7 @@ ctl_status(struct ctl *c)
 	} parts[] = {
 	    {STORE_VIEW_MAILBOXES, "mailboxes", "no mailbox fetched yet"},
 	    {STORE_VIEW_OUTBOX, "outbox", ""},
+	    {STORE_VIEW_CONNECTIONS, "connections", "none recorded yet"},
 	    {STORE_VIEW_SUPPRESSED, "suppressed addresses", "none"},
 	    {STORE_VIEW_REVIEW, "review (tickctl quarantine)", ""},
 	};

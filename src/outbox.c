@@ -86,8 +86,9 @@ outbox_limits(const struct cfg *cfg, struct store *st,
  * smtp_send, code its reply): sent; failed for good (a 5xx, with a
  * send-failed event on the ticket, or retried for longer than
  * smtp.max_attempt_age); or due again after a backoff, which closes the
- * session (*in_session_r = 0) and, when the server gave no reply at all,
- * sets *down_r (the server is down, not this mail at fault).  0 or -E.
+ * session (*in_session_r = 0) and, when the server gave no reply at all
+ * or refused the session, sets *down_r and keeps the mail due (the server
+ * is down or full, not this mail at fault).  0 or -E.
  */
 static int
 outbox_record(const struct cfg *cfg, struct store *st, struct smtp *smtp,
@@ -124,7 +125,9 @@ outbox_record(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 		 * keep it due (the caller backs off from the
 		 * server), so that it still goes before younger
 		 * mails, in order of age. */
-		int delay = code == 0 ? 0 : outbox_backoff(o->attempts);
+		/* a refused session (smtp.h) is not about this mail either */
+		bool session = code == 0 || sr == -ECONNREFUSED;
+		int delay = session ? 0 : outbox_backoff(o->attempts);
 		r = store_outbox_retry(st, o->id, code, smtp_error(smtp),
 		                       delay);
 		stats->retried++;
@@ -133,8 +136,9 @@ outbox_record(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 		            o->kind, o->id, o->rcpt, smtp_error(smtp), delay);
 		/* 4xx for one recipient says nothing about the
 		 * server; no reply at all means it is down. */
-		if (code == 0)
+		if (session)
 			*down_r = true;
+		stats->refused += sr == -ECONNREFUSED;
 		smtp_close(smtp);
 		*in_session_r = 0;
 	}
@@ -183,6 +187,9 @@ outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 					return r;
 				continue;
 			}
+			if (stats->oldest == 0 || o->created < stats->oldest)
+				stats->oldest = o->created;
+			stats->claimed++;
 			if ((r = outbox_limits(cfg, st, o)) != LIMIT_SEND) {
 				if (r < 0)
 					return r;

@@ -15,6 +15,11 @@
 #define SENDER_MAX_BACKOFF 300 /* seconds */
 #define SENDER_IDLE_WAIT   60  /* seconds: a slow safety net */
 #define SENDER_ROUND       32  /* mails per outbox_drain call */
+/* another worker "works" if it sent a mail this recently (ms) */
+#define SENDER_WORKS_MS 10000
+/* the smtp-connections row of tickctl status: at most this often (ms)
+ * while sending; an idle round writes the final figures */
+#define SENDER_SHOW_MS 5000
 
 struct sender_worker {
 	struct sender *s;
@@ -22,6 +27,8 @@ struct sender_worker {
 	int index;
 	char owner[128]; /* "instance#n": leases and the liveness lock */
 	bool db_up, smtp_failing;
+	gint64 last_ok; /* monotonic ms of its last accepted mail, 0 never */
+	gint64 opened;  /* monotonic ms it was last let send */
 };
 
 struct sender {
@@ -33,7 +40,15 @@ struct sender {
 	struct sender_worker *w;
 	int n;
 	long long sent, retried, failed;
+	long long commands; /* SMTP commands of all workers */
 	char last_error[256];
+	/* worker i (1-based) sends while i <= open; the others park with
+	 * no connections.  Fixed: open = n.  Auto: pool decides. */
+	bool autosize;
+	int open, peak;
+	struct sender_pool pool;
+	char shown[192]; /* the smtp-connections row as last written */
+	gint64 shown_at; /* monotonic ms */
 };
 
 /* sender_sleep - wait up to secs, or until a kick when kickable; false
@@ -54,13 +69,93 @@ sender_sleep(struct sender *s, gint64 secs, bool kickable)
 	return go;
 }
 
+/* ---- auto sizing: pure, times injected (ms, any monotonic clock) ---- */
+
+void
+sender_pool_init(struct sender_pool *p, int cap, gint64 now)
+{
+	memset(p, 0, sizeof(*p));
+	p->cap = MAX(cap, 1);
+	p->open = 1;
+	p->changed = now - SENDER_GROW_MS; /* the first backlog may grow */
+	p->busy = now;
+}
+
+bool
+sender_backlog(const struct outbox_stats *os, gint64 now_s)
+{
+	/* a round that sent nothing says the server is failing, not that
+	 * more connections would help */
+	if (os->sent == 0)
+		return false;
+	return os->claimed >= SENDER_ROUND ||
+	       (os->oldest > 0 && now_s - os->oldest > SENDER_LAG_S);
+}
+
+int
+sender_pool_cap(const struct sender_pool *p, gint64 now)
+{
+	if (p->limit > 0 && now < p->limit_until)
+		return MIN(p->cap, p->limit);
+	return p->cap;
+}
+
+int
+sender_pool_round(struct sender_pool *p, bool backlog, gint64 now)
+{
+	int cap;
+
+	if (p->limit > 0 && now >= p->limit_until)
+		p->limit = 0; /* the server may allow more by now: try */
+	cap = sender_pool_cap(p, now);
+	if (backlog) {
+		p->busy = now;
+		/* one at a time: the new one's rounds say whether more help */
+		if (p->open < cap && now - p->changed >= SENDER_GROW_MS) {
+			p->open++;
+			p->changed = now;
+		}
+	} else if (p->open > 1 && now - p->busy >= SENDER_IDLE_MS &&
+	           now - p->changed >= SENDER_IDLE_MS) {
+		p->open--;
+		p->changed = now;
+	}
+	if (p->open > cap) {
+		p->open = cap;
+		p->changed = now;
+	}
+	return p->open;
+}
+
+bool
+sender_pool_refused(struct sender_pool *p, int working, gint64 now)
+{
+	bool news = p->limit == 0 || now >= p->limit_until;
+
+	p->limit = MAX(working, 1);
+	p->limit_until = now + SENDER_LIMIT_MS;
+	if (p->open > p->limit) {
+		p->open = p->limit;
+		p->changed = now;
+	}
+	return news;
+}
+
+static gint64
+sender_ms(void)
+{
+	return g_get_monotonic_time() / 1000;
+}
+
 static void
-sender_note(struct sender *s, const struct outbox_stats *os, const char *err)
+sender_note(struct sender *s, const struct outbox_stats *os, long long commands,
+            const char *err)
 {
 	g_mutex_lock(&s->lock);
 	s->sent += os->sent;
 	s->retried += os->retried;
 	s->failed += os->failed;
+	s->commands += commands;
 	if (err != NULL)
 		g_strlcpy(s->last_error, err, sizeof(s->last_error));
 	g_mutex_unlock(&s->lock);
@@ -101,18 +196,8 @@ struct sender_run {
 	char db_error[256]; /* the last database failure, for tickctl status */
 	const char *shown;  /* state last written for tickctl status */
 	gint64 unrecorded;  /* accepted by SMTP, not yet marked sent */
+	long long commands; /* smtp_commands(smtp) already counted */
 };
-
-static bool
-sender_stopping(struct sender *s)
-{
-	bool stop;
-
-	g_mutex_lock(&s->lock);
-	stop = s->stop;
-	g_mutex_unlock(&s->lock);
-	return stop;
-}
 
 /* sender_db - a database session, taking back this worker's leases of a
  * lost one: nobody else may hold its name, and it sends nothing
@@ -172,6 +257,162 @@ sender_show(struct sender_run *x, const char *state, const char *error)
 		x->shown = state;
 }
 
+/*
+ * sender_publish - the smtp-connections row of tickctl status: how many
+ * connections are open, the cap and the server's limit, and the SMTP
+ * commands (round trips) per mail sent since start.  Written when it
+ * changed, at most every SENDER_SHOW_MS unless force; err (NULL: none)
+ * becomes its last_error.
+ */
+static void
+sender_publish(struct sender_run *x, bool force, const char *err)
+{
+	struct sender *s = x->s;
+	gint64 now = sender_ms();
+	GString *t = g_string_new(NULL);
+	bool write = false;
+
+	g_mutex_lock(&s->lock);
+	if (s->autosize) {
+		g_string_printf(t, "%d open (auto, at most %d, peak %d)",
+		                s->open, s->pool.cap, s->peak);
+		if (s->pool.limit > 0 && now < s->pool.limit_until)
+			g_string_append_printf(
+			    t, ", server limit %d for %" G_GINT64_FORMAT " min",
+			    s->pool.limit,
+			    (s->pool.limit_until - now) / 60000 + 1);
+	} else
+		g_string_printf(t, "%d open (fixed)", s->open);
+	if (s->sent > 0)
+		g_string_append_printf(t, ", %.2f commands/mail over %lld",
+		                       (double)s->commands / (double)s->sent,
+		                       s->sent);
+	if ((err != NULL || strcmp(t->str, s->shown) != 0) &&
+	    (force || now - s->shown_at >= SENDER_SHOW_MS)) {
+		g_strlcpy(s->shown, t->str, sizeof(s->shown));
+		s->shown_at = now;
+		write = true;
+	}
+	g_mutex_unlock(&s->lock);
+	/* a failed write is retried with the next change */
+	if (write && store_conn_state(x->st, x->cfg->instance,
+	                              "smtp-connections", t->str, err) < 0) {
+		g_mutex_lock(&s->lock);
+		s->shown[0] = '\0';
+		g_mutex_unlock(&s->lock);
+	}
+	g_string_free(t, TRUE);
+}
+
+/* sender_resize - auto: feed the round's backlog to the pool; a change
+ * wakes the parked workers (or the one to park). */
+static void
+sender_resize(struct sender_run *x, const struct outbox_stats *os)
+{
+	struct sender *s = x->s;
+	bool backlog = sender_backlog(os, g_get_real_time() / G_USEC_PER_SEC);
+	int was, now_open;
+
+	g_mutex_lock(&s->lock);
+	was = s->open;
+	now_open = sender_pool_round(&s->pool, backlog, sender_ms());
+	if (now_open != was) {
+		s->open = now_open;
+		s->peak = MAX(s->peak, now_open);
+		s->kicks++;
+		g_cond_broadcast(&s->cond);
+	}
+	g_mutex_unlock(&s->lock);
+	if (now_open > was)
+		log_notice("sender: mail is waiting, %d SMTP connections",
+		           now_open);
+	else if (now_open < was)
+		log_info("sender: idle, %d SMTP connection(s)", now_open);
+	sender_publish(x, now_open != was, NULL);
+}
+
+/* sender_others_work - how many other open workers work: not in SMTP
+ * backoff, and sent a mail lately or were opened lately (one that took
+ * the last free slot may not have finished its first round yet). */
+static int
+sender_others_work(struct sender_run *x)
+{
+	struct sender *s = x->s;
+	gint64 now = sender_ms();
+	int n = 0;
+
+	g_mutex_lock(&s->lock);
+	for (int i = 0; i < s->n; i++) {
+		struct sender_worker *o = &s->w[i];
+
+		n += o != x->w && o->index <= s->open && !o->smtp_failing &&
+		     now - MAX(o->last_ok, o->opened) < SENDER_WORKS_MS;
+	}
+	g_mutex_unlock(&s->lock);
+	return n;
+}
+
+/* sender_limit - auto: this extra connection was refused while working
+ * others worked: that many is the server's limit for a while.  The mail
+ * it tried is due again at once (outbox_record).  True when this worker
+ * is now beyond the limit and parks; false when it is within it (it lost
+ * a race for a slot) and backs off like any failing one. */
+static bool
+sender_limit(struct sender_run *x, int working)
+{
+	struct sender *s = x->s;
+	bool news, park;
+
+	g_mutex_lock(&s->lock);
+	news = sender_pool_refused(&s->pool, working, sender_ms());
+	s->open = s->pool.open;
+	park = x->w->index > s->open;
+	s->kicks++;
+	g_cond_broadcast(&s->cond);
+	g_mutex_unlock(&s->lock);
+	if (news)
+		log_notice("sender %d: the SMTP server refused a connection "
+		           "while %d worked (%s): using at most %d for %d min",
+		           x->w->index, working, smtp_error(x->smtp), working,
+		           SENDER_LIMIT_MS / 60000);
+	sender_publish(x, true, smtp_error(x->smtp));
+	return park;
+}
+
+/*
+ * sender_turn - wait while this worker is beyond the open count, with its
+ * SMTP and database connections closed (a parked worker costs the
+ * servers nothing).  A mail sent but not recorded keeps it working until
+ * it is.  False when stopping.
+ */
+static bool
+sender_turn(struct sender_run *x)
+{
+	struct sender *s = x->s;
+	bool go, parked = false;
+
+	g_mutex_lock(&s->lock);
+	while (!s->stop && x->w->index > s->open && x->unrecorded == 0) {
+		if (!parked) {
+			x->w->smtp_failing = false;
+			x->w->db_up = false;
+			g_mutex_unlock(&s->lock);
+			smtp_close(x->smtp);
+			store_free(&x->st);
+			x->shown = NULL;
+			parked = true;
+			g_mutex_lock(&s->lock);
+			continue;
+		}
+		g_cond_wait(&s->cond, &s->lock);
+	}
+	if (parked)
+		x->w->opened = sender_ms();
+	go = !s->stop;
+	g_mutex_unlock(&s->lock);
+	return go;
+}
+
 /* sender_smtp_failing - a round that only retried: the server is down or
  * refusing, so back off whatever the kicks say; false when stopping. */
 static bool
@@ -209,6 +450,7 @@ sender_idle(struct sender_run *x)
 		return sender_sleep(x->s, due, false);
 	}
 	x->due_failures = 0;
+	sender_publish(x, true, NULL); /* the figures after a burst */
 	/* due 0 with nothing claimed: another sender holds those mails;
 	 * look again a little later */
 	return sender_sleep(x->s, CLAMP(due, 1, SENDER_IDLE_WAIT), true);
@@ -227,12 +469,28 @@ sender_round(struct sender_run *x)
 	struct outbox_stats os = {0};
 	int r = outbox_drain_as(x->cfg, x->st, x->smtp, x->w->owner,
 	                        SENDER_ROUND, &os);
+	long long cmds = smtp_commands(x->smtp);
+	int working;
 
 	if (os.unrecorded > 0)
 		x->unrecorded = os.unrecorded;
-	sender_note(x->s, &os,
+	sender_note(x->s, &os, cmds - x->commands,
 	            os.retried > 0 || os.failed > 0 ? smtp_error(x->smtp)
 	                                            : NULL);
+	x->commands = cmds;
+	if (os.sent > 0) {
+		g_mutex_lock(&x->s->lock);
+		x->w->last_ok = sender_ms();
+		g_mutex_unlock(&x->s->lock);
+	}
+	/* an extra connection refused while others work: the server's
+	 * limit, not an outage (the first connection's refusal is one) */
+	if (x->s->autosize && os.refused > 0 && os.sent == 0 &&
+	    x->w->index > 1 && (working = sender_others_work(x)) > 0 &&
+	    sender_limit(x, working))
+		return true; /* parks */
+	if (x->s->autosize && r == 0)
+		sender_resize(x, &os);
 	if (r < 0) {
 		/* the store: a lost connection is reconnected on the next
 		 * round; any other error must not spin */
@@ -265,7 +523,7 @@ sender_main(gpointer ud)
 	int r;
 
 	x.smtp = sender_smtp_new(x.cfg);
-	while (!sender_stopping(x.s)) {
+	while (sender_turn(&x)) {
 		r = sender_db(&x);
 		if (r < 0 || (r > 0 && !sender_round(&x)))
 			break;
@@ -283,6 +541,14 @@ sender_start(const struct cfg *cfg, int n)
 	s->cfg = cfg;
 	g_mutex_init(&s->lock);
 	g_cond_init(&s->cond);
+	/* auto: a thread per possible connection, all but one parked */
+	s->autosize = n == 0;
+	if (s->autosize) {
+		n = cfg->smtp.max_connections;
+		sender_pool_init(&s->pool, n, sender_ms());
+		s->open = s->peak = 1;
+	} else
+		s->open = s->peak = n;
 	s->w = g_new0(struct sender_worker, MAX(n, 1));
 	for (int i = 0; i < MAX(n, 1); i++) {
 		g_autoptr(GError) err = NULL;
@@ -306,6 +572,8 @@ sender_start(const struct cfg *cfg, int n)
 		sender_stop(&s);
 		return NULL;
 	}
+	if (s->autosize)
+		s->pool.cap = s->n;
 	return s;
 }
 
@@ -352,6 +620,9 @@ sender_state(struct sender *s, struct sender_state *out)
 		out->db_up += s->w[i].db_up;
 		out->smtp_failing += s->w[i].smtp_failing;
 	}
+	out->open = s->open;
+	out->limit = s->pool.limit;
+	out->commands = s->commands;
 	out->sent = s->sent;
 	out->retried = s->retried;
 	out->failed = s->failed;

@@ -16,7 +16,10 @@ struct smtp {
 	long timeout;
 	char err[CURL_ERROR_SIZE];
 	char msg[CURL_ERROR_SIZE + 64];
-	int in_session; /* mails sent on the current connection */
+	int in_session;     /* mails sent on the current connection */
+	long long commands; /* SMTP commands sent, end of DATA included */
+	bool mail_cmd;      /* this transfer got as far as MAIL FROM */
+	bool timed_out;     /* this transfer ran into a timeout */
 	/* upload state */
 	const char *data;
 	size_t len, off;
@@ -33,6 +36,24 @@ smtp_read_cb(char *buf, size_t size, size_t n, void *ud)
 	memcpy(buf, s->data + s->off, want);
 	s->off += want;
 	return want;
+}
+
+/* smtp_debug_cb - count the commands curl sends: each one is a round trip
+ * (curl does not pipeline SMTP), so commands per mail is the figure that
+ * says what connection re-use saves.  The greeting is a wait too, but
+ * not a command: it is left out. */
+static int
+smtp_debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+	struct smtp *s = ud;
+
+	(void)h;
+	if (type != CURLINFO_HEADER_OUT)
+		return 0;
+	s->commands++;
+	if (size >= 5 && g_ascii_strncasecmp(data, "MAIL ", 5) == 0)
+		s->mail_cmd = true;
+	return 0;
 }
 
 static void
@@ -52,6 +73,10 @@ smtp_setup(struct smtp *s)
 	/* A whole mail must not take forever even if every reply trickles. */
 	curl_easy_setopt(s->h, CURLOPT_TIMEOUT, s->timeout * 4);
 	curl_easy_setopt(s->h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* VERBOSE only feeds smtp_debug_cb; nothing is printed */
+	curl_easy_setopt(s->h, CURLOPT_DEBUGFUNCTION, smtp_debug_cb);
+	curl_easy_setopt(s->h, CURLOPT_DEBUGDATA, s);
+	curl_easy_setopt(s->h, CURLOPT_VERBOSE, 1L);
 	/* Never CURLUSESSL_TRY: it silently sends in plain text. */
 	if (s->starttls && g_str_has_prefix(s->url, "smtp://"))
 		curl_easy_setopt(s->h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
@@ -108,6 +133,12 @@ smtp_error(const struct smtp *s)
 	return s->msg;
 }
 
+long long
+smtp_commands(const struct smtp *s)
+{
+	return s->commands;
+}
+
 /* OpenSMTPD ends a session after 100 mails (notes 9): reconnect first. */
 #define SMTP_PER_SESSION 90
 
@@ -126,9 +157,13 @@ smtp_send(struct smtp *s, const char *env_from, const char *rcpt,
 	before = s->in_session;
 	r = smtp_send_once(s, env_from, rcpt, data, len, code_r);
 	/* 421, or 452 "too many messages" on a session that has sent mail
-	 * already, is the server's per-session limit, not about this mail:
-	 * a fresh session, once. */
-	if (r == -EAGAIN && before > 0 && (*code_r == 421 || *code_r == 452)) {
+	 * already, is the server's per-session limit, not about this mail;
+	 * no reply at all on a re-used session (not a timeout: the server
+	 * may be busy with the mail) is one the server closed while it was
+	 * idle: a fresh session, once. */
+	if (r != 0 && r != -EBADMSG && before > 0 &&
+	    (*code_r == 421 || *code_r == 452 ||
+	     (*code_r == 0 && !s->timed_out))) {
 		log_info("smtp: %s after %d mails in this session, "
 		         "reconnecting",
 		         s->msg, before);
@@ -156,6 +191,7 @@ smtp_send_once(struct smtp *s, const char *env_from, const char *rcpt,
 	s->len = len;
 	s->off = 0;
 	s->err[0] = '\0';
+	s->mail_cmd = false;
 	curl_easy_setopt(s->h, CURLOPT_MAIL_FROM, from);
 	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, rcpts);
 	curl_easy_setopt(s->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
@@ -164,9 +200,11 @@ smtp_send_once(struct smtp *s, const char *env_from, const char *rcpt,
 	curl_slist_free_all(rcpts);
 	curl_easy_setopt(s->h, CURLOPT_MAIL_RCPT, NULL);
 	*code_r = (int)code;
+	s->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 	if (rc == CURLE_OK) {
 		s->msg[0] = '\0';
 		s->in_session++;
+		s->commands++; /* the end of DATA is not a HEADER_OUT */
 		return 0;
 	}
 	/* after a failure curl sends QUIT; the next mail opens a session */
@@ -174,6 +212,11 @@ smtp_send_once(struct smtp *s, const char *env_from, const char *rcpt,
 	/* The reply code decides, not the CURLcode (notes 2): 5xx is the
 	 * server's final word, everything else may work next time. */
 	r = code >= 500 && code < 600 ? -EBADMSG : -EAGAIN;
+	/* no MAIL FROM went out: the session itself failed (no connection,
+	 * a 421 greeting, a 4xx to EHLO), which says nothing about this mail
+	 * and, while other connections work, is the server's limit */
+	if (r == -EAGAIN && !s->mail_cmd)
+		r = -ECONNREFUSED;
 	g_snprintf(s->msg, sizeof(s->msg), "%s (code %ld)",
 	           s->err[0] ? s->err : curl_easy_strerror(rc), code);
 	return r;

@@ -285,6 +285,10 @@ static const char *const store_views[] = {
         "state = 'failed') AS failed, count(*) FILTER (WHERE state = "
         "'suppressed') AS suppressed, count(*) FILTER (WHERE state = "
         "'sent') AS sent FROM outbox",
+    [STORE_VIEW_CONNECTIONS] =
+        "SELECT instance, name, state, to_char(since, 'YYYY-MM-DD "
+        "HH24:MI:SS') AS since, left(last_error, 60) AS last_error FROM "
+        "connection_state ORDER BY instance, name",
     [STORE_VIEW_SUPPRESSED] =
         "SELECT addr, left(reason, 60) AS reason, to_char(until, "
         "'YYYY-MM-DD HH24:MI') AS until FROM suppression WHERE until > "

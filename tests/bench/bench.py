@@ -479,8 +479,14 @@ def run_phase(stack, td, want_msgs, want_sent, timeout, mails):
     def ms(k):
         return round((c1[k] - c0[k]) * 1000 / mails, 3)
     rss = td.peak_rss()
+    # the sender's own figures: connections used, SMTP commands per mail
+    try:
+        conns = json.loads(td.ctl("status", "--json"))["connections"]
+        smtp = next((c["state"] for c in conns if c["name"] == "smtp-connections"), "")
+    except (RuntimeError, ValueError, KeyError):
+        smtp = ""
     td.stop()
-    return dict(mails=mails, acks=want_sent, wall_s=round(wall, 2),
+    return dict(mails=mails, acks=want_sent, wall_s=round(wall, 2), smtp_connections=smtp,
                 all_committed_s=round(t_ingested, 2),
                 per_s=round(mails / wall, 1), tickd_cpu_s=round(cpu, 2),
                 tickd_cpu_ms_per_mail=round(cpu * 1000 / mails, 3),
@@ -637,9 +643,10 @@ def table(res):
               "same time on the same cores" % a["mails"],
              "%.1f tickets/s" % a["per_s"],
              "wall %.1f s until every mail committed (%.1f s) and every ack had its 250; "
-             "imap.batch %d, smtp.connections %s; RT: %.2f/s"
+             "imap.batch %d, smtp.connections %s (%s); RT: %.2f/s"
              % (a["wall_s"], a["all_committed_s"], res["args"]["batch"],
-                res["args"]["smtp_conns"] or "default", RT_TICKETS_PER_S)),
+                res["args"]["smtp_conns"] or "default", a.get("smtp_connections") or "-",
+                RT_TICKETS_PER_S)),
             ("tickd CPU per new ticket", "%.2f ms" % a["tickd_cpu_ms_per_mail"],
              "%.1f s in all" % a["tickd_cpu_s"]),
             ("PostgreSQL CPU per new ticket", "%.2f ms" % a["pg_cpu_ms_per_mail"],

@@ -77,6 +77,7 @@ class World:
                          reopen_days=14, trust_same_domain="false",
                          per_ticket_hour=5, global_per_minute=100, breaker_cooldown=900,
                          tickets_extra="", limits_extra="", imap_extra="", extra="",
+                         smtp_extra="", smtp_url=None,
                          # these tests append mail before tickd's first poll
                          # to stand for mail arriving while it runs;
                          # test_firstday.py tests the default (history)
@@ -101,8 +102,8 @@ database: { conninfo = "%(conninfo)s"; };
 imap: { url = "imap://%(ih)s:%(ip)s"; user = "%(support)s"; password_file = "%(dir)s/imap-password";
         mailbox = "%(mailbox)s"; %(sent)s after = "%(after)s"; poll_interval = %(poll)d;
         starttls = false; idle = %(idle)s; first_run = "%(fr)s"; %(ix)s timeout = 20; };
-smtp: { url = "smtp://%(sh)s:%(sp)s"; from = "%(support)s@example.com"; from_name = "Example Support";
-        starttls = false; timeout = 20; };
+smtp: { url = "%(smtp_url)s"; from = "%(support)s@example.com"; from_name = "Example Support";
+        starttls = false; timeout = 20; %(sx)s };
 tickets: { subject_tag = "%(tag)s"; secret_file = "%(dir)s/secret"; reopen_days = %(reopen)d;
            trust_same_domain = %(tsd)s; %(tx)s };
 limits: { per_recipient_day = %(prd)d; per_ticket_hour = %(pth)d; global_per_minute = %(gpm)d;
@@ -116,7 +117,9 @@ people = ( %(people)s );
                 tsd=o["trust_same_domain"], prd=o["per_recipient_day"], people=o["people"],
                 tx=o["tickets_extra"], pth=o["per_ticket_hour"], gpm=o["global_per_minute"],
                 bcd=o["breaker_cooldown"], lx=o["limits_extra"], extra=o["extra"],
-                fr=o["first_run"], ix=o["imap_extra"]))
+                fr=o["first_run"], ix=o["imap_extra"], sx=o["smtp_extra"],
+                smtp_url=o["smtp_url"] or "smtp://%s:%s" % (self.stack["SMTP_HOST"],
+                                                            self.stack["SMTP_PORT"])))
 
     # -- running the programs --------------------------------------------
     def ctl(self, *args, check=True, input=None):

@@ -218,8 +218,10 @@ def test_smtp_down_two_minutes_then_all_acks_in_age_order_and_5xx_failed(make_wo
     all 100 delivered once, in order of age; a 5xx recipient (the stack's
     OpenSMTPD refuses local parts "reject*" at RCPT) is recorded as failed
     on its ticket and not retried."""
+    # order of age is the promise of one connection (smtp.connections
+    # "auto" opens more while a backlog drains: test_sender.py)
     w = make_world(per_recipient_day=100000, per_ticket_hour=100000,
-                   global_per_minute=1000000)
+                   global_per_minute=1000000, smtp_extra="connections = 1;")
     stack_cmd(w, "stop-one", "smtp")
     try:
         ids = append_many(w, 50, "smtpdown")

@@ -414,6 +414,44 @@ load_smtp(const char *smtp, const char *extra)
 	return out;
 }
 
+/* smtp.connections: "auto" (the default, 0) or 1..16; anything else is
+ * file:line: what is wrong */
+static void
+test_smtp_connections(void)
+{
+	char *path = testutil_write_conf(BASE_CONF, "");
+	GPtrArray *errs = g_ptr_array_new_with_free_func(g_free);
+	struct cfg *c = NULL;
+	char *e;
+
+	TEST_INTEQ(cfg_load(path, true, &c, errs), 0);
+	if (c != NULL) {
+		TEST_INTEQ(c->smtp.connections, 0);
+		TEST_INTEQ(c->smtp.max_connections, 4);
+	}
+	cfg_free(&c);
+	g_free(path);
+	g_ptr_array_unref(errs);
+	e = load_smtp("from = \"s@e.com\"; connections = \"auto\";", "");
+	TEST_STREQ(e, "");
+	g_free(e);
+	e = load_smtp("from = \"s@e.com\"; connections = 1;", "");
+	TEST_STREQ(e, "");
+	g_free(e);
+	e = load_smtp("from = \"s@e.com\"; connections = \"many\";", "");
+	TEST_CHECK(testutil_has(e, "t.conf:4: smtp.connections: expected "
+	                           "\"auto\" or 1..16, not 'many'"));
+	g_free(e);
+	e = load_smtp("from = \"s@e.com\"; connections = 0;", "");
+	TEST_CHECK(testutil_has(e, "t.conf:4: smtp.connections: 0 is out of "
+	                           "range (1..16)"));
+	g_free(e);
+	e = load_smtp("from = \"s@e.com\"; max_connections = 17;", "");
+	TEST_CHECK(testutil_has(e, "t.conf:4: smtp.max_connections: 17 is "
+	                           "out of range (1..16)"));
+	g_free(e);
+}
+
 static void
 test_address_split(void)
 {
@@ -658,6 +696,7 @@ main(void)
 	    {"mime_charsets", test_mime_charsets},
 	    {"queues", test_queues},
 	    {"first_run", test_first_run},
+	    {"smtp_connections", test_smtp_connections},
 	    {"address_split", test_address_split},
 	    {"addresses", test_addresses},
 	    {"keys_documented", test_keys_documented},

@@ -1,0 +1,225 @@
+"""Acknowledgements that do not wait, on the real servers: with
+smtp.connections "auto" (the default) a burst of due acknowledgements opens
+more than one SMTP connection and every acknowledgement is delivered
+exactly once; an SMTP server that refuses connections beyond its limit
+(a small server this test controls) gets no more than that, and its
+per-session mail limit is a reconnect, not a failure.  tickctl status
+shows the connections and the SMTP commands per mail."""
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import mail
+from test_faults import STACK_SH, delivered_ids, log_of, stop, wait_for
+
+
+def queue_burst(w, n, prefix):
+    """n new tickets imported while tickd is not running: n acknowledgements
+    due at once when it starts.  Their Message-IDs."""
+    files, ids = [], []
+    for i in range(n):
+        mid = "<%s-%d@c.example>" % (prefix, i)
+        f = os.path.join(w.dir, "%s-%d.eml" % (prefix, i))
+        with open(f, "w") as fh:
+            fh.write(mail(w.addr(w.customer), w.addr(w.support), "%s %d" % (prefix, i), msgid=mid))
+        files.append(f)
+        ids.append(mid)
+    w.ctl("import", *files)
+    assert w.sql("SELECT count(*) FROM outbox WHERE kind = 'ack' AND state = 'queued'") == str(n)
+    return ids
+
+
+def smtp_row(w):
+    """The smtp-connections row of tickctl status (text), or None."""
+    out = w.ctl("status").stdout.decode()
+    for line in out.splitlines():
+        if "smtp-connections" in line:
+            return line
+    return None
+
+
+def commands_per_mail(row):
+    m = re.search(r"([0-9.]+) commands/mail over (\d+)", row or "")
+    return (float(m.group(1)), int(m.group(2))) if m else (None, 0)
+
+
+def test_burst_opens_more_connections_and_acks_each_once(make_world):
+    """150 acknowledgements due at once, default config: more than one
+    connection sends them, each is delivered once, and tickctl status
+    says how many SMTP commands a mail took."""
+    w = make_world(per_recipient_day=100000, per_ticket_hour=100000, global_per_minute=1000000)
+    ids = queue_burst(w, 150, "burst")
+    p = w.start()
+    try:
+        wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == "150", 120,
+                 "150 acks sent", [p])
+        # the idle round after the burst writes the final figures
+        wait_for(lambda: commands_per_mail(smtp_row(w))[1] == 150, 30,
+                 "status with 150 mails", [p])
+        row = smtp_row(w)
+    finally:
+        stop(p)
+    print(row)
+    owners = w.sql("SELECT string_agg(DISTINCT leased_by, ',') FROM outbox").split(",")
+    assert len(owners) >= 2, "one connection sent the whole burst: %s" % owners
+    assert re.search(r"sender: mail is waiting, [2-4] SMTP connections", log_of(w))
+    assert re.search(r"\d open \(auto, at most 4, peak [2-4]\)", row), row
+    # MAIL, RCPT, DATA, end of data; EHLO and QUIT once per session
+    cpm, sent = commands_per_mail(row)
+    assert 4.0 <= cpm <= 4.5, row
+    subprocess.run([STACK_SH, "wait-delivered", w.stack["STACK_DIR"], "120"], check=True,
+                   capture_output=True)
+    acks = delivered_ids(w, w.customer)
+    assert len(acks) == 150 and set(acks) == set(ids), (len(acks), len(set(acks)))
+
+
+class SmallSmtp:
+    """An SMTP server with a connection limit (421 beyond it) and a
+    per-session mail limit (452 to MAIL FROM beyond it, like OpenSMTPD's
+    100), slowed to delay seconds per mail so that a backlog builds."""
+
+    def __init__(self, max_conns, per_session, delay):
+        self.max_conns, self.per_session, self.delay = max_conns, per_session, delay
+        self.lock = threading.Lock()
+        self.active = self.peak = self.refused = self.session_limits = 0
+        self.accepted = []  # (session number, In-Reply-To)
+        self.sessions = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                full = self.active >= self.max_conns
+                if full:
+                    self.refused += 1
+                else:
+                    self.active += 1
+                    self.peak = max(self.peak, self.active)
+                    self.sessions += 1
+                    n = self.sessions
+            if full:
+                c.sendall(b"421 4.7.0 too many connections, try later\r\n")
+                c.close()
+                continue
+            threading.Thread(target=self._session, args=(c, n), daemon=True).start()
+
+    def _session(self, c, n):
+        f = c.makefile("rb")
+        mails = 0
+        done = False
+
+        def say(s):
+            c.sendall(s.encode() + b"\r\n")
+        try:
+            say("220 small.example ESMTP")
+            while True:
+                line = f.readline(1000)
+                if not line:
+                    break
+                cmd = line.decode("ascii", "replace").strip().upper()
+                if cmd.startswith("EHLO") or cmd.startswith("HELO"):
+                    say("250 small.example")
+                elif cmd.startswith("MAIL"):
+                    if mails >= self.per_session:
+                        with self.lock:
+                            self.session_limits += 1
+                        say("452 4.5.3 Too many messages sent")
+                    else:
+                        say("250 ok")
+                elif cmd.startswith("RCPT") or cmd.startswith("RSET") or cmd.startswith("NOOP"):
+                    say("250 ok")
+                elif cmd.startswith("DATA"):
+                    say("354 go on")
+                    body = b""
+                    while True:
+                        ln = f.readline(100000)
+                        if not ln or ln == b".\r\n":
+                            break
+                        body += ln
+                    time.sleep(self.delay)
+                    m = re.search(rb"(?im)^In-Reply-To: *(<[^>]+>)", body)
+                    with self.lock:
+                        self.accepted.append((n, m.group(1).decode() if m else None))
+                    mails += 1
+                    say("250 queued")
+                elif cmd.startswith("QUIT"):
+                    # free the slot before the 221: the client's next
+                    # connection may come right after it
+                    with self.lock:
+                        self.active -= 1
+                    done = True
+                    say("221 bye")
+                    break
+                else:
+                    say("502 what")
+        except OSError:
+            pass
+        finally:
+            if not done:
+                with self.lock:
+                    self.active -= 1
+            c.close()
+
+
+def test_server_connection_limit_is_found_and_respected(make_world):
+    """A server that takes two connections and 30 mails per session: tickd
+    (auto, at most 4) tries a third connection once, holds 2 as the
+    server's limit, shows it in tickctl status, renews sessions without
+    failing a mail, and every acknowledgement is accepted exactly once."""
+    srv = SmallSmtp(max_conns=2, per_session=30, delay=0.01)
+    try:
+        w = make_world(per_recipient_day=100000, per_ticket_hour=100000,
+                       global_per_minute=1000000,
+                       smtp_url="smtp://127.0.0.1:%d" % srv.port)
+        ids = queue_burst(w, 300, "limit")
+        p = w.start()
+        try:
+            wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == "300",
+                     180, "300 acks sent", [p])
+            wait_for(lambda: commands_per_mail(smtp_row(w))[1] == 300, 30,
+                     "status with 300 mails", [p])
+            row = smtp_row(w)
+        finally:
+            stop(p)
+        print(row, "refused", srv.refused, "peak", srv.peak, "session limits",
+              srv.session_limits)
+        got = [a for _, a in srv.accepted]
+        assert len(got) == 300 and set(got) == set(ids), (len(got), len(set(got)))
+        assert srv.peak == 2
+        assert srv.refused >= 1, "tickd never tried beyond two connections"
+        # a refusal shows up once, not a storm of tries
+        assert srv.refused <= 3, srv.refused
+        log = log_of(w)
+        assert "the SMTP server refused a connection while 2 worked" in log
+        assert "server limit 2" in row, row
+        # the refusal (curl reports the 421, not the server's words)
+        assert re.search(r"smtp-connections .*421", w.ctl("status").stdout.decode())
+        # the per-session limit renewed sessions; no mail failed for it
+        assert srv.session_limits >= 1, "tickd never met the 30 mails per session"
+        assert w.sql("SELECT count(*) FROM outbox WHERE state <> 'sent'") == "0"
+        # only a refused connection's lease was tried again
+        attempts = int(w.sql("SELECT max(attempts) FROM outbox"))
+        assert attempts <= 1 + srv.refused, (attempts, srv.refused)
+        per = {}
+        for s, _ in srv.accepted:
+            per[s] = per.get(s, 0) + 1
+        assert max(per.values()) <= 30, per
+    finally:
+        srv.close()
