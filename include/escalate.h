@@ -41,12 +41,13 @@ int escalate_rules_match(const struct cfg *cfg, const char *from,
  * escalate_on_mail - ingest's hook for a customer's mail on ticket:
  * raise the ticket's priority (never lower it) and, for an escalating
  * rule, ask the next tick for an immediate notice; both go into the audit
- * trail.  Runs inside the caller's transaction.  0 or -E from store.
+ * trail.  Runs inside the caller's transaction.  *raised_r (static) is the
+ * new priority when it raised it, else left alone.  0 or -E from store.
  */
 int escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
                      const char *from, const char *subject, const char *text,
-                     const char *importance, const char *x_priority,
-                     gint64 now);
+                     const char *importance, const char *x_priority, gint64 now,
+                     const char **raised_r);
 
 /* escalate_queue_calendar - the business calendar of queue: the one
  * of its SLA policy (normal priority), else the one tickets.calendar

@@ -71,14 +71,15 @@ char *limit_identity(const char *addr);
 /*
  * limit_check_queue - before queueing an automatic mail about ticket to
  * rcpt, caused by a mail of sender identity sender (limit_identity; NULL:
- * rcpt's): counts queued mail (suppressed excluded) per recipient, per
- * sender identity and per ticket, sets *repeat_r, opens the breaker when
- * this repeat is over the limit.  LIMIT_* or -E.  Call inside the
- * transaction that queues the mail; queue it with *repeat_r.
+ * rcpt's): with suppression, LIMIT_SUPPRESS when rcpt is suppressed after
+ * a bounce or complaint; counts queued mail (suppressed excluded) per
+ * recipient, per sender identity and per ticket, sets *repeat_r, opens
+ * the breaker when this repeat is over the limit.  LIMIT_* or -E.  Call
+ * inside the transaction that queues the mail; queue it with *repeat_r.
  */
 int limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
-                      const char *rcpt, const char *sender, bool *repeat_r,
-                      const char **why_r);
+                      const char *rcpt, const char *sender, bool suppression,
+                      bool *repeat_r, const char **why_r);
 
 /*
  * limit_check_send - before sending leased outbox mail o: counts SENT mail,

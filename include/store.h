@@ -87,8 +87,26 @@ void store_mail_rollback(struct store *st);
  * then returned by a later call of the same mail, store_mail_commit at
  * the latest.  So within a mail, treat any error as the mail's (roll it back)
  * and do not branch on a deferred call's success.
+ *
+ * After store_batch_careful(st, false) (each batch starts careful),
+ * store_mail_commit in a batch does not wait either: it sends the mail's
+ * end, and the server works through it while the caller parses the next
+ * mail; the next mail's first wait reads it.  Its fate: store_mail_seq
+ * right after its store_mail_commit numbers it; store_mail_fate(st, seq),
+ * after the next mail (or before store_batch_end), is 0 when all its work
+ * landed; -ESTALE when a statement of it failed and its work has been
+ * undone (its savepoint rolled back; the mails before it stay;
+ * store_error says what failed): ingest it again with
+ * store_batch_careful(st, true), where store_mail_commit waits for every
+ * result as before, so that the failure is the mail's own to handle
+ * (retry or quarantine).  Until that failure is claimed, every statement
+ * fails with -ESTALE, the next mail's too (ingest it again after); a
+ * failure left unclaimed at store_batch_end fails the batch.
  */
 int store_batch_begin(struct store *st);
+guint64 store_mail_seq(const struct store *st);
+int store_mail_fate(struct store *st, guint64 seq);
+void store_batch_careful(struct store *st, bool careful);
 int store_batch_end(struct store *st, bool commit);
 bool store_in_batch(const struct store *st);
 

@@ -47,11 +47,12 @@ void store_ticket_clear(struct store_ticket *t);
 /* store_dedupe - 1 when a message with this dedupe key exists (its ticket,
  * 0 for none, in *ticket_r), 0 when not, -E. */
 int store_dedupe(struct store *st, const char *dedupe_key, gint64 *ticket_r);
-/* store_ticket_by_msgids - newest ticket holding a message whose
- * Message-ID is one of ids (char*), or 0; -E on error. */
-/* store_ticket_by_msgids - the newest ticket holding a message whose
- * Message-ID is one of ids (char*): 1 and *ticket_r, 0 when none, -E. */
-int store_ticket_by_msgids(struct store *st, GPtrArray *ids, gint64 *ticket_r);
+/* store_ticket_by_msgids - the ticket of the newest message whose
+ * Message-ID is one of ids (char*): 1 and *t_r (as store_ticket_get,
+ * store_ticket_clear it: the row comes with the look-up, one round trip),
+ * 0 when none, -E. */
+int store_ticket_by_msgids(struct store *st, GPtrArray *ids,
+                           struct store_ticket *t_r);
 /* store_ticket_get - 0, -ENOENT, -E. */
 int store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r);
 /* store_is_participant - 1 yes, 0 no, -E. */
@@ -71,9 +72,11 @@ struct store_new_ticket {
 	bool history;
 	gint64 closed_at;
 };
-/* store_ticket_create - *id_r is the new ticket number. */
+/* store_ticket_create - *id_r is the new ticket number; *prev_lang_r
+ * (g_free, NULL: none) what store_requester_language would say of the
+ * requester now, read in the same statement.  0/-E. */
 int store_ticket_create(struct store *st, const struct store_new_ticket *n,
-                        gint64 *id_r);
+                        gint64 *id_r, char **prev_lang_r);
 /* store_ticket_touch - after a customer (customer=true) or agent mail. */
 int store_ticket_touch(struct store *st, gint64 id, bool customer, gint64 at);
 int store_ticket_set_status(struct store *st, gint64 id, const char *status,
@@ -143,7 +146,9 @@ struct store_message {
 	size_t raw_len;
 };
 /* store_message_add - *id_r the new id; -EEXIST when the dedupe key is
- * taken (the transaction is then aborted: roll back and retry). */
+ * taken (the transaction is then aborted: roll back and retry).  In a
+ * batch the insert is deferred (store.h): the -EEXIST then comes from a
+ * later call of the same mail, store_mail_commit at the latest. */
 int store_message_add(struct store *st, const struct store_message *m,
                       gint64 *id_r);
 int store_attachment_add(struct store *st, gint64 message, const char *name,

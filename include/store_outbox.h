@@ -92,13 +92,20 @@ gint64 store_sent_count_global(struct store *st, int seconds);
 int store_limit_counts(struct store *st, bool sent, const char *rcpt,
                        gint64 ticket, int rcpt_secs, int ticket_secs,
                        gint64 *rcpt_r, gint64 *ticket_r);
-/* store_limit_counts_sender - store_limit_counts (queued) and, in the
- * same statement, the automatic mails that sender identity caused in the
- * last rcpt_secs (outbox.sender).  0 or -E. */
-int store_limit_counts_sender(struct store *st, const char *rcpt,
-                              const char *sender, gint64 ticket, int rcpt_secs,
-                              int ticket_secs, gint64 *rcpt_r, gint64 *ticket_r,
-                              gint64 *sender_r);
+/* What an automatic mail about to be queued is checked against, read in
+ * one statement (limit_check_queue, every acknowledgement). */
+struct store_queue_counts {
+	gint64 rcpt, ticket, sender; /* store_limit_counts (queued), and the
+	                                mails sender identity caused */
+	bool suppressed;             /* rcpt is suppressed (store_suppressed) */
+	bool breaker_open;           /* store_breaker_get(breaker).open */
+};
+/* store_queue_counts - rcpt's mails in the last rcpt_secs, ticket's (0:
+ * none) in the last ticket_secs, sender identity's in the last
+ * rcpt_secs, whether rcpt is suppressed and breaker is open.  0 or -E. */
+int store_queue_counts(struct store *st, const char *rcpt, const char *sender,
+                       gint64 ticket, int rcpt_secs, int ticket_secs,
+                       const char *breaker, struct store_queue_counts *c_r);
 /* store_outbox_suppress - a leased mail will never be sent (a limit). */
 int store_outbox_suppress(struct store *st, gint64 id, const char *why);
 /* store_outbox_hold - push every queued mail at least secs into the future

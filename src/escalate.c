@@ -159,7 +159,8 @@ escalate_rules_match(const struct cfg *cfg, const char *from,
 int
 escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
                  const char *from, const char *subject, const char *text,
-                 const char *importance, const char *x_priority, gint64 now)
+                 const char *importance, const char *x_priority, gint64 now,
+                 const char **raised_r)
 {
 	struct escalate_match m;
 	struct store_ticket tk;
@@ -178,6 +179,8 @@ escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
 		                    cfg_priority_name(m.priority), m.reason);
 		r = store_ticket_set_field(st, ticket, "priority",
 		                           cfg_priority_name(m.priority));
+		if (r == 0)
+			*raised_r = cfg_priority_name(m.priority);
 		if (r == 0)
 			r = store_event_add(st, ticket, "tickd", "priority", d,
 			                    0);

@@ -28,6 +28,16 @@ struct fetch_ctx {
 	GArray *done;     /* uint32_t UIDs committed, not yet marked */
 	GArray *copies;   /* struct store_kw_copy since the last COMMIT */
 	int err; /* the last store (not IMAP) failure inside the callback */
+	/* The mail ingested last in a batch, until store_mail_fate says its
+	 * work all landed (fetch_settle): a copy of it, to ingest again
+	 * should it not have. */
+	struct fetch_prov {
+		GBytes *raw; /* NULL: none */
+		uint32_t uid;
+		gint64 now;
+		guint64 seq; /* store_mail_seq */
+		struct ingest_outcome out;
+	} prov;
 };
 
 /*
@@ -47,11 +57,16 @@ static int fetch_mark(struct fetch_ctx *x, struct imap *im,
  * held on the server.  0 or -E; on a failed COMMIT nothing is marked and
  * the mails are fetched again on the next poll (dedupe makes a COMMIT
  * that did land harmless). */
+static int fetch_settle(struct fetch_ctx *x);
+static int fetch_fail(struct fetch_ctx *x, int r);
+
 static int
 fetch_flush(struct fetch_ctx *x)
 {
 	int r = 0, mr;
 
+	if (x->prov.raw != NULL && (r = fetch_settle(x)) < 0)
+		return fetch_fail(x, r); /* (commits the mails before it) */
 	if (store_in_batch(x->st)) {
 		r = store_batch_end(x->st, true);
 		if (r == 0) {
@@ -124,28 +139,132 @@ fetch_count(struct fetch_stats *stats, enum ingest_kind kind)
 	}
 }
 
-static int
-fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
+/* fetch_source - what ingest_mail is told of mail uid. */
+static void
+fetch_source(const struct fetch_ctx *x, uint32_t uid, gint64 now,
+             struct ingest_source *src)
 {
-	struct fetch_ctx *x = ud;
-	struct ingest_source src = {
+	*src = (struct ingest_source){
 	    .label = x->mb->key,
 	    .mailbox = x->mb->key,
 	    .uidvalidity = x->uidvalidity,
 	    .uid = uid,
 	    .sent_folder = x->mb->sent,
 	};
+	if (uid < x->history_uid) /* there before tickd's first poll */
+		src->history_before = x->cfg->imap.first_run_age > 0
+		                          ? now - x->cfg->imap.first_run_age
+		                          : G_MAXINT64;
+}
+
+/* fetch_accept - mail uid (size bytes) is ingested for good: counted, to
+ * be committed and marked with the rest of its batch. */
+static void
+fetch_accept(struct fetch_ctx *x, uint32_t uid, size_t size,
+             const struct ingest_outcome *out)
+{
+	if (store_in_batch(x->st)) {
+		g_array_append_val(x->pending, uid);
+		g_ptr_array_add(x->pending_logs, g_strdup(out->summary));
+		x->pending_bytes += size;
+	} else {
+		g_array_append_val(x->done, uid);
+	}
+	keywords_note(x->cfg, x->copies, uid, out->ticket, out->history);
+	x->stats->fetched++;
+	fetch_count(x->stats, out->kind);
+}
+
+/* fetch_full - the open batch is to be committed now. */
+static bool
+fetch_full(const struct fetch_ctx *x)
+{
+	return x->pending->len + (x->prov.raw != NULL) >= x->commit_max ||
+	       x->pending_bytes >= FETCH_COMMIT_BYTES;
+}
+
+/*
+ * fetch_fail - ingesting a mail failed with r (transient: ingest_mail
+ * quarantines a mail that fails for good and returns 0): only this mail's
+ * savepoint was undone, so commit the mails before it (unless the
+ * connection took them along) and fetch it again later.  Returns r.
+ */
+static int
+fetch_fail(struct fetch_ctx *x, int r)
+{
+	x->err = r;
+	g_clear_pointer(&x->prov.raw, g_bytes_unref);
+	if (r == -ENOTCONN) {
+		(void)store_batch_end(x->st, false);
+		if (x->pending->len > 0)
+			log_warning("fetch: '%s': database gone, %u "
+			            "uncommitted mails are fetched again",
+			            x->mb->folder, x->pending->len);
+		g_array_set_size(x->pending, 0);
+		g_ptr_array_set_size(x->pending_logs, 0);
+		g_array_set_size(x->copies, 0);
+	}
+	(void)fetch_flush(x);
+	return r;
+}
+
+/*
+ * fetch_settle - the provisional mail (x->prov): accepted when all its
+ * work landed; else, its work undone (store_mail_fate), ingested again
+ * with every statement waited for, so that ingest_mail sees its own
+ * failure (a retry after a taken dedupe key, or the quarantine).  0 or
+ * -E; the caller then goes the failure path (fetch_fail).
+ */
+static int
+fetch_settle(struct fetch_ctx *x)
+{
+	g_autoptr(GBytes) raw = g_steal_pointer(&x->prov.raw);
+	struct ingest_source src;
+	struct ingest_outcome out;
+	const void *data;
+	size_t size;
+	int r;
+
+	if (raw == NULL)
+		return 0;
+	data = g_bytes_get_data(raw, &size);
+	r = store_mail_fate(x->st, x->prov.seq);
+	if (r == 0) {
+		fetch_accept(x, x->prov.uid, size, &x->prov.out);
+		return 0;
+	}
+	if (r != -ESTALE)
+		return r;
+	log_notice("fetch: '%s': uid %u failed as it was committed (%s): "
+	           "ingesting it again, one statement at a time",
+	           x->mb->folder, x->prov.uid, store_error(x->st));
+	fetch_source(x, x->prov.uid, x->prov.now, &src);
+	store_batch_careful(x->st, true);
+	r = ingest_mail(x->cfg, x->st, data, size, &src, x->prov.now, &out);
+	store_batch_careful(x->st, false);
+	if (r == 0)
+		fetch_accept(x, x->prov.uid, size, &out);
+	return r;
+}
+
+static int
+fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
+{
+	struct fetch_ctx *x = ud;
+	struct ingest_source src;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 	struct ingest_outcome out;
 	g_autoptr(GBytes) placeholder = NULL;
-	int r;
+	int r, pr;
 
 	if (*x->stop)
 		return -ECANCELED;
 	notify_watchdog(); /* a long fetch is progress, not a hang */
-	if (x->commit_max > 1 && !store_in_batch(x->st) &&
-	    (r = store_batch_begin(x->st)) < 0)
-		return r;
+	if (x->commit_max > 1 && !store_in_batch(x->st)) {
+		if ((r = store_batch_begin(x->st)) < 0)
+			return r;
+		store_batch_careful(x->st, false); /* fetch_settle settles */
+	}
 	if (data == NULL) {
 		log_warning("fetch: uid %u '%s': %zu bytes is over the limit, "
 		            "recorded for review",
@@ -153,45 +272,30 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 		placeholder = fetch_oversized(x->mb, uid, size);
 		data = g_bytes_get_data(placeholder, &size);
 	}
-	if (uid < x->history_uid) /* there before tickd's first poll */
-		src.history_before = x->cfg->imap.first_run_age > 0
-		                         ? now - x->cfg->imap.first_run_age
-		                         : G_MAXINT64;
+	fetch_source(x, uid, now, &src);
+	/* its first wait also reads the end of the mail before */
 	r = ingest_mail(x->cfg, x->st, data, size, &src, now, &out);
-	if (r < 0) {
-		x->err = r;
-		/* A transient failure (ingest_mail quarantines a mail that
-		 * fails for good and returns 0): only this mail's savepoint
-		 * was undone, so keep the mails before it (unless the
-		 * connection took them along) and fetch it again later. */
-		if (r == -ENOTCONN) {
-			(void)store_batch_end(x->st, false);
-			if (x->pending->len > 0)
-				log_warning("fetch: '%s': database gone, %u "
-				            "uncommitted mails are fetched "
-				            "again",
-				            x->mb->folder, x->pending->len);
-			g_array_set_size(x->pending, 0);
-			g_ptr_array_set_size(x->pending_logs, 0);
-			g_array_set_size(x->copies, 0);
-		}
-		(void)fetch_flush(x);
-		return r;
+	if (x->prov.raw != NULL) {
+		if ((pr = fetch_settle(x)) < 0)
+			return fetch_fail(x, pr); /* (this one: next poll) */
+		if (r == -ESTALE) /* it waited for the one before: again */
+			r = ingest_mail(x->cfg, x->st, data, size, &src, now,
+			                &out);
 	}
-	if (store_in_batch(x->st)) {
-		g_array_append_val(x->pending, uid);
-		g_ptr_array_add(x->pending_logs, g_strdup(out.summary));
-		x->pending_bytes += size;
-	} else {
-		g_array_append_val(x->done, uid);
+	if (r < 0)
+		return fetch_fail(x, r);
+	if (!store_in_batch(x->st)) {
+		fetch_accept(x, uid, size, &out);
+		return 0;
 	}
-	keywords_note(x->cfg, x->copies, uid, out.ticket, out.history);
-	x->stats->fetched++;
-	fetch_count(x->stats, out.kind);
-	if (x->pending->len >= x->commit_max ||
-	    x->pending_bytes >= FETCH_COMMIT_BYTES)
-		return fetch_flush(x);
-	return 0;
+	/* committed as far as the batch goes, its fate not known yet: kept
+	 * until the next mail or the batch's end settles it */
+	x->prov.raw = g_bytes_new(data, size);
+	x->prov.uid = uid;
+	x->prov.now = now;
+	x->prov.seq = store_mail_seq(x->st);
+	x->prov.out = out;
+	return fetch_full(x) ? fetch_flush(x) : 0;
 }
 
 /* fetch_one_by_one - the n mails of batch with one round trip each (the
@@ -447,6 +551,8 @@ imap_fail:
 out:
 	if (store_in_batch(st)) /* an early exit: never half a batch */
 		(void)store_batch_end(st, false);
+	if (x.prov.raw != NULL)
+		g_bytes_unref(x.prov.raw);
 	g_array_unref(x.done);
 	g_array_unref(x.copies);
 	g_array_unref(x.pending);

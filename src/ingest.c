@@ -48,6 +48,14 @@ struct ingest_tx {
 	gint64 msg;      /* the message row */
 	const char *how; /* how the ticket was found (static), NULL */
 	bool new_ticket;
+	/* a new ticket's priority (static) as this mail left it so far: set
+	 * at its creation, raised by a priority rule; NULL: read it */
+	const char *priority;
+	/* the language of the requester's newest earlier ticket (owned, NULL:
+	 * none), read with a new ticket's creation; prev_lang_known: it was */
+	char *prev_lang;
+	bool prev_lang_known;
+	const char *requester; /* whose (borrowed from the mail) */
 	/* the person an #assign of this mail assigned (borrowed), NULL */
 	const struct cfg_person *assigned;
 	/* what the agent's commands did not do, and did, one line each, for
@@ -261,10 +269,25 @@ ingest_authorized(struct ingest_ctx *x, gint64 t)
  * is set when the subject names a ticket the sender may not write into
  * (the new ticket gets linked to it instead: no hijacking).
  */
+/* ingest_found - tk's id; its row into *tk_r when wanted, else cleared */
 static gint64
-ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
+ingest_found(struct store_ticket *tk, struct store_ticket *tk_r)
+{
+	gint64 t = tk->id;
+
+	if (tk_r != NULL)
+		*tk_r = *tk; /* (ownership moves) */
+	else
+		store_ticket_clear(tk);
+	return t;
+}
+
+static gint64
+ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r,
+                   struct store_ticket *tk_r)
 {
 	g_autoptr(GPtrArray) refs = ingest_refs(x);
+	struct store_ticket tk;
 	gint64 t, n;
 	int r;
 
@@ -273,27 +296,23 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r)
 		                        x->cfg->tickets.secret_len,
 		                        refs->pdata[i]);
 		if (t > 0) {
-			struct store_ticket tk;
 			/* a merged ticket's number leads to its survivor */
 			if ((r = store_ticket_resolve(x->st, t, &tk)) == 0) {
-				t = tk.id;
-				store_ticket_clear(&tk);
 				*how_r = "signed reference";
-				return t;
+				return ingest_found(&tk, tk_r);
 			}
 			if (r != -ENOENT)
 				return r;
 		}
 	}
-	if ((r = store_ticket_by_msgids(x->st, refs, &t)) < 0)
+	if ((r = store_ticket_by_msgids(x->st, refs, &tk)) < 0)
 		return r;
 	if (r > 0) {
 		*how_r = "reference";
-		return t;
+		return ingest_found(&tk, tk_r);
 	}
 	n = thread_subject_ticket(x->m->subject, x->cfg->tickets.subject_tag);
 	if (n > 0) {
-		struct store_ticket tk;
 		r = store_ticket_resolve(x->st, n, &tk);
 		if (r == -ENOENT)
 			return 0;
@@ -470,14 +489,17 @@ static int
 ingest_ack_times(struct ingest_ctx *x, gint64 t, struct compose_ack *a,
                  GTimeZone **tz_r)
 {
-	struct store_ticket tk;
+	struct store_ticket tk = {0};
 	GTimeZone *cal_tz = NULL;
 	int r;
 
-	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
+	/* a new ticket's priority is known: no round trip */
+	if (x->tx.priority == NULL && (r = store_ticket_get(x->st, t, &tk)) < 0)
 		return r;
-	escalate_ack_times(x->cfg, x->cfg->tickets.queue, tk.priority, x->now,
-	                   &a->first_response_due, &a->opens_at, &cal_tz);
+	escalate_ack_times(x->cfg, x->cfg->tickets.queue,
+	                   x->tx.priority ? x->tx.priority : tk.priority,
+	                   x->now, &a->first_response_due, &a->opens_at,
+	                   &cal_tz);
 	store_ticket_clear(&tk);
 	*tz_r = ingest_date_zone(mime_header(x->m, "Date"));
 	a->tz = *tz_r ? *tz_r : cal_tz;
@@ -514,7 +536,11 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
 	a.references = refs;
 	if ((r = ingest_ack_times(x, t, &a, &cust_tz)) < 0)
 		return r;
-	if ((r = store_requester_language(x->st, to->addr, t, &prev_lang)) < 0)
+	if (x->tx.prev_lang_known && x->tx.ticket == t &&
+	    g_ascii_strcasecmp(to->addr, x->tx.requester) == 0)
+		prev_lang = g_strdup(x->tx.prev_lang);
+	else if ((r = store_requester_language(x->st, to->addr, t,
+	                                       &prev_lang)) < 0)
 		return r;
 	a.prev_language = prev_lang;
 	a.content_language = x->m->language;
@@ -570,13 +596,9 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		why = "sender is a robot or null Return-Path";
 	else if (x->suspect)
 		why = "mail has values over tickd's bounds; kept for review";
-	else if ((r = store_suppressed(x->st, to->addr)) != 0) {
-		if (r < 0)
-			return r;
-		why = "address is suppressed after a bounce or complaint";
-	} else if ((r = limit_check_queue(cfg, x->st, t, to->addr,
-	                                  x->from ? x->from->addr : NULL,
-	                                  &repeat, &why)) != LIMIT_SEND) {
+	else if ((r = limit_check_queue(cfg, x->st, t, to->addr,
+	                                x->from ? x->from->addr : NULL, true,
+	                                &repeat, &why)) != LIMIT_SEND) {
 		if (r < 0)
 			return r;
 		if (r == LIMIT_HOLD) { /* queued all the same, sent later */
@@ -626,17 +648,26 @@ ingest_is_thanks(const struct ingest_ctx *x)
 	return thanks_only(x->m->text_new);
 }
 
-/* ingest_followup_status - what a follow-up does to the ticket's status.
+/* ingest_followup - what a follow-up does to the ticket's status.
  * Returns the ticket to use: t, or 0 when a new linked ticket is due
- * (closed longer than tickets.reopen_days ago). */
+ * (closed longer than tickets.reopen_days ago).  known: t's row when the
+ * look-up brought it (id 0: not). */
 static gint64
-ingest_followup(struct ingest_ctx *x, gint64 t, gint64 *linked_r)
+ingest_followup(struct ingest_ctx *x, gint64 t,
+                const struct store_ticket *known, gint64 *linked_r)
 {
 	struct store_ticket tk;
 	int r;
 	bool customer = !x->is_agent && !classify_is_machine(x->cr.cls);
 
-	if ((r = store_ticket_get(x->st, t, &tk)) < 0)
+	/* the row the look-up brought along, else one round trip */
+	if (known->id == t) {
+		tk =
+		    *known; /* (its strings copied: known stays the caller's) */
+		tk.requester = g_strdup(known->requester);
+		tk.subject = g_strdup(known->subject);
+		tk.queue = g_strdup(known->queue);
+	} else if ((r = store_ticket_get(x->st, t, &tk)) < 0)
 		return r;
 	if (classify_is_machine(x->cr.cls) || x->is_agent) {
 		/* machine mail never reopens, never resets a clock; an
@@ -1564,7 +1595,7 @@ ingest_answer(struct ingest_ctx *x, gint64 t, struct ingest_outcome *out)
 		                           &shown)) < 0)
 			return r;
 	about = shown;
-	r = limit_check_queue(cfg, x->st, about, p->address, p->address,
+	r = limit_check_queue(cfg, x->st, about, p->address, p->address, false,
 	                      &repeat, &why);
 	if (r < 0)
 		return r;
@@ -1622,7 +1653,7 @@ ingest_step_question(struct ingest_ctx *x, struct ingest_outcome *out)
 
 	if (!x->cmds.question || classify_is_machine(x->cr.cls))
 		return INGEST_STEP_NEXT;
-	if ((t = ingest_find_ticket(x, &linked, &how)) < 0)
+	if ((t = ingest_find_ticket(x, &linked, &how, NULL)) < 0)
 		return (int)t;
 	agent = x->is_agent && x->from && cfg_person(x->cfg, x->from->addr);
 	if ((r = ingest_unattached(x, out, INGEST_UNATTACHED)) < 0)
@@ -1657,14 +1688,16 @@ static int
 ingest_step_thread(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	struct ingest_tx *tx = &x->tx;
+	struct store_ticket tk = {0};
 	gint64 t;
 
 	(void)out;
 	if (tx->ticket > 0)
 		return INGEST_STEP_NEXT; /* an action link named it */
-	t = ingest_find_ticket(x, &tx->linked, &tx->how);
+	t = ingest_find_ticket(x, &tx->linked, &tx->how, &tk);
 	if (t > 0 && !x->history) /* history never reopens or touches */
-		t = ingest_followup(x, t, &tx->linked);
+		t = ingest_followup(x, t, &tk, &tx->linked);
+	store_ticket_clear(&tk);
 	if (t < 0)
 		return (int)t;
 	tx->ticket = t;
@@ -1850,9 +1883,13 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 		    x->suspect ? ": " : "", x->suspect ? x->bounded : "");
 		nt.review_reason = reason;
 	}
-	if ((r = store_ticket_create(x->st, &nt, &tx->ticket)) < 0)
+	if ((r = store_ticket_create(x->st, &nt, &tx->ticket, &tx->prev_lang)) <
+	    0)
 		return r;
 	tx->new_ticket = true;
+	tx->priority = "normal"; /* (nt.priority NULL) */
+	tx->requester = nt.requester;
+	tx->prev_lang_known = true;
 	r = store_event_add(x->st, tx->ticket,
 	                    x->is_agent && x->from ? x->from->addr
 	                    : req                  ? req->addr
@@ -1972,10 +2009,10 @@ ingest_step_priority(struct ingest_ctx *x, struct ingest_outcome *out)
 	(void)out;
 	if (x->is_agent || classify_is_machine(x->cr.cls) || ingest_too_old(x))
 		return INGEST_STEP_NEXT;
-	return escalate_on_mail(x->cfg, x->st, x->tx.ticket,
-	                        x->from ? x->from->addr : NULL, x->m->subject,
-	                        x->m->text_new, mime_header(x->m, "Importance"),
-	                        mime_header(x->m, "X-Priority"), x->now);
+	return escalate_on_mail(
+	    x->cfg, x->st, x->tx.ticket, x->from ? x->from->addr : NULL,
+	    x->m->subject, x->m->text_new, mime_header(x->m, "Importance"),
+	    mime_header(x->m, "X-Priority"), x->now, &x->tx.priority);
 }
 
 /* ingest_step_bounce - see ingest_bounce. */
@@ -2088,6 +2125,30 @@ ingest_notice(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
  * ticket resolved); whoever wants new tickets of this queue
  * (agentmail_covers).  Machine mail and rating replies tell nobody.
  */
+/* ingest_notice_due - could ingest_step_notices tell anybody?  (What
+ * the ticket's assignee wants is only known from the ticket: then any
+ * person who wants customer replies makes it so.) */
+static bool
+ingest_notice_due(const struct ingest_ctx *x, const struct cfg_person *self,
+                  bool customer)
+{
+	const struct cfg_person *p;
+
+	if (x->tx.assigned && x->tx.assigned != self &&
+	    agentmail_wants(x->tx.assigned, AGENTMAIL_ASSIGNED))
+		return true;
+	for (guint i = 0; customer && i < x->cfg->people->len; i++) {
+		p = x->cfg->people->pdata[i];
+		if (x->tx.new_ticket
+		        ? agentmail_wants(p, AGENTMAIL_NEW_TICKET) &&
+		              agentmail_covers(p, x->cfg->tickets.queue)
+		        : !x->tx.thanks &&
+		              agentmail_wants(p, AGENTMAIL_CUSTOMER_REPLY))
+			return true;
+	}
+	return false;
+}
+
 static int
 ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 {
@@ -2106,6 +2167,8 @@ ingest_step_notices(struct ingest_ctx *x, struct ingest_outcome *out)
 		                    : cfg_person(x->cfg, ingest_actor(x));
 	if (!(x->tx.assigned && x->tx.assigned != self) && !customer)
 		return INGEST_STEP_NEXT;
+	if (!ingest_notice_due(x, self, customer))
+		return INGEST_STEP_NEXT; /* (nobody to tell: no round trip) */
 	if ((r = store_notice_info(x->st, t, &ni)) < 0)
 		return r;
 	if (x->tx.assigned && x->tx.assigned != self &&
@@ -2469,6 +2532,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
+	g_free(x->tx.prev_lang);
 	memset(&x->tx, 0, sizeof(x->tx));
 	if ((r = store_mail_begin(x->st)) < 0)
 		return r;
@@ -2693,7 +2757,9 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	r = ingest_tx(&x, out);
 	if (r == -EEXIST) /* another instance stored it first: now a dup */
 		r = ingest_tx(&x, out);
-	if (r < 0 && !err_is_transient(r))
+	/* (-ESTALE: the mail before it failed as it was committed,
+	 * store_mail_fate: not this mail's fault) */
+	if (r < 0 && r != -ESTALE && !err_is_transient(r))
 		r = ingest_quarantine(&x, r, out);
 	out->cls = classify_name(x.cr.cls);
 	out->history = x.history;
@@ -2717,6 +2783,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 	if (r == 0 && out->kind == INGEST_DROPPED)
 		log_notice("ingest: dropped our own mail '%s' (%s)", q,
 		           x.cr.reason);
+	g_free(x.tx.prev_lang);
 	classify_result_clear(&x.cr);
 	command_list_clear(&x.cmds);
 	ingest_fwd_free(&x.fwd);

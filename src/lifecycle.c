@@ -159,12 +159,8 @@ lifecycle_mail(const struct cfg *cfg, struct store *st,
 	gint64 mid = 0;
 	int r;
 
-	if ((r = store_suppressed(st, t->requester)) != 0) {
-		if (r < 0)
-			return r;
-		why = "address is suppressed after a bounce or complaint";
-	} else if ((r = limit_check_queue(cfg, st, t->id, t->requester, who,
-	                                  &repeat, &why)) != LIMIT_SEND) {
+	if ((r = limit_check_queue(cfg, st, t->id, t->requester, who, true,
+	                           &repeat, &why)) != LIMIT_SEND) {
 		if (r < 0)
 			return r;
 		if (r == LIMIT_HOLD)

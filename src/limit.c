@@ -121,28 +121,32 @@ limit_identity(const char *addr)
 
 int
 limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
-                  const char *rcpt, const char *sender, bool *repeat_r,
-                  const char **why_r)
+                  const char *rcpt, const char *sender, bool suppression,
+                  bool *repeat_r, const char **why_r)
 {
 	struct limit_counts c = {0};
-	struct store_breaker b;
+	struct store_queue_counts q;
 	g_autofree char *who = limit_identity(sender ? sender : rcpt);
 	enum limit_verdict v;
 	bool trip;
 	int r;
 
 	*repeat_r = false;
-	if ((r = store_limit_counts_sender(st, rcpt, who, MAX(ticket, 0),
-	                                   LIMIT_DAY, LIMIT_HOUR, &c.rcpt_day,
-	                                   &c.ticket_hour, &c.sender_day)) < 0)
+	if ((r = store_queue_counts(st, rcpt, who, MAX(ticket, 0), LIMIT_DAY,
+	                            LIMIT_HOUR, LIMIT_BREAKER, &q)) < 0)
 		return r;
+	if (suppression && q.suppressed) {
+		*why_r = "address is suppressed after a bounce or complaint";
+		return LIMIT_SUPPRESS;
+	}
+	c.rcpt_day = q.rcpt;
+	c.ticket_hour = q.ticket;
+	c.sender_day = q.sender;
 	c.repeat = c.rcpt_day > 0 || c.sender_day > 0;
 	*repeat_r = c.repeat;
 	if ((c.global_minute = store_auto_count_global(st, LIMIT_MINUTE)) < 0)
 		return (int)c.global_minute;
-	if ((r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
-		return r;
-	c.breaker_open = b.open;
+	c.breaker_open = q.breaker_open;
 	v = limit_decide(&cfg->limits, &c, &trip, why_r);
 	if (trip &&
 	    (r = limit_trip(cfg, st, ticket, c.global_minute, "queued")) < 0)

@@ -119,6 +119,9 @@ store_connect(struct store *st)
 	st->planned_at = g_get_monotonic_time();
 	st->plan_ttl = STORE_PLAN_TTL_MIN_US;
 	st->generation++;
+	st->mid_next = st->mid_n = 0;
+	st->unsettled = st->stale = false;
+	st->unsettled_n = 0;
 	st->batch = false; /* a lost connection took the batch with it */
 	st->pipe = false;
 	st->deferred = 0;
@@ -250,12 +253,14 @@ store_pipe_sync(struct store *st)
  * PQclears it, also when it failed).  0, or the first failure (-E) among
  * the others; after any failure the pipeline has been synced.
  */
+static int store_pipe_undo(struct store *st);
+
 static int
 store_pipe_drain(struct store *st, PGresult **last_r)
 {
 	PGresult *res;
 	ExecStatusType es;
-	bool failed = false;
+	bool failed = false, prev_failed = false, prev;
 	int r = 0;
 
 	if (last_r != NULL)
@@ -271,8 +276,14 @@ store_pipe_drain(struct store *st, PGresult **last_r)
 		res = store_pipe_next(st);
 		es = PQresultStatus(res);
 		st->deferred--;
-		if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK)
+		/* the first results may be the unsettled mail's */
+		prev = st->unsettled_n > 0;
+		if (prev)
+			st->unsettled_n--;
+		if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
 			failed = true;
+			prev_failed = prev_failed || prev;
+		}
 		if (st->deferred == 0 && last_r != NULL)
 			*last_r = res;
 		else if (r == 0 && es != PGRES_COMMAND_OK &&
@@ -283,7 +294,48 @@ store_pipe_drain(struct store *st, PGresult **last_r)
 	}
 	if (failed)
 		store_pipe_sync(st);
+	if (st->unsettled && st->unsettled_n == 0) {
+		st->unsettled = false;
+		if (prev_failed) {
+			if (last_r != NULL)
+				g_clear_pointer(last_r, PQclear);
+			return store_pipe_undo(st);
+		}
+	}
 	return r;
+}
+
+/*
+ * store_pipe_undo - the unsettled mail failed: the server skipped the
+ * rest of it up to the sync (its RELEASE too), and whatever the next
+ * mail sent behind it: the mail's savepoint is the newest, and undoing it
+ * undoes exactly that mail.  -ESTALE, and stale until claimed
+ * (store_mail_fate); -ENOTCONN when even that failed.  (The error stays
+ * in store_error: the undo only overwrites it if it fails.)
+ */
+static int
+store_pipe_undo(struct store *st)
+{
+	int r;
+
+	st->failed_seq = st->commit_seq;
+	if ((r = store_cmd(st, "ROLLBACK TO SAVEPOINT tickd_one")) < 0 ||
+	    (r = store_cmd(st, "RELEASE SAVEPOINT tickd_one")) < 0 ||
+	    (r = store_pipe_drain(st, NULL)) < 0)
+		return -ENOTCONN;
+	st->stale = true;
+	return -ESTALE;
+}
+
+/* store_gate - nothing runs while a failed mail's fate is unclaimed. */
+static int
+store_gate(struct store *st)
+{
+	if (!st->stale)
+		return 0;
+	g_strlcpy(st->err, "the mail before failed as it was committed",
+	          sizeof(st->err));
+	return -ESTALE;
 }
 
 /* store_pipe_queued - count a command just sent (sent is PQsend*'s
@@ -309,6 +361,8 @@ store_query(struct store *st, const char *sql, int n, const char *const *vals)
 {
 	PGresult *res;
 
+	if (store_gate(st) < 0)
+		return NULL;
 	if (!st->pipe)
 		return PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL,
 		                    0);
@@ -341,6 +395,8 @@ store_cmd(struct store *st, const char *sql)
 {
 	PGresult *res;
 
+	if (store_gate(st) < 0)
+		return -ESTALE;
 	if (st->pipe)
 		return store_pipe_queued(st, PQsendQueryParams(st->conn, sql, 0,
 		                                               NULL, NULL, NULL,
@@ -429,6 +485,8 @@ store_run(struct store *st, const struct store_stmt *s, int n,
 		*r_r = -ENOTCONN;
 		return NULL;
 	}
+	if ((*r_r = store_gate(st)) < 0)
+		return NULL;
 	store_replan(st);
 	if ((*r_r = store_prepare(st, s, name)) < 0)
 		return NULL;
@@ -466,7 +524,7 @@ store_send(struct store *st, const struct store_stmt *s, int n,
 		store_set_err(st, s->name);
 		return -ENOTCONN;
 	}
-	if ((r = store_prepare(st, s, name)) < 0)
+	if ((r = store_gate(st)) < 0 || (r = store_prepare(st, s, name)) < 0)
 		return r;
 	return store_pipe_queued(
 	    st, PQsendQueryPrepared(st->conn, name, n, vals, lens, fmts, 0));
@@ -639,6 +697,34 @@ store_top_only(struct store *st, const char *what)
 }
 
 int
+store_message_id(struct store *st, gint64 *id_r)
+{
+	static const struct store_stmt stmt = {
+	    "message ids",
+	    "SELECT nextval(pg_get_serial_sequence('message', 'id')) FROM "
+	    "generate_series(1, $1::int)"};
+	char a[24];
+	const char *vals[] = {store_i64(a, STORE_MID_POOL)};
+	PGresult *res;
+	int r;
+
+	if (st->mid_next >= st->mid_n) {
+		if ((res = store_run(st, &stmt, 1, vals, NULL, NULL, &r)) ==
+		    NULL)
+			return r;
+		st->mid_n = MIN(PQntuples(res), STORE_MID_POOL);
+		for (int i = 0; i < st->mid_n; i++)
+			st->mid_pool[i] = store_col(res, i, 0);
+		st->mid_next = 0;
+		PQclear(res);
+		if (st->mid_n == 0)
+			return -EPROTO;
+	}
+	*id_r = st->mid_pool[st->mid_next++];
+	return 0;
+}
+
+int
 store_begin(struct store *st)
 {
 	int r = store_top_only(st, "BEGIN");
@@ -665,6 +751,8 @@ store_rollback(struct store *st)
 int
 store_mail_begin(struct store *st)
 {
+	/* (in a batch, deferred: the unsettled mail before it is read with
+	 * this mail's first wait) */
 	return store_cmd(st, st->batch ? "SAVEPOINT tickd_one" : "BEGIN");
 }
 
@@ -675,10 +763,51 @@ store_mail_commit(struct store *st)
 
 	if (!st->batch)
 		return store_cmd(st, "COMMIT");
-	/* the end of a mail: every deferred statement's fate is known here */
 	if ((r = store_cmd(st, "RELEASE SAVEPOINT tickd_one")) < 0)
 		return r;
-	return store_pipe_drain(st, NULL);
+	/* (a mail that never waited has not read the one before it: its
+	 * results would pass for this mail's) */
+	if (st->careful || !st->pipe || st->unsettled)
+		/* every deferred statement's fate is known here */
+		return store_pipe_drain(st, NULL);
+	/* Sent, not waited for: the server runs the mail's last statements
+	 * while the caller parses the next mail, whose first wait reads
+	 * them (store_pipe_drain). */
+	if (PQsendFlushRequest(st->conn) != 1 || PQflush(st->conn) != 0) {
+		store_set_err(st, "pipeline");
+		return -ENOTCONN;
+	}
+	st->commit_seq++;
+	st->unsettled = true;
+	st->unsettled_n = st->deferred;
+	return 0;
+}
+
+guint64
+store_mail_seq(const struct store *st)
+{
+	return st->commit_seq;
+}
+
+int
+store_mail_fate(struct store *st, guint64 seq)
+{
+	int r;
+
+	if (seq == st->commit_seq && st->unsettled &&
+	    (r = store_pipe_drain(st, NULL)) < 0 && r != -ESTALE)
+		return r;
+	if (seq == st->failed_seq && st->stale) {
+		st->stale = false;
+		return -ESTALE;
+	}
+	return 0;
+}
+
+void
+store_batch_careful(struct store *st, bool careful)
+{
+	st->careful = careful;
 }
 
 void
@@ -690,6 +819,8 @@ store_mail_rollback(struct store *st)
 		(void)store_cmd(st, "ROLLBACK");
 		return;
 	}
+	if (st->stale) /* its savepoint went with the mail before */
+		return;
 	/* In a batch only this mail's work goes; the mails before it stay.
 	 * (Two commands: the extended protocol of pipeline mode takes one
 	 * statement per command.) */
@@ -709,6 +840,7 @@ store_batch_begin(struct store *st)
 	if ((r = store_cmd(st, "BEGIN")) < 0)
 		return r;
 	st->batch = true;
+	st->careful = true; /* unless the owner settles: store_batch_careful */
 	st->pipe = PQenterPipelineMode(st->conn) == 1;
 	return 0;
 }
@@ -735,8 +867,20 @@ store_batch_end(struct store *st, bool commit)
 
 	if (!st->batch)
 		return 0;
+	/* (the owner learns each mail's fate first: a failed mail here
+	 * fails the batch) */
+	if (st->unsettled && store_pipe_drain(st, NULL) == -ESTALE)
+		commit = false;
+	if (st->stale) {
+		commit = false;
+		r = -ESTALE;
+	}
+	st->stale = false;
 	store_pipe_end(st);
 	st->batch = false;
+	/* ids unused now stay unused: a pool kept across batches would hand
+	 * a later mail a smaller id than another instance's earlier one */
+	st->mid_next = st->mid_n = 0;
 	/* COMMIT of a transaction in error "succeeds" as a ROLLBACK: never
 	 * let that pass for a commit. */
 	if (commit && store_connected(st) &&

@@ -138,24 +138,36 @@ store_dedupe(struct store *st, const char *dedupe_key, gint64 *ticket_r)
 }
 
 int
-store_ticket_by_msgids(struct store *st, GPtrArray *ids, gint64 *ticket_r)
+store_ticket_by_msgids(struct store *st, GPtrArray *ids,
+                       struct store_ticket *t_r)
 {
 	/* MATERIALIZED: a generic plan guesses ~900 matches for ANY($1)
 	 * and would walk message_pkey backwards through every message
-	 * instead of looking the few ids up in message_msgid_idx. */
+	 * instead of looking the few ids up in message_msgid_idx.  The
+	 * newest message decides, also when it has no ticket (then: none),
+	 * and its ticket's row comes along (store_ticket_get's columns). */
 	static const struct store_stmt stmt = {
 	    "ticket by message-ids",
 	    "WITH m AS MATERIALIZED (SELECT id, ticket_id FROM "
-	    "message WHERE message_id = ANY($1::text[])) SELECT "
-	    "ticket_id FROM m ORDER BY id DESC LIMIT 1"};
+	    "message WHERE message_id = ANY($1::text[])), n AS (SELECT "
+	    "ticket_id FROM m ORDER BY id DESC LIMIT 1) SELECT t.id, "
+	    "t.status, t.priority, t.requester, t.subject, t.queue, "
+	    "COALESCE(extract(epoch FROM t.closed_at)::bigint, 0), "
+	    "COALESCE(extract(epoch FROM t.resolved_at)::bigint, 0) FROM n "
+	    "JOIN ticket t ON t.id = n.ticket_id"};
 	g_autofree char *arr = NULL;
 	const char *vals[1];
+	int r;
+	PGresult *res;
 
 	if (ids == NULL || ids->len == 0)
 		return 0;
 	arr = store_text_array(ids);
 	vals[0] = arr;
-	return store_int(st, &stmt, 1, vals, ticket_r);
+	if ((res = store_one_row(st, &stmt, 1, vals, &r)) == NULL)
+		return r == -ENOENT ? 0 : r;
+	store_ticket_row(res, t_r);
+	return 1;
 }
 
 int
@@ -195,7 +207,7 @@ store_ticket_row(PGresult *res, struct store_ticket *t_r)
 
 int
 store_ticket_create(struct store *st, const struct store_new_ticket *n,
-                    gint64 *id_r)
+                    gint64 *id_r, char **prev_lang_r)
 {
 	static const struct store_stmt stmt = {
 	    "ticket create",
@@ -205,7 +217,12 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
 	    "status, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
 	    "NULLIF($9, 0), to_timestamp($10), to_timestamp($10), "
 	    "to_timestamp($10), $11, CASE WHEN $11 THEN 'closed' ELSE 'new' "
-	    "END, CASE WHEN $11 THEN to_timestamp($12) END) RETURNING id"};
+	    "END, CASE WHEN $11 THEN to_timestamp($12) END) RETURNING id, "
+	    /* store_requester_language's answer in the same round trip (the
+	     * sub-select does not see the row being inserted) */
+	    "(SELECT language FROM ticket WHERE requester = lower($3) AND "
+	    "language IS NOT NULL AND language <> '' ORDER BY created DESC, "
+	    "id DESC LIMIT 1)"};
 	char a[24], b[24], c[24];
 	const char *vals[] = {n->queue,
 	                      n->subject,
@@ -219,9 +236,16 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
 	                      store_i64(b, n->at),
 	                      n->history ? "t" : "f",
 	                      store_i64(c, n->closed_at)};
-	int r = store_int(st, &stmt, 12, vals, id_r);
+	int r;
+	PGresult *res = store_one_row(st, &stmt, 12, vals, &r);
 
-	return r == 0 ? -EPROTO : MIN(r, 0); /* RETURNING always has a row */
+	if (res == NULL)
+		return r == -ENOENT ? -EPROTO : r; /* RETURNING has a row */
+	*id_r = store_col(res, 0, 0);
+	*prev_lang_r =
+	    PQgetisnull(res, 0, 1) ? NULL : g_strdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return 0;
 }
 
 int
@@ -266,22 +290,29 @@ int
 store_ticket_set_field(struct store *st, gint64 id, const char *field,
                        const char *value)
 {
+	/* Only these columns can be set by name; never SQL from input.
+	 * Prepared, so that in a batch they are not waited for. */
+	static const struct store_stmt set_priority = {
+	    "set priority", "UPDATE ticket SET priority = $2, updated = now() "
+	                    "WHERE id = $1"};
+	static const struct store_stmt set_assignee = {
+	    "set assignee", "UPDATE ticket SET assignee = $2, updated = now() "
+	                    "WHERE id = $1"};
+	static const struct store_stmt set_language = {
+	    "set language", "UPDATE ticket SET language = $2 WHERE id = $1"};
 	char a[24];
 	const char *vals[] = {store_i64(a, id), value};
-	const char *sql;
+	const struct store_stmt *stmt;
 
-	/* Only these columns can be set by name; never SQL from input. */
 	if (strcmp(field, "priority") == 0)
-		sql = "UPDATE ticket SET priority = $2, updated = now() "
-		      "WHERE id = $1";
+		stmt = &set_priority;
 	else if (strcmp(field, "assignee") == 0)
-		sql = "UPDATE ticket SET assignee = $2, updated = now() "
-		      "WHERE id = $1";
+		stmt = &set_assignee;
 	else if (strcmp(field, "language") == 0)
-		sql = "UPDATE ticket SET language = $2 WHERE id = $1";
+		stmt = &set_language;
 	else
 		return -EINVAL;
-	return store_query_exec(st, "set field", sql, 2, vals);
+	return store_exec(st, stmt, 2, vals);
 }
 
 int
@@ -589,10 +620,20 @@ store_message_add(struct store *st, const struct store_message *m, gint64 *id_r)
 	    "$14, $15, $16, $17::text[], to_timestamp(NULLIF($18, 0)), "
 	    "to_timestamp($19), $20, $21, $22) "
 	    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"};
-	char a[24], b[24], c[24], d[24];
+	static const struct store_stmt deferred = {
+	    "message add id",
+	    "INSERT INTO message (ticket_id, dedupe_key, message_id, "
+	    "direction, role, class, class_reason, source, from_addr, "
+	    "from_name, to_addrs, cc_addrs, subject, body_text, body_new, "
+	    "body_html, defects, sent_date, received, unparsed, size, raw, id) "
+	    "VALUES (NULLIF($1, 0), $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+	    "$11, $12, $13, "
+	    "$14, $15, $16, $17::text[], to_timestamp(NULLIF($18, 0)), "
+	    "to_timestamp($19), $20, $21, $22, $23)"};
+	char a[24], b[24], c[24], d[24], e[24];
 	g_autofree char *defects = NULL;
-	const char *vals[22];
-	int lens[22] = {0}, fmts[22] = {0};
+	const char *vals[23];
+	int lens[23] = {0}, fmts[23] = {0};
 	int r;
 	PGresult *res;
 
@@ -623,6 +664,15 @@ store_message_add(struct store *st, const struct store_message *m, gint64 *id_r)
 	vals[21] = m->raw;
 	lens[21] = (int)m->raw_len;
 	fmts[21] = 1;
+	if (st->pipe) {
+		/* in a batch: the id drawn beforehand, the insert not waited
+		 * for; a taken dedupe key fails it (-EEXIST, from a later
+		 * call of this mail) instead of returning no row */
+		if ((r = store_message_id(st, id_r)) < 0)
+			return r;
+		vals[22] = store_i64(e, *id_r);
+		return store_send(st, &deferred, 23, vals, lens, fmts);
+	}
 	res = store_run(st, &stmt, 22, vals, lens, fmts, &r);
 	if (res == NULL)
 		return r;

@@ -34,6 +34,9 @@ struct store_minute {
 	int seconds;
 };
 
+/* message ids drawn per round trip in a batch (store_message_id) */
+#define STORE_MID_POOL 32
+
 struct store {
 	PGconn *conn;
 	char *conninfo;
@@ -44,6 +47,20 @@ struct store {
 	bool batch;   /* store_batch_begin: a mail is a savepoint */
 	bool pipe;    /* in libpq pipeline mode (a batch), see store_send */
 	int deferred; /* commands sent in pipeline mode, results unread */
+	/* Mails committed in a batch without waiting (store_mail_commit):
+	 * each is numbered (commit_seq); the results of the newest, if not
+	 * read yet (unsettled), are the first unsettled_n of the deferred
+	 * ones.  failed_seq: the newest that failed as it was read, undone;
+	 * stale: that failure is not claimed yet (store_mail_fate), and
+	 * until it is, every statement fails with -ESTALE. */
+	bool careful; /* store_batch_careful: each mail settled at once */
+	bool unsettled, stale;
+	int unsettled_n;
+	guint64 commit_seq, failed_seq;
+	/* message ids drawn for this batch (store_message_add in pipeline
+	 * mode), mid_pool[mid_next .. mid_n); emptied at every batch's end */
+	gint64 mid_pool[STORE_MID_POOL];
+	int mid_next, mid_n;
 	gint64 planned_at; /* store_replan */
 	gint64 plan_ttl;
 	struct store_minute queued; /* store_auto_count_global */
@@ -53,6 +70,11 @@ struct store {
 	GHashTable *lexcache;
 	char err[256];
 };
+
+/* store_message_id - a new message id from this batch's pool, drawn
+ * from the sequence STORE_MID_POOL at a time, so that the insert of a
+ * message need not wait for its RETURNING id.  0 or -E. */
+int store_message_id(struct store *st, gint64 *id_r);
 
 /* store_fail - the errno for a failed result (PQclears it), logged once
  * here with what and PostgreSQL's text. */

@@ -457,34 +457,42 @@ store_limit_counts(struct store *st, bool sent, const char *rcpt, gint64 ticket,
 }
 
 int
-store_limit_counts_sender(struct store *st, const char *rcpt,
-                          const char *sender, gint64 ticket, int rcpt_secs,
-                          int ticket_secs, gint64 *rcpt_r, gint64 *ticket_r,
-                          gint64 *sender_r)
+store_queue_counts(struct store *st, const char *rcpt, const char *sender,
+                   gint64 ticket, int rcpt_secs, int ticket_secs,
+                   const char *breaker, struct store_queue_counts *c_r)
 {
-	/* store_limit_counts' queued counts and the sender identity's in one
-	 * round trip (limit_check_queue, every acknowledgement) */
+	/* the queued counts, the sender identity's, the suppression and the
+	 * breaker in one round trip: they were four, for every
+	 * acknowledgement, each a wait of the serial ingest */
 	static const struct store_stmt stmt = {
-	    "limit counts sender",
+	    "queue counts",
 	    "SELECT (SELECT count(*) FROM outbox WHERE rcpt = $1 AND created > "
 	    "now() - make_interval(secs => $3::int) AND state <> "
 	    "'suppressed'), (SELECT count(*) FROM outbox WHERE ticket_id = "
 	    "$2::bigint AND created > now() - make_interval(secs => $4::int) "
 	    "AND state <> 'suppressed'), (SELECT count(*) FROM outbox WHERE "
 	    "sender = $5 AND created > now() - make_interval(secs => $3::int) "
-	    "AND state <> 'suppressed')"};
+	    "AND state <> 'suppressed'), EXISTS (SELECT 1 FROM suppression "
+	    "WHERE addr = $1 AND until > now()), COALESCE((SELECT state = "
+	    "'open' AND (until IS NULL OR until > now()) FROM breaker WHERE "
+	    "name = $6), false)"};
 	char a[24], b[24], c[24];
-	const char *vals[] = {rcpt, store_i64(a, ticket),
+	const char *vals[] = {rcpt,
+	                      store_i64(a, ticket),
 	                      store_i64(b, rcpt_secs),
-	                      store_i64(c, ticket_secs), sender};
+	                      store_i64(c, ticket_secs),
+	                      sender,
+	                      breaker};
 	int r;
-	PGresult *res = store_run(st, &stmt, 5, vals, NULL, NULL, &r);
+	PGresult *res = store_run(st, &stmt, 6, vals, NULL, NULL, &r);
 
 	if (res == NULL)
 		return r;
-	*rcpt_r = store_col(res, 0, 0);
-	*ticket_r = store_col(res, 0, 1);
-	*sender_r = store_col(res, 0, 2);
+	c_r->rcpt = store_col(res, 0, 0);
+	c_r->ticket = store_col(res, 0, 1);
+	c_r->sender = store_col(res, 0, 2);
+	c_r->suppressed = store_bool_col(res, 0, 3);
+	c_r->breaker_open = store_bool_col(res, 0, 4);
 	PQclear(res);
 	return 0;
 }

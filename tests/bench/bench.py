@@ -702,7 +702,8 @@ def main():
     ap.add_argument("--append-conns", type=int, default=6)
     ap.add_argument("--append", choices=("imap", "maildir"), default=None,
                     help="how the mails get into INBOX (default: imap; maildir for the soak)")
-    ap.add_argument("--smtp-conns", type=int, default=2, help="smtp.connections (0: tickd's default)")
+    ap.add_argument("--smtp-conns", type=int, default=0,
+                    help="smtp.connections (default 0: tickd's own default, auto)")
     ap.add_argument("--batch", type=int, default=100, help="imap.batch")
     ap.add_argument("--log-level", type=int, default=5)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))

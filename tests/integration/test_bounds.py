@@ -240,16 +240,22 @@ def test_broken_schema_stops_the_mailbox_instead_of_quarantining(world):
     assert w.sql("SELECT last_uid FROM mailbox_state") == "3"
 
 
-@pytest.mark.parametrize("sqlstate", ["40001", "53100"])  # serialization; disk full
-def test_transient_store_errors_still_retry(world, sqlstate):
+# message: read by a later statement of the mail; outbox: the mail's last
+# statement, read only as the next mail begins (store_mail_settle)
+@pytest.mark.parametrize("sqlstate,table,cond", [
+    ("40001", "message", "NEW.subject = 'flaky'"),  # serialization
+    ("53100", "message", "NEW.subject = 'flaky'"),  # disk full
+    ("40001", "outbox", "(SELECT subject FROM ticket WHERE id = NEW.ticket_id) = 'flaky'"),
+])
+def test_transient_store_errors_still_retry(world, sqlstate, table, cond):
     """A failure a retry can cure is never a reason to quarantine: the
     batch keeps the mails before it, the cursor stops before the mail, and
     the next run stores it."""
     w = world
-    w.sql("CREATE FUNCTION flaky() RETURNS trigger AS $$ BEGIN IF NEW.subject = 'flaky' "
+    w.sql("CREATE FUNCTION flaky() RETURNS trigger AS $$ BEGIN IF %s "
           "THEN RAISE EXCEPTION 'flaky for the test' USING ERRCODE = '%s'; END IF; "
           "RETURN NEW; END $$ LANGUAGE plpgsql; CREATE TRIGGER flaky BEFORE INSERT ON "
-          "message FOR EACH ROW EXECUTE FUNCTION flaky()" % sqlstate)
+          "%s FOR EACH ROW EXECUTE FUNCTION flaky()" % (cond, sqlstate, table))
     for i in range(4):
         w.append(mail(w.addr(w.customer), w.addr(w.support), "flaky" if i == 2 else "ok %d" % i,
                       msgid="<flaky-%d@c.example>" % i))
@@ -258,7 +264,7 @@ def test_transient_store_errors_still_retry(world, sqlstate):
     assert w.sql("SELECT count(*) FROM quarantine") == "0"
     assert w.sql("SELECT last_uid FROM mailbox_state") == "2"
     assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "2"
-    w.sql("DROP TRIGGER flaky ON message")
+    w.sql("DROP TRIGGER flaky ON %s" % table)
     w.once()
     assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "4"
     assert w.sql("SELECT last_uid FROM mailbox_state") == "4"

@@ -410,12 +410,16 @@ def test_hostile_imap_server_times_out_or_refuses_and_tickd_keeps_serving(make_w
         fake.wait()
 
 
-# message: an INSERT whose result tickd waits for; participant: one that
-# pipeline mode sends without waiting, so its failure is read later, by the
-# next statement that needs a result or by the end of the mail
+# message and participant: INSERTs that pipeline mode sends without
+# waiting, so their failure is read later, by the next statement of the
+# mail that needs a result; outbox: the acknowledgement's row, the mail's
+# last statement before its end, which is not waited for either: its
+# failure is only read as the next mail begins (store_mail_settle), and
+# the mail is then ingested again, one statement at a time
 @pytest.mark.parametrize("table,cond", [
     ("message", "NEW.subject = 'poison'"),
     ("participant", "(SELECT subject FROM ticket WHERE id = NEW.ticket_id) LIKE '%poison%'"),
+    ("outbox", "(SELECT subject FROM ticket WHERE id = NEW.ticket_id) LIKE '%poison%'"),
 ])
 def test_batch_one_bad_mail_keeps_the_others(world, table, cond):
     """Batching (several mails per transaction, one savepoint each): a mail
@@ -435,6 +439,8 @@ def test_batch_one_bad_mail_keeps_the_others(world, table, cond):
     p = subprocess.run([TICKD, "-c", w.conf, "--once"], capture_output=True, timeout=120)
     assert p.returncode == 0, p.stderr.decode()[-2000:]
     assert b"poisoned for the test" in p.stderr and b"quarantined" in p.stderr
+    if table == "outbox":  # found as it settled, then ingested again
+        assert b"uid 6 failed as it was committed" in p.stderr, p.stderr.decode()[-2000:]
     assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "9"
     assert w.sql("SELECT count(*) FROM message WHERE message_id = 'batch-5@c.example'") == "0"
     assert w.sql("SELECT uid, position('Subject: poison' in convert_from(raw, 'UTF8')) > 0, "
