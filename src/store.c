@@ -273,6 +273,8 @@ store_pipe_drain(struct store *st, PGresult **last_r)
 	if (PQsendFlushRequest(st->conn) != 1 || PQflush(st->conn) != 0) {
 		store_set_err(st, "pipeline");
 		st->deferred = 0;
+		st->unsettled = false; /* (the batch is gone with them) */
+		st->unsettled_n = 0;
 		return -ENOTCONN;
 	}
 	while (st->deferred > 0) {
@@ -878,7 +880,8 @@ store_batch_end(struct store *st, bool commit)
 		commit = false;
 		r = -ESTALE;
 	}
-	st->stale = false;
+	st->stale = st->unsettled = false;
+	st->unsettled_n = 0;
 	store_pipe_end(st);
 	st->batch = false;
 	/* ids unused now stay unused: a pool kept across batches would hand
