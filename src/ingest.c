@@ -657,7 +657,7 @@ ingest_followup(struct ingest_ctx *x, gint64 t,
                 const struct store_ticket *known, gint64 *linked_r)
 {
 	struct store_ticket tk;
-	int r;
+	int r = 0;
 	bool customer = !x->is_agent && !classify_is_machine(x->cr.cls);
 
 	/* the row the look-up brought along, else one round trip */
