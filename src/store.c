@@ -120,7 +120,7 @@ store_connect(struct store *st)
 	st->plan_ttl = STORE_PLAN_TTL_MIN_US;
 	st->generation++;
 	st->mid_next = st->mid_n = 0;
-	st->unsettled = st->stale = false;
+	st->stale = false;
 	st->unsettled_n = 0;
 	st->batch = false; /* a lost connection took the batch with it */
 	st->pipe = false;
@@ -264,6 +264,7 @@ store_pipe_drain(struct store *st, PGresult **last_r)
 	PGresult *res;
 	ExecStatusType es;
 	bool failed = false, prev_failed = false, prev;
+	bool settling = st->unsettled_n > 0;
 	int r = 0;
 
 	if (last_r != NULL)
@@ -273,8 +274,7 @@ store_pipe_drain(struct store *st, PGresult **last_r)
 	if (PQsendFlushRequest(st->conn) != 1 || PQflush(st->conn) != 0) {
 		store_set_err(st, "pipeline");
 		st->deferred = 0;
-		st->unsettled = false; /* (the batch is gone with them) */
-		st->unsettled_n = 0;
+		st->unsettled_n = 0; /* (the batch is gone with them) */
 		return -ENOTCONN;
 	}
 	while (st->deferred > 0) {
@@ -299,13 +299,10 @@ store_pipe_drain(struct store *st, PGresult **last_r)
 	}
 	if (failed)
 		store_pipe_sync(st);
-	if (st->unsettled && st->unsettled_n == 0) {
-		st->unsettled = false;
-		if (prev_failed) {
-			if (last_r != NULL)
-				g_clear_pointer(last_r, PQclear);
-			return store_pipe_undo(st);
-		}
+	if (settling && prev_failed) { /* (all of it read: deferred >= n) */
+		if (last_r != NULL)
+			g_clear_pointer(last_r, PQclear);
+		return store_pipe_undo(st);
 	}
 	return r;
 }
@@ -772,7 +769,7 @@ store_mail_commit(struct store *st)
 		return r;
 	/* (a mail that never waited has not read the one before it: its
 	 * results would pass for this mail's) */
-	if (st->careful || !st->pipe || st->unsettled)
+	if (st->careful || !st->pipe || st->unsettled_n > 0)
 		/* every deferred statement's fate is known here */
 		return store_pipe_drain(st, NULL);
 	/* Sent, not waited for: the server runs the mail's last statements
@@ -783,7 +780,6 @@ store_mail_commit(struct store *st)
 		return -ENOTCONN;
 	}
 	st->commit_seq++;
-	st->unsettled = true;
 	st->unsettled_n = st->deferred;
 	return 0;
 }
@@ -799,7 +795,7 @@ store_mail_fate(struct store *st, guint64 seq)
 {
 	int r;
 
-	if (seq == st->commit_seq && st->unsettled &&
+	if (seq == st->commit_seq && st->unsettled_n > 0 &&
 	    (r = store_pipe_drain(st, NULL)) < 0 && r != -ESTALE)
 		return r;
 	if (seq == st->failed_seq && st->stale) {
@@ -874,13 +870,13 @@ store_batch_end(struct store *st, bool commit)
 		return 0;
 	/* (the owner learns each mail's fate first: a failed mail here
 	 * fails the batch) */
-	if (st->unsettled && store_pipe_drain(st, NULL) == -ESTALE)
+	if (st->unsettled_n > 0 && store_pipe_drain(st, NULL) == -ESTALE)
 		commit = false;
 	if (st->stale) {
 		commit = false;
 		r = -ESTALE;
 	}
-	st->stale = st->unsettled = false;
+	st->stale = false;
 	st->unsettled_n = 0;
 	store_pipe_end(st);
 	st->batch = false;

@@ -48,13 +48,14 @@ struct store {
 	bool pipe;    /* in libpq pipeline mode (a batch), see store_send */
 	int deferred; /* commands sent in pipeline mode, results unread */
 	/* Mails committed in a batch without waiting (store_mail_commit):
-	 * each is numbered (commit_seq); the results of the newest, if not
-	 * read yet (unsettled), are the first unsettled_n of the deferred
-	 * ones.  failed_seq: the newest that failed as it was read, undone;
-	 * stale: that failure is not claimed yet (store_mail_fate), and
-	 * until it is, every statement fails with -ESTALE. */
+	 * each is numbered (commit_seq); the results of the newest, while
+	 * not read yet, are the first unsettled_n (> 0: it ends with its
+	 * RELEASE) of the deferred ones.  failed_seq: the newest that failed
+	 * as it was read, undone; stale: that failure is not claimed yet
+	 * (store_mail_fate), and until it is, every statement fails with
+	 * -ESTALE. */
 	bool careful; /* store_batch_careful: each mail settled at once */
-	bool unsettled, stale;
+	bool stale;
 	int unsettled_n;
 	guint64 commit_seq, failed_seq;
 	/* message ids drawn for this batch (store_message_add in pipeline
