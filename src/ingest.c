@@ -51,11 +51,11 @@ struct ingest_tx {
 	/* a new ticket's priority (static) as this mail left it so far: set
 	 * at its creation, raised by a priority rule; NULL: read it */
 	const char *priority;
-	/* the language of the requester's newest earlier ticket (owned, NULL:
-	 * none), read with a new ticket's creation; prev_lang_known: it was */
+	/* a new ticket's requester (borrowed from the mail; NULL: no ticket
+	 * created), and the language of their newest earlier ticket (owned,
+	 * NULL: none), read with the creation */
+	const char *requester;
 	char *prev_lang;
-	bool prev_lang_known;
-	const char *requester; /* whose (borrowed from the mail) */
 	/* the person an #assign of this mail assigned (borrowed), NULL */
 	const struct cfg_person *assigned;
 	/* what the agent's commands did not do, and did, one line each, for
@@ -536,7 +536,7 @@ ingest_ack_wire(struct ingest_ctx *x, gint64 t, const struct mime_addr *to,
 	a.references = refs;
 	if ((r = ingest_ack_times(x, t, &a, &cust_tz)) < 0)
 		return r;
-	if (x->tx.prev_lang_known && x->tx.ticket == t &&
+	if (x->tx.requester != NULL && x->tx.ticket == t &&
 	    g_ascii_strcasecmp(to->addr, x->tx.requester) == 0)
 		prev_lang = g_strdup(x->tx.prev_lang);
 	else if ((r = store_requester_language(x->st, to->addr, t,
@@ -1889,7 +1889,6 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	tx->new_ticket = true;
 	tx->priority = "normal"; /* (nt.priority NULL) */
 	tx->requester = nt.requester;
-	tx->prev_lang_known = true;
 	r = store_event_add(x->st, tx->ticket,
 	                    x->is_agent && x->from ? x->from->addr
 	                    : req                  ? req->addr
