@@ -223,6 +223,7 @@ fetch_settle(struct fetch_ctx *x)
 	struct ingest_outcome out;
 	const void *data;
 	size_t size;
+	char q[96];
 	int r;
 
 	if (raw == NULL)
@@ -237,7 +238,8 @@ fetch_settle(struct fetch_ctx *x)
 		return r;
 	log_notice("fetch: '%s': uid %u failed as it was committed (%s): "
 	           "ingesting it again, one statement at a time",
-	           x->mb->folder, x->prov.uid, store_error(x->st));
+	           x->mb->folder, x->prov.uid,
+	           log_quote(store_error(x->st), q, sizeof(q)));
 	fetch_source(x, x->prov.uid, x->prov.now, &src);
 	store_batch_careful(x->st, true);
 	r = ingest_mail(x->cfg, x->st, data, size, &src, x->prov.now, &out);
