@@ -150,11 +150,9 @@ store_ticket_by_msgids(struct store *st, GPtrArray *ids,
 	    "ticket by message-ids",
 	    "WITH m AS MATERIALIZED (SELECT id, ticket_id FROM "
 	    "message WHERE message_id = ANY($1::text[])), n AS (SELECT "
-	    "ticket_id FROM m ORDER BY id DESC LIMIT 1) SELECT t.id, "
-	    "t.status, t.priority, t.requester, t.subject, t.queue, "
-	    "COALESCE(extract(epoch FROM t.closed_at)::bigint, 0), "
-	    "COALESCE(extract(epoch FROM t.resolved_at)::bigint, 0) FROM n "
-	    "JOIN ticket t ON t.id = n.ticket_id"};
+	    "ticket_id FROM m ORDER BY id DESC LIMIT 1) "
+	    "SELECT " STORE_TICKET_COLUMNS
+	    " FROM n JOIN ticket t ON t.id = n.ticket_id"};
 	g_autofree char *arr = NULL;
 	const char *vals[1];
 	int r;
@@ -175,10 +173,7 @@ store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r)
 {
 	static const struct store_stmt stmt = {
 	    "ticket get",
-	    "SELECT id, status, priority, requester, subject, queue, "
-	    "COALESCE(extract(epoch FROM closed_at)::bigint, 0), "
-	    "COALESCE(extract(epoch FROM resolved_at)::bigint, 0) "
-	    "FROM ticket WHERE id = $1"};
+	    "SELECT " STORE_TICKET_COLUMNS " FROM ticket t WHERE t.id = $1"};
 	char a[24];
 	const char *vals[] = {store_i64(a, id)};
 	int r;

@@ -111,6 +111,11 @@ int store_int(struct store *st, const struct store_stmt *s, int n,
  * resolved_at as epoch seconds); PQclears res. */
 struct store_ticket;
 void store_ticket_row(PGresult *res, struct store_ticket *t_r);
+/* the columns store_ticket_row reads, of a ticket aliased t */
+#define STORE_TICKET_COLUMNS                                                   \
+	"t.id, t.status, t.priority, t.requester, t.subject, t.queue, "        \
+	"COALESCE(extract(epoch FROM t.closed_at)::bigint, 0), "               \
+	"COALESCE(extract(epoch FROM t.resolved_at)::bigint, 0)"
 /* store_text_of - the first column of s's first row as a new string into
  * *out_r (NULL for no row or NULL), 0 or -E.  A prepared statement:
  * store_text plans its SQL for every call. */

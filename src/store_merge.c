@@ -13,14 +13,11 @@
 int
 store_ticket_resolve(struct store *st, gint64 id, struct store_ticket *t_r)
 {
-	/* the same columns as store_ticket_get, of the survivor */
+	/* store_ticket_get's columns, of the survivor */
 	static const struct store_stmt stmt = {
 	    "ticket resolve",
-	    "SELECT t.id, t.status, t.priority, t.requester, t.subject, "
-	    "t.queue, COALESCE(extract(epoch FROM t.closed_at)::bigint, 0), "
-	    "COALESCE(extract(epoch FROM t.resolved_at)::bigint, 0) FROM "
-	    "ticket a JOIN ticket t ON t.id = COALESCE(a.merged_into, a.id) "
-	    "WHERE a.id = $1"};
+	    "SELECT " STORE_TICKET_COLUMNS " FROM ticket a JOIN ticket t ON "
+	    "t.id = COALESCE(a.merged_into, a.id) WHERE a.id = $1"};
 	char a[24];
 	const char *vals[] = {store_i64(a, id)};
 	int r;
