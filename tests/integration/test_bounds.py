@@ -138,11 +138,20 @@ def test_random_hostile_mail_never_stops_the_mailbox(world):
     assert kept >= 1 and stored >= n_imap // 2, "seed %d: %d %d" % (seed, kept, stored)
     assert kept == int(w.sql("SELECT count(*) FROM quarantine WHERE error LIKE "
                              "'%poisoned for the test%'")), "seed %d" % seed
-    # a refetch from scratch stores nothing twice
+    # a refetch from scratch stores nothing twice.  Only the test's own mails
+    # are counted (each has an X-Junk header): an OpenSMTPD bounce of an
+    # acknowledgement to a made-up domain may reach the INBOX meanwhile, and
+    # the refetch rightly stores that new mail once.
+    def ours(table):
+        return int(w.sql("SELECT count(*) FROM %s AND position('\\x0a582d4a756e6b3a20'::bytea "
+                         "in '\\x0a'::bytea || raw) > 0" % table))
+    assert (ours("message WHERE direction = 'in'"), ours("quarantine WHERE true")) == (stored, kept)
     w.sql("UPDATE mailbox_state SET last_uid = 0, marked_uid = 0")
     w.once()
-    assert int(w.sql("SELECT count(*) FROM message WHERE direction = 'in'")) == stored
-    assert int(w.sql("SELECT count(*) FROM quarantine")) == kept
+    assert (ours("message WHERE direction = 'in'"), ours("quarantine WHERE true")) == (
+        stored, kept), "seed %d" % seed
+    assert w.sql("SELECT count(*) FROM (SELECT raw FROM message GROUP BY raw "
+                 "HAVING count(*) > 1) d") == "0"
     # and the mailbox still works for the next customer
     w.append(mail(w.addr(w.customer), w.addr(w.support), "after the storm"))
     w.once()
