@@ -5,13 +5,23 @@
 
 #include <string.h>
 
+/* Positions a word keeps in itself: most words of a mail occur a few
+ * times, and a heap array per word was a third of the cost of a document
+ * (perf over the bench's mails: malloc, realloc and free). */
+#define SEARCHDOC_INLINE_POS 6
+
 /* One distinct word of the document (per dictionary kind). */
 struct searchdoc_word {
-	char *key;     /* kind ('s' simple, 'w' stemmed) + word; owned */
-	char *word;    /* lower case, no kind prefix: key + 1 */
-	char *lexemes; /* SEARCHDOC_SEP-joined; "" stop word; NULL unknown */
-	guint16 *pos;  /* PostgreSQL's WordEntryPos: weight << 14 | position */
-	int npos;
+	const char *key;     /* kind ('s' simple, 'w' stemmed) + word, in
+	                      * d->strings */
+	guint32 keylen;      /* bytes of key */
+	guint32 hash;        /* searchdoc_hash(key, keylen) */
+	const char *lexemes; /* SEARCHDOC_SEP-joined; "" stop word; NULL
+	                      * unknown; in d->strings, or the word itself */
+	guint16 *more;       /* the positions once over the inline ones;
+	                      * owned */
+	guint16 inl[SEARCHDOC_INLINE_POS];
+	int npos, cap; /* PostgreSQL's WordEntryPos: weight << 14 | position */
 };
 
 /* One lexeme of the output, before equal lexemes are merged. */
@@ -22,31 +32,24 @@ struct searchdoc_lex {
 };
 
 struct searchdoc {
-	GHashTable *index; /* kind char + word -> struct searchdoc_word* */
-	GPtrArray *order;  /* struct searchdoc_word*, first seen first */
-	GString *key;      /* scratch */
+	GArray *words;         /* struct searchdoc_word, first seen first */
+	guint32 *slots;        /* open addressing: index in words + 1; 0 free */
+	guint32 mask;          /* slots - 1, a power of two minus one */
+	GStringChunk *strings; /* every key and lexeme, freed at once */
+	GString *key;          /* scratch */
 	int pos;
 };
-
-static void
-searchdoc_word_free(gpointer p)
-{
-	struct searchdoc_word *w = p;
-
-	g_free(w->key);
-	g_free(w->lexemes);
-	g_free(w->pos);
-	g_free(w);
-}
 
 struct searchdoc *
 searchdoc_new(void)
 {
 	struct searchdoc *d = g_new0(struct searchdoc, 1);
 
-	/* keys belong to the words (d->order frees them) */
-	d->index = g_hash_table_new(g_str_hash, g_str_equal);
-	d->order = g_ptr_array_new_with_free_func(searchdoc_word_free);
+	d->words =
+	    g_array_sized_new(FALSE, FALSE, sizeof(struct searchdoc_word), 256);
+	d->mask = 511;
+	d->slots = g_new0(guint32, d->mask + 1);
+	d->strings = g_string_chunk_new(4096);
 	d->key = g_string_sized_new(64);
 	return d;
 }
@@ -56,10 +59,77 @@ searchdoc_free(struct searchdoc *d)
 {
 	if (d == NULL)
 		return;
-	g_hash_table_unref(d->index);
-	g_ptr_array_unref(d->order);
+	for (guint i = 0; i < d->words->len; i++)
+		g_free(g_array_index(d->words, struct searchdoc_word, i).more);
+	g_array_unref(d->words);
+	g_free(d->slots);
+	g_string_chunk_free(d->strings);
 	g_string_free(d->key, TRUE);
 	g_free(d);
+}
+
+static const guint16 *
+searchdoc_pos(const struct searchdoc_word *w)
+{
+	return w->more ? w->more : w->inl;
+}
+
+/* searchdoc_hash - FNV-1a over len bytes. */
+static guint32
+searchdoc_hash(const char *p, size_t len)
+{
+	guint32 h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (guchar)p[i]) * 16777619u;
+	return h;
+}
+
+/* searchdoc_find - the slot of key (len bytes, hash h): the word's, or
+ * the free one where it would go. */
+static guint32
+searchdoc_find(const struct searchdoc *d, const char *key, size_t len,
+               guint32 h)
+{
+	for (guint32 i = h & d->mask;; i = (i + 1) & d->mask) {
+		const struct searchdoc_word *w;
+		if (d->slots[i] == 0)
+			return i;
+		w = &g_array_index(d->words, struct searchdoc_word,
+		                   d->slots[i] - 1);
+		if (w->hash == h && w->keylen == len &&
+		    memcmp(w->key, key, len) == 0)
+			return i;
+	}
+}
+
+/* searchdoc_grow - twice the slots, when half are taken: a probe stays
+ * short (at most SEARCHDOC_MAX_POS words, so the table stays bounded). */
+static void
+searchdoc_grow(struct searchdoc *d)
+{
+	if ((d->words->len + 1) * 2 <= d->mask + 1)
+		return;
+	g_free(d->slots);
+	d->mask = d->mask * 2 + 1;
+	d->slots = g_new0(guint32, d->mask + 1);
+	for (guint k = 0; k < d->words->len; k++) {
+		const struct searchdoc_word *w =
+		    &g_array_index(d->words, struct searchdoc_word, k);
+		d->slots[searchdoc_find(d, w->key, w->keylen, w->hash)] = k + 1;
+	}
+}
+
+/* searchdoc_lookup - the word of key (kind + word, len bytes), NULL if
+ * the document has none. */
+static struct searchdoc_word *
+searchdoc_lookup(const struct searchdoc *d, const char *key, size_t len)
+{
+	guint32 i = searchdoc_find(d, key, len, searchdoc_hash(key, len));
+
+	return d->slots[i] ? &g_array_index(d->words, struct searchdoc_word,
+	                                    d->slots[i] - 1)
+	                   : NULL;
 }
 
 /* searchdoc_quote - lexeme (len bytes) as tsvector text: 'x' with ' and
@@ -84,6 +154,7 @@ searchdoc_word(struct searchdoc *d, const char *p, size_t len, char weight,
 {
 	bool ascii = true, digit = false;
 	struct searchdoc_word *w;
+	guint32 h, slot;
 
 	if (d->pos >= SEARCHDOC_MAX_POS)
 		return;
@@ -116,23 +187,38 @@ searchdoc_word(struct searchdoc *d, const char *p, size_t len, char weight,
 		g_string_append(d->key, lower);
 		g_free(lower);
 	}
-	w = g_hash_table_lookup(d->index, d->key->str);
-	if (w == NULL) {
-		w = g_new0(struct searchdoc_word, 1);
-		w->key = g_strndup(d->key->str, d->key->len);
-		w->word = w->key + 1;
+	h = searchdoc_hash(d->key->str, d->key->len);
+	slot = searchdoc_find(d, d->key->str, d->key->len, h);
+	if (d->slots[slot] == 0) {
+		struct searchdoc_word nw = {0};
+		nw.key = g_string_chunk_insert_len(d->strings, d->key->str,
+		                                   (gssize)d->key->len);
+		nw.keylen = (guint32)d->key->len;
+		nw.hash = h;
 		/* a digit's word, or any word of a simple part, is its own
 		 * lexeme (the 'simple' dictionary: lower case) */
 		if (simple)
-			w->lexemes = g_strdup(w->word);
-		g_hash_table_insert(d->index, w->key, w);
-		g_ptr_array_add(d->order, w);
+			nw.lexemes = nw.key + 1;
+		nw.cap = SEARCHDOC_INLINE_POS;
+		g_array_append_val(d->words, nw);
+		d->slots[slot] = d->words->len;
+		searchdoc_grow(d);
+		w = &g_array_index(d->words, struct searchdoc_word,
+		                   d->words->len - 1);
+	} else {
+		w = &g_array_index(d->words, struct searchdoc_word,
+		                   d->slots[slot] - 1);
 	}
 	if (w->npos >= SEARCHDOC_MAX_POSITIONS)
 		return;
-	if ((w->npos & (w->npos - 1)) == 0) /* 0, 1, 2, 4 ...: grow */
-		w->pos = g_renew(guint16, w->pos, w->npos ? w->npos * 2 : 1);
-	w->pos[w->npos++] = (guint16)(('D' - weight) << 14 | d->pos);
+	if (w->npos == w->cap) { /* 6, 12, 24 ...: grow */
+		w->cap *= 2;
+		if (w->more == NULL)
+			w->more = g_memdup2(w->inl, sizeof(w->inl));
+		w->more = g_renew(guint16, w->more, w->cap);
+	}
+	(w->more ? w->more : w->inl)[w->npos++] =
+	    (guint16)(('D' - weight) << 14 | d->pos);
 }
 
 void
@@ -179,10 +265,11 @@ searchdoc_words(struct searchdoc *d)
 {
 	GPtrArray *out = g_ptr_array_new();
 
-	for (guint i = 0; i < d->order->len; i++) {
-		const struct searchdoc_word *w = d->order->pdata[i];
+	for (guint i = 0; i < d->words->len; i++) {
+		const struct searchdoc_word *w =
+		    &g_array_index(d->words, struct searchdoc_word, i);
 		if (w->lexemes == NULL)
-			g_ptr_array_add(out, w->word);
+			g_ptr_array_add(out, (gpointer)(w->key + 1));
 	}
 	return out;
 }
@@ -195,11 +282,10 @@ searchdoc_resolve(struct searchdoc *d, const char *word, const char *lexemes)
 	g_string_truncate(d->key, 0);
 	g_string_append_c(d->key, 'w');
 	g_string_append(d->key, word);
-	w = g_hash_table_lookup(d->index, d->key->str);
+	w = searchdoc_lookup(d, d->key->str, d->key->len);
 	if (w == NULL || lexemes == NULL)
 		return;
-	g_free(w->lexemes);
-	w->lexemes = g_strdup(lexemes);
+	w->lexemes = g_string_chunk_insert(d->strings, lexemes);
 }
 
 static int
@@ -229,10 +315,12 @@ searchdoc_pos_cmp(gconstpointer pa, gconstpointer pb)
 static GArray *
 searchdoc_entries(const struct searchdoc *d)
 {
-	GArray *out = g_array_new(FALSE, FALSE, sizeof(struct searchdoc_lex));
+	GArray *out = g_array_sized_new(
+	    FALSE, FALSE, sizeof(struct searchdoc_lex), d->words->len);
 
-	for (guint i = 0; i < d->order->len; i++) {
-		const struct searchdoc_word *w = d->order->pdata[i];
+	for (guint i = 0; i < d->words->len; i++) {
+		const struct searchdoc_word *w =
+		    &g_array_index(d->words, struct searchdoc_word, i);
 		const char *p = w->lexemes, *e;
 
 		if (p == NULL || *p == '\0' || w->npos == 0)
@@ -263,7 +351,7 @@ searchdoc_merge(const GArray *ents, guint i, guint j,
 	if (j == i + 1) {
 		const struct searchdoc_word *w =
 		    g_array_index(ents, struct searchdoc_lex, i).w;
-		memcpy(pos, w->pos, w->npos * sizeof(*pos));
+		memcpy(pos, searchdoc_pos(w), w->npos * sizeof(*pos));
 		return w->npos;
 	}
 	/* words that stem alike: each position is one word's, never two */
@@ -274,7 +362,7 @@ searchdoc_merge(const GArray *ents, guint i, guint j,
 	for (guint k = i; k < j; k++) {
 		const struct searchdoc_word *w =
 		    g_array_index(ents, struct searchdoc_lex, k).w;
-		memcpy(all + n, w->pos, w->npos * sizeof(*all));
+		memcpy(all + n, searchdoc_pos(w), w->npos * sizeof(*all));
 		n += w->npos;
 	}
 	qsort(all, n, sizeof(*all), searchdoc_pos_cmp);

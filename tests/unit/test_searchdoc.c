@@ -147,6 +147,56 @@ test_bounds(void)
 	g_string_free(many, TRUE);
 }
 
+/* A document of thousands of distinct words, each more often than a word
+ * keeps positions in itself: every word and position is found again. */
+static void
+test_many_words(void)
+{
+	GString *text = g_string_new(NULL), *want = g_string_new(NULL);
+	struct searchdoc *d = searchdoc_new();
+	g_autoptr(GPtrArray) words = NULL;
+	char *v;
+	int n = 0;
+
+	for (int rep = 0; rep < 8; rep++)
+		for (int i = 0; i < 1500; i++) /* "ba", "bb" ... letters only */
+			g_string_append_printf(text, "z%c%c%c ", 'a' + i / 676,
+			                       'a' + i / 26 % 26, 'a' + i % 26);
+	searchdoc_add(d, text->str, text->len, 'B', false);
+	words = searchdoc_words(d);
+	TEST_INTEQ(words->len, 1500);
+	TEST_STREQ(words->pdata[0], "zaaa");
+	TEST_STREQ(words->pdata[1499], "zcfr");
+	for (guint i = 0; i < words->len; i++) {
+		char *lex = g_strdup_printf("%s\x1f%c", (char *)words->pdata[i],
+		                            (char)(i % 2 ? 'x' : 'y'));
+		searchdoc_resolve(d, words->pdata[i], lex);
+		g_free(lex);
+	}
+	v = searchdoc_tsvector(d);
+	/* 'y' (every even word) keeps its first 255 positions, then the
+	 * first word, with all 8 of its own (more than it keeps inline) */
+	g_string_append(want, "'y'");
+	for (int k = 0; k < SEARCHDOC_MAX_POSITIONS; k++)
+		g_string_append_printf(want, "%c%dB", k ? ',' : ':', 2 * k + 1);
+	g_string_append(want, " 'zaaa'");
+	for (int r = 0; r < 8; r++)
+		g_string_append_printf(want, "%c%dB", r ? ',' : ':',
+		                       r * 1500 + 1);
+	g_string_append(want, " 'zaab':2B,");
+	TEST_CHECK(strstr(v, want->str) != NULL);
+	TEST_CHECK(g_str_has_suffix(v, " 'zcfr':1500B,3000B,4500B,6000B,7500B,"
+	                               "9000B,10500B,12000B"));
+	for (const char *p = v; (p = strchr(p, ':')) != NULL; p++)
+		n++;
+	/* 1,500 words and 'x' and 'y', each a lexeme of many words */
+	TEST_INTEQ(n, 1502);
+	g_free(v);
+	searchdoc_free(d);
+	g_string_free(text, TRUE);
+	g_string_free(want, TRUE);
+}
+
 static void
 test_query(void)
 {
@@ -173,6 +223,7 @@ main(void)
 	    {"quote and merge", test_quote_and_merge},
 	    {"binary", test_binary},
 	    {"bounds", test_bounds},
+	    {"many words", test_many_words},
 	    {"query", test_query},
 	};
 	return test_run("searchdoc", cases, G_N_ELEMENTS(cases));
