@@ -440,11 +440,18 @@ def check_delivered(d, args, phase, want):
         raise RuntimeError("only %d of %d acks delivered" % (got, want))
 
 
+WAL_SQL = "SELECT wal_bytes::bigint, wal_fpi FROM pg_stat_wal"
+
+
 def run_phase(stack, td, want_msgs, want_sent, timeout, mails):
     """Start tickd, wait until want_msgs inbound messages and want_sent
     sent mails; wall seconds, CPU of tickd, PostgreSQL and the mail
     servers (per mail of this phase's mails), peak RSS."""
     poll = Session(stack, td.db)
+    # PostgreSQL's WAL (cluster-wide, PostgreSQL 15's pg_stat_wal): the
+    # bytes and full-page images a mail costs, which a big database's
+    # scattered index pages multiply after each checkpoint
+    wal0 = [int(x) for x in stack.psql(td.db, WAL_SQL).split("|")]
     c0 = stack.cpu()
     own0 = poll.cpu()
     td.start()
@@ -475,6 +482,7 @@ def run_phase(stack, td, want_msgs, want_sent, timeout, mails):
     # less the bench's own polling backend, still alive so not yet reaped
     pg = c1["PG"] - c0["PG"] - (poll.cpu() - own0)
     poll.close()
+    wal1 = [int(x) for x in stack.psql(td.db, WAL_SQL).split("|")]
 
     def ms(k):
         return round((c1[k] - c0[k]) * 1000 / mails, 3)
@@ -492,6 +500,8 @@ def run_phase(stack, td, want_msgs, want_sent, timeout, mails):
                 tickd_cpu_ms_per_mail=round(cpu * 1000 / mails, 3),
                 pg_cpu_s=round(pg, 2), pg_cpu_ms_per_mail=round(pg * 1000 / mails, 3),
                 peak_rss_mb=round(rss, 1), rss_series=td.rss,
+                wal_kb_per_mail=round((wal1[0] - wal0[0]) / 1024.0 / mails, 2),
+                wal_fpi_per_mail=round((wal1[1] - wal0[1]) / mails, 2),
                 smtp_cpu_ms_per_mail=ms("SMTP"), imap_cpu_ms_per_mail=ms("IMAP"),
                 machine_busy_pct=round((c1["busy"] - c0["busy"]) * 100 /
                                        (wall * (os.cpu_count() or 1)), 1))
@@ -634,10 +644,11 @@ def table(res):
                      "after the window" % b["mails"], "%.1f tickets/s" % b["per_s"],
                      "wall %.1f s until every mail committed (%.1f s) and every ack had its "
                      "250; then all delivered; tickd %.2f ms, PostgreSQL %.2f ms, OpenSMTPD "
-                     "%.2f ms CPU per ticket; machine %.0f%% busy"
+                     "%.2f ms CPU per ticket; WAL %.1f kB, %.2f full-page images per ticket; "
+                     "machine %.0f%% busy"
                      % (b["wall_s"], b["all_committed_s"], b["tickd_cpu_ms_per_mail"],
                         b["pg_cpu_ms_per_mail"], b["smtp_cpu_ms_per_mail"],
-                        b["machine_busy_pct"])))
+                        b["wal_kb_per_mail"], b["wal_fpi_per_mail"], b["machine_busy_pct"])))
     sc = res.get("search_cost")
     if sc:
         w, wo = sc["runs"]["with_index"], sc["runs"]["without"]
@@ -657,11 +668,14 @@ def table(res):
         rows.append(("**New tickets with acknowledgement**, %d mails, deliveries held, into a "
                      "database of %d tickets" % (e["mails"], e["existing"]),
                      "%.1f tickets/s" % e["per_s"],
-                     "%s; tickd %.2f ms, PostgreSQL %.2f ms CPU per ticket; peak RSS %.1f MB; "
-                     "shared_buffers 2GB in this bench"
+                     "%s; tickd %.2f ms, PostgreSQL %.2f ms CPU per ticket; WAL %.1f kB and "
+                     "%.2f full-page images per ticket (%s in the empty database); peak RSS "
+                     "%.1f MB; shared_buffers 2GB in this bench"
                      % ("%.0f%% of the empty database's rate" % (100.0 * e["per_s"] / b["per_s"])
                         if b else "", e["tickd_cpu_ms_per_mail"], e["pg_cpu_ms_per_mail"],
-                        e["peak_rss_mb"])))
+                        e["wal_kb_per_mail"], e["wal_fpi_per_mail"],
+                        "%.1f kB, %.2f" % (b["wal_kb_per_mail"], b["wal_fpi_per_mail"])
+                        if b else "-", e["peak_rss_mb"])))
     rows += [("**New tickets with acknowledgement**, %d mails, OpenSMTPD delivering at the "
               "same time on the same cores" % a["mails"],
              "%.1f tickets/s" % a["per_s"],
