@@ -74,14 +74,28 @@ searchdoc_pos(const struct searchdoc_word *w)
 	return w->more ? w->more : w->inl;
 }
 
-/* searchdoc_hash - FNV-1a over len bytes. */
+/* searchdoc_hash - FNV-1a over len bytes from a seed drawn once per
+ * process, then MurmurHash3's finalizer.  The words are a stranger's: with
+ * a fixed hash a mail could be written whose words all land in one run of
+ * slots, and every word would then probe the whole run (quadratic).  The
+ * seed is not known outside the process, and the finalizer spreads it into
+ * the low bits that pick the slot. */
 static guint32
 searchdoc_hash(const char *p, size_t len)
 {
-	guint32 h = 2166136261u;
+	static gsize seed;
+	guint32 h;
 
+	if (g_once_init_enter(&seed))
+		g_once_init_leave(&seed, (gsize)g_random_int() | 1);
+	h = 2166136261u ^ (guint32)seed;
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ (guchar)p[i]) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
 	return h;
 }
 
