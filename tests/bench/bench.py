@@ -282,16 +282,18 @@ def limit_smtp(stack, n):
 
 # ---------------------------------------------------------------- tickd
 class Tickd:
-    def __init__(self, stack, d, args):
-        self.stack, self.dir, self.args = stack, d, args
-        self.db = "bench"
-        self.support = "support"
+    def __init__(self, stack, d, args, name=""):
+        """name: a second instance beside the first (its own database,
+        mailbox, configuration and log), for runs side by side."""
+        self.stack, self.dir, self.args, self.name = stack, d, args, name
+        self.db = "bench" + name
+        self.support = "support" + name
         stack.psql("postgres", "CREATE DATABASE %s" % self.db)
         self.conninfo = "host=%s port=%s dbname=%s user=%s" % (
             stack.env["PGHOST"], stack.env["PGPORT"], self.db, stack.env["PGUSER"])
         with open(os.path.join(d, "imap-password"), "w") as f:
             f.write(stack.env["MAIL_PASSWORD"] + "\n")
-        self.conf = os.path.join(d, "tickd.conf")
+        self.conf = os.path.join(d, "tickd%s.conf" % name)
         self.search_index = True
         self.sent_base = 0  # outbox ids up to this are not the run's
         self.write_conf(idle=True, poll=60)
@@ -311,19 +313,19 @@ class Tickd:
         with open(self.conf, "w") as f:
             f.write("""
 log_level = %(ll)d;
-instance = "bench";
+instance = "bench%(name)s";
 database: { conninfo = "%(ci)s"; };
 imap: { url = "imap://%(ih)s:%(ip)s"; user = "%(u)s"; password_file = "%(d)s/imap-password";
         after = "seen"; poll_interval = %(poll)d; starttls = false; idle = %(idle)s;
         timeout = 60; batch = %(batch)d; first_run = "new"; };
 smtp: { url = "smtp://%(sh)s:%(sp)s"; from = "%(u)s@example.com"; from_name = "Bench Support";
         starttls = false; timeout = 60; %(extra)s };
-tickets: { subject_tag = "Bench"; secret_file = "%(d)s/secret"; search_index = %(si)s; };
+tickets: { subject_tag = "Bench"; secret_file = "%(d)s/secret%(name)s"; search_index = %(si)s; };
 limits: { per_recipient_day = 100000; per_ticket_hour = 1000; global_per_minute = 1000000; };
 """ % dict(ll=self.args.log_level, ci=self.conninfo, ih=e["IMAP_HOST"], ip=e["IMAP_PORT"],
            u=self.support, d=self.dir, poll=poll, idle="true" if idle else "false",
            batch=self.args.batch, sh=e["SMTP_HOST"], sp=e["SMTP_PORT"], extra=extra,
-           si="true" if self.search_index else "false"))
+           si="true" if self.search_index else "false", name=self.name))
 
     def reset_db(self):
         """An empty database again: the mails still in INBOX are new to
@@ -340,7 +342,7 @@ limits: { per_recipient_day = 100000; per_ticket_hour = 1000; global_per_minute 
         return p.stdout
 
     def start(self):
-        logf = open(os.path.join(self.dir, "tickd.log"), "ab")
+        logf = open(os.path.join(self.dir, "tickd%s.log" % self.name), "ab")
         self.proc = subprocess.Popen([os.path.join(self.args.build, "tickd"), "-c", self.conf],
                                      stdout=logf, stderr=logf)
         self.t_start = time.monotonic()
@@ -561,6 +563,80 @@ def run_search_pairs(stack, td, d, args, first):
     return out
 
 
+def run_search_side_by_side(stack, d, args, raws):
+    """The search index's CPU, measured so that this machine's drift
+    cannot decide it: two instances at the same time, each with its own
+    database and mailbox holding the same mails, one with the index and
+    one without.  Whatever slows the machine slows both.  Per instance:
+    tickd's CPU and that of its own PostgreSQL backends (pg_stat_activity
+    by database), and for the indexed one the pending list it leaves,
+    flushed and counted.  Autovacuum is off for the run, as it works for
+    both databases in one process: the index's pending list is then moved
+    into the index by the inserts that overflow it, inside the backends
+    measured.  Deliveries held."""
+    pair = {}
+    for name, on in (("_with", True), ("_without", False)):
+        t = Tickd(stack, d, args, name)
+        t.search_index = on
+        t.write_conf(idle=True, poll=60)
+        append_maildir(stack, t.support, raws)
+        pair[name] = t
+    stack.psql("postgres", "ALTER SYSTEM SET autovacuum = off")
+    stack.psql("postgres", "SELECT pg_reload_conf()")
+    subprocess.run([STACK, "smtpctl", d, "pause", "mda"], check=True, capture_output=True)
+    out = {}
+    try:
+        polls = {k: Session(stack, t.db) for k, t in pair.items()}
+        own = {p.pid for p in polls.values()}
+        for t in pair.values():
+            t.start()
+        left = dict(pair)
+        deadline = time.monotonic() + max(600, args.n / 2)
+        while left:
+            for k, t in list(left.items()):
+                if t.proc.poll() is not None:
+                    raise RuntimeError("tickd%s died, see %s" % (k, d))
+                msgs, sent, _ = t.counts(polls[k], failed=False)
+                if msgs < args.n or sent < args.n:
+                    continue
+                wall = time.monotonic() - t.t_start
+                pids = [int(x) for x in stack.psql(
+                    "postgres", "SELECT pid FROM pg_stat_activity WHERE datname = '%s' AND "
+                    "backend_type = 'client backend'" % t.db).split()]
+                pg = sum(proc_cpu(p) for p in pids if p not in own)
+                if t.search_index:
+                    c0 = polls[k].cpu()
+                    polls[k].query("SELECT gin_clean_pending_list('message_search_doc')")
+                    pg += polls[k].cpu() - c0
+                out[k[1:]] = dict(wall_s=round(wall, 2), per_s=round(args.n / wall, 1),
+                                  tickd_ms=round(t.cpu() * 1000 / args.n, 3),
+                                  pg_ms=round(pg * 1000 / args.n, 3), backends=len(pids))
+                del left[k]
+            if time.monotonic() > deadline:
+                raise RuntimeError("side by side: timeout")
+            time.sleep(0.2)
+        for t in pair.values():
+            t.stop()
+        for p in polls.values():
+            p.close()
+    finally:
+        for t in pair.values():
+            if t.proc and t.proc.poll() is None:
+                t.proc.kill()
+        subprocess.run([STACK, "smtpctl", d, "resume", "mda"], check=True, capture_output=True)
+        stack.psql("postgres", "ALTER SYSTEM RESET autovacuum")
+        stack.psql("postgres", "SELECT pg_reload_conf()")
+    subprocess.run([STACK, "wait-delivered", d, "600"], capture_output=True)
+    for t in pair.values():
+        stack.psql("postgres", "DROP DATABASE %s" % t.db)
+    w, wo = out["with"], out["without"]
+    out["cpu_ms_per_mail"] = round(w["tickd_ms"] + w["pg_ms"] - wo["tickd_ms"] - wo["pg_ms"], 3)
+    out["cpu_cost_pct"] = round(100.0 * (w["tickd_ms"] + w["pg_ms"]) /
+                                (wo["tickd_ms"] + wo["pg_ms"]) - 100, 1)
+    log("search index side by side: %s" % out)
+    return out
+
+
 def run_existing(stack, td, d, args):
     """The held run again, into a database that already holds
     args.existing tickets (generated by one set-based SQL script, not by
@@ -643,6 +719,21 @@ def rss_summary(series):
 
 
 # ---------------------------------------------------------------- report
+def machine_share(ss, held):
+    """The index's CPU as a share of all the CPU a new ticket takes on this
+    machine (tickd and PostgreSQL without the index, plus OpenSMTPD taking
+    its acknowledgement and Dovecot serving it, from the held run): the
+    rate it costs where, as here, the machine's CPU is the bound."""
+    if not held:
+        return "no held run to compare with"
+    wo = ss["without"]
+    other = held["smtp_cpu_ms_per_mail"] + held["imap_cpu_ms_per_mail"]
+    total = wo["tickd_ms"] + wo["pg_ms"] + other
+    return ("%.1f%% of all the CPU a ticket takes on this machine (%.2f ms, with %.2f ms of "
+            "OpenSMTPD and Dovecot): the share of the rate it costs where the CPU is the bound"
+            % (100.0 * ss["cpu_ms_per_mail"] / (total + ss["cpu_ms_per_mail"]), total, other))
+
+
 def table(res):
     a, r, li = res["new"], res.get("replies"), res["limits"]
     rows = []
@@ -671,6 +762,17 @@ def table(res):
                         sc["with"]["tickd_ms"], sc["with"]["pg_ms"], sc["without"]["tickd_ms"],
                         sc["without"]["pg_ms"], sc["cpu_ms_per_mail"],
                         sc["search_bytes_per_mail"])))
+    ss = res.get("search_side")
+    if ss:
+        w, wo = ss["with"], ss["without"]
+        rows.append(("**The search index's CPU**, %d new mails each, two instances side by "
+                     "side, with and without the index (autovacuum off, deliveries held)"
+                     % res["args"]["n"], "%+.1f%% CPU per ticket" % ss["cpu_cost_pct"],
+                     "tickd + its PostgreSQL backends %.2f + %.2f ms with, %.2f + %.2f ms "
+                     "without (%+.2f ms); %s; rates side by side %.1f and %.1f tickets/s "
+                     "(not comparable: the first to finish leaves the machine to the other)"
+                     % (w["tickd_ms"], w["pg_ms"], wo["tickd_ms"], wo["pg_ms"],
+                        ss["cpu_ms_per_mail"], machine_share(ss, b), w["per_s"], wo["per_s"])))
     e = res.get("new_existing")
     if e:
         rows.append(("**New tickets with acknowledgement**, %d mails, deliveries held, into a "
@@ -853,6 +955,8 @@ def main():
         if (args.delivery == "maildir" and not soak and not args.no_search_run
                 and res.get("new_deferred")):
             res["search_cost"] = run_search_pairs(stack, td, d, args, res["new_deferred"])
+            res["search_side"] = run_search_side_by_side(stack, d, args,
+                                                         [m[3] for m in mails])
 
         if args.replies:
             reps = gen.replies(mails, args.replies, to="%s@example.com" % td.support)
