@@ -90,6 +90,46 @@ def proc_tree_cpu(root):
     return total
 
 
+PG_KINDS = ("autovacuum worker", "checkpointer", "background writer", "walwriter",
+            "autovacuum launcher", "logical replication launcher")
+
+
+def pg_kinds(root):
+    """{pid: (kind, CPU seconds)} of PostgreSQL's live processes (children
+    of the postmaster root), the kind from the process title: one of
+    PG_KINDS, else "backend"; and root itself as "postmaster+exited" with
+    the CPU of its reaped children (exited backends and workers)."""
+    out = {root: ("postmaster+exited", proc_cpu(root, children=True))}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != root:
+                continue
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                title = f.read().decode("utf-8", "replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        kind = next((k for k in PG_KINDS if k in title), "backend")
+        out[int(d)] = (kind, proc_cpu(int(d)))
+    return out
+
+
+def pg_kinds_delta(k0, k1, mails, exclude=()):
+    """ms of CPU per mail by kind of PostgreSQL process between two
+    pg_kinds samples (a process new since k0 counts whole), less the
+    processes in exclude (the bench's own polling backend)."""
+    by = {}
+    for pid, (kind, cpu) in k1.items():
+        if pid in exclude:
+            continue
+        before = k0.get(pid, (kind, 0.0))[1]
+        by[kind] = by.get(kind, 0.0) + cpu - before
+    return {k: round(v * 1000 / mails, 3) for k, v in sorted(by.items())}
+
+
 def proc_status(pid, key):
     """a kB figure from /proc/pid/status (VmRSS, VmHWM) in MB."""
     try:
@@ -454,6 +494,7 @@ def run_phase(stack, td, want_msgs, want_sent, timeout, mails):
     # bytes and full-page images a mail costs, which a big database's
     # scattered index pages multiply after each checkpoint
     wal0 = [int(x) for x in stack.psql(td.db, WAL_SQL).split("|")]
+    k0 = pg_kinds(stack.pg_pid())
     c0 = stack.cpu()
     own0 = poll.cpu()
     td.start()
@@ -488,6 +529,8 @@ def run_phase(stack, td, want_msgs, want_sent, timeout, mails):
                         or 0)
     cpu = td.cpu()
     c1 = stack.cpu()
+    k1 = pg_kinds(stack.pg_pid())
+    poll_pid = poll.pid
     # less the bench's own polling backend, still alive so not yet reaped
     pg = c1["PG"] - c0["PG"] - (poll.cpu() - own0)
     poll.close()
@@ -512,6 +555,7 @@ def run_phase(stack, td, want_msgs, want_sent, timeout, mails):
                 wal_kb_per_mail=round((wal1[0] - wal0[0]) / 1024.0 / mails, 2),
                 wal_fpi_per_mail=round((wal1[1] - wal0[1]) / mails, 2),
                 gin_pending_pages_left=gin_pages,
+                pg_ms_by_process=pg_kinds_delta(k0, k1, mails, (poll_pid,)),
                 smtp_cpu_ms_per_mail=ms("SMTP"), imap_cpu_ms_per_mail=ms("IMAP"),
                 machine_busy_pct=round((c1["busy"] - c0["busy"]) * 100 /
                                        (wall * (os.cpu_count() or 1)), 1))
@@ -786,6 +830,11 @@ def table(res):
                         e["wal_kb_per_mail"], e["wal_fpi_per_mail"],
                         "%.1f kB, %.2f" % (b["wal_kb_per_mail"], b["wal_fpi_per_mail"])
                         if b else "-", e["peak_rss_mb"])))
+        if b and "pg_ms_by_process" in e:
+            rows.append(("PostgreSQL CPU per ticket by process, empty database → 1 M tickets",
+                         "", "; ".join("%s %.3f → %.3f ms" % (k, b["pg_ms_by_process"].get(k, 0),
+                                                               v)
+                                       for k, v in e["pg_ms_by_process"].items())))
     rows += [("**New tickets with acknowledgement**, %d mails, OpenSMTPD delivering at the "
               "same time on the same cores" % a["mails"],
              "%.1f tickets/s" % a["per_s"],
