@@ -185,15 +185,20 @@ def test_busy_week_first_screen_and_trends(make_world):
                      "WHERE view->'first_response'->>'breached' = 'true'")
     assert breached, w.sql("SELECT view FROM sla_clock LIMIT 3")
     silent = [int(x) for x in breached.split(",")]
-    # the last day: two bad ratings with comments, a good one, escalations
+    # the last day: two bad ratings with comments, a good one, escalations.
+    # Today's, also when the test runs just after midnight (UTC): hours
+    # back from now() would then be yesterday's, the day charted below.
     w.sql("""
       INSERT INTO csat_rating (ticket_id, rating, comment, at) VALUES
-        (3001, 'bad', 'Nobody answered my second question', now() - interval '2 hours'),
-        (3004, 'bad', 'Three mails to get a refund', now() - interval '5 hours'),
-        (3007, 'good', 'Thanks', now() - interval '3 hours'),
+        (3001, 'bad', 'Nobody answered my second question',
+         greatest(now() - interval '2 hours', date_trunc('day', now(), 'UTC'))),
+        (3004, 'bad', 'Three mails to get a refund',
+         greatest(now() - interval '5 hours', date_trunc('day', now(), 'UTC'))),
+        (3007, 'good', 'Thanks', greatest(now() - interval '3 hours', date_trunc('day', now(), 'UTC'))),
         (3019, 'okay', 'Took a while', '%s 12:00Z');
       INSERT INTO event (ticket_id, at, actor, action, detail) VALUES
-        (%d, now() - interval '1 hour', 'tickd', 'escalated',
+        (%d, greatest(now() - interval '1 hour', date_trunc('day', now(), 'UTC')), 'tickd',
+         'escalated',
          'level 2: first_response breached -> boss@example.com');
     """ % ((today - datetime.timedelta(days=1)).isoformat(), silent[-1]))
     _append_conf(w, REPORT)
