@@ -607,22 +607,26 @@ def run_search_pairs(stack, td, d, args, first):
     return out
 
 
-def run_search_side_by_side(stack, d, args, raws):
-    """The search index's CPU, measured so that this machine's drift
-    cannot decide it: two instances at the same time, each with its own
-    database and mailbox holding the same mails, one with the index and
-    one without.  Whatever slows the machine slows both.  Per instance:
-    tickd's CPU and that of its own PostgreSQL backends (pg_stat_activity
-    by database), and for the indexed one the pending list it leaves,
-    flushed and counted.  Autovacuum is off for the run, as it works for
-    both databases in one process: the index's pending list is then moved
-    into the index by the inserts that overflow it, inside the backends
-    measured.  Deliveries held."""
+def run_side_by_side(stack, d, args, raws, variants):
+    """Two instances at the same time, each with its own database and
+    mailbox holding the same mails (raws): whatever slows this machine
+    slows both, so their CPU per mail can be compared where runs minutes
+    apart cannot.  variants: (name, search_index, prepare) per instance;
+    prepare(tickd) fills its database first.  Per instance: tickd's CPU
+    and that of its own PostgreSQL backends (pg_stat_activity by
+    database), and for an indexed one the search index's pending list it
+    leaves, flushed and counted.  Autovacuum is off for the run, as it
+    works for both databases in one process: the pending list is then
+    moved into the index by the inserts that overflow it, inside the
+    backends measured.  Deliveries held."""
     pair = {}
-    for name, on in (("_with", True), ("_without", False)):
-        t = Tickd(stack, d, args, name)
+    for name, on, prepare in variants:
+        t = Tickd(stack, d, args, "_" + name)
         t.search_index = on
         t.write_conf(idle=True, poll=60)
+        if prepare:
+            prepare(t)
+        t.sent_base = int(stack.psql(t.db, "SELECT COALESCE(max(id), 0) FROM outbox"))
         append_maildir(stack, t.support, raws)
         pair[name] = t
     stack.psql("postgres", "ALTER SYSTEM SET autovacuum = off")
@@ -639,7 +643,7 @@ def run_search_side_by_side(stack, d, args, raws):
         while left:
             for k, t in list(left.items()):
                 if t.proc.poll() is not None:
-                    raise RuntimeError("tickd%s died, see %s" % (k, d))
+                    raise RuntimeError("tickd_%s died, see %s" % (k, d))
                 msgs, sent, _ = t.counts(polls[k], failed=False)
                 if msgs < args.n or sent < args.n:
                     continue
@@ -652,9 +656,9 @@ def run_search_side_by_side(stack, d, args, raws):
                     c0 = polls[k].cpu()
                     polls[k].query("SELECT gin_clean_pending_list('message_search_doc')")
                     pg += polls[k].cpu() - c0
-                out[k[1:]] = dict(wall_s=round(wall, 2), per_s=round(args.n / wall, 1),
-                                  tickd_ms=round(t.cpu() * 1000 / args.n, 3),
-                                  pg_ms=round(pg * 1000 / args.n, 3), backends=len(pids))
+                out[k] = dict(wall_s=round(wall, 2), per_s=round(args.n / wall, 1),
+                              tickd_ms=round(t.cpu() * 1000 / args.n, 3),
+                              pg_ms=round(pg * 1000 / args.n, 3), backends=len(pids))
                 del left[k]
             if time.monotonic() > deadline:
                 raise RuntimeError("side by side: timeout")
@@ -673,11 +677,45 @@ def run_search_side_by_side(stack, d, args, raws):
     subprocess.run([STACK, "wait-delivered", d, "600"], capture_output=True)
     for t in pair.values():
         stack.psql("postgres", "DROP DATABASE %s" % t.db)
-    w, wo = out["with"], out["without"]
-    out["cpu_ms_per_mail"] = round(w["tickd_ms"] + w["pg_ms"] - wo["tickd_ms"] - wo["pg_ms"], 3)
-    out["cpu_cost_pct"] = round(100.0 * (w["tickd_ms"] + w["pg_ms"]) /
-                                (wo["tickd_ms"] + wo["pg_ms"]) - 100, 1)
+    return out
+
+
+def side_by_side_cost(out, a, b):
+    """a's CPU per mail against b's: the difference in ms and percent."""
+    ta = out[a]["tickd_ms"] + out[a]["pg_ms"]
+    tb = out[b]["tickd_ms"] + out[b]["pg_ms"]
+    out["cpu_ms_per_mail"] = round(ta - tb, 3)
+    out["cpu_cost_pct"] = round(100.0 * ta / tb - 100, 1)
+    return out
+
+
+def run_search_side_by_side(stack, d, args, raws):
+    """The search index's CPU: with and without it, side by side."""
+    out = side_by_side_cost(run_side_by_side(stack, d, args, raws, (
+        ("with", True, None), ("without", False, None))), "with", "without")
     log("search index side by side: %s" % out)
+    return out
+
+
+def generate_existing(stack, db, n):
+    """n tickets into db by one set-based SQL script (not by mail);
+    seconds taken."""
+    log("existing: generating %d tickets" % n)
+    t0 = time.monotonic()
+    subprocess.run([PGBIN + "/psql", "-h", stack.env["PGHOST"], "-p", stack.env["PGPORT"],
+                    "-U", stack.env["PGUSER"], "-d", db, "-qAtX", "-v", "ON_ERROR_STOP=1",
+                    "-v", "n=%d" % n, "-f", os.path.join(HERE, "existing.sql")],
+                   check=True, capture_output=True)
+    return time.monotonic() - t0
+
+
+def run_existing_side_by_side(stack, d, args, raws):
+    """What a database of args.existing tickets costs a new mail, side
+    by side with an empty database: the same mails into both at once."""
+    out = side_by_side_cost(run_side_by_side(stack, d, args, raws, (
+        ("million", True, lambda t: generate_existing(stack, t.db, args.existing)),
+        ("empty", True, None))), "million", "empty")
+    log("existing side by side: %s" % out)
     return out
 
 
@@ -686,13 +724,7 @@ def run_existing(stack, td, d, args):
     args.existing tickets (generated by one set-based SQL script, not by
     mail): what the size of the tables costs a new mail."""
     td.reset_db()
-    log("existing: generating %d tickets" % args.existing)
-    t0 = time.monotonic()
-    subprocess.run([PGBIN + "/psql", "-h", stack.env["PGHOST"], "-p", stack.env["PGPORT"],
-                    "-U", stack.env["PGUSER"], "-d", td.db, "-qAtX", "-v", "ON_ERROR_STOP=1",
-                    "-v", "n=%d" % args.existing, "-f", os.path.join(HERE, "existing.sql")],
-                   check=True, capture_output=True)
-    gen_s = time.monotonic() - t0
+    gen_s = generate_existing(stack, td.db, args.existing)
     log("existing: generated in %.0f s; new tickets, deliveries held: running tickd" % gen_s)
     if args.pg_stats:
         stack.psql(td.db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -817,6 +849,18 @@ def table(res):
                      "(not comparable: the first to finish leaves the machine to the other)"
                      % (w["tickd_ms"], w["pg_ms"], wo["tickd_ms"], wo["pg_ms"],
                         ss["cpu_ms_per_mail"], machine_share(ss, b), w["per_s"], wo["per_s"])))
+    es = res.get("existing_side")
+    if es:
+        m, em = es["million"], es["empty"]
+        rows.append(("**A million tickets, side by side**: the same %d new mails into a database "
+                     "of %d tickets and into an empty one, at the same time (autovacuum off, "
+                     "deliveries held)" % (res["args"]["n"], res["args"]["existing"]),
+                     "%+.1f%% CPU per ticket" % es["cpu_cost_pct"],
+                     "tickd + its PostgreSQL backends %.2f + %.2f ms into the million, %.2f + %.2f "
+                     "ms into the empty database (%+.2f ms); rates side by side %.1f and %.1f "
+                     "tickets/s (not comparable: the first to finish leaves the machine to the "
+                     "other)" % (m["tickd_ms"], m["pg_ms"], em["tickd_ms"], em["pg_ms"],
+                                 es["cpu_ms_per_mail"], m["per_s"], em["per_s"])))
     e = res.get("new_existing")
     if e:
         rows.append(("**New tickets with acknowledgement**, %d mails, deliveries held, into a "
@@ -947,6 +991,8 @@ def main():
 
         log("generating %d mails" % args.n)
         mails = gen.new_mails(args.n, seed=1, to="%s@example.com" % td.support)
+        # the million-ticket run side by side needs them after the replies
+        raws_kept = [m[3] for m in mails] if args.existing else None
         if args.append == "maildir":
             log("writing %d mails into the Maildir" % args.n)
             append_maildir(stack, td.support, [m[3] for m in mails])
@@ -1029,6 +1075,7 @@ def main():
 
         if args.existing and args.delivery == "maildir" and not soak:
             res["new_existing"] = run_existing(stack, td, d, args)
+            res["existing_side"] = run_existing_side_by_side(stack, d, args, raws_kept)
 
         if not args.only_throughput and not soak:
             log("latency: IDLE")
