@@ -74,9 +74,8 @@ def proc_cpu(pid, children=False):
     return t / TICKS
 
 
-def proc_tree_cpu(root):
-    """CPU of root (with its reaped children) plus its live children."""
-    total = proc_cpu(root, children=True)
+def proc_children(root):
+    """The pids of root's live children."""
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -86,8 +85,12 @@ def proc_tree_cpu(root):
         except (OSError, ValueError, IndexError):
             continue
         if ppid == root:
-            total += proc_cpu(int(d))
-    return total
+            yield int(d)
+
+
+def proc_tree_cpu(root):
+    """CPU of root (with its reaped children) plus its live children."""
+    return proc_cpu(root, children=True) + sum(proc_cpu(p) for p in proc_children(root))
 
 
 PG_KINDS = ("autovacuum worker", "checkpointer", "background writer", "walwriter",
@@ -100,20 +103,14 @@ def pg_kinds(root):
     PG_KINDS, else "backend"; and root itself as "postmaster+exited" with
     the CPU of its reaped children (exited backends and workers)."""
     out = {root: ("postmaster+exited", proc_cpu(root, children=True))}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
+    for pid in proc_children(root):
         try:
-            with open("/proc/%s/stat" % d) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            if ppid != root:
-                continue
-            with open("/proc/%s/cmdline" % d, "rb") as f:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
                 title = f.read().decode("utf-8", "replace")
-        except (OSError, ValueError, IndexError):
+        except OSError:
             continue
         kind = next((k for k in PG_KINDS if k in title), "backend")
-        out[int(d)] = (kind, proc_cpu(int(d)))
+        out[pid] = (kind, proc_cpu(pid))
     return out
 
 
