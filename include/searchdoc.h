@@ -82,6 +82,16 @@ char *searchdoc_tsvector(const struct searchdoc *d);
  */
 GBytes *searchdoc_binary(const struct searchdoc *d);
 
+/*
+ * searchdoc_hash - FNV-1a over len bytes from a seed drawn once per
+ * process, then MurmurHash3's finalizer: a hash of a stranger's words that
+ * the stranger cannot aim (see searchdoc.c).  searchdoc_str_hash is the
+ * same for a NUL-terminated string, as a GHashFunc, for other tables keyed
+ * by a mail's words.
+ */
+guint32 searchdoc_hash(const char *p, size_t len);
+guint searchdoc_str_hash(gconstpointer s);
+
 /* searchdoc_positions - positions used so far (the next word's - 1). */
 int searchdoc_positions(const struct searchdoc *d);
 

@@ -74,13 +74,12 @@ searchdoc_pos(const struct searchdoc_word *w)
 	return w->more ? w->more : w->inl;
 }
 
-/* searchdoc_hash - FNV-1a over len bytes from a seed drawn once per
- * process, then MurmurHash3's finalizer.  The words are a stranger's: with
- * a fixed hash a mail could be written whose words all land in one run of
- * slots, and every word would then probe the whole run (quadratic).  The
- * seed is not known outside the process, and the finalizer spreads it into
- * the low bits that pick the slot. */
-static guint32
+/* The words are a stranger's: with a fixed hash a mail could be written
+ * whose words all land in one run of slots, and every word would then
+ * probe the whole run (quadratic).  The seed is not known outside the
+ * process, and MurmurHash3's finalizer spreads it into the low bits that
+ * pick the slot. */
+guint32
 searchdoc_hash(const char *p, size_t len)
 {
 	static gsize seed;
@@ -97,6 +96,12 @@ searchdoc_hash(const char *p, size_t len)
 	h *= 0xc2b2ae35u;
 	h ^= h >> 16;
 	return h;
+}
+
+guint
+searchdoc_str_hash(gconstpointer s)
+{
+	return searchdoc_hash(s, strlen(s));
 }
 
 /* searchdoc_find - the slot of key (len bytes, hash h): the word's, or

@@ -53,9 +53,11 @@ store_search_lexemes(struct store *st, struct searchdoc *d, const char *cfg)
 	PGresult *res;
 	int r;
 
+	/* keyed by a stranger's words, kept across mails: a hash they
+	 * cannot aim (g_str_hash's collisions can be computed offline) */
 	if (st->lexcache == NULL)
-		st->lexcache = g_hash_table_new_full(g_str_hash, g_str_equal,
-		                                     g_free, g_free);
+		st->lexcache = g_hash_table_new_full(
+		    searchdoc_str_hash, g_str_equal, g_free, g_free);
 	for (guint i = 0; i < words->len; i++) {
 		const char *hit;
 		/* not g_string_printf: this runs for every distinct word */

@@ -130,6 +130,7 @@ test_bounds(void)
 	g_autofree char *s = doc_of(text, 'C', true);
 	GString *many = g_string_new(NULL);
 	struct searchdoc *d = searchdoc_new();
+	GPtrArray *words;
 	char *v;
 
 	/* a word too long is skipped but keeps its position */
@@ -145,6 +146,26 @@ test_bounds(void)
 	g_free(v);
 	searchdoc_free(d);
 	g_string_free(many, TRUE);
+
+	/* distinct words stop with the positions: a table of at most
+	 * SEARCHDOC_MAX_POS words, however many a mail has */
+	d = searchdoc_new();
+	many = g_string_new(NULL);
+	for (int i = 0; i < SEARCHDOC_MAX_POS + 5000; i++)
+		g_string_append_printf(many, "q%c%c%c%c ", 'a' + i / 17576 % 26,
+		                       'a' + i / 676 % 26, 'a' + i / 26 % 26,
+		                       'a' + i % 26);
+	searchdoc_add(d, many->str, many->len, 'B', false);
+	words = searchdoc_words(d);
+	TEST_INTEQ(words->len, SEARCHDOC_MAX_POS);
+	g_ptr_array_unref(words);
+	searchdoc_free(d);
+	g_string_free(many, TRUE);
+	/* the string hash is the byte hash, the same within a process */
+	TEST_CHECK(searchdoc_str_hash("invoice") ==
+	           searchdoc_hash("invoice", 7));
+	TEST_CHECK(searchdoc_hash("invoice", 7) !=
+	           searchdoc_hash("invoicf", 7));
 }
 
 /* A document of thousands of distinct words, each more often than a word
