@@ -27,6 +27,7 @@ as first/max/last and the growth over the second half; it runs the new
 tickets once (no replies unless --replies, no latency samples).
 """
 import argparse
+import contextlib
 import datetime
 import imaplib
 import json
@@ -558,16 +559,25 @@ def run_phase(stack, td, want_msgs, want_sent, timeout, mails):
                                        (wall * (os.cpu_count() or 1)), 1))
 
 
+@contextlib.contextmanager
+def deliveries_held(d):
+    """OpenSMTPD accepts mail but delivers none until the block ends."""
+    subprocess.run([STACK, "smtpctl", d, "pause", "mda"], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run([STACK, "smtpctl", d, "resume", "mda"], check=True, capture_output=True)
+
+
 def run_held(stack, td, d, args, search_index):
     """One held run into an empty database, the search index on or off."""
     td.search_index = search_index
     td.write_conf(idle=True, poll=60)
     td.reset_db()
-    subprocess.run([STACK, "smtpctl", d, "pause", "mda"], check=True, capture_output=True)
     try:
-        r = run_phase(stack, td, args.n, args.n, max(600, args.n / 5), args.n)
+        with deliveries_held(d):
+            r = run_phase(stack, td, args.n, args.n, max(600, args.n / 5), args.n)
     finally:
-        subprocess.run([STACK, "smtpctl", d, "resume", "mda"], check=True, capture_output=True)
         td.search_index = True
         td.write_conf(idle=True, poll=60)
     subprocess.run([STACK, "wait-delivered", d, "600"], capture_output=True)
@@ -604,6 +614,47 @@ def run_search_pairs(stack, td, d, args, first):
     return out
 
 
+def measure_side_by_side(stack, d, args, pair):
+    """Start the instances of pair together; as each has committed and
+    sent args.n mails, its wall time and CPU per mail (see
+    run_side_by_side)."""
+    out = {}
+    polls = {k: Session(stack, t.db) for k, t in pair.items()}
+    own = {p.pid for p in polls.values()}
+    for t in pair.values():
+        t.start()
+    left = dict(pair)
+    deadline = time.monotonic() + max(600, args.n / 2)
+    while left:
+        for k, t in list(left.items()):
+            if t.proc.poll() is not None:
+                raise RuntimeError("tickd_%s died, see %s" % (k, d))
+            msgs, sent, _ = t.counts(polls[k], failed=False)
+            if msgs < args.n or sent < args.n:
+                continue
+            wall = time.monotonic() - t.t_start
+            pids = [int(x) for x in stack.psql(
+                "postgres", "SELECT pid FROM pg_stat_activity WHERE datname = '%s' AND "
+                "backend_type = 'client backend'" % t.db).split()]
+            pg = sum(proc_cpu(p) for p in pids if p not in own)
+            if t.search_index:
+                c0 = polls[k].cpu()
+                polls[k].query("SELECT gin_clean_pending_list('message_search_doc')")
+                pg += polls[k].cpu() - c0
+            out[k] = dict(wall_s=round(wall, 2), per_s=round(args.n / wall, 1),
+                          tickd_ms=round(t.cpu() * 1000 / args.n, 3),
+                          pg_ms=round(pg * 1000 / args.n, 3), backends=len(pids))
+            del left[k]
+        if time.monotonic() > deadline:
+            raise RuntimeError("side by side: timeout")
+        time.sleep(0.2)
+    for t in pair.values():
+        t.stop()
+    for p in polls.values():
+        p.close()
+    return out
+
+
 def run_side_by_side(stack, d, args, raws, variants):
     """Two instances at the same time, each with its own database and
     mailbox holding the same mails (raws): whatever slows this machine
@@ -628,47 +679,13 @@ def run_side_by_side(stack, d, args, raws, variants):
         pair[name] = t
     stack.psql("postgres", "ALTER SYSTEM SET autovacuum = off")
     stack.psql("postgres", "SELECT pg_reload_conf()")
-    subprocess.run([STACK, "smtpctl", d, "pause", "mda"], check=True, capture_output=True)
-    out = {}
     try:
-        polls = {k: Session(stack, t.db) for k, t in pair.items()}
-        own = {p.pid for p in polls.values()}
-        for t in pair.values():
-            t.start()
-        left = dict(pair)
-        deadline = time.monotonic() + max(600, args.n / 2)
-        while left:
-            for k, t in list(left.items()):
-                if t.proc.poll() is not None:
-                    raise RuntimeError("tickd_%s died, see %s" % (k, d))
-                msgs, sent, _ = t.counts(polls[k], failed=False)
-                if msgs < args.n or sent < args.n:
-                    continue
-                wall = time.monotonic() - t.t_start
-                pids = [int(x) for x in stack.psql(
-                    "postgres", "SELECT pid FROM pg_stat_activity WHERE datname = '%s' AND "
-                    "backend_type = 'client backend'" % t.db).split()]
-                pg = sum(proc_cpu(p) for p in pids if p not in own)
-                if t.search_index:
-                    c0 = polls[k].cpu()
-                    polls[k].query("SELECT gin_clean_pending_list('message_search_doc')")
-                    pg += polls[k].cpu() - c0
-                out[k] = dict(wall_s=round(wall, 2), per_s=round(args.n / wall, 1),
-                              tickd_ms=round(t.cpu() * 1000 / args.n, 3),
-                              pg_ms=round(pg * 1000 / args.n, 3), backends=len(pids))
-                del left[k]
-            if time.monotonic() > deadline:
-                raise RuntimeError("side by side: timeout")
-            time.sleep(0.2)
-        for t in pair.values():
-            t.stop()
-        for p in polls.values():
-            p.close()
+        with deliveries_held(d):
+            out = measure_side_by_side(stack, d, args, pair)
     finally:
         for t in pair.values():
             if t.proc and t.proc.poll() is None:
                 t.proc.kill()
-        subprocess.run([STACK, "smtpctl", d, "resume", "mda"], check=True, capture_output=True)
         stack.psql("postgres", "ALTER SYSTEM RESET autovacuum")
         stack.psql("postgres", "SELECT pg_reload_conf()")
     subprocess.run([STACK, "wait-delivered", d, "600"], capture_output=True)
@@ -710,8 +727,8 @@ def run_existing_side_by_side(stack, d, args, raws):
     """What a database of args.existing tickets costs a new mail, side
     by side with an empty database: the same mails into both at once."""
     out = side_by_side_cost(run_side_by_side(stack, d, args, raws, (
-        ("million", True, lambda t: generate_existing(stack, t.db, args.existing)),
-        ("empty", True, None))), "million", "empty")
+        ("full", True, lambda t: generate_existing(stack, t.db, args.existing)),
+        ("empty", True, None))), "full", "empty")
     log("existing side by side: %s" % out)
     return out
 
@@ -727,11 +744,10 @@ def run_existing(stack, td, d, args):
         stack.psql(td.db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         stack.psql(td.db, "SELECT pg_stat_statements_reset()")
     td.sent_base = int(stack.psql(td.db, "SELECT COALESCE(max(id), 0) FROM outbox"))
-    subprocess.run([STACK, "smtpctl", d, "pause", "mda"], check=True, capture_output=True)
     try:
-        r = run_phase(stack, td, args.n, args.n, max(600, args.n / 5), args.n)
+        with deliveries_held(d):
+            r = run_phase(stack, td, args.n, args.n, max(600, args.n / 5), args.n)
     finally:
-        subprocess.run([STACK, "smtpctl", d, "resume", "mda"], check=True, capture_output=True)
         td.sent_base = 0
     r["existing"] = args.existing
     r["generate_s"] = round(gen_s, 1)
@@ -848,12 +864,12 @@ def table(res):
                         ss["cpu_ms_per_mail"], machine_share(ss, b), w["per_s"], wo["per_s"])))
     es = res.get("existing_side")
     if es:
-        m, em = es["million"], es["empty"]
-        rows.append(("**A million tickets, side by side**: the same %d new mails into a database "
+        m, em = es["full"], es["empty"]
+        rows.append(("**A full database, side by side**: the same %d new mails into a database "
                      "of %d tickets and into an empty one, at the same time (autovacuum off, "
                      "deliveries held)" % (res["args"]["n"], res["args"]["existing"]),
                      "%+.1f%% CPU per ticket" % es["cpu_cost_pct"],
-                     "tickd + its PostgreSQL backends %.2f + %.2f ms into the million, %.2f + %.2f "
+                     "tickd + its PostgreSQL backends %.2f + %.2f ms into the full one, %.2f + %.2f "
                      "ms into the empty database (%+.2f ms); rates side by side %.1f and %.1f "
                      "tickets/s (not comparable: the first to finish leaves the machine to the "
                      "other)" % (m["tickd_ms"], m["pg_ms"], em["tickd_ms"], em["pg_ms"],
@@ -1031,14 +1047,9 @@ def main():
             td.reset_db()
             if args.pg_stats:
                 stack.psql(td.db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            subprocess.run([STACK, "smtpctl", d, "pause", "mda"], check=True,
-                           capture_output=True)
-            try:
+            with deliveries_held(d):
                 res["new_deferred"] = run_phase(stack, td, args.n, args.n,
                                                 max(600, args.n / 5), args.n)
-            finally:
-                subprocess.run([STACK, "smtpctl", d, "resume", "mda"], check=True,
-                               capture_output=True)
             log("new, deliveries after the window: %s"
                 % {k: v for k, v in res["new_deferred"].items() if k != "rss_series"})
             subprocess.run([STACK, "wait-delivered", d, "600"], capture_output=True)
