@@ -188,19 +188,19 @@ def test_busy_week_first_screen_and_trends(make_world):
     # the last day: two bad ratings with comments, a good one, escalations.
     # Today's, also when the test runs just after midnight (UTC): hours
     # back from now() would then be yesterday's, the day charted below.
+    def ago(h):
+        return "greatest(now() - interval '%d hours', date_trunc('day', now(), 'UTC'))" % h
     w.sql("""
       INSERT INTO csat_rating (ticket_id, rating, comment, at) VALUES
-        (3001, 'bad', 'Nobody answered my second question',
-         greatest(now() - interval '2 hours', date_trunc('day', now(), 'UTC'))),
-        (3004, 'bad', 'Three mails to get a refund',
-         greatest(now() - interval '5 hours', date_trunc('day', now(), 'UTC'))),
-        (3007, 'good', 'Thanks', greatest(now() - interval '3 hours', date_trunc('day', now(), 'UTC'))),
+        (3001, 'bad', 'Nobody answered my second question', %s),
+        (3004, 'bad', 'Three mails to get a refund', %s),
+        (3007, 'good', 'Thanks', %s),
         (3019, 'okay', 'Took a while', '%s 12:00Z');
       INSERT INTO event (ticket_id, at, actor, action, detail) VALUES
-        (%d, greatest(now() - interval '1 hour', date_trunc('day', now(), 'UTC')), 'tickd',
-         'escalated',
+        (%d, %s, 'tickd', 'escalated',
          'level 2: first_response breached -> boss@example.com');
-    """ % ((today - datetime.timedelta(days=1)).isoformat(), silent[-1]))
+    """ % (ago(2), ago(5), ago(3), (today - datetime.timedelta(days=1)).isoformat(),
+           silent[-1], ago(1)))
     _append_conf(w, REPORT)
     dg = _digest(w, mgr)
     text, page = _part(dg, "text/plain"), _part(dg, "text/html")
