@@ -88,10 +88,12 @@ gint64 store_sent_count_global(struct store *st, int seconds);
 /* store_limit_counts - automatic mails to rcpt in the last rcpt_secs and
  * for ticket (0: none) in the last ticket_secs: queued and not suppressed
  * (sent false), or sent, escalation notices and digests left out (sent
- * true).  One statement: it runs for every acknowledgement.  0 or -E. */
+ * true).  Each count stops at cap (at least 1): the largest limit it is
+ * compared with.  One statement: it runs for every acknowledgement.  0 or
+ * -E. */
 int store_limit_counts(struct store *st, bool sent, const char *rcpt,
                        gint64 ticket, int rcpt_secs, int ticket_secs,
-                       gint64 *rcpt_r, gint64 *ticket_r);
+                       gint64 cap, gint64 *rcpt_r, gint64 *ticket_r);
 /* What an automatic mail about to be queued is checked against, read in
  * one statement (limit_check_queue, every acknowledgement). */
 struct store_queue_counts {
@@ -102,10 +104,12 @@ struct store_queue_counts {
 };
 /* store_queue_counts - rcpt's mails in the last rcpt_secs, ticket's (0:
  * none) in the last ticket_secs, sender identity's in the last
- * rcpt_secs, whether rcpt is suppressed and breaker is open.  0 or -E. */
+ * rcpt_secs (each count stopping at cap, as store_limit_counts'), whether
+ * rcpt is suppressed and breaker is open.  0 or -E. */
 int store_queue_counts(struct store *st, const char *rcpt, const char *sender,
                        gint64 ticket, int rcpt_secs, int ticket_secs,
-                       const char *breaker, struct store_queue_counts *c_r);
+                       gint64 cap, const char *breaker,
+                       struct store_queue_counts *c_r);
 /* store_outbox_suppress - a leased mail will never be sent (a limit). */
 int store_outbox_suppress(struct store *st, gint64 id, const char *why);
 /* store_outbox_hold - push every queued mail at least secs into the future

@@ -352,7 +352,8 @@ csat_send_one(const struct cfg *cfg, struct store *st,
 			goto fail;
 		why = "address is suppressed after a bounce or complaint";
 	} else if ((r = store_limit_counts(st, false, t->requester, 0, 86400, 0,
-	                                   &n, &none)) < 0) {
+	                                   cfg->limits.per_recipient_day, &n,
+	                                   &none)) < 0) {
 		goto fail;
 	} else if (n >= cfg->limits.per_recipient_day) {
 		why = "limits.per_recipient_day reached";

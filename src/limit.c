@@ -60,6 +60,15 @@ limit_decide(const struct cfg_limits *l, const struct limit_counts *c,
 /* limit_hold_secs - how long to put held mail aside: until the breaker's
  * cool-down ends, but at most LIMIT_HOLD_SECS (an admin may reset it, or
  * another instance may trip it again, at any time). */
+/* limit_cap - how far the per-address, per-sender and per-ticket counts
+ * need to go: limit_decide only asks whether one reached its limit (and,
+ * for the repeat, whether it is above 0). */
+static gint64
+limit_cap(const struct cfg_limits *l)
+{
+	return MAX(MAX(l->per_recipient_day, l->per_ticket_hour), 1);
+}
+
 static int
 limit_hold_secs(const struct store_breaker *b)
 {
@@ -133,7 +142,8 @@ limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
 
 	*repeat_r = false;
 	if ((r = store_queue_counts(st, rcpt, who, MAX(ticket, 0), LIMIT_DAY,
-	                            LIMIT_HOUR, LIMIT_BREAKER, &q)) < 0)
+	                            LIMIT_HOUR, limit_cap(&cfg->limits),
+	                            LIMIT_BREAKER, &q)) < 0)
 		return r;
 	if (suppression && q.suppressed) {
 		*why_r = "address is suppressed after a bounce or complaint";
@@ -182,7 +192,8 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 	if (limit_internal(cfg, o))
 		return LIMIT_SEND;
 	if ((r = store_limit_counts(st, true, o->rcpt, MAX(o->ticket_id, 0),
-	                            LIMIT_DAY, LIMIT_HOUR, &c.rcpt_day,
+	                            LIMIT_DAY, LIMIT_HOUR,
+	                            limit_cap(&cfg->limits), &c.rcpt_day,
 	                            &c.ticket_hour)) < 0)
 		return r;
 	c.repeat = o->is_repeat;

@@ -417,35 +417,46 @@ store_sent_count_global(struct store *st, int seconds)
 
 int
 store_limit_counts(struct store *st, bool sent, const char *rcpt, gint64 ticket,
-                   int rcpt_secs, int ticket_secs, gint64 *rcpt_r,
+                   int rcpt_secs, int ticket_secs, gint64 cap, gint64 *rcpt_r,
                    gint64 *ticket_r)
 {
 	/* Both per-address and per-ticket counts in one statement (they run
 	 * for every acknowledgement), each subquery on its own index; not
 	 * one WHERE with ($1 = 0 OR ...), whose generic plan can use no
-	 * index and scanned the whole outbox for every mail. */
+	 * index and scanned the whole outbox for every mail.  Each count
+	 * stops at cap (LIMIT): past the limit the figure decides nothing,
+	 * and a customer's burst must not make every later mail of it scan
+	 * the whole burst.  ORDER BY names the index each count walks, the
+	 * newest first, so that LIMIT bounds the entries read as well: the
+	 * sent per-ticket count has one of its own (028).  Without it the
+	 * generic plan ANDed the ticket's entries with every sent mail of
+	 * the day, and the cost of each acknowledgement grew with the
+	 * outbox. */
 	static const struct store_stmt queued_counts = {
 	    "limit counts queued",
-	    "SELECT (SELECT count(*) FROM outbox WHERE rcpt = $1 AND created > "
-	    "now() - make_interval(secs => $3::int) AND state <> "
-	    "'suppressed'), (SELECT count(*) FROM outbox WHERE ticket_id = "
-	    "$2::bigint AND created > now() - make_interval(secs => $4::int) "
-	    "AND state <> 'suppressed')"};
+	    "SELECT (SELECT count(*) FROM (SELECT FROM outbox WHERE rcpt = $1 "
+	    "AND created > now() - make_interval(secs => $3::int) AND state "
+	    "<> 'suppressed' ORDER BY created DESC LIMIT $5) r), (SELECT count(*) FROM (SELECT FROM "
+	    "outbox WHERE ticket_id = $2::bigint AND created > now() - "
+	    "make_interval(secs => $4::int) AND state <> 'suppressed' ORDER BY "
+	    "created DESC LIMIT $5) t)"};
 	static const struct store_stmt sent_counts = {
 	    "limit counts sent",
-	    "SELECT (SELECT count(*) FROM outbox WHERE rcpt = $1 AND state = "
-	    "'sent' AND sent_at > now() - make_interval(secs => $3::int) AND "
-	    "kind NOT IN ('escalation', 'digest')), (SELECT count(*) FROM "
-	    "outbox WHERE ticket_id = $2::bigint AND state = 'sent' AND "
-	    "sent_at "
-	    "> now() - make_interval(secs => $4::int) AND kind NOT IN "
-	    "('escalation', 'digest'))"};
-	char a[24], b[24], c[24];
+	    "SELECT (SELECT count(*) FROM (SELECT FROM outbox WHERE rcpt = $1 "
+	    "AND state = 'sent' AND sent_at > now() - make_interval(secs => "
+	    "$3::int) AND kind NOT IN ('escalation', 'digest') ORDER BY sent_at "
+	    "DESC LIMIT $5) r), "
+	    "(SELECT count(*) FROM (SELECT FROM outbox WHERE ticket_id = "
+	    "$2::bigint AND state = 'sent' AND sent_at > now() - "
+	    "make_interval(secs => $4::int) AND kind NOT IN ('escalation', "
+	    "'digest') ORDER BY sent_at DESC LIMIT $5) t)"};
+	char a[24], b[24], c[24], d[24];
 	const char *vals[] = {rcpt, store_i64(a, ticket),
 	                      store_i64(b, rcpt_secs),
-	                      store_i64(c, ticket_secs)};
+	                      store_i64(c, ticket_secs),
+	                      store_i64(d, MAX(cap, 1))};
 	int r;
-	PGresult *res = store_run(st, sent ? &sent_counts : &queued_counts, 4,
+	PGresult *res = store_run(st, sent ? &sent_counts : &queued_counts, 5,
 	                          vals, NULL, NULL, &r);
 
 	if (res == NULL)
@@ -458,33 +469,36 @@ store_limit_counts(struct store *st, bool sent, const char *rcpt, gint64 ticket,
 
 int
 store_queue_counts(struct store *st, const char *rcpt, const char *sender,
-                   gint64 ticket, int rcpt_secs, int ticket_secs,
+                   gint64 ticket, int rcpt_secs, int ticket_secs, gint64 cap,
                    const char *breaker, struct store_queue_counts *c_r)
 {
 	/* the queued counts, the sender identity's, the suppression and the
 	 * breaker in one round trip: they were four, for every
-	 * acknowledgement, each a wait of the serial ingest */
+	 * acknowledgement, each a wait of the serial ingest; each count
+	 * stops at cap, as in store_limit_counts */
 	static const struct store_stmt stmt = {
 	    "queue counts",
-	    "SELECT (SELECT count(*) FROM outbox WHERE rcpt = $1 AND created > "
-	    "now() - make_interval(secs => $3::int) AND state <> "
-	    "'suppressed'), (SELECT count(*) FROM outbox WHERE ticket_id = "
-	    "$2::bigint AND created > now() - make_interval(secs => $4::int) "
-	    "AND state <> 'suppressed'), (SELECT count(*) FROM outbox WHERE "
-	    "sender = $5 AND created > now() - make_interval(secs => $3::int) "
-	    "AND state <> 'suppressed'), EXISTS (SELECT 1 FROM suppression "
+	    "SELECT (SELECT count(*) FROM (SELECT FROM outbox WHERE rcpt = $1 "
+	    "AND created > now() - make_interval(secs => $3::int) AND state "
+	    "<> 'suppressed' ORDER BY created DESC LIMIT $7) r), (SELECT count(*) FROM (SELECT FROM "
+	    "outbox WHERE ticket_id = $2::bigint AND created > now() - "
+	    "make_interval(secs => $4::int) AND state <> 'suppressed' ORDER BY "
+	    "created DESC LIMIT $7) t), (SELECT count(*) FROM (SELECT FROM outbox WHERE sender = "
+	    "$5 AND created > now() - make_interval(secs => $3::int) AND state "
+	    "<> 'suppressed' ORDER BY created DESC LIMIT $7) s), EXISTS (SELECT 1 FROM suppression "
 	    "WHERE addr = $1 AND until > now()), COALESCE((SELECT state = "
 	    "'open' AND (until IS NULL OR until > now()) FROM breaker WHERE "
 	    "name = $6), false)"};
-	char a[24], b[24], c[24];
+	char a[24], b[24], c[24], d[24];
 	const char *vals[] = {rcpt,
 	                      store_i64(a, ticket),
 	                      store_i64(b, rcpt_secs),
 	                      store_i64(c, ticket_secs),
 	                      sender,
-	                      breaker};
+	                      breaker,
+	                      store_i64(d, MAX(cap, 1))};
 	int r;
-	PGresult *res = store_run(st, &stmt, 6, vals, NULL, NULL, &r);
+	PGresult *res = store_run(st, &stmt, 7, vals, NULL, NULL, &r);
 
 	if (res == NULL)
 		return r;
