@@ -157,7 +157,9 @@ int store_attachment_add(struct store *st, gint64 message, const char *name,
 int store_event_add(struct store *st, gint64 ticket, const char *actor,
                     const char *action, const char *detail, gint64 message);
 /* store_event_attach - events of ticket written earlier in the current
- * transaction without a message now point at message. 0/-E. */
+ * transaction without a message now point at message (nothing is sent
+ * when this mail wrote none: store_event_add with message 0 since
+ * store_mail_begin). 0/-E. */
 int store_event_attach(struct store *st, gint64 ticket, gint64 message);
 /* store_event_global - an audit event about no ticket (a forged rating). */
 int store_event_global(struct store *st, const char *actor, const char *action,

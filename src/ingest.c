@@ -1889,12 +1889,25 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 	tx->new_ticket = true;
 	tx->priority = "normal"; /* (nt.priority NULL) */
 	tx->requester = nt.requester;
+	return INGEST_STEP_NEXT; /* its events follow its message */
+}
+
+/* ingest_born_events - a new ticket's first events, written once its
+ * message row is (ingest_step_message), so that they name it from the
+ * start: no store_event_attach UPDATE for a new ticket. */
+static int
+ingest_born_events(struct ingest_ctx *x)
+{
+	struct ingest_tx *tx = &x->tx;
+	const struct mime_addr *req = ingest_requester(x);
+	int r;
+
 	r = store_event_add(x->st, tx->ticket,
 	                    x->is_agent && x->from ? x->from->addr
 	                    : req                  ? req->addr
 	                                           : "unknown",
 	                    x->history ? "history" : "created", x->src->label,
-	                    0);
+	                    tx->msg);
 	if (r == 0 && tx->linked)
 		r = store_event_add(x->st, tx->ticket, "tickd", "linked",
 		                    tx->how
@@ -1902,7 +1915,7 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 		                          "than tickets.reopen_days ago"
 		                        : "subject named a ticket the sender "
 		                          "may not write into",
-		                    0);
+		                    tx->msg);
 	return r;
 }
 
@@ -1915,6 +1928,8 @@ ingest_step_message(struct ingest_ctx *x, struct ingest_outcome *out)
 
 	(void)out;
 	if ((r = ingest_store_message(x, x->tx.ticket, &x->tx.msg)) < 0)
+		return r;
+	if (x->tx.new_ticket && (r = ingest_born_events(x)) < 0)
 		return r;
 	if (x->bounded != NULL)
 		r = store_event_add(x->st, x->tx.ticket, "tickd", "bounded",

@@ -755,6 +755,7 @@ store_mail_begin(struct store *st)
 {
 	/* (in a batch, deferred: the unsettled mail before it is read with
 	 * this mail's first wait) */
+	st->loose_events = false;
 	return store_cmd(st, st->batch ? "SAVEPOINT tickd_one" : "BEGIN");
 }
 

@@ -715,6 +715,8 @@ store_event_add(struct store *st, gint64 ticket, const char *actor,
 	const char *vals[] = {store_i64(a, ticket), actor, action, detail,
 	                      store_i64(b, message)};
 
+	if (message <= 0)
+		st->loose_events = true;
 	return store_exec(st, &stmt, 5, vals);
 }
 
@@ -738,7 +740,9 @@ store_event_attach(struct store *st, gint64 ticket, gint64 message)
 	 * existed, get the message that caused them: those of the same
 	 * (sub)transaction as the message row, since in a fetch batch each
 	 * mail has its own savepoint, whose xid is not the top-level
-	 * pg_current_xact_id(). */
+	 * pg_current_xact_id().  Skipped when the mail wrote none (a new
+	 * ticket writes its first events after its message): an UPDATE of
+	 * nothing still costs a statement. */
 	static const struct store_stmt stmt = {
 	    "event attach",
 	    "UPDATE event SET message_id = $2 WHERE ticket_id = $1 AND "
@@ -747,5 +751,7 @@ store_event_attach(struct store *st, gint64 ticket, gint64 message)
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, ticket), store_i64(b, message)};
 
+	if (!st->loose_events)
+		return 0;
 	return store_exec(st, &stmt, 2, vals);
 }

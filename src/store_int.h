@@ -56,6 +56,9 @@ struct store {
 	 * -ESTALE. */
 	bool careful; /* store_batch_careful: each mail settled at once */
 	bool stale;
+	/* an event of a ticket was written without its message since the
+	 * mail began (store_mail_begin): store_event_attach has work */
+	bool loose_events;
 	int unsettled_n;
 	guint64 commit_seq, failed_seq;
 	/* message ids drawn for this batch (store_message_add in pipeline

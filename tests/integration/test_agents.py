@@ -80,6 +80,18 @@ def test_stranger_with_subject_tag_gets_a_new_linked_ticket(make_world):
     # N's audit trail says a linked ticket was opened; M's says why
     assert any(("ticket %d" % m) in e["detail"] for e in events(tn, "linked-from"))
     assert events(w.ticket(m), "linked")
+    # every event the stranger's mail caused names that mail, on both
+    # tickets (M's first events are written once its message row is, with
+    # no attaching UPDATE after them)
+    evil = w.sql("SELECT id FROM message WHERE message_id IN ('evil@x.example', '<evil@x.example>')")
+    assert evil.isdigit(), evil
+    caused = [ln.split("|") for ln in w.sql(
+        "SELECT ticket_id, action, message_id FROM event WHERE ticket_id IN (%d, %d) "
+        "AND action IN ('created', 'linked', 'linked-from')" % (n, m)).splitlines()]
+    assert sorted((int(t), a) for t, a, _ in caused) == sorted(
+        [(n, "created"), (m, "created"), (m, "linked"), (n, "linked-from")]), caused
+    assert all(mid == evil for t, a, mid in caused if (int(t), a) != (n, "created")), caused
+    assert all(mid != "" for t, a, mid in caused), caused
     # the requester got nothing about it (only the one acknowledgement)
     assert imapbox.count(w.customer) == 1
 
