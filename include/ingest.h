@@ -19,6 +19,11 @@ struct ingest_source {
 	const char *mailbox; /* cursor key, or NULL (no cursor) */
 	gint64 uidvalidity;
 	gint64 uid;
+	/* The caller moves the cursor once for its whole batch (fetch.c,
+	 * just before COMMIT: one statement a batch instead of one a mail;
+	 * a batch is one transaction, so the cursor still commits with
+	 * exactly the mails it passes).  false: each mail moves it. */
+	bool batch_cursor;
 	bool sent_folder; /* the shared mailbox's Sent: agents' replies */
 	/* A mail whose date (its Date, clamped to now; now without one) is
 	 * before history_before is history: stored, threaded and counted in

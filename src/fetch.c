@@ -60,6 +60,18 @@ static int fetch_mark(struct fetch_ctx *x, struct imap *im,
 static int fetch_settle(struct fetch_ctx *x);
 static int fetch_fail(struct fetch_ctx *x, int r);
 
+/* fetch_max_uid - the highest of a batch's UIDs (they come in order; the
+ * cursor must never be set below one of them all the same). */
+static uint32_t
+fetch_max_uid(const GArray *uids)
+{
+	uint32_t m = 0;
+
+	for (guint i = 0; i < uids->len; i++)
+		m = MAX(m, g_array_index(uids, uint32_t, i));
+	return m;
+}
+
 static int
 fetch_flush(struct fetch_ctx *x)
 {
@@ -68,7 +80,14 @@ fetch_flush(struct fetch_ctx *x)
 	if (x->prov.raw != NULL && (r = fetch_settle(x)) < 0)
 		return fetch_fail(x, r); /* (commits the mails before it) */
 	if (store_in_batch(x->st)) {
-		r = store_batch_end(x->st, true);
+		/* the cursor past the batch's mails, in its transaction
+		 * (ingest_source.batch_cursor) */
+		if (x->pending->len > 0 &&
+		    (r = store_cursor_set(x->st, x->mb->key, x->uidvalidity,
+		                          fetch_max_uid(x->pending))) < 0)
+			(void)store_batch_end(x->st, false);
+		else
+			r = store_batch_end(x->st, true);
 		if (r == 0) {
 			g_array_append_vals(x->done, x->pending->data,
 			                    x->pending->len);
@@ -150,6 +169,7 @@ fetch_source(const struct fetch_ctx *x, uint32_t uid, gint64 now,
 	    .uidvalidity = x->uidvalidity,
 	    .uid = uid,
 	    .sent_folder = x->mb->sent,
+	    .batch_cursor = store_in_batch(x->st),
 	};
 	if (uid < x->history_uid) /* there before tickd's first poll */
 		src->history_before = x->cfg->imap.first_run_age > 0

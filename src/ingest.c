@@ -2520,7 +2520,8 @@ static ingest_step_fn *const ingest_steps[] = {
 
 /*
  * ingest_cursor_commit - the mail's last write: the IMAP cursor past it
- * (imported mail has none), then the end of its transaction or savepoint.
+ * (imported mail has none; a fetch batch moves it once, batch_cursor),
+ * then the end of its transaction or savepoint.
  * 0 or -E; the caller rolls back.
  */
 static int
@@ -2528,7 +2529,7 @@ ingest_cursor_commit(struct ingest_ctx *x)
 {
 	int r;
 
-	if (x->src->mailbox != NULL &&
+	if (x->src->mailbox != NULL && !x->src->batch_cursor &&
 	    (r = store_cursor_set(x->st, x->src->mailbox, x->src->uidvalidity,
 	                          x->src->uid)) < 0)
 		return r;
