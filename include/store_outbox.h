@@ -78,13 +78,15 @@ gint64 store_outbox_backlog(struct store *st);
 int store_outbox_requeue(struct store *st, gint64 id, gint64 *ticket_r);
 
 /* ---- send limits and the circuit breaker (sql/002_limits.sql) ---- */
-/* store_auto_count_global - automatic mails queued in the last seconds,
- * suppressed ones excluded; -E.  May be up to a second old for mail other
- * connections queued (this connection's own is always counted). */
-gint64 store_auto_count_global(struct store *st, int seconds);
-/* store_sent_count_global - mails sent in the last seconds, as stale as
- * store_auto_count_global; -E. */
-gint64 store_sent_count_global(struct store *st, int seconds);
+/* store_auto_count_global - repeated automatic mails queued in the last
+ * seconds, suppressed ones excluded, counted up to cap (at least 1: the
+ * limit the figure is compared with); -E.  May be up to a second old for
+ * mail other connections queued (this connection's own is always
+ * counted, also past cap). */
+gint64 store_auto_count_global(struct store *st, int seconds, gint64 cap);
+/* store_sent_count_global - repeats sent in the last seconds, up to cap,
+ * as stale as store_auto_count_global; -E. */
+gint64 store_sent_count_global(struct store *st, int seconds, gint64 cap);
 /* store_limit_counts - automatic mails to rcpt in the last rcpt_secs and
  * for ticket (0: none) in the last ticket_secs: queued and not suppressed
  * (sent false), or sent, escalation notices and digests left out (sent

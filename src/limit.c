@@ -86,8 +86,8 @@ limit_trip(const struct cfg *cfg, struct store *st, gint64 ticket, gint64 count,
            const char *where)
 {
 	g_autofree char *why = g_strdup_printf(
-	    "%" G_GINT64_FORMAT " repeated automatic mails (to a recipient or "
-	    "sender that had one today) %s in the last minute, "
+	    "%" G_GINT64_FORMAT " or more repeated automatic mails (to a "
+	    "recipient or sender that had one today) %s in the last minute, "
 	    "limits.global_per_minute is %d",
 	    count, where, cfg->limits.global_per_minute);
 	int r = store_breaker_trip(st, LIMIT_BREAKER,
@@ -154,7 +154,8 @@ limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
 	c.sender_day = q.sender;
 	c.repeat = c.rcpt_day > 0 || c.sender_day > 0;
 	*repeat_r = c.repeat;
-	if ((c.global_minute = store_auto_count_global(st, LIMIT_MINUTE)) < 0)
+	if ((c.global_minute = store_auto_count_global(
+	                        st, LIMIT_MINUTE, cfg->limits.global_per_minute)) < 0)
 		return (int)c.global_minute;
 	c.breaker_open = q.breaker_open;
 	v = limit_decide(&cfg->limits, &c, &trip, why_r);
@@ -197,7 +198,8 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 	                            &c.ticket_hour)) < 0)
 		return r;
 	c.repeat = o->is_repeat;
-	c.global_minute = store_sent_count_global(st, LIMIT_MINUTE);
+	c.global_minute = store_sent_count_global(st, LIMIT_MINUTE,
+	                                           cfg->limits.global_per_minute);
 	if (c.global_minute < 0)
 		return (int)c.global_minute;
 	if ((r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)

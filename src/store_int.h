@@ -32,6 +32,7 @@ struct store_minute {
 	gint64 n;
 	gint64 read_at; /* g_get_monotonic_time(), 0: never read */
 	int seconds;
+	gint64 cap;
 };
 
 /* message ids drawn per round trip in a batch (store_message_id) */
