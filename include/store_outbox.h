@@ -88,14 +88,12 @@ gint64 store_auto_count_global(struct store *st, int seconds, gint64 cap);
  * as stale as store_auto_count_global; -E. */
 gint64 store_sent_count_global(struct store *st, int seconds, gint64 cap);
 /* store_limit_counts - automatic mails to rcpt in the last rcpt_secs and
- * for ticket (0: none) in the last ticket_secs: queued and not suppressed
- * (sent false), or sent, escalation notices and digests left out (sent
- * true).  Each count stops at cap (at least 1): the largest limit it is
- * compared with.  One statement: it runs for every acknowledgement.  0 or
- * -E. */
-int store_limit_counts(struct store *st, bool sent, const char *rcpt,
-                       gint64 ticket, int rcpt_secs, int ticket_secs,
-                       gint64 cap, gint64 *rcpt_r, gint64 *ticket_r);
+ * for ticket (0: none) in the last ticket_secs, queued and not
+ * suppressed.  Each count stops at cap (at least 1): the largest limit it
+ * is compared with.  0 or -E. */
+int store_limit_counts(struct store *st, const char *rcpt, gint64 ticket,
+                       int rcpt_secs, int ticket_secs, gint64 cap,
+                       gint64 *rcpt_r, gint64 *ticket_r);
 /* What an automatic mail about to be queued is checked against, read in
  * one statement (limit_check_queue, every acknowledgement). */
 struct store_queue_counts {
@@ -128,6 +126,19 @@ struct store_breaker {
 /* store_breaker_get - the breaker's state; never tripped = closed.  0/-E. */
 int store_breaker_get(struct store *st, const char *name,
                       struct store_breaker *b_r);
+/* What an automatic mail about to be sent is checked against, read in one
+ * statement (limit_check_send, every acknowledgement). */
+struct store_send_counts {
+	gint64 rcpt, ticket;          /* sent to rcpt, about ticket (escalation
+	                                 notices and digests left out) */
+	struct store_breaker breaker; /* store_breaker_get(breaker) */
+};
+/* store_send_counts - mails sent to rcpt in the last rcpt_secs and about
+ * ticket (0: none) in the last ticket_secs, each count stopping at cap
+ * (as store_limit_counts'), and the breaker's state.  0 or -E. */
+int store_send_counts(struct store *st, const char *rcpt, gint64 ticket,
+                      int rcpt_secs, int ticket_secs, gint64 cap,
+                      const char *breaker, struct store_send_counts *c_r);
 /* store_breaker_trip - open it for cooldown seconds (0: until reset). */
 int store_breaker_trip(struct store *st, const char *name, int cooldown,
                        const char *reason);

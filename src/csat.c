@@ -351,7 +351,7 @@ csat_send_one(const struct cfg *cfg, struct store *st,
 		if (r < 0)
 			goto fail;
 		why = "address is suppressed after a bounce or complaint";
-	} else if ((r = store_limit_counts(st, false, t->requester, 0, 86400, 0,
+	} else if ((r = store_limit_counts(st, t->requester, 0, 86400, 0,
 	                                   cfg->limits.per_recipient_day, &n,
 	                                   &none)) < 0) {
 		goto fail;

@@ -180,7 +180,8 @@ limit_check_send(const struct cfg *cfg, struct store *st,
                  const struct store_outmail *o, const char **why_r)
 {
 	struct limit_counts c = {0};
-	struct store_breaker b;
+	struct store_send_counts sc;
+	struct store_breaker *b = &sc.breaker;
 	enum limit_verdict v;
 	bool trip;
 	int r;
@@ -192,19 +193,18 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 	*why_r = NULL;
 	if (limit_internal(cfg, o))
 		return LIMIT_SEND;
-	if ((r = store_limit_counts(st, true, o->rcpt, MAX(o->ticket_id, 0),
-	                            LIMIT_DAY, LIMIT_HOUR,
-	                            limit_cap(&cfg->limits), &c.rcpt_day,
-	                            &c.ticket_hour)) < 0)
+	if ((r = store_send_counts(st, o->rcpt, MAX(o->ticket_id, 0), LIMIT_DAY,
+	                           LIMIT_HOUR, limit_cap(&cfg->limits),
+	                           LIMIT_BREAKER, &sc)) < 0)
 		return r;
+	c.rcpt_day = sc.rcpt;
+	c.ticket_hour = sc.ticket;
 	c.repeat = o->is_repeat;
 	c.global_minute = store_sent_count_global(st, LIMIT_MINUTE,
 	                                           cfg->limits.global_per_minute);
 	if (c.global_minute < 0)
 		return (int)c.global_minute;
-	if ((r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
-		return r;
-	c.breaker_open = b.open;
+	c.breaker_open = b->open;
 	v = limit_decide(&cfg->limits, &c, &trip, why_r);
 	if (trip && (r = limit_trip(cfg, st, o->ticket_id, c.global_minute,
 	                            "sent")) < 0)
@@ -219,10 +219,10 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 			                    "send-suppressed", d, 0);
 		}
 	} else if (v == LIMIT_HOLD) {
-		if (trip && (r = store_breaker_get(st, LIMIT_BREAKER, &b)) < 0)
+		if (trip && (r = store_breaker_get(st, LIMIT_BREAKER, b)) < 0)
 			return r;
 		r = store_outbox_retry(st, o->id, 0, *why_r,
-		                       limit_hold_secs(&b));
+		                       limit_hold_secs(b));
 	}
 	return r < 0 ? r : (int)v;
 }

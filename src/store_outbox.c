@@ -423,53 +423,85 @@ store_sent_count_global(struct store *st, int seconds, gint64 cap)
 }
 
 int
-store_limit_counts(struct store *st, bool sent, const char *rcpt, gint64 ticket,
+store_limit_counts(struct store *st, const char *rcpt, gint64 ticket,
                    int rcpt_secs, int ticket_secs, gint64 cap, gint64 *rcpt_r,
                    gint64 *ticket_r)
 {
-	/* Both per-address and per-ticket counts in one statement (they run
-	 * for every acknowledgement), each subquery on its own index; not
-	 * one WHERE with ($1 = 0 OR ...), whose generic plan can use no
-	 * index and scanned the whole outbox for every mail.  Each count
-	 * stops at cap (LIMIT): past the limit the figure decides nothing,
-	 * and a customer's burst must not make every later mail of it scan
-	 * the whole burst.  ORDER BY names the index each count walks, the
-	 * newest first, so that LIMIT bounds the entries read as well: the
-	 * sent per-ticket count has one of its own (028).  Without it the
-	 * generic plan ANDed the ticket's entries with every sent mail of
-	 * the day, and the cost of each acknowledgement grew with the
-	 * outbox. */
-	static const struct store_stmt queued_counts = {
+	/* Both per-address and per-ticket counts in one statement, each
+	 * subquery on its own index; not one WHERE with ($1 = 0 OR ...),
+	 * whose generic plan can use no index and scanned the whole outbox
+	 * for every mail.  Each count stops at cap (LIMIT): past the limit
+	 * the figure decides nothing, and a customer's burst must not make
+	 * every later mail of it scan the whole burst.  ORDER BY names the
+	 * index each count walks, the newest first, so that LIMIT bounds the
+	 * entries read as well. */
+	static const struct store_stmt stmt = {
 	    "limit counts queued",
 	    "SELECT (SELECT count(*) FROM (SELECT FROM outbox WHERE rcpt = $1 "
 	    "AND created > now() - make_interval(secs => $3::int) AND state "
-	    "<> 'suppressed' ORDER BY created DESC LIMIT $5) r), (SELECT count(*) FROM (SELECT FROM "
-	    "outbox WHERE ticket_id = $2::bigint AND created > now() - "
-	    "make_interval(secs => $4::int) AND state <> 'suppressed' ORDER BY "
-	    "created DESC LIMIT $5) t)"};
-	static const struct store_stmt sent_counts = {
-	    "limit counts sent",
-	    "SELECT (SELECT count(*) FROM (SELECT FROM outbox WHERE rcpt = $1 "
-	    "AND state = 'sent' AND sent_at > now() - make_interval(secs => "
-	    "$3::int) AND kind NOT IN ('escalation', 'digest') ORDER BY sent_at "
-	    "DESC LIMIT $5) r), "
-	    "(SELECT count(*) FROM (SELECT FROM outbox WHERE ticket_id = "
-	    "$2::bigint AND state = 'sent' AND sent_at > now() - "
-	    "make_interval(secs => $4::int) AND kind NOT IN ('escalation', "
-	    "'digest') ORDER BY sent_at DESC LIMIT $5) t)"};
+	    "<> 'suppressed' ORDER BY created DESC LIMIT $5) r), (SELECT "
+	    "count(*) FROM (SELECT FROM outbox WHERE ticket_id = $2::bigint "
+	    "AND created > now() - make_interval(secs => $4::int) AND state "
+	    "<> 'suppressed' ORDER BY created DESC LIMIT $5) t)"};
 	char a[24], b[24], c[24], d[24];
 	const char *vals[] = {rcpt, store_i64(a, ticket),
 	                      store_i64(b, rcpt_secs),
 	                      store_i64(c, ticket_secs),
 	                      store_i64(d, MAX(cap, 1))};
 	int r;
-	PGresult *res = store_run(st, sent ? &sent_counts : &queued_counts, 5,
-	                          vals, NULL, NULL, &r);
+	PGresult *res = store_run(st, &stmt, 5, vals, NULL, NULL, &r);
 
 	if (res == NULL)
 		return r;
 	*rcpt_r = store_col(res, 0, 0);
 	*ticket_r = store_col(res, 0, 1);
+	PQclear(res);
+	return 0;
+}
+
+int
+store_send_counts(struct store *st, const char *rcpt, gint64 ticket,
+                  int rcpt_secs, int ticket_secs, gint64 cap,
+                  const char *breaker, struct store_send_counts *c_r)
+{
+	/* Before every acknowledgement the sender sends: the sent counts
+	 * (bounded as in store_limit_counts; the per-ticket one has an
+	 * index of its own, 028: without it the generic plan ANDed the
+	 * ticket's entries with every sent mail of the day, and the cost of
+	 * each acknowledgement grew with the outbox) and the breaker, in
+	 * one round trip instead of two. */
+	static const struct store_stmt stmt = {
+	    "send counts",
+	    "SELECT (SELECT count(*) FROM (SELECT FROM outbox WHERE rcpt = $1 "
+	    "AND state = 'sent' AND sent_at > now() - make_interval(secs => "
+	    "$3::int) AND kind NOT IN ('escalation', 'digest') ORDER BY "
+	    "sent_at DESC LIMIT $5) r), (SELECT count(*) FROM (SELECT FROM "
+	    "outbox WHERE ticket_id = $2::bigint AND state = 'sent' AND "
+	    "sent_at > now() - make_interval(secs => $4::int) AND kind NOT IN "
+	    "('escalation', 'digest') ORDER BY sent_at DESC LIMIT $5) t), "
+	    "COALESCE(b.state = 'open' AND (b.until IS NULL OR b.until > "
+	    "now()), false), COALESCE(extract(epoch FROM b.until)::bigint, "
+	    "0), COALESCE(b.reason, '') FROM (SELECT) one LEFT JOIN breaker b "
+	    "ON b.name = $6"};
+	char a[24], b[24], c[24], d[24];
+	const char *vals[] = {rcpt,
+	                      store_i64(a, ticket),
+	                      store_i64(b, rcpt_secs),
+	                      store_i64(c, ticket_secs),
+	                      store_i64(d, MAX(cap, 1)),
+	                      breaker};
+	int r;
+	PGresult *res = store_run(st, &stmt, 6, vals, NULL, NULL, &r);
+
+	if (res == NULL)
+		return r;
+	memset(c_r, 0, sizeof(*c_r));
+	c_r->rcpt = store_col(res, 0, 0);
+	c_r->ticket = store_col(res, 0, 1);
+	c_r->breaker.open = store_bool_col(res, 0, 2);
+	c_r->breaker.until = store_col(res, 0, 3);
+	g_strlcpy(c_r->breaker.reason, PQgetvalue(res, 0, 4),
+	          sizeof(c_r->breaker.reason));
 	PQclear(res);
 	return 0;
 }
