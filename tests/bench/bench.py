@@ -320,10 +320,12 @@ def limit_smtp(stack, n):
 
 # ---------------------------------------------------------------- tickd
 class Tickd:
-    def __init__(self, stack, d, args, name=""):
+    def __init__(self, stack, d, args, name="", build=None):
         """name: a second instance beside the first (its own database,
-        mailbox, configuration and log), for runs side by side."""
+        mailbox, configuration and log), for runs side by side; build: the
+        directory of its tickd and tickctl (default --build)."""
         self.stack, self.dir, self.args, self.name = stack, d, args, name
+        self.build = build or args.build
         self.db = "bench" + name
         self.support = "support" + name
         stack.psql("postgres", "CREATE DATABASE %s" % self.db)
@@ -373,7 +375,7 @@ limits: { per_recipient_day = 100000; per_ticket_hour = 1000; global_per_minute 
         self.ctl("migrate")
 
     def ctl(self, *a):
-        p = subprocess.run([os.path.join(self.args.build, "tickctl"), "-c", self.conf] + list(a),
+        p = subprocess.run([os.path.join(self.build, "tickctl"), "-c", self.conf] + list(a),
                            capture_output=True, text=True)
         if p.returncode != 0:
             raise RuntimeError("tickctl %s: %s" % (a, p.stderr))
@@ -381,7 +383,7 @@ limits: { per_recipient_day = 100000; per_ticket_hour = 1000; global_per_minute 
 
     def start(self):
         logf = open(os.path.join(self.dir, "tickd%s.log" % self.name), "ab")
-        self.proc = subprocess.Popen([os.path.join(self.args.build, "tickd"), "-c", self.conf],
+        self.proc = subprocess.Popen([os.path.join(self.build, "tickd"), "-c", self.conf],
                                      stdout=logf, stderr=logf)
         self.t_start = time.monotonic()
         self.rss = []
@@ -666,10 +668,11 @@ def run_side_by_side(stack, d, args, raws, variants):
     leaves, flushed and counted.  Autovacuum is off for the run, as it
     works for both databases in one process: the pending list is then
     moved into the index by the inserts that overflow it, inside the
-    backends measured.  Deliveries held."""
+    backends measured.  Deliveries held.  A variant may name a fourth
+    thing: the build directory of its tickd (--against)."""
     pair = {}
-    for name, on, prepare in variants:
-        t = Tickd(stack, d, args, "_" + name)
+    for name, on, prepare, *build in variants:
+        t = Tickd(stack, d, args, "_" + name, build[0] if build else None)
         t.search_index = on
         t.write_conf(idle=True, poll=60)
         if prepare:
@@ -708,6 +711,18 @@ def run_search_side_by_side(stack, d, args, raws):
     out = side_by_side_cost(run_side_by_side(stack, d, args, raws, (
         ("with", True, None), ("without", False, None))), "with", "without")
     log("search index side by side: %s" % out)
+    return out
+
+
+def run_against_side_by_side(stack, d, args, raws):
+    """This build against another one (--against DIR, e.g. a worktree of
+    an older commit built there), side by side on the same mails: a
+    change's cost or gain in CPU per ticket, which runs minutes apart on
+    this machine cannot show (its speed drifts by a third)."""
+    out = side_by_side_cost(run_side_by_side(stack, d, args, raws, (
+        ("this", True, None, args.build), ("other", True, None, args.against))),
+        "this", "other")
+    log("against %s side by side: %s" % (args.against, out))
     return out
 
 
@@ -862,6 +877,18 @@ def table(res):
                      "(not comparable: the first to finish leaves the machine to the other)"
                      % (w["tickd_ms"], w["pg_ms"], wo["tickd_ms"], wo["pg_ms"],
                         ss["cpu_ms_per_mail"], machine_share(ss, b), w["per_s"], wo["per_s"])))
+    ag = res.get("against")
+    if ag:
+        a, o = ag["this"], ag["other"]
+        rows.append(("**This build against `%s`**, side by side: the same %d new mails each "
+                     "(autovacuum off, deliveries held)" % (res["args"]["against"],
+                                                           res["args"]["n"]),
+                     "%+.1f%% CPU per ticket" % ag["cpu_cost_pct"],
+                     "tickd + its PostgreSQL backends %.2f + %.2f ms this build, %.2f + %.2f ms "
+                     "the other (%+.2f ms); rates side by side %.1f and %.1f tickets/s (not "
+                     "comparable: the first to finish leaves the machine to the other)"
+                     % (a["tickd_ms"], a["pg_ms"], o["tickd_ms"], o["pg_ms"],
+                        ag["cpu_ms_per_mail"], a["per_s"], o["per_s"])))
     es = res.get("existing_side")
     if es:
         m, em = es["full"], es["empty"]
@@ -971,6 +998,9 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the stack directory")
     ap.add_argument("--no-search-run", action="store_true",
                     help="skip the runs that measure the search index (with, without, without, with)")
+    ap.add_argument("--against", default=None, metavar="DIR",
+                    help="also run this build side by side with the tickd and tickctl in DIR "
+                         "(e.g. an older commit's worktree, built): the same mails into both")
     ap.add_argument("--existing", type=int, default=0,
                     help="also run the new tickets (deliveries held) into a database that "
                          "already holds this many tickets (tests/bench/existing.sql)")
@@ -1060,6 +1090,10 @@ def main():
             res["search_cost"] = run_search_pairs(stack, td, d, args, res["new_deferred"])
             res["search_side"] = run_search_side_by_side(stack, d, args,
                                                          [m[3] for m in mails])
+
+        if args.against and args.delivery == "maildir" and not soak:
+            res["against"] = run_against_side_by_side(stack, d, args,
+                                                      [m[3] for m in mails])
 
         if args.replies:
             reps = gen.replies(mails, args.replies, to="%s@example.com" % td.support)
