@@ -879,7 +879,7 @@ def table(res):
                         ss["cpu_ms_per_mail"], machine_share(ss, b), w["per_s"], wo["per_s"])))
     ag = res.get("against")
     if ag:
-        a, o = ag["this"], ag["other"]
+        th, ot = ag["this"], ag["other"]
         rows.append(("**This build against `%s`**, side by side: the same %d new mails each "
                      "(autovacuum off, deliveries held)" % (res["args"]["against"],
                                                            res["args"]["n"]),
@@ -887,8 +887,8 @@ def table(res):
                      "tickd + its PostgreSQL backends %.2f + %.2f ms this build, %.2f + %.2f ms "
                      "the other (%+.2f ms); rates side by side %.1f and %.1f tickets/s (not "
                      "comparable: the first to finish leaves the machine to the other)"
-                     % (a["tickd_ms"], a["pg_ms"], o["tickd_ms"], o["pg_ms"],
-                        ag["cpu_ms_per_mail"], a["per_s"], o["per_s"])))
+                     % (th["tickd_ms"], th["pg_ms"], ot["tickd_ms"], ot["pg_ms"],
+                        ag["cpu_ms_per_mail"], th["per_s"], ot["per_s"])))
     es = res.get("existing_side")
     if es:
         m, em = es["full"], es["empty"]
