@@ -186,7 +186,8 @@ struct store_quarantine {
 int store_quarantine_add(struct store *st, const struct store_quarantine *q);
 
 /* store_requester_language - the language of addr's newest other ticket
- * that has one (not ticket except), into *lang_r (g_free, NULL when
+ * that has one (not ticket except), among addr's 50 newest tickets (a
+ * bound whatever one address sends), into *lang_r (g_free, NULL when
  * none).  0 / -E. */
 int store_requester_language(struct store *st, const char *addr, gint64 except,
                              char **lang_r);
