@@ -155,7 +155,7 @@ limit_check_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
 	c.repeat = c.rcpt_day > 0 || c.sender_day > 0;
 	*repeat_r = c.repeat;
 	if ((c.global_minute = store_auto_count_global(
-	                        st, LIMIT_MINUTE, cfg->limits.global_per_minute)) < 0)
+	         st, LIMIT_MINUTE, cfg->limits.global_per_minute)) < 0)
 		return (int)c.global_minute;
 	c.breaker_open = q.breaker_open;
 	v = limit_decide(&cfg->limits, &c, &trip, why_r);
@@ -200,8 +200,8 @@ limit_check_send(const struct cfg *cfg, struct store *st,
 	c.rcpt_day = sc.rcpt;
 	c.ticket_hour = sc.ticket;
 	c.repeat = o->is_repeat;
-	c.global_minute = store_sent_count_global(st, LIMIT_MINUTE,
-	                                           cfg->limits.global_per_minute);
+	c.global_minute = store_sent_count_global(
+	    st, LIMIT_MINUTE, cfg->limits.global_per_minute);
 	if (c.global_minute < 0)
 		return (int)c.global_minute;
 	c.breaker_open = b->open;

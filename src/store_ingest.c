@@ -222,9 +222,9 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
 	     * sub-select does not see the row being inserted), bounded as
 	     * there */
 	    "(SELECT language FROM (SELECT language, created, id FROM ticket "
-	    "WHERE requester = lower($3) ORDER BY id DESC LIMIT "
-	    G_STRINGIFY(STORE_LANG_RECENT) ") s WHERE language <> '' ORDER BY "
-	    "created DESC, id DESC LIMIT 1)"};
+	    "WHERE requester = lower($3) ORDER BY id DESC LIMIT " G_STRINGIFY(
+	        STORE_LANG_RECENT) ") s WHERE language <> '' ORDER BY "
+	                           "created DESC, id DESC LIMIT 1)"};
 	char a[24], b[24], c[24];
 	const char *vals[] = {n->queue,
 	                      n->subject,
@@ -502,9 +502,10 @@ store_requester_language(struct store *st, const char *addr, gint64 except,
 	static const struct store_stmt stmt = {
 	    "requester language",
 	    "SELECT language FROM (SELECT language, created, id FROM ticket "
-	    "WHERE requester = lower($1) AND id <> $2 ORDER BY id DESC LIMIT "
-	    G_STRINGIFY(STORE_LANG_RECENT) ") s WHERE language <> '' ORDER BY "
-	    "created DESC, id DESC LIMIT 1"};
+	    "WHERE requester = lower($1) AND id <> $2 ORDER BY id DESC "
+	    "LIMIT " G_STRINGIFY(
+	        STORE_LANG_RECENT) ") s WHERE language <> '' ORDER BY "
+	                           "created DESC, id DESC LIMIT 1"};
 	char e[24];
 	const char *vals[] = {addr, store_i64(e, except)};
 

@@ -422,6 +422,17 @@ store_sent_count_global(struct store *st, int seconds, gint64 cap)
 	return store_minute_count(st, &st->sent, &stmt, seconds, cap);
 }
 
+/* STORE_COUNT_QUEUED - the automatic mails queued (not suppressed) to
+ * rcpt $1 in the last $3 seconds and about ticket $2 in the last $4, each
+ * count stopped at cap (SQL parameter lim), two columns. */
+#define STORE_COUNT_QUEUED(lim)                                                \
+	"(SELECT count(*) FROM (SELECT FROM outbox WHERE rcpt = $1 AND "       \
+	"created > now() - make_interval(secs => $3::int) AND state <> "       \
+	"'suppressed' ORDER BY created DESC LIMIT " lim ") r), (SELECT "       \
+	"count(*) FROM (SELECT FROM outbox WHERE ticket_id = $2::bigint AND "  \
+	"created > now() - make_interval(secs => $4::int) AND state <> "       \
+	"'suppressed' ORDER BY created DESC LIMIT " lim ") t)"
+
 int
 store_limit_counts(struct store *st, const char *rcpt, gint64 ticket,
                    int rcpt_secs, int ticket_secs, gint64 cap, gint64 *rcpt_r,
@@ -436,18 +447,11 @@ store_limit_counts(struct store *st, const char *rcpt, gint64 ticket,
 	 * index each count walks, the newest first, so that LIMIT bounds the
 	 * entries read as well. */
 	static const struct store_stmt stmt = {
-	    "limit counts queued",
-	    "SELECT (SELECT count(*) FROM (SELECT FROM outbox WHERE rcpt = $1 "
-	    "AND created > now() - make_interval(secs => $3::int) AND state "
-	    "<> 'suppressed' ORDER BY created DESC LIMIT $5) r), (SELECT "
-	    "count(*) FROM (SELECT FROM outbox WHERE ticket_id = $2::bigint "
-	    "AND created > now() - make_interval(secs => $4::int) AND state "
-	    "<> 'suppressed' ORDER BY created DESC LIMIT $5) t)"};
+	    "limit counts queued", "SELECT " STORE_COUNT_QUEUED("$5")};
 	char a[24], b[24], c[24], d[24];
-	const char *vals[] = {rcpt, store_i64(a, ticket),
-	                      store_i64(b, rcpt_secs),
-	                      store_i64(c, ticket_secs),
-	                      store_i64(d, MAX(cap, 1))};
+	const char *vals[] = {
+	    rcpt, store_i64(a, ticket), store_i64(b, rcpt_secs),
+	    store_i64(c, ticket_secs), store_i64(d, MAX(cap, 1))};
 	int r;
 	PGresult *res = store_run(st, &stmt, 5, vals, NULL, NULL, &r);
 
@@ -517,17 +521,18 @@ store_queue_counts(struct store *st, const char *rcpt, const char *sender,
 	 * stops at cap, as in store_limit_counts */
 	static const struct store_stmt stmt = {
 	    "queue counts",
-	    "SELECT (SELECT count(*) FROM (SELECT FROM outbox WHERE rcpt = $1 "
-	    "AND created > now() - make_interval(secs => $3::int) AND state "
-	    "<> 'suppressed' ORDER BY created DESC LIMIT $7) r), (SELECT count(*) FROM (SELECT FROM "
-	    "outbox WHERE ticket_id = $2::bigint AND created > now() - "
-	    "make_interval(secs => $4::int) AND state <> 'suppressed' ORDER BY "
-	    "created DESC LIMIT $7) t), (SELECT count(*) FROM (SELECT FROM outbox WHERE sender = "
-	    "$5 AND created > now() - make_interval(secs => $3::int) AND state "
-	    "<> 'suppressed' ORDER BY created DESC LIMIT $7) s), EXISTS (SELECT 1 FROM suppression "
-	    "WHERE addr = $1 AND until > now()), COALESCE((SELECT state = "
-	    "'open' AND (until IS NULL OR until > now()) FROM breaker WHERE "
-	    "name = $6), false)"};
+	    "SELECT " STORE_COUNT_QUEUED(
+	        "$7") ", (SELECT count(*) FROM (SELECT "
+	              "FROM outbox WHERE sender = $5 AND created > now() - "
+	              "make_interval(secs => $3::int) AND state <> "
+	              "'suppressed' ORDER BY "
+	              "created DESC LIMIT $7) s), EXISTS (SELECT 1 FROM "
+	              "suppression "
+	              "WHERE addr = $1 AND until > now()), COALESCE((SELECT "
+	              "state = "
+	              "'open' AND (until IS NULL OR until > now()) FROM "
+	              "breaker WHERE "
+	              "name = $6), false)"};
 	char a[24], b[24], c[24], d[24];
 	const char *vals[] = {rcpt,
 	                      store_i64(a, ticket),
