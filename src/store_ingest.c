@@ -115,10 +115,17 @@ store_cursor_result(struct store *st, const char *mailbox, const char *err)
 	           : store_exec(st, &ok, 1, vals);
 }
 
-/* A requester's language is the newest one among their last this many
- * tickets (store_requester_language): a bound, whatever one address
- * sends. */
-#define STORE_LANG_RECENT 50
+/* STORE_REQUESTER_LANG - the language of the newest ticket that has one
+ * among the newest 50 (by id, on ticket_requester) that match SQL
+ * condition where: a bound, whatever one address sends.  Ordered by
+ * created over all of a requester's tickets, the generic plan walked
+ * ticket_created_idx backward once one address had many tickets, and for
+ * a new address read the whole table (20,500 rows, 7.9 ms, for every new
+ * ticket). */
+#define STORE_REQUESTER_LANG(where)                                            \
+	"SELECT language FROM (SELECT language, created, id FROM ticket "      \
+	"WHERE " where " ORDER BY id DESC LIMIT 50) s WHERE language <> '' "   \
+	"ORDER BY created DESC, id DESC LIMIT 1"
 
 /* ---- tickets ---- */
 
@@ -219,12 +226,8 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
 	    "to_timestamp($10), $11, CASE WHEN $11 THEN 'closed' ELSE 'new' "
 	    "END, CASE WHEN $11 THEN to_timestamp($12) END) RETURNING id, "
 	    /* store_requester_language's answer in the same round trip (the
-	     * sub-select does not see the row being inserted), bounded as
-	     * there */
-	    "(SELECT language FROM (SELECT language, created, id FROM ticket "
-	    "WHERE requester = lower($3) ORDER BY id DESC LIMIT " G_STRINGIFY(
-	        STORE_LANG_RECENT) ") s WHERE language <> '' ORDER BY "
-	                           "created DESC, id DESC LIMIT 1)"};
+	     * sub-select does not see the row being inserted) */
+	    "(" STORE_REQUESTER_LANG("requester = lower($3)") ")"};
 	char a[24], b[24], c[24];
 	const char *vals[] = {n->queue,
 	                      n->subject,
@@ -492,20 +495,11 @@ int
 store_requester_language(struct store *st, const char *addr, gint64 except,
                          char **lang_r)
 {
-	/* Prepared: as plain SQL it was planned for every new ticket, and
-	 * the planning cost eight times the query (pg_stat_statements).
-	 * Only the requester's newest STORE_LANG_RECENT tickets (by id, on
-	 * ticket_requester): ordered by created over all of them, the
-	 * generic plan walked ticket_created_idx backward once one address
-	 * had many tickets, and for a new address read the whole table
-	 * (20,500 rows, 7.9 ms, for every new ticket). */
+	/* prepared: as plain SQL it was planned for every new ticket, and
+	 * the planning cost eight times the query (pg_stat_statements) */
 	static const struct store_stmt stmt = {
 	    "requester language",
-	    "SELECT language FROM (SELECT language, created, id FROM ticket "
-	    "WHERE requester = lower($1) AND id <> $2 ORDER BY id DESC "
-	    "LIMIT " G_STRINGIFY(
-	        STORE_LANG_RECENT) ") s WHERE language <> '' ORDER BY "
-	                           "created DESC, id DESC LIMIT 1"};
+	    STORE_REQUESTER_LANG("requester = lower($1) AND id <> $2")};
 	char e[24];
 	const char *vals[] = {addr, store_i64(e, except)};
 
