@@ -1899,15 +1899,14 @@ static int
 ingest_born_events(struct ingest_ctx *x)
 {
 	struct ingest_tx *tx = &x->tx;
-	const struct mime_addr *req = ingest_requester(x);
 	int r;
 
-	r = store_event_add(x->st, tx->ticket,
-	                    x->is_agent && x->from ? x->from->addr
-	                    : req                  ? req->addr
-	                                           : "unknown",
-	                    x->history ? "history" : "created", x->src->label,
-	                    tx->msg);
+	/* (tx->requester: the address ingest_step_new_ticket chose, or
+	 * "unknown") */
+	r = store_event_add(
+	    x->st, tx->ticket,
+	    x->is_agent && x->from ? x->from->addr : tx->requester,
+	    x->history ? "history" : "created", x->src->label, tx->msg);
 	if (r == 0 && tx->linked)
 		r = store_event_add(x->st, tx->ticket, "tickd", "linked",
 		                    tx->how
