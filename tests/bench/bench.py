@@ -714,12 +714,19 @@ def side_by_side_cost(out, a, b):
     return out
 
 
+def run_pair(stack, d, args, raws, what, variants):
+    """run_side_by_side of the two variants, the first's cost against the
+    second's (side_by_side_cost), logged as what."""
+    out = side_by_side_cost(run_side_by_side(stack, d, args, raws, variants),
+                            variants[0][0], variants[1][0])
+    log("%s side by side: %s" % (what, out))
+    return out
+
+
 def run_search_side_by_side(stack, d, args, raws):
     """The search index's CPU: with and without it, side by side."""
-    out = side_by_side_cost(run_side_by_side(stack, d, args, raws, (
-        ("with", True, None), ("without", False, None))), "with", "without")
-    log("search index side by side: %s" % out)
-    return out
+    return run_pair(stack, d, args, raws, "search index",
+                    (("with", True, None), ("without", False, None)))
 
 
 def run_against_side_by_side(stack, d, args, raws):
@@ -727,11 +734,8 @@ def run_against_side_by_side(stack, d, args, raws):
     an older commit built there), side by side on the same mails: a
     change's cost or gain in CPU per ticket, which runs minutes apart on
     this machine cannot show (its speed drifts by a third)."""
-    out = side_by_side_cost(run_side_by_side(stack, d, args, raws, (
-        ("this", True, None, args.build), ("other", True, None, args.against))),
-        "this", "other")
-    log("against %s side by side: %s" % (args.against, out))
-    return out
+    return run_pair(stack, d, args, raws, "against %s" % args.against,
+                    (("this", True, None, args.build), ("other", True, None, args.against)))
 
 
 def generate_existing(stack, db, n):
@@ -749,11 +753,9 @@ def generate_existing(stack, db, n):
 def run_existing_side_by_side(stack, d, args, raws):
     """What a database of args.existing tickets costs a new mail, side
     by side with an empty database: the same mails into both at once."""
-    out = side_by_side_cost(run_side_by_side(stack, d, args, raws, (
-        ("full", True, lambda t: generate_existing(stack, t.db, args.existing)),
-        ("empty", True, None))), "full", "empty")
-    log("existing side by side: %s" % out)
-    return out
+    return run_pair(stack, d, args, raws, "existing",
+                    (("full", True, lambda t: generate_existing(stack, t.db, args.existing)),
+                     ("empty", True, None)))
 
 
 def run_existing(stack, td, d, args):
@@ -846,6 +848,17 @@ def machine_share(ss, held):
             % (100.0 * ss["cpu_ms_per_mail"] / (total + ss["cpu_ms_per_mail"]), total, other))
 
 
+def side_note(sd, a, b, a_as, b_as, extra=None):
+    """The note of a side-by-side row: variants a and b of sd (run_pair),
+    named a_as and b_as, with extra after their difference."""
+    x, y = sd[a], sd[b]
+    return ("tickd + its PostgreSQL backends %.2f + %.2f ms %s, %.2f + %.2f ms %s (%+.2f ms); "
+            "%srates side by side %.1f and %.1f tickets/s (not comparable: the first to finish "
+            "leaves the machine to the other)"
+            % (x["tickd_ms"], x["pg_ms"], a_as, y["tickd_ms"], y["pg_ms"], b_as,
+               sd["cpu_ms_per_mail"], extra + "; " if extra else "", x["per_s"], y["per_s"]))
+
+
 def table(res):
     a, r, li = res["new"], res.get("replies"), res["limits"]
     rows = []
@@ -876,39 +889,26 @@ def table(res):
                         sc["search_bytes_per_mail"])))
     ss = res.get("search_side")
     if ss:
-        w, wo = ss["with"], ss["without"]
         rows.append(("**The search index's CPU**, %d new mails each, two instances side by "
                      "side, with and without the index (autovacuum off, deliveries held)"
                      % res["args"]["n"], "%+.1f%% CPU per ticket" % ss["cpu_cost_pct"],
-                     "tickd + its PostgreSQL backends %.2f + %.2f ms with, %.2f + %.2f ms "
-                     "without (%+.2f ms); %s; rates side by side %.1f and %.1f tickets/s "
-                     "(not comparable: the first to finish leaves the machine to the other)"
-                     % (w["tickd_ms"], w["pg_ms"], wo["tickd_ms"], wo["pg_ms"],
-                        ss["cpu_ms_per_mail"], machine_share(ss, b), w["per_s"], wo["per_s"])))
+                     side_note(ss, "with", "without", "with", "without",
+                               machine_share(ss, b))))
     ag = res.get("against")
     if ag:
-        th, ot = ag["this"], ag["other"]
         rows.append(("**This build against `%s`**, side by side: the same %d new mails each "
                      "(autovacuum off, deliveries held)" % (res["args"]["against"],
                                                            res["args"]["n"]),
                      "%+.1f%% CPU per ticket" % ag["cpu_cost_pct"],
-                     "tickd + its PostgreSQL backends %.2f + %.2f ms this build, %.2f + %.2f ms "
-                     "the other (%+.2f ms); rates side by side %.1f and %.1f tickets/s (not "
-                     "comparable: the first to finish leaves the machine to the other)"
-                     % (th["tickd_ms"], th["pg_ms"], ot["tickd_ms"], ot["pg_ms"],
-                        ag["cpu_ms_per_mail"], th["per_s"], ot["per_s"])))
+                     side_note(ag, "this", "other", "this build", "the other")))
     es = res.get("existing_side")
     if es:
-        m, em = es["full"], es["empty"]
         rows.append(("**A full database, side by side**: the same %d new mails into a database "
                      "of %d tickets and into an empty one, at the same time (autovacuum off, "
                      "deliveries held)" % (res["args"]["n"], res["args"]["existing"]),
                      "%+.1f%% CPU per ticket" % es["cpu_cost_pct"],
-                     "tickd + its PostgreSQL backends %.2f + %.2f ms into the full one, %.2f + %.2f "
-                     "ms into the empty database (%+.2f ms); rates side by side %.1f and %.1f "
-                     "tickets/s (not comparable: the first to finish leaves the machine to the "
-                     "other)" % (m["tickd_ms"], m["pg_ms"], em["tickd_ms"], em["pg_ms"],
-                                 es["cpu_ms_per_mail"], m["per_s"], em["per_s"])))
+                     side_note(es, "full", "empty", "into the full one",
+                               "into the empty database")))
     e = res.get("new_existing")
     if e:
         rows.append(("**New tickets with acknowledgement**, %d mails, deliveries held, into a "
