@@ -49,6 +49,9 @@ struct sender {
 	struct sender_pool pool;
 	char shown[192]; /* the smtp-connections row as last written */
 	gint64 shown_at; /* monotonic ms */
+	/* held over sender_publish's reading of the figures and its write,
+	 * so the row written last is the newest one (taken before lock) */
+	GMutex publish_lock;
 };
 
 /* sender_sleep - wait up to secs, or until a kick when kickable; false
@@ -272,6 +275,7 @@ sender_publish(struct sender_run *x, bool force, const char *err)
 	GString *t = g_string_new(NULL);
 	bool write = false;
 
+	g_mutex_lock(&s->publish_lock);
 	g_mutex_lock(&s->lock);
 	if (s->autosize) {
 		g_string_printf(t, "%d open (auto, at most %d, peak %d)",
@@ -301,6 +305,7 @@ sender_publish(struct sender_run *x, bool force, const char *err)
 		s->shown[0] = '\0';
 		g_mutex_unlock(&s->lock);
 	}
+	g_mutex_unlock(&s->publish_lock);
 	g_string_free(t, TRUE);
 }
 
@@ -397,6 +402,11 @@ sender_turn(struct sender_run *x)
 			x->w->smtp_failing = false;
 			x->w->db_up = false;
 			g_mutex_unlock(&s->lock);
+			/* this worker may have counted the burst's last
+			 * mails after the one still open last wrote the
+			 * figures, and that one may now sleep a minute */
+			if (x->st != NULL && s->autosize)
+				sender_publish(x, true, NULL);
 			smtp_close(x->smtp);
 			store_free(&x->st);
 			x->shown = NULL;
@@ -540,6 +550,7 @@ sender_start(const struct cfg *cfg, int n)
 
 	s->cfg = cfg;
 	g_mutex_init(&s->lock);
+	g_mutex_init(&s->publish_lock);
 	g_cond_init(&s->cond);
 	/* auto: a thread per possible connection, all but one parked */
 	s->autosize = n == 0;
@@ -603,6 +614,7 @@ sender_stop(struct sender **sp)
 		g_thread_join(s->w[i].thread);
 	g_free(s->w);
 	g_mutex_clear(&s->lock);
+	g_mutex_clear(&s->publish_lock);
 	g_cond_clear(&s->cond);
 	g_free(s);
 	*sp = NULL;
