@@ -348,11 +348,13 @@ store_suppress(struct store *st, const char *addr, const char *reason, int days)
 int
 store_out_rcpt_by_msgid(struct store *st, const char *message_id, char **rcpt_r)
 {
+	/* the message first, then its outbox rows by outbox_message_idx
+	 * (029): as a join, the generic plan merge-joined the whole index */
 	static const struct store_stmt stmt = {
 	    "outbox rcpt by message-id",
-	    "SELECT o.rcpt FROM outbox o JOIN message m ON m.id = "
-	    "o.message_id WHERE m.message_id = $1 AND m.direction = 'out' "
-	    "ORDER BY o.id LIMIT 1"};
+	    "SELECT o.rcpt FROM outbox o WHERE o.message_id = (SELECT m.id "
+	    "FROM message m WHERE m.message_id = $1 AND m.direction = 'out' "
+	    "ORDER BY m.id LIMIT 1) ORDER BY o.id LIMIT 1"};
 	const char *vals[] = {message_id};
 	int r;
 	PGresult *res = store_run(st, &stmt, 1, vals, NULL, NULL, &r);
