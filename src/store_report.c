@@ -1153,8 +1153,11 @@ store_csat_request(struct store *st, gint64 ticket)
 {
 	static const struct store_stmt stmt = {
 	    "csat request",
+	    /* by key (OFFSET 0: the status test after it), not a walk of
+	     * ticket_lifecycle_idx, which the generic plan chose */
 	    "INSERT INTO csat_request (ticket_id, resolved_at) SELECT id, "
-	    "resolved_at FROM ticket WHERE id = $1 AND status = 'resolved' "
+	    "resolved_at FROM (SELECT id, resolved_at, status FROM ticket "
+	    "WHERE id = $1 OFFSET 0) t WHERE status = 'resolved' "
 	    "ON CONFLICT DO NOTHING RETURNING 1"};
 	char a[24];
 	const char *vals[] = {store_i64(a, ticket)};
