@@ -57,9 +57,6 @@ limit_decide(const struct cfg_limits *l, const struct limit_counts *c,
 	return LIMIT_SEND;
 }
 
-/* limit_hold_secs - how long to put held mail aside: until the breaker's
- * cool-down ends, but at most LIMIT_HOLD_SECS (an admin may reset it, or
- * another instance may trip it again, at any time). */
 /* limit_cap - how far the per-address, per-sender and per-ticket counts
  * need to go: limit_decide only asks whether one reached its limit (and,
  * for the repeat, whether it is above 0). */
@@ -69,6 +66,9 @@ limit_cap(const struct cfg_limits *l)
 	return MAX(MAX(l->per_recipient_day, l->per_ticket_hour), 1);
 }
 
+/* limit_hold_secs - how long to put held mail aside: until the breaker's
+ * cool-down ends, but at most LIMIT_HOLD_SECS (an admin may reset it, or
+ * another instance may trip it again, at any time). */
 static int
 limit_hold_secs(const struct store_breaker *b)
 {

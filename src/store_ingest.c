@@ -124,13 +124,13 @@ store_cursor_result(struct store *st, const char *mailbox, const char *err)
  * primary key backward for a new address and read the whole table
  * (test_bounds.py); ordered by created, it walked ticket_created_idx
  * (20,500 rows, 7.9 ms, for every new ticket). */
+/* clang-format off */
 #define STORE_REQUESTER_LANG(addr, and)                                        \
 	"SELECT language FROM (SELECT language, created, id FROM ticket "      \
-	"WHERE requester >= " addr " AND requester <= " addr and               \
-	    " ORDER BY "                                                       \
-	    "requester DESC, id DESC LIMIT 50) s WHERE language <> '' ORDER "  \
-	    "BY "                                                              \
-	    "created DESC, id DESC LIMIT 1"
+	"WHERE requester >= " addr " AND requester <= " addr and " "           \
+	"ORDER BY requester DESC, id DESC LIMIT 50) s WHERE language <> '' "   \
+	"ORDER BY created DESC, id DESC LIMIT 1"
+/* clang-format on */
 
 /* ---- tickets ---- */
 

@@ -521,20 +521,17 @@ store_queue_counts(struct store *st, const char *rcpt, const char *sender,
 	 * breaker in one round trip: they were four, for every
 	 * acknowledgement, each a wait of the serial ingest; each count
 	 * stops at cap, as in store_limit_counts */
+	/* clang-format off */
 	static const struct store_stmt stmt = {
 	    "queue counts",
-	    "SELECT " STORE_COUNT_QUEUED(
-	        "$7") ", (SELECT count(*) FROM (SELECT "
-	              "FROM outbox WHERE sender = $5 AND created > now() - "
-	              "make_interval(secs => $3::int) AND state <> "
-	              "'suppressed' ORDER BY "
-	              "created DESC LIMIT $7) s), EXISTS (SELECT 1 FROM "
-	              "suppression "
-	              "WHERE addr = $1 AND until > now()), COALESCE((SELECT "
-	              "state = "
-	              "'open' AND (until IS NULL OR until > now()) FROM "
-	              "breaker WHERE "
-	              "name = $6), false)"};
+	    "SELECT " STORE_COUNT_QUEUED("$7") ", (SELECT count(*) FROM "
+	    "(SELECT FROM outbox WHERE sender = $5 AND created > now() - "
+	    "make_interval(secs => $3::int) AND state <> 'suppressed' ORDER BY "
+	    "created DESC LIMIT $7) s), EXISTS (SELECT 1 FROM suppression "
+	    "WHERE addr = $1 AND until > now()), COALESCE((SELECT state = "
+	    "'open' AND (until IS NULL OR until > now()) FROM breaker WHERE "
+	    "name = $6), false)"};
+	/* clang-format on */
 	char a[24], b[24], c[24], d[24];
 	const char *vals[] = {rcpt,
 	                      store_i64(a, ticket),
