@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import TICKD, imapbox, mail
+from test_agents import AUTH, AUTHSERV
 
 
 def status(w):
@@ -328,8 +329,7 @@ def test_long_ticket_full_outbox_and_many_tickets_are_not_read_per_mail(make_wor
     every message of its ticket for the time of the mail it answered, and
     each SLA pass hashed the whole ticket table.  Counted in rows
     PostgreSQL fetched."""
-    auth = "Authentication-Results: mx.example.com; dkim=pass header.d=example.com"
-    w = make_world(extra='agents: { authserv_id = "mx.example.com"; };',
+    w = make_world(extra='agents: { authserv_id = "%s"; };' % AUTHSERV,
                    per_recipient_day=100000, per_ticket_hour=100000)
     agent = w.addr(w.support + "ann")
     w.write_conf(people='{ address = "%s"; name = "Ann"; role = "agent"; }' % agent)
@@ -369,7 +369,7 @@ def test_long_ticket_full_outbox_and_many_tickets_are_not_read_per_mail(make_wor
         w.append(mail("%s <%s>" % ("Ann", agent), w.addr(w.support),
                       "Re: [Example #%d] Printer on fire" % t["number"],
                       body="Looking at it, step %d.\n" % i,
-                      headers=[auth, "In-Reply-To: %s" % ack, "References: %s" % ack]))
+                      headers=[AUTH, "In-Reply-To: %s" % ack, "References: %s" % ack]))
         w.append(mail("Mail Delivery System <MAILER-DAEMON@stranger.example>",
                       w.addr(w.support), "Undelivered Mail Returned to Sender",
                       headers=["Auto-Submitted: auto-replied",
