@@ -728,6 +728,150 @@ test_build_roundtrip(void)
 	TEST_CHECK(mime_build(&o) == NULL);
 }
 
+/* wire_ok - CRLF line ends only, 7-bit, no line over 998 octets. */
+static bool
+wire_ok(GBytes *b)
+{
+	gsize len = 0;
+	const char *w = g_bytes_get_data(b, &len);
+	gsize line = 0;
+
+	for (gsize i = 0; i < len; i++) {
+		if (w[i] == '\n' && (i == 0 || w[i - 1] != '\r'))
+			return false;
+		if (w[i] == '\r' && (i + 1 == len || w[i + 1] != '\n'))
+			return false;
+		if ((unsigned char)w[i] > 0x7f || w[i] == '\0')
+			return false;
+		line = w[i] == '\n' ? 0 : line + 1;
+		if (line > 999) /* (998 and the CR) */
+			return false;
+	}
+	return true;
+}
+
+/* build_header_count - how many times "\r\nname:" opens a field. */
+static int
+build_header_count(GBytes *b, const char *name)
+{
+	gsize len = 0;
+	const char *w = g_bytes_get_data(b, &len);
+	char *needle = g_strdup_printf("\r\n%s:", name);
+	int n = 0;
+
+	for (const char *p = w; (p = g_strstr_len(p, w + len - p, needle)); p++)
+		n++;
+	g_free(needle);
+	return n;
+}
+
+/* What a stranger controls in an acknowledgement (their name, the
+ * subject, quoted ids) and what a template may hold (long lines, "From "
+ * lines, 8-bit text, the boundary itself) must come back intact and never
+ * make a header of its own. */
+static void
+test_build_hostile(void)
+{
+	GString *refs = g_string_new(NULL), *longline = g_string_new(NULL);
+	char *ids[40];
+	struct mime_out o = {
+	    .from_name = "Help\r\nBcc: evil@example.net",
+	    .from_addr = "support@example.com",
+	    .to_name = "\"Quoted\", <angle>; Ünïcødé\nX-Evil: 1",
+	    .to_addr = "c@example.org",
+	    .subject = "a\r\nX-Injected: yes",
+	    .text = "From the start\n.\nFrom here\n",
+	    .message_id = "m2@helpdesk.example.com",
+	    .date = 1704800000,
+	};
+	struct mime_msg *m;
+	GBytes *b;
+	gsize len;
+	const char *wire;
+
+	for (int i = 0; i < 40; i++) {
+		ids[i] =
+		    g_strdup_printf("%d.%s@mail.example.com", i,
+		                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+		g_string_append_printf(refs, "%s%s", i ? " \t " : "  ", ids[i]);
+	}
+	o.references = refs->str;
+	b = mime_build(&o);
+	TEST_CHECK(wire_ok(b));
+	TEST_INTEQ(build_header_count(b, "Bcc"), 0);
+	TEST_INTEQ(build_header_count(b, "X-Evil"), 0);
+	TEST_INTEQ(build_header_count(b, "X-Injected"), 0);
+	TEST_INTEQ(build_header_count(b, "References"), 1);
+	wire = g_bytes_get_data(b, &len);
+	/* ASCII in short lines: 7bit, "."-lines left to SMTP's dot-stuffing */
+	TEST_CHECK(g_strstr_len(wire, len, "Content-Transfer-Encoding") ==
+	           NULL);
+	m = mime_parse(wire, len, NULL);
+	TEST_STREQ(m->subject, "a  X-Injected: yes");
+	TEST_STREQ(m->text, "From the start\n.\nFrom here\n");
+	TEST_STREQ(mime_first_from(m)->name, "Help  Bcc: evil@example.net");
+	TEST_STREQ(mime_first_from(m)->addr, "support@example.com");
+	TEST_INTEQ(m->to->len, 1);
+	if (m->to->len == 1) {
+		const struct mime_addr *to = g_ptr_array_index(m->to, 0);
+
+		TEST_STREQ(to->name, "\"Quoted\", <angle>; Ünïcødé X-Evil: 1");
+		TEST_STREQ(to->addr, "c@example.org");
+	}
+	/* folded between ids, never inside one */
+	TEST_INTEQ(m->references->len, 40);
+	for (guint i = 0; i < 40 && i < m->references->len; i++)
+		TEST_STREQ(strv(m->references, i), ids[i]);
+	mime_msg_free(&m);
+	g_bytes_unref(b);
+
+	/* mostly 8-bit: base64 of the CRLF text; back as it was */
+	o.text = "ÄÖÜ äöü ß ✓✓✓\nzweite Zeile ëëë\n";
+	o.references = NULL;
+	b = mime_build(&o);
+	wire = g_bytes_get_data(b, &len);
+	TEST_CHECK(wire_ok(b));
+	TEST_CHECK(g_strstr_len(wire, len, "base64") != NULL);
+	m = mime_parse(wire, len, NULL);
+	TEST_STREQ(m->text, o.text);
+	mime_msg_free(&m);
+	g_bytes_unref(b);
+
+	/* a line over 998 octets: quoted-printable, soft breaks undone */
+	g_string_append_c(longline, 'x');
+	for (int i = 0; i < 3000; i++)
+		g_string_append_c(longline, "ab "[i % 3]);
+	g_string_append(longline, "\nend\n");
+	o.text = longline->str;
+	b = mime_build(&o);
+	TEST_CHECK(wire_ok(b));
+	wire = g_bytes_get_data(b, &len);
+	m = mime_parse(wire, len, NULL);
+	TEST_STREQ(m->text, longline->str);
+	mime_msg_free(&m);
+	g_bytes_unref(b);
+
+	/* text that looks like the builder's delimiters (its boundary has 96
+	 * random bits; a text holding it would be quoted-printable): the parts
+	 * still split where the builder put them */
+	o.text = "before\n--=_tickd_\n--=_tickd_00000000--\nafter\n";
+	o.html = "<p>--=_tickd_</p>";
+	b = mime_build(&o);
+	TEST_CHECK(wire_ok(b));
+	wire = g_bytes_get_data(b, &len);
+	m = mime_parse(wire, len, NULL);
+	TEST_STREQ(m->text, o.text);
+	TEST_CHECK(m->html != NULL && strstr(m->html, "--=_tickd_") != NULL);
+	TEST_INTEQ(m->attachments->len, 0);
+	mime_msg_free(&m);
+	g_bytes_unref(b);
+
+	for (int i = 0; i < 40; i++)
+		g_free(ids[i]);
+	g_string_free(refs, TRUE);
+	g_string_free(longline, TRUE);
+}
+
 /* parse_str - mime_parse of a NUL-terminated literal. */
 static struct mime_msg *
 parse_str(const char *mail)
@@ -1358,6 +1502,7 @@ main(void)
 	    {"glued_close", test_glued_close},
 	    {"boundary_prefix", test_boundary_prefix},
 	    {"build_roundtrip", test_build_roundtrip},
+	    {"build_hostile", test_build_hostile},
 	    {"quote_split", test_quote_split},
 	    {"huge_fields", test_huge_fields},
 	    {"many_fields_and_parts", test_many_fields_and_parts},
