@@ -181,12 +181,13 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 	guint before = out->len;
 	int r;
 
+	/* (G_MININT64: from the oldest, whatever ids an admin gave rows) */
 	r = store_outbox_claim_from(st, owner, lease_secs, limit,
-	                            full ? 0 : st->claim_from, out);
+	                            full ? G_MININT64 : st->claim_from, out);
 	if (r == 0 && out->len == before && !full) {
 		full = true;
-		r = store_outbox_claim_from(st, owner, lease_secs, limit, 0,
-		                            out);
+		r = store_outbox_claim_from(st, owner, lease_secs, limit,
+		                            G_MININT64, out);
 	}
 	if (r < 0)
 		return r;

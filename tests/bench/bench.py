@@ -1110,6 +1110,9 @@ def main():
                 append_maildir(stack, td.support, [m[3] for m in reps])
             else:
                 append_all(stack, td.support, [m[3] for m in reps], args.append_conns)
+            if args.pg_stats:
+                # (the run of held deliveries above is not the replies')
+                stack.psql(td.db, "SELECT pg_stat_statements_reset()")
             log("replies: running tickd")
             res["replies"] = run_phase(stack, td, args.n + args.replies, args.n,
                                        max(600, args.replies / 5), args.replies)

@@ -5,6 +5,7 @@ exactly once; an SMTP server that refuses connections beyond its limit
 (a small server this test controls) gets no more than that, and its
 per-session mail limit is a reconnect, not a failure.  tickctl status
 shows the connections and the SMTP commands per mail."""
+import collections
 import os
 import re
 import socket
@@ -74,6 +75,41 @@ def test_burst_opens_more_connections_and_acks_each_once(make_world):
                    capture_output=True)
     acks = delivered_ids(w, w.customer)
     assert len(acks) == 150 and set(acks) == set(ids), (len(acks), len(set(acks)))
+
+
+def test_a_mail_below_the_claims_starting_point_is_still_sent(make_world):
+    """A claim starts its scan after the newest mail its connection took
+    (store_outbox_claim).  A due mail with a lower id (a retry come due, a
+    lease expired, a row another instance committed late) must still be
+    sent, and soon: here one with an id below every other, queued behind
+    tickd's back while it runs, then a new customer mail whose commit
+    wakes the sender."""
+    w = make_world(per_recipient_day=100000, per_ticket_hour=100000, global_per_minute=1000000)
+    ids = queue_burst(w, 40, "below")
+    p = w.start()
+    try:
+        wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == "40", 120,
+                 "40 acks sent", [p])
+        low = int(w.sql("SELECT min(id) FROM outbox")) - 1000
+        w.sql("INSERT INTO outbox (id, ticket_id, message_id, kind, env_from, rcpt, data, sender) "
+              "SELECT %d, ticket_id, NULL, kind, env_from, rcpt, data, sender FROM outbox "
+              "WHERE id = (SELECT min(id) FROM outbox) RETURNING id" % low)
+        w.append(mail(w.addr(w.customer), w.addr(w.support), "after the burst",
+                      msgid="<after-burst@c.example>"))
+        wait_for(lambda: w.sql("SELECT state FROM outbox WHERE id = %d" % low) == "sent", 20,
+                 "the mail below the starting point sent", [p])
+        wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == "42", 20,
+                 "42 sent", [p])
+    finally:
+        stop(p)
+    subprocess.run([STACK_SH, "wait-delivered", w.stack["STACK_DIR"], "120"], check=True,
+                   capture_output=True)
+    acks = delivered_ids(w, w.customer)
+    # the copy repeats one acknowledgement's In-Reply-To: each of the 41
+    # answered mails once, one of them twice
+    counts = collections.Counter(acks)
+    assert set(counts) == set(ids) | {"<after-burst@c.example>"}, counts
+    assert len(acks) == 42 and sorted(counts.values()) == [1] * 40 + [2], counts
 
 
 class SmallSmtp:
