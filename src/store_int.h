@@ -68,9 +68,6 @@ struct store {
 	int mid_next, mid_n;
 	gint64 planned_at; /* store_replan */
 	gint64 plan_ttl;
-	/* store_outbox_claim: where its scan starts (0: at the oldest), and
-	 * when (monotonic ms) it last started at the oldest */
-	gint64 claim_from, claim_full_at;
 	struct store_minute queued; /* store_auto_count_global */
 	struct store_minute sent;   /* store_sent_count_global */
 	/* store_search_index: "cfg\x1fword" -> its quoted lexemes ("" for a

@@ -16,10 +16,7 @@
  * more belongs to a dead instance (kill -9, lost machine: PostgreSQL ends
  * its sessions) and is taken over at once instead of after the expiry.
  */
-#define STORE_INSTANCE_CLASS "29801"
-/* store_outbox_claim: a claim's scan starts at the oldest mail at least
- * this often (ms) */
-#define STORE_CLAIM_FULL_MS      2000
+#define STORE_INSTANCE_CLASS     "29801"
 #define STORE_INSTANCE_KEY(name) "(hashtext(" name ") & 2147483647)"
 #define STORE_INSTANCE_ALIVE                                                   \
 	"SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND "          \
@@ -123,13 +120,14 @@ store_outmail_row(PGresult *res, int i)
 	return o;
 }
 
-/* store_outbox_claim_from - one claim whose scan starts at id from. */
-static int
-store_outbox_claim_from(struct store *st, const char *owner, int lease_secs,
-                        int limit, gint64 from, GPtrArray *out)
+int
+store_outbox_claim(struct store *st, const char *owner, int lease_secs,
+                   int limit, GPtrArray *out)
 {
 	/* Oldest first, in the order of outbox_pending_idx, so that the scan
-	 * stops after $3 rows; a bitmap scan would read them all, every time.
+	 * stops after $3 rows and marks the dead entries it passes (queued
+	 * and sending versions of sent mail, until autovacuum comes) for the
+	 * next scan to skip; a bitmap scan would read them all, every time.
 	 * next_attempt <= now() holds for every claimable row (a lease is
 	 * taken only when due). */
 	static const struct store_stmt stmt = {
@@ -137,69 +135,24 @@ store_outbox_claim_from(struct store *st, const char *owner, int lease_secs,
 	    "UPDATE outbox o SET state = 'sending', leased_by = $1, "
 	    "lease_until = now() + make_interval(secs => $2), attempts = "
 	    "attempts + 1 FROM (SELECT id FROM outbox WHERE state IN "
-	    "('queued', 'sending') AND id >= $4 AND next_attempt <= now() AND "
-	    "(state = 'queued' OR lease_until < now() OR NOT EXISTS "
+	    "('queued', 'sending') AND next_attempt <= now() AND (state = "
+	    "'queued' OR lease_until < now() OR NOT EXISTS "
 	    "(" STORE_INSTANCE_ALIVE
 	    ")) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) due WHERE o.id = "
 	    "due.id RETURNING o.id, COALESCE(o.ticket_id, 0), o.kind, "
 	    "o.env_from, o.rcpt, o.data, o.attempts, extract(epoch FROM "
 	    "o.created)::bigint, o.is_repeat"};
-	char a[24], b[24], c[24];
+	char a[24], b[24];
 	const char *vals[] = {owner, store_i64(a, lease_secs),
-	                      store_i64(b, limit), store_i64(c, from)};
+	                      store_i64(b, limit)};
 	int r;
-	PGresult *res = store_run(st, &stmt, 4, vals, NULL, NULL, &r);
+	PGresult *res = store_run(st, &stmt, 3, vals, NULL, NULL, &r);
 
 	if (res == NULL)
 		return r;
 	for (int i = 0; i < PQntuples(res); i++)
 		g_ptr_array_add(out, store_outmail_row(res, i));
 	PQclear(res);
-	return 0;
-}
-
-int
-store_outbox_claim(struct store *st, const char *owner, int lease_secs,
-                   int limit, GPtrArray *out)
-{
-	/*
-	 * Every mail sent leaves its queued and sending versions in
-	 * outbox_pending_idx until autovacuum (a minute or more), at the
-	 * oldest end, where a scan from the oldest starts: in a burst of
-	 * 4,000 acknowledgements a claim read 170 pages of them, 1 ms for 6
-	 * mails.  So a claim starts after the newest mail this connection
-	 * took (a hint: rows are only ever taken by the statement's own
-	 * tests), and from the oldest again when that finds nothing or
-	 * STORE_CLAIM_FULL_MS have passed: a mail below the hint (a retry
-	 * come due, a lease expired, an id committed late by another
-	 * instance) waits at most that long, and never while this
-	 * connection would otherwise go idle.
-	 */
-	gint64 now = g_get_monotonic_time() / 1000;
-	bool full = st->claim_from == 0 ||
-	            now - st->claim_full_at >= STORE_CLAIM_FULL_MS;
-	guint before = out->len;
-	int r;
-
-	/* (G_MININT64: from the oldest, whatever ids an admin gave rows) */
-	r = store_outbox_claim_from(st, owner, lease_secs, limit,
-	                            full ? G_MININT64 : st->claim_from, out);
-	if (r == 0 && out->len == before && !full) {
-		full = true;
-		r = store_outbox_claim_from(st, owner, lease_secs, limit,
-		                            G_MININT64, out);
-	}
-	if (r < 0)
-		return r;
-	if (full)
-		st->claim_full_at = now;
-	for (guint i = before; i < out->len; i++) {
-		const struct store_outmail *o = out->pdata[i];
-
-		st->claim_from = MAX(st->claim_from, o->id + 1);
-	}
-	if (full && out->len == before)
-		st->claim_from = 0; /* nothing pending: the next starts fresh */
 	/* RETURNING rows come in no particular order; send oldest first. */
 	g_ptr_array_sort(out, store_outmail_cmp);
 	return 0;

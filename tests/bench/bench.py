@@ -328,7 +328,7 @@ def limit_smtp(stack, n):
 
 # ---------------------------------------------------------------- tickd
 class Tickd:
-    def __init__(self, stack, d, args, name="", build=None):
+    def __init__(self, stack, d, args, name="", build=None, pg_socket=None):
         """name: a second instance beside the first (its own database,
         mailbox, configuration and log), for runs side by side; build: the
         directory of its tickd and tickctl (default --build)."""
@@ -337,8 +337,11 @@ class Tickd:
         self.db = "bench" + name
         self.support = "support" + name
         stack.psql("postgres", "CREATE DATABASE %s" % self.db)
+        # --pg-socket: PostgreSQL's Unix socket instead of TCP on loopback
+        sock = args.pg_socket if pg_socket is None else pg_socket
+        host = stack.env["PG_SOCKET_DIR"] if sock else stack.env["PGHOST"]
         self.conninfo = "host=%s port=%s dbname=%s user=%s" % (
-            stack.env["PGHOST"], stack.env["PGPORT"], self.db, stack.env["PGUSER"])
+            host, stack.env["PGPORT"], self.db, stack.env["PGUSER"])
         with open(os.path.join(d, "imap-password"), "w") as f:
             f.write(stack.env["MAIL_PASSWORD"] + "\n")
         self.conf = os.path.join(d, "tickd%s.conf" % name)
@@ -680,7 +683,8 @@ def run_side_by_side(stack, d, args, raws, variants):
     thing: the build directory of its tickd (--against)."""
     pair = {}
     for name, on, prepare, *build in variants:
-        t = Tickd(stack, d, args, "_" + name, build[0] if build else None)
+        t = Tickd(stack, d, args, "_" + name, build[0] if build else None,
+                  pg_socket=args.against_pg_socket if name == "other" else None)
         t.search_index = on
         t.write_conf(idle=True, poll=60)
         if prepare:
@@ -1004,6 +1008,10 @@ def main():
     ap.add_argument("--only-throughput", action="store_true",
                     help="skip the latency runs (profiling)")
     ap.add_argument("--keep", action="store_true", help="keep the stack directory")
+    ap.add_argument("--pg-socket", action="store_true",
+                    help="tickd reaches PostgreSQL over its Unix socket, not TCP on loopback")
+    ap.add_argument("--against-pg-socket", action="store_true",
+                    help="with --against: the other build's tickd uses the Unix socket")
     ap.add_argument("--no-search-run", action="store_true",
                     help="skip the runs that measure the search index (with, without, without, with)")
     ap.add_argument("--against", default=None, metavar="DIR",
