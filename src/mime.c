@@ -3587,15 +3587,13 @@ mime_out_lines(GString *out, const char *s, size_t len)
 }
 
 /* mime_out_field - "name: value", value 7-bit already (encoded words),
- * folded by GMime's rules for structured or unstructured fields. */
+ * folded by GMime's rules for unstructured fields (never an id: its
+ * structured fold would cut a long one). */
 static void
-mime_out_field(GString *out, const char *name, const char *value,
-               bool structured)
+mime_out_field(GString *out, const char *name, const char *value)
 {
 	char *h = g_strconcat(name, ": ", value, NULL);
-	char *f = structured
-	              ? g_mime_utils_structured_header_fold(NULL, NULL, h)
-	              : g_mime_utils_unstructured_header_fold(NULL, NULL, h);
+	char *f = g_mime_utils_unstructured_header_fold(NULL, NULL, h);
 
 	mime_out_lines(out, f, strlen(f));
 	g_free(f);
@@ -3610,7 +3608,7 @@ mime_out_text_field(GString *out, const char *name, const char *text)
 	char *v = mime_safe_value(text);
 	char *enc = g_mime_utils_header_encode_text(NULL, v, "utf-8");
 
-	mime_out_field(out, name, enc, false);
+	mime_out_field(out, name, enc);
 	g_free(enc);
 	g_free(v);
 }
@@ -3778,13 +3776,11 @@ mime_build(const struct mime_out *o)
 		g_string_append_printf(out, "Message-Id: <%s>\r\n", v);
 		g_free(v);
 	}
+	/* ids are never folded: GMime's structured fold cuts a long one */
 	if (o->in_reply_to != NULL) {
-		char *id = mime_safe_value(o->in_reply_to);
-
-		v = g_strdup_printf("<%s>", id);
-		mime_out_field(out, "In-Reply-To", v, true);
+		v = mime_safe_value(o->in_reply_to);
+		g_string_append_printf(out, "In-Reply-To: <%s>\r\n", v);
 		g_free(v);
-		g_free(id);
 	}
 	if (o->references != NULL)
 		mime_out_references(out, o->references);

@@ -774,6 +774,7 @@ test_build_hostile(void)
 {
 	GString *refs = g_string_new(NULL), *longline = g_string_new(NULL);
 	char *ids[40];
+	char longid[200];
 	struct mime_out o = {
 	    .from_name = "Help\r\nBcc: evil@example.net",
 	    .from_addr = "support@example.com",
@@ -795,7 +796,12 @@ test_build_hostile(void)
 		                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 		g_string_append_printf(refs, "%s%s", i ? " \t " : "  ", ids[i]);
 	}
+	memset(longid, 'b', sizeof(longid));
+	memcpy(longid + sizeof(longid) - 14, "@x.example.com", 14);
+	longid[sizeof(longid) - 1] = '\0';
 	o.references = refs->str;
+	/* an id longer than a line is written whole: a fold would cut it */
+	o.in_reply_to = longid;
 	b = mime_build(&o);
 	TEST_CHECK(wire_ok(b));
 	TEST_INTEQ(build_header_count(b, "Bcc"), 0);
@@ -818,6 +824,7 @@ test_build_hostile(void)
 		TEST_STREQ(to->name, "\"Quoted\", <angle>; Ünïcødé X-Evil: 1");
 		TEST_STREQ(to->addr, "c@example.org");
 	}
+	TEST_STREQ(strv(m->in_reply_to, 0), longid);
 	/* folded between ids, never inside one */
 	TEST_INTEQ(m->references->len, 40);
 	for (guint i = 0; i < 40 && i < m->references->len; i++)
