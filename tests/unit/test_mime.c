@@ -642,6 +642,19 @@ test_fuzz_regressions(void)
 	}
 }
 
+/* check_to - m has one To: mailbox, name <addr>. */
+static void
+check_to(const struct mime_msg *m, const char *name, const char *addr)
+{
+	TEST_INTEQ(m->to->len, 1);
+	if (m->to->len == 1) {
+		const struct mime_addr *to = g_ptr_array_index(m->to, 0);
+
+		TEST_STREQ(to->name, name);
+		TEST_STREQ(to->addr, addr);
+	}
+}
+
 static void
 test_build_roundtrip(void)
 {
@@ -700,13 +713,7 @@ test_build_roundtrip(void)
 	TEST_STREQ(m->text, "Grüße,\nIhr Team\n");
 	TEST_CHECK(m->html != NULL && strstr(m->html, "<p>Grüße</p>") != NULL);
 	TEST_STREQ(mime_first_from(m)->addr, "support@example.com");
-	TEST_INTEQ(m->to->len, 1);
-	if (m->to->len == 1) {
-		const struct mime_addr *to = g_ptr_array_index(m->to, 0);
-
-		TEST_STREQ(to->name, "Jürgen Müller");
-		TEST_STREQ(to->addr, "j@example.de");
-	}
+	check_to(m, "Jürgen Müller", "j@example.de");
 	TEST_INTEQ(m->date, 1704800000);
 	TEST_INTEQ(m->defects->len, 0);
 	mime_msg_free(&m);
@@ -817,13 +824,7 @@ test_build_hostile(void)
 	TEST_STREQ(m->text, "From the start\n.\nFrom here\n");
 	TEST_STREQ(mime_first_from(m)->name, "Help  Bcc: evil@example.net");
 	TEST_STREQ(mime_first_from(m)->addr, "support@example.com");
-	TEST_INTEQ(m->to->len, 1);
-	if (m->to->len == 1) {
-		const struct mime_addr *to = g_ptr_array_index(m->to, 0);
-
-		TEST_STREQ(to->name, "\"Quoted\", <angle>; Ünïcødé X-Evil: 1");
-		TEST_STREQ(to->addr, "c@example.org");
-	}
+	check_to(m, "\"Quoted\", <angle>; Ünïcødé X-Evil: 1", "c@example.org");
 	TEST_STREQ(strv(m->in_reply_to, 0), longid);
 	/* folded between ids, never inside one */
 	TEST_INTEQ(m->references->len, 40);
