@@ -3723,26 +3723,26 @@ mime_out_part(GString *out, const char *subtype, const char *text,
 	g_string_append(out, "\r\n");
 	if (enc == GMIME_CONTENT_ENCODING_7BIT) {
 		mime_out_lines(out, lf, len);
-		g_free(lf);
-		return;
-	}
-	if (enc == GMIME_CONTENT_ENCODING_BASE64) {
-		/* base64 of a text keeps its canonical CRLF (RFC 2045 6.8) */
-		GString *crlf = g_string_sized_new(len + len / 16 + 2);
+	} else {
+		if (enc == GMIME_CONTENT_ENCODING_BASE64) {
+			/* base64 of a text keeps its canonical CRLF (RFC
+			 * 2045 6.8) */
+			GString *crlf = g_string_sized_new(len + len / 16 + 2);
 
-		mime_out_lines(crlf, lf, len);
-		g_free(lf);
-		len = crlf->len;
-		lf = g_string_free(crlf, FALSE);
+			mime_out_lines(crlf, lf, len);
+			g_free(lf);
+			len = crlf->len;
+			lf = g_string_free(crlf, FALSE);
+		}
+		g_mime_encoding_init_encode(&st, enc);
+		buf = g_malloc(g_mime_encoding_outlen(&st, len) + 1);
+		n = g_mime_encoding_flush(&st, lf, len, buf);
+		/* the encoder's line ends are LF; the wire's CRLF */
+		mime_out_lines(out, buf, n);
+		if (n > 0 && buf[n - 1] != '\n')
+			g_string_append(out, "\r\n");
+		g_free(buf);
 	}
-	g_mime_encoding_init_encode(&st, enc);
-	buf = g_malloc(g_mime_encoding_outlen(&st, len) + 1);
-	n = g_mime_encoding_flush(&st, lf, len, buf);
-	/* the encoder's line ends are LF; the wire's CRLF */
-	mime_out_lines(out, buf, n);
-	if (n > 0 && buf[n - 1] != '\n')
-		g_string_append(out, "\r\n");
-	g_free(buf);
 	g_free(lf);
 }
 
