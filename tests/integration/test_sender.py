@@ -33,6 +33,22 @@ def queue_burst(w, n, prefix):
     return ids
 
 
+def burst_sent(make_world, n, prefix):
+    """A world without send limits in the way, n acknowledgements queued
+    (queue_burst), tickd started and all n sent: (world, their
+    Message-IDs, tickd's process, to be stopped by the caller)."""
+    w = make_world(per_recipient_day=100000, per_ticket_hour=100000, global_per_minute=1000000)
+    ids = queue_burst(w, n, prefix)
+    p = w.start()
+    try:
+        wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == str(n), 120,
+                 "%d acks sent" % n, [p])
+    except BaseException:
+        stop(p)
+        raise
+    return w, ids, p
+
+
 def smtp_row(w):
     """The smtp-connections row of tickctl status (text), or None."""
     out = w.ctl("status").stdout.decode()
@@ -51,12 +67,8 @@ def test_burst_opens_more_connections_and_acks_each_once(make_world):
     """150 acknowledgements due at once, default config: more than one
     connection sends them, each is delivered once, and tickctl status
     says how many SMTP commands a mail took."""
-    w = make_world(per_recipient_day=100000, per_ticket_hour=100000, global_per_minute=1000000)
-    ids = queue_burst(w, 150, "burst")
-    p = w.start()
+    w, ids, p = burst_sent(make_world, 150, "burst")
     try:
-        wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == "150", 120,
-                 "150 acks sent", [p])
         # the idle round after the burst writes the final figures
         wait_for(lambda: commands_per_mail(smtp_row(w))[1] == 150, 30,
                  "status with 150 mails", [p])
@@ -79,17 +91,12 @@ def test_burst_opens_more_connections_and_acks_each_once(make_world):
 
 def test_a_mail_below_every_other_id_is_sent_while_tickd_runs(make_world):
     """The sender takes mail oldest id first and must not lose sight of
-    one below the ids it has taken (a retry come due, a lease expired, a
-    row another instance committed late; a claim that started after the
-    newest mail it took, tried and dropped in this stop, missed it): one
-    queued behind tickd's back, below every other id, is sent once the
-    next commit wakes the sender."""
-    w = make_world(per_recipient_day=100000, per_ticket_hour=100000, global_per_minute=1000000)
-    ids = queue_burst(w, 40, "below")
-    p = w.start()
+    one below the ids it has already taken (a retry come due, a lease
+    expired, a row another instance committed late): one queued behind
+    tickd's back, below every other id, is sent once the next commit
+    wakes the sender."""
+    w, ids, p = burst_sent(make_world, 40, "below")
     try:
-        wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == "40", 120,
-                 "40 acks sent", [p])
         low = int(w.sql("SELECT min(id) FROM outbox")) - 1000
         w.sql("INSERT INTO outbox (id, ticket_id, message_id, kind, env_from, rcpt, data, sender) "
               "SELECT %d, ticket_id, NULL, kind, env_from, rcpt, data, sender FROM outbox "
