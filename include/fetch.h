@@ -13,6 +13,8 @@
 
 #include <signal.h>
 
+struct outbox_hand;
+
 struct store;
 
 struct fetch_mailbox {
@@ -23,6 +25,10 @@ struct fetch_mailbox {
 	 * wake the outbox senders while a long fetch goes on */
 	void (*on_commit)(void *ctx);
 	void *on_commit_ctx;
+	/* automatic mail (acknowledgements, notices ...) for the sender
+	 * threads as it is queued (outbox_queue_handed; NULL: queued for
+	 * any sender to claim) */
+	const struct outbox_hand *hand;
 };
 
 struct fetch_stats {

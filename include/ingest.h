@@ -12,6 +12,8 @@
 #include "cfg.h"
 #include "common.h"
 
+struct outbox_hand;
+
 struct store;
 
 struct ingest_source {
@@ -32,6 +34,9 @@ struct ingest_source {
 	 * complaint suppression).  0: live mail; G_MAXINT64: all of it
 	 * (tickctl import --history). */
 	gint64 history_before;
+	/* automatic mail goes to a sender thread as it is queued
+	 * (outbox_queue_handed); NULL: queued for any sender to claim */
+	const struct outbox_hand *hand;
 };
 
 enum ingest_kind {

@@ -16,6 +16,14 @@
  * "smtp-connections" of connection_state: open, cap, limit, and SMTP
  * commands (round trips) per mail sent.
  *
+ * Mail queued by the fetch loop is handed to a worker as it is queued
+ * (sender_take): born leased to that worker's session, it is sent after
+ * the COMMIT (sender_wake) without a claim, the write that would lease
+ * it.  A worker claims only when mail may wait for one: after
+ * sender_kick, after mail sender_take did not take, after a full claim,
+ * and at least once a second while it runs (another instance's lease
+ * running out, a retry come due).
+ *
  * A sender that finds the outbox empty sleeps until sender_kick(), the
  * next due mail, or 60 s, whichever comes first.  A failing database or
  * SMTP server is retried with capped exponential backoff and jitter; a
@@ -44,8 +52,23 @@ struct smtp *sender_smtp_new(const struct cfg *cfg);
  */
 struct sender *sender_start(const struct cfg *cfg, int n);
 
-/* sender_kick - new mail may be due: wake the sleeping senders. */
+/*
+ * sender_take - struct outbox_hand's take() (ctx: the struct sender):
+ * hand the mail with message row mid, being queued in the caller's open
+ * transaction, to an open worker that is connected and not backing off,
+ * in turn, unless each holds SENDER_HAND_MAX such mails already.  owner
+ * (n bytes) gets the worker's lease name.  After the COMMIT, sender_kick:
+ * the worker then sends it without claiming it (one write fewer).
+ */
+bool sender_take(void *ctx, gint64 mid, char *owner, size_t n);
+
+/* sender_kick - new mail may be due: wake the sleeping senders to claim
+ * it. */
 void sender_kick(struct sender *s);
+
+/* sender_wake - mail handed with sender_take was committed: wake the
+ * senders to send it (and to claim what sender_take did not take). */
+void sender_wake(struct sender *s);
 
 /*
  * sender_stop - ask every thread to stop after the mail it is sending,

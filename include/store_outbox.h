@@ -16,12 +16,15 @@
  * sender is the identity of the mail that caused it (limit_identity; NULL
  * for none), is_repeat whether that recipient or sender identity got
  * automatic mail in the last day already (only repeats count for, and are
- * held by, the circuit breaker: limit.h).
+ * held by, the circuit breaker: limit.h).  lease_owner non-NULL: the mail
+ * is born leased to that sender session ("instance#n") for lease_secs, as
+ * store_outbox_claim would lease it, to be taken with store_outbox_mine.
  */
 int store_outbox_add_auto(struct store *st, gint64 ticket, gint64 message,
                           const char *kind, const char *env_from,
                           const char *rcpt, const void *data, size_t len,
-                          const char *sender, bool is_repeat);
+                          const char *sender, bool is_repeat,
+                          const char *lease_owner, int lease_secs);
 int store_outbox_add(struct store *st, gint64 ticket, gint64 message,
                      const char *kind, const char *env_from, const char *rcpt,
                      const void *data, size_t len);
@@ -47,6 +50,15 @@ void store_outmail_free(gpointer p);
  */
 int store_outbox_claim(struct store *st, const char *owner, int lease_secs,
                        int limit, GPtrArray *out);
+/*
+ * store_outbox_mine - of the mails whose message rows are mids[0..n-1],
+ * those born leased to owner (store_outbox_add_auto), committed, still
+ * leased to it and for more than margin_secs: no write, the lease is
+ * there already.  Appends struct store_outmail* to out, oldest first, and
+ * their message rows (gint64) to found.  0 or -E.
+ */
+int store_outbox_mine(struct store *st, const char *owner, int margin_secs,
+                      const gint64 *mids, int n, GPtrArray *out, GArray *found);
 /*
  * store_instance_register - mark this session as belonging to the live
  * instance name (a shared advisory lock, gone with the session).  Call on

@@ -170,6 +170,7 @@ fetch_source(const struct fetch_ctx *x, uint32_t uid, gint64 now,
 	    .uid = uid,
 	    .sent_folder = x->mb->sent,
 	    .batch_cursor = store_in_batch(x->st),
+	    .hand = x->mb->hand,
 	};
 	if (uid < x->history_uid) /* there before tickd's first poll */
 		src->history_before = x->cfg->imap.first_run_age > 0

@@ -625,9 +625,9 @@ ingest_ack(struct ingest_ctx *x, gint64 t, bool *acked_r)
 		g_autofree char *who =
 		    limit_identity(x->from ? x->from->addr : to->addr);
 
-		r = outbox_queue(cfg, x->st, t, "ack", "acknowledgement",
-		                 to->addr, msgid, wire, x->now, who, repeat,
-		                 &mid);
+		r = outbox_queue_handed(cfg, x->st, t, "ack", "acknowledgement",
+		                        to->addr, msgid, wire, x->now, who,
+		                        repeat, x->src->hand, &mid);
 	}
 	if (r == 0 && held != NULL)
 		r = store_event_add(x->st, t, "tickd", "ack-held", held, mid);
@@ -1626,9 +1626,10 @@ ingest_answer(struct ingest_ctx *x, gint64 t, struct ingest_outcome *out)
 	wire = compose_answer(cfg, &a);
 	{
 		g_autofree char *who = limit_identity(p->address);
-		r = outbox_queue(cfg, x->st, about, "answer",
-		                 "answer to an agent", p->address, msgid, wire,
-		                 x->now, who, repeat, &mid);
+		r = outbox_queue_handed(cfg, x->st, about, "answer",
+		                        "answer to an agent", p->address, msgid,
+		                        wire, x->now, who, repeat, x->src->hand,
+		                        &mid);
 	}
 	if (r == 0 && about)
 		r = store_event_add(x->st, about, p->address, "answered",
@@ -1827,8 +1828,9 @@ ingest_step_relay(struct ingest_ctx *x, struct ingest_outcome *out)
 		wire = agentmail_relay(cfg, &rl);
 	}
 	label = g_strdup_printf("reply by %s", ingest_actor(x));
-	r = outbox_queue(cfg, x->st, t, "relay", label, ni.requester, msgid,
-	                 wire, x->now, NULL, false, &mid);
+	r = outbox_queue_handed(cfg, x->st, t, "relay", label, ni.requester,
+	                        msgid, wire, x->now, NULL, false, x->src->hand,
+	                        &mid);
 	if (r == 0)
 		r = store_event_add(x->st, t, ingest_actor(x), "relayed",
 		                    ni.requester, mid);
@@ -2118,8 +2120,9 @@ ingest_notice_note(struct ingest_ctx *x, gint64 t, const struct cfg_person *p,
 	g_autoptr(GBytes) wire = agentmail_notice(cfg, &n);
 	gint64 mid = 0;
 
-	return outbox_queue(cfg, x->st, t, "notice", label, p->address, msgid,
-	                    wire, x->now, NULL, false, &mid);
+	return outbox_queue_handed(cfg, x->st, t, "notice", label, p->address,
+	                           msgid, wire, x->now, NULL, false,
+	                           x->src->hand, &mid);
 }
 
 static int
@@ -2246,8 +2249,9 @@ ingest_step_confirm(struct ingest_ctx *x, struct ingest_outcome *out)
 	c.now = x->now;
 	wire = agentmail_confirm(cfg, &c);
 	label = g_strdup_printf("answer to %s's commands", p->address);
-	return outbox_queue(cfg, x->st, tx->ticket, "confirm", label,
-	                    p->address, msgid, wire, x->now, NULL, false, &mid);
+	return outbox_queue_handed(cfg, x->st, tx->ticket, "confirm", label,
+	                           p->address, msgid, wire, x->now, NULL, false,
+	                           x->src->hand, &mid);
 }
 
 /*

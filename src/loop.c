@@ -87,8 +87,9 @@ struct loop {
 	struct store *st;
 	struct imap *imap;
 	struct smtp *smtp;
-	struct sender *sender;  /* NULL: --once drains synchronously */
-	struct loop_box *boxes; /* inbox (+ Sent) of every queue */
+	struct sender *sender;   /* NULL: --once drains synchronously */
+	struct outbox_hand hand; /* to sender, for the boxes' acks */
+	struct loop_box *boxes;  /* inbox (+ Sent) of every queue */
 	int nboxes;
 	GPtrArray *imaps;  /* struct imap* per queue; [0] is l->imap */
 	int nbells;        /* boxes with a doorbell, idling or not */
@@ -132,10 +133,12 @@ loop_clients_free(struct loop *l)
 	l->idle_state[0] = '\0';
 }
 
+/* after a COMMIT of fetched mail: its automatic mail was handed to the
+ * senders (sender_take; what it did not take, it counted for a claim) */
 static void
 loop_kick_sender(void *ctx)
 {
-	sender_kick(ctx);
+	sender_wake(ctx);
 }
 
 /* loop_queue_new - one queue's IMAP client and its mailboxes (inbox and
@@ -175,6 +178,7 @@ loop_queue_new(struct loop *l, const struct cfg_queue *q,
 		if (l->sender != NULL) {
 			b->mb.on_commit = loop_kick_sender;
 			b->mb.on_commit_ctx = l->sender;
+			b->mb.hand = &l->hand;
 		}
 		l->nboxes++;
 	}
@@ -194,6 +198,7 @@ loop_clients_new(struct loop *l)
 	/* the sender threads start first: the boxes' on_commit kicks them */
 	if (!l->once)
 		l->sender = sender_start(c, c->smtp.connections);
+	l->hand = (struct outbox_hand){sender_take, l->sender};
 	l->nboxes = 0;
 	l->imaps = g_ptr_array_new();
 	l->boxes = g_new0(struct loop_box, 2 * MAX(c->queues->len, 1));

@@ -34,6 +34,18 @@ outbox_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
              const char *msgid, GBytes *wire, gint64 now, const char *sender,
              bool is_repeat, gint64 *mid_r)
 {
+	return outbox_queue_handed(cfg, st, ticket, kind, label, rcpt, msgid,
+	                           wire, now, sender, is_repeat, NULL, mid_r);
+}
+
+int
+outbox_queue_handed(const struct cfg *cfg, struct store *st, gint64 ticket,
+                    const char *kind, const char *label, const char *rcpt,
+                    const char *msgid, GBytes *wire, gint64 now,
+                    const char *sender, bool is_repeat,
+                    const struct outbox_hand *hand, gint64 *mid_r)
+{
+	char owner[OUTBOX_OWNER_MAX];
 	g_autofree char *key = g_strconcat("mid:", msgid, NULL);
 	g_autofree char *tag = compose_tag(cfg, ticket);
 	g_autofree char *subj = g_strdup_printf("%s %s", tag, label);
@@ -62,8 +74,14 @@ outbox_queue(const struct cfg *cfg, struct store *st, gint64 ticket,
 	if ((r = store_message_add(st, &sm, mid_r)) < 0)
 		return r;
 	env = compose_bounce_address(cfg, ticket);
+	if (hand == NULL || hand->take == NULL ||
+	    !hand->take(hand->ctx, *mid_r, owner, sizeof(owner)))
+		return store_outbox_add_auto(st, ticket, *mid_r, kind, env,
+		                             rcpt, wdata, wlen, sender,
+		                             is_repeat, NULL, 0);
 	return store_outbox_add_auto(st, ticket, *mid_r, kind, env, rcpt, wdata,
-	                             wlen, sender, is_repeat);
+	                             wlen, sender, is_repeat, owner,
+	                             OUTBOX_LEASE_SEC);
 }
 
 /* outbox_limits - the send-side limits (limit.c records the verdict). */
@@ -152,65 +170,108 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 	return outbox_drain_as(cfg, st, smtp, cfg->instance, max, stats);
 }
 
+/* One drain's progress over its batches. */
+struct outbox_run {
+	int in_session; /* mails sent on the open SMTP session */
+	int done;       /* mails handed to the server */
+	bool transport_down;
+};
+
+/*
+ * outbox_send - send the mails of batch (leased to us: claimed, or born
+ * leased), each past the send limits first; after a transport failure the
+ * rest go back to the queue untried.  0 or -E from the store.
+ */
+static int
+outbox_send(const struct cfg *cfg, struct store *st, struct smtp *smtp,
+            GPtrArray *batch, struct outbox_stats *stats,
+            struct outbox_run *run)
+{
+	int r;
+
+	for (guint i = 0; i < batch->len; i++) {
+		struct store_outmail *o = batch->pdata[i];
+		gsize len;
+		const void *data = g_bytes_get_data(o->data, &len);
+		int code = 0, sr;
+
+		if (run->transport_down) {
+			/* give the rest of the lease back at once */
+			r = store_outbox_retry(st, o->id, 0,
+			                       "not tried: server down", 0);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (stats->oldest == 0 || o->created < stats->oldest)
+			stats->oldest = o->created;
+		stats->claimed++;
+		if ((r = outbox_limits(cfg, st, o)) != LIMIT_SEND) {
+			if (r < 0)
+				return r;
+			stats->held += r == LIMIT_HOLD;
+			stats->suppressed += r == LIMIT_SUPPRESS;
+			continue;
+		}
+		if (run->in_session >= OUTBOX_PER_SESSION) {
+			smtp_close(smtp);
+			run->in_session = 0;
+		}
+		sr = smtp_send(smtp, o->env_from, o->rcpt, data, len, &code);
+		run->in_session++;
+		run->done++;
+		r = outbox_record(cfg, st, smtp, o, sr, code, stats,
+		                  &run->transport_down, &run->in_session);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int
 outbox_drain_as(const struct cfg *cfg, struct store *st, struct smtp *smtp,
                 const char *owner, int max, struct outbox_stats *stats)
 {
 	g_autoptr(GPtrArray) batch =
 	    g_ptr_array_new_with_free_func(store_outmail_free);
-	int r = 0, in_session = 0, done = 0;
-	bool transport_down = false;
+	struct outbox_run run = {0};
+	int r = 0;
 
-	while (!transport_down && (max == 0 || done < max)) {
+	while (!run.transport_down && (max == 0 || run.done < max)) {
 		g_ptr_array_set_size(batch, 0);
 		/* an open breaker puts the repeats aside; everything else,
 		 * first acknowledgements and notices to our own people, goes
 		 * on */
 		if ((r = limit_outbox_gate(cfg, st)) < 0)
 			return r;
-		r = store_outbox_claim(
-		    st, owner, OUTBOX_LEASE_SEC,
-		    max ? MIN(OUTBOX_BATCH, max - done) : OUTBOX_BATCH, batch);
+		r = store_outbox_claim(st, owner, OUTBOX_LEASE_SEC,
+		                       max ? MIN(OUTBOX_BATCH, max - run.done)
+		                           : OUTBOX_BATCH,
+		                       batch);
 		if (r < 0 || batch->len == 0)
 			break;
-		for (guint i = 0; i < batch->len; i++) {
-			struct store_outmail *o = batch->pdata[i];
-			gsize len;
-			const void *data = g_bytes_get_data(o->data, &len);
-			int code = 0, sr;
-
-			if (transport_down) {
-				/* give the rest of the lease back at once */
-				r = store_outbox_retry(
-				    st, o->id, 0, "not tried: server down", 0);
-				if (r < 0)
-					return r;
-				continue;
-			}
-			if (stats->oldest == 0 || o->created < stats->oldest)
-				stats->oldest = o->created;
-			stats->claimed++;
-			if ((r = outbox_limits(cfg, st, o)) != LIMIT_SEND) {
-				if (r < 0)
-					return r;
-				stats->held += r == LIMIT_HOLD;
-				stats->suppressed += r == LIMIT_SUPPRESS;
-				r = 0;
-				continue;
-			}
-			if (in_session >= OUTBOX_PER_SESSION) {
-				smtp_close(smtp);
-				in_session = 0;
-			}
-			sr = smtp_send(smtp, o->env_from, o->rcpt, data, len,
-			               &code);
-			in_session++;
-			done++;
-			r = outbox_record(cfg, st, smtp, o, sr, code, stats,
-			                  &transport_down, &in_session);
-			if (r < 0)
-				return r;
-		}
+		if ((r = outbox_send(cfg, st, smtp, batch, stats, &run)) < 0)
+			return r;
 	}
 	return r;
+}
+
+int
+outbox_drain_mine(const struct cfg *cfg, struct store *st, struct smtp *smtp,
+                  const char *owner, const gint64 *mids, int n, GArray *found,
+                  struct outbox_stats *stats)
+{
+	g_autoptr(GPtrArray) batch =
+	    g_ptr_array_new_with_free_func(store_outmail_free);
+	struct outbox_run run = {0};
+	int r;
+
+	/* half the lease left at least: a mail is sent well within that
+	 * (smtp.timeout), before anyone else may take it; an older one is
+	 * store_outbox_claim's, which renews the lease */
+	r = store_outbox_mine(st, owner, OUTBOX_LEASE_SEC / 2, mids, n, batch,
+	                      found);
+	if (r < 0)
+		return r;
+	return outbox_send(cfg, st, smtp, batch, stats, &run);
 }

@@ -15,6 +15,21 @@
 #define SENDER_MAX_BACKOFF 300 /* seconds */
 #define SENDER_IDLE_WAIT   60  /* seconds: a slow safety net */
 #define SENDER_ROUND       32  /* mails per outbox_drain call */
+/* an empty round re-uses the outbox's next due time asked this recently
+ * (ms): in a burst most rounds find nothing (another worker took the
+ * commit's mails), and the question walks the dead versions of every
+ * mail just sent (2 ms a time, measured) */
+#define SENDER_DUE_REUSE_MS 1000
+/* Mail handed to a worker as it is queued (sender_take): at most this
+ * many wait for one worker, so that a slow one never holds much of a
+ * burst, which the other workers could not claim until its leases ran
+ * out; one not seen committed this long is dropped (rolled back, or its
+ * lease went with a lost session: claimed as any other then). */
+#define SENDER_HAND_MAX     (2 * SENDER_ROUND)
+#define SENDER_HAND_KEEP_MS 30000
+/* a worker claims at least this often (ms) when it runs, announced or
+ * not */
+#define SENDER_CLAIM_MS 1000
 /* another worker "works" if it sent a mail this recently (ms) */
 #define SENDER_WORKS_MS 10000
 /* the smtp-connections row of tickctl status: at most this often (ms)
@@ -29,6 +44,14 @@ struct sender_worker {
 	bool db_up, smtp_failing;
 	gint64 last_ok; /* monotonic ms of its last accepted mail, 0 never */
 	gint64 opened;  /* monotonic ms it was last let send */
+	/* struct sender_hand: mail born leased to this worker, oldest first;
+	 * appended by sender_take, trimmed by the worker (under s->lock) */
+	GArray *hand;
+};
+
+struct sender_hand {
+	gint64 mid; /* the mail's message row */
+	gint64 at;  /* monotonic ms it was handed */
 };
 
 struct sender {
@@ -37,8 +60,15 @@ struct sender {
 	GCond cond;
 	bool stop;
 	unsigned kicks; /* bumped by sender_kick: a wake-up is never lost */
+	/* bumped by sender_kick, and by sender_wake after a mail sender_take
+	 * did not take (untaken): mail may wait to be claimed (a wake for
+	 * handed mail alone is not that) */
+	unsigned claims;
+	bool untaken;
 	struct sender_worker *w;
 	int n;
+	int hand_next;   /* the worker sender_take tries first, 0-based */
+	int cap_threads; /* workers allocated (s->w) */
 	long long sent, retried, failed;
 	long long commands; /* SMTP commands of all workers */
 	char last_error[256];
@@ -54,22 +84,34 @@ struct sender {
 	GMutex publish_lock;
 };
 
-/* sender_sleep - wait up to secs, or until a kick when kickable; false
- * when stopping. */
+/* sender_wait - wait up to secs, or until a kick after the kick count
+ * seen (NULL: no kick wakes); false when stopping. */
 static bool
-sender_sleep(struct sender *s, gint64 secs, bool kickable)
+sender_wait(struct sender *s, gint64 secs, const unsigned *seen)
 {
 	gint64 end = g_get_monotonic_time() + secs * G_USEC_PER_SEC;
 	bool go;
 
 	g_mutex_lock(&s->lock);
-	unsigned seen = s->kicks;
-	while (!s->stop && (!kickable || s->kicks == seen))
+	while (!s->stop && (seen == NULL || s->kicks == *seen))
 		if (!g_cond_wait_until(&s->cond, &s->lock, end))
 			break;
 	go = !s->stop;
 	g_mutex_unlock(&s->lock);
 	return go;
+}
+
+/* sender_sleep - wait up to secs, or until a kick when kickable; false
+ * when stopping. */
+static bool
+sender_sleep(struct sender *s, gint64 secs, bool kickable)
+{
+	unsigned seen;
+
+	g_mutex_lock(&s->lock);
+	seen = s->kicks;
+	g_mutex_unlock(&s->lock);
+	return sender_wait(s, secs, kickable ? &seen : NULL);
 }
 
 /* ---- auto sizing: pure, times injected (ms, any monotonic clock) ---- */
@@ -199,6 +241,12 @@ struct sender_run {
 	char db_error[256]; /* the last database failure, for tickctl status */
 	const char *shown;  /* state last written for tickctl status */
 	gint64 unrecorded;  /* accepted by SMTP, not yet marked sent */
+	unsigned kicks;     /* sender_kick's count when this round began */
+	unsigned claims;    /* s->claims when it last claimed */
+	gint64 claimed_at;  /* monotonic ms of its last claim, 0 never */
+	bool claim_more;    /* that claim filled its round: more may wait */
+	gint64 due_asked;   /* monotonic ms of the last next-due answer */
+	gint64 due_at;      /* ... and the monotonic ms it named */
 	long long commands; /* smtp_commands(smtp) already counted */
 };
 
@@ -423,14 +471,101 @@ sender_turn(struct sender_run *x)
 	return go;
 }
 
+/*
+ * sender_hand_trim - forget the first n handed mails that found lists
+ * (sent or otherwise dealt with) or that were handed too long ago.
+ */
+static void
+sender_hand_trim(struct sender_worker *w, guint n, const GArray *found,
+                 gint64 now)
+{
+	GArray *h = w->hand;
+	guint keep = 0;
+
+	g_mutex_lock(&w->s->lock);
+	n = MIN(n, h->len);
+	for (guint i = 0; i < n; i++) {
+		struct sender_hand e = g_array_index(h, struct sender_hand, i);
+		bool gone = now - e.at >= SENDER_HAND_KEEP_MS;
+
+		for (guint j = 0; j < found->len && !gone; j++)
+			gone = g_array_index(found, gint64, j) == e.mid;
+		if (!gone)
+			g_array_index(h, struct sender_hand, keep++) = e;
+	}
+	/* (sender_take appended behind the n meanwhile) */
+	if (keep < n)
+		g_array_remove_range(h, keep, n - keep);
+	g_mutex_unlock(&w->s->lock);
+}
+
+/*
+ * sender_mine - send the mail handed to this worker (sender_take) that
+ * has been committed since; 0 or -E from the store.
+ */
+static int
+sender_mine(struct sender_run *x, struct outbox_stats *os)
+{
+	gint64 mids[SENDER_ROUND];
+	g_autoptr(GArray) found = g_array_new(FALSE, FALSE, sizeof(gint64));
+	guint n;
+	int r;
+
+	g_mutex_lock(&x->s->lock);
+	n = MIN(x->w->hand->len, SENDER_ROUND);
+	for (guint i = 0; i < n; i++)
+		mids[i] = g_array_index(x->w->hand, struct sender_hand, i).mid;
+	g_mutex_unlock(&x->s->lock);
+	if (n == 0)
+		return 0;
+	r = outbox_drain_mine(x->cfg, x->st, x->smtp, x->w->owner, mids, (int)n,
+	                      found, os);
+	if (r < 0)
+		return r;
+	sender_hand_trim(x->w, n, found, sender_ms());
+	return 0;
+}
+
+bool
+sender_take(void *ctx, gint64 mid, char *owner, size_t n)
+{
+	struct sender *s = ctx;
+	struct sender_hand e = {.mid = mid, .at = sender_ms()};
+	bool took = false;
+
+	g_mutex_lock(&s->lock);
+	for (int k = 0; k < s->open && !took; k++) {
+		int i = (s->hand_next + k) % s->open;
+		struct sender_worker *w = &s->w[i];
+
+		if (i >= s->n || !w->db_up || w->smtp_failing ||
+		    w->hand->len >= SENDER_HAND_MAX)
+			continue;
+		g_array_append_val(w->hand, e);
+		g_strlcpy(owner, w->owner, n);
+		s->hand_next = (i + 1) % s->open;
+		took = true;
+	}
+	if (!took)
+		s->untaken = true; /* claimed after its COMMIT (sender_wake) */
+	g_mutex_unlock(&s->lock);
+	return took;
+}
+
 /* sender_smtp_failing - a round that only retried: the server is down or
  * refusing, so back off whatever the kicks say; false when stopping. */
 static bool
 sender_smtp_failing(struct sender_run *x)
 {
 	gint64 d = backoff_secs(++x->smtp_failures, SENDER_MAX_BACKOFF);
+	int r;
 
 	sender_flags(x->w, true, true);
+	/* what was handed to this worker goes back to the queue, for the
+	 * other workers (or instances) while this one waits */
+	if ((r = store_outbox_release(x->st, x->w->owner)) > 0)
+		log_info("sender %d: gave back %d handed mail(s)", x->w->index,
+		         r);
 	sender_show(x, "failing", smtp_error(x->smtp));
 	log_notice("sender %d: SMTP failing (%s), next try in "
 	           "%" G_GINT64_FORMAT "s",
@@ -440,16 +575,27 @@ sender_smtp_failing(struct sender_run *x)
 
 /*
  * sender_idle - nothing was sent: sleep until the next mail is due (at
- * most SENDER_IDLE_WAIT; a kick wakes us), or after a database error a
- * backoff (an error is not an empty outbox; a lost connection is
- * reconnected on the next round).  False when stopping.
+ * most SENDER_IDLE_WAIT; a kick since the round began wakes us), or after
+ * a database error a backoff (an error is not an empty outbox; a lost
+ * connection is reconnected on the next round).  False when stopping.
+ *
+ * The due time asked less than SENDER_DUE_REUSE_MS ago is used again: a
+ * mail committed since then comes with a kick, and the kick count taken
+ * before the round's claim means one that came during the round is not
+ * slept through.
  */
 static bool
 sender_idle(struct sender_run *x)
 {
-	gint64 due = SENDER_IDLE_WAIT;
-	int r = store_outbox_next_due(x->st, &due);
+	gint64 now = sender_ms(), due = SENDER_IDLE_WAIT;
+	int r = 0;
 
+	if (x->due_asked > 0 && now - x->due_asked < SENDER_DUE_REUSE_MS)
+		due = (MAX(x->due_at - now, 0) + 999) / 1000;
+	else if ((r = store_outbox_next_due(x->st, &due)) == 0) {
+		x->due_asked = now;
+		x->due_at = now + due * 1000;
+	}
 	if (r < 0) {
 		due = backoff_secs(++x->due_failures, SENDER_MAX_BACKOFF);
 		sender_flags(x->w, store_connected(x->st), x->w->smtp_failing);
@@ -463,7 +609,7 @@ sender_idle(struct sender_run *x)
 	sender_publish(x, true, NULL); /* the figures after a burst */
 	/* due 0 with nothing claimed: another sender holds those mails;
 	 * look again a little later */
-	return sender_sleep(x->s, CLAMP(due, 1, SENDER_IDLE_WAIT), true);
+	return sender_wait(x->s, CLAMP(due, 1, SENDER_IDLE_WAIT), &x->kicks);
 }
 
 /* sender_round - one outbox_drain_as of up to SENDER_ROUND mails, then
@@ -477,10 +623,34 @@ static bool
 sender_round(struct sender_run *x)
 {
 	struct outbox_stats os = {0};
-	int r = outbox_drain_as(x->cfg, x->st, x->smtp, x->w->owner,
-	                        SENDER_ROUND, &os);
-	long long cmds = smtp_commands(x->smtp);
-	int working;
+	long long cmds;
+	int r, working;
+	gint64 now = sender_ms();
+	bool claim;
+
+	g_mutex_lock(&x->s->lock);
+	x->kicks = x->s->kicks;
+	/* A claim walks every mail in flight (and the dead versions of
+	 * those just sent): only when mail may wait for one.  A wake for
+	 * handed mail alone is not that; the timer catches what nobody
+	 * announced (another instance's lease running out, a retry due). */
+	claim = x->claims != x->s->claims || x->claim_more ||
+	        now - x->claimed_at >= SENDER_CLAIM_MS;
+	if (claim)
+		x->claims = x->s->claims;
+	g_mutex_unlock(&x->s->lock);
+	/* what was handed to it first, then anything due; not again to a
+	 * server just found down */
+	r = sender_mine(x, &os);
+	if (r == 0 && claim && os.retried == 0) {
+		int before = os.claimed;
+
+		r = outbox_drain_as(x->cfg, x->st, x->smtp, x->w->owner,
+		                    SENDER_ROUND, &os);
+		x->claimed_at = now;
+		x->claim_more = os.claimed - before >= SENDER_ROUND;
+	}
+	cmds = smtp_commands(x->smtp);
 
 	if (os.unrecorded > 0)
 		x->unrecorded = os.unrecorded;
@@ -520,8 +690,10 @@ sender_round(struct sender_run *x)
 	sender_flags(x->w, true, false);
 	if (os.sent > 0)
 		sender_show(x, "up", NULL);
-	if (os.sent + os.failed + os.retried > 0)
-		return true; /* there may be more right away */
+	if (os.sent + os.failed + os.retried > 0) {
+		x->due_asked = 0; /* what was due has changed */
+		return true;      /* there may be more right away */
+	}
 	return sender_idle(x);
 }
 
@@ -561,6 +733,7 @@ sender_start(const struct cfg *cfg, int n)
 	} else
 		s->open = s->peak = n;
 	s->w = g_new0(struct sender_worker, MAX(n, 1));
+	s->cap_threads = MAX(n, 1);
 	for (int i = 0; i < MAX(n, 1); i++) {
 		g_autoptr(GError) err = NULL;
 		char name[16];
@@ -568,6 +741,7 @@ sender_start(const struct cfg *cfg, int n)
 
 		w->s = s;
 		w->index = i + 1;
+		w->hand = g_array_new(FALSE, FALSE, sizeof(struct sender_hand));
 		g_snprintf(w->owner, sizeof(w->owner), "%s#%d", cfg->instance,
 		           i + 1);
 		g_snprintf(name, sizeof(name), "sender%d", i + 1);
@@ -595,6 +769,21 @@ sender_kick(struct sender *s)
 		return;
 	g_mutex_lock(&s->lock);
 	s->kicks++;
+	s->claims++;
+	g_cond_broadcast(&s->cond);
+	g_mutex_unlock(&s->lock);
+}
+
+void
+sender_wake(struct sender *s)
+{
+	if (s == NULL)
+		return;
+	g_mutex_lock(&s->lock);
+	s->kicks++;
+	if (s->untaken)
+		s->claims++;
+	s->untaken = false;
 	g_cond_broadcast(&s->cond);
 	g_mutex_unlock(&s->lock);
 }
@@ -612,6 +801,9 @@ sender_stop(struct sender **sp)
 	g_mutex_unlock(&s->lock);
 	for (int i = 0; i < s->n; i++)
 		g_thread_join(s->w[i].thread);
+	for (int i = 0; i < s->cap_threads; i++)
+		if (s->w[i].hand != NULL)
+			g_array_unref(s->w[i].hand);
 	g_free(s->w);
 	g_mutex_clear(&s->lock);
 	g_mutex_clear(&s->publish_lock);

@@ -43,21 +43,30 @@ store_outbox_add(struct store *st, gint64 ticket, gint64 message,
                  const void *data, size_t len)
 {
 	return store_outbox_add_auto(st, ticket, message, kind, env_from, rcpt,
-	                             data, len, NULL, false);
+	                             data, len, NULL, false, NULL, 0);
 }
 
 int
 store_outbox_add_auto(struct store *st, gint64 ticket, gint64 message,
                       const char *kind, const char *env_from, const char *rcpt,
                       const void *data, size_t len, const char *sender,
-                      bool is_repeat)
+                      bool is_repeat, const char *lease_owner, int lease_secs)
 {
 	static const struct store_stmt stmt = {
 	    "outbox add",
 	    "INSERT INTO outbox (ticket_id, message_id, kind, env_from, rcpt, "
 	    "data, sender, is_repeat) VALUES (NULLIF($1, 0), NULLIF($2, 0), "
 	    "$3, $4, $5, $6, NULLIF($7, ''), $8::boolean)"};
-	char a[24], b[24];
+	/* born leased, as store_outbox_claim would leave it: one version of
+	 * the row (and of its entries in eight indexes) fewer */
+	static const struct store_stmt leased = {
+	    "outbox add leased",
+	    "INSERT INTO outbox (ticket_id, message_id, kind, env_from, rcpt, "
+	    "data, sender, is_repeat, state, leased_by, lease_until, "
+	    "attempts) VALUES (NULLIF($1, 0), NULLIF($2, 0), $3, $4, $5, $6, "
+	    "NULLIF($7, ''), $8::boolean, 'sending', $9, now() + "
+	    "make_interval(secs => $10::int), 1)"};
+	char a[24], b[24], c[24];
 	const char *vals[] = {store_i64(a, ticket),
 	                      store_i64(b, message),
 	                      kind,
@@ -65,10 +74,14 @@ store_outbox_add_auto(struct store *st, gint64 ticket, gint64 message,
 	                      rcpt,
 	                      data,
 	                      sender ? sender : "",
-	                      is_repeat ? "true" : "false"};
-	int lens[8] = {0, 0, 0, 0, 0, (int)len, 0, 0};
-	int fmts[8] = {0, 0, 0, 0, 0, 1, 0, 0};
-	int r = store_send(st, &stmt, 8, vals, lens, fmts);
+	                      is_repeat ? "true" : "false",
+	                      lease_owner,
+	                      store_i64(c, lease_secs)};
+	int lens[10] = {0, 0, 0, 0, 0, (int)len, 0, 0, 0, 0};
+	int fmts[10] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 0};
+	int r = lease_owner != NULL
+	            ? store_send(st, &leased, 10, vals, lens, fmts)
+	            : store_send(st, &stmt, 8, vals, lens, fmts);
 
 	/* only repeats count for the breaker (store_auto_count_global) */
 	if (r == 0 && is_repeat)
@@ -154,6 +167,50 @@ store_outbox_claim(struct store *st, const char *owner, int lease_secs,
 		g_ptr_array_add(out, store_outmail_row(res, i));
 	PQclear(res);
 	/* RETURNING rows come in no particular order; send oldest first. */
+	g_ptr_array_sort(out, store_outmail_cmp);
+	return 0;
+}
+
+int
+store_outbox_mine(struct store *st, const char *owner, int margin_secs,
+                  const gint64 *mids, int n, GPtrArray *out, GArray *found)
+{
+	/* by outbox_message_idx; a lease about to run out is left to
+	 * store_outbox_claim, which renews it (another instance may take it
+	 * the moment it ends) */
+	static const struct store_stmt stmt = {
+	    "outbox mine",
+	    "SELECT id, COALESCE(ticket_id, 0), kind, env_from, rcpt, data, "
+	    "attempts, extract(epoch FROM created)::bigint, is_repeat, "
+	    "message_id FROM outbox WHERE message_id = ANY($2::bigint[]) AND "
+	    "state = "
+	    "'sending' AND leased_by = $1 AND lease_until > now() + "
+	    "make_interval(secs => $3::int)"};
+	GString *arr = g_string_sized_new(24 * (gsize)n + 2);
+	char a[24];
+	const char *vals[3];
+	PGresult *res;
+	int r;
+
+	g_string_append_c(arr, '{');
+	for (int i = 0; i < n; i++)
+		g_string_append_printf(arr, "%s%" G_GINT64_FORMAT, i ? "," : "",
+		                       mids[i]);
+	g_string_append_c(arr, '}');
+	vals[0] = owner;
+	vals[1] = arr->str;
+	vals[2] = store_i64(a, margin_secs);
+	res = store_run(st, &stmt, 3, vals, NULL, NULL, &r);
+	g_string_free(arr, TRUE);
+	if (res == NULL)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		gint64 mid = store_col(res, i, 9);
+
+		g_ptr_array_add(out, store_outmail_row(res, i));
+		g_array_append_val(found, mid);
+	}
+	PQclear(res);
 	g_ptr_array_sort(out, store_outmail_cmp);
 	return 0;
 }

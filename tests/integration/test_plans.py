@@ -31,6 +31,9 @@ BIG = ("ticket", "message", "outbox", "event", "participant", "message_search", 
 WALKS = {
     "outbox claim": "outbox_pending_idx holds only queued and sending mail: the backlog",
     "outbox next due": "the pending-mail partial indexes: the backlog",
+    "outbox mine": "outbox_lease_idx holds only mail being sent: what the senders hold "
+                   "(SENDER_HAND_MAX a thread, and their claims); the planner takes "
+                   "outbox_message_idx once that is more",
     "outbox hold": "outbox_pending_idx: the backlog (the breaker holds repeats)",
     "outbox unhold": "outbox_pending_idx: the backlog",
     "csat due": "ticket_lifecycle_idx holds only pending and resolved tickets; LIMIT",

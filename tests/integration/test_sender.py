@@ -119,6 +119,46 @@ def test_a_mail_below_every_other_id_is_sent_while_tickd_runs(make_world):
     assert len(acks) == 42 and sorted(counts.values()) == [1] * 40 + [2], counts
 
 
+def test_acks_of_fetched_mail_are_sent_without_a_claim(make_world):
+    """Mail fetched while tickd runs: each acknowledgement is born leased
+    to a sender thread, which sends it without claiming it (one write of
+    the outbox row fewer).  A trigger of this test's records every state
+    change of an outbox row: no row goes queued -> sending, each goes
+    sending -> sent once, was born "sending" and still had most of its
+    lease when it was sent; each ack is delivered once."""
+    n = 30
+    w = make_world(per_recipient_day=100000, per_ticket_hour=100000, global_per_minute=1000000)
+    w.sql("CREATE TABLE test_moves (id bigint, was text, now text, "
+          "lease_left interval, leased_by text, attempts int)")
+    w.sql("CREATE FUNCTION test_move() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+          "INSERT INTO test_moves VALUES (NEW.id, CASE WHEN TG_OP = 'INSERT' THEN 'born' "
+          "ELSE OLD.state END, NEW.state, COALESCE(OLD.lease_until, NEW.lease_until) - now(), "
+          "COALESCE(OLD.leased_by, NEW.leased_by), NEW.attempts); RETURN NULL; END $$")
+    w.sql("CREATE TRIGGER test_move AFTER INSERT OR UPDATE OF state ON outbox "
+          "FOR EACH ROW EXECUTE FUNCTION test_move()")
+    p = w.start()
+    ids = []
+    try:
+        for i in range(n):
+            mid = "<handed-%d@c.example>" % i
+            w.append(mail(w.addr(w.customer), w.addr(w.support), "handed %d" % i, msgid=mid))
+            ids.append(mid)
+        wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == str(n), 60,
+                 "%d acks sent" % n, [p])
+    finally:
+        stop(p)
+    moves = w.sql("SELECT was || '>' || now, count(*) FROM test_moves GROUP BY 1 ORDER BY 1")
+    assert moves == "born>sending|%d\nsending>sent|%d" % (n, n), moves
+    # sent by the session it was born leased to, its lease far from over
+    assert w.sql("SELECT count(*) FROM test_moves WHERE was = 'sending' AND now = 'sent' "
+                 "AND lease_left > interval '200 s' AND leased_by ~ '#[0-9]+$' "
+                 "AND attempts = 1") == str(n)
+    subprocess.run([STACK_SH, "wait-delivered", w.stack["STACK_DIR"], "120"], check=True,
+                   capture_output=True)
+    acks = delivered_ids(w, w.customer)
+    assert sorted(acks) == sorted(ids), acks
+
+
 class SmallSmtp:
     """An SMTP server with a connection limit (421 beyond it) and a
     per-session mail limit (452 to MAIL FROM beyond it, like OpenSMTPD's
