@@ -762,30 +762,32 @@ sender_start(const struct cfg *cfg, int n)
 	return s;
 }
 
-void
-sender_kick(struct sender *s)
+/* sender_signal - wake the workers; to claim as well when claim (or when
+ * sender_take left mail to be claimed). */
+static void
+sender_signal(struct sender *s, bool claim)
 {
 	if (s == NULL)
 		return;
 	g_mutex_lock(&s->lock);
 	s->kicks++;
-	s->claims++;
+	if (claim || s->untaken)
+		s->claims++;
+	s->untaken = false;
 	g_cond_broadcast(&s->cond);
 	g_mutex_unlock(&s->lock);
 }
 
 void
+sender_kick(struct sender *s)
+{
+	sender_signal(s, true);
+}
+
+void
 sender_wake(struct sender *s)
 {
-	if (s == NULL)
-		return;
-	g_mutex_lock(&s->lock);
-	s->kicks++;
-	if (s->untaken)
-		s->claims++;
-	s->untaken = false;
-	g_cond_broadcast(&s->cond);
-	g_mutex_unlock(&s->lock);
+	sender_signal(s, false);
 }
 
 void
