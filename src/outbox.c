@@ -267,8 +267,8 @@ outbox_drain_mine(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 	int r;
 
 	/* half the lease left at least: a mail is sent well within that
-	 * (smtp.timeout), before anyone else may take it; an older one is
-	 * store_outbox_claim's, which renews the lease */
+	 * (smtp.timeout), before anyone else may take it; an older one waits
+	 * for its lease to end, then any sender claims it */
 	r = store_outbox_mine(st, owner, OUTBOX_LEASE_SEC / 2, mids, n, batch,
 	                      found);
 	if (r < 0)
