@@ -57,7 +57,7 @@ struct sender *sender_start(const struct cfg *cfg, int n);
  * hand the mail with message row mid, being queued in the caller's open
  * transaction, to an open worker that is connected and not backing off,
  * in turn, unless each holds SENDER_HAND_MAX such mails already.  owner
- * (n bytes) gets the worker's lease name.  After the COMMIT, sender_kick:
+ * (n bytes) gets the worker's lease name.  After the COMMIT, sender_wake:
  * the worker then sends it without claiming it (one write fewer).
  */
 bool sender_take(void *ctx, gint64 mid, char *owner, size_t n);

@@ -88,7 +88,7 @@ struct loop {
 	struct imap *imap;
 	struct smtp *smtp;
 	struct sender *sender;   /* NULL: --once drains synchronously */
-	struct outbox_hand hand; /* to sender, for the boxes' acks */
+	struct outbox_hand hand; /* to sender: the boxes' automatic mail */
 	struct loop_box *boxes;  /* inbox (+ Sent) of every queue */
 	int nboxes;
 	GPtrArray *imaps;  /* struct imap* per queue; [0] is l->imap */
@@ -136,7 +136,7 @@ loop_clients_free(struct loop *l)
 /* after a COMMIT of fetched mail: its automatic mail was handed to the
  * senders (sender_take; what it did not take, it counted for a claim) */
 static void
-loop_kick_sender(void *ctx)
+loop_wake_sender(void *ctx)
 {
 	sender_wake(ctx);
 }
@@ -176,7 +176,7 @@ loop_queue_new(struct loop *l, const struct cfg_queue *q,
 		b->qcfg = q->view;
 		b->imap = im;
 		if (l->sender != NULL) {
-			b->mb.on_commit = loop_kick_sender;
+			b->mb.on_commit = loop_wake_sender;
 			b->mb.on_commit_ctx = l->sender;
 			b->mb.hand = &l->hand;
 		}
@@ -195,7 +195,7 @@ loop_clients_new(struct loop *l)
 	g_autofree guint *qof = g_new0(guint, 2 * MAX(c->queues->len, 1));
 
 	l->smtp = sender_smtp_new(c);
-	/* the sender threads start first: the boxes' on_commit kicks them */
+	/* the sender threads start first: the boxes' on_commit wakes them */
 	if (!l->once)
 		l->sender = sender_start(c, c->smtp.connections);
 	l->hand = (struct outbox_hand){sender_take, l->sender};

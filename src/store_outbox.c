@@ -175,33 +175,22 @@ int
 store_outbox_mine(struct store *st, const char *owner, int margin_secs,
                   const gint64 *mids, int n, GPtrArray *out, GArray *found)
 {
-	/* by outbox_message_idx; a lease about to run out is left to
-	 * store_outbox_claim, which renews it (another instance may take it
-	 * the moment it ends) */
+	/* a lease about to run out is left to end (another instance may
+	 * take the mail the moment it does); store_outbox_claim takes it
+	 * then */
 	static const struct store_stmt stmt = {
 	    "outbox mine",
 	    "SELECT id, COALESCE(ticket_id, 0), kind, env_from, rcpt, data, "
 	    "attempts, extract(epoch FROM created)::bigint, is_repeat, "
-	    "message_id FROM outbox WHERE message_id = ANY($2::bigint[]) AND "
-	    "state = "
-	    "'sending' AND leased_by = $1 AND lease_until > now() + "
-	    "make_interval(secs => $3::int)"};
-	GString *arr = g_string_sized_new(24 * (gsize)n + 2);
+	    "message_id FROM outbox WHERE message_id = ANY($2::bigint[]) "
+	    "AND state = 'sending' AND leased_by = $1 AND lease_until > "
+	    "now() + make_interval(secs => $3::int)"};
+	g_autofree char *arr = store_i64_array(mids, (size_t)n);
 	char a[24];
-	const char *vals[3];
-	PGresult *res;
+	const char *vals[] = {owner, arr, store_i64(a, margin_secs)};
 	int r;
+	PGresult *res = store_run(st, &stmt, 3, vals, NULL, NULL, &r);
 
-	g_string_append_c(arr, '{');
-	for (int i = 0; i < n; i++)
-		g_string_append_printf(arr, "%s%" G_GINT64_FORMAT, i ? "," : "",
-		                       mids[i]);
-	g_string_append_c(arr, '}');
-	vals[0] = owner;
-	vals[1] = arr->str;
-	vals[2] = store_i64(a, margin_secs);
-	res = store_run(st, &stmt, 3, vals, NULL, NULL, &r);
-	g_string_free(arr, TRUE);
 	if (res == NULL)
 		return r;
 	for (int i = 0; i < PQntuples(res); i++) {
