@@ -14,8 +14,6 @@
 /* Mails per lease round trip, and how long a lease protects a mail. */
 #define OUTBOX_BATCH     50
 #define OUTBOX_LEASE_SEC 300
-/* OpenSMTPD ends a session after 100 mails (notes 9); reconnect first. */
-#define OUTBOX_PER_SESSION 90
 
 int
 outbox_backoff(int attempts)
@@ -104,14 +102,14 @@ outbox_limits(const struct cfg *cfg, struct store *st,
  * smtp_send, code its reply): sent; failed for good (a 5xx, with a
  * send-failed event on the ticket, or retried for longer than
  * smtp.max_attempt_age); or due again after a backoff, which closes the
- * session (*in_session_r = 0) and, when the server gave no reply at all
+ * session and, when the server gave no reply at all
  * or refused the session, sets *down_r and keeps the mail due (the server
  * is down or full, not this mail at fault).  0 or -E.
  */
 static int
 outbox_record(const struct cfg *cfg, struct store *st, struct smtp *smtp,
               const struct store_outmail *o, int sr, int code,
-              struct outbox_stats *stats, bool *down_r, int *in_session_r)
+              struct outbox_stats *stats, bool *down_r)
 {
 	int r;
 
@@ -158,7 +156,6 @@ outbox_record(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 			*down_r = true;
 		stats->refused += sr == -ECONNREFUSED;
 		smtp_close(smtp);
-		*in_session_r = 0;
 	}
 	return r;
 }
@@ -170,10 +167,10 @@ outbox_drain(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 	return outbox_drain_as(cfg, st, smtp, cfg->instance, max, stats);
 }
 
-/* One drain's progress over its batches. */
+/* One drain's progress over its batches.  (The SMTP session's own count
+ * of mails, renewed before the server's limit, is smtp.c's.) */
 struct outbox_run {
-	int in_session; /* mails sent on the open SMTP session */
-	int done;       /* mails handed to the server */
+	int done; /* mails handed to the server */
 	bool transport_down;
 };
 
@@ -213,15 +210,10 @@ outbox_send(const struct cfg *cfg, struct store *st, struct smtp *smtp,
 			stats->suppressed += r == LIMIT_SUPPRESS;
 			continue;
 		}
-		if (run->in_session >= OUTBOX_PER_SESSION) {
-			smtp_close(smtp);
-			run->in_session = 0;
-		}
 		sr = smtp_send(smtp, o->env_from, o->rcpt, data, len, &code);
-		run->in_session++;
 		run->done++;
 		r = outbox_record(cfg, st, smtp, o, sr, code, stats,
-		                  &run->transport_down, &run->in_session);
+		                  &run->transport_down);
 		if (r < 0)
 			return r;
 	}
