@@ -6,6 +6,7 @@ exactly once; an SMTP server that refuses connections beyond its limit
 per-session mail limit is a reconnect, not a failure.  tickctl status
 shows the connections and the SMTP commands per mail."""
 import collections
+import json
 import os
 import re
 import socket
@@ -157,6 +158,53 @@ def test_acks_of_fetched_mail_are_sent_without_a_claim(make_world):
                    capture_output=True)
     acks = delivered_ids(w, w.customer)
     assert sorted(acks) == sorted(ids), acks
+
+
+def test_a_repeat_storm_while_tickd_runs_gets_no_more_than_the_breaker_allows(make_world):
+    """The hostile version of handed mail: strangers (a loop's shape) write
+    again while tickd runs, each repeat born leased to a sender thread.
+    Handed mail skips the claim, not the send limits: no more repeats go
+    out than limits.global_per_minute, the breaker opens, the rest stay
+    queued (none lost), and a new customer's first acknowledgement still
+    goes out at once."""
+    w = make_world(global_per_minute=3, breaker_cooldown=0)
+    custs = ["%s%d" % (w.customer, i) for i in range(6)]
+    new = w.customer + "new"
+    w.sql("CREATE TABLE test_born (id bigint, state text, is_repeat boolean)")
+    w.sql("CREATE FUNCTION test_born() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+          "INSERT INTO test_born VALUES (NEW.id, NEW.state, NEW.is_repeat); RETURN NULL; END $$")
+    w.sql("CREATE TRIGGER test_born AFTER INSERT ON outbox FOR EACH ROW "
+          "EXECUTE FUNCTION test_born()")
+    p = w.start()
+    try:
+        for c in custs:
+            w.append(mail(w.addr(c), w.addr(w.support), "Storm %s" % c))
+        wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE state = 'sent'") == "6", 60,
+                 "6 first acks sent", [p])
+        for c in custs:
+            w.append(mail(w.addr(c), w.addr(w.support), "Again %s" % c))
+        w.append(mail(w.addr(new), w.addr(w.support), "First time"))
+        # every repeat dealt with: sent, or held back in the queue
+        wait_for(lambda: w.sql("SELECT count(*) FROM outbox WHERE is_repeat AND state IN "
+                               "('sent', 'queued')") == "6", 60, "6 repeats sent or held", [p])
+        wait_for(lambda: w.sql("SELECT state FROM outbox WHERE NOT is_repeat AND rcpt = '%s'"
+                               % w.addr(new)) == "sent", 30, "the new customer's ack", [p])
+    finally:
+        stop(p)
+    assert w.sql("SELECT state, count(*) FROM test_born WHERE is_repeat GROUP BY 1") == \
+        "sending|6"  # all six were handed
+    sent = int(w.sql("SELECT count(*) FROM outbox WHERE is_repeat AND state = 'sent'"))
+    assert sent <= 3, sent
+    assert w.sql("SELECT count(*) FROM outbox WHERE is_repeat AND state = 'queued'") == \
+        str(6 - sent)
+    st = json.loads(w.ctl("status", "--json").stdout)
+    assert st["breaker"]["open"] is True, st["breaker"]
+    subprocess.run([STACK_SH, "wait-delivered", w.stack["STACK_DIR"], "120"], check=True,
+                   capture_output=True)
+    got = collections.Counter()
+    for c in custs + [new]:
+        got[c] = len(delivered_ids(w, c))
+    assert sum(got[c] for c in custs) == 6 + sent and got[new] == 1, got
 
 
 class SmallSmtp:
