@@ -81,6 +81,12 @@ void store_mail_rollback(struct store *st);
  * the dedupe keys make a COMMIT that did land harmless).  A reconnect ends
  * a batch.  0 or -E; -EINVAL for a nested batch.
  *
+ * Inside a batch a mail's participant, event and search-index rows are
+ * kept and written at the batch's end, one statement per table
+ * (store_keep.c; a statement that reads those tables has them written
+ * first).  A row the server refuses there is left out, logged and said by
+ * an event; its mail stays.
+ *
  * Inside a batch the connection is in libpq pipeline mode: a call whose
  * result is only 0 or -E (an event, a participant, the cursor, an outbox
  * row...) may return 0 before the server has run it, and its failure is

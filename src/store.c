@@ -79,6 +79,12 @@ store_fail(struct store *st, PGresult *res, const char *what)
 
 	/* the result's own text: in pipeline mode the connection's may be
 	 * another command's, or empty */
+	if (res == NULL && st->query_r < 0) {
+		/* store_query's own failure, said when it happened */
+		r = st->query_r;
+		st->query_r = 0;
+		return r;
+	}
 	if (msg[0] != '\0') {
 		g_snprintf(st->err, sizeof(st->err), "%s: %s", what, msg);
 		g_strchomp(st->err);
@@ -125,6 +131,8 @@ store_connect(struct store *st)
 	st->batch = false; /* a lost connection took the batch with it */
 	st->pipe = false;
 	st->deferred = 0;
+	store_keep_forget(st, 0);
+	st->in_mail = false;
 	/* Our defaults first, so that the admin's conninfo overrides them:
 	 * never hang forever on a dead host, notice a dead peer in ~1 min. */
 	const char *const keys[] = {"connect_timeout",
@@ -177,6 +185,7 @@ store_free(struct store **stp)
 	g_hash_table_destroy(st->prepared);
 	if (st->lexcache)
 		g_hash_table_destroy(st->lexcache);
+	store_keep_free(st);
 	g_free(st->conninfo);
 	g_free(st);
 	*stp = NULL;
@@ -321,6 +330,8 @@ store_pipe_undo(struct store *st)
 	int r;
 
 	st->failed_seq = st->commit_seq;
+	/* its kept rows, and the next mail's: the server skipped those */
+	store_keep_forget(st, st->unsettled_mail);
 	if ((r = store_cmd(st, "ROLLBACK TO SAVEPOINT tickd_one")) < 0 ||
 	    (r = store_cmd(st, "RELEASE SAVEPOINT tickd_one")) < 0 ||
 	    (r = store_pipe_drain(st, NULL)) < 0)
@@ -363,7 +374,10 @@ store_query(struct store *st, const char *sql, int n, const char *const *vals)
 {
 	PGresult *res;
 
-	if (store_gate(st) < 0)
+	if ((st->query_r = store_gate(st)) < 0)
+		return NULL;
+	if (st->keep_n > 0 && !st->keep_busy && store_keep_reads(sql) &&
+	    (st->query_r = store_keep_flush(st)) < 0)
 		return NULL;
 	if (!st->pipe)
 		return PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL,
@@ -489,6 +503,9 @@ store_run(struct store *st, const struct store_stmt *s, int n,
 	}
 	if ((*r_r = store_gate(st)) < 0)
 		return NULL;
+	/* (a batch reads what it kept as if written) */
+	if (store_keep_reads_stmt(st, s) && (*r_r = store_keep_flush(st)) < 0)
+		return NULL;
 	store_replan(st);
 	if ((*r_r = store_prepare(st, s, name)) < 0)
 		return NULL;
@@ -526,7 +543,9 @@ store_send(struct store *st, const struct store_stmt *s, int n,
 		store_set_err(st, s->name);
 		return -ENOTCONN;
 	}
-	if ((r = store_gate(st)) < 0 || (r = store_prepare(st, s, name)) < 0)
+	if ((r = store_gate(st)) < 0 ||
+	    (store_keep_reads_stmt(st, s) && (r = store_keep_flush(st)) < 0) ||
+	    (r = store_prepare(st, s, name)) < 0)
 		return r;
 	return store_pipe_queued(
 	    st, PQsendQueryPrepared(st->conn, name, n, vals, lens, fmts, 0));
@@ -756,6 +775,10 @@ store_mail_begin(struct store *st)
 	/* (in a batch, deferred: the unsettled mail before it is read with
 	 * this mail's first wait) */
 	st->loose_events = false;
+	if (st->batch) {
+		st->mail_no++;
+		st->in_mail = true;
+	}
 	return store_cmd(st, st->batch ? "SAVEPOINT tickd_one" : "BEGIN");
 }
 
@@ -766,6 +789,7 @@ store_mail_commit(struct store *st)
 
 	if (!st->batch)
 		return store_cmd(st, "COMMIT");
+	st->in_mail = false;
 	if ((r = store_cmd(st, "RELEASE SAVEPOINT tickd_one")) < 0)
 		return r;
 	/* (a mail that never waited has not read the one before it: its
@@ -782,6 +806,7 @@ store_mail_commit(struct store *st)
 	}
 	st->commit_seq++;
 	st->unsettled_n = st->deferred;
+	st->unsettled_mail = st->mail_no;
 	return 0;
 }
 
@@ -821,6 +846,8 @@ store_mail_rollback(struct store *st)
 		(void)store_cmd(st, "ROLLBACK");
 		return;
 	}
+	st->in_mail = false;
+	store_keep_forget(st, st->mail_no);
 	if (st->stale) /* its savepoint went with the mail before */
 		return;
 	/* In a batch only this mail's work goes; the mails before it stay.
@@ -879,6 +906,10 @@ store_batch_end(struct store *st, bool commit)
 	}
 	st->stale = false;
 	st->unsettled_n = 0;
+	/* the rows the batch kept, one statement a table */
+	if (commit && (r = store_keep_flush(st)) < 0)
+		commit = false;
+	store_keep_forget(st, 0);
 	store_pipe_end(st);
 	st->batch = false;
 	/* ids unused now stay unused: a pool kept across batches would hand

@@ -560,12 +560,11 @@ int
 store_participant_add(struct store *st, gint64 ticket, const char *addr,
                       const char *name, const char *role)
 {
-	static const struct store_stmt stmt = {
-	    "participant add",
-	    "INSERT INTO participant (ticket_id, addr, name, role) "
-	    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"};
+	char a[24];
+	const char *vals[] = {store_i64(a, ticket), addr, name, role};
 
-	return store_participant(st, &stmt, ticket, addr, name, role);
+	/* in a batch one statement with the batch's others (store_keep.c) */
+	return store_keep(st, STORE_KEEP_PARTICIPANT, vals, NULL);
 }
 
 int
@@ -722,33 +721,42 @@ store_attachment_add(struct store *st, gint64 message, const char *name,
 	return store_send(st, &stmt, 7, vals, lens, fmts);
 }
 
+/* An event written before its mail's message row: at once, in the
+ * mail's own savepoint, where store_event_attach finds it.  After the
+ * kept events of its ticket (in order), not after every kept row. */
+static const struct store_stmt store_event_loose = {
+    "event loose",
+    "INSERT INTO event (ticket_id, actor, action, detail, message_id) "
+    "VALUES ($1, $2, $3, $4, NULLIF($5, 0))"};
+
 int
 store_event_add(struct store *st, gint64 ticket, const char *actor,
                 const char *action, const char *detail, gint64 message)
 {
-	static const struct store_stmt stmt = {
-	    "event add", "INSERT INTO event (ticket_id, actor, action, detail, "
-	                 "message_id) VALUES ($1, $2, $3, $4, NULLIF($5, 0))"};
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, ticket), actor, action, detail,
 	                      store_i64(b, message)};
+	int r;
 
-	if (message <= 0)
+	if (message <= 0) {
 		st->loose_events = true;
-	return store_exec(st, &stmt, 5, vals);
+		if (store_keep_ticket(st, ticket) &&
+		    (r = store_keep_flush(st)) < 0)
+			return r;
+		return store_exec_unordered(st, &store_event_loose, 5, vals);
+	}
+	return store_keep(st, STORE_KEEP_EVENT, vals, NULL);
 }
 
 int
 store_event_global(struct store *st, const char *actor, const char *action,
                    const char *detail, gint64 message)
 {
-	static const struct store_stmt stmt = {
-	    "event global", "INSERT INTO event (actor, action, detail, "
-	                    "message_id) VALUES ($1, $2, $3, NULLIF($4, 0))"};
 	char a[24];
-	const char *vals[] = {actor, action, detail, store_i64(a, message)};
+	const char *vals[] = {NULL, actor, action, detail,
+	                      store_i64(a, message)};
 
-	return store_exec(st, &stmt, 4, vals);
+	return store_keep(st, STORE_KEEP_EVENT, vals, NULL);
 }
 
 int
@@ -771,5 +779,6 @@ store_event_attach(struct store *st, gint64 ticket, gint64 message)
 
 	if (!st->loose_events)
 		return 0;
-	return store_exec(st, &stmt, 2, vals);
+	/* (only rows store_event_loose wrote: never kept ones) */
+	return store_exec_unordered(st, &stmt, 2, vals);
 }

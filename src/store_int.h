@@ -35,6 +35,16 @@ struct store_minute {
 	gint64 cap;
 };
 
+/* the tables store_keep.c keeps rows of, in the order it writes them;
+ * at most STORE_KEEP_COLS columns */
+enum store_keep_table {
+	STORE_KEEP_SEARCH,
+	STORE_KEEP_PARTICIPANT,
+	STORE_KEEP_EVENT, /* last: a refused row of the others is an event */
+	STORE_KEEP_N
+};
+#define STORE_KEEP_COLS 5
+
 /* message ids drawn per round trip in a batch (store_message_id) */
 #define STORE_MID_POOL 32
 
@@ -73,6 +83,20 @@ struct store {
 	/* store_search_index: "cfg\x1fword" -> its quoted lexemes ("" for a
 	 * stop word), at most STORE_LEXCACHE_MAX entries; NULL until used */
 	GHashTable *lexcache;
+	/* store_keep.c: rows a batch keeps for one statement per table */
+	GPtrArray *keep_rows[STORE_KEEP_N];
+	guint keep_n;           /* rows kept and not written */
+	gsize keep_bytes;       /* their bytes */
+	bool keep_busy;         /* store_keep_flush is running */
+	GHashTable *keep_reads; /* store_keep_reads_stmt's answers */
+	/* store_mail_begin in a batch numbers each mail (mail_no); in_mail
+	 * while it is open; unsettled_mail: the one store_mail_commit left
+	 * unread */
+	guint64 mail_no, unsettled_mail;
+	bool in_mail;
+	/* a failure of store_query before it ran anything (it returns only
+	 * a PGresult): what store_fail returns for its NULL result */
+	int query_r;
 	char err[256];
 };
 
@@ -80,6 +104,48 @@ struct store {
  * from the sequence STORE_MID_POOL at a time, so that the insert of a
  * message need not wait for its RETURNING id.  0 or -E. */
 int store_message_id(struct store *st, gint64 *id_r);
+
+/*
+ * Set-based ingest (store_keep.c): rows of a fetch batch that nothing in
+ * the batch reads back, written one statement per table.
+ *
+ * store_keep - one row of table k: vals (and lens of the binary one, the
+ * search document) as the table's one-row INSERT takes them ($1..$n, in
+ * store_keep.c).  In a batch kept (copied) until store_keep_flush; else
+ * sent at once, as store_send.  0/-E (in a batch: only from a flush when
+ * the kept bytes grew past their bound).
+ *
+ * store_keep_flush - write every kept row: one statement per table.
+ * Called before COMMIT (store_batch_end), and by store_run, store_send and
+ * store_query before any statement that names a kept table
+ * (store_keep_reads), so that the batch reads what it wrote.  Between
+ * mails, in a savepoint: when a statement fails, the rows go one at a
+ * time and a row the server refuses is logged and left out (with an
+ * event), the rest written.  Inside a mail (a reader in it), without one:
+ * a refused row fails the flush with -EAGAIN, so that the mail is fetched
+ * again rather than blamed, and the batch's end finds the row.  0, or -E
+ * when the batch cannot go on.
+ *
+ * store_keep_forget - the mails numbered from_mail and later were undone:
+ * their rows go, and rows of other mails that were written while one of
+ * them was open are kept again (the server undid them too).  0: all.
+ */
+int store_keep(struct store *st, enum store_keep_table k,
+               const char *const *vals, const int *lens);
+int store_keep_flush(struct store *st);
+void store_keep_forget(struct store *st, guint64 from_mail);
+/* store_keep_reads - sql names a kept table (or tickd_merge, which moves
+ * their rows).  store_keep_reads_stmt - the same of s, remembered, and
+ * false when nothing is kept.  store_keep_free - at store_free. */
+bool store_keep_reads(const char *sql);
+bool store_keep_reads_stmt(struct store *st, const struct store_stmt *s);
+void store_keep_free(struct store *st);
+/* store_keep_ticket - some kept event of ticket is not written yet. */
+bool store_keep_ticket(const struct store *st, gint64 ticket);
+/* store_exec_unordered - store_exec of s, which names a kept table but
+ * needs none of the kept rows written before it. */
+int store_exec_unordered(struct store *st, const struct store_stmt *s, int n,
+                         const char *const *vals);
 
 /* store_fail - the errno for a failed result (PQclears it), logged once
  * here with what and PostgreSQL's text. */

@@ -117,14 +117,6 @@ store_search_index(struct store *st, gint64 msg, gint64 ticket,
 	 * addresses' words are stemmed too: a query is cut and stemmed
 	 * under the queue's configuration as a whole, so "alice@example.com"
 	 * asks for alice, exampl and com. */
-	static const struct store_stmt stmt = {
-	    "search index",
-	    "INSERT INTO message_search (message_id, ticket_id, queue, cfg, "
-	    "doc) VALUES ($1, NULLIF($2, 0)::bigint, $3, $4::regconfig, "
-	    "$5::tsvector)"};
-	/* the tsvector goes in binary (searchdoc_binary): the server's text
-	 * input parsed it for as long as the GIN index took to insert it */
-	static const int fmts[5] = {0, 0, 0, 0, 1};
 	const char *cfg = store_search_config(language);
 	bool simple = strcmp(cfg, "simple") == 0;
 	const char *const addrs[] = {t->from_addr, t->from_name, t->to, t->cc};
@@ -154,10 +146,14 @@ store_search_index(struct store *st, gint64 msg, gint64 ticket,
 		                      queue ? queue : "", cfg, NULL};
 		int lens[5] = {0};
 
+		/* the tsvector goes in binary (searchdoc_binary): the
+		 * server's text input parsed it for as long as the GIN index
+		 * took to insert it; in a batch with the batch's other rows,
+		 * one statement (store_keep.c) */
 		doc = searchdoc_binary(d);
 		vals[4] = g_bytes_get_data(doc, &len);
 		lens[4] = (int)len;
-		r = store_send(st, &stmt, 5, vals, lens, fmts);
+		r = store_keep(st, STORE_KEEP_SEARCH, vals, lens);
 	}
 	searchdoc_free(d);
 	return r;

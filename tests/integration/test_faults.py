@@ -410,15 +410,46 @@ def test_hostile_imap_server_times_out_or_refuses_and_tickd_keeps_serving(make_w
         fake.wait()
 
 
-# message and participant: INSERTs that pipeline mode sends without
-# waiting, so their failure is read later, by the next statement of the
-# mail that needs a result; outbox: the acknowledgement's row, the mail's
-# last statement before its end, which is not waited for either: its
-# failure is only read as the next mail begins (store_mail_settle), and
-# the mail is then ingested again, one statement at a time
+# message: an INSERT that pipeline mode sends without waiting, so its
+# failure is read later, by the next statement of the mail that needs a
+# result; ticket: one whose result is waited for; outbox: the
+# acknowledgement's row, the mail's last statement before its end, which
+# is not waited for either: its failure is only read as the next mail
+# begins (store_mail_settle), and the mail is then ingested again, one
+# statement at a time.  (Participants, events and search rows are kept
+# for the batch's end: test_a_kept_row_the_server_refuses_is_left_out.)
+def test_a_kept_row_the_server_refuses_is_left_out(world):
+    """Set-based ingest (store_keep.c): a batch's participant rows are
+    written in one statement at its end.  When the server refuses one row
+    (a trigger of the test), the others are written one by one: every mail
+    is stored on its ticket and acknowledged, nothing is quarantined, the
+    refused row is left out, logged and told by an event on its ticket."""
+    w = world
+    w.sql("CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF (SELECT subject FROM "
+          "ticket WHERE id = NEW.ticket_id) LIKE '%poison%' THEN RAISE EXCEPTION "
+          "'poisoned for the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; "
+          "CREATE TRIGGER poison BEFORE INSERT ON participant FOR EACH ROW "
+          "EXECUTE FUNCTION poison()")
+    for i in range(10):
+        w.append(mail(w.addr(w.customer + str(i)), w.addr(w.support),
+                      "poison" if i == 5 else "ok %d" % i, msgid="<kept-%d@c.example>" % i))
+    p = w.once()
+    err = p.stderr.decode()
+    assert re.search(r"a participant row \(ticket (\d+), message 0\) was left out: "
+                     r"[^\n]*poisoned for the test", err), err[-3000:]
+    assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "10"
+    assert w.sql("SELECT count(*) FROM quarantine") == "0"
+    assert w.sql("SELECT count(*) FROM participant") == "9"
+    assert w.sql("SELECT t.subject || '|' || e.actor || '|' || (e.detail LIKE "
+                 "'%poisoned for the test%') FROM event e JOIN ticket t ON t.id = e.ticket_id "
+                 "WHERE e.action = 'participant-skipped'") == "poison|tickd|true"
+    assert w.sql("SELECT last_uid, marked_uid FROM mailbox_state") == "10|10"
+    assert sum(len(w.inbox(w.customer + str(i))) for i in range(10)) == 10
+
+
 @pytest.mark.parametrize("table,cond", [
     ("message", "NEW.subject = 'poison'"),
-    ("participant", "(SELECT subject FROM ticket WHERE id = NEW.ticket_id) LIKE '%poison%'"),
+    ("ticket", "NEW.subject = 'poison'"),
     ("outbox", "(SELECT subject FROM ticket WHERE id = NEW.ticket_id) LIKE '%poison%'"),
 ])
 def test_batch_one_bad_mail_keeps_the_others(world, table, cond):
@@ -443,6 +474,10 @@ def test_batch_one_bad_mail_keeps_the_others(world, table, cond):
         assert b"uid 6 failed as it was committed" in p.stderr, p.stderr.decode()[-2000:]
     assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "9"
     assert w.sql("SELECT count(*) FROM message WHERE message_id = 'batch-5@c.example'") == "0"
+    # its index row, kept for the batch's one statement, went with it
+    assert w.sql("SELECT count(*) FROM message_search") == "9"
+    assert w.sql("SELECT count(*) FROM event WHERE action = 'search-skipped'") == "0"
+    assert b"not indexed" not in p.stderr
     assert w.sql("SELECT uid, position('Subject: poison' in convert_from(raw, 'UTF8')) > 0, "
                  "error LIKE '%poisoned for the test%' FROM quarantine") == "6|t|t"
     assert w.sql("SELECT last_uid, marked_uid FROM mailbox_state") == "10|10"

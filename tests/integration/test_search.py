@@ -2,9 +2,11 @@
 on the real servers: mail goes in through `tickctl import` or IMAP, results
 are read from tickctl's output and the agents' real mailboxes."""
 import json
+import re
+import subprocess
 import uuid
 
-from conftest import mail
+from conftest import TICKD, mail
 
 
 def mime_with_attachment(frm, to, subject, text, filename):
@@ -267,3 +269,150 @@ def test_words_with_punctuation_and_their_phrases(world):
     for q in ("db-01.example.net", '"upgrade to 5.0.2"', "ops@example.org", "e-mail",
               "refuses"):
         assert len(search(world, q)) == 1, q
+
+
+# a statement-level trigger of the test: how many index rows each INSERT
+# into message_search wrote
+STMT_LOG = ("CREATE TABLE stmt_log (id serial, n int); "
+            "CREATE FUNCTION stmt_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "INSERT INTO stmt_log (n) SELECT count(*) FROM new_rows; RETURN NULL; END $$; "
+            "CREATE TRIGGER stmt_log AFTER INSERT ON message_search REFERENCING NEW TABLE "
+            "AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION stmt_log()")
+
+
+def test_a_batch_writes_its_index_rows_at_once_and_a_search_in_it_sees_them(make_world):
+    """A fetch batch keeps its mails' index rows and writes them in one
+    statement before COMMIT (store_search_flush); an agent's #search in the
+    same batch still finds the mails fetched before it in that batch."""
+    from conftest import imapbox
+    from test_agents import AUTH, agents_world
+    w = agents_world(make_world)
+    w.sql(STMT_LOG)
+    sup = w.addr(w.support)
+    words = ["zebracrossing", "quasarlamp", "ottersoap", "walrusglue", "pelicanink",
+             "marmotwax", "beaverbolt", "lemurlens"]
+    for i, word in enumerate(words):
+        w.append(mail(w.addr(w.customer + str(i)), sup, "About the %s" % word,
+                      body="My %s broke.\n" % word, msgid="<batch-idx-%d@c.example>" % i))
+    w.append(mail(w.bob, sup, "questions", msgid="<bob-idx@support.example>", headers=[AUTH],
+                  body="#search ottersoap\n"))
+    w.once()
+    tickets = {t["subject"]: t["number"] for t in w.tickets()}
+    for word in words:
+        hits = search(w, word)
+        assert [h["ticket"] for h in hits] == [tickets["About the %s" % word]], (word, hits)
+    # one statement wrote the batch's rows
+    counts = [int(n) for n in w.sql("SELECT n FROM stmt_log ORDER BY id").split()]
+    assert sum(counts) == int(w.sql("SELECT count(*) FROM message_search")) == len(words) + 1
+    assert max(counts) >= len(words) - 1 and len(counts) <= 3, counts
+    # the answer to #search, written inside the batch, names the ticket
+    (a,) = [m for m in w.inbox(w.bob.split("@")[0]) if m["Subject"] == "Answer: questions"]
+    text = a.get_body(preferencelist=("plain",)).get_content()
+    lines = [l for l in text.splitlines() if l.startswith("#")]
+    assert len(lines) == 1 and lines[0].startswith("#%d " % tickets["About the ottersoap"]), text
+    assert imapbox  # (the agents' mailboxes are real: read above)
+
+
+def test_an_index_row_the_server_refuses_leaves_its_mail_stored(world):
+    """Hostile: a mail whose index row the server refuses (here a trigger of
+    the test; in life a document past a tsvector limit) fails the batch's one
+    statement.  The rows are then written one by one: that mail stays stored
+    on its ticket, acknowledged and counted, with an event saying it cannot
+    be found by search, and every other mail of the batch is indexed."""
+    w = world
+    w.sql("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.doc::text LIKE "
+          "'%poisonword%' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; "
+          "END $$ LANGUAGE plpgsql; CREATE TRIGGER refuse BEFORE INSERT ON message_search "
+          "FOR EACH ROW EXECUTE FUNCTION refuse()")
+    sup = w.addr(w.support)
+    for i in range(6):
+        w.append(mail(w.addr(w.customer + str(i)), sup, "Case %d" % i,
+                      body=("the poisonword is here\n" if i == 3 else "plain words %d\n" % i),
+                      msgid="<refuse-%d@c.example>" % i))
+    p = w.once()
+    err = p.stderr.decode()
+    assert re.search(r"store: a message_search row \(ticket \d+, message \d+\) was left out: "
+                     r"[^\n]*refused for the test", err), err[-3000:]
+    assert len(w.tickets()) == 6
+    assert w.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "6"
+    assert w.sql("SELECT count(*) FROM message_search") == "5"
+    assert w.sql("SELECT count(*) FROM quarantine") == "0"
+    assert w.sql("SELECT last_uid FROM mailbox_state") == "6"
+    (ev,) = w.sql("SELECT m.message_id || '|' || e.detail FROM event e JOIN message m ON "
+                  "m.id = e.message_id WHERE e.action = 'search-skipped'").splitlines()
+    assert ev.startswith("refuse-3@c.example|") and "refused for the test" in ev, ev
+    assert sorted(h["subject"] for h in search(w, "plain")) == ["Case %d" % i for i in (0, 1, 2, 4, 5)]
+    assert search(w, "poisonword") == []
+    acks = sum(len(w.inbox(w.customer + str(i))) for i in range(6))
+    assert acks == 6
+
+
+def _search_batch(w, words, agent_subject, agent_body):
+    """words: one customer mail each, then an agent's mail, all in one
+    fetch batch."""
+    from test_agents import AUTH
+    sup = w.addr(w.support)
+    for i, word in enumerate(words):
+        w.append(mail(w.addr(w.customer + str(i)), sup, "About the %s" % word,
+                      body="My %s broke.\n" % word, msgid="<sb-%d@c.example>" % i))
+    w.append(mail(w.bob, sup, agent_subject, msgid="<bob-sb@support.example>",
+                  headers=[AUTH], body=agent_body))
+
+
+def test_a_mail_undone_after_a_search_takes_back_only_its_own_rows(make_world):
+    """The agent's #search makes the batch write its kept rows inside the
+    agent's mail's savepoint; that mail then fails for good (its answer's
+    outbox row is refused by a trigger of the test) and is undone, which
+    undoes those rows on the server too: they are kept again and written
+    at the batch's end.  Every customer mail stays findable; the agent's
+    mail is quarantined."""
+    from test_agents import agents_world
+    w = agents_world(make_world)
+    w.sql("CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF position("
+          "'Answer: poison' in convert_from(NEW.data, 'UTF8')) > 0 THEN RAISE EXCEPTION "
+          "'poisoned for the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; "
+          "CREATE TRIGGER poison BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION poison()")
+    words = ["zebracrossing", "quasarlamp", "ottersoap", "walrusglue", "pelicanink"]
+    _search_batch(w, words, "poison questions", "#search ottersoap\n")
+    p = w.once()
+    assert b"poisoned for the test" in p.stderr
+    tickets = {t["subject"]: t["number"] for t in w.tickets()}
+    for word in words:
+        assert [h["ticket"] for h in search(w, word)] == [tickets["About the %s" % word]], word
+    assert w.sql("SELECT count(*) FROM message_search") == str(len(words))
+    assert w.sql("SELECT count(*) FROM participant") == str(len(words))
+    assert w.sql("SELECT count(*) FROM quarantine WHERE error LIKE '%poisoned for the test%'") == "1"
+    assert w.sql("SELECT count(*) FROM message WHERE message_id = 'bob-sb@support.example'") == "0"
+    assert w.sql("SELECT count(*) FROM event WHERE action IN ('search-skipped', "
+                 "'participant-skipped')") == "0"
+
+
+def test_a_refused_row_met_by_a_search_in_the_batch_costs_a_retry_not_a_mail(make_world):
+    """The #search of an agent's mail makes the batch write its kept rows,
+    and the server refuses one of them (a customer's index row, a trigger of
+    the test).  That is not the agent's mail's fault: it is fetched again
+    (not quarantined), the batch's end leaves the refused row out, and the
+    next poll answers the agent."""
+    from test_agents import agents_world
+    w = agents_world(make_world)
+    w.sql("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.doc::text LIKE "
+          "'%quasarlamp%' THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; "
+          "END $$ LANGUAGE plpgsql; CREATE TRIGGER refuse BEFORE INSERT ON message_search "
+          "FOR EACH ROW EXECUTE FUNCTION refuse()")
+    words = ["zebracrossing", "quasarlamp", "ottersoap"]
+    _search_batch(w, words, "questions", "#search ottersoap\n")
+    p = subprocess.run([TICKD, "-c", w.conf, "--once"], capture_output=True, timeout=120)
+    err = p.stderr.decode()
+    assert p.returncode in (0, 75), err[-2000:]
+    assert "refused for the test" in err and "was left out" in err, err[-3000:]
+    assert w.sql("SELECT count(*) FROM quarantine") == "0"
+    w.once()
+    tickets = {t["subject"]: t["number"] for t in w.tickets()}
+    assert len(tickets) == 3
+    assert search(w, "quasarlamp") == []
+    assert [h["ticket"] for h in search(w, "ottersoap")] == [tickets["About the ottersoap"]]
+    assert w.sql("SELECT count(*) FROM quarantine") == "0"
+    (a,) = [m for m in w.inbox(w.bob.split("@")[0]) if m["Subject"] == "Answer: questions"]
+    text = a.get_body(preferencelist=("plain",)).get_content()
+    assert ("#%d " % tickets["About the ottersoap"]) in text, text
+    assert w.sql("SELECT count(*) FROM event WHERE action = 'search-skipped'") == "1"
