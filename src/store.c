@@ -659,6 +659,10 @@ store_text_array(GPtrArray *strs)
 	for (guint i = 0; i < strs->len; i++) {
 		if (i)
 			g_string_append_c(s, ',');
+		if (strs->pdata[i] == NULL) {
+			g_string_append(s, "NULL");
+			continue;
+		}
 		g_string_append_c(s, '"');
 		for (const char *p = strs->pdata[i]; *p; p++) {
 			if (*p == '"' || *p == '\\')

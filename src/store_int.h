@@ -228,7 +228,8 @@ int store_rows(struct store *st, const char *sql, int n,
 
 /* store_i64 - decimal text of v in buf (a libpq text parameter). */
 const char *store_i64(char buf[24], gint64 v);
-/* store_text_array - a PostgreSQL text[] literal of strs (char*). g_free. */
+/* store_text_array - a PostgreSQL text[] literal of strs (char*, NULL
+ * for a NULL element). g_free. */
 char *store_text_array(GPtrArray *strs);
 /* store_i64_array - "{1,2,3}" for a bigint[] parameter.  g_free. */
 char *store_i64_array(const gint64 *v, size_t n);

@@ -246,32 +246,17 @@ store_keep_reads(const char *sql)
 	return false;
 }
 
-/* store_keep_text_array - a text[] literal of column c of rows (NULL
- * cells as NULL).  g_free. */
+/* store_keep_text_array - column c of the n rows as a text[] literal
+ * (store_text_array).  g_free. */
 static char *
 store_keep_text_array(gpointer *rows, guint n, int c)
 {
-	GString *s = g_string_new("{");
+	g_autoptr(GPtrArray) col = g_ptr_array_sized_new(n);
 
-	for (guint i = 0; i < n; i++) {
-		const struct store_keep_row *row = rows[i];
-
-		if (i)
-			g_string_append_c(s, ',');
-		if (row->vals[c] == NULL) {
-			g_string_append(s, "NULL");
-			continue;
-		}
-		g_string_append_c(s, '"');
-		for (const char *p = row->vals[c]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				g_string_append_c(s, '\\');
-			g_string_append_c(s, *p);
-		}
-		g_string_append_c(s, '"');
-	}
-	g_string_append_c(s, '}');
-	return g_string_free(s, FALSE);
+	for (guint i = 0; i < n; i++)
+		g_ptr_array_add(
+		    col, ((const struct store_keep_row *)rows[i])->vals[c]);
+	return store_text_array(col);
 }
 
 /* store_keep_binary_array - column c of rows as one binary array of
