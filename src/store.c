@@ -382,11 +382,13 @@ store_query(struct store *st, const char *sql, int n, const char *const *vals)
 	if (!st->pipe)
 		return PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL,
 		                    0);
-	if (store_pipe_drain(st, NULL) < 0 ||
-	    store_pipe_queued(st, PQsendQueryParams(st->conn, sql, n, NULL,
-	                                            vals, NULL, NULL, 0)) < 0)
+	/* (a failure of what was queued before is this call's errno) */
+	if ((st->query_r = store_pipe_drain(st, NULL)) < 0 ||
+	    (st->query_r = store_pipe_queued(
+	         st, PQsendQueryParams(st->conn, sql, n, NULL, vals, NULL, NULL,
+	                               0))) < 0)
 		return NULL;
-	if (store_pipe_drain(st, &res) < 0) {
+	if ((st->query_r = store_pipe_drain(st, &res)) < 0) {
 		PQclear(res);
 		return NULL;
 	}
@@ -501,6 +503,7 @@ store_run(struct store *st, const struct store_stmt *s, int n,
 		*r_r = -ENOTCONN;
 		return NULL;
 	}
+	st->query_r = 0; /* (store_fail of a NULL result: not store_query's) */
 	if ((*r_r = store_gate(st)) < 0)
 		return NULL;
 	/* (a batch reads what it kept as if written) */
@@ -776,14 +779,17 @@ store_rollback(struct store *st)
 int
 store_mail_begin(struct store *st)
 {
+	int r;
+
+	st->loose_events = false;
 	/* (in a batch, deferred: the unsettled mail before it is read with
 	 * this mail's first wait) */
-	st->loose_events = false;
-	if (st->batch) {
-		st->mail_no++;
+	if (!st->batch)
+		return store_cmd(st, "BEGIN");
+	st->mail_no++;
+	if ((r = store_cmd(st, "SAVEPOINT tickd_one")) == 0)
 		st->in_mail = true;
-	}
-	return store_cmd(st, st->batch ? "SAVEPOINT tickd_one" : "BEGIN");
+	return r;
 }
 
 int
@@ -910,6 +916,7 @@ store_batch_end(struct store *st, bool commit)
 	}
 	st->stale = false;
 	st->unsettled_n = 0;
+	st->in_mail = false; /* (a mail whose begin failed) */
 	/* the rows the batch kept, one statement a table */
 	if (commit && (r = store_keep_flush(st)) < 0)
 		commit = false;
