@@ -146,7 +146,9 @@ store_status_json(struct store *st, GString *out, bool pretty)
 	    "'count', count(*), 'last_error', (SELECT error FROM quarantine "
 	    "ORDER BY id DESC LIMIT 1), 'last_at', max(received)) FROM "
 	    "quarantine), 'needs_review', (SELECT count(*) FROM ticket WHERE "
-	    "needs_review), 'outbox', "
+	    "needs_review), 'rows_left_out', (SELECT json_build_object("
+	    "'count', count(*), 'last_at', max(at)) FROM event "
+	    "WHERE " STORE_LEFT_OUT "), 'outbox', "
 	    "(SELECT json_build_object('queued', count(*) FILTER (WHERE "
 	    "state IN ('queued', 'sending')), 'failed', count(*) FILTER "
 	    "(WHERE state = 'failed'), 'sent', count(*) FILTER (WHERE state "
@@ -274,7 +276,8 @@ static const char *const store_views[] = {
         "SELECT (SELECT count(*) FROM quarantine) AS quarantined_mails, "
         "(SELECT left(error, 80) FROM quarantine ORDER BY id DESC LIMIT "
         "1) AS last_quarantined, (SELECT count(*) FROM ticket WHERE "
-        "needs_review) AS tickets_needing_review",
+        "needs_review) AS tickets_needing_review, (SELECT count(*) FROM "
+        "event WHERE " STORE_LEFT_OUT ") AS rows_left_out",
     [STORE_VIEW_OUTBOX] =
         "SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')) "
         "AS backlog, to_char(min(created) FILTER (WHERE state IN "

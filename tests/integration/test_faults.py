@@ -445,6 +445,12 @@ def test_a_kept_row_the_server_refuses_is_left_out(world):
                  "WHERE e.action = 'participant-skipped'") == "poison|tickd|true"
     assert w.sql("SELECT last_uid, marked_uid FROM mailbox_state") == "10|10"
     assert sum(len(w.inbox(w.customer + str(i))) for i in range(10)) == 10
+    # tickctl status tells (JSON and table); no quarantined mail
+    st = json.loads(w.ctl("status", "--json").stdout)
+    assert st["rows_left_out"]["count"] == 1 and st["rows_left_out"]["last_at"]
+    assert st["quarantine"]["count"] == 0
+    assert re.search(rb"^QUARANTINED_MAILS +LAST_QUARANTINED +TICKETS_NEEDING_REVIEW +"
+                     rb"ROWS_LEFT_OUT\n0 +- +0 +1$", w.ctl("status").stdout, re.M)
 
 
 @pytest.mark.parametrize("table,cond", [
@@ -487,7 +493,7 @@ def test_batch_one_bad_mail_keeps_the_others(world, table, cond):
     (mb,) = st["mailboxes"]
     assert mb["quarantined"] == 1 and "poisoned for the test" in mb["last_error"]
     assert st["quarantine"]["count"] == 1
-    assert re.search(rb"^QUARANTINED_MAILS +LAST_QUARANTINED +TICKETS_NEEDING_REVIEW\n"
+    assert re.search(rb"^QUARANTINED_MAILS +LAST_QUARANTINED +TICKETS_NEEDING_REVIEW +ROWS_LEFT_OUT\n"
                      rb"1 +[^\n]*ERROR: +poisoned for the test", w.ctl("status").stdout, re.M)
     (q,) = json.loads(w.ctl("quarantine", "--json").stdout)
     assert q["uid"] == 6 and "poisoned" in q["error"]

@@ -343,6 +343,7 @@ def test_an_index_row_the_server_refuses_leaves_its_mail_stored(world):
     assert ev.startswith("refuse-3@c.example|") and "refused for the test" in ev, ev
     assert sorted(h["subject"] for h in search(w, "plain")) == ["Case %d" % i for i in (0, 1, 2, 4, 5)]
     assert search(w, "poisonword") == []
+    assert json.loads(w.ctl("status", "--json").stdout)["rows_left_out"]["count"] == 1
     acks = sum(len(w.inbox(w.customer + str(i))) for i in range(6))
     assert acks == 6
 
