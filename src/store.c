@@ -555,6 +555,12 @@ store_send(struct store *st, const struct store_stmt *s, int n,
 }
 
 int
+store_wait(struct store *st)
+{
+	return st->pipe ? store_pipe_drain(st, NULL) : 0;
+}
+
+int
 store_exec(struct store *st, const struct store_stmt *s, int n,
            const char *const *vals)
 {

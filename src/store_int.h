@@ -171,6 +171,9 @@ PGresult *store_one_row(struct store *st, const struct store_stmt *s, int n,
  * (its failure is returned by a later call), else run at once.  0 or -E. */
 int store_send(struct store *st, const struct store_stmt *s, int n,
                const char *const *vals, const int *lens, const int *fmts);
+/* store_wait - the results of every statement store_send deferred: 0, or
+ * the first failure (-E, as store_send's would have been). */
+int store_wait(struct store *st);
 /* store_exec - store_send with text parameters. */
 int store_exec(struct store *st, const struct store_stmt *s, int n,
                const char *const *vals);

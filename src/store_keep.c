@@ -20,10 +20,13 @@
  * - a statement that names a kept table runs after the kept rows are
  *   written, so it reads (and orders ids) as if each row had been
  *   written at once;
- * - when the set statement fails, each row is tried alone in its own
- *   savepoint: a row the server refuses (no row tickd writes should be;
- *   it would be a bug or a schema change) is logged and left out, with
- *   an event, and the batch goes on: one mail never stops the mailbox.
+ * - between mails (the batch's end), when a set statement fails, each row
+ *   is tried alone in its own savepoint: a row the server refuses (no row
+ *   tickd writes should be; it would be a bug or a schema change) is
+ *   logged and left out, with an event, and the batch goes on: one mail
+ *   never stops the mailbox.  Inside a mail (a reader came) there is no
+ *   savepoint of its own: a refusal there is -EAGAIN, that mail is
+ *   fetched again, and the batch's end finds the row.
  */
 #include "store_int.h"
 
@@ -45,7 +48,7 @@ struct store_keep_def {
 	const char *table; /* a statement naming it reads it */
 	struct store_stmt one, set;
 	int n;               /* parameters of one (columns of set) */
-	int binary;          /* the binary parameter, -1: none */
+	int binary;          /* the binary parameter (the last), -1: none */
 	unsigned elem_oid;   /* its element type */
 	int ticket, msg;     /* parameters naming them, -1: none */
 	const char *refused; /* the event for a refused row, NULL: none */
@@ -103,9 +106,15 @@ static const struct store_keep_def store_keep_defs[STORE_KEEP_N] = {
          NULL},
 };
 
-/* waited for after the set statements: their results come first */
-static const struct store_stmt store_keep_sync = {"kept rows written",
-                                                  "SELECT 1"};
+/* store_keep_fmts - the parameter formats of d's statements: the binary
+ * parameter, where d has one, is the last (the search document). */
+static const int *
+store_keep_fmts(const struct store_keep_def *d)
+{
+	static const int binary_last[STORE_KEEP_COLS] = {0, 0, 0, 0, 1};
+
+	return d->binary == STORE_KEEP_COLS - 1 ? binary_last : NULL;
+}
 
 struct store_keep_row {
 	guint64 mail;       /* st->mail_no when kept */
@@ -159,14 +168,11 @@ store_keep(struct store *st, enum store_keep_table k, const char *const *vals,
 {
 	const struct store_keep_def *d = &store_keep_defs[k];
 	struct store_keep_row *row;
-	static const int fmts[STORE_KEEP_COLS] = {0, 0, 0, 0, 1};
 	int r;
 
 	if (!st->batch) {
-		/* (the binary parameter is the fifth, as in fmts) */
-		G_STATIC_ASSERT(STORE_KEEP_COLS == 5);
 		return store_send(st, &d->one, d->n, vals, lens,
-		                  d->binary >= 0 ? fmts : NULL);
+		                  store_keep_fmts(d));
 	}
 	row = g_new0(struct store_keep_row, 1);
 	row->mail = st->mail_no;
@@ -199,10 +205,14 @@ store_keep_forget(struct store *st, guint64 from_mail)
 
 		if (rows == NULL)
 			continue;
+		if (from_mail == 0) {
+			g_ptr_array_set_size(rows, 0);
+			continue;
+		}
 		for (guint i = rows->len; i-- > 0;) {
 			struct store_keep_row *row = rows->pdata[i];
 
-			if (from_mail == 0 || row->mail >= from_mail) {
+			if (row->mail >= from_mail) {
 				store_keep_mark(st, d, row, true);
 				g_ptr_array_remove_index(rows, i);
 			} else if (row->written && row->written_in != 0 &&
@@ -318,7 +328,6 @@ static int
 store_keep_each(struct store *st, const struct store_keep_def *d,
                 GPtrArray *rows)
 {
-	static const int fmts[STORE_KEEP_COLS] = {0, 0, 0, 0, 1};
 	int r, r_one;
 
 	for (guint i = 0; i < rows->len; i++) {
@@ -330,7 +339,7 @@ store_keep_each(struct store *st, const struct store_keep_def *d,
 			return r;
 		PQclear(store_run(st, &d->one, d->n,
 		                  (const char *const *)row->vals, row->lens,
-		                  d->binary >= 0 ? fmts : NULL, &r));
+		                  store_keep_fmts(d), &r));
 		r_one = r;
 		if (r != 0 && r != -EPROTO && r != -EEXIST)
 			return r;
@@ -354,7 +363,6 @@ static int
 store_keep_set(struct store *st, const struct store_keep_def *d,
                GPtrArray *rows, GPtrArray *todo)
 {
-	static const int fmts[STORE_KEEP_COLS] = {0, 0, 0, 0, 1};
 	g_autoptr(GByteArray) bin = NULL;
 	char *vals[STORE_KEEP_COLS] = {NULL};
 	int lens[STORE_KEEP_COLS] = {0};
@@ -378,7 +386,7 @@ store_keep_set(struct store *st, const struct store_keep_def *d,
 			vals[c] = store_keep_text_array(todo->pdata + from,
 			                                todo->len - from, c);
 	r = store_send(st, &d->set, d->n, (const char *const *)vals, lens,
-	               d->binary >= 0 ? fmts : NULL);
+	               store_keep_fmts(d));
 	for (int c = 0; c < d->n; c++)
 		if (c != d->binary)
 			g_free(vals[c]);
@@ -401,10 +409,8 @@ store_keep_sets(struct store *st)
 			                   st->keep_rows[k], todo);
 		ends[k] = todo->len;
 	}
-	/* (a statement whose result is waited for reads theirs first) */
 	if (r == 0)
-		PQclear(
-		    store_run(st, &store_keep_sync, 0, NULL, NULL, NULL, &r));
+		r = store_wait(st);
 	if (r < 0)
 		return r;
 	for (int k = 0, i = 0; k < STORE_KEEP_N; k++)
