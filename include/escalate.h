@@ -38,15 +38,25 @@ int escalate_rules_match(const struct cfg *cfg, const char *from,
                          struct escalate_match *m_r);
 
 /*
- * escalate_on_mail - ingest's hook for a customer's mail on ticket:
- * raise the ticket's priority (never lower it) and, for an escalating
- * rule, ask the next tick for an immediate notice; both go into the audit
- * trail.  Runs inside the caller's transaction.  *raised_r (static) is the
- * new priority when it raised it, else left alone.  0 or -E from store.
+ * escalate_born_priority - the priority (static name) a new ticket opened
+ * by a mail that matched m starts with, NULL: the default ("normal").
+ * Set in its INSERT, so that a priority rule costs no second write of the
+ * ticket row (nor of its SLA clock).
  */
-int escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
-                     const char *from, const char *subject, const char *text,
-                     const char *importance, const char *x_priority, gint64 now,
+const char *escalate_born_priority(const struct escalate_match *m);
+
+/*
+ * escalate_on_mail - ingest's hook for a customer's mail (message row
+ * msg) on ticket, whose priority rules matched as m says: raise the
+ * ticket's priority (never lower it) and, for an escalating rule, ask the
+ * next tick for an immediate notice; both go into the audit trail, as
+ * events of msg.  born: this mail opened the ticket with
+ * escalate_born_priority(m) already, so only the events are written.
+ * Runs inside the caller's transaction.  *raised_r (static) is the new
+ * priority when it raised it, else left alone.  0 or -E from store.
+ */
+int escalate_on_mail(struct store *st, gint64 ticket, gint64 msg,
+                     const struct escalate_match *m, bool born,
                      const char **raised_r);
 
 /* escalate_queue_calendar - the business calendar of queue: the one

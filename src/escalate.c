@@ -156,41 +156,49 @@ escalate_rules_match(const struct cfg *cfg, const char *from,
 	return n;
 }
 
+const char *
+escalate_born_priority(const struct escalate_match *m)
+{
+	return m->priority > CFG_PRIO_NORMAL ? cfg_priority_name(m->priority)
+	                                     : NULL;
+}
+
 int
-escalate_on_mail(const struct cfg *cfg, struct store *st, gint64 ticket,
-                 const char *from, const char *subject, const char *text,
-                 const char *importance, const char *x_priority, gint64 now,
+escalate_on_mail(struct store *st, gint64 ticket, gint64 msg,
+                 const struct escalate_match *m, bool born,
                  const char **raised_r)
 {
-	struct escalate_match m;
-	struct store_ticket tk;
-	int r, cur;
+	struct store_ticket tk = {0};
+	const char *from = "normal"; /* a new ticket's (store_ticket_create) */
+	int r = 0;
 
-	(void)now;
-	if (escalate_rules_match(cfg, from, subject, text, importance,
-	                         x_priority, &m) == 0)
+	if (m->priority < 0)
 		return 0;
-	if ((r = store_ticket_get(st, ticket, &tk)) < 0)
-		return r;
-	cur = cfg_priority_parse(tk.priority);
-	if (m.priority > cur) {
+	if (!born) {
+		if ((r = store_ticket_get(st, ticket, &tk)) < 0)
+			return r;
+		from = tk.priority;
+	}
+	if (m->priority > cfg_priority_parse(from)) {
 		g_autofree char *d =
-		    g_strdup_printf("%s -> %s (%s)", tk.priority,
-		                    cfg_priority_name(m.priority), m.reason);
-		r = store_ticket_set_field(st, ticket, "priority",
-		                           cfg_priority_name(m.priority));
+		    g_strdup_printf("%s -> %s (%s)", from,
+		                    cfg_priority_name(m->priority), m->reason);
+		if (!born)
+			r = store_ticket_set_field(
+			    st, ticket, "priority",
+			    cfg_priority_name(m->priority));
 		if (r == 0)
-			*raised_r = cfg_priority_name(m.priority);
+			*raised_r = cfg_priority_name(m->priority);
 		if (r == 0)
 			r = store_event_add(st, ticket, "tickd", "priority", d,
-			                    0);
+			                    msg);
 	}
-	if (r == 0 && m.escalate) {
-		r = store_sla_immediate(st, ticket, m.reason);
+	if (r == 0 && m->escalate) {
+		r = store_sla_immediate(st, ticket, m->reason);
 		if (r > 0)
 			r = store_event_add(st, ticket, "tickd",
-			                    "escalation-requested", m.reason,
-			                    0);
+			                    "escalation-requested", m->reason,
+			                    msg);
 	}
 	store_ticket_clear(&tk);
 	return r;

@@ -51,6 +51,10 @@ struct ingest_tx {
 	/* a new ticket's priority (static) as this mail left it so far: set
 	 * at its creation, raised by a priority rule; NULL: read it */
 	const char *priority;
+	/* the priority rules a customer's mail matched (escalate.h), read
+	 * once: before a new ticket's INSERT, which takes its priority */
+	struct escalate_match rules;
+	bool rules_read;
 	/* a new ticket's requester (borrowed from the mail; NULL: no ticket
 	 * created), and the language of their newest earlier ticket (owned,
 	 * NULL: none), read with the creation */
@@ -1849,6 +1853,24 @@ ingest_step_machine(struct ingest_ctx *x, struct ingest_outcome *out)
 	return ingest_unattached(x, out, INGEST_UNATTACHED);
 }
 
+/* ingest_rules - whether the mail is one priority rules apply to
+ * (customer mail, not old mail: its managers' notice would be about the
+ * past), and if so which matched (x->tx.rules, read once). */
+static bool
+ingest_rules(struct ingest_ctx *x)
+{
+	if (x->history || x->is_agent || classify_is_machine(x->cr.cls) ||
+	    ingest_too_old(x))
+		return false;
+	if (!x->tx.rules_read)
+		escalate_rules_match(
+		    x->cfg, x->from ? x->from->addr : NULL, x->m->subject,
+		    x->m->text_new, mime_header(x->m, "Importance"),
+		    mime_header(x->m, "X-Priority"), &x->tx.rules);
+	x->tx.rules_read = true;
+	return true;
+}
+
 /* ingest_step_new_ticket - a mail that threads nowhere opens a ticket. */
 static int
 ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
@@ -1885,11 +1907,13 @@ ingest_step_new_ticket(struct ingest_ctx *x, struct ingest_outcome *out)
 		    x->suspect ? ": " : "", x->suspect ? x->bounded : "");
 		nt.review_reason = reason;
 	}
+	if (ingest_rules(x))
+		nt.priority = escalate_born_priority(&x->tx.rules);
 	if ((r = store_ticket_create(x->st, &nt, &tx->ticket, &tx->prev_lang)) <
 	    0)
 		return r;
 	tx->new_ticket = true;
-	tx->priority = "normal"; /* (nt.priority NULL) */
+	tx->priority = nt.priority ? nt.priority : "normal";
 	tx->requester = nt.requester;
 	return INGEST_STEP_NEXT; /* its events follow its message */
 }
@@ -2015,19 +2039,16 @@ ingest_step_history(struct ingest_ctx *x, struct ingest_outcome *out)
 	return INGEST_STEP_DONE;
 }
 
-/* ingest_step_priority - priority rules (VIPs, "speak to your manager")
- * on customer mail, not on old mail (its managers' notice would be about
- * the past). */
+/* ingest_step_priority - priority rules (VIPs, "speak to your manager"):
+ * a new ticket got its priority at birth (ingest_step_new_ticket). */
 static int
 ingest_step_priority(struct ingest_ctx *x, struct ingest_outcome *out)
 {
 	(void)out;
-	if (x->is_agent || classify_is_machine(x->cr.cls) || ingest_too_old(x))
+	if (!ingest_rules(x))
 		return INGEST_STEP_NEXT;
-	return escalate_on_mail(
-	    x->cfg, x->st, x->tx.ticket, x->from ? x->from->addr : NULL,
-	    x->m->subject, x->m->text_new, mime_header(x->m, "Importance"),
-	    mime_header(x->m, "X-Priority"), x->now, &x->tx.priority);
+	return escalate_on_mail(x->st, x->tx.ticket, x->tx.msg, &x->tx.rules,
+	                        x->tx.new_ticket, &x->tx.priority);
 }
 
 /* ingest_step_bounce - see ingest_bounce. */

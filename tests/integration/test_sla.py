@@ -156,6 +156,15 @@ def test_speak_to_your_manager_escalates_at_once_with_priority_high(make_world):
     assert box(w, a["lead"]) == []
     actions = [e["action"] for e in t["events"]]
     assert "priority" in actions and "escalated" in actions
+    # the rule's events name the mail that matched (written with it, not
+    # attached afterwards: the ticket is born high)
+    first = t["events"][0]["message"]
+    assert first
+    rule = {e["action"]: e for e in t["events"]
+            if e["action"] in ("priority", "escalation-requested")}
+    assert rule["priority"]["detail"].startswith("normal -> high (rule "), rule
+    assert rule["priority"]["message"] == first, rule
+    assert rule["escalation-requested"]["message"] == first, rule
     assert [(x["rcpt"], x["kind"]) for x in t["escalations"]] == [(a["boss"], "immediate")]
     # the customer got the acknowledgement only
     assert len(w.inbox(w.customer)) == 1
