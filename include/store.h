@@ -38,6 +38,16 @@ extern const struct store_migration store_migrations[];
 int store_open(const char *conninfo, struct store **st_r);
 void store_free(struct store **st);
 
+/*
+ * store_lazy_commit - this session's commits do not wait for the WAL to
+ * reach the disk (synchronous_commit = off, set again on every
+ * reconnect).  For the sender's bookkeeping only: a crash of the database
+ * server (not of tickd) may lose its last ~0.6 s of commits, which for a
+ * "sent" mark means the mail is sent again, as a 250 lost before its
+ * mark always could be.  Mail the fetcher imports never commits lazily.
+ */
+void store_lazy_commit(struct store *st);
+
 /* store_reconnect - drop and reopen the connection if it is bad. 0/-E. */
 int store_reconnect(struct store *st);
 bool store_connected(const struct store *st);

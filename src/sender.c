@@ -260,8 +260,13 @@ sender_db(struct sender_run *x)
 
 	if (x->st != NULL && store_connected(x->st))
 		return 1;
-	r = x->st ? store_reconnect(x->st)
-	          : store_open(x->cfg->db_conninfo, &x->st);
+	if (x->st != NULL)
+		r = store_reconnect(x->st);
+	else if ((r = store_open(x->cfg->db_conninfo, &x->st)) == 0)
+		/* A "sent" mark is a commit of its own per mail, whose
+		 * wait for the WAL flush is not worth it: a database crash
+		 * may lose the last ones, those mails go again (store.h). */
+		store_lazy_commit(x->st);
 	if (r == 0)
 		r = store_instance_register(x->st, x->w->owner);
 	if (r == 0 && x->unrecorded > 0 &&

@@ -152,6 +152,8 @@ store_connect(struct store *st)
 	/* Notices ("relation already exists, skipping") are not errors. */
 	PQsetNoticeProcessor(st->conn, store_notice_ignore, NULL);
 	st->err[0] = '\0';
+	if (st->lazy && store_cmd(st, "SET synchronous_commit = off") < 0)
+		return -ENOTCONN;
 	return 0;
 }
 
@@ -189,6 +191,17 @@ store_free(struct store **stp)
 	g_free(st->conninfo);
 	g_free(st);
 	*stp = NULL;
+}
+
+void
+store_lazy_commit(struct store *st)
+{
+	st->lazy = true;
+	if (store_connected(st) &&
+	    store_cmd(st, "SET synchronous_commit = off") < 0)
+		/* (the next statement finds the connection bad, reconnects
+		 * and sets it then) */
+		log_warning("store: lazy commits: %s", store_error(st));
 }
 
 int

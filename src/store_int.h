@@ -59,6 +59,7 @@ struct store {
 	GHashTable *prepared;
 	unsigned generation;
 	bool batch;   /* store_batch_begin: a mail is a savepoint */
+	bool lazy;    /* store_lazy_commit */
 	bool pipe;    /* in libpq pipeline mode (a batch), see store_send */
 	int deferred; /* commands sent in pipeline mode, results unread */
 	/* Mails committed in a batch without waiting (store_mail_commit):
