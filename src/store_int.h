@@ -48,6 +48,10 @@ enum store_keep_table {
  * sql/030_left_out.sql indexes them for tickctl status) */
 #define STORE_LEFT_OUT "action IN ('search-skipped', 'participant-skipped')"
 
+/* the elements PostgreSQL assumes an array parameter has when it plans
+ * a statement for any parameters (estimate_array_length) */
+#define STORE_ARRAY_GUESS 10
+
 /* message ids drawn per round trip in a batch (store_message_id) */
 #define STORE_MID_POOL 32
 

@@ -180,6 +180,11 @@ class Stack:
         subprocess.run([STACK, "stop-one", d, "pg"], check=True)
         subprocess.run([STACK, "start-one", d, "pg"], check=True)
         self.reload_env()
+        if pg_stats:
+            # planning is PostgreSQL's time too (a custom plan per call);
+            # known once the library is loaded
+            self.psql("postgres", "ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+            self.psql("postgres", "SELECT pg_reload_conf()")
 
     def reload_env(self):
         with open(os.path.join(self.dir, "env")) as f:
@@ -470,11 +475,14 @@ class Session:
 
 
 def pg_stats(stack, db, top=25):
-    """the statements that took PostgreSQL's time, most first (--pg-stats)."""
-    return stack.psql(db, "SELECT round(total_exec_time)::text || ' ms', calls, "
-                      "round((total_exec_time / calls)::numeric, 3)::text || ' ms/call', "
-                      "left(regexp_replace(query, '\\s+', ' ', 'g'), 160) "
-                      "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %d" % top)
+    """the statements that took PostgreSQL's time (running them, and
+    planning them: plans), most first (--pg-stats)."""
+    return stack.psql(db, "SELECT round(total_exec_time + total_plan_time)::text || ' ms', calls, "
+                      "round(((total_exec_time + total_plan_time) / GREATEST(calls, 1))::numeric, 3)::text "
+                      "|| ' ms/call', 'plans ' || plans || ' ' || round(total_plan_time)::text "
+                      "|| ' ms', left(regexp_replace(query, '\\s+', ' ', 'g'), 160) "
+                      "FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC "
+                      "LIMIT %d" % top)
 
 
 def check_delivered(d, args, phase, want):
