@@ -115,6 +115,16 @@ store_notice_ignore(void *arg, const char *msg)
 	(void)msg;
 }
 
+/* store_lazy_set - a lazy session's setting, on its new connection.  Not
+ * a failure of the connection when refused: its commits then wait for
+ * the disk, as every other session's (store_fail logged why). */
+static void
+store_lazy_set(struct store *st)
+{
+	if (st->lazy)
+		(void)store_cmd(st, "SET synchronous_commit = off");
+}
+
 static int
 store_connect(struct store *st)
 {
@@ -152,8 +162,7 @@ store_connect(struct store *st)
 	/* Notices ("relation already exists, skipping") are not errors. */
 	PQsetNoticeProcessor(st->conn, store_notice_ignore, NULL);
 	st->err[0] = '\0';
-	if (st->lazy && store_cmd(st, "SET synchronous_commit = off") < 0)
-		return -ENOTCONN;
+	store_lazy_set(st);
 	return 0;
 }
 
@@ -197,11 +206,8 @@ void
 store_lazy_commit(struct store *st)
 {
 	st->lazy = true;
-	if (store_connected(st) &&
-	    store_cmd(st, "SET synchronous_commit = off") < 0)
-		/* (the next statement finds the connection bad, reconnects
-		 * and sets it then) */
-		log_warning("store: lazy commits: %s", store_error(st));
+	if (store_connected(st))
+		store_lazy_set(st);
 }
 
 int
