@@ -72,6 +72,26 @@ def test_replies_thread_by_tag_and_by_in_reply_to(world):
     assert imapbox.count(world.customer) == 1
 
 
+def test_the_look_up_pad_never_matches_a_stored_id(world):
+    """The References look-up pads its id array with " " to 10 (a generic
+    plan, store_ticket_by_msgids): even a stored row with that id, newer
+    than the one referenced, must not decide the thread."""
+    cust, other = world.addr(world.customer), world.addr(world.customer + "o")
+    world.append(mail(cust, world.addr(world.support), "Printer", msgid="<pad1@c.example>"))
+    world.append(mail(other, world.addr(world.support), "Scanner", msgid="<pad2@c.example>"))
+    world.once()
+    by_subject = {t["subject"]: t["number"] for t in world.tickets()}
+    world.sql("UPDATE message SET message_id = ' ' WHERE message_id = 'pad2@c.example'")
+    world.append(mail(cust, world.addr(world.support), "more about it",
+                      headers=["In-Reply-To: <pad1@c.example>"]))
+    world.once()
+    assert len(world.tickets()) == 2
+    inbound = [m for m in world.ticket(by_subject["Printer"])["messages"] if m["direction"] == "in"]
+    assert len(inbound) == 2, inbound
+    inbound = [m for m in world.ticket(by_subject["Scanner"])["messages"] if m["direction"] == "in"]
+    assert len(inbound) == 1, inbound
+
+
 def test_unknown_ticket_number_makes_new_ticket(world):
     world.append(mail(world.addr(world.customer), world.addr(world.support), "Re: [Example #999999] hi"))
     world.once()
