@@ -169,7 +169,8 @@ escalate_on_mail(struct store *st, gint64 ticket, gint64 msg,
                  const char **raised_r)
 {
 	struct store_ticket tk = {0};
-	const char *from = "normal"; /* a new ticket's (store_ticket_create) */
+	/* a new ticket's: the default, which escalate_born_priority raises */
+	const char *from = cfg_priority_name(CFG_PRIO_NORMAL);
 	int r = 0;
 
 	if (m->priority < 0)
