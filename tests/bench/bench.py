@@ -635,10 +635,12 @@ def run_search_pairs(stack, td, d, args, first):
     return out
 
 
-def measure_side_by_side(stack, d, args, pair):
+def measure_side_by_side(stack, d, args, pair, want=None):
     """Start the instances of pair together; as each has committed and
     sent args.n mails, its wall time and CPU per mail (see
-    run_side_by_side)."""
+    run_side_by_side).  want: (messages, sent, mails) instead, the counts
+    each instance must reach and the mails its CPU is divided by."""
+    want_msgs, want_sent, per = want or (args.n, args.n, args.n)
     out = {}
     polls = {k: Session(stack, t.db) for k, t in pair.items()}
     own = {p.pid for p in polls.values()}
@@ -651,7 +653,7 @@ def measure_side_by_side(stack, d, args, pair):
             if t.proc.poll() is not None:
                 raise RuntimeError("tickd_%s died, see %s" % (k, d))
             msgs, sent, _ = t.counts(polls[k], failed=False)
-            if msgs < args.n or sent < args.n:
+            if msgs < want_msgs or sent < want_sent:
                 continue
             wall = time.monotonic() - t.t_start
             pids = [int(x) for x in stack.psql(
@@ -662,9 +664,9 @@ def measure_side_by_side(stack, d, args, pair):
                 c0 = polls[k].cpu()
                 polls[k].query("SELECT gin_clean_pending_list('message_search_doc')")
                 pg += polls[k].cpu() - c0
-            out[k] = dict(wall_s=round(wall, 2), per_s=round(args.n / wall, 1),
-                          tickd_ms=round(t.cpu() * 1000 / args.n, 3),
-                          pg_ms=round(pg * 1000 / args.n, 3), backends=len(pids))
+            out[k] = dict(wall_s=round(wall, 2), per_s=round(per / wall, 1),
+                          tickd_ms=round(t.cpu() * 1000 / per, 3),
+                          pg_ms=round(pg * 1000 / per, 3), backends=len(pids))
             del left[k]
         if time.monotonic() > deadline:
             raise RuntimeError("side by side: timeout")
@@ -676,7 +678,7 @@ def measure_side_by_side(stack, d, args, pair):
     return out
 
 
-def run_side_by_side(stack, d, args, raws, variants):
+def run_side_by_side(stack, d, args, raws, variants, want=None):
     """Two instances at the same time, each with its own database and
     mailbox holding the same mails (raws): whatever slows this machine
     slows both, so their CPU per mail can be compared where runs minutes
@@ -692,7 +694,7 @@ def run_side_by_side(stack, d, args, raws, variants):
     pair = {}
     for name, on, prepare, *build in variants:
         t = Tickd(stack, d, args, "_" + name, build[0] if build else None,
-                  pg_socket=args.against_pg_socket if name == "other" else None)
+                  pg_socket=args.against_pg_socket if name.endswith("other") else None)
         t.search_index = on
         t.write_conf(idle=True, poll=60)
         if prepare:
@@ -704,7 +706,7 @@ def run_side_by_side(stack, d, args, raws, variants):
     stack.psql("postgres", "SELECT pg_reload_conf()")
     try:
         with deliveries_held(d):
-            out = measure_side_by_side(stack, d, args, pair)
+            out = measure_side_by_side(stack, d, args, pair, want)
     finally:
         for t in pair.values():
             if t.proc and t.proc.poll() is None:
@@ -726,10 +728,10 @@ def side_by_side_cost(out, a, b):
     return out
 
 
-def run_pair(stack, d, args, raws, what, variants):
+def run_pair(stack, d, args, raws, what, variants, want=None):
     """run_side_by_side of the two variants, the first's cost against the
     second's (side_by_side_cost), logged as what."""
-    out = side_by_side_cost(run_side_by_side(stack, d, args, raws, variants),
+    out = side_by_side_cost(run_side_by_side(stack, d, args, raws, variants, want),
                             variants[0][0], variants[1][0])
     log("%s side by side: %s" % (what, out))
     return out
@@ -748,6 +750,46 @@ def run_against_side_by_side(stack, d, args, raws):
     this machine cannot show (its speed drifts by a third)."""
     return run_pair(stack, d, args, raws, "against %s" % args.against,
                     (("this", True, None, args.build), ("other", True, None, args.against)))
+
+
+def settle_clocks(stack, t):
+    """The SLA tick over t's tickets until every clock is started and no
+    change waits (tickctl tick): replies come a while after their tickets,
+    and the running tickd's tick, once a minute, has taken them by then."""
+    for _ in range(50):
+        left = stack.psql(t.db, "SELECT (SELECT count(*) FROM sla_clock WHERE NOT initialized)"
+                          " + (SELECT count(*) FROM sla_change)")
+        if int(left) == 0:
+            return
+        t.ctl("tick")
+    raise RuntimeError("the SLA tick left %s clocks unsettled" % left)
+
+
+def run_against_replies_side_by_side(stack, d, args, new_raws, reply_raws):
+    """The replies, this build against --against: each instance first
+    takes the same new mails with its own build (acknowledgements held),
+    then both take the same replies at the same time; CPU per reply."""
+    def prepare(t):
+        append_maildir(stack, t.support, new_raws)
+        poll = Session(stack, t.db)
+        try:
+            with deliveries_held(d):
+                t.start()
+                deadline = time.monotonic() + max(600, args.n / 5)
+                while True:
+                    msgs, sent, _ = t.counts(poll, failed=False)
+                    if msgs >= args.n and sent >= args.n:
+                        break
+                    if t.proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("replies side by side: the new mails did not go in")
+                    time.sleep(0.2)
+                t.stop()
+        finally:
+            poll.close()
+        settle_clocks(stack, t)
+    return run_pair(stack, d, args, reply_raws, "replies against %s" % args.against,
+                    (("rthis", True, prepare, args.build), ("rother", True, prepare, args.against)),
+                    (args.n + len(reply_raws), 0, len(reply_raws)))
 
 
 def generate_existing(stack, db, n):
@@ -913,6 +955,14 @@ def table(res):
                                                            res["args"]["n"]),
                      "%+.1f%% CPU per ticket" % ag["cpu_cost_pct"],
                      side_note(ag, "this", "other", "this build", "the other")))
+    ar = res.get("against_replies")
+    if ar:
+        rows.append(("**Replies, this build against `%s`**, side by side: the same %d replies "
+                     "each, to the same %d tickets (autovacuum off)"
+                     % (res["args"]["against"], res["args"]["replies"], res["args"]["n"]),
+                     "%+.1f%% CPU per reply" % ar["cpu_cost_pct"],
+                     side_note(ar, "rthis", "rother", "this build", "the other")
+                     .replace("tickets/s", "replies/s")))
     es = res.get("existing_side")
     if es:
         rows.append(("**A full database, side by side**: the same %d new mails into a database "
@@ -1121,11 +1171,13 @@ def main():
 
         if args.replies:
             reps = gen.replies(mails, args.replies, to="%s@example.com" % td.support)
+            new_raws = [m[3] for m in mails] if args.against else None
             del mails
             if args.append == "maildir":
                 append_maildir(stack, td.support, [m[3] for m in reps])
             else:
                 append_all(stack, td.support, [m[3] for m in reps], args.append_conns)
+            settle_clocks(stack, td)
             if args.pg_stats:
                 # (the run of held deliveries above is not the replies')
                 stack.psql(td.db, "SELECT pg_stat_statements_reset()")
@@ -1141,6 +1193,11 @@ def main():
             res["replies"]["tickets_after"] = int(threads)
             if int(threads) != args.n:
                 raise RuntimeError("replies made %d tickets, want %d" % (int(threads), args.n))
+
+        if args.replies and args.against and args.delivery == "maildir" and not soak:
+            res["against_replies"] = run_against_replies_side_by_side(
+                stack, d, args, new_raws, [m[3] for m in reps])
+            del new_raws
 
         if args.existing and args.delivery == "maildir" and not soak:
             res["new_existing"] = run_existing(stack, td, d, args)

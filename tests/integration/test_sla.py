@@ -307,3 +307,60 @@ def test_pending_pauses_the_clocks_in_the_daemon(make_world):
     assert 3 <= shift <= 10, shift  # the pause does not count
     assert ts(s2["resolution"]["due"]) - ts(s0["resolution"]["due"]) == shift
     assert box(w, a["lead"]) == []
+
+
+def test_a_follow_up_while_an_answer_is_awaited_writes_no_clock_change(make_world):
+    """sql/032: a customer's mail while the response clock already runs
+    changes no clock, so it writes no change for the tick; in every other
+    case (a change of the ticket not yet replayed, an answered or resolved
+    ticket) it is written, and the tick restarts the response clock."""
+    w = make_world()
+    pp, a = people(w, ("lead", "agent"))
+    w.write_conf(people=pp, extra=sla_conf([(0, [a["lead"]])], first_response=60))
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "Slow", body="It is slow.\n"))
+    w.once()
+    n = w.tickets()[0]["number"]
+    clock = lambda: w.sql("SELECT initialized, awaiting_since, next_check FROM sla_clock "
+                          "WHERE ticket_id = %d" % n)
+    changes = lambda: w.sql("SELECT count(*) FROM sla_change WHERE ticket_id = %d" % n)
+    t0 = int(created(w, n))
+    before = clock()
+    assert before.startswith("t|%d|" % t0) and changes() == "0"
+    due = w.ticket(n)["sla"]["first_response"]["due"]
+    customer = "UPDATE ticket SET updated = to_timestamp(%d), last_customer_at = to_timestamp(%d) " \
+               "WHERE id = %d"
+    agent = "UPDATE ticket SET updated = to_timestamp(%d), last_agent_at = to_timestamp(%d), " \
+            "first_response_at = COALESCE(first_response_at, to_timestamp(%d)) WHERE id = %d"
+
+    # awaited, nothing pending: no change, the clock and its due time as they were
+    w.sql(customer % (t0 + 5, t0 + 5, n))
+    assert changes() == "0" and clock() == before
+    assert w.sql("SELECT extract(epoch FROM last_customer_at)::bigint FROM ticket "
+                 "WHERE id = %d" % n) == str(t0 + 5)
+    w.ctl("tick")
+    assert w.ticket(n)["sla"]["first_response"]["due"] == due
+
+    # an agent's answer not yet replayed: the follow-up after it is written,
+    # and the replay restarts the response clock at the follow-up
+    w.sql(agent % (t0 + 10, t0 + 10, t0 + 10, n))
+    w.sql(customer % (t0 + 20, t0 + 20, n))
+    assert changes() == "2"
+    w.ctl("tick")
+    assert changes() == "0" and clock().startswith("t|%d|" % (t0 + 20))
+
+    # answered and replayed: nobody waits, so the next follow-up is written
+    w.sql(agent % (t0 + 30, t0 + 30, t0 + 30, n))
+    w.ctl("tick")
+    assert clock().startswith("t|0|") and changes() == "0"
+    w.sql(customer % (t0 + 40, t0 + 40, n))
+    assert changes() == "1"
+    w.ctl("tick")
+    assert clock().startswith("t|%d|" % (t0 + 40))
+
+    # resolved: the clock waits for nobody; a mail on it is written
+    w.sql("UPDATE ticket SET status = 'resolved', resolved_at = to_timestamp(%d), "
+          "updated = to_timestamp(%d) WHERE id = %d" % (t0 + 50, t0 + 50, n))
+    w.ctl("tick")
+    assert clock().startswith("t|0|") and changes() == "0"
+    w.sql(customer % (t0 + 60, t0 + 60, n))
+    assert changes() == "1"
