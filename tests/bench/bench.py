@@ -755,7 +755,9 @@ def run_against_side_by_side(stack, d, args, raws):
 def settle_clocks(stack, t):
     """The SLA tick over t's tickets until every clock is started and no
     change waits (tickctl tick): replies come a while after their tickets,
-    and the running tickd's tick, once a minute, has taken them by then."""
+    and a running tickd's tick (each pass of its loop, at most once a
+    second) has taken them by then; a phase of a few seconds at full
+    speed ends with a backlog of clocks that no helpdesk has."""
     for _ in range(50):
         left = stack.psql(t.db, "SELECT (SELECT count(*) FROM sla_clock WHERE NOT initialized)"
                           " + (SELECT count(*) FROM sla_change)")
