@@ -28,7 +28,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps check unit unit-asan itest corpus corpus-report demo bench fuzz lint \
-        clean install format
+        clean install format FORCE
 all: $(BUILD)/tickd $(BUILD)/tickctl
 
 $(BUILD)/obj/%.o: src/%.c
@@ -42,7 +42,13 @@ $(BUILD)/obj/tests/%.o: tests/unit/%.c
 	$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
 
 # The migrations are compiled in, so tickctl migrate needs no files.
-$(BUILD)/gen/migrations.c: $(MIGRATIONS) sql/embed.sh
+# migrations.list holds their names and changes only when the set does: a
+# migration gone (a checkout of an older commit) rebuilds too, where the
+# files' times alone would keep embedding it.
+$(BUILD)/gen/migrations.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(MIGRATIONS)' | cmp -s - $@ || echo '$(MIGRATIONS)' >$@
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) $(BUILD)/gen/migrations.list sql/embed.sh
 	@mkdir -p $(@D)
 	sql/embed.sh $@ $(MIGRATIONS)
 $(BUILD)/obj/migrations.o: $(BUILD)/gen/migrations.c
