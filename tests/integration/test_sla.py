@@ -52,6 +52,17 @@ def sleep_until(t):
         time.sleep(d)
 
 
+def slow_ticket(make_world):
+    """A world whose lead gets every escalation (first response 60
+    minutes) and one customer's ticket in it: (world, people, number)."""
+    w = make_world()
+    pp, a = people(w, ("lead", "agent"))
+    w.write_conf(people=pp, extra=sla_conf([(0, [a["lead"]])], first_response=60))
+    w.append(mail(w.addr(w.customer), w.addr(w.support), "Slow", body="It is slow.\n"))
+    w.once()
+    return w, a, w.tickets()[0]["number"]
+
+
 def check_loop_headers(m):
     assert m["Auto-Submitted"] == "auto-generated"
     assert m["Precedence"] == "bulk"
@@ -284,12 +295,7 @@ def test_concurrent_instances_send_each_notice_once(make_world):
 def test_pending_pauses_the_clocks_in_the_daemon(make_world):
     """A status change by any writer of the ticket row (here plain SQL, as
     an agent's #status or tickctl would do) pauses and resumes the clocks."""
-    w = make_world()
-    pp, a = people(w, ("lead", "agent"))
-    w.write_conf(people=pp, extra=sla_conf([(0, [a["lead"]])], first_response=60))
-    w.append(mail(w.addr(w.customer), w.addr(w.support), "Slow", body="It is slow.\n"))
-    w.once()
-    n = w.tickets()[0]["number"]
+    w, a, n = slow_ticket(make_world)
     ts = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
     s0 = w.ticket(n)["sla"]
     assert s0["first_response"]["state"] == "running"
@@ -314,12 +320,7 @@ def test_a_follow_up_while_an_answer_is_awaited_writes_no_clock_change(make_worl
     changes no clock, so it writes no change for the tick; in every other
     case (a change of the ticket not yet replayed, an answered or resolved
     ticket) it is written, and the tick restarts the response clock."""
-    w = make_world()
-    pp, a = people(w, ("lead", "agent"))
-    w.write_conf(people=pp, extra=sla_conf([(0, [a["lead"]])], first_response=60))
-    w.append(mail(w.addr(w.customer), w.addr(w.support), "Slow", body="It is slow.\n"))
-    w.once()
-    n = w.tickets()[0]["number"]
+    w, _, n = slow_ticket(make_world)
     clock = lambda: w.sql("SELECT initialized, awaiting_since, next_check FROM sla_clock "
                           "WHERE ticket_id = %d" % n)
     changes = lambda: w.sql("SELECT count(*) FROM sla_change WHERE ticket_id = %d" % n)
