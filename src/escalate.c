@@ -169,8 +169,9 @@ escalate_on_mail(struct store *st, gint64 ticket, gint64 msg,
                  const char **raised_r)
 {
 	struct store_ticket tk = {0};
-	/* a new ticket's: the default, which escalate_born_priority raises */
-	const char *from = cfg_priority_name(CFG_PRIO_NORMAL);
+	/* the priority before this mail; a new ticket's is the default,
+	 * which escalate_born_priority raised */
+	const char *was = cfg_priority_name(CFG_PRIO_NORMAL);
 	int r = 0;
 
 	if (m->priority < 0)
@@ -178,11 +179,11 @@ escalate_on_mail(struct store *st, gint64 ticket, gint64 msg,
 	if (!born) {
 		if ((r = store_ticket_get(st, ticket, &tk)) < 0)
 			return r;
-		from = tk.priority;
+		was = tk.priority;
 	}
-	if (m->priority > cfg_priority_parse(from)) {
+	if (m->priority > cfg_priority_parse(was)) {
 		g_autofree char *d =
-		    g_strdup_printf("%s -> %s (%s)", from,
+		    g_strdup_printf("%s -> %s (%s)", was,
 		                    cfg_priority_name(m->priority), m->reason);
 		if (!born)
 			r = store_ticket_set_field(
