@@ -238,15 +238,18 @@ int
 store_ticket_create(struct store *st, const struct store_new_ticket *n,
                     gint64 *id_r, char **prev_lang_r)
 {
+	/* status_since as ticket_status_since would set it: the trigger
+	 * is then not called (033) */
 	static const struct store_stmt stmt = {
 	    "ticket create",
 	    "INSERT INTO ticket (queue, subject, requester, requester_name, "
 	    "priority, language, needs_review, review_reason, "
-	    "linked_ticket, created, updated, last_customer_at, history, "
-	    "status, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-	    "NULLIF($9, 0), to_timestamp($10), to_timestamp($10), "
-	    "to_timestamp($10), $11, CASE WHEN $11 THEN 'closed' ELSE 'new' "
-	    "END, CASE WHEN $11 THEN to_timestamp($12) END) RETURNING id, "
+	    "linked_ticket, created, updated, last_customer_at, "
+	    "status_since, history, status, closed_at) VALUES ($1, $2, $3, $4, "
+	    "$5, $6, $7, $8, NULLIF($9, 0), to_timestamp($10), "
+	    "to_timestamp($10), to_timestamp($10), to_timestamp($10), $11, "
+	    "CASE WHEN $11 THEN 'closed' ELSE 'new' END, CASE WHEN $11 THEN "
+	    "to_timestamp($12) END) RETURNING id, "
 	    /* store_requester_language's answer in the same round trip (the
 	     * sub-select does not see the row being inserted) */
 	    "(" STORE_REQUESTER_LANG("lower($3)", "") ")"};

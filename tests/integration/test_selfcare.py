@@ -188,6 +188,39 @@ def tick(w, at):
     return int(out.split()[1])
 
 
+def test_status_since_is_set_when_the_status_changes_and_only_then(make_world):
+    """status_since (the lifecycle's clock) is the ticket's birth, then the
+    instant of each status change; an UPDATE that keeps the status keeps it,
+    and the reminder mark with it (033: the trigger's WHEN decides)."""
+    w = make_world()
+    came = "2026-12-07T09:30:00+01:00"
+    imp(w, mail(w.addr(w.customer), w.addr(w.support), "Drucker"), came)
+    n = w.tickets()[0]["number"]
+    at = lambda: w.sql("SELECT status_since = created, extract(epoch FROM status_since)::bigint, "
+                       "reminded_at IS NULL FROM ticket WHERE id = %d" % n)
+    # ingest passes status_since with the mail's time
+    assert at() == "t|%d|t" % 1796632200
+    # a row written without it (plain SQL, a default) gets created too
+    other = w.sql("INSERT INTO ticket (queue, subject, requester, created, updated) VALUES "
+                  "('default', 'x', 'a@example.org', '2026-12-01T08:00:00Z', "
+                  "'2026-12-01T08:00:00Z') RETURNING id")
+    assert w.sql("SELECT extract(epoch FROM status_since)::bigint FROM ticket WHERE id = %s"
+                 % other) == "1796112000"
+    # a follow-up, an assignment: the status stays, so do status_since and the mark
+    w.sql("UPDATE ticket SET reminded_at = now() WHERE id = %d" % n)
+    w.sql("UPDATE ticket SET updated = '2026-12-08T10:00:00Z', last_customer_at = "
+          "'2026-12-08T10:00:00Z', assignee = 'ann' WHERE id = %d" % n)
+    assert at() == "t|%d|f" % 1796632200
+    # a status change with the writer's time: that time, the mark cleared
+    w.sql("UPDATE ticket SET status = 'pending', updated = '2026-12-09T10:00:00Z' WHERE id = %d" % n)
+    assert at() == "f|%d|t" % 1796810400
+    # a status change without one: now()
+    w.sql("UPDATE ticket SET reminded_at = now() WHERE id = %d" % n)
+    w.sql("UPDATE ticket SET status = 'open' WHERE id = %d" % n)
+    assert w.sql("SELECT status_since > now() - interval '1 hour' AND reminded_at IS NULL "
+                 "FROM ticket WHERE id = %d" % n) == "t"
+
+
 def test_pending_reminder_close_and_answer_stops_it_in_business_days(make_world):
     """Calendar Mon-Fri 9-17 Berlin; pending 2 business days -> reminder,
     3 more -> closed with a notice; resolved 5 -> closed, no mail."""
