@@ -77,7 +77,9 @@ struct store_new_ticket {
  * requester now, read in the same statement.  0/-E. */
 int store_ticket_create(struct store *st, const struct store_new_ticket *n,
                         gint64 *id_r, char **prev_lang_r);
-/* store_ticket_touch - after a customer (customer=true) or agent mail. */
+/* store_ticket_touch - after a customer (customer=true) or agent mail.  A
+ * customer's, in a batch, is kept and written with the batch's other
+ * touches in one statement (store_keep.c). */
 int store_ticket_touch(struct store *st, gint64 id, bool customer, gint64 at);
 int store_ticket_set_status(struct store *st, gint64 id, const char *status,
                             gint64 at);

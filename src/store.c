@@ -395,7 +395,7 @@ store_query(struct store *st, const char *sql, int n, const char *const *vals)
 
 	if ((st->query_r = store_gate(st)) < 0)
 		return NULL;
-	if (st->keep_n > 0 && !st->keep_busy && store_keep_reads(sql) &&
+	if (store_keep_reads_sql(st, sql) &&
 	    (st->query_r = store_keep_flush(st)) < 0)
 		return NULL;
 	if (!st->pipe)

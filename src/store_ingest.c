@@ -164,7 +164,7 @@ store_ticket_by_msgids(struct store *st, GPtrArray *ids,
 	 * newest message decides, also when it has no ticket (then: none),
 	 * and its ticket's row comes along (store_ticket_get's columns). */
 	static const struct store_stmt stmt = {
-	    "ticket by message-ids",
+	    "ticket by message-ids", STORE_TOUCH_BLIND
 	    "WITH m AS MATERIALIZED (SELECT id, ticket_id FROM "
 	    "message WHERE message_id = ANY($1::text[]) AND message_id <> "
 	    "' '), n AS (SELECT "
@@ -206,8 +206,8 @@ int
 store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r)
 {
 	static const struct store_stmt stmt = {
-	    "ticket get",
-	    "SELECT " STORE_TICKET_COLUMNS " FROM ticket t WHERE t.id = $1"};
+	    "ticket get", STORE_TOUCH_BLIND "SELECT " STORE_TICKET_COLUMNS
+	                                    " FROM ticket t WHERE t.id = $1"};
 	char a[24];
 	const char *vals[] = {store_i64(a, id)};
 	int r;
@@ -281,10 +281,6 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
 int
 store_ticket_touch(struct store *st, gint64 id, bool customer, gint64 at)
 {
-	static const struct store_stmt by_customer = {
-	    "ticket touch customer",
-	    "UPDATE ticket SET updated = to_timestamp($2), "
-	    "last_customer_at = to_timestamp($2) WHERE id = $1"};
 	static const struct store_stmt by_agent = {
 	    "ticket touch agent",
 	    "UPDATE ticket SET updated = to_timestamp($2), last_agent_at = "
@@ -292,8 +288,18 @@ store_ticket_touch(struct store *st, gint64 id, bool customer, gint64 at)
 	    "COALESCE(first_response_at, to_timestamp($2)) WHERE id = $1"};
 	char a[24], b[24];
 	const char *vals[] = {store_i64(a, id), store_i64(b, at)};
+	int r;
 
-	return store_exec(st, customer ? &by_customer : &by_agent, 2, vals);
+	if (!customer)
+		return store_exec(st, &by_agent, 2, vals);
+	/* A customer's mail is kept and written with the batch's others
+	 * (store_keep.c); a second one of the same ticket in the batch
+	 * waits for the first to be written: one UPDATE per ticket, the
+	 * triggers fired once for each mail, in the order of the mails. */
+	if (store_keep_ticket(st, STORE_KEEP_TOUCH, id) &&
+	    (r = store_keep_flush(st)) < 0)
+		return r;
+	return store_keep(st, STORE_KEEP_TOUCH, vals, NULL);
 }
 
 int
@@ -760,7 +766,7 @@ store_event_add(struct store *st, gint64 ticket, const char *actor,
 
 	if (message <= 0) {
 		st->loose_events = true;
-		if (store_keep_ticket(st, ticket) &&
+		if (store_keep_ticket(st, STORE_KEEP_EVENT, ticket) &&
 		    (r = store_keep_flush(st)) < 0)
 			return r;
 		return store_exec_unordered(st, &store_event_loose, 5, vals);

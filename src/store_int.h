@@ -40,13 +40,21 @@ struct store_minute {
 enum store_keep_table {
 	STORE_KEEP_SEARCH,
 	STORE_KEEP_PARTICIPANT,
+	STORE_KEEP_TOUCH, /* a customer's mail on a ticket: an UPDATE */
 	STORE_KEEP_EVENT, /* last: a refused row of the others is an event */
 	STORE_KEEP_N
 };
 #define STORE_KEEP_COLS 5
 /* the events of the rows store_keep.c left out (its refused actions;
- * sql/030_left_out.sql indexes them for tickctl status) */
-#define STORE_LEFT_OUT "action IN ('search-skipped', 'participant-skipped')"
+ * sql/030_left_out.sql and 034 index them for tickctl status) */
+#define STORE_LEFT_OUT                                                         \
+	"action IN ('search-skipped', 'participant-skipped', "                 \
+	"'touch-skipped')"
+/* STORE_TOUCH_BLIND opens a statement that names ticket but reads nothing
+ * a kept touch writes (the ticket's updated and last_customer_at, and its
+ * triggers' sla_change, sla_clock, report_stale and live_since): kept
+ * touches are not written before it.  STORE_TICKET_COLUMNS are such. */
+#define STORE_TOUCH_BLIND "/* touch-blind */ "
 
 /* the elements PostgreSQL assumes an array parameter has when it plans
  * a statement for any parameters (estimate_array_length) */
@@ -93,10 +101,11 @@ struct store {
 	GHashTable *lexcache;
 	/* store_keep.c: rows a batch keeps for one statement per table */
 	GPtrArray *keep_rows[STORE_KEEP_N];
-	guint keep_n;           /* rows kept and not written */
-	gsize keep_bytes;       /* their bytes */
-	bool keep_busy;         /* store_keep_flush is running */
-	GHashTable *keep_reads; /* store_keep_reads_stmt's answers */
+	guint keep_n;                  /* rows kept and not written */
+	guint keep_left[STORE_KEEP_N]; /* the same, per table */
+	gsize keep_bytes;              /* their bytes */
+	bool keep_busy;                /* store_keep_flush is running */
+	GHashTable *keep_reads;        /* store_keep_reads_stmt's answers */
 	/* store_mail_begin in a batch numbers each mail (mail_no); in_mail
 	 * while it is open; unsettled_mail: the one store_mail_commit left
 	 * unread */
@@ -115,10 +124,11 @@ int store_message_id(struct store *st, gint64 *id_r);
 
 /*
  * Set-based ingest (store_keep.c): rows of a fetch batch that nothing in
- * the batch reads back, written one statement per table.
+ * the batch reads back, written one statement per table (the touches: one
+ * UPDATE of the tickets).
  *
  * store_keep - one row of table k: vals (and lens of the binary one, the
- * search document) as the table's one-row INSERT takes them ($1..$n, in
+ * search document) as the table's one-row statement takes them ($1..$n, in
  * store_keep.c).  In a batch kept (copied) until store_keep_flush; else
  * sent at once, as store_send.  0/-E (in a batch: only from a flush when
  * the kept bytes grew past their bound).
@@ -142,14 +152,20 @@ int store_keep(struct store *st, enum store_keep_table k,
                const char *const *vals, const int *lens);
 int store_keep_flush(struct store *st);
 void store_keep_forget(struct store *st, guint64 from_mail);
-/* store_keep_reads - sql names a kept table (or tickd_merge, which moves
- * their rows).  store_keep_reads_stmt - the same of s, remembered, and
- * false when nothing is kept.  store_keep_free - at store_free. */
-bool store_keep_reads(const char *sql);
+/* store_keep_reads - the kept tables sql reads, one bit (1u << k) each:
+ * those it names (STORE_KEEP_TOUCH: ticket and what its triggers write,
+ * unless sql opens with STORE_TOUCH_BLIND), all for tickd_merge, which
+ * moves their rows.  store_keep_reads_stmt - s reads a table with rows
+ * kept and not written (its answer remembered); store_keep_reads_sql -
+ * the same of SQL text (store_query).  store_keep_free - at store_free. */
+unsigned store_keep_reads(const char *sql);
 bool store_keep_reads_stmt(struct store *st, const struct store_stmt *s);
+bool store_keep_reads_sql(const struct store *st, const char *sql);
 void store_keep_free(struct store *st);
-/* store_keep_ticket - some kept event of ticket is not written yet. */
-bool store_keep_ticket(const struct store *st, gint64 ticket);
+/* store_keep_ticket - some row of table k of ticket (its first column) is
+ * kept and not written yet. */
+bool store_keep_ticket(const struct store *st, enum store_keep_table k,
+                       gint64 ticket);
 /* store_exec_unordered - store_exec of s, which names a kept table but
  * needs none of the kept rows written before it. */
 int store_exec_unordered(struct store *st, const struct store_stmt *s, int n,

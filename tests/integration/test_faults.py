@@ -453,6 +453,88 @@ def test_a_kept_row_the_server_refuses_is_left_out(world):
                      rb"ROWS_LEFT_OUT\n0 +- +0 +1$", w.ctl("status").stdout, re.M)
 
 
+def test_follow_ups_touch_their_tickets_at_the_batch_end(world):
+    """A customer's follow-up updates its ticket (updated, last_customer_at,
+    and through the triggers the SLA's change and the report's mark) with
+    the batch's other follow-ups, in one statement at the batch's end
+    (store_keep.c).  As if one by one: a ticket twice in the batch is
+    updated twice (its triggers fired for each mail), a mail undone takes
+    its update with it, and an update the server refuses is left out, told
+    and counted, its mail stored."""
+    w = world
+    for i in range(4):
+        w.append(mail(w.addr(w.customer + str(i)), w.addr(w.support), "t%d" % i,
+                      msgid="<first-%d@c.example>" % i))
+    w.once()
+    num = {t["subject"]: t["number"] for t in w.tickets()}
+    seen = lambda n: w.sql("SELECT extract(epoch FROM updated)::bigint || '|' || "
+                           "extract(epoch FROM last_customer_at)::bigint FROM ticket "
+                           "WHERE id = %d" % n)
+    before = {s: seen(n) for s, n in num.items()}
+    w.sql("DELETE FROM report_stale")
+    # each UPDATE of a ticket, as its triggers see it
+    w.sql("CREATE TABLE touch_log (ticket_id bigint); CREATE FUNCTION touch_log() RETURNS "
+          "trigger AS $$ BEGIN INSERT INTO touch_log VALUES (NEW.id); RETURN NULL; END $$ "
+          "LANGUAGE plpgsql; CREATE TRIGGER touch_log AFTER UPDATE ON ticket FOR EACH ROW "
+          "EXECUTE FUNCTION touch_log()")
+    # t1's follow-up fails as its message is stored: quarantined, undone
+    w.sql("CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF position("
+          "'QUARANTINE-ME' in NEW.body_text) > 0 THEN RAISE EXCEPTION 'poisoned message'; "
+          "END IF; RETURN NEW; END $$ LANGUAGE plpgsql; CREATE TRIGGER poison BEFORE INSERT "
+          "ON message FOR EACH ROW EXECUTE FUNCTION poison()")
+    ups = iter(range(100))
+
+    def follow_up(i, text):
+        w.append(mail(w.addr(w.customer + str(i)), w.addr(w.support),
+                      "Re: [Example #%d] t%d" % (num["t%d" % i], i), body=text + "\n",
+                      msgid="<up-%d@c.example>" % next(ups),
+                      headers=["In-Reply-To: <first-%d@c.example>" % i]))
+
+    time.sleep(1.1)  # (so that a touch shows in whole seconds)
+    for i, text in [(0, "once"), (0, "twice"), (1, "QUARANTINE-ME"), (2, "once")]:
+        follow_up(i, text)
+    err = w.once().stderr.decode()
+    assert "quarantined" in err and "poisoned message" in err, err[-3000:]
+    assert w.sql("SELECT string_agg(t.subject, ',' ORDER BY m.id) FROM message m JOIN ticket t "
+                 "ON t.id = m.ticket_id WHERE m.message_id LIKE 'up-%'") == "t0,t0,t2"
+    assert w.sql("SELECT count(*) FROM quarantine") == "1"
+    # one UPDATE per mail: t0 twice; t1's went with its mail
+    assert w.sql("SELECT string_agg(t.subject, ',' ORDER BY t.subject) FROM touch_log l "
+                 "JOIN ticket t ON t.id = l.ticket_id") == "t0,t0,t2"
+    # at the mails' instant; the triggers' report marks with them
+    for s in ("t0", "t2"):
+        up, cust = seen(num[s]).split("|")
+        assert up == cust and int(cust) > int(before[s].split("|")[1])
+        assert cust == w.sql("SELECT max(extract(epoch FROM received)::bigint) FROM message "
+                             "WHERE ticket_id = %d" % num[s])
+    assert seen(num["t1"]) == before["t1"]
+    assert w.sql("SELECT string_agg(t.subject, ',' ORDER BY t.subject) FROM report_stale r "
+                 "JOIN ticket t ON t.id = r.ticket_id") == "t0,t2"
+
+    # t3's update is refused by the server: left out, told and counted; the
+    # others of its batch written, every mail stored
+    w.sql("CREATE FUNCTION no_touch() RETURNS trigger AS $$ BEGIN IF NEW.subject = 't3' AND "
+          "NEW.last_customer_at IS DISTINCT FROM OLD.last_customer_at THEN RAISE EXCEPTION "
+          "'touch refused for the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql; "
+          "CREATE TRIGGER no_touch BEFORE UPDATE ON ticket FOR EACH ROW EXECUTE FUNCTION "
+          "no_touch(); DELETE FROM touch_log")
+    for i in (3, 1):
+        follow_up(i, "again")
+    err = w.once().stderr.decode()
+    assert re.search(r"a ticket row \(ticket %d, message 0\) was left out: [^\n]*touch "
+                     r"refused for the test" % num["t3"], err), err[-3000:]
+    assert w.sql("SELECT string_agg(t.subject, ',') FROM touch_log l "
+                 "JOIN ticket t ON t.id = l.ticket_id") == "t1"
+    assert seen(num["t3"]) == before["t3"] and seen(num["t1"]) != before["t1"]
+    assert w.sql("SELECT count(*) FROM message WHERE message_id LIKE 'up-%'") == "5"
+    assert w.sql("SELECT e.actor || '|' || (e.detail LIKE '%%touch refused for the test%%') "
+                 "FROM event e WHERE e.action = 'touch-skipped' AND e.ticket_id = %d"
+                 % num["t3"]) == "tickd|true"
+    st = json.loads(w.ctl("status", "--json").stdout)
+    assert st["rows_left_out"]["count"] == 1 and st["quarantine"]["count"] == 1
+    assert w.sql("SELECT last_uid, marked_uid FROM mailbox_state") == "10|10"
+
+
 @pytest.mark.parametrize("table,cond", [
     ("message", "NEW.subject = 'poison'"),
     ("ticket", "NEW.subject = 'poison'"),
