@@ -392,11 +392,12 @@ PGresult *
 store_query(struct store *st, const char *sql, int n, const char *const *vals)
 {
 	PGresult *res;
+	unsigned kept;
 
 	if ((st->query_r = store_gate(st)) < 0)
 		return NULL;
-	if (store_keep_reads_sql(st, sql) &&
-	    (st->query_r = store_keep_flush(st)) < 0)
+	if ((kept = store_keep_reads_sql(st, sql)) != 0 &&
+	    (st->query_r = store_keep_flush_some(st, kept)) < 0)
 		return NULL;
 	if (!st->pipe)
 		return PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL,
@@ -516,6 +517,7 @@ store_run(struct store *st, const struct store_stmt *s, int n,
 	char name[16];
 	PGresult *res;
 	ExecStatusType es;
+	unsigned kept;
 
 	if (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK) {
 		store_set_err(st, s->name);
@@ -526,7 +528,8 @@ store_run(struct store *st, const struct store_stmt *s, int n,
 	if ((*r_r = store_gate(st)) < 0)
 		return NULL;
 	/* (a batch reads what it kept as if written) */
-	if (store_keep_reads_stmt(st, s) && (*r_r = store_keep_flush(st)) < 0)
+	if ((kept = store_keep_reads_stmt(st, s)) != 0 &&
+	    (*r_r = store_keep_flush_some(st, kept)) < 0)
 		return NULL;
 	store_replan(st);
 	if ((*r_r = store_prepare(st, s, name)) < 0)
@@ -555,6 +558,7 @@ store_send(struct store *st, const struct store_stmt *s, int n,
            const char *const *vals, const int *lens, const int *fmts)
 {
 	char name[16];
+	unsigned kept;
 	int r;
 
 	if (!st->pipe) {
@@ -566,7 +570,8 @@ store_send(struct store *st, const struct store_stmt *s, int n,
 		return -ENOTCONN;
 	}
 	if ((r = store_gate(st)) < 0 ||
-	    (store_keep_reads_stmt(st, s) && (r = store_keep_flush(st)) < 0) ||
+	    ((kept = store_keep_reads_stmt(st, s)) != 0 &&
+	     (r = store_keep_flush_some(st, kept)) < 0) ||
 	    (r = store_prepare(st, s, name)) < 0)
 		return r;
 	return store_pipe_queued(

@@ -239,9 +239,11 @@ store_ticket_create(struct store *st, const struct store_new_ticket *n,
                     gint64 *id_r, char **prev_lang_r)
 {
 	/* status_since as ticket_status_since would set it: the trigger
-	 * is then not called (033) */
+	 * is then not called (033).  Touch-blind: a new ticket has no kept
+	 * touch, and the requester's language is read from columns no
+	 * touch changes. */
 	static const struct store_stmt stmt = {
-	    "ticket create",
+	    "ticket create", STORE_TOUCH_BLIND
 	    "INSERT INTO ticket (queue, subject, requester, requester_name, "
 	    "priority, language, needs_review, review_reason, "
 	    "linked_ticket, created, updated, last_customer_at, "

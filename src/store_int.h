@@ -45,6 +45,7 @@ enum store_keep_table {
 	STORE_KEEP_N
 };
 #define STORE_KEEP_COLS 5
+#define STORE_KEEP_ALL  ((1u << STORE_KEEP_N) - 1)
 /* the events of the rows store_keep.c left out (its refused actions;
  * sql/030_left_out.sql and 034 index them for tickctl status) */
 #define STORE_LEFT_OUT                                                         \
@@ -52,8 +53,9 @@ enum store_keep_table {
 	"'touch-skipped')"
 /* STORE_TOUCH_BLIND opens a statement that names ticket but reads nothing
  * a kept touch writes (the ticket's updated and last_customer_at, and its
- * triggers' sla_change, sla_clock, report_stale and live_since): kept
- * touches are not written before it.  STORE_TICKET_COLUMNS are such. */
+ * triggers' sla_change, sla_clock, report_stale and live_since) and writes
+ * nothing of a ticket with a kept touch: kept touches are not written
+ * before it.  STORE_TICKET_COLUMNS are such; so is a new ticket's INSERT. */
 #define STORE_TOUCH_BLIND "/* touch-blind */ "
 
 /* the elements PostgreSQL assumes an array parameter has when it plans
@@ -134,9 +136,11 @@ int store_message_id(struct store *st, gint64 *id_r);
  * the kept bytes grew past their bound).
  *
  * store_keep_flush - write every kept row: one statement per table.
- * Called before COMMIT (store_batch_end), and by store_run, store_send and
- * store_query before any statement that names a kept table
- * (store_keep_reads), so that the batch reads what it wrote.  Between
+ * Called before COMMIT (store_batch_end).  store_keep_flush_some - the
+ * same for the tables (bits 1u << k) only: by store_run, store_send and
+ * store_query before any statement that reads a kept table
+ * (store_keep_reads), so that the batch reads what it wrote, and the
+ * other tables' rows stay for a larger set.  Between
  * mails, in a savepoint: when a statement fails, the rows go one at a
  * time and a row the server refuses is logged and left out (with an
  * event), the rest written.  Inside a mail (a reader in it), without one:
@@ -151,16 +155,18 @@ int store_message_id(struct store *st, gint64 *id_r);
 int store_keep(struct store *st, enum store_keep_table k,
                const char *const *vals, const int *lens);
 int store_keep_flush(struct store *st);
+int store_keep_flush_some(struct store *st, unsigned tables);
 void store_keep_forget(struct store *st, guint64 from_mail);
 /* store_keep_reads - the kept tables sql reads, one bit (1u << k) each:
  * those it names (STORE_KEEP_TOUCH: ticket and what its triggers write,
  * unless sql opens with STORE_TOUCH_BLIND), all for tickd_merge, which
- * moves their rows.  store_keep_reads_stmt - s reads a table with rows
- * kept and not written (its answer remembered); store_keep_reads_sql -
- * the same of SQL text (store_query).  store_keep_free - at store_free. */
+ * moves their rows.  store_keep_reads_stmt - those of them with rows kept
+ * and not written, which store_keep_flush_some is then given (s's answer
+ * remembered); store_keep_reads_sql - the same of SQL text (store_query).
+ * store_keep_free - at store_free. */
 unsigned store_keep_reads(const char *sql);
-bool store_keep_reads_stmt(struct store *st, const struct store_stmt *s);
-bool store_keep_reads_sql(const struct store *st, const char *sql);
+unsigned store_keep_reads_stmt(struct store *st, const struct store_stmt *s);
+unsigned store_keep_reads_sql(const struct store *st, const char *sql);
 void store_keep_free(struct store *st);
 /* store_keep_ticket - some row of table k of ticket (its first column) is
  * kept and not written yet. */

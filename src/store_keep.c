@@ -283,7 +283,7 @@ store_keep_reads(const char *sql)
 
 	/* tickd_merge moves every row of a ticket (sql/020_merge.sql) */
 	if (store_keep_word(sql, "tickd_merge"))
-		return (1u << STORE_KEEP_N) - 1;
+		return STORE_KEEP_ALL;
 	for (int k = 0; k < STORE_KEEP_N; k++) {
 		const struct store_keep_def *d = &store_keep_defs[k];
 		bool named = store_keep_word(sql, d->table);
@@ -308,11 +308,12 @@ store_keep_unwritten(const struct store *st)
 	return m;
 }
 
-bool
+unsigned
 store_keep_reads_sql(const struct store *st, const char *sql)
 {
-	return st->keep_n > 0 && !st->keep_busy &&
-	       (store_keep_reads(sql) & store_keep_unwritten(st)) != 0;
+	if (st->keep_n == 0 || st->keep_busy)
+		return 0;
+	return store_keep_reads(sql) & store_keep_unwritten(st);
 }
 
 /* store_keep_text_array - column c of the n rows as a text[] literal
@@ -452,18 +453,18 @@ store_keep_set(struct store *st, const struct store_keep_def *d,
 	return r;
 }
 
-/* store_keep_sets - every table's unwritten rows, one statement each,
- * and wait for them: the rows written are then marked (all or none).
- * 0/-E. */
+/* store_keep_sets - the unwritten rows of the tables (bits 1u << k), one
+ * statement each, and wait for them: the rows written are then marked
+ * (all or none).  0/-E. */
 static int
-store_keep_sets(struct store *st)
+store_keep_sets(struct store *st, unsigned tables)
 {
 	g_autoptr(GPtrArray) todo = g_ptr_array_new();
 	guint ends[STORE_KEEP_N];
 	int r = 0;
 
 	for (int k = 0; k < STORE_KEEP_N && r == 0; k++) {
-		if (st->keep_rows[k] != NULL)
+		if (st->keep_rows[k] != NULL && (tables & 1u << k))
 			r = store_keep_set(st, &store_keep_defs[k],
 			                   st->keep_rows[k], todo);
 		ends[k] = todo->len;
@@ -482,9 +483,16 @@ store_keep_sets(struct store *st)
 int
 store_keep_flush(struct store *st)
 {
+	return store_keep_flush_some(st, STORE_KEEP_ALL);
+}
+
+int
+store_keep_flush_some(struct store *st, unsigned tables)
+{
 	int r;
 
-	if (st->keep_n == 0 || st->keep_busy)
+	if (st->keep_n == 0 || st->keep_busy ||
+	    (store_keep_unwritten(st) & tables) == 0)
 		return 0;
 	st->keep_busy = true;
 	if (st->in_mail) {
@@ -493,14 +501,14 @@ store_keep_flush(struct store *st)
 		 * PostgreSQL keeps in its cache).  Should a row be refused,
 		 * this mail is undone and fetched again later (transient),
 		 * and the batch's end finds that row. */
-		r = store_keep_sets(st);
+		r = store_keep_sets(st, tables);
 		if (r == -EPROTO || r == -EEXIST)
 			r = -EAGAIN;
 		goto out;
 	}
 	if ((r = store_cmd(st, "SAVEPOINT tickd_keep")) < 0)
 		goto out;
-	if ((r = store_keep_sets(st)) == 0) {
+	if ((r = store_keep_sets(st, tables)) == 0) {
 		r = store_cmd(st, "RELEASE SAVEPOINT tickd_keep");
 		goto out;
 	}
@@ -512,13 +520,15 @@ store_keep_flush(struct store *st)
 	    (r = store_cmd(st, "RELEASE SAVEPOINT tickd_keep")) < 0)
 		goto out;
 	for (int k = 0; k < STORE_KEEP_N && r == 0; k++)
-		if (st->keep_rows[k] != NULL)
+		if (st->keep_rows[k] != NULL && (tables & 1u << k))
 			r = store_keep_each(st, &store_keep_defs[k],
 			                    st->keep_rows[k]);
 out:
 	st->keep_busy = false;
-	if (r == 0 && st->keep_n > 0) /* (refusals said by events: kept) */
-		r = store_keep_flush(st);
+	/* (refusals said by events: kept, and written now if the events
+	 * are among the tables) */
+	if (r == 0 && (store_keep_unwritten(st) & tables) != 0)
+		r = store_keep_flush_some(st, tables);
 	return r;
 }
 
@@ -565,13 +575,13 @@ store_keep_free(struct store *st)
 		g_hash_table_destroy(st->keep_reads);
 }
 
-bool
+unsigned
 store_keep_reads_stmt(struct store *st, const struct store_stmt *s)
 {
 	gpointer v;
 
 	if (st->keep_n == 0 || st->keep_busy)
-		return false;
+		return 0;
 	if (st->keep_reads == NULL)
 		st->keep_reads =
 		    g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -583,5 +593,5 @@ store_keep_reads_stmt(struct store *st, const struct store_stmt *s)
 		                     1u << STORE_KEEP_N);
 		g_hash_table_insert(st->keep_reads, (gpointer)s, v);
 	}
-	return (GPOINTER_TO_UINT(v) & store_keep_unwritten(st)) != 0;
+	return GPOINTER_TO_UINT(v) & store_keep_unwritten(st);
 }

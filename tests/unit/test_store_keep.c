@@ -52,6 +52,9 @@ test_store_keep_reads_touch(void)
 	                            "SELECT " STORE_TICKET_COLUMNS
 	                            " FROM ticket t WHERE t.id = $1") == 0);
 	TEST_CHECK(store_keep_reads(STORE_TOUCH_BLIND
+	                            "INSERT INTO ticket (queue) VALUES ($1) "
+	                            "RETURNING id") == 0);
+	TEST_CHECK(store_keep_reads(STORE_TOUCH_BLIND
 	                            "SELECT 1 FROM event JOIN ticket") ==
 	           1u << STORE_KEEP_EVENT);
 	TEST_CHECK(store_keep_reads("SELECT 1 " STORE_TOUCH_BLIND
