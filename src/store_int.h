@@ -103,11 +103,11 @@ struct store {
 	GHashTable *lexcache;
 	/* store_keep.c: rows a batch keeps for one statement per table */
 	GPtrArray *keep_rows[STORE_KEEP_N];
-	guint keep_n;                  /* rows kept and not written */
-	guint keep_left[STORE_KEEP_N]; /* the same, per table */
-	gsize keep_bytes;              /* their bytes */
-	bool keep_busy;                /* store_keep_flush is running */
-	GHashTable *keep_reads;        /* store_keep_reads_stmt's answers */
+	/* rows kept and not written, per table */
+	guint keep_left[STORE_KEEP_N];
+	gsize keep_bytes;       /* their bytes */
+	bool keep_busy;         /* store_keep_flush is running */
+	GHashTable *keep_reads; /* store_keep_reads_stmt's answers */
 	/* store_mail_begin in a batch numbers each mail (mail_no); in_mail
 	 * while it is open; unsettled_mail: the one store_mail_commit left
 	 * unread */

@@ -187,7 +187,6 @@ store_keep_mark(struct store *st, const struct store_keep_def *d,
 		return;
 	row->written = written;
 	row->written_in = written && st->in_mail ? st->mail_no : 0;
-	st->keep_n += written ? -1 : 1;
 	*left += written ? -1 : 1;
 	st->keep_bytes += written ? -size : size;
 }
@@ -252,7 +251,6 @@ store_keep_forget(struct store *st, guint64 from_mail)
 		}
 	}
 	if (from_mail == 0) {
-		st->keep_n = 0;
 		st->keep_bytes = 0;
 		memset(st->keep_left, 0, sizeof(st->keep_left));
 	}
@@ -311,9 +309,11 @@ store_keep_unwritten(const struct store *st)
 unsigned
 store_keep_reads_sql(const struct store *st, const char *sql)
 {
-	if (st->keep_n == 0 || st->keep_busy)
+	unsigned left = store_keep_unwritten(st);
+
+	if (left == 0 || st->keep_busy)
 		return 0;
-	return store_keep_reads(sql) & store_keep_unwritten(st);
+	return store_keep_reads(sql) & left;
 }
 
 /* store_keep_text_array - column c of the n rows as a text[] literal
@@ -491,8 +491,7 @@ store_keep_flush_some(struct store *st, unsigned tables)
 {
 	int r;
 
-	if (st->keep_n == 0 || st->keep_busy ||
-	    (store_keep_unwritten(st) & tables) == 0)
+	if (st->keep_busy || (store_keep_unwritten(st) & tables) == 0)
 		return 0;
 	st->keep_busy = true;
 	if (st->in_mail) {
@@ -578,9 +577,10 @@ store_keep_free(struct store *st)
 unsigned
 store_keep_reads_stmt(struct store *st, const struct store_stmt *s)
 {
+	unsigned left = store_keep_unwritten(st);
 	gpointer v;
 
-	if (st->keep_n == 0 || st->keep_busy)
+	if (left == 0 || st->keep_busy)
 		return 0;
 	if (st->keep_reads == NULL)
 		st->keep_reads =
@@ -593,5 +593,5 @@ store_keep_reads_stmt(struct store *st, const struct store_stmt *s)
 		                     1u << STORE_KEEP_N);
 		g_hash_table_insert(st->keep_reads, (gpointer)s, v);
 	}
-	return GPOINTER_TO_UINT(v) & store_keep_unwritten(st);
+	return GPOINTER_TO_UINT(v) & left;
 }
