@@ -95,6 +95,13 @@ int imap_conn_custom(struct imap_conn *c, const char *url, const char *cmd);
 GByteArray *imap_conn_reply(struct imap_conn *c);
 
 /*
+ * imap_conn_close_after - the connection the next request on the easy
+ * handle runs on is closed after it (CURLOPT_FORBID_REUSE, that request
+ * only): the one after connects afresh.
+ */
+void imap_conn_close_after(struct imap_conn *c);
+
+/*
  * imap_conn_capability - CAPABILITY on the easy handle, remembered as
  * the list after the login.  -EPROTO if the server sent none.
  */

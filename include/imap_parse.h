@@ -139,6 +139,9 @@ int imap_parse_untagged(struct imap_cur *k);
  */
 int imap_parse_uidvalidity(struct imap_cur *k, uint32_t *v_r);
 
+/* imap_parse_uidnext - the same for " [UIDNEXT n]" (SELECT, EXAMINE). */
+int imap_parse_uidnext(struct imap_cur *k, uint32_t *v_r);
+
 /* The longest flag name imap_parse_has_flag looks up. */
 #define IMAP_PARSE_MAX_FLAG 64
 
@@ -199,6 +202,16 @@ struct imap_parse_status {
  */
 int imap_parse_status_reply(GByteArray *reply, struct imap_parse_status *st_r,
                             char *err, size_t errlen);
+
+/*
+ * imap_parse_sync_failed - did reply (to a NOOP) hold an untagged NO that
+ * is not an [ALERT]?  The server could not bring the session's view of
+ * its selected mailbox up to date (Dovecot, after the mailbox was deleted
+ * and created again under the session: "* NO Internal error"); the view
+ * stays stale until the session ends.  1 yes, 0 no, -EPROTO (NUL byte).
+ * The reply is modified in place (lines NUL-terminated).
+ */
+int imap_parse_sync_failed(GByteArray *reply, char *err, size_t errlen);
 
 /*
  * imap_parse_search_reply - the UIDs of "* SEARCH" lines in reply that

@@ -26,6 +26,7 @@ struct fetch_ctx {
 	size_t pending_bytes;
 	guint commit_max; /* mails per transaction */
 	GArray *done;     /* uint32_t UIDs committed, not yet marked */
+	guint done_told;  /* of them, those on_commit was called for */
 	GArray *copies;   /* struct store_kw_copy since the last COMMIT */
 	int err; /* the last store (not IMAP) failure inside the callback */
 	/* The mail ingested last in a batch, until store_mail_fate says its
@@ -53,10 +54,11 @@ struct fetch_ctx {
 static int fetch_mark(struct fetch_ctx *x, struct imap *im,
                       const uint32_t *uids, size_t n, gint64 upto);
 
-/* fetch_flush - COMMIT the open batch, then (only then) mark what it
- * held on the server.  0 or -E; on a failed COMMIT nothing is marked and
- * the mails are fetched again on the next poll (dedupe makes a COMMIT
- * that did land harmless). */
+/* fetch_flush - COMMIT the open batch (fetch_commit), then (only then)
+ * mark what it and the batches committed before it held on the server.
+ * 0 or -E; on a failed COMMIT nothing of it is marked and its mails are
+ * fetched again on the next poll (dedupe makes a COMMIT that did land
+ * harmless). */
 static int fetch_settle(struct fetch_ctx *x);
 static int fetch_fail(struct fetch_ctx *x, int r);
 
@@ -72,10 +74,12 @@ fetch_max_uid(const GArray *uids)
 	return m;
 }
 
+/* fetch_commit - COMMIT the open batch; its UIDs join x->done, to be
+ * marked by the next fetch_flush.  0 or -E. */
 static int
-fetch_flush(struct fetch_ctx *x)
+fetch_commit(struct fetch_ctx *x)
 {
-	int r = 0, mr;
+	int r = 0;
 
 	if (x->prov.raw != NULL && (r = fetch_settle(x)) < 0)
 		return fetch_fail(x, r); /* (commits the mails before it) */
@@ -105,17 +109,27 @@ fetch_flush(struct fetch_ctx *x)
 		                      x->copies);
 	}
 	g_array_set_size(x->copies, 0);
-	if (x->done->len > 0 && x->mb->on_commit != NULL)
+	if (x->done->len > x->done_told && x->mb->on_commit != NULL)
 		x->mb->on_commit(x->mb->on_commit_ctx);
+	x->done_told = x->done->len;
 	g_array_set_size(x->pending, 0);
 	g_ptr_array_set_size(x->pending_logs, 0);
 	x->pending_bytes = 0;
+	return r;
+}
+
+static int
+fetch_flush(struct fetch_ctx *x)
+{
+	int r = fetch_commit(x), mr;
+
 	if (x->done->len == 0)
 		return r;
 	mr = fetch_mark(x, x->im, (uint32_t *)(void *)x->done->data,
 	                x->done->len,
 	                g_array_index(x->done, uint32_t, x->done->len - 1));
 	g_array_set_size(x->done, 0);
+	x->done_told = 0;
 	return r < 0 ? r : mr;
 }
 
@@ -318,7 +332,9 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	x->prov.now = now;
 	x->prov.seq = store_mail_seq(x->st);
 	x->prov.out = out;
-	return fetch_full(x) ? fetch_flush(x) : 0;
+	/* (marked on the server once for the whole range, at its end: a
+	 * STORE waits for the server, and these mails are committed) */
+	return fetch_full(x) ? fetch_commit(x) : 0;
 }
 
 /* fetch_one_by_one - the n mails of batch with one round trip each (the

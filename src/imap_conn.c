@@ -57,6 +57,7 @@ struct imap_conn {
 	const guint8 *up;          /* borrowed for one APPEND */
 	size_t up_len, up_pos;
 	GByteArray *reply; /* owned: untagged lines of a custom request */
+	bool close_after;  /* imap_conn_close_after: for the next request */
 	char tagged[256];  /* first tagged NO/BAD of the request (error text) */
 
 	char caps[2048];  /* " CAP1 CAP2 ", upper case, last list seen */
@@ -386,6 +387,9 @@ imap_perform(struct imap_conn *im, const char *url, const char *custom,
 	/* every per-request option, every time: the handle is reused */
 	bad |= curl_easy_setopt(im->h, CURLOPT_URL, url);
 	bad |= curl_easy_setopt(im->h, CURLOPT_CUSTOMREQUEST, custom);
+	bad |= curl_easy_setopt(im->h, CURLOPT_FORBID_REUSE,
+	                        im->close_after ? 1L : 0L);
+	im->close_after = false;
 	bad |= curl_easy_setopt(im->h, CURLOPT_UPLOAD, im->up ? 1L : 0L);
 	bad |=
 	    curl_easy_setopt(im->h, CURLOPT_INFILESIZE_LARGE,
@@ -419,6 +423,12 @@ GByteArray *
 imap_conn_reply(struct imap_conn *im)
 {
 	return im->reply;
+}
+
+void
+imap_conn_close_after(struct imap_conn *im)
+{
+	im->close_after = true;
 }
 
 int

@@ -444,14 +444,30 @@ imap_parse_untagged(struct imap_cur *k)
 	return IMAP_UNTAGGED_OTHER;
 }
 
+/* ok_code_u32 - the response code " [<code> n]" (code with its brackets
+ * and spaces, e.g. " [UIDNEXT ") after "* OK", if it is there. */
+static int
+ok_code_u32(struct imap_cur *k, const char *code, uint32_t *v_r)
+{
+	size_t n = strlen(code);
+
+	if (k->len - MIN(k->p, k->len) < n ||
+	    g_ascii_strncasecmp(k->s + k->p, code, n) != 0)
+		return 0;
+	k->p += n;
+	return imap_parse_u32(k, v_r);
+}
+
 int
 imap_parse_uidvalidity(struct imap_cur *k, uint32_t *v_r)
 {
-	if (k->len - MIN(k->p, k->len) < 14 ||
-	    g_ascii_strncasecmp(k->s + k->p, " [UIDVALIDITY ", 14) != 0)
-		return 0;
-	k->p += 14;
-	return imap_parse_u32(k, v_r);
+	return ok_code_u32(k, " [UIDVALIDITY ", v_r);
+}
+
+int
+imap_parse_uidnext(struct imap_cur *k, uint32_t *v_r)
+{
+	return ok_code_u32(k, " [UIDNEXT ", v_r);
 }
 
 /* permflag_char - may c be part of a flag name?  RFC 3501 atom-char
@@ -644,6 +660,23 @@ imap_parse_reply_next(GByteArray *reply, size_t *pos, size_t *len_r, int *r,
 	}
 	*len_r = len;
 	return s;
+}
+
+int
+imap_parse_sync_failed(GByteArray *reply, char *err, size_t errlen)
+{
+	size_t pos = 0, len;
+	char *l;
+	int r;
+
+	while (
+	    (l = imap_parse_reply_next(reply, &pos, &len, &r, err, errlen))) {
+		if (len >= 4 && g_ascii_strncasecmp(l, "* NO", 4) == 0 &&
+		    (l[4] == '\0' || l[4] == ' ') &&
+		    g_ascii_strncasecmp(l + 4, " [ALERT]", 8) != 0)
+			return 1;
+	}
+	return r;
 }
 
 /* status_list - the "(NAME n ...)" of one STATUS line, o at its '('. */

@@ -78,6 +78,8 @@ stream(const uint8_t *data, size_t size)
 
 			r = imap_parse_uidvalidity(&k, &v);
 			if (r == 0)
+				r = imap_parse_uidnext(&k, &v);
+			if (r == 0)
 				r = imap_parse_permflags(&k, flags,
 				                         sizeof(flags), &found);
 			if (r == 0 && found)
@@ -121,6 +123,7 @@ replies(const uint8_t *data, size_t size)
 	char err[256], caps[256];
 	struct imap_parse_status st;
 	struct imap_fetch_item it;
+	int r;
 	GArray *u = g_array_new(FALSE, FALSE, sizeof(uint32_t));
 	GByteArray *b;
 
@@ -154,6 +157,12 @@ replies(const uint8_t *data, size_t size)
 	b = reply_copy(data, size);
 	if (imap_parse_caps_reply(b, caps, sizeof(caps), err, sizeof(err)) > 0)
 		check_caps(caps, sizeof(caps));
+	g_byte_array_unref(b);
+
+	b = reply_copy(data, size);
+	r = imap_parse_sync_failed(b, err, sizeof(err));
+	if (r != 0 && r != 1 && r != -EPROTO)
+		abort();
 	g_byte_array_unref(b);
 	g_array_unref(u);
 }

@@ -692,6 +692,23 @@ test_parse_untagged(void)
 	imap_cur_init(&k, "* OK", 4, 4, NULL, perr, sizeof(perr));
 	TEST_INTEQ(imap_parse_uidvalidity(&k, &v), 0);
 	TEST_INTEQ(v, 42);
+	/* UIDNEXT: the same shape, and never taken for UIDVALIDITY */
+	imap_cur_init(&k, "* OK [UIDNEXT 4711] Predicted next UID", 38, 4, NULL,
+	              perr, sizeof(perr));
+	TEST_INTEQ(imap_parse_uidvalidity(&k, &v), 0);
+	TEST_INTEQ(v, 42);
+	TEST_INTEQ(imap_parse_uidnext(&k, &v), 0);
+	TEST_INTEQ(v, 4711);
+	imap_cur_init(&k, "* OK [uidnext 9]", 16, 4, NULL, perr, sizeof(perr));
+	TEST_INTEQ(imap_parse_uidnext(&k, &v), 0);
+	TEST_INTEQ(v, 9);
+	imap_cur_init(&k, "* OK [UIDNEXT 99999999999]", 26, 4, NULL, perr,
+	              sizeof(perr));
+	TEST_INTEQ(imap_parse_uidnext(&k, &v), -EPROTO);
+	imap_cur_init(&k, "* OK [UIDVALIDITY 7]", 20, 4, NULL, perr,
+	              sizeof(perr));
+	TEST_INTEQ(imap_parse_uidnext(&k, &v), 0);
+	TEST_INTEQ(v, 9);
 	/* a response we skip: its small literal is drained, a large one not */
 	{
 		static const char w[] = "* 1 LIST () \"/\" {3}\r\nabc\r\n"
@@ -913,6 +930,26 @@ test_parse_replies(void)
 	TEST_INTEQ(
 	    imap_parse_caps_reply(b, caps, sizeof(caps), perr, sizeof(perr)),
 	    0);
+	g_byte_array_unref(b);
+
+	/* a NOOP's reply: a session that could not sync (Dovecot 2.3.19's
+	 * words), and the untagged lines that are not that */
+	b = REPLY("* OK [CLIENTBUG] x\r\n* NO Internal error occurred. "
+	          "Refer to server log for more information.\r\n");
+	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), 1);
+	g_byte_array_unref(b);
+	b = REPLY("* no\r\n");
+	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), 1);
+	g_byte_array_unref(b);
+	b = REPLY("* 3 EXISTS\r\n* NO [ALERT] Mailbox is almost full\r\n"
+	          "* NOTE x\r\n* OK NO\r\n");
+	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), 0);
+	g_byte_array_unref(b);
+	b = REPLY("");
+	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), 0);
+	g_byte_array_unref(b);
+	b = REPLY("* OK a\0b\r\n* NO x\r\n");
+	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), -EPROTO);
 	g_byte_array_unref(b);
 	g_array_unref(u);
 }
