@@ -126,6 +126,14 @@ void store_batch_careful(struct store *st, bool careful);
 int store_batch_end(struct store *st, bool commit);
 bool store_in_batch(const struct store *st);
 
+/*
+ * store_mark - a number that changes whenever a statement is sent to or
+ * run on st through the store modules.  A look-up answered ahead
+ * (store_dedupe_and_thread) still holds while it is unchanged: nothing
+ * of this session ran since.
+ */
+guint64 store_mark(const struct store *st);
+
 /* Session advisory locks (scale-out: one fetcher per mailbox).  1 = got
  * it, 0 = another instance holds it, -E. Lost on reconnect. */
 int store_try_lock(struct store *st, const char *name);

@@ -53,6 +53,17 @@ int store_dedupe(struct store *st, const char *dedupe_key, gint64 *ticket_r);
  * 0 when none, -E. */
 int store_ticket_by_msgids(struct store *st, GPtrArray *ids,
                            struct store_ticket *t_r);
+/*
+ * store_dedupe_and_thread - store_ticket_by_msgids(ids) and store_dedupe
+ * (in that order) in one round trip: the dedupe's answer is returned as
+ * store_dedupe's; the look-up's as store_ticket_by_msgids' in *found_r
+ * (1 and *t_r, or 0).  The look-up is this mail's thread step's if the
+ * mail gets there with store_mark(st) as it was at the return: nothing
+ * ran since but the dedupe, which writes nothing.
+ */
+int store_dedupe_and_thread(struct store *st, const char *dedupe_key,
+                            GPtrArray *ids, gint64 *ticket_r, int *found_r,
+                            struct store_ticket *t_r);
 /* store_ticket_get - 0, -ENOENT, -E. */
 int store_ticket_get(struct store *st, gint64 id, struct store_ticket *t_r);
 /* store_is_participant - 1 yes, 0 no, -E. */

@@ -71,6 +71,13 @@ struct ingest_tx {
 	bool stale;
 	bool thanks;       /* a thank-you that left a resolved ticket alone */
 	gint64 merge_into; /* an agent's #merge N: N, run after the rest */
+	/* the thread look-up by Message-ID, answered with the dedupe
+	 * (store_dedupe_and_thread): pre_found 1 with pre (owned), 0; it is
+	 * the thread step's while store_mark is pre_mark; pre_asked: done */
+	bool pre_asked;
+	int pre_found;
+	struct store_ticket pre;
+	guint64 pre_mark;
 };
 
 struct ingest_ctx {
@@ -309,7 +316,13 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r,
 				return r;
 		}
 	}
-	if ((r = store_ticket_by_msgids(x->st, refs, &tk)) < 0)
+	if (x->tx.pre_asked && store_mark(x->st) == x->tx.pre_mark) {
+		/* answered with the dedupe, and nothing ran since */
+		r = x->tx.pre_found;
+		tk = x->tx.pre;
+		memset(&x->tx.pre, 0, sizeof(x->tx.pre)); /* (moves) */
+		x->tx.pre_asked = false;
+	} else if ((r = store_ticket_by_msgids(x->st, refs, &tk)) < 0)
 		return r;
 	if (r > 0) {
 		*how_r = "reference";
@@ -1418,8 +1431,22 @@ ingest_bounce(struct ingest_ctx *x, gint64 t, gint64 msg)
 static int
 ingest_step_dedupe(struct ingest_ctx *x, struct ingest_outcome *out)
 {
+	struct ingest_tx *tx = &x->tx;
+	g_autoptr(GPtrArray) refs = ingest_refs(x);
 	gint64 dup_ticket = 0;
-	int r = store_dedupe(x->st, x->dedupe_key, &dup_ticket);
+	int r;
+
+	/* A mail that names earlier mail is threaded by it (unless a signed
+	 * reference or an action link decides first): the look-up goes with
+	 * the dedupe, one wait for both (a reply waited twice). */
+	if (refs->len > 0 && x->cr.cls != CLASSIFY_OWN) {
+		r = store_dedupe_and_thread(x->st, x->dedupe_key, refs,
+		                            &dup_ticket, &tx->pre_found,
+		                            &tx->pre);
+		tx->pre_asked = r >= 0;
+		tx->pre_mark = store_mark(x->st);
+	} else
+		r = store_dedupe(x->st, x->dedupe_key, &dup_ticket);
 
 	if (r <= 0)
 		return r;
@@ -2572,6 +2599,7 @@ ingest_tx(struct ingest_ctx *x, struct ingest_outcome *out)
 
 	memset(out, 0, sizeof(*out));
 	g_free(x->tx.prev_lang);
+	store_ticket_clear(&x->tx.pre);
 	memset(&x->tx, 0, sizeof(x->tx));
 	if ((r = store_mail_begin(x->st)) < 0)
 		return r;
@@ -2823,6 +2851,7 @@ ingest_mail(const struct cfg *cfg, struct store *st, const void *raw,
 		log_notice("ingest: dropped our own mail '%s' (%s)", q,
 		           x.cr.reason);
 	g_free(x.tx.prev_lang);
+	store_ticket_clear(&x.tx.pre);
 	classify_result_clear(&x.cr);
 	command_list_clear(&x.cmds);
 	ingest_fwd_free(&x.fwd);

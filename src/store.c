@@ -279,15 +279,16 @@ store_pipe_sync(struct store *st)
 }
 
 /*
- * store_pipe_drain - read the results of all deferred commands, in order.
- * With last_r, the last one's result is handed over as it is (the caller
- * PQclears it, also when it failed).  0, or the first failure (-E) among
- * the others; after any failure the pipeline has been synced.
+ * store_pipe_drain_n - read the results of all deferred commands, in
+ * order.  The last n (0, 1 or 2) are handed over as they are in keep[0 ..
+ * n) (the caller PQclears them, also when they failed; NULL when not
+ * read).  0, or the first failure (-E) among the others; after any
+ * failure the pipeline has been synced.
  */
 static int store_pipe_undo(struct store *st);
 
 static int
-store_pipe_drain(struct store *st, PGresult **last_r)
+store_pipe_drain_n(struct store *st, PGresult **keep, int n)
 {
 	PGresult *res;
 	ExecStatusType es;
@@ -295,8 +296,8 @@ store_pipe_drain(struct store *st, PGresult **last_r)
 	bool settling = st->unsettled_n > 0;
 	int r = 0;
 
-	if (last_r != NULL)
-		*last_r = NULL;
+	for (int i = 0; i < n; i++)
+		keep[i] = NULL;
 	if (st->deferred == 0)
 		return 0;
 	if (PQsendFlushRequest(st->conn) != 1 || PQflush(st->conn) != 0) {
@@ -317,8 +318,8 @@ store_pipe_drain(struct store *st, PGresult **last_r)
 			failed = true;
 			prev_failed = prev_failed || prev;
 		}
-		if (st->deferred == 0 && last_r != NULL)
-			*last_r = res;
+		if (st->deferred < n)
+			keep[n - 1 - st->deferred] = res;
 		else if (r == 0 && es != PGRES_COMMAND_OK &&
 		         es != PGRES_TUPLES_OK)
 			r = store_fail(st, res, "query");
@@ -328,11 +329,19 @@ store_pipe_drain(struct store *st, PGresult **last_r)
 	if (failed)
 		store_pipe_sync(st);
 	if (settling && prev_failed) { /* (all of it read: deferred >= n) */
-		if (last_r != NULL)
-			g_clear_pointer(last_r, PQclear);
+		for (int i = 0; i < n; i++)
+			g_clear_pointer(&keep[i], PQclear);
 		return store_pipe_undo(st);
 	}
 	return r;
+}
+
+/* store_pipe_drain - store_pipe_drain_n of the last result (into *last_r)
+ * or of none (last_r NULL). */
+static int
+store_pipe_drain(struct store *st, PGresult **last_r)
+{
+	return store_pipe_drain_n(st, last_r, last_r != NULL);
 }
 
 /*
@@ -380,6 +389,7 @@ store_pipe_queued(struct store *st, int sent)
 		return -ENOTCONN;
 	}
 	st->deferred++;
+	st->sent_n++;
 	return st->deferred >= STORE_PIPE_MAX ? store_pipe_drain(st, NULL) : 0;
 }
 
@@ -399,9 +409,11 @@ store_query(struct store *st, const char *sql, int n, const char *const *vals)
 	if ((kept = store_keep_reads_sql(st, sql)) != 0 &&
 	    (st->query_r = store_keep_flush_some(st, kept)) < 0)
 		return NULL;
-	if (!st->pipe)
+	if (!st->pipe) {
+		st->sent_n++;
 		return PQexecParams(st->conn, sql, n, NULL, vals, NULL, NULL,
 		                    0);
+	}
 	/* (a failure of what was queued before is this call's errno) */
 	if ((st->query_r = store_pipe_drain(st, NULL)) < 0 ||
 	    (st->query_r = store_pipe_queued(
@@ -439,6 +451,7 @@ store_cmd(struct store *st, const char *sql)
 		return store_pipe_queued(st, PQsendQueryParams(st->conn, sql, 0,
 		                                               NULL, NULL, NULL,
 		                                               NULL, 0));
+	st->sent_n++;
 	res = PQexec(st->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -542,8 +555,10 @@ store_run(struct store *st, const struct store_stmt *s, int n,
 			PQclear(res);
 			return NULL;
 		}
-	} else
+	} else {
+		st->sent_n++;
 		res = PQexecPrepared(st->conn, name, n, vals, lens, fmts, 0);
+	}
 	es = PQresultStatus(res);
 	if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
 		*r_r = store_fail(st, res, s->name);
@@ -551,6 +566,74 @@ store_run(struct store *st, const struct store_stmt *s, int n,
 	}
 	*r_r = 0;
 	return res;
+}
+
+int
+store_run2(struct store *st, const struct store_stmt *a, int na,
+           const char *const *va, const struct store_stmt *b, int nb,
+           const char *const *vb, PGresult *res_r[2])
+{
+	const struct store_stmt *s[2] = {a, b};
+	char name[2][16];
+	unsigned kept;
+	int r;
+
+	res_r[0] = res_r[1] = NULL;
+	if (!st->pipe) {
+		if ((res_r[0] = store_run(st, a, na, va, NULL, NULL, &r)) !=
+		        NULL &&
+		    (res_r[1] = store_run(st, b, nb, vb, NULL, NULL, &r)) ==
+		        NULL)
+			g_clear_pointer(&res_r[0], PQclear);
+		return res_r[1] != NULL ? 0 : r;
+	}
+	if (PQstatus(st->conn) != CONNECTION_OK) {
+		store_set_err(st, a->name);
+		return -ENOTCONN;
+	}
+	st->query_r = 0;
+	/* everything either needs sent before the two, which go out back to
+	 * back: their results are the last two the drain reads */
+	if ((r = store_gate(st)) < 0)
+		return r;
+	kept = store_keep_reads_stmt(st, a) | store_keep_reads_stmt(st, b);
+	if (kept != 0 && (r = store_keep_flush_some(st, kept)) < 0)
+		return r;
+	store_replan(st);
+	if ((r = store_prepare(st, a, name[0])) < 0 ||
+	    (r = store_prepare(st, b, name[1])) < 0)
+		return r;
+	if (st->deferred + 2 >= STORE_PIPE_MAX &&
+	    (r = store_pipe_drain(st, NULL)) < 0)
+		return r;
+	if ((r = store_pipe_queued(st, PQsendQueryPrepared(st->conn, name[0],
+	                                                   na, va, NULL, NULL,
+	                                                   0))) < 0 ||
+	    (r = store_pipe_queued(st, PQsendQueryPrepared(st->conn, name[1],
+	                                                   nb, vb, NULL, NULL,
+	                                                   0))) < 0 ||
+	    (r = store_pipe_drain_n(st, res_r, 2)) < 0)
+		goto fail;
+	for (int i = 0; i < 2; i++) {
+		ExecStatusType es = PQresultStatus(res_r[i]);
+
+		if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
+			r = store_fail(st, g_steal_pointer(&res_r[i]),
+			               s[i]->name);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	g_clear_pointer(&res_r[0], PQclear);
+	g_clear_pointer(&res_r[1], PQclear);
+	return r;
+}
+
+guint64
+store_mark(const struct store *st)
+{
+	return st->sent_n;
 }
 
 int

@@ -143,49 +143,45 @@ store_ticket_clear(struct store_ticket *t)
 	memset(t, 0, sizeof(*t));
 }
 
+static const struct store_stmt store_dedupe_stmt = {
+    "dedupe", "SELECT COALESCE(ticket_id, 0) FROM message WHERE "
+              "dedupe_key = $1"};
+
 int
 store_dedupe(struct store *st, const char *dedupe_key, gint64 *ticket_r)
 {
-	static const struct store_stmt stmt = {
-	    "dedupe", "SELECT COALESCE(ticket_id, 0) FROM message WHERE "
-	              "dedupe_key = $1"};
 	const char *vals[] = {dedupe_key};
 
-	return store_int(st, &stmt, 1, vals, ticket_r);
+	return store_int(st, &store_dedupe_stmt, 1, vals, ticket_r);
 }
 
-int
-store_ticket_by_msgids(struct store *st, GPtrArray *ids,
-                       struct store_ticket *t_r)
-{
-	/* MATERIALIZED: a generic plan guesses ~900 matches for ANY($1)
-	 * and would walk message_pkey backwards through every message
-	 * instead of looking the few ids up in message_msgid_idx.  The
-	 * newest message decides, also when it has no ticket (then: none),
-	 * and its ticket's row comes along (store_ticket_get's columns). */
-	static const struct store_stmt stmt = {
-	    "ticket by message-ids", STORE_TOUCH_BLIND
-	    "WITH m AS MATERIALIZED (SELECT id, ticket_id FROM "
-	    "message WHERE message_id = ANY($1::text[]) AND message_id <> "
-	    "' '), n AS (SELECT "
-	    "ticket_id FROM m ORDER BY id DESC LIMIT 1) "
-	    "SELECT " STORE_TICKET_COLUMNS
-	    " FROM n JOIN ticket t ON t.id = n.ticket_id"};
-	g_autofree char *arr = NULL;
-	g_autoptr(GPtrArray) padded = NULL;
-	const char *vals[1];
-	int r;
-	PGresult *res;
+/* MATERIALIZED: a generic plan guesses ~900 matches for ANY($1) and would
+ * walk message_pkey backwards through every message instead of looking
+ * the few ids up in message_msgid_idx.  The newest message decides, also
+ * when it has no ticket (then: none), and its ticket's row comes along
+ * (store_ticket_get's columns). */
+static const struct store_stmt store_msgids_stmt = {
+    "ticket by message-ids", STORE_TOUCH_BLIND
+    "WITH m AS MATERIALIZED (SELECT id, ticket_id FROM "
+    "message WHERE message_id = ANY($1::text[]) AND message_id <> "
+    "' '), n AS (SELECT "
+    "ticket_id FROM m ORDER BY id DESC LIMIT 1) "
+    "SELECT " STORE_TICKET_COLUMNS " FROM n JOIN ticket t ON t.id = "
+    "n.ticket_id"};
 
-	if (ids == NULL || ids->len == 0)
-		return 0;
-	/* PostgreSQL's generic plan takes an array parameter for 10
-	 * elements (estimate_array_length): a custom plan for 2 looked
-	 * cheaper, so every call was planned anew (0.11 ms a reply, more
-	 * than running it: pg_stat_statements with track_planning).
-	 * Padded to 10, no custom plan looks cheaper and the generic one is
-	 * kept.  The pad, " ", is never a stored id (ids are stripped,
-	 * mime_line; tickd's own have no space) and the SQL excludes it. */
+/* store_msgids_param - ids as the look-up's parameter (g_free it).
+ * PostgreSQL's generic plan takes an array parameter for 10 elements
+ * (estimate_array_length): a custom plan for 2 looked cheaper, so every
+ * call was planned anew (0.11 ms a reply, more than running it:
+ * pg_stat_statements with track_planning).  Padded to 10, no custom plan
+ * looks cheaper and the generic one is kept.  The pad, " ", is never a
+ * stored id (ids are stripped, mime_line; tickd's own have no space) and
+ * the SQL excludes it. */
+static char *
+store_msgids_param(GPtrArray *ids)
+{
+	g_autoptr(GPtrArray) padded = NULL;
+
 	if (ids->len < STORE_ARRAY_GUESS) {
 		padded = g_ptr_array_sized_new(STORE_ARRAY_GUESS);
 		for (guint i = 0; i < ids->len; i++)
@@ -194,12 +190,52 @@ store_ticket_by_msgids(struct store *st, GPtrArray *ids,
 			g_ptr_array_add(padded, (char *)" ");
 		ids = padded;
 	}
-	arr = store_text_array(ids);
+	return store_text_array(ids);
+}
+
+int
+store_ticket_by_msgids(struct store *st, GPtrArray *ids,
+                       struct store_ticket *t_r)
+{
+	g_autofree char *arr = NULL;
+	const char *vals[1];
+	int r;
+	PGresult *res;
+
+	if (ids == NULL || ids->len == 0)
+		return 0;
+	arr = store_msgids_param(ids);
 	vals[0] = arr;
-	if ((res = store_one_row(st, &stmt, 1, vals, &r)) == NULL)
+	if ((res = store_one_row(st, &store_msgids_stmt, 1, vals, &r)) == NULL)
 		return r == -ENOENT ? 0 : r;
 	store_ticket_row(res, t_r);
 	return 1;
+}
+
+int
+store_dedupe_and_thread(struct store *st, const char *dedupe_key,
+                        GPtrArray *ids, gint64 *ticket_r, int *found_r,
+                        struct store_ticket *t_r)
+{
+	g_autofree char *arr = store_msgids_param(ids);
+	const char *va[] = {arr}, *vb[] = {dedupe_key};
+	PGresult *res[2];
+	int r;
+
+	*found_r = 0;
+	if ((r = store_run2(st, &store_msgids_stmt, 1, va, &store_dedupe_stmt,
+	                    1, vb, res)) < 0)
+		return r;
+	if (PQntuples(res[0]) > 0) {
+		store_ticket_row(res[0], t_r); /* (PQclears it) */
+		*found_r = 1;
+	} else
+		PQclear(res[0]);
+	r = PQntuples(res[1]) > 0 && !PQgetisnull(res[1], 0, 0);
+	if (r)
+		*ticket_r = store_col(res[1], 0, 0);
+	PQclear(res[1]);
+	return r;
 }
 
 int

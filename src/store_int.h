@@ -72,10 +72,11 @@ struct store {
 	 * emptied on every (re)connect */
 	GHashTable *prepared;
 	unsigned generation;
-	bool batch;   /* store_batch_begin: a mail is a savepoint */
-	bool lazy;    /* store_lazy_commit */
-	bool pipe;    /* in libpq pipeline mode (a batch), see store_send */
-	int deferred; /* commands sent in pipeline mode, results unread */
+	bool batch;     /* store_batch_begin: a mail is a savepoint */
+	bool lazy;      /* store_lazy_commit */
+	bool pipe;      /* in libpq pipeline mode (a batch), see store_send */
+	int deferred;   /* commands sent in pipeline mode, results unread */
+	guint64 sent_n; /* statements sent or run, ever (store_mark) */
 	/* Mails committed in a batch without waiting (store_mail_commit):
 	 * each is numbered (commit_seq); the results of the newest, while
 	 * not read yet, are the first unsettled_n (> 0: it ends with its
@@ -190,6 +191,14 @@ void store_set_err(struct store *st, const char *what);
 PGresult *store_run(struct store *st, const struct store_stmt *s, int n,
                     const char *const *vals, const int *lens, const int *fmts,
                     int *r_r);
+/*
+ * store_run2 - statements a then b, sent back to back and waited for once
+ * (one round trip in pipeline mode; one after the other without it).  0
+ * with both results in res_r (caller PQclears both), or -E with none.
+ */
+int store_run2(struct store *st, const struct store_stmt *a, int na,
+               const char *const *va, const struct store_stmt *b, int nb,
+               const char *const *vb, PGresult *res_r[2]);
 /* store_one_row - store_run for a statement whose first row is wanted:
  * NULL with *r_r -ENOENT when it returned none. */
 PGresult *store_one_row(struct store *st, const struct store_stmt *s, int n,

@@ -251,6 +251,32 @@ def test_uidvalidity_reset_while_tickd_runs_imports_nothing_twice(make_world):
     assert "could not sync the selected mailbox; reconnecting" in log
 
 
+def test_replies_in_the_batch_of_their_ticket_thread_into_it(world):
+    """A reply's thread look-up goes to PostgreSQL with its dedupe, before
+    the mail's own statements: within one batch, a reply still finds the
+    mail and the ticket written just before it, a reply to that reply
+    too, and a copy of a mail of the batch is a duplicate."""
+    cust, sup = world.addr(world.customer), world.addr(world.support)
+    a = mail(cust, sup, "Printer on fire", msgid="<b-a@c.example>")
+    b = mail(cust, sup, "Re: Printer on fire", msgid="<b-b@c.example>",
+             headers=["In-Reply-To: <b-a@c.example>", "References: <b-a@c.example>"])
+    c = mail(cust, sup, "Re: Re: Printer on fire", msgid="<b-c@c.example>",
+             headers=["References: <b-a@c.example> <b-b@c.example>"])
+    other = mail(cust, sup, "Another matter", msgid="<b-d@c.example>",
+                 headers=["References: <nowhere@c.example>"])
+    for raw in (a, b, c, b, other):
+        world.append(raw)
+    world.once()
+    tickets = world.tickets()
+    assert sorted(t["subject"] for t in tickets) == ["Another matter", "Printer on fire"]
+    n = next(t["number"] for t in tickets if t["subject"] == "Printer on fire")
+    assert world.sql("SELECT string_agg(message_id, ' ' ORDER BY id) FROM message "
+                     "WHERE direction = 'in' AND ticket_id = %d" % n) == \
+        "b-a@c.example b-b@c.example b-c@c.example"
+    assert world.sql("SELECT count(*) FROM message WHERE direction = 'in'") == "4"
+    assert len(world.inbox(world.customer)) == 2  # two new tickets acknowledged
+
+
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(make_world):
     """500 mails; tickd killed with SIGKILL at random moments (at least 10
     times) and restarted: every mail stored once, every ack sent once apart
