@@ -934,23 +934,33 @@ test_parse_replies(void)
 
 	/* a NOOP's reply: a session that could not sync (Dovecot 2.3.19's
 	 * words), and the untagged lines that are not that */
-	b = REPLY("* OK [CLIENTBUG] x\r\n* NO Internal error occurred. "
-	          "Refer to server log for more information.\r\n");
-	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), 1);
-	g_byte_array_unref(b);
-	b = REPLY("* no\r\n");
-	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), 1);
-	g_byte_array_unref(b);
-	b = REPLY("* 3 EXISTS\r\n* NO [ALERT] Mailbox is almost full\r\n"
-	          "* NOTE x\r\n* OK NO\r\n");
-	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), 0);
-	g_byte_array_unref(b);
-	b = REPLY("");
-	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), 0);
-	g_byte_array_unref(b);
-	b = REPLY("* OK a\0b\r\n* NO x\r\n");
-	TEST_INTEQ(imap_parse_sync_failed(b, perr, sizeof(perr)), -EPROTO);
-	g_byte_array_unref(b);
+	{
+		static const struct {
+			const char *s;
+			size_t len;
+			int want;
+		} sync[] = {
+#define SYNC_CASE(s, want) {s, sizeof(s) - 1, want}
+		    SYNC_CASE("* OK [CLIENTBUG] x\r\n* NO Internal error "
+		              "occurred. Refer to server log.\r\n",
+		              1),
+		    SYNC_CASE("* no\r\n", 1),
+		    SYNC_CASE("* 3 EXISTS\r\n* NO [ALERT] Mailbox is almost "
+		              "full\r\n* NOTE x\r\n* OK NO\r\n",
+		              0),
+		    SYNC_CASE("", 0),
+		    SYNC_CASE("* OK a\0b\r\n* NO x\r\n", -EPROTO),
+#undef SYNC_CASE
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(sync); i++) {
+			b = reply(sync[i].s, sync[i].len);
+			TEST_INTEQ(
+			    imap_parse_sync_failed(b, perr, sizeof(perr)),
+			    sync[i].want);
+			g_byte_array_unref(b);
+		}
+	}
 	g_array_unref(u);
 }
 
