@@ -348,8 +348,7 @@ fetch_ingest_cb(uint32_t uid, const void *data, size_t size, void *ud)
 	x->prov.now = now;
 	x->prov.seq = store_mail_seq(x->st);
 	x->prov.out = out;
-	/* (marked on the server once for the whole range, at its end: a
-	 * STORE waits for the server, and these mails are committed) */
+	/* (marked on the server when due, after a range: fetch_flush) */
 	return fetch_full(x) ? fetch_commit(x) : 0;
 }
 
@@ -401,8 +400,9 @@ fetch_uids(struct fetch_ctx *x, GArray *uids, bool *server_r)
 		                     fetch_ingest_cb, x);
 		if (r == -ENOSYS)
 			r = fetch_one_by_one(x, batch, n);
-		/* (all marked at the end, or when it ends early) */
-		fr = fetch_flush(x, r != 0 || *x->stop || i + n >= uids->len);
+		/* (all marked when it breaks off; else when due, and at the
+		 * end, below) */
+		fr = fetch_flush(x, r != 0);
 		if ((r == 0 || r == -ECANCELED) && fr < 0)
 			r = fr;
 		if (r == -ECANCELED)
@@ -414,7 +414,7 @@ fetch_uids(struct fetch_ctx *x, GArray *uids, bool *server_r)
 		i += n;
 	}
 	if (x->done->len > 0 && (r = fetch_flush(x, true)) < 0) {
-		*server_r = r != x->err && r != -ENOTCONN; /* (a stop came) */
+		*server_r = r != x->err && r != -ENOTCONN;
 		return r;
 	}
 	return 0;

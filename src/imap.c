@@ -55,7 +55,7 @@ struct sess {
 	struct imap_conn_raw *c;   /* owned */
 	struct imap_parse_src src; /* literals and lines come from c */
 	char *mailbox;             /* owned: the EXAMINEd mailbox or NULL */
-	uint32_t uidvalidity;      /* mailbox's, as its EXAMINE said */
+	uint32_t uidvalidity;      /* mailbox's, as its EXAMINE/SELECT said */
 	uint32_t uidnext;          /* its EXAMINE's UIDNEXT (0: not sent) */
 	bool idling;               /* IDLE sent and "+" received */
 	bool pending;              /* a change seen while entering IDLE */
@@ -64,13 +64,12 @@ struct sess {
 struct imap {
 	struct imap_conn *conn; /* owned: settings, easy handle, caps */
 	size_t max_message;
-	struct sess fetch;       /* the range fast path */
-	struct sess idle;        /* the doorbell */
-	struct sess kw;          /* keywords: a SELECTed (read-write) mailbox */
-	char permflags[512];     /* kw's mailbox: imap_parse_permflags or "" */
-	bool has_permflags;      /* the SELECT sent PERMANENTFLAGS */
-	uint32_t kw_uidvalidity; /* kw's mailbox, as its SELECT said */
-	bool range_off;          /* fast path disabled: its reader failed */
+	struct sess fetch;   /* the range fast path */
+	struct sess idle;    /* the doorbell */
+	struct sess kw;      /* keywords: a SELECTed (read-write) mailbox */
+	char permflags[512]; /* kw's mailbox: imap_parse_permflags or "" */
+	bool has_permflags;  /* the SELECT sent PERMANENTFLAGS */
+	bool range_off;      /* fast path disabled: its reader failed */
 	bool warned_uidplus;
 	char msg[512]; /* imap_error(); conn and parser write here too */
 };
@@ -217,6 +216,16 @@ static bool
 sess_open(const struct sess *s)
 {
 	return s->c && imap_conn_raw_is_open(s->c);
+}
+
+/* sess_stale - an open session not to be used again: broken, or older
+ * than IMAP_RAW_MAXAGE_US. */
+static bool
+sess_stale(const struct sess *s)
+{
+	return sess_open(s) &&
+	       (imap_conn_raw_broken(s->c) ||
+	        imap_conn_raw_age_us(s->c) > IMAP_RAW_MAXAGE_US);
 }
 
 /* cur_line - a cursor over the session's current line at offset p. */
@@ -582,8 +591,7 @@ range_open(struct imap *im, const char *mailbox, uint32_t uidvalidity,
 	struct sess *s = &im->fetch;
 	int r = 0;
 
-	if (sess_open(s) && (imap_conn_raw_broken(s->c) ||
-	                     imap_conn_raw_age_us(s->c) > IMAP_RAW_MAXAGE_US))
+	if (sess_stale(s))
 		raw_close(im, s);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct raw_ctx x = {.mode = RAW_PLAIN};
@@ -982,11 +990,9 @@ range_examined(const struct imap *im, const char *mailbox, uint32_t uidvalidity,
 {
 	const struct sess *s = &im->fetch;
 
-	return sess_open(s) && s->mailbox != NULL &&
+	return sess_open(s) && !sess_stale(s) && s->mailbox != NULL &&
 	       strcmp(s->mailbox, mailbox) == 0 &&
-	       s->uidvalidity == uidvalidity && max_uid < s->uidnext &&
-	       !imap_conn_raw_broken(s->c) &&
-	       imap_conn_raw_age_us(s->c) <= IMAP_RAW_MAXAGE_US;
+	       s->uidvalidity == uidvalidity && max_uid < s->uidnext;
 }
 
 /*
@@ -1199,14 +1205,13 @@ kw_open(struct imap *im, const char *mailbox, uint32_t uidvalidity)
 	struct sess *s = &im->kw;
 	int r = 0;
 
-	if (sess_open(s) && (imap_conn_raw_broken(s->c) ||
-	                     imap_conn_raw_age_us(s->c) > IMAP_RAW_MAXAGE_US))
+	if (sess_stale(s))
 		raw_close(im, s);
 	if (sess_open(s) && s->mailbox && strcmp(s->mailbox, mailbox) == 0) {
-		if (im->kw_uidvalidity == uidvalidity)
+		if (s->uidvalidity == uidvalidity)
 			return 0;
 		return imap_fail(im, -ESTALE, "UIDVALIDITY is %u, expected %u",
-		                 im->kw_uidvalidity, uidvalidity);
+		                 s->uidvalidity, uidvalidity);
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct raw_ctx x = {.mode = RAW_PLAIN, .perm = im};
@@ -1217,7 +1222,6 @@ kw_open(struct imap *im, const char *mailbox, uint32_t uidvalidity)
 		im->permflags[0] = '\0';
 		im->has_permflags = false;
 		r = raw_examine(im, s, mailbox, uidvalidity, &x, true);
-		im->kw_uidvalidity = x.uidvalidity;
 		if (r >= 0 || fresh || !imap_conn_raw_broken(s->c))
 			break;
 		sess_drop(s);

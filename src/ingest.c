@@ -73,8 +73,7 @@ struct ingest_tx {
 	gint64 merge_into; /* an agent's #merge N: N, run after the rest */
 	/* the thread look-up by Message-ID, answered with the dedupe
 	 * (store_dedupe_and_thread): pre_found 1 with pre (owned), 0; it is
-	 * the thread step's while store_mark is pre_mark; pre_asked: done */
-	bool pre_asked;
+	 * the thread step's while store_mark is pre_mark (0: none asked) */
 	int pre_found;
 	struct store_ticket pre;
 	guint64 pre_mark;
@@ -316,12 +315,12 @@ ingest_find_ticket(struct ingest_ctx *x, gint64 *linked_r, const char **how_r,
 				return r;
 		}
 	}
-	if (x->tx.pre_asked && store_mark(x->st) == x->tx.pre_mark) {
+	if (x->tx.pre_mark != 0 && store_mark(x->st) == x->tx.pre_mark) {
 		/* answered with the dedupe, and nothing ran since */
 		r = x->tx.pre_found;
 		tk = x->tx.pre;
 		memset(&x->tx.pre, 0, sizeof(x->tx.pre)); /* (moves) */
-		x->tx.pre_asked = false;
+		x->tx.pre_mark = 0;
 	} else if ((r = store_ticket_by_msgids(x->st, refs, &tk)) < 0)
 		return r;
 	if (r > 0) {
@@ -1443,8 +1442,8 @@ ingest_step_dedupe(struct ingest_ctx *x, struct ingest_outcome *out)
 		r = store_dedupe_and_thread(x->st, x->dedupe_key, refs,
 		                            &dup_ticket, &tx->pre_found,
 		                            &tx->pre);
-		tx->pre_asked = r >= 0;
-		tx->pre_mark = store_mark(x->st);
+		/* (at least the two sent: never 0) */
+		tx->pre_mark = r >= 0 ? store_mark(x->st) : 0;
 	} else
 		r = store_dedupe(x->st, x->dedupe_key, &dup_ticket);
 

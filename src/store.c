@@ -523,6 +523,25 @@ store_prepare(struct store *st, const struct store_stmt *s, char name[16])
 	return 0;
 }
 
+/*
+ * store_before - what must come before statement s: nothing while a
+ * failed mail is unclaimed (store_gate), and the kept rows of the tables
+ * s reads written (a batch reads what it kept as if written).  0 or -E.
+ */
+static int
+store_before(struct store *st, const struct store_stmt *s)
+{
+	unsigned kept;
+	int r;
+
+	if ((r = store_gate(st)) < 0)
+		return r;
+	if ((kept = store_keep_reads_stmt(st, s)) != 0 &&
+	    (r = store_keep_flush_some(st, kept)) < 0)
+		return r;
+	return 0;
+}
+
 PGresult *
 store_run(struct store *st, const struct store_stmt *s, int n,
           const char *const *vals, const int *lens, const int *fmts, int *r_r)
@@ -530,7 +549,6 @@ store_run(struct store *st, const struct store_stmt *s, int n,
 	char name[16];
 	PGresult *res;
 	ExecStatusType es;
-	unsigned kept;
 
 	if (st->conn == NULL || PQstatus(st->conn) != CONNECTION_OK) {
 		store_set_err(st, s->name);
@@ -538,11 +556,7 @@ store_run(struct store *st, const struct store_stmt *s, int n,
 		return NULL;
 	}
 	st->query_r = 0; /* (store_fail of a NULL result: not store_query's) */
-	if ((*r_r = store_gate(st)) < 0)
-		return NULL;
-	/* (a batch reads what it kept as if written) */
-	if ((kept = store_keep_reads_stmt(st, s)) != 0 &&
-	    (*r_r = store_keep_flush_some(st, kept)) < 0)
+	if ((*r_r = store_before(st, s)) < 0)
 		return NULL;
 	store_replan(st);
 	if ((*r_r = store_prepare(st, s, name)) < 0)
@@ -575,7 +589,6 @@ store_run2(struct store *st, const struct store_stmt *a, int na,
 {
 	const struct store_stmt *s[2] = {a, b};
 	char name[2][16];
-	unsigned kept;
 	int r;
 
 	res_r[0] = res_r[1] = NULL;
@@ -594,10 +607,7 @@ store_run2(struct store *st, const struct store_stmt *a, int na,
 	st->query_r = 0;
 	/* everything either needs sent before the two, which go out back to
 	 * back: their results are the last two the drain reads */
-	if ((r = store_gate(st)) < 0)
-		return r;
-	kept = store_keep_reads_stmt(st, a) | store_keep_reads_stmt(st, b);
-	if (kept != 0 && (r = store_keep_flush_some(st, kept)) < 0)
+	if ((r = store_before(st, a)) < 0 || (r = store_before(st, b)) < 0)
 		return r;
 	store_replan(st);
 	if ((r = store_prepare(st, a, name[0])) < 0 ||
@@ -641,7 +651,6 @@ store_send(struct store *st, const struct store_stmt *s, int n,
            const char *const *vals, const int *lens, const int *fmts)
 {
 	char name[16];
-	unsigned kept;
 	int r;
 
 	if (!st->pipe) {
@@ -652,9 +661,7 @@ store_send(struct store *st, const struct store_stmt *s, int n,
 		store_set_err(st, s->name);
 		return -ENOTCONN;
 	}
-	if ((r = store_gate(st)) < 0 ||
-	    ((kept = store_keep_reads_stmt(st, s)) != 0 &&
-	     (r = store_keep_flush_some(st, kept)) < 0) ||
+	if ((r = store_before(st, s)) < 0 ||
 	    (r = store_prepare(st, s, name)) < 0)
 		return r;
 	return store_pipe_queued(
@@ -681,9 +688,14 @@ store_int(struct store *st, const struct store_stmt *s, int n,
 	int r;
 	PGresult *res = store_run(st, s, n, vals, NULL, NULL, &r);
 
-	if (res == NULL)
-		return r;
-	r = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0);
+	return res == NULL ? r : store_int_of(res, v_r);
+}
+
+int
+store_int_of(PGresult *res, gint64 *v_r)
+{
+	int r = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0);
+
 	if (r)
 		*v_r = store_col(res, 0, 0);
 	PQclear(res);

@@ -231,11 +231,7 @@ store_dedupe_and_thread(struct store *st, const char *dedupe_key,
 		*found_r = 1;
 	} else
 		PQclear(res[0]);
-	r = PQntuples(res[1]) > 0 && !PQgetisnull(res[1], 0, 0);
-	if (r)
-		*ticket_r = store_col(res[1], 0, 0);
-	PQclear(res[1]);
-	return r;
+	return store_int_of(res[1], ticket_r);
 }
 
 int

@@ -218,6 +218,8 @@ int store_exec(struct store *st, const struct store_stmt *s, int n,
  * untouched), -E. */
 int store_int(struct store *st, const struct store_stmt *s, int n,
               const char *const *vals, gint64 *v_r);
+/* store_int_of - the same of a result in hand (PQclears it). */
+int store_int_of(PGresult *res, gint64 *v_r);
 /* store_ticket_row - a struct store_ticket from the first row of res
  * (columns id, status, priority, requester, subject, queue, closed_at,
  * resolved_at as epoch seconds); PQclears res. */
